@@ -1,0 +1,79 @@
+"""The Flask application: the citizen survey, QR codes and (later) the workspaces.
+
+``create_app`` builds the app from defaults, then the instance folder's ``config.py``, then
+``IKM_*`` environment variables, then the test config. It has no side effects: it neither
+migrates nor writes files (``ikm init-db`` and ``ikm demo`` do).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build and return the application."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder="static",
+    )
+    configure_settings(app, test_config)
+    configure_extensions(app)
+    configure_blueprints(app)
+    configure_errors(app)
+    return app
+
+
+def configure_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Load settings in order and resolve the secret key."""
+    app.config.update(settings.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(settings.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    resolved = {**app.config, "SECRET_KEY": app.config.get("SECRET_KEY")}
+    app.config["SECRET_KEY"] = settings.resolve_secret_key(resolved, app.instance_path)
+    app.config["DEBUG"] = bool(app.config.get("DEBUG")) and app.config["ENV"] != "production"
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
+    app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if "SESSION_COOKIE_SECURE" not in (test_config or {}):
+        # Secure cookies whenever the public address is HTTPS (behind a TLS proxy too).
+        app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_URL"].startswith("https://")
+
+
+def configure_extensions(app: Flask) -> None:
+    """Initialise the database, CSRF protection and translations."""
+    from . import db, i18n
+    from .extensions import csrf
+
+    db.init_app(app)
+    csrf.init_app(app)
+    i18n.init_app(app)
+
+
+def configure_blueprints(app: Flask) -> None:
+    """Register the views and the CLI commands."""
+    from . import cli
+    from .views import public, qr
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(qr.bp)
+    cli.init_app(app)
+
+
+def configure_errors(app: Flask) -> None:
+    """Friendly pages for 404, 405, 413, 429 and 500 in the user's language."""
+    from .views import errors
+
+    errors.init_app(app)

@@ -1,0 +1,99 @@
+"""Settings: defaults, then the instance folder, then ``IKM_*`` environment variables.
+
+Secrets never have a usable default. In production (``IKM_ENV=production``) the app refuses to
+start without a real secret key; in development a missing key is replaced by a random one that
+lives only as long as the process (``ikm init-db`` and ``ikm demo`` write a persistent one to
+``instance/secret_key``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "dev", "development", "placeholder"}
+)
+SECRET_KEY_FILE = "secret_key"
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "DATABASE_URL": None,  # None: SQLite file under the instance folder
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "DEFAULT_LOCALE": "id",
+    "TIMEZONE": "Asia/Jakarta",
+    # Hard cap on survey submissions per client address: this many per window (seconds).
+    # Generous because citizens at one counter often share a carrier-grade NAT address.
+    "RATE_LIMIT_COUNT": 120,
+    "RATE_LIMIT_WINDOW": 600,
+    # A submission sooner than this after the page was served is flagged bot-suspect.
+    "MIN_SUBMIT_SECONDS": 3.0,
+    "COMMENT_MAX_LENGTH": 1200,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+}
+
+# Environment variables read as integers or floats rather than strings.
+_NUMERIC = {
+    "RATE_LIMIT_COUNT": int,
+    "RATE_LIMIT_WINDOW": int,
+    "MIN_SUBMIT_SECONDS": float,
+    "COMMENT_MAX_LENGTH": int,
+    "MAX_CONTENT_LENGTH": int,
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used (for example a placeholder secret in production)."""
+
+
+def from_environment(environ: os._Environ[str] | dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings named ``IKM_<NAME>`` found in the environment, typed."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for name in [*DEFAULTS, "SECRET_KEY"]:
+        raw = environ.get(f"IKM_{name}")
+        if raw is None:
+            continue
+        cast = _NUMERIC.get(name)
+        try:
+            found[name] = cast(raw) if cast else raw
+        except ValueError as exc:
+            raise ConfigError(f"IKM_{name}={raw!r} is not a valid {cast.__name__}") from exc
+    return found
+
+
+def read_secret_file(instance_path: str | Path) -> str | None:
+    """Return the secret key stored in the instance folder, if there is one."""
+    path = Path(instance_path) / SECRET_KEY_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip() or None
+    return None
+
+
+def write_secret_file(instance_path: str | Path) -> Path:
+    """Create ``instance/secret_key`` with a fresh random key unless it exists; return its path."""
+    path = Path(instance_path) / SECRET_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path
+
+
+def resolve_secret_key(settings: dict[str, Any], instance_path: str | Path) -> str:
+    """Pick the secret key, refusing a missing or placeholder one in production."""
+    key = settings.get("SECRET_KEY") or read_secret_file(instance_path)
+    weak = key is None or key.strip().lower() in PLACEHOLDER_SECRETS or len(key) < 16
+    if weak:
+        if settings.get("ENV") == "production":
+            raise ConfigError(
+                "IKM_SECRET_KEY is missing or a placeholder; set it to a long random value "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))') "
+                "or write one to instance/secret_key"
+            )
+        return secrets.token_urlsafe(48)
+    assert key is not None
+    return key

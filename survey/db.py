@@ -1,0 +1,136 @@
+"""The database: one engine per app, one session per request, and migrations.
+
+SQLite (a file under the instance folder) is the default; WAL mode lets citizens submit while
+evaluators read, and foreign keys are switched on for every connection. PostgreSQL is used when
+``IKM_DATABASE_URL`` points at one. The schema is owned by Alembic (``ikm init-db``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_FILENAME = "ikm.sqlite3"
+
+
+def default_database_url(instance_path: str | Path) -> str:
+    """Return the URL of the SQLite file under the instance folder."""
+    return f"sqlite:///{Path(instance_path) / SQLITE_FILENAME}"
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg (v3) driver for plain ``postgresql://`` URLs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # NORMAL in WAL mode: a committed transaction survives a crash of the process.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with this project's per-backend settings."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    """Return the app's engine."""
+    app = app or current_app
+    return app.extensions["ikm_engine"]
+
+
+def get_session() -> Session:
+    """Return the session of the current request (or app context), opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = Session(get_engine(), expire_on_commit=False)
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    """Close the request's session, rolling back anything left uncommitted."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def session_scope(app: Flask | None = None) -> Iterator[Session]:
+    """Open a session outside a request (CLI commands, tests)."""
+    with Session(get_engine(app), expire_on_commit=False) as session:
+        yield session
+
+
+def alembic_config(url: str) -> Any:
+    """Return an Alembic config pointing at this package's migrations and ``url``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema up to the newest migration, then insert missing built-in data."""
+    from alembic import command
+    from sqlmodel import Session
+
+    from .builtin import seed_builtins
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with Session(engine) as session:
+        seed_builtins(session)
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    from .config import write_secret_file
+
+    engine = get_engine()
+    upgrade(engine)
+    if engine.url.get_backend_name() == "sqlite":
+        write_secret_file(current_app.instance_path)
+    click.echo(f"Database ready: {engine.url.render_as_string(hide_password=True)}")
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine, close sessions after each request and register ``init-db``."""
+    url = app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
+    app.config["DATABASE_URL"] = normalise_url(url)
+    app.extensions["ikm_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.teardown_appcontext(close_session)
+    app.cli.add_command(init_db_command)

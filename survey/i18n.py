@@ -1,0 +1,99 @@
+"""Languages: Bahasa Indonesia by default, English on request, Indonesian formats.
+
+The language comes from a ``lang`` query parameter (the visible switch on every page), then
+the ``lang`` cookie that the switch sets, then the default. UI strings go through the Babel
+catalogs in ``survey/translations``; questionnaire texts are data and carry both languages.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
+from babel.numbers import format_decimal as babel_format_decimal
+from flask import Flask, Response, current_app, request
+from flask_babel import Babel, get_locale
+
+LANGUAGES = ("id", "en")
+LANG_COOKIE = "lang"
+babel = Babel()
+
+
+def select_locale() -> str:
+    """Pick the request's language: query parameter, then cookie, then the default."""
+    for candidate in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if candidate in LANGUAGES:
+            return candidate
+    return current_app.config.get("DEFAULT_LOCALE", "id")
+
+
+def current_language() -> str:
+    """Return ``id`` or ``en`` for the current request."""
+    locale = get_locale()
+    return locale.language if locale is not None else "id"
+
+
+def remember_language(response: Response) -> Response:
+    """Keep the language chosen with ``?lang=`` in a cookie for the next pages."""
+    lang = request.args.get("lang")
+    if lang in LANGUAGES and request.cookies.get(LANG_COOKIE) != lang:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        )
+    return response
+
+
+def format_number(value: float | None, digits: int = 2, lang: str | None = None) -> str:
+    """Format a number with a fixed number of decimals in the language's convention."""
+    if value is None:
+        return "–"
+    lang = lang or current_language()
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return babel_format_decimal(value, format=pattern, locale=lang)
+
+
+def to_local(value: datetime, tz: str | None = None) -> datetime:
+    """Convert a stored naive-UTC datetime to the configured time zone."""
+    zone = ZoneInfo(tz or current_app.config.get("TIMEZONE", "Asia/Jakarta"))
+    return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+
+
+def format_day(value: date | datetime | None, lang: str | None = None) -> str:
+    """Format a date as '13 Januari 2026' (or '13 January 2026')."""
+    if value is None:
+        return ""
+    return babel_format_date(value, format="d MMMM y", locale=lang or current_language())
+
+
+def format_moment(value: datetime | None, lang: str | None = None) -> str:
+    """Format a stored UTC time in local time: '13 Januari 2026 14.05 WIB'."""
+    if value is None:
+        return ""
+    local = to_local(value)
+    text = babel_format_datetime(local, format="d MMMM y HH.mm", locale=lang or current_language())
+    return f"{text} {local.tzname()}" if local.tzname() != "+07" else f"{text} WIB"
+
+
+def init_app(app: Flask) -> None:
+    """Set up Babel, the language cookie and the template helpers."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "id")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel.init_app(app, locale_selector=select_locale)
+    app.after_request(remember_language)
+
+    @app.context_processor
+    def inject_i18n() -> dict[str, Any]:
+        return {
+            "current_language": current_language,
+            "format_number": format_number,
+            "format_day": format_day,
+            "format_moment": format_moment,
+        }

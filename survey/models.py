@@ -1,0 +1,172 @@
+"""The tables of the service: OPDs, questionnaires, category schemes, waves and responses.
+
+Answers are stored *wide*, one small-integer column per question position (``a1`` ..
+``a24``) on the response row, rather than one row per answer. Scoring needs per-OPD sums and
+sums of products of the answers; with the wide layout that is one pass over one row per
+respondent, where a long answer table would be nine rows per respondent and a join.
+Which question a position holds is given by the questionnaire's elements.
+
+Times are stored as naive UTC ``datetime`` values (SQLite has no time zones); pages convert
+them to Asia/Jakarta.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+MAX_ITEMS = 24  # question positions a questionnaire can use (a1 .. a24)
+ANSWER_COLUMNS = tuple(f"a{i}" for i in range(1, MAX_ITEMS + 1))
+
+WAVE_STATUSES = ("draft", "open", "closed", "published")
+CHANNELS = ("qr", "kiosk", "import")
+RESPONSE_STATUSES = ("counted", "flagged")
+FLAG_REASONS = ("duplicate-device", "bot-suspect", "manual")
+SEXES = ("L", "P")
+EDUCATIONS = ("SD", "SMP", "SMA", "D1-D3", "S1", "S2", "S3")
+OCCUPATIONS = ("PNS", "TNI", "POLRI", "Swasta", "Wirausaha", "Lainnya")
+ELEMENT_KINDS = ("ikm", "perception")
+
+
+def utcnow() -> datetime:
+    """Return the current time as a naive UTC datetime (the storage convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# An organisational unit that citizens rate.
+class Opd(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200, unique=True)
+    short_name: str | None = Field(default=None, max_length=64)
+    active: bool = Field(default=True)
+    service_population: int | None = Field(default=None)  # service users per period (K&M)
+
+
+# A versioned set of questions; (slug, version) identifies one.
+class Questionnaire(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("slug", "version", name="uq_questionnaire_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, index=True)
+    version: int = Field(default=1)
+    title_id: str = Field(max_length=200)
+    title_en: str = Field(max_length=200)
+    scale_points: int = Field(default=4)  # 4 (the regulation) or 5
+    builtin: bool = Field(default=False)
+
+
+# One question of a questionnaire, at a fixed position that names its answer column.
+class Element(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("questionnaire_id", "code", name="uq_element_code"),
+        sa.UniqueConstraint("questionnaire_id", "position", name="uq_element_position"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    questionnaire_id: int = Field(foreign_key="questionnaire.id", index=True)
+    position: int  # 1 .. MAX_ITEMS; answers live in column a<position>
+    code: str = Field(max_length=16)  # U1 .. U9 for the default questionnaire
+    kind: str = Field(default="ikm", max_length=16)  # ikm elements vs. extra perception items
+    name_id: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    question_id: str = Field(max_length=500)
+    question_en: str = Field(max_length=500)
+    labels_id: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    labels_en: list[str] = Field(sa_column=Column(JSON, nullable=False))
+
+
+# Named category thresholds (lower bounds, compared with >=), highest category first.
+class CategoryScheme(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    builtin: bool = Field(default=False)
+    # [{"code": "A", "label_id": "Sangat baik", "label_en": "Very good",
+    #   "min_ikm": 3.5324, "min_converted": 88.31}, ...]
+    categories: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+
+
+# A survey round: which OPDs, which questionnaire, which scheme, and its life cycle.
+class Wave(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    title: str = Field(max_length=200)
+    period_start: date | None = None
+    period_end: date | None = None
+    status: str = Field(default="draft", max_length=16)
+    questionnaire_id: int = Field(foreign_key="questionnaire.id")
+    scheme_id: int = Field(foreign_key="categoryscheme.id")
+    simulated: bool = Field(default=False)  # demo data: every page says so
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# An OPD covered by a wave, with its target sample size.
+class WaveOpd(SQLModel, table=True):
+    wave_id: int = Field(foreign_key="wave.id", primary_key=True)
+    opd_id: int = Field(foreign_key="opd.id", primary_key=True)
+    target_n: int | None = None
+
+
+class ResponseBase(SQLModel):
+    """Respondent fields shared by the table and the value objects that create rows."""
+
+    visited_at: datetime | None = None  # when the citizen was served, if they say
+    sex: str | None = Field(default=None, max_length=1)
+    age: int | None = None
+    education: str | None = Field(default=None, max_length=8)
+    occupation: str | None = Field(default=None, max_length=16)
+    service: str | None = Field(default=None, max_length=120)
+    comment: str | None = Field(default=None, max_length=1200)
+
+
+def _answer_field() -> Any:
+    return Field(default=None, sa_type=sa.SmallInteger)
+
+
+# One citizen's answers to one wave for one OPD; flagged ones are kept but not counted.
+class Response(ResponseBase, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("wave_id", "submission_id", name="uq_response_submission"),
+        sa.Index("ix_response_wave_opd_status", "wave_id", "opd_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id")
+    opd_id: int = Field(foreign_key="opd.id")
+    submission_id: str = Field(max_length=64)  # made per form; a replayed POST reuses it
+    submitted_at: datetime = Field(default_factory=utcnow)
+    channel: str = Field(default="qr", max_length=8)
+    status: str = Field(default="counted", max_length=8)
+    flag_reason: str | None = Field(default=None, max_length=32)
+    a1: int | None = _answer_field()
+    a2: int | None = _answer_field()
+    a3: int | None = _answer_field()
+    a4: int | None = _answer_field()
+    a5: int | None = _answer_field()
+    a6: int | None = _answer_field()
+    a7: int | None = _answer_field()
+    a8: int | None = _answer_field()
+    a9: int | None = _answer_field()
+    a10: int | None = _answer_field()
+    a11: int | None = _answer_field()
+    a12: int | None = _answer_field()
+    a13: int | None = _answer_field()
+    a14: int | None = _answer_field()
+    a15: int | None = _answer_field()
+    a16: int | None = _answer_field()
+    a17: int | None = _answer_field()
+    a18: int | None = _answer_field()
+    a19: int | None = _answer_field()
+    a20: int | None = _answer_field()
+    a21: int | None = _answer_field()
+    a22: int | None = _answer_field()
+    a23: int | None = _answer_field()
+    a24: int | None = _answer_field()
+
+    def answers(self) -> dict[int, int | None]:
+        """Return the answers by question position (1-based)."""
+        return {i: getattr(self, f"a{i}") for i in range(1, MAX_ITEMS + 1)}

@@ -1,0 +1,154 @@
+"""Shared fixtures: the app on each database backend, its client, CLI runner and session.
+
+Every test that uses ``app`` runs twice, on SQLite and on PostgreSQL. The PostgreSQL half
+runs in a schema of its own (``ikm_test``) of the database named by ``IKM_TEST_POSTGRES_URL``
+(default: the local server's ``test`` database). Where that server is not reachable the
+PostgreSQL half is skipped with a message, except in CI (``CI=true``), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlmodel import Session, SQLModel
+
+from survey import create_app
+from survey.builtin import seed_builtins
+from survey.db import make_engine, session_scope, upgrade
+
+PG_URL = os.environ.get(
+    "IKM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PG_SCHEMA = "ikm_test"
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_engine(url: str) -> sa.Engine:
+    return make_engine(url, connect_args={"options": f"-csearch_path={PG_SCHEMA}"})
+
+
+def pg_url_with_schema() -> str:
+    """Return the test PostgreSQL URL that selects the test schema."""
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, seeded SQLite file that each test copies."""
+    path = tmp_path_factory.mktemp("template") / "ikm.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_ready() -> str:
+    """Create the test schema on PostgreSQL and migrate it; skip (or fail in CI) if absent."""
+    admin = make_engine(PG_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = (
+            f"PostgreSQL is not reachable at {PG_URL} ({exc.orig.__class__.__name__}); "
+            "start it or set IKM_TEST_POSTGRES_URL to run the PostgreSQL half of the suite"
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    admin.dispose()
+    engine = _pg_engine(PG_URL)
+    upgrade(engine)
+    engine.dispose()
+    return pg_url_with_schema()
+
+
+def _reset_postgres() -> None:
+    engine = _pg_engine(PG_URL)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with Session(engine) as session:
+        seed_builtins(session)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend this test runs on."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> str:
+    """A fresh, migrated database with only the built-in data, on the test's backend."""
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "instance" / "ikm.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_ready")
+    _reset_postgres()
+    return url
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict:
+    """The test configuration; tests may change it before asking for ``app``."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "PUBLIC_URL": "https://skm.example.go.id",
+        "MIN_SUBMIT_SECONDS": 3.0,
+        # The test client and the browser tests speak plain HTTP to a local server.
+        "SESSION_COOKIE_SECURE": False,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The application on a fresh database."""
+    for name in list(os.environ):
+        if name.startswith("IKM_") and not name.startswith("IKM_TEST_"):
+            monkeypatch.delenv(name)
+    application = create_app(app_config)
+    application.instance_path = str(tmp_path / "instance")
+    yield application
+    application.extensions["ikm_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """A CLI runner of the app's commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A database session on the app's database, for arranging and checking data."""
+    with app.app_context(), session_scope(app) as db_session:
+        yield db_session
