@@ -94,9 +94,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> str:
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated database with only the built-in data, on the test's backend."""
     if backend == "sqlite":
         template = request.getfixturevalue("sqlite_template")
@@ -152,3 +150,22 @@ def session(app: Flask) -> Iterator[Session]:
     """A database session on the app's database, for arranging and checking data."""
     with app.app_context(), session_scope(app) as db_session:
         yield db_session
+
+
+SAMPLE_OPDS = (
+    ("bpbd", "Badan Penanggulangan Bencana Daerah", "BPBD"),
+    ("rsud", "Rumah Sakit Umum Daerah", "RSUD"),
+    ("dishub", "Dinas Perhubungan", "Dishub"),
+)
+
+
+@pytest.fixture
+def open_wave(session: Session):
+    """An open wave 'uji-2026' over three OPDs (bpbd, rsud, dishub) with the default setup."""
+    from survey import repo
+
+    for slug, name, short in SAMPLE_OPDS:
+        repo.add_opd(session, slug=slug, name=name, short_name=short)
+    return repo.create_wave(
+        session, slug="uji-2026", title="Uji Coba 2026", status="open", target_n=30
+    )
