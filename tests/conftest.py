@@ -1,9 +1,10 @@
 """Shared fixtures: the app on each database backend, its client, CLI runner and session.
 
 Every test that uses ``app`` runs twice, on SQLite and on PostgreSQL. The PostgreSQL half
-runs in a schema of its own (``ikm_test``) of the database named by ``IKM_TEST_POSTGRES_URL``
-(default: the local server's ``test`` database). Where that server is not reachable the
-PostgreSQL half is skipped with a message, except in CI (``CI=true``), where it fails.
+runs in a schema of its own (``ikm_test_<pid>``, dropped afterwards) of the database named
+by ``IKM_TEST_POSTGRES_URL`` (default: the local server's ``test`` database). Where that
+server is not reachable the PostgreSQL half is skipped with a message, except in CI
+(``CI=true``), where it fails.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from survey.db import make_engine, session_scope, upgrade
 PG_URL = os.environ.get(
     "IKM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-PG_SCHEMA = "ikm_test"
+# One schema per test run, so that concurrent runs on one machine do not collide.
+PG_SCHEMA = f"ikm_test_{os.getpid()}"
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -52,7 +54,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_ready() -> str:
+def postgres_ready() -> Iterator[str]:
     """Create the test schema on PostgreSQL and migrate it; skip (or fail in CI) if absent."""
     admin = make_engine(PG_URL)
     try:
@@ -74,7 +76,11 @@ def postgres_ready() -> str:
     engine = _pg_engine(PG_URL)
     upgrade(engine)
     engine.dispose()
-    return pg_url_with_schema()
+    yield pg_url_with_schema()
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    admin.dispose()
 
 
 def _reset_postgres() -> None:
