@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
@@ -61,9 +62,11 @@ def format_number(value: float | None, digits: int = 2, lang: str | None = None)
 
 
 def to_local(value: datetime, tz: str | None = None) -> datetime:
-    """Convert a stored naive-UTC datetime to the configured time zone."""
+    """Convert a stored UTC datetime (naive ones are taken as UTC) to the local time zone."""
     zone = ZoneInfo(tz or current_app.config.get("TIMEZONE", "Asia/Jakarta"))
-    return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(zone)
 
 
 def format_day(value: date | datetime | None, lang: str | None = None) -> str:
@@ -82,6 +85,13 @@ def format_moment(value: datetime | None, lang: str | None = None) -> str:
     return f"{text} {local.tzname()}" if local.tzname() != "+07" else f"{text} WIB"
 
 
+def switch_language_url(lang: str) -> str:
+    """Return the current page's address with ``lang`` set, keeping the other query arguments."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [lang]
+    return f"{quote(request.script_root + request.path)}?{urlencode(args, doseq=True)}"
+
+
 def init_app(app: Flask) -> None:
     """Set up Babel, the language cookie and the template helpers."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "id")
@@ -91,9 +101,11 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_i18n() -> dict[str, Any]:
+        """Give every template the language and the formatting helpers."""
         return {
             "current_language": current_language,
             "format_number": format_number,
             "format_day": format_day,
             "format_moment": format_moment,
+            "switch_language_url": switch_language_url,
         }

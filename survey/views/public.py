@@ -1,7 +1,180 @@
-"""The citizen survey: the form, the submission and the thank-you page."""
+"""The citizen survey: the form, the submission and the thank-you page.
+
+The views stay thin: they find the wave and OPD (404 for anything a citizen should not reach,
+410 once the wave is closed), let the form validate, ask ``survey.antiabuse`` for a verdict and
+``survey.submissions`` to store, then redirect to the thank-you page (POST-redirect-GET).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+
+from .. import antiabuse, repo
+from ..db import get_session
+from ..extensions import csrf
+from ..forms import SurveyForm, initial_data, questions_for, survey_form_class
+from ..i18n import LANGUAGES, current_language
+from ..models import Opd, Questionnaire, Wave
+from ..submissions import store_submission
 
 bp = Blueprint("public", __name__)
+
+CLOSED_STATUSES = ("closed", "published")
+
+
+@dataclass(frozen=True)
+class SurveyTarget:
+    """The wave and OPD a survey URL points at, with the questionnaire to show."""
+
+    wave: Wave
+    opd: Opd
+    questionnaire: Questionnaire
+
+    @property
+    def closed(self) -> bool:
+        """Return True once the wave no longer takes answers."""
+        return self.wave.status in CLOSED_STATUSES
+
+
+def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
+    """Return the wave and OPD of a survey URL; 404 for unknown, draft or uncovered ones."""
+    session = get_session()
+    wave = repo.get_wave(session, slug=wave_slug)
+    # A draft wave does not exist for citizens yet.
+    if wave is None or wave.status == "draft":
+        abort(404)
+    opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
+    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    if opd is None or questionnaire is None:
+        abort(404)
+    return SurveyTarget(wave=wave, opd=opd, questionnaire=questionnaire)
+
+
+def _lang_args() -> dict[str, str]:
+    """Return the ``lang`` query argument to carry on, if the citizen chose one explicitly."""
+    lang = request.args.get("lang")
+    return {"lang": lang} if lang in LANGUAGES else {}
+
+
+def _build_form(target: SurveyTarget, **kwargs: Any) -> SurveyForm:
+    """Build the survey form of the target's questionnaire in the current language."""
+    scale = target.questionnaire.scale_points
+    items = repo.elements(get_session(), questionnaire_id=target.questionnaire.id)
+    questions = questions_for(items, scale_points=scale, lang=current_language())
+    form_class = survey_form_class(
+        questions,
+        scale_points=scale,
+        comment_max=int(current_app.config["COMMENT_MAX_LENGTH"]),
+    )
+    return form_class(**kwargs)
+
+
+def _render_form(
+    target: SurveyTarget, form: SurveyForm, status: int = 200, *, csrf_failed: bool = False
+) -> ResponseReturnValue:
+    """Render the survey page; never cached, since it carries a one-time submission id."""
+    page = render_template(
+        "survey/form.html",
+        wave=target.wave,
+        opd=target.opd,
+        form=form,
+        field_errors=form.field_errors(),
+        form_errors=list(form.form_errors),
+        csrf_failed=csrf_failed or form.csrf_failed,
+        # The query keeps the language and a kiosk's channel across a re-rendered form.
+        action={
+            **_lang_args(),
+            **({"channel": "kiosk"} if form.channel_value() == "kiosk" else {}),
+        },
+    )
+    response = make_response(page, status)
+    # A shared cache would hand one submission id to many citizens and merge their answers.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_closed(target: SurveyTarget) -> ResponseReturnValue:
+    """Render the page saying the survey no longer takes answers (410 Gone)."""
+    return render_template("survey/closed.html", wave=target.wave, opd=target.opd), 410
+
+
+def _csrf_passes() -> bool:
+    """Run Flask-WTF's full CSRF check (token, and referrer on HTTPS); False if it fails."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        csrf.protect()
+    except CSRFError:
+        return False
+    return True
+
+
+def _store_and_thank(target: SurveyTarget, form: SurveyForm) -> ResponseReturnValue:
+    """Store a valid submission with the anti-abuse verdict; redirect to the thank-you page."""
+    submission = form.to_submission(wave_id=target.wave.id, opd_id=target.opd.id)
+    # A kiosk is one device shared by many citizens: its cookie says nothing about repeats.
+    use_device = submission.channel != "kiosk"
+    seen = antiabuse.seen_keys(request) if use_device else []
+    key = antiabuse.device_key(target.wave.id, target.opd.id)
+    verdict = antiabuse.assess(
+        honeypot=request.form.get(antiabuse.HONEYPOT_FIELD),
+        rendered_at=antiabuse.read_render_time(form.t.data),
+        now=antiabuse.clock(),
+        min_seconds=float(current_app.config["MIN_SUBMIT_SECONDS"]),
+        seen_before=key in seen,
+    )
+    store_submission(
+        get_session(), submission=submission, status=verdict.status, flag_reason=verdict.flag_reason
+    )
+    query = {**_lang_args(), **({} if use_device else {"channel": "kiosk"})}
+    slugs = {"wave_slug": target.wave.slug, "opd_slug": target.opd.slug}
+    response = redirect(url_for("public.thank_you", **slugs, **query), code=303)
+    if use_device:
+        antiabuse.remember_device(response, seen, key)
+    return response
+
+
+# Exempt from the global before-request check: the view runs the same check itself, after the
+# rate limit, so that a missing or expired token re-renders the form with the answers kept
+# instead of the bare 400 page.
+@csrf.exempt
+@bp.route("/s/<wave_slug>/<opd_slug>", methods=["GET", "POST"])
+def survey_page(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
+    """Show the survey form, or take a submission and redirect to the thank-you page."""
+    if request.method == "POST" and not antiabuse.allow_post(request.remote_addr):
+        abort(429, retry_after=int(current_app.config["RATE_LIMIT_WINDOW"]))
+    target = find_target(wave_slug, opd_slug)
+    if target.closed:
+        return _render_closed(target)
+    if request.method == "GET":
+        form = _build_form(target, formdata=None, data=initial_data(request.args.get("channel")))
+        return _render_form(target, form)
+    csrf_ok = _csrf_passes()
+    form = _build_form(target)
+    # Validate the fields even when the token failed, so every problem shows at once.
+    if not (form.validate() and csrf_ok):
+        form.prepare_rerender()
+        return _render_form(target, form, status=400, csrf_failed=not csrf_ok)
+    return _store_and_thank(target, form)
+
+
+@bp.route("/s/<wave_slug>/<opd_slug>/terima-kasih")
+def thank_you(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
+    """Thank the citizen; a kiosk gets a link to a fresh form for the next person."""
+    target = find_target(wave_slug, opd_slug)
+    kiosk = request.args.get("channel") == "kiosk" and not target.closed
+    return render_template("survey/thanks.html", wave=target.wave, opd=target.opd, kiosk=kiosk)

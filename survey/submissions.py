@@ -1,0 +1,116 @@
+"""Storing one citizen's answers: the value object the form produces, and the write.
+
+The survey form turns itself into a ``Submission`` (plain, immutable data, no form or request
+objects), and ``store_submission`` writes it exactly once per (wave, submission id): a double
+tap, a retried POST or two racing requests all end with one row, and each caller learns which
+row that is. Flagged submissions are stored too; the verdict comes from ``survey.antiabuse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from . import repo
+from .models import CHANNELS, FLAG_REASONS, MAX_ITEMS, RESPONSE_STATUSES, Response, utcnow
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One citizen's answers for one wave and OPD, validated, ready to store."""
+
+    wave_id: int
+    opd_id: int
+    submission_id: str
+    channel: str = "qr"
+    # Answers by question position (1-based), only the questions answered.
+    answers: Mapping[int, int] = field(default_factory=dict)
+    sex: str | None = None
+    age: int | None = None
+    education: str | None = None
+    occupation: str | None = None
+    service: str | None = None
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse values no form should have let through, and freeze the answers."""
+        if self.channel not in CHANNELS:
+            raise ValueError(f"unknown channel {self.channel!r}")
+        for position, value in self.answers.items():
+            if not 1 <= position <= MAX_ITEMS:
+                raise ValueError(f"question position {position} is outside 1..{MAX_ITEMS}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"answer {value!r} at position {position} is not a score")
+        object.__setattr__(self, "answers", MappingProxyType(dict(self.answers)))
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """The row that holds a submission, and whether this call created it."""
+
+    response_id: int
+    created: bool
+    status: str
+
+
+def _new_row(submission: Submission, *, status: str, flag_reason: str | None) -> Response:
+    """Build the response row for a submission."""
+    row = Response(
+        wave_id=submission.wave_id,
+        opd_id=submission.opd_id,
+        submission_id=submission.submission_id,
+        submitted_at=utcnow(),
+        channel=submission.channel,
+        status=status,
+        flag_reason=flag_reason,
+        sex=submission.sex,
+        age=submission.age,
+        education=submission.education,
+        occupation=submission.occupation,
+        service=submission.service,
+        comment=submission.comment,
+    )
+    for position, value in submission.answers.items():
+        setattr(row, f"a{position}", value)
+    return row
+
+
+def store_submission(
+    session: Session,
+    *,
+    submission: Submission,
+    status: str = "counted",
+    flag_reason: str | None = None,
+) -> StoreResult:
+    """Store a submission once per (wave, submission id); a repeat gets the first row. Commits."""
+    if status not in RESPONSE_STATUSES:
+        raise ValueError(f"unknown response status {status!r}")
+    if (flag_reason is None) != (status == "counted") or (
+        flag_reason is not None and flag_reason not in FLAG_REASONS
+    ):
+        raise ValueError(f"status {status!r} does not go with flag reason {flag_reason!r}")
+    existing = repo.response_by_submission(
+        session, wave_id=submission.wave_id, submission_id=submission.submission_id
+    )
+    if existing is not None:
+        return StoreResult(existing.id, created=False, status=existing.status)
+    row = _new_row(submission, status=status, flag_reason=flag_reason)
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another request with the same submission id won the race between our check and our
+        # insert (uq_response_submission); its row is the one that counts.
+        session.rollback()
+        existing = repo.response_by_submission(
+            session, wave_id=submission.wave_id, submission_id=submission.submission_id
+        )
+        if existing is None:
+            raise
+        return StoreResult(existing.id, created=False, status=existing.status)
+    assert row.id is not None
+    return StoreResult(row.id, created=True, status=row.status)

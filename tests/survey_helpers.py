@@ -1,0 +1,186 @@
+"""Helpers for the citizen survey tests: a fake clock and a citizen that fills in the form.
+
+``SurveyActions`` plays the part flaskr's ``AuthActions`` plays in its tests: it opens the
+survey page, reads the hidden fields (``csrf_token``, ``submission_id``, ``t``, ``channel``)
+from the HTML and posts answers with them. Each request runs in an app context of its own:
+the ``session`` fixture keeps one app context open for the whole test, and Flask's test
+client would otherwise reuse it, sharing ``g`` (the cached locale, the CSRF token, the
+database session) between requests as no real browser ever would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+from werkzeug.datastructures import MultiDict
+from werkzeug.test import TestResponse
+
+from survey import antiabuse
+from survey.models import Response
+
+ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
+START = 1_800_000_000.0
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: float = START) -> None:
+        """Start the clock at ``start`` (seconds since the epoch)."""
+        self.now = start
+
+    def __call__(self) -> float:
+        """Return the current fake time."""
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.now += seconds
+
+
+def install_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Replace ``survey.antiabuse.clock`` with a fake one and return it."""
+    clock = FakeClock()
+    monkeypatch.setattr(antiabuse, "clock", clock)
+    return clock
+
+
+class _FormParser(HTMLParser):
+    """Collect the hidden inputs and the checked/selected values of a page."""
+
+    def __init__(self) -> None:
+        """Start with nothing collected."""
+        super().__init__()
+        self.hidden: dict[str, str] = {}
+        self.checked: dict[str, str] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Note hidden inputs, checked radios and selected options."""
+        a = {k: v or "" for k, v in attrs}
+        if tag == "input" and a.get("type") == "hidden":
+            self.hidden[a["name"]] = a.get("value", "")
+        elif tag == "input" and a.get("type") == "radio" and "checked" in a:
+            self.checked[a["name"]] = a["value"]
+        elif tag == "select":
+            self._select = a.get("name")
+        elif tag == "option" and self._select and "selected" in a:
+            self.checked[self._select] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        """Leave a select."""
+        if tag == "select":
+            self._select = None
+
+
+@dataclass
+class FormPage:
+    """A rendered survey page and what a browser would send back from it."""
+
+    response: TestResponse
+    hidden: dict[str, str] = field(default_factory=dict)
+    checked: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def html(self) -> str:
+        """Return the page as text."""
+        return self.response.get_data(as_text=True)
+
+    @classmethod
+    def parse(cls, response: TestResponse) -> FormPage:
+        """Read the hidden and chosen values out of a response."""
+        parser = _FormParser()
+        parser.feed(response.get_data(as_text=True))
+        return cls(response=response, hidden=parser.hidden, checked=parser.checked)
+
+
+class SurveyActions:
+    """A citizen with one browser (one cookie jar) answering one OPD's survey."""
+
+    def __init__(
+        self,
+        app: Flask,
+        clock: FakeClock,
+        *,
+        client: FlaskClient | None = None,
+        wave: str = "uji-2026",
+        opd: str = "bpbd",
+    ) -> None:
+        """Use ``client`` (a fresh one by default) for the survey of ``wave`` and ``opd``."""
+        self.app = app
+        self.clock = clock
+        self.client = client or app.test_client()
+        self.wave = wave
+        self.opd = opd
+
+    @property
+    def path(self) -> str:
+        """Return the survey page's path."""
+        return f"/s/{self.wave}/{self.opd}"
+
+    @property
+    def thanks_path(self) -> str:
+        """Return the thank-you page's path."""
+        return f"{self.path}/terima-kasih"
+
+    def request(self, method: str, url: str, **kwargs: Any) -> TestResponse:
+        """Send one request in an app context of its own (see the module docstring)."""
+        with self.app.app_context():
+            return self.client.open(url, method=method, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> TestResponse:
+        """GET ``url``."""
+        return self.request("GET", url, **kwargs)
+
+    def open(self, query: str = "") -> FormPage:
+        """Load the survey page and parse its form."""
+        response = self.get(self.path + query)
+        return FormPage.parse(response)
+
+    def post(
+        self,
+        fields: Mapping[str, str] | Iterable[tuple[str, str]],
+        *,
+        page: FormPage | None = None,
+        wait: float = 10.0,
+        drop: Iterable[str] = (),
+        query: str = "",
+        **kwargs: Any,
+    ) -> TestResponse:
+        """Post ``fields`` with the hidden values of ``page`` (a fresh one by default).
+
+        The fake clock moves ``wait`` seconds between showing and sending the form; other
+        keyword arguments go to the test client (headers, base_url, environ_base).
+        """
+        page = page or self.open(query)
+        pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+        overridden = {name for name, _ in pairs} | set(drop)
+        data = [(k, v) for k, v in page.hidden.items() if k not in overridden]
+        data += [(k, v) for k, v in pairs if k not in set(drop)]
+        self.clock.advance(wait)
+        return self.request("POST", self.path + query, data=MultiDict(data), **kwargs)
+
+    def submit(self, answers: Mapping[str, str] | None = None, **extra: Any) -> TestResponse:
+        """Answer the survey (every question 4 by default) and return the POST's response."""
+        return self.post(dict(ALL_FOURS if answers is None else answers), **extra)
+
+
+def stored(session: Session) -> list[Response]:
+    """Return every stored response, read afresh from the database."""
+    session.expire_all()
+    return list(session.exec(select(Response).order_by(Response.id)).all())
+
+
+def raw_rows(session: Session) -> list[dict[str, Any]]:
+    """Return every column of every response row as the database holds it."""
+    session.expire_all()
+    result = session.connection().execute(sa.text("SELECT * FROM response ORDER BY id"))
+    return [dict(row._mapping) for row in result]
