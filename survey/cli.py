@@ -1,16 +1,519 @@
-"""The ``ikm`` command line: a Flask CLI group over ``create_app``."""
+"""The ``ikm`` command line: a Flask CLI group over ``create_app``.
+
+Besides Flask's ``run`` and the database's ``init-db``, it holds the data tools: OPDs
+(``ikm opd``), waves (``ikm wave``), the canonical response file (``ikm import``,
+``ikm export``) and the demo database (``ikm demo``). Every command runs in the app context
+on the app's database. Problems end the command with a one-line message and exit status 1,
+never a traceback; listings print one item per line, slug first, then tab-separated fields,
+so that scripts can cut them.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
-from flask.cli import FlaskGroup
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from sqlmodel import Session
+
+from . import repo
+from .builtin import DEFAULT_SCHEME_SLUG
+from .db import get_engine, session_scope, upgrade
+from .importexport import (
+    COMMENT_MAX_LENGTH,
+    CanonicalReader,
+    ExportRecord,
+    FileFormatError,
+    ImportContext,
+    ImportRow,
+    RowError,
+    import_submission_id,
+    write_csv,
+)
+from .models import Wave
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX_LENGTH = 64
+NAME_MAX_LENGTH = 200
+SHORT_NAME_MAX_LENGTH = 64
+TITLE_MAX_LENGTH = 200
+PROGRESS_STEP = 500  # rows between redraws of a progress bar (redrawing each row is slow)
+
+
+def _first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """Open a session on the app's database; turn data and database errors into messages."""
+    try:
+        with session_scope() as session:
+            yield session
+    except repo.RepoError as exc:
+        raise click.ClickException(str(exc)) from None
+    except sa.exc.DBAPIError as exc:
+        message = _first_line(exc.orig or exc)
+        # A missing table means the schema was never created; say how to create it.
+        if "no such table" in message or "does not exist" in message:
+            message += "; run 'ikm init-db' first"
+        raise click.ClickException(f"database error: {message}") from None
+
+
+def _check_slug(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """Accept a URL-safe slug: lower-case letters and digits joined by single hyphens."""
+    if len(value) > SLUG_MAX_LENGTH or not SLUG_PATTERN.match(value):
+        raise click.BadParameter(
+            f"{value!r} is not a slug: use lower-case letters, digits and single hyphens "
+            f"(at most {SLUG_MAX_LENGTH} characters), e.g. 'dinas-perhubungan'"
+        )
+    return value
+
+
+def _check_length(what: str, value: str | None, limit: int) -> None:
+    """Refuse text longer than its column (PostgreSQL would fail mid-write)."""
+    if value is not None and len(value) > limit:
+        raise click.UsageError(f"{what} has {len(value)} characters (at most {limit})")
+
+
+def _wave(session: Session, slug: str) -> Wave:
+    """Return the wave with this slug or stop with a message."""
+    wave = repo.get_wave(session, slug=slug)
+    if wave is None:
+        known = ", ".join(w.slug for w in repo.list_waves(session)) or "none yet"
+        raise click.ClickException(f"unknown wave {slug!r} (known: {known})")
+    return wave
+
+
+def _stderr() -> TextIO:
+    """Return the error stream, where progress and summaries go (stdout may carry data)."""
+    return sys.stderr
+
+
+# --- OPDs -------------------------------------------------------------------------------------
+
+opd_group = AppGroup("opd", help="Manage OPDs (the units citizens rate).")
+
+
+@opd_group.command("add")
+@click.argument("slug", callback=_check_slug)
+@click.option("--name", required=True, help="Full name, e.g. 'Dinas Perhubungan'.")
+@click.option("--short-name", help="Short name, e.g. 'Dishub'.")
+@click.option(
+    "--population",
+    type=click.IntRange(min=1),
+    help="Service users per period (for the Krejcie-Morgan sample size).",
+)
+def opd_add_command(slug: str, name: str, short_name: str | None, population: int | None) -> None:
+    """Add an OPD."""
+    name = name.strip()
+    short_name = short_name.strip() if short_name else None
+    if not name:
+        raise click.UsageError("--name must not be empty")
+    _check_length("--name", name, NAME_MAX_LENGTH)
+    _check_length("--short-name", short_name, SHORT_NAME_MAX_LENGTH)
+    with _database() as session:
+        opd = repo.add_opd(
+            session, slug=slug, name=name, short_name=short_name, service_population=population
+        )
+        click.echo(f"Added OPD {opd.slug}: {opd.name}")
+
+
+@opd_group.command("list")
+def opd_list_command() -> None:
+    """List OPDs: slug, name, short name, active|inactive (tab-separated)."""
+    with _database() as session:
+        for opd in repo.list_opds(session):
+            state = "active" if opd.active else "inactive"
+            click.echo(f"{opd.slug}\t{opd.name}\t{opd.short_name or ''}\t{state}")
+
+
+# --- Waves ------------------------------------------------------------------------------------
+
+wave_group = AppGroup("wave", help="Create, open, close and list survey waves.")
+
+
+@wave_group.command("create")
+@click.option("--slug", required=True, callback=_check_slug, help="Used in survey URLs.")
+@click.option("--title", required=True, help="e.g. 'Evaluasi 100 Hari Kerja'.")
+@click.option(
+    "--opds",
+    default="all",
+    show_default=True,
+    help="'all' (every active OPD) or a comma-separated list of OPD slugs.",
+)
+@click.option(
+    "--scheme",
+    default=DEFAULT_SCHEME_SLUG,
+    show_default=True,
+    help="Category scheme slug, e.g. kepmenpan-25-2004.",
+)
+@click.option("--target", type=click.IntRange(min=1), help="Target sample size per OPD.")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), help="First day, YYYY-MM-DD.")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), help="Last day, YYYY-MM-DD.")
+def wave_create_command(
+    slug: str,
+    title: str,
+    opds: str,
+    scheme: str,
+    target: int | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    """Create a wave (as a draft) over some or all OPDs with the default questionnaire."""
+    title = title.strip()
+    if not title:
+        raise click.UsageError("--title must not be empty")
+    _check_length("--title", title, TITLE_MAX_LENGTH)
+    period_start: date | None = start.date() if start else None
+    period_end: date | None = end.date() if end else None
+    if period_start and period_end and period_end < period_start:
+        raise click.UsageError(f"--end {period_end} is before --start {period_start}")
+    opd_slugs: list[str] | None = None
+    if opds.strip().lower() != "all":
+        # dict.fromkeys drops repeats and keeps the order given.
+        opd_slugs = list(dict.fromkeys(s.strip() for s in opds.split(",") if s.strip()))
+        if not opd_slugs:
+            raise click.UsageError("--opds names no OPD; give 'all' or slugs like 'bpbd,rsud'")
+    with _database() as session:
+        wave = repo.create_wave(
+            session,
+            slug=slug,
+            title=title,
+            opd_slugs=opd_slugs,
+            scheme_slug=scheme,
+            target_n=target,
+            period_start=period_start,
+            period_end=period_end,
+        )
+        covered = len(repo.wave_opds(session, wave=wave))
+        click.echo(
+            f"Created wave {wave.slug} ({wave.status}) over {covered} OPDs; "
+            f"open it with: ikm wave open {wave.slug}"
+        )
+
+
+def _set_status(slug: str, status: str) -> None:
+    """Move a wave to ``status`` and say so."""
+    with _database() as session:
+        wave = _wave(session, slug)
+        if wave.status == status:
+            click.echo(f"Wave {slug} is already {status}")
+            return
+        repo.set_wave_status(session, slug=slug, status=status)
+        click.echo(f"Wave {slug} is now {status}")
+
+
+@wave_group.command("open")
+@click.argument("slug")
+def wave_open_command(slug: str) -> None:
+    """Open a wave (from draft, or reopen a closed one) so citizens can answer."""
+    _set_status(slug, "open")
+
+
+@wave_group.command("close")
+@click.argument("slug")
+def wave_close_command(slug: str) -> None:
+    """Close an open wave: the survey pages stop taking answers."""
+    _set_status(slug, "closed")
+
+
+@wave_group.command("list")
+def wave_list_command() -> None:
+    """List waves, newest first: slug, status, title, OPDs, counted responses (tab-separated)."""
+    with _database() as session:
+        for wave, n_opds, n_counted in repo.wave_summaries(session):
+            click.echo(f"{wave.slug}\t{wave.status}\t{wave.title}\t{n_opds}\t{n_counted}")
+
+
+# --- Import and export ------------------------------------------------------------------------
+
+
+def _import_context(session: Session, wave: Wave) -> ImportContext:
+    """Gather what a file for this wave is checked against."""
+    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    assert questionnaire is not None  # a foreign key guarantees it
+    codes = tuple(e.code for e in repo.elements(session, questionnaire_id=wave.questionnaire_id))
+    opd_ids: dict[str, int] = {}
+    for opd, _link in repo.wave_opds(session, wave=wave):
+        assert opd.id is not None
+        opd_ids[opd.slug] = opd.id
+        opd_ids[opd.name] = opd.id
+    others = frozenset(
+        key
+        for opd in repo.list_opds(session)
+        if opd.slug not in opd_ids
+        for key in (opd.slug, opd.name)
+    )
+    try:
+        zone = ZoneInfo(current_app.config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.ClickException(
+            f"unknown time zone {current_app.config['TIMEZONE']!r} (IKM_TIMEZONE)"
+        ) from None
+    return ImportContext(
+        question_codes=codes,
+        scale_points=questionnaire.scale_points,
+        opd_ids=opd_ids,
+        other_opds=others,
+        timezone=zone,
+        now=datetime.now(UTC),
+        # The column holds 1,200 characters whatever the setting says.
+        comment_max_length=min(
+            int(current_app.config.get("COMMENT_MAX_LENGTH", COMMENT_MAX_LENGTH)),
+            COMMENT_MAX_LENGTH,
+        ),
+    )
+
+
+def _check_file(reader: CanonicalReader, label: str) -> tuple[list[ImportRow], list[RowError]]:
+    """Check every row of the file, showing progress; return the good and the bad rows."""
+    rows: list[ImportRow] = []
+    errors: list[RowError] = []
+    with click.progressbar(
+        length=max(reader.estimated_rows, 1),
+        label=f"Checking {label}",
+        file=_stderr(),
+        update_min_steps=PROGRESS_STEP,
+    ) as bar:
+        for item in reader:
+            if isinstance(item, RowError):
+                errors.append(item)
+            else:
+                rows.append(item)
+            bar.update(1)
+    return rows, errors
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--wave", "wave_slug", required=True, help="Slug of the wave to import into.")
+@with_appcontext
+def import_command(file: Path, wave_slug: str) -> None:
+    """Import responses from a canonical CSV file, all or nothing.
+
+    One row per respondent: opd (slug or exact name), submitted_at (ISO 8601; without an
+    offset it is IKM_TIMEZONE time, Asia/Jakarta by default; empty means now), one column per
+    question code (U1..U9) holding 1..4 or nothing, and optional sex, age, education,
+    occupation, service, comment. If any row is
+    bad, every bad row is listed with its row number (header = row 1) and nothing is written.
+    Rows are stored as counted, channel "import"; importing the same file into the same wave
+    again adds nothing.
+    """
+    data = file.read_bytes()
+    with _database() as session:
+        wave = _wave(session, wave_slug)
+        if wave.status == "published":
+            raise click.ClickException(
+                f"wave {wave.slug!r} is published; its responses can no longer change"
+            )
+        context = _import_context(session, wave)
+        positions = [
+            e.position for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)
+        ]
+        try:
+            reader = CanonicalReader(data, context)
+            rows, errors = _check_file(reader, file.name)
+        except FileFormatError as exc:
+            raise click.ClickException(f"{file.name}: {exc}") from None
+        if errors:
+            for error in errors:
+                click.echo(str(error), err=True)
+            total = len(rows) + len(errors)
+            raise click.ClickException(
+                f"{file.name}: {len(errors)} of {total} rows have errors; nothing was imported"
+            )
+        if not rows:
+            raise click.ClickException(f"{file.name}: no data rows to import")
+        for code in reader.missing_questions:
+            click.echo(f"note: no column {code}; its answers are left empty", err=True)
+
+        present = repo.submission_ids(session, wave=wave, channel="import")
+        new_rows = []
+        for row in rows:
+            submission_id = import_submission_id(wave.id or 0, reader.digest, row.row)
+            if submission_id not in present:
+                new_rows.append((submission_id, row))
+        if new_rows:
+            with click.progressbar(
+                length=len(new_rows),
+                label="Writing responses",
+                file=_stderr(),
+                update_min_steps=PROGRESS_STEP,
+            ) as bar:
+
+                def stored_rows() -> Iterator[dict[str, Any]]:
+                    """Yield the column values of each new row, advancing the progress bar."""
+                    for submission_id, row in new_rows:
+                        bar.update(1)
+                        yield _stored_row(wave, submission_id, row, positions)
+
+                try:
+                    repo.insert_responses(session, rows=stored_rows())
+                    session.commit()
+                except sa.exc.IntegrityError:
+                    session.rollback()
+                    raise click.ClickException(
+                        f"another import into wave {wave.slug!r} wrote some of these rows "
+                        "meanwhile; nothing was imported by this one, run it again"
+                    ) from None
+        click.echo(
+            f"{file.name}: {len(new_rows)} imported, {len(rows) - len(new_rows)} already present "
+            f"(wave {wave.slug})"
+        )
+
+
+def _stored_row(
+    wave: Wave, submission_id: str, row: ImportRow, positions: list[int]
+) -> dict[str, Any]:
+    """Return the column values of a response row for one checked file row."""
+    values: dict[str, Any] = {
+        "wave_id": wave.id,
+        "opd_id": row.opd_id,
+        "submission_id": submission_id,
+        "submitted_at": row.submitted_at,
+        "channel": "import",
+        "status": "counted",
+        "flag_reason": None,
+        "sex": row.sex,
+        "age": row.age,
+        "education": row.education,
+        "occupation": row.occupation,
+        "service": row.service,
+        "comment": row.comment,
+    }
+    values.update(
+        {f"a{position}": answer for position, answer in zip(positions, row.answers, strict=True)}
+    )
+    return values
+
+
+@click.command("export")
+@click.option("--wave", "wave_slug", required=True, help="Slug of the wave to export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv"]),
+    default="csv",
+    show_default=True,
+    help="File format (xlsx and json are not available yet).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@with_appcontext
+def export_command(wave_slug: str, fmt: str, output: Path | None) -> None:
+    """Export a wave's counted responses as a canonical CSV file.
+
+    Flagged responses (duplicate device, bot suspect, manual) are left out. Columns: opd
+    (slug), submitted_at (ISO 8601 UTC, +00:00), the question codes in questionnaire order,
+    sex, age, education, occupation, service, comment. Free text is written as stored, so
+    the file imports back unchanged (``ikm import``); it is not neutralised against
+    spreadsheet formulas, so treat cells starting with = + - @ with care in a spreadsheet.
+    """
+    with _database() as session:
+        wave = _wave(session, wave_slug)
+        elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
+        codes = [e.code for e in elements]
+        columns = [f"a{e.position}" for e in elements]
+        records = (
+            ExportRecord(
+                opd=row.opd_slug,
+                submitted_at=row.submitted_at,
+                answers=tuple(row._mapping[column] for column in columns),
+                sex=row.sex,
+                age=row.age,
+                education=row.education,
+                occupation=row.occupation,
+                service=row.service,
+                comment=row.comment,
+            )
+            for row in repo.counted_responses(session, wave=wave)
+        )
+        if output is None:
+            count = write_csv(sys.stdout, codes, records)
+        else:
+            try:
+                with output.open("w", encoding="utf-8", newline="") as stream:
+                    count = write_csv(stream, codes, records)
+            except OSError as exc:
+                raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+        flagged = repo.response_counts(session, wave=wave).get("flagged", 0)
+        click.echo(
+            f"Exported {count} counted responses of wave {wave.slug} "
+            f"({flagged} flagged left out){f' to {output}' if output else ''}",
+            err=True,
+        )
+
+
+# --- Demo -------------------------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the simulation (default: the fixed demo seed, so every build is the same).",
+)
+@with_appcontext
+def demo_command(seed: int | None) -> None:
+    """Build (or rebuild) the demo: 20 OPDs of Kota Serang and a simulated open wave."""
+    from .config import write_secret_file
+    from .demo import DEMO_SEED, write_demo
+
+    if current_app.config.get("ENV") == "production":
+        raise click.ClickException(
+            "ikm demo writes simulated data; refusing because IKM_ENV=production"
+        )
+    engine = get_engine()
+    click.echo(f"Preparing the database {engine.url.render_as_string(hide_password=True)} ...")
+    try:
+        upgrade(engine)
+    except sa.exc.DBAPIError as exc:
+        raise click.ClickException(f"database error: {_first_line(exc.orig or exc)}") from None
+    if engine.url.get_backend_name() == "sqlite":
+        write_secret_file(current_app.instance_path)
+    with _database() as session:
+        wave, data = write_demo(session, seed=DEMO_SEED if seed is None else seed, echo=click.echo)
+        counts = repo.response_counts(session, wave=wave)
+    click.echo(
+        f"Demo ready: wave {wave.slug} ({wave.status}, simulated) over {len(data.opds)} OPDs, "
+        f"{counts.get('counted', 0)} counted and {counts.get('flagged', 0)} flagged responses."
+    )
+    base = current_app.config["PUBLIC_URL"]
+    click.echo("Survey page and QR code of each OPD:")
+    for opd in data.opds:
+        click.echo(
+            f"{opd.slug}\t{base}/s/{wave.slug}/{opd.slug}\t{base}/qr/{wave.slug}/{opd.slug}.svg"
+        )
 
 
 def init_app(app: Flask) -> None:
     """Register this module's commands on the app."""
+    app.cli.add_command(opd_group)
+    app.cli.add_command(wave_group)
+    app.cli.add_command(import_command)
+    app.cli.add_command(export_command)
+    app.cli.add_command(demo_command)
 
 
 def _create_app() -> Flask:
+    """Build the app for the console command (imported late: the factory imports this module)."""
     from . import create_app
 
     return create_app()

@@ -6,9 +6,11 @@ wave covers, which elements a questionnaire has, in which order) live in one pla
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from .models import CategoryScheme, Element, Opd, Questionnaire, Response, Wave, WaveOpd
@@ -212,3 +214,115 @@ def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
     session.add(wave)
     session.commit()
     return wave
+
+
+# --- Used by the command-line data tools (import, export, demo). -----------------------------
+
+
+def wave_summaries(session: Session) -> list[tuple[Wave, int, int]]:
+    """Return each wave (newest first) with its number of OPDs and of counted responses."""
+    opd_counts = dict(
+        session.exec(select(WaveOpd.wave_id, sa.func.count()).group_by(col(WaveOpd.wave_id))).all()
+    )
+    counted = dict(
+        session.exec(
+            select(Response.wave_id, sa.func.count())
+            .where(Response.status == "counted")
+            .group_by(col(Response.wave_id))
+        ).all()
+    )
+    return [
+        (wave, opd_counts.get(wave.id, 0), counted.get(wave.id, 0)) for wave in list_waves(session)
+    ]
+
+
+def response_counts(session: Session, *, wave: Wave) -> dict[str, int]:
+    """Return the number of a wave's responses by status (counted, flagged)."""
+    query = (
+        select(Response.status, sa.func.count())
+        .where(Response.wave_id == wave.id)
+        .group_by(col(Response.status))
+    )
+    return dict(session.exec(query).all())
+
+
+def submission_ids(session: Session, *, wave: Wave, channel: str) -> set[str]:
+    """Return the submission ids a wave already holds from one channel."""
+    query = select(Response.submission_id).where(
+        Response.wave_id == wave.id, Response.channel == channel
+    )
+    return set(session.exec(query).all())
+
+
+def insert_responses(
+    session: Session, *, rows: Iterable[dict[str, Any]], batch_size: int = 5000
+) -> int:
+    """Insert response rows (dicts of column values, same keys in each) in bulk; no commit.
+
+    Core executemany in batches keeps a 100,000-row import to seconds and its memory flat;
+    the caller commits once so that the rows arrive all together or not at all.
+    """
+    table = Response.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    total = 0
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            connection.execute(table.insert(), batch)
+            total += len(batch)
+            batch = []
+    if batch:
+        connection.execute(table.insert(), batch)
+        total += len(batch)
+    return total
+
+
+def counted_responses(session: Session, *, wave: Wave) -> Iterator[sa.Row[Any]]:
+    """Yield a wave's counted responses (flagged left out), oldest first, with ``opd_slug``.
+
+    Rows of the response columns plus the OPD's slug, not ORM objects: building 100,000
+    objects would double the time of a large export.
+    """
+    table = Response.__table__  # type: ignore[attr-defined]
+    query = (
+        sa.select(col(Opd.slug).label("opd_slug"), *table.columns)
+        .join(Opd, col(Opd.id) == table.c.opd_id)
+        .where(table.c.wave_id == wave.id, table.c.status == "counted")
+        .order_by(table.c.submitted_at, table.c.id)
+        .execution_options(yield_per=2000)
+    )
+    yield from session.connection().execute(query)
+
+
+def delete_wave(session: Session, *, wave: Wave) -> None:
+    """Delete a wave with its responses and OPD links; no commit."""
+    session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
+    session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
+    session.delete(wave)
+    session.flush()
+
+
+def ensure_opd(
+    session: Session,
+    *,
+    slug: str,
+    name: str,
+    short_name: str | None = None,
+    service_population: int | None = None,
+) -> Opd:
+    """Return the OPD with this slug, creating it with these values if missing; no commit.
+
+    An existing OPD is left as it is (an operator may have renamed it); a new one whose name
+    another OPD already holds is refused.
+    """
+    opd = get_opd(session, slug=slug)
+    if opd is not None:
+        return opd
+    holder = session.exec(select(Opd).where(Opd.name == name)).first()
+    if holder is not None:
+        raise RepoError(f"OPD name {name!r} is already used by OPD {holder.slug!r}")
+    opd = Opd(slug=slug, name=name, short_name=short_name, service_population=service_population)
+    session.add(opd)
+    session.flush()
+    return opd
