@@ -7,6 +7,7 @@ migrates nor writes files (``ikm init-db`` and ``ikm demo`` do).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build and return the application."""
+def create_app(
+    test_config: dict[str, Any] | None = None, instance_path: str | None = None
+) -> Flask:
+    """Build and return the application (instance folder: argument, ``IKM_INSTANCE_PATH``)."""
     app = Flask(
         __name__,
+        instance_path=instance_path or os.environ.get("IKM_INSTANCE_PATH") or None,
         instance_relative_config=True,
         template_folder=str(TEMPLATES_DIR),
         static_folder="static",
     )
     configure_settings(app, test_config)
+    configure_proxy(app)
     configure_extensions(app)
     configure_blueprints(app)
     configure_errors(app)
@@ -50,6 +55,21 @@ def configure_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     if "SESSION_COOKIE_SECURE" not in (test_config or {}):
         # Secure cookies whenever the public address is HTTPS (behind a TLS proxy too).
         app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_URL"].startswith("https://")
+
+
+def configure_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-For/-Proto/-Host from ``PROXY_COUNT`` reverse proxies.
+
+    Behind a proxy every request would otherwise come from the proxy's address, so all
+    citizens would share one rate-limit bucket and URLs would use the wrong scheme.
+    """
+    count = int(app.config.get("PROXY_COUNT") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_prefix=count
+        )
 
 
 def configure_extensions(app: Flask) -> None:

@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "MIN_SUBMIT_SECONDS": 3.0,
     "COMMENT_MAX_LENGTH": 1200,
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    "PROXY_COUNT": 0,
 }
 
 # Environment variables read as integers or floats rather than strings.
@@ -41,6 +43,7 @@ _NUMERIC = {
     "MIN_SUBMIT_SECONDS": float,
     "COMMENT_MAX_LENGTH": int,
     "MAX_CONTENT_LENGTH": int,
+    "PROXY_COUNT": int,
 }
 
 

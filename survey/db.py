@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app, g
+from flask.cli import with_appcontext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -116,6 +117,7 @@ def upgrade(engine: Engine) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create or upgrade the database schema to the newest migration."""
     from .config import write_secret_file

@@ -6,8 +6,8 @@ sums of products of the answers; with the wide layout that is one pass over one 
 respondent, where a long answer table would be nine rows per respondent and a join.
 Which question a position holds is given by the questionnaire's elements.
 
-Times are stored as naive UTC ``datetime`` values (SQLite has no time zones); pages convert
-them to Asia/Jakarta.
+Times are timezone-aware UTC ``datetime`` values (SQLModel's UTC column type: ``timestamptz``
+on PostgreSQL, UTC without an offset on SQLite); pages convert them to Asia/Jakarta.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ ELEMENT_KINDS = ("ikm", "perception")
 
 
 def utcnow() -> datetime:
-    """Return the current time as a naive UTC datetime (the storage convention)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Return the current time as an aware UTC datetime (the storage convention)."""
+    return datetime.now(UTC)
 
 
 # An organisational unit that citizens rate.

@@ -133,8 +133,7 @@ def app(app_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     for name in list(os.environ):
         if name.startswith("IKM_") and not name.startswith("IKM_TEST_"):
             monkeypatch.delenv(name)
-    application = create_app(app_config)
-    application.instance_path = str(tmp_path / "instance")
+    application = create_app(app_config, instance_path=str(tmp_path / "instance"))
     yield application
     application.extensions["ikm_engine"].dispose()
 
@@ -153,8 +152,12 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """A database session on the app's database, for arranging and checking data."""
-    with app.app_context(), session_scope(app) as db_session:
+    """A database session on the app's database, for arranging and checking data.
+
+    No app context is held open: Flask's test client would reuse it, so every request of the
+    test would share ``g`` (its language, CSRF token and database session).
+    """
+    with session_scope(app) as db_session:
         yield db_session
 
 

@@ -155,10 +155,10 @@ def test_production_app_refuses_to_start_without_secret(tmp_path, monkeypatch):
     monkeypatch.setenv("IKM_ENV", "production")
     monkeypatch.delenv("IKM_SECRET_KEY", raising=False)
     with pytest.raises(ConfigError):
-        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"}, str(tmp_path))
     monkeypatch.setenv("IKM_SECRET_KEY", "changeme")
     with pytest.raises(ConfigError):
-        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"}, str(tmp_path))
 
 
 def test_secret_key_from_instance_folder(tmp_path):
@@ -171,14 +171,14 @@ def test_environment_settings_are_typed(monkeypatch, tmp_path):
     """IKM_* variables override the defaults, numbers as numbers; bad numbers are refused."""
     monkeypatch.setenv("IKM_RATE_LIMIT_COUNT", "7")
     monkeypatch.setenv("IKM_PUBLIC_URL", "https://skm.serangkota.go.id/")
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}"})
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}"}, str(tmp_path))
     assert app.config["RATE_LIMIT_COUNT"] == 7
     assert app.config["PUBLIC_URL"] == "https://skm.serangkota.go.id"
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["ikm_engine"].dispose()
     monkeypatch.setenv("IKM_RATE_LIMIT_COUNT", "many")
     with pytest.raises(ConfigError, match="IKM_RATE_LIMIT_COUNT"):
-        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}"})
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}"}, str(tmp_path))
 
 
 @pytest.mark.parametrize("package", ["scoring", "reports"])
@@ -196,3 +196,22 @@ def test_pure_layers_import_no_web_or_database(package):
                 continue
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path} imports {name}"
+
+
+@pytest.mark.parametrize(("count", "seen"), [(0, "10.0.0.1"), (1, "203.0.113.7")])
+def test_proxy_count_decides_whose_address_is_seen(tmp_path, count, seen):
+    """Only with IKM_PROXY_COUNT set does X-Forwarded-For replace the proxy's address."""
+    from flask import request
+
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "PROXY_COUNT": count},
+        str(tmp_path),
+    )
+    app.add_url_rule("/_addr", "addr", lambda: request.remote_addr or "")
+    response = app.test_client().get(
+        "/_addr",
+        headers={"X-Forwarded-For": "203.0.113.7"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert response.get_data(as_text=True) == seen
+    app.extensions["ikm_engine"].dispose()
