@@ -2,4 +2,68 @@
 
 Plain functions over arrays or sufficient statistics returning frozen result objects; imports
 neither Flask, nor the database, nor ``survey`` or ``reports``.
+
+Modules: :mod:`~scoring.schemes` (category tables), :mod:`~scoring.aggregates` (sufficient
+statistics), :mod:`~scoring.ikm` (IKM, NRRs, analytic and bootstrap intervals),
+:mod:`~scoring.ranks` (confidence sets for ranks), :mod:`~scoring.compare` (funnel plot,
+shrinkage, Kruskal-Wallis), :mod:`~scoring.planning` (sample size, margin of error, Cronbach's
+alpha) and :mod:`~scoring.units` (:func:`score_units`, a whole wave at once).
 """
+
+from .aggregates import Aggregates, aggregate, aggregate_units, merge_aggregates
+from .compare import (
+    FunnelResult,
+    KruskalResult,
+    ShrinkageResult,
+    funnel,
+    kruskal_units,
+    respondent_means,
+    shrink,
+)
+from .ikm import SMALL_N, BootstrapIntervals, IKMResult, Interval, bootstrap_ikm, ikm
+from .planning import (
+    AlphaResult,
+    cronbach_alpha,
+    krejcie_morgan,
+    margin_of_error,
+    sample_size_for_margin,
+)
+from .ranks import RankResult, rank_confidence_sets
+from .schemes import KEPMENPAN_2004, PERMENPANRB_2017, SCHEMES, Category, Scheme
+from .units import ElementScore, UnitScore, WaveScore, score_units
+
+__all__ = [
+    "KEPMENPAN_2004",
+    "PERMENPANRB_2017",
+    "SCHEMES",
+    "SMALL_N",
+    "Aggregates",
+    "AlphaResult",
+    "BootstrapIntervals",
+    "Category",
+    "ElementScore",
+    "FunnelResult",
+    "IKMResult",
+    "Interval",
+    "KruskalResult",
+    "RankResult",
+    "Scheme",
+    "ShrinkageResult",
+    "UnitScore",
+    "WaveScore",
+    "aggregate",
+    "aggregate_units",
+    "bootstrap_ikm",
+    "cronbach_alpha",
+    "funnel",
+    "ikm",
+    "kruskal_units",
+    "krejcie_morgan",
+    "margin_of_error",
+    "merge_aggregates",
+    "rank_confidence_sets",
+    "respondent_means",
+    "sample_size_for_margin",
+    "score_units",
+    "shrink",
+]
