@@ -1,0 +1,489 @@
+"""Confidence sets for ranks, after Mogstad, Romano, Shaikh & Wilhelm (2024).
+
+Reference: "Inference for Ranks with Applications to Mobility across Neighbourhoods and Academic
+Achievement across Countries", Review of Economic Studies 91(1), doi:10.1093/restud/rdad006,
+and its R package ``csranks`` (functions ``csranks``, ``cstaubest``, ``cstauworst``), whose
+procedure this module follows:
+
+1. For every ordered pair (i, j) of units, the difference x_i - x_j and its standard error
+   sigma_ij = sqrt(Sigma_ii + Sigma_jj - 2 Sigma_ij).
+2. Draw Z ~ N(0, Sigma) R times. The critical value is the ``confidence_level`` quantile
+   (numpy's default "linear" rule, R's type 7) over the draws of the maximum over the active
+   ordered pairs of (Z_i - Z_j) / sigma_ij. Taking ordered pairs, i.e. both signs, makes the
+   two-sided family; ``csranks`` does the same when it steps down.
+3. Pair (i, j) is rejected ("i is surely better than j") when x_i - x_j - sigma_ij c > 0.
+   Step down: remove rejected pairs from the active set, recompute c, repeat until nothing new
+   is rejected.
+4. Unit i's rank interval (rank 1 = highest score) is
+   [1 + #{j surely better than i}, p - #{j surely worse than i}].
+
+*Simultaneous* sets run steps 2-3 on all ordered pairs and cover all true ranks at once;
+*marginal* sets run them, for each unit i separately, on the pairs involving i. The tau-best
+set is {i : simultaneous lower rank bound <= tau} and the tau-worst set {i : simultaneous upper
+bound >= p - tau + 1}: ``cstaubest`` uses the one-sided (lower) simultaneous set, whose family
+of hypotheses over all units is the same set of ordered pairs with the same statistics, so its
+lower bounds equal the two-sided ones given the same draws (the tests check this against a
+literal one-sided implementation).
+
+Deliberate differences from ``csranks``: the same R draws are reused at every step (common
+random numbers, so the critical value can only fall as pairs are removed); a pair whose
+difference has standard error exactly 0 is decided without error (ordered if the estimates
+differ) and left out of the maximum; and, optionally (``df``), the draws are t rather than
+normal, for standard errors estimated from few respondents.
+
+Scale: with 500 units there are 249,500 ordered pairs, too many to evaluate for each of 1,000
+draws at every step (and for every unit's marginal family). Each unit's maximum in a draw is
+bounded above group by group (partners grouped by variance and estimate: (Z_i - min of the
+group's Z) times the group's largest 1/sigma_ij) and below by its value at the draw's most
+extreme partners. The quantile needs only the two order statistics it interpolates, so only
+draws whose bound can reach them, and within a draw only units whose bound exceeds the draw's
+best value so far, are evaluated exactly. The result is the same as evaluating every pair
+(the tests compare with a plain loop); 500 units take about 2 s and under 100 MiB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["RankResult", "rank_confidence_sets"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+# Exact evaluations are done for at most this many (draw, partner) values at a time.
+_CHUNK_ELEMENTS = 2_000_000
+# Extreme partners per draw used for the cheap lower bounds.
+_PARTNERS = 4
+# Partners are grouped (by variance, then by estimate) for the upper bounds: more groups give
+# tighter bounds at a cost of one (draws x units) pass each.
+_GROUPS_BY_VARIANCE = 8
+_GROUPS_BY_ESTIMATE = 8
+
+
+@dataclass(frozen=True, eq=False)
+class RankResult:
+    """Ranks with their simultaneous and marginal confidence sets.
+
+    Attributes
+    ----------
+    estimates : ndarray of float, shape (p,)
+    rank : ndarray of int, shape (p,)
+        Estimated rank: 1 + number of units with a strictly higher estimate (ties share the
+        best rank).
+    low, high : ndarray of int, shape (p,)
+        Simultaneous confidence set for each rank: all true ranks lie in their sets with
+        probability about ``confidence_level``.
+    marginal_low, marginal_high : ndarray of int, shape (p,)
+        Marginal confidence set of each unit's rank, or None if not computed.
+    surely_better : ndarray of bool, shape (p, p)
+        ``surely_better[i, j]``: the simultaneous procedure concluded that unit i scores
+        higher than unit j.
+    confidence_level : float
+    draws : int
+    """
+
+    estimates: FloatArray
+    rank: IntArray
+    low: IntArray
+    high: IntArray
+    marginal_low: IntArray | None
+    marginal_high: IntArray | None
+    surely_better: BoolArray
+    confidence_level: float
+    draws: int
+
+    def tau_best(self, tau: int) -> BoolArray:
+        """Return the confidence set for the tau best units (the honest "top tau").
+
+        With probability about ``confidence_level`` it contains every unit whose true rank is
+        at most `tau`. It is {i : low_i <= tau}, as ``csranks::cstaubest``.
+
+        Examples
+        --------
+        >>> res = rank_confidence_sets([3.5, 3.4, 2.0, 1.5], [0.05, 0.05, 0.05, 0.05], rng=0)
+        >>> res.tau_best(1).tolist()
+        [True, True, False, False]
+        """
+        tau = self._check_tau(tau)
+        return self.low <= tau
+
+    def tau_worst(self, tau: int) -> BoolArray:
+        """Return the confidence set for the tau worst units (the honest "bottom tau").
+
+        {i : high_i >= p - tau + 1}, as ``csranks::cstauworst``.
+        """
+        tau = self._check_tau(tau)
+        return self.high >= len(self.estimates) - tau + 1
+
+    def _check_tau(self, tau: int) -> int:
+        p = len(self.estimates)
+        if isinstance(tau, bool) or int(tau) != tau or not 1 <= tau <= p:
+            raise ValueError(f"tau must be a whole number in 1..{p}, got {tau!r}")
+        return int(tau)
+
+
+def _check_inputs(
+    estimates: ArrayLike, se: ArrayLike | None, cov: ArrayLike | None
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    x = np.array(estimates, dtype=np.float64)  # a copy: it is frozen into the result
+    if x.ndim != 1 or x.size < 1:
+        raise ValueError(f"estimates must be a non-empty 1-D array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"estimates must be finite, got {float(x[~np.isfinite(x)][0])}")
+    if (se is None) == (cov is None):
+        raise ValueError("give exactly one of se (independent units) or cov")
+    p = x.size
+    if se is not None:
+        s = np.asarray(se, dtype=np.float64)
+        if s.shape != (p,):
+            raise ValueError(f"se has shape {s.shape}, expected ({p},) like estimates")
+        bad = ~np.isfinite(s) | (s < 0)
+        if bad.any():
+            raise ValueError(
+                f"se must be finite and >= 0, got se[{np.argmax(bad)}] = {float(s[bad][0])}"
+            )
+        return x, s * s, None
+    c = np.asarray(cov, dtype=np.float64)
+    if c.shape != (p, p):
+        raise ValueError(f"cov has shape {c.shape}, expected ({p}, {p})")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("cov must be finite")
+    if not np.allclose(c, c.T, rtol=1e-10, atol=1e-14):
+        raise ValueError("cov must be symmetric")
+    eig = np.linalg.eigvalsh(c)
+    if eig[0] < -1e-10 * max(1.0, abs(eig[-1])):
+        raise ValueError(
+            f"cov must be positive semi-definite (smallest eigenvalue {float(eig[0]):g})"
+        )
+    return x, np.diag(c).copy(), c
+
+
+def _draw(
+    rng: np.random.Generator,
+    draws: int,
+    var: FloatArray,
+    cov: FloatArray | None,
+    df: FloatArray | None,
+) -> FloatArray:
+    if df is not None:
+        return rng.standard_t(df, size=(draws, var.size)) * np.sqrt(var)
+    z = rng.standard_normal((draws, var.size))
+    if cov is None:
+        return z * np.sqrt(var)
+    # Symmetric square root: works for singular (semi-definite) matrices too.
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.clip(vals, 0, None))
+    return z @ root.T
+
+
+class _Pairs:
+    """Pairwise quantities and the exact or bounded maxima of standardised draw differences.
+
+    For draw r and units i, j let T_rij = (Z_ri - Z_rj) / sigma_ij. A "family" is given by two
+    boolean (p, p) masks: pos[i, j] says T_rij counts towards unit i's maximum, neg[i, j] says
+    -T_rij (= T_rji) does. The simultaneous family uses pos = active pairs, neg = None; unit
+    i's marginal family uses pos = its active pairs (i, j) and neg = its active pairs (j, i).
+    """
+
+    def __init__(
+        self, x: FloatArray, var: FloatArray, cov: FloatArray | None, z: FloatArray
+    ) -> None:
+        p = x.size
+        self.p = p
+        self.z = z
+        self.diff = x[:, None] - x[None, :]
+        pair_var = var[:, None] + var[None, :]
+        if cov is not None:
+            pair_var = pair_var - 2 * cov
+        self.sigma = np.sqrt(np.clip(pair_var, 0, None))
+        off = ~np.eye(p, dtype=bool)
+        self.deterministic = off & (self.sigma == 0)
+        self.random = off & ~self.deterministic
+        self.inv = np.zeros((p, p))
+        np.divide(1.0, self.sigma, out=self.inv, where=self.random)
+        # Lower bounds: exact values at the draw's most extreme partners.
+        k = min(_PARTNERS, p)
+        order = np.argsort(z, axis=1)
+        self.partners = np.concatenate([order[:, :k], order[:, -k:]], axis=1)
+        # Upper bounds: groups of similar variance and estimate; per draw, each group's
+        # extreme Z bounds every difference with a member of the group.
+        var_bin = np.minimum(
+            np.argsort(np.argsort(var, kind="stable")) * _GROUPS_BY_VARIANCE // p,
+            _GROUPS_BY_VARIANCE - 1,
+        )
+        self.perm = np.lexsort((x, var_bin))
+        n_groups = min(p, _GROUPS_BY_VARIANCE * _GROUPS_BY_ESTIMATE)
+        self.starts = np.unique(np.linspace(0, p, n_groups + 1).astype(np.intp)[:-1])
+        zp = z[:, self.perm]
+        self.zmin = np.minimum.reduceat(zp, self.starts, axis=1)
+        self.zmax = np.maximum.reduceat(zp, self.starts, axis=1)
+
+    def _group_maxinv(self, mask: BoolArray, units: IntArray) -> FloatArray:
+        masked = np.where(mask[units], self.inv[units], 0.0)[:, self.perm]
+        return np.maximum.reduceat(masked, self.starts, axis=1)
+
+    def upper(self, pos: BoolArray, neg: BoolArray | None, units: IntArray) -> FloatArray:
+        """Upper bounds (draws x len(units)) of the units' maxima over their families."""
+        z = self.z[:, units]
+        bound = np.zeros(z.shape)
+        for mask, sign, extreme in ((pos, 1.0, self.zmin), (neg, -1.0, self.zmax)):
+            if mask is None:
+                continue
+            maxinv = self._group_maxinv(mask, units)
+            for g in range(self.starts.size):
+                # sign * (z_i - z_j) <= sign * (z_i - extreme_g); clipped at 0 it bounds the
+                # product with any 1/sigma_ij <= maxinv, negative values included.
+                gap = sign * (z - extreme[:, g : g + 1])
+                np.maximum(gap, 0.0, out=gap)
+                gap *= maxinv[:, g]
+                np.maximum(bound, gap, out=bound)
+        has = pos[units].any(axis=1)
+        if neg is not None:
+            has |= neg[units].any(axis=1)
+        bound[:, ~has] = -np.inf
+        return bound
+
+    def lower(self, pos: BoolArray) -> FloatArray:
+        """Lower bounds (draws x units) of each unit's maximum over pos-pairs."""
+        z = self.z
+        rows = np.arange(self.p)[None, :, None]
+        j = self.partners[:, None, :]
+        zj = np.take_along_axis(z, self.partners, axis=1)[:, None, :]
+        t = (z[:, :, None] - zj) * self.inv[rows, j]
+        return np.where(pos[rows, j], t, -np.inf).max(axis=2)
+
+    def exact(self, r: IntArray, i: IntArray, pos: BoolArray, neg: BoolArray | None) -> FloatArray:
+        """Each unit's exact maximum over its family, for the (draw r, unit i) pairs given."""
+        out = np.empty(r.size)
+        order = np.argsort(i, kind="stable")
+        units, first = np.unique(i[order], return_index=True)
+        bounds = np.append(first, order.size)
+        for u, a, b in zip(units, bounds[:-1], bounds[1:], strict=True):
+            sel = order[a:b]
+            use = pos[u] if neg is None else pos[u] | neg[u]
+            cols = np.flatnonzero(use)
+            if cols.size == 0:
+                out[sel] = -np.inf
+                continue
+            inv = self.inv[u, cols]
+            p_mask = pos[u, cols]
+            n_mask = None if neg is None else neg[u, cols]
+            step = max(1, _CHUNK_ELEMENTS // cols.size)
+            for c in range(0, sel.size, step):
+                part = sel[c : c + step]
+                rr = r[part]
+                t = (self.z[rr, u][:, None] - self.z[np.ix_(rr, cols)]) * inv
+                # Skipping the mask where it is all True saves a pass over t.
+                best = t.max(axis=1) if p_mask.all() else np.where(p_mask, t, -np.inf).max(axis=1)
+                if n_mask is not None:
+                    if n_mask.all():
+                        np.maximum(best, -t.min(axis=1), out=best)
+                    else:
+                        np.maximum(best, np.where(n_mask, -t, -np.inf).max(axis=1), out=best)
+                out[part] = best
+        return out
+
+
+def _lazy_quantiles(
+    upper: FloatArray, evaluate: Callable[[IntArray, IntArray], FloatArray], level: float
+) -> FloatArray:
+    """Column-wise `level` quantiles (numpy "linear") of values known through upper bounds.
+
+    ``evaluate(r, c)`` returns the exact values at rows r of columns c. Only the rows that
+    can reach the order statistics the quantile uses are evaluated: first the highest bounds,
+    then any row whose bound reaches the order statistic found so far. Rows never evaluated
+    lie strictly below that statistic, so setting them to -inf leaves the quantile unchanged.
+    """
+    draws = upper.shape[0]
+    lo = int(np.floor((draws - 1) * level))
+    top = draws - lo  # values at or above the lower order statistic
+    values = np.full(upper.shape, -np.inf)
+    done = np.zeros(upper.shape, dtype=bool)
+    first = min(draws, 2 * top + 8)
+    idx = np.argpartition(-upper, first - 1, axis=0)[:first] if first < draws else None
+    if idx is None:
+        need = np.ones(upper.shape, dtype=bool)
+    else:
+        need = np.zeros(upper.shape, dtype=bool)
+        np.put_along_axis(need, idx, True, axis=0)
+    while True:
+        need &= ~done & (upper > -np.inf)
+        r, c = np.nonzero(need)
+        if r.size == 0:
+            break
+        values[r, c] = evaluate(r, c)
+        done |= need
+        stat = -np.partition(-values, top - 1, axis=0)[top - 1]
+        need = upper >= stat[None, :]
+    return np.quantile(values, level, axis=0)
+
+
+def _critical_simultaneous(pairs: _Pairs, active: BoolArray, level: float) -> float:
+    """Quantile over draws of the max over all active pairs."""
+    upper = pairs.upper(active, None, np.arange(pairs.p))
+    lower = pairs.lower(active).max(axis=1)
+
+    def draw_max(r: IntArray, _c: IntArray) -> FloatArray:
+        # Exact max for draws r: start from the unit with the highest bound, then every unit
+        # whose bound exceeds the best value so far.
+        best = np.maximum(lower[r], pairs.exact(r, upper[r].argmax(axis=1), active, None))
+        rows, units = np.nonzero(upper[r] > best[:, None])
+        if rows.size:
+            np.maximum.at(best, rows, pairs.exact(r[rows], units, active, None))
+        return best
+
+    return float(_lazy_quantiles(upper.max(axis=1)[:, None], draw_max, level)[0])
+
+
+def _critical_marginal(
+    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, level: float
+) -> FloatArray:
+    """Per-unit quantiles of the max over each unit's own active family (units given)."""
+    upper = pairs.upper(row, col, units)
+    return _lazy_quantiles(upper, lambda r, c: pairs.exact(r, units[c], row, col), level)
+
+
+def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
+    better = pairs.deterministic & (pairs.diff > 0)
+    active = pairs.random.copy()
+    while active.any():
+        c = _critical_simultaneous(pairs, active, level)
+        new = active & (pairs.diff - pairs.sigma * c > 0)
+        if not new.any():
+            break
+        better |= new
+        active &= ~new
+    return better
+
+
+def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
+    p = pairs.p
+    # row[i, j]: pair (i, j) still active in unit i's family; col[i, j]: pair (j, i) is.
+    row = pairs.random.copy()
+    col = pairs.random.copy()
+    det_better = pairs.deterministic & (pairs.diff > 0)
+    above = det_better.sum(axis=0)  # units surely better than i
+    below = det_better.sum(axis=1)  # units surely worse than i
+    open_units = np.flatnonzero(row.any(axis=1))
+    while open_units.size:
+        c = _critical_marginal(pairs, open_units, row, col, level)
+        diff = pairs.diff[open_units]
+        sigma = pairs.sigma[open_units]
+        # (i, j) rejected: i surely better than j. (j, i) rejected: j surely better than i.
+        new_row = row[open_units] & (diff - sigma * c[:, None] > 0)
+        new_col = col[open_units] & (-diff - sigma * c[:, None] > 0)
+        below[open_units] += new_row.sum(axis=1)
+        above[open_units] += new_col.sum(axis=1)
+        row[open_units] &= ~new_row
+        col[open_units] &= ~new_col
+        changed = new_row.any(axis=1) | new_col.any(axis=1)
+        still = row[open_units].any(axis=1) | col[open_units].any(axis=1)
+        open_units = open_units[changed & still]
+    return 1 + above, p - below
+
+
+def rank_confidence_sets(
+    estimates: ArrayLike,
+    se: ArrayLike | None = None,
+    *,
+    cov: ArrayLike | None = None,
+    confidence_level: float = 0.95,
+    draws: int = 1000,
+    rng: int | np.random.Generator | None = None,
+    marginal: bool = True,
+    df: ArrayLike | None = None,
+) -> RankResult:
+    """Simultaneous and marginal confidence sets for the ranks of units (rank 1 = best).
+
+    Parameters
+    ----------
+    estimates : array_like, shape (p,)
+        Scores of the units (e.g. their IKM).
+    se : array_like, shape (p,), optional
+        Standard errors of independent estimates (covariance diagonal).
+    cov : array_like, shape (p, p), optional
+        Full covariance matrix of the estimates, instead of `se`.
+    confidence_level : float, optional
+        Default 0.95.
+    draws : int, optional
+        Number R of draws Z ~ N(0, Sigma) for the critical values (default 1000, as
+        ``csranks``). The draws are ``rng.standard_normal((draws, p)) * se`` (with `cov`:
+        times the symmetric square root of `cov`), reused at every step.
+    rng : int, numpy.random.Generator or None
+        Seed or generator; the same seed gives the same sets.
+    marginal : bool, optional
+        Also compute the marginal sets (default True).
+    df : array_like, shape (p,), optional
+        Degrees of freedom of each standard error (n_j - 1 for a mean of n_j respondents).
+        Then the draws are ``rng.standard_t(df, size=(draws, p)) * se`` instead of normal:
+        an extension of ``csranks`` for standard errors estimated from few respondents, whose
+        studentised differences have heavier tails than normal. With 20 units of 20..60
+        respondents and all true scores equal (the least favourable case), normal draws
+        cover all ranks in about 90% of surveys, t draws in about 95% (``bench/coverage.py``).
+        Only with `se`.
+
+    Returns
+    -------
+    RankResult
+        ``rank``, simultaneous ``low``/``high``, ``marginal_low``/``marginal_high`` and the
+        methods ``tau_best(tau)`` and ``tau_worst(tau)``.
+
+    Notes
+    -----
+    Time and memory grow with p^2 only through the (p, p) pair matrices; 500 units with 1000
+    draws take a few seconds and well under 1 GiB.
+
+    Examples
+    --------
+    >>> res = rank_confidence_sets([3.6, 3.1, 3.05, 2.4], [0.02, 0.05, 0.05, 0.02], rng=1)
+    >>> res.rank.tolist(), res.low.tolist(), res.high.tolist()
+    ([1, 2, 3, 4], [1, 2, 2, 4], [1, 3, 3, 4])
+    """
+    x, var, full = _check_inputs(estimates, se, cov)
+    level = float(confidence_level)
+    if not 0 < level < 1:
+        raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level!r}")
+    if isinstance(draws, bool) or int(draws) != draws or draws < 2:
+        raise ValueError(f"draws must be a whole number >= 2, got {draws!r}")
+    dof = None
+    if df is not None:
+        if full is not None:
+            raise ValueError("df can only be given with se, not with cov")
+        dof = np.broadcast_to(np.asarray(df, dtype=np.float64), x.shape)
+        if not np.all(np.isfinite(dof) & (dof > 0)):
+            bad = dof[~(np.isfinite(dof) & (dof > 0))][0]
+            raise ValueError(f"df must be finite and > 0, got {float(bad)}")
+    generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    p = x.size
+    rank = 1 + (x[None, :] > x[:, None]).sum(axis=1)
+    pairs = _Pairs(x, var, full, _draw(generator, int(draws), var, full, dof))
+    better = _simultaneous(pairs, level)
+    low = 1 + better.sum(axis=0)
+    high = p - better.sum(axis=1)
+    m_low = m_high = None
+    if marginal:
+        m_low, m_high = _marginal(pairs, level)
+
+    def frozen(a: NDArray | None) -> NDArray | None:
+        if a is None:
+            return None
+        out = a.astype(np.int64) if a.dtype.kind in "iu" else a
+        out.flags.writeable = False
+        return out
+
+    return RankResult(
+        estimates=frozen(x),  # type: ignore[arg-type]
+        rank=frozen(rank),  # type: ignore[arg-type]
+        low=frozen(low),  # type: ignore[arg-type]
+        high=frozen(high),  # type: ignore[arg-type]
+        marginal_low=frozen(m_low),
+        marginal_high=frozen(m_high),
+        surely_better=frozen(better),  # type: ignore[arg-type]
+        confidence_level=level,
+        draws=int(draws),
+    )

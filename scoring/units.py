@@ -1,0 +1,451 @@
+"""Scoring a whole wave: every unit's IKM, interval, category, rank and comparisons at once.
+
+:func:`score_units` is what ``ikm score`` calls. It needs only each unit's
+:class:`~scoring.aggregates.Aggregates` (one ``GROUP BY`` or running totals); rows are optional
+and add the bootstrap intervals, Kruskal-Wallis and Cronbach's alpha with missing answers.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .aggregates import Aggregates, aggregate, merge_aggregates
+from .compare import (
+    FunnelResult,
+    KruskalResult,
+    ShrinkageResult,
+    funnel,
+    kruskal_units,
+    respondent_means,
+    shrink,
+)
+from .ikm import SMALL_N, IKMResult, Interval, bootstrap_ikm, ikm
+from .planning import AlphaResult, cronbach_alpha
+from .ranks import RankResult, rank_confidence_sets
+from .schemes import PERMENPANRB_2017, Category, Scheme
+
+__all__ = ["ElementScore", "UnitScore", "WaveScore", "score_units"]
+
+
+def _json_float(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+@dataclass(frozen=True)
+class ElementScore:
+    """One element (unsur) of one unit.
+
+    Attributes
+    ----------
+    code : str
+        Element code (``"U1"``).
+    nrr : float
+        NRR on 1..4 (NaN if nobody answered).
+    n : int
+        Respondents who answered it.
+    interval : Interval
+        Its interval (bootstrap if computed, else analytic).
+    """
+
+    code: str
+    nrr: float
+    n: int
+    interval: Interval
+
+
+@dataclass(frozen=True, eq=False)
+class UnitScore:
+    """Everything published about one unit in one wave.
+
+    Attributes
+    ----------
+    unit : str
+        Unit id (the OPD slug).
+    estimate : IKMResult
+        IKM, NRRs, counts and analytic uncertainty.
+    interval : Interval
+        The published interval of the IKM (bootstrap if computed, else analytic; see
+        ``interval.method``).
+    elements : tuple of ElementScore
+    se : float
+        Standard error used for ranks, funnel and shrinkage (the analytic one, or the pooled
+        plug-in when the unit's own is 0 or undefined, e.g. all answers equal).
+    rank : int
+        Estimated rank (1 = best; ties share the best rank).
+    rank_low, rank_high : int
+        Simultaneous confidence set of the rank.
+    rank_marginal_low, rank_marginal_high : int
+        Marginal confidence set of the rank.
+    in_top_set, in_bottom_set : bool
+        Membership in the confidence sets for the top k and the bottom k.
+    funnel_95, funnel_998 : str or None
+        ``"above"``, ``"below"`` or ``"inside"`` the 95% and 99.8% funnel limits (None with a
+        single unit).
+    shrunken : float
+        Empirical-Bayes score on 1..4 (NaN with a single unit).
+    """
+
+    unit: str
+    estimate: IKMResult
+    interval: Interval
+    elements: tuple[ElementScore, ...]
+    se: float
+    rank: int
+    rank_low: int
+    rank_high: int
+    rank_marginal_low: int
+    rank_marginal_high: int
+    in_top_set: bool
+    in_bottom_set: bool
+    funnel_95: str | None
+    funnel_998: str | None
+    shrunken: float
+
+    @property
+    def n(self) -> int:
+        """Respondents."""
+        return self.estimate.n
+
+    @property
+    def ikm(self) -> float:
+        """IKM on 1..4."""
+        return self.estimate.ikm
+
+    def converted(self) -> float:
+        """Converted IKM on 25..100."""
+        return self.estimate.converted()
+
+    def category(self) -> Category:
+        """Category of the IKM under the wave's scheme."""
+        return self.estimate.category()
+
+    def crosses_boundary(self) -> bool:
+        """Whether the published interval spans more than one category."""
+        if math.isnan(self.interval.low):
+            return True
+        return self.estimate.scheme.crosses_boundary(self.interval.low, self.interval.high)
+
+    def unreliable(self) -> bool:
+        """Whether n is below the small-sample threshold."""
+        return self.estimate.unreliable()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields of ``ikm score --format json`` (NaN as None).
+
+        ``ci_low``/``ci_high`` are on the converted 25..100 scale; element intervals are on
+        1..4 like the NRRs. The caller adds ``opd`` (= ``unit``) and ``name``.
+        """
+        low, high = self.interval.converted()
+        category = self.category()
+        return {
+            "unit": self.unit,
+            "n": self.n,
+            "ikm": self.ikm,
+            "ikm_converted": self.converted(),
+            "ci_low": _json_float(low),
+            "ci_high": _json_float(high),
+            "ci_method": self.interval.method,
+            "unreliable": self.unreliable(),
+            "category": category.code,
+            "category_label": category.label_id,
+            "category_label_en": category.label_en,
+            "crosses_boundary": self.crosses_boundary(),
+            "rank": self.rank,
+            "rank_ci_low": self.rank_low,
+            "rank_ci_high": self.rank_high,
+            "rank_marginal_low": self.rank_marginal_low,
+            "rank_marginal_high": self.rank_marginal_high,
+            "in_top_set": self.in_top_set,
+            "in_bottom_set": self.in_bottom_set,
+            "funnel_95": self.funnel_95,
+            "funnel_998": self.funnel_998,
+            "shrunken": _json_float(self.shrunken),
+            "elements": {
+                e.code: {
+                    "nrr": _json_float(e.nrr),
+                    "ci_low": _json_float(e.interval.low),
+                    "ci_high": _json_float(e.interval.high),
+                    "n": e.n,
+                }
+                for e in self.elements
+            },
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class WaveScore:
+    """The scores of all units of a wave and the wave-level statistics.
+
+    Attributes
+    ----------
+    units : tuple of UnitScore
+        In the order of the input mapping (units with respondents only).
+    unscored : tuple of str
+        Units without any respondent (no IKM).
+    scheme : Scheme
+    confidence_level : float
+    top_k : int
+        The k of the top-k / bottom-k confidence sets (at most the number of units).
+    ranks : RankResult
+    funnel : FunnelResult or None
+        None with fewer than 2 units (also for ``shrinkage``).
+    shrinkage : ShrinkageResult or None
+    alpha : AlphaResult or None
+        Cronbach's alpha over all respondents of the wave (None if answers are missing and no
+        rows were given).
+    kruskal : KruskalResult or None
+        Kruskal-Wallis across units on respondents' mean scores (only with rows).
+    seed : int
+    """
+
+    units: tuple[UnitScore, ...]
+    unscored: tuple[str, ...]
+    scheme: Scheme
+    confidence_level: float
+    top_k: int
+    ranks: RankResult
+    funnel: FunnelResult | None
+    shrinkage: ShrinkageResult | None
+    alpha: AlphaResult | None
+    kruskal: KruskalResult | None
+    seed: int
+
+    def unit(self, unit_id: str) -> UnitScore:
+        """Return the score of one unit."""
+        for u in self.units:
+            if u.unit == unit_id:
+                return u
+        raise KeyError(unit_id)
+
+    def tau2(self) -> float:
+        """Between-unit variance of the true IKMs (NaN with a single unit)."""
+        return float("nan") if self.shrinkage is None else self.shrinkage.tau2
+
+    def top_set(self) -> tuple[str, ...]:
+        """Units that may be among the true top k (confidence set)."""
+        return tuple(u.unit for u in self.units if u.in_top_set)
+
+    def bottom_set(self) -> tuple[str, ...]:
+        """Units that may be among the true bottom k (confidence set)."""
+        return tuple(u.unit for u in self.units if u.in_bottom_set)
+
+
+def _unit_rng(seed: int, unit: str) -> np.random.Generator:
+    # Keyed by the unit id, so adding a unit to a wave does not change the others' intervals.
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(unit.encode())]))
+
+
+def _plug_in_se(estimates: Sequence[IKMResult]) -> NDArray[np.float64]:
+    """Each unit's se; where it is 0 or undefined, the pooled respondent sd / sqrt(n)."""
+    se = np.array([e.se() for e in estimates])
+    n = np.array([e.n for e in estimates], dtype=np.float64)
+    ok = np.isfinite(se) & (se > 0) & (n >= 2)
+    if ok.all():
+        return se
+    if ok.any():
+        # se^2 n estimates the variance of a respondent's mean score (exactly, with no
+        # missing answers); pool it with n - 1 weights like a pooled variance.
+        pooled = np.sum((n[ok] - 1) * se[ok] ** 2 * n[ok]) / np.sum(n[ok] - 1)
+        se = np.where(ok, se, np.sqrt(pooled / n))
+    else:
+        se = np.where(ok, se, 0.0)
+    return se
+
+
+def score_units(
+    aggregates: Mapping[str, Aggregates],
+    scheme: Scheme = PERMENPANRB_2017,
+    *,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    rows: Mapping[str, ArrayLike] | None = None,
+    bootstrap: int = 0,
+    top_k: int = 5,
+    rank_draws: int = 1000,
+    element_codes: Sequence[str] | None = None,
+    small_n: int = SMALL_N,
+    tau2_method: Literal["reml", "dl"] = "reml",
+    overdispersion: Literal["additive", "multiplicative", "none"] = "additive",
+) -> WaveScore:
+    """Score many units at once: IKM, intervals, categories, ranks, funnel, shrinkage.
+
+    Parameters
+    ----------
+    aggregates : mapping of str to Aggregates
+        Unit id (e.g. OPD slug) to its aggregates; all with the same elements and scale.
+    scheme : Scheme, optional
+        Category scheme (default PermenPANRB 14/2017).
+    confidence_level : float, optional
+        For every interval and confidence set (default 0.95).
+    seed : int, optional
+        Seeds the rank draws and (per unit id) the bootstrap; the same seed gives the same
+        output (default 0).
+    rows : mapping of str to array_like, optional
+        Rows of answers per unit (NaN = no answer), for the bootstrap, Kruskal-Wallis and
+        alpha; each must aggregate to the unit's `aggregates` exactly.
+    bootstrap : int, optional
+        Bootstrap resamples per unit (BCa; 0 = analytic intervals only, the default). Needs
+        `rows`; units with fewer than `small_n` respondents keep the analytic t-interval.
+    top_k : int, optional
+        k of the top-k and bottom-k confidence sets (default 5).
+    rank_draws : int, optional
+        Draws for the rank critical values (default 1000). The draws are t with n - 1 degrees
+        of freedom per unit (see ``df`` in :func:`~scoring.ranks.rank_confidence_sets`).
+    element_codes : sequence of str, optional
+        Element codes (default ``U1``..``Uk``).
+    small_n : int, optional
+        Small-sample threshold (default 15).
+    tau2_method : {"reml", "dl"}, optional
+        Between-unit variance for shrinkage (default REML).
+    overdispersion : {"additive", "multiplicative", "none"}, optional
+        Funnel-plot adjustment (default additive random effects).
+
+    Returns
+    -------
+    WaveScore
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> aggs = {f"opd-{i}": aggregate(rng.integers(1 + (i > 1), 5, size=(40, 9)))
+    ...         for i in range(4)}
+    >>> wave = score_units(aggs, seed=1)
+    >>> [(u.unit, u.category().code, u.rank, u.rank_low, u.rank_high) for u in wave.units]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('opd-0', 'C', 3, 3, 4), ('opd-1', 'D', 4, 3, 4),
+     ('opd-2', 'C', 2, 1, 2), ('opd-3', 'C', 1, 1, 2)]
+    """
+    if not isinstance(aggregates, Mapping) or not aggregates:
+        raise ValueError("aggregates must be a non-empty mapping of unit id to Aggregates")
+    for unit, agg in aggregates.items():
+        if not isinstance(agg, Aggregates):
+            raise TypeError(f"aggregates[{unit!r}] is {type(agg).__name__}, not Aggregates")
+    if not isinstance(scheme, Scheme):
+        raise TypeError(f"scheme must be a Scheme, not {type(scheme).__name__}")
+    shapes = {a.counts.shape for a in aggregates.values()}
+    if len(shapes) > 1:
+        raise ValueError(f"units differ in elements x scale points: {sorted(shapes)}")
+    k, points = shapes.pop()
+    codes = (
+        tuple(element_codes) if element_codes is not None else tuple(f"U{j + 1}" for j in range(k))
+    )
+    if len(codes) != k:
+        raise ValueError(f"element_codes has {len(codes)} codes for {k} elements")
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level!r}")
+    if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
+        raise ValueError(f"top_k must be a whole number >= 1, got {top_k!r}")
+    if isinstance(bootstrap, bool) or int(bootstrap) != bootstrap or bootstrap < 0:
+        raise ValueError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}")
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    if bootstrap and rows is None:
+        raise ValueError("bootstrap needs rows")
+    row_arrays: dict[str, np.ndarray] = {}
+    if rows is not None:
+        for unit, r in rows.items():
+            if unit not in aggregates:
+                raise ValueError(f"rows given for unknown unit {unit!r}")
+            arr = np.asarray(r, dtype=np.float64)
+            if aggregate(arr, scale_points=points) != aggregates[unit]:
+                raise ValueError(f"rows of unit {unit!r} do not match its aggregates")
+            row_arrays[unit] = arr
+
+    scored = [u for u, a in aggregates.items() if a.n > 0]
+    unscored = tuple(u for u, a in aggregates.items() if a.n == 0)
+    if not scored:
+        raise ValueError("no unit has any respondent")
+    estimates = [ikm(aggregates[u], scheme=scheme, small_n=small_n) for u in scored]
+    values = np.array([e.ikm for e in estimates])
+    se = _plug_in_se(estimates)
+    p = len(scored)
+    tau = min(int(top_k), p)
+
+    # t draws with n - 1 degrees of freedom: each se is estimated from few respondents.
+    df = np.array([max(e.n - 1, 1) for e in estimates], dtype=np.float64)
+    ranks = rank_confidence_sets(
+        values, se, confidence_level=confidence_level, draws=rank_draws, rng=seed, df=df
+    )
+    top, bottom = ranks.tau_best(tau), ranks.tau_worst(tau)
+    comparable = p >= 2 and bool(np.all(se > 0))
+    fun = funnel(values, se, overdispersion=overdispersion) if comparable else None
+    shr = shrink(values, se, method=tau2_method) if comparable else None
+    pos95 = fun.position(0.95) if fun is not None else None
+    pos998 = fun.position(0.998) if fun is not None else None
+    shrunken = shr.shrunken() if shr is not None else np.full(p, np.nan)
+
+    results = []
+    for i, (unit, est) in enumerate(zip(scored, estimates, strict=True)):
+        if bootstrap and unit in row_arrays:
+            boot = bootstrap_ikm(
+                row_arrays[unit],
+                confidence_level=confidence_level,
+                n_resamples=int(bootstrap),
+                rng=_unit_rng(seed, unit),
+                scale_points=points,
+                small_n=small_n,
+            )
+            interval, element_intervals = boot.interval, boot.element_intervals
+        else:
+            interval = est.confidence_interval(confidence_level)
+            element_intervals = est.element_intervals(confidence_level)
+        elements = tuple(
+            ElementScore(code, float(est.nrr[j]), int(est.n_answers[j]), element_intervals[j])
+            for j, code in enumerate(codes)
+        )
+        results.append(
+            UnitScore(
+                unit=unit,
+                estimate=est,
+                interval=interval,
+                elements=elements,
+                se=float(se[i]),
+                rank=int(ranks.rank[i]),
+                rank_low=int(ranks.low[i]),
+                rank_high=int(ranks.high[i]),
+                rank_marginal_low=int(ranks.marginal_low[i]),  # type: ignore[index]
+                rank_marginal_high=int(ranks.marginal_high[i]),  # type: ignore[index]
+                in_top_set=bool(top[i]),
+                in_bottom_set=bool(bottom[i]),
+                funnel_95=None if pos95 is None else str(pos95[i]),
+                funnel_998=None if pos998 is None else str(pos998[i]),
+                shrunken=float(shrunken[i]),
+            )
+        )
+
+    alpha = None
+    if k >= 2:
+        if row_arrays and len(row_arrays) == len(aggregates):
+            alpha = cronbach_alpha(np.concatenate(list(row_arrays.values())), scale_points=points)
+        else:
+            merged = merge_aggregates(*aggregates.values())
+            if np.all(merged.n_both == merged.n):
+                alpha = cronbach_alpha(merged)
+    kruskal = None
+    with_rows = [u for u in scored if u in row_arrays]
+    if len(with_rows) >= 2:
+        kruskal = kruskal_units(
+            [respondent_means(row_arrays[u], scale_points=points) for u in with_rows]
+        )
+
+    return WaveScore(
+        units=tuple(results),
+        unscored=unscored,
+        scheme=scheme,
+        confidence_level=float(confidence_level),
+        top_k=tau,
+        ranks=ranks,
+        funnel=fun,
+        shrinkage=shr,
+        alpha=alpha,
+        kruskal=kruskal,
+        seed=int(seed),
+    )

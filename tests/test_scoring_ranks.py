@@ -1,0 +1,284 @@
+"""Confidence sets for ranks (scoring.ranks) against a slow, literal csranks implementation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from scoring import aggregate, ikm, rank_confidence_sets
+
+# --- a plain, slow transcription of csranks (csdiffmeans, csranks_simul, cstaubest, ...) ----
+
+
+def ref_csdiffmeans(x, sigma, z, level, family, kind):
+    """csranks' csdiffmeans with stepdown, reusing the draws z at every step.
+
+    kind "lower": lower bounds L[i, j] of x_i - x_j, a pair is rejected when L > 0.
+    kind "upper": upper bounds U[i, j], a pair is rejected when U < 0.
+    """
+    p = len(x)
+    active = family.copy()
+    lower = np.full((p, p), -np.inf)
+    upper = np.full((p, p), np.inf)
+    while True:
+        stat = np.full(z.shape[0], -np.inf)
+        for i in range(p):
+            for j in range(p):
+                if active[i, j]:
+                    t = (z[:, i] - z[:, j]) / sigma[i, j]
+                    stat = np.maximum(stat, t if kind == "lower" else -t)
+        c = np.quantile(stat, level)
+        for i in range(p):
+            for j in range(p):
+                if active[i, j]:
+                    if kind == "lower":
+                        lower[i, j] = (x[i] - x[j]) - sigma[i, j] * c
+                    else:
+                        upper[i, j] = (x[i] - x[j]) + sigma[i, j] * c
+        still = active & ~((upper < 0) | (lower > 0))
+        if still.sum() == active.sum() or still.sum() == 0:
+            return lower, upper
+        active = still
+
+
+def ref_two_sided(x, sigma, z, level, indices):
+    """csranks_simul, two-sided with stepdown: the family is every ordered pair touching an
+    index, tested one-sidedly ("lower")."""
+    p = len(x)
+    family = np.zeros((p, p), dtype=bool)
+    family[indices, :] = True
+    family[:, indices] = True
+    np.fill_diagonal(family, False)
+    lower, _ = ref_csdiffmeans(x, sigma, z, level, family, "lower")
+    n_plus = [(lower[i, :] > 0).sum() for i in indices]
+    n_minus = [(lower[:, i] > 0).sum() for i in indices]
+    return np.array(n_minus) + 1, p - np.array(n_plus)
+
+
+def ref_taubest(x, sigma, z, level, tau):
+    """cstaubest: one-sided lower rank bounds (csdiffmeans "upper"), then L <= tau."""
+    p = len(x)
+    family = ~np.eye(p, dtype=bool)
+    _, upper = ref_csdiffmeans(x, sigma, z, level, family, "upper")
+    low = (upper < 0).sum(axis=1) + 1
+    return low <= tau
+
+
+def ref_tauworst(x, sigma, z, level, tau):
+    """cstauworst: one-sided upper rank bounds (csdiffmeans "lower"), then U >= p - tau + 1."""
+    p = len(x)
+    family = ~np.eye(p, dtype=bool)
+    lower, _ = ref_csdiffmeans(x, sigma, z, level, family, "lower")
+    high = p - (lower > 0).sum(axis=1)
+    return high >= p - tau + 1
+
+
+def draws_for(seed, draws, se=None, cov=None):
+    z = np.random.default_rng(seed).standard_normal((draws, len(se if se is not None else cov)))
+    if se is not None:
+        return z * se
+    vals, vecs = np.linalg.eigh(cov)
+    return z @ (vecs * np.sqrt(np.clip(vals, 0, None))).T
+
+
+def random_case(seed, p):
+    rng = np.random.default_rng(seed)
+    se = rng.uniform(0.02, 0.08, p)
+    x = rng.normal(3.0, 0.25, p)
+    if p > 4:
+        x[1] = x[0]  # a tie
+    return x, se
+
+
+@pytest.mark.parametrize("seed, p, level", [(1, 5, 0.95), (2, 8, 0.95), (3, 10, 0.9),
+                                            (4, 12, 0.95), (5, 7, 0.8)])  # fmt: skip
+def test_matches_the_literal_procedure(seed, p, level):
+    x, se = random_case(seed, p)
+    draws = 500
+    res = rank_confidence_sets(x, se, confidence_level=level, draws=draws, rng=seed)
+    z = draws_for(seed, draws, se=se)
+    sigma = np.sqrt(se[:, None] ** 2 + se[None, :] ** 2)
+    low, high = ref_two_sided(x, sigma, z, level, list(range(p)))
+    np.testing.assert_array_equal(res.low, low)
+    np.testing.assert_array_equal(res.high, high)
+    for i in range(p):
+        m_low, m_high = ref_two_sided(x, sigma, z, level, [i])
+        assert (res.marginal_low[i], res.marginal_high[i]) == (m_low[0], m_high[0]), i
+    for tau in range(1, p + 1):
+        np.testing.assert_array_equal(res.tau_best(tau), ref_taubest(x, sigma, z, level, tau))
+        np.testing.assert_array_equal(res.tau_worst(tau), ref_tauworst(x, sigma, z, level, tau))
+    assert res.rank.tolist() == [1 + int((x > v).sum()) for v in x]
+
+
+def test_t_draws_match_the_literal_procedure_and_widen_the_sets():
+    x, se = random_case(6, 10)
+    df = np.arange(5, 15)
+    res = rank_confidence_sets(x, se, draws=500, rng=3, df=df)
+    z = np.random.default_rng(3).standard_t(df, size=(500, 10)) * se
+    sigma = np.sqrt(se[:, None] ** 2 + se[None, :] ** 2)
+    low, high = ref_two_sided(x, sigma, z, 0.95, list(range(10)))
+    np.testing.assert_array_equal(res.low, low)
+    np.testing.assert_array_equal(res.high, high)
+    normal = rank_confidence_sets(x, se, draws=500, rng=3)
+    assert np.all(res.low <= normal.low) and np.all(res.high >= normal.high)
+    with pytest.raises(ValueError, match=r"df must be finite and > 0, got 0\.0"):
+        rank_confidence_sets(x, se, df=np.arange(10))
+    with pytest.raises(ValueError, match="df can only be given with se"):
+        rank_confidence_sets(x, cov=np.diag(se**2), df=5)
+
+
+def test_matches_the_literal_procedure_with_a_full_covariance():
+    rng = np.random.default_rng(7)
+    p = 6
+    a = rng.normal(size=(p, p)) * 0.03
+    cov = a @ a.T + np.diag(rng.uniform(0.001, 0.004, p))
+    x = rng.normal(3.0, 0.1, p)
+    res = rank_confidence_sets(x, cov=cov, draws=400, rng=9)
+    z = draws_for(9, 400, cov=cov)
+    var = np.diag(cov)
+    sigma = np.sqrt(var[:, None] + var[None, :] - 2 * cov)
+    np.fill_diagonal(sigma, 1.0)  # unused
+    low, high = ref_two_sided(x, sigma, z, 0.95, list(range(p)))
+    np.testing.assert_array_equal(res.low, low)
+    np.testing.assert_array_equal(res.high, high)
+
+
+def test_matches_the_literal_procedure_on_a_larger_league():
+    # Enough units (60), with standard errors five times apart, for the bounds-based
+    # shortcuts to skip most of the work.
+    rng = np.random.default_rng(11)
+    p = 60
+    se = 0.45 / np.sqrt(rng.integers(10, 300, p))
+    x = rng.normal(3.0, 0.2, p)
+    res = rank_confidence_sets(x, se, draws=300, rng=12, marginal=False)
+    z = draws_for(12, 300, se=se)
+    sigma = np.sqrt(se[:, None] ** 2 + se[None, :] ** 2)
+    low, high = ref_two_sided(x, sigma, z, 0.95, list(range(p)))
+    np.testing.assert_array_equal(res.low, low)
+    np.testing.assert_array_equal(res.high, high)
+    assert res.marginal_low is None
+    full = rank_confidence_sets(x, se, draws=300, rng=12)
+    for i in (0, 17, 39, 59):
+        m_low, m_high = ref_two_sided(x, sigma, z, 0.95, [i])
+        assert (full.marginal_low[i], full.marginal_high[i]) == (m_low[0], m_high[0])
+
+
+# --- cases whose answer is clear without any computation ----------------------------------
+
+
+def test_widely_separated_units_get_exact_ranks():
+    x = [2.0, 3.5, 2.5, 3.0]
+    res = rank_confidence_sets(x, [0.01] * 4, rng=1)
+    assert res.rank.tolist() == [4, 1, 3, 2]
+    assert res.low.tolist() == res.high.tolist() == [4, 1, 3, 2]
+    assert res.marginal_low.tolist() == res.marginal_high.tolist() == [4, 1, 3, 2]
+    assert res.tau_best(2).tolist() == [False, True, False, True]
+    assert res.tau_worst(1).tolist() == [True, False, False, False]
+    assert res.surely_better[1, 3] and not res.surely_better[3, 1]
+
+
+def test_identical_units_have_full_width_intervals():
+    res = rank_confidence_sets([3.1] * 5, [0.05] * 5, rng=2)
+    assert res.rank.tolist() == [1] * 5  # ties share the best rank
+    assert res.low.tolist() == [1] * 5 and res.high.tolist() == [5] * 5
+    assert res.marginal_low.tolist() == [1] * 5 and res.marginal_high.tolist() == [5] * 5
+    assert res.tau_best(1).all() and res.tau_worst(1).all()
+
+
+def test_two_clusters_are_ordered_but_not_within():
+    x = [3.50, 3.49, 3.51, 2.50, 2.51]
+    res = rank_confidence_sets(x, [0.05] * 5, rng=3)
+    assert res.low.tolist() == [1, 1, 1, 4, 4]
+    assert res.high.tolist() == [3, 3, 3, 5, 5]
+    assert res.tau_best(3).tolist() == [True, True, True, False, False]
+    assert res.tau_best(1).tolist() == [True, True, True, False, False]
+
+
+def test_zero_standard_errors_are_decided_without_error():
+    res = rank_confidence_sets([3.0, 3.0, 2.0], [0.0, 0.0, 0.0], rng=4)
+    assert res.low.tolist() == [1, 1, 3] and res.high.tolist() == [2, 2, 3]
+    assert res.marginal_low.tolist() == [1, 1, 3] and res.marginal_high.tolist() == [2, 2, 3]
+
+
+def test_single_unit():
+    res = rank_confidence_sets([3.0], [0.1], rng=1)
+    assert (res.rank.tolist(), res.low.tolist(), res.high.tolist()) == ([1], [1], [1])
+
+
+def test_same_seed_same_sets_and_results_are_frozen():
+    x, se = random_case(20, 9)
+    a = rank_confidence_sets(x, se, rng=5)
+    b = rank_confidence_sets(x, se, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(a.low, b.low)
+    np.testing.assert_array_equal(a.marginal_high, b.marginal_high)
+    with pytest.raises(ValueError, match="read-only"):
+        a.low[0] = 3
+    x[0] = 99.0  # the result keeps its own copy
+    assert a.estimates[0] != 99.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(estimates=[1.0, np.nan], se=[0.1, 0.1]), "estimates must be finite"),
+        (dict(estimates=[1.0, 2.0], se=[0.1, -0.1]), r"se\[1\] = -0.1"),
+        (dict(estimates=[1.0, 2.0]), "give exactly one of se"),
+        (dict(estimates=[1.0, 2.0], se=[0.1]), r"se has shape \(1,\)"),
+        (dict(estimates=[1.0, 2.0], cov=[[1.0, 2.0], [2.0, 1.0]]), "positive semi-definite"),
+        (dict(estimates=[1.0, 2.0], se=[0.1, 0.1], draws=1), "draws must be"),
+        (dict(estimates=[1.0, 2.0], se=[0.1, 0.1], confidence_level=1.0), "confidence_level"),
+    ],
+)
+def test_inputs_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        rank_confidence_sets(**kwargs)
+
+
+def test_tau_is_checked():
+    res = rank_confidence_sets([1.0, 2.0], [0.1, 0.1], rng=1)
+    with pytest.raises(ValueError, match=r"tau must be a whole number in 1\.\.2, got 3"):
+        res.tau_best(3)
+
+
+def test_many_units_are_fast():
+    rng = np.random.default_rng(13)
+    p = 200
+    se = 0.45 / np.sqrt(rng.integers(20, 100, p))
+    x = rng.normal(3.0, 0.25, p)
+    start = time.process_time()
+    res = rank_confidence_sets(x, se, rng=1)
+    assert time.process_time() - start < 5.0
+    assert np.all(res.low <= res.rank) and np.all(res.rank <= res.high)
+    # A marginal set never needs to be wider than the simultaneous one here.
+    assert np.all(res.marginal_low >= res.low) and np.all(res.marginal_high <= res.high)
+
+
+# --- coverage -------------------------------------------------------------------------------
+
+
+def test_simultaneous_sets_cover_the_true_ranks():
+    # A league of 8 units with known true IKMs; 100 surveys of 40 respondents per unit.
+    rng = np.random.default_rng(2024)
+    k, units, n = 9, 8, 40
+    shifts = np.linspace(-0.45, 0.45, units)
+    populations = []
+    for s in shifts:
+        latent = rng.normal(size=(4000, 1)) * 0.8 + rng.normal(size=(4000, k)) + s
+        populations.append(np.clip(np.round(latent + 2.6), 1, 4))
+    truth = np.array([pop.mean() for pop in populations])  # exact: no missing answers
+    true_rank = np.array([1 + (truth > t).sum() for t in truth])
+    covered = best_covered = 0
+    reps = 100
+    for rep in range(reps):
+        est, se = [], []
+        for pop in populations:
+            res = ikm(aggregate(pop[rng.integers(0, len(pop), n)]))
+            est.append(res.ikm)
+            se.append(res.se())
+        ranks = rank_confidence_sets(est, se, draws=500, rng=rep, marginal=False)
+        covered += bool(np.all((ranks.low <= true_rank) & (true_rank <= ranks.high)))
+        best_covered += bool(np.all(ranks.tau_best(3)[true_rank <= 3]))
+    assert covered >= 93, covered
+    assert best_covered >= 93, best_covered
