@@ -70,6 +70,12 @@ def get_engine(app: Flask | None = None) -> Engine:
     return app.extensions["ikm_engine"]
 
 
+def engine_of(session: Session) -> Engine:
+    """Return the engine a session is bound to."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
 def get_session() -> Session:
     """Return the session of the current request (or app context), opening it on first use."""
     if "db_session" not in g:

@@ -1,0 +1,164 @@
+"""``ikm score``: the wave's counted responses, read from the database, scored exactly."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from sqlmodel import select
+
+from scoring import aggregate, ikm
+from survey import repo
+from survey.db import get_engine
+from survey.models import Opd, Response
+from survey.scoredata import read_wave_answers
+
+
+def add_responses(session, wave, opd_slug, rows, *, status="counted", reason=None):
+    """Store responses with the given answers (None = no answer) for one OPD."""
+    opd = session.exec(select(Opd).where(Opd.slug == opd_slug)).one()
+    start = len(session.exec(select(Response)).all())
+    for i, answers in enumerate(rows):
+        values = {f"a{p}": v for p, v in enumerate(answers, start=1)}
+        session.add(
+            Response(
+                wave_id=wave.id,
+                opd_id=opd.id,
+                submission_id=f"t{start + i:031d}",
+                status=status,
+                flag_reason=reason,
+                **values,
+            )
+        )
+    session.commit()
+
+
+def score_json(runner, *extra):
+    """Run ``ikm score --format json`` and return the parsed objects by OPD slug."""
+    result = runner.invoke(args=["score", "--wave", "uji-2026", "--format", "json", *extra])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    return {row["opd"]: row for row in data}, result
+
+
+def test_exact_ikm_and_fields(session, open_wave, runner):
+    """Hand-computed IKMs, NRRs, categories and the product.md JSON fields."""
+    # bpbd: every answer 4 -> IKM 4, converted 100, A.
+    add_responses(session, open_wave, "bpbd", [[4] * 9] * 20)
+    # rsud: U1 answered 1,2 (NRR 1.5); the other eight elements always 2; one skip of U1.
+    add_responses(session, open_wave, "rsud", [[1] + [2] * 8, [2] + [2] * 8, [None] + [2] * 8] * 10)
+    # one flagged response for rsud, excluded from the score but counted as flagged.
+    add_responses(session, open_wave, "rsud", [[4] * 9], status="flagged", reason="bot-suspect")
+    rows, result = score_json(runner)
+    bpbd, rsud, dishub = rows["bpbd"], rows["rsud"], rows["dishub"]
+    assert bpbd["ikm"] == 4.0 and bpbd["ikm_converted"] == 100.0 and bpbd["category"] == "A"
+    assert bpbd["category_label"] == "Sangat baik" and bpbd["name"].startswith("Badan")
+    assert bpbd["n"] == 20 and bpbd["flagged"] == 0 and bpbd["rank"] == 1
+    # rsud: NRR(U1) = (10*1 + 10*2) / 20 = 1.5; IKM = (1.5 + 8*2) / 9 = 17.5/9.
+    assert rsud["elements"]["U1"] == {**rsud["elements"]["U1"], "nrr": 1.5, "n": 20}
+    assert rsud["elements"]["U2"]["nrr"] == 2.0 and rsud["elements"]["U2"]["n"] == 30
+    assert rsud["ikm"] == pytest.approx(float(Fraction(35, 18)), abs=1e-12)
+    assert rsud["ikm_converted"] == pytest.approx(float(Fraction(35, 18) * 25), abs=1e-10)
+    assert rsud["category"] == "D" and rsud["n"] == 30 and rsud["flagged"] == 1
+    assert rsud["ci_low"] < rsud["ikm_converted"] < rsud["ci_high"]
+    assert rsud["ci_method"] == "analytic-t"
+    # dishub has no responses: listed, unscored.
+    assert dishub["n"] == 0 and dishub["ikm"] is None and dishub["rank"] is None
+    required = {
+        "opd name n ikm ikm_converted ci_low ci_high ci_method category category_label rank "
+        "rank_ci_low rank_ci_high in_top_set in_bottom_set elements"
+    }
+    assert set(required.pop().split()) <= set(bpbd)
+    # Two units far apart: ranks are certain.
+    assert (bpbd["rank_ci_low"], bpbd["rank_ci_high"]) == (1, 1)
+    assert (rsud["rank_ci_low"], rsud["rank_ci_high"]) == (2, 2)
+    assert "1 flagged excluded" in result.stderr
+
+
+def test_database_path_equals_scoring_rows(session, open_wave, runner):
+    """The IKM and interval from the database equal those computed from the raw rows."""
+    rng = np.random.default_rng(7)
+    answers = rng.integers(1, 5, size=(37, 9)).astype(float)
+    answers[rng.random(answers.shape) < 0.1] = np.nan
+    stored = [[None if np.isnan(v) else int(v) for v in row] for row in answers]
+    add_responses(session, open_wave, "dishub", stored)
+    rows, _ = score_json(runner)
+    direct = ikm(answers)
+    assert rows["dishub"]["ikm"] == pytest.approx(direct.ikm, abs=1e-12)
+    low, high = direct.confidence_interval(0.95).converted()
+    assert rows["dishub"]["ci_low"] == pytest.approx(low, abs=1e-9)
+    assert rows["dishub"]["ci_high"] == pytest.approx(high, abs=1e-9)
+    for j in range(9):
+        assert rows["dishub"]["elements"][f"U{j + 1}"]["nrr"] == pytest.approx(direct.nrr[j])
+
+
+def test_reader_unpacks_every_position(session, open_wave, app):
+    """The packed read returns the stored answers, NaN for none, even past 18 positions."""
+    opd = session.exec(select(Opd).where(Opd.slug == "bpbd")).one()
+    values = {f"a{p}": (p % 5) or None for p in range(1, 25)}
+    session.add(Response(wave_id=open_wave.id, opd_id=opd.id, submission_id="x" * 32, **values))
+    session.commit()
+    data = read_wave_answers(get_engine(app), wave_id=open_wave.id, positions=range(1, 25))
+    expected = [np.nan if v is None else v for v in values.values()]
+    np.testing.assert_array_equal(data.answers[0], expected)
+    assert data.opd_ids.tolist() == [opd.id] and len(data) == 1
+    with pytest.raises(ValueError, match="positions"):
+        read_wave_answers(get_engine(app), wave_id=open_wave.id, positions=[0])
+
+
+def test_same_seed_same_output_and_bootstrap(session, open_wave, runner):
+    """Output is reproducible for a seed; --bootstrap switches to BCa intervals."""
+    rng = np.random.default_rng(3)
+    for slug in ("bpbd", "rsud", "dishub"):
+        add_responses(session, open_wave, slug, rng.integers(2, 5, size=(25, 9)).tolist())
+    first, _ = score_json(runner, "--seed", "11", "--bootstrap", "499")
+    again, _ = score_json(runner, "--seed", "11", "--bootstrap", "499")
+    assert first == again
+    assert {row["ci_method"] for row in first.values()} == {"bootstrap-bca"}
+    analytic, _ = score_json(runner, "--seed", "11")
+    assert analytic["bpbd"]["ikm"] == first["bpbd"]["ikm"]
+    assert analytic["bpbd"]["ci_low"] != first["bpbd"]["ci_low"]
+
+
+def test_table_and_csv_formats(session, open_wave, runner):
+    """The table names the wave and the sets; the CSV has one row per OPD with elements."""
+    add_responses(session, open_wave, "bpbd", [[3] * 9, [4] * 9] * 10)
+    table = runner.invoke(args=["score", "--wave", "uji-2026", "--top", "1"])
+    assert table.exit_code == 0, table.output
+    assert "Uji Coba 2026" in table.stdout and "bpbd" in table.stdout
+    assert "The true top 1 are" in table.stdout
+    out = runner.invoke(args=["score", "--wave", "uji-2026", "--format", "csv"])
+    parsed = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["opd"] for r in parsed] == ["bpbd", "dishub", "rsud"]
+    first = parsed[0]
+    assert (first["ikm"], first["U1_nrr"], first["U9_n"]) == ("3.5", "3.5", "20")
+
+
+def test_scheme_option_and_errors(session, open_wave, runner):
+    """--scheme recategorises; unknown schemes and waves are clear errors."""
+    add_responses(session, open_wave, "bpbd", [[3] * 9, [4] * 8 + [3]] * 10)  # IKM 3.2778
+    rows, _ = score_json(runner)
+    assert rows["bpbd"]["category"] == "B"
+    legacy, _ = score_json(runner, "--scheme", "kepmenpan-25-2004")
+    assert legacy["bpbd"]["category"] == "A"  # >= 3.26 under KepmenPAN 25/2004
+    bad = runner.invoke(args=["score", "--wave", "uji-2026", "--scheme", "knpi"])
+    assert bad.exit_code != 0 and "unknown category scheme 'knpi'" in bad.output
+    missing = runner.invoke(args=["score", "--wave", "nope"])
+    assert missing.exit_code != 0 and "nope" in missing.output
+
+
+def test_aggregates_from_database_match_rows(session, open_wave, app):
+    """The sufficient statistics built from the database read equal those of the rows."""
+    from scoring import aggregate_units
+
+    rows = [[1, 2, None, 4, 3, 3, 2, 1, 4], [4, 4, 4, 4, 4, 4, 4, 4, None]]
+    add_responses(session, open_wave, "rsud", rows)
+    data = read_wave_answers(get_engine(app), wave_id=open_wave.id, positions=range(1, 10))
+    (agg,) = aggregate_units(np.zeros(len(data), np.int64), data.answers, 1)
+    expected = aggregate(np.array([[np.nan if v is None else v for v in r] for r in rows]))
+    assert agg == expected
+    assert repo.get_wave(session, slug="uji-2026").id == open_wave.id
