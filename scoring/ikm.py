@@ -26,6 +26,7 @@ Both give the same numbers from rows and from :class:`~scoring.aggregates.Aggreg
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,12 +115,18 @@ class Interval:
         return bool(self.low <= value <= self.high)
 
 
+@functools.lru_cache(maxsize=4096)
+def _t_quantile(q: float, df: int) -> float:
+    # Cached: a wave of 500 units asks for the same few quantiles thousands of times.
+    return float(stats.t.ppf(q, df))
+
+
 def _t_interval(
     estimate: float, se: float, df: int, level: float, method: str, unreliable: bool
 ) -> Interval:
     if df < 1 or not np.isfinite(se):
         return Interval(float("nan"), float("nan"), level, method, unreliable)
-    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    half = _t_quantile(0.5 + level / 2, int(df)) * se
     low, high = max(1.0, estimate - half), min(4.0, estimate + half)
     return Interval(low, high, level, method, unreliable, degenerate=bool(se == 0))
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from .aggregates import Aggregates, _check_answers
@@ -253,6 +253,11 @@ def cronbach_alpha(data: ArrayLike | Aggregates, *, scale_points: int = 4) -> Al
         if n < 2:
             return AlphaResult(float("nan"), n, k)
         cov = np.cov(rows, rowvar=False, ddof=1)
+    return _alpha_from_cov(cov, n, k)
+
+
+def _alpha_from_cov(cov: NDArray[np.float64], n: int, k: int) -> AlphaResult:
+    """Alpha from the complete cases' covariance matrix (k x k, ddof = 1)."""
     total = float(cov.sum())
     if total <= 0:
         return AlphaResult(float("nan"), n, k)

@@ -10,24 +10,24 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .aggregates import Aggregates, aggregate, merge_aggregates
+from .aggregates import Aggregates, _check_answers, merge_aggregates
 from .compare import (
     FunnelResult,
     KruskalResult,
     ShrinkageResult,
     funnel,
     kruskal_units,
-    respondent_means,
     shrink,
 )
 from .ikm import SMALL_N, IKMResult, Interval, bootstrap_ikm, ikm
-from .planning import AlphaResult, cronbach_alpha
+from .planning import AlphaResult, _alpha_from_cov, cronbach_alpha
 from .ranks import RankResult, rank_confidence_sets
 from .schemes import PERMENPANRB_2017, Category, Scheme
 
@@ -259,6 +259,69 @@ def _plug_in_se(estimates: Sequence[IKMResult]) -> NDArray[np.float64]:
     return se
 
 
+def _unit_intervals(
+    unit: str,
+    est: IKMResult,
+    row_arrays: Mapping[str, np.ndarray],
+    bootstrap: int,
+    confidence_level: float,
+    seed: int,
+    points: int,
+    small_n: int,
+) -> tuple[Interval, tuple[Interval, ...]]:
+    """The published interval of a unit and of its elements: bootstrap if asked, else analytic."""
+    if bootstrap and unit in row_arrays:
+        boot = bootstrap_ikm(
+            row_arrays[unit],
+            confidence_level=confidence_level,
+            n_resamples=int(bootstrap),
+            rng=_unit_rng(seed, unit),
+            scale_points=points,
+            small_n=small_n,
+        )
+        return boot.interval, boot.element_intervals
+    return est.confidence_interval(confidence_level), est.element_intervals(confidence_level)
+
+
+def _wave_tests(
+    aggregates: Mapping[str, Aggregates],
+    row_arrays: Mapping[str, np.ndarray],
+    scored: Sequence[str],
+    k: int,
+) -> tuple[AlphaResult | None, KruskalResult | None]:
+    """Cronbach's alpha of the instrument and Kruskal-Wallis across units, where computable.
+
+    The rows were checked on entry to :func:`score_units`, so this works on them directly, in
+    one pass over all of them (at a million rows, checking them again per test would cost
+    more than the tests).
+    """
+    with_rows = [u for u in scored if u in row_arrays]
+    alpha = None
+    if k >= 2 and row_arrays and len(row_arrays) == len(aggregates):
+        everyone = np.concatenate([row_arrays[u] for u in with_rows])
+        complete = everyone[~np.isnan(everyone).any(axis=1)]
+        n = complete.shape[0]
+        if n < 2:
+            alpha = AlphaResult(float("nan"), n, k)
+        else:
+            centred = complete - complete.mean(axis=0)
+            alpha = _alpha_from_cov(centred.T @ centred / (n - 1), n, k)
+    elif k >= 2:
+        merged = merge_aggregates(*aggregates.values())
+        if np.all(merged.n_both == merged.n):
+            alpha = cronbach_alpha(merged)
+    kruskal = None
+    if len(with_rows) >= 2:
+        groups = []
+        for u in with_rows:
+            rows = row_arrays[u]
+            given = ~np.isnan(rows)
+            keep = given.any(axis=1)
+            groups.append(np.where(given, rows, 0.0)[keep].sum(axis=1) / given[keep].sum(axis=1))
+        kruskal = kruskal_units(groups)
+    return alpha, kruskal
+
+
 def score_units(
     aggregates: Mapping[str, Aggregates],
     scheme: Scheme = PERMENPANRB_2017,
@@ -314,6 +377,7 @@ def score_units(
     Examples
     --------
     >>> import numpy as np
+    >>> from scoring import aggregate
     >>> rng = np.random.default_rng(0)
     >>> aggs = {f"opd-{i}": aggregate(rng.integers(1 + (i > 1), 5, size=(40, 9)))
     ...         for i in range(4)}
@@ -354,8 +418,17 @@ def score_units(
         for unit, r in rows.items():
             if unit not in aggregates:
                 raise ValueError(f"rows given for unknown unit {unit!r}")
-            arr = np.asarray(r, dtype=np.float64)
-            if aggregate(arr, scale_points=points) != aggregates[unit]:
+            # Values are checked once here; then a consistency check (respondents, answers per
+            # element) rather than re-aggregating, which at a million rows would cost as much
+            # as the scoring itself.
+            arr = _check_answers(r, points)
+            agg = aggregates[unit]
+            answered = ~np.isnan(arr)
+            if (
+                arr.shape[1] != k
+                or int(answered.any(axis=1).sum()) != agg.n
+                or not np.array_equal(answered.sum(axis=0), agg.n_answers)
+            ):
                 raise ValueError(f"rows of unit {unit!r} do not match its aggregates")
             row_arrays[unit] = arr
 
@@ -371,32 +444,38 @@ def score_units(
 
     # t draws with n - 1 degrees of freedom: each se is estimated from few respondents.
     df = np.array([max(e.n - 1, 1) for e in estimates], dtype=np.float64)
-    ranks = rank_confidence_sets(
-        values, se, confidence_level=confidence_level, draws=rank_draws, rng=seed, df=df
-    )
+    # Rank inference is the costliest step and NumPy releases the GIL in it, so it runs in a
+    # worker thread while the intervals, funnel, shrinkage, alpha and Kruskal-Wallis are
+    # computed here; the result does not depend on the order.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(
+            rank_confidence_sets,
+            values,
+            se,
+            confidence_level=confidence_level,
+            draws=rank_draws,
+            rng=seed,
+            df=df,
+        )
+        comparable = p >= 2 and bool(np.all(se > 0))
+        fun = funnel(values, se, overdispersion=overdispersion) if comparable else None
+        shr = shrink(values, se, method=tau2_method) if comparable else None
+        pos95 = fun.position(0.95) if fun is not None else None
+        pos998 = fun.position(0.998) if fun is not None else None
+        shrunken = shr.shrunken() if shr is not None else np.full(p, np.nan)
+        intervals = [
+            _unit_intervals(
+                unit, est, row_arrays, bootstrap, confidence_level, seed, points, small_n
+            )
+            for unit, est in zip(scored, estimates, strict=True)
+        ]
+        alpha, kruskal = _wave_tests(aggregates, row_arrays, scored, k)
+        ranks = pending.result()
     top, bottom = ranks.tau_best(tau), ranks.tau_worst(tau)
-    comparable = p >= 2 and bool(np.all(se > 0))
-    fun = funnel(values, se, overdispersion=overdispersion) if comparable else None
-    shr = shrink(values, se, method=tau2_method) if comparable else None
-    pos95 = fun.position(0.95) if fun is not None else None
-    pos998 = fun.position(0.998) if fun is not None else None
-    shrunken = shr.shrunken() if shr is not None else np.full(p, np.nan)
 
     results = []
     for i, (unit, est) in enumerate(zip(scored, estimates, strict=True)):
-        if bootstrap and unit in row_arrays:
-            boot = bootstrap_ikm(
-                row_arrays[unit],
-                confidence_level=confidence_level,
-                n_resamples=int(bootstrap),
-                rng=_unit_rng(seed, unit),
-                scale_points=points,
-                small_n=small_n,
-            )
-            interval, element_intervals = boot.interval, boot.element_intervals
-        else:
-            interval = est.confidence_interval(confidence_level)
-            element_intervals = est.element_intervals(confidence_level)
+        interval, element_intervals = intervals[i]
         elements = tuple(
             ElementScore(code, float(est.nrr[j]), int(est.n_answers[j]), element_intervals[j])
             for j, code in enumerate(codes)
@@ -419,21 +498,6 @@ def score_units(
                 funnel_998=None if pos998 is None else str(pos998[i]),
                 shrunken=float(shrunken[i]),
             )
-        )
-
-    alpha = None
-    if k >= 2:
-        if row_arrays and len(row_arrays) == len(aggregates):
-            alpha = cronbach_alpha(np.concatenate(list(row_arrays.values())), scale_points=points)
-        else:
-            merged = merge_aggregates(*aggregates.values())
-            if np.all(merged.n_both == merged.n):
-                alpha = cronbach_alpha(merged)
-    kruskal = None
-    with_rows = [u for u in scored if u in row_arrays]
-    if len(with_rows) >= 2:
-        kruskal = kruskal_units(
-            [respondent_means(row_arrays[u], scale_points=points) for u in with_rows]
         )
 
     return WaveScore(

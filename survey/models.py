@@ -131,7 +131,8 @@ def _answer_field() -> Any:
 class Response(ResponseBase, table=True):
     __table_args__ = (
         sa.UniqueConstraint("wave_id", "submission_id", name="uq_response_submission"),
-        sa.Index("ix_response_wave_opd_status", "wave_id", "opd_id", "status"),
+        # (wave, status, OPD): counted or flagged responses of a wave, grouped by OPD, by range.
+        sa.Index("ix_response_wave_status_opd", "wave_id", "status", "opd_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

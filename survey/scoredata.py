@@ -36,17 +36,28 @@ class WaveAnswers:
         return int(self.opd_ids.shape[0])
 
 
-def _packed_terms(positions: Sequence[int]) -> list[str]:
-    """Return SQL expressions, each packing up to 18 answers into one integer."""
+def _packed_terms(positions: Sequence[int], *, cast: bool) -> list[str]:
+    """Return SQL expressions, each packing up to 18 answers into one integer.
+
+    PostgreSQL needs the small-integer columns cast to bigint before multiplying; SQLite's
+    integers are 64-bit already, and skipping the cast saves a tenth of the scan.
+    """
     words = []
     for start in range(0, len(positions), DIGITS_PER_WORD):
         chunk = positions[start : start + DIGITS_PER_WORD]
         terms = [
-            f"CAST(COALESCE(a{p}, 0) AS BIGINT) * {10 ** (len(chunk) - 1 - i)}"
+            (f"CAST(COALESCE(a{p}, 0) AS BIGINT)" if cast else f"COALESCE(a{p}, 0)")
+            + f" * {10 ** (len(chunk) - 1 - i)}"
             for i, p in enumerate(chunk)
         ]
         words.append("(" + " + ".join(terms) + ")")
     return words
+
+
+# With at most this many questions, the OPD id rides in the same integer as the answers
+# (id x 10^k + answers), so the driver hands over one column per row instead of two.
+SINGLE_WORD_ITEMS = 9
+MAX_SINGLE_WORD_OPD_ID = 10**8
 
 
 def read_wave_answers(
@@ -56,25 +67,35 @@ def read_wave_answers(
     positions = tuple(int(p) for p in positions)
     if not positions or any(not 1 <= p <= MAX_ITEMS for p in positions):
         raise ValueError(f"positions must lie in 1..{MAX_ITEMS}, got {positions!r}")
-    words = _packed_terms(positions)
-    table = "response NOT INDEXED" if engine.dialect.name == "sqlite" else "response"
+    k = len(positions)
+    sqlite = engine.dialect.name == "sqlite"
+    words = _packed_terms(positions, cast=not sqlite)
+    table = "response NOT INDEXED" if sqlite else "response"
     placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"SELECT opd_id, {', '.join(words)} FROM {table} "
-        f"WHERE wave_id = {placeholder} AND status = {placeholder}"
-    )
+    where = f"WHERE wave_id = {placeholder} AND status = {placeholder}"
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        cursor.execute(sql, (int(wave_id), status))
+        cursor.execute("SELECT MAX(id) FROM opd")
+        single = k <= SINGLE_WORD_ITEMS and (cursor.fetchone()[0] or 0) < MAX_SINGLE_WORD_OPD_ID
+        if single:
+            opd = "opd_id" if sqlite else "CAST(opd_id AS BIGINT)"
+            select = f"{opd} * {10**k} + {words[0]}"
+        else:
+            select = f"opd_id, {', '.join(words)}"
+        cursor.execute(f"SELECT {select} FROM {table} {where}", (int(wave_id), status))
         rows = cursor.fetchall()
         cursor.close()
     finally:
         connection.close()
-    packed = np.array(rows, dtype=np.int64).reshape(len(rows), 1 + len(words))
-    answers = np.empty((len(rows), len(positions)), dtype=np.float64)
+    if single:
+        word = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        packed = np.stack([word // 10**k, word % 10**k], axis=1)
+    else:
+        packed = np.array(rows, dtype=np.int64).reshape(len(rows), 1 + len(words))
+    answers = np.empty((len(rows), k), dtype=np.float64)
     for w in range(len(words)):
-        width = min(DIGITS_PER_WORD, len(positions) - w * DIGITS_PER_WORD)
+        width = min(DIGITS_PER_WORD, k - w * DIGITS_PER_WORD)
         word = packed[:, 1 + w]
         for i in range(width):
             answers[:, w * DIGITS_PER_WORD + i] = (word // 10 ** (width - 1 - i)) % 10

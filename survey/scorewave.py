@@ -14,20 +14,22 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from scoring import Scheme, WaveScore, aggregate_units, score_units
-
 from . import repo
 from .db import engine_of
-from .models import Element, Response, Wave, utcnow
+from .models import CategoryScheme, Element, Response, Wave, utcnow
 from .scoredata import read_wave_answers
+
+if TYPE_CHECKING:
+    from scoring import Aggregates, WaveScore
 
 # The per-OPD fields of ``UnitScore.as_dict`` other than the unit and its elements; an OPD
 # without counted responses carries them all as null.
@@ -121,18 +123,16 @@ def _unscored_row(opd: OpdRow, codes: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _scheme(session: Session, wave: Wave, slug: str | None) -> tuple[str, Scheme]:
-    """Return the scheme asked for (or the wave's own) as a scoring ``Scheme``."""
-    from .models import CategoryScheme
-
+def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategoryScheme:
+    """Return the scheme asked for, or the wave's own."""
     if slug:
         stored = repo.get_scheme(session, slug=slug)
         if stored is None:
             raise ScoreError(f"unknown category scheme {slug!r}")
-    else:
-        stored = session.get(CategoryScheme, wave.scheme_id)
-        assert stored is not None
-    return stored.slug, Scheme.from_dicts(stored.categories, name=stored.name)
+        return stored
+    stored = session.get(CategoryScheme, wave.scheme_id)
+    assert stored is not None
+    return stored
 
 
 def _flagged_counts(session: Session, wave: Wave) -> dict[int, int]:
@@ -144,15 +144,16 @@ def _flagged_counts(session: Session, wave: Wave) -> dict[int, int]:
     return {int(opd_id): int(count) for opd_id, count in session.exec(query).all()}
 
 
-def _fingerprint(opd_index: np.ndarray, answers: np.ndarray, slugs: Sequence[str]) -> str:
-    """A short hash of exactly the data scored, so a report can be checked against it."""
+def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
+    """A short hash of the data scored, so a report can be checked against it.
+
+    It hashes each OPD's sufficient statistics (every figure the scores are computed from),
+    so the same responses give the same fingerprint whatever order they are stored in.
+    """
     digest = hashlib.sha256()
-    digest.update("\n".join(slugs).encode())
-    filled = np.nan_to_num(answers, nan=0).astype(np.int8)
-    # The same responses in any storage order give the same fingerprint.
-    order = np.lexsort(np.vstack([filled.T[::-1], opd_index[None, :]]))
-    digest.update(np.ascontiguousarray(opd_index[order]).tobytes())
-    digest.update(np.ascontiguousarray(filled[order]).tobytes())
+    for slug, agg in zip(slugs, aggregates, strict=True):
+        digest.update(slug.encode() + b"\0")
+        digest.update(json.dumps(agg.as_dict(), sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -166,13 +167,18 @@ def score_wave(
     top_k: int = 5,
     confidence_level: float = 0.95,
     rank_draws: int = 1000,
+    wave_tests: bool = True,
 ) -> WaveReport:
-    """Score every OPD of ``wave`` on its counted responses."""
+    """Score every OPD of ``wave`` on its counted responses.
+
+    ``wave_tests=False`` leaves out Cronbach's alpha (with missing answers) and the
+    Kruskal-Wallis test, which need every row; the scores and ranks do not change.
+    """
     if bootstrap < 0:
         raise ScoreError(f"--bootstrap must be 0 or more, not {bootstrap}")
     if top_k < 1:
         raise ScoreError(f"--top must be at least 1, not {top_k}")
-    slug, scheme = _scheme(session, wave, scheme_slug)
+    stored_scheme = _stored_scheme(session, wave, scheme_slug)
     questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     assert questionnaire is not None
     items: list[Element] = [
@@ -195,20 +201,34 @@ def score_wave(
     )
     index_of = {int(opd.id or 0): i for i, (opd, _link) in enumerate(covered)}
 
-    data = read_wave_answers(
-        engine_of(session), wave_id=int(wave.id or 0), positions=[e.position for e in items]
-    )
+    # Read the answers in a worker thread while the statistics libraries load: SQLite steps
+    # through the rows without the GIL, the import is Python work, so the two overlap.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(
+            read_wave_answers,
+            engine_of(session),
+            wave_id=int(wave.id or 0),
+            positions=[e.position for e in items],
+        )
+        from scoring import Scheme, aggregate_units, score_units
+
+        slug = stored_scheme.slug
+        scheme = Scheme.from_dicts(stored_scheme.categories, name=stored_scheme.name)
+        data = reading.result()
     lookup = np.full(max(index_of, default=0) + 2, -1, dtype=np.int64)
     for opd_id, i in index_of.items():
         lookup[opd_id] = i
     opd_index = lookup[np.clip(data.opd_ids, 0, len(lookup) - 1)]
     # Responses of an OPD the wave no longer covers are not part of this wave's ranking.
-    keep = opd_index >= 0
-    opd_index, answers = opd_index[keep], data.answers[keep]
     # A response with no answer at all to the IKM elements says nothing about the IKM.
-    answered = ~np.all(np.isnan(answers), axis=1)
-    opd_index, answers = opd_index[answered], answers[answered]
+    keep = (opd_index >= 0) & ~np.all(np.isnan(data.answers), axis=1)
+    answers = data.answers
+    if not keep.all():  # copying a million rows costs; skip it in the usual case
+        opd_index, answers = opd_index[keep], answers[keep]
 
+    # Sorted by OPD once: aggregate_units skips its own sort, and each OPD's rows are a slice.
+    order = np.argsort(opd_index, kind="stable")
+    opd_index, answers = opd_index[order], answers[order]
     slugs = [o.slug for o in opds]
     aggregates = aggregate_units(
         opd_index, answers, len(opds), scale_points=questionnaire.scale_points
@@ -216,13 +236,14 @@ def score_wave(
     present = {slugs[i]: agg for i, agg in enumerate(aggregates) if agg.n > 0}
     score = None
     if present:
-        order = np.argsort(opd_index, kind="stable")
-        bounds = np.searchsorted(opd_index[order], np.arange(len(opds) + 1))
-        rows = {
-            slugs[i]: answers[order[bounds[i] : bounds[i + 1]]]
-            for i in range(len(opds))
-            if slugs[i] in present
-        }
+        rows = None
+        if wave_tests or bootstrap:
+            bounds = np.searchsorted(opd_index, np.arange(len(opds) + 1))
+            rows = {
+                slugs[i]: answers[bounds[i] : bounds[i + 1]]
+                for i in range(len(opds))
+                if slugs[i] in present
+            }
         score = score_units(
             present,
             scheme,
@@ -244,7 +265,7 @@ def score_wave(
         flagged=sum(o.flagged for o in opds),
         seed=seed,
         bootstrap=bootstrap,
-        fingerprint=_fingerprint(opd_index, answers, slugs),
+        fingerprint=_fingerprint(aggregates, slugs),
     )
 
 

@@ -1,0 +1,230 @@
+"""Speed of scoring: a million responses over 500 OPDs, end to end, against a naive baseline.
+
+1. Builds (or reuses, with --db) a SQLite database through the project's migrations holding
+   one wave of 1,000,000 responses of 9 elements over 500 OPDs (2% skipped answers, 3%
+   flagged), written straight through sqlite3 for speed.
+2. Times ``ikm score --wave bench --format json`` as a separate process, reading the database
+   included (median of --runs runs), and its peak memory (max RSS of that process).
+3. Times rank inference alone for 500 OPDs in a separate process (time and max RSS).
+4. Measures a naive baseline in the same run: read the rows through the default query plan,
+   group them in Python, and give each OPD a ``scipy.stats.bootstrap`` BCa interval (999
+   resamples). The bootstrap is timed on 50 OPDs and scaled to 500 (said in the output).
+
+Targets (issue 3): ``ikm score`` at most 5 s and 1 GiB; ranks for 500 OPDs at most 10 s and
+1 GiB.
+
+    .venv/bin/python bench/scoring.py [--responses 1000000] [--opds 500] [--runs 3] [--db FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+IKM = str(Path(sys.executable).with_name("ikm"))
+K = 9
+
+
+def build_database(path: Path, responses: int, opds: int, seed: int) -> None:
+    """Create the schema by migration, then bulk-insert one wave of simulated responses."""
+    from survey.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    rng = np.random.default_rng(seed)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    con.executemany(
+        "INSERT INTO opd (slug, name, active) VALUES (?, ?, 1)",
+        [(f"opd-{i:03d}", f"OPD Simulasi {i:03d}") for i in range(1, opds + 1)],
+    )
+    qid = con.execute("SELECT id FROM questionnaire WHERE builtin = 1").fetchone()[0]
+    sid = con.execute(
+        "SELECT id FROM categoryscheme WHERE slug = 'permenpanrb-14-2017'"
+    ).fetchone()[0]
+    con.execute(
+        "INSERT INTO wave (slug, title, status, questionnaire_id, scheme_id, simulated, "
+        "created_at) VALUES ('bench', 'Bench', 'closed', ?, ?, 1, '2026-01-01 00:00:00')",
+        (qid, sid),
+    )
+    wave_id = con.execute("SELECT id FROM wave WHERE slug = 'bench'").fetchone()[0]
+    con.executemany(
+        "INSERT INTO waveopd (wave_id, opd_id, target_n) VALUES (?, ?, NULL)",
+        [(wave_id, i) for i in range(1, opds + 1)],
+    )
+    means = rng.uniform(2.4, 3.4, size=opds)
+    columns = ", ".join(f"a{i}" for i in range(1, K + 1))
+    sql = (
+        "INSERT INTO response (wave_id, opd_id, submission_id, submitted_at, channel, status, "
+        f"flag_reason, {columns}) VALUES (?, ?, ?, '2026-01-01 01:00:00', 'qr', ?, ?, "
+        + ", ".join("?" * K)
+        + ")"
+    )
+    batch = 200_000
+    for start in range(0, responses, batch):
+        size = min(batch, responses - start)
+        opd = rng.integers(0, opds, size=size)
+        level = means[opd][:, None] + rng.normal(0, 0.35, size=(size, 1))
+        answers = np.clip(np.rint(level + rng.normal(0, 0.5, size=(size, K))), 1, 4)
+        answers = answers.astype(object)
+        answers[rng.random((size, K)) < 0.02] = None
+        flagged = rng.random(size) < 0.03
+        rows = [
+            (
+                wave_id,
+                int(opd[i]) + 1,
+                f"b{start + i:031x}",
+                "flagged" if flagged[i] else "counted",
+                "bot-suspect" if flagged[i] else None,
+                *(None if a is None else int(a) for a in answers[i]),
+            )
+            for i in range(size)
+        ]
+        con.executemany(sql, rows)
+        con.commit()
+        print(f"  built {start + size:,} of {responses:,} responses", file=sys.stderr)
+    con.close()
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command; return (wall seconds, its own max RSS in MiB, stdout)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
+        # wait4 gives this child's own resource usage (peak RSS), not all children's.
+        _pid, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed:\n{err.read()}")
+        return wall, usage.ru_maxrss / 1024, out.read()
+
+
+RANK_SNIPPET = textwrap.dedent(
+    """
+    import time, numpy as np
+    from scoring import rank_confidence_sets
+    rng = np.random.default_rng(1)
+    x = rng.uniform(2.4, 3.4, 500); se = rng.uniform(0.03, 0.08, 500)
+    t = time.perf_counter()
+    r = rank_confidence_sets(x, se, draws=1000, rng=np.random.default_rng(2))
+    r.tau_best(5); r.tau_worst(5)
+    print(time.perf_counter() - t)
+    """
+)
+
+
+def baseline(path: Path, opds_timed: int, opds: int) -> tuple[float, float, float]:
+    """The naive way: plain rows, Python grouping, a BCa bootstrap per OPD."""
+    from scipy import stats
+
+    started = time.perf_counter()
+    con = sqlite3.connect(path)
+    columns = ", ".join(f"a{i}" for i in range(1, K + 1))
+    rows = con.execute(
+        f"SELECT opd_id, {columns} FROM response WHERE wave_id = 1 AND status = 'counted'"
+    ).fetchall()
+    con.close()
+    groups: dict[int, list] = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(row[1:])
+    read = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for opd_id in sorted(groups)[:opds_timed]:
+        data = np.array(groups[opd_id], dtype=float)
+
+        def ikm_of(idx: np.ndarray, data: np.ndarray = data) -> float:
+            # IKM = mean over elements of the element means (NaN = skipped answer).
+            return float(np.nanmean(np.nanmean(data[idx.astype(int)], axis=0)))
+
+        stats.bootstrap(
+            (np.arange(len(data)),),
+            ikm_of,
+            n_resamples=999,
+            method="BCa",
+            rng=np.random.default_rng(opd_id),
+            vectorized=False,
+        )
+    boot = (time.perf_counter() - started) * opds / opds_timed
+    return read, boot, read + boot
+
+
+def main() -> int:
+    """Build or reuse the database, measure, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--responses", type=int, default=1_000_000)
+    parser.add_argument("--opds", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", type=Path, help="reuse (or create) this database file")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.db or Path(tmp) / "bench.sqlite3"
+        if not path.exists():
+            print(f"Building {path} ...", file=sys.stderr)
+            started = time.perf_counter()
+            build_database(path, args.responses, args.opds, args.seed)
+            print(f"  built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        env = {
+            **os.environ,
+            "IKM_DATABASE_URL": f"sqlite:///{path}",
+            "IKM_INSTANCE_PATH": tmp,
+            "IKM_SECRET_KEY": "bench-" + "x" * 40,
+        }
+        walls, peaks = [], []
+        for _ in range(args.runs):
+            out = Path(tmp) / "scores.json"
+            wall, peak, _ = run_measured(
+                [IKM, "score", "--wave", "bench", "--format", "json", "-o", str(out)], env
+            )
+            walls.append(wall)
+            peaks.append(peak)
+        rank_walls, rank_peaks, rank_inner = [], [], []
+        for _ in range(args.runs):
+            wall, peak, stdout = run_measured([sys.executable, "-c", RANK_SNIPPET], env)
+            rank_walls.append(wall)
+            rank_peaks.append(peak)
+            rank_inner.append(float(stdout.strip()))
+        read, boot, total = baseline(path, 50, args.opds)
+
+    score = statistics.median(walls)
+    print(f"data: {args.responses:,} responses x {K} elements over {args.opds} OPDs (SQLite)")
+    print(
+        f"ikm score end to end: median {score:.2f} s of {args.runs} runs "
+        f"({', '.join(f'{w:.2f}' for w in walls)}); peak RSS {max(peaks):.0f} MiB "
+        "(target 5 s, 1024 MiB)"
+    )
+    print(
+        f"rank inference, 500 OPDs, 1000 draws: median {statistics.median(rank_inner):.2f} s "
+        f"inside, {statistics.median(rank_walls):.2f} s with interpreter start; peak RSS "
+        f"{max(rank_peaks):.0f} MiB (target 10 s, 1024 MiB)"
+    )
+    print(
+        f"naive baseline: read+group {read:.2f} s, per-OPD BCa bootstrap {boot:.1f} s "
+        f"(timed on 50 OPDs, scaled to {args.opds}); total {total:.1f} s"
+    )
+    print(f"ratio: baseline / ikm score = {total / score:.0f}x")
+    ok = score <= 5 and max(peaks) <= 1024 and statistics.median(rank_walls) <= 10
+    print("within targets" if ok else "OUTSIDE TARGETS")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
