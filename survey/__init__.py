@@ -85,10 +85,11 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     """Register the views and the CLI commands."""
     from . import cli
-    from .views import public, qr
+    from .views import public, qr, reports
 
     app.register_blueprint(public.bp)
     app.register_blueprint(qr.bp)
+    app.register_blueprint(reports.bp)
     cli.init_app(app)
 
 

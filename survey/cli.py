@@ -147,6 +147,7 @@ wave_group = AppGroup("wave", help="Create, open, close and list survey waves.")
 @wave_group.command("create")
 @click.option("--slug", required=True, callback=_check_slug, help="Used in survey URLs.")
 @click.option("--title", required=True, help="e.g. 'Evaluasi 100 Hari Kerja'.")
+@click.option("--evaluator", help="Who runs the survey, e.g. 'DPD KNPI Kota Serang'.")
 @click.option(
     "--opds",
     default="all",
@@ -165,6 +166,7 @@ wave_group = AppGroup("wave", help="Create, open, close and list survey waves.")
 def wave_create_command(
     slug: str,
     title: str,
+    evaluator: str | None,
     opds: str,
     scheme: str,
     target: int | None,
@@ -176,6 +178,8 @@ def wave_create_command(
     if not title:
         raise click.UsageError("--title must not be empty")
     _check_length("--title", title, TITLE_MAX_LENGTH)
+    evaluator = (evaluator or "").strip() or None
+    _check_length("--evaluator", evaluator, TITLE_MAX_LENGTH)
     period_start: date | None = start.date() if start else None
     period_end: date | None = end.date() if end else None
     if period_start and period_end and period_end < period_start:
@@ -196,6 +200,7 @@ def wave_create_command(
             target_n=target,
             period_start=period_start,
             period_end=period_end,
+            evaluator=evaluator,
         )
         covered = len(repo.wave_opds(session, wave=wave))
         click.echo(
@@ -538,6 +543,133 @@ def score_command(
     )
 
 
+# --- Reports ----------------------------------------------------------------------------------
+
+report_group = AppGroup("report", help="PDF reports: the ranking, OPD reports, QR posters.")
+LANGS = click.Choice(["id", "en"])
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so no half-written PDF is left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _ranking(session: Session, wave: Wave, seed: int, bootstrap: int) -> Any:
+    """Score the wave for a report; a wave without counted responses is a clear error."""
+    from .reportdata import wave_ranking
+
+    try:
+        return wave_ranking(session, wave=wave, seed=seed, bootstrap=bootstrap)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@report_group.command("ranking")
+@click.option("--wave", "wave_slug", required=True, help="Slug of the wave.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--lang", type=LANGS, default="id", show_default=True)
+@click.option("--top", "top_k", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True)
+@with_appcontext
+def report_ranking_command(
+    wave_slug: str, output: Path, lang: str, top_k: int, seed: int, bootstrap: int
+) -> None:
+    """Write the ranking report of a wave (PDF)."""
+    with _database() as session:
+        wave = _wave(session, wave_slug)
+        ranking = _ranking(session, wave, seed, bootstrap)
+    size = write_ranking_report(ranking, output, lang=lang, top_k=top_k)
+    click.echo(f"Wrote the ranking report of {wave_slug} to {output} ({size:,} bytes)")
+
+
+def write_ranking_report(ranking: Any, output: Path, *, lang: str, top_k: int) -> int:
+    """Render and write a ranking report; return its size."""
+    from reports.ranking import render_ranking_pdf
+
+    pdf = render_ranking_pdf(ranking, lang=lang, top_k=top_k)
+    _write_atomically(output, pdf)
+    return len(pdf)
+
+
+@report_group.command("opd")
+@click.option("--wave", "wave_slug", required=True, help="Slug of the wave.")
+@click.option("--opd", "opd_slug", help="One OPD's slug.")
+@click.option("--all", "all_opds", is_flag=True, help="Every OPD of the wave.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--lang", type=LANGS, default="id", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@with_appcontext
+def report_opd_command(
+    wave_slug: str, opd_slug: str | None, all_opds: bool, output: Path, lang: str, seed: int
+) -> None:
+    """Write OPD heads' reports (one PDF per OPD) into a folder."""
+    if bool(opd_slug) == all_opds:
+        raise click.UsageError("give either --opd SLUG or --all")
+    with _database() as session:
+        wave = _wave(session, wave_slug)
+        covered = [opd.slug for opd, _link in repo.wave_opds(session, wave=wave)]
+        if opd_slug and opd_slug not in covered:
+            raise click.ClickException(f"OPD {opd_slug!r} is not covered by wave {wave_slug!r}")
+        ranking = _ranking(session, wave, seed, 0)
+        written = write_opd_reports(
+            session, wave, ranking, covered if all_opds else [str(opd_slug)], output, lang=lang
+        )
+    for path in written:
+        click.echo(str(path))
+    click.echo(f"Wrote {len(written)} OPD reports to {output}", err=True)
+
+
+def write_opd_reports(
+    session: Session, wave: Wave, ranking: Any, slugs: list[str], folder: Path, *, lang: str
+) -> list[Path]:
+    """Render and write one OPD report per slug, with a progress bar; return the paths."""
+    from reports.opd import render_opd_pdf
+
+    from .reportdata import opd_report_data
+
+    written = []
+    with click.progressbar(slugs, label="OPD reports", file=_stderr()) as bar:
+        for slug in bar:
+            data = opd_report_data(session, wave=wave, ranking=ranking, opd_slug=slug)
+            path = folder / f"{wave.slug}-{slug}.pdf"
+            _write_atomically(path, render_opd_pdf(data, lang=lang))
+            written.append(path)
+    return written
+
+
+@report_group.command("posters")
+@click.option("--wave", "wave_slug", required=True, help="Slug of the wave.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--lang", type=LANGS, default="id", show_default=True)
+@with_appcontext
+def report_posters_command(wave_slug: str, output: Path, lang: str) -> None:
+    """Write the QR posters of a wave: one A4 page per OPD (PDF)."""
+    with _database() as session:
+        wave = _wave(session, wave_slug)
+        count, size = write_posters(session, wave, output, lang=lang)
+    click.echo(f"Wrote {count} QR posters of {wave_slug} to {output} ({size:,} bytes)")
+
+
+def write_posters(session: Session, wave: Wave, output: Path, *, lang: str) -> tuple[int, int]:
+    """Render and write the wave's QR posters; return (posters, bytes)."""
+    from reports.posters import render_posters_pdf
+
+    from .reportdata import posters
+
+    items = posters(session, wave=wave, public_url=current_app.config["PUBLIC_URL"])
+    pdf = render_posters_pdf(items, wave_title=wave.title, lang=lang)
+    _write_atomically(output, pdf)
+    return len(items), len(pdf)
+
+
 # --- Demo -------------------------------------------------------------------------------------
 
 
@@ -548,9 +680,16 @@ def score_command(
     default=None,
     help="Seed of the simulation (default: the fixed demo seed, so every build is the same).",
 )
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo reports (default: demo-reports/ in the instance folder).",
+)
+@click.option("--no-reports", is_flag=True, help="Build the database only.")
 @with_appcontext
-def demo_command(seed: int | None) -> None:
-    """Build (or rebuild) the demo: 20 OPDs of Kota Serang and a simulated open wave."""
+def demo_command(seed: int | None, reports_dir: Path | None, no_reports: bool) -> None:
+    """Build (or rebuild) the demo: 20 OPDs of Kota Serang, a simulated open wave, reports."""
     from .config import write_secret_file
     from .demo import DEMO_SEED, write_demo
 
@@ -579,6 +718,24 @@ def demo_command(seed: int | None) -> None:
         click.echo(
             f"{opd.slug}\t{base}/s/{wave.slug}/{opd.slug}\t{base}/qr/{wave.slug}/{opd.slug}.svg"
         )
+    if not no_reports:
+        folder = reports_dir or Path(current_app.instance_path) / "demo-reports"
+        _write_demo_reports(wave.slug, data.opds[0].slug, folder)
+
+
+def _write_demo_reports(wave_slug: str, opd_slug: str, folder: Path) -> None:
+    """Write the demo's ranking report, one OPD report and the posters; print their paths."""
+    click.echo(f"Writing the demo reports to {folder} ...")
+    with _database() as session:
+        wave = _wave(session, wave_slug)
+        ranking = _ranking(session, wave, 0, 0)
+        paths = [folder / f"{wave.slug}-ranking.pdf", folder / f"{wave.slug}-posters.pdf"]
+        write_ranking_report(ranking, paths[0], lang="id", top_k=5)
+        write_posters(session, wave, paths[1], lang="id")
+        paths[1:1] = write_opd_reports(session, wave, ranking, [opd_slug], folder, lang="id")
+    click.echo("Demo reports:")
+    for path in paths:
+        click.echo(f"  {path}")
 
 
 def init_app(app: Flask) -> None:
@@ -588,6 +745,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(export_command)
     app.cli.add_command(score_command)
+    app.cli.add_command(report_group)
     app.cli.add_command(demo_command)
 
 

@@ -31,6 +31,8 @@ from .models import EDUCATIONS, OCCUPATIONS, Wave, WaveOpd
 
 DEMO_SEED = 20250612
 DEMO_WAVE_SLUG = "evaluasi-100-hari-kerja"
+# The evaluation the demo imitates (its scores are simulated; every page and report says so).
+DEMO_EVALUATOR = "DPD KNPI Kota Serang"
 DEMO_WAVE_TITLE = "Evaluasi 100 Hari Kerja"
 PERIOD_START = date(2025, 6, 12)
 PERIOD_END = date(2025, 6, 16)
@@ -453,6 +455,7 @@ def write_demo(
     wave = Wave(
         slug=DEMO_WAVE_SLUG,
         title=DEMO_WAVE_TITLE,
+        evaluator=DEMO_EVALUATOR,
         period_start=PERIOD_START,
         period_end=PERIOD_END,
         status="open",

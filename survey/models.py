@@ -95,6 +95,7 @@ class Wave(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=64, unique=True, index=True)
     title: str = Field(max_length=200)
+    evaluator: str | None = Field(default=None, max_length=200)  # who runs it, e.g. KNPI
     period_start: date | None = None
     period_end: date | None = None
     status: str = Field(default="draft", max_length=16)

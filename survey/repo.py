@@ -147,6 +147,7 @@ def create_wave(
     simulated: bool = False,
     period_start: date | None = None,
     period_end: date | None = None,
+    evaluator: str | None = None,
 ) -> Wave:
     """Create a wave covering the named OPDs (None: every active OPD). Commits.
 
@@ -186,6 +187,7 @@ def create_wave(
         simulated=simulated,
         period_start=period_start,
         period_end=period_end,
+        evaluator=evaluator,
     )
     session.add(wave)
     session.flush()

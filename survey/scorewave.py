@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +86,7 @@ class WaveReport:
     seed: int
     bootstrap: int
     fingerprint: str
+    aggregates: Mapping[str, Aggregates] = field(default_factory=dict)  # OPDs with responses
     taken_at: datetime = field(default_factory=utcnow)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -266,6 +267,7 @@ def score_wave(
         seed=seed,
         bootstrap=bootstrap,
         fingerprint=_fingerprint(aggregates, slugs),
+        aggregates=present,
     )
 
 

@@ -24,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from survey import antiabuse
-from survey.models import Response
+from survey.models import Opd, Response
 
 ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
 START = 1_800_000_000.0
@@ -184,3 +184,34 @@ def raw_rows(session: Session) -> list[dict[str, Any]]:
     session.expire_all()
     result = session.connection().execute(sa.text("SELECT * FROM response ORDER BY id"))
     return [dict(row._mapping) for row in result]
+
+
+def add_responses(
+    session: Session,
+    wave: Any,
+    opd_slug: str,
+    rows: Iterable[Iterable[int | None]],
+    *,
+    status: str = "counted",
+    reason: str | None = None,
+    comment: str | None = None,
+    **fields: Any,
+) -> None:
+    """Store responses with the given answers (None = no answer) for one OPD, directly."""
+    opd = session.exec(select(Opd).where(Opd.slug == opd_slug)).one()
+    start = len(session.exec(select(Response)).all())
+    for i, answers in enumerate(rows):
+        values = {f"a{p}": v for p, v in enumerate(answers, start=1)}
+        session.add(
+            Response(
+                wave_id=wave.id,
+                opd_id=opd.id,
+                submission_id=f"t{start + i:031d}",
+                status=status,
+                flag_reason=reason,
+                comment=comment,
+                **fields,
+                **values,
+            )
+        )
+    session.commit()

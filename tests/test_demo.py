@@ -148,7 +148,7 @@ def stored(session: Session) -> list[tuple]:
 
 def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: Path):
     """`ikm demo` writes 20 OPDs and one open simulated wave, prints the URLs, and repeats."""
-    result = runner.invoke(args=["demo"])
+    result = runner.invoke(args=["demo", "--no-reports"])
     assert result.exit_code == 0, result.output
     assert len(session.exec(select(Opd)).all()) == 20
     waves = session.exec(select(Wave)).all()
@@ -183,7 +183,7 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
     if app.config["DATABASE_URL"].startswith("sqlite"):
         assert (Path(app.instance_path) / "secret_key").is_file()
 
-    again = runner.invoke(args=["demo"])
+    again = runner.invoke(args=["demo", "--no-reports"])
     assert again.exit_code == 0, again.output
     assert stored(session) == first
     assert len(session.exec(select(Opd)).all()) == 20
@@ -192,7 +192,7 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
 
 def test_demo_keeps_other_data_and_refuses_a_real_wave(runner, session, open_wave):
     """Existing OPDs and waves survive; a real wave with the demo's slug is never replaced."""
-    result = runner.invoke(args=["demo"])
+    result = runner.invoke(args=["demo", "--no-reports"])
     assert result.exit_code == 0, result.output
     # The fixture's bpbd, rsud and dishub are reused, not duplicated.
     assert len(session.exec(select(Opd)).all()) == 20
@@ -201,7 +201,7 @@ def test_demo_keeps_other_data_and_refuses_a_real_wave(runner, session, open_wav
     wave.simulated = False
     session.add(wave)
     session.commit()
-    result = runner.invoke(args=["demo"])
+    result = runner.invoke(args=["demo", "--no-reports"])
     assert result.exit_code == 1
     assert "holds real data" in result.output
     assert repo.response_counts(session, wave=wave)["counted"] > 0
@@ -210,6 +210,6 @@ def test_demo_keeps_other_data_and_refuses_a_real_wave(runner, session, open_wav
 def test_demo_refuses_production(app, runner):
     """Simulated data never goes into a production database by accident."""
     app.config["ENV"] = "production"
-    result = runner.invoke(args=["demo"])
+    result = runner.invoke(args=["demo", "--no-reports"])
     assert result.exit_code == 1
     assert "IKM_ENV=production" in result.output

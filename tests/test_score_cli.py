@@ -16,25 +16,7 @@ from survey import repo
 from survey.db import get_engine
 from survey.models import Opd, Response
 from survey.scoredata import read_wave_answers
-
-
-def add_responses(session, wave, opd_slug, rows, *, status="counted", reason=None):
-    """Store responses with the given answers (None = no answer) for one OPD."""
-    opd = session.exec(select(Opd).where(Opd.slug == opd_slug)).one()
-    start = len(session.exec(select(Response)).all())
-    for i, answers in enumerate(rows):
-        values = {f"a{p}": v for p, v in enumerate(answers, start=1)}
-        session.add(
-            Response(
-                wave_id=wave.id,
-                opd_id=opd.id,
-                submission_id=f"t{start + i:031d}",
-                status=status,
-                flag_reason=reason,
-                **values,
-            )
-        )
-    session.commit()
+from tests.survey_helpers import add_responses
 
 
 def score_json(runner, *extra):
