@@ -1,0 +1,113 @@
+"""Speed of the reports: the ranking PDF of 50 OPDs and the 50 OPD heads' PDFs.
+
+Builds a simulated wave of 50 OPDs (:func:`reports.sample.sample_ranking`, 20..80 respondents
+each, scored by :func:`scoring.score_units`), then times in this process, after one warm-up
+render (imports, font loading):
+
+1. ``render_ranking_pdf`` for the 50 OPDs (median of --runs runs), with its pages and bytes;
+2. the 50 OPD reports through ``render_opd_pdfs``, one process (median of --runs runs), and
+   with --workers worker processes (one run; process start-up included), with the total
+   pages and bytes.
+
+Targets (issue 4): the ranking report at most 5 s; the 50 OPD reports at most 60 s together,
+on a 2-core machine.
+
+    .venv/bin/python bench/reports.py [--opds 50] [--runs 3] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pypdf
+
+# This file is itself called reports.py: run as a script, its folder comes first on the path
+# and would shadow the package. Put the project root there instead.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+from reports import render_opd_pdfs, render_ranking_pdf  # noqa: E402
+from reports.sample import sample_opd_report, sample_ranking  # noqa: E402
+
+RANKING_TARGET_S = 5.0
+OPD_TARGET_S = 60.0
+
+
+def pages(pdf: bytes) -> int:
+    """Number of pages of a PDF."""
+    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def timed(func: Callable[[], object], runs: int) -> tuple[float, list[float], object]:
+    """Median and all wall-clock times of `runs` calls, and the last result."""
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times, result
+
+
+def verdict(seconds: float, target: float) -> str:
+    """Return "ok" or "OVER" against a target."""
+    return "ok" if seconds <= target else "OVER"
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--opds", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    wave = sample_ranking(args.opds, seed=0)
+    inputs = [sample_opd_report(wave, opd.slug) for opd in wave.opds]
+    print(
+        f"wave: {args.opds} OPDs, {wave.counted} responses, simulated and scored in"
+        f" {time.perf_counter() - start:.2f} s; {os.cpu_count()} CPUs"
+    )
+    render_ranking_pdf(wave)  # warm-up: imports, fonts, template compilation
+
+    median, times, pdf = timed(lambda: render_ranking_pdf(wave), args.runs)
+    assert isinstance(pdf, bytes)
+    print(
+        f"ranking report, {args.opds} OPDs: median {median:.2f} s"
+        f" (runs: {', '.join(f'{t:.2f}' for t in times)}), {pages(pdf)} pages,"
+        f" {len(pdf):,} bytes; target {RANKING_TARGET_S:.0f} s: {verdict(median, RANKING_TARGET_S)}"
+    )
+
+    def all_opds(workers: int) -> list[tuple[str, bytes]]:
+        """Render every OPD's report."""
+        return list(render_opd_pdfs(inputs, workers=workers))
+
+    median, times, out = timed(lambda: all_opds(1), args.runs)
+    assert isinstance(out, list)
+    total_pages = sum(pages(p) for _, p in out)
+    total_bytes = sum(len(p) for _, p in out)
+    print(
+        f"OPD reports, {len(out)} OPDs, 1 process: median {median:.1f} s"
+        f" (runs: {', '.join(f'{t:.1f}' for t in times)}; {median / len(out):.2f} s each),"
+        f" {total_pages} pages, {total_bytes:,} bytes;"
+        f" target {OPD_TARGET_S:.0f} s: {verdict(median, OPD_TARGET_S)}"
+    )
+    if args.workers > 1:
+        seconds, _times, parallel = timed(lambda: all_opds(args.workers), 1)
+        assert parallel == out, "worker processes gave different PDFs"
+        print(
+            f"OPD reports, {len(out)} OPDs, {args.workers} worker processes: {seconds:.1f} s"
+            f" (start-up included); target {OPD_TARGET_S:.0f} s:"
+            f" {verdict(seconds, OPD_TARGET_S)}"
+        )
+
+
+if __name__ == "__main__":
+    main()

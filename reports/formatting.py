@@ -1,0 +1,175 @@
+"""Numbers, dates and times in the report language, with Babel (no Flask).
+
+Indonesian reports write a decimal comma and a dot between thousands (3,07; 1.234), long dates
+with Indonesian month names (13 Januari 2026) and times as 10.05 WIB; English reports write
+3.07, 13 January 2026 and 10:05 WIB. Every report formats through one :class:`Formatter`, so a
+number looks the same in the text, the tables and the charts.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as _babel_date
+from babel.dates import format_datetime as _babel_datetime
+from babel.numbers import format_decimal as _babel_decimal
+
+from .model import Lang
+
+__all__ = ["DASH", "Formatter", "format_date", "format_datetime", "format_number"]
+
+DASH = "–"  # en dash: ranges (73,5–80,2) and missing values
+MISSING = "—"  # em dash: a cell with no value
+
+# Babel's English names for Indonesian zones are offsets (+0700); the Indonesian
+# abbreviations (WIB, WITA, WIT) are what readers in both languages know.
+_ZONE_LOCALE = "id"
+
+
+def _locale(lang: Lang) -> str:
+    """Return the Babel locale of a report language (refusing any other language)."""
+    if lang not in ("id", "en"):
+        raise ValueError(f"lang must be 'id' or 'en', not {lang!r}")
+    return lang
+
+
+def format_number(value: float | None, lang: Lang = "id", digits: int = 2) -> str:
+    """Return `value` with `digits` decimals in the report language; an em dash for NaN/None.
+
+    Examples
+    --------
+    >>> format_number(3.0744, "id"), format_number(3.0744, "en"), format_number(1234.5, "id", 1)
+    ('3,07', '3.07', '1.234,5')
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return MISSING
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    # Babel rounds half-even on the decimal value; round half-up first (as people and
+    # spreadsheets do) so that a printed 2.505 reads 2.51, not 2.50.
+    return _babel_decimal(
+        _round_half_up(float(value), digits), format=pattern, locale=_locale(lang)
+    )
+
+
+def _round_half_up(value: float, digits: int) -> float:
+    """Round to `digits` decimals, halves away from zero, on the shortest decimal repr."""
+    quantum = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def format_date(value: date | datetime | None, lang: Lang = "id", tz: str = "Asia/Jakarta") -> str:
+    """Return a long date (``13 Januari 2026`` / ``13 January 2026``); aware datetimes in `tz`.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> format_date(date(2026, 1, 13), "id"), format_date(date(2026, 1, 13), "en")
+    ('13 Januari 2026', '13 January 2026')
+    """
+    if value is None:
+        return MISSING
+    if isinstance(value, datetime):
+        value = value.astimezone(ZoneInfo(tz)).date() if value.tzinfo else value.date()
+    return _babel_date(value, format="d MMMM y", locale=_locale(lang))
+
+
+def format_datetime(value: datetime | None, lang: Lang = "id", tz: str = "Asia/Jakarta") -> str:
+    """Return date and time in `tz` (``13 Januari 2026, 10.05 WIB``).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> moment = datetime(2026, 1, 13, 3, 5, tzinfo=UTC)
+    >>> format_datetime(moment, "id"), format_datetime(moment, "en")
+    ('13 Januari 2026, 10.05 WIB', '13 January 2026, 10:05 WIB')
+    """
+    if value is None:
+        return MISSING
+    if value.tzinfo is None:
+        raise ValueError("format_datetime needs a timezone-aware datetime")
+    zone = ZoneInfo(tz)
+    day = format_date(value, lang, tz)
+    clock = "HH.mm" if lang == "id" else "HH:mm"
+    time_text = _babel_datetime(value, format=clock, tzinfo=zone, locale=_locale(lang))
+    zone_text = _babel_datetime(value, format="zzz", tzinfo=zone, locale=_ZONE_LOCALE)
+    return f"{day}, {time_text} {zone_text}"
+
+
+class Formatter:
+    """Formatting bound to one report language and time zone (what the templates call ``f``).
+
+    Examples
+    --------
+    >>> f = Formatter("id")
+    >>> f.score(3.0744), f.conv(76.86), f.interval(73.51, 80.24), f.pct(0.15), f.int(1234)
+    ('3,07', '76,86', '73,5–80,2', '15%', '1.234')
+    """
+
+    def __init__(self, lang: Lang = "id", tz: str = "Asia/Jakarta") -> None:
+        """Bind the language and the time zone."""
+        self.lang: Lang = _locale(lang)  # type: ignore[assignment]
+        self.tz = tz
+
+    def num(self, value: float | None, digits: int = 2) -> str:
+        """Return a number with `digits` decimals."""
+        return format_number(value, self.lang, digits)
+
+    def score(self, value: float | None) -> str:
+        """Return an IKM or NRR on 1..4 (two decimals, as the regulation prints them)."""
+        return format_number(value, self.lang, 2)
+
+    def conv(self, value: float | None) -> str:
+        """Return a converted IKM on 25..100 (two decimals)."""
+        return format_number(value, self.lang, 2)
+
+    def interval(self, low: float | None, high: float | None, digits: int = 1) -> str:
+        """Return ``low–high`` (an em dash if either end is missing)."""
+        lo, hi = format_number(low, self.lang, digits), format_number(high, self.lang, digits)
+        if MISSING in (lo, hi):
+            return MISSING
+        return f"{lo}{DASH}{hi}"
+
+    def int(self, value: int | None) -> str:
+        """Return a whole number with the thousands separator (1.234 / 1,234)."""
+        if value is None:
+            return MISSING
+        return _babel_decimal(int(value), format="#,##0", locale=self.lang)
+
+    def pct(self, share: float | None, digits: int = 0) -> str:
+        """Return a share (0.15) as a percentage (``15%``)."""
+        if share is None or not math.isfinite(share):
+            return MISSING
+        return format_number(100 * share, self.lang, digits) + "%"
+
+    def signed(self, value: float | None, digits: int = 2) -> str:
+        """Return a difference with its sign (``+0,12`` / ``−0,12``)."""
+        if value is None or not math.isfinite(value):
+            return MISSING
+        text = format_number(abs(value), self.lang, digits)
+        if text == format_number(0.0, self.lang, digits):
+            return text
+        return ("+" if value > 0 else "−") + text
+
+    def date(self, value: date | datetime | None) -> str:
+        """Return a long date."""
+        return format_date(value, self.lang, self.tz)
+
+    def datetime(self, value: datetime | None) -> str:
+        """Return a date and time with the zone abbreviation."""
+        return format_datetime(value, self.lang, self.tz)
+
+    def period(self, start: date | None, end: date | None) -> str:
+        """Return a survey period (``12–16 Juni 2025`` style, or the one end known)."""
+        if start is None and end is None:
+            return MISSING
+        if start is None or end is None or start == end:
+            return self.date(start or end)
+        if (start.year, start.month) == (end.year, end.month):
+            return f"{start.day}{DASH}{self.date(end)}"
+        if start.year == end.year:
+            first = _babel_date(start, format="d MMMM", locale=self.lang)
+            return f"{first} {DASH} {self.date(end)}"
+        return f"{self.date(start)} {DASH} {self.date(end)}"

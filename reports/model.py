@@ -1,0 +1,396 @@
+"""The input contract of the reports: small frozen value objects the caller fills in.
+
+The database side (``survey``) assembles these from its tables; tests and benchmarks build
+them from simulated data (:mod:`reports.sample`). The report functions read nothing else: no
+database, no request, no clock. Everything a report prints about *when* comes from
+:attr:`RankingData.data_taken_at`, so the same input gives the same PDF.
+
+Conventions:
+
+- OPDs are identified by their slug everywhere; ``RankingData.score`` holds one
+  :class:`~scoring.UnitScore` per scored OPD with ``unit == slug``.
+- Scores and intervals are on the 1..4 scale, as :mod:`scoring` gives them; the reports convert.
+- Times are timezone-aware; the reports print them in :attr:`RankingData.timezone`.
+- Counts for anonymity rules are the counted responses (``UnitScore.n``), never flagged ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from scoring import Aggregates, UnitScore, WaveScore
+
+__all__ = [
+    "AGE_BANDS",
+    "Comment",
+    "ElementInfo",
+    "FrozenMap",
+    "Lang",
+    "OpdInfo",
+    "OpdReportData",
+    "Poster",
+    "RankingData",
+    "TrendPoint",
+    "age_band",
+]
+
+Lang = Literal["id", "en"]
+
+# Age bands for the respondent profile: wide enough that few groups fall under the anonymity
+# threshold, matching the bands Indonesian SKM reports usually print.
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 24, "< 25"),
+    (25, 34, "25–34"),
+    (35, 44, "35–44"),
+    (45, 54, "45–54"),
+    (55, None, "≥ 55"),
+)
+
+
+def age_band(age: int) -> str:
+    """Return the profile label of an age (e.g. ``"25–34"``), for building ``profile["age"]``.
+
+    Examples
+    --------
+    >>> age_band(17), age_band(38), age_band(70)
+    ('< 25', '35–44', '≥ 55')
+    """
+    for low, high, label in AGE_BANDS:
+        if age >= low and (high is None or age <= high):
+            return label
+    raise ValueError(f"age must be >= 0, got {age!r}")
+
+
+class FrozenMap(Mapping):
+    """A read-only mapping that, unlike ``MappingProxyType``, pickles (for worker processes)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping | None = None) -> None:
+        """Copy `data`, so later changes to the caller's dict do not show through."""
+        object.__setattr__(self, "_data", dict(data or {}))
+
+    def __getitem__(self, key: object) -> object:
+        """Return the value of `key`."""
+        return self._data[key]
+
+    def __iter__(self) -> Iterator:
+        """Iterate over the keys in insertion order."""
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        """Return the number of keys."""
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        """Show the contents like a dict."""
+        return f"FrozenMap({self._data!r})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """Refuse changes: the mapping is part of a frozen value object."""
+        raise AttributeError("FrozenMap is read-only")
+
+    def __reduce__(self) -> tuple:
+        """Pickle as a rebuild from a plain dict."""
+        return (FrozenMap, (self._data,))
+
+
+def _frozen_mapping(value: Mapping) -> Mapping:
+    """Return a read-only copy, so a frozen dataclass cannot be changed through its mappings."""
+    return FrozenMap(value)
+
+
+@dataclass(frozen=True)
+class ElementInfo:
+    """One element (unsur) of the questionnaire, in both languages.
+
+    Attributes
+    ----------
+    code : str
+        ``"U1"`` .. ``"U9"`` for the default questionnaire; the order is the questionnaire's
+        and must match the columns of the scores and aggregates.
+    name_id, name_en : str
+        Element name (``"Persyaratan"`` / ``"Requirements"``).
+    labels_id, labels_en : tuple of str
+        Answer labels for the values 1 .. scale points, worst first.
+    """
+
+    code: str
+    name_id: str
+    name_en: str
+    labels_id: tuple[str, ...] = ()
+    labels_en: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Store the labels as tuples (lists from JSON columns are welcome)."""
+        object.__setattr__(self, "labels_id", tuple(self.labels_id))
+        object.__setattr__(self, "labels_en", tuple(self.labels_en))
+
+    def name(self, lang: Lang) -> str:
+        """Return the name in the report language."""
+        return self.name_en if lang == "en" else self.name_id
+
+    def labels(self, lang: Lang) -> tuple[str, ...]:
+        """Return the answer labels in the report language (Indonesian if English is empty)."""
+        return (self.labels_en or self.labels_id) if lang == "en" else self.labels_id
+
+
+@dataclass(frozen=True)
+class OpdInfo:
+    """An OPD covered by the wave, scored or not.
+
+    Attributes
+    ----------
+    slug : str
+        Identifier; the ``unit`` of its :class:`~scoring.UnitScore`.
+    name : str
+        Full name (``"Badan Penanggulangan Bencana Daerah"``).
+    short_name : str or None
+        Abbreviation used where space is short (chart labels); the name if None.
+    target_n : int or None
+        The evaluator's target number of responses for the wave.
+    population : int or None
+        Service users in the period (N of Krejcie & Morgan), if known.
+    flagged : int
+        Responses of this OPD flagged and excluded from the scores.
+    """
+
+    slug: str
+    name: str
+    short_name: str | None = None
+    target_n: int | None = None
+    population: int | None = None
+    flagged: int = 0
+
+    def label(self) -> str:
+        """Return the short name, or the name when there is none."""
+        return self.short_name or self.name
+
+
+@dataclass(frozen=True)
+class RankingData:
+    """Everything the ranking report of one wave needs.
+
+    Attributes
+    ----------
+    title : str
+        Wave title (``"Evaluasi 100 Hari Kerja"``).
+    evaluator : str
+        Who ran the survey (``"DPD KNPI Kota Serang"``).
+    period_start, period_end : date or None
+        Survey period.
+    data_taken_at : datetime
+        Timezone-aware moment the data were read; printed on every page and used as the PDF's
+        creation date (never the clock at rendering time).
+    simulated : bool
+        Demo data: every page says so.
+    scheme_slug : str
+        Slug of the category scheme (``score.scheme`` is the scheme itself).
+    elements : tuple of ElementInfo
+        In questionnaire order (the order of ``score.units[i].elements``).
+    opds : tuple of OpdInfo
+        Every OPD of the wave, including those without counted responses.
+    score : WaveScore
+        :func:`scoring.score_units` over the OPDs' aggregates (keys = slugs).
+    aggregates : mapping of str to Aggregates
+        Per OPD slug, for the answer distributions (``counts``); may be empty (then the
+        distribution chart is left out).
+    counted : int
+        Responses counted in the scores (all OPDs).
+    flagged : int
+        Responses flagged and excluded.
+    flag_reasons : mapping of str to int
+        Flagged responses by reason code (``"duplicate-device"``, ``"bot-suspect"``,
+        ``"manual"``; other codes are printed as they are).
+    seed : int
+        Seed given to :func:`scoring.score_units`.
+    fingerprint : str
+        Hash of the data scored (as ``ikm score`` prints it).
+    bootstrap : int
+        Bootstrap resamples per OPD (0 = analytic intervals).
+    wave_slug : str
+        For the command that reproduces the numbers; optional.
+    timezone : str
+        IANA zone for printed dates and times (default Asia/Jakarta).
+    """
+
+    title: str
+    evaluator: str
+    period_start: date | None
+    period_end: date | None
+    data_taken_at: datetime
+    simulated: bool
+    scheme_slug: str
+    elements: tuple[ElementInfo, ...]
+    opds: tuple[OpdInfo, ...]
+    score: WaveScore
+    aggregates: Mapping[str, Aggregates]
+    counted: int
+    flagged: int
+    flag_reasons: Mapping[str, int]
+    seed: int
+    fingerprint: str
+    bootstrap: int = 0
+    wave_slug: str = ""
+    timezone: str = "Asia/Jakarta"
+
+    def __post_init__(self) -> None:
+        """Freeze the collections and check that the parts fit together."""
+        object.__setattr__(self, "elements", tuple(self.elements))
+        object.__setattr__(self, "opds", tuple(self.opds))
+        object.__setattr__(self, "aggregates", _frozen_mapping(self.aggregates))
+        object.__setattr__(self, "flag_reasons", _frozen_mapping(self.flag_reasons))
+        if self.data_taken_at.tzinfo is None or self.data_taken_at.utcoffset() is None:
+            raise ValueError("data_taken_at must be timezone-aware (e.g. UTC)")
+        ZoneInfo(self.timezone)  # raises for an unknown zone now, not halfway through a PDF
+        slugs = [o.slug for o in self.opds]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("opds has a slug more than once")
+        unknown = [u.unit for u in self.score.units if u.unit not in set(slugs)]
+        if unknown:
+            raise ValueError(f"scored units without an OpdInfo: {', '.join(unknown)}")
+        if self.score.units and len(self.score.units[0].elements) != len(self.elements):
+            raise ValueError(
+                f"{len(self.elements)} elements given, the scores have"
+                f" {len(self.score.units[0].elements)}"
+            )
+        for unit in self.score.units:
+            agg = self.aggregates.get(unit.unit)
+            if agg is not None and agg.k != len(self.elements):
+                raise ValueError(f"aggregates of {unit.unit!r} have {agg.k} elements")
+
+    def opd(self, slug: str) -> OpdInfo:
+        """Return the OPD with this slug (KeyError if it is not in the wave)."""
+        for opd in self.opds:
+            if opd.slug == slug:
+                return opd
+        raise KeyError(slug)
+
+    def unit(self, slug: str) -> UnitScore | None:
+        """Return the OPD's score, or None when it has no counted response."""
+        for unit in self.score.units:
+            if unit.unit == slug:
+                return unit
+        return None
+
+    def scored_count(self) -> int:
+        """Return how many OPDs have a score."""
+        return len(self.score.units)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A citizen's comment (*kritik dan saran*), printed as plain text (never as markup).
+
+    Attributes
+    ----------
+    text : str
+    submitted_at : datetime or None
+        Timezone-aware; only the date is printed.
+    """
+
+    text: str
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The OPD's result in an earlier wave.
+
+    Attributes
+    ----------
+    wave_title : str
+    period_end : date or None
+        End of that wave's period (for ordering and printing).
+    ikm : float
+        IKM on 1..4.
+    ci_low, ci_high : float
+        Its interval on 1..4 (NaN if unknown).
+    n : int
+        Counted responses.
+    """
+
+    wave_title: str
+    period_end: date | None
+    ikm: float
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    n: int = 0
+
+
+@dataclass(frozen=True)
+class OpdReportData:
+    """Everything one OPD head's report needs.
+
+    Attributes
+    ----------
+    ranking : RankingData
+        The wave (its scores give the comparison with the other OPDs).
+    opd_slug : str
+        The OPD the report is for.
+    comments : tuple of Comment
+        Comments of its counted responses. Printed only when the OPD has at least
+        :data:`reports.opd.MIN_N_COMMENTS` (8) counted responses.
+    profile : mapping of str to mapping of str to int
+        Respondent profile: field -> value -> count of counted responses, e.g.
+        ``{"sex": {"L": 12, "P": 9}, "age": {"25–34": 7, ...}, "education": {...},
+        "occupation": {...}, "service": {...}}``. Ages as bands (:func:`age_band`). Groups
+        under 5 are merged or suppressed by the report, not by the caller.
+    trend : tuple of TrendPoint
+        The OPD's results in *earlier* waves, any order (printed oldest first); the current
+        wave is added by the report from ``ranking``.
+    """
+
+    ranking: RankingData
+    opd_slug: str
+    comments: tuple[Comment, ...] = ()
+    profile: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    trend: tuple[TrendPoint, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Freeze the collections; the OPD must be one of the wave's."""
+        object.__setattr__(self, "comments", tuple(self.comments))
+        object.__setattr__(self, "trend", tuple(self.trend))
+        object.__setattr__(
+            self,
+            "profile",
+            _frozen_mapping({k: _frozen_mapping(v) for k, v in self.profile.items()}),
+        )
+        self.ranking.opd(self.opd_slug)  # KeyError for an OPD not in the wave
+
+    @property
+    def opd(self) -> OpdInfo:
+        """The OPD the report is for."""
+        return self.ranking.opd(self.opd_slug)
+
+    @property
+    def unit(self) -> UnitScore | None:
+        """Its score (None without counted responses)."""
+        return self.ranking.unit(self.opd_slug)
+
+
+@dataclass(frozen=True)
+class Poster:
+    """One QR poster.
+
+    Attributes
+    ----------
+    opd_name : str
+        Printed large at the top.
+    opd_short_name : str or None
+        Printed under the name when given.
+    url : str
+        Encoded in the QR code (the absolute survey URL).
+    short_url : str or None
+        Printed under the code for people who type it; ``url`` if None.
+    """
+
+    opd_name: str
+    opd_short_name: str | None
+    url: str
+    short_url: str | None = None

@@ -1,0 +1,399 @@
+"""The report for one OPD's head: its score, its elements, its follow-up plan, its citizens.
+
+:func:`render_opd_pdf` renders one report; :func:`render_opd_pdfs` renders many and reports
+progress after each (the CLI shows a progress bar). The anonymity rules of the product are
+applied here, not by the caller: no profile group under :data:`MIN_GROUP` respondents is shown
+(small groups are merged into "lainnya"/"other", or left out if even that is too small), and no
+comment is shown for an OPD with fewer than :data:`MIN_N_COMMENTS` counted responses.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from scoring import ElementScore, UnitScore
+
+from . import charts
+from .formatting import Formatter
+from .model import AGE_BANDS, Comment, Lang, OpdReportData, RankingData, TrendPoint
+from .render import chart_image, html_to_pdf, render, w3c_date
+from .texts import Texts
+
+__all__ = [
+    "MIN_GROUP",
+    "MIN_N_COMMENTS",
+    "ProfileField",
+    "element_medians",
+    "opd_context",
+    "profile_fields",
+    "render_opd_pdf",
+    "render_opd_pdfs",
+    "visible_comments",
+    "weakest_elements",
+]
+
+MIN_GROUP = 5
+"""Smallest respondent group shown on its own in the profile."""
+
+MIN_N_COMMENTS = 8
+"""Fewest counted responses an OPD needs before its comments are shown."""
+
+PRIORITIES = 3
+"""Weakest elements taken as the priorities of the follow-up plan."""
+
+# Display order of the standard profile fields and of their values; other fields and values
+# follow, largest first.
+FIELD_ORDER = ("sex", "age", "education", "occupation", "service")
+VALUE_ORDER: dict[str, tuple[str, ...]] = {
+    "sex": ("L", "P"),
+    "age": tuple(label for _low, _high, label in AGE_BANDS),
+    "education": ("SD", "SMP", "SMA", "D1-D3", "S1", "S2", "S3"),
+    "occupation": ("PNS", "TNI", "POLRI", "Swasta", "Wirausaha", "Lainnya"),
+}
+_OTHER_KEYS = {"lainnya", "other", "others"}
+
+
+@dataclass(frozen=True)
+class ProfileField:
+    """One profile field as printed: groups of at least :data:`MIN_GROUP`, and what was hidden.
+
+    Attributes
+    ----------
+    field : str
+        The field's key (``"sex"``).
+    title : str
+        Its name in the report language.
+    groups : tuple of (str, int)
+        Label and count of each group shown (the merged "other" group last).
+    merged : bool
+        Small groups were merged into "other".
+    hidden : bool
+        Some respondents are in groups too small to show even merged.
+    """
+
+    field: str
+    title: str
+    groups: tuple[tuple[str, int], ...]
+    merged: bool
+    hidden: bool
+
+
+def _value_label(field: str, value: str, t: Texts) -> str:
+    """The printed label of a profile value (codes such as L/P spelled out)."""
+    if field in ("sex", "occupation"):
+        return t.get(f"profile.value.{value}", value)
+    return value
+
+
+def profile_fields(
+    profile: Mapping[str, Mapping[str, int]], t: Texts, *, minimum: int = MIN_GROUP
+) -> list[ProfileField]:
+    """Apply the anonymity rule to a respondent profile.
+
+    Within each field, groups of at least `minimum` are shown; smaller groups (and any existing
+    "Lainnya"/"other" group) are merged into one "other" group, shown if it reaches `minimum`
+    and left out otherwise. No count of the left-out respondents is printed, since with a single
+    small group that count would be the group's size.
+
+    Examples
+    --------
+    >>> [f.groups for f in profile_fields({"sex": {"L": 12, "P": 4}}, Texts("id"))]
+    [(('Laki-laki', 12),)]
+    >>> profile_fields({"education": {"SMA": 9, "S1": 3, "S2": 2}}, Texts("en"))[0].groups
+    (('SMA', 9), ('Other', 5))
+    """
+    keys = [k for k in FIELD_ORDER if k in profile]
+    keys += sorted(k for k in profile if k not in FIELD_ORDER)
+    out = []
+    for key in keys:
+        counts = {str(v): int(c) for v, c in profile[key].items() if int(c) > 0}
+        others = [v for v in counts if v.casefold() in _OTHER_KEYS]
+        small = [v for v, c in counts.items() if c < minimum and v not in others]
+        order = VALUE_ORDER.get(key, ())
+        big = sorted(
+            (v for v, c in counts.items() if c >= minimum and v not in others),
+            key=lambda v: (order.index(v) if v in order else len(order), -counts[v], v),
+        )
+        groups = [(_value_label(key, v, t), counts[v]) for v in big]
+        rest = sum(counts[v] for v in (*small, *others))
+        merged = bool(small)
+        hidden = False
+        if rest >= minimum:
+            # A field's own "Lainnya" keeps its label unless small groups were added to it.
+            label = _value_label(key, others[0], t) if others and not merged else t("profile.other")
+            groups.append((label, rest))
+        elif rest > 0:
+            hidden = True
+        out.append(ProfileField(key, t.get(f"profile.{key}", key), tuple(groups), merged, hidden))
+    return out
+
+
+def visible_comments(
+    comments: Sequence[Comment], n: int, *, minimum: int = MIN_N_COMMENTS
+) -> list[Comment] | None:
+    """Return the comments to print, newest first, or None when the OPD has too few responses.
+
+    Empty comments are dropped; equal times are ordered by text, so the order never depends on
+    the caller's.
+
+    Examples
+    --------
+    >>> visible_comments([Comment("Baik")], 7) is None, len(visible_comments([Comment("Baik")], 8))
+    (True, 1)
+    """
+    if n < minimum:
+        return None
+    kept = [c for c in comments if c.text and c.text.strip()]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    kept.sort(key=lambda c: (c.submitted_at or oldest, c.text), reverse=True)
+    return kept
+
+
+def element_medians(data: RankingData) -> list[float]:
+    """Median NRR of all scored OPDs, per element (NaN where no OPD has one)."""
+    if not data.score.units:
+        return [math.nan] * len(data.elements)
+    values = np.array([[e.nrr for e in u.elements] for u in data.score.units], dtype=float)
+    medians = []
+    for column in values.T:
+        finite = column[np.isfinite(column)]
+        medians.append(float(np.median(finite)) if finite.size else math.nan)
+    return medians
+
+
+def weakest_elements(unit: UnitScore, count: int = PRIORITIES) -> list[ElementScore]:
+    """The `count` elements with the lowest NRR (ties by element order): the plan's priorities."""
+    order = {e.code: i for i, e in enumerate(unit.elements)}
+    finite = [e for e in unit.elements if math.isfinite(e.nrr)]
+    return sorted(finite, key=lambda e: (e.nrr, order[e.code]))[:count]
+
+
+def _trend(data: OpdReportData, unit: UnitScore) -> list[TrendPoint]:
+    """Earlier waves, oldest first, then the current one."""
+    ranking = data.ranking
+    earlier = sorted(
+        data.trend,
+        key=lambda p: (p.period_end is None, p.period_end or datetime.min.date(), p.wave_title),
+    )
+    now = TrendPoint(
+        wave_title=ranking.title,
+        period_end=ranking.period_end or ranking.data_taken_at.date(),
+        ikm=unit.ikm,
+        ci_low=unit.interval.low,
+        ci_high=unit.interval.high,
+        n=unit.n,
+    )
+    return [*earlier, now]
+
+
+def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
+    """Return everything the OPD template prints, formatted for `lang`."""
+    t = Texts(lang)
+    ranking = data.ranking
+    f = Formatter(lang, ranking.timezone)
+    opd = data.opd
+    unit = data.unit
+    count = len(ranking.score.units)
+    n = unit.n if unit is not None else 0
+    context: dict[str, Any] = {
+        "lang": lang,
+        "t": t,
+        "f": f,
+        "data": data,
+        "ranking": ranking,
+        "opd": opd,
+        "unit": unit,
+        "count": count,
+        "n": n,
+        "profile": profile_fields(data.profile, t),
+        "min_group": MIN_GROUP,
+        "comments": visible_comments(data.comments, n),
+        "min_comments": MIN_N_COMMENTS,
+        "simulated": ranking.simulated,
+        "doc_title": f"{t('opd.kind')}: {opd.name} ({ranking.title})",
+        "doc_author": ranking.evaluator,
+        "doc_description": t("opd.for", name=opd.name),
+        "doc_date": w3c_date(ranking.data_taken_at),
+        "header_left": f"{ranking.title} · {opd.label()}",
+        "footer_left": t(
+            "footer.data",
+            taken=f.datetime(ranking.data_taken_at),
+            counted=f.int(n),
+        ),
+    }
+    if unit is None:
+        return context
+    labels = [f"{e.code} {e.name(lang)}" for e in ranking.elements]
+    medians = element_medians(ranking)
+    weakest = weakest_elements(unit)
+    low, high = unit.interval.converted()
+    scheme = ranking.score.scheme
+    codes = [c.code for c in scheme.categories]
+    crossed: list[str] = []
+    if math.isfinite(unit.interval.low):
+        # Every category the interval touches, best first (ends clipped to the scale).
+        best = codes.index(scheme.categorize(min(4.0, unit.interval.high)).code)
+        worst = codes.index(scheme.categorize(max(1.0, unit.interval.low)).code)
+        crossed = codes[best : worst + 1]
+    trend = _trend(data, unit)
+    name_labels = {o.slug: o.label() for o in ranking.opds}
+    context.update(
+        {
+            "low": low,
+            "high": high,
+            "category": unit.category(),
+            "crossed": crossed,
+            "elements": [
+                {
+                    "info": info,
+                    "score": element,
+                    "median": median,
+                    "difference": element.nrr - median,
+                }
+                for info, element, median in zip(
+                    ranking.elements, unit.elements, medians, strict=True
+                )
+            ],
+            "weakest": [
+                {
+                    "info": ranking.elements[[e.code for e in unit.elements].index(w.code)],
+                    "score": w,
+                }
+                for w in weakest
+            ],
+            "trend": trend if len(trend) > 1 else [],
+            "mean_conv": ranking.score.funnel.target * 25 if ranking.score.funnel else math.nan,
+            "small_n": unit.estimate.small_n,
+            "chart_elements": chart_image(
+                charts.element_svg(
+                    unit,
+                    medians,
+                    labels,
+                    scheme,
+                    lang=lang,
+                    weakest=[w.code for w in weakest],
+                ),
+                t("opd.elements_title"),
+            ),
+            "chart_compare": chart_image(
+                charts.caterpillar_svg(ranking.score, name_labels, lang=lang, highlight=opd.slug),
+                t("chart.caterpillar.title"),
+                max_height_mm=170,
+            ),
+            "chart_trend": chart_image(
+                charts.trend_svg(trend, scheme, lang=lang), t("opd.chart_trend_alt")
+            )
+            if len(trend) > 1
+            else None,
+        }
+    )
+    return context
+
+
+def render_opd_pdf(data: OpdReportData, *, lang: Lang = "id") -> bytes:
+    """Render the report of one OPD for its head as PDF bytes.
+
+    Parameters
+    ----------
+    data : OpdReportData
+        The wave, the OPD, its comments, respondent profile and earlier results.
+    lang : {"id", "en"}
+        Report language (Bahasa Indonesia by default).
+
+    Returns
+    -------
+    bytes
+        A tagged PDF (PDF/UA-1) with embedded fonts; the same input gives the same bytes.
+    """
+    return html_to_pdf(render("opd.html", opd_context(data, lang=lang)))
+
+
+Progress = Callable[[int, int, str], None]
+"""Called after each report with (reports done, reports in all, slug of the one just done)."""
+
+
+def render_opd_pdfs(
+    reports: Iterable[OpdReportData],
+    *,
+    lang: Lang = "id",
+    progress: Progress | None = None,
+    workers: int = 1,
+) -> Iterator[tuple[str, bytes]]:
+    """Render many OPD reports, yielding ``(slug, pdf)`` one at a time, in the given order.
+
+    A generator, so the caller can write each file as it comes and memory stays flat however
+    many OPDs a wave has; `progress` is called after each report (e.g. to advance a progress
+    bar). With ``workers > 1`` the reports are rendered in that many worker processes (spawned,
+    so safe beside threads); the wave's ``RankingData`` is sent to each worker once, not with
+    every report. Rendering is CPU-bound Python, so threads would not help.
+
+    Examples
+    --------
+    A command writing every OPD's report::
+
+        for slug, pdf in render_opd_pdfs(inputs, progress=lambda i, n, s: bar.update(1)):
+            (out_dir / f"{slug}.pdf").write_bytes(pdf)
+    """
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    items = list(reports)
+    total = len(items)
+    if workers == 1 or total <= 1:
+        for done, item in enumerate(items, start=1):
+            pdf = render_opd_pdf(item, lang=lang)
+            if progress is not None:
+                progress(done, total, item.opd_slug)
+            yield item.opd_slug, pdf
+        return
+    first = items[0].ranking
+    shared = first if all(item.ranking is first for item in items) else None
+    pool = ProcessPoolExecutor(
+        max_workers=min(int(workers), total),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(shared,),
+    )
+    try:
+        futures = [pool.submit(_render_in_worker, _payload(item, shared), lang) for item in items]
+        for done, (item, future) in enumerate(zip(items, futures, strict=True), start=1):
+            pdf = future.result()
+            if progress is not None:
+                progress(done, total, item.opd_slug)
+            yield item.opd_slug, pdf
+    finally:
+        # Also when the caller stops early: drop the reports nobody will read.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER_RANKING: RankingData | None = None
+
+
+def _init_worker(ranking: RankingData | None) -> None:
+    """Keep the wave shared by all reports in the worker process."""
+    global _WORKER_RANKING
+    _WORKER_RANKING = ranking
+
+
+def _payload(item: OpdReportData, shared: RankingData | None) -> Any:
+    """What a worker needs for one report: its own parts only, when the wave is shared."""
+    if shared is None:
+        return item
+    return (item.opd_slug, item.comments, dict(item.profile), item.trend)
+
+
+def _render_in_worker(payload: Any, lang: Lang) -> bytes:
+    """Render one report in a worker process."""
+    if isinstance(payload, OpdReportData):
+        return render_opd_pdf(payload, lang=lang)
+    assert _WORKER_RANKING is not None
+    slug, comments, profile, trend = payload
+    item = OpdReportData(_WORKER_RANKING, slug, comments, profile, trend)
+    return render_opd_pdf(item, lang=lang)

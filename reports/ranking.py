@@ -1,0 +1,386 @@
+"""The ranking report of a wave: who scored best and worst, and how sure anyone can be.
+
+:func:`render_ranking_pdf` is the public entry; :func:`ranking_context` builds everything the
+template prints (also useful for a web page showing the same figures), and the small helpers
+(:func:`category_counts`, :func:`certainty_paragraphs`, :func:`sample_rows`) are pure and
+tested on their own. The report follows the KNPI evaluation (a top K and a bottom K) but prints
+beside every score its interval and beside every rank its confidence set, and says in plain
+words when the data cannot tell the best K apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scoring import Category, UnitScore, krejcie_morgan, margin_of_error
+
+from . import charts
+from .formatting import Formatter
+from .model import Lang, OpdInfo, RankingData
+from .render import ChartImage, chart_image, html_to_pdf, render, w3c_date
+from .texts import Texts
+
+__all__ = [
+    "RankRow",
+    "category_counts",
+    "certainty_paragraphs",
+    "ranking_context",
+    "ranking_rows",
+    "render_ranking_pdf",
+]
+
+
+@dataclass(frozen=True)
+class RankRow:
+    """One OPD as the ranking report prints it.
+
+    Attributes
+    ----------
+    opd : OpdInfo
+    unit : UnitScore or None
+        None for an OPD without counted responses.
+    in_top, in_bottom : bool
+        In the 95% confidence set for the K best / K lowest (K of the report).
+    sure_top, sure_bottom : bool
+        Surely among the K best / K lowest (its whole simultaneous rank set is there).
+    km : int or None
+        Krejcie & Morgan minimum sample for the OPD's population, if known.
+    moe : float or None
+        Margin of error of its score at the achieved n, in points on 25..100.
+    """
+
+    opd: OpdInfo
+    unit: UnitScore | None
+    in_top: bool = False
+    in_bottom: bool = False
+    sure_top: bool = False
+    sure_bottom: bool = False
+    km: int | None = None
+    moe: float | None = None
+
+    @property
+    def name(self) -> str:
+        """Full name of the OPD."""
+        return self.opd.name
+
+    @property
+    def label(self) -> str:
+        """Short name of the OPD."""
+        return self.opd.label()
+
+    def top_status(self) -> str:
+        """``"sure"``, ``"maybe"`` or ``"no"``: membership of the K-best set, in words."""
+        return "sure" if self.sure_top else "maybe" if self.in_top else "no"
+
+    def bottom_status(self) -> str:
+        """``"sure"``, ``"maybe"`` or ``"no"``: membership of the K-lowest set."""
+        return "sure" if self.sure_bottom else "maybe" if self.in_bottom else "no"
+
+
+def _margin(unit: UnitScore, population: int | None, level: float) -> float | None:
+    """Half-width of the score's interval at its n, on 25..100, with the FPC when N is known."""
+    if unit.n < 2 or not math.isfinite(unit.se):
+        return None
+    sd = unit.se * math.sqrt(unit.n) * 25  # respondent sd on 25..100 (se = sd / sqrt(n))
+    fpc_population = population if population is not None and population >= max(unit.n, 2) else None
+    return margin_of_error(unit.n, sd, population=fpc_population, confidence_level=level)
+
+
+def ranking_rows(data: RankingData, top_k: int) -> list[RankRow]:
+    """Every OPD of the wave, scored ones by rank (ties by score, then slug), then the rest.
+
+    The top-K and bottom-K sets are those of `top_k`, recomputed from the rank result when it
+    differs from the K the wave was scored with.
+    """
+    score = data.score
+    count = len(score.units)
+    k = max(1, min(top_k, count)) if count else 1
+    if count:
+        top = score.ranks.tau_best(k)
+        bottom = score.ranks.tau_worst(k)
+    rows = []
+    for i, unit in enumerate(score.units):
+        opd = data.opd(unit.unit)
+        rows.append(
+            RankRow(
+                opd=opd,
+                unit=unit,
+                in_top=bool(top[i]),
+                in_bottom=bool(bottom[i]),
+                sure_top=unit.rank_high <= k,
+                sure_bottom=unit.rank_low >= count - k + 1,
+                km=krejcie_morgan(opd.population) if opd.population else None,
+                moe=_margin(unit, opd.population, score.confidence_level),
+            )
+        )
+    rows.sort(key=lambda r: (r.unit.rank, -r.unit.ikm, r.opd.slug))  # type: ignore[union-attr]
+    scored = {r.opd.slug for r in rows}
+    for opd in data.opds:
+        if opd.slug not in scored:
+            km = krejcie_morgan(opd.population) if opd.population else None
+            rows.append(RankRow(opd=opd, unit=None, km=km))
+    return rows
+
+
+def category_counts(data: RankingData) -> list[tuple[Category, int, float]]:
+    """(category, OPDs in it, share of the scored OPDs) for every category, best first."""
+    units = data.score.units
+    codes = [u.category().code for u in units]
+    total = len(units)
+    return [
+        (cat, codes.count(cat.code), codes.count(cat.code) / total if total else 0.0)
+        for cat in data.score.scheme.categories
+    ]
+
+
+def _names(rows: Sequence[RankRow], t: Texts) -> str:
+    """Short names joined as prose."""
+    return t.join([r.label for r in rows])
+
+
+def certainty_paragraphs(rows: Sequence[RankRow], k: int, t: Texts, f: Formatter) -> list[str]:
+    """The plain-language account of how sure the ranking is, one string per paragraph.
+
+    It says whether the data can name the K best and the K lowest (comparing the size of the
+    95% confidence sets with K), which OPDs are sure members, how wide rank ranges are, how
+    many categories are uncertain and which OPDs differ clearly from the average.
+    """
+    scored = [r for r in rows if r.unit is not None]
+    count = len(scored)
+    if count == 0:
+        return []
+    k = max(1, min(k, count))
+    kw = t.count_word(k)
+    top = [r for r in scored if r.in_top]
+    bottom = [r for r in scored if r.in_bottom]
+    sure_top = [r for r in scored if r.sure_top]
+    sure_bottom = [r for r in scored if r.sure_bottom]
+    paragraphs = [t("certainty.intro")]
+
+    parts = []
+    # With K at least the number of OPDs every OPD is "among the best K": nothing to tell.
+    if count > k:
+        if len(top) <= k:
+            parts.append(t("certainty.top_sure", k=kw, names=_names(top, t)))
+        elif len(top) < count:
+            parts.append(t("certainty.top_unsure", k=kw, size=len(top)))
+        else:
+            parts.append(t("certainty.top_all", k=kw))
+        if len(top) > k:
+            parts.append(
+                t("certainty.top_surely", k=kw, names=_names(sure_top, t))
+                if sure_top
+                else t("certainty.top_none_sure", k=kw)
+            )
+        if len(bottom) <= k:
+            parts.append(t("certainty.bottom_sure", k=kw, names=_names(bottom, t)))
+        elif len(bottom) < count:
+            parts.append(t("certainty.bottom_unsure", k=kw, size=len(bottom)))
+        else:
+            parts.append(t("certainty.bottom_all", k=kw))
+        if len(bottom) > k:
+            parts.append(
+                t("certainty.bottom_surely", k=kw, names=_names(sure_bottom, t))
+                if sure_bottom
+                else t("certainty.bottom_none_sure", k=kw)
+            )
+    if parts:
+        paragraphs.append(" ".join(parts))
+
+    units = [r.unit for r in scored if r.unit is not None]
+    width = float(np.mean([u.rank_high - u.rank_low + 1 for u in units]))
+    crossing = sum(u.crosses_boundary() for u in units)
+    detail = [
+        t("certainty.width", width=f.num(width, 0), count=count),
+        t("certainty.crossing", crossing=crossing, count=count)
+        if crossing
+        else t("certainty.crossing_none"),
+    ]
+    if units[0].funnel_95 is not None:
+        outside = [r for r in scored if r.unit is not None and r.unit.funnel_95 != "inside"]
+        detail.append(
+            t(
+                "certainty.funnel",
+                count=len(outside),
+                opd_word=t.opd_word(len(outside)),
+                names=_names(outside, t),
+            )
+            if outside
+            else t("certainty.funnel_none")
+        )
+    paragraphs.append(" ".join(detail))
+    if len(top) > k or (count > k and len(bottom) > k):
+        paragraphs.append(t("certainty.advice"))
+    return paragraphs
+
+
+def _flag_rows(data: RankingData, t: Texts) -> list[tuple[str, int]]:
+    """(reason in words, count), most frequent first; unknown codes printed as they are."""
+    items = sorted(data.flag_reasons.items(), key=lambda item: (-item[1], item[0]))
+    return [(t.get(f"flag.{code}", code), count) for code, count in items if count]
+
+
+def _p_value(p: float, f: Formatter) -> str:
+    """A p-value as "< 0,001" or "= 0,023"."""
+    if not math.isfinite(p):
+        return "—"
+    return f"< {f.num(0.001, 3)}" if p < 0.001 else f"= {f.num(p, 3)}"
+
+
+def _charts(data: RankingData, rows: Sequence[RankRow], k: int, lang: Lang, t: Texts) -> dict:
+    """The report's charts as images, keyed by name (only those the data allow)."""
+    score = data.score
+    labels = {o.slug: o.label() for o in data.opds}
+    out: dict[str, ChartImage] = {}
+    if not score.units:
+        return out
+    out["caterpillar"] = chart_image(
+        charts.caterpillar_svg(score, labels, lang=lang), t("chart.caterpillar.title")
+    )
+    out["ranks"] = chart_image(
+        charts.rank_interval_svg(score, labels, lang=lang, top_k=k), t("chart.rank.title")
+    )
+    if score.funnel is not None:
+        out["funnel"] = chart_image(
+            charts.funnel_svg(score, labels, lang=lang), t("chart.funnel.title")
+        )
+    counts = [data.aggregates[u.unit].counts for u in score.units if u.unit in data.aggregates]
+    if counts:
+        out["diverging"] = chart_image(
+            charts.diverging_svg(
+                np.sum(counts, axis=0),
+                [f"{e.code} {e.name(lang)}" for e in data.elements],
+                lang=lang,
+            ),
+            t("chart.diverging.title"),
+        )
+    return out
+
+
+def _nrr_table(data: RankingData, rows: Sequence[RankRow], f: Formatter) -> dict[str, Any]:
+    """The OPD x element table: per row the label and (text, background, text colour) cells."""
+    units = [r.unit for r in rows if r.unit is not None]
+    if not units:
+        return {"rows": [], "median": []}
+    values = np.array([[e.nrr for e in u.elements] for u in units])
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (1.0, 4.0)
+
+    def cells(row: Sequence[float]) -> list[tuple[str, str, str]]:
+        """(text, background, text colour) of each NRR of a row."""
+        return [(f.score(v), *charts.nrr_colour(float(v), low, high)) for v in row]
+
+    with np.errstate(all="ignore"):
+        medians = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=0)
+    table_rows = [
+        {"label": r.label, "cells": cells(values[i]), "ikm": f.score(r.unit.ikm)}  # type: ignore[union-attr]
+        for i, r in enumerate(r for r in rows if r.unit is not None)
+    ]
+    median_ikm = float(np.median([u.ikm for u in units]))
+    return {"rows": table_rows, "median": cells(medians), "median_ikm": f.score(median_ikm)}
+
+
+def ranking_context(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> dict[str, Any]:
+    """Return everything the ranking template prints, formatted for `lang`.
+
+    Parameters
+    ----------
+    data : RankingData
+    lang : {"id", "en"}
+    top_k : int
+        K of the best-K and worst-K tables and confidence sets (clamped to the OPDs scored).
+    """
+    if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
+        raise ValueError(f"top_k must be a whole number >= 1, got {top_k!r}")
+    t = Texts(lang)
+    f = Formatter(lang, data.timezone)
+    score = data.score
+    count = len(score.units)
+    k = max(1, min(int(top_k), count)) if count else int(top_k)
+    rows = ranking_rows(data, k)
+    scored = [r for r in rows if r.unit is not None]
+    best = scored[:k]
+    worst = sorted(scored, key=lambda r: (-r.unit.rank, r.unit.ikm, r.opd.slug))[:k]  # type: ignore[union-attr]
+    unscored = [r for r in rows if r.unit is None]
+    taken = f.datetime(data.data_taken_at)
+    counted = f.int(data.counted)
+    alpha = None
+    if score.alpha is not None and math.isfinite(score.alpha.alpha):
+        low, high = score.alpha.confidence_interval(score.confidence_level)
+        alpha = {
+            "alpha": f.num(score.alpha.alpha, 2),
+            "low": f.num(low, 2),
+            "high": f.num(high, 2),
+            "n": f.int(score.alpha.n),
+            "k": score.alpha.k,
+        }
+    kruskal = None
+    if score.kruskal is not None and math.isfinite(score.kruskal.statistic):
+        kruskal = {
+            "h": f.num(score.kruskal.statistic, 1),
+            "df": score.kruskal.df,
+            "p": _p_value(score.kruskal.pvalue, f),
+        }
+    command = ""
+    if data.wave_slug:
+        command = f"ikm score --wave {data.wave_slug} --seed {data.seed}"
+        if data.bootstrap:
+            command += f" --bootstrap {data.bootstrap}"
+        command += f" --scheme {data.scheme_slug} --top {k}"
+    mean_ikm = float(np.mean([u.ikm for u in score.units])) if count else math.nan
+    return {
+        "lang": lang,
+        "t": t,
+        "f": f,
+        "data": data,
+        "k": k,
+        "kw": t.count_word(k),
+        "rows": rows,
+        "scored": scored,
+        "best": best,
+        "worst": worst if count > k else [],
+        "unscored": unscored,
+        "categories": category_counts(data),
+        "mean_ikm": mean_ikm,
+        "certainty": certainty_paragraphs(rows, k, t, f),
+        "charts": _charts(data, rows, k, lang, t),
+        "nrr": _nrr_table(data, rows, f),
+        "flags": _flag_rows(data, t),
+        "alpha": alpha,
+        "kruskal": kruskal,
+        "command": command,
+        "small_n": score.units[0].estimate.small_n if count else 15,
+        "scale_points": next(iter(data.aggregates.values())).scale_points if data.aggregates else 4,
+        "simulated": data.simulated,
+        "doc_title": f"{t('ranking.kind')}: {data.title}",
+        "doc_author": data.evaluator,
+        "doc_description": t("ranking.subtitle"),
+        "doc_date": w3c_date(data.data_taken_at),
+        "header_left": f"{data.title} · {t('ranking.kind')}",
+        "footer_left": t("footer.data", taken=taken, counted=counted),
+    }
+
+
+def render_ranking_pdf(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> bytes:
+    """Render the ranking report of a wave as PDF bytes.
+
+    Parameters
+    ----------
+    data : RankingData
+        The wave's scores and what is needed to trust them (see :mod:`reports.model`).
+    lang : {"id", "en"}
+        Report language (Bahasa Indonesia by default).
+    top_k : int
+        K of the "best K" and "lowest K" (default 5).
+
+    Returns
+    -------
+    bytes
+        A tagged PDF (PDF/UA-1) with embedded fonts; the same input gives the same bytes.
+    """
+    return html_to_pdf(render("ranking.html", ranking_context(data, lang=lang, top_k=top_k)))

@@ -1,0 +1,191 @@
+"""From a template and its context to PDF bytes: Jinja2 for the HTML, WeasyPrint for the PDF.
+
+The templates live in ``templates/reports/`` at the top of the project, beside the survey's own
+templates; autoescaping is on for every template, so citizens' comments and OPD names are
+always text, never markup. WeasyPrint only reads what this module allows: the template folder,
+the DejaVu fonts and ``data:`` URLs (the charts), never the network, so a report cannot make
+the server fetch anything.
+
+PDFs are deterministic: the creation and modification dates are the data's
+(``data_taken_at``), the file identifier is a hash of the content, and WeasyPrint adds no
+random ids in the PDF/UA variant. The same data give the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import matplotlib
+import weasyprint
+from markupsafe import Markup
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher
+
+__all__ = [
+    "TEMPLATE_DIR",
+    "ChartImage",
+    "chart_image",
+    "environment",
+    "html_to_pdf",
+    "render",
+    "w3c_date",
+]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "reports"
+
+# DejaVu Sans: Debian's fonts-dejavu-core if installed, else the copy matplotlib ships (it is a
+# dependency anyway), so the reports look the same on any machine and the charts' text, also
+# set in DejaVu Sans, matches the body text.
+_FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path(matplotlib.get_data_path()) / "fonts" / "ttf",
+)
+_FONT_FILES = {
+    ("normal", "normal"): "DejaVuSans.ttf",
+    ("bold", "normal"): "DejaVuSans-Bold.ttf",
+    ("normal", "italic"): "DejaVuSans-Oblique.ttf",
+    ("bold", "italic"): "DejaVuSans-BoldOblique.ttf",
+}
+_MONO_FILE = "DejaVuSansMono.ttf"
+
+# Usable page area of A4 with the margins of report.css (210 - 2 x 18 mm by 297 - 44 mm),
+# less room for a chart's heading and caption.
+CONTENT_WIDTH_MM = 174.0
+MAX_CHART_HEIGHT_MM = 205.0
+
+
+def _font_dir() -> Path:
+    """Return the first folder that holds every DejaVu Sans face."""
+    for folder in _FONT_DIRS:
+        if all((folder / name).is_file() for name in (*_FONT_FILES.values(), _MONO_FILE)):
+            return folder
+    raise FileNotFoundError(
+        "DejaVu Sans not found; install fonts-dejavu-core or matplotlib's bundled fonts"
+    )
+
+
+@functools.cache
+def font_face_css() -> Markup:
+    """Return the ``@font-face`` rules that embed DejaVu Sans from its files."""
+    folder = _font_dir()
+    rules = []
+    for (weight, style), name in _FONT_FILES.items():
+        rules.append(
+            "@font-face { font-family: 'DejaVu Sans'; "
+            f"src: url('{(folder / name).as_uri()}'); "
+            f"font-weight: {weight}; font-style: {style}; }}"
+        )
+    rules.append(
+        "@font-face { font-family: 'DejaVu Sans Mono'; "
+        f"src: url('{(folder / _MONO_FILE).as_uri()}'); }}"
+    )
+    return Markup("\n".join(rules))  # built here from file paths, no outside text
+
+
+class _LocalFetcher(URLFetcher):
+    """Fetch only ``data:`` URLs and files under the template and font folders."""
+
+    def __init__(self) -> None:
+        """Allow no network protocol at all."""
+        super().__init__(allowed_protocols={"data", "file"})
+        self._roots = (TEMPLATE_DIR, *(d.resolve() for d in _FONT_DIRS))
+
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        """Refuse files outside the allowed folders (WeasyPrint logs and skips them)."""
+        if url.startswith("file:"):
+            path = Path(url.split("?", 1)[0].removeprefix("file://")).resolve()
+            if not any(path.is_relative_to(root) for root in self._roots):
+                raise ValueError(f"report may not read {url}")
+        return super().fetch(url, headers)
+
+
+def _css_string(value: Any) -> Markup:
+    """Quote a value as a CSS string for a ``<style>`` block (page margin boxes from data).
+
+    Inside ``<style>`` HTML entities are not decoded, so the value is escaped for CSS instead,
+    with ``<`` escaped too: no text can close the style element.
+    """
+    text = str(value)
+    for char, escape in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\A "), ("<", "\\3C ")):
+        text = text.replace(char, escape)
+    return Markup(f'"{text}"')
+
+
+def _capitalize_first(text: str) -> str:
+    """Upper-case the first letter only ("lima OPD ..." -> "Lima OPD ..."), unlike capitalize."""
+    return text[:1].upper() + text[1:]
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """Return the Jinja2 environment of the report templates (autoescaped, strict)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,  # every template, whatever its name: free text is data, not markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["css_string"] = _css_string
+    env.filters["capitalize_first"] = _capitalize_first
+    env.globals["font_face_css"] = font_face_css
+    return env
+
+
+def render(template: str, context: Mapping[str, Any]) -> str:
+    """Render one report template to an HTML string."""
+    return environment().get_template(template).render(**context)
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    """A chart ready for an ``<img>``: a data URL, its printed size and its text alternative."""
+
+    uri: str
+    width_mm: float
+    height_mm: float
+    alt: str
+
+
+_SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)pt"[^>]*?height="([\d.]+)pt"', re.S)
+
+
+def chart_image(svg: str, alt: str, *, max_height_mm: float = MAX_CHART_HEIGHT_MM) -> ChartImage:
+    """Wrap an SVG chart for the page: natural size (1 pt = 1 pt), shrunk to fit if too tall."""
+    match = _SIZE.search(svg)
+    if match is None:
+        raise ValueError("chart SVG has no width/height in points")
+    width = float(match.group(1)) * 25.4 / 72
+    height = float(match.group(2)) * 25.4 / 72
+    scale = min(1.0, CONTENT_WIDTH_MM / width, max_height_mm / height)
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return ChartImage(uri, round(width * scale, 2), round(height * scale, 2), alt)
+
+
+def w3c_date(moment: datetime) -> str:
+    """Return the W3C date-time WeasyPrint reads from ``dcterms`` meta tags (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def html_to_pdf(html: str, *, tagged: bool = True) -> bytes:
+    """Render HTML from :func:`render` to PDF bytes (PDF/UA-1, tagged, unless `tagged` is off).
+
+    The document's dates come from its ``dcterms.created``/``dcterms.modified`` meta tags,
+    which the templates fill from the data, so no clock is read here.
+    """
+    font_config = FontConfiguration()
+    document = weasyprint.HTML(
+        string=html, base_url=TEMPLATE_DIR.as_uri() + "/", url_fetcher=_LocalFetcher()
+    )
+    options: dict[str, Any] = {"pdf_identifier": True}  # an md5 of the content: stable
+    if tagged:
+        options["pdf_variant"] = "pdf/ua-1"
+    return document.write_pdf(font_config=font_config, **options)

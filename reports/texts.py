@@ -1,0 +1,676 @@
+"""The words of the reports, in Bahasa Indonesia and English, side by side.
+
+A report is short and its sentences carry numbers, so the texts live here as pairs rather than
+in a gettext catalogue: a translator sees both versions of a sentence together, and a missing
+English text is impossible by construction. Texts are plain (no markup); templates escape them
+like any other value. Placeholders use :meth:`str.format` names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Lang
+
+__all__ = ["TEXTS", "Texts"]
+
+# key -> (Bahasa Indonesia, English)
+TEXTS: dict[str, tuple[str, str]] = {
+    # --- every document -------------------------------------------------------------------
+    "doc.simulated": ("DATA SIMULASI", "SIMULATED DATA"),
+    "doc.simulated_note": (
+        "Laporan ini dibuat dari data simulasi untuk demonstrasi. Angka-angkanya tidak "
+        "menggambarkan pelayanan yang sebenarnya.",
+        "This report is built from simulated data for a demonstration. Its figures do not "
+        "describe any real service.",
+    ),
+    "footer.data": (
+        "Data per {taken} · {counted} respons dihitung",
+        "Data as of {taken} · {counted} responses counted",
+    ),
+    "footer.page": ("Halaman", "Page"),
+    "footer.of": ("dari", "of"),
+    "basis": (
+        "Dihitung sesuai PermenPANRB No. 14 Tahun 2017 tentang Pedoman Penyusunan Survei "
+        "Kepuasan Masyarakat.",
+        "Computed as PermenPANRB No. 14/2017 on public satisfaction surveys prescribes.",
+    ),
+    "yes": ("ya", "yes"),
+    "no": ("tidak", "no"),
+    "none": ("tidak ada", "none"),
+    "and": ("dan", "and"),
+    # --- cover ----------------------------------------------------------------------------
+    "ranking.kind": ("Laporan Indeks Kepuasan Masyarakat", "Public Satisfaction Index Report"),
+    "ranking.subtitle": (
+        "Skor dan peringkat OPD, beserta seberapa pasti keduanya",
+        "OPD scores and ranks, and how sure each of them is",
+    ),
+    "cover.evaluator": ("Penyelenggara survei", "Survey run by"),
+    "cover.period": ("Periode survei", "Survey period"),
+    "cover.taken": ("Data diambil", "Data taken"),
+    "cover.opds": ("OPD yang dinilai", "OPDs rated"),
+    "cover.responses": ("Respons dihitung", "Responses counted"),
+    "cover.flagged": ("Respons ditandai (tidak dihitung)", "Responses flagged (excluded)"),
+    "cover.scheme": ("Skema kategori", "Category scheme"),
+    "cover.contents": ("Isi laporan", "Contents"),
+    # --- summary --------------------------------------------------------------------------
+    "summary.title": ("Ringkasan", "Summary"),
+    "summary.coverage": (
+        "Survei ini menilai {opds} OPD berdasarkan {counted} respons warga yang dihitung.",
+        "This survey rates {opds} {opd_word} on {counted} counted responses from citizens.",
+    ),
+    "summary.flagged": (
+        "{flagged} respons lain ditandai (misalnya dikirim berulang dari perangkat yang sama) "
+        "dan tidak dihitung; rinciannya ada di Lampiran.",
+        "{flagged} further responses were flagged (for example sent repeatedly from one "
+        "device) and excluded; the appendix lists why.",
+    ),
+    "summary.flagged_none": (
+        "Tidak ada respons yang ditandai atau dikeluarkan.",
+        "No response was flagged or excluded.",
+    ),
+    "summary.unscored": (
+        "{count} OPD belum memiliki respons sehingga tidak dinilai: {names}.",
+        "{count} {opd_word} had no response and could not be rated: {names}.",
+    ),
+    "summary.categories": ("Menurut skema {scheme}:", "Under the {scheme} scheme:"),
+    "summary.category_line": (
+        "{count} OPD ({pct}) kategori {label} ({code})",
+        "{count} {opd_word} ({pct}) in category {label} ({code})",
+    ),
+    "summary.mean": (
+        "Rata-rata skor seluruh OPD: IKM {ikm} (nilai konversi {conv}).",
+        "Average score of all OPDs: IKM {ikm} (converted score {conv}).",
+    ),
+    "summary.best": ("{k} OPD dengan skor tertinggi", "The {k} OPDs with the highest scores"),
+    "summary.worst": ("{k} OPD dengan skor terendah", "The {k} OPDs with the lowest scores"),
+    "summary.sets_legend": (
+        "Kolom terakhir: pasti = dengan keyakinan 95% termasuk {k} terbaik (atau terendah); "
+        "mungkin = termasuk himpunan keyakinan 95%, tetapi data belum dapat memastikannya; "
+        "tidak = dengan keyakinan 95% tidak termasuk. * = kurang dari {small} responden.",
+        "Last column: surely = among the {k} best (or lowest) with 95% confidence; possibly = "
+        "in the 95% confidence set, but the data cannot tell for sure; no = not among them, "
+        "with 95% confidence. * = fewer than {small} respondents.",
+    ),
+    "certainty.title": ("Seberapa pasti peringkat ini?", "How sure is this ranking?"),
+    "certainty.intro": (
+        "Skor setiap OPD dihitung dari sebagian warga yang dilayani, bukan dari semuanya. "
+        "Karena itu setiap skor mengandung ketidakpastian: bila survei diulang dengan warga "
+        "lain, skornya akan sedikit berbeda, dan urutan OPD yang skornya berdekatan bisa "
+        "berubah.",
+        "Each OPD's score comes from some of the citizens it served, not all of them. So every "
+        "score is uncertain: had other citizens answered, the scores would differ a little, "
+        "and OPDs with close scores could swap places.",
+    ),
+    "certainty.top_sure": (
+        "Data ini cukup kuat untuk menunjuk {k} OPD terbaik dengan keyakinan 95%: {names}.",
+        "The data are strong enough to name the best {k} with 95% confidence: {names}.",
+    ),
+    "certainty.top_unsure": (
+        "Data ini belum cukup untuk memastikan {k} OPD terbaik. Dengan keyakinan 95%, {k} OPD "
+        "terbaik yang sebenarnya berada di antara {size} OPD (ditandai ▲ di tabel lengkap), "
+        "bukan hanya {k} OPD teratas dalam tabel.",
+        "The data cannot tell which are the best {k}. With 95% confidence, the true best {k} "
+        "are among {size} OPDs (marked ▲ in the full table), not just the top {k} of the table.",
+    ),
+    "certainty.top_all": (
+        "Data ini sama sekali tidak dapat menunjuk {k} OPD terbaik: setiap OPD yang dinilai "
+        "bisa saja termasuk {k} terbaik.",
+        "The data cannot name the best {k} at all: every OPD rated could be among them.",
+    ),
+    "certainty.top_surely": (
+        "Yang sudah pasti termasuk {k} terbaik: {names}.",
+        "Surely among the best {k}: {names}.",
+    ),
+    "certainty.top_none_sure": (
+        "Tidak ada satu OPD pun yang pasti termasuk {k} terbaik.",
+        "No OPD is surely among the best {k}.",
+    ),
+    "certainty.bottom_sure": (
+        "Untuk {k} OPD terendah, data ini cukup kuat (keyakinan 95%): {names}.",
+        "For the lowest {k}, the data are strong enough (95% confidence): {names}.",
+    ),
+    "certainty.bottom_unsure": (
+        "Untuk {k} OPD terendah: dengan keyakinan 95%, mereka berada di antara {size} OPD "
+        "(ditandai ▼).",
+        "As for the lowest {k}: with 95% confidence they are among {size} OPDs (marked ▼).",
+    ),
+    "certainty.bottom_all": (
+        "Untuk {k} OPD terendah pun data ini tidak dapat memilih: setiap OPD bisa termasuk.",
+        "Nor can the data pick the lowest {k}: every OPD could be among them.",
+    ),
+    "certainty.bottom_surely": (
+        "Yang sudah pasti termasuk {k} terendah: {names}.",
+        "Surely among the lowest {k}: {names}.",
+    ),
+    "certainty.bottom_none_sure": (
+        "Tidak ada OPD yang pasti termasuk {k} terendah.",
+        "No OPD is surely among the lowest {k}.",
+    ),
+    "certainty.width": (
+        "Rata-rata, rentang peringkat satu OPD mencakup {width} dari {count} posisi.",
+        "On average an OPD's rank range spans {width} of {count} places.",
+    ),
+    "certainty.crossing": (
+        "Bagi {crossing} dari {count} OPD, rentang skornya melewati batas kategori, sehingga "
+        "kategorinya pun belum pasti.",
+        "For {crossing} of {count} OPDs the score interval crosses a category boundary, so "
+        "even the category is not certain.",
+    ),
+    "certainty.crossing_none": (
+        "Rentang skor setiap OPD berada di dalam satu kategori, sehingga kategorinya pasti.",
+        "Every OPD's score interval lies within one category, so the categories are certain.",
+    ),
+    "certainty.funnel": (
+        "{count} OPD berbeda nyata dari rata-rata semua OPD (di luar batas 95% diagram corong): "
+        "{names}.",
+        "{count} {opd_word} differ clearly from the average of all OPDs (outside the funnel "
+        "plot's 95% limits): {names}.",
+    ),
+    "certainty.funnel_none": (
+        "Tidak ada OPD yang berbeda nyata dari rata-rata semua OPD (semua di dalam batas 95% "
+        "diagram corong).",
+        "No OPD differs clearly from the average of all OPDs (all lie inside the funnel plot's "
+        "95% limits).",
+    ),
+    "certainty.advice": (
+        "Karena itu, sebaiknya laporkan OPD menurut kelompok dan kategori, bukan menurut urutan "
+        "persis. Untuk membedakan OPD dengan lebih pasti, dibutuhkan lebih banyak responden "
+        "per OPD (lihat margin galat di Lampiran).",
+        "Report the OPDs by group and category rather than by exact position. Telling them "
+        "apart more surely needs more respondents per OPD (see the margins of error in the "
+        "appendix).",
+    ),
+    # --- tables ---------------------------------------------------------------------------
+    "col.rank": ("Peringkat", "Rank"),
+    "col.rank_set": ("Rentang peringkat 95%", "95% rank range"),
+    "col.opd": ("OPD", "OPD"),
+    "col.n": ("n", "n"),
+    "col.ikm": ("IKM (1–4)", "IKM (1–4)"),
+    "col.conv": ("Nilai (25–100)", "Score (25–100)"),
+    "col.interval": ("Interval 95%", "95% interval"),
+    "col.category": ("Kategori", "Category"),
+    "col.in_top": ("Termasuk {k} terbaik?", "Among the {k} best?"),
+    "col.in_bottom": ("Termasuk {k} terendah?", "Among the {k} lowest?"),
+    "col.sets": ("Himpunan", "Sets"),
+    "col.funnel": ("Corong", "Funnel"),
+    "col.shrunken": ("Skor EB", "EB score"),
+    "set.sure": ("pasti", "surely"),
+    "set.maybe": ("mungkin", "possibly"),
+    "set.no": ("tidak", "no"),
+    "funnel.above": ("atas", "above"),
+    "funnel.below": ("bawah", "below"),
+    "unscored": ("belum ada respons", "no responses"),
+    "full.title": ("Tabel lengkap semua OPD", "All OPDs"),
+    "full.note": (
+        "Diurutkan menurut skor (interval dan nilai pada skala 25–100). ▲ = termasuk himpunan "
+        "keyakinan 95% untuk {k} terbaik; ▼ = untuk {k} terendah. Corong: atas / bawah = di "
+        "atas / di bawah batas 95% diagram corong, yaitu berbeda nyata dari rata-rata. Skor "
+        "EB (empirical Bayes): skor yang ditarik ke arah rata-rata sebanyak "
+        "ketidakpastiannya, berguna untuk OPD dengan sedikit responden; ditampilkan di samping "
+        "skor asli, bukan penggantinya. "
+        "* = kurang dari {small} responden: perkiraan belum andal.",
+        "Sorted by score (intervals and scores on 25–100). ▲ = in the 95% confidence set for "
+        "the {k} best; ▼ = for the {k} lowest. Funnel: above / below the funnel plot's 95% "
+        "limits, i.e. clearly different from the average. EB score (empirical Bayes): the "
+        "score pulled towards the average by as much as it is uncertain, useful for OPDs with "
+        "few respondents; shown beside the raw score, never instead of it. * = fewer than "
+        "{small} respondents: not yet a reliable estimate.",
+    ),
+    # --- charts ---------------------------------------------------------------------------
+    "charts.title": ("Grafik", "Charts"),
+    "chart.caterpillar.title": (
+        "Skor setiap OPD dengan intervalnya",
+        "Each OPD's score with its interval",
+    ),
+    "chart.caterpillar.caption": (
+        "Titik = skor OPD; garis = interval 95%, rentang tempat skor sebenarnya berada dengan "
+        "keyakinan 95%. Latar berwarna = kategori. Bila garis dua OPD saling bertumpang "
+        "tindih, data belum dapat memastikan mana yang lebih baik.",
+        "Dot = the OPD's score; line = its 95% interval, the range that holds the true score "
+        "with 95% confidence. Background = category. Where two OPDs' lines overlap, the data "
+        "cannot tell which of them is better.",
+    ),
+    "chart.caterpillar.x": ("Nilai IKM (skala 25–100)", "IKM score (scale 25–100)"),
+    "chart.caterpillar.legend_point": ("skor dan interval 95%", "score and 95% interval"),
+    "chart.legend_mean": ("rata-rata semua OPD", "average of all OPDs"),
+    "chart.legend_unreliable": ("kurang dari 15 responden", "fewer than 15 respondents"),
+    "chart.rank.title": ("Peringkat dan rentang peringkatnya", "Ranks and their ranges"),
+    "chart.rank.caption": (
+        "Garis tegak = peringkat menurut skor; batang = semua peringkat yang masih mungkin "
+        "(keyakinan 95% untuk semua OPD sekaligus). OPD yang batangnya seluruhnya berada di "
+        "zona {k} terbaik pasti termasuk {k} terbaik; batang yang panjang berarti peringkatnya "
+        "belum pasti.",
+        "Tick = rank by score; bar = every rank still possible (95% confidence for all OPDs at "
+        "once). An OPD whose bar lies wholly inside the {k}-best zone is surely among the {k} "
+        "best; a long bar means its rank is far from certain.",
+    ),
+    "chart.rank.x": ("Peringkat (1 = terbaik)", "Rank (1 = best)"),
+    "chart.rank.top_zone": ("{k} terbaik", "{k} best"),
+    "chart.rank.bottom_zone": ("{k} terendah", "{k} lowest"),
+    "chart.rank.legend_set": ("rentang peringkat 95%", "95% rank range"),
+    "chart.rank.legend_rank": ("peringkat menurut skor", "rank by score"),
+    "chart.funnel.title": (
+        "Diagram corong: OPD mana yang benar-benar berbeda?",
+        "Funnel plot: which OPDs really differ?",
+    ),
+    "chart.funnel.caption": (
+        "Setiap titik adalah satu OPD. Makin teliti skornya, makin sempit corongnya. OPD di "
+        "dalam corong tidak berbeda nyata dari rata-rata; di luar batas 95% (garis putus-"
+        "putus) kemungkinan besar memang berbeda; di luar batas 99,8% (garis penuh) hampir "
+        "pasti berbeda. Sumbu datar menunjukkan ketelitian skor sebagai jumlah responden "
+        "setara: biasanya dekat dengan jumlah responden sebenarnya, lebih besar bila jawaban "
+        "warga di OPD itu seragam, lebih kecil bila beragam.",
+        "Each dot is one OPD. The more precise its score, the narrower the funnel. OPDs inside "
+        "the funnel do not differ clearly from the average; outside the 95% limits (dashed) "
+        "they most likely do; outside the 99.8% limits (solid) almost surely. The horizontal "
+        "axis shows the score's precision as equivalent respondents: usually close to the "
+        "actual number, larger where citizens' answers agree, smaller where they vary.",
+    ),
+    "chart.funnel.x": (
+        "Ketelitian skor, dalam jumlah responden setara",
+        "Precision of the score, in equivalent respondents",
+    ),
+    "chart.funnel.y": ("Nilai IKM (25–100)", "IKM score (25–100)"),
+    "chart.funnel.limit95": ("batas 95%", "95% limits"),
+    "chart.funnel.limit998": ("batas 99,8%", "99.8% limits"),
+    "chart.funnel.above": ("di atas batas 95%", "above the 95% limit"),
+    "chart.funnel.below": ("di bawah batas 95%", "below the 95% limit"),
+    "chart.diverging.title": (
+        "Sebaran jawaban per unsur (semua OPD)",
+        "Answers per element (all OPDs)",
+    ),
+    "chart.diverging.title_opd": ("Sebaran jawaban per unsur", "Answers per element"),
+    "chart.diverging.caption": (
+        "Jawaban yang kurang baik (nilai 1 dan 2) di kiri garis nol, jawaban yang baik (3 dan "
+        "4) di kanan. Makin panjang batang di kiri, makin banyak warga yang tidak puas dengan "
+        "unsur itu. Nilai 1 berarti, misalnya, “Tidak sesuai” untuk persyaratan atau “Sangat "
+        "mahal” untuk biaya.",
+        "Unfavourable answers (values 1 and 2) left of the zero line, favourable ones (3 and "
+        "4) right. The longer the bar on the left, the more citizens were dissatisfied with "
+        "that element. Value 1 means, for example, “Not suitable” for requirements or “Very "
+        "expensive” for the fee.",
+    ),
+    "chart.diverging.x": ("Persentase jawaban", "Share of answers"),
+    "chart.diverging.worst": ("{v} (terburuk)", "{v} (worst)"),
+    "chart.diverging.best": ("{v} (terbaik)", "{v} (best)"),
+    "nrr.title": ("Nilai rata-rata per unsur (NRR) setiap OPD", "Element averages (NRR) per OPD"),
+    "nrr.caption": (
+        "Setiap sel adalah NRR satu unsur di satu OPD (skala 1–4). Warna lebih gelap = nilai "
+        "lebih tinggi. Baris terakhir: median semua OPD. Nama unsur ada di bawah tabel.",
+        "Each cell is one element's NRR at one OPD (scale 1–4). Darker = higher. Last row: "
+        "the median of all OPDs. The element names are below the table.",
+    ),
+    "nrr.median": ("Median semua OPD", "Median of all OPDs"),
+    # --- methods appendix ------------------------------------------------------------------
+    "methods.title": ("Lampiran: metode dan data", "Appendix: methods and data"),
+    "methods.formula_title": ("Rumus", "Formula"),
+    "methods.formula_nrr": (
+        "NRR suatu unsur = jumlah nilai jawaban (1–{m}) unsur itu ÷ jumlah responden yang "
+        "menjawabnya.",
+        "NRR of an element = sum of its answers (1–{m}) ÷ number of respondents who answered it.",
+    ),
+    "methods.formula_ikm": (
+        "IKM = rata-rata NRR dari {k} unsur, yaitu setiap NRR berbobot tepat 1/{k} (bukan "
+        "0,111, yang membuat jumlah bobot 0,999).",
+        "IKM = the mean of the NRRs of the {k} elements, each weighted exactly 1/{k} (not "
+        "0.111, which makes the weights add up to 0.999).",
+    ),
+    "methods.formula_conv": (
+        "Nilai konversi = IKM × 25 (skala 25–100).",
+        "Converted score = IKM × 25 (scale 25–100).",
+    ),
+    "methods.scheme_title": ("Kategori mutu pelayanan: {scheme}", "Service categories: {scheme}"),
+    "methods.scheme_note": (
+        "Kategori ditentukan dengan membandingkan skor dengan batas bawah setiap kategori (≥), "
+        "secara tepat, tanpa pembulatan.",
+        "The category is found by comparing the score with each category's lower bound (≥), "
+        "exactly, without rounding.",
+    ),
+    "col.code": ("Mutu", "Grade"),
+    "col.label": ("Kinerja", "Performance"),
+    "col.min_ikm": ("IKM (1–4) mulai", "IKM (1–4) from"),
+    "col.min_conv": ("Nilai (25–100) mulai", "Score (25–100) from"),
+    "methods.uncertainty_title": (
+        "Interval, peringkat dan perbandingan",
+        "Intervals, ranks and comparisons",
+    ),
+    "methods.interval_analytic": (
+        "Interval 95% setiap skor dihitung dengan responden sebagai satuan sampel (jawaban "
+        "satu orang atas semua unsur saling berkaitan): metode delta pada rata-rata unsur, "
+        "interval t dengan derajat bebas n − 1.",
+        "Every score's 95% interval treats the respondent as the unit of sampling (one "
+        "person's answers to the elements are related): the delta method on the element "
+        "means, a t interval with n − 1 degrees of freedom.",
+    ),
+    "methods.interval_bootstrap": (
+        "Interval 95% setiap skor dihitung dengan responden sebagai satuan sampel: bootstrap "
+        "BCa dengan {b} pengambilan ulang responden per OPD (interval t untuk OPD dengan "
+        "kurang dari {small} responden).",
+        "Every score's 95% interval treats the respondent as the unit of sampling: a BCa "
+        "bootstrap with {b} resamples of respondents per OPD (a t interval for OPDs with fewer "
+        "than {small} respondents).",
+    ),
+    "methods.ranks": (
+        "Rentang peringkat adalah himpunan keyakinan 95% serentak untuk peringkat semua OPD "
+        "(Mogstad, Romano, Shaikh & Wilhelm, Review of Economic Studies, 2024), dengan {draws} "
+        "simulasi. Himpunan {k} terbaik (▲) memuat, dengan keyakinan 95%, semua OPD yang "
+        "sebenarnya termasuk {k} terbaik; demikian pula himpunan {k} terendah (▼).",
+        "Rank ranges are simultaneous 95% confidence sets for the ranks of all OPDs (Mogstad, "
+        "Romano, Shaikh & Wilhelm, Review of Economic Studies, 2024), with {draws} draws. The "
+        "set of the {k} best (▲) contains, with 95% confidence, every OPD truly among the {k} "
+        "best; likewise the set of the {k} lowest (▼).",
+    ),
+    "methods.funnel": (
+        "Batas diagram corong (Spiegelhalter, Statistics in Medicine, 2005) mengelilingi rata-"
+        "rata tertimbang {target} (nilai konversi), dengan z = 1,96 dan 3,09, dan diperlebar "
+        "untuk keragaman nyata antar-OPD (faktor φ = {phi}, τ² = {tau2}).",
+        "The funnel limits (Spiegelhalter, Statistics in Medicine, 2005) surround the "
+        "precision-weighted mean {target} (converted), with z = 1.96 and 3.09, widened for "
+        "real differences between OPDs (φ = {phi}, τ² = {tau2}).",
+    ),
+    "methods.shrinkage": (
+        "Skor EB: estimasi Bayes empiris normal-normal, ragam antar-OPD τ² = {tau2} (skala "
+        "1–4, metode {method}).",
+        "EB scores: normal-normal empirical Bayes, between-OPD variance τ² = {tau2} (scale "
+        "1–4, {method}).",
+    ),
+    "methods.kruskal": (
+        "Uji Kruskal-Wallis atas skor rata-rata tiap responden: H = {h}, derajat bebas {df}, "
+        "p {p}.",
+        "Kruskal-Wallis test on respondents' mean scores: H = {h}, {df} degrees of freedom, p {p}.",
+    ),
+    "methods.sample_title": ("Ukuran sampel", "Sample sizes"),
+    "methods.sample_note": (
+        "Minimal K&M: ukuran sampel minimal menurut tabel Krejcie & Morgan dalam PermenPANRB "
+        "14/2017 untuk populasi N (pengguna layanan dalam periode survei), bila N diketahui. "
+        "Angka itu dibuat untuk persentase, bukan untuk skor rata-rata; karena itu tabel juga "
+        "memuat margin galat: setengah lebar interval 95% skor OPD (skala 25–100) dengan "
+        "jumlah responden yang tercapai. Sebagai pembanding, kategori C hanya selebar "
+        "11,6 poin.",
+        "K&M minimum: the minimum sample of the Krejcie & Morgan table in PermenPANRB 14/2017 "
+        "for a population N (service users in the period), where N is known. It is meant for "
+        "a percentage, not a mean score, so the table also gives the margin of error: half "
+        "the width of the OPD's 95% interval (scale 25–100) at the number of respondents "
+        "reached. For comparison, category C is only 11.6 points wide.",
+    ),
+    "col.population": ("Populasi (N)", "Population (N)"),
+    "col.km": ("Minimal K&M", "K&M minimum"),
+    "col.target": ("Target", "Target"),
+    "col.reached": ("Tercapai (n)", "Reached (n)"),
+    "col.moe": ("Margin galat (±)", "Margin of error (±)"),
+    "col.flagged": ("Ditandai", "Flagged"),
+    "methods.flags_title": ("Respons yang ditandai", "Flagged responses"),
+    "methods.flags_note": (
+        "Respons yang ditandai tidak dihitung dalam skor mana pun. Total: {flagged} dari "
+        "{total} respons masuk.",
+        "Flagged responses count in no score. Total: {flagged} of {total} responses received.",
+    ),
+    "col.reason": ("Alasan", "Reason"),
+    "col.count": ("Jumlah", "Count"),
+    "flag.duplicate-device": (
+        "Dikirim berulang dari perangkat yang sama",
+        "Sent repeatedly from the same device",
+    ),
+    "flag.bot-suspect": ("Diduga isian otomatis (bot)", "Suspected automated submission (bot)"),
+    "flag.manual": ("Ditandai oleh evaluator", "Flagged by the evaluator"),
+    "methods.alpha_title": ("Keandalan kuesioner", "Reliability of the questionnaire"),
+    "methods.alpha": (
+        "Cronbach's alpha = {alpha} (interval 95%: {low}–{high}), dari {n} responden yang "
+        "menjawab semua {k} unsur. Nilai 0,7 atau lebih berarti unsur-unsur kuesioner mengukur "
+        "hal yang sama secara konsisten, sehingga wajar dirata-ratakan menjadi satu indeks.",
+        "Cronbach's alpha = {alpha} (95% interval: {low}–{high}), from {n} respondents who "
+        "answered all {k} elements. 0.7 or more means the elements measure one thing "
+        "consistently, so averaging them into one index is sound.",
+    ),
+    "methods.alpha_none": (
+        "Cronbach's alpha tidak dapat dihitung dari data ini.",
+        "Cronbach's alpha cannot be computed from these data.",
+    ),
+    "methods.repro_title": ("Cara menghitung ulang", "How to reproduce these numbers"),
+    "methods.repro": (
+        "Semua angka dalam laporan ini dapat dihitung ulang persis sama dari data yang sama "
+        "dengan pengaturan berikut. Sidik data berubah bila satu jawaban pun berubah.",
+        "Every number in this report can be recomputed exactly from the same data with the "
+        "settings below. The data fingerprint changes if any single answer changes.",
+    ),
+    "repro.seed": ("Seed", "Seed"),
+    "repro.fingerprint": ("Sidik data", "Data fingerprint"),
+    "repro.bootstrap": ("Bootstrap per OPD", "Bootstrap per OPD"),
+    "repro.bootstrap_none": ("tidak (interval analitik)", "none (analytic intervals)"),
+    "repro.draws": ("Simulasi peringkat", "Rank draws"),
+    "repro.level": ("Tingkat keyakinan", "Confidence level"),
+    "repro.scheme": ("Skema kategori", "Category scheme"),
+    "repro.command": ("Perintah", "Command"),
+    "elements.title": ("Unsur pelayanan", "Service elements"),
+    # --- OPD report -----------------------------------------------------------------------
+    "opd.kind": ("Laporan Hasil Survei Kepuasan Masyarakat", "Public Satisfaction Survey Results"),
+    "opd.for": ("untuk pimpinan {name}", "for the head of {name}"),
+    "opd.score_title": ("Skor {name}", "Score of {name}"),
+    "opd.ikm": ("IKM", "IKM"),
+    "opd.converted": ("nilai konversi {conv}", "converted {conv}"),
+    "opd.category": ("Kategori", "Category"),
+    "opd.interval": ("Interval 95%", "95% interval"),
+    "opd.rank": ("Peringkat", "Rank"),
+    "opd.rank_range": ("95%: peringkat {low}–{high}", "95%: rank {low}–{high}"),
+    "opd.scale_conv": ("skala 25–100", "scale 25–100"),
+    "opd.respondents": ("Responden", "Respondents"),
+    "opd.explain_interval": (
+        "Skor ini dihitung dari {n} warga yang mengisi survei. Bila semua warga yang dilayani "
+        "ikut mengisi, skornya dengan keyakinan 95% berada antara {low} dan {high} (skala "
+        "25–100).",
+        "This score comes from the {n} citizens who answered. Had every citizen served "
+        "answered, the score would lie between {low} and {high} (scale 25–100) with 95% "
+        "confidence.",
+    ),
+    "opd.explain_crosses": (
+        "Rentang itu melewati batas kategori, sehingga kategori sebenarnya bisa {codes}.",
+        "That range crosses a category boundary, so the true category could be {codes}.",
+    ),
+    "opd.explain_within": (
+        "Seluruh rentang itu berada di kategori {code}, sehingga kategorinya cukup pasti.",
+        "The whole range lies in category {code}, so the category is fairly certain.",
+    ),
+    "opd.explain_rank": (
+        "Menurut skornya, OPD ini berada di peringkat {rank} dari {count} OPD. Karena setiap "
+        "skor mengandung ketidakpastian, peringkat sebenarnya dengan keyakinan 95% berada "
+        "antara {low} dan {high}.",
+        "By its score this OPD ranks {rank} of {count}. As every score is uncertain, its true "
+        "rank lies between {low} and {high} with 95% confidence.",
+    ),
+    "opd.explain_rank_exact": (
+        "Menurut skornya, OPD ini berada di peringkat {rank} dari {count} OPD, dan data cukup "
+        "kuat untuk memastikan peringkat itu.",
+        "By its score this OPD ranks {rank} of {count}, and the data are strong enough to be "
+        "sure of it.",
+    ),
+    "opd.explain_funnel_above": (
+        "Skornya berbeda nyata di atas rata-rata semua OPD.",
+        "Its score is clearly above the average of all OPDs.",
+    ),
+    "opd.explain_funnel_below": (
+        "Skornya berbeda nyata di bawah rata-rata semua OPD.",
+        "Its score is clearly below the average of all OPDs.",
+    ),
+    "opd.explain_funnel_inside": (
+        "Skornya tidak berbeda nyata dari rata-rata semua OPD ({mean}).",
+        "Its score does not differ clearly from the average of all OPDs ({mean}).",
+    ),
+    "opd.unreliable": (
+        "Perhatian: kurang dari {small} responden. Perkiraan ini belum andal.",
+        "Caution: fewer than {small} respondents. This estimate is not yet reliable.",
+    ),
+    "opd.no_responses": (
+        "OPD ini belum memiliki respons yang dihitung dalam gelombang survei ini, sehingga "
+        "belum dapat dinilai.",
+        "This OPD has no counted response in this survey wave, so it cannot be rated yet.",
+    ),
+    "opd.elements_title": ("Nilai setiap unsur", "Each element"),
+    "opd.elements_caption": (
+        "Titik = NRR unsur di OPD ini, garis = interval 95%; garis biru tegak = median NRR "
+        "semua OPD. Tiga unsur terlemah berwarna jingga.",
+        "Dot = the element's NRR at this OPD, line = its 95% interval; blue tick = the median "
+        "NRR of all OPDs. The three weakest elements are in orange.",
+    ),
+    "col.element": ("Unsur", "Element"),
+    "col.element_answers": (
+        "Unsur dan pilihan jawaban (1–{m})",
+        "Element and answer options (1–{m})",
+    ),
+    "col.nrr": ("NRR", "NRR"),
+    "col.median": ("Median semua OPD", "Median of all OPDs"),
+    "col.difference": ("Selisih", "Difference"),
+    "chart.element.x": ("NRR (skala 1–4)", "NRR (scale 1–4)"),
+    "chart.element.legend_own": ("NRR OPD ini dan interval 95%", "this OPD's NRR and 95% interval"),
+    "chart.element.legend_median": ("median semua OPD", "median of all OPDs"),
+    "chart.element.legend_weak": ("tiga unsur terlemah", "three weakest elements"),
+    "opd.plan_title": ("Rencana tindak lanjut", "Follow-up plan"),
+    "opd.plan_intro": (
+        "PermenPANRB 14/2017 meminta setiap unit menyusun rencana tindak lanjut dengan unsur "
+        "bernilai terendah sebagai prioritas. Tiga unsur terlemah OPD ini:",
+        "PermenPANRB 14/2017 asks every unit to write a follow-up plan that takes its "
+        "lowest-scoring elements as priorities. This OPD's three weakest elements:",
+    ),
+    "col.priority": ("Prioritas", "Priority"),
+    "col.action": ("Tindakan perbaikan", "Action"),
+    "col.timeline": ("Waktu", "Timeline"),
+    "col.responsible": ("Penanggung jawab", "Responsible"),
+    "opd.profile_title": ("Profil responden", "Respondents"),
+    "opd.profile_note": (
+        "Demi kerahasiaan, kelompok dengan kurang dari {min} responden tidak ditampilkan "
+        "sendiri: kelompok kecil digabung menjadi “{other}”, dan bila gabungannya pun kurang "
+        "dari {min}, tidak ditampilkan.",
+        "To keep respondents anonymous, no group of fewer than {min} is shown on its own: "
+        "small groups are merged into “{other}”, and left out if even the merged group has "
+        "fewer than {min}.",
+    ),
+    "opd.profile_hidden_plain": (
+        "Kelompok yang terlalu kecil tidak ditampilkan.",
+        "Groups too small to show are left out.",
+    ),
+    "opd.profile_share_note": (
+        "Persentase dihitung dari {n} responden; tidak semua responden mengisi setiap data "
+        "profil, sehingga jumlahnya bisa kurang dari 100%.",
+        "Shares are of all {n} respondents; not everyone filled in every profile field, so "
+        "they may add up to less than 100%.",
+    ),
+    "opd.profile_field_hidden": (
+        "Terlalu sedikit jawaban untuk ditampilkan.",
+        "Too few answers to show.",
+    ),
+    "opd.profile_none": ("Tidak ada data profil responden.", "No respondent profile data."),
+    "profile.other": ("Lainnya", "Other"),
+    "profile.sex": ("Jenis kelamin", "Sex"),
+    "profile.age": ("Usia", "Age"),
+    "profile.education": ("Pendidikan terakhir", "Education"),
+    "profile.occupation": ("Pekerjaan", "Occupation"),
+    "profile.service": ("Jenis layanan", "Service received"),
+    "profile.value.L": ("Laki-laki", "Male"),
+    "profile.value.P": ("Perempuan", "Female"),
+    "profile.value.Lainnya": ("Lainnya", "Other"),
+    "profile.value.Swasta": ("Swasta", "Private sector"),
+    "profile.value.Wirausaha": ("Wirausaha", "Self-employed"),
+    "col.group": ("Kelompok", "Group"),
+    "col.share": ("Persentase", "Share"),
+    "opd.comments_title": ("Kritik dan saran warga", "Citizens' comments"),
+    "opd.comments_hidden": (
+        "Komentar tidak ditampilkan karena OPD ini memiliki kurang dari {min} respons; dengan "
+        "sedikit respons, penulis komentar dapat dikenali.",
+        "Comments are not shown because this OPD has fewer than {min} responses; with so few, "
+        "the people who wrote them could be recognised.",
+    ),
+    "opd.comments_none": ("Tidak ada komentar.", "No comments."),
+    "opd.comments_intro": (
+        "{count} komentar, ditampilkan apa adanya (tanpa nama), yang terbaru lebih dulu.",
+        "{count} comments, as written (without names), newest first.",
+    ),
+    "opd.trend_title": ("Perkembangan dari waktu ke waktu", "Trend over time"),
+    "opd.trend_none": (
+        "Belum ada gelombang survei sebelumnya untuk dibandingkan.",
+        "There is no earlier survey wave to compare with yet.",
+    ),
+    "opd.trend_note": (
+        "Bila interval dua gelombang saling bertumpang tindih, perubahan skornya bisa saja "
+        "hanya kebetulan.",
+        "Where the intervals of two waves overlap, the change in score may be chance alone.",
+    ),
+    "col.wave": ("Gelombang survei", "Survey wave"),
+    "col.period_end": ("Akhir periode", "Period end"),
+    "opd.current": ("(sekarang)", "(now)"),
+    "opd.chart_trend_alt": (
+        "Grafik skor OPD per gelombang survei",
+        "Chart of the OPD's score per wave",
+    ),
+    "chart.trend.y": ("Nilai IKM (25–100)", "IKM score (25–100)"),
+    "opd.compare_title": ("Dibandingkan dengan OPD lain", "Compared with the other OPDs"),
+    # --- posters --------------------------------------------------------------------------
+    "poster.kicker": ("Survei Kepuasan Masyarakat", "Public Satisfaction Survey"),
+    "poster.call": (
+        "Bagaimana pelayanan kami hari ini?",
+        "How was our service today?",
+    ),
+    "poster.instruction": (
+        "Pindai kode QR ini dan isi survei singkat (±1 menit). Tanpa login, tanpa nama.",
+        "Scan this QR code and fill in a short survey (about 1 minute). No login, no name.",
+    ),
+    "poster.or": ("atau buka", "or open"),
+    "poster.footer": (
+        "Survei Kepuasan Masyarakat · {wave} · Jawaban Anda membantu memperbaiki pelayanan publik.",
+        "Public Satisfaction Survey · {wave} · Your answers help improve public services.",
+    ),
+    "poster.qr_alt": ("Kode QR menuju survei: {url}", "QR code to the survey: {url}"),
+    "poster.doc_title": ("Poster QR survei", "Survey QR posters"),
+}
+
+_NUMBER_WORDS = {
+    "id": ("nol", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan"),
+    "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+}
+
+
+class Texts:
+    """The texts of one report language: ``t("key", name=value)``.
+
+    Examples
+    --------
+    >>> Texts("id")("summary.mean", ikm="2,87", conv="71,75")
+    'Rata-rata skor seluruh OPD: IKM 2,87 (nilai konversi 71,75).'
+    >>> Texts("en").opd_word(1), Texts("en").opd_word(3), Texts("id").count_word(5)
+    ('OPD', 'OPDs', 'lima')
+    """
+
+    def __init__(self, lang: Lang = "id") -> None:
+        """Bind the language."""
+        if lang not in ("id", "en"):
+            raise ValueError(f"lang must be 'id' or 'en', not {lang!r}")
+        self.lang: Lang = lang
+        self._index = 0 if lang == "id" else 1
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """Return the text of `key`, with the placeholders filled from `values`."""
+        text = TEXTS[key][self._index]
+        return text.format(**values) if values else text
+
+    def get(self, key: str, default: str) -> str:
+        """Return the text of `key`, or `default` when there is none (e.g. a custom code)."""
+        pair = TEXTS.get(key)
+        return default if pair is None else pair[self._index]
+
+    def pick(self, indonesian: str, english: str) -> str:
+        """Return whichever of two given texts is in the report language."""
+        return english if self.lang == "en" and english else indonesian
+
+    def opd_word(self, count: int) -> str:
+        """Return "OPD" with the plural of the language ("OPD" / "OPDs")."""
+        return "OPD" if self.lang == "id" or count == 1 else "OPDs"
+
+    def count_word(self, count: int) -> str:
+        """Return a small whole number in words (lima / five), larger ones in digits."""
+        words = _NUMBER_WORDS[self.lang]
+        return words[count] if 0 <= count < len(words) else str(count)
+
+    def join(self, items: list[str]) -> str:
+        """Join names as prose: "A, B dan C" / "A, B and C"."""
+        if len(items) <= 1:
+            return "".join(items)
+        return ", ".join(items[:-1]) + f" {self('and')} " + items[-1]
