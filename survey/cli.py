@@ -10,6 +10,7 @@ so that scripts can cut them.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -31,12 +32,17 @@ from .db import get_engine, session_scope, upgrade
 from .importexport import (
     COMMENT_MAX_LENGTH,
     CanonicalReader,
+    ColumnMapping,
     ExportRecord,
     FileFormatError,
     ImportContext,
     ImportRow,
     RowError,
+    canonical_columns,
+    file_kind,
     import_submission_id,
+    record_cells,
+    record_object,
     write_csv,
 )
 from .models import Wave
@@ -249,7 +255,8 @@ def _import_context(session: Session, wave: Wave) -> ImportContext:
     """Gather what a file for this wave is checked against."""
     questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     assert questionnaire is not None  # a foreign key guarantees it
-    codes = tuple(e.code for e in repo.elements(session, questionnaire_id=wave.questionnaire_id))
+    elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
+    codes = tuple(e.code for e in elements)
     opd_ids: dict[str, int] = {}
     for opd, _link in repo.wave_opds(session, wave=wave):
         assert opd.id is not None
@@ -279,6 +286,10 @@ def _import_context(session: Session, wave: Wave) -> ImportContext:
             int(current_app.config.get("COMMENT_MAX_LENGTH", COMMENT_MAX_LENGTH)),
             COMMENT_MAX_LENGTH,
         ),
+        question_texts={
+            e.code: (e.question_id, e.question_en, e.name_id, e.name_en) for e in elements
+        },
+        answer_labels={e.code: (tuple(e.labels_id), tuple(e.labels_en)) for e in elements},
     )
 
 
@@ -301,25 +312,89 @@ def _check_file(reader: CanonicalReader, label: str) -> tuple[list[ImportRow], l
     return rows, errors
 
 
+def _load_mapping(map_file: Path | None, column_options: tuple[str, ...]) -> ColumnMapping | None:
+    """Return the column mapping of --map and --column (the latter win), or None."""
+    mapping: ColumnMapping | None = None
+    if map_file is not None:
+        try:
+            data = json.loads(map_file.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise click.ClickException(
+                f"{map_file.name}: not a readable JSON mapping ({exc})"
+            ) from None
+        try:
+            mapping = ColumnMapping.from_json(data)
+        except FileFormatError as exc:
+            raise click.ClickException(f"{map_file.name}: {exc}") from None
+    if column_options:
+        columns: dict[str, str | None] = {}
+        for option in column_options:
+            header, sep, name = option.rpartition("=")
+            if not sep or not header.strip():
+                raise click.UsageError(f"--column {option!r}: use HEADER=FIELD (or HEADER=)")
+            columns[header.strip()] = name.strip() or None
+        extra = ColumnMapping(columns=columns)
+        mapping = extra if mapping is None else mapping.merged(extra)
+    return mapping
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--wave", "wave_slug", required=True, help="Slug of the wave to import into.")
+@click.option(
+    "--map",
+    "map_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON mapping: {"columns": {"HEADER": "FIELD" or null}, '
+    '"values": {"FIELD": {"TEXT": "CODE"}}, "time_format": "%d/%m/%Y %H:%M"} '
+    "(values and time_format optional).",
+)
+@click.option(
+    "--column",
+    "column_options",
+    multiple=True,
+    metavar="HEADER=FIELD",
+    help="Read column HEADER as FIELD (HEADER= ignores it); repeatable; wins over --map.",
+)
+@click.option("--ignore-extra", is_flag=True, help="Skip columns that map to no field.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the column mapping and the check; write nothing."
+)
 @with_appcontext
-def import_command(file: Path, wave_slug: str) -> None:
-    """Import responses from a canonical CSV file, all or nothing.
+def import_command(
+    file: Path,
+    wave_slug: str,
+    map_file: Path | None,
+    column_options: tuple[str, ...],
+    ignore_extra: bool,
+    dry_run: bool,
+) -> None:
+    """Import responses from a CSV or XLSX file, all or nothing.
 
-    One row per respondent: opd (slug or exact name), submitted_at (ISO 8601; without an
-    offset it is IKM_TIMEZONE time, Asia/Jakarta by default; empty means now), one column per
-    question code (U1..U9) holding 1..4 or nothing, and optional sex, age, education,
-    occupation, service, comment. If any row is
-    bad, every bad row is listed with its row number (header = row 1) and nothing is written.
-    Rows are stored as counted, channel "import"; importing the same file into the same wave
-    again adds nothing.
+    The canonical file has one row per respondent: opd (slug or exact name), submitted_at
+    (ISO 8601; without an offset it is IKM_TIMEZONE time, Asia/Jakarta by default; empty
+    means now), one column per question code (U1..U9) holding 1..4 or nothing, and optional
+    sex, age, education, occupation, service, comment. A file ending in .xlsx is read as a
+    workbook: its first worksheet, header in row 1 (a quote put before formula-like text by
+    'ikm export' is taken off again). If any row is bad, every bad row is listed with its
+    row number (header = row 1, as a spreadsheet shows it) and nothing is written. Rows are
+    stored as counted, channel "import"; importing the same file into the same wave again
+    adds nothing.
+
+    Other headers are mapped: by --map/--column, else by suggestion (the question texts in
+    Bahasa Indonesia or English, and names such as "Jenis Kelamin", "Umur", "Pendidikan",
+    "Pekerjaan", "Jenis Layanan", "Kritik dan Saran", "Timestamp"/"Cap waktu", "OPD"). In a
+    mapped file, answers may be the questionnaire's labels ("Sangat sesuai", "Very
+    suitable") and sex may be "Laki-laki"/"Perempuan". Unknown columns are an error unless
+    --ignore-extra. --dry-run shows the mapping and the check without writing.
     """
+    if file.suffix.lower() in (".xls", ".ods", ".xlsm"):
+        raise click.ClickException(f"{file.name}: save it as .xlsx (Excel workbook) or CSV UTF-8")
+    mapping = _load_mapping(map_file, column_options)
     data = file.read_bytes()
     with _database() as session:
         wave = _wave(session, wave_slug)
-        if wave.status == "published":
+        if wave.status == "published" and not dry_run:
             raise click.ClickException(
                 f"wave {wave.slug!r} is published; its responses can no longer change"
             )
@@ -328,7 +403,13 @@ def import_command(file: Path, wave_slug: str) -> None:
             e.position for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)
         ]
         try:
-            reader = CanonicalReader(data, context)
+            reader = CanonicalReader(
+                data, context, kind=file_kind(file.name), mapping=mapping, ignore_extra=ignore_extra
+            )
+            if dry_run or reader.plan.mapped:
+                click.echo(f"Column mapping of {file.name}:", err=not dry_run)
+                for line in reader.plan.describe():
+                    click.echo(f"  {line}", err=not dry_run)
             rows, errors = _check_file(reader, file.name)
         except FileFormatError as exc:
             raise click.ClickException(f"{file.name}: {exc}") from None
@@ -350,6 +431,12 @@ def import_command(file: Path, wave_slug: str) -> None:
             submission_id = import_submission_id(wave.id or 0, reader.digest, row.row)
             if submission_id not in present:
                 new_rows.append((submission_id, row))
+        if dry_run:
+            click.echo(
+                f"{file.name}: dry run, nothing written: {len(new_rows)} rows would be imported, "
+                f"{len(rows) - len(new_rows)} already present (wave {wave.slug})"
+            )
+            return
         if new_rows:
             with click.progressbar(
                 length=len(new_rows),
@@ -404,59 +491,146 @@ def _stored_row(
     return values
 
 
+def _export_records(session: Session, wave: Wave, columns: list[str]) -> Iterator[ExportRecord]:
+    """Yield the wave's counted responses as export records."""
+    for row in repo.counted_responses(session, wave=wave):
+        yield ExportRecord(
+            opd=row.opd_slug,
+            submitted_at=row.submitted_at,
+            answers=tuple(row._mapping[column] for column in columns),
+            sex=row.sex,
+            age=row.age,
+            education=row.education,
+            occupation=row.occupation,
+            service=row.service,
+            comment=row.comment,
+        )
+
+
+def _score_rows(session: Session, wave: Wave) -> list[dict[str, Any]]:
+    """Return the wave's score rows (as 'ikm score --format json'), none if it cannot score."""
+    from .scorewave import ScoreError, score_wave
+
+    try:
+        return score_wave(session, wave=wave, wave_tests=False).rows()
+    except ScoreError:
+        return []
+
+
+def _score_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Flatten score rows as 'ikm score --format csv' does: element figures as columns."""
+    if not rows:
+        return ["opd"], []
+    codes = list(rows[0]["elements"])
+    head = [key for key in rows[0] if key != "elements"]
+    parts = ("nrr", "ci_low", "ci_high", "n")
+    table = [
+        [row[key] for key in head]
+        + [row["elements"][code][part] for code in codes for part in parts]
+        for row in rows
+    ]
+    return head + [f"{code}_{part}" for code in codes for part in parts], table
+
+
+def _wave_object(wave: Wave, codes: list[str], count: int) -> dict[str, Any]:
+    """Return the wave's public description for the JSON export."""
+    return {
+        "slug": wave.slug,
+        "title": wave.title,
+        "evaluator": wave.evaluator,
+        "period_start": wave.period_start.isoformat() if wave.period_start else None,
+        "period_end": wave.period_end.isoformat() if wave.period_end else None,
+        "status": wave.status,
+        "simulated": wave.simulated,
+        "question_codes": codes,
+        "columns": canonical_columns(codes),
+        "counted": count,
+    }
+
+
 @click.command("export")
 @click.option("--wave", "wave_slug", required=True, help="Slug of the wave to export.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv"]),
+    type=click.Choice(["csv", "xlsx", "json"]),
     default="csv",
     show_default=True,
-    help="File format (xlsx and json are not available yet).",
+    help="csv: the canonical file; xlsx: sheets 'responses' and 'scores'; json: wave, "
+    "responses and scores in one object.",
+)
+@click.option(
+    "--safe",
+    is_flag=True,
+    help="CSV: put a quote before text a spreadsheet would run as a formula (not lossless).",
 )
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of standard output.",
+    help="Write to this file instead of standard output (required for xlsx).",
 )
 @with_appcontext
-def export_command(wave_slug: str, fmt: str, output: Path | None) -> None:
-    """Export a wave's counted responses as a canonical CSV file.
+def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) -> None:
+    """Export a wave's counted responses as CSV, XLSX or JSON.
 
-    Flagged responses (duplicate device, bot suspect, manual) are left out. Columns: opd
-    (slug), submitted_at (ISO 8601 UTC, +00:00), the question codes in questionnaire order,
-    sex, age, education, occupation, service, comment. Free text is written as stored, so
-    the file imports back unchanged (``ikm import``); it is not neutralised against
-    spreadsheet formulas, so treat cells starting with = + - @ with care in a spreadsheet.
+    Flagged responses (duplicate device, bot suspect, manual) are left out, and so are
+    submission ids, device hashes and anything secret. Columns: opd (slug), submitted_at
+    (ISO 8601 UTC, +00:00), the question codes in questionnaire order, sex, age, education,
+    occupation, service, comment.
+
+    csv (default) writes free text as stored, so the file imports back unchanged ('ikm
+    import'); it is NOT neutralised against spreadsheet formulas, so cells starting with
+    = + - @ could run as formulas if opened in a spreadsheet: use --safe for a CSV meant for
+    spreadsheets (a quote is put before such text; it then no longer round-trips exactly).
+    xlsx (needs -o, written atomically) always neutralises such text with a quote, which
+    'ikm import' takes off again, so an XLSX export also imports back exactly; its 'scores'
+    sheet holds the scores of 'ikm score --format csv'. json holds {"wave", "responses",
+    "scores"} with the text as stored.
     """
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx needs -o FILE (a workbook is not text)")
+    if safe and fmt != "csv":
+        raise click.UsageError("--safe applies to --format csv (xlsx is always neutralised)")
     with _database() as session:
         wave = _wave(session, wave_slug)
         elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
         codes = [e.code for e in elements]
         columns = [f"a{e.position}" for e in elements]
-        records = (
-            ExportRecord(
-                opd=row.opd_slug,
-                submitted_at=row.submitted_at,
-                answers=tuple(row._mapping[column] for column in columns),
-                sex=row.sex,
-                age=row.age,
-                education=row.education,
-                occupation=row.occupation,
-                service=row.service,
-                comment=row.comment,
+        records = _export_records(session, wave, columns)
+        if fmt == "csv":
+            if output is None:
+                count = write_csv(sys.stdout, codes, records, safe=safe)
+            else:
+                try:
+                    with output.open("w", encoding="utf-8", newline="") as stream:
+                        count = write_csv(stream, codes, records, safe=safe)
+                except OSError as exc:
+                    raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+        elif fmt == "xlsx":
+            from .spreadsheet import xlsx_bytes
+
+            assert output is not None
+            cells = [record_cells(record) for record in records]
+            count = len(cells)
+            head, table = _score_table(_score_rows(session, wave))
+            data = xlsx_bytes(
+                [("responses", canonical_columns(codes), cells), ("scores", head, table)]
             )
-            for row in repo.counted_responses(session, wave=wave)
-        )
-        if output is None:
-            count = write_csv(sys.stdout, codes, records)
+            _write_atomically(output, data)
         else:
-            try:
-                with output.open("w", encoding="utf-8", newline="") as stream:
-                    count = write_csv(stream, codes, records)
-            except OSError as exc:
-                raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+            responses = [record_object(codes, record) for record in records]
+            count = len(responses)
+            document = {
+                "wave": _wave_object(wave, codes, count),
+                "responses": responses,
+                "scores": _score_rows(session, wave),
+            }
+            text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+            if output is None:
+                click.echo(text, nl=False)
+            else:
+                _write_atomically(output, text.encode("utf-8"))
         flagged = repo.response_counts(session, wave=wave).get("flagged", 0)
         click.echo(
             f"Exported {count} counted responses of wave {wave.slug} "

@@ -1,4 +1,4 @@
-"""The canonical response file: reading, checking and writing it as CSV.
+"""The canonical response file: reading, checking and writing it as CSV or XLSX.
 
 One row per respondent: ``opd`` (slug or exact name), ``submitted_at`` (ISO 8601, optional),
 one column per question code of the wave's questionnaire holding 1..scale points or nothing,
@@ -8,17 +8,25 @@ or the database: the caller says what a file is checked against (an ``ImportCont
 wave's question codes, its OPDs, the time zone) and gets back checked rows, or every problem
 with the row number a spreadsheet shows for it (the header is row 1). Export writes the same
 format, losslessly, so that an export imports back into another wave unchanged.
+
+Files with other headers (a Google Forms export whose headers are the question sentences, a
+paper-survey entry sheet) are read through a column mapping: explicit (``ColumnMapping``) or
+suggested from the header (question texts in either language and common names such as
+"Jenis Kelamin" or "Cap waktu"). A mapped file may also hold answers as label text ("Sangat
+sesuai") and sex as "Laki-laki"/"Perempuan"; value maps turn those into codes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO
 from zoneinfo import ZoneInfo
 
 from .models import EDUCATIONS, OCCUPATIONS, SEXES
@@ -52,6 +60,10 @@ class ImportContext:
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     comment_max_length: int = COMMENT_MAX_LENGTH
+    # For mapped files: code -> the question's texts (question and element name, both
+    # languages) matched against headers, and code -> its answer labels, lowest first.
+    question_texts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    answer_labels: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,25 +155,271 @@ def _delimiter(text: str) -> str:
     return ";" if ";" in header and "," not in header else ","
 
 
-class CanonicalReader:
-    """A canonical CSV file opened for import: header checked, rows checked as iterated."""
+# Common header names of the respondent columns, normalised (see ``normalise``).
+COMMON_NAMES: dict[str, str] = {
+    name: canonical
+    for canonical, names in {
+        OPD_COLUMN: ("opd", "unit layanan", "unit pelayanan", "perangkat daerah", "nama opd"),
+        SUBMITTED_AT_COLUMN: ("timestamp", "cap waktu", "waktu", "submitted at", "tanggal"),
+        "sex": ("jenis kelamin", "kelamin", "gender", "sex"),
+        "age": ("umur", "usia", "age"),
+        "education": ("pendidikan", "pendidikan terakhir", "education"),
+        "occupation": ("pekerjaan", "pekerjaan utama", "occupation"),
+        "service": ("jenis layanan", "jenis pelayanan", "layanan", "service"),
+        "comment": (
+            "kritik dan saran",
+            "kritik & saran",
+            "saran",
+            "saran dan masukan",
+            "komentar",
+            "comment",
+            "comments",
+        ),
+    }.items()
+    for name in names
+}
+# Value maps applied to mapped files unless the mapping gives its own for the field.
+DEFAULT_VALUE_MAPS: dict[str, dict[str, str]] = {
+    "sex": {
+        "laki-laki": "L",
+        "laki laki": "L",
+        "pria": "L",
+        "male": "L",
+        "perempuan": "P",
+        "wanita": "P",
+        "female": "P",
+    },
+}
+_TRAILING = re.compile(r"[\s?:.*]+$")
+_BRACKETED = re.compile(r"^.*\[(.+)\]\s*$")
 
-    def __init__(self, data: bytes, context: ImportContext) -> None:
-        """Decode the file and check its header; raise FileFormatError if it is unusable."""
+
+def normalise(text: str) -> str:
+    """Return text for matching: case-folded, whitespace collapsed, no trailing ? : . *."""
+    return _TRAILING.sub("", " ".join(text.split()).casefold())
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Source headers mapped to canonical fields (None: ignore), and value maps per field."""
+
+    columns: Mapping[str, str | None] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    time_format: str | None = None  # strptime format of submitted_at, e.g. "%d/%m/%Y %H:%M:%S"
+
+    @classmethod
+    def from_json(cls, data: Any) -> ColumnMapping:
+        """Build from ``{"columns": {header: field|null}, "values": {field: {text: code}}}``.
+
+        An optional ``"time_format"`` (strptime, e.g. ``"%d/%m/%Y %H:%M:%S"``) reads
+        ``submitted_at`` cells that are not ISO 8601 (local time unless the format has %z).
+        An object without these keys is taken as the columns alone.
+        """
+        keys = {"columns", "values", "time_format"}
+        if not isinstance(data, dict):
+            raise FileFormatError("the mapping must be a JSON object")
+        if not keys & data.keys():
+            data = {"columns": data}
+        extra = set(data) - keys
+        if extra:
+            raise FileFormatError(f"unknown mapping keys: {', '.join(sorted(extra))}")
+        columns = data.get("columns") or {}
+        values = data.get("values") or {}
+        if not isinstance(columns, dict) or not all(
+            isinstance(v, str | None) for v in columns.values()
+        ):
+            raise FileFormatError('"columns" must map headers to field names (or null)')
+        if not isinstance(values, dict) or not all(
+            isinstance(table, dict) and all(isinstance(v, str | int) for v in table.values())
+            for table in values.values()
+        ):
+            raise FileFormatError('"values" must map field names to {"text": code} objects')
+        time_format = data.get("time_format")
+        if time_format is not None and not isinstance(time_format, str):
+            raise FileFormatError('"time_format" must be a strptime format such as "%d/%m/%Y"')
+        return cls(
+            time_format=time_format or None,
+            columns={str(k): (v or None) for k, v in columns.items()},
+            values={
+                str(name): {str(k): str(v) for k, v in table.items()}
+                for name, table in values.items()
+            },
+        )
+
+    def merged(self, other: ColumnMapping) -> ColumnMapping:
+        """Return this mapping with ``other``'s columns and value maps laid over it."""
+        values = {name: dict(table) for name, table in self.values.items()}
+        for name, table in other.values.items():
+            values.setdefault(name, {}).update(table)
+        return ColumnMapping(
+            {**self.columns, **other.columns}, values, other.time_format or self.time_format
+        )
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How each header cell is read: its field (None: ignored) and why."""
+
+    headers: tuple[str, ...]
+    fields: tuple[str | None, ...]
+    sources: tuple[str, ...]  # "canonical", "mapping", "suggested" or "ignored"
+
+    @property
+    def mapped(self) -> bool:
+        """Whether any column was read under another name than its canonical one."""
+        return any(source in ("mapping", "suggested") for source in self.sources)
+
+    def describe(self) -> list[str]:
+        """Return one line per header cell: 'header -> field (source)'."""
+        return [
+            f"{header!r} -> {name} ({source})" if name else f"{header!r} ignored"
+            for header, name, source in zip(self.headers, self.fields, self.sources, strict=True)
+        ]
+
+
+def suggest_field(header: str, context: ImportContext) -> str | None:
+    """Return the canonical field a non-canonical header most likely means, or None."""
+    key = normalise(header)
+    candidates = [key]
+    bracketed = _BRACKETED.match(header)  # Google Forms grids: "Penilaian [question]"
+    if bracketed:
+        candidates.append(normalise(bracketed.group(1)))
+    for candidate in candidates:
+        for code in context.question_codes:
+            texts = context.question_texts.get(code, ())
+            if candidate in {normalise(text) for text in texts} or candidate == code.casefold():
+                return code
+        if candidate in COMMON_NAMES:
+            return COMMON_NAMES[candidate]
+    return None
+
+
+def plan_columns(
+    header: Sequence[str],
+    context: ImportContext,
+    mapping: ColumnMapping | None = None,
+    *,
+    ignore_extra: bool = False,
+) -> ColumnPlan:
+    """Decide the field of every header cell; raise FileFormatError for an unusable header."""
+    canonical_names = canonical_columns(context.question_codes)
+    known = {name.lower(): name for name in canonical_names}
+    explicit = {normalise(k): v for k, v in (mapping.columns if mapping else {}).items()}
+    for target in explicit.values():
+        if target is not None and target.lower() not in known:
+            raise FileFormatError(
+                f"the mapping names unknown field {target!r} (fields: {', '.join(canonical_names)})"
+            )
+    fields: list[str | None] = []
+    sources: list[str] = []
+    unknown: list[str] = []
+    for index, raw in enumerate(header, start=1):
+        name = raw.strip()
+        target: str | None
+        if normalise(name) in explicit:
+            mapped_to = explicit[normalise(name)]
+            target, source = (known[mapped_to.lower()], "mapping") if mapped_to else (None, "")
+        elif not name:
+            if not ignore_extra:
+                raise FileFormatError(f"column {index} of the header has no name")
+            target, source = None, ""
+        elif name.lower() in known:
+            target, source = known[name.lower()], "canonical"
+        else:
+            target, source = suggest_field(name, context), "suggested"
+            if target is None and not ignore_extra:
+                unknown.append(name)
+        if target is None:
+            source = "ignored"
+        elif target in fields:
+            raise FileFormatError(f"column {target!r} appears twice")
+        fields.append(target)
+        sources.append(source)
+    if unknown:
+        expected = ", ".join(canonical_names)
+        names = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise FileFormatError(
+            f"unknown column{plural} {names} (expected: {expected}; "
+            "or map the columns, or ignore the extra ones)"
+        )
+    if OPD_COLUMN not in fields:
+        raise FileFormatError(f"missing required column {OPD_COLUMN!r}")
+    return ColumnPlan(tuple(h.strip() for h in header), tuple(fields), tuple(sources))
+
+
+def file_kind(filename: str) -> str:
+    """Return "xlsx" for a workbook's file name, "csv" for anything else."""
+    return "xlsx" if filename.lower().endswith(".xlsx") else "csv"
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield (row number, cells) of CSV text; unreadable CSV is a FileFormatError."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    row_number = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileFormatError(f"row {row_number + 1}: unreadable CSV ({exc})") from None
+        row_number += 1
+        yield row_number, cells
+
+
+class CanonicalReader:
+    """A response file opened for import: header checked, rows checked as iterated.
+
+    ``kind`` is "csv" (UTF-8 text, comma or semicolon) or "xlsx" (the first worksheet,
+    header in row 1). Row numbers are those a spreadsheet shows (the header is row 1).
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        context: ImportContext,
+        *,
+        kind: str = "csv",
+        mapping: ColumnMapping | None = None,
+        ignore_extra: bool = False,
+    ) -> None:
+        """Read the file and check its header; raise FileFormatError if it is unusable."""
         self.context = context
         self.digest = file_digest(data)
-        text = _decode(data)
-        if not text.strip():
-            raise FileFormatError("the file is empty")
-        # Rows to come, for progress only: a comment may span lines, so this may overcount.
-        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-        self.estimated_rows = max(lines - 1, 0)
-        self._reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+        records: Iterator[tuple[int, list[str]]]
+        if kind == "xlsx":
+            from .spreadsheet import read_xlsx
+
+            try:
+                sheet = read_xlsx(data)
+            except ValueError as exc:
+                raise FileFormatError(str(exc)) from None
+            while sheet and not any(cell.strip() for cell in sheet[-1]):
+                sheet.pop()
+            if not sheet:
+                raise FileFormatError("the first worksheet is empty")
+            header = sheet[0]
+            while header and not header[-1].strip():
+                header = header[:-1]  # workbooks often carry empty columns at the right
+            sheet[0] = header
+            self.estimated_rows = len(sheet) - 1
+            records = iter(enumerate(sheet, start=1))
+        else:
+            text = _decode(data)
+            if not text.strip():
+                raise FileFormatError("the file is empty")
+            # Rows to come, for progress only: a comment may span lines, so this may overcount.
+            lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+            self.estimated_rows = max(lines - 1, 0)
+            records = _csv_records(text)
         try:
-            header = next(self._reader)
-        except csv.Error as exc:
-            raise FileFormatError(f"row 1: unreadable CSV ({exc})") from None
-        self.columns = self._check_header(header)
+            _, header = next(records)
+        except StopIteration:
+            raise FileFormatError("the file is empty") from None
+        self._records = records
+        self.plan = plan_columns(header, context, mapping, ignore_extra=ignore_extra)
+        self.columns = tuple(name for name in self.plan.fields if name is not None)
         self.missing_questions = tuple(
             code for code in context.question_codes if code not in self.columns
         )
@@ -170,38 +428,36 @@ class CanonicalReader:
         # full check and its message.
         self._plain_answers: dict[str, int | None] = {"": None}
         self._plain_answers.update({str(i): i for i in range(1, context.scale_points + 1)})
+        self._question_set = frozenset(context.question_codes)
+        self._time_format = mapping.time_format if mapping else None
+        self._value_maps = self._build_value_maps(mapping) if self.plan.mapped or mapping else {}
 
-    def _check_header(self, header: list[str]) -> tuple[str, ...]:
-        """Map the header cells to canonical column names; refuse unknown or repeated ones."""
-        known = {name.lower(): name for name in canonical_columns(self.context.question_codes)}
-        columns: list[str] = []
-        for index, raw in enumerate(header, start=1):
-            name = raw.strip()
-            if not name:
-                raise FileFormatError(f"column {index} of the header has no name")
-            canonical = known.get(name.lower())
-            if canonical is None:
-                expected = ", ".join(canonical_columns(self.context.question_codes))
-                raise FileFormatError(f"unknown column {name!r} (expected: {expected})")
-            if canonical in columns:
-                raise FileFormatError(f"column {canonical!r} appears twice")
-            columns.append(canonical)
-        if OPD_COLUMN not in columns:
-            raise FileFormatError(f"missing required column {OPD_COLUMN!r}")
-        return tuple(columns)
+    def _build_value_maps(self, mapping: ColumnMapping | None) -> dict[str, dict[str, str]]:
+        """Return field -> normalised text -> code for a mapped file."""
+        maps: dict[str, dict[str, str]] = {
+            name: dict(table) for name, table in DEFAULT_VALUE_MAPS.items()
+        }
+        for code in self.context.question_codes:
+            table = maps.setdefault(code, {})
+            for labels in self.context.answer_labels.get(code, ()):
+                for value, label in enumerate(labels, start=1):
+                    table.setdefault(normalise(label), str(value))
+        for name, table in (mapping.values if mapping else {}).items():
+            known = {c.lower(): c for c in canonical_columns(self.context.question_codes)}
+            if name.lower() not in known:
+                raise FileFormatError(f"the mapping has values for unknown field {name!r}")
+            maps.setdefault(known[name.lower()], {}).update(
+                {normalise(text): code for text, code in table.items()}
+            )
+        return maps
 
     def __iter__(self) -> Iterator[ImportRow | RowError]:
         """Yield each data row, checked; blank rows are skipped but keep their numbers."""
-        width = len(self.columns)
-        row_number = 1
-        while True:
-            try:
-                cells = next(self._reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise FileFormatError(f"row {row_number + 1}: unreadable CSV ({exc})") from None
-            row_number += 1
+        fields = self.plan.fields
+        width = len(fields)
+        value_maps = self._value_maps
+        plain = self._plain_answers
+        for row_number, cells in self._records:
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) > width and any(cell.strip() for cell in cells[width:]):
@@ -210,7 +466,19 @@ class CanonicalReader:
                 )
                 continue
             cells = cells[:width] + [""] * (width - len(cells))
-            yield self._check_row(row_number, dict(zip(self.columns, cells, strict=True)))
+            values = {name: cell for name, cell in zip(fields, cells, strict=True) if name}
+            if value_maps:
+                for name, table in value_maps.items():
+                    cell = values.get(name)
+                    if cell and (name not in self._question_set or cell not in plain):
+                        values[name] = table.get(normalise(cell), cell)
+            if self._time_format and (stamp := values.get(SUBMITTED_AT_COLUMN, "").strip()):
+                # ISO 8601 still reads; anything else is reported by the check.
+                with contextlib.suppress(ValueError):
+                    values[SUBMITTED_AT_COLUMN] = datetime.strptime(
+                        stamp, self._time_format
+                    ).isoformat()
+            yield self._check_row(row_number, values)
 
     def _check_row(self, row: int, values: dict[str, str]) -> ImportRow | RowError:
         """Check one row's cells and build the row, or collect every reason it is bad."""
@@ -349,7 +617,19 @@ def _check_text(
 
 def read_csv(data: bytes, context: ImportContext) -> ReadResult:
     """Check a whole canonical CSV file; raise FileFormatError if it cannot be read at all."""
-    reader = CanonicalReader(data, context)
+    return read_file(data, context)
+
+
+def read_file(
+    data: bytes,
+    context: ImportContext,
+    *,
+    kind: str = "csv",
+    mapping: ColumnMapping | None = None,
+    ignore_extra: bool = False,
+) -> ReadResult:
+    """Check a whole response file (CSV or XLSX, canonical or mapped)."""
+    reader = CanonicalReader(data, context, kind=kind, mapping=mapping, ignore_extra=ignore_extra)
     rows: list[ImportRow] = []
     errors: list[RowError] = []
     for item in reader:
@@ -364,35 +644,46 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def record_cells(record: ExportRecord) -> list[Any]:
+    """Return a record's cells in canonical column order (None for empty, numbers as int)."""
+    return [
+        record.opd,
+        format_time(record.submitted_at),
+        *record.answers,
+        record.sex,
+        record.age,
+        record.education,
+        record.occupation,
+        record.service,
+        record.comment,
+    ]
+
+
+def record_object(question_codes: Sequence[str], record: ExportRecord) -> dict[str, Any]:
+    """Return a record as a JSON object keyed by the canonical column names."""
+    return dict(zip(canonical_columns(question_codes), record_cells(record), strict=True))
+
+
 def write_csv(
-    stream: TextIO, question_codes: Sequence[str], records: Iterable[ExportRecord]
+    stream: TextIO,
+    question_codes: Sequence[str],
+    records: Iterable[ExportRecord],
+    *,
+    safe: bool = False,
 ) -> int:
     """Write the canonical CSV (header and records) to ``stream``; return the record count.
 
-    Free text is written as stored, without neutralising spreadsheet formulas, so that the
-    file imports back unchanged; open-data exports that go to spreadsheets must neutralise.
+    By default free text is written as stored, without neutralising spreadsheet formulas, so
+    that the file imports back unchanged. ``safe=True`` puts a single quote before text that
+    a spreadsheet would run as a formula (= + - @, tab, CR): safe to open, no longer lossless.
     """
+    from .spreadsheet import neutralise
+
     writer = csv.writer(stream)
     writer.writerow(canonical_columns(question_codes))
     count = 0
     for record in records:
-        writer.writerow(
-            [
-                record.opd,
-                format_time(record.submitted_at),
-                *("" if answer is None else answer for answer in record.answers),
-                *(
-                    "" if value is None else value
-                    for value in (
-                        record.sex,
-                        record.age,
-                        record.education,
-                        record.occupation,
-                        record.service,
-                        record.comment,
-                    )
-                ),
-            ]
-        )
+        cells = ["" if value is None else value for value in record_cells(record)]
+        writer.writerow([neutralise(cell) for cell in cells] if safe else cells)
         count += 1
     return count

@@ -362,12 +362,18 @@ def test_import_refuses_published_and_unknown_waves(runner, session, open_wave, 
 
 
 def test_import_of_a_file_that_is_not_csv_text(runner, session, open_wave, tmp_path):
-    """A binary file (say an .xlsx given by mistake) is refused with a hint, not a traceback."""
-    path = tmp_path / "data.xlsx"
+    """A binary file named .csv, or a broken .xlsx, is refused with a hint, not a traceback."""
+    path = tmp_path / "data.csv"
     path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xc4\xff")
     result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
     assert result.exit_code == 1
     assert "not UTF-8 text" in result.output and "Traceback" not in result.output
+    broken = tmp_path / "data.xlsx"
+    broken.write_bytes(path.read_bytes())
+    result = runner.invoke(args=["import", str(broken), "--wave", "uji-2026"])
+    assert result.exit_code == 1
+    assert "not a readable XLSX workbook" in result.output and "Traceback" not in result.output
+    assert count(session, Response) == 0
 
 
 # --- Export -----------------------------------------------------------------------------------
@@ -449,11 +455,16 @@ def test_export_to_a_file(runner, session, open_wave, tmp_path):
     assert len(text.split("\r\n")) == 1 + 4 + 2  # header, 4 rows (one has a CRLF), final ""
 
 
-def test_export_offers_only_csv_for_now(runner, open_wave):
-    """xlsx and json come later; asking for them is a usage error naming the choice."""
+def test_export_format_choices(runner, open_wave):
+    """Only csv, xlsx and json are offered; xlsx needs a file; --safe is for CSV."""
+    result = runner.invoke(args=["export", "--wave", "uji-2026", "--format", "pdf"])
+    assert result.exit_code == 2
+    assert "'pdf' is not one of 'csv', 'xlsx', 'json'" in result.output
     result = runner.invoke(args=["export", "--wave", "uji-2026", "--format", "xlsx"])
     assert result.exit_code == 2
-    assert "Invalid value for '--format': 'xlsx' is not 'csv'" in result.output
+    assert "--format xlsx needs -o FILE" in result.output
+    result = runner.invoke(args=["export", "--wave", "uji-2026", "--format", "json", "--safe"])
+    assert result.exit_code == 2
 
 
 def test_export_of_an_unknown_wave(runner, open_wave):
