@@ -1,4 +1,4 @@
-"""The Flask application: the citizen survey, QR codes and (later) the workspaces.
+"""The Flask application: the citizen survey, QR codes, accounts and (later) the workspaces.
 
 ``create_app`` builds the app from defaults, then the instance folder's ``config.py``, then
 ``IKM_*`` environment variables, then the test config. It has no side effects: it neither
@@ -84,12 +84,13 @@ def configure_extensions(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     """Register the views and the CLI commands."""
-    from . import cli
+    from . import auth, cli
     from .views import public, qr, reports
 
     app.register_blueprint(public.bp)
     app.register_blueprint(qr.bp)
     app.register_blueprint(reports.bp)
+    auth.init_app(app)
     cli.init_app(app)
 
 

@@ -172,3 +172,47 @@ class Response(ResponseBase, table=True):
     def answers(self) -> dict[int, int | None]:
         """Return the answers by question position (1-based)."""
         return {i: getattr(self, f"a{i}") for i in range(1, MAX_ITEMS + 1)}
+
+
+USER_ROLES = ("admin", "evaluator", "opd-head")
+
+
+# A person who signs in to the workspace. Admins may do everything, evaluators run waves, and
+# an OPD head reads only their own OPD (so that role, and only that role, names an OPD).
+class User(SQLModel, table=True):
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('admin', 'evaluator', 'opd-head')", name="ck_user_role"),
+        sa.CheckConstraint(
+            "(role = 'opd-head') = (opd_id IS NOT NULL)", name="ck_user_opd_head_has_opd"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)  # stored in lower case
+    password_hash: str = Field(max_length=255)  # werkzeug scrypt hash, never the password
+    role: str = Field(max_length=16)
+    opd_id: int | None = Field(default=None, foreign_key="opd.id", index=True)
+    active: bool = Field(default=True)
+    # Copied into the signed session cookie; bumping it signs the user out everywhere.
+    session_version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+# Who did what and when: user creation and role changes now, imports and publications later.
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str | None = Field(default=None, max_length=64)  # username; None for the CLI
+    action: str = Field(max_length=64, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# One failed sign-in, keyed by an HMAC of the username or of the client address. Kept in the
+# database rather than in memory so that every app server behind a load balancer counts them.
+class LoginFailure(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_loginfailure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    at: datetime = Field(default_factory=utcnow)

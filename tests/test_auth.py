@@ -1,0 +1,441 @@
+"""Accounts and roles: hashing, ``ikm user``, sign-in, throttling, sessions and role checks."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+from survey_helpers import FakeClock
+from werkzeug.test import TestResponse
+
+from survey import auth, repo
+from survey.models import AuditLog, LoginFailure, User
+
+PASSWORD = "kata-sandi-rahasia-1"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+GENERIC_ERROR = "Nama pengguna atau kata sandi salah."
+
+
+class AuthActions:
+    """A browser that signs in and out with the form's CSRF token, one app context a request."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        """Drive ``client``."""
+        self.client = client
+
+    def token(self, path: str = "/masuk") -> str:
+        """Return the CSRF token of the form on ``path``."""
+        page = self.client.get(path)
+        match = CSRF_RE.search(page.get_data(as_text=True))
+        assert match, page.get_data(as_text=True)
+        return match.group(1)
+
+    def login(
+        self,
+        username: str,
+        password: str = PASSWORD,
+        *,
+        next_url: str | None = None,
+        addr: str = "198.51.100.7",
+    ) -> TestResponse:
+        """Post the sign-in form."""
+        query = {"next": next_url} if next_url is not None else {}
+        return self.client.post(
+            "/masuk",
+            query_string=query,
+            data={"csrf_token": self.token(), "username": username, "password": password},
+            environ_overrides={"REMOTE_ADDR": addr},
+        )
+
+    def logout(self) -> TestResponse:
+        """Post the sign-out form of the workspace page."""
+        return self.client.post("/keluar", data={"csrf_token": self.token("/kerja")})
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Replace ``survey.auth.clock`` with a clock that moves only when told to."""
+    fake = FakeClock()
+    monkeypatch.setattr(auth, "clock", fake)
+    return fake
+
+
+@pytest.fixture
+def users(session: Session) -> dict[str, User]:
+    """An admin, an evaluator and the head of BPBD (OPDs bpbd and rsud exist)."""
+    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    repo.add_opd(session, slug="rsud", name="Rumah Sakit Umum Daerah")
+    return {
+        "admin": auth.create_user(session, username="admin", password=PASSWORD, role="admin"),
+        "evaluator": auth.create_user(session, username="eva", password=PASSWORD, role="evaluator"),
+        "opd-head": auth.create_user(
+            session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
+        ),
+    }
+
+
+@pytest.fixture
+def actions(client: FlaskClient, clock: FakeClock) -> AuthActions:
+    """Sign-in actions on the test client, with the fake clock installed."""
+    return AuthActions(client)
+
+
+def _location(response: TestResponse) -> str:
+    """Return the path and query a redirect points at."""
+    parts = urlsplit(response.headers["Location"])
+    assert parts.netloc in ("", "localhost")
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _count(session: Session, model: type) -> int:
+    """Return the number of rows of a table, fresh from the database."""
+    session.expire_all()
+    return len(session.exec(select(model)).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Hashing
+
+
+def test_password_hash_is_scrypt_and_never_the_password():
+    """Hashes are salted scrypt, check out for the right password only."""
+    first, second = auth.hash_password(PASSWORD), auth.hash_password(PASSWORD)
+    assert first.startswith("scrypt:")
+    assert PASSWORD not in first
+    assert first != second  # salted
+    assert auth.check_password(first, PASSWORD)
+    assert not auth.check_password(first, PASSWORD + "x")
+
+
+# ---------------------------------------------------------------------------------------------
+# ikm user
+
+
+def test_user_add_stores_a_hash_and_an_audit_entry(runner, session, users):
+    """``ikm user add`` creates the user with a scrypt hash and logs the creation."""
+    args = ["user", "add", "Kepala-RSUD", "--role", "opd-head", "--opd", "rsud"]
+    result = runner.invoke(args=[*args, "--password", PASSWORD])
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    user = auth.get_user(session, username="kepala-rsud")
+    assert user is not None and user.username == "kepala-rsud"
+    assert user.role == "opd-head" and user.active
+    assert user.opd_id == repo.get_opd(session, slug="rsud").id
+    assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
+    assert auth.check_password(user.password_hash, PASSWORD)
+    assert user.created_at.tzinfo is not None
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "user.create")).all()[-1]
+    assert entry.actor is None
+    assert entry.detail == {"username": "kepala-rsud", "role": "opd-head", "opd": "rsud"}
+    assert PASSWORD not in str(entry.detail)
+
+
+def test_user_add_prompts_for_the_password_twice(runner, session, users):
+    """Without --password the command asks, hidden, with confirmation."""
+    result = runner.invoke(
+        args=["user", "add", "evaluator2", "--role", "evaluator"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    user = auth.get_user(session, username="evaluator2")
+    assert user is not None and auth.check_password(user.password_hash, PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eva", "--role", "evaluator"], "already exists"),
+        (["EVA", "--role", "admin"], "already exists"),
+        (["kepala", "--role", "opd-head"], "needs --opd"),
+        (["kepala", "--role", "opd-head", "--opd", "nowhere"], "unknown OPD 'nowhere'"),
+        (["eva2", "--role", "evaluator", "--opd", "bpbd"], "only for the opd-head role"),
+        (["admin2", "--role", "admin", "--password", "short"], "too short"),
+        (["bad name!", "--role", "admin"], "not a valid username"),
+        (["someone", "--role", "boss"], "Invalid value for '--role'"),
+    ],
+)
+def test_user_add_errors_write_nothing(runner, session, users, args, message):
+    """Every refused ``ikm user add`` says why and writes neither a user nor an audit entry."""
+    users_before, audit_before = _count(session, User), _count(session, AuditLog)
+    if "--password" not in args:
+        args = [*args, "--password", PASSWORD]
+    result = runner.invoke(args=["user", "add", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert _count(session, User) == users_before
+    assert _count(session, AuditLog) == audit_before
+
+
+def test_user_add_checks_before_prompting(runner, session, users):
+    """A duplicate name is refused before anyone types a password."""
+    result = runner.invoke(args=["user", "add", "eva", "--role", "evaluator"])
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert "Password" not in result.output
+
+
+def test_user_list(runner, users):
+    """One user per line: username, then tab-separated role, OPD and active."""
+    result = runner.invoke(args=["user", "list"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "admin\tadmin\t-\tactive",
+        "eva\tevaluator\t-\tactive",
+        "kepala-bpbd\topd-head\tbpbd\tactive",
+    ]
+
+
+def test_role_change_is_audited_and_signs_the_user_out(runner, session, users, actions):
+    """``ikm user role`` changes the role, logs before and after, and ends open sessions."""
+    assert actions.login("eva").status_code == 302
+    result = runner.invoke(args=["user", "role", "eva", "--role", "opd-head", "--opd", "rsud"])
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    user = auth.get_user(session, username="eva")
+    assert user.role == "opd-head"
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "user.role")).one()
+    assert entry.detail == {
+        "username": "eva",
+        "before": {"role": "evaluator", "opd": None},
+        "after": {"role": "opd-head", "opd": "rsud"},
+    }
+    assert _location(actions.client.get("/kerja")).startswith("/masuk")
+    refused = runner.invoke(args=["user", "role", "eva", "--role", "admin", "--opd", "rsud"])
+    assert refused.exit_code == 1 and "only for the opd-head role" in refused.output
+    assert _count(session, AuditLog) == 4  # three creations and one role change
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing in and out
+
+
+def test_login_success_opens_the_workspace(actions, session, users):
+    """Right credentials: a permanent session, the workspace, the last sign-in time."""
+    response = actions.login("Eva")  # usernames are case-insensitive
+    assert response.status_code == 302
+    assert _location(response) == "/kerja"
+    cookie = response.headers["Set-Cookie"]
+    assert "Expires=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = actions.client.get("/kerja")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Ruang kerja evaluator" in html and "eva" in html and "Evaluator" in html
+    assert 'action="/keluar"' in html
+    session.expire_all()
+    assert auth.get_user(session, username="eva").last_login_at is not None
+
+
+@pytest.mark.parametrize("username", ["eva", "nobody"])
+def test_login_failure_is_generic(actions, users, username):
+    """A wrong password and an unknown name get the same answer, and no session."""
+    response = actions.login(username, "salah-sandi-123")
+    assert response.status_code == 200
+    assert GENERIC_ERROR in response.get_data(as_text=True)
+    assert _location(actions.client.get("/kerja")).startswith("/masuk")
+
+
+def test_login_form_needs_both_fields(actions, users):
+    """An empty field is named next to it, and no failure is counted."""
+    response = actions.login("", "")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Isi nama pengguna." in html and "Isi kata sandi." in html
+
+
+def test_login_needs_csrf(client, users):
+    """A sign-in POST without the CSRF token is refused."""
+    response = client.post("/masuk", data={"username": "eva", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_inactive_user_cannot_sign_in(actions, session, users):
+    """A deactivated account gets the generic message, and its open session ends."""
+    assert actions.login("eva").status_code == 302
+    user = auth.get_user(session, username="eva")
+    user.active = False
+    session.add(user)
+    session.commit()
+    assert _location(actions.client.get("/kerja")).startswith("/masuk")
+    assert GENERIC_ERROR in actions.login("eva").get_data(as_text=True)
+
+
+def test_login_page_in_english(client, users):
+    """The sign-in page follows the language switch."""
+    html = client.get("/masuk?lang=en").get_data(as_text=True)
+    assert "Sign in to the workspace" in html and "Password" in html
+
+
+def test_throttled_after_five_failures(actions, session, users, clock):
+    """Five failures for one name: the sixth try gets 429, even with the right password."""
+    for attempt in range(5):
+        response = actions.login("eva", f"salah-{attempt}", addr=f"203.0.113.{attempt}")
+        assert response.status_code == 200
+    response = actions.login("eva", addr="203.0.113.99")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "900"
+    assert "Terlalu banyak percobaan masuk" in response.get_data(as_text=True)
+    # Only HMACs are stored, never the name or the address.
+    keys = [row.key for row in session.exec(select(LoginFailure)).all()]
+    assert keys and not any("eva" in key or "203.0.113" in key for key in keys)
+    clock.advance(15 * 60 + 1)
+    assert actions.login("eva", addr="203.0.113.99").status_code == 302
+
+
+def test_success_resets_the_username_counter(actions, users):
+    """Four failures, a success, four more failures: still not throttled."""
+    for attempt in range(4):
+        assert actions.login("eva", f"salah-{attempt}").status_code == 200
+    assert actions.login("eva").status_code == 302
+    assert actions.logout().status_code == 302
+    for attempt in range(4):
+        assert actions.login("eva", f"lagi-salah-{attempt}").status_code == 200
+    assert actions.login("eva").status_code == 302
+
+
+def test_throttled_per_client_address(app, actions, users):
+    """Many names tried from one address: that address is throttled, others are not."""
+    app.config["LOGIN_ADDRESS_FAILURE_LIMIT"] = 3
+    for name in ("a1", "a2", "a3"):
+        assert actions.login(name, "salah-sandi-1", addr="192.0.2.1").status_code == 200
+    assert actions.login("eva", addr="192.0.2.1").status_code == 429
+    assert actions.login("eva", addr="192.0.2.2").status_code == 302
+
+
+def test_logout_needs_post_and_csrf(actions, users):
+    """GET is not allowed, a POST without the token is refused, with it the session ends."""
+    actions.login("eva")
+    assert actions.client.get("/keluar").status_code == 405
+    assert actions.client.post("/keluar").status_code == 400
+    assert actions.client.get("/kerja").status_code == 200
+    response = actions.logout()
+    assert response.status_code == 302 and _location(response) == "/masuk"
+    assert _location(actions.client.get("/kerja")).startswith("/masuk")
+
+
+def test_session_expires_after_the_lifetime(actions, users, clock):
+    """Eight hours after signing in the session is over, however active it was."""
+    actions.login("eva")
+    clock.advance(8 * 3600 - 10)
+    assert actions.client.get("/kerja").status_code == 200
+    clock.advance(11)
+    assert _location(actions.client.get("/kerja")) == "/masuk?next=/kerja"
+
+
+def test_session_lifetime_is_configurable(app_config, database_url, tmp_path, monkeypatch):
+    """PERMANENT_SESSION_LIFETIME (seconds) sets both the cookie's and the server's limit."""
+    from survey import create_app
+
+    fake = FakeClock()
+    monkeypatch.setattr(auth, "clock", fake)
+    app = create_app(
+        {**app_config, "PERMANENT_SESSION_LIFETIME": 60}, instance_path=str(tmp_path / "i")
+    )
+    try:
+        from survey.db import session_scope
+
+        with session_scope(app) as db:
+            auth.create_user(db, username="eva", password=PASSWORD, role="evaluator")
+        actions = AuthActions(app.test_client())
+        assert actions.login("eva").status_code == 302
+        assert actions.client.get("/kerja").status_code == 200
+        fake.advance(61)
+        assert _location(actions.client.get("/kerja")).startswith("/masuk")
+    finally:
+        app.extensions["ikm_engine"].dispose()
+
+
+def test_default_session_lifetime_is_eight_hours(app):
+    """Without a setting, sessions last eight hours, not Flask's 31 days."""
+    assert app.permanent_session_lifetime.total_seconds() == 8 * 3600
+
+
+# ---------------------------------------------------------------------------------------------
+# Redirects and role checks
+
+
+def test_next_brings_the_user_back(actions, users):
+    """A local ``next`` is followed after signing in."""
+    response = actions.login("eva", next_url="/kerja?tab=1")
+    assert _location(response) == "/kerja?tab=1"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "kerja",
+        "/kerja\r\nSet-Cookie: x=1",
+    ],
+)
+def test_next_refuses_open_redirects(actions, users, target):
+    """A ``next`` pointing off the site is ignored: the workspace opens instead."""
+    response = actions.login("eva", next_url=target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/kerja"
+
+
+def test_workspace_sends_anonymous_users_to_sign_in(client, users):
+    """/kerja redirects to the sign-in page, asking to come back."""
+    response = client.get("/kerja")
+    assert response.status_code == 302
+    assert _location(response) == "/masuk?next=/kerja"
+
+
+def test_workspace_of_an_opd_head_names_the_opd(actions, users):
+    """The OPD head sees their OPD and role."""
+    actions.login("kepala-bpbd")
+    html = actions.client.get("/kerja").get_data(as_text=True)
+    assert "Badan Penanggulangan Bencana Daerah" in html and "Kepala OPD" in html
+    assert "Ruang kerja evaluator" not in html
+
+
+def test_workspace_of_an_admin(actions, users):
+    """The admin sees the evaluator workspace and the admin role."""
+    actions.login("admin")
+    html = actions.client.get("/kerja").get_data(as_text=True)
+    assert "Ruang kerja evaluator" in html and "Administrator" in html
+
+
+@pytest.fixture
+def guarded_app(app: Flask) -> Flask:
+    """The app with one route only evaluators (and admins) may open."""
+
+    @auth.roles_required("evaluator")
+    def evaluators_only() -> str:
+        return f"hello {auth.current_user().username}"
+
+    app.add_url_rule("/uji-peran", "evaluators_only", evaluators_only)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("username", "status"),
+    [(None, 302), ("admin", 200), ("eva", 200), ("kepala-bpbd", 403)],
+)
+def test_roles_required(guarded_app, users, clock, username, status):
+    """Anonymous users go to sign in, other roles get 403, admins pass every check."""
+    actions = AuthActions(guarded_app.test_client())
+    if username:
+        actions.login(username)
+    response = actions.client.get("/uji-peran")
+    assert response.status_code == status
+    if status == 302:
+        assert _location(response) == "/masuk?next=/uji-peran"
+    if status == 403:
+        assert "Akses ditolak" in response.get_data(as_text=True)
+
+
+def test_roles_required_refuses_unknown_roles():
+    """A typo in a role name fails at import time, not silently at request time."""
+    with pytest.raises(ValueError, match="unknown roles"):
+        auth.roles_required("evaluater")
