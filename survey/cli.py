@@ -804,17 +804,24 @@ def report_opd_command(
 def write_opd_reports(
     session: Session, wave: Wave, ranking: Any, slugs: list[str], folder: Path, *, lang: str
 ) -> list[Path]:
-    """Render and write one OPD report per slug, with a progress bar; return the paths."""
-    from reports.opd import render_opd_pdf
+    """Render and write one OPD report per slug, with a progress bar; return the paths.
+
+    Several reports render in two worker processes (one per core of a small server); each
+    file is written as soon as it is ready, so memory stays flat however many OPDs there are.
+    """
+    from reports.opd import render_opd_pdfs
 
     from .reportdata import opd_report_data
 
+    inputs = [opd_report_data(session, wave=wave, ranking=ranking, opd_slug=s) for s in slugs]
     written = []
-    with click.progressbar(slugs, label="OPD reports", file=_stderr()) as bar:
-        for slug in bar:
-            data = opd_report_data(session, wave=wave, ranking=ranking, opd_slug=slug)
+    with click.progressbar(length=len(inputs), label="OPD reports", file=_stderr()) as bar:
+        rendered = render_opd_pdfs(
+            inputs, lang=lang, workers=2, progress=lambda _done, _total, _slug: bar.update(1)
+        )
+        for slug, pdf in rendered:
             path = folder / f"{wave.slug}-{slug}.pdf"
-            _write_atomically(path, render_opd_pdf(data, lang=lang))
+            _write_atomically(path, pdf)
             written.append(path)
     return written
 
