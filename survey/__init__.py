@@ -85,11 +85,12 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     """Register the views and the CLI commands."""
     from . import auth, cli
-    from .views import public, qr, reports
+    from .views import dashboard, public, qr, reports
 
     app.register_blueprint(public.bp)
     app.register_blueprint(qr.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(dashboard.bp)
     auth.init_app(app)
     cli.init_app(app)
 
