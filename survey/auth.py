@@ -47,7 +47,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .antiabuse import client_key
-from .db import get_session, session_scope
+from .db import command_session, get_session
 from .models import USER_ROLES, AuditLog, LoginFailure, Opd, User, utcnow
 
 bp = Blueprint("auth", __name__)
@@ -497,7 +497,7 @@ user_group = AppGroup("user", help="Manage the accounts of administrators, evalu
 @click.option("--password", default=None, help="The password; asked for when left out.")
 def user_add_command(name: str, role: str, opd_slug: str | None, password: str | None) -> None:
     """Create a user; prompts for the password (twice) unless --password is given."""
-    with session_scope() as db:
+    with command_session() as db:
         # Check everything that needs no password first, so no one types one for nothing.
         try:
             check_new_user(db, username=name, role=role, opd_slug=opd_slug)
@@ -518,7 +518,7 @@ def user_add_command(name: str, role: str, opd_slug: str | None, password: str |
 @click.option("--opd", "opd_slug", default=None, help="The OPD an opd-head user heads (slug).")
 def user_role_command(name: str, role: str, opd_slug: str | None) -> None:
     """Change a user's role (signs them out everywhere; written to the audit log)."""
-    with session_scope() as db:
+    with command_session() as db:
         try:
             user = set_role(db, username=name, role=role, opd_slug=opd_slug)
         except AccountError as exc:
@@ -529,7 +529,7 @@ def user_role_command(name: str, role: str, opd_slug: str | None) -> None:
 @user_group.command("list")
 def user_list_command() -> None:
     """List users: username, then tab-separated role, OPD slug (or '-') and active."""
-    with session_scope() as db:
+    with command_session() as db:
         for user, opd in list_users(db):
             active = "active" if user.active else "inactive"
             click.echo(f"{user.username}\t{user.role}\t{opd.slug if opd else '-'}\t{active}")

@@ -14,7 +14,6 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,7 +27,9 @@ from sqlmodel import Session
 
 from . import repo
 from .builtin import DEFAULT_SCHEME_SLUG
-from .db import get_engine, session_scope, upgrade
+from .db import command_session as _database
+from .db import first_line as _first_line
+from .db import get_engine, upgrade
 from .importexport import (
     COMMENT_MAX_LENGTH,
     CanonicalReader,
@@ -53,28 +54,6 @@ NAME_MAX_LENGTH = 200
 SHORT_NAME_MAX_LENGTH = 64
 TITLE_MAX_LENGTH = 200
 PROGRESS_STEP = 500  # rows between redraws of a progress bar (redrawing each row is slow)
-
-
-def _first_line(exc: BaseException) -> str:
-    """Return the first line of an exception's message."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
-@contextmanager
-def _database() -> Iterator[Session]:
-    """Open a session on the app's database; turn data and database errors into messages."""
-    try:
-        with session_scope() as session:
-            yield session
-    except repo.RepoError as exc:
-        raise click.ClickException(str(exc)) from None
-    except sa.exc.DBAPIError as exc:
-        message = _first_line(exc.orig or exc)
-        # A missing table means the schema was never created; say how to create it.
-        if "no such table" in message or "does not exist" in message:
-            message += "; run 'ikm init-db' first"
-        raise click.ClickException(f"database error: {message}") from None
 
 
 def _check_slug(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

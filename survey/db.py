@@ -97,6 +97,32 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
         yield session
 
 
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+@contextmanager
+def command_session() -> Iterator[Session]:
+    """A session for a CLI command: data and database errors become one-line messages."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .repo import RepoError
+
+    try:
+        with session_scope() as session:
+            yield session
+    except RepoError as exc:
+        raise click.ClickException(str(exc)) from None
+    except DBAPIError as exc:
+        message = first_line(exc.orig or exc)
+        # A missing table means the schema is older than the code; say how to bring it up.
+        if "no such table" in message or "does not exist" in message:
+            message += "; run 'ikm init-db' first"
+        raise click.ClickException(f"database error: {message}") from None
+
+
 def alembic_config(url: str) -> Any:
     """Return an Alembic config pointing at this package's migrations and ``url``."""
     from alembic.config import Config
