@@ -85,12 +85,13 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     """Register the views and the CLI commands."""
     from . import auth, cli
-    from .views import dashboard, public, qr, reports
+    from .views import dashboard, flags, public, qr, reports
 
     app.register_blueprint(public.bp)
     app.register_blueprint(qr.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(flags.bp)
     auth.init_app(app)
     cli.init_app(app)
 
