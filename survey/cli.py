@@ -47,6 +47,7 @@ from .importexport import (
     write_csv,
 )
 from .models import Wave
+from .urls import survey_url
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX_LENGTH = 64
@@ -876,7 +877,8 @@ def demo_command(seed: int | None, reports_dir: Path | None, no_reports: bool) -
     click.echo("Survey page and QR code of each OPD:")
     for opd in data.opds:
         click.echo(
-            f"{opd.slug}\t{base}/s/{wave.slug}/{opd.slug}\t{base}/qr/{wave.slug}/{opd.slug}.svg"
+            f"{opd.slug}\t{survey_url(base, wave.slug, opd.slug)}"
+            f"\t{base}/qr/{wave.slug}/{opd.slug}.svg"
         )
     if not no_reports:
         folder = reports_dir or Path(current_app.instance_path) / "demo-reports"

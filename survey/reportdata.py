@@ -26,7 +26,7 @@ from reports.model import (
 )
 from scoring import UnitScore
 
-from . import repo
+from . import repo, urls
 from .models import Opd, Response, Wave, WaveOpd
 from .scorewave import WaveReport, score_wave
 
@@ -181,17 +181,18 @@ def opd_report_data(
 
 def posters(session: Session, *, wave: Wave, public_url: str) -> list[Poster]:
     """One poster per OPD of the wave, each with its absolute survey URL."""
-    base = public_url.rstrip("/")
-    short_base = base.split("://", 1)[-1]
-    return [
-        Poster(
-            opd_name=opd.name,
-            opd_short_name=opd.short_name,
-            url=f"{base}/s/{wave.slug}/{opd.slug}",
-            short_url=f"{short_base}/s/{wave.slug}/{opd.slug}",
+    items = []
+    for opd, _link in repo.wave_opds(session, wave=wave):
+        url = urls.survey_url(public_url, wave.slug, opd.slug)
+        items.append(
+            Poster(
+                opd_name=opd.name,
+                opd_short_name=opd.short_name,
+                url=url,
+                short_url=url.split("://", 1)[-1],  # what people type: no scheme
+            )
         )
-        for opd, _link in repo.wave_opds(session, wave=wave)
-    ]
+    return items
 
 
 def wave_ranking(session: Session, *, wave: Wave, seed: int = 0, bootstrap: int = 0) -> RankingData:

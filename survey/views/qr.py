@@ -10,12 +10,11 @@ page the code leads to applies its own rules (404 while draft, 410 once closed).
 from __future__ import annotations
 
 import io
-from urllib.parse import quote
 
 import segno
 from flask import Blueprint, Response, abort, current_app, request
 
-from .. import repo
+from .. import repo, urls
 from ..db import get_session
 
 bp = Blueprint("qr", __name__)
@@ -26,9 +25,8 @@ CACHE_SECONDS = 24 * 3600
 
 
 def survey_url(wave_slug: str, opd_slug: str) -> str:
-    """Return the absolute public URL of a survey page."""
-    base = current_app.config["PUBLIC_URL"]
-    return f"{base}/s/{quote(wave_slug, safe='')}/{quote(opd_slug, safe='')}"
+    """Return the absolute public URL of a survey page, from the configured base URL."""
+    return urls.survey_url(current_app.config["PUBLIC_URL"], wave_slug, opd_slug)
 
 
 def qr_svg(url: str) -> bytes:
