@@ -84,16 +84,14 @@ def configure_extensions(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     """Register the views and the CLI commands."""
-    from . import auth, cli
-    from .views import dashboard, flags, public, qr, reports
+    from . import auth, cli, questionnaires
+    from .views import admin, dashboard, dataio, flags, opdhead, public, qr, reports, results, waves
 
-    app.register_blueprint(public.bp)
-    app.register_blueprint(qr.bp)
-    app.register_blueprint(reports.bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(flags.bp)
+    for module in (public, qr, reports, dashboard, flags, admin, waves, dataio, results, opdhead):
+        app.register_blueprint(module.bp)
     auth.init_app(app)
     cli.init_app(app)
+    app.cli.add_command(questionnaires.questionnaire_group)
 
 
 def configure_errors(app: Flask) -> None:

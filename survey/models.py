@@ -29,6 +29,7 @@ SEXES = ("L", "P")
 EDUCATIONS = ("SD", "SMP", "SMA", "D1-D3", "S1", "S2", "S3")
 OCCUPATIONS = ("PNS", "TNI", "POLRI", "Swasta", "Wirausaha", "Lainnya")
 ELEMENT_KINDS = ("ikm", "perception")
+IMPORT_STATUSES = ("mapping", "queued", "running", "done", "failed")
 
 
 def utcnow() -> datetime:
@@ -103,6 +104,7 @@ class Wave(SQLModel, table=True):
     scheme_id: int = Field(foreign_key="categoryscheme.id")
     simulated: bool = Field(default=False)  # demo data: every page says so
     created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None  # set once, when the wave is published
 
 
 # An OPD covered by a wave, with its target sample size.
@@ -216,3 +218,30 @@ class LoginFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=80)
     at: datetime = Field(default_factory=utcnow)
+
+
+# A web import of a response file: the uploaded bytes wait here while the evaluator checks the
+# column mapping, then a worker checks and writes the rows and records its progress, so the
+# progress page can be served by any app server. The bytes are cleared once the job ends.
+class ImportJob(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    actor: str | None = Field(default=None, max_length=64)
+    filename: str = Field(max_length=255)
+    kind: str = Field(default="csv", max_length=8)  # csv or xlsx
+    digest: str = Field(max_length=64)  # SHA-256 of the file
+    data: bytes = Field(default=b"", sa_type=sa.LargeBinary)
+    mapping: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    ignore_extra: bool = Field(default=False)
+    status: str = Field(default="mapping", max_length=16)
+    total_rows: int = Field(default=0)  # estimated rows of the file
+    processed_rows: int = Field(default=0)
+    imported: int = Field(default=0)
+    already_present: int = Field(default=0)
+    # [{"row": 7, "reasons": ["U3: '5' is not an answer ..."]}, ...]
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    message: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -13,7 +13,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from .models import CategoryScheme, Element, Opd, Questionnaire, Response, Wave, WaveOpd
+from .models import (
+    CategoryScheme,
+    Element,
+    ImportJob,
+    Opd,
+    Questionnaire,
+    Response,
+    Wave,
+    WaveOpd,
+)
 
 
 def get_wave(session: Session, *, slug: str) -> Wave | None:
@@ -213,6 +222,10 @@ def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
     if status not in allowed.get(wave.status, set()):
         raise RepoError(f"wave {slug!r} is {wave.status}; it cannot become {status}")
     wave.status = status
+    if status == "published" and wave.published_at is None:
+        from .models import utcnow
+
+        wave.published_at = utcnow()
     session.add(wave)
     session.commit()
     return wave
@@ -298,8 +311,9 @@ def counted_responses(session: Session, *, wave: Wave) -> Iterator[sa.Row[Any]]:
 
 
 def delete_wave(session: Session, *, wave: Wave) -> None:
-    """Delete a wave with its responses and OPD links; no commit."""
+    """Delete a wave with its responses, import jobs and OPD links; no commit."""
     session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
+    session.exec(sa.delete(ImportJob).where(col(ImportJob.wave_id) == wave.id))
     session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
     session.delete(wave)
     session.flush()
