@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from survey import repo
+from survey import auth, repo
 from tests.survey_helpers import add_responses
+from tests.test_auth import PASSWORD, AuthActions
 
 COMMENT = "Petugas loket ramah <b>sekali</b>, tetapi antrean panjang."
 
@@ -131,14 +132,20 @@ def test_posters_one_page_per_opd(runner, open_wave, tmp_path: Path):
 
 
 def test_pdf_routes_follow_publication(client, session, scored, runner):
-    """Reports are served only once the wave is published; posters at any time."""
+    """Reports are public only once the wave is published; posters for evaluators at any time."""
     assert client.get("/r/uji-2026/ranking.pdf").status_code == 404
     assert client.get("/r/uji-2026/opd/rsud.pdf").status_code == 404
+    # The posters name every OPD of a wave, even a draft one: evaluators only.
+    anonymous = client.get("/r/uji-2026/posters.pdf")
+    assert anonymous.status_code == 302 and "/masuk" in anonymous.headers["Location"]
+    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    assert AuthActions(client).login("eva").status_code == 302
     posters = client.get("/r/uji-2026/posters.pdf")
     assert posters.status_code == 200 and posters.mimetype == "application/pdf"
     assert len(PdfReader(io.BytesIO(posters.data)).pages) == 3
     assert client.get("/r/nope/posters.pdf").status_code == 404
 
+    client.post("/keluar", data={"csrf_token": AuthActions(client).token("/kerja")})
     repo.set_wave_status(session, slug="uji-2026", status="closed")
     repo.set_wave_status(session, slug="uji-2026", status="published")
     ranking = client.get("/r/uji-2026/ranking.pdf?lang=en")

@@ -194,6 +194,18 @@ def decide(wave_slug: str, response_id: int) -> ResponseReturnValue:
     ).first()
     if response is None or response.wave_id != wave.id or response.status != "flagged":
         abort(404)
+    if wave.status == "published":
+        # Published results are frozen: restoring a response would change public figures.
+        page = render_template(
+            "errors/error.html",
+            code=409,
+            title=_("Gelombang sudah diterbitkan"),
+            message=_(
+                "Hasil gelombang survei ini sudah diterbitkan, sehingga penandaan respons "
+                "tidak dapat diubah lagi."
+            ),
+        )
+        return page, 409
     action = request.form.get("action")
     if action not in ACTIONS:
         abort(400)

@@ -1,16 +1,19 @@
 """PDF downloads: the ranking report, the OPD reports and the QR posters of a wave.
 
-The views only wrap the bytes that :mod:`reports` renders. Until accounts exist (the workspace
-issue), a wave's ranking and OPD reports are served only once it is published, so nothing of a
-wave is public before then; the posters hold only names and survey addresses and are served
-for any wave, since evaluators print them before opening it.
+The views only wrap the bytes that :mod:`reports` renders. Nothing of a wave is public before
+it is published: the ranking report is served only for a published wave; an OPD's report is
+public once the wave is published, readable by that OPD's head (and staff) once it is closed,
+and by evaluators and administrators only before then. The posters name every OPD of a wave,
+even a draft one, so only evaluators and administrators download them.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from .. import repo
+from ..auth import current_user, roles_required
 from ..db import get_session
 from ..models import Wave
 
@@ -28,6 +31,12 @@ def _wave(wave_slug: str, *, published: bool) -> Wave:
     if wave is None or (published and wave.status != "published"):
         abort(404)
     return wave
+
+
+def _sign_in() -> ResponseReturnValue:
+    """Send an anonymous reader to the sign-in page, coming back to this report afterwards."""
+    path = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=path))
 
 
 def _pdf(data: bytes, filename: str) -> Response:
@@ -54,25 +63,39 @@ def ranking_pdf(wave_slug: str) -> Response:
 
 
 @bp.route("/r/<wave_slug>/opd/<opd_slug>.pdf")
-def opd_pdf(wave_slug: str, opd_slug: str) -> Response:
-    """One OPD's report in a published wave."""
+def opd_pdf(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
+    """One OPD's report: public once published; closed: its head and staff; else staff."""
     from reports.opd import render_opd_pdf
 
     from ..reportdata import opd_report_data, wave_ranking
 
-    wave = _wave(wave_slug, published=True)
     session = get_session()
-    if repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug) is None:
+    wave = _wave(wave_slug, published=False)
+    opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
+    if opd is None:
         abort(404)
+    if wave.status != "published":
+        user = current_user()
+        staff = user is not None and user.role in ("admin", "evaluator")
+        if wave.status != "closed" and not staff:
+            abort(404)  # a draft or open wave's report does not exist for anyone else
+        if user is None:
+            return _sign_in()
+        if not staff and not (user.role == "opd-head" and user.opd_id == opd.id):
+            abort(404)  # another OPD's head: as if the report did not exist
     try:
         ranking = wave_ranking(session, wave=wave)
     except ValueError:
         abort(404)
     data = opd_report_data(session, wave=wave, ranking=ranking, opd_slug=opd_slug)
-    return _pdf(render_opd_pdf(data, lang=_lang()), f"{wave.slug}-{opd_slug}.pdf")
+    response = _pdf(render_opd_pdf(data, lang=_lang()), f"{wave.slug}-{opd_slug}.pdf")
+    if wave.status != "published":
+        response.headers["Cache-Control"] = "private, no-store"  # not public yet: keep no copy
+    return response
 
 
 @bp.route("/r/<wave_slug>/posters.pdf")
+@roles_required("evaluator")
 def posters_pdf(wave_slug: str) -> Response:
     """The QR posters of a wave, one A4 page per OPD."""
     from reports.posters import render_posters_pdf

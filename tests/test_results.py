@@ -1,0 +1,287 @@
+"""Public results: only published waves, the same figures as ``ikm score``, charts, per OPD.
+
+The ranking table is parsed back from the page and compared, cell by cell, with
+``ikm score --format json`` for the same wave, so the page can never print a figure the
+scoring did not produce. Flag decisions are refused once a wave is published.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import date
+from html import unescape
+from urllib.parse import urlsplit
+
+import pytest
+from babel.numbers import format_decimal
+from sqlmodel import Session, select
+from survey_helpers import add_responses
+from test_auth import CSRF_RE, PASSWORD, AuthActions
+
+from survey import auth, repo, reportdata
+from survey.models import AuditLog, Response, Wave
+
+COMMENT = "Antrean <b>panjang</b> sekali"
+HIGH = [[4] * 9, [3] * 9, [4] * 8 + [3]]
+LOW = [[2] * 9, [1] * 9, [2] * 8 + [3]]
+
+
+@pytest.fixture
+def published(session: Session, open_wave) -> Wave:
+    """The sample wave, published: bpbd high (30), rsud low (30, with comments), dishub 6."""
+    add_responses(session, open_wave, "bpbd", HIGH * 10)
+    add_responses(session, open_wave, "rsud", LOW * 10, comment=COMMENT, sex="L", age=30)
+    add_responses(session, open_wave, "dishub", [[3] * 9] * 6)
+    add_responses(session, open_wave, "bpbd", [[1] * 9], status="flagged", reason="bot-suspect")
+    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    return repo.set_wave_status(session, slug="uji-2026", status="published")
+
+
+def scores(runner, wave: str = "uji-2026") -> dict[str, dict]:
+    """``ikm score --format json`` by OPD slug."""
+    result = runner.invoke(args=["score", "--wave", wave, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return {row["opd"]: row for row in json.loads(result.stdout)}
+
+
+def text(html: str) -> str:
+    """The page's text without tags, whitespace folded."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def cells(page: str, slug: str) -> dict[str, str]:
+    """The cells of one OPD's row of the ranking table, by their class, as text."""
+    row = re.search(rf'<tr id="opd-{slug}"[^>]*>(.*?)</tr>', page, re.S)
+    assert row, f"no row for {slug}"
+    found = {}
+    for cls, body in re.findall(r'<t[dh][^>]*class="(?:num )?([\w-]+)"[^>]*>(.*?)</t[dh]>', row[1]):
+        found[cls] = text(body)
+    return found
+
+
+def num(value: float, digits: int, lang: str = "id") -> str:
+    """A number as the pages print it (3,07 in Indonesian)."""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=lang)
+
+
+def test_index_lists_published_waves_only(client, session: Session, published) -> None:
+    repo.create_wave(
+        session,
+        slug="draf",
+        title="Gelombang Draf",
+        period_start=date(2026, 1, 13),
+        period_end=date(2026, 2, 13),
+    )
+    published.evaluator = "DPD KNPI Kota Serang"
+    published.period_start = date(2026, 1, 13)
+    published.period_end = date(2026, 3, 31)
+    session.add(published)
+    session.commit()
+    response = client.get("/hasil")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Uji Coba 2026" in page and "DPD KNPI Kota Serang" in page
+    assert "13 Januari 2026" in page and "31 Maret 2026" in page
+    assert "Gelombang Draf" not in page
+    row = re.search(r'<tr id="gelombang-uji-2026">(.*?)</tr>', page, re.S)
+    assert row and ">3<" in row[1] and ">66<" in row[1]  # 3 OPDs, 66 counted responses
+
+
+@pytest.mark.parametrize("status", ["draft", "open", "closed"])
+def test_nothing_public_before_publication(client, session: Session, open_wave, status) -> None:
+    add_responses(session, open_wave, "bpbd", HIGH * 10)
+    wave = session.exec(select(Wave)).one()
+    wave.status = status
+    session.add(wave)
+    session.commit()
+    assert "Uji Coba 2026" not in client.get("/hasil").get_data(as_text=True)
+    for path in ("/hasil/uji-2026", "/hasil/uji-2026/bpbd", "/r/uji-2026/ranking.pdf"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_unknown_wave_and_opd_are_404(client, session: Session, published) -> None:
+    repo.add_opd(session, slug="dinkes", name="Dinas Kesehatan")  # not covered by the wave
+    assert client.get("/hasil/nope").status_code == 404
+    assert client.get("/hasil/uji-2026/nope").status_code == 404
+    assert client.get("/hasil/uji-2026/dinkes").status_code == 404
+
+
+def test_ranking_table_equals_ikm_score(client, runner, published) -> None:
+    response = client.get("/hasil/uji-2026")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    expected = scores(runner)
+    order = re.findall(r'<tr id="opd-([\w-]+)" data-opd', page)
+    assert order == sorted(expected, key=lambda s: expected[s]["rank"])
+    for slug, row in expected.items():
+        got = cells(page, slug)
+        assert got["rank"] == str(row["rank"])
+        low, high = row["rank_ci_low"], row["rank_ci_high"]
+        assert got["rank-set"] == (str(low) if low == high else f"{low}–{high}")
+        assert got["n"].rstrip("*") == str(row["n"])
+        assert got["ikm"] == num(row["ikm"], 2)
+        assert got["converted"] == num(row["ikm_converted"], 2)
+        assert got["ci"] == f"{num(row['ci_low'], 1)}–{num(row['ci_high'], 1)}"
+        assert got["category"] == f"{row['category']} {row['category_label']}"
+        assert (got["top"] != "tidak") == row["in_top_set"]
+        assert (got["bottom"] != "tidak") == row["in_bottom_set"]
+        assert f'href="/hasil/uji-2026/{slug}"' in page
+        assert f'href="/r/uji-2026/opd/{slug}.pdf?lang=id"' in page
+    assert 'href="/r/uji-2026/ranking.pdf?lang=id"' in page
+    assert 'href="/hasil/uji-2026/data-terbuka.zip"' in page
+
+
+def test_page_says_what_it_rests_on(client, runner, published) -> None:
+    page = text(client.get("/hasil/uji-2026").get_data(as_text=True))
+    table = runner.invoke(args=["score", "--wave", "uji-2026"]).stdout
+    fingerprint = re.search(r"data ([0-9a-f]{16})", table)
+    assert fingerprint and fingerprint[1] in page
+    assert "66 respons yang dihitung" in page and "1 respons ditandai" in page
+    assert "seed 0" in page and "PermenPANRB No. 14 Tahun 2017" in page
+    # The plain-language summary: categories and how sure the ranking is.
+    assert "Survei ini menilai 3 OPD berdasarkan 66 respons" in page
+    assert "Seberapa pasti peringkat ini?" in page
+    assert "kategori Sangat baik (A)" in page
+    expected = scores(runner)
+    best = min(expected.values(), key=lambda r: r["rank"])
+    worst = max(expected.values(), key=lambda r: r["rank"])
+    assert f"Skor tertinggi: {best['name']} (nilai {num(best['ikm_converted'], 2)}" in page
+    assert f"Skor terendah: {worst['name']} (nilai {num(worst['ikm_converted'], 2)}" in page
+
+
+def test_charts_are_inline_accessible_svg_without_style(client, published) -> None:
+    page = client.get("/hasil/uji-2026").get_data(as_text=True)
+    svgs = re.findall(r"<svg [^>]*>", page)
+    assert len(svgs) == 3  # caterpillar, rank intervals, funnel
+    for tag in svgs:
+        assert 'role="img"' in tag and re.search(r'aria-label="[^"]+"', tag)
+    assert page.count("<figcaption>") == 3
+    # A strict Content-Security-Policy blocks inline styles: none may remain.
+    assert "style=" not in page and "<style" not in page and "<?xml" not in page
+    ids = Counter(re.findall(r'\bid="([^"]+)"', page))
+    assert [i for i, count in ids.items() if count > 1] == []
+    for ref in re.findall(r"url\(#([^)]+)\)", page):
+        assert ids[ref] == 1, ref
+
+
+def test_english_page(client, runner, published) -> None:
+    page = client.get("/hasil/uji-2026?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in page
+    bpbd = scores(runner)["bpbd"]
+    got = cells(page, "bpbd")
+    assert got["ikm"] == num(bpbd["ikm"], 2, "en") and "." in got["ikm"]
+    assert got["category"] == f"{bpbd['category']} {bpbd['category_label_en']}"
+    assert "How sure is this ranking?" in page and "95% rank range" in page
+    assert 'href="/r/uji-2026/ranking.pdf?lang=en"' in page
+    opd = client.get("/hasil/uji-2026/bpbd?lang=en").get_data(as_text=True)
+    assert "Each element" in opd and num(bpbd["ikm_converted"], 2, "en") in opd
+
+
+def test_simulated_wave_says_so(client, session: Session, published) -> None:
+    published.simulated = True
+    session.add(published)
+    session.commit()
+    for path in ("/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
+        assert "Data simulasi (demo)" in client.get(path).get_data(as_text=True)
+    assert "data simulasi" in client.get("/hasil").get_data(as_text=True)
+
+
+def test_published_wave_without_responses(client, session: Session, open_wave) -> None:
+    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    repo.set_wave_status(session, slug="uji-2026", status="published")
+    page = client.get("/hasil/uji-2026").get_data(as_text=True)
+    assert "tidak memiliki respons yang dihitung" in page
+    assert client.get("/hasil/uji-2026/bpbd").status_code == 200
+
+
+def test_opd_page(client, runner, published) -> None:
+    response = client.get("/hasil/uji-2026/rsud")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    rsud = scores(runner)["rsud"]
+    body = text(page)
+    assert "Rumah Sakit Umum Daerah" in body
+    assert num(rsud["ikm_converted"], 2) in body and num(rsud["ikm"], 2) in body
+    assert f"{num(rsud['ci_low'], 1)}–{num(rsud['ci_high'], 1)}" in body
+    assert f"{rsud['rank']} dari 3" in body
+    assert rsud["category_label"] in body
+    for code, element in rsud["elements"].items():
+        row = re.search(rf'<tr id="unsur-{code}"[^>]*>(.*?)</tr>', page, re.S)
+        assert row and f'<td class="num nrr">{num(element["nrr"], 2)}</td>' in row[1]
+    assert 'role="img"' in page and "<figcaption>" in page and "style=" not in page
+    assert 'href="/r/uji-2026/opd/rsud.pdf?lang=id"' in page
+    # No comments and no respondent breakdown on the public page.
+    assert "panjang" not in page and "Profil responden" not in page
+    assert "Laki-laki" not in page
+
+
+def test_scored_once_per_language(client, published, monkeypatch) -> None:
+    calls = []
+    real = reportdata.wave_ranking
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("wave"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reportdata, "wave_ranking", counting)
+    for path in ("/hasil/uji-2026", "/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
+        assert client.get(path).status_code == 200
+    assert len(calls) == 1
+    assert client.get("/hasil/uji-2026?lang=en").status_code == 200
+    assert len(calls) == 2
+
+
+def test_flags_are_frozen_after_publication(client, session: Session, published) -> None:
+    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    assert AuthActions(client).login("eva").status_code == 302
+    session.expire_all()
+    flagged = session.exec(select(Response).where(Response.status == "flagged")).one()
+    review = client.get("/kerja/gelombang/uji-2026/ditandai").get_data(as_text=True)
+    token = CSRF_RE.search(review)
+    assert token
+    before = (len(session.exec(select(AuditLog)).all()), flagged.status, flagged.flag_reason)
+    for action in ("restore", "confirm"):
+        response = client.post(
+            f"/kerja/gelombang/uji-2026/ditandai/{flagged.id}",
+            data={"csrf_token": token[1], "action": action},
+        )
+        assert response.status_code == 409
+        assert "sudah diterbitkan" in response.get_data(as_text=True)
+    session.expire_all()
+    again = session.get(Response, flagged.id)
+    assert again is not None
+    after = (len(session.exec(select(AuditLog)).all()), again.status, again.flag_reason)
+    assert after == before
+
+
+def test_results_need_no_login(client, published) -> None:
+    for path in ("/hasil", "/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert urlsplit(response.headers.get("Location", "")).path != "/masuk"
+
+
+def test_best_and_worst_marks_with_more_opds_than_k(client, runner, session: Session) -> None:
+    levels = {"a": 4, "b": 4, "c": 3, "d": 3, "e": 2, "f": 2, "g": 1, "h": 1}
+    for slug in levels:
+        repo.add_opd(session, slug=f"opd-{slug}", name=f"Dinas {slug.upper()}")
+    wave = repo.create_wave(session, slug="besar", title="Gelombang Besar", status="open")
+    for slug, level in levels.items():
+        rows = [[level] * 9, [max(1, level - 1)] * 9, [level] * 8 + [min(4, level + 1)]]
+        add_responses(session, wave, f"opd-{slug}", rows * 8)
+    repo.set_wave_status(session, slug="besar", status="closed")
+    repo.set_wave_status(session, slug="besar", status="published")
+    page = client.get("/hasil/besar").get_data(as_text=True)
+    expected = scores(runner, "besar")
+    marks = {"top": [], "bottom": []}
+    for slug, row in expected.items():
+        got = cells(page, slug)
+        for column, key in (("top", "in_top_set"), ("bottom", "in_bottom_set")):
+            assert (got[column] != "tidak") == row[key], (slug, column)
+            marks[column].append(got[column])
+    # With 8 OPDs and K = 5 the data can rule some OPDs out of each set.
+    assert "tidak" in marks["top"] and "tidak" in marks["bottom"]
+    assert {"pasti", "mungkin"} & set(marks["top"])
