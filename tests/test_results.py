@@ -240,7 +240,8 @@ def test_flags_are_frozen_after_publication(client, session: Session, published)
     session.expire_all()
     flagged = session.exec(select(Response).where(Response.status == "flagged")).one()
     review = client.get("/kerja/gelombang/uji-2026/ditandai").get_data(as_text=True)
-    token = CSRF_RE.search(review)
+    assert "sudah diterbitkan" in review and 'value="restore"' not in review
+    token = CSRF_RE.search(client.get("/kerja").get_data(as_text=True))
     assert token
     before = (len(session.exec(select(AuditLog)).all()), flagged.status, flagged.flag_reason)
     for action in ("restore", "confirm"):
