@@ -218,11 +218,17 @@ def set_role(
     opd_slug: str | None = None,
     actor: str | None = None,
 ) -> User:
-    """Change a user's role (and OPD), sign them out everywhere, write an audit entry; commit."""
+    """Change a user's role (and OPD), sign them out everywhere, write an audit entry; commit.
+
+    Refuses to demote the last active administrator, and (on the web, where ``actor`` is
+    known) an administrator demoting themself.
+    """
     user = get_user(session, username=username)
     if user is None:
         raise AccountError(f"unknown user {username!r}")
     opd = _resolve_role(session, role=role, opd_slug=opd_slug)
+    if role != "admin":
+        check_keeps_admin(session, user=user, actor=actor, change="demote")
     old_opd = session.get(Opd, user.opd_id) if user.opd_id else None
     before = {"role": user.role, "opd": old_opd.slug if old_opd else None}
     user.role = role
@@ -239,6 +245,144 @@ def set_role(
     )
     session.commit()
     return user
+
+
+class AdminGuardError(AccountError):
+    """A change would lock administrators out (reason: self-demote, self-deactivate, last-admin)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        """Keep the reason code (the web pages say it in the user's language)."""
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_keeps_admin(session: Session, *, user: User, actor: str | None, change: str) -> None:
+    """Refuse to demote or deactivate (``change``) oneself or the last active administrator."""
+    if actor is not None and normalise_username(actor) == user.username:
+        raise AdminGuardError(f"you cannot {change} yourself", reason=f"self-{change}")
+    if user.role != "admin" or not user.active:
+        return
+    # Lock the active admins' rows, so two admins demoting each other at once cannot both
+    # pass this check (SQLite serialises writers anyway).
+    admins = session.exec(
+        select(User.id).where(User.role == "admin", User.active == True).with_for_update()  # noqa: E712
+    ).all()
+    if len(admins) <= 1:
+        raise AdminGuardError(
+            f"{user.username!r} is the last active administrator", reason="last-admin"
+        )
+
+
+def set_password(
+    session: Session, *, username: str, password: str, actor: str | None = None
+) -> User:
+    """Set a user's password, sign them out everywhere, write an audit entry; commit.
+
+    The audit entry names the user only: never the password, never its hash.
+    """
+    user = get_user(session, username=username)
+    if user is None:
+        raise AccountError(f"unknown user {username!r}")
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    session.add(user)
+    audit(session, actor=actor, action="user.password", username=user.username)
+    session.commit()
+    return user
+
+
+def set_active(session: Session, *, username: str, active: bool, actor: str | None = None) -> User:
+    """Deactivate (signing them out everywhere) or reactivate a user; audit; commit.
+
+    Refuses to deactivate oneself or the last active administrator, and a change to the state
+    the user already is in.
+    """
+    user = get_user(session, username=username)
+    if user is None:
+        raise AccountError(f"unknown user {username!r}")
+    if user.active == active:
+        raise AccountError(
+            f"user {user.username!r} is already {'active' if active else 'inactive'}"
+        )
+    if not active:
+        check_keeps_admin(session, user=user, actor=actor, change="deactivate")
+    user.active = active
+    user.session_version += 1
+    session.add(user)
+    audit(
+        session,
+        actor=actor,
+        action="user.activate" if active else "user.deactivate",
+        username=user.username,
+    )
+    session.commit()
+    return user
+
+
+def guard_message(reason: str) -> str:
+    """Return why an administrator change was refused, in the current language."""
+    messages = {
+        "self-demote": _("Anda tidak dapat menurunkan peran akun Anda sendiri."),
+        "self-deactivate": _("Anda tidak dapat menonaktifkan akun Anda sendiri."),
+        "last-admin": _(
+            "Ini administrator aktif terakhir; jadikan pengguna lain administrator lebih dulu."
+        ),
+    }
+    return messages.get(reason, reason)
+
+
+def password_form_errors(password: str, confirmation: str) -> dict[str, str]:
+    """Return the web form's errors for a new password and its confirmation, by field."""
+    errors = {}
+    if not password:
+        errors["password"] = _("Isi kata sandi.")
+    elif len(password) < PASSWORD_MIN_LENGTH:
+        errors["password"] = _(
+            "Kata sandi terlalu pendek: paling sedikit %(n)s karakter.", n=PASSWORD_MIN_LENGTH
+        )
+    elif password != confirmation:
+        errors["confirmation"] = _("Konfirmasi kata sandi tidak sama.")
+    return errors
+
+
+def role_form_errors(session: Session, *, role: str, opd_slug: str | None) -> dict[str, str]:
+    """Return the web form's errors for a role and its OPD, by field (as ``_resolve_role``)."""
+    if role not in USER_ROLES:
+        return {"role": _("Pilih salah satu peran.")}
+    if role != "opd-head":
+        return {}
+    if not opd_slug:
+        return {"opd": _("Pilih OPD yang dipimpin kepala OPD ini.")}
+    if session.exec(select(Opd).where(Opd.slug == opd_slug)).first() is None:
+        return {"opd": _("OPD ini tidak dikenal.")}
+    return {}
+
+
+def new_user_form_errors(
+    session: Session,
+    *,
+    username: str,
+    role: str,
+    opd_slug: str | None,
+    password: str,
+    confirmation: str,
+) -> dict[str, str]:
+    """Return the new-user form's errors by field (``check_new_user``'s rules, in words)."""
+    errors = {}
+    name = normalise_username(username)
+    if not name:
+        errors["username"] = _("Isi nama pengguna.")
+    elif not USERNAME_PATTERN.fullmatch(name):
+        errors["username"] = _(
+            "Nama pengguna 2 sampai 64 karakter: huruf, angka, '.', '_' atau '-', diawali "
+            "huruf atau angka."
+        )
+    elif get_user(session, username=name) is not None:
+        errors["username"] = _("Nama pengguna ini sudah dipakai.")
+    errors.update(role_form_errors(session, role=role, opd_slug=opd_slug))
+    errors.update(password_form_errors(password, confirmation))
+    return errors
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,557 @@
+"""Administration pages: users and roles (admins), OPDs (evaluators), who may do what, audit."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+from survey_helpers import add_responses
+from test_auth import CSRF_RE, PASSWORD, AuthActions
+
+from survey import auth, repo
+from survey.models import AuditLog, Opd, Response, User, WaveOpd
+
+USERS = "/kerja/pengguna"
+OPDS = "/kerja/opd"
+NEW_PASSWORD = "sandi-baru-yang-panjang"
+
+
+@pytest.fixture
+def people(session: Session, open_wave) -> dict[str, str]:
+    """An admin, an evaluator and the head of BPBD (OPDs bpbd, rsud, dishub exist)."""
+    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
+    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    auth.create_user(
+        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
+    )
+    return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> FlaskClient:
+    """Sign ``client`` in as ``username``."""
+    assert AuthActions(client).login(username, password).status_code == 302
+    return client
+
+
+def other_client(app: Flask, username: str) -> FlaskClient:
+    """Return a second browser signed in as ``username``."""
+    return login(app.test_client(), username)
+
+
+def token(client: FlaskClient, path: str = "/kerja") -> str:
+    """Return the CSRF token of a form on ``path``."""
+    match = CSRF_RE.search(client.get(path).get_data(as_text=True))
+    assert match
+    return match.group(1)
+
+
+def post(client: FlaskClient, path: str, **data: str):
+    """Post a form with a valid CSRF token."""
+    return client.post(path, data={"csrf_token": token(client), **data})
+
+
+def is_signed_out(client: FlaskClient) -> bool:
+    """Return True if ``client``'s session no longer opens the workspace."""
+    response = client.get("/kerja")
+    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/masuk"
+
+
+def snapshot(session: Session) -> dict[str, list[tuple]]:
+    """Return the users, the OPDs and the audit entries as plain tuples."""
+    session.expire_all()
+    users = session.exec(select(User).order_by(User.username)).all()
+    opds = session.exec(select(Opd).order_by(Opd.slug)).all()
+    entries = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    return {
+        "users": [
+            (u.username, u.role, u.opd_id, u.active, u.session_version, u.password_hash)
+            for u in users
+        ],
+        "opds": [(o.slug, o.name, o.short_name, o.service_population, o.active) for o in opds],
+        "audit": [(e.action, e.actor) for e in entries],
+    }
+
+
+def last_audit(session: Session) -> AuditLog:
+    """Return the newest audit entry."""
+    session.expire_all()
+    entry = session.exec(select(AuditLog).order_by(AuditLog.id.desc())).first()  # type: ignore[union-attr]
+    assert entry is not None
+    return entry
+
+
+def get_user(session: Session, username: str) -> User:
+    """Return a user, fresh from the database."""
+    session.expire_all()
+    user = auth.get_user(session, username=username)
+    assert user is not None
+    return user
+
+
+# --- Who may open what ------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login(client: FlaskClient, people, session) -> None:
+    for path in (USERS, f"{USERS}/eva", OPDS, f"{OPDS}/bpbd"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert urlsplit(response.headers["Location"]).path == "/masuk"
+    before = snapshot(session)
+    for path in (USERS, f"{USERS}/eva", OPDS, f"{OPDS}/bpbd", f"{OPDS}/impor"):
+        assert client.post(path, data={"name": "x"}).status_code in (302, 400)
+    assert snapshot(session) == before
+
+
+@pytest.mark.parametrize(
+    ("username", "user_pages", "opd_pages"),
+    [("admin", 200, 200), ("eva", 403, 200), ("kepala-bpbd", 403, 403)],
+)
+def test_access_by_role(client, people, username, user_pages, opd_pages) -> None:
+    login(client, username)
+    assert client.get(USERS).status_code == user_pages
+    assert client.get(f"{USERS}/eva").status_code == user_pages
+    assert client.get(OPDS).status_code == opd_pages
+    assert client.get(f"{OPDS}/bpbd").status_code == opd_pages
+
+
+def test_forbidden_posts_change_nothing(client, people, session) -> None:
+    login(client, "eva")
+    before = snapshot(session)
+    create = {"username": "baru", "role": "admin", "password": PASSWORD, "confirmation": PASSWORD}
+    assert post(client, USERS, **create).status_code == 403
+    assert post(client, f"{USERS}/eva", action="role", role="admin").status_code == 403
+    AuthActions(client).logout()
+    login(client, "kepala-bpbd")
+    assert post(client, OPDS, slug="baru", name="Dinas Baru").status_code == 403
+    assert post(client, f"{OPDS}/bpbd", action="deactivate").status_code == 403
+    assert snapshot(session) == before
+
+
+def test_unknown_user_and_opd_are_404(client, people) -> None:
+    login(client, "admin")
+    assert client.get(f"{USERS}/tidak-ada").status_code == 404
+    assert client.get(f"{OPDS}/tidak-ada").status_code == 404
+    assert post(client, f"{OPDS}/tidak-ada", action="deactivate").status_code == 404
+
+
+def test_post_without_csrf_token_is_refused(client, people, session) -> None:
+    login(client, "admin")
+    before = snapshot(session)
+    response = client.post(OPDS, data={"slug": "baru", "name": "Dinas Baru"})
+    assert response.status_code == 400
+    response = client.post(f"{USERS}/eva", data={"action": "deactivate"})
+    assert response.status_code == 400
+    assert snapshot(session) == before
+
+
+# --- Users ------------------------------------------------------------------------------------
+
+
+def test_user_list_shows_roles_opds_and_last_sign_in(client, people) -> None:
+    login(client, "admin")
+    html = client.get(USERS).get_data(as_text=True)
+    assert "3 pengguna" in html
+    assert "Administrator" in html and "Evaluator" in html and "Kepala OPD" in html
+    assert "Badan Penanggulangan Bencana Daerah" in html
+    assert "belum pernah" in html  # eva and kepala-bpbd have never signed in
+    assert "WIB" in html  # the admin just did
+    assert 'href="/kerja/pengguna/kepala-bpbd"' in html
+
+
+def test_create_user_is_audited_and_can_sign_in(client, app, people, session) -> None:
+    login(client, "admin")
+    response = post(
+        client,
+        USERS,
+        username="Kepala-RSUD",
+        role="opd-head",
+        opd="rsud",
+        password=NEW_PASSWORD,
+        confirmation=NEW_PASSWORD,
+    )
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Pengguna kepala-rsud dibuat." in page
+    user = get_user(session, "kepala-rsud")
+    assert user.role == "opd-head"
+    assert user.opd_id == repo.get_opd(session, slug="rsud").id
+    entry = last_audit(session)
+    assert (entry.action, entry.actor) == ("user.create", "admin")
+    assert entry.detail == {"username": "kepala-rsud", "role": "opd-head", "opd": "rsud"}
+    login(app.test_client(), "kepala-rsud", NEW_PASSWORD)  # the new account signs in
+
+
+def test_create_evaluator_ignores_the_opd_select(client, people, session) -> None:
+    login(client, "admin")
+    data = {"username": "eva2", "role": "evaluator", "opd": "rsud"}
+    response = post(client, USERS, password=PASSWORD, confirmation=PASSWORD, **data)
+    assert response.status_code == 302
+    assert get_user(session, "eva2").opd_id is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"username": "x"}, "username", "Nama pengguna 2 sampai 64 karakter"),
+        ({"username": "eva"}, "username", "Nama pengguna ini sudah dipakai."),
+        ({"username": "EVA "}, "username", "Nama pengguna ini sudah dipakai."),
+        ({"username": ""}, "username", "Isi nama pengguna."),
+        ({"password": "pendek", "confirmation": "pendek"}, "password", "paling sedikit 10"),
+        ({"confirmation": PASSWORD + "x"}, "confirmation", "Konfirmasi kata sandi tidak sama."),
+        ({"role": "opd-head", "opd": ""}, "opd", "Pilih OPD yang dipimpin"),
+        ({"role": "opd-head", "opd": "tidak-ada"}, "opd", "OPD ini tidak dikenal."),
+        ({"role": "superuser"}, "role", "Pilih salah satu peran."),
+    ],
+)
+def test_create_user_errors_change_nothing(client, people, session, fields, field, message):
+    login(client, "admin")
+    before = snapshot(session)
+    data = {
+        "username": "baru",
+        "role": "evaluator",
+        "opd": "",
+        "password": PASSWORD,
+        "confirmation": PASSWORD,
+        **fields,
+    }
+    response = post(client, USERS, **data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'role="alert"' in html
+    assert f'<p class="field-error" id="e-{field}">' in html
+    error_at = html.index(f'id="e-{field}"')
+    assert message in html[error_at : error_at + 300]
+    assert f'aria-describedby="e-{field}"' in html
+    assert snapshot(session) == before
+    assert PASSWORD not in html  # a password is never echoed back
+
+
+def test_role_change_signs_the_user_out_and_is_audited(client, app, people, session) -> None:
+    eva = other_client(app, "eva")
+    version = get_user(session, "eva").session_version
+    login(client, "admin")
+    response = post(client, f"{USERS}/eva", action="role", role="opd-head", opd="rsud")
+    assert response.status_code == 302
+    assert "Peran diubah" in client.get(response.headers["Location"]).get_data(as_text=True)
+    user = get_user(session, "eva")
+    assert user.role == "opd-head" and user.session_version == version + 1
+    entry = last_audit(session)
+    assert (entry.action, entry.actor) == ("user.role", "admin")
+    assert entry.detail["before"] == {"role": "evaluator", "opd": None}
+    assert entry.detail["after"] == {"role": "opd-head", "opd": "rsud"}
+    assert is_signed_out(eva)
+
+
+def test_role_unchanged_writes_nothing(client, people, session) -> None:
+    login(client, "admin")
+    before = snapshot(session)
+    response = post(client, f"{USERS}/kepala-bpbd", action="role", role="opd-head", opd="bpbd")
+    assert response.status_code == 302
+    assert "Tidak ada yang berubah." in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert snapshot(session) == before
+
+
+def test_admin_cannot_demote_themself(client, people, session) -> None:
+    auth.create_user(session, username="admin2", password=PASSWORD, role="admin")
+    login(client, "admin")
+    before = snapshot(session)
+    response = post(client, f"{USERS}/admin", action="role", role="evaluator")
+    assert response.status_code == 400
+    assert "menurunkan peran akun Anda sendiri" in response.get_data(as_text=True)
+    assert snapshot(session) == before
+    # Another admin may be demoted while one active admin remains.
+    assert post(client, f"{USERS}/admin2", action="role", role="evaluator").status_code == 302
+    assert get_user(session, "admin2").role == "evaluator"
+
+
+def test_last_active_admin_is_kept(runner, people, session) -> None:
+    before = snapshot(session)
+    result = runner.invoke(args=["user", "role", "admin", "--role", "evaluator"])
+    assert result.exit_code == 1
+    assert "last active administrator" in result.output
+    with pytest.raises(auth.AdminGuardError):
+        auth.set_active(session, username="admin", active=False)
+    session.rollback()
+    assert snapshot(session) == before
+
+
+def test_set_password_signs_out_and_hides_the_secret(client, app, people, session) -> None:
+    eva = other_client(app, "eva")
+    old = get_user(session, "eva")
+    old_hash, old_version = old.password_hash, old.session_version
+    login(client, "admin")
+    response = post(
+        client, f"{USERS}/eva", action="password", password=NEW_PASSWORD, confirmation=NEW_PASSWORD
+    )
+    assert response.status_code == 302
+    user = get_user(session, "eva")
+    assert user.password_hash != old_hash
+    assert user.session_version == old_version + 1
+    entry = last_audit(session)
+    assert (entry.action, entry.actor, entry.detail) == (
+        "user.password",
+        "admin",
+        {"username": "eva"},
+    )
+    assert is_signed_out(eva)
+    assert AuthActions(app.test_client()).login("eva").status_code == 200  # old password refused
+    login(app.test_client(), "eva", NEW_PASSWORD)
+
+
+def test_admin_setting_own_password_stays_signed_in(client, app, people, session) -> None:
+    elsewhere = other_client(app, "admin")
+    login(client, "admin")
+    response = post(
+        client,
+        f"{USERS}/admin",
+        action="password",
+        password=NEW_PASSWORD,
+        confirmation=NEW_PASSWORD,
+    )
+    assert response.status_code == 302
+    assert client.get(response.headers["Location"]).status_code == 200
+    assert not is_signed_out(client)
+    assert is_signed_out(elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("password", "confirmation", "field", "message"),
+    [
+        ("pendek", "pendek", "password", "paling sedikit 10"),
+        ("", "", "password", "Isi kata sandi."),
+        (NEW_PASSWORD, NEW_PASSWORD + "!", "confirmation", "tidak sama"),
+    ],
+)
+def test_bad_password_changes_nothing(
+    client, people, session, password, confirmation, field, message
+):
+    login(client, "admin")
+    before = snapshot(session)
+    response = post(
+        client, f"{USERS}/eva", action="password", password=password, confirmation=confirmation
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'id="e-{field}"' in html and message in html
+    assert snapshot(session) == before
+
+
+def test_deactivate_and_reactivate(client, app, people, session) -> None:
+    eva = other_client(app, "eva")
+    login(client, "admin")
+    response = post(client, f"{USERS}/eva", action="deactivate")
+    assert response.status_code == 302
+    assert "dinonaktifkan" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert get_user(session, "eva").active is False
+    entry = last_audit(session)
+    assert (entry.action, entry.actor, entry.detail) == (
+        "user.deactivate",
+        "admin",
+        {"username": "eva"},
+    )
+    assert is_signed_out(eva)
+    assert AuthActions(app.test_client()).login("eva").status_code == 200  # refused
+    assert "nonaktif" in client.get(USERS).get_data(as_text=True)
+    before = snapshot(session)
+    assert post(client, f"{USERS}/eva", action="deactivate").status_code == 302  # already
+    assert snapshot(session) == before
+    assert post(client, f"{USERS}/eva", action="activate").status_code == 302
+    assert get_user(session, "eva").active is True
+    assert last_audit(session).action == "user.activate"
+    other_client(app, "eva")
+
+
+def test_admin_cannot_deactivate_themself(client, people, session) -> None:
+    login(client, "admin")
+    before = snapshot(session)
+    response = post(client, f"{USERS}/admin", action="deactivate")
+    assert response.status_code == 400
+    assert "menonaktifkan akun Anda sendiri" in response.get_data(as_text=True)
+    assert snapshot(session) == before
+    assert not is_signed_out(client)
+
+
+def test_unknown_user_action_is_400(client, people, session) -> None:
+    login(client, "admin")
+    before = snapshot(session)
+    assert post(client, f"{USERS}/eva", action="delete").status_code == 400
+    assert snapshot(session) == before
+
+
+# --- OPDs -------------------------------------------------------------------------------------
+
+
+def test_opd_list_and_add(client, people, session) -> None:
+    login(client, "eva")
+    html = client.get(OPDS).get_data(as_text=True)
+    assert "Rumah Sakit Umum Daerah" in html and "Dishub" in html and "3 OPD" in html
+    response = post(
+        client,
+        OPDS,
+        slug="dinkes",
+        name="  Dinas Kesehatan ",
+        short_name="Dinkes",
+        service_population="12000",
+    )
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "OPD Dinas Kesehatan ditambahkan." in page
+    assert "12.000" in page
+    opd = repo.get_opd(session, slug="dinkes")
+    assert (opd.name, opd.short_name, opd.service_population, opd.active) == (
+        "Dinas Kesehatan",
+        "Dinkes",
+        12000,
+        True,
+    )
+    entry = last_audit(session)
+    assert (entry.action, entry.actor) == ("opd.create", "eva")
+    assert entry.detail["slug"] == "dinkes" and entry.detail["service_population"] == 12000
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"slug": "Dinas Kesehatan"}, "slug", "Slug hanya huruf kecil"),
+        ({"slug": "dinas--kesehatan"}, "slug", "Slug hanya huruf kecil"),
+        ({"slug": "a" * 65}, "slug", "Slug hanya huruf kecil"),
+        ({"slug": "impor"}, "slug", "dipakai halaman"),
+        ({"slug": "bpbd"}, "slug", "sudah dipakai OPD lain"),
+        ({"name": "   "}, "name", "Nama wajib diisi."),
+        ({"name": "Dinas Perhubungan"}, "name", "sudah dipakai OPD dishub"),
+        ({"name": "x" * 201}, "name", "201 karakter (paling banyak 200)"),
+        ({"short_name": "x" * 65}, "short_name", "paling banyak 64"),
+        ({"service_population": "0"}, "service_population", "bilangan bulat 1 sampai"),
+        ({"service_population": "-5"}, "service_population", "bilangan bulat 1 sampai"),
+        ({"service_population": "1.5"}, "service_population", "bilangan bulat 1 sampai"),
+        ({"service_population": "banyak"}, "service_population", "bilangan bulat 1 sampai"),
+        ({"service_population": "9999999999"}, "service_population", "2.147.483.647"),
+    ],
+)
+def test_add_opd_errors_change_nothing(client, people, session, fields, field, message):
+    login(client, "eva")
+    before = snapshot(session)
+    response = post(client, OPDS, **{"slug": "dinkes", "name": "Dinas Kesehatan", **fields})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'role="alert"' in html
+    error_at = html.index(f'<p class="field-error" id="e-{field}">')
+    assert message in html[error_at : error_at + 300]
+    assert snapshot(session) == before
+
+
+def test_edit_opd_audits_changed_fields_only(client, people, session) -> None:
+    login(client, "admin")
+    response = post(
+        client,
+        f"{OPDS}/dishub",
+        action="update",
+        name="Dinas Perhubungan",
+        short_name="DISHUB",
+        service_population="500",
+    )
+    assert response.status_code == 302
+    assert "Perubahan OPD disimpan." in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    opd = repo.get_opd(session, slug="dishub")
+    session.refresh(opd)
+    assert (opd.short_name, opd.service_population) == ("DISHUB", 500)
+    entry = last_audit(session)
+    assert (entry.action, entry.actor) == ("opd.update", "admin")
+    assert entry.detail == {
+        "slug": "dishub",
+        "before": {"short_name": "Dishub", "service_population": None},
+        "after": {"short_name": "DISHUB", "service_population": 500},
+    }
+    # The same values again: nothing changes, nothing is logged.
+    before = snapshot(session)
+    response = post(
+        client,
+        f"{OPDS}/dishub",
+        action="update",
+        name="Dinas Perhubungan",
+        short_name="DISHUB",
+        service_population="500",
+    )
+    assert response.headers["Location"].endswith("hasil=tetap")
+    assert snapshot(session) == before
+    # Emptying the population clears it.
+    post(client, f"{OPDS}/dishub", action="update", name="Dinas Perhubungan", short_name="")
+    session.expire_all()
+    assert repo.get_opd(session, slug="dishub").service_population is None
+    assert repo.get_opd(session, slug="dishub").short_name is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"name": "Rumah Sakit Umum Daerah"}, "name", "sudah dipakai OPD rsud"),
+        ({"name": ""}, "name", "Nama wajib diisi."),
+        ({"service_population": "nol"}, "service_population", "bilangan bulat"),
+    ],
+)
+def test_edit_opd_errors_change_nothing(client, people, session, fields, field, message):
+    login(client, "eva")
+    before = snapshot(session)
+    data = {"action": "update", "name": "Dinas Perhubungan Kota", **fields}
+    response = post(client, f"{OPDS}/dishub", **data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    error_at = html.index(f'<p class="field-error" id="e-{field}">')
+    assert message in html[error_at : error_at + 300]
+    assert snapshot(session) == before
+
+
+def test_deactivated_opd_is_left_out_of_new_waves(client, people, session, open_wave) -> None:
+    add_responses(session, open_wave, "rsud", [[4] * 9] * 3)
+    login(client, "eva")
+    response = post(client, f"{OPDS}/rsud", action="deactivate")
+    assert response.status_code == 302
+    assert "dinonaktifkan" in client.get(response.headers["Location"]).get_data(as_text=True)
+    entry = last_audit(session)
+    assert (entry.action, entry.actor, entry.detail) == ("opd.deactivate", "eva", {"slug": "rsud"})
+    session.expire_all()
+    assert repo.get_opd(session, slug="rsud").active is False
+    # Its existing wave and responses stay.
+    assert repo.opd_in_wave(session, wave=open_wave, opd_slug="rsud") is not None
+    assert len(session.exec(select(Response)).all()) == 3
+    wave = repo.create_wave(session, slug="baru", title="Baru")
+    covered = {opd.slug for opd, _link in repo.wave_opds(session, wave=wave)}
+    assert covered == {"bpbd", "dishub"}
+    # Again: nothing changes. Then reactivate.
+    before = snapshot(session)
+    post(client, f"{OPDS}/rsud", action="deactivate")
+    assert snapshot(session) == before
+    assert post(client, f"{OPDS}/rsud", action="activate").status_code == 302
+    session.expire_all()
+    assert repo.get_opd(session, slug="rsud").active is True
+    assert last_audit(session).action == "opd.activate"
+    assert len(session.exec(select(WaveOpd)).all()) == 5
+
+
+def test_unknown_opd_action_is_400(client, people, session) -> None:
+    login(client, "eva")
+    before = snapshot(session)
+    assert post(client, f"{OPDS}/rsud", action="delete").status_code == 400
+    assert snapshot(session) == before
+
+
+def test_pages_render_in_english_too(client, people) -> None:
+    login(client, "admin")
+    for path in (USERS, f"{USERS}/eva", OPDS, f"{OPDS}/bpbd"):
+        response = client.get(path, query_string={"lang": "en"})
+        assert response.status_code == 200
+        assert '<html lang="en">' in response.get_data(as_text=True)
+
+
+def test_opd_page_offers_the_import_form(client, people) -> None:
+    login(client, "eva")
+    html = client.get(OPDS).get_data(as_text=True)
+    assert 'action="/kerja/opd/impor" enctype="multipart/form-data"' in html
+    assert '<label for="f-file">' in html and '<label for="f-dry_run">' in html
