@@ -13,11 +13,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import sqlalchemy as sa
@@ -25,7 +23,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import Session
 
-from . import repo
+from . import dataio, repo
 from .builtin import DEFAULT_SCHEME_SLUG
 from .db import command_session as _database
 from .db import first_line as _first_line
@@ -34,16 +32,11 @@ from .importexport import (
     COMMENT_MAX_LENGTH,
     CanonicalReader,
     ColumnMapping,
-    ExportRecord,
     FileFormatError,
     ImportContext,
     ImportRow,
     RowError,
-    canonical_columns,
     file_kind,
-    import_submission_id,
-    record_cells,
-    record_object,
     write_csv,
 )
 from .models import Wave
@@ -123,6 +116,32 @@ def opd_list_command() -> None:
         for opd in repo.list_opds(session):
             state = "active" if opd.active else "inactive"
             click.echo(f"{opd.slug}\t{opd.name}\t{opd.short_name or ''}\t{state}")
+
+
+@opd_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+def opd_import_command(file: Path, dry_run: bool) -> None:
+    """Add and update OPDs from a CSV file (slug, name[, short_name, service_population])."""
+    from . import opds
+
+    data = file.read_bytes()
+    with _database() as session:
+        report = opds.import_opds(
+            session, data=data, filename=file.name, actor=None, dry_run=dry_run
+        )
+    if report.file_problem is not None:
+        raise click.ClickException(f"{file.name}: {report.file_problem.english()}; nothing written")
+    if report.row_problems:
+        # Every bad row on stderr, then the one-line verdict.
+        for bad in report.row_problems:
+            click.echo(bad.english(), err=True)
+        count = len(report.row_problems)
+        raise click.ClickException(
+            f"{file.name}: {count} bad row{'s' if count != 1 else ''}; nothing written"
+        )
+    prefix = "Dry run, nothing written: would be " if dry_run else ""
+    click.echo(f"{prefix}{report.summary()}")
 
 
 # --- Waves ------------------------------------------------------------------------------------
@@ -232,45 +251,20 @@ def wave_list_command() -> None:
 
 
 def _import_context(session: Session, wave: Wave) -> ImportContext:
-    """Gather what a file for this wave is checked against."""
-    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
-    assert questionnaire is not None  # a foreign key guarantees it
-    elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
-    codes = tuple(e.code for e in elements)
-    opd_ids: dict[str, int] = {}
-    for opd, _link in repo.wave_opds(session, wave=wave):
-        assert opd.id is not None
-        opd_ids[opd.slug] = opd.id
-        opd_ids[opd.name] = opd.id
-    others = frozenset(
-        key
-        for opd in repo.list_opds(session)
-        if opd.slug not in opd_ids
-        for key in (opd.slug, opd.name)
-    )
+    """Gather what a file for this wave is checked against (settings of the app)."""
+    from .dataio import DataIOError, import_context
+
     try:
-        zone = ZoneInfo(current_app.config["TIMEZONE"])
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.ClickException(
-            f"unknown time zone {current_app.config['TIMEZONE']!r} (IKM_TIMEZONE)"
-        ) from None
-    return ImportContext(
-        question_codes=codes,
-        scale_points=questionnaire.scale_points,
-        opd_ids=opd_ids,
-        other_opds=others,
-        timezone=zone,
-        now=datetime.now(UTC),
-        # The column holds 1,200 characters whatever the setting says.
-        comment_max_length=min(
-            int(current_app.config.get("COMMENT_MAX_LENGTH", COMMENT_MAX_LENGTH)),
-            COMMENT_MAX_LENGTH,
-        ),
-        question_texts={
-            e.code: (e.question_id, e.question_en, e.name_id, e.name_en) for e in elements
-        },
-        answer_labels={e.code: (tuple(e.labels_id), tuple(e.labels_en)) for e in elements},
-    )
+        return import_context(
+            session,
+            wave=wave,
+            timezone=current_app.config["TIMEZONE"],
+            comment_max_length=int(
+                current_app.config.get("COMMENT_MAX_LENGTH", COMMENT_MAX_LENGTH)
+            ),
+        )
+    except DataIOError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _check_file(reader: CanonicalReader, label: str) -> tuple[list[ImportRow], list[RowError]]:
@@ -366,7 +360,8 @@ def import_command(
     "Pekerjaan", "Jenis Layanan", "Kritik dan Saran", "Timestamp"/"Cap waktu", "OPD"). In a
     mapped file, answers may be the questionnaire's labels ("Sangat sesuai", "Very
     suitable") and sex may be "Laki-laki"/"Perempuan". Unknown columns are an error unless
-    --ignore-extra. --dry-run shows the mapping and the check without writing.
+    --ignore-extra. --dry-run shows the mapping and the check without writing. Every import
+    (not a dry run) is written to the audit log as import.run, with the file's SHA-256.
     """
     if file.suffix.lower() in (".xls", ".ods", ".xlsm"):
         raise click.ClickException(f"{file.name}: save it as .xlsx (Excel workbook) or CSV UTF-8")
@@ -379,9 +374,6 @@ def import_command(
                 f"wave {wave.slug!r} is published; its responses can no longer change"
             )
         context = _import_context(session, wave)
-        positions = [
-            e.position for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)
-        ]
         try:
             reader = CanonicalReader(
                 data, context, kind=file_kind(file.name), mapping=mapping, ignore_extra=ignore_extra
@@ -405,127 +397,37 @@ def import_command(
         for code in reader.missing_questions:
             click.echo(f"note: no column {code}; its answers are left empty", err=True)
 
-        present = repo.submission_ids(session, wave=wave, channel="import")
-        new_rows = []
-        for row in rows:
-            submission_id = import_submission_id(wave.id or 0, reader.digest, row.row)
-            if submission_id not in present:
-                new_rows.append((submission_id, row))
         if dry_run:
+            fresh, already = dataio.new_import_rows(
+                session, wave=wave, digest=reader.digest, rows=rows
+            )
             click.echo(
-                f"{file.name}: dry run, nothing written: {len(new_rows)} rows would be imported, "
-                f"{len(rows) - len(new_rows)} already present (wave {wave.slug})"
+                f"{file.name}: dry run, nothing written: {len(fresh)} rows would be imported, "
+                f"{already} already present (wave {wave.slug})"
             )
             return
-        if new_rows:
-            with click.progressbar(
-                length=len(new_rows),
-                label="Writing responses",
-                file=_stderr(),
-                update_min_steps=PROGRESS_STEP,
-            ) as bar:
-
-                def stored_rows() -> Iterator[dict[str, Any]]:
-                    """Yield the column values of each new row, advancing the progress bar."""
-                    for submission_id, row in new_rows:
-                        bar.update(1)
-                        yield _stored_row(wave, submission_id, row, positions)
-
-                try:
-                    repo.insert_responses(session, rows=stored_rows())
-                    session.commit()
-                except sa.exc.IntegrityError:
-                    session.rollback()
-                    raise click.ClickException(
-                        f"another import into wave {wave.slug!r} wrote some of these rows "
-                        "meanwhile; nothing was imported by this one, run it again"
-                    ) from None
+        with click.progressbar(
+            length=len(rows),
+            label="Writing responses",
+            file=_stderr(),
+            update_min_steps=PROGRESS_STEP,
+        ) as bar:
+            try:
+                result = dataio.write_import(
+                    session,
+                    wave=wave,
+                    filename=file.name,
+                    digest=reader.digest,
+                    rows=rows,
+                    actor=None,
+                    progress=bar.update,
+                )
+            except dataio.DataIOError as exc:
+                raise click.ClickException(str(exc)) from None
         click.echo(
-            f"{file.name}: {len(new_rows)} imported, {len(rows) - len(new_rows)} already present "
+            f"{file.name}: {result.imported} imported, {result.already_present} already present "
             f"(wave {wave.slug})"
         )
-
-
-def _stored_row(
-    wave: Wave, submission_id: str, row: ImportRow, positions: list[int]
-) -> dict[str, Any]:
-    """Return the column values of a response row for one checked file row."""
-    values: dict[str, Any] = {
-        "wave_id": wave.id,
-        "opd_id": row.opd_id,
-        "submission_id": submission_id,
-        "submitted_at": row.submitted_at,
-        "channel": "import",
-        "status": "counted",
-        "flag_reason": None,
-        "sex": row.sex,
-        "age": row.age,
-        "education": row.education,
-        "occupation": row.occupation,
-        "service": row.service,
-        "comment": row.comment,
-    }
-    values.update(
-        {f"a{position}": answer for position, answer in zip(positions, row.answers, strict=True)}
-    )
-    return values
-
-
-def _export_records(session: Session, wave: Wave, columns: list[str]) -> Iterator[ExportRecord]:
-    """Yield the wave's counted responses as export records."""
-    for row in repo.counted_responses(session, wave=wave):
-        yield ExportRecord(
-            opd=row.opd_slug,
-            submitted_at=row.submitted_at,
-            answers=tuple(row._mapping[column] for column in columns),
-            sex=row.sex,
-            age=row.age,
-            education=row.education,
-            occupation=row.occupation,
-            service=row.service,
-            comment=row.comment,
-        )
-
-
-def _score_rows(session: Session, wave: Wave) -> list[dict[str, Any]]:
-    """Return the wave's score rows (as 'ikm score --format json'), none if it cannot score."""
-    from .scorewave import ScoreError, score_wave
-
-    try:
-        return score_wave(session, wave=wave, wave_tests=False).rows()
-    except ScoreError:
-        return []
-
-
-def _score_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Flatten score rows as 'ikm score --format csv' does: element figures as columns."""
-    if not rows:
-        return ["opd"], []
-    codes = list(rows[0]["elements"])
-    head = [key for key in rows[0] if key != "elements"]
-    parts = ("nrr", "ci_low", "ci_high", "n")
-    table = [
-        [row[key] for key in head]
-        + [row["elements"][code][part] for code in codes for part in parts]
-        for row in rows
-    ]
-    return head + [f"{code}_{part}" for code in codes for part in parts], table
-
-
-def _wave_object(wave: Wave, codes: list[str], count: int) -> dict[str, Any]:
-    """Return the wave's public description for the JSON export."""
-    return {
-        "slug": wave.slug,
-        "title": wave.title,
-        "evaluator": wave.evaluator,
-        "period_start": wave.period_start.isoformat() if wave.period_start else None,
-        "period_end": wave.period_end.isoformat() if wave.period_end else None,
-        "status": wave.status,
-        "simulated": wave.simulated,
-        "question_codes": codes,
-        "columns": canonical_columns(codes),
-        "counted": count,
-    }
 
 
 @click.command("export")
@@ -533,11 +435,11 @@ def _wave_object(wave: Wave, codes: list[str], count: int) -> dict[str, Any]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "xlsx", "json"]),
+    type=click.Choice(["csv", "xlsx", "json", "open-data"]),
     default="csv",
     show_default=True,
     help="csv: the canonical file; xlsx: sheets 'responses' and 'scores'; json: wave, "
-    "responses and scores in one object.",
+    "responses and scores in one object; open-data: the public ZIP of a published wave.",
 )
 @click.option(
     "--safe",
@@ -566,19 +468,19 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
     xlsx (needs -o, written atomically) always neutralises such text with a quote, which
     'ikm import' takes off again, so an XLSX export also imports back exactly; its 'scores'
     sheet holds the scores of 'ikm score --format csv'. json holds {"wave", "responses",
-    "scores"} with the text as stored.
+    "scores"} with the text as stored. open-data (needs -o, published waves only) writes the
+    ZIP served at /hasil/WAVE/data-terbuka.zip: responses without free text (age bands, dates,
+    no profile for OPDs under 5 responses), the scores and a README of the columns.
     """
-    if fmt == "xlsx" and output is None:
-        raise click.UsageError("--format xlsx needs -o FILE (a workbook is not text)")
+    if fmt in ("xlsx", "open-data") and output is None:
+        raise click.UsageError(f"--format {fmt} needs -o FILE (it is not text)")
     if safe and fmt != "csv":
         raise click.UsageError("--safe applies to --format csv (xlsx is always neutralised)")
     with _database() as session:
         wave = _wave(session, wave_slug)
-        elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
-        codes = [e.code for e in elements]
-        columns = [f"a{e.position}" for e in elements]
-        records = _export_records(session, wave, columns)
         if fmt == "csv":
+            codes = dataio.question_codes(session, wave=wave)
+            records = dataio.export_records(session, wave=wave)
             if output is None:
                 count = write_csv(sys.stdout, codes, records, safe=safe)
             else:
@@ -588,29 +490,25 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
                 except OSError as exc:
                     raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
         elif fmt == "xlsx":
-            from .spreadsheet import xlsx_bytes
-
             assert output is not None
-            cells = [record_cells(record) for record in records]
-            count = len(cells)
-            head, table = _score_table(_score_rows(session, wave))
-            data = xlsx_bytes(
-                [("responses", canonical_columns(codes), cells), ("scores", head, table)]
-            )
+            data, count = dataio.export_xlsx(session, wave=wave)
             _write_atomically(output, data)
+        elif fmt == "open-data":
+            assert output is not None
+            try:
+                data = dataio.open_data_zip(
+                    session, wave=wave, timezone=current_app.config["TIMEZONE"]
+                )
+            except dataio.DataIOError as exc:
+                raise click.ClickException(str(exc)) from None
+            _write_atomically(output, data)
+            count = repo.response_counts(session, wave=wave).get("counted", 0)
         else:
-            responses = [record_object(codes, record) for record in records]
-            count = len(responses)
-            document = {
-                "wave": _wave_object(wave, codes, count),
-                "responses": responses,
-                "scores": _score_rows(session, wave),
-            }
-            text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+            data, count = dataio.export_json(session, wave=wave)
             if output is None:
-                click.echo(text, nl=False)
+                click.echo(data.decode("utf-8"), nl=False)
             else:
-                _write_atomically(output, text.encode("utf-8"))
+                _write_atomically(output, data)
         flagged = repo.response_counts(session, wave=wave).get("flagged", 0)
         click.echo(
             f"Exported {count} counted responses of wave {wave.slug} "

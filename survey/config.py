@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     "PROXY_COUNT": 0,
+    # Largest response file a web import accepts (the survey's own limit stays small).
+    "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
 }
 
 # Environment variables read as integers or floats rather than strings.
@@ -44,6 +46,7 @@ _NUMERIC = {
     "COMMENT_MAX_LENGTH": int,
     "MAX_CONTENT_LENGTH": int,
     "PROXY_COUNT": int,
+    "IMPORT_MAX_BYTES": int,
 }
 
 

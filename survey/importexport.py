@@ -246,6 +246,14 @@ class ColumnMapping:
             },
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """Return the mapping as the JSON object ``from_json`` reads."""
+        return {
+            "columns": dict(self.columns),
+            "values": {name: dict(table) for name, table in self.values.items()},
+            "time_format": self.time_format,
+        }
+
     def merged(self, other: ColumnMapping) -> ColumnMapping:
         """Return this mapping with ``other``'s columns and value maps laid over it."""
         values = {name: dict(table) for name, table in self.values.items()}
@@ -368,6 +376,65 @@ def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
         yield row_number, cells
 
 
+def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]], int]:
+    """Return (row number, cells) of every row of a file and its estimated data rows.
+
+    The header is the first record. Raise FileFormatError for an unreadable or empty file.
+    """
+    if kind == "xlsx":
+        from .spreadsheet import read_xlsx
+
+        try:
+            sheet = read_xlsx(data)
+        except ValueError as exc:
+            raise FileFormatError(str(exc)) from None
+        while sheet and not any(cell.strip() for cell in sheet[-1]):
+            sheet.pop()
+        if not sheet:
+            raise FileFormatError("the first worksheet is empty")
+        header = sheet[0]
+        while header and not header[-1].strip():
+            header = header[:-1]  # workbooks often carry empty columns at the right
+        sheet[0] = header
+        return iter(enumerate(sheet, start=1)), len(sheet) - 1
+    text = _decode(data)
+    if not text.strip():
+        raise FileFormatError("the file is empty")
+    # Rows to come, for progress only: a comment may span lines, so this may overcount.
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return _csv_records(text), max(lines - 1, 0)
+
+
+@dataclass(frozen=True)
+class FileHead:
+    """The header of a file, its first data rows (as text cells) and its estimated rows."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    estimated_rows: int
+
+
+def read_head(data: bytes, kind: str, *, limit: int = 5) -> FileHead:
+    """Return a file's header and first ``limit`` non-blank rows, for a mapping step.
+
+    Raise FileFormatError if the file cannot be read at all or has no header.
+    """
+    records, estimated = open_records(data, kind)
+    try:
+        _, header = next(records)
+    except StopIteration:
+        raise FileFormatError("the file is empty") from None
+    if not any(cell.strip() for cell in header):
+        raise FileFormatError("the first row (the header) is empty")
+    rows: list[tuple[str, ...]] = []
+    for _number, cells in records:
+        if len(rows) >= limit:
+            break
+        if any(cell.strip() for cell in cells):
+            rows.append(tuple(cells))
+    return FileHead(tuple(header), tuple(rows), estimated)
+
+
 class CanonicalReader:
     """A response file opened for import: header checked, rows checked as iterated.
 
@@ -387,32 +454,7 @@ class CanonicalReader:
         """Read the file and check its header; raise FileFormatError if it is unusable."""
         self.context = context
         self.digest = file_digest(data)
-        records: Iterator[tuple[int, list[str]]]
-        if kind == "xlsx":
-            from .spreadsheet import read_xlsx
-
-            try:
-                sheet = read_xlsx(data)
-            except ValueError as exc:
-                raise FileFormatError(str(exc)) from None
-            while sheet and not any(cell.strip() for cell in sheet[-1]):
-                sheet.pop()
-            if not sheet:
-                raise FileFormatError("the first worksheet is empty")
-            header = sheet[0]
-            while header and not header[-1].strip():
-                header = header[:-1]  # workbooks often carry empty columns at the right
-            sheet[0] = header
-            self.estimated_rows = len(sheet) - 1
-            records = iter(enumerate(sheet, start=1))
-        else:
-            text = _decode(data)
-            if not text.strip():
-                raise FileFormatError("the file is empty")
-            # Rows to come, for progress only: a comment may span lines, so this may overcount.
-            lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-            self.estimated_rows = max(lines - 1, 0)
-            records = _csv_records(text)
+        records, self.estimated_rows = open_records(data, kind)
         try:
             _, header = next(records)
         except StopIteration:
