@@ -7,7 +7,8 @@ Modules: :mod:`~scoring.schemes` (category tables), :mod:`~scoring.aggregates` (
 statistics), :mod:`~scoring.ikm` (IKM, NRRs, analytic and bootstrap intervals),
 :mod:`~scoring.ranks` (confidence sets for ranks), :mod:`~scoring.compare` (funnel plot,
 shrinkage, Kruskal-Wallis), :mod:`~scoring.planning` (sample size, margin of error, Cronbach's
-alpha) and :mod:`~scoring.units` (:func:`score_units`, a whole wave at once).
+alpha), :mod:`~scoring.units` (:func:`score_units`, a whole wave at once) and
+:mod:`~scoring.perception` (extra perception questions, scored apart from the IKM).
 """
 
 from .aggregates import Aggregates, aggregate, aggregate_units, merge_aggregates
@@ -21,6 +22,7 @@ from .compare import (
     shrink,
 )
 from .ikm import SMALL_N, BootstrapIntervals, IKMResult, Interval, bootstrap_ikm, ikm
+from .perception import PerceptionItem, PerceptionResult, perception_scores, positive_threshold
 from .planning import (
     AlphaResult,
     cronbach_alpha,
@@ -46,6 +48,8 @@ __all__ = [
     "IKMResult",
     "Interval",
     "KruskalResult",
+    "PerceptionItem",
+    "PerceptionResult",
     "RankResult",
     "Scheme",
     "ShrinkageResult",
@@ -61,6 +65,8 @@ __all__ = [
     "kruskal_units",
     "margin_of_error",
     "merge_aggregates",
+    "perception_scores",
+    "positive_threshold",
     "rank_confidence_sets",
     "respondent_means",
     "sample_size_for_margin",

@@ -206,8 +206,12 @@ def create_wave(
     return wave
 
 
-def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
-    """Move a wave to ``status`` (draft -> open -> closed -> published; reopen allowed). Commits."""
+def set_wave_status(session: Session, *, slug: str, status: str, commit: bool = True) -> Wave:
+    """Move a wave to ``status`` (draft -> open -> closed -> published; reopen allowed).
+
+    Commits unless ``commit`` is False, so that a caller can commit the change together with
+    its audit entry.
+    """
     allowed = {
         "draft": {"open"},
         "open": {"closed"},
@@ -227,7 +231,10 @@ def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
 
         wave.published_at = utcnow()
     session.add(wave)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return wave
 
 

@@ -344,3 +344,83 @@ def to_table(report: WaveReport) -> str:
             + ", ".join(bottom),
         ]
     return "\n".join(lines)
+
+
+# --- Perception items (scored apart from the IKM) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerceptionItemInfo:
+    """A perception item of the wave's questionnaire: code, names, question and labels."""
+
+    code: str
+    name_id: str
+    name_en: str
+    labels_id: tuple[str, ...]
+    labels_en: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PerceptionOpd:
+    """One OPD's perception results (one entry per item, in questionnaire order)."""
+
+    slug: str
+    name: str
+    result: Any  # scoring.PerceptionResult
+
+
+@dataclass(frozen=True)
+class PerceptionReport:
+    """A wave's perception items per OPD, from its counted responses only."""
+
+    wave: Wave
+    items: tuple[PerceptionItemInfo, ...]
+    scale_points: int
+    opds: tuple[PerceptionOpd, ...]
+    counted: int
+    taken_at: datetime = field(default_factory=utcnow)
+
+
+def perception_scores(session: Session, *, wave: Wave) -> PerceptionReport | None:
+    """Summarise each perception item per OPD of the wave; None without perception items.
+
+    Reads counted responses only (flagged ones are excluded as for the IKM); an OPD without
+    answers gets items with n = 0.
+    """
+    from scoring import perception_scores as summarise
+
+    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    assert questionnaire is not None
+    items = [
+        e
+        for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)
+        if e.kind == "perception"
+    ]
+    if not items:
+        return None
+    data = read_wave_answers(
+        engine_of(session), wave_id=int(wave.id or 0), positions=[e.position for e in items]
+    )
+    opds = []
+    counted = 0
+    for opd, _link in repo.wave_opds(session, wave=wave):
+        rows = data.answers[data.opd_ids == int(opd.id or 0)]
+        result = summarise(rows, questionnaire.scale_points)
+        counted += int(rows.shape[0])
+        opds.append(PerceptionOpd(slug=opd.slug, name=opd.name, result=result))
+    return PerceptionReport(
+        wave=wave,
+        items=tuple(
+            PerceptionItemInfo(
+                code=e.code,
+                name_id=e.name_id,
+                name_en=e.name_en,
+                labels_id=tuple(e.labels_id),
+                labels_en=tuple(e.labels_en),
+            )
+            for e in items
+        ),
+        scale_points=questionnaire.scale_points,
+        opds=tuple(opds),
+        counted=counted,
+    )
