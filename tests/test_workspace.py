@@ -1,0 +1,46 @@
+"""The workspace landing page: each role sees the links to exactly the pages it may open."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlmodel import Session
+
+from survey import auth, repo
+from tests.test_auth import PASSWORD, AuthActions
+
+LINKS = {
+    "/kerja/gelombang": {"admin", "evaluator"},
+    "/kerja/opd": {"admin", "evaluator"},
+    "/kerja/kuesioner": {"admin", "evaluator"},
+    "/kerja/pengguna": {"admin"},
+    "/kerja/audit": {"admin"},
+    "/kerja/hasil-opd/bpbd": {"opd-head"},
+    "/hasil": {"admin", "evaluator", "opd-head"},
+}
+
+
+@pytest.fixture
+def users(session: Session) -> None:
+    """An admin, an evaluator and the head of BPBD."""
+    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
+    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    auth.create_user(
+        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "role"), [("admin", "admin"), ("eva", "evaluator"), ("kepala-bpbd", "opd-head")]
+)
+def test_menu_follows_the_role(app: Flask, users, username: str, role: str) -> None:
+    """Each link is shown to the roles that may open it, and each shown link opens."""
+    client = app.test_client()
+    assert AuthActions(client).login(username).status_code == 302
+    html = client.get("/kerja").get_data(as_text=True)
+    for path, roles in LINKS.items():
+        shown = f'href="{path}"' in html
+        assert shown == (role in roles), path
+        if shown:
+            assert client.get(path).status_code == 200, path
