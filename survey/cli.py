@@ -102,10 +102,17 @@ def opd_add_command(slug: str, name: str, short_name: str | None, population: in
         raise click.UsageError("--name must not be empty")
     _check_length("--name", name, NAME_MAX_LENGTH)
     _check_length("--short-name", short_name, SHORT_NAME_MAX_LENGTH)
+    from .auth import audit
+    from .opds import RESERVED_SLUGS
+
+    if slug in RESERVED_SLUGS:
+        raise click.BadParameter(f"{slug!r} is used by the app's own pages", param_hint="SLUG")
     with _database() as session:
         opd = repo.add_opd(
             session, slug=slug, name=name, short_name=short_name, service_population=population
         )
+        audit(session, actor=None, action="opd.create", slug=opd.slug, name=opd.name)
+        session.commit()
         click.echo(f"Added OPD {opd.slug}: {opd.name}")
 
 
@@ -179,6 +186,11 @@ def wave_create_command(
     end: datetime | None,
 ) -> None:
     """Create a wave (as a draft) over some or all OPDs with the default questionnaire."""
+    from .auth import audit
+    from .wavesetup import RESERVED_SLUGS
+
+    if slug in RESERVED_SLUGS:
+        raise click.BadParameter(f"{slug!r} is used by the app's own pages", param_hint="--slug")
     title = title.strip()
     if not title:
         raise click.UsageError("--title must not be empty")
@@ -208,20 +220,41 @@ def wave_create_command(
             evaluator=evaluator,
         )
         covered = len(repo.wave_opds(session, wave=wave))
+        audit(
+            session,
+            actor=None,
+            action="wave.create",
+            wave=wave.slug,
+            title=wave.title,
+            opds=covered,
+            scheme=scheme,
+        )
+        session.commit()
         click.echo(
             f"Created wave {wave.slug} ({wave.status}) over {covered} OPDs; "
             f"open it with: ikm wave open {wave.slug}"
         )
 
 
+STATUS_ACTIONS = {"open": "wave.open", "closed": "wave.close", "published": "wave.publish"}
+
+
 def _set_status(slug: str, status: str) -> None:
-    """Move a wave to ``status`` and say so."""
+    """Move a wave to ``status``, with its audit entry in the same commit, and say so."""
+    from .auth import audit
+
     with _database() as session:
         wave = _wave(session, slug)
         if wave.status == status:
             click.echo(f"Wave {slug} is already {status}")
             return
-        repo.set_wave_status(session, slug=slug, status=status)
+        previous = wave.status
+        wave = repo.set_wave_status(session, slug=slug, status=status, commit=False)
+        detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
+        if wave.published_at is not None and status == "published":
+            detail["published_at"] = wave.published_at.isoformat()
+        audit(session, actor=None, action=STATUS_ACTIONS[status], **detail)
+        session.commit()
         click.echo(f"Wave {slug} is now {status}")
 
 
@@ -237,6 +270,13 @@ def wave_open_command(slug: str) -> None:
 def wave_close_command(slug: str) -> None:
     """Close an open wave: the survey pages stop taking answers."""
     _set_status(slug, "closed")
+
+
+@wave_group.command("publish")
+@click.argument("slug")
+def wave_publish_command(slug: str) -> None:
+    """Publish a closed wave: its results become public and can no longer change."""
+    _set_status(slug, "published")
 
 
 @wave_group.command("list")
@@ -750,7 +790,7 @@ def write_posters(session: Session, wave: Wave, output: Path, *, lang: str) -> t
 def demo_command(seed: int | None, reports_dir: Path | None, no_reports: bool) -> None:
     """Build (or rebuild) the demo: 20 OPDs of Kota Serang, a simulated open wave, reports."""
     from .config import write_secret_file
-    from .demo import DEMO_SEED, write_demo
+    from .demo import DEMO_SEED, write_demo, write_demo_accounts
 
     if current_app.config.get("ENV") == "production":
         raise click.ClickException(
@@ -778,6 +818,11 @@ def demo_command(seed: int | None, reports_dir: Path | None, no_reports: bool) -
             f"{opd.slug}\t{survey_url(base, wave.slug, opd.slug)}"
             f"\t{base}/qr/{wave.slug}/{opd.slug}.svg"
         )
+    with _database() as session:
+        accounts = write_demo_accounts(session)
+    click.echo(f"Demo accounts (sign in at {base}/masuk; new passwords at every build):")
+    for username, role, password in accounts:
+        click.echo(f"{username}\t{role}\t{password}")
     if not no_reports:
         folder = reports_dir or Path(current_app.instance_path) / "demo-reports"
         _write_demo_reports(wave.slug, data.opds[0].slug, folder)

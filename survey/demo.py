@@ -488,3 +488,36 @@ def write_demo(
     repo.insert_responses(session, rows=stored_rows())
     session.commit()
     return wave, data
+
+
+# Accounts to explore the workspace with: (username, role, OPD slug). Their passwords are new
+# random ones at every build, printed once by ``ikm demo``; the demo refuses production.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
+    ("demo-admin", "admin", None),
+    ("demo-evaluator", "evaluator", None),
+    ("demo-kepala-bpbd", "opd-head", "bpbd"),
+)
+
+
+def write_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
+    """Create the demo accounts, or give existing ones new passwords; return name, role, password.
+
+    An existing account keeps its role: an operator may have changed it on purpose.
+    """
+    import secrets
+
+    from . import auth
+
+    made = []
+    for username, role, opd_slug in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        user = auth.get_user(session, username=username)
+        if user is None:
+            auth.create_user(
+                session, username=username, password=password, role=role, opd_slug=opd_slug
+            )
+        else:
+            auth.set_password(session, username=username, password=password)
+            role = user.role
+        made.append((username, role, password))
+    return made

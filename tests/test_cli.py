@@ -227,6 +227,46 @@ def test_published_wave_cannot_reopen(runner, session, open_wave):
     assert "is published; it cannot become open" in result.output
 
 
+def test_wave_publish_is_audited_with_every_status_change(runner, session, three_opds):
+    """ikm wave create/open/close/publish each write their audit entry; publish sets the time."""
+    from survey.models import AuditLog
+
+    assert runner.invoke(args=["wave", "create", "--slug", "w1", "--title", "Gel 1"]).exit_code == 0
+    assert runner.invoke(args=["wave", "publish", "w1"]).exit_code == 1  # a draft cannot
+    for command in ("open", "close", "publish"):
+        result = runner.invoke(args=["wave", command, "w1"])
+        assert result.exit_code == 0, result.output
+    assert "Wave w1 is now published" in result.output
+    session.expire_all()
+    wave = repo.get_wave(session, slug="w1")
+    assert wave.status == "published" and wave.published_at is not None
+    entries = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    assert [(e.action, e.actor, e.detail.get("to")) for e in entries] == [
+        ("wave.create", None, None),
+        ("wave.open", None, "open"),
+        ("wave.close", None, "closed"),
+        ("wave.publish", None, "published"),
+    ]
+    assert entries[-1].detail["published_at"] == wave.published_at.isoformat()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["wave", "create", "--slug", "baru", "--title", "Baru"],
+        ["opd", "add", "impor", "--name", "Dinas Impor"],
+    ],
+)
+def test_slugs_of_the_apps_own_pages_are_refused(runner, session, three_opds, args):
+    """A wave called 'baru' or an OPD called 'impor' would hide behind the app's own pages."""
+    before = (len(session.exec(select(Wave)).all()), len(session.exec(select(Opd)).all()))
+    result = runner.invoke(args=args)
+    assert result.exit_code == 2
+    assert "used by the app's own pages" in result.output
+    session.expire_all()
+    assert (len(session.exec(select(Wave)).all()), len(session.exec(select(Opd)).all())) == before
+
+
 # --- Import -----------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from survey import repo
+from survey import auth, repo
 from survey.demo import (
     DEMO_OPDS,
     DEMO_SEED,
@@ -183,8 +183,25 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
     if app.config["DATABASE_URL"].startswith("sqlite"):
         assert (Path(app.instance_path) / "secret_key").is_file()
 
+    # Demo accounts, each with a password printed once; signing in with it works.
+    accounts = [line.split("\t") for line in result.output.splitlines() if line.startswith("demo-")]
+    assert [(name, role) for name, role, _ in accounts] == [
+        ("demo-admin", "admin"),
+        ("demo-evaluator", "evaluator"),
+        ("demo-kepala-bpbd", "opd-head"),
+    ]
+    head = auth.get_user(session, username="demo-kepala-bpbd")
+    assert head is not None and auth.check_password(head.password_hash, accounts[2][2])
+    assert session.get(Opd, head.opd_id).slug == "bpbd"
+
     again = runner.invoke(args=["demo", "--no-reports"])
     assert again.exit_code == 0, again.output
+    session.expire_all()
+    renewed = [line.split("\t") for line in again.output.splitlines() if line.startswith("demo-")]
+    assert renewed[0][2] != accounts[0][2]  # a fresh password at every build
+    admin = auth.get_user(session, username="demo-admin")
+    assert auth.check_password(admin.password_hash, renewed[0][2])
+    assert not auth.check_password(admin.password_hash, accounts[0][2])
     assert stored(session) == first
     assert len(session.exec(select(Opd)).all()) == 20
     assert len(session.exec(select(Wave)).all()) == 1
