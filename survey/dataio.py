@@ -25,13 +25,13 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from . import repo
 from .auth import audit
@@ -247,6 +247,40 @@ def write_import(
 # --- Import: web jobs -------------------------------------------------------------------------
 
 
+# A queued or running job older than this has lost its worker (the server restarted): its
+# rows were never committed, since they are written in one transaction at the end.
+JOB_STALE_AFTER = timedelta(hours=2)
+# An upload left at the mapping step this long is dropped, bytes and all.
+MAPPING_EXPIRES_AFTER = timedelta(hours=24)
+
+
+def expire_stale_jobs(session: Session, *, now: datetime | None = None) -> int:
+    """Fail jobs whose worker is gone and drop uploads abandoned at mapping; commit; count them."""
+    now = now or utcnow()
+    stale = session.exec(
+        select(ImportJob).where(
+            (col(ImportJob.status).in_(("queued", "running")))
+            & (col(ImportJob.created_at) < now - JOB_STALE_AFTER)
+            | (col(ImportJob.status) == "mapping")
+            & (col(ImportJob.created_at) < now - MAPPING_EXPIRES_AFTER)
+        )
+    ).all()
+    for job in stale:
+        job.message = (
+            "the upload was left at the mapping step and has expired; nothing was written"
+            if job.status == "mapping"
+            else "the import stopped before it finished (the server restarted?); "
+            "nothing was written: upload the file again"
+        )
+        job.status = "failed"
+        job.data = b""
+        job.finished_at = now
+        session.add(job)
+    if stale:
+        session.commit()
+    return len(stale)
+
+
 def create_import_job(
     session: Session, *, wave: Wave, actor: str | None, filename: str, kind: str, data: bytes
 ) -> ImportJob:
@@ -258,6 +292,7 @@ def create_import_job(
     if wave.status == "published":
         raise DataIOError(f"wave {wave.slug!r} is published; its responses can no longer change")
     head = read_head(data, kind, limit=0)
+    expire_stale_jobs(session)
     job = ImportJob(
         wave_id=wave.id or 0,
         actor=actor,

@@ -524,3 +524,39 @@ def test_a_failure_while_writing_writes_nothing(eva, session, open_wave, monkeyp
     assert job.message == "unexpected error while writing; nothing was imported"
     assert count(session, Response) == 0
     assert import_audits(session) == []
+
+
+def test_stale_and_abandoned_jobs_expire(eva, session, open_wave):
+    """A job whose worker died fails with a message; an upload left at mapping is dropped."""
+    from datetime import timedelta
+
+    now = datetime.now(UTC)
+    jobs = {}
+    for name, status, age in (
+        ("dead", "running", timedelta(hours=3)),
+        ("busy", "running", timedelta(minutes=5)),
+        ("left", "mapping", timedelta(hours=25)),
+        ("fresh", "mapping", timedelta(hours=1)),
+    ):
+        job = dataio.create_import_job(
+            session, wave=open_wave, actor="eva", filename=f"{name}.csv", kind="csv", data=b"opd\n"
+        )
+        job.status, job.created_at = status, now - age
+        session.add(job)
+        session.commit()
+        jobs[name] = job.id
+    page = eva.get(f"/kerja/impor/{jobs['dead']}")
+    assert page.status_code == 200
+    assert "server restarted" in page.get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in page.get_data(as_text=True)
+    session.expire_all()
+    state = {name: session.get(ImportJob, job_id) for name, job_id in jobs.items()}
+    assert {name: job.status for name, job in state.items()} == {
+        "dead": "failed",
+        "busy": "running",
+        "left": "failed",
+        "fresh": "mapping",
+    }
+    assert state["dead"].data == b"" and state["left"].data == b""
+    assert state["fresh"].data == b"opd\n" and state["busy"].data == b"opd\n"
+    assert session.exec(select(Response)).all() == []

@@ -262,6 +262,7 @@ def _job_page(job: ImportJob, wave: Wave, *, problem: str | None = None, status:
 def job(job_id: int) -> ResponseReturnValue:
     """Show an import job: the mapping step, its progress, or its result."""
     session = get_session()
+    dataio.expire_stale_jobs(session)
     found, wave = _job_or_404(session, job_id)
     if found.status == "mapping":
         return _mapping_page(session, found, wave)
