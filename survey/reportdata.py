@@ -94,7 +94,8 @@ def ranking_data(session: Session, *, wave: Wave, report: WaveReport) -> Ranking
     )
 
 
-def _counted(session: Session, wave: Wave, opd: Opd) -> Sequence[Response]:
+def counted_of_opd(session: Session, *, wave: Wave, opd: Opd) -> Sequence[Response]:
+    """Return the OPD's counted responses to the wave, oldest first (profile, comments)."""
     query = (
         select(Response)
         .where(
@@ -105,6 +106,15 @@ def _counted(session: Session, wave: Wave, opd: Opd) -> Sequence[Response]:
         .order_by(col(Response.submitted_at), col(Response.id))
     )
     return session.exec(query).all()
+
+
+def comments_of(responses: Sequence[Response]) -> tuple[Comment, ...]:
+    """Return the non-empty comments of the responses, as the OPD report takes them."""
+    return tuple(
+        Comment(text=r.comment.strip(), submitted_at=r.submitted_at)
+        for r in responses
+        if r.comment and r.comment.strip()
+    )
 
 
 def respondent_profile(responses: Sequence[Response]) -> dict[str, dict[str, int]]:
@@ -164,16 +174,11 @@ def opd_report_data(
     opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
     if opd is None:
         raise ValueError(f"OPD {opd_slug!r} is not covered by wave {wave.slug!r}")
-    responses = _counted(session, wave, opd)
-    comments = tuple(
-        Comment(text=r.comment.strip(), submitted_at=r.submitted_at)
-        for r in responses
-        if r.comment and r.comment.strip()
-    )
+    responses = counted_of_opd(session, wave=wave, opd=opd)
     return OpdReportData(
         ranking=ranking,
         opd_slug=opd.slug,
-        comments=comments,
+        comments=comments_of(responses),
         profile=respondent_profile(responses),
         trend=trend(session, wave=wave, opd=opd, seed=ranking.seed),
     )

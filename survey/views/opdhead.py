@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from .. import repo
 from ..auth import current_user, login_required
 from ..db import get_session
-from ..models import Opd, Response, User, Wave, WaveOpd
+from ..models import Opd, User, Wave, WaveOpd
 from .results import (
     TOP_K,
     ScoredWave,
@@ -37,7 +37,7 @@ from .results import (
 )
 
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not at start-up
-    from reports.model import Comment, Lang
+    from reports.model import Lang
     from scoring import UnitScore
 
 bp = Blueprint("opdhead", __name__)
@@ -131,31 +131,6 @@ def trend_chart(results: Sequence[WaveResult], lang: Lang) -> Markup | None:
     return inline_svg(svg, label=Texts(lang)("opd.trend_title"), prefix="chart-trend")
 
 
-def counted_responses(session: Session, *, wave: Wave, opd: Opd) -> Sequence[Response]:
-    """The OPD's counted responses to the wave, oldest first (for the profile and comments)."""
-    query = (
-        select(Response)
-        .where(
-            Response.wave_id == wave.id,
-            Response.opd_id == opd.id,
-            Response.status == "counted",
-        )
-        .order_by(col(Response.submitted_at), col(Response.id))
-    )
-    return session.exec(query).all()
-
-
-def citizen_comments(responses: Sequence[Response]) -> list[Comment]:
-    """The non-empty comments of the responses, as the OPD report takes them."""
-    from reports.model import Comment
-
-    return [
-        Comment(text=r.comment.strip(), submitted_at=r.submitted_at)
-        for r in responses
-        if r.comment and r.comment.strip()
-    ]
-
-
 # --- Views -----------------------------------------------------------------------------------
 
 
@@ -208,7 +183,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
     )
     from reports.texts import Texts
 
-    from ..reportdata import respondent_profile
+    from ..reportdata import comments_of, counted_of_opd, respondent_profile
 
     session = get_session()
     user, item = _readable_opd(session, opd_slug)
@@ -228,7 +203,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
     if ranking is not None and unit is not None:
         rows = element_rows(ranking, unit, lang)
         by_code = {r.code: r for r in rows}
-        responses = counted_responses(session, wave=found, opd=item)
+        responses = counted_of_opd(session, wave=found, opd=item)
         context = {
             "row": rank_row(ranking, item.slug),
             "count": ranking.scored_count(),
@@ -237,7 +212,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
             # The follow-up priorities as the OPD report lists them: weakest first.
             "priorities": [by_code[w.code] for w in weakest_elements(unit)],
             "profile": profile_fields(respondent_profile(responses), t),
-            "comments": visible_comments(citizen_comments(responses), unit.n),
+            "comments": visible_comments(list(comments_of(responses)), unit.n),
         }
     return render_template(
         "opdhead/wave.html",
