@@ -40,6 +40,7 @@ PUBLIC = {
     "public.survey_page",
     "public.thank_you",
     "qr.survey_qr",
+    "results.home",
     "results.index",
     "results.wave",
     "results.opd",

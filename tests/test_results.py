@@ -286,3 +286,10 @@ def test_best_and_worst_marks_with_more_opds_than_k(client, runner, session: Ses
     # With 8 OPDs and K = 5 the data can rule some OPDs out of each set.
     assert "tidak" in marks["top"] and "tidak" in marks["bottom"]
     assert {"pasti", "mungkin"} & set(marks["top"])
+
+
+def test_front_door_leads_to_the_results(client) -> None:
+    """``/`` sends visitors to the published results."""
+    response = client.get("/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/hasil"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlmodel import Session, select
@@ -346,6 +346,12 @@ def page_lang() -> Lang:
 
 
 # --- Views -----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    """The site's front door: the published results (citizens arrive by QR code instead)."""
+    return redirect(url_for("results.index"))
 
 
 @bp.get("/hasil")
