@@ -137,6 +137,19 @@ def test_refreshes_itself(evaluator: FlaskClient, filled) -> None:
     assert 'class="top"' in html  # the normal page keeps the site header
 
 
+def test_the_reader_can_stop_the_refresh(evaluator: FlaskClient, filled) -> None:
+    """WCAG 2.2.1: a link stops the self-refresh; the paused page links back; TV never stops."""
+    html = page(evaluator)
+    assert f'href="{DASHBOARD}?segarkan=0"' in html
+    paused = page(evaluator, DASHBOARD + "?segarkan=0")
+    assert 'http-equiv="refresh"' not in paused
+    assert "pembaruan otomatis dihentikan" in paused
+    assert f'href="{DASHBOARD}"' in paused
+    assert "20 / 30" in opd_row(paused, "bpbd")  # the same figures
+    tv = page(evaluator, DASHBOARD + "?tv=1&segarkan=0")
+    assert '<meta http-equiv="refresh" content="30">' in tv
+
+
 def test_tv_mode(evaluator: FlaskClient, filled) -> None:
     """TV mode: no site header or navigation, 30 s refresh, the same figures."""
     for url in (DASHBOARD + "?tv=1", DASHBOARD + "/tv"):

@@ -2,7 +2,8 @@
 
 One page per wave for evaluators and administrators, sorted by OPD name (no league table while
 responses still come in), refreshing itself with ``<meta http-equiv="refresh">`` and no
-script. ``?tv=1`` (or ``/tv``) gives a large-type layout without the site header for a
+script. ``?segarkan=0`` stops the refresh for a reader who needs time (WCAG 2.2.1);
+``?tv=1`` (or ``/tv``) gives a large-type layout without the site header for a
 meeting-room screen, refreshing every 30 seconds. An OPD with fewer than
 ``MIN_RESPONSES`` counted responses shows "belum cukup data" instead of a score.
 """
@@ -136,7 +137,10 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     if wave is None:
         abort(404)
     rows, totals, taken_at = dashboard_data(session, wave=wave)
-    refresh = TV_REFRESH_SECONDS if tv else REFRESH_SECONDS
+    # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
+    # layout, on a meeting-room screen no one operates, always refreshes.
+    paused = not tv and request.args.get("segarkan") == "0"
+    refresh = None if paused else TV_REFRESH_SECONDS if tv else REFRESH_SECONDS
     page = render_template(
         "dashboard/tv.html" if tv else "dashboard/wave.html",
         wave=wave,
@@ -144,6 +148,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         totals=totals,
         taken_at=taken_at,
         refresh=refresh,
+        every=REFRESH_SECONDS,
         min_responses=MIN_RESPONSES,
         status_label=status_label(wave.status),
         lang=current_language(),
