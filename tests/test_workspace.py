@@ -44,3 +44,12 @@ def test_menu_follows_the_role(app: Flask, users, username: str, role: str) -> N
         assert shown == (role in roles), path
         if shown:
             assert client.get(path).status_code == 200, path
+
+
+def test_signed_in_pages_link_back_to_the_workspace(app: Flask, users) -> None:
+    """Every page of a signed-in user links to the workspace; a citizen's page does not."""
+    client = app.test_client()
+    assert 'href="/kerja"' not in client.get("/hasil").get_data(as_text=True)
+    assert AuthActions(client).login("eva").status_code == 302
+    for path in ("/hasil", "/kerja/gelombang", "/kerja/opd"):
+        assert 'href="/kerja"' in client.get(path).get_data(as_text=True), path
