@@ -31,10 +31,12 @@ def create_app(
         static_folder="static",
     )
     configure_settings(app, test_config)
+    configure_logging(app)
     configure_proxy(app)
     configure_extensions(app)
     configure_blueprints(app)
     configure_errors(app)
+    configure_security(app)
     return app
 
 
@@ -55,6 +57,20 @@ def configure_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     if "SESSION_COOKIE_SECURE" not in (test_config or {}):
         # Secure cookies whenever the public address is HTTPS (behind a TLS proxy too).
         app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_URL"].startswith("https://")
+
+
+def configure_logging(app: Flask) -> None:
+    """Structured logs (see :mod:`survey.logs`)."""
+    from . import logs
+
+    logs.init_app(app)
+
+
+def configure_security(app: Flask) -> None:
+    """Security headers on every response (see :mod:`survey.security`)."""
+    from . import security
+
+    security.init_app(app)
 
 
 def configure_proxy(app: Flask) -> None:
@@ -85,9 +101,22 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     """Register the views and the CLI commands."""
     from . import auth, cli, questionnaires
-    from .views import admin, dashboard, dataio, flags, opdhead, public, qr, reports, results, waves
+    from .views import (
+        admin,
+        dashboard,
+        dataio,
+        flags,
+        health,
+        opdhead,
+        public,
+        qr,
+        reports,
+        results,
+        waves,
+    )
 
-    for module in (public, qr, reports, dashboard, flags, admin, waves, dataio, results, opdhead):
+    views = (public, qr, reports, dashboard, flags, admin, waves, dataio, results, opdhead, health)
+    for module in views:
         app.register_blueprint(module.bp)
     auth.init_app(app)
     cli.init_app(app)

@@ -852,6 +852,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(score_command)
     app.cli.add_command(report_group)
     app.cli.add_command(demo_command)
+    from . import backup, privacy
+
+    for command in (*backup.COMMANDS, *privacy.COMMANDS):
+        app.cli.add_command(command)
 
 
 def _create_app() -> Flask:

@@ -36,6 +36,17 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_COUNT": 0,
     # Largest response file a web import accepts (the survey's own limit stays small).
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
+    # PostgreSQL connection pool per app process (SQLite ignores these).
+    "DB_POOL_SIZE": 5,
+    "DB_MAX_OVERFLOW": 5,
+    "DB_POOL_TIMEOUT": 10,
+    # Logs: "json" (one object a line, for production) or "text".
+    "LOG_FORMAT": "text",
+    "LOG_LEVEL": "INFO",
+    # Strict-Transport-Security max-age when the public URL is HTTPS (0: no header).
+    "HSTS_SECONDS": 31536000,
+    # Days after a wave closes when its respondent metadata is stripped (0: keep).
+    "RETENTION_DAYS": 0,
 }
 
 # Environment variables read as integers or floats rather than strings.
@@ -47,6 +58,11 @@ _NUMERIC = {
     "MAX_CONTENT_LENGTH": int,
     "PROXY_COUNT": int,
     "IMPORT_MAX_BYTES": int,
+    "DB_POOL_SIZE": int,
+    "DB_MAX_OVERFLOW": int,
+    "DB_POOL_TIMEOUT": int,
+    "HSTS_SECONDS": int,
+    "RETENTION_DAYS": int,
 }
 
 

@@ -105,6 +105,8 @@ class Wave(SQLModel, table=True):
     simulated: bool = Field(default=False)  # demo data: every page says so
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None  # set once, when the wave is published
+    closed_at: datetime | None = None  # when the wave was last closed (retention counts from it)
+    metadata_stripped_at: datetime | None = None  # respondent metadata removed (retention)
 
 
 # An OPD covered by a wave, with its target sample size.

@@ -226,6 +226,10 @@ def set_wave_status(session: Session, *, slug: str, status: str, commit: bool = 
     if status not in allowed.get(wave.status, set()):
         raise RepoError(f"wave {slug!r} is {wave.status}; it cannot become {status}")
     wave.status = status
+    if status == "closed":
+        from .models import utcnow
+
+        wave.closed_at = utcnow()
     if status == "published" and wave.published_at is None:
         from .models import utcnow
 
