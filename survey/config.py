@@ -16,7 +16,8 @@ from typing import Any
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "secret", "dev", "development", "placeholder"}
 )
-SECRET_KEY_FILE = "secret_key"
+# The name of the file that holds the key, not a secret.
+SECRET_KEY_FILE = "secret_key"  # nosec B105
 
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",
@@ -40,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "DB_POOL_SIZE": 5,
     "DB_MAX_OVERFLOW": 5,
     "DB_POOL_TIMEOUT": 10,
+    # Seconds /healthz waits for the database before it answers 503.
+    "HEALTH_TIMEOUT": 2.0,
     # Logs: "json" (one object a line, for production) or "text".
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
@@ -61,6 +64,7 @@ _NUMERIC = {
     "DB_POOL_SIZE": int,
     "DB_MAX_OVERFLOW": int,
     "DB_POOL_TIMEOUT": int,
+    "HEALTH_TIMEOUT": float,
     "HSTS_SECONDS": int,
     "RETENTION_DAYS": int,
 }

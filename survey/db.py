@@ -8,7 +8,7 @@ evaluators read, and foreign keys are switched on for every connection. PostgreS
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_FILENAME = "ikm.sqlite3"
+PG_CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection (libpq's connect_timeout)
 
 
 def default_database_url(instance_path: str | Path) -> str:
@@ -47,20 +48,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` with this project's per-backend settings."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    pool_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """Create an engine for ``url`` with this project's per-backend settings.
+
+    The pool settings apply to PostgreSQL only (SQLite opens a file, not a server connection).
+    """
     url = normalise_url(url)
     parsed = make_url(url)
+    # Error messages and logs must never carry form values (comments, passwords' hashes).
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # An unusable folder shows up on first use (and in /healthz), not at start-up.
+            with suppress(OSError):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    kwargs.update({name: value for name, value in pool.items() if value is not None})
+    if "connect_timeout" not in parsed.query:
+        # Without it a server that drops packets hangs each connection for minutes.
+        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 
@@ -165,6 +186,11 @@ def init_app(app: Flask) -> None:
     """Create the engine, close sessions after each request and register ``init-db``."""
     url = app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
     app.config["DATABASE_URL"] = normalise_url(url)
-    app.extensions["ikm_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["ikm_engine"] = make_engine(
+        app.config["DATABASE_URL"],
+        pool_size=int(app.config["DB_POOL_SIZE"]),
+        max_overflow=int(app.config["DB_MAX_OVERFLOW"]),
+        pool_timeout=float(app.config["DB_POOL_TIMEOUT"]),
+    )
     app.teardown_appcontext(close_session)
     app.cli.add_command(init_db_command)

@@ -46,6 +46,7 @@ PUBLIC = {
     "results.opd",
     "dataio.open_data",
     "reports.ranking_pdf",
+    "health.healthz",
 }
 
 
