@@ -52,7 +52,8 @@ from .models import USER_ROLES, AuditLog, LoginFailure, Opd, User, utcnow
 
 bp = Blueprint("auth", __name__)
 
-PASSWORD_METHOD = "scrypt"
+# The name of the hash method, not a password.
+PASSWORD_METHOD = "scrypt"  # nosec B105
 PASSWORD_MIN_LENGTH = 10
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 SESSION_LIFETIME = timedelta(hours=8)

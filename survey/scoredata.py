@@ -83,7 +83,8 @@ def read_wave_answers(
             select = f"{opd} * {10**k} + {words[0]}"
         else:
             select = f"opd_id, {', '.join(words)}"
-        cursor.execute(f"SELECT {select} FROM {table} {where}", (int(wave_id), status))
+        # Made of fixed words and integer positions only; the values are bound parameters.
+        cursor.execute(f"SELECT {select} FROM {table} {where}", (int(wave_id), status))  # nosec B608
         rows = cursor.fetchall()
         cursor.close()
     finally:
