@@ -861,10 +861,20 @@ def init_app(app: Flask) -> None:
 def _create_app() -> Flask:
     """Build the app for the console command (imported late: the factory imports this module)."""
     from . import create_app
+    from .config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        # A bad setting is the operator's to fix: one line and status 1, not a traceback.
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 def main() -> None:
     """Entry point of the ``ikm`` console command."""
-    FlaskGroup(create_app=_create_app, help="IKM survey and scoring service.")()
+    from .security import guard_run_command
+
+    group = FlaskGroup(create_app=_create_app, help="IKM survey and scoring service.")
+    guard_run_command(group)  # production serves with gunicorn, never the debugger
+    group()

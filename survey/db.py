@@ -139,7 +139,7 @@ def command_session() -> Iterator[Session]:
     except DBAPIError as exc:
         message = first_line(exc.orig or exc)
         # A missing table means the schema is older than the code; say how to bring it up.
-        if "no such table" in message or "does not exist" in message:
+        if any(text in message for text in ("no such table", "no such column", "does not exist")):
             message += "; run 'ikm init-db' first"
         raise click.ClickException(f"database error: {message}") from None
 

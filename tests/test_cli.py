@@ -512,3 +512,36 @@ def test_export_of_an_unknown_wave(runner, open_wave):
     result = runner.invoke(args=["export", "--wave", "lain"])
     assert result.exit_code == 1
     assert "unknown wave 'lain'" in result.output
+
+
+def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path):
+    """``ikm`` with an unusable IKM_* setting says which one, with exit status 1."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "IKM_INSTANCE_PATH": str(tmp_path), "IKM_RATE_LIMIT_COUNT": "abc"}
+    script = "from survey.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", script, "wave", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: IKM_RATE_LIMIT_COUNT='abc' is not a valid int"
+
+
+def test_an_old_schema_says_to_run_init_db(runner, app):
+    """A database behind the code (a missing column) tells the operator what to run."""
+    import sqlalchemy as sa
+
+    from survey.db import get_engine
+
+    with get_engine(app).begin() as connection:
+        connection.execute(sa.text("ALTER TABLE wave DROP COLUMN metadata_stripped_at"))
+    result = runner.invoke(args=["wave", "list"])
+    assert result.exit_code == 1
+    assert "run 'ikm init-db' first" in result.output
