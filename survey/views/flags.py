@@ -69,6 +69,7 @@ def action_label(action: str) -> str:
         "wave.publish": _("Gelombang diterbitkan"),
         "import.run": _("Respons diimpor"),
         "export.run": _("Data diekspor"),
+        "privacy.strip": _("Metadata responden dihapus"),
     }
     return labels.get(action, action)
 
