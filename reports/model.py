@@ -344,6 +344,10 @@ class OpdReportData:
     trend : tuple of TrendPoint
         The OPD's results in *earlier* waves, any order (printed oldest first); the current
         wave is added by the report from ``ranking``.
+    public : bool
+        True for the copy anyone may download once the wave is published: it says that the
+        citizens' comments are for the OPD head and the evaluators, and prints none of them
+        (give no comments then). False (the default) for the OPD head's own copy.
     """
 
     ranking: RankingData
@@ -351,6 +355,7 @@ class OpdReportData:
     comments: tuple[Comment, ...] = ()
     profile: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     trend: tuple[TrendPoint, ...] = ()
+    public: bool = False
 
     def __post_init__(self) -> None:
         """Freeze the collections; the OPD must be one of the wave's."""

@@ -215,7 +215,8 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
         "n": n,
         "profile": profile_fields(data.profile, t),
         "min_group": MIN_GROUP,
-        "comments": visible_comments(data.comments, n),
+        "comments": None if data.public else visible_comments(data.comments, n),
+        "public": data.public,
         "min_comments": MIN_N_COMMENTS,
         "simulated": ranking.simulated,
         "doc_title": f"{t('opd.kind')}: {opd.name} ({ranking.title})",
@@ -386,7 +387,7 @@ def _payload(item: OpdReportData, shared: RankingData | None) -> Any:
     """What a worker needs for one report: its own parts only, when the wave is shared."""
     if shared is None:
         return item
-    return (item.opd_slug, item.comments, dict(item.profile), item.trend)
+    return (item.opd_slug, item.comments, dict(item.profile), item.trend, item.public)
 
 
 def _render_in_worker(payload: Any, lang: Lang) -> bytes:
@@ -394,6 +395,6 @@ def _render_in_worker(payload: Any, lang: Lang) -> bytes:
     if isinstance(payload, OpdReportData):
         return render_opd_pdf(payload, lang=lang)
     assert _WORKER_RANKING is not None
-    slug, comments, profile, trend = payload
-    item = OpdReportData(_WORKER_RANKING, slug, comments, profile, trend)
+    slug, comments, profile, trend, public = payload
+    item = OpdReportData(_WORKER_RANKING, slug, comments, profile, trend, public)
     return render_opd_pdf(item, lang=lang)

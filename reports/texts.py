@@ -580,6 +580,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "the people who wrote them could be recognised.",
     ),
     "opd.comments_none": ("Tidak ada komentar.", "No comments."),
+    "opd.comments_private": (
+        "Salinan publik: komentar warga hanya ditampilkan kepada kepala OPD dan evaluator.",
+        "Public copy: citizens' comments are shown only to the OPD head and the evaluators.",
+    ),
     "opd.comments_intro": (
         "{count} komentar, ditampilkan apa adanya (tanpa nama), yang terbaru lebih dulu.",
         "{count} comments, as written (without names), newest first.",

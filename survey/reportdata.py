@@ -168,9 +168,12 @@ def _unit(report: WaveReport, slug: str) -> UnitScore | None:
 
 
 def opd_report_data(
-    session: Session, *, wave: Wave, ranking: RankingData, opd_slug: str
+    session: Session, *, wave: Wave, ranking: RankingData, opd_slug: str, public: bool = False
 ) -> OpdReportData:
-    """Return one OPD head's report input: the wave's ranking plus the OPD's own details."""
+    """Return one OPD head's report input: the wave's ranking plus the OPD's own details.
+
+    ``public`` gives the copy anyone may download: without the citizens' comments.
+    """
     opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
     if opd is None:
         raise ValueError(f"OPD {opd_slug!r} is not covered by wave {wave.slug!r}")
@@ -178,7 +181,8 @@ def opd_report_data(
     return OpdReportData(
         ranking=ranking,
         opd_slug=opd.slug,
-        comments=comments_of(responses),
+        comments=() if public else comments_of(responses),
+        public=public,
         profile=respondent_profile(responses),
         trend=trend(session, wave=wave, opd=opd, seed=ranking.seed),
     )

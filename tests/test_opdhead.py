@@ -219,8 +219,9 @@ def test_opd_pdf_access(client, session, closed, status, expected) -> None:
             assert urlsplit(response.headers["Location"]).path == "/masuk"
         if response.status_code == 200:
             assert response.mimetype == "application/pdf" and response.data[:5] == b"%PDF-"
-            public = "private" not in response.headers["Cache-Control"]
-            assert public == (status == "published")
+            # The full copy (comments) for the OPD's head and staff, never kept by a cache.
+            private = "private" in response.headers["Cache-Control"]
+            assert private == (username in ("kepala-bpbd", "eva", "admin"))
         if username is not None:
             client.post("/keluar", data={"csrf_token": AuthActions(client).token("/kerja")})
     assert tuple(got) == expected
@@ -244,3 +245,22 @@ def test_pages_in_english(client, session, closed) -> None:
     assert "Fast service" in page and "3.00" in page
     page = client.get("/kerja/hasil-opd/dishub?lang=en").get_data(as_text=True)
     assert "Score (25–100)" in page and "75.00" in page
+
+
+def test_the_public_pdf_has_no_comments(client, session, closed) -> None:
+    """Once published, anyone reads the OPD's PDF, but the comments only in the head's copy."""
+    import io
+
+    from pypdf import PdfReader
+
+    def text(data: bytes) -> str:
+        return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+    add_responses(session, closed, "bpbd", [[3] * 9] * 8, comment="Antrean loket terlalu lama")
+    set_status(session, "uji-2026", "published")
+    public = text(client.get("/r/uji-2026/opd/bpbd.pdf").data)
+    assert "Antrean loket" not in public
+    assert "Salinan publik" in public
+    login(client, "kepala-bpbd")
+    own = text(client.get("/r/uji-2026/opd/bpbd.pdf").data)
+    assert "Antrean loket terlalu lama" in own and "Salinan publik" not in own

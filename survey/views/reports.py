@@ -74,9 +74,12 @@ def opd_pdf(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
     if opd is None:
         abort(404)
+    user = current_user()
+    staff = user is not None and user.role in ("admin", "evaluator")
+    # The full copy (with the citizens' comments) is for the OPD's head and the staff; anyone
+    # else gets the public copy of a published wave, or nothing.
+    private = staff or (user is not None and user.role == "opd-head" and user.opd_id == opd.id)
     if wave.status != "published":
-        user = current_user()
-        staff = user is not None and user.role in ("admin", "evaluator")
         if wave.status != "closed" and not staff:
             abort(404)  # a draft or open wave's report does not exist for anyone else
         if user is None:
@@ -87,9 +90,11 @@ def opd_pdf(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
         ranking = wave_ranking(session, wave=wave)
     except ValueError:
         abort(404)
-    data = opd_report_data(session, wave=wave, ranking=ranking, opd_slug=opd_slug)
+    data = opd_report_data(
+        session, wave=wave, ranking=ranking, opd_slug=opd_slug, public=not private
+    )
     response = _pdf(render_opd_pdf(data, lang=_lang()), f"{wave.slug}-{opd_slug}.pdf")
-    if wave.status != "published":
+    if private:
         response.headers["Cache-Control"] = "private, no-store"  # not public yet: keep no copy
     return response
 
