@@ -101,6 +101,7 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     """Register the views and the CLI commands."""
     from . import auth, cli, questionnaires
+    from .urls import TextConverter
     from .views import (
         admin,
         dashboard,
@@ -115,6 +116,8 @@ def configure_blueprints(app: Flask) -> None:
         waves,
     )
 
+    # Before any rule is added: rules take their converters when they are registered.
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
     views = (public, qr, reports, dashboard, flags, admin, waves, dataio, results, opdhead, health)
     for module in views:
         app.register_blueprint(module.bp)

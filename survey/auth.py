@@ -121,6 +121,8 @@ def normalise_username(username: str) -> str:
 def get_user(session: Session, *, username: str) -> User | None:
     """Return the user called ``username`` (case-insensitive), if any."""
     name = normalise_username(username)
+    if "\x00" in name:
+        return None  # no stored name has one, and PostgreSQL refuses NUL in a parameter
     return session.exec(select(User).where(User.username == name)).first()
 
 

@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from werkzeug.routing import BaseConverter
+
+
+class TextConverter(BaseConverter):
+    """The default URL part, minus control characters: ``/s/a%00b/x`` matches no route.
+
+    PostgreSQL refuses NUL in text parameters, so a slug holding one would fail the lookup
+    with a server error instead of the 404 every other unknown slug gets.
+    """
+
+    regex = r"[^/\x00-\x1f\x7f]+"
+
 
 def survey_path(wave_slug: str, opd_slug: str) -> str:
     """Return the path of a survey page (slugs quoted)."""
