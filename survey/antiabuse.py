@@ -42,6 +42,7 @@ RATE_LIMIT_MAX_KEYS = 10_000  # clients tracked at once; least recently seen are
 _RENDER_SALT = "ikm-render-time"
 _SEEN_SALT = "ikm-seen-device"
 _LIMITER_KEY = "ikm_rate_limiter"
+_SERIALIZERS_KEY = "ikm_signers"
 
 
 def clock() -> float:
@@ -72,7 +73,14 @@ def checked_submission_id(raw: str | None) -> str:
 def _serializer(salt: str, app: Flask | None = None) -> URLSafeSerializer:
     """Return a serializer signed with the app secret; the salt keeps each use separate."""
     app = app or current_app
-    return URLSafeSerializer(app.config["SECRET_KEY"], salt=salt)
+    secret = app.config["SECRET_KEY"]
+    # Made once per app, secret and salt: every survey request signs or reads two values.
+    cache: dict[tuple[str, str], URLSafeSerializer]
+    cache = app.extensions.setdefault(_SERIALIZERS_KEY, {})
+    serializer = cache.get((secret, salt))
+    if serializer is None:
+        serializer = cache[(secret, salt)] = URLSafeSerializer(secret, salt=salt)
+    return serializer
 
 
 def sign_render_time(now: float | None = None) -> str:

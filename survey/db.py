@@ -43,7 +43,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
-    # NORMAL in WAL mode: a committed transaction survives a crash of the process.
+    # NORMAL in WAL mode: a committed transaction survives a crash of the process (SIGKILL,
+    # OOM; tests/test_crash.py), since it is in the WAL file in the OS's cache. It is not
+    # synced to disk at each commit, so a power cut or kernel crash can lose the last commits
+    # (never corrupting the file); FULL would keep them at one fsync per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

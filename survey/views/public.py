@@ -21,19 +21,25 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
+from markupsafe import Markup
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from .. import antiabuse, repo
 from ..db import get_session
 from ..extensions import csrf
 from ..forms import SurveyForm, initial_data, questions_for, survey_form_class
 from ..i18n import LANGUAGES, current_language
-from ..models import Opd, Questionnaire, Wave
+from ..models import Opd, Questionnaire, Wave, WaveOpd
 from ..submissions import store_submission
 
 bp = Blueprint("public", __name__)
 
 CLOSED_STATUSES = ("closed", "published")
+_FORM_CACHE = "ikm_survey_form_classes"
+_PRISTINE_ATTR = "_pristine_fields_html"
+_FORM_CACHE_MAX = 256  # questionnaires x languages held per process; past it, start afresh
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,39 @@ class SurveyTarget:
         return self.wave.status in CLOSED_STATUSES
 
 
+# The wave, the OPD it covers and the questionnaire in one query, built once: every survey
+# request runs it, and building the statement cost as much as running it.
+_TARGET_QUERY = (
+    select(Wave, Opd, Questionnaire)
+    .join(WaveOpd, col(WaveOpd.wave_id) == Wave.id)
+    .join(Opd, col(Opd.id) == WaveOpd.opd_id)
+    .join(Questionnaire, col(Questionnaire.id) == Wave.questionnaire_id)
+    .where(Wave.slug == bindparam("wave_slug"), Opd.slug == bindparam("opd_slug"))
+)
+
+
+def _autocommit_session() -> Session:
+    """Return the request's session on a connection in autocommit mode, when it is fresh.
+
+    A survey request reads, and writes at most one row in one INSERT, which is atomic on its
+    own: without a transaction around them PostgreSQL is spared a BEGIN and a COMMIT or
+    ROLLBACK round trip per request (a third of the database round trips of a citizen).
+    """
+    session = get_session()
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
 def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
     """Return the wave and OPD of a survey URL; 404 for unknown, draft or uncovered ones."""
-    session = get_session()
-    wave = repo.get_wave(session, slug=wave_slug)
+    session = _autocommit_session()
+    params = {"wave_slug": wave_slug, "opd_slug": opd_slug}
+    found = session.exec(_TARGET_QUERY, params=params).first()  # type: ignore[call-overload]
     # A draft wave does not exist for citizens yet.
-    if wave is None or wave.status == "draft":
+    if found is None or found[0].status == "draft":
         abort(404)
-    opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
-    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
-    if opd is None or questionnaire is None:
-        abort(404)
+    wave, opd, questionnaire = found
     return SurveyTarget(wave=wave, opd=opd, questionnaire=questionnaire)
 
 
@@ -70,25 +98,105 @@ def _lang_args() -> dict[str, str]:
     return {"lang": lang} if lang in LANGUAGES else {}
 
 
+def _form_class(target: SurveyTarget) -> type[SurveyForm]:
+    """Return the survey form class of the target's questionnaire in the current language.
+
+    Built once per app, questionnaire, language and comment limit: a stored questionnaire is
+    never edited (it is versioned; ``survey.questionnaires`` only adds new ones), and building
+    the class (its elements query and some forty translated labels) was a third of a survey
+    request's time.
+    """
+    lang = current_language()
+    comment_max = int(current_app.config["COMMENT_MAX_LENGTH"])
+    q = target.questionnaire
+    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max)
+    cache: dict[tuple[Any, ...], type[SurveyForm]]
+    cache = current_app.extensions.setdefault(_FORM_CACHE, {})
+    form_class = cache.get(key)
+    if form_class is None:
+        scale = target.questionnaire.scale_points
+        items = repo.elements(get_session(), questionnaire_id=target.questionnaire.id)
+        questions = questions_for(items, scale_points=scale, lang=lang)
+        form_class = survey_form_class(questions, scale_points=scale, comment_max=comment_max)
+        if len(cache) >= _FORM_CACHE_MAX:
+            cache.clear()
+        cache[key] = form_class
+    return form_class
+
+
 def _build_form(target: SurveyTarget, **kwargs: Any) -> SurveyForm:
     """Build the survey form of the target's questionnaire in the current language."""
-    scale = target.questionnaire.scale_points
-    items = repo.elements(get_session(), questionnaire_id=target.questionnaire.id)
-    questions = questions_for(items, scale_points=scale, lang=current_language())
-    form_class = survey_form_class(
-        questions,
-        scale_points=scale,
-        comment_max=int(current_app.config["COMMENT_MAX_LENGTH"]),
-    )
-    return form_class(**kwargs)
+    return _form_class(target)(**kwargs)
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A hidden field as form.html reads it."""
+
+    data: str
+
+
+class FreshForm:
+    """What form.html reads of a freshly displayed form once its fields come pre-rendered.
+
+    Binding the twenty-odd WTForms fields only to print four hidden values was most of what
+    serving the page still cost; the token input is the one WTForms' CSRF field prints.
+    """
+
+    def __init__(self, initial: dict[str, str]) -> None:
+        """Hold the fresh hidden values and a CSRF token (as the real form would)."""
+        self.submission_id = _Value(initial["submission_id"])
+        self.t = _Value(initial["t"])
+        self.channel = _Value(initial["channel"])
+        self.csrf_token = Markup("")
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            self.csrf_token = Markup(
+                '<input id="csrf_token" name="csrf_token" type="hidden" value="{}">'
+            ).format(generate_csrf())
+        self.form_errors: list[str] = []
+
+    def field_errors(self) -> list[tuple[str, str, str]]:
+        """Return no errors: the form was just displayed."""
+        return []
+
+    def channel_value(self) -> str:
+        """Return the channel carried by the form."""
+        return self.channel.data
+
+    csrf_failed = False
+
+
+def _pristine_fields(form: SurveyForm) -> Markup:
+    """Return the fields of a freshly displayed form, rendered once per form class.
+
+    Without answers or errors they are the same for every citizen (the per-citizen values,
+    token, submission id and render time, are outside them), and rendering them was the
+    largest part of serving the page.
+    """
+    form_class = type(form)
+    html = form_class.__dict__.get(_PRISTINE_ATTR)
+    if html is None:
+        html = Markup(render_template("survey/_fields.html", form=form))
+        setattr(form_class, _PRISTINE_ATTR, html)
+    return html
 
 
 def _render_form(
-    target: SurveyTarget, form: SurveyForm, status: int = 200, *, csrf_failed: bool = False
+    target: SurveyTarget,
+    form: SurveyForm | FreshForm,
+    status: int = 200,
+    *,
+    csrf_failed: bool = False,
+    pristine: bool = False,
+    pristine_html: Markup | None = None,
 ) -> ResponseReturnValue:
     """Render the survey page; never cached, since it carries a one-time submission id."""
+    if pristine and pristine_html is None:
+        assert isinstance(form, SurveyForm)
+        pristine_html = _pristine_fields(form)
     page = render_template(
         "survey/form.html",
+        fields_html=pristine_html,
         wave=target.wave,
         opd=target.opd,
         form=form,
@@ -161,8 +269,12 @@ def survey_page(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     if target.closed:
         return _render_closed(target)
     if request.method == "GET":
-        form = _build_form(target, formdata=None, data=initial_data(request.args.get("channel")))
-        return _render_form(target, form)
+        initial = initial_data(request.args.get("channel"))
+        form_class = _form_class(target)
+        html = form_class.__dict__.get(_PRISTINE_ATTR)
+        if html is not None:
+            return _render_form(target, FreshForm(initial), pristine_html=html)
+        return _render_form(target, form_class(formdata=None, data=initial), pristine=True)
     csrf_ok = _csrf_passes()
     form = _build_form(target)
     # Validate the fields even when the token failed, so every problem shows at once.
