@@ -7,6 +7,7 @@ evaluators read, and foreign keys are switched on for every connection. PostgreS
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -17,11 +18,13 @@ from flask import Flask, current_app, g
 from flask.cli import with_appcontext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_FILENAME = "ikm.sqlite3"
 PG_CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection (libpq's connect_timeout)
+PING_IDLE_SECONDS = 5.0  # a pooled connection idle longer than this is checked before use
 
 
 def default_database_url(instance_path: str | Path) -> str:
@@ -78,14 +81,44 @@ def make_engine(
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     kwargs.update({name: value for name, value in pool.items() if value is not None})
     if "connect_timeout" not in parsed.query:
         # Without it a server that drops packets hangs each connection for minutes.
         connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
         kwargs["connect_args"] = connect_args
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use only if it sat idle for a while.
+
+    ``pool_pre_ping`` costs a round trip on every checkout, about a tenth of a survey
+    request's time under load. A connection back in the pool less than
+    ``PING_IDLE_SECONDS`` ago is handed out as it is; a longer-idle one (the server may have
+    restarted meanwhile, or a firewall dropped it) is pinged first and replaced if dead. A
+    connection that dies while busy fails that one request, and SQLAlchemy then discards the
+    worker's whole pool, so a PostgreSQL restart under load costs each worker one request.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def stamp(_dbapi_connection: Any, record: Any) -> None:
+        record.info["ikm_checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("ikm_checked_in")
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # brand new, or back in the pool only a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any driver error: the pool opens a new connection
+            raise DisconnectionError("idle connection failed its ping") from exc
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
 
 
 def get_engine(app: Flask | None = None) -> Engine:

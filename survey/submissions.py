@@ -101,18 +101,15 @@ def store_submission(
         flag_reason is not None and flag_reason not in FLAG_REASONS
     ):
         raise ValueError(f"status {status!r} does not go with flag reason {flag_reason!r}")
-    existing = repo.response_by_submission(
-        session, wave_id=submission.wave_id, submission_id=submission.submission_id
-    )
-    if existing is not None:
-        return StoreResult(existing.id, created=False, status=existing.status)
     values = _row_values(submission, status=status, flag_reason=flag_reason)
     try:
+        # Insert first and look only when the unique (wave, submission id) key refuses: a new
+        # answer, the usual case, costs one round trip instead of a check and an insert.
         result = session.execute(_INSERT, values)
         session.commit()
     except IntegrityError:
-        # Another request with the same submission id won the race between our check and our
-        # insert (uq_response_submission); its row is the one that counts.
+        # A double tap, a retried POST, or another request with the same submission id that
+        # won the race (uq_response_submission): the first row is the one that counts.
         session.rollback()
         existing = repo.response_by_submission(
             session, wave_id=submission.wave_id, submission_id=submission.submission_id

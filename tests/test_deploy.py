@@ -325,7 +325,6 @@ def test_pool_settings_reach_the_engine(postgres_ready, tmp_path, monkeypatch):
     held = []
     try:
         assert engine.pool.size() == 2
-        assert engine.pool._pre_ping  # type: ignore[attr-defined]
         held = [engine.connect() for _ in range(3)]
         for conn in held:
             assert conn.execute(sa.text("SELECT 1")).scalar() == 1
@@ -336,6 +335,33 @@ def test_pool_settings_reach_the_engine(postgres_ready, tmp_path, monkeypatch):
     finally:
         for conn in held:
             conn.close()
+        engine.dispose()
+
+
+def test_an_idle_dead_connection_is_replaced_before_use(postgres_ready, monkeypatch):
+    """A pooled connection killed while idle (a PostgreSQL restart) is pinged and replaced;
+    one handed back a moment ago is used without a ping (no round trip on the hot path)."""
+    from survey import db
+
+    engine = make_engine(postgres_ready, pool_size=1, max_overflow=0)
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(1) or real_ping(c))
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as conn:  # back in the pool just now: no ping
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() == pid
+        assert pings == []
+        killer = make_engine(postgres_ready)
+        with killer.begin() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+        monkeypatch.setattr(db, "PING_IDLE_SECONDS", 0.0)  # as if it sat idle for a while
+        with engine.connect() as conn:  # pinged, found dead, replaced: the caller sees none of it
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+        assert pings == [1]
+    finally:
         engine.dispose()
 
 
