@@ -251,3 +251,11 @@ def test_sigkill_in_the_middle_of_a_load_loses_no_acknowledged_answer(
     unexplained = set(stored) - set(ledger.acked) - set(ledger.in_doubt)
     assert unexplained == set()
     assert bench.integrity_problems(db) == []
+    # The figures, for `pytest -s tests/test_crash.py` and the closing notes.
+    in_flight = set(stored) - set(ledger.acked)
+    print(
+        f"\ncrash[{backend}]: {acked_at_kill} acknowledged when killed, "
+        f"{len(ledger.acked)} in all after the restart, {len(stored)} stored "
+        f"({len(in_flight)} of {len(ledger.in_doubt)} in flight stored too), 0 lost, "
+        "0 duplicates, integrity ok"
+    )
