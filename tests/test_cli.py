@@ -540,8 +540,15 @@ def test_an_old_schema_says_to_run_init_db(runner, app):
 
     from survey.db import get_engine
 
-    with get_engine(app).begin() as connection:
+    engine = get_engine(app)
+    kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
+    with engine.begin() as connection:
         connection.execute(sa.text("ALTER TABLE wave DROP COLUMN metadata_stripped_at"))
-    result = runner.invoke(args=["wave", "list"])
-    assert result.exit_code == 1
-    assert "run 'ikm init-db' first" in result.output
+    try:
+        result = runner.invoke(args=["wave", "list"])
+        assert result.exit_code == 1
+        assert "run 'ikm init-db' first" in result.output
+    finally:
+        # The PostgreSQL schema is shared by the whole run (tables are emptied, not rebuilt).
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"ALTER TABLE wave ADD COLUMN metadata_stripped_at {kind}"))
