@@ -1,4 +1,4 @@
-"""Gunicorn settings for production: ``gunicorn -c gunicorn.conf.py 'survey:create_app()'``.
+"""Gunicorn settings for production: ``gunicorn -c gunicorn.conf.py 'survey.web:create_app()'``.
 
 Read from the environment (see docs/deploy.md), next to the app's own ``IKM_*`` settings:
 
@@ -16,7 +16,7 @@ Read from the environment (see docs/deploy.md), next to the app's own ``IKM_*`` 
 
 The app is not preloaded: each worker builds its own app and database engine after the fork,
 so no connection pool is ever shared between processes. There is no access log: the app logs
-every request itself (``survey.logs``), with the fields that matter and none that must not be
+every request itself (``survey.web.logs``), with the fields that matter and none that must not be
 kept.
 """
 
@@ -90,6 +90,6 @@ if os.environ.get("IKM_LOG_FORMAT", "text") == "json":
             },
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
-        "handlers": {"stderr": {"class": "survey.logs.StderrHandler", "formatter": "json"}},
-        "formatters": {"json": {"()": "survey.logs.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "survey.web.logs.StderrHandler", "formatter": "json"}},
+        "formatters": {"json": {"()": "survey.web.logs.JsonFormatter"}},
     }

@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-from survey.db import make_engine, normalise_url, upgrade  # noqa: E402
+from survey.core.database import make_engine, normalise_url, upgrade  # noqa: E402
 
 BENCH = ROOT / "bench"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -93,7 +93,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def gunicorn_command(port: int, app: str = "survey:create_app()") -> list[str]:
+def gunicorn_command(port: int, app: str = "survey.web:create_app()") -> list[str]:
     """Return the gunicorn command line: the repo's config file when present, bound to ``port``."""
     command = [str(GUNICORN)]
     config = ROOT / "gunicorn.conf.py"
@@ -223,7 +223,7 @@ def create_database(
     """Create and migrate a database, add the OPDs and an open wave over them."""
     from sqlmodel import Session
 
-    from survey import repo
+    from survey.core import queries as repo
 
     schema = None
     if backend == "sqlite":

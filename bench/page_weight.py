@@ -15,9 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from survey import create_app, repo
-from survey.db import make_engine, session_scope, upgrade
-from survey.devtools import chromium, live_server
+from survey.core import queries as repo
+from survey.core.database import make_engine, upgrade
+from survey.web import create_app
+from survey.web.database import session_scope
+from survey.web.devtools import chromium, live_server
 
 BUDGET_BYTES = 30 * 1024
 BUDGET_REQUESTS = 3

@@ -38,7 +38,7 @@ K = 9
 
 def build_database(path: Path, responses: int, opds: int, seed: int) -> None:
     """Create the schema by migration, then bulk-insert one wave of simulated responses."""
-    from survey.db import make_engine, upgrade
+    from survey.core.database import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)

@@ -22,8 +22,9 @@ REPORT_PAGES = 3
 
 def main() -> int:
     """Build the demo, take the pictures, write them under docs/."""
-    from survey import create_app
-    from survey.devtools import chromium, live_server
+    from survey.cli.main import ikm
+    from survey.web import create_app
+    from survey.web.devtools import chromium, live_server
 
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -32,7 +33,7 @@ def main() -> int:
             instance_path=tmp,
         )
         runner = app.test_cli_runner()
-        result = runner.invoke(args=["demo", "--reports", tmp])
+        result = runner.invoke(ikm, args=["demo", "--reports", tmp])
         if result.exit_code != 0:
             print(result.output, file=sys.stderr)
             return 1

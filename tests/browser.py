@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from survey.devtools import CHROMIUM, chromium, live_server
+from survey.web.devtools import CHROMIUM, chromium, live_server
 
 __all__ = ["chromium", "live_server", "require_chromium"]
 

@@ -19,10 +19,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, SQLModel
+from survey_helpers import IkmRunner
 
-from survey import create_app
-from survey.builtin import seed_builtins
-from survey.db import make_engine, session_scope, upgrade
+from survey.core.builtin import seed_builtins
+from survey.core.database import make_engine, upgrade
+from survey.web import create_app
+from survey.web.database import session_scope
 
 PG_URL = os.environ.get(
     "IKM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -146,8 +148,8 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
-    """A CLI runner of the app's commands."""
-    return app.test_cli_runner()
+    """A CLI runner of the ``ikm`` commands on the test app."""
+    return IkmRunner(app)
 
 
 @pytest.fixture
@@ -171,7 +173,7 @@ SAMPLE_OPDS = (
 @pytest.fixture
 def open_wave(session: Session):
     """An open wave 'uji-2026' over three OPDs (bpbd, rsud, dishub) with the default setup."""
-    from survey import repo
+    from survey.core import queries as repo
 
     for slug, name, short in SAMPLE_OPDS:
         repo.add_opd(session, slug=slug, name=name, short_name=short)

@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
-from survey import antiabuse
-from survey.models import Opd, Response
+from survey.cli.main import ikm
+from survey.core.models import Opd, Response
+from survey.web import antiabuse
 
 ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
 START = 1_800_000_000.0
@@ -47,7 +48,7 @@ class FakeClock:
 
 
 def install_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """Replace ``survey.antiabuse.clock`` with a fake one and return it."""
+    """Replace ``survey.web.antiabuse.clock`` with a fake one and return it."""
     clock = FakeClock()
     monkeypatch.setattr(antiabuse, "clock", clock)
     return clock
@@ -215,3 +216,11 @@ def add_responses(
             )
         )
     session.commit()
+
+
+class IkmRunner(FlaskCliRunner):
+    """Flask's CLI runner, invoking the ``ikm`` group (its commands live outside the app)."""
+
+    def invoke(self, cli: Any = None, args: Any = None, **kwargs: Any) -> Any:
+        """Run ``ikm ARGS`` against the test app."""
+        return super().invoke(cli or ikm, args, **kwargs)

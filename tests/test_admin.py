@@ -11,8 +11,9 @@ from sqlmodel import Session, select
 from survey_helpers import add_responses
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
-from survey import auth, repo
-from survey.models import AuditLog, Opd, Response, User, WaveOpd
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import AuditLog, Opd, Response, User, WaveOpd
 
 USERS = "/kerja/pengguna"
 OPDS = "/kerja/opd"
@@ -22,9 +23,9 @@ NEW_PASSWORD = "sandi-baru-yang-panjang"
 @pytest.fixture
 def people(session: Session, open_wave) -> dict[str, str]:
     """An admin, an evaluator and the head of BPBD (OPDs bpbd, rsud, dishub exist)."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
     return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}
@@ -86,7 +87,7 @@ def last_audit(session: Session) -> AuditLog:
 def get_user(session: Session, username: str) -> User:
     """Return a user, fresh from the database."""
     session.expire_all()
-    user = auth.get_user(session, username=username)
+    user = accounts.get_user(session, username=username)
     assert user is not None
     return user
 
@@ -257,7 +258,7 @@ def test_role_unchanged_writes_nothing(client, people, session) -> None:
 
 
 def test_admin_cannot_demote_themself(client, people, session) -> None:
-    auth.create_user(session, username="admin2", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="admin2", password=PASSWORD, role="admin")
     login(client, "admin")
     before = snapshot(session)
     response = post(client, f"{USERS}/admin", action="role", role="evaluator")
@@ -274,8 +275,8 @@ def test_last_active_admin_is_kept(runner, people, session) -> None:
     result = runner.invoke(args=["user", "role", "admin", "--role", "evaluator"])
     assert result.exit_code == 1
     assert "last active administrator" in result.output
-    with pytest.raises(auth.AdminGuardError):
-        auth.set_active(session, username="admin", active=False)
+    with pytest.raises(accounts.AdminGuardError):
+        accounts.set_active(session, username="admin", active=False)
     session.rollback()
     assert snapshot(session) == before
 

@@ -1,4 +1,4 @@
-"""Counting once without a CAPTCHA: the pieces of survey.antiabuse and survey.submissions."""
+"""Counting once without a CAPTCHA: the pieces of survey.web.antiabuse and survey.core.submissions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from flask import request
 from itsdangerous import URLSafeSerializer
 from survey_helpers import stored
 
-from survey import antiabuse, repo, submissions
-from survey.antiabuse import SlidingWindowLimiter, Verdict, assess
-from survey.submissions import Submission, store_submission
+from survey.core import queries as repo
+from survey.core import submissions
+from survey.core.submissions import Submission, store_submission
+from survey.web import antiabuse
+from survey.web.antiabuse import SlidingWindowLimiter, Verdict, assess
 
 
 def make_submission(session, submission_id: str = "a" * 32, **overrides) -> Submission:

@@ -12,8 +12,10 @@ from sqlmodel import Session, select
 from survey_helpers import FakeClock
 from werkzeug.test import TestResponse
 
-from survey import auth, repo
-from survey.models import AuditLog, LoginFailure, User
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import AuditLog, LoginFailure, User
+from survey.web import signin as auth
 
 PASSWORD = "kata-sandi-rahasia-1"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -58,9 +60,9 @@ class AuthActions:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """Replace ``survey.auth.clock`` with a clock that moves only when told to."""
+    """Replace ``survey.core.accounts.clock`` with a clock that moves only when told to."""
     fake = FakeClock()
-    monkeypatch.setattr(auth, "clock", fake)
+    monkeypatch.setattr(accounts, "clock", fake)
     return fake
 
 
@@ -70,9 +72,11 @@ def users(session: Session) -> dict[str, User]:
     repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     repo.add_opd(session, slug="rsud", name="Rumah Sakit Umum Daerah")
     return {
-        "admin": auth.create_user(session, username="admin", password=PASSWORD, role="admin"),
-        "evaluator": auth.create_user(session, username="eva", password=PASSWORD, role="evaluator"),
-        "opd-head": auth.create_user(
+        "admin": accounts.create_user(session, username="admin", password=PASSWORD, role="admin"),
+        "evaluator": accounts.create_user(
+            session, username="eva", password=PASSWORD, role="evaluator"
+        ),
+        "opd-head": accounts.create_user(
             session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
         ),
     }
@@ -103,12 +107,12 @@ def _count(session: Session, model: type) -> int:
 
 def test_password_hash_is_scrypt_and_never_the_password():
     """Hashes are salted scrypt, check out for the right password only."""
-    first, second = auth.hash_password(PASSWORD), auth.hash_password(PASSWORD)
+    first, second = accounts.hash_password(PASSWORD), accounts.hash_password(PASSWORD)
     assert first.startswith("scrypt:")
     assert PASSWORD not in first
     assert first != second  # salted
-    assert auth.check_password(first, PASSWORD)
-    assert not auth.check_password(first, PASSWORD + "x")
+    assert accounts.check_password(first, PASSWORD)
+    assert not accounts.check_password(first, PASSWORD + "x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,12 +125,12 @@ def test_user_add_stores_a_hash_and_an_audit_entry(runner, session, users):
     result = runner.invoke(args=[*args, "--password", PASSWORD])
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
-    user = auth.get_user(session, username="kepala-rsud")
+    user = accounts.get_user(session, username="kepala-rsud")
     assert user is not None and user.username == "kepala-rsud"
     assert user.role == "opd-head" and user.active
     assert user.opd_id == repo.get_opd(session, slug="rsud").id
     assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
-    assert auth.check_password(user.password_hash, PASSWORD)
+    assert accounts.check_password(user.password_hash, PASSWORD)
     assert user.created_at.tzinfo is not None
     entry = session.exec(select(AuditLog).where(AuditLog.action == "user.create")).all()[-1]
     assert entry.actor is None
@@ -142,8 +146,8 @@ def test_user_add_prompts_for_the_password_twice(runner, session, users):
     )
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
-    user = auth.get_user(session, username="evaluator2")
-    assert user is not None and auth.check_password(user.password_hash, PASSWORD)
+    user = accounts.get_user(session, username="evaluator2")
+    assert user is not None and accounts.check_password(user.password_hash, PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +201,7 @@ def test_role_change_is_audited_and_signs_the_user_out(runner, session, users, a
     result = runner.invoke(args=["user", "role", "eva", "--role", "opd-head", "--opd", "rsud"])
     assert result.exit_code == 0, result.output
     session.expire_all()
-    user = auth.get_user(session, username="eva")
+    user = accounts.get_user(session, username="eva")
     assert user.role == "opd-head"
     entry = session.exec(select(AuditLog).where(AuditLog.action == "user.role")).one()
     assert entry.detail == {
@@ -228,7 +232,7 @@ def test_login_success_opens_the_workspace(actions, session, users):
     assert "Ruang kerja evaluator" in html and "eva" in html and "Evaluator" in html
     assert 'action="/keluar"' in html
     session.expire_all()
-    assert auth.get_user(session, username="eva").last_login_at is not None
+    assert accounts.get_user(session, username="eva").last_login_at is not None
 
 
 @pytest.mark.parametrize("username", ["eva", "nobody"])
@@ -257,7 +261,7 @@ def test_login_needs_csrf(client, users):
 def test_inactive_user_cannot_sign_in(actions, session, users):
     """A deactivated account gets the generic message, and its open session ends."""
     assert actions.login("eva").status_code == 302
-    user = auth.get_user(session, username="eva")
+    user = accounts.get_user(session, username="eva")
     user.active = False
     session.add(user)
     session.commit()
@@ -329,18 +333,18 @@ def test_session_expires_after_the_lifetime(actions, users, clock):
 
 def test_session_lifetime_is_configurable(app_config, database_url, tmp_path, monkeypatch):
     """PERMANENT_SESSION_LIFETIME (seconds) sets both the cookie's and the server's limit."""
-    from survey import create_app
+    from survey.web import create_app
 
     fake = FakeClock()
-    monkeypatch.setattr(auth, "clock", fake)
+    monkeypatch.setattr(accounts, "clock", fake)
     app = create_app(
         {**app_config, "PERMANENT_SESSION_LIFETIME": 60}, instance_path=str(tmp_path / "i")
     )
     try:
-        from survey.db import session_scope
+        from survey.web.database import session_scope
 
         with session_scope(app) as db:
-            auth.create_user(db, username="eva", password=PASSWORD, role="evaluator")
+            accounts.create_user(db, username="eva", password=PASSWORD, role="evaluator")
         actions = AuthActions(app.test_client())
         assert actions.login("eva").status_code == 302
         assert actions.client.get("/kerja").status_code == 200

@@ -21,8 +21,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from survey import auth, repo
-from survey.models import ImportJob, Response
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import ImportJob, Response
 from tests.survey_helpers import add_responses
 from tests.test_auth import PASSWORD, AuthActions
 
@@ -183,9 +184,9 @@ def world(session: Session) -> dict[str, int]:
     assert job.id is not None
     ids["job"] = job.id
     ids["questionnaire"] = repo.default_questionnaire(session).id or 0
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
     return ids

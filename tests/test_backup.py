@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlmodel import Session, SQLModel, select
-from survey_helpers import add_responses
+from survey_helpers import IkmRunner, add_responses
 from test_questionnaires import KNPI
 
-from survey import auth, backup, repo
-from survey.db import alembic_config, get_engine, upgrade
-from survey.models import (
+from survey.core import accounts, backup
+from survey.core import queries as repo
+from survey.core.database import alembic_config, upgrade
+from survey.core.models import (
     AuditLog,
     CategoryScheme,
     ImportJob,
@@ -33,7 +34,8 @@ from survey.models import (
     Wave,
     utcnow,
 )
-from survey.questionnaires import add_questionnaire, load_questionnaire_file
+from survey.core.questionnaires import add_questionnaire, load_questionnaire_file
+from survey.web.database import get_engine
 
 PASSWORD = "correct horse battery staple"
 
@@ -78,11 +80,11 @@ def fill_every_table(session: Session) -> None:
         session, wave, "rsud", [[1, 2, None, 2, 1, 2, 1, 2, 1]], status="flagged",
         reason="duplicate-device", education="S1", service="Rawat jalan",
     )  # fmt: skip
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(
         session, username="kepala", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
-    auth.audit(session, actor="admin", action="wave.open", wave="uji-2026")
+    accounts.audit(session, actor="admin", action="wave.open", wave="uji-2026")
     session.add(LoginFailure(key="u:" + "0" * 64, at=utcnow()))
     session.add(
         ImportJob(
@@ -132,7 +134,7 @@ def test_round_trip_restores_every_table_row_by_row(
     session.execute(sa.delete(LoginFailure))
     session.execute(sa.delete(ImportJob))
     repo.add_opd(session, slug="baru", name="OPD baru")
-    auth.audit(session, actor=None, action="opd.create", slug="baru")
+    accounts.audit(session, actor=None, action="opd.create", slug="baru")
     session.commit()
     session.close()
     changed = snapshot(app)
@@ -364,7 +366,7 @@ def test_postgres_password_goes_through_the_environment_only(
         return real_run(args, **kwargs)
 
     monkeypatch.setattr(backup.subprocess, "run", spy)
-    runner = password_app.test_cli_runner()
+    runner = IkmRunner(password_app)
     target = tmp_path / "ikm.backup"
     made = invoke(runner, "backup", "-o", str(target))
     restored = invoke(runner, "restore", str(target), "--yes")

@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlmodel import select
 
-from survey.models import Response
+from survey.core.models import Response
 from tests.browser import chromium, live_server, require_chromium
 
 pytestmark = pytest.mark.browser

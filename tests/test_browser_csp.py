@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from survey import auth, repo
+from survey.core import accounts
+from survey.core import queries as repo
 from tests.browser import chromium, live_server, require_chromium
 from tests.survey_helpers import add_responses
 from tests.test_auth import PASSWORD
@@ -73,7 +74,7 @@ def waves(session: Session, open_wave) -> None:
     repo.set_wave_status(session, slug="terbit-2025", status="closed")
     repo.set_wave_status(session, slug="terbit-2025", status="published")
     add_responses(session, open_wave, "bpbd", [[3] * 9] * 16)
-    auth.create_user(session, username=EVALUATOR, password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username=EVALUATOR, password=PASSWORD, role="evaluator")
 
 
 class Watcher:

@@ -18,9 +18,10 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
-from survey import auth, repo
-from survey.models import Response, Wave
-from survey.views import dashboard
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import Response, Wave
+from survey.web import dashboard
 from tests.browser import chromium, live_server, require_chromium
 
 pytestmark = pytest.mark.browser
@@ -59,7 +60,7 @@ def evaluator(session: Session) -> str:
     """Four OPDs and an evaluator account; return the username."""
     for slug, name, short in OPDS:
         repo.add_opd(session, slug=slug, name=name, short_name=short)
-    auth.create_user(session, username=USERNAME, password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username=USERNAME, password=PASSWORD, role="evaluator")
     return USERNAME
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from survey import repo
-from survey.importexport import canonical_columns
-from survey.models import Opd, Response, Wave, WaveOpd
+from survey.core import queries as repo
+from survey.core.models import Opd, Response, Wave, WaveOpd
+from survey.core.responsefile import canonical_columns
 
 CODES = [f"U{i}" for i in range(1, 10)]
 HEADER = ",".join(canonical_columns(CODES))
@@ -229,7 +229,7 @@ def test_published_wave_cannot_reopen(runner, session, open_wave):
 
 def test_wave_publish_is_audited_with_every_status_change(runner, session, three_opds):
     """ikm wave create/open/close/publish each write their audit entry; publish sets the time."""
-    from survey.models import AuditLog
+    from survey.core.models import AuditLog
 
     assert runner.invoke(args=["wave", "create", "--slug", "w1", "--title", "Gel 1"]).exit_code == 0
     assert runner.invoke(args=["wave", "publish", "w1"]).exit_code == 1  # a draft cannot
@@ -521,7 +521,7 @@ def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path):
     import sys
 
     env = {**os.environ, "IKM_INSTANCE_PATH": str(tmp_path), "IKM_RATE_LIMIT_COUNT": "abc"}
-    script = "from survey.cli import main; main()"
+    script = "from survey.cli.main import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", script, "wave", "list"],
         env=env,
@@ -538,7 +538,7 @@ def test_an_old_schema_says_to_run_init_db(runner, app):
     """A database behind the code (a missing column) tells the operator what to run."""
     import sqlalchemy as sa
 
-    from survey.db import get_engine
+    from survey.web.database import get_engine
 
     engine = get_engine(app)
     kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"

@@ -12,7 +12,8 @@ from sqlmodel import Session
 from survey_helpers import add_responses
 from test_auth import PASSWORD, AuthActions
 
-from survey import auth, repo
+from survey.core import accounts
+from survey.core import queries as repo
 
 DASHBOARD = "/kerja/gelombang/uji-2026/dasbor"
 FOURS = [4] * 9
@@ -24,9 +25,9 @@ EARLIER = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 @pytest.fixture
 def users(session: Session, open_wave) -> dict[str, str]:
     """An admin, an evaluator and the head of BPBD; returns role -> username."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
     return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}

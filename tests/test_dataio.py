@@ -13,17 +13,17 @@ from openpyxl import Workbook, load_workbook
 from test_cli import CODES, HEADER, add_responses, comparable, count, responses
 from test_importexport import CONTEXT
 
-from survey import repo
-from survey.builtin import DEFAULT_ELEMENTS
-from survey.importexport import (
+from survey.core import queries as repo
+from survey.core.builtin import DEFAULT_ELEMENTS
+from survey.core.models import Response
+from survey.core.responsefile import (
     ColumnMapping,
     FileFormatError,
     ImportContext,
     canonical_columns,
     plan_columns,
 )
-from survey.models import Response
-from survey.spreadsheet import neutralise, read_xlsx, unneutralise, xlsx_bytes
+from survey.core.spreadsheet import neutralise, read_xlsx, unneutralise, xlsx_bytes
 
 COLUMNS = canonical_columns(CODES)
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from survey import auth, repo
-from survey.demo import (
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.demo import (
     DEMO_OPDS,
     DEMO_SEED,
     DEMO_WAVE_SLUG,
@@ -20,7 +21,7 @@ from survey.demo import (
     expected_mean,
     sample_ikm,
 )
-from survey.models import Opd, Response, Wave
+from survey.core.models import Opd, Response, Wave
 
 PUBLISHED_TOP = {"bpbd": 3.07, "dispusip": 3.03, "bapenda": 3.01, "diskoumperindag": 2.98,
                  "disparpora": 2.93}  # fmt: skip
@@ -184,24 +185,24 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
         assert (Path(app.instance_path) / "secret_key").is_file()
 
     # Demo accounts, each with a password printed once; signing in with it works.
-    accounts = [line.split("\t") for line in result.output.splitlines() if line.startswith("demo-")]
-    assert [(name, role) for name, role, _ in accounts] == [
+    printed = [line.split("\t") for line in result.output.splitlines() if line.startswith("demo-")]
+    assert [(name, role) for name, role, _ in printed] == [
         ("demo-admin", "admin"),
         ("demo-evaluator", "evaluator"),
         ("demo-kepala-bpbd", "opd-head"),
     ]
-    head = auth.get_user(session, username="demo-kepala-bpbd")
-    assert head is not None and auth.check_password(head.password_hash, accounts[2][2])
+    head = accounts.get_user(session, username="demo-kepala-bpbd")
+    assert head is not None and accounts.check_password(head.password_hash, printed[2][2])
     assert session.get(Opd, head.opd_id).slug == "bpbd"
 
     again = runner.invoke(args=["demo", "--no-reports"])
     assert again.exit_code == 0, again.output
     session.expire_all()
     renewed = [line.split("\t") for line in again.output.splitlines() if line.startswith("demo-")]
-    assert renewed[0][2] != accounts[0][2]  # a fresh password at every build
-    admin = auth.get_user(session, username="demo-admin")
-    assert auth.check_password(admin.password_hash, renewed[0][2])
-    assert not auth.check_password(admin.password_hash, accounts[0][2])
+    assert renewed[0][2] != printed[0][2]  # a fresh password at every build
+    admin = accounts.get_user(session, username="demo-admin")
+    assert accounts.check_password(admin.password_hash, renewed[0][2])
+    assert not accounts.check_password(admin.password_hash, printed[0][2])
     assert stored(session) == first
     assert len(session.exec(select(Opd)).all()) == 20
     assert len(session.exec(select(Wave)).all()) == 1

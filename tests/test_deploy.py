@@ -28,9 +28,11 @@ from flask import Flask
 from sqlmodel import Session
 from survey_helpers import ALL_FOURS, SurveyActions, install_clock, stored
 
-from survey import auth, create_app, repo
-from survey.db import make_engine, session_scope
-from survey.views import health
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.database import make_engine
+from survey.web import create_app, health
+from survey.web.database import session_scope
 from tests.test_auth import PASSWORD, AuthActions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,7 +201,7 @@ def json_app(app_config: dict, request: pytest.FixtureRequest) -> Flask:
 
 def test_json_logs_one_line_per_request_without_secrets(json_app, session, capsys, monkeypatch):
     """Fields present; no password, CSRF token, cookie, client address or query string."""
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     repo.create_wave(session, slug="uji-2026", title="Uji", status="open", target_n=30)
     client = json_app.test_client()
@@ -297,7 +299,7 @@ def test_request_id_round_trip(client, sent, kept):
 
 def test_unknown_log_format_is_refused(tmp_path, monkeypatch):
     """A typo in IKM_LOG_FORMAT stops the start with a clear message."""
-    from survey.config import ConfigError
+    from survey.core.settings import ConfigError
 
     with pytest.raises(ConfigError, match="IKM_LOG_FORMAT"):
         build_app(tmp_path, monkeypatch, DATABASE_URL="sqlite://", LOG_FORMAT="xml")
@@ -310,7 +312,7 @@ def test_unknown_log_format_is_refused(tmp_path, monkeypatch):
 def test_pool_settings_reach_the_engine(postgres_ready, tmp_path, monkeypatch):
     """IKM_DB_POOL_* size the pool; past size + overflow a checkout waits, then fails."""
     monkeypatch.setenv("IKM_DB_POOL_SIZE", "2")
-    from survey.config import from_environment
+    from survey.core.settings import from_environment
 
     assert from_environment()["DB_POOL_SIZE"] == 2
     app = build_app(
@@ -341,7 +343,7 @@ def test_pool_settings_reach_the_engine(postgres_ready, tmp_path, monkeypatch):
 def test_an_idle_dead_connection_is_replaced_before_use(postgres_ready, monkeypatch):
     """A pooled connection killed while idle (a PostgreSQL restart) is pinged and replaced;
     one handed back a moment ago is used without a ping (no round trip on the hot path)."""
-    from survey import db
+    from survey.core import database as db
 
     engine = make_engine(postgres_ready, pool_size=1, max_overflow=0)
     pings = []
@@ -437,7 +439,7 @@ def test_without_proxy_count_a_forged_forwarded_for_is_ignored(proxied, monkeypa
 def test_behind_a_proxy_qr_posters_and_cookies_use_the_public_url(proxied):
     """The QR code and posters point at IKM_PUBLIC_URL, whatever host the request named."""
     app, session = proxied(1)
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     client = app.test_client()
     internal = {
         "X-Forwarded-For": "203.0.113.7",
@@ -556,7 +558,14 @@ def test_gunicorn_serves_with_the_repo_config(tmp_path, sqlite_template):
         IKM_MIN_SUBMIT_SECONDS="0",
     )
     log = tmp_path / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "survey:create_app()"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        "survey.web:create_app()",
+    ]
     with log.open("wb") as stderr:
         proc = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=stderr, stderr=stderr, start_new_session=True

@@ -13,8 +13,9 @@ from sqlmodel import Session, select
 from survey_helpers import add_responses
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
-from survey import auth, repo
-from survey.models import AuditLog, Response
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import AuditLog, Response
 
 REVIEW = "/kerja/gelombang/uji-2026/ditandai"
 AUDIT = "/kerja/audit"
@@ -25,9 +26,9 @@ AT = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)  # 14.05 WIB
 @pytest.fixture
 def users(session: Session, open_wave) -> dict[str, str]:
     """An admin, an evaluator and the head of BPBD; returns role -> username."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
     return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}

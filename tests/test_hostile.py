@@ -46,17 +46,21 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
-from survey import auth, dataio, importexport, questionnaires, repo
-from survey.forms import clean_text
-from survey.importexport import (
+from survey.core import accounts, questionnaires
+from survey.core import imports as dataio
+from survey.core import queries as repo
+from survey.core import responsefile as importexport
+from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, ImportJob, LoginFailure, Response
+from survey.core.responsefile import (
     FileFormatError,
     ImportContext,
     ReadResult,
     canonical_columns,
     read_file,
 )
-from survey.models import EDUCATIONS, OCCUPATIONS, SEXES, ImportJob, LoginFailure, Response
-from survey.spreadsheet import FORMULA_STARTS, neutralise, ooxml_escape
+from survey.core.spreadsheet import FORMULA_STARTS, neutralise, ooxml_escape
+from survey.web import signin as auth
+from survey.web.forms import clean_text
 
 # Examples per target and backend: SQLite carries the bulk, PostgreSQL a smaller share.
 EXAMPLES: dict[str, Any] = {
@@ -806,7 +810,7 @@ def test_web_import_is_all_or_nothing_and_exports_round_trip(
     app, client, backend, open_wave, session
 ):
     """Upload, map, confirm any file: all rows or none, and the texts come back in exports."""
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     assert AuthActions(client).login("eva").status_code == 302
 
     @hostile_settings(examples("import-web", backend))
@@ -856,13 +860,13 @@ login_text = st.one_of(
 @pytest.mark.slow
 def test_login_properties(app, backend, session, monkeypatch):
     """Never 5xx; a session only for the right password; every failure counted, then 429."""
-    user = auth.create_user(session, username="admin", password=PASSWORD, role="admin")
+    user = accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     user.password_hash = generate_password_hash(PASSWORD, method=CHEAP_HASH)
     session.add(user)
     session.commit()
     cheap_dummy = generate_password_hash("not-a-password-0", method=CHEAP_HASH)
-    monkeypatch.setattr(auth, "_dummy_hash", lambda: cheap_dummy)
-    monkeypatch.setattr(auth, "clock", FakeClock())
+    monkeypatch.setattr(accounts, "dummy_hash", lambda: cheap_dummy)
+    monkeypatch.setattr(accounts, "clock", FakeClock())
 
     @hostile_settings(examples("login", backend))
     @given(
@@ -892,7 +896,9 @@ def test_login_properties(app, backend, session, monkeypatch):
         creds = auth.Credentials.from_form(form)
         with app.test_request_context():
             keys = auth._failure_keys(creds.username, addr)
-            was_throttled = auth.throttled(session, keys)
+            was_throttled = accounts.throttled(
+                session, keys, limits=auth._limits(), window=auth._window()
+            )
         failures = count_rows(session, LoginFailure)
         response = client.post("/masuk", data=form, environ_overrides={"REMOTE_ADDR": addr})
         status = response.status_code
@@ -925,8 +931,8 @@ def test_login_properties(app, backend, session, monkeypatch):
 
 def test_throttling_counts_hostile_spellings_of_a_name(app, session, monkeypatch):
     """Five failures under spellings of one name, then even the right password gets 429."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    monkeypatch.setattr(auth, "clock", FakeClock())
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    monkeypatch.setattr(accounts, "clock", FakeClock())
     client = app.test_client()
     actions = AuthActions(client)
     for spelling in (" ADMIN ", "Admin\t", "admin", "\tadmin", "aDmIn"):
@@ -941,7 +947,7 @@ def test_throttling_counts_hostile_spellings_of_a_name(app, session, monkeypatch
 
 def test_nul_in_an_address_or_a_name_is_no_server_error(app, backend, open_wave, session):
     """PostgreSQL refuses NUL in parameters: such URLs are 404 and such names a failed sign-in."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     client = app.test_client()
     for path in ("/s/uji%002026/bpbd", "/s/uji-2026/bp%00bd", "/hasil/a%00b", "/qr/a%00/b.svg"):
         assert client.get(path).status_code == 404, path
@@ -1075,11 +1081,11 @@ def test_hostile_text_is_inert_everywhere(app, client, session, monkeypatch):
         reason="bot-suspect",
         comment=FIELDS["flagged-comment"],
     )
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(
         session, username="kepala-jahat", password=PASSWORD, role="opd-head", opd_slug="jahat"
     )
-    monkeypatch.setattr(auth, "clock", FakeClock(time.time()))
+    monkeypatch.setattr(accounts, "clock", FakeClock(time.time()))
 
     # The sign-in page echoes a hostile name, escaped.
     citizen = app.test_client()

@@ -49,7 +49,7 @@ def test_extraction_covers_code_and_templates():
     files = {name for names in extracted().values() for name in names}
     assert any(name.startswith("templates/") for name in files)
     assert any(name.startswith("survey/") and name.endswith(".py") for name in files)
-    assert {"survey/forms.py", "survey/views/errors.py", "templates/base.html"} <= files
+    assert {"survey/web/forms.py", "survey/web/errors.py", "templates/base.html"} <= files
 
 
 def test_every_message_has_an_english_translation():

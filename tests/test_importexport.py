@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey.importexport import (
+from survey.core.models import EDUCATIONS, OCCUPATIONS
+from survey.core.responsefile import (
     ExportRecord,
     FileFormatError,
     ImportContext,
@@ -21,7 +22,6 @@ from survey.importexport import (
     read_csv,
     write_csv,
 )
-from survey.models import EDUCATIONS, OCCUPATIONS
 
 CODES = tuple(f"U{i}" for i in range(1, 10))
 HEADER = ",".join(canonical_columns(CODES))

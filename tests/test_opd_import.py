@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 from test_admin import login, snapshot, token
 from test_auth import PASSWORD
 
-from survey import auth, opds, repo
-from survey.models import AuditLog, Opd
+from survey.core import accounts, opds
+from survey.core import queries as repo
+from survey.core.models import AuditLog, Opd
 
 IMPORT = "/kerja/opd/impor"
 GOOD = (
@@ -39,9 +40,9 @@ BAD = (
 @pytest.fixture
 def staff(session: Session, open_wave) -> None:
     """An admin, an evaluator and the head of BPBD; OPDs bpbd, rsud and dishub."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
 

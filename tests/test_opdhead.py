@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 from survey_helpers import add_responses
 from test_auth import PASSWORD, AuthActions
 
-from survey import auth, repo
-from survey.models import Wave
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import Wave
 
 # Every element differs, so the three weakest are unambiguous: U7 < U3 < U9 < the rest.
 SHAPED = [4, 4, 2, 4, 3, 4, 1, 4, 3]
@@ -30,12 +31,12 @@ SCRIPT = "<script>alert('x')</script> loket lambat"
 @pytest.fixture
 def users(session: Session, open_wave) -> dict[str, str]:
     """An admin, an evaluator, and the heads of BPBD and RSUD."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
-    auth.create_user(
+    accounts.create_user(
         session, username="kepala-rsud", password=PASSWORD, role="opd-head", opd_slug="rsud"
     )
     return {"admin": "admin", "evaluator": "eva"}

@@ -12,8 +12,9 @@ import pytest
 from sqlmodel import Session, select
 from survey_helpers import add_responses
 
-from survey import dataio, repo
-from survey.models import Response
+from survey.core import imports as dataio
+from survey.core import queries as repo
+from survey.core.models import Response
 
 URL = "/hasil/uji-2026/data-terbuka.zip"
 EVIL = '=HYPERLINK("http://evil.example","klik")'

@@ -12,15 +12,17 @@ from sqlmodel import Session, select
 from survey_helpers import add_responses, raw_rows
 from test_auth import PASSWORD, AuthActions
 
-from survey import auth, privacy, repo
-from survey.models import ANSWER_COLUMNS, AuditLog, ImportJob, LoginFailure, Response, Wave
-from survey.privacy import PrivacyError, apply_retention, strip_metadata
+from survey.cli import privacy as privacy_cli
+from survey.core import accounts, privacy
+from survey.core import queries as repo
+from survey.core.models import ANSWER_COLUMNS, AuditLog, ImportJob, LoginFailure, Response, Wave
+from survey.core.privacy import PrivacyError, apply_retention, strip_metadata
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 # 15:45 UTC is 22:45 WIB on 10 March; 18:30 UTC is 01:30 WIB on 11 March.
 LATE_EVENING = datetime(2026, 3, 10, 15, 45, 12, tzinfo=UTC)
 AFTER_MIDNIGHT = datetime(2026, 3, 10, 18, 30, 5, tzinfo=UTC)
-# Spelled out here, not taken from survey.privacy: the test checks the module's choice.
+# Spelled out here, not taken from survey.core.privacy: the test checks the module's choice.
 STRIPPED_FIELDS = ("visited_at", "sex", "age", "education", "occupation", "service", "comment")
 KEPT = ("id", "wave_id", "opd_id", "submission_id", "channel", "status", "flag_reason")
 METADATA: dict[str, Any] = {
@@ -164,7 +166,7 @@ def test_strip_is_all_or_nothing(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("the audit write failed")
 
-    monkeypatch.setattr("survey.auth.audit", broken)
+    monkeypatch.setattr("survey.core.audit.audit", broken)
     with pytest.raises(RuntimeError):
         strip_metadata(session, wave=open_wave, actor=None, now=NOW)
     assert raw_rows(session) == before
@@ -280,7 +282,7 @@ def test_apply_command_uses_the_setting_and_prints_what_it_did(
 ) -> None:
     app.config["RETENTION_DAYS"] = 7
     # The fixture's times are relative to NOW; run the command at NOW.
-    monkeypatch.setattr(privacy, "utcnow", lambda: NOW)
+    monkeypatch.setattr(privacy_cli, "utcnow", lambda: NOW)
     dry = runner.invoke(args=["privacy", "apply", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "Dry run, nothing changed: retention 7 days: 2 waves due" in dry.output
@@ -360,7 +362,7 @@ def test_pages_say_when_the_metadata_was_removed(
     app: Flask, session: Session, client: FlaskClient, open_wave: Wave
 ) -> None:
     fill(session, open_wave)
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     repo.set_wave_status(session, slug="uji-2026", status="closed")
     assert AuthActions(client).login("admin").status_code == 302
     page = client.get("/kerja/gelombang/uji-2026").get_data(as_text=True)

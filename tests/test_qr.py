@@ -8,8 +8,8 @@ import pytest
 import segno
 from survey_helpers import SurveyActions, install_clock
 
-from survey import repo
-from survey.views.qr import QR_ERROR, SVG_OPTIONS
+from survey.core import queries as repo
+from survey.web.qr import QR_ERROR, SVG_OPTIONS
 
 EXPECTED_URL = "https://skm.example.go.id/s/uji-2026/bpbd"
 

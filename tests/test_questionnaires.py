@@ -21,9 +21,10 @@ from sqlmodel import Session, select
 from survey_helpers import SurveyActions, add_responses, install_clock, stored
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
-from survey import auth, repo
-from survey.models import AuditLog, Element, Questionnaire
-from survey.questionnaires import (
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import AuditLog, Element, Questionnaire
+from survey.core.questionnaires import (
     MAX_FILE_BYTES,
     QuestionnaireError,
     add_questionnaire,
@@ -258,9 +259,9 @@ def test_cli_refuses_a_bad_file_listing_every_problem(runner, session, tmp_path)
 def users(session: Session) -> None:
     """An admin, an evaluator and an OPD head."""
     repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
 

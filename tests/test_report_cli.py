@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from survey import auth, repo
+from survey.core import accounts
+from survey.core import queries as repo
 from tests.survey_helpers import add_responses
 from tests.test_auth import PASSWORD, AuthActions
 
@@ -138,7 +139,7 @@ def test_pdf_routes_follow_publication(client, session, scored, runner):
     # The posters name every OPD of a wave, even a draft one: evaluators only.
     anonymous = client.get("/r/uji-2026/posters.pdf")
     assert anonymous.status_code == 302 and "/masuk" in anonymous.headers["Location"]
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     assert AuthActions(client).login("eva").status_code == 302
     posters = client.get("/r/uji-2026/posters.pdf")
     assert posters.status_code == 200 and posters.mimetype == "application/pdf"

@@ -20,8 +20,9 @@ from sqlmodel import Session, select
 from survey_helpers import add_responses
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
-from survey import auth, repo, reportdata
-from survey.models import AuditLog, Response, Wave
+from survey.core import accounts, reportdata
+from survey.core import queries as repo
+from survey.core.models import AuditLog, Response, Wave
 
 COMMENT = "Antrean <b>panjang</b> sekali"
 HIGH = [[4] * 9, [3] * 9, [4] * 8 + [3]]
@@ -235,7 +236,7 @@ def test_scored_once_per_language(client, published, monkeypatch) -> None:
 
 
 def test_flags_are_frozen_after_publication(client, session: Session, published) -> None:
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     assert AuthActions(client).login("eva").status_code == 302
     session.expire_all()
     flagged = session.exec(select(Response).where(Response.status == "flagged")).one()

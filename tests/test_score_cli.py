@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import select
 
 from scoring import aggregate, ikm
-from survey import repo
-from survey.db import get_engine
-from survey.models import Opd, Response
-from survey.scoredata import read_wave_answers
+from survey.core import queries as repo
+from survey.core.answers import read_wave_answers
+from survey.core.models import Opd, Response
+from survey.web.database import get_engine
 from tests.survey_helpers import add_responses
 
 

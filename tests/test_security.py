@@ -20,9 +20,11 @@ from flask import Flask, abort
 from sqlmodel import Session
 from werkzeug.test import TestResponse
 
-from survey import auth, create_app, repo, security
-from survey.cli import main
-from survey.security import PAGE_POLICY, PDF_POLICY
+from survey.cli.main import guard_run_command, main
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.web import create_app
+from survey.web.security import PAGE_POLICY, PDF_POLICY
 from tests.survey_helpers import ALL_FOURS, FormPage, SurveyActions, add_responses, install_clock
 from tests.test_auth import CSRF_RE, PASSWORD, AuthActions
 
@@ -131,7 +133,7 @@ def test_every_kind_of_response_carries_the_headers(
 
     app.add_url_rule("/uji-500", "boom", boom)
     app.add_url_rule("/uji-403", "forbidden", lambda: abort(403))
-    auth.create_user(session, username=EVALUATOR, password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username=EVALUATOR, password=PASSWORD, role="evaluator")
     citizen = SurveyActions(app, install_clock(monkeypatch))
     seen: dict[str, TestResponse] = {}
     page = citizen.open()
@@ -262,7 +264,7 @@ def test_every_cookie_is_httponly_samesite_and_secure_under_https(
     """The session, language and device cookies, as a citizen and a staff member get them."""
     base = f"{scheme}://skm.example.go.id"
     application = make_app(PUBLIC_URL=base)
-    auth.create_user(session, username=EVALUATOR, password=PASSWORD, role="evaluator")
+    accounts.create_user(session, username=EVALUATOR, password=PASSWORD, role="evaluator")
     clock = install_clock(monkeypatch)
     client = application.test_client()
     citizen = SurveyActions(application, clock, client=client)
@@ -348,7 +350,7 @@ def test_guard_leaves_flask_own_run_command_alone() -> None:
 
     callback = run_command.callback
     group = FlaskGroup(create_app=lambda: Flask(__name__))
-    security.guard_run_command(group)
+    guard_run_command(group)
     assert group.commands["run"] is not run_command
     assert run_command.callback is callback
     assert [p.name for p in group.commands["run"].params] == [p.name for p in run_command.params]

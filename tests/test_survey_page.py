@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session
 from survey_helpers import ALL_FOURS, SurveyActions, install_clock, raw_rows, stored
 
-from survey import repo
-from survey.models import Element, Questionnaire
+from survey.core import queries as repo
+from survey.core.models import Element, Questionnaire
 
 REGULATION_LABELS = {
     "U1": ["Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"],

@@ -18,11 +18,12 @@ from survey_helpers import add_responses
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 from test_questionnaires import KNPI
 
-from survey import auth, repo
-from survey.models import AuditLog, CategoryScheme, Opd, Wave, WaveOpd
-from survey.questionnaires import add_questionnaire, load_questionnaire_file
-from survey.scorewave import perception_scores
-from survey.wavesetup import margin_for
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core.models import AuditLog, CategoryScheme, Opd, Wave, WaveOpd
+from survey.core.questionnaires import add_questionnaire, load_questionnaire_file
+from survey.core.scores import perception_scores
+from survey.core.waves import margin_for
 
 NEW = "/kerja/gelombang/baru"
 INDEX = "/kerja/gelombang"
@@ -41,9 +42,9 @@ def setup(session: Session) -> None:
     satpol.active = False
     session.add(satpol)
     session.commit()
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
 

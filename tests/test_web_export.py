@@ -15,9 +15,9 @@ from survey_helpers import add_responses
 from test_auth import PASSWORD, AuthActions
 from test_cli import CODES
 
-from survey import auth
-from survey.importexport import canonical_columns
-from survey.models import AuditLog, Response
+from survey.core import accounts
+from survey.core.models import AuditLog, Response
+from survey.core.responsefile import canonical_columns
 
 EXPORT = "/kerja/gelombang/uji-2026/ekspor/"
 COLUMNS = canonical_columns(CODES)
@@ -35,9 +35,9 @@ SCORE_KEYS = {
 @pytest.fixture
 def filled(session: Session, open_wave):
     """Six counted BPBD responses (one comment a formula), one flagged, and three users."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
     add_responses(session, open_wave, "bpbd", [[4] * 9] * 5, submitted_at=AT, sex="L", age=30)

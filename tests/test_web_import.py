@@ -16,8 +16,10 @@ from test_auth import CSRF_RE, PASSWORD, AuthActions
 from test_cli import HEADER, count, responses
 from test_dataio import google_forms_rows
 
-from survey import auth, dataio, repo
-from survey.models import AuditLog, ImportJob, Response
+from survey.core import accounts
+from survey.core import imports as dataio
+from survey.core import queries as repo
+from survey.core.models import AuditLog, ImportJob, Response
 
 UPLOAD = "/kerja/gelombang/uji-2026/impor"
 GOOD = [
@@ -35,9 +37,9 @@ def app_config(app_config: dict) -> dict:
 @pytest.fixture
 def users(session: Session, open_wave) -> dict[str, str]:
     """An admin, an evaluator and the head of BPBD; returns role -> username."""
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
     return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}
@@ -307,7 +309,7 @@ def test_bad_rows_are_reported_and_nothing_is_written(eva, session, open_wave):
 
 def test_error_report_is_capped(session):
     """At most ERROR_LIMIT bad rows are kept, with the number left out."""
-    from survey.importexport import RowError
+    from survey.core.responsefile import RowError
 
     errors = [RowError(row, ("bad",)) for row in range(2, 2 + dataio.ERROR_LIMIT + 7)]
     report = dataio.error_report(errors)

@@ -6,7 +6,8 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
-from survey import auth, repo
+from survey.core import accounts
+from survey.core import queries as repo
 from tests.test_auth import PASSWORD, AuthActions
 
 LINKS = {
@@ -24,9 +25,9 @@ LINKS = {
 def users(session: Session) -> None:
     """An admin, an evaluator and the head of BPBD."""
     repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    auth.create_user(session, username="admin", password=PASSWORD, role="admin")
-    auth.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    auth.create_user(
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
+    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
+    accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
 

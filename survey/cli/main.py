@@ -1,0 +1,106 @@
+"""The ``ikm`` command: a Flask CLI group over the web app's factory.
+
+Besides Flask's ``run`` (refused in production: gunicorn serves there) each command group lives
+in its own module: the database (``init-db``), OPDs, waves, questionnaires, users, the response
+file (``import``, ``export``), scores, reports, the demo, backups and privacy. Every command
+runs in the app context on the app's database. Problems end a command with a one-line English
+message and exit status 1, never a traceback; listings print one item per line, slug first,
+then tab-separated fields, so that scripts can cut them.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import sys
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, ScriptInfo
+
+from survey.cli import (
+    backup,
+    data,
+    database,
+    demo,
+    opd,
+    privacy,
+    questionnaire,
+    report,
+    score,
+    user,
+    wave,
+)
+from survey.core.settings import ConfigError
+from survey.web import create_app
+
+PRODUCTION_RUN_MESSAGE = (
+    "'ikm run' is the development server and refuses to serve IKM_ENV=production "
+    "(with FLASK_DEBUG it would open the interactive debugger); serve with "
+    "'gunicorn -c gunicorn.conf.py survey.web:create_app()' instead (see docs/deploy.md)"
+)
+COMMANDS: tuple[click.Command, ...] = (
+    database.init_db_command,
+    opd.opd_group,
+    wave.wave_group,
+    questionnaire.questionnaire_group,
+    user.user_group,
+    data.import_command,
+    data.export_command,
+    score.score_command,
+    report.report_group,
+    demo.demo_command,
+    backup.backup_command,
+    backup.restore_command,
+    privacy.privacy_group,
+)
+
+
+def load_app() -> Flask:
+    """Build the app for the command; a bad setting is one line and status 1."""
+    try:
+        return create_app()
+    except ConfigError as exc:
+        # A bad setting is the operator's to fix: one line and status 1, not a traceback.
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+
+
+def guard_run_command(group: click.Group) -> None:
+    """Replace the group's ``run`` command with one that refuses a production app."""
+    original = group.commands.get("run")
+    if original is None or original.callback is None:
+        return
+    inner = original.callback
+
+    @functools.wraps(inner)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        """Load the app; stop if it is configured for production, else run as Flask does."""
+        info = click.get_current_context().ensure_object(ScriptInfo)
+        app = info.load_app()  # cached: the wrapped command reuses this app
+        if app.config.get("ENV") == "production":
+            raise click.ClickException(PRODUCTION_RUN_MESSAGE)
+        return inner(*args, **kwargs)
+
+    # A copy, so that Flask's own module-level command is left as it was.
+    command = copy.copy(original)
+    command.callback = guarded
+    group.add_command(command, "run")
+
+
+def build_group() -> FlaskGroup:
+    """Return the ``ikm`` group: Flask's commands (``run`` guarded) and the project's."""
+    group = FlaskGroup(create_app=load_app, help="IKM survey and scoring service.")
+    for command in COMMANDS:
+        group.add_command(command)
+    guard_run_command(group)  # production serves with gunicorn, never the debugger
+    return group
+
+
+ikm = build_group()
+
+
+def main() -> None:
+    """Entry point of the ``ikm`` console command."""
+    ikm()

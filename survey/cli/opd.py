@@ -1,0 +1,90 @@
+"""``ikm opd``: add, list and import OPDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from survey.cli.common import NAME_MAX_LENGTH, SHORT_NAME_MAX_LENGTH
+from survey.cli.common import (
+    check_length as _check_length,
+)
+from survey.cli.common import (
+    check_slug as _check_slug,
+)
+from survey.cli.common import (
+    command_session as _database,
+)
+from survey.core import queries as repo
+
+# --- OPDs -------------------------------------------------------------------------------------
+
+opd_group = AppGroup("opd", help="Manage OPDs (the units citizens rate).")
+
+
+@opd_group.command("add")
+@click.argument("slug", callback=_check_slug)
+@click.option("--name", required=True, help="Full name, e.g. 'Dinas Perhubungan'.")
+@click.option("--short-name", help="Short name, e.g. 'Dishub'.")
+@click.option(
+    "--population",
+    type=click.IntRange(min=1),
+    help="Service users per period (for the Krejcie-Morgan sample size).",
+)
+def opd_add_command(slug: str, name: str, short_name: str | None, population: int | None) -> None:
+    """Add an OPD."""
+    name = name.strip()
+    short_name = short_name.strip() if short_name else None
+    if not name:
+        raise click.UsageError("--name must not be empty")
+    _check_length("--name", name, NAME_MAX_LENGTH)
+    _check_length("--short-name", short_name, SHORT_NAME_MAX_LENGTH)
+    from survey.core.audit import audit
+    from survey.core.opds import RESERVED_SLUGS
+
+    if slug in RESERVED_SLUGS:
+        raise click.BadParameter(f"{slug!r} is used by the app's own pages", param_hint="SLUG")
+    with _database() as session:
+        opd = repo.add_opd(
+            session, slug=slug, name=name, short_name=short_name, service_population=population
+        )
+        audit(session, actor=None, action="opd.create", slug=opd.slug, name=opd.name)
+        session.commit()
+        click.echo(f"Added OPD {opd.slug}: {opd.name}")
+
+
+@opd_group.command("list")
+def opd_list_command() -> None:
+    """List OPDs: slug, name, short name, active|inactive (tab-separated)."""
+    with _database() as session:
+        for opd in repo.list_opds(session):
+            state = "active" if opd.active else "inactive"
+            click.echo(f"{opd.slug}\t{opd.name}\t{opd.short_name or ''}\t{state}")
+
+
+@opd_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+def opd_import_command(file: Path, dry_run: bool) -> None:
+    """Add and update OPDs from a CSV file (slug, name[, short_name, service_population])."""
+    from survey.core import opds
+
+    data = file.read_bytes()
+    with _database() as session:
+        report = opds.import_opds(
+            session, data=data, filename=file.name, actor=None, dry_run=dry_run
+        )
+    if report.file_problem is not None:
+        raise click.ClickException(f"{file.name}: {report.file_problem.english()}; nothing written")
+    if report.row_problems:
+        # Every bad row on stderr, then the one-line verdict.
+        for bad in report.row_problems:
+            click.echo(bad.english(), err=True)
+        count = len(report.row_problems)
+        raise click.ClickException(
+            f"{file.name}: {count} bad row{'s' if count != 1 else ''}; nothing written"
+        )
+    prefix = "Dry run, nothing written: would be " if dry_run else ""
+    click.echo(f"{prefix}{report.summary()}")

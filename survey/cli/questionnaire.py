@@ -1,0 +1,65 @@
+"""``ikm questionnaire``: add a questionnaire from a YAML or JSON file, list them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from survey.core.questionnaires import (
+    MAX_FILE_BYTES,
+    QuestionnaireError,
+    add_questionnaire,
+    list_questionnaires,
+    load_questionnaire_file,
+)
+
+questionnaire_group = AppGroup("questionnaire", help="Add and list questionnaires.")
+
+
+@questionnaire_group.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def questionnaire_add_command(file: Path) -> None:
+    """Add a questionnaire from a YAML or JSON file (see docs/questionnaire-format.md)."""
+    from survey.cli.common import command_session
+
+    if file.stat().st_size > MAX_FILE_BYTES:
+        raise click.ClickException(f"{file.name}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        spec = load_questionnaire_file(file.read_bytes(), file.name)
+    except QuestionnaireError as exc:
+        raise click.ClickException(
+            f"{file.name} is not a usable questionnaire:\n" + "\n".join(exc.problems)
+        ) from None
+    with command_session() as session:
+        try:
+            questionnaire, created = add_questionnaire(session, spec=spec, actor=None)
+        except QuestionnaireError as exc:
+            raise click.ClickException("\n".join(exc.problems)) from None
+        ikm, perception = spec.counts()
+        if created:
+            click.echo(
+                f"Added questionnaire {questionnaire.slug} version {questionnaire.version}: "
+                f"{ikm} IKM elements, {perception} perception items, "
+                f"{questionnaire.scale_points}-point scale"
+            )
+        else:
+            click.echo(
+                f"Questionnaire {questionnaire.slug} is already stored with this content "
+                f"(version {questionnaire.version}); nothing added"
+            )
+
+
+@questionnaire_group.command("list")
+def questionnaire_list_command() -> None:
+    """List questionnaires: slug, version, scale, IKM elements, perception items, title."""
+    from survey.cli.common import command_session
+
+    with command_session() as session:
+        for row in list_questionnaires(session):
+            q = row.questionnaire
+            click.echo(
+                f"{q.slug}\t{q.version}\t{q.scale_points}\t{row.ikm}\t{row.perception}\t"
+                f"{q.title_id}"
+            )

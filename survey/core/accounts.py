@@ -1,0 +1,325 @@
+"""Accounts and roles: users, password hashes, role changes and the sign-in failure counts.
+
+Passwords are stored only as salted scrypt hashes in Werkzeug's format
+(``scrypt:N:r:p$salt$hex``), made and checked with the standard library's ``hashlib.scrypt``
+so that this module needs no web package; hashes written by earlier versions (through
+Werkzeug) check unchanged. Failed sign-ins are counted in the database per key (an HMAC of the
+username or of the client address, made by the web layer), so every app server sees the same
+counts. Role, password and state changes bump ``session_version``, which signs the user out
+everywhere. Time comes from the module-level ``clock`` so tests can move it instead of
+sleeping.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+import string
+import time
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from survey.core.audit import audit
+from survey.core.models import USER_ROLES, LoginFailure, Opd, User
+
+# The name of the hash method, not a password.
+PASSWORD_METHOD = "scrypt"  # nosec B105
+# scrypt's cost (N, r, p): Werkzeug's default, about 32 MiB and a few tens of milliseconds per
+# hash. Only the tests of other things lower it (tests/conftest.py); a hash records its own
+# cost, so a stored hash checks whatever this is now.
+SCRYPT_COST = (2**15, 8, 1)
+SALT_CHARS = string.ascii_letters + string.digits
+PASSWORD_MIN_LENGTH = 10
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+LOGIN_FAILURE_LIMIT = 5  # per username
+# Per client address: higher, as the staff of one office often share one NAT address; it
+# stops one address from trying a few passwords on each of many names.
+LOGIN_ADDRESS_FAILURE_LIMIT = 20
+LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
+
+
+def clock() -> float:
+    """Return the current time in seconds; tests monkeypatch this instead of sleeping."""
+    return time.time()
+
+
+def _now() -> datetime:
+    """Return ``clock()`` as an aware UTC datetime."""
+    return datetime.fromtimestamp(clock(), UTC)
+
+
+class AccountError(ValueError):
+    """An account cannot be created or changed as asked; the message says why."""
+
+
+def _scrypt(password: str, salt: str, n: int, r: int, p: int) -> str:
+    """Return scrypt's key for ``password`` and ``salt`` in hex (Werkzeug's computation)."""
+    key = hashlib.scrypt(
+        password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+    )
+    return key.hex()
+
+
+def hash_password(password: str) -> str:
+    """Return the salted scrypt hash of ``password`` (never the password itself)."""
+    n, r, p = SCRYPT_COST
+    salt = "".join(secrets.choice(SALT_CHARS) for _ in range(16))
+    return f"{PASSWORD_METHOD}:{n}:{r}:{p}${salt}${_scrypt(password, salt, n, r, p)}"
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    """Return True if ``password`` matches ``password_hash`` (False for a malformed hash)."""
+    try:
+        method, salt, expected = password_hash.split("$", 2)
+        name, *args = method.split(":")
+        n, r, p = (int(arg) for arg in args)
+    except ValueError:
+        return False
+    if name != PASSWORD_METHOD:
+        return False
+    return hmac.compare_digest(_scrypt(password, salt, n, r, p), expected)
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash of a random password, checked when the username is unknown (same timing)."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def normalise_username(username: str) -> str:
+    """Return the stored form of a username: stripped and in lower case."""
+    return username.strip().lower()
+
+
+def get_user(session: Session, *, username: str) -> User | None:
+    """Return the user called ``username`` (case-insensitive), if any."""
+    name = normalise_username(username)
+    if "\x00" in name:
+        return None  # no stored name has one, and PostgreSQL refuses NUL in a parameter
+    return session.exec(select(User).where(User.username == name)).first()
+
+
+def list_users(session: Session) -> list[tuple[User, Opd | None]]:
+    """Return every user with their OPD (None unless an OPD head), by username."""
+    statement = (
+        select(User, Opd)
+        .join(Opd, col(User.opd_id) == Opd.id, isouter=True)
+        .order_by(User.username)
+    )
+    return [(user, opd) for user, opd in session.exec(statement).all()]
+
+
+def _resolve_role(session: Session, *, role: str, opd_slug: str | None) -> Opd | None:
+    """Check a role and its OPD; return the OPD of an OPD head, None for the other roles."""
+    if role not in USER_ROLES:
+        raise AccountError(f"unknown role {role!r}: use one of {', '.join(USER_ROLES)}")
+    if role != "opd-head":
+        if opd_slug:
+            raise AccountError(f"--opd is only for the opd-head role, not for {role!r}")
+        return None
+    if not opd_slug:
+        raise AccountError("the opd-head role needs --opd SLUG (the OPD this user heads)")
+    opd = session.exec(select(Opd).where(Opd.slug == opd_slug)).first()
+    if opd is None:
+        raise AccountError(f"unknown OPD {opd_slug!r}; see 'ikm opd list'")
+    return opd
+
+
+def check_new_user(
+    session: Session, *, username: str, role: str, opd_slug: str | None
+) -> tuple[str, Opd | None]:
+    """Check a new user's name, role and OPD; return the stored name and the OPD."""
+    name = normalise_username(username)
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise AccountError(
+            f"{username!r} is not a valid username: use 2 to 64 letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit"
+        )
+    if get_user(session, username=name) is not None:
+        raise AccountError(f"user {name!r} already exists")
+    return name, _resolve_role(session, role=role, opd_slug=opd_slug)
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse a password shorter than ``PASSWORD_MIN_LENGTH`` characters."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise AccountError(
+            f"the password is too short: use at least {PASSWORD_MIN_LENGTH} characters"
+        )
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    opd_slug: str | None = None,
+    actor: str | None = None,
+) -> User:
+    """Create a user after checking every rule; write an audit entry; commit."""
+    name, opd = check_new_user(session, username=username, role=role, opd_slug=opd_slug)
+    check_password_strength(password)
+    user = User(
+        username=name,
+        password_hash=hash_password(password),
+        role=role,
+        opd_id=opd.id if opd else None,
+    )
+    session.add(user)
+    audit(
+        session,
+        actor=actor,
+        action="user.create",
+        username=name,
+        role=role,
+        opd=opd.slug if opd else None,
+    )
+    session.commit()
+    return user
+
+
+def set_role(
+    session: Session,
+    *,
+    username: str,
+    role: str,
+    opd_slug: str | None = None,
+    actor: str | None = None,
+) -> User:
+    """Change a user's role (and OPD), sign them out everywhere, write an audit entry; commit.
+
+    Refuses to demote the last active administrator, and (on the web, where ``actor`` is
+    known) an administrator demoting themself.
+    """
+    user = get_user(session, username=username)
+    if user is None:
+        raise AccountError(f"unknown user {username!r}")
+    opd = _resolve_role(session, role=role, opd_slug=opd_slug)
+    if role != "admin":
+        check_keeps_admin(session, user=user, actor=actor, change="demote")
+    old_opd = session.get(Opd, user.opd_id) if user.opd_id else None
+    before = {"role": user.role, "opd": old_opd.slug if old_opd else None}
+    user.role = role
+    user.opd_id = opd.id if opd else None
+    user.session_version += 1
+    session.add(user)
+    audit(
+        session,
+        actor=actor,
+        action="user.role",
+        username=user.username,
+        before=before,
+        after={"role": role, "opd": opd.slug if opd else None},
+    )
+    session.commit()
+    return user
+
+
+class AdminGuardError(AccountError):
+    """A change would lock administrators out (reason: self-demote, self-deactivate, last-admin)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        """Keep the reason code (the web pages say it in the user's language)."""
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_keeps_admin(session: Session, *, user: User, actor: str | None, change: str) -> None:
+    """Refuse to demote or deactivate (``change``) oneself or the last active administrator."""
+    if actor is not None and normalise_username(actor) == user.username:
+        raise AdminGuardError(f"you cannot {change} yourself", reason=f"self-{change}")
+    if user.role != "admin" or not user.active:
+        return
+    # Lock the active admins' rows, so two admins demoting each other at once cannot both
+    # pass this check (SQLite serialises writers anyway).
+    admins = session.exec(
+        select(User.id).where(User.role == "admin", User.active == True).with_for_update()  # noqa: E712
+    ).all()
+    if len(admins) <= 1:
+        raise AdminGuardError(
+            f"{user.username!r} is the last active administrator", reason="last-admin"
+        )
+
+
+def set_password(
+    session: Session, *, username: str, password: str, actor: str | None = None
+) -> User:
+    """Set a user's password, sign them out everywhere, write an audit entry; commit.
+
+    The audit entry names the user only: never the password, never its hash.
+    """
+    user = get_user(session, username=username)
+    if user is None:
+        raise AccountError(f"unknown user {username!r}")
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    session.add(user)
+    audit(session, actor=actor, action="user.password", username=user.username)
+    session.commit()
+    return user
+
+
+def set_active(session: Session, *, username: str, active: bool, actor: str | None = None) -> User:
+    """Deactivate (signing them out everywhere) or reactivate a user; audit; commit.
+
+    Refuses to deactivate oneself or the last active administrator, and a change to the state
+    the user already is in.
+    """
+    user = get_user(session, username=username)
+    if user is None:
+        raise AccountError(f"unknown user {username!r}")
+    if user.active == active:
+        raise AccountError(
+            f"user {user.username!r} is already {'active' if active else 'inactive'}"
+        )
+    if not active:
+        check_keeps_admin(session, user=user, actor=actor, change="deactivate")
+    user.active = active
+    user.session_version += 1
+    session.add(user)
+    audit(
+        session,
+        actor=actor,
+        action="user.activate" if active else "user.deactivate",
+        username=user.username,
+    )
+    session.commit()
+    return user
+
+
+def throttled(
+    session: Session, keys: tuple[str, ...], *, limits: dict[str, int], window: float
+) -> bool:
+    """Return True once any key has reached its limit of failures within ``window`` seconds.
+
+    A key's first letter selects its limit in ``limits`` (``u``: a username, ``a``: an address).
+    """
+    statement = (
+        select(LoginFailure.key, sa.func.count())
+        .where(
+            col(LoginFailure.key).in_(keys), LoginFailure.at > _now() - timedelta(seconds=window)
+        )
+        .group_by(LoginFailure.key)
+    )
+    return any(count >= limits[key[0]] for key, count in session.exec(statement).all())
+
+
+def record_failure(session: Session, keys: tuple[str, ...], *, window: float) -> None:
+    """Count one failed sign-in under each key, dropping failures older than the window."""
+    start = _now() - timedelta(seconds=window)
+    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.at) <= start))
+    now = _now()
+    session.add_all([LoginFailure(key=key, at=now) for key in keys])
+    session.commit()
+
+
+def reset_failures(session: Session, key: str) -> None:
+    """Forget the failures counted under ``key`` (after a successful sign-in)."""
+    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.key) == key))

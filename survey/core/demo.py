@@ -1,0 +1,523 @@
+"""The demo data: KNPI Kota Serang's evaluation of 20 OPDs (12-16 June 2025), simulated.
+
+KNPI published the scores of its five best and five worst OPDs (see
+shared/seeds/003_*.txt); the other ten scores were not published, so the demo gives them
+invented scores inside the gap (2.83 to 2.92) to keep the published top five and bottom five
+where they were. The responses are simulated with a seeded generator: each answer is a
+respondent's latent level plus the element's offset plus noise, rounded and clipped to 1..4,
+with the location set through the normal CDF so that the expected mean answer equals the
+OPD's score. The wave is marked ``simulated`` so that every page says the data are not real.
+
+``demo_data`` builds the rows without a database (tests check them directly);
+``write_demo`` replaces the demo wave and its OPDs in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import ndtr
+from sqlmodel import Session
+
+from survey.core import queries as repo
+from survey.core.builtin import DEFAULT_ELEMENTS, DEFAULT_SCHEME_SLUG
+from survey.core.models import EDUCATIONS, OCCUPATIONS, Wave, WaveOpd
+
+DEMO_SEED = 20250612
+DEMO_WAVE_SLUG = "evaluasi-100-hari-kerja"
+# The evaluation the demo imitates (its scores are simulated; every page and report says so).
+DEMO_EVALUATOR = "DPD KNPI Kota Serang"
+DEMO_WAVE_TITLE = "Evaluasi 100 Hari Kerja"
+PERIOD_START = date(2025, 6, 12)
+PERIOD_END = date(2025, 6, 16)
+TARGET_N = 50
+SAMPLE_RANGE = (20, 80)  # counted responses per OPD, inclusive
+JAKARTA = ZoneInfo("Asia/Jakarta")
+QUESTION_CODES = tuple(element[0] for element in DEFAULT_ELEMENTS)
+
+
+@dataclass(frozen=True)
+class DemoOpd:
+    """An OPD of the demo, with the score its simulated responses are drawn around."""
+
+    slug: str
+    name: str
+    short_name: str
+    score: float  # on the 1..4 scale
+    published: bool  # True: KNPI's published score; False: invented for the demo
+    services: tuple[str, ...]
+    every_day: bool = False  # serves at the weekend too (hospital, disaster, order)
+
+
+DEMO_OPDS: tuple[DemoOpd, ...] = (
+    # KNPI's five best, as published.
+    DemoOpd(
+        "bpbd",
+        "Badan Penanggulangan Bencana Daerah",
+        "BPBD",
+        3.07,
+        True,
+        ("Informasi kebencanaan", "Bantuan logistik bencana", "Kaji cepat rumah terdampak"),
+        every_day=True,
+    ),
+    DemoOpd(
+        "dispusip",
+        "Dinas Perpustakaan dan Kearsipan",
+        "Dispusip",
+        3.03,
+        True,
+        ("Peminjaman buku", "Keanggotaan perpustakaan", "Layanan arsip"),
+    ),
+    DemoOpd(
+        "bapenda",
+        "Badan Pendapatan Daerah",
+        "Bapenda",
+        3.01,
+        True,
+        ("Pembayaran PBB", "Pelayanan BPHTB", "Pajak hotel dan restoran"),
+    ),
+    DemoOpd(
+        "diskoumperindag",
+        "Dinas Koperasi, Usaha Kecil dan Menengah, Perindustrian dan Perdagangan",
+        "Diskoumperindag",
+        2.98,
+        True,
+        ("Perizinan usaha mikro", "Pendampingan koperasi", "Tera ulang timbangan"),
+    ),
+    DemoOpd(
+        "disparpora",
+        "Dinas Pariwisata, Kepemudaan dan Olahraga",
+        "Disparpora",
+        2.93,
+        True,
+        ("Izin pemakaian gedung olahraga", "Pendataan usaha pariwisata", "Kegiatan kepemudaan"),
+    ),
+    # KNPI's five worst, as published.
+    DemoOpd(
+        "rsud",
+        "Rumah Sakit Umum Daerah",
+        "RSUD",
+        2.50,
+        True,
+        ("Poli umum", "Instalasi gawat darurat", "Rawat inap", "Farmasi"),
+        every_day=True,
+    ),
+    DemoOpd(
+        "satpol-pp",
+        "Satuan Polisi Pamong Praja",
+        "Satpol PP",
+        2.50,
+        True,
+        ("Pengaduan ketertiban umum", "Penataan pedagang kaki lima", "Perlindungan masyarakat"),
+        every_day=True,
+    ),
+    DemoOpd(
+        "dishub",
+        "Dinas Perhubungan",
+        "Dishub",
+        2.78,
+        True,
+        ("Uji KIR kendaraan", "Izin trayek", "Retribusi parkir"),
+    ),
+    DemoOpd(
+        "dputr",
+        "Dinas Pekerjaan Umum dan Tata Ruang",
+        "DPUTR",
+        2.81,
+        True,
+        ("Informasi tata ruang", "Pengaduan jalan rusak", "Pengaduan drainase"),
+    ),
+    DemoOpd(
+        "disnakertrans",
+        "Dinas Tenaga Kerja dan Transmigrasi",
+        "Disnakertrans",
+        2.81,
+        True,
+        ("Kartu pencari kerja (AK-1)", "Pelatihan kerja", "Mediasi hubungan industrial"),
+    ),
+    # Not published: invented scores strictly between 2.81 and 2.93.
+    DemoOpd(
+        "disdukcapil",
+        "Dinas Kependudukan dan Pencatatan Sipil",
+        "Disdukcapil",
+        2.88,
+        False,
+        ("KTP elektronik", "Kartu Keluarga", "Akta Kelahiran", "Surat pindah"),
+    ),
+    DemoOpd(
+        "dinkes",
+        "Dinas Kesehatan",
+        "Dinkes",
+        2.84,
+        False,
+        ("Izin praktik tenaga kesehatan", "Layanan puskesmas", "Imunisasi"),
+    ),
+    DemoOpd(
+        "dindikbud",
+        "Dinas Pendidikan dan Kebudayaan",
+        "Dindikbud",
+        2.86,
+        False,
+        ("Legalisir ijazah", "Penerimaan peserta didik baru", "Mutasi siswa"),
+    ),
+    DemoOpd(
+        "dinsos",
+        "Dinas Sosial",
+        "Dinsos",
+        2.83,
+        False,
+        ("Bantuan sosial", "Pendataan DTKS", "Rekomendasi PBI JK"),
+    ),
+    DemoOpd(
+        "dpmptsp",
+        "Dinas Penanaman Modal dan Pelayanan Terpadu Satu Pintu",
+        "DPMPTSP",
+        2.91,
+        False,
+        ("Persetujuan bangunan gedung (PBG)", "Nomor induk berusaha (NIB)", "Izin reklame"),
+    ),
+    DemoOpd(
+        "dlh",
+        "Dinas Lingkungan Hidup",
+        "DLH",
+        2.85,
+        False,
+        ("Pengangkutan sampah", "Persetujuan lingkungan", "Pengaduan pencemaran"),
+    ),
+    DemoOpd(
+        "disperkim",
+        "Dinas Perumahan dan Kawasan Permukiman",
+        "Disperkim",
+        2.87,
+        False,
+        ("Bantuan rumah tidak layak huni", "Penerangan jalan umum", "Pemakaman"),
+    ),
+    DemoOpd(
+        "diskominfo",
+        "Dinas Komunikasi dan Informatika",
+        "Diskominfo",
+        2.92,
+        False,
+        ("Layanan informasi publik (PPID)", "Pengaduan SP4N-LAPOR!", "Internet publik"),
+    ),
+    DemoOpd(
+        "bkpsdm",
+        "Badan Kepegawaian dan Pengembangan Sumber Daya Manusia",
+        "BKPSDM",
+        2.90,
+        False,
+        ("Kenaikan pangkat", "Pensiun", "Cuti pegawai"),
+    ),
+    DemoOpd(
+        "dkp3",
+        "Dinas Ketahanan Pangan, Pertanian dan Perikanan",
+        "DKP3",
+        2.89,
+        False,
+        ("Bantuan benih dan pupuk", "Pemeriksaan kesehatan hewan", "Penyuluhan pertanian"),
+    ),
+)
+
+# Typical shape of SKM results: fees (U4) score high because most services are free,
+# complaint handling (U9) and speed (U3) low. Calibration absorbs the overall level.
+ELEMENT_OFFSETS = np.array([0.05, 0.0, -0.2, 0.35, 0.0, 0.05, 0.1, -0.1, -0.25])
+ELEMENT_JITTER = 0.1  # each OPD's own deviation from the typical shape
+RESPONDENT_SD = 0.35  # between respondents (lenient vs. strict raters)
+NOISE_SD = 0.55  # within a respondent, between questions
+SKIP_RATE = np.array([0.02, 0.02, 0.02, 0.08, 0.02, 0.02, 0.02, 0.02, 0.02])  # U4: often n/a
+# The published score is an observation, not a population mean: draw samples until the
+# sample's IKM rounds to it (as KNPI's did), so that the demo reproduces the published ranks.
+SCORE_TOLERANCE = 0.005
+MAX_DRAWS = 10_000
+DUPLICATE_RATE = 0.03
+BOT_RATE = 0.01
+KIOSK_RATE = 0.15
+COMMENT_RATE = 0.15
+OFFICE_HOURS = (time(8, 0), time(16, 0))  # Asia/Jakarta
+
+SEX_CHOICES = ("L", "P", None)
+SEX_WEIGHTS = (0.5, 0.45, 0.05)
+EDUCATION_WEIGHTS = dict(zip(EDUCATIONS, (0.06, 0.12, 0.42, 0.10, 0.24, 0.05, 0.01), strict=True))
+OCCUPATION_WEIGHTS = dict(zip(OCCUPATIONS, (0.10, 0.02, 0.02, 0.30, 0.30, 0.26), strict=True))
+FIELD_EMPTY_RATE = 0.07  # each optional respondent field is left empty this often
+PRAISE = (
+    "Pelayanan cepat dan petugasnya ramah.",
+    "Terima kasih, prosesnya mudah dan jelas.",
+    "Sudah baik, mohon dipertahankan.",
+    "Petugas sangat membantu menjelaskan persyaratan.",
+    "Ruang tunggu bersih dan nyaman.",
+    "Tidak dipungut biaya apa pun, terima kasih.",
+)
+COMPLAINTS = (
+    "Antrean terlalu lama, mohon ditambah petugas loket.",
+    "Informasi persyaratan kurang jelas, saya harus bolak-balik.",
+    "Tempat parkir sempit dan ruang tunggu panas.",
+    "Pengaduan saya belum ditanggapi sampai sekarang.",
+    "Petugas kurang ramah dan sering tidak ada di tempat.",
+    "Mohon jam pelayanan ditepati, loket buka terlambat.",
+    "Prosesnya berbelit-belit, harus ke beberapa meja.",
+)
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """The demo's OPDs and simulated responses (``opd`` is a slug; times are aware UTC)."""
+
+    seed: int
+    opds: tuple[DemoOpd, ...]
+    responses: tuple[dict[str, Any], ...]
+
+
+def expected_mean(location: float, offsets: np.ndarray, sd: float) -> float:
+    """Return the expected mean answer when answer = clip(round(N(location + offset, sd)), 1, 4)."""
+    # E[answer] = 1 + P(latent >= 1.5) + P(latent >= 2.5) + P(latent >= 3.5).
+    means = location + offsets
+    steps = np.array([1.5, 2.5, 3.5])
+    return float(np.mean(1 + ndtr((means[:, None] - steps) / sd).sum(axis=1)))
+
+
+def calibrate(score: float, offsets: np.ndarray, sd: float) -> float:
+    """Return the latent location whose expected mean answer is ``score``."""
+    return float(brentq(lambda loc: expected_mean(loc, offsets, sd) - score, -3.0, 8.0))
+
+
+def sample_ikm(answers: np.ndarray) -> float:
+    """Return the IKM (mean of the element means) of a respondents x elements array."""
+    return float(np.mean(np.nanmean(answers, axis=0)))
+
+
+def _simulate_answers(rng: np.random.Generator, opd: DemoOpd, n: int) -> np.ndarray:
+    """Draw n respondents' answers (NaN = skipped) whose IKM rounds to the OPD's score."""
+    offsets = ELEMENT_OFFSETS + rng.normal(0.0, ELEMENT_JITTER, ELEMENT_OFFSETS.size)
+    location = calibrate(opd.score, offsets, float(np.hypot(RESPONDENT_SD, NOISE_SD)))
+    for _ in range(MAX_DRAWS):
+        latent = (
+            location
+            + offsets
+            + rng.normal(0.0, RESPONDENT_SD, (n, 1))
+            + rng.normal(0.0, NOISE_SD, (n, offsets.size))
+        )
+        answers = np.clip(np.rint(latent), 1, 4)
+        skipped = rng.random(answers.shape) < SKIP_RATE
+        skipped[skipped.all(axis=1)] = False  # everyone answers at least one question
+        answers[skipped] = np.nan
+        if abs(sample_ikm(answers) - opd.score) <= SCORE_TOLERANCE:
+            return answers
+    raise RuntimeError(f"no sample of {n} for {opd.slug} came near {opd.score}")
+
+
+def _respondent(rng: np.random.Generator, opd: DemoOpd, mean_answer: float) -> dict[str, Any]:
+    """Draw plausible respondent fields, some left empty, and now and then a comment."""
+
+    def maybe(value: Any) -> Any:
+        """Return the value, or now and then None (a field the respondent skipped)."""
+        return None if rng.random() < FIELD_EMPTY_RATE else value
+
+    sex = SEX_CHOICES[rng.choice(len(SEX_CHOICES), p=SEX_WEIGHTS)]
+    education = rng.choice(list(EDUCATION_WEIGHTS), p=list(EDUCATION_WEIGHTS.values()))
+    occupation = rng.choice(list(OCCUPATION_WEIGHTS), p=list(OCCUPATION_WEIGHTS.values()))
+    comment = None
+    if rng.random() < COMMENT_RATE:
+        pool = PRAISE if mean_answer >= 3.0 else COMPLAINTS
+        comment = pool[rng.integers(len(pool))]
+    return {
+        "sex": sex,
+        "age": maybe(int(np.clip(np.rint(rng.normal(38, 12)), 17, 75))),
+        "education": maybe(str(education)),
+        "occupation": maybe(str(occupation)),
+        "service": maybe(opd.services[rng.integers(len(opd.services))]),
+        "comment": comment,
+    }
+
+
+def _submitted_at(rng: np.random.Generator, opd: DemoOpd) -> datetime:
+    """Draw a time in Jakarta office hours on a day of the period the OPD serves."""
+    days = [
+        PERIOD_START + timedelta(days=i)
+        for i in range((PERIOD_END - PERIOD_START).days + 1)
+        if opd.every_day or (PERIOD_START + timedelta(days=i)).weekday() < 5
+    ]
+    day = days[rng.integers(len(days))]
+    opening = datetime.combine(day, OFFICE_HOURS[0], tzinfo=JAKARTA)
+    span = (OFFICE_HOURS[1].hour - OFFICE_HOURS[0].hour) * 3600
+    return (opening + timedelta(seconds=int(rng.integers(span)))).astimezone(UTC)
+
+
+def _answers_tuple(row: np.ndarray) -> tuple[int | None, ...]:
+    """Convert one row of the answer array to ints and None (what the database takes)."""
+    return tuple(None if np.isnan(value) else int(value) for value in row)
+
+
+def demo_data(seed: int = DEMO_SEED) -> DemoData:
+    """Return the demo OPDs and their simulated responses; the same seed, the same data."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    counted_by_opd: dict[str, list[dict[str, Any]]] = {}
+    for opd in DEMO_OPDS:
+        n = int(rng.integers(SAMPLE_RANGE[0], SAMPLE_RANGE[1] + 1))
+        answers = _simulate_answers(rng, opd, n)
+        opd_rows = []
+        for respondent in answers:
+            opd_rows.append(
+                {
+                    "opd": opd.slug,
+                    "submitted_at": _submitted_at(rng, opd),
+                    "channel": "kiosk" if rng.random() < KIOSK_RATE else "qr",
+                    "status": "counted",
+                    "flag_reason": None,
+                    "answers": _answers_tuple(respondent),
+                    **_respondent(rng, opd, float(np.nanmean(respondent))),
+                }
+            )
+        counted_by_opd[opd.slug] = opd_rows
+        rows.extend(opd_rows)
+    rows.extend(_flagged_rows(rng, counted_by_opd))
+    rows.sort(key=lambda row: (row["submitted_at"], row["opd"]))
+    for index, row in enumerate(rows, start=1):
+        row["submission_id"] = f"demo-{index:05d}"
+    return DemoData(seed=seed, opds=DEMO_OPDS, responses=tuple(rows))
+
+
+def _flagged_rows(
+    rng: np.random.Generator, counted_by_opd: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Add repeats from the same device and bot-like straight-lining; neither counts."""
+    slugs = list(counted_by_opd)
+    sizes = np.array([len(counted_by_opd[slug]) for slug in slugs], dtype=float)
+    total = int(sizes.sum())
+    flagged: list[dict[str, Any]] = []
+    # At least one of each, so that the demo always shows what flagging looks like.
+    for reason, rate in (("duplicate-device", DUPLICATE_RATE), ("bot-suspect", BOT_RATE)):
+        for _ in range(max(1, round(rate * total))):
+            slug = slugs[rng.choice(len(slugs), p=sizes / sizes.sum())]
+            if reason == "duplicate-device":
+                original = counted_by_opd[slug][rng.integers(len(counted_by_opd[slug]))]
+                row = {
+                    **original,
+                    "submitted_at": original["submitted_at"]
+                    + timedelta(seconds=int(rng.integers(60, 1200))),
+                }
+            else:
+                opd = next(o for o in DEMO_OPDS if o.slug == slug)
+                row = {
+                    "opd": slug,
+                    "submitted_at": _submitted_at(rng, opd),
+                    "channel": "qr",
+                    "answers": (int(rng.integers(1, 5)),) * len(QUESTION_CODES),
+                    "sex": None,
+                    "age": None,
+                    "education": None,
+                    "occupation": None,
+                    "service": None,
+                    "comment": None,
+                }
+            row.update(status="flagged", flag_reason=reason)
+            flagged.append(row)
+    return flagged
+
+
+def write_demo(
+    session: Session,
+    *,
+    seed: int = DEMO_SEED,
+    echo: Callable[[str], None] = lambda _message: None,
+) -> tuple[Wave, DemoData]:
+    """Replace the demo wave with freshly simulated data, adding missing OPDs; commits once.
+
+    OPDs that already exist are kept as they are; a wave with the demo's slug that is not
+    simulated is refused (RepoError), never replaced.
+    """
+    echo(f"Simulating responses (seed {seed}) ...")
+    data = demo_data(seed)
+    existing = repo.get_wave(session, slug=DEMO_WAVE_SLUG)
+    if existing is not None:
+        if not existing.simulated:
+            raise repo.RepoError(
+                f"wave {DEMO_WAVE_SLUG!r} exists and holds real data; the demo will not replace it"
+            )
+        echo("Removing the earlier demo wave ...")
+        repo.delete_wave(session, wave=existing)
+    echo(f"Writing {len(data.opds)} OPDs ...")
+    opd_ids = {}
+    for opd in data.opds:
+        stored = repo.ensure_opd(session, slug=opd.slug, name=opd.name, short_name=opd.short_name)
+        opd_ids[opd.slug] = stored.id
+    questionnaire = repo.default_questionnaire(session)
+    scheme = repo.get_scheme(session, slug=DEFAULT_SCHEME_SLUG)
+    if scheme is None:
+        raise repo.RepoError("the built-in category scheme is missing; run 'ikm init-db'")
+    wave = Wave(
+        slug=DEMO_WAVE_SLUG,
+        title=DEMO_WAVE_TITLE,
+        evaluator=DEMO_EVALUATOR,
+        period_start=PERIOD_START,
+        period_end=PERIOD_END,
+        status="open",
+        questionnaire_id=questionnaire.id,
+        scheme_id=scheme.id,
+        simulated=True,
+        # Fixed, so that two builds with one seed hold the same data: the eve of the survey.
+        created_at=datetime(2025, 6, 11, 9, 0, tzinfo=JAKARTA).astimezone(UTC),
+    )
+    session.add(wave)
+    session.flush()
+    for opd in data.opds:
+        session.add(WaveOpd(wave_id=wave.id, opd_id=opd_ids[opd.slug], target_n=TARGET_N))
+    positions = [
+        element.position
+        for element in repo.elements(session, questionnaire_id=wave.questionnaire_id)
+    ]
+    echo(f"Writing {len(data.responses)} responses ...")
+
+    def stored_rows() -> Iterator[dict[str, Any]]:
+        """Yield the column values of each simulated response for this wave."""
+        for row in data.responses:
+            values = {key: value for key, value in row.items() if key not in ("opd", "answers")}
+            values.update(wave_id=wave.id, opd_id=opd_ids[row["opd"]])
+            values.update(
+                {f"a{pos}": answer for pos, answer in zip(positions, row["answers"], strict=True)}
+            )
+            yield values
+
+    repo.insert_responses(session, rows=stored_rows())
+    session.commit()
+    return wave, data
+
+
+# Accounts to explore the workspace with: (username, role, OPD slug). Their passwords are new
+# random ones at every build, printed once by ``ikm demo``; the demo refuses production.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
+    ("demo-admin", "admin", None),
+    ("demo-evaluator", "evaluator", None),
+    ("demo-kepala-bpbd", "opd-head", "bpbd"),
+)
+
+
+def write_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
+    """Create the demo accounts, or give existing ones new passwords; return name, role, password.
+
+    An existing account keeps its role: an operator may have changed it on purpose.
+    """
+    import secrets
+
+    from survey.core import accounts
+
+    made = []
+    for username, role, opd_slug in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        user = accounts.get_user(session, username=username)
+        if user is None:
+            accounts.create_user(
+                session, username=username, password=password, role=role, opd_slug=opd_slug
+            )
+        else:
+            accounts.set_password(session, username=username, password=password)
+            role = user.role
+        made.append((username, role, password))
+    return made

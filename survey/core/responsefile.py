@@ -1,0 +1,731 @@
+"""The canonical response file: reading, checking and writing it as CSV or XLSX.
+
+One row per respondent: ``opd`` (slug or exact name), ``submitted_at`` (ISO 8601, optional),
+one column per question code of the wave's questionnaire holding 1..scale points or nothing,
+and the optional respondent fields ``sex``, ``age``, ``education``, ``occupation``,
+``service`` and ``comment``. This module knows the format and its rules and nothing of Flask
+or the database: the caller says what a file is checked against (an ``ImportContext``: the
+wave's question codes, its OPDs, the time zone) and gets back checked rows, or every problem
+with the row number a spreadsheet shows for it (the header is row 1). Export writes the same
+format, losslessly, so that an export imports back into another wave unchanged.
+
+Files with other headers (a Google Forms export whose headers are the question sentences, a
+paper-survey entry sheet) are read through a column mapping: explicit (``ColumnMapping``) or
+suggested from the header (question texts in either language and common names such as
+"Jenis Kelamin" or "Cap waktu"). A mapped file may also hold answers as label text ("Sangat
+sesuai") and sex as "Laki-laki"/"Perempuan"; value maps turn those into codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, NamedTuple, TextIO
+from zoneinfo import ZoneInfo
+
+from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES
+
+OPD_COLUMN = "opd"
+SUBMITTED_AT_COLUMN = "submitted_at"
+RESPONDENT_COLUMNS = ("sex", "age", "education", "occupation", "service", "comment")
+COMMENT_MAX_LENGTH = 1200
+SERVICE_MAX_LENGTH = 120  # the width of the ``service`` column
+AGE_MIN, AGE_MAX = 1, 120
+# A time more than this after the import is a typo (2052 for 2025), not clock skew.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+_SEX_BY_KEY = {value.upper(): value for value in SEXES}
+_EDUCATION_BY_KEY = {value.upper(): value for value in EDUCATIONS}
+_OCCUPATION_BY_KEY = {value.upper(): value for value in OCCUPATIONS}
+
+
+class FileFormatError(ValueError):
+    """The file as a whole cannot be read (encoding, header, CSV syntax)."""
+
+
+@dataclass(frozen=True)
+class ImportContext:
+    """What a file is checked against: the wave's questions and OPDs, the clock and zone."""
+
+    question_codes: tuple[str, ...]  # in questionnaire order
+    scale_points: int
+    opd_ids: Mapping[str, int]  # slug and exact name of each OPD the wave covers -> OPD id
+    other_opds: frozenset[str] = frozenset()  # slugs and names of OPDs outside the wave
+    timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    comment_max_length: int = COMMENT_MAX_LENGTH
+    # For mapped files: code -> the question's texts (question and element name, both
+    # languages) matched against headers, and code -> its answer labels, lowest first.
+    question_texts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    answer_labels: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One checked respondent row, ready to store (times are aware, in UTC)."""
+
+    row: int
+    opd_id: int
+    submitted_at: datetime
+    answers: tuple[int | None, ...]  # in questionnaire order
+    sex: str | None = None
+    age: int | None = None
+    education: str | None = None
+    occupation: str | None = None
+    service: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """The reasons one row cannot be imported."""
+
+    row: int
+    reasons: tuple[str, ...]
+
+    def __str__(self) -> str:
+        """Return 'row N: reason; reason'."""
+        return f"row {self.row}: {'; '.join(self.reasons)}"
+
+
+class ExportRecord(NamedTuple):
+    """One counted response as the canonical file shows it."""
+
+    opd: str  # slug
+    submitted_at: datetime  # aware
+    answers: tuple[int | None, ...]  # in questionnaire order
+    sex: str | None
+    age: int | None
+    education: str | None
+    occupation: str | None
+    service: str | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """Every row of a file, checked: the good rows and the reasons of the bad ones."""
+
+    rows: list[ImportRow]
+    errors: list[RowError]
+    missing_questions: tuple[str, ...]
+    digest: str
+
+
+def canonical_columns(question_codes: Sequence[str]) -> list[str]:
+    """Return the canonical header for a questionnaire's question codes, in file order."""
+    return [OPD_COLUMN, SUBMITTED_AT_COLUMN, *question_codes, *RESPONDENT_COLUMNS]
+
+
+def file_digest(data: bytes) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def import_submission_id(wave_id: int, digest: str, row: int) -> str:
+    """Return the submission id of a file row imported into a wave (same inputs, same id)."""
+    # Deterministic so that importing the same file into the same wave again finds its rows
+    # already present (the wave/submission pair is unique in the database).
+    token = hashlib.sha256(f"{wave_id}:{digest}:{row}".encode()).hexdigest()
+    return f"import-{token[:40]}"
+
+
+def _decode(data: bytes) -> str:
+    """Decode UTF-8 with or without a byte-order mark, or explain what to do."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(
+            f"the file is not UTF-8 text (invalid byte at offset {exc.start}); "
+            "save it as 'CSV UTF-8'"
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    """Return ',' or, for a semicolon-separated header, ';'."""
+    # Spreadsheets set to Indonesian (decimal comma) save "CSV" with semicolons; the column
+    # names never contain either character, so the header line tells which one is used.
+    header = text.split("\n", 1)[0]
+    return ";" if ";" in header and "," not in header else ","
+
+
+# Common header names of the respondent columns, normalised (see ``normalise``).
+COMMON_NAMES: dict[str, str] = {
+    name: canonical
+    for canonical, names in {
+        OPD_COLUMN: ("opd", "unit layanan", "unit pelayanan", "perangkat daerah", "nama opd"),
+        SUBMITTED_AT_COLUMN: ("timestamp", "cap waktu", "waktu", "submitted at", "tanggal"),
+        "sex": ("jenis kelamin", "kelamin", "gender", "sex"),
+        "age": ("umur", "usia", "age"),
+        "education": ("pendidikan", "pendidikan terakhir", "education"),
+        "occupation": ("pekerjaan", "pekerjaan utama", "occupation"),
+        "service": ("jenis layanan", "jenis pelayanan", "layanan", "service"),
+        "comment": (
+            "kritik dan saran",
+            "kritik & saran",
+            "saran",
+            "saran dan masukan",
+            "komentar",
+            "comment",
+            "comments",
+        ),
+    }.items()
+    for name in names
+}
+# Value maps applied to mapped files unless the mapping gives its own for the field.
+DEFAULT_VALUE_MAPS: dict[str, dict[str, str]] = {
+    "sex": {
+        "laki-laki": "L",
+        "laki laki": "L",
+        "pria": "L",
+        "male": "L",
+        "perempuan": "P",
+        "wanita": "P",
+        "female": "P",
+    },
+}
+_TRAILING = re.compile(r"[\s?:.*]+$")
+_BRACKETED = re.compile(r"^.*\[(.+)\]\s*$")
+
+
+def normalise(text: str) -> str:
+    """Return text for matching: case-folded, whitespace collapsed, no trailing ? : . *."""
+    return _TRAILING.sub("", " ".join(text.split()).casefold())
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Source headers mapped to canonical fields (None: ignore), and value maps per field."""
+
+    columns: Mapping[str, str | None] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    time_format: str | None = None  # strptime format of submitted_at, e.g. "%d/%m/%Y %H:%M:%S"
+
+    @classmethod
+    def from_json(cls, data: Any) -> ColumnMapping:
+        """Build from ``{"columns": {header: field|null}, "values": {field: {text: code}}}``.
+
+        An optional ``"time_format"`` (strptime, e.g. ``"%d/%m/%Y %H:%M:%S"``) reads
+        ``submitted_at`` cells that are not ISO 8601 (local time unless the format has %z).
+        An object without these keys is taken as the columns alone.
+        """
+        keys = {"columns", "values", "time_format"}
+        if not isinstance(data, dict):
+            raise FileFormatError("the mapping must be a JSON object")
+        if not keys & data.keys():
+            data = {"columns": data}
+        extra = set(data) - keys
+        if extra:
+            raise FileFormatError(f"unknown mapping keys: {', '.join(sorted(extra))}")
+        columns = data.get("columns") or {}
+        values = data.get("values") or {}
+        if not isinstance(columns, dict) or not all(
+            isinstance(v, str | None) for v in columns.values()
+        ):
+            raise FileFormatError('"columns" must map headers to field names (or null)')
+        if not isinstance(values, dict) or not all(
+            isinstance(table, dict) and all(isinstance(v, str | int) for v in table.values())
+            for table in values.values()
+        ):
+            raise FileFormatError('"values" must map field names to {"text": code} objects')
+        time_format = data.get("time_format")
+        if time_format is not None and not isinstance(time_format, str):
+            raise FileFormatError('"time_format" must be a strptime format such as "%d/%m/%Y"')
+        return cls(
+            time_format=time_format or None,
+            columns={str(k): (v or None) for k, v in columns.items()},
+            values={
+                str(name): {str(k): str(v) for k, v in table.items()}
+                for name, table in values.items()
+            },
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the mapping as the JSON object ``from_json`` reads."""
+        return {
+            "columns": dict(self.columns),
+            "values": {name: dict(table) for name, table in self.values.items()},
+            "time_format": self.time_format,
+        }
+
+    def merged(self, other: ColumnMapping) -> ColumnMapping:
+        """Return this mapping with ``other``'s columns and value maps laid over it."""
+        values = {name: dict(table) for name, table in self.values.items()}
+        for name, table in other.values.items():
+            values.setdefault(name, {}).update(table)
+        return ColumnMapping(
+            {**self.columns, **other.columns}, values, other.time_format or self.time_format
+        )
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How each header cell is read: its field (None: ignored) and why."""
+
+    headers: tuple[str, ...]
+    fields: tuple[str | None, ...]
+    sources: tuple[str, ...]  # "canonical", "mapping", "suggested" or "ignored"
+
+    @property
+    def mapped(self) -> bool:
+        """Whether any column was read under another name than its canonical one."""
+        return any(source in ("mapping", "suggested") for source in self.sources)
+
+    def describe(self) -> list[str]:
+        """Return one line per header cell: 'header -> field (source)'."""
+        return [
+            f"{header!r} -> {name} ({source})" if name else f"{header!r} ignored"
+            for header, name, source in zip(self.headers, self.fields, self.sources, strict=True)
+        ]
+
+
+def suggest_field(header: str, context: ImportContext) -> str | None:
+    """Return the canonical field a non-canonical header most likely means, or None."""
+    key = normalise(header)
+    candidates = [key]
+    bracketed = _BRACKETED.match(header)  # Google Forms grids: "Penilaian [question]"
+    if bracketed:
+        candidates.append(normalise(bracketed.group(1)))
+    for candidate in candidates:
+        for code in context.question_codes:
+            texts = context.question_texts.get(code, ())
+            if candidate in {normalise(text) for text in texts} or candidate == code.casefold():
+                return code
+        if candidate in COMMON_NAMES:
+            return COMMON_NAMES[candidate]
+    return None
+
+
+def plan_columns(
+    header: Sequence[str],
+    context: ImportContext,
+    mapping: ColumnMapping | None = None,
+    *,
+    ignore_extra: bool = False,
+) -> ColumnPlan:
+    """Decide the field of every header cell; raise FileFormatError for an unusable header."""
+    canonical_names = canonical_columns(context.question_codes)
+    known = {name.lower(): name for name in canonical_names}
+    explicit = {normalise(k): v for k, v in (mapping.columns if mapping else {}).items()}
+    for target in explicit.values():
+        if target is not None and target.lower() not in known:
+            raise FileFormatError(
+                f"the mapping names unknown field {target!r} (fields: {', '.join(canonical_names)})"
+            )
+    fields: list[str | None] = []
+    sources: list[str] = []
+    unknown: list[str] = []
+    for index, raw in enumerate(header, start=1):
+        name = raw.strip()
+        target: str | None
+        if normalise(name) in explicit:
+            mapped_to = explicit[normalise(name)]
+            target, source = (known[mapped_to.lower()], "mapping") if mapped_to else (None, "")
+        elif not name:
+            if not ignore_extra:
+                raise FileFormatError(f"column {index} of the header has no name")
+            target, source = None, ""
+        elif name.lower() in known:
+            target, source = known[name.lower()], "canonical"
+        else:
+            target, source = suggest_field(name, context), "suggested"
+            if target is None and not ignore_extra:
+                unknown.append(name)
+        if target is None:
+            source = "ignored"
+        elif target in fields:
+            raise FileFormatError(f"column {target!r} appears twice")
+        fields.append(target)
+        sources.append(source)
+    if unknown:
+        expected = ", ".join(canonical_names)
+        names = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise FileFormatError(
+            f"unknown column{plural} {names} (expected: {expected}; "
+            "or map the columns, or ignore the extra ones)"
+        )
+    if OPD_COLUMN not in fields:
+        raise FileFormatError(f"missing required column {OPD_COLUMN!r}")
+    return ColumnPlan(tuple(h.strip() for h in header), tuple(fields), tuple(sources))
+
+
+def file_kind(filename: str) -> str:
+    """Return "xlsx" for a workbook's file name, "csv" for anything else."""
+    return "xlsx" if filename.lower().endswith(".xlsx") else "csv"
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield (row number, cells) of CSV text; unreadable CSV is a FileFormatError."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    row_number = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileFormatError(f"row {row_number + 1}: unreadable CSV ({exc})") from None
+        row_number += 1
+        yield row_number, cells
+
+
+def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]], int]:
+    """Return (row number, cells) of every row of a file and its estimated data rows.
+
+    The header is the first record. Raise FileFormatError for an unreadable or empty file.
+    """
+    if kind == "xlsx":
+        from survey.core.spreadsheet import read_xlsx
+
+        try:
+            sheet = read_xlsx(data)
+        except ValueError as exc:
+            raise FileFormatError(str(exc)) from None
+        while sheet and not any(cell.strip() for cell in sheet[-1]):
+            sheet.pop()
+        if not sheet:
+            raise FileFormatError("the first worksheet is empty")
+        header = sheet[0]
+        while header and not header[-1].strip():
+            header = header[:-1]  # workbooks often carry empty columns at the right
+        sheet[0] = header
+        return iter(enumerate(sheet, start=1)), len(sheet) - 1
+    text = _decode(data)
+    if not text.strip():
+        raise FileFormatError("the file is empty")
+    # Rows to come, for progress only: a comment may span lines, so this may overcount.
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return _csv_records(text), max(lines - 1, 0)
+
+
+@dataclass(frozen=True)
+class FileHead:
+    """The header of a file, its first data rows (as text cells) and its estimated rows."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    estimated_rows: int
+
+
+def read_head(data: bytes, kind: str, *, limit: int = 5) -> FileHead:
+    """Return a file's header and first ``limit`` non-blank rows, for a mapping step.
+
+    Raise FileFormatError if the file cannot be read at all or has no header.
+    """
+    records, estimated = open_records(data, kind)
+    try:
+        _, header = next(records)
+    except StopIteration:
+        raise FileFormatError("the file is empty") from None
+    if not any(cell.strip() for cell in header):
+        raise FileFormatError("the first row (the header) is empty")
+    rows: list[tuple[str, ...]] = []
+    for _number, cells in records:
+        if len(rows) >= limit:
+            break
+        if any(cell.strip() for cell in cells):
+            rows.append(tuple(cells))
+    return FileHead(tuple(header), tuple(rows), estimated)
+
+
+class CanonicalReader:
+    """A response file opened for import: header checked, rows checked as iterated.
+
+    ``kind`` is "csv" (UTF-8 text, comma or semicolon) or "xlsx" (the first worksheet,
+    header in row 1). Row numbers are those a spreadsheet shows (the header is row 1).
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        context: ImportContext,
+        *,
+        kind: str = "csv",
+        mapping: ColumnMapping | None = None,
+        ignore_extra: bool = False,
+    ) -> None:
+        """Read the file and check its header; raise FileFormatError if it is unusable."""
+        self.context = context
+        self.digest = file_digest(data)
+        records, self.estimated_rows = open_records(data, kind)
+        try:
+            _, header = next(records)
+        except StopIteration:
+            raise FileFormatError("the file is empty") from None
+        self._records = records
+        self.plan = plan_columns(header, context, mapping, ignore_extra=ignore_extra)
+        self.columns = tuple(name for name in self.plan.fields if name is not None)
+        self.missing_questions = tuple(
+            code for code in context.question_codes if code not in self.columns
+        )
+        # Nearly every answer cell is exactly "1".."4" or empty: a lookup settles those fast
+        # (large imports spend most of their checking time on answers); the rest get the
+        # full check and its message.
+        self._plain_answers: dict[str, int | None] = {"": None}
+        self._plain_answers.update({str(i): i for i in range(1, context.scale_points + 1)})
+        self._question_set = frozenset(context.question_codes)
+        self._time_format = mapping.time_format if mapping else None
+        self._value_maps = self._build_value_maps(mapping) if self.plan.mapped or mapping else {}
+
+    def _build_value_maps(self, mapping: ColumnMapping | None) -> dict[str, dict[str, str]]:
+        """Return field -> normalised text -> code for a mapped file."""
+        maps: dict[str, dict[str, str]] = {
+            name: dict(table) for name, table in DEFAULT_VALUE_MAPS.items()
+        }
+        for code in self.context.question_codes:
+            table = maps.setdefault(code, {})
+            for labels in self.context.answer_labels.get(code, ()):
+                for value, label in enumerate(labels, start=1):
+                    table.setdefault(normalise(label), str(value))
+        for name, table in (mapping.values if mapping else {}).items():
+            known = {c.lower(): c for c in canonical_columns(self.context.question_codes)}
+            if name.lower() not in known:
+                raise FileFormatError(f"the mapping has values for unknown field {name!r}")
+            maps.setdefault(known[name.lower()], {}).update(
+                {normalise(text): code for text, code in table.items()}
+            )
+        return maps
+
+    def __iter__(self) -> Iterator[ImportRow | RowError]:
+        """Yield each data row, checked; blank rows are skipped but keep their numbers."""
+        fields = self.plan.fields
+        width = len(fields)
+        value_maps = self._value_maps
+        plain = self._plain_answers
+        for row_number, cells in self._records:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+                yield RowError(
+                    row_number, (f"{len(cells)} cells but the header has {width} columns",)
+                )
+                continue
+            cells = cells[:width] + [""] * (width - len(cells))
+            values = {name: cell for name, cell in zip(fields, cells, strict=True) if name}
+            if value_maps:
+                for name, table in value_maps.items():
+                    cell = values.get(name)
+                    if cell and (name not in self._question_set or cell not in plain):
+                        values[name] = table.get(normalise(cell), cell)
+            if self._time_format and (stamp := values.get(SUBMITTED_AT_COLUMN, "").strip()):
+                # ISO 8601 still reads; anything else is reported by the check.
+                with contextlib.suppress(ValueError):
+                    values[SUBMITTED_AT_COLUMN] = datetime.strptime(
+                        stamp, self._time_format
+                    ).isoformat()
+            yield self._check_row(row_number, values)
+
+    def _check_row(self, row: int, values: dict[str, str]) -> ImportRow | RowError:
+        """Check one row's cells and build the row, or collect every reason it is bad."""
+        context = self.context
+        reasons: list[str] = []
+        for name, value in values.items():
+            if "\x00" in value:
+                reasons.append(f"{name} contains a NUL character")
+                values[name] = value.replace("\x00", "")
+        opd_id = _check_opd(values.get(OPD_COLUMN, ""), context, reasons)
+        submitted_at = _check_time(values.get(SUBMITTED_AT_COLUMN, ""), context, reasons)
+        before = len(reasons)
+        plain = self._plain_answers
+        answers = tuple(
+            plain[cell]
+            if (cell := values.get(code, "")) in plain
+            else _check_answer(code, cell, context.scale_points, reasons)
+            for code in context.question_codes
+        )
+        # A row whose answers are all bad already says so; "no answer" is for blank ones.
+        if len(reasons) == before and all(answer is None for answer in answers):
+            reasons.append("no answer to any question")
+        sex = _check_choice("sex", values.get("sex", ""), _SEX_BY_KEY, reasons)
+        age = _check_age(values.get("age", ""), reasons)
+        education = _check_choice(
+            "education", values.get("education", ""), _EDUCATION_BY_KEY, reasons
+        )
+        occupation = _check_choice(
+            "occupation", values.get("occupation", ""), _OCCUPATION_BY_KEY, reasons
+        )
+        service = _check_text("service", values.get("service", ""), SERVICE_MAX_LENGTH, reasons)
+        comment = _check_text(
+            "comment", values.get("comment", ""), context.comment_max_length, reasons, strip=False
+        )
+        if reasons:
+            return RowError(row, tuple(reasons))
+        assert opd_id is not None and submitted_at is not None
+        return ImportRow(
+            row=row,
+            opd_id=opd_id,
+            submitted_at=submitted_at,
+            answers=answers,
+            sex=sex,
+            age=age,
+            education=education,
+            occupation=occupation,
+            service=service,
+            comment=comment,
+        )
+
+
+def _check_opd(raw: str, context: ImportContext, reasons: list[str]) -> int | None:
+    """Return the id of the OPD named by slug or exact name, if the wave covers it."""
+    key = raw.strip()
+    if not key:
+        reasons.append("opd is empty")
+        return None
+    opd_id = context.opd_ids.get(key)
+    if opd_id is None:
+        if key in context.other_opds:
+            reasons.append(f"OPD {key!r} is not covered by this wave")
+        else:
+            reasons.append(f"unknown OPD {key!r} (use its slug or exact name)")
+    return opd_id
+
+
+def _check_time(raw: str, context: ImportContext, reasons: list[str]) -> datetime | None:
+    """Parse ISO 8601; no offset means local time (Asia/Jakarta); empty means now."""
+    text = raw.strip()
+    if not text:
+        return context.now.astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        reasons.append(
+            f"submitted_at {text!r} is not an ISO 8601 time (e.g. 2025-06-12T09:30:00+07:00)"
+        )
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=context.timezone)
+    parsed = parsed.astimezone(UTC)
+    if parsed > context.now + FUTURE_TOLERANCE:
+        reasons.append(f"submitted_at {text!r} is in the future")
+        return None
+    return parsed
+
+
+def _check_answer(code: str, raw: str, scale_points: int, reasons: list[str]) -> int | None:
+    """Return an answer 1..scale_points, None for an empty cell."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= scale_points:
+        return int(text)
+    reasons.append(f"{code}: {text!r} is not an answer (use 1 to {scale_points} or leave empty)")
+    return None
+
+
+def _check_choice(
+    name: str, raw: str, choices: Mapping[str, str], reasons: list[str]
+) -> str | None:
+    """Return the canonical spelling of a coded value (any case), None for an empty cell."""
+    text = raw.strip()
+    if not text:
+        return None
+    value = choices.get(text.upper())
+    if value is None:
+        reasons.append(f"{name} {text!r} is not one of {', '.join(choices.values())}")
+    return value
+
+
+def _check_age(raw: str, reasons: list[str]) -> int | None:
+    """Return an age in whole years, None for an empty cell."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.isascii() and text.isdigit() and AGE_MIN <= int(text) <= AGE_MAX:
+        return int(text)
+    reasons.append(f"age {text!r} is not a whole number of years from {AGE_MIN} to {AGE_MAX}")
+    return None
+
+
+def _check_text(
+    name: str, raw: str, max_length: int, reasons: list[str], *, strip: bool = True
+) -> str | None:
+    """Return free text (None when blank); refuse text longer than the column holds."""
+    if not raw.strip():
+        return None
+    # The comment is kept exactly as written (line breaks, spacing) so that exports round-trip.
+    text = raw.strip() if strip else raw
+    if len(text) > max_length:
+        reasons.append(f"{name} has {len(text)} characters (at most {max_length})")
+        return None
+    return text
+
+
+def read_csv(data: bytes, context: ImportContext) -> ReadResult:
+    """Check a whole canonical CSV file; raise FileFormatError if it cannot be read at all."""
+    return read_file(data, context)
+
+
+def read_file(
+    data: bytes,
+    context: ImportContext,
+    *,
+    kind: str = "csv",
+    mapping: ColumnMapping | None = None,
+    ignore_extra: bool = False,
+) -> ReadResult:
+    """Check a whole response file (CSV or XLSX, canonical or mapped)."""
+    reader = CanonicalReader(data, context, kind=kind, mapping=mapping, ignore_extra=ignore_extra)
+    rows: list[ImportRow] = []
+    errors: list[RowError] = []
+    for item in reader:
+        (errors if isinstance(item, RowError) else rows).append(item)  # type: ignore[arg-type]
+    return ReadResult(rows, errors, reader.missing_questions, reader.digest)
+
+
+def format_time(value: datetime) -> str:
+    """Return ISO 8601 in UTC with an explicit +00:00 offset (naive values are UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def record_cells(record: ExportRecord) -> list[Any]:
+    """Return a record's cells in canonical column order (None for empty, numbers as int)."""
+    return [
+        record.opd,
+        format_time(record.submitted_at),
+        *record.answers,
+        record.sex,
+        record.age,
+        record.education,
+        record.occupation,
+        record.service,
+        record.comment,
+    ]
+
+
+def record_object(question_codes: Sequence[str], record: ExportRecord) -> dict[str, Any]:
+    """Return a record as a JSON object keyed by the canonical column names."""
+    return dict(zip(canonical_columns(question_codes), record_cells(record), strict=True))
+
+
+def write_csv(
+    stream: TextIO,
+    question_codes: Sequence[str],
+    records: Iterable[ExportRecord],
+    *,
+    safe: bool = False,
+) -> int:
+    """Write the canonical CSV (header and records) to ``stream``; return the record count.
+
+    By default free text is written as stored, without neutralising spreadsheet formulas, so
+    that the file imports back unchanged. ``safe=True`` puts a single quote before text that
+    a spreadsheet would run as a formula (= + - @, tab, CR): safe to open, no longer lossless.
+    """
+    from survey.core.spreadsheet import neutralise
+
+    writer = csv.writer(stream)
+    writer.writerow(canonical_columns(question_codes))
+    count = 0
+    for record in records:
+        cells = ["" if value is None else value for value in record_cells(record)]
+        writer.writerow([neutralise(cell) for cell in cells] if safe else cells)
+        count += 1
+    return count

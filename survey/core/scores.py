@@ -1,0 +1,426 @@
+"""Scoring a wave from the database: read the counted answers once, hand them to ``scoring``.
+
+This is the glue between storage and the pure statistics: it finds the wave's questionnaire,
+scheme and OPDs, reads the counted answers in one scan (:mod:`survey.core.answers`), builds every
+OPD's sufficient statistics in one vectorised pass, and calls :func:`scoring.score_units`.
+Flagged responses are never scored; their count per OPD is reported beside the scores.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from survey.core import queries as repo
+from survey.core.answers import read_wave_answers
+from survey.core.database import engine_of
+from survey.core.models import CategoryScheme, Element, Response, Wave, utcnow
+
+if TYPE_CHECKING:
+    from scoring import Aggregates, WaveScore
+
+# The per-OPD fields of ``UnitScore.as_dict`` other than the unit and its elements; an OPD
+# without counted responses carries them all as null.
+SCORE_FIELDS = (
+    "ikm",
+    "ikm_converted",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "unreliable",
+    "category",
+    "category_label",
+    "category_label_en",
+    "crosses_boundary",
+    "rank",
+    "rank_ci_low",
+    "rank_ci_high",
+    "rank_marginal_low",
+    "rank_marginal_high",
+    "in_top_set",
+    "in_bottom_set",
+    "funnel_95",
+    "funnel_998",
+    "shrunken",
+)
+
+
+class ScoreError(ValueError):
+    """The wave cannot be scored as asked (unknown scheme, no elements, bad option)."""
+
+
+@dataclass(frozen=True)
+class OpdRow:
+    """An OPD of the wave with its name and how many of its responses are flagged."""
+
+    slug: str
+    name: str
+    short_name: str | None
+    flagged: int
+    target: int | None
+
+
+@dataclass(frozen=True)
+class WaveReport:
+    """A wave's scores with what a reader needs to trust them (counts, seed, fingerprint)."""
+
+    wave: Wave
+    scheme_slug: str
+    score: WaveScore | None  # None when no OPD has a counted response
+    opds: tuple[OpdRow, ...]
+    element_codes: tuple[str, ...]
+    counted: int
+    flagged: int
+    seed: int
+    bootstrap: int
+    fingerprint: str
+    aggregates: Mapping[str, Aggregates] = field(default_factory=dict)  # OPDs with responses
+    taken_at: datetime = field(default_factory=utcnow)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one dict per OPD (the ``--format json`` objects), scored ones by rank."""
+        by_slug = {o.slug: o for o in self.opds}
+        scored = [] if self.score is None else sorted(self.score.units, key=_rank_key)
+        out = []
+        for unit in scored:
+            opd = by_slug[unit.unit]
+            data = unit.as_dict()
+            data.pop("unit")
+            out.append({"opd": opd.slug, "name": opd.name, **data, "flagged": opd.flagged})
+        done = {row["opd"] for row in out}
+        for opd in self.opds:
+            if opd.slug not in done:
+                out.append(_unscored_row(opd, self.element_codes))
+        return out
+
+
+def _rank_key(unit: Any) -> tuple[int, str]:
+    return (unit.rank, unit.unit)
+
+
+def _unscored_row(opd: OpdRow, codes: Sequence[str]) -> dict[str, Any]:
+    """An OPD without counted responses: listed, with no score and no rank."""
+    empty = dict.fromkeys(SCORE_FIELDS)
+    elements = {c: {"nrr": None, "ci_low": None, "ci_high": None, "n": 0} for c in codes}
+    return {
+        "opd": opd.slug,
+        "name": opd.name,
+        "n": 0,
+        **empty,
+        "elements": elements,
+        "flagged": opd.flagged,
+    }
+
+
+def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategoryScheme:
+    """Return the scheme asked for, or the wave's own."""
+    if slug:
+        stored = repo.get_scheme(session, slug=slug)
+        if stored is None:
+            raise ScoreError(f"unknown category scheme {slug!r}")
+        return stored
+    stored = session.get(CategoryScheme, wave.scheme_id)
+    assert stored is not None
+    return stored
+
+
+def _flagged_counts(session: Session, wave: Wave) -> dict[int, int]:
+    query = (
+        select(Response.opd_id, func.count())
+        .where(Response.wave_id == wave.id, Response.status == "flagged")
+        .group_by(Response.opd_id)
+    )
+    return {int(opd_id): int(count) for opd_id, count in session.exec(query).all()}
+
+
+def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
+    """A short hash of the data scored, so a report can be checked against it.
+
+    It hashes each OPD's sufficient statistics (every figure the scores are computed from),
+    so the same responses give the same fingerprint whatever order they are stored in.
+    """
+    digest = hashlib.sha256()
+    for slug, agg in zip(slugs, aggregates, strict=True):
+        digest.update(slug.encode() + b"\0")
+        digest.update(json.dumps(agg.as_dict(), sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def score_wave(
+    session: Session,
+    *,
+    wave: Wave,
+    scheme_slug: str | None = None,
+    seed: int = 0,
+    bootstrap: int = 0,
+    top_k: int = 5,
+    confidence_level: float = 0.95,
+    rank_draws: int = 1000,
+    wave_tests: bool = True,
+) -> WaveReport:
+    """Score every OPD of ``wave`` on its counted responses.
+
+    ``wave_tests=False`` leaves out Cronbach's alpha (with missing answers) and the
+    Kruskal-Wallis test, which need every row; the scores and ranks do not change.
+    """
+    if bootstrap < 0:
+        raise ScoreError(f"--bootstrap must be 0 or more, not {bootstrap}")
+    if top_k < 1:
+        raise ScoreError(f"--top must be at least 1, not {top_k}")
+    stored_scheme = _stored_scheme(session, wave, scheme_slug)
+    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    assert questionnaire is not None
+    items: list[Element] = [
+        e for e in repo.elements(session, questionnaire_id=wave.questionnaire_id) if e.kind == "ikm"
+    ]
+    if not items:
+        raise ScoreError(f"the questionnaire of wave {wave.slug!r} has no IKM elements")
+    codes = tuple(e.code for e in items)
+    covered = repo.wave_opds(session, wave=wave)
+    flagged = _flagged_counts(session, wave)
+    opds = tuple(
+        OpdRow(
+            slug=opd.slug,
+            name=opd.name,
+            short_name=opd.short_name,
+            flagged=flagged.get(int(opd.id or 0), 0),
+            target=link.target_n,
+        )
+        for opd, link in covered
+    )
+    index_of = {int(opd.id or 0): i for i, (opd, _link) in enumerate(covered)}
+
+    # Read the answers in a worker thread while the statistics libraries load: SQLite steps
+    # through the rows without the GIL, the import is Python work, so the two overlap.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(
+            read_wave_answers,
+            engine_of(session),
+            wave_id=int(wave.id or 0),
+            positions=[e.position for e in items],
+        )
+        from scoring import Scheme, aggregate_units, score_units
+
+        slug = stored_scheme.slug
+        scheme = Scheme.from_dicts(stored_scheme.categories, name=stored_scheme.name)
+        data = reading.result()
+    lookup = np.full(max(index_of, default=0) + 2, -1, dtype=np.int64)
+    for opd_id, i in index_of.items():
+        lookup[opd_id] = i
+    opd_index = lookup[np.clip(data.opd_ids, 0, len(lookup) - 1)]
+    # Responses of an OPD the wave no longer covers are not part of this wave's ranking.
+    # A response with no answer at all to the IKM elements says nothing about the IKM.
+    keep = (opd_index >= 0) & ~np.all(np.isnan(data.answers), axis=1)
+    answers = data.answers
+    if not keep.all():  # copying a million rows costs; skip it in the usual case
+        opd_index, answers = opd_index[keep], answers[keep]
+
+    # Sorted by OPD once: aggregate_units skips its own sort, and each OPD's rows are a slice.
+    order = np.argsort(opd_index, kind="stable")
+    opd_index, answers = opd_index[order], answers[order]
+    slugs = [o.slug for o in opds]
+    aggregates = aggregate_units(
+        opd_index, answers, len(opds), scale_points=questionnaire.scale_points
+    )
+    present = {slugs[i]: agg for i, agg in enumerate(aggregates) if agg.n > 0}
+    score = None
+    if present:
+        rows = None
+        if wave_tests or bootstrap:
+            bounds = np.searchsorted(opd_index, np.arange(len(opds) + 1))
+            rows = {
+                slugs[i]: answers[bounds[i] : bounds[i + 1]]
+                for i in range(len(opds))
+                if slugs[i] in present
+            }
+        score = score_units(
+            present,
+            scheme,
+            confidence_level=confidence_level,
+            seed=seed,
+            rows=rows,
+            bootstrap=bootstrap,
+            top_k=min(top_k, len(present)),
+            rank_draws=rank_draws,
+            element_codes=codes,
+        )
+    return WaveReport(
+        wave=wave,
+        scheme_slug=slug,
+        score=score,
+        opds=opds,
+        element_codes=codes,
+        counted=len(opd_index),
+        flagged=sum(o.flagged for o in opds),
+        seed=seed,
+        bootstrap=bootstrap,
+        fingerprint=_fingerprint(aggregates, slugs),
+        aggregates=present,
+    )
+
+
+def _num(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def to_json(report: WaveReport) -> str:
+    """Return the ``--format json`` text: a list with one object per OPD."""
+    return json.dumps(report.rows(), ensure_ascii=False, indent=2)
+
+
+def to_csv(report: WaveReport) -> str:
+    """Return the ``--format csv`` text: one row per OPD, element figures flattened."""
+    buffer = io.StringIO()
+    rows = report.rows()
+    element_columns = [
+        f"{code}_{part}"
+        for code in report.element_codes
+        for part in ("nrr", "ci_low", "ci_high", "n")
+    ]
+    head = [k for k in rows[0] if k != "elements"] if rows else ["opd"]
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(head + element_columns)
+    for row in rows:
+        flat = [row[k] for k in head]
+        for code in report.element_codes:
+            e = row["elements"][code]
+            flat += [e["nrr"], e["ci_low"], e["ci_high"], e["n"]]
+        writer.writerow(["" if v is None else v for v in flat])
+    return buffer.getvalue()
+
+
+def to_table(report: WaveReport) -> str:
+    """Return a plain-text table for the terminal, with the confidence-set verdicts."""
+    lines = [
+        f"Wave {report.wave.slug}: {report.wave.title}"
+        + (" (SIMULATED DATA)" if report.wave.simulated else ""),
+        f"Scheme {report.scheme_slug}; {report.counted} counted responses, "
+        f"{report.flagged} flagged and excluded; seed {report.seed}; data {report.fingerprint}",
+        "",
+        f"{'rank':>4} {'rank 95% set':>12}  {'OPD':<24} {'n':>5} {'IKM':>6} {'conv.':>6} "
+        f"{'95% interval':>13} cat  sets",
+    ]
+    for row in report.rows():
+        rank_set = f"{row['rank_ci_low']}–{row['rank_ci_high']}" if row["rank"] is not None else "–"
+        interval = (
+            f"{_num(row['ci_low'], 1)}–{_num(row['ci_high'], 1)}"
+            if row["ci_low"] is not None
+            else "–"
+        )
+        sets = " ".join(
+            label
+            for label, flag in (("top", row["in_top_set"]), ("bottom", row["in_bottom_set"]))
+            if flag
+        )
+        lines.append(
+            f"{row['rank'] if row['rank'] is not None else '–':>4} {rank_set:>12}  "
+            f"{row['opd'][:24]:<24} {row['n']:>5} {_num(row['ikm'], 3):>6} "
+            f"{_num(row['ikm_converted'], 2):>6} {interval:>13} {row['category'] or '–':<4} "
+            f"{sets}".rstrip()
+        )
+    if report.score is not None:
+        k = report.score.top_k
+        ranked = sorted(report.score.units, key=_rank_key)
+        top = [u.unit for u in ranked if u.in_top_set]
+        bottom = [u.unit for u in ranked if u.in_bottom_set]
+        lines += [
+            "",
+            f"The true top {k} are, with 95% confidence, among these {len(top)}: " + ", ".join(top),
+            f"The true bottom {k} are, with 95% confidence, among these {len(bottom)}: "
+            + ", ".join(bottom),
+        ]
+    return "\n".join(lines)
+
+
+# --- Perception items (scored apart from the IKM) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerceptionItemInfo:
+    """A perception item of the wave's questionnaire: code, names, question and labels."""
+
+    code: str
+    name_id: str
+    name_en: str
+    labels_id: tuple[str, ...]
+    labels_en: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PerceptionOpd:
+    """One OPD's perception results (one entry per item, in questionnaire order)."""
+
+    slug: str
+    name: str
+    result: Any  # scoring.PerceptionResult
+
+
+@dataclass(frozen=True)
+class PerceptionReport:
+    """A wave's perception items per OPD, from its counted responses only."""
+
+    wave: Wave
+    items: tuple[PerceptionItemInfo, ...]
+    scale_points: int
+    opds: tuple[PerceptionOpd, ...]
+    counted: int
+    taken_at: datetime = field(default_factory=utcnow)
+
+
+def perception_scores(session: Session, *, wave: Wave) -> PerceptionReport | None:
+    """Summarise each perception item per OPD of the wave; None without perception items.
+
+    Reads counted responses only (flagged ones are excluded as for the IKM); an OPD without
+    answers gets items with n = 0.
+    """
+    from scoring import perception_scores as summarise
+
+    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    assert questionnaire is not None
+    items = [
+        e
+        for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)
+        if e.kind == "perception"
+    ]
+    if not items:
+        return None
+    data = read_wave_answers(
+        engine_of(session), wave_id=int(wave.id or 0), positions=[e.position for e in items]
+    )
+    opds = []
+    counted = 0
+    for opd, _link in repo.wave_opds(session, wave=wave):
+        rows = data.answers[data.opd_ids == int(opd.id or 0)]
+        result = summarise(rows, questionnaire.scale_points)
+        counted += int(rows.shape[0])
+        opds.append(PerceptionOpd(slug=opd.slug, name=opd.name, result=result))
+    return PerceptionReport(
+        wave=wave,
+        items=tuple(
+            PerceptionItemInfo(
+                code=e.code,
+                name_id=e.name_id,
+                name_en=e.name_en,
+                labels_id=tuple(e.labels_id),
+                labels_en=tuple(e.labels_en),
+            )
+            for e in items
+        ),
+        scale_points=questionnaire.scale_points,
+        opds=tuple(opds),
+        counted=counted,
+    )

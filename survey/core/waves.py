@@ -1,0 +1,529 @@
+"""Setting up waves from the workspace: create and edit, targets, custom schemes, life cycle.
+
+The web forms hand over checked :class:`WaveSettings`; the functions here apply the rules
+that need the database (a removed OPD must have no responses, the questionnaire may change
+only while the wave is a draft without responses, a published wave is frozen) and write
+every change of one request in one transaction with its audit entries (``wave.create``,
+``wave.update`` with the changed fields before and after, ``scheme.create`` for a custom
+category scheme, ``wave.open`` / ``wave.close`` / ``wave.publish``). A refused request raises
+:class:`WaveSetupError` with a message per form field and writes nothing.
+
+Targets: a number per OPD by hand, or Krejcie & Morgan from the OPD's service population for
+OPDs that have one; beside each target the pages show the margin of error of a mean converted
+score it gives, with a typical standard deviation of 12 points (see the IKM standard).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from survey.core import queries as repo
+from survey.core.audit import audit
+from survey.core.models import CategoryScheme, Opd, Questionnaire, Response, Wave, WaveOpd
+from survey.core.problems import Problem, ProblemError, define, problem
+
+define(
+    {
+        "scheme-name-required": "the category scheme needs a name",
+        "scheme-name-too-long": "the category scheme's name has more than {limit} characters",
+        "category-code": "a category needs a code of at most 8 characters",
+        "category-code-twice": "category code {category!r} is used twice",
+        "category-labels": "a category needs labels in both languages (at most 100 characters)",
+        "category-bound": "a category's lower bound must be a number from 1 to 4",
+        "category-order": "each category's lower bound must be below the one above it",
+        "categories-too-few": "a category scheme needs at least two categories",
+        "category-lowest-bound": "the lowest category must start at 1.00 so every score has one",
+        "wave-opd-unknown": "OPD {slug!r} is unknown or inactive",
+        "wave-opds-none": "choose at least one OPD",
+        "questionnaire-unknown": "unknown questionnaire",
+        "scheme-unknown": "unknown category scheme",
+        "wave-slug-required": "the wave needs a slug",
+        "wave-slug-invalid": (
+            "{value!r} is not a slug: use lower-case letters, digits and single hyphens "
+            "(at most {limit} characters), e.g. 'evaluasi-2026'"
+        ),
+        "wave-slug-reserved": "the slug {value!r} is used by the app's own pages",
+        "wave-slug-taken": "wave slug {value!r} already exists",
+        "wave-published": "a published wave cannot be changed",
+        "questionnaire-locked": (
+            "the questionnaire can only change while the wave is a draft without responses"
+        ),
+        "wave-opds-answered": "these OPDs already have responses in this wave: {names}",
+        "wave-action-unknown": "unknown action {action!r}",
+        "wave-action-refused": "a {status} wave cannot be moved that way ({action})",
+        "wave-publish-unconfirmed": (
+            "confirm that the flagged responses were reviewed before publishing"
+        ),
+        "wave-status-unchanged": "the wave's status cannot be changed",
+    }
+)
+
+RESERVED_SLUGS = ("baru",)  # /kerja/gelombang/baru is the create form
+TYPICAL_SD = 12.0  # points on the converted 25..100 scale, for the margin of error shown
+MIN_IKM, MAX_IKM = 1.0, 4.0
+STATUS_ACTIONS = {
+    "open": ("open", "wave.open"),
+    "close": ("closed", "wave.close"),
+    "publish": ("published", "wave.publish"),
+}
+ALLOWED_STATUS = {
+    "draft": ("open",),
+    "open": ("closed",),
+    "closed": ("open", "published"),
+    "published": (),
+}
+
+
+class WaveSetupError(ProblemError):
+    """A request that the rules refuse; each problem names the form field it concerns."""
+
+
+@dataclass(frozen=True)
+class CategoryInput:
+    """One category of a custom scheme: its code, labels and lower bound on 1..4."""
+
+    code: str
+    label_id: str
+    label_en: str
+    min_ikm: float
+
+
+@dataclass(frozen=True)
+class CustomScheme:
+    """A category scheme defined in the wave form, highest category first."""
+
+    name: str
+    categories: tuple[CategoryInput, ...]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """Return the categories as stored (min_converted = min_ikm x 25)."""
+        return [
+            {
+                "code": c.code,
+                "label_id": c.label_id,
+                "label_en": c.label_en,
+                "min_ikm": c.min_ikm,
+                "min_converted": round(c.min_ikm * 25, 4),
+            }
+            for c in self.categories
+        ]
+
+
+@dataclass(frozen=True)
+class WaveSettings:
+    """What the wave form sets, checked for form and range (not yet against the database)."""
+
+    title: str
+    evaluator: str | None
+    period_start: date | None
+    period_end: date | None
+    opd_slugs: tuple[str, ...]
+    questionnaire_id: int | None  # None: keep the wave's (or the default for a new wave)
+    scheme_slug: str | None  # an existing scheme; None when ``custom_scheme`` is given
+    custom_scheme: CustomScheme | None = None
+    targets: Mapping[str, int | None] = field(default_factory=dict)  # by hand, per OPD slug
+    compute_targets: bool = False  # Krejcie & Morgan where the OPD has a population
+
+
+def check_custom_scheme(name: str, rows: Sequence[tuple[str, str, str, str]]) -> CustomScheme:
+    """Check a custom scheme's name and rows (code, label_id, label_en, min_ikm as typed).
+
+    Blank rows are skipped. Raises WaveSetupError with problems for the fields ``scheme_name``
+    and ``category-<i>``.
+    """
+    errors: dict[str, Problem] = {}
+    name = name.strip()
+    if not name:
+        errors["scheme_name"] = problem("scheme-name-required", "scheme_name")
+    elif len(name) > 200:
+        errors["scheme_name"] = problem("scheme-name-too-long", "scheme_name", limit=200)
+    categories: list[CategoryInput] = []
+    seen: set[str] = set()
+    for i, (code, label_id, label_en, minimum) in enumerate(rows):
+        code, label_id, label_en, minimum = (
+            code.strip(),
+            label_id.strip(),
+            label_en.strip(),
+            minimum.strip(),
+        )
+        if not (code or label_id or label_en or minimum):
+            continue
+        key = f"category-{i}"
+        try:
+            value = float(minimum.replace(",", "."))
+        except ValueError:
+            value = float("nan")
+        if not code or len(code) > 8:
+            errors[key] = problem("category-code", key)
+        elif code in seen:
+            errors[key] = problem("category-code-twice", key, category=code)
+        elif not label_id or not label_en or len(label_id) > 100 or len(label_en) > 100:
+            errors[key] = problem("category-labels", key)
+        elif not MIN_IKM <= value <= MAX_IKM:
+            errors[key] = problem("category-bound", key)
+        elif categories and value >= categories[-1].min_ikm:
+            errors[key] = problem("category-order", key)
+        seen.add(code)
+        if key not in errors:
+            categories.append(CategoryInput(code, label_id, label_en, round(value, 4)))
+    if not errors:
+        if len(categories) < 2:
+            errors["category-0"] = problem("categories-too-few", "category-0")
+        elif categories[-1].min_ikm != MIN_IKM:
+            last = f"category-{len(categories) - 1}"
+            errors[last] = problem("category-lowest-bound", last)
+    if errors:
+        raise WaveSetupError(errors.values())
+    return CustomScheme(name=name, categories=tuple(categories))
+
+
+def _scheme_slug(session: Session, name: str) -> str:
+    """Return a free scheme slug made from the name (skema-<name>, -2, -3 ... if taken)."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-") or "kustom"
+    base = f"skema-{base}"
+    taken = set(session.exec(select(CategoryScheme.slug)).all())
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def margin_for(target: int | None, population: int | None) -> float | None:
+    """Return the margin of error (converted points) a target gives, or None if it has none."""
+    from scoring.planning import margin_of_error
+
+    if target is None or target < 2:
+        return None
+    if population is not None and (population < 2 or target > population):
+        return None
+    return margin_of_error(target, TYPICAL_SD, population=population)
+
+
+def km_target(population: int | None) -> int | None:
+    """Return the Krejcie & Morgan sample for a service population, None without one."""
+    from scoring.planning import krejcie_morgan
+
+    if population is None or population < 1:
+        return None
+    return krejcie_morgan(population)
+
+
+def response_counts_by_opd(
+    session: Session, *, wave: Wave, status: str | None = None
+) -> dict[int, int]:
+    """Return the number of the wave's responses per OPD id (of one status, or all)."""
+    query = select(Response.opd_id, sa.func.count()).where(Response.wave_id == wave.id)
+    if status is not None:
+        query = query.where(Response.status == status)
+    query = query.group_by(col(Response.opd_id))
+    return {int(opd_id): int(n) for opd_id, n in session.exec(query).all()}
+
+
+def snapshot(session: Session, *, wave: Wave) -> dict[str, Any]:
+    """Return the wave's settings as plain JSON values (for audit entries)."""
+    scheme = session.get(CategoryScheme, wave.scheme_id)
+    links = repo.wave_opds(session, wave=wave)
+    return {
+        "title": wave.title,
+        "evaluator": wave.evaluator,
+        "period_start": wave.period_start.isoformat() if wave.period_start else None,
+        "period_end": wave.period_end.isoformat() if wave.period_end else None,
+        "questionnaire_id": wave.questionnaire_id,
+        "scheme": scheme.slug if scheme else None,
+        "opds": sorted(opd.slug for opd, _link in links),
+        "targets": {opd.slug: link.target_n for opd, link in sorted(links, key=_by_slug)},
+    }
+
+
+def _by_slug(pair: tuple[Opd, WaveOpd]) -> str:
+    """Sort key: the OPD's slug."""
+    return pair[0].slug
+
+
+def _locked_wave(session: Session, wave_id: int | None) -> Wave:
+    """Return the wave row locked for update (PostgreSQL), so two edits do not interleave."""
+    query = (
+        select(Wave)
+        .where(Wave.id == wave_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(query).one()
+
+
+def _resolve(
+    session: Session,
+    *,
+    settings: WaveSettings,
+    wave: Wave | None,
+    errors: dict[str, Problem],
+) -> tuple[list[Opd], dict[str, int | None], Questionnaire | None, CategoryScheme | None]:
+    """Check the settings against the database; collect messages in ``errors``."""
+    current = {opd.slug for opd, _link in repo.wave_opds(session, wave=wave)} if wave else set()
+    opds: list[Opd] = []
+    for slug in settings.opd_slugs:
+        opd = repo.get_opd(session, slug=slug)
+        if opd is None or (not opd.active and slug not in current):
+            errors["opds"] = problem("wave-opd-unknown", "opds", slug=slug)
+            continue
+        opds.append(opd)
+    if not settings.opd_slugs:
+        errors["opds"] = problem("wave-opds-none", "opds")
+    targets: dict[str, int | None] = {}
+    for opd in opds:
+        target = settings.targets.get(opd.slug)
+        computed = km_target(opd.service_population) if settings.compute_targets else None
+        targets[opd.slug] = computed if computed is not None else target
+    questionnaire = None
+    if settings.questionnaire_id is not None:
+        questionnaire = repo.get_questionnaire(session, questionnaire_id=settings.questionnaire_id)
+        if questionnaire is None:
+            errors["questionnaire"] = problem("questionnaire-unknown", "questionnaire")
+    scheme = None
+    if settings.custom_scheme is None:
+        scheme = repo.get_scheme(session, slug=settings.scheme_slug or "")
+        if scheme is None:
+            errors["scheme"] = problem("scheme-unknown", "scheme")
+    return opds, targets, questionnaire, scheme
+
+
+def _add_custom_scheme(session: Session, *, custom: CustomScheme, actor: str | None) -> str:
+    """Add a custom scheme (no commit) with its scheme.create audit entry; return its slug."""
+    slug = _scheme_slug(session, custom.name)
+    scheme = CategoryScheme(
+        slug=slug, name=custom.name, builtin=False, categories=custom.as_dicts()
+    )
+    session.add(scheme)
+    session.flush()
+    audit(
+        session,
+        actor=actor,
+        action="scheme.create",
+        slug=slug,
+        name=custom.name,
+        categories=custom.as_dicts(),
+    )
+    return slug
+
+
+def check_new_slug(session: Session, *, slug: str) -> Problem | None:
+    """Return why a new wave's slug is refused, or None when it is free and well-formed."""
+    from survey.core.questionnaires import SLUG_MAX_LENGTH, SLUG_PATTERN
+
+    if not slug:
+        return problem("wave-slug-required", "slug")
+    if len(slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.match(slug):
+        return problem("wave-slug-invalid", "slug", value=slug, limit=SLUG_MAX_LENGTH)
+    if slug in RESERVED_SLUGS:
+        return problem("wave-slug-reserved", "slug", value=slug)
+    if repo.get_wave(session, slug=slug) is not None:
+        return problem("wave-slug-taken", "slug", value=slug)
+    return None
+
+
+def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: str | None) -> Wave:
+    """Create a draft wave with per-OPD targets; audit wave.create (and scheme.create); commit."""
+    errors: dict[str, Problem] = {}
+    refused = check_new_slug(session, slug=slug)
+    if refused:
+        errors["slug"] = refused
+    opds, targets, questionnaire, scheme = _resolve(
+        session, settings=settings, wave=None, errors=errors
+    )
+    if errors:
+        session.rollback()
+        raise WaveSetupError(errors.values())
+    if questionnaire is None:
+        questionnaire = repo.default_questionnaire(session)
+    if settings.custom_scheme is not None:
+        scheme_slug = _add_custom_scheme(session, custom=settings.custom_scheme, actor=actor)
+        scheme = repo.get_scheme(session, slug=scheme_slug)
+    assert scheme is not None
+    wave = Wave(
+        slug=slug,
+        title=settings.title,
+        evaluator=settings.evaluator,
+        period_start=settings.period_start,
+        period_end=settings.period_end,
+        status="draft",
+        questionnaire_id=int(questionnaire.id or 0),
+        scheme_id=int(scheme.id or 0),
+    )
+    session.add(wave)
+    session.flush()
+    for opd in opds:
+        session.add(WaveOpd(wave_id=wave.id, opd_id=opd.id, target_n=targets[opd.slug]))
+    session.flush()
+    audit(session, actor=actor, action="wave.create", wave=slug, **snapshot(session, wave=wave))
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        # Another request took the slug between the check and the commit.
+        session.rollback()
+        raise WaveSetupError([problem("wave-slug-taken", "slug", value=slug)]) from None
+    return wave
+
+
+def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: str | None) -> bool:
+    """Apply the settings to a wave; audit wave.update (before/after); commit. False: no change."""
+    wave = _locked_wave(session, wave.id)
+    if wave.status == "published":
+        session.rollback()
+        raise WaveSetupError([problem("wave-published", "wave")])
+    errors: dict[str, Problem] = {}
+    opds, targets, questionnaire, scheme = _resolve(
+        session, settings=settings, wave=wave, errors=errors
+    )
+    any_responses = response_counts_by_opd(session, wave=wave)
+    changing = questionnaire is not None and questionnaire.id != wave.questionnaire_id
+    if changing and (wave.status != "draft" or any_responses):
+        errors["questionnaire"] = problem("questionnaire-locked", "questionnaire")
+    chosen = {opd.slug for opd in opds}
+    removed = [opd for opd, _link in repo.wave_opds(session, wave=wave) if opd.slug not in chosen]
+    kept_back = [opd.name for opd in removed if any_responses.get(int(opd.id or 0))]
+    if kept_back and "opds" not in errors:
+        errors["opds"] = problem("wave-opds-answered", "opds", names=", ".join(kept_back))
+    if errors:
+        session.rollback()
+        raise WaveSetupError(errors.values())
+    before = snapshot(session, wave=wave)
+    if settings.custom_scheme is not None:
+        scheme_slug = _add_custom_scheme(session, custom=settings.custom_scheme, actor=actor)
+        scheme = repo.get_scheme(session, slug=scheme_slug)
+    assert scheme is not None
+    wave.title = settings.title
+    wave.evaluator = settings.evaluator
+    wave.period_start = settings.period_start
+    wave.period_end = settings.period_end
+    if questionnaire is not None:
+        wave.questionnaire_id = int(questionnaire.id or 0)
+    wave.scheme_id = int(scheme.id or 0)
+    session.add(wave)
+    links = {opd.slug: link for opd, link in repo.wave_opds(session, wave=wave)}
+    for opd in removed:
+        session.delete(links[opd.slug])
+    for opd in opds:
+        link = links.get(opd.slug)
+        if link is None:
+            session.add(WaveOpd(wave_id=wave.id, opd_id=opd.id, target_n=targets[opd.slug]))
+        elif link.target_n != targets[opd.slug]:
+            link.target_n = targets[opd.slug]
+            session.add(link)
+    session.flush()
+    after = snapshot(session, wave=wave)
+    changed = [key for key in after if after[key] != before[key]]
+    if not changed:
+        session.rollback()
+        return False
+    audit(
+        session,
+        actor=actor,
+        action="wave.update",
+        wave=wave.slug,
+        before={key: before[key] for key in changed},
+        after={key: after[key] for key in changed},
+    )
+    session.commit()
+    return True
+
+
+def change_status(
+    session: Session, *, wave: Wave, action: str, actor: str | None, confirmed: bool = False
+) -> Wave:
+    """Open, close or publish a wave with its audit entry, in one commit.
+
+    Publishing needs ``confirmed`` (the evaluator has reviewed the flagged responses) and
+    cannot be undone.
+    """
+    if action not in STATUS_ACTIONS:
+        raise WaveSetupError([problem("wave-action-unknown", "action", action=action)])
+    status, audit_action = STATUS_ACTIONS[action]
+    wave = _locked_wave(session, wave.id)
+    if status not in ALLOWED_STATUS.get(wave.status, ()):
+        session.rollback()
+        raise WaveSetupError(
+            [problem("wave-action-refused", "action", action=action, status=wave.status)]
+        )
+    if action == "publish" and not confirmed:
+        session.rollback()
+        raise WaveSetupError([problem("wave-publish-unconfirmed", "confirm")])
+    previous = wave.status
+    try:
+        wave = repo.set_wave_status(session, slug=wave.slug, status=status, commit=False)
+    except repo.RepoError:
+        session.rollback()
+        raise WaveSetupError([problem("wave-status-unchanged", "action")]) from None
+    detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
+    if status == "published" and wave.published_at is not None:
+        detail["published_at"] = wave.published_at.isoformat()
+        detail["confirmed_review"] = True
+    audit(session, actor=actor, action=audit_action, **detail)
+    session.commit()
+    return wave
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """An OPD of a wave on the wave's page: target, margin it gives, responses so far."""
+
+    slug: str
+    name: str
+    population: int | None
+    target: int | None
+    margin: float | None
+    counted: int
+    flagged: int
+
+
+def target_rows(session: Session, *, wave: Wave) -> list[TargetRow]:
+    """Return the wave's OPDs by name with their targets, margins and response counts."""
+    counted = response_counts_by_opd(session, wave=wave, status="counted")
+    flagged = response_counts_by_opd(session, wave=wave, status="flagged")
+    rows = []
+    for opd, link in repo.wave_opds(session, wave=wave):
+        opd_id = int(opd.id or 0)
+        rows.append(
+            TargetRow(
+                slug=opd.slug,
+                name=opd.name,
+                population=opd.service_population,
+                target=link.target_n,
+                margin=margin_for(link.target_n, opd.service_population),
+                counted=counted.get(opd_id, 0),
+                flagged=flagged.get(opd_id, 0),
+            )
+        )
+    return rows
+
+
+def form_opds(session: Session, *, wave: Wave | None) -> list[Opd]:
+    """Return the OPDs a wave form offers: the active ones and those the wave covers, by name."""
+    covered = {opd.id for opd, _link in repo.wave_opds(session, wave=wave)} if wave else set()
+    return sorted(
+        (opd for opd in repo.list_opds(session) if opd.active or opd.id in covered),
+        key=lambda opd: opd.name,
+    )
+
+
+def schemes(session: Session) -> list[CategoryScheme]:
+    """Return the category schemes, built-in ones first, then by name."""
+    found = session.exec(select(CategoryScheme)).all()
+    return sorted(found, key=lambda s: (not s.builtin, s.name.lower(), s.slug))
+
+
+def questionnaires(session: Session) -> list[Questionnaire]:
+    """Return the questionnaires by slug and version."""
+    query = select(Questionnaire).order_by(col(Questionnaire.slug), col(Questionnaire.version))
+    return list(session.exec(query).all())
+
+
+def questionnaire_changeable(session: Session, *, wave: Wave) -> bool:
+    """Return True while the wave's questionnaire may still change (draft, no responses)."""
+    return wave.status == "draft" and not response_counts_by_opd(session, wave=wave)

@@ -1,1 +1,0 @@
-"""The web views, one blueprint per module."""

@@ -1,0 +1,449 @@
+"""Administration: users and roles (administrators), OPDs and their CSV import (evaluators).
+
+Administrators list users, create them, change a user's role (and OPD), set a new password,
+and deactivate or reactivate an account; each change signs the user out everywhere and is
+written to the audit log. Nobody can demote or deactivate themself, nor the last active
+administrator. Evaluators and administrators list, add, edit, deactivate and reactivate OPDs
+and import them from a CSV file (all or nothing, with every bad row listed by number). The
+rules live in ``auth`` and ``opds``; these views read the form, call them and render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_wtf.csrf import ValidationError, validate_csrf
+from sqlmodel import Session
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from survey.core import accounts
+from survey.core import opds as opd_data
+from survey.core.accounts import AccountError, AdminGuardError
+from survey.core.models import USER_ROLES, Opd, User
+from survey.core.opds import OpdError
+from survey.web import signin as auth
+from survey.web.database import get_session
+from survey.web.extensions import csrf
+from survey.web.problems import field_errors, field_label, problem_text
+from survey.web.signin import current_user, roles_required
+
+bp = Blueprint("admin", __name__)
+
+# The body of an upload is the file plus the form's other fields and multipart framing.
+UPLOAD_OVERHEAD = 64 * 1024
+USER_RESULTS = ("peran", "sandi", "nonaktif", "aktif", "tetap")
+OPD_RESULTS = ("ditambahkan", "diubah", "nonaktif", "aktif", "tetap")
+
+
+def _actor() -> str:
+    """Return the signed-in user's name (the views are behind ``roles_required``)."""
+    user = current_user()
+    assert user is not None
+    return user.username
+
+
+# ---------------------------------------------------------------------------------------------
+# Users
+
+
+@dataclass(frozen=True)
+class UserForm:
+    """What the new-user form sent (missing fields are empty)."""
+
+    username: str = ""
+    role: str = ""
+    opd: str = ""
+    password: str = ""
+    confirmation: str = ""
+
+    @classmethod
+    def from_form(cls, form: Any) -> UserForm:
+        """Read the form, cutting each field to a sane length."""
+        return cls(
+            username=accounts.normalise_username(form.get("username", ""))[:100],
+            role=form.get("role", "")[:32],
+            opd=form.get("opd", "")[:100],
+            password=form.get("password", "")[:1024],
+            confirmation=form.get("confirmation", "")[:1024],
+        )
+
+    @property
+    def opd_slug(self) -> str | None:
+        """Return the OPD slug, only for the OPD-head role (the others name no OPD)."""
+        return (self.opd or None) if self.role == "opd-head" else None
+
+
+def _roles() -> list[tuple[str, str]]:
+    """Return (role, label) for the role selects."""
+    return [(role, auth.role_label(role)) for role in USER_ROLES]
+
+
+def _users_page(
+    session: Session,
+    *,
+    form: UserForm,
+    errors: dict[str, str] | None = None,
+    result: str | None = None,
+    result_user: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """Render the user list with the new-user form."""
+    page = render_template(
+        "admin/users.html",
+        users=accounts.list_users(session),
+        opds=opd_data.list_opds(session),
+        roles=_roles(),
+        role_label=auth.role_label,
+        form=form,
+        errors=errors or {},
+        result=result,
+        result_user=result_user,
+    )
+    return page, status
+
+
+@bp.route("/kerja/pengguna", methods=["GET", "POST"])
+@roles_required("admin")
+def users() -> ResponseReturnValue:
+    """List users; create one (username, role, OPD for an OPD head, password twice)."""
+    session = get_session()
+    if request.method == "GET":
+        result = request.args.get("hasil")
+        name = request.args.get("pengguna", "")
+        # Name the user only if they exist, so a crafted link cannot put words on the page.
+        known = accounts.get_user(session, username=name) if name else None
+        return _users_page(
+            session,
+            form=UserForm(role="evaluator"),
+            result=result if result == "dibuat" and known else None,
+            result_user=known.username if known else None,
+        )
+    form = UserForm.from_form(request.form)
+    errors = auth.new_user_form_errors(
+        session,
+        username=form.username,
+        role=form.role,
+        opd_slug=form.opd_slug,
+        password=form.password,
+        confirmation=form.confirmation,
+    )
+    if not errors:
+        try:
+            user = accounts.create_user(
+                session,
+                username=form.username,
+                password=form.password,
+                role=form.role,
+                opd_slug=form.opd_slug,
+                actor=_actor(),
+            )
+        except AccountError:
+            # Only a race gets here (someone took the name since the check).
+            session.rollback()
+            errors = {"username": _("Nama pengguna ini sudah dipakai.")}
+        else:
+            return redirect(url_for("admin.users", hasil="dibuat", pengguna=user.username))
+    return _users_page(session, form=form, errors=errors, status=400)
+
+
+def _user_page(
+    session: Session,
+    *,
+    user: User,
+    errors: dict[str, str] | None = None,
+    result: str | None = None,
+    role: str | None = None,
+    opd: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """Render one user's page: details, role form, password form, (de)activation."""
+    current_opd = session.get(Opd, user.opd_id) if user.opd_id else None
+    page = render_template(
+        "admin/user.html",
+        user=user,
+        user_opd=current_opd,
+        opds=opd_data.list_opds(session),
+        roles=_roles(),
+        role_label=auth.role_label,
+        chosen_role=role if role is not None else user.role,
+        chosen_opd=opd if opd is not None else (current_opd.slug if current_opd else ""),
+        is_self=user.username == _actor(),
+        errors=errors or {},
+        result=result,
+    )
+    return page, status
+
+
+@bp.route("/kerja/pengguna/<username>", methods=["GET", "POST"])
+@roles_required("admin")
+def user(username: str) -> ResponseReturnValue:
+    """Show a user; change their role (and OPD), set a password, deactivate or reactivate."""
+    session = get_session()
+    target = accounts.get_user(session, username=username)
+    if target is None:
+        abort(404)
+    if request.method == "GET":
+        result = request.args.get("hasil")
+        return _user_page(session, user=target, result=result if result in USER_RESULTS else None)
+    action = request.form.get("action")
+    if action == "role":
+        return _change_role(session, target)
+    if action == "password":
+        return _change_password(session, target)
+    if action in ("deactivate", "activate"):
+        return _change_active(session, target, active=action == "activate")
+    abort(400)
+
+
+def _change_role(session: Session, target: User) -> ResponseReturnValue:
+    """Apply the role form: a new role, and the OPD of an OPD head."""
+    form = UserForm(role=request.form.get("role", "")[:32], opd=request.form.get("opd", "")[:100])
+    errors = auth.role_form_errors(session, role=form.role, opd_slug=form.opd_slug)
+    if not errors:
+        current_opd = session.get(Opd, target.opd_id) if target.opd_id else None
+        if (form.role, form.opd_slug) == (target.role, current_opd.slug if current_opd else None):
+            return redirect(url_for("admin.user", username=target.username, hasil="tetap"))
+        try:
+            accounts.set_role(
+                session,
+                username=target.username,
+                role=form.role,
+                opd_slug=form.opd_slug,
+                actor=_actor(),
+            )
+        except AdminGuardError as exc:
+            session.rollback()
+            errors = {"role": auth.guard_message(exc.reason)}
+        else:
+            return redirect(url_for("admin.user", username=target.username, hasil="peran"))
+    return _user_page(session, user=target, errors=errors, role=form.role, opd=form.opd, status=400)
+
+
+def _change_password(session: Session, target: User) -> ResponseReturnValue:
+    """Apply the password form; an administrator who sets their own stays signed in."""
+    password = request.form.get("password", "")[:1024]
+    errors = auth.password_form_errors(password, request.form.get("confirmation", "")[:1024])
+    if errors:
+        return _user_page(session, user=target, errors=errors, status=400)
+    user = accounts.set_password(
+        session, username=target.username, password=password, actor=_actor()
+    )
+    if user.username == _actor():
+        # The new session version ends every other session; this one starts afresh.
+        auth.start_session(user)
+    return redirect(url_for("admin.user", username=user.username, hasil="sandi"))
+
+
+def _change_active(session: Session, target: User, *, active: bool) -> ResponseReturnValue:
+    """Deactivate or reactivate a user (refused for oneself and the last administrator)."""
+    if target.active == active:
+        return redirect(url_for("admin.user", username=target.username, hasil="tetap"))
+    try:
+        accounts.set_active(session, username=target.username, active=active, actor=_actor())
+    except AdminGuardError as exc:
+        session.rollback()
+        errors = {"active": auth.guard_message(exc.reason)}
+        return _user_page(session, user=target, errors=errors, status=400)
+    result = "aktif" if active else "nonaktif"
+    return redirect(url_for("admin.user", username=target.username, hasil=result))
+
+
+# ---------------------------------------------------------------------------------------------
+# OPDs
+
+
+@dataclass(frozen=True)
+class OpdForm:
+    """What the OPD form sent, as typed (missing fields are empty)."""
+
+    slug: str = ""
+    name: str = ""
+    short_name: str = ""
+    service_population: str = ""
+
+    @classmethod
+    def from_form(cls, form: Any) -> OpdForm:
+        """Read the form, cutting each field well past its limit (so too long is reported)."""
+        return cls(
+            slug=form.get("slug", "")[:200],
+            name=form.get("name", "")[:1000],
+            short_name=form.get("short_name", "")[:1000],
+            service_population=form.get("service_population", "")[:100],
+        )
+
+    @classmethod
+    def of(cls, opd: Opd) -> OpdForm:
+        """Return the form filled with an OPD's values."""
+        population = opd.service_population
+        return cls(
+            slug=opd.slug,
+            name=opd.name,
+            short_name=opd.short_name or "",
+            service_population="" if population is None else str(population),
+        )
+
+
+def _opds_page(
+    session: Session,
+    *,
+    form: OpdForm | None = None,
+    errors: dict[str, str] | None = None,
+    import_error: str | None = None,
+    result: str | None = None,
+    result_opd: Opd | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """Render the OPD list with the add form and the import form."""
+    page = render_template(
+        "admin/opds.html",
+        opds=opd_data.list_opds(session),
+        form=form or OpdForm(),
+        errors=errors or {},
+        import_error=import_error,
+        result=result,
+        result_opd=result_opd,
+        max_mb=opd_data.IMPORT_MAX_BYTES // (1024 * 1024),
+    )
+    return page, status
+
+
+@bp.route("/kerja/opd", methods=["GET", "POST"])
+@roles_required("evaluator")
+def opds() -> ResponseReturnValue:
+    """List OPDs; add one (slug, name, short name, service population)."""
+    session = get_session()
+    if request.method == "GET":
+        result = request.args.get("hasil")
+        slug = request.args.get("opd", "")
+        known = opd_data.get_opd(session, slug=slug) if slug else None
+        return _opds_page(
+            session,
+            result=result if result == "ditambahkan" and known else None,
+            result_opd=known,
+        )
+    form = OpdForm.from_form(request.form)
+    try:
+        added = opd_data.create_opd(
+            session,
+            slug=form.slug,
+            name=form.name,
+            short_name=form.short_name,
+            service_population=form.service_population,
+            actor=_actor(),
+        )
+    except OpdError as exc:
+        return _opds_page(session, form=form, errors=field_errors(exc.problems), status=400)
+    return redirect(url_for("admin.opds", hasil="ditambahkan", opd=added.slug))
+
+
+def _opd_page(
+    session: Session,
+    *,
+    opd: Opd,
+    form: OpdForm | None = None,
+    errors: dict[str, str] | None = None,
+    result: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """Render one OPD's edit page."""
+    page = render_template(
+        "admin/opd.html",
+        opd=opd,
+        form=form or OpdForm.of(opd),
+        errors=errors or {},
+        result=result,
+    )
+    return page, status
+
+
+@bp.route("/kerja/opd/<slug>", methods=["GET", "POST"])
+@roles_required("evaluator")
+def opd(slug: str) -> ResponseReturnValue:
+    """Edit an OPD's name, short name and population; deactivate or reactivate it."""
+    session = get_session()
+    target = opd_data.get_opd(session, slug=slug)
+    if target is None:
+        abort(404)
+    if request.method == "GET":
+        result = request.args.get("hasil")
+        return _opd_page(session, opd=target, result=result if result in OPD_RESULTS else None)
+    action = request.form.get("action")
+    if action in ("deactivate", "activate"):
+        changed = opd_data.set_opd_active(
+            session, opd=target, active=action == "activate", actor=_actor()
+        )
+        result = ("aktif" if action == "activate" else "nonaktif") if changed else "tetap"
+        return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
+    if action != "update":
+        abort(400)
+    form = OpdForm.from_form(request.form)
+    try:
+        changes = opd_data.update_opd(
+            session,
+            opd=target,
+            name=form.name,
+            short_name=form.short_name,
+            service_population=form.service_population,
+            actor=_actor(),
+        )
+    except OpdError as exc:
+        session.rollback()
+        session.refresh(target)
+        form = OpdForm(
+            slug=target.slug,
+            name=form.name,
+            short_name=form.short_name,
+            service_population=form.service_population,
+        )
+        return _opd_page(
+            session, opd=target, form=form, errors=field_errors(exc.problems), status=400
+        )
+    result = "diubah" if changes else "tetap"
+    return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
+
+
+@bp.route("/kerja/opd/impor", methods=["GET", "POST"])
+@csrf.exempt  # checked below, once the larger upload limit is in force
+@roles_required("evaluator")
+def opd_import() -> ResponseReturnValue:
+    """Import OPDs from an uploaded CSV file (all or nothing); GET goes back to the list."""
+    if request.method == "GET":
+        return redirect(url_for("admin.opds"))
+    session = get_session()
+    # The app-wide body limit is sized for survey answers; an OPD file may be larger.
+    request.max_content_length = opd_data.IMPORT_MAX_BYTES + UPLOAD_OVERHEAD
+    try:
+        upload = request.files.get("file")
+        token = request.form.get("csrf_token")
+    except RequestEntityTooLarge:
+        message = problem_text(opd_data.problem("too-large"))
+        return _opds_page(session, import_error=message, status=413)
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        abort(400)
+    if upload is None or not upload.filename:
+        return _opds_page(session, import_error=_("Pilih berkas CSV."), status=400)
+    data = upload.read(opd_data.IMPORT_MAX_BYTES + 1)
+    # Keep only the base name (browsers may send a path) and a length the log can show.
+    filename = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:255]
+    report = opd_data.import_opds(
+        session,
+        data=data,
+        filename=filename,
+        actor=_actor(),
+        dry_run=request.form.get("dry_run") == "1",
+    )
+    page = render_template(
+        "admin/opd_import.html",
+        report=report,
+        dry_run=request.form.get("dry_run") == "1",
+        problem_text=problem_text,
+        field_label=field_label,
+        max_mb=opd_data.IMPORT_MAX_BYTES // (1024 * 1024),
+    )
+    return page, 200 if report.ok else 400

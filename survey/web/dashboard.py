@@ -1,0 +1,186 @@
+"""The evaluator's live dashboard of a wave: responses against target, scores so far.
+
+One page per wave for evaluators and administrators, sorted by OPD name (no league table while
+responses still come in), refreshing itself with ``<meta http-equiv="refresh">`` and no
+script. ``?segarkan=0`` stops the refresh for a reader who needs time (WCAG 2.2.1);
+``?tv=1`` (or ``/tv``) gives a large-type layout without the site header for a
+meeting-room screen, refreshing every 30 seconds. An OPD with fewer than
+``MIN_RESPONSES`` counted responses shows "belum cukup data" instead of a score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, make_response, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlmodel import Session, col, select
+
+from survey.core import queries as repo
+from survey.core.models import Opd, Response, Wave
+from survey.core.scores import score_wave
+from survey.web.database import get_session
+from survey.web.i18n import current_language
+from survey.web.signin import current_user, roles_required
+
+bp = Blueprint("dashboard", __name__)
+
+MIN_RESPONSES = 15  # below this an OPD's score is too uncertain to show
+REFRESH_SECONDS = 60
+TV_REFRESH_SECONDS = 30
+
+
+def status_label(status: str) -> str:
+    """Return the name of a wave status in the current language."""
+    labels = {
+        "draft": _("Draf"),
+        "open": _("Dibuka"),
+        "closed": _("Ditutup"),
+        "published": _("Diterbitkan"),
+    }
+    return labels.get(status, status)
+
+
+def last_response_times(session: Session, *, wave: Wave) -> dict[str, datetime]:
+    """Return the time of each OPD's latest response to the wave (any status), by slug."""
+    query = (
+        select(Opd.slug, sa.func.max(Response.submitted_at))
+        .join(Opd, col(Opd.id) == Response.opd_id)
+        .where(Response.wave_id == wave.id)
+        .group_by(col(Opd.slug))
+    )
+    return {slug: at for slug, at in session.exec(query).all() if at is not None}
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    """One OPD on the dashboard."""
+
+    slug: str
+    name: str
+    counted: int
+    target: int | None
+    flagged: int
+    last_at: datetime | None
+    score: dict[str, Any] | None  # None: below MIN_RESPONSES counted responses
+
+    @property
+    def enough(self) -> bool:
+        """Return True if the OPD has enough counted responses to show a score."""
+        return self.score is not None
+
+    @property
+    def bar_value(self) -> int:
+        """Return the progress bar's value (the target at most)."""
+        return min(self.counted, self.target or 0)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The figures over all OPDs of the wave."""
+
+    counted: int
+    target: int | None  # None unless every OPD has a target
+    flagged: int
+    opds: int
+    opds_enough: int
+    opds_reached: int
+    last_at: datetime | None
+
+
+def dashboard_data(session: Session, *, wave: Wave) -> tuple[list[DashboardRow], Totals, datetime]:
+    """Return the rows (by OPD name), the totals and the time the data was taken."""
+    report = score_wave(session, wave=wave, wave_tests=False)
+    scored = {row["opd"]: row for row in report.rows()}
+    last = last_response_times(session, wave=wave)
+    rows = []
+    for opd in report.opds:
+        data = scored.get(opd.slug, {})
+        counted = int(data.get("n") or 0)
+        rows.append(
+            DashboardRow(
+                slug=opd.slug,
+                name=opd.name,
+                counted=counted,
+                target=opd.target,
+                flagged=opd.flagged,
+                last_at=last.get(opd.slug),
+                score=data if counted >= MIN_RESPONSES and data.get("ikm") is not None else None,
+            )
+        )
+    rows.sort(key=lambda r: (r.name.casefold(), r.slug))
+    targets = [r.target for r in rows]
+    totals = Totals(
+        counted=sum(r.counted for r in rows),
+        target=sum(t for t in targets if t) if rows and all(targets) else None,
+        flagged=sum(r.flagged for r in rows),
+        opds=len(rows),
+        opds_enough=sum(1 for r in rows if r.enough),
+        opds_reached=sum(1 for r in rows if r.target and r.counted >= r.target),
+        last_at=max((r.last_at for r in rows if r.last_at), default=None, key=_utc_key),
+    )
+    return rows, totals, report.taken_at
+
+
+def _utc_key(value: datetime) -> datetime:
+    """Compare stored times whether the backend gave them aware (PostgreSQL) or naive."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
+    session = get_session()
+    wave = repo.get_wave(session, slug=wave_slug)
+    if wave is None:
+        abort(404)
+    rows, totals, taken_at = dashboard_data(session, wave=wave)
+    # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
+    # layout, on a meeting-room screen no one operates, always refreshes.
+    paused = not tv and request.args.get("segarkan") == "0"
+    refresh = None if paused else TV_REFRESH_SECONDS if tv else REFRESH_SECONDS
+    page = render_template(
+        "dashboard/tv.html" if tv else "dashboard/wave.html",
+        wave=wave,
+        rows=rows,
+        totals=totals,
+        taken_at=taken_at,
+        refresh=refresh,
+        every=REFRESH_SECONDS,
+        min_responses=MIN_RESPONSES,
+        status_label=status_label(wave.status),
+        lang=current_language(),
+    )
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/kerja/gelombang/<wave_slug>/dasbor")
+@roles_required("evaluator")
+def wave_dashboard(wave_slug: str) -> ResponseReturnValue:
+    """The live dashboard of a wave; ``?tv=1`` gives the meeting-room layout."""
+    return _show(wave_slug, tv=request.args.get("tv") in ("1", "true", "ya"))
+
+
+@bp.get("/kerja/gelombang/<wave_slug>/dasbor/tv")
+@roles_required("evaluator")
+def wave_dashboard_tv(wave_slug: str) -> ResponseReturnValue:
+    """The meeting-room (TV) layout of a wave's live dashboard."""
+    return _show(wave_slug, tv=True)
+
+
+def dashboard_waves() -> list[tuple[Wave, str]]:
+    """Return the waves (newest first) with their status label, for evaluators and admins."""
+    user = current_user()
+    if user is None or user.role not in ("admin", "evaluator"):
+        return []
+    return [(wave, status_label(wave.status)) for wave in repo.list_waves(get_session())]
+
+
+@bp.app_context_processor
+def inject_dashboard_waves() -> dict[str, Any]:
+    """Let the workspace page list the waves with links to their dashboards."""
+    return {"dashboard_waves": dashboard_waves}

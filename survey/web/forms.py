@@ -1,0 +1,328 @@
+"""The citizen survey form: one radio group per element, the optional respondent fields.
+
+The questions depend on the wave's questionnaire (its element codes and scale), so the form
+class is built per request by ``survey_form_class``; building it inside the request also lets
+every label and message go through ``gettext`` in the citizen's language. A valid form turns
+itself into a ``survey.core.submissions.Submission`` value object, so views and the data layer never
+handle form objects. Hidden fields: ``submission_id`` (idempotent submits), ``t`` (the signed
+render time), ``channel`` (qr or kiosk) and the honeypot ``website``; see ``survey.web.antiabuse``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import (
+    Field,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Optional, ValidationError
+
+from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, Element
+from survey.core.submissions import Submission
+from survey.web import antiabuse
+from survey.web.i18n import format_number
+
+AGE_MIN = 15
+AGE_MAX = 100
+SERVICE_MAX_LENGTH = 120
+COMMENT_MAX_LENGTH = 1200  # the database column's size; the setting may only lower it
+WEB_CHANNELS = ("qr", "kiosk")  # "import" is for files, never accepted from the web
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_AGE_RE = re.compile(r"[0-9]{1,3}")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One element as the citizen sees it: number, code, text and answer labels."""
+
+    position: int
+    code: str
+    number: int
+    text: str
+    labels: tuple[str, ...]
+
+    @property
+    def field_name(self) -> str:
+        """Return the form attribute that holds this question's answer."""
+        return f"q{self.position}"
+
+
+def questions_for(elements: Sequence[Element], *, scale_points: int, lang: str) -> list[Question]:
+    """Return the questions of a questionnaire in order, texts in ``lang`` (Indonesian fallback)."""
+    questions = []
+    for number, element in enumerate(elements, start=1):
+        english = lang == "en"
+        text = (element.question_en if english else element.question_id) or element.question_id
+        labels = list((element.labels_en if english else element.labels_id) or element.labels_id)
+        # A questionnaire with fewer labels than points still offers every point, as a number.
+        labels += [str(i) for i in range(len(labels) + 1, scale_points + 1)]
+        questions.append(
+            Question(
+                position=element.position,
+                code=element.code,
+                number=number,
+                text=text,
+                labels=tuple(labels[:scale_points]),
+            )
+        )
+    return questions
+
+
+def clean_text(value: str | None) -> str | None:
+    """Normalise free text: LF newlines, no control characters, trimmed; empty becomes None."""
+    if value is None:
+        return None
+    # Browsers send CRLF but count maxlength in LF; PostgreSQL refuses NUL characters.
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = _CONTROL_CHARS.sub("", value).strip()
+    return value or None
+
+
+def strip(value: Any) -> Any:
+    """Trim surrounding whitespace from a submitted string, so blank means unanswered."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def _one_of(values: Sequence[str], message: str) -> Callable[[Any, Field], None]:
+    """Return a validator accepting only ``values``."""
+
+    def check(_form: Any, field: Field) -> None:
+        """Refuse a value outside the allowed ones."""
+        if field.data not in values:
+            raise ValidationError(message)
+
+    return check
+
+
+def _max_length(limit: int, message: str) -> Callable[[Any, Field], None]:
+    """Return a validator refusing text longer than ``limit`` characters."""
+
+    def check(_form: Any, field: Field) -> None:
+        """Refuse text that is too long."""
+        if field.data is not None and len(field.data) > limit:
+            raise ValidationError(message)
+
+    return check
+
+
+def _age(message: str) -> Callable[[Any, Field], None]:
+    """Return a validator for a whole number of years within AGE_MIN..AGE_MAX."""
+
+    def check(_form: Any, field: Field) -> None:
+        """Refuse anything but plain ASCII digits in range."""
+        value = field.data or ""
+        if not _AGE_RE.fullmatch(value) or not AGE_MIN <= int(value) <= AGE_MAX:
+            raise ValidationError(message)
+
+    return check
+
+
+class SurveyForm(FlaskForm):
+    """The fields every survey has; ``survey_form_class`` adds the questions."""
+
+    questions: tuple[Question, ...] = ()
+    comment_max: int = COMMENT_MAX_LENGTH
+    age_min: int = AGE_MIN
+    age_max: int = AGE_MAX
+    service_max: int = SERVICE_MAX_LENGTH
+
+    def answer_fields(self) -> list[tuple[Question, Field]]:
+        """Return each question with its radio field, in order."""
+        return [(q, self[q.field_name]) for q in self.questions]
+
+    def known_names(self) -> set[str]:
+        """Return the names this form accepts in a POST."""
+        return {field.name for field in self}
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate every field, then refuse unknown or repeated names and an empty survey."""
+        valid = super().validate(extra_validators)
+        posted = request.form
+        unknown = sorted(set(posted.keys()) - self.known_names())
+        if unknown:
+            names = ", ".join(name[:32] for name in unknown[:5])
+            self.form_errors.append(
+                _("Formulir berisi isian yang tidak dikenal: %(names)s.", names=names)
+            )
+            valid = False
+        repeated = sorted(name for name in set(posted.keys()) if len(posted.getlist(name)) > 1)
+        if repeated:
+            names = ", ".join(name[:32] for name in repeated[:5])
+            self.form_errors.append(
+                _("Isian ini dikirim lebih dari sekali: %(names)s.", names=names)
+            )
+            valid = False
+        if not any(strip(posted.get(q.code)) for q in self.questions):
+            self.form_errors.append(_("Jawablah paling sedikit satu pertanyaan."))
+            valid = False
+        return valid
+
+    @property
+    def csrf_failed(self) -> bool:
+        """Return True when the CSRF token was missing, expired or from another session."""
+        return bool(getattr(self, "csrf_token", None) and self.csrf_token.errors)
+
+    def field_errors(self) -> list[tuple[str, str, str]]:
+        """Return (anchor id, field label, message) for each field error, in page order."""
+        found = []
+        for question, field in self.answer_fields():
+            for message in field.errors:
+                found.append((f"q-{question.code}", str(field.label.text), message))
+        for name in ("sex", "age", "education", "occupation", "service", "comment"):
+            field = self[name]
+            for message in field.errors:
+                found.append((f"f-{name}", str(field.label.text), message))
+        return found
+
+    def channel_value(self) -> str:
+        """Return the channel carried by the form; anything but kiosk is a QR scan."""
+        return self.channel.data if self.channel.data in WEB_CHANNELS else "qr"
+
+    def prepare_rerender(self) -> None:
+        """Keep the answers and hidden ids for another try; repair hidden values that are bad."""
+        self.submission_id.data = antiabuse.checked_submission_id(self.submission_id.data)
+        # The render time of the first display stays: a quick resubmit after fixing one field
+        # is a citizen, not a bot.
+        if antiabuse.read_render_time(self.t.data) is None:
+            self.t.data = antiabuse.sign_render_time()
+        self.channel.data = self.channel_value()
+        self.website.data = ""
+
+    def to_submission(self, *, wave_id: int, opd_id: int) -> Submission:
+        """Return the validated data as a value object ready to store."""
+        answers = {q.position: int(field.data) for q, field in self.answer_fields() if field.data}
+        return Submission(
+            wave_id=wave_id,
+            opd_id=opd_id,
+            submission_id=antiabuse.checked_submission_id(self.submission_id.data),
+            channel=self.channel_value(),
+            answers=answers,
+            sex=self.sex.data or None,
+            age=int(self.age.data) if self.age.data else None,
+            education=self.education.data or None,
+            occupation=self.occupation.data or None,
+            service=self.service.data,
+            comment=self.comment.data,
+        )
+
+
+def survey_form_class(
+    questions: Sequence[Question], *, scale_points: int, comment_max: int
+) -> type[SurveyForm]:
+    """Build the form class for these questions, labels and messages in the current language."""
+    comment_max = min(comment_max, COMMENT_MAX_LENGTH)
+    points = [str(i) for i in range(1, scale_points + 1)]
+    choice_message = _("Pilih salah satu pilihan yang tersedia.")
+    attrs: dict[str, Any] = {"questions": tuple(questions), "comment_max": comment_max}
+    for question in questions:
+        attrs[question.field_name] = RadioField(
+            _("Pertanyaan %(number)d", number=question.number),
+            name=question.code,
+            filters=[strip],
+            choices=[
+                SelectChoice(point, label)
+                for point, label in zip(points, question.labels, strict=True)
+            ],
+            validate_choice=False,
+            validators=[
+                Optional(),
+                _one_of(points, _("Pilih salah satu dari %(n)d jawaban.", n=scale_points)),
+            ],
+        )
+    attrs["sex"] = RadioField(
+        _("Jenis kelamin"),
+        choices=[SelectChoice("L", _("Laki-laki")), SelectChoice("P", _("Perempuan"))],
+        filters=[strip],
+        validate_choice=False,
+        validators=[Optional(), _one_of(SEXES, choice_message)],
+    )
+    attrs["age"] = StringField(
+        _("Umur (tahun)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            _age(
+                _(
+                    "Isi umur dengan angka bulat dari %(min)d sampai %(max)d.",
+                    min=AGE_MIN,
+                    max=AGE_MAX,
+                )
+            ),
+        ],
+    )
+    # The codes are what Indonesians read on paper forms; English gets them explained.
+    education_labels = {
+        "SD": _("SD"),
+        "SMP": _("SMP"),
+        "SMA": _("SMA"),
+        "D1-D3": _("D1-D3"),
+        "S1": _("S1"),
+        "S2": _("S2"),
+        "S3": _("S3"),
+    }
+    attrs["education"] = SelectField(
+        _("Pendidikan terakhir"),
+        choices=[
+            SelectChoice("", _("(tidak diisi)")),
+            *(SelectChoice(v, education_labels[v]) for v in EDUCATIONS),
+        ],
+        filters=[strip],
+        validate_choice=False,
+        validators=[Optional(), _one_of(EDUCATIONS, choice_message)],
+    )
+    occupation_labels = {
+        "PNS": _("PNS"),
+        "TNI": _("TNI"),
+        "POLRI": _("POLRI"),
+        "Swasta": _("Pegawai swasta"),
+        "Wirausaha": _("Wirausaha"),
+        "Lainnya": _("Lainnya"),
+    }
+    attrs["occupation"] = SelectField(
+        _("Pekerjaan"),
+        choices=[
+            SelectChoice("", _("(tidak diisi)")),
+            *(SelectChoice(v, occupation_labels[v]) for v in OCCUPATIONS),
+        ],
+        filters=[strip],
+        validate_choice=False,
+        validators=[Optional(), _one_of(OCCUPATIONS, choice_message)],
+    )
+    too_long = _("Paling banyak %(max)s karakter.", max=format_number(SERVICE_MAX_LENGTH, 0))
+    attrs["service"] = StringField(
+        _("Layanan yang Anda terima"),
+        filters=[clean_text],
+        validators=[Optional(), _max_length(SERVICE_MAX_LENGTH, too_long)],
+    )
+    too_long = _("Paling banyak %(max)s karakter.", max=format_number(comment_max, 0))
+    attrs["comment"] = TextAreaField(
+        _("Kritik dan saran"),
+        filters=[clean_text],
+        validators=[Optional(), _max_length(comment_max, too_long)],
+    )
+    attrs["submission_id"] = HiddenField()
+    attrs["t"] = HiddenField()
+    attrs["channel"] = HiddenField()
+    attrs[antiabuse.HONEYPOT_FIELD] = StringField(_("Jangan isi kolom ini"))
+    return type("SurveyForm", (SurveyForm,), attrs)
+
+
+def initial_data(channel: str | None) -> dict[str, str]:
+    """Return the hidden values of a freshly displayed form."""
+    return {
+        "submission_id": antiabuse.new_submission_id(),
+        "t": antiabuse.sign_render_time(),
+        "channel": channel if channel in WEB_CHANNELS else "qr",
+    }

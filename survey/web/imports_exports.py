@@ -1,0 +1,392 @@
+"""Data in and out on the web: response imports (mapping step, progress), exports, open data.
+
+An evaluator uploads a CSV or XLSX file for a wave (up to ``IMPORT_MAX_BYTES``, far more than
+the survey's app-wide ``MAX_CONTENT_LENGTH``, so the limit is raised for that route only),
+checks how each column is read on the job page, and confirms; a worker thread (or the request
+itself when ``IMPORT_INLINE`` is set) checks and writes the rows while the job page refreshes
+itself to show the progress, then the result or the report of bad rows. Exports give the
+``ikm export`` files (the CSV always formula-safe); the open-data ZIP of a published wave is
+public. The work is done by ``survey.core.imports``; these views validate, call it and render.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlmodel import Session
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from survey.core import imports as dataio
+from survey.core import queries as repo
+from survey.core.audit import audit
+from survey.core.models import ImportJob, Wave
+from survey.core.responsefile import (
+    OPD_COLUMN,
+    RESPONDENT_COLUMNS,
+    SUBMITTED_AT_COLUMN,
+    CanonicalReader,
+    ColumnMapping,
+    FileFormatError,
+    canonical_columns,
+    file_kind,
+)
+from survey.web.database import get_engine, get_session
+from survey.web.extensions import csrf
+from survey.web.signin import current_user, roles_required
+
+bp = Blueprint("dataio", __name__)
+
+DEFAULT_IMPORT_MAX_BYTES = 20 * 1024 * 1024
+ALLOWED_SUFFIXES = (".csv", ".xlsx")
+WORKING = ("queued", "running")
+REFRESH_SECONDS = 2
+
+
+def _wave_or_404(session: Session, slug: str) -> Wave:
+    """Return the wave with this slug or answer 404."""
+    wave = repo.get_wave(session, slug=slug)
+    if wave is None:
+        abort(404)
+    return wave
+
+
+def _username() -> str | None:
+    """Return the signed-in user's name (the actor of audit entries)."""
+    user = current_user()
+    return user.username if user else None
+
+
+def _max_bytes() -> int:
+    """Return the upload limit of the import route."""
+    return int(current_app.config.get("IMPORT_MAX_BYTES") or DEFAULT_IMPORT_MAX_BYTES)
+
+
+def _megabytes(size: int) -> str:
+    """Return a byte count as whole megabytes for messages (at least 1)."""
+    return str(max(1, round(size / (1024 * 1024))))
+
+
+def _upload_page(wave: Wave, *, error: str | None = None, status: int = 200) -> Any:
+    """Render the upload form, with an error next to the file field if any."""
+    page = render_template(
+        "dataio/upload.html",
+        wave=wave,
+        error=error,
+        limit_mb=_megabytes(_max_bytes()),
+        published=wave.status == "published",
+    )
+    return make_response(page, status)
+
+
+@bp.route("/kerja/gelombang/<wave_slug>/impor", methods=["GET", "POST"])
+@roles_required("evaluator")
+@csrf.exempt  # checked in the view, once the larger body limit of this route is set
+def import_upload(wave_slug: str) -> ResponseReturnValue:
+    """Show the upload form of a wave's import; store an uploaded file as an import job."""
+    session = get_session()
+    wave = _wave_or_404(session, wave_slug)
+    if request.method == "GET":
+        return _upload_page(wave)
+    limit = _max_bytes()
+    request.max_content_length = limit
+    try:
+        csrf.protect()
+        upload = request.files.get("berkas")
+    except RequestEntityTooLarge:
+        return _upload_page(
+            wave,
+            error=_("Berkas terlalu besar: batasnya %(mb)s MB.", mb=_megabytes(limit)),
+            status=413,
+        )
+    if wave.status == "published":
+        return _upload_page(
+            wave,
+            error=_("Gelombang ini sudah diterbitkan; responsnya tidak dapat diubah."),
+            status=409,
+        )
+    if upload is None or not upload.filename:
+        return _upload_page(wave, error=_("Pilih berkas CSV atau XLSX."), status=400)
+    filename = upload.filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or "berkas"
+    if not filename.lower().endswith(ALLOWED_SUFFIXES):
+        return _upload_page(
+            wave,
+            error=_("Jenis berkas tidak didukung: simpan sebagai .xlsx (Excel) atau CSV UTF-8."),
+            status=400,
+        )
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        return _upload_page(
+            wave,
+            error=_("Berkas terlalu besar: batasnya %(mb)s MB.", mb=_megabytes(limit)),
+            status=413,
+        )
+    try:
+        job = dataio.create_import_job(
+            session,
+            wave=wave,
+            actor=_username(),
+            filename=filename,
+            kind=file_kind(filename),
+            data=data,
+        )
+    except FileFormatError as exc:
+        return _upload_page(
+            wave, error=_("Berkas tidak dapat dibaca: %(reason)s", reason=str(exc)), status=400
+        )
+    return redirect(url_for("dataio.job", job_id=job.id))
+
+
+def _field_labels(session: Session, wave: Wave) -> list[tuple[str, str]]:
+    """Return (field, label) for every canonical column of the wave's questionnaire."""
+    names = {
+        OPD_COLUMN: _("OPD (slug atau nama lengkap)"),
+        SUBMITTED_AT_COLUMN: _("Waktu pengisian"),
+        "sex": _("Jenis kelamin"),
+        "age": _("Umur"),
+        "education": _("Pendidikan"),
+        "occupation": _("Pekerjaan"),
+        "service": _("Jenis layanan"),
+        "comment": _("Komentar"),
+    }
+    elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
+    for element in elements:
+        names[element.code] = element.name_id
+    codes = [e.code for e in elements]
+    assert set(RESPONDENT_COLUMNS) <= set(names)
+    return [(name, names[name]) for name in canonical_columns(codes)]
+
+
+def _context(session: Session, wave: Wave) -> Any:
+    """Return the import context of the wave under the app's settings."""
+    return dataio.import_context(
+        session,
+        wave=wave,
+        timezone=current_app.config.get("TIMEZONE", "Asia/Jakarta"),
+        comment_max_length=int(current_app.config.get("COMMENT_MAX_LENGTH", 1200)),
+    )
+
+
+def _job_or_404(session: Session, job_id: int) -> tuple[ImportJob, Wave]:
+    """Return the job and its wave, or answer 404."""
+    job = dataio.get_job(session, job_id=job_id)
+    if job is None:
+        abort(404)
+    wave = session.get(Wave, job.wave_id)
+    if wave is None:
+        abort(404)
+    return job, wave
+
+
+def _mapping_page(
+    session: Session,
+    job: ImportJob,
+    wave: Wave,
+    *,
+    fields: list[str | None] | None = None,
+    time_format: str | None = None,
+    problem: str | None = None,
+    time_error: str | None = None,
+    status: int = 200,
+) -> Any:
+    """Render the mapping step: each header with its field, a preview, the time format."""
+    try:
+        head = dataio.job_head(job)
+    except FileFormatError as exc:
+        return _job_page(job, wave, problem=str(exc), status=400)
+    context = _context(session, wave)
+    stored = ColumnMapping.from_json(job.mapping) if job.mapping else None
+    choices = dataio.column_choices(head, context, stored)
+    if fields is not None and len(fields) == len(choices):
+        choices = [
+            dataio.ColumnChoice(c.index, c.header, f, "mapping", c.preview)
+            for c, f in zip(choices, fields, strict=True)
+        ]
+    chosen = [c.field for c in choices]
+    if time_format is None:
+        stamps = [c.preview for c in choices if c.field == SUBMITTED_AT_COLUMN]
+        time_format = dataio.guess_time_format(stamps[0] if stamps else ()) or ""
+    if problem is None and fields is None:
+        # Say before the confirmation what would stop it, so the user can fix the mapping.
+        try:
+            mapping = dataio.mapping_from_choices(
+                [c.header for c in choices], chosen, time_format or None
+            )
+            CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
+        except FileFormatError as exc:
+            problem = str(exc)
+    page = render_template(
+        "dataio/mapping.html",
+        job=job,
+        wave=wave,
+        head=head,
+        choices=choices,
+        fields=_field_labels(session, wave),
+        time_format=time_format,
+        problem=problem,
+        time_error=time_error,
+        published=wave.status == "published",
+    )
+    return make_response(page, status)
+
+
+def _job_page(job: ImportJob, wave: Wave, *, problem: str | None = None, status: int = 200) -> Any:
+    """Render a job's progress, result or report of bad rows."""
+    rows, bad_total = dataio.report_rows(job)
+    page = render_template(
+        "dataio/job.html",
+        job=job,
+        wave=wave,
+        working=job.status in WORKING,
+        refresh=REFRESH_SECONDS,
+        error_rows=rows,
+        bad_total=bad_total,
+        problem=problem,
+    )
+    return make_response(page, status)
+
+
+@bp.get("/kerja/impor/<int:job_id>")
+@roles_required("evaluator")
+def job(job_id: int) -> ResponseReturnValue:
+    """Show an import job: the mapping step, its progress, or its result."""
+    session = get_session()
+    dataio.expire_stale_jobs(session)
+    found, wave = _job_or_404(session, job_id)
+    if found.status == "mapping":
+        return _mapping_page(session, found, wave)
+    return _job_page(found, wave)
+
+
+@bp.post("/kerja/impor/<int:job_id>")
+@roles_required("evaluator")
+def job_confirm(job_id: int) -> ResponseReturnValue:
+    """Store the chosen mapping, queue the job and start its worker."""
+    session = get_session()
+    found, wave = _job_or_404(session, job_id)
+    if found.status != "mapping":
+        return redirect(url_for("dataio.job", job_id=job_id))
+    if wave.status == "published":
+        return _mapping_page(
+            session,
+            found,
+            wave,
+            problem=_("Gelombang ini sudah diterbitkan; responsnya tidak dapat diubah."),
+            status=409,
+        )
+    try:
+        head = dataio.job_head(found)
+    except FileFormatError as exc:
+        return _job_page(found, wave, problem=str(exc), status=400)
+    known = {name for name, _label in _field_labels(session, wave)}
+    fields: list[str | None] = []
+    for index in range(len(head.header)):
+        value = request.form.get(f"kolom-{index}", "")
+        if value and value not in known:
+            abort(400)  # not an option of the form
+        fields.append(value or None)
+    time_text = request.form.get("format_waktu", "")
+    try:
+        time_format = dataio.check_time_format(time_text)
+    except dataio.DataIOError:
+        return _mapping_page(
+            session,
+            found,
+            wave,
+            fields=fields,
+            time_format=time_text,
+            problem=_("Periksa isian yang ditandai."),
+            time_error=_(
+                "Format waktu tidak dikenali; contoh: %(example)s", example="%d/%m/%Y %H:%M:%S"
+            ),
+            status=400,
+        )
+    mapping = dataio.mapping_from_choices([h.strip() for h in head.header], fields, time_format)
+    try:
+        queued = dataio.confirm_job(
+            session, job=found, context=_context(session, wave), mapping=mapping
+        )
+    except (FileFormatError, dataio.DataIOError) as exc:
+        session.rollback()
+        return _mapping_page(
+            session,
+            found,
+            wave,
+            fields=fields,
+            time_format=time_format or "",
+            problem=str(exc),
+            status=400,
+        )
+    if queued:
+        start_worker(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
+    return redirect(url_for("dataio.job", job_id=job_id))
+
+
+def _work(app: Flask, job_id: int) -> None:
+    """Run one import job in an app context of its own."""
+    with app.app_context():
+        dataio.run_import_job(
+            get_engine(app),
+            job_id=job_id,
+            timezone=app.config.get("TIMEZONE", "Asia/Jakarta"),
+            comment_max_length=int(app.config.get("COMMENT_MAX_LENGTH", 1200)),
+        )
+
+
+def start_worker(app: Flask, job_id: int) -> threading.Thread | None:
+    """Start the job's worker thread (or run it now when IMPORT_INLINE is set)."""
+    if app.config.get("IMPORT_INLINE"):
+        _work(app, job_id)
+        return None
+    thread = threading.Thread(
+        target=_work, args=(app, job_id), name=f"ikm-import-{job_id}", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+@bp.get("/kerja/gelombang/<wave_slug>/ekspor/<fmt>")
+@roles_required("evaluator")
+def export(wave_slug: str, fmt: str) -> ResponseReturnValue:
+    """Download the wave's counted responses (and scores) as CSV, XLSX or JSON; audited."""
+    if fmt not in dataio.EXPORT_FORMATS:
+        abort(404)
+    session = get_session()
+    wave = _wave_or_404(session, wave_slug)
+    data, count = dataio.export_file(session, wave=wave, fmt=fmt)
+    audit(session, actor=_username(), action="export.run", wave=wave.slug, format=fmt, rows=count)
+    session.commit()
+    response = make_response(data)
+    response.headers["Content-Type"] = dataio.EXPORT_TYPES[fmt]
+    response.headers["Content-Disposition"] = f'attachment; filename="ikm-{wave.slug}.{fmt}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/hasil/<wave_slug>/data-terbuka.zip")
+def open_data(wave_slug: str) -> ResponseReturnValue:
+    """The open-data package of a published wave (public); 404 for any other wave."""
+    session = get_session()
+    wave = _wave_or_404(session, wave_slug)
+    if wave.status != "published":
+        abort(404)
+    data = dataio.open_data_zip(
+        session, wave=wave, timezone=current_app.config.get("TIMEZONE", "Asia/Jakarta")
+    )
+    response = make_response(data)
+    response.headers["Content-Type"] = "application/zip"
+    response.headers["Content-Disposition"] = f'attachment; filename="data-terbuka-{wave.slug}.zip"'
+    return response

@@ -1,0 +1,229 @@
+"""The OPD head's page: their OPD's results per wave, the PDF, comments, follow-up priorities.
+
+An OPD head reads only their own OPD (any other OPD's page is 404, as if it did not exist);
+evaluators and administrators may read every OPD. The OPD page lists the closed and published
+waves that covered the OPD (a closed one is marked as not yet published) with the trend over
+them; the page of one wave adds what the public page leaves out: the three weakest elements
+as the priorities of the follow-up plan, the respondent profile (no group under 5) and the
+citizens' comments (none at all for an OPD with fewer than 8 counted responses). The
+anonymity rules are those of the OPD PDF (:mod:`reports.opd`), applied by the same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, abort, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+from sqlmodel import Session, col, select
+
+from survey.core import queries as repo
+from survey.core.models import Opd, User, Wave, WaveOpd
+from survey.web.database import get_session
+from survey.web.results import (
+    TOP_K,
+    ScoredWave,
+    element_chart,
+    element_rows,
+    finite,
+    inline_svg,
+    page_lang,
+    rank_row,
+    scored_wave,
+)
+from survey.web.signin import current_user, login_required
+
+if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not at start-up
+    from reports.model import Lang
+    from scoring import UnitScore
+
+bp = Blueprint("opdhead", __name__)
+
+READABLE_STATUSES = ("closed", "published")  # what an OPD head may see of a wave
+
+
+def is_staff(user: User) -> bool:
+    """True for the roles that may read every OPD (evaluators and administrators)."""
+    return user.role in ("admin", "evaluator")
+
+
+def may_read(user: User, opd: Opd) -> bool:
+    """True if `user` may read `opd`'s results: staff, or that OPD's own head."""
+    return is_staff(user) or (user.role == "opd-head" and user.opd_id == opd.id)
+
+
+def _readable_opd(session: Session, slug: str) -> tuple[User, Opd]:
+    """Return the signed-in user and the OPD; 404 when unknown or not theirs to read."""
+    user = current_user()
+    assert user is not None  # login_required ran first
+    opd = repo.get_opd(session, slug=slug)
+    if opd is None or not may_read(user, opd):
+        abort(404)  # another OPD's page does not exist for an OPD head
+    return user, opd
+
+
+def opd_waves(session: Session, *, opd: Opd, statuses: Sequence[str]) -> list[Wave]:
+    """The waves covering `opd` in one of `statuses`, oldest first."""
+    query = (
+        select(Wave)
+        .join(WaveOpd, col(WaveOpd.wave_id) == Wave.id)
+        .where(WaveOpd.opd_id == opd.id, col(Wave.status).in_(tuple(statuses)))
+        .order_by(col(Wave.created_at), col(Wave.slug))
+    )
+    return list(session.exec(query).all())
+
+
+@dataclass(frozen=True)
+class WaveResult:
+    """The OPD's result in one wave (no unit: it had no counted response there)."""
+
+    wave: Wave
+    scored: ScoredWave | None
+    unit: UnitScore | None
+
+    @property
+    def published(self) -> bool:
+        """True once the wave is published."""
+        return self.wave.status == "published"
+
+    @property
+    def count(self) -> int:
+        """How many OPDs the wave scored."""
+        return self.scored.ranking.scored_count() if self.scored is not None else 0
+
+
+def opd_results(session: Session, *, opd: Opd, lang: Lang) -> list[WaveResult]:
+    """The OPD's result in every closed or published wave that covered it, oldest first."""
+    results = []
+    for wave in opd_waves(session, opd=opd, statuses=READABLE_STATUSES):
+        scored = scored_wave(session, wave=wave, lang=lang)
+        unit = scored.ranking.unit(opd.slug) if scored is not None else None
+        results.append(WaveResult(wave=wave, scored=scored, unit=unit))
+    return results
+
+
+def trend_chart(results: Sequence[WaveResult], lang: Lang) -> Markup | None:
+    """The OPD's score over the waves (oldest left), when it has a score in two or more."""
+    from reports import charts
+    from reports.model import TrendPoint
+    from reports.texts import Texts
+
+    points = [
+        TrendPoint(
+            wave_title=r.wave.title,
+            period_end=r.wave.period_end or r.wave.created_at.date(),
+            ikm=r.unit.ikm,
+            ci_low=r.unit.interval.low,
+            ci_high=r.unit.interval.high,
+            n=r.unit.n,
+        )
+        for r in results
+        if r.unit is not None and r.scored is not None
+    ]
+    if len(points) < 2:
+        return None
+    latest = next(r for r in reversed(results) if r.unit is not None and r.scored is not None)
+    assert latest.scored is not None
+    svg = charts.trend_svg(points, latest.scored.ranking.score.scheme, lang=lang)
+    return inline_svg(svg, label=Texts(lang)("opd.trend_title"), prefix="chart-trend")
+
+
+# --- Views -----------------------------------------------------------------------------------
+
+
+@bp.get("/kerja/opd-saya")
+@login_required
+def home() -> ResponseReturnValue:
+    """Send an OPD head to their OPD's page; staff choose an OPD from the list."""
+    session = get_session()
+    user = current_user()
+    assert user is not None
+    if user.role == "opd-head":
+        opd = session.get(Opd, user.opd_id)
+        if opd is None:
+            abort(404)
+        return redirect(url_for("opdhead.opd", opd_slug=opd.slug))
+    return render_template("opdhead/index.html", opds=repo.list_opds(session))
+
+
+@bp.get("/kerja/hasil-opd/<opd_slug>")
+@login_required
+def opd(opd_slug: str) -> ResponseReturnValue:
+    """The OPD's results in every closed or published wave, with the trend."""
+    from reports.texts import Texts
+
+    session = get_session()
+    _user, item = _readable_opd(session, opd_slug)
+    lang = page_lang()
+    results = opd_results(session, opd=item, lang=lang)
+    return render_template(
+        "opdhead/opd.html",
+        opd=item,
+        results=list(reversed(results)),  # newest first in the table
+        trend=trend_chart(results, lang),
+        t=Texts(lang),
+        finite=finite,
+    )
+
+
+@bp.get("/kerja/hasil-opd/<opd_slug>/<wave_slug>")
+@login_required
+def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
+    """One wave's result of the OPD: elements, follow-up priorities, profile, comments."""
+    from reports.formatting import Formatter
+    from reports.opd import (
+        MIN_GROUP,
+        MIN_N_COMMENTS,
+        profile_fields,
+        visible_comments,
+        weakest_elements,
+    )
+    from reports.texts import Texts
+    from survey.core.reportdata import comments_of, counted_of_opd, respondent_profile
+
+    session = get_session()
+    user, item = _readable_opd(session, opd_slug)
+    found = repo.get_wave(session, slug=wave_slug)
+    if (
+        found is None
+        or repo.opd_in_wave(session, wave=found, opd_slug=item.slug) is None
+        or (found.status not in READABLE_STATUSES and not is_staff(user))
+    ):
+        abort(404)
+    lang = page_lang()
+    t = Texts(lang)
+    scored = scored_wave(session, wave=found, lang=lang)
+    ranking = scored.ranking if scored is not None else None
+    unit = ranking.unit(item.slug) if ranking is not None else None
+    context: dict[str, Any] = {}
+    if ranking is not None and unit is not None:
+        rows = element_rows(ranking, unit, lang)
+        by_code = {r.code: r for r in rows}
+        responses = counted_of_opd(session, wave=found, opd=item)
+        context = {
+            "row": rank_row(ranking, item.slug),
+            "count": ranking.scored_count(),
+            "elements": rows,
+            "element_chart": element_chart(ranking, unit, lang),
+            # The follow-up priorities as the OPD report lists them: weakest first.
+            "priorities": [by_code[w.code] for w in weakest_elements(unit)],
+            "profile": profile_fields(respondent_profile(responses), t),
+            "comments": visible_comments(list(comments_of(responses)), unit.n),
+        }
+    return render_template(
+        "opdhead/wave.html",
+        wave=found,
+        opd=item,
+        ranking=ranking,
+        unit=unit,
+        t=t,
+        f=Formatter(lang),
+        top_k=TOP_K,
+        finite=finite,
+        min_group=MIN_GROUP,
+        min_comments=MIN_N_COMMENTS,
+        **context,
+    )

@@ -1,0 +1,164 @@
+"""Coded problems in the page's language: one text per code of :mod:`survey.core.problems`.
+
+The services report what they refuse as codes with parameters; this module is the only place
+that turns them into sentences for pages (Bahasa Indonesia, English through the Babel
+catalogue). ``tests/test_problems.py`` checks that every defined code has a text here, so no
+English sentence meant for the command line can reach an Indonesian page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_babel import gettext as _
+
+from survey.core.problems import Problem
+from survey.web.i18n import format_number
+
+
+def field_label(name: str) -> str:
+    """Return the name of an OPD field (or import column) in the current language."""
+    labels = {
+        "slug": _("Slug"),
+        "name": _("Nama"),
+        "short_name": _("Nama singkat"),
+        "service_population": _("Populasi layanan"),
+    }
+    return labels.get(name, name)
+
+
+def problem_text(item: Problem) -> str:
+    """Return a problem in the current language (every defined code has a text here)."""
+    v = item.values
+    label = field_label(item.field)
+    texts = {
+        "slug-invalid": lambda: _(
+            "Slug hanya huruf kecil, angka dan tanda hubung tunggal (paling banyak %(n)s "
+            "karakter), misalnya dinas-perhubungan; bukan %(value)s.",
+            n=v.get("limit"),
+            value=repr(v.get("value")),
+        ),
+        "slug-reserved": lambda: _(
+            "Slug %(value)s dipakai halaman; pilih slug lain.", value=repr(v.get("value"))
+        ),
+        "slug-taken": lambda: _(
+            "Slug %(value)s sudah dipakai OPD lain.", value=repr(v.get("value"))
+        ),
+        "required": lambda: _("%(field)s wajib diisi.", field=label),
+        "too-long": lambda: _(
+            "%(field)s berisi %(length)s karakter (paling banyak %(limit)s).",
+            field=label,
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "nul": lambda: _("%(field)s berisi karakter NUL.", field=label),
+        "population": lambda: _(
+            "Populasi layanan harus bilangan bulat 1 sampai %(limit)s atau dikosongkan; "
+            "bukan %(value)s.",
+            limit=format_number(v.get("limit"), 0),
+            value=repr(v.get("value")),
+        ),
+        "name-taken": lambda: _(
+            "Nama %(value)s sudah dipakai OPD %(other)s.",
+            value=repr(v.get("value")),
+            other=v.get("other"),
+        ),
+        "duplicate-slug": lambda: _(
+            "Slug %(value)s juga ada di baris %(other)s.",
+            value=repr(v.get("value")),
+            other=v.get("other"),
+        ),
+        "duplicate-name": lambda: _(
+            "Nama %(value)s juga ada di baris %(other)s.",
+            value=repr(v.get("value")),
+            other=v.get("other"),
+        ),
+        "extra-cells": lambda: _(
+            "Baris ini berisi %(count)s sel, padahal judul kolom hanya %(columns)s.",
+            count=v.get("count"),
+            columns=v.get("columns"),
+        ),
+        "not-utf8": lambda: _('Berkas bukan teks UTF-8; simpan sebagai "CSV UTF-8".'),
+        "not-csv": lambda: _(
+            "Berkas tidak dapat dibaca sebagai CSV: %(detail)s", detail=v.get("detail")
+        ),
+        "empty-file": lambda: _("Berkas kosong."),
+        "missing-column": lambda: _(
+            "Kolom wajib %(value)s tidak ada (kolom: %(columns)s).",
+            value=repr(v.get("value")),
+            columns=v.get("columns"),
+        ),
+        "unknown-column": lambda: _(
+            "Kolom %(value)s tidak dikenal (gunakan: %(columns)s).",
+            value=repr(v.get("value")),
+            columns=v.get("columns"),
+        ),
+        "duplicate-column": lambda: _(
+            "Kolom %(value)s muncul dua kali.", value=repr(v.get("value"))
+        ),
+        "no-rows": lambda: _("Berkas hanya berisi judul kolom, tanpa baris OPD."),
+        "too-large": lambda: _("Berkas terlalu besar: paling besar 2 MB."),
+        "changed-meanwhile": lambda: _(
+            "Data OPD baru saja diubah orang lain; muat ulang halaman lalu coba lagi."
+        ),
+        "scheme-name-required": lambda: _("Isi nama skema kategori."),
+        "scheme-name-too-long": lambda: _("Nama skema paling banyak 200 karakter."),
+        "category-code": lambda: _("Kode kategori wajib diisi (paling banyak 8 karakter)."),
+        "category-code-twice": lambda: _(
+            "Kode kategori %(code)s dipakai dua kali.", code=v.get("category")
+        ),
+        "category-labels": lambda: _(
+            "Isi label kategori dalam kedua bahasa (paling banyak 100 karakter)."
+        ),
+        "category-bound": lambda: _("Batas bawah harus berupa angka antara 1 dan 4."),
+        "category-order": lambda: _(
+            "Batas bawah harus lebih kecil dari batas kategori di atasnya (urut menurun)."
+        ),
+        "categories-too-few": lambda: _("Skema kategori memerlukan paling sedikit dua kategori."),
+        "category-lowest-bound": lambda: _(
+            "Batas bawah kategori terendah harus 1,00 agar setiap skor mendapat kategori."
+        ),
+        "wave-opd-unknown": lambda: _(
+            "OPD %(slug)s tidak dikenal atau tidak aktif.", slug=v.get("slug")
+        ),
+        "wave-opds-none": lambda: _("Pilih paling sedikit satu OPD."),
+        "questionnaire-unknown": lambda: _("Kuesioner tidak dikenal."),
+        "scheme-unknown": lambda: _("Skema kategori tidak dikenal."),
+        "wave-slug-required": lambda: _("Isi slug gelombang."),
+        "wave-slug-invalid": lambda: _(
+            "Slug hanya boleh berisi huruf kecil, angka, dan tanda hubung tunggal "
+            "(paling banyak 64 karakter), misalnya evaluasi-2026."
+        ),
+        "wave-slug-reserved": lambda: _(
+            "Slug %(slug)s dipakai oleh aplikasi; pilih slug lain.", slug=v.get("value")
+        ),
+        "wave-slug-taken": lambda: _(
+            "Slug %(slug)s sudah dipakai gelombang lain.", slug=v.get("value")
+        ),
+        "wave-published": lambda: _("Gelombang yang sudah diterbitkan tidak dapat diubah."),
+        "questionnaire-locked": lambda: _(
+            "Kuesioner hanya dapat diganti selama gelombang masih draf dan belum ada respons."
+        ),
+        "wave-opds-answered": lambda: _(
+            "OPD berikut sudah memiliki respons pada gelombang ini dan tidak dapat dikeluarkan: "
+            "%(names)s.",
+            names=v.get("names"),
+        ),
+        "wave-action-unknown": lambda: _("Tindakan tidak dikenal."),
+        "wave-action-refused": lambda: _(
+            "Tindakan ini tidak berlaku untuk gelombang dengan status saat ini."
+        ),
+        "wave-publish-unconfirmed": lambda: _(
+            "Centang konfirmasi bahwa Anda sudah meninjau respons ditandai sebelum menerbitkan."
+        ),
+        "wave-status-unchanged": lambda: _("Status gelombang tidak dapat diubah."),
+    }
+    return texts[item.code]()
+
+
+def field_errors(problems: Iterable[Problem]) -> dict[str, str]:
+    """Return the text of the first problem of each field, by field."""
+    errors: dict[str, str] = {}
+    for item in problems:
+        errors.setdefault(item.field, problem_text(item))
+    return errors

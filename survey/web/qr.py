@@ -1,0 +1,52 @@
+"""QR codes that point at a survey page.
+
+The code encodes the absolute survey URL built from ``PUBLIC_URL`` (``IKM_PUBLIC_URL``), never
+from the request's host, so a poster printed from an internal address or behind a proxy still
+sends citizens to the public site. Unlike the survey page, a QR code is served for a wave in
+any status, drafts included: evaluators print the posters before they open the wave, and the
+page the code leads to applies its own rules (404 while draft, 410 once closed).
+"""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Blueprint, Response, abort, current_app, request
+
+from survey.core import queries as repo
+from survey.core import urls
+from survey.web.database import get_session
+
+bp = Blueprint("qr", __name__)
+
+QR_ERROR = "m"  # survives a bit of wear or a sticker on the poster
+SVG_OPTIONS = {"scale": 8, "border": 4, "xmldecl": True, "svgns": True}
+CACHE_SECONDS = 24 * 3600
+
+
+def survey_url(wave_slug: str, opd_slug: str) -> str:
+    """Return the absolute public URL of a survey page, from the configured base URL."""
+    return urls.survey_url(current_app.config["PUBLIC_URL"], wave_slug, opd_slug)
+
+
+def qr_svg(url: str) -> bytes:
+    """Return an SVG QR code encoding ``url``."""
+    buffer = io.BytesIO()
+    code = segno.make_qr(url, error=QR_ERROR)
+    code.save(buffer, kind="svg", title=url, **SVG_OPTIONS)
+    return buffer.getvalue()
+
+
+@bp.route("/qr/<wave_slug>/<opd_slug>.svg")
+def survey_qr(wave_slug: str, opd_slug: str) -> Response:
+    """Serve the QR code of a survey page as SVG; 404 for an unknown wave or uncovered OPD."""
+    session = get_session()
+    wave = repo.get_wave(session, slug=wave_slug)
+    if wave is None or repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug) is None:
+        abort(404)
+    response = Response(qr_svg(survey_url(wave_slug, opd_slug)), mimetype="image/svg+xml")
+    # The image changes only if PUBLIC_URL does; a day of caching spares the poster printer.
+    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    response.add_etag()
+    return response.make_conditional(request)
