@@ -1,4 +1,4 @@
-"""Counting once without a CAPTCHA: the pieces of survey.web.antiabuse and survey.core.submissions."""
+"""Counting once without a CAPTCHA: the pieces of web.antiabuse and core.submissions."""
 
 from __future__ import annotations
 

@@ -105,14 +105,35 @@ def _count(session: Session, model: type) -> int:
 # Hashing
 
 
+@pytest.mark.real_hash
 def test_password_hash_is_scrypt_and_never_the_password():
-    """Hashes are salted scrypt, check out for the right password only."""
+    """Hashes are salted scrypt at Werkzeug's cost, check out for the right password only."""
     first, second = accounts.hash_password(PASSWORD), accounts.hash_password(PASSWORD)
-    assert first.startswith("scrypt:")
+    assert first.startswith("scrypt:32768:8:1$")
     assert PASSWORD not in first
     assert first != second  # salted
     assert accounts.check_password(first, PASSWORD)
     assert not accounts.check_password(first, PASSWORD + "x")
+
+
+@pytest.mark.real_hash
+def test_hashes_made_by_werkzeug_still_check():
+    """A hash stored by an earlier version (Werkzeug's scrypt) checks the same way."""
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    stored = generate_password_hash(PASSWORD, method="scrypt")
+    assert accounts.check_password(stored, PASSWORD)
+    assert not accounts.check_password(stored, PASSWORD + "x")
+    assert check_password_hash(accounts.hash_password(PASSWORD), PASSWORD)
+    for malformed in ("", "scrypt", "scrypt:x:8:1$salt$00", "pbkdf2:sha256:1$s$00", "a$b$c"):
+        assert not accounts.check_password(malformed, PASSWORD)
+
+
+def test_the_cheap_test_hash_is_a_real_scrypt_hash():
+    """Outside ``real_hash`` tests the cost is lower, the format and the check the same."""
+    cheap = accounts.hash_password(PASSWORD)
+    assert cheap.startswith("scrypt:16:1:1$")
+    assert accounts.check_password(cheap, PASSWORD) and not accounts.check_password(cheap, "x")
 
 
 # ---------------------------------------------------------------------------------------------

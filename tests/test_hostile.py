@@ -43,7 +43,6 @@ from survey_helpers import FakeClock, FormPage, add_responses, install_clock
 from test_auth import PASSWORD, AuthActions
 from test_web_import import confirm, upload
 from werkzeug.datastructures import MultiDict
-from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
 from survey.core import accounts, questionnaires
@@ -847,8 +846,6 @@ def test_web_import_is_all_or_nothing_and_exports_round_trip(
 # ---------------------------------------------------------------------------------------------
 # 3. The sign-in form
 
-# A cheap scrypt (same code path, a thousandth of the work): thousands of sign-ins must fit.
-CHEAP_HASH = "scrypt:1024:8:1"
 login_text = st.one_of(
     st.sampled_from(PAYLOADS),
     st.sampled_from(["admin", " ADMIN ", "Admin\t", "admin\x00", "", " ", PASSWORD]),
@@ -860,12 +857,9 @@ login_text = st.one_of(
 @pytest.mark.slow
 def test_login_properties(app, backend, session, monkeypatch):
     """Never 5xx; a session only for the right password; every failure counted, then 429."""
-    user = accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    user.password_hash = generate_password_hash(PASSWORD, method=CHEAP_HASH)
-    session.add(user)
-    session.commit()
-    cheap_dummy = generate_password_hash("not-a-password-0", method=CHEAP_HASH)
-    monkeypatch.setattr(accounts, "dummy_hash", lambda: cheap_dummy)
+    # Passwords are hashed at the tests' cheap scrypt cost (conftest): thousands of sign-ins
+    # must fit.
+    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     monkeypatch.setattr(accounts, "clock", FakeClock())
 
     @hostile_settings(examples("login", backend))

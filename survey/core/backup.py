@@ -22,8 +22,8 @@ restored (``--no-owner --no-privileges``): the tables belong to the user that re
 password goes to the client tools through ``PGPASSWORD`` (or a libpq service or password
 file), never on their command line, and it never appears in what is printed.
 
-After a restore the migrations run (``survey.core.database.upgrade``), so an older backup comes up to
-the current schema. Stop the app servers (or accept that answers given between the backup and
+After a restore the migrations run (``survey.core.database.upgrade``), so an older backup comes
+up to the current schema. Stop the app servers (or accept that answers given between the backup and
 the restore are gone, which is what restoring means) before restoring.
 """
 
