@@ -390,10 +390,12 @@ def kruskal_units(groups: Sequence[ArrayLike], *, pairwise: bool = False) -> Kru
         total = pooled.size
         _, ties = np.unique(pooled, return_counts=True)
         spread = total * (total + 1) / 12 - np.sum(ties**3 - ties) / (12 * (total - 1))
-        i, j = np.triu_indices(g, 1)
-        z = (mean_rank[i] - mean_rank[j]) / np.sqrt(spread * (1 / sizes[i] + 1 / sizes[j]))
+        first, second = np.triu_indices(g, 1)
+        z = (mean_rank[first] - mean_rank[second]) / np.sqrt(
+            spread * (1 / sizes[first] + 1 / sizes[second])
+        )
         p = _holm(2 * stats.norm.sf(np.abs(z)))
         pair_p = np.ones((g, g))
-        pair_p[i, j] = p
-        pair_p[j, i] = p
+        pair_p[first, second] = p
+        pair_p[second, first] = p
     return KruskalResult(float(res.statistic), float(res.pvalue), df, pair_p)

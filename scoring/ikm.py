@@ -380,9 +380,7 @@ class BootstrapIntervals:
     n_resamples: int
 
 
-def _resample_statistic(
-    x: FloatArray, given: FloatArray
-) -> Callable[[NDArray[np.intp], int], FloatArray]:
+def _resample_statistic(x: FloatArray, given: FloatArray) -> Callable[..., FloatArray]:
     """Vectorised statistic for scipy.stats.bootstrap on respondent indices."""
 
     def statistic(idx: NDArray[np.intp], axis: int = -1) -> FloatArray:

@@ -83,8 +83,11 @@ def from_environment(environ: os._Environ[str] | dict[str, str] | None = None) -
         if raw is None:
             continue
         cast = _NUMERIC.get(name)
+        if cast is None:
+            found[name] = raw
+            continue
         try:
-            found[name] = cast(raw) if cast else raw
+            found[name] = cast(raw)
         except ValueError as exc:
             raise ConfigError(f"IKM_{name}={raw!r} is not a valid {cast.__name__}") from exc
     return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -123,6 +124,9 @@ def store_submission(
         )
         if existing is None:
             raise
+        assert existing.id is not None  # a stored row
         return StoreResult(existing.id, created=False, status=existing.status)
-    [response_id] = result.inserted_primary_key
+    inserted = cast("sa.CursorResult[Any]", result).inserted_primary_key
+    assert inserted is not None  # an INSERT of one row
+    [response_id] = inserted
     return StoreResult(int(response_id), created=True, status=status)

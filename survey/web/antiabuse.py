@@ -30,8 +30,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from flask import Flask, Request, current_app
-from flask import Response as FlaskResponse
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response as BaseResponse
 
 SEEN_COOKIE = "ikm_seen"
 SEEN_MAX_KEYS = 32  # pairs kept in the cookie; the oldest drop out first
@@ -164,7 +164,7 @@ def seen_keys(request: Request) -> list[str]:
     return [item for item in value if isinstance(item, str)][-SEEN_MAX_KEYS:]
 
 
-def remember_device(response: FlaskResponse, keys: list[str], key: str) -> None:
+def remember_device(response: BaseResponse, keys: list[str], key: str) -> None:
     """Add ``key`` to the device cookie on ``response`` (newest last, capped in size)."""
     kept = [*[k for k in keys if k != key][-(SEEN_MAX_KEYS - 1) :], key]
     response.set_cookie(

@@ -52,6 +52,18 @@ class SurveyTarget:
     questionnaire: Questionnaire
 
     @property
+    def wave_id(self) -> int:
+        """Return the wave's id (a stored row always has one)."""
+        assert self.wave.id is not None
+        return self.wave.id
+
+    @property
+    def opd_id(self) -> int:
+        """Return the OPD's id (a stored row always has one)."""
+        assert self.opd.id is not None
+        return self.opd.id
+
+    @property
     def closed(self) -> bool:
         """Return True once the wave no longer takes answers."""
         return self.wave.status in CLOSED_STATUSES
@@ -85,7 +97,7 @@ def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
     """Return the wave and OPD of a survey URL; 404 for unknown, draft or uncovered ones."""
     session = _autocommit_session()
     params = {"wave_slug": wave_slug, "opd_slug": opd_slug}
-    found = session.exec(_TARGET_QUERY, params=params).first()  # type: ignore[call-overload]
+    found = session.exec(_TARGET_QUERY, params=params).first()
     # A draft wave does not exist for citizens yet.
     if found is None or found[0].status == "draft":
         abort(404)
@@ -116,7 +128,7 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     form_class = cache.get(key)
     if form_class is None:
         scale = target.questionnaire.scale_points
-        items = repo.elements(get_session(), questionnaire_id=target.questionnaire.id)
+        items = repo.elements(get_session(), questionnaire_id=int(q.id or 0))
         questions = questions_for(items, scale_points=scale, lang=lang)
         form_class = survey_form_class(questions, scale_points=scale, comment_max=comment_max)
         if len(cache) >= _FORM_CACHE_MAX:
@@ -235,11 +247,11 @@ def _csrf_passes() -> bool:
 
 def _store_and_thank(target: SurveyTarget, form: SurveyForm) -> ResponseReturnValue:
     """Store a valid submission with the anti-abuse verdict; redirect to the thank-you page."""
-    submission = form.to_submission(wave_id=target.wave.id, opd_id=target.opd.id)
+    submission = form.to_submission(wave_id=target.wave_id, opd_id=target.opd_id)
     # A kiosk is one device shared by many citizens: its cookie says nothing about repeats.
     use_device = submission.channel != "kiosk"
     seen = antiabuse.seen_keys(request) if use_device else []
-    key = antiabuse.device_key(target.wave.id, target.opd.id)
+    key = antiabuse.device_key(target.wave_id, target.opd_id)
     verdict = antiabuse.assess(
         honeypot=request.form.get(antiabuse.HONEYPOT_FIELD),
         rendered_at=antiabuse.read_render_time(form.t.data),
@@ -250,9 +262,9 @@ def _store_and_thank(target: SurveyTarget, form: SurveyForm) -> ResponseReturnVa
     store_submission(
         get_session(), submission=submission, status=verdict.status, flag_reason=verdict.flag_reason
     )
-    query = {**_lang_args(), **({} if use_device else {"channel": "kiosk"})}
-    slugs = {"wave_slug": target.wave.slug, "opd_slug": target.opd.slug}
-    response = redirect(url_for("public.thank_you", **slugs, **query), code=303)
+    query: dict[str, Any] = {**_lang_args(), **({} if use_device else {"channel": "kiosk"})}
+    query.update(wave_slug=target.wave.slug, opd_slug=target.opd.slug)
+    response = redirect(url_for("public.thank_you", **query), code=303)
     if use_device:
         antiabuse.remember_device(response, seen, key)
     return response

@@ -13,6 +13,7 @@ import io
 
 import segno
 from flask import Blueprint, Response, abort, current_app, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from survey.core import queries as repo
 from survey.core import urls
@@ -39,7 +40,7 @@ def qr_svg(url: str) -> bytes:
 
 
 @bp.route("/qr/<wave_slug>/<opd_slug>.svg")
-def survey_qr(wave_slug: str, opd_slug: str) -> Response:
+def survey_qr(wave_slug: str, opd_slug: str) -> BaseResponse:
     """Serve the QR code of a survey page as SVG; 404 for an unknown wave or uncovered OPD."""
     session = get_session()
     wave = repo.get_wave(session, slug=wave_slug)
