@@ -15,7 +15,8 @@ from sqlmodel import SQLModel
 from survey.core.models import Opd, Response, Wave
 
 # Lower-case letters and digits joined by single hyphens: safe in a URL path without escaping.
-SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# Anchored with \Z (not $, which allows a final line break), so ``match`` judges the whole value.
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 
 
 def column_width(model: type[SQLModel], name: str) -> int:
