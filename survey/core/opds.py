@@ -1,4 +1,4 @@
-"""OPD data access for the administration pages and commands, and the OPD CSV import.
+"""OPDs: add, edit, deactivate and import them, one service for the workspace, ``ikm`` and the demo.
 
 Adding, editing, deactivating and importing OPDs all check their fields with one set of rules
 (``check_fields``): a slug of lower-case letters and digits joined by single hyphens, a
@@ -7,7 +7,8 @@ positive whole number. A problem is a ``Problem`` (a code, the field and its par
 sentence, so that the command line says it in English and the web pages in the user's
 language. Every change writes an audit entry in the same transaction; the import is all or
 nothing: a file with any bad row writes nothing and lists every bad row with its number (the
-header is row 1). No Flask here: the views and the CLI both call these functions.
+header is row 1); the file is read by ``survey.core.csvfiles``, like a response file. No Flask
+here: the views, the CLI and the demo all call these functions.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def _text(field_name: str, value: str | None, limit: int, problems: list[Problem
 
 
 def check_slug(slug: str) -> list[Problem]:
-    """Return the problems of a slug (the CLI's rule: lower-case letters, digits, hyphens)."""
+    """Return the problems of an OPD's slug: the one slug rule, and not a page's name."""
     if not rules.is_slug(slug):
         return [problem("slug-invalid", "slug", value=slug, limit=SLUG_MAX_LENGTH)]
     if slug in RESERVED_SLUGS:

@@ -1,6 +1,7 @@
-"""Setting up waves from the workspace: create and edit, targets, custom schemes, life cycle.
+"""Waves: create and edit, targets, custom schemes, and the one life cycle (``ALLOWED_STATUS``).
 
-The web forms hand over checked :class:`WaveSettings`; the functions here apply the rules
+The workspace's forms and ``ikm wave`` both hand over a :class:`WaveSettings` (the demo too),
+and both move a wave with :func:`change_status`; the functions here apply the rules
 that need the database (a removed OPD must have no responses, the questionnaire may change
 only while the wave is a draft without responses, a published wave is frozen) and write
 every change of one request in one transaction with its audit entries (``wave.create``,
