@@ -223,7 +223,8 @@ def create_database(
     """Create and migrate a database, add the OPDs and an open wave over them."""
     from sqlmodel import Session
 
-    from survey.core import queries as repo
+    from survey.core import opds as opd_service
+    from survey.core import waves
 
     schema = None
     if backend == "sqlite":
@@ -242,8 +243,12 @@ def create_database(
         upgrade(engine)
         with Session(engine) as session:
             for slug, name in opds:
-                repo.add_opd(session, slug=slug, name=name)
-            repo.create_wave(session, slug=WAVE_SLUG, title="Uji Beban 2026", status="open")
+                opd_service.create_opd(session, slug=slug, name=name, actor=None)
+            settings = waves.WaveSettings(
+                title="Uji Beban 2026", opd_slugs=tuple(slug for slug, _name in opds)
+            )
+            wave = waves.create_wave(session, slug=WAVE_SLUG, settings=settings, actor=None)
+            waves.change_status(session, wave=wave, action="open", actor=None)
     finally:
         engine.dispose()
     paths = [f"/s/{WAVE_SLUG}/{slug}" for slug, _name in opds]

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from survey.core import queries as repo
+from survey.core import opds, waves
 from survey.core.database import make_engine, upgrade
 from survey.web import create_app
 from survey.web.database import session_scope
@@ -33,8 +33,15 @@ def build_app(folder: Path):
     engine.dispose()
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40})
     with app.app_context(), session_scope(app) as session:
-        repo.add_opd(session, slug="disdukcapil", name="Dinas Kependudukan dan Pencatatan Sipil")
-        repo.create_wave(session, slug="bench", title="Evaluasi 100 Hari Kerja", status="open")
+        opds.create_opd(
+            session,
+            slug="disdukcapil",
+            name="Dinas Kependudukan dan Pencatatan Sipil",
+            actor=None,
+        )
+        settings = waves.WaveSettings(title="Evaluasi 100 Hari Kerja", opd_slugs=("disdukcapil",))
+        wave = waves.create_wave(session, slug="bench", settings=settings, actor=None)
+        waves.change_status(session, wave=wave, action="open", actor=None)
     return app
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, SQLModel
-from survey_helpers import IkmRunner
+from survey_helpers import IkmRunner, add_opd, create_wave
 
 from survey.core import accounts
 from survey.core.database import make_engine, upgrade
@@ -229,10 +229,6 @@ SAMPLE_OPDS = (
 @pytest.fixture
 def open_wave(session: Session):
     """An open wave 'uji-2026' over three OPDs (bpbd, rsud, dishub) with the default setup."""
-    from survey.core import queries as repo
-
     for slug, name, short in SAMPLE_OPDS:
-        repo.add_opd(session, slug=slug, name=name, short_name=short)
-    return repo.create_wave(
-        session, slug="uji-2026", title="Uji Coba 2026", status="open", target_n=30
-    )
+        add_opd(session, slug=slug, name=name, short_name=short)
+    return create_wave(session, slug="uji-2026", title="Uji Coba 2026", status="open", target_n=30)

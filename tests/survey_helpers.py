@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 
@@ -24,7 +25,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from survey.cli.main import ikm
-from survey.core.models import Opd, Response
+from survey.core import opds, waves
+from survey.core import queries as repo
+from survey.core.builtin import DEFAULT_SCHEME_SLUG
+from survey.core.models import Opd, Response, Wave
 from survey.web import antiabuse
 
 ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
@@ -216,6 +220,91 @@ def add_responses(
             )
         )
     session.commit()
+
+
+# --- Arranging OPDs and waves through the services (as an unnamed operator, actor None) -----
+
+
+def add_opd(
+    session: Session,
+    *,
+    slug: str,
+    name: str,
+    short_name: str | None = None,
+    service_population: int | None = None,
+) -> Opd:
+    """Add an OPD through the OPD service, as ``ikm opd add`` and the workspace do."""
+    population = None if service_population is None else str(service_population)
+    return opds.create_opd(
+        session,
+        slug=slug,
+        name=name,
+        short_name=short_name,
+        service_population=population,
+        actor=None,
+    )
+
+
+def create_wave(
+    session: Session,
+    *,
+    slug: str,
+    title: str,
+    opd_slugs: Iterable[str] | None = None,
+    scheme_slug: str = DEFAULT_SCHEME_SLUG,
+    questionnaire_id: int | None = None,
+    status: str = "draft",
+    target_n: int | None = None,
+    evaluator: str | None = None,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    simulated: bool = False,
+) -> Wave:
+    """Create a wave through the wave service (None: every active OPD) and move it to ``status``."""
+    if opd_slugs is None:
+        opd_slugs = [opd.slug for opd in repo.list_opds(session, active_only=True)]
+    chosen = tuple(opd_slugs)
+    settings = waves.WaveSettings(
+        title=title,
+        evaluator=evaluator,
+        period_start=period_start,
+        period_end=period_end,
+        opd_slugs=chosen,
+        questionnaire_id=questionnaire_id,
+        scheme_slug=scheme_slug,
+        targets=dict.fromkeys(chosen, target_n),
+        simulated=simulated,
+    )
+    wave = waves.create_wave(session, slug=slug, settings=settings, actor=None)
+    return set_wave_status(session, slug=wave.slug, status=status)
+
+
+def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
+    """Move a wave to ``status`` through the life cycle's steps (publishing confirmed)."""
+    wave = waves.find_wave(session, slug=slug)
+    path = _status_path(wave.status, status)
+    if path is None:
+        raise ValueError(f"wave {slug!r} is {wave.status}; it cannot become {status}")
+    for step in path:
+        wave = waves.change_status(
+            session, wave=wave, action=waves.action_for(step), actor=None, confirmed=True
+        )
+    return wave
+
+
+def _status_path(start: str, goal: str) -> list[str] | None:
+    """Return the statuses after ``start`` that lead to ``goal`` (shortest), or None."""
+    paths: dict[str, list[str]] = {start: []}
+    queue = [start]
+    while queue:
+        current = queue.pop(0)
+        if current == goal:
+            return paths[current]
+        for following in waves.ALLOWED_STATUS[current]:
+            if following not in paths:
+                paths[following] = [*paths[current], following]
+                queue.append(following)
+    return None
 
 
 class IkmRunner(FlaskCliRunner):

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import add_responses
+from survey_helpers import add_responses, create_wave
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
 from survey.core import accounts
@@ -522,7 +522,7 @@ def test_deactivated_opd_is_left_out_of_new_waves(client, people, session, open_
     # Its existing wave and responses stay.
     assert repo.opd_in_wave(session, wave=open_wave, opd_slug="rsud") is not None
     assert len(session.exec(select(Response)).all()) == 3
-    wave = repo.create_wave(session, slug="baru", title="Baru")
+    wave = create_wave(session, slug="gelombang-baru", title="Baru")
     covered = {opd.slug for opd, _link in repo.wave_opds(session, wave=wave)}
     assert covered == {"bpbd", "dishub"}
     # Again: nothing changes. Then reactivate.

@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
+from survey_helpers import add_opd, create_wave, set_wave_status
 
 from survey.core import accounts
 from survey.core import queries as repo
@@ -146,11 +147,11 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
 @pytest.fixture
 def world(session: Session) -> dict[str, int]:
     """Two OPDs; a published and a closed wave over both, with responses; users; a job."""
-    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    repo.add_opd(session, slug="rsud", name="Rumah Sakit Umum Daerah")
+    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    add_opd(session, slug="rsud", name="Rumah Sakit Umum Daerah")
     ids: dict[str, int] = {}
     for slug, status in (("terbit", "published"), ("tutup", "closed")):
-        wave = repo.create_wave(session, slug=slug, title=f"Gelombang {slug}", status="open")
+        wave = create_wave(session, slug=slug, title=f"Gelombang {slug}", status="open")
         add_responses(
             session,
             wave,
@@ -162,9 +163,9 @@ def world(session: Session) -> dict[str, int]:
         add_responses(
             session, wave, "rsud", [[1] * 9], status="flagged", reason="bot-suspect", comment=MARKER
         )
-        repo.set_wave_status(session, slug=slug, status="closed")
+        set_wave_status(session, slug=slug, status="closed")
         if status == "published":
-            repo.set_wave_status(session, slug=slug, status="published")
+            set_wave_status(session, slug=slug, status="published")
     tutup = repo.get_wave(session, slug="tutup")
     assert tutup is not None and tutup.id is not None
     flagged = session.exec(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlmodel import Session, SQLModel, select
-from survey_helpers import IkmRunner, add_responses
+from survey_helpers import IkmRunner, add_opd, add_responses, create_wave
 from test_questionnaires import KNPI
 
 from survey.core import accounts, backup
@@ -56,7 +56,7 @@ def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
 def fill_every_table(session: Session) -> None:
     """Put rows in every table: OPDs, a custom questionnaire and scheme, waves, responses..."""
     for slug, name in (("bpbd", "Badan Penanggulangan Bencana"), ("rsud", "Rumah Sakit Umum")):
-        repo.add_opd(session, slug=slug, name=name, short_name=slug.upper())
+        add_opd(session, slug=slug, name=name, short_name=slug.upper())
     spec = load_questionnaire_file(KNPI.read_bytes(), KNPI.name)
     add_questionnaire(session, spec=spec, actor="admin")
     session.add(
@@ -70,8 +70,8 @@ def fill_every_table(session: Session) -> None:
         )
     )
     session.commit()
-    wave = repo.create_wave(session, slug="uji-2026", title="Uji 2026", status="open", target_n=9)
-    repo.create_wave(session, slug="uji-lain", title="Gelombang lain")
+    wave = create_wave(session, slug="uji-2026", title="Uji 2026", status="open", target_n=9)
+    create_wave(session, slug="uji-lain", title="Gelombang lain")
     add_responses(
         session, wave, "bpbd", [[4, 3, 4, 3, 4, 3, 4, 3, 4]] * 3, sex="P", age=41,
         comment="Pelayanan <b>cepat</b>'; DROP TABLE response;--",
@@ -133,7 +133,7 @@ def test_round_trip_restores_every_table_row_by_row(
     session.add(opd)
     session.execute(sa.delete(LoginFailure))
     session.execute(sa.delete(ImportJob))
-    repo.add_opd(session, slug="baru", name="OPD baru")
+    add_opd(session, slug="baru", name="OPD baru")
     accounts.audit(session, actor=None, action="opd.create", slug="baru")
     session.commit()
     session.close()
@@ -154,7 +154,7 @@ def test_round_trip_restores_every_table_row_by_row(
     assert f"Restored {target.name}" in restored.output
     assert snapshot(app) == before
     # The ids go on from the restored rows (PostgreSQL sequences come back with the data).
-    repo.add_opd(session, slug="sesudah", name="OPD sesudah restore")
+    add_opd(session, slug="sesudah", name="OPD sesudah restore")
     assert session.exec(select(Opd).where(Opd.slug == "sesudah")).one().id == 3
 
 
@@ -174,7 +174,7 @@ def test_backup_overwrites_an_older_backup_atomically(
 ) -> None:
     target = tmp_path / "ikm.backup"
     target.write_bytes(b"an older backup")
-    repo.add_opd(session, slug="bpbd", name="BPBD")
+    add_opd(session, slug="bpbd", name="BPBD")
     result = invoke(runner, "backup", "-o", str(target))
     assert result.exit_code == 0, result.output
     assert target.read_bytes()[:5] in (b"SQLit", b"PGDMP")
@@ -186,7 +186,7 @@ def test_an_older_backup_is_migrated_after_restore(
 ) -> None:
     from alembic import command
 
-    repo.add_opd(session, slug="bpbd", name="BPBD")
+    add_opd(session, slug="bpbd", name="BPBD")
     session.close()
     engine = get_engine(app)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
@@ -197,7 +197,7 @@ def test_an_older_backup_is_migrated_after_restore(
     made = invoke(runner, "backup", "-o", str(target))
     assert made.exit_code == 0 and "schema revision 0003" in made.output, made.output
     upgrade(engine)
-    repo.add_opd(session, slug="rsud", name="RSUD")
+    add_opd(session, slug="rsud", name="RSUD")
 
     result = invoke(runner, "restore", str(target), "--yes")
 
@@ -214,7 +214,7 @@ def test_sqlite_backup_is_a_consistent_snapshot_while_a_writer_is_busy(
 ) -> None:
     if backend != "sqlite":
         pytest.skip("SQLite's online backup against a concurrent writer")
-    repo.add_opd(session, slug="bpbd", name="BPBD")
+    add_opd(session, slug="bpbd", name="BPBD")
     live = Path(get_engine(app).url.database or "")
     writer = sqlite3.connect(live, timeout=1)
     writer.execute("BEGIN IMMEDIATE")
@@ -289,7 +289,7 @@ def test_restore_refuses_an_sqlite_file_that_is_not_ours(
 def test_restore_refuses_a_backup_from_a_newer_app(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, backend: str, session: Session
 ) -> None:
-    repo.add_opd(session, slug="bpbd", name="BPBD")
+    add_opd(session, slug="bpbd", name="BPBD")
     session.close()
     engine = get_engine(app)
     with engine.begin() as conn:
@@ -300,7 +300,7 @@ def test_restore_refuses_a_backup_from_a_newer_app(
         conn.execute(
             sa.text(f"UPDATE alembic_version SET version_num = '{backup.head_revision()}'")
         )
-    repo.add_opd(session, slug="rsud", name="RSUD")
+    add_opd(session, slug="rsud", name="RSUD")
     before = snapshot(app)
 
     result = invoke(runner, "restore", str(target), "--yes")
@@ -313,7 +313,7 @@ def test_restore_refuses_a_backup_from_a_newer_app(
 def test_restore_refuses_a_damaged_archive(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, session: Session
 ) -> None:
-    repo.add_opd(session, slug="bpbd", name="BPBD")
+    add_opd(session, slug="bpbd", name="BPBD")
     session.close()
     target = tmp_path / "ikm.backup"
     assert invoke(runner, "backup", "-o", str(target)).exit_code == 0
@@ -424,10 +424,10 @@ def test_sqlite_restore_reaches_connections_the_app_keeps_open(
 ) -> None:
     if backend != "sqlite":
         pytest.skip("SQLite's restore into the live file")
-    repo.add_opd(session, slug="bpbd", name="BPBD")
+    add_opd(session, slug="bpbd", name="BPBD")
     target = tmp_path / "b.sqlite3"
     assert invoke(runner, "backup", "-o", str(target)).exit_code == 0
-    repo.add_opd(session, slug="rsud", name="RSUD")
+    add_opd(session, slug="rsud", name="RSUD")
     # Another app process's pooled connection, open on the live file across the restore.
     other = sqlite3.connect(Path(get_engine(app).url.database or ""))
     try:
@@ -459,7 +459,7 @@ def test_sqlite_backup_and_restore_refuse_the_live_file_itself(
 ) -> None:
     if backend != "sqlite":
         pytest.skip("the live file is an SQLite matter")
-    repo.add_opd(session, slug="bpbd", name="BPBD")
+    add_opd(session, slug="bpbd", name="BPBD")
     session.close()
     live = Path(get_engine(app).url.database or "")
     before = snapshot(app)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from sqlmodel import Session
+from survey_helpers import create_wave, set_wave_status
 
 from survey.core import accounts
-from survey.core import queries as repo
 from tests.browser import chromium, live_server, require_chromium
 from tests.survey_helpers import add_responses
 from tests.test_auth import PASSWORD
@@ -68,11 +68,11 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def waves(session: Session, open_wave) -> None:
     """The open sample wave, a published wave 'terbit-2025' with responses, an evaluator."""
-    wave = repo.create_wave(session, slug="terbit-2025", title="Terbit 2025", status="open")
+    wave = create_wave(session, slug="terbit-2025", title="Terbit 2025", status="open")
     for slug in ("bpbd", "rsud", "dishub"):
         add_responses(session, wave, slug, [[4] * 9, [3] * 9, [2] * 9, [3] * 8 + [4]] * 5)
-    repo.set_wave_status(session, slug="terbit-2025", status="closed")
-    repo.set_wave_status(session, slug="terbit-2025", status="published")
+    set_wave_status(session, slug="terbit-2025", status="closed")
+    set_wave_status(session, slug="terbit-2025", status="published")
     add_responses(session, open_wave, "bpbd", [[3] * 9] * 16)
     accounts.create_user(session, username=EVALUATOR, password=PASSWORD, role="evaluator")
 

@@ -17,6 +17,7 @@ from datetime import date
 
 import pytest
 from sqlmodel import Session, select
+from survey_helpers import add_opd
 
 from survey.core import accounts
 from survey.core import queries as repo
@@ -59,7 +60,7 @@ def app_config(app_config):
 def evaluator(session: Session) -> str:
     """Four OPDs and an evaluator account; return the username."""
     for slug, name, short in OPDS:
-        repo.add_opd(session, slug=slug, name=name, short_name=short)
+        add_opd(session, slug=slug, name=name, short_name=short)
     accounts.create_user(session, username=USERNAME, password=PASSWORD, role="evaluator")
     return USERNAME
 

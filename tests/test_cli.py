@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
+from survey_helpers import add_opd, set_wave_status
 
 from survey.core import queries as repo
 from survey.core.models import Opd, Response, Wave, WaveOpd
@@ -98,12 +99,13 @@ def test_opd_add_refuses_duplicates_and_bad_slugs(runner, session):
     assert "Traceback" not in result.output
     result = runner.invoke(args=["opd", "add", "dishub-2", "--name", "Dinas Perhubungan"])
     assert result.exit_code == 1
-    assert "OPD name 'Dinas Perhubungan' already exists" in result.output
+    assert "name 'Dinas Perhubungan' is already used by OPD 'dishub'" in result.output
     result = runner.invoke(args=["opd", "add", "Dinas Sosial", "--name", "Dinas Sosial"])
-    assert result.exit_code == 2
-    assert "is not a slug" in result.output
+    assert result.exit_code == 1
+    assert "'Dinas Sosial' is not a slug" in result.output
     result = runner.invoke(args=["opd", "add", "dinsos", "--name", "x" * 201])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
+    assert result.output == "Error: name has 201 characters (at most 200)\n"
     assert count(session, Opd) == 1
 
 
@@ -118,7 +120,7 @@ def three_opds(session):
         ("rsud", "Rumah Sakit Umum Daerah"),
         ("dishub", "Dinas Perhubungan"),
     ):
-        repo.add_opd(session, slug=slug, name=name)
+        add_opd(session, slug=slug, name=name)
 
 
 def test_wave_create_over_all_and_over_a_list(runner, session, three_opds):
@@ -158,9 +160,15 @@ def test_wave_create_over_all_and_over_a_list(runner, session, three_opds):
 @pytest.mark.parametrize(
     ("extra", "message", "exit_code"),
     [
-        (["--opds", "bpbd,dinkes"], "unknown OPD 'dinkes'", 1),
-        (["--scheme", "knpi-2025"], "unknown category scheme 'knpi-2025'", 1),
-        (["--start", "2025-06-16", "--end", "2025-06-12"], "is before --start", 2),
+        (["--opds", "bpbd,dinkes"], "OPD 'dinkes' is unknown or inactive", 1),
+        (["--scheme", "knpi-2025"], "unknown category scheme", 1),
+        (
+            ["--start", "2025-06-16", "--end", "2025-06-12"],
+            "the period ends (2025-06-12) before it starts (2025-06-16)",
+            1,
+        ),
+        (["--title", " "], "the wave needs a title", 1),
+        (["--evaluator", "x" * 201], "the evaluator has 201 characters (at most 200)", 1),
         (["--start", "16/06/2025"], "Invalid value for '--start'", 2),
         (["--opds", " , "], "--opds names no OPD", 2),
     ],
@@ -168,6 +176,7 @@ def test_wave_create_over_all_and_over_a_list(runner, session, three_opds):
 def test_wave_create_errors_write_nothing(runner, session, three_opds, extra, message, exit_code):
     """Unknown OPDs or schemes and bad dates stop with a message, before anything is written."""
     result = runner.invoke(args=["wave", "create", "--slug", "x", "--title", "X", *extra])
+    assert "Traceback" not in result.output
     assert result.exit_code == exit_code
     assert message in result.output
     assert count(session, Wave) == 0
@@ -187,7 +196,7 @@ def test_wave_life_cycle_and_list(runner, session, three_opds):
     assert runner.invoke(args=["wave", "create", "--slug", "w1", "--title", "Gel 1"]).exit_code == 0
     result = runner.invoke(args=["wave", "close", "w1"])
     assert result.exit_code == 1
-    assert "wave 'w1' is draft; it cannot become closed" in result.output
+    assert result.output == "Error: a draft wave cannot be moved that way (close)\n"
     result = runner.invoke(args=["wave", "open", "w1"])
     assert result.exit_code == 0 and "Wave w1 is now open" in result.output
     result = runner.invoke(args=["wave", "open", "w1"])
@@ -220,11 +229,11 @@ def test_wave_life_cycle_and_list(runner, session, three_opds):
 
 def test_published_wave_cannot_reopen(runner, session, open_wave):
     """A published wave stays published."""
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="published")
     result = runner.invoke(args=["wave", "open", "uji-2026"])
     assert result.exit_code == 1
-    assert "is published; it cannot become open" in result.output
+    assert "a published wave cannot be moved that way (open)" in result.output
 
 
 def test_wave_publish_is_audited_with_every_status_change(runner, session, three_opds):
@@ -233,14 +242,25 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
 
     assert runner.invoke(args=["wave", "create", "--slug", "w1", "--title", "Gel 1"]).exit_code == 0
     assert runner.invoke(args=["wave", "publish", "w1"]).exit_code == 1  # a draft cannot
-    for command in ("open", "close", "publish"):
+    for command in ("open", "close"):
         result = runner.invoke(args=["wave", command, "w1"])
         assert result.exit_code == 0, result.output
+    # As on the wave's page, publishing needs the confirmation that flags were reviewed.
+    result = runner.invoke(args=["wave", "publish", "w1"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: confirm that the flagged responses were reviewed before publishing "
+        "(pass --confirm-reviewed)\n"
+    )
+    result = runner.invoke(args=["wave", "publish", "w1", "--confirm-reviewed"])
+    assert result.exit_code == 0, result.output
     assert "Wave w1 is now published" in result.output
     session.expire_all()
     wave = repo.get_wave(session, slug="w1")
     assert wave.status == "published" and wave.published_at is not None
-    entries = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    entries = session.exec(
+        select(AuditLog).where(col(AuditLog.action).startswith("wave.")).order_by(AuditLog.id)
+    ).all()
     assert [(e.action, e.actor, e.detail.get("to")) for e in entries] == [
         ("wave.create", None, None),
         ("wave.open", None, "open"),
@@ -248,21 +268,28 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
         ("wave.publish", None, "published"),
     ]
     assert entries[-1].detail["published_at"] == wave.published_at.isoformat()
+    assert entries[-1].detail["confirmed_review"] is True
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "message"),
     [
-        ["wave", "create", "--slug", "baru", "--title", "Baru"],
-        ["opd", "add", "impor", "--name", "Dinas Impor"],
+        (
+            ["wave", "create", "--slug", "baru", "--title", "Baru"],
+            "the slug 'baru' is used by the app's own pages",
+        ),
+        (
+            ["opd", "add", "impor", "--name", "Dinas Impor"],
+            "the slug 'impor' is reserved for a page; choose another",
+        ),
     ],
 )
-def test_slugs_of_the_apps_own_pages_are_refused(runner, session, three_opds, args):
+def test_slugs_of_the_apps_own_pages_are_refused(runner, session, three_opds, args, message):
     """A wave called 'baru' or an OPD called 'impor' would hide behind the app's own pages."""
     before = (len(session.exec(select(Wave)).all()), len(session.exec(select(Opd)).all()))
     result = runner.invoke(args=args)
-    assert result.exit_code == 2
-    assert "used by the app's own pages" in result.output
+    assert result.exit_code == 1
+    assert message in result.output
     session.expire_all()
     assert (len(session.exec(select(Wave)).all()), len(session.exec(select(Opd)).all())) == before
 
@@ -298,7 +325,7 @@ def test_import_stores_exact_values(runner, session, open_wave, tmp_path):
 
 def test_import_is_all_or_nothing(runner, session, open_wave, tmp_path):
     """Any bad row: every bad row is listed with its number and reason, and nothing is written."""
-    repo.add_opd(session, slug="dinkes", name="Dinas Kesehatan")
+    add_opd(session, slug="dinkes", name="Dinas Kesehatan")
     path = write_csv(
         tmp_path / "campur.csv",
         "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,",  # row 2: good
@@ -390,10 +417,10 @@ def test_import_refuses_published_and_unknown_waves(runner, session, open_wave, 
     path = write_csv(tmp_path / "a.csv", "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,")
     result = runner.invoke(args=["import", str(path), "--wave", "tidak-ada"])
     assert result.exit_code == 1 and "unknown wave 'tidak-ada'" in result.output
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="closed")
     result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
     assert result.exit_code == 0, result.output  # paper forms often arrive after closing
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="published")
     path = write_csv(tmp_path / "b.csv", "rsud,,3,3,3,3,3,3,3,3,3,,,,,,")
     result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
     assert result.exit_code == 1

@@ -9,11 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session
-from survey_helpers import add_responses
+from survey_helpers import add_responses, create_wave
 from test_auth import PASSWORD, AuthActions
 
 from survey.core import accounts
-from survey.core import queries as repo
 
 DASHBOARD = "/kerja/gelombang/uji-2026/dasbor"
 FOURS = [4] * 9
@@ -174,9 +173,7 @@ def test_counts_a_new_response_on_the_next_load(
 
 def test_simulated_wave_says_so(evaluator: FlaskClient, session: Session, users) -> None:
     """A simulated wave carries the DATA SIMULASI notice."""
-    repo.create_wave(
-        session, slug="demo-2026", title="Demo", status="open", simulated=True, target_n=10
-    )
+    create_wave(session, slug="demo-2026", title="Demo", status="open", simulated=True, target_n=10)
     assert "DATA SIMULASI" in page(evaluator, "/kerja/gelombang/demo-2026/dasbor")
     assert "DATA SIMULASI" not in page(evaluator)
 

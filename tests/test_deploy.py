@@ -26,10 +26,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlmodel import Session
-from survey_helpers import ALL_FOURS, SurveyActions, install_clock, stored
+from survey_helpers import ALL_FOURS, SurveyActions, add_opd, create_wave, install_clock, stored
 
 from survey.core import accounts
-from survey.core import queries as repo
 from survey.core.database import make_engine
 from survey.web import create_app, health
 from survey.web.database import session_scope
@@ -202,8 +201,8 @@ def json_app(app_config: dict, request: pytest.FixtureRequest) -> Flask:
 def test_json_logs_one_line_per_request_without_secrets(json_app, session, capsys, monkeypatch):
     """Fields present; no password, CSRF token, cookie, client address or query string."""
     accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    repo.create_wave(session, slug="uji-2026", title="Uji", status="open", target_n=30)
+    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    create_wave(session, slug="uji-2026", title="Uji", status="open", target_n=30)
     client = json_app.test_client()
     capsys.readouterr()
     address = "198.51.100.7"
@@ -482,8 +481,8 @@ def _open_wave_on(url: str) -> None:
     app.extensions["ikm_engine"] = engine
     try:
         with session_scope(app) as session:
-            repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-            repo.create_wave(session, slug="uji-2026", title="Uji", status="open", target_n=30)
+            add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+            create_wave(session, slug="uji-2026", title="Uji", status="open", target_n=30)
     finally:
         engine.dispose()
 

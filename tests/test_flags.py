@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import add_responses
+from survey_helpers import add_responses, create_wave
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
 from survey.core import accounts
-from survey.core import queries as repo
 from survey.core.models import AuditLog, Response
 
 REVIEW = "/kerja/gelombang/uji-2026/ditandai"
@@ -214,7 +213,7 @@ def test_bad_action_is_400(client, filled, session) -> None:
 
 
 def test_wrong_wave_counted_or_unknown_is_404(client, filled, session) -> None:
-    repo.create_wave(session, slug="lain-2026", title="Lain", status="open", target_n=30)
+    create_wave(session, slug="lain-2026", title="Lain", status="open", target_n=30)
     login(client, "eva")
     rid = flagged_id(session, "bot-suspect")
     counted = session.exec(select(Response).where(Response.status == "counted")).first()

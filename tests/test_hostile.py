@@ -39,7 +39,15 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as ILLEGAL_XML
 from pypdf import PdfReader
 from sqlmodel import Session, select
-from survey_helpers import FakeClock, FormPage, add_responses, install_clock
+from survey_helpers import (
+    FakeClock,
+    FormPage,
+    add_opd,
+    add_responses,
+    create_wave,
+    install_clock,
+    set_wave_status,
+)
 from test_auth import PASSWORD, AuthActions
 from test_web_import import confirm, upload
 from werkzeug.datastructures import MultiDict
@@ -1043,8 +1051,8 @@ def test_hostile_text_is_inert_everywhere(app, client, session, monkeypatch):
         ("baik", "Dinas Baik", "Baik"),
         ("biasa", "Dinas Biasa", None),
     ):
-        repo.add_opd(session, slug=slug, name=name, short_name=short)
-    wave = repo.create_wave(
+        add_opd(session, slug=slug, name=name, short_name=short)
+    wave = create_wave(
         session,
         slug="jebakan",
         title=FIELDS["wave-title"],
@@ -1118,7 +1126,7 @@ def test_hostile_text_is_inert_everywhere(app, client, session, monkeypatch):
         assert page.status_code == 200, path
         assert_escaped(page.get_data(as_text=True), *shown)
 
-    repo.set_wave_status(session, slug="jebakan", status="closed")
+    set_wave_status(session, slug="jebakan", status="closed")
     head = app.test_client()
     assert AuthActions(head).login("kepala-jahat").status_code == 302
     own = head.get("/kerja/hasil-opd/jahat/jebakan")
@@ -1127,7 +1135,7 @@ def test_hostile_text_is_inert_everywhere(app, client, session, monkeypatch):
     opd_pdf = pdf_text(head.get("/r/jebakan/opd/jahat.pdf").data)
     assert_in_pdf(opd_pdf, "comment", "comment-minus")
 
-    repo.set_wave_status(session, slug="jebakan", status="published")
+    set_wave_status(session, slug="jebakan", status="published")
     public = app.test_client()
     for path, shown in {
         "/hasil": ("wave-title",),

@@ -22,6 +22,7 @@ from survey.core.responsefile import (
     read_csv,
     write_csv,
 )
+from survey.core.rules import AGE_MAX, AGE_MIN
 
 CODES = tuple(f"U{i}" for i in range(1, 10))
 HEADER = ",".join(canonical_columns(CODES))
@@ -112,7 +113,7 @@ def test_every_bad_row_is_reported_with_its_spreadsheet_row_number():
         10: ("submitted_at '12/06/2025' is not an ISO 8601 time (e.g. 2025-06-12T09:30:00+07:00)",),
         11: ("sex 'X' is not one of L, P",),
         12: (
-            "age 'abc' is not a whole number of years from 1 to 120",
+            "age 'abc' is not a whole number of years from 15 to 100",
             f"education 'Sarjana' is not one of {', '.join(EDUCATIONS)}",
             f"occupation 'Petani' is not one of {', '.join(OCCUPATIONS)}",
         ),
@@ -241,7 +242,7 @@ records = st.builds(
     ),
     answers=st.tuples(*[answer] * 9).filter(lambda a: any(x is not None for x in a)),
     sex=st.sampled_from([None, "L", "P"]),
-    age=st.one_of(st.none(), st.integers(1, 120)),
+    age=st.one_of(st.none(), st.integers(AGE_MIN, AGE_MAX)),
     education=st.sampled_from([None, *EDUCATIONS]),
     occupation=st.sampled_from([None, *OCCUPATIONS]),
     service=free_text.map(str.strip).map(lambda s: s or None),

@@ -15,11 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import add_responses
+from survey_helpers import add_responses, create_wave
 from test_auth import PASSWORD, AuthActions
 
 from survey.core import accounts
-from survey.core import queries as repo
 from survey.core.models import Wave
 
 # Every element differs, so the three weakest are unambiguous: U7 < U3 < U9 < the rest.
@@ -122,7 +121,7 @@ def test_waves_listed_closed_and_published_only_with_trend(client, session, clos
         ("buka-2027", "Gelombang Terbuka", "open"),
         ("terbit-2027", "Gelombang Terbit", "published"),
     ):
-        wave = repo.create_wave(session, slug=slug, title=title, opd_slugs=["bpbd"])
+        wave = create_wave(session, slug=slug, title=title, opd_slugs=["bpbd"])
         add_responses(session, wave, "bpbd", [[3] * 9] * 10)
         set_status(session, slug, status)
     page = client.get("/kerja/hasil-opd/bpbd").get_data(as_text=True)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
-from survey_helpers import add_responses
+from survey_helpers import add_responses, set_wave_status
 
 from survey.core import imports as dataio
 from survey.core import queries as repo
@@ -23,8 +23,8 @@ LATE = datetime(2026, 1, 13, 18, 30, tzinfo=UTC)  # 14 January 01.30 in Jakarta
 
 def publish(session: Session) -> None:
     """Close and publish the wave."""
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="published")
 
 
 @pytest.fixture
@@ -153,12 +153,12 @@ def test_open_data_only_for_published_waves(client, session, open_wave):
     """Draft, open and closed waves and unknown ones are 404; the function refuses too."""
     add_responses(session, open_wave, "bpbd", [[4] * 9] * 6)
     assert client.get(URL).status_code == 404
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="closed")
     assert client.get(URL).status_code == 404
     assert client.get("/hasil/tidak-ada/data-terbuka.zip").status_code == 404
     with pytest.raises(dataio.DataIOError):
         dataio.open_data_zip(session, wave=repo.get_wave(session, slug="uji-2026"))
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="published")
     assert client.get(URL).status_code == 200
 
 

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, select
-from survey_helpers import add_responses, raw_rows
+from survey_helpers import add_opd, add_responses, create_wave, raw_rows, set_wave_status
 from test_auth import PASSWORD, AuthActions
 
 from survey.cli import privacy as privacy_cli
@@ -68,7 +68,7 @@ def scores(runner: FlaskCliRunner, wave: str = "uji-2026") -> str:
 
 def make_wave(session: Session, slug: str, *, status: str, closed_days_ago: float | None) -> Wave:
     """A wave over bpbd with one response carrying metadata, closed some days before NOW."""
-    wave = repo.create_wave(session, slug=slug, title=slug, opd_slugs=["bpbd"], status="open")
+    wave = create_wave(session, slug=slug, title=slug, opd_slugs=["bpbd"], status="open")
     add_responses(session, wave, "bpbd", [[4] * 9], comment="nama saya Siti", **METADATA)
     wave.status = status
     if closed_days_ago is not None:
@@ -100,7 +100,7 @@ def is_stripped(session: Session, slug: str) -> bool:
 def sample_opds(session: Session) -> None:
     """Two OPDs, bpbd and rsud."""
     for slug, name in (("bpbd", "BPBD"), ("rsud", "RSUD")):
-        repo.add_opd(session, slug=slug, name=name)
+        add_opd(session, slug=slug, name=name)
 
 
 # --- The strip -----------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_strip_removes_the_metadata_and_keeps_answers_and_scores(
     app: Flask, session: Session, runner: FlaskCliRunner, open_wave: Wave
 ) -> None:
     fill(session, open_wave)
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="closed")
     before_rows = raw_rows(session)
     before_scores = scores(runner)
     assert all(row["comment"] and row["sex"] == "P" for row in before_rows)
@@ -160,7 +160,7 @@ def test_strip_is_all_or_nothing(
     app: Flask, session: Session, open_wave: Wave, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fill(session, open_wave)
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="closed")
     before = raw_rows(session)
 
     def broken(*_args: Any, **_kwargs: Any) -> None:
@@ -181,7 +181,7 @@ def test_strip_command_needs_yes_and_then_strips(
     app: Flask, session: Session, runner: FlaskCliRunner, open_wave: Wave
 ) -> None:
     fill(session, open_wave)
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="closed")
     before = raw_rows(session)
     before_scores = scores(runner)
 
@@ -225,7 +225,7 @@ def test_strip_command_refuses_an_open_or_unknown_wave(
 def waves_of_all_ages(session: Session, sample_opds: None) -> None:
     """Waves closed 10 and 3 days before NOW, an open one, a published one, an undated one."""
     make_wave(session, "lama", status="closed", closed_days_ago=10)
-    make_wave(session, "baru", status="closed", closed_days_ago=3)
+    make_wave(session, "baru-saja", status="closed", closed_days_ago=3)
     make_wave(session, "buka", status="open", closed_days_ago=None)
     make_wave(session, "terbit", status="published", closed_days_ago=12)
     make_wave(session, "kuno", status="closed", closed_days_ago=None)
@@ -239,7 +239,7 @@ def test_retention_strips_only_waves_closed_longer_ago(
     assert [(r.wave, r.responses) for r in report.stripped] == [("lama", 1), ("terbit", 1)]
     assert report.undated == ["kuno"]
     assert is_stripped(session, "lama") and is_stripped(session, "terbit")
-    for slug in ("baru", "buka", "kuno"):
+    for slug in ("baru-saja", "buka", "kuno"):
         assert not is_stripped(session, slug)
     entries = session.exec(select(AuditLog).where(AuditLog.action == "privacy.strip")).all()
     assert sorted(e.detail["wave"] for e in entries) == ["lama", "terbit"]
@@ -253,7 +253,7 @@ def test_retention_zero_keeps_everything(
 ) -> None:
     report = apply_retention(session, days=0, now=NOW + timedelta(days=3650))
     assert report.stripped == [] and report.undated == []
-    for slug in ("lama", "baru", "terbit"):
+    for slug in ("lama", "baru-saja", "terbit"):
         assert not is_stripped(session, slug)
 
 
@@ -263,9 +263,9 @@ def test_a_wave_reopened_after_a_strip_is_due_again(
     wave = make_wave(session, "ulang", status="closed", closed_days_ago=30)
     strip_metadata(session, wave=wave, actor=None, now=NOW - timedelta(days=20))
     assert privacy.due_waves(session, days=7, now=NOW) == ([], [])
-    repo.set_wave_status(session, slug="ulang", status="open")
+    set_wave_status(session, slug="ulang", status="open")
     add_responses(session, wave, "bpbd", [[3] * 9], comment="baru", **METADATA)
-    repo.set_wave_status(session, slug="ulang", status="closed")
+    set_wave_status(session, slug="ulang", status="closed")
     later = aware(wave.closed_at)
     assert later is not None
     assert privacy.due_waves(session, days=7, now=later + timedelta(days=6)) == ([], [])
@@ -296,7 +296,7 @@ def test_apply_command_uses_the_setting_and_prints_what_it_did(
     assert lines[0] == "retention 7 days: 2 waves due"
     assert "lama\tstripped\t1 responses" in lines and "terbit\tstripped\t1 responses" in lines
     assert any(line.startswith("kuno\tskipped\tclosed at an unknown time") for line in lines)
-    assert is_stripped(session, "lama") and not is_stripped(session, "baru")
+    assert is_stripped(session, "lama") and not is_stripped(session, "baru-saja")
 
 
 def test_apply_command_with_retention_zero_strips_nothing(
@@ -363,7 +363,7 @@ def test_pages_say_when_the_metadata_was_removed(
 ) -> None:
     fill(session, open_wave)
     accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="closed")
     assert AuthActions(client).login("admin").status_code == 302
     page = client.get("/kerja/gelombang/uji-2026").get_data(as_text=True)
     assert "Metadata responden" not in page
@@ -374,7 +374,7 @@ def test_pages_say_when_the_metadata_was_removed(
     assert "dihapus 1 Desember 2026 16.00 WIB (jawaban dan skor tetap)" in page
     audit_page = client.get("/kerja/audit").get_data(as_text=True)
     assert "Metadata responden dihapus" in audit_page
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="published")
     public = client.get("/hasil/uji-2026").get_data(as_text=True)
     assert "Metadata responden" in public and "dihapus 1 Desember 2026 16.00 WIB" in public
     assert "0812-3456-7890" not in public + page

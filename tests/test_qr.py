@@ -6,7 +6,7 @@ import io
 
 import pytest
 import segno
-from survey_helpers import SurveyActions, install_clock
+from survey_helpers import SurveyActions, add_opd, install_clock
 
 from survey.core import queries as repo
 from survey.web.qr import QR_ERROR, SVG_OPTIONS
@@ -68,7 +68,7 @@ def test_qr_cache_headers(visitor):
 )
 def test_qr_unknown_wave_or_opd_is_404(visitor, session, path):
     """No code for an unknown wave, an unknown OPD or an OPD the wave does not cover."""
-    repo.add_opd(session, slug="satpol-pp", name="Satuan Polisi Pamong Praja")
+    add_opd(session, slug="satpol-pp", name="Satuan Polisi Pamong Praja")
     response = visitor.get(path)
     assert response.status_code == 404
     assert "Halaman tidak ditemukan" in response.get_data(as_text=True)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import SurveyActions, add_responses, install_clock, stored
+from survey_helpers import SurveyActions, add_opd, add_responses, create_wave, install_clock, stored
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
 from survey.core import accounts
@@ -258,7 +258,7 @@ def test_cli_refuses_a_bad_file_listing_every_problem(runner, session, tmp_path)
 @pytest.fixture
 def users(session: Session) -> None:
     """An admin, an evaluator and an OPD head."""
-    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     accounts.create_user(
@@ -384,10 +384,10 @@ def test_survey_page_asks_and_stores_a_five_point_questionnaire_with_perception(
     app, session: Session, monkeypatch
 ) -> None:
     clock = install_clock(monkeypatch)
-    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     spec = load_questionnaire_file(FIVE.read_bytes(), FIVE.name)
     questionnaire, _created = add_questionnaire(session, spec=spec, actor=None)
-    repo.create_wave(
+    create_wave(
         session,
         slug="lima-2026",
         title="Lima poin 2026",
@@ -413,10 +413,10 @@ def test_survey_page_asks_and_stores_a_five_point_questionnaire_with_perception(
 
 
 def test_score_uses_only_ikm_elements_of_a_custom_questionnaire(runner, session) -> None:
-    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     spec = load_questionnaire_file(FIVE.read_bytes(), FIVE.name)
     questionnaire, _created = add_questionnaire(session, spec=spec, actor=None)
-    wave = repo.create_wave(
+    wave = create_wave(
         session,
         slug="lima-2026",
         title="Lima poin 2026",

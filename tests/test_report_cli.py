@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from survey_helpers import set_wave_status
 
 from survey.core import accounts
-from survey.core import queries as repo
 from tests.survey_helpers import add_responses
 from tests.test_auth import PASSWORD, AuthActions
 
@@ -147,8 +147,8 @@ def test_pdf_routes_follow_publication(client, session, scored, runner):
     assert client.get("/r/nope/posters.pdf").status_code == 404
 
     client.post("/keluar", data={"csrf_token": AuthActions(client).token("/kerja")})
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="published")
     ranking = client.get("/r/uji-2026/ranking.pdf?lang=en")
     assert ranking.status_code == 200 and ranking.mimetype == "application/pdf"
     assert f"{scores(runner)['bpbd']['ikm']:.2f}" in pdf_text(ranking.data)

@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 from babel.numbers import format_decimal
 from sqlmodel import Session, select
-from survey_helpers import add_responses
+from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
 from survey.core import accounts, reportdata
-from survey.core import queries as repo
 from survey.core.models import AuditLog, Response, Wave
 
 COMMENT = "Antrean <b>panjang</b> sekali"
@@ -36,8 +35,8 @@ def published(session: Session, open_wave) -> Wave:
     add_responses(session, open_wave, "rsud", LOW * 10, comment=COMMENT, sex="L", age=30)
     add_responses(session, open_wave, "dishub", [[3] * 9] * 6)
     add_responses(session, open_wave, "bpbd", [[1] * 9], status="flagged", reason="bot-suspect")
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
-    return repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="closed")
+    return set_wave_status(session, slug="uji-2026", status="published")
 
 
 def scores(runner, wave: str = "uji-2026") -> dict[str, dict]:
@@ -69,7 +68,7 @@ def num(value: float, digits: int, lang: str = "id") -> str:
 
 
 def test_index_lists_published_waves_only(client, session: Session, published) -> None:
-    repo.create_wave(
+    create_wave(
         session,
         slug="draf",
         title="Gelombang Draf",
@@ -104,7 +103,7 @@ def test_nothing_public_before_publication(client, session: Session, open_wave, 
 
 
 def test_unknown_wave_and_opd_are_404(client, session: Session, published) -> None:
-    repo.add_opd(session, slug="dinkes", name="Dinas Kesehatan")  # not covered by the wave
+    add_opd(session, slug="dinkes", name="Dinas Kesehatan")  # not covered by the wave
     assert client.get("/hasil/nope").status_code == 404
     assert client.get("/hasil/uji-2026/nope").status_code == 404
     assert client.get("/hasil/uji-2026/dinkes").status_code == 404
@@ -191,8 +190,8 @@ def test_simulated_wave_says_so(client, session: Session, published) -> None:
 
 
 def test_published_wave_without_responses(client, session: Session, open_wave) -> None:
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="published")
     page = client.get("/hasil/uji-2026").get_data(as_text=True)
     assert "tidak memiliki respons yang dihitung" in page
     assert client.get("/hasil/uji-2026/bpbd").status_code == 200
@@ -269,13 +268,13 @@ def test_results_need_no_login(client, published) -> None:
 def test_best_and_worst_marks_with_more_opds_than_k(client, runner, session: Session) -> None:
     levels = {"a": 4, "b": 4, "c": 3, "d": 3, "e": 2, "f": 2, "g": 1, "h": 1}
     for slug in levels:
-        repo.add_opd(session, slug=f"opd-{slug}", name=f"Dinas {slug.upper()}")
-    wave = repo.create_wave(session, slug="besar", title="Gelombang Besar", status="open")
+        add_opd(session, slug=f"opd-{slug}", name=f"Dinas {slug.upper()}")
+    wave = create_wave(session, slug="besar", title="Gelombang Besar", status="open")
     for slug, level in levels.items():
         rows = [[level] * 9, [max(1, level - 1)] * 9, [level] * 8 + [min(4, level + 1)]]
         add_responses(session, wave, f"opd-{slug}", rows * 8)
-    repo.set_wave_status(session, slug="besar", status="closed")
-    repo.set_wave_status(session, slug="besar", status="published")
+    set_wave_status(session, slug="besar", status="closed")
+    set_wave_status(session, slug="besar", status="published")
     page = client.get("/hasil/besar").get_data(as_text=True)
     expected = scores(runner, "besar")
     marks = {"top": [], "bottom": []}

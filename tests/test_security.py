@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from flask import Flask, abort
 from sqlmodel import Session
+from survey_helpers import create_wave, set_wave_status
 from werkzeug.test import TestResponse
 
 from survey.cli.main import guard_run_command, main
 from survey.core import accounts
-from survey.core import queries as repo
 from survey.web import create_app
 from survey.web.security import PAGE_POLICY, PDF_POLICY
 from tests.survey_helpers import ALL_FOURS, FormPage, SurveyActions, add_responses, install_clock
@@ -115,11 +115,11 @@ def app_config(app_config: dict) -> dict:
 @pytest.fixture
 def published(session: Session, open_wave) -> Any:
     """A second wave, 'terbit-2025', over the same OPDs, with responses, published."""
-    wave = repo.create_wave(session, slug="terbit-2025", title="Terbit 2025", status="open")
+    wave = create_wave(session, slug="terbit-2025", title="Terbit 2025", status="open")
     for slug in ("bpbd", "rsud", "dishub"):
         add_responses(session, wave, slug, [[4] * 9, [3] * 9, [2] * 9] * 6)
-    repo.set_wave_status(session, slug="terbit-2025", status="closed")
-    return repo.set_wave_status(session, slug="terbit-2025", status="published")
+    set_wave_status(session, slug="terbit-2025", status="closed")
+    return set_wave_status(session, slug="terbit-2025", status="published")
 
 
 def test_every_kind_of_response_carries_the_headers(

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
-from survey_helpers import ALL_FOURS, SurveyActions, install_clock, raw_rows, stored
+from survey_helpers import (
+    ALL_FOURS,
+    SurveyActions,
+    add_opd,
+    create_wave,
+    install_clock,
+    raw_rows,
+    stored,
+)
 
 from survey.core import queries as repo
 from survey.core.models import Element, Questionnaire
@@ -147,7 +155,7 @@ def test_simulated_wave_says_so(citizen, session):
 
 def test_five_point_questionnaire(app, session, clock):
     """A questionnaire with five points offers five labels and accepts 5, not 6."""
-    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     questionnaire = Questionnaire(
         slug="persepsi", title_id="Persepsi", title_en="Perception", scale_points=5
     )
@@ -169,7 +177,7 @@ def test_five_point_questionnaire(app, session, clock):
         )
     )
     session.commit()
-    repo.create_wave(
+    create_wave(
         session,
         slug="persepsi-2026",
         title="Persepsi 2026",
@@ -198,7 +206,7 @@ def test_five_point_questionnaire(app, session, clock):
 )
 def test_unknown_wave_or_opd_is_a_friendly_404(app, citizen, session, wave, opd):
     """Unknown waves, unknown OPDs and OPDs the wave does not cover give a friendly 404."""
-    repo.add_opd(session, slug="satpol-pp", name="Satuan Polisi Pamong Praja")
+    add_opd(session, slug="satpol-pp", name="Satuan Polisi Pamong Praja")
     other = SurveyActions(app, citizen.clock, wave=wave, opd=opd)
     response = other.get(other.path)
     assert response.status_code == 404

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import add_responses
+from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 from test_questionnaires import KNPI
 
@@ -33,12 +33,12 @@ FOURS = [4] * 9
 @pytest.fixture
 def setup(session: Session) -> None:
     """Four OPDs (two with a service population, one inactive) and three users."""
-    repo.add_opd(
+    add_opd(
         session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah", service_population=500
     )
-    repo.add_opd(session, slug="rsud", name="Rumah Sakit Umum Daerah", service_population=1000)
-    repo.add_opd(session, slug="dishub", name="Dinas Perhubungan")
-    satpol = repo.add_opd(session, slug="satpol-pp", name="Satuan Polisi Pamong Praja")
+    add_opd(session, slug="rsud", name="Rumah Sakit Umum Daerah", service_population=1000)
+    add_opd(session, slug="dishub", name="Dinas Perhubungan")
+    satpol = add_opd(session, slug="satpol-pp", name="Satuan Polisi Pamong Praja")
     satpol.active = False
     session.add(satpol)
     session.commit()
@@ -52,7 +52,7 @@ def setup(session: Session) -> None:
 @pytest.fixture
 def draft(session: Session, setup) -> Wave:
     """A draft wave 'uji-2026' over bpbd and rsud with targets 30."""
-    return repo.create_wave(
+    return create_wave(
         session, slug="uji-2026", title="Uji Coba 2026", opd_slugs=["bpbd", "rsud"], target_n=30
     )
 
@@ -491,7 +491,7 @@ def test_questionnaire_changes_only_while_draft_without_responses(client, sessio
     assert post(client, EDIT, edit_form(questionnaire=str(knpi.id))).status_code == 303
     assert wave_row(session).questionnaire_id == knpi.id
     # Once open, the questionnaire is fixed: not offered, and a posted change is refused.
-    repo.set_wave_status(session, slug="uji-2026", status="open")
+    set_wave_status(session, slug="uji-2026", status="open")
     page = client.get(EDIT).get_data(as_text=True)
     assert 'name="questionnaire"' not in page
     before = snapshot(session)
@@ -528,7 +528,7 @@ def test_edit_to_a_custom_scheme(client, session, draft) -> None:
 
 def test_published_wave_cannot_be_edited(client, session, draft) -> None:
     for status in ("open", "closed", "published"):
-        repo.set_wave_status(session, slug="uji-2026", status=status)
+        set_wave_status(session, slug="uji-2026", status=status)
     login(client)
     assert client.get(EDIT).status_code == 409
     before = snapshot(session)
@@ -596,7 +596,7 @@ def test_open_close_reopen_publish(client, session, draft) -> None:
 )
 def test_transitions_that_do_not_exist_are_refused(client, session, draft, start, action) -> None:
     if start == "open":
-        repo.set_wave_status(session, slug="uji-2026", status="open")
+        set_wave_status(session, slug="uji-2026", status="open")
     login(client)
     before = snapshot(session)
     response = post(client, STATUS, {"action": action, "confirm_reviewed": "1"})
@@ -645,7 +645,7 @@ def test_detail_shows_settings_targets_actions_and_links(client, session, draft)
 
 def test_detail_of_a_published_wave_links_the_public_results(client, session, draft) -> None:
     for status in ("open", "closed", "published"):
-        repo.set_wave_status(session, slug="uji-2026", status=status)
+        set_wave_status(session, slug="uji-2026", status=status)
     login(client)
     page = client.get("/kerja/gelombang/uji-2026").get_data(as_text=True)
     assert 'href="/hasil/uji-2026"' in page
@@ -660,7 +660,7 @@ def knpi_wave(session: Session, setup) -> Wave:
     """An open wave with the KNPI questionnaire (U1..U9, then P1 satisfaction, P2 agreement)."""
     spec = load_questionnaire_file(KNPI.read_bytes(), KNPI.name)
     knpi, _created = add_questionnaire(session, spec=spec, actor=None)
-    wave = repo.create_wave(
+    wave = create_wave(
         session,
         slug="knpi-2025",
         title="KNPI 2025",

@@ -12,11 +12,12 @@ import pytest
 from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlmodel import Session, select
+from survey_helpers import set_wave_status
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 from test_cli import HEADER, count, responses
 from test_dataio import google_forms_rows
 
-from survey.core import accounts
+from survey.core import accounts, submissions
 from survey.core import imports as dataio
 from survey.core import queries as repo
 from survey.core.models import AuditLog, ImportJob, Response
@@ -385,8 +386,8 @@ def test_published_wave_refuses_imports(eva, session, open_wave):
     """A published wave shows no upload form and refuses an upload and a pending job."""
     job_url = upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"]
     token_value = token(eva)
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
-    repo.set_wave_status(session, slug="uji-2026", status="published")
+    set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="published")
     html = eva.get(UPLOAD).get_data(as_text=True)
     assert 'type="file"' not in html and "sudah diterbitkan" in html
     assert upload(eva, csv_bytes(*GOOD), "lagi.csv", csrf=token_value).status_code == 409
@@ -519,7 +520,7 @@ def test_a_failure_while_writing_writes_nothing(eva, session, open_wave, monkeyp
         written.append(first)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(repo, "insert_responses", broken)
+    monkeypatch.setattr(submissions, "insert_responses", broken)
     confirm(eva, upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"])
     job = only_job(session)
     assert written and job.status == "failed" and job.data == b""

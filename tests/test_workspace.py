@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from sqlmodel import Session
+from survey_helpers import add_opd
 
 from survey.core import accounts
-from survey.core import queries as repo
 from tests.test_auth import PASSWORD, AuthActions
 
 LINKS = {
@@ -24,7 +24,7 @@ LINKS = {
 @pytest.fixture
 def users(session: Session) -> None:
     """An admin, an evaluator and the head of BPBD."""
-    repo.add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     accounts.create_user(

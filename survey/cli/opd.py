@@ -7,16 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from survey.cli.common import NAME_MAX_LENGTH, SHORT_NAME_MAX_LENGTH
-from survey.cli.common import (
-    check_length as _check_length,
-)
-from survey.cli.common import (
-    check_slug as _check_slug,
-)
-from survey.cli.common import (
-    command_session as _database,
-)
+from survey.cli.common import command_session as _database
+from survey.core import opds
 from survey.core import queries as repo
 
 # --- OPDs -------------------------------------------------------------------------------------
@@ -25,33 +17,26 @@ opd_group = AppGroup("opd", help="Manage OPDs (the units citizens rate).")
 
 
 @opd_group.command("add")
-@click.argument("slug", callback=_check_slug)
+@click.argument("slug")
 @click.option("--name", required=True, help="Full name, e.g. 'Dinas Perhubungan'.")
 @click.option("--short-name", help="Short name, e.g. 'Dishub'.")
 @click.option(
     "--population",
-    type=click.IntRange(min=1),
-    help="Service users per period (for the Krejcie-Morgan sample size).",
+    help="Service users per period (for the Krejcie-Morgan sample size), a whole number.",
 )
-def opd_add_command(slug: str, name: str, short_name: str | None, population: int | None) -> None:
+def opd_add_command(slug: str, name: str, short_name: str | None, population: str | None) -> None:
     """Add an OPD."""
-    name = name.strip()
-    short_name = short_name.strip() if short_name else None
-    if not name:
-        raise click.UsageError("--name must not be empty")
-    _check_length("--name", name, NAME_MAX_LENGTH)
-    _check_length("--short-name", short_name, SHORT_NAME_MAX_LENGTH)
-    from survey.core.audit import audit
-    from survey.core.opds import RESERVED_SLUGS
-
-    if slug in RESERVED_SLUGS:
-        raise click.BadParameter(f"{slug!r} is used by the app's own pages", param_hint="SLUG")
+    # The OPD service judges every field, as it does for the workspace's form: a refused
+    # value is one English line and exit status 1, and nothing is written.
     with _database() as session:
-        opd = repo.add_opd(
-            session, slug=slug, name=name, short_name=short_name, service_population=population
+        opd = opds.create_opd(
+            session,
+            slug=slug,
+            name=name,
+            short_name=short_name,
+            service_population=population,
+            actor=None,
         )
-        audit(session, actor=None, action="opd.create", slug=opd.slug, name=opd.name)
-        session.commit()
         click.echo(f"Added OPD {opd.slug}: {opd.name}")
 
 
@@ -69,8 +54,6 @@ def opd_list_command() -> None:
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 def opd_import_command(file: Path, dry_run: bool) -> None:
     """Add and update OPDs from a CSV file (slug, name[, short_name, service_population])."""
-    from survey.core import opds
-
     data = file.read_bytes()
     with _database() as session:
         report = opds.import_opds(

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup
 
-from survey.cli.common import TITLE_MAX_LENGTH
-from survey.cli.common import (
-    check_length as _check_length,
-)
-from survey.cli.common import (
-    check_slug as _check_slug,
-)
-from survey.cli.common import (
-    command_session as _database,
-)
-from survey.cli.common import (
-    find_wave as _wave,
-)
+from survey.cli.common import command_session as _database
+from survey.cli.common import find_wave as _wave
 from survey.core import queries as repo
+from survey.core import waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 
 # --- Waves ------------------------------------------------------------------------------------
@@ -30,7 +19,7 @@ wave_group = AppGroup("wave", help="Create, open, close and list survey waves.")
 
 
 @wave_group.command("create")
-@click.option("--slug", required=True, callback=_check_slug, help="Used in survey URLs.")
+@click.option("--slug", required=True, help="Used in survey URLs.")
 @click.option("--title", required=True, help="e.g. 'Evaluasi 100 Hari Kerja'.")
 @click.option("--evaluator", help="Who runs the survey, e.g. 'DPD KNPI Kota Serang'.")
 @click.option(
@@ -59,97 +48,79 @@ def wave_create_command(
     end: datetime | None,
 ) -> None:
     """Create a wave (as a draft) over some or all OPDs with the default questionnaire."""
-    from survey.core.audit import audit
-    from survey.core.waves import RESERVED_SLUGS
-
-    if slug in RESERVED_SLUGS:
-        raise click.BadParameter(f"{slug!r} is used by the app's own pages", param_hint="--slug")
-    title = title.strip()
-    if not title:
-        raise click.UsageError("--title must not be empty")
-    _check_length("--title", title, TITLE_MAX_LENGTH)
-    evaluator = (evaluator or "").strip() or None
-    _check_length("--evaluator", evaluator, TITLE_MAX_LENGTH)
-    period_start: date | None = start.date() if start else None
-    period_end: date | None = end.date() if end else None
-    if period_start and period_end and period_end < period_start:
-        raise click.UsageError(f"--end {period_end} is before --start {period_start}")
-    opd_slugs: list[str] | None = None
+    opd_slugs: tuple[str, ...] | None = None
     if opds.strip().lower() != "all":
         # dict.fromkeys drops repeats and keeps the order given.
-        opd_slugs = list(dict.fromkeys(s.strip() for s in opds.split(",") if s.strip()))
+        opd_slugs = tuple(dict.fromkeys(s.strip() for s in opds.split(",") if s.strip()))
         if not opd_slugs:
             raise click.UsageError("--opds names no OPD; give 'all' or slugs like 'bpbd,rsud'")
     with _database() as session:
-        wave = repo.create_wave(
-            session,
-            slug=slug,
-            title=title,
+        if opd_slugs is None:
+            opd_slugs = tuple(opd.slug for opd in repo.list_opds(session, active_only=True))
+        # The options become the value object the workspace's form makes; the wave service
+        # judges them (slug, texts, period, OPDs, scheme) the same way for both.
+        settings = waves.WaveSettings(
+            title=title.strip(),
+            evaluator=(evaluator or "").strip() or None,
+            period_start=start.date() if start else None,
+            period_end=end.date() if end else None,
             opd_slugs=opd_slugs,
+            questionnaire_id=None,
             scheme_slug=scheme,
-            target_n=target,
-            period_start=period_start,
-            period_end=period_end,
-            evaluator=evaluator,
+            targets=dict.fromkeys(opd_slugs, target),
         )
+        wave = waves.create_wave(session, slug=slug, settings=settings, actor=None)
         covered = len(repo.wave_opds(session, wave=wave))
-        audit(
-            session,
-            actor=None,
-            action="wave.create",
-            wave=wave.slug,
-            title=wave.title,
-            opds=covered,
-            scheme=scheme,
-        )
-        session.commit()
         click.echo(
             f"Created wave {wave.slug} ({wave.status}) over {covered} OPDs; "
             f"open it with: ikm wave open {wave.slug}"
         )
 
 
-STATUS_ACTIONS = {"open": "wave.open", "closed": "wave.close", "published": "wave.publish"}
-
-
-def _set_status(slug: str, status: str) -> None:
-    """Move a wave to ``status``, with its audit entry in the same commit, and say so."""
-    from survey.core.audit import audit
-
+def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
+    """Open, close or publish a wave through the wave service (audited), and say so."""
+    status, _audit_action = waves.STATUS_ACTIONS[action]
     with _database() as session:
         wave = _wave(session, slug)
         if wave.status == status:
             click.echo(f"Wave {slug} is already {status}")
             return
-        previous = wave.status
-        wave = repo.set_wave_status(session, slug=slug, status=status, commit=False)
-        detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
-        if wave.published_at is not None and status == "published":
-            detail["published_at"] = wave.published_at.isoformat()
-        audit(session, actor=None, action=STATUS_ACTIONS[status], **detail)
-        session.commit()
-        click.echo(f"Wave {slug} is now {status}")
+        try:
+            wave = waves.change_status(
+                session, wave=wave, action=action, actor=None, confirmed=confirmed
+            )
+        except waves.WaveSetupError as exc:
+            message = str(exc)
+            if any(p.code == "wave-publish-unconfirmed" for p in exc.problems):
+                message += " (pass --confirm-reviewed)"
+            raise click.ClickException(message) from None
+        click.echo(f"Wave {slug} is now {wave.status}")
 
 
 @wave_group.command("open")
 @click.argument("slug")
 def wave_open_command(slug: str) -> None:
     """Open a wave (from draft, or reopen a closed one) so citizens can answer."""
-    _set_status(slug, "open")
+    _change_status(slug, "open")
 
 
 @wave_group.command("close")
 @click.argument("slug")
 def wave_close_command(slug: str) -> None:
     """Close an open wave: the survey pages stop taking answers."""
-    _set_status(slug, "closed")
+    _change_status(slug, "close")
 
 
 @wave_group.command("publish")
 @click.argument("slug")
-def wave_publish_command(slug: str) -> None:
+@click.option(
+    "--confirm-reviewed",
+    is_flag=True,
+    help="Confirm that the flagged responses were reviewed (required, as on the wave's page).",
+)
+def wave_publish_command(slug: str, confirm_reviewed: bool) -> None:
     """Publish a closed wave: its results become public and can no longer change."""
-    _set_status(slug, "published")
+    _change_status(slug, "publish", confirmed=confirm_reviewed)
 
 
 @wave_group.command("list")

@@ -9,7 +9,8 @@ with the location set through the normal CDF so that the expected mean answer eq
 OPD's score. The wave is marked ``simulated`` so that every page says the data are not real.
 
 ``demo_data`` builds the rows without a database (tests check them directly);
-``write_demo`` replaces the demo wave and its OPDs in one transaction.
+``write_demo`` replaces the demo wave and adds its missing OPDs through the same services as the
+workspace and the command line.
 """
 
 from __future__ import annotations
@@ -25,9 +26,15 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 from sqlmodel import Session
 
+from survey.core import opds, submissions, waves
 from survey.core import queries as repo
 from survey.core.builtin import DEFAULT_ELEMENTS, DEFAULT_SCHEME_SLUG
-from survey.core.models import EDUCATIONS, OCCUPATIONS, Wave, WaveOpd
+from survey.core.models import EDUCATIONS, OCCUPATIONS, Wave
+from survey.core.problems import ProblemError, define, problem
+
+define(
+    {"demo-wave-real": "wave {value!r} exists and holds real data; the demo will not replace it"}
+)
 
 DEMO_SEED = 20250612
 DEMO_WAVE_SLUG = "evaluasi-100-hari-kerja"
@@ -38,6 +45,12 @@ PERIOD_START = date(2025, 6, 12)
 PERIOD_END = date(2025, 6, 16)
 TARGET_N = 50
 SAMPLE_RANGE = (20, 80)  # counted responses per OPD, inclusive
+
+
+class DemoError(ProblemError):
+    """The demo cannot be written (its wave's slug holds real data)."""
+
+
 JAKARTA = ZoneInfo("Asia/Jakarta")
 QUESTION_CODES = tuple(element[0] for element in DEFAULT_ELEMENTS)
 
@@ -428,47 +441,49 @@ def write_demo(
     seed: int = DEMO_SEED,
     echo: Callable[[str], None] = lambda _message: None,
 ) -> tuple[Wave, DemoData]:
-    """Replace the demo wave with freshly simulated data, adding missing OPDs; commits once.
+    """Replace the demo wave with freshly simulated data, adding missing OPDs.
 
-    OPDs that already exist are kept as they are; a wave with the demo's slug that is not
-    simulated is refused (RepoError), never replaced.
+    The OPDs and the wave are made through the services the workspace and ``ikm`` use
+    (``opds.create_opd``, ``waves.create_wave``, ``waves.change_status``), with their audit
+    entries; the responses are written in one last commit. OPDs that already exist are kept
+    as they are; a wave with the demo's slug that is not simulated is refused
+    (``DemoError``), never replaced. An interrupted build leaves a simulated wave, which the
+    next build replaces.
     """
     echo(f"Simulating responses (seed {seed}) ...")
     data = demo_data(seed)
     existing = repo.get_wave(session, slug=DEMO_WAVE_SLUG)
     if existing is not None:
         if not existing.simulated:
-            raise repo.RepoError(
-                f"wave {DEMO_WAVE_SLUG!r} exists and holds real data; the demo will not replace it"
-            )
+            raise DemoError([problem("demo-wave-real", "wave", value=DEMO_WAVE_SLUG)])
         echo("Removing the earlier demo wave ...")
-        repo.delete_wave(session, wave=existing)
+        waves.delete_wave(session, wave=existing)
+        session.commit()
     echo(f"Writing {len(data.opds)} OPDs ...")
     opd_ids = {}
     for opd in data.opds:
-        stored = repo.ensure_opd(session, slug=opd.slug, name=opd.name, short_name=opd.short_name)
+        stored = repo.get_opd(session, slug=opd.slug)
+        if stored is None:
+            stored = opds.create_opd(
+                session, slug=opd.slug, name=opd.name, short_name=opd.short_name, actor=None
+            )
         opd_ids[opd.slug] = stored.id
-    questionnaire = repo.default_questionnaire(session)
-    scheme = repo.get_scheme(session, slug=DEFAULT_SCHEME_SLUG)
-    if scheme is None:
-        raise repo.RepoError("the built-in category scheme is missing; run 'ikm init-db'")
-    wave = Wave(
-        slug=DEMO_WAVE_SLUG,
+    settings = waves.WaveSettings(
         title=DEMO_WAVE_TITLE,
         evaluator=DEMO_EVALUATOR,
         period_start=PERIOD_START,
         period_end=PERIOD_END,
-        status="open",
-        questionnaire_id=questionnaire.id,
-        scheme_id=scheme.id,
+        opd_slugs=tuple(opd.slug for opd in data.opds),
+        questionnaire_id=None,
+        scheme_slug=DEFAULT_SCHEME_SLUG,
+        targets=dict.fromkeys((opd.slug for opd in data.opds), TARGET_N),
         simulated=True,
-        # Fixed, so that two builds with one seed hold the same data: the eve of the survey.
-        created_at=datetime(2025, 6, 11, 9, 0, tzinfo=JAKARTA).astimezone(UTC),
     )
+    wave = waves.create_wave(session, slug=DEMO_WAVE_SLUG, settings=settings, actor=None)
+    wave = waves.change_status(session, wave=wave, action="open", actor=None)
+    # Fixed, so that two builds with one seed hold the same data: the eve of the survey.
+    wave.created_at = datetime(2025, 6, 11, 9, 0, tzinfo=JAKARTA).astimezone(UTC)
     session.add(wave)
-    session.flush()
-    for opd in data.opds:
-        session.add(WaveOpd(wave_id=wave.id, opd_id=opd_ids[opd.slug], target_n=TARGET_N))
     positions = [
         element.position
         for element in repo.elements(session, questionnaire_id=wave.questionnaire_id)
@@ -485,7 +500,7 @@ def write_demo(
             )
             yield values
 
-    repo.insert_responses(session, rows=stored_rows())
+    submissions.insert_responses(session, rows=stored_rows())
     session.commit()
     return wave, data
 

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from survey.core import queries as repo
+from survey.core import submissions
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave, utcnow
 from survey.core.responsefile import (
@@ -220,7 +221,7 @@ def write_import(
     result = ImportResult(imported=len(fresh), already_present=already)
     try:
         if fresh:
-            repo.insert_responses(session, rows=values())
+            submissions.insert_responses(session, rows=values())
         audit(
             session,
             actor=actor,

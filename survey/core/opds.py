@@ -1,4 +1,4 @@
-"""OPD data access for the administration pages and commands, and the OPD CSV import.
+"""OPDs: add, edit, deactivate and import them, one service for the workspace, ``ikm`` and the demo.
 
 Adding, editing, deactivating and importing OPDs all check their fields with one set of rules
 (``check_fields``): a slug of lower-case letters and digits joined by single hyphens, a
@@ -7,21 +7,21 @@ positive whole number. A problem is a ``Problem`` (a code, the field and its par
 sentence, so that the command line says it in English and the web pages in the user's
 language. Every change writes an audit entry in the same transaction; the import is all or
 nothing: a file with any bad row writes nothing and lists every bad row with its number (the
-header is row 1). No Flask here: the views and the CLI both call these functions.
+header is row 1); the file is read by ``survey.core.csvfiles``, like a response file. No Flask
+here: the views, the CLI and the demo all call these functions.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from survey.core import csvfiles, rules
 from survey.core.audit import audit
 from survey.core.models import Opd
 from survey.core.problems import Problem, ProblemError, define, problem
@@ -55,11 +55,10 @@ define(
     }
 )
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-SLUG_MAX_LENGTH = 64
-NAME_MAX_LENGTH = 200
-SHORT_NAME_MAX_LENGTH = 64
-POPULATION_MAX = 2_147_483_647  # the column is a 32-bit integer on PostgreSQL
+SLUG_MAX_LENGTH = rules.SLUG_MAX_LENGTH
+NAME_MAX_LENGTH = rules.OPD_NAME_MAX_LENGTH
+SHORT_NAME_MAX_LENGTH = rules.OPD_SHORT_NAME_MAX_LENGTH
+POPULATION_MAX = rules.POPULATION_MAX
 # Path segments under /kerja/opd/ that are pages, so no OPD may take them as its slug.
 RESERVED_SLUGS = frozenset({"impor"})
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
@@ -94,8 +93,8 @@ def _text(field_name: str, value: str | None, limit: int, problems: list[Problem
 
 
 def check_slug(slug: str) -> list[Problem]:
-    """Return the problems of a slug (the CLI's rule: lower-case letters, digits, hyphens)."""
-    if len(slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.fullmatch(slug):
+    """Return the problems of an OPD's slug: the one slug rule, and not a page's name."""
+    if not rules.is_slug(slug):
         return [problem("slug-invalid", "slug", value=slug, limit=SLUG_MAX_LENGTH)]
     if slug in RESERVED_SLUGS:
         return [problem("slug-reserved", "slug", value=slug)]
@@ -329,15 +328,9 @@ class ImportReport:
 def _decode(data: bytes) -> str | Problem:
     """Return the file's text (UTF-8, with or without a BOM), or the problem."""
     try:
-        return data.decode("utf-8-sig")
+        return csvfiles.decode(data)
     except UnicodeDecodeError:
         return problem("not-utf8")
-
-
-def _delimiter(text: str) -> str:
-    """Return ';' if the header line holds more semicolons than commas, else ','."""
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
 
 
 def _header(cells: list[str]) -> tuple[dict[str, int], Problem | None]:
@@ -370,9 +363,8 @@ def read_rows(
         return [], [], (), text
     if not text.strip():
         return [], [], (), problem("empty-file")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
-        records = list(reader)
+        records = list(csvfiles.records(text))
     except csv.Error as exc:
         return [], [], (), problem("not-csv", detail=str(exc))
     columns, header_problem = _header(records[0])

@@ -1,13 +1,13 @@
-"""Data access: keyword-only functions that take the session explicitly.
+"""Read-only lookups: keyword-only functions that take the session explicitly.
 
-Views and commands call these instead of building queries themselves, so the rules (which OPDs a
-wave covers, which elements a questionnaire has, in which order) live in one place.
+Views, commands and services call these instead of building queries themselves, so the rules
+(which OPDs a wave covers, which elements a questionnaire has, in which order) live in one
+place. Nothing here writes: each change has its service (``opds``, ``waves``, ``submissions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,13 +16,15 @@ from sqlmodel import Session, col, select
 from survey.core.models import (
     CategoryScheme,
     Element,
-    ImportJob,
     Opd,
     Questionnaire,
     Response,
     Wave,
     WaveOpd,
 )
+from survey.core.problems import ProblemError, define, problem
+
+define({"builtin-missing": "the built-in {what} is missing; run 'ikm init-db'"})
 
 
 def get_wave(session: Session, *, slug: str) -> Wave | None:
@@ -105,29 +107,6 @@ def response_by_submission(
     return session.exec(query).first()
 
 
-class RepoError(ValueError):
-    """A request the data cannot satisfy (unknown slug, duplicate, bad status change)."""
-
-
-def add_opd(
-    session: Session,
-    *,
-    slug: str,
-    name: str,
-    short_name: str | None = None,
-    service_population: int | None = None,
-) -> Opd:
-    """Add an OPD; refuse a slug or name that is taken. Commits."""
-    if get_opd(session, slug=slug) is not None:
-        raise RepoError(f"OPD slug {slug!r} already exists")
-    if session.exec(select(Opd).where(Opd.name == name)).first() is not None:
-        raise RepoError(f"OPD name {name!r} already exists")
-    opd = Opd(slug=slug, name=name, short_name=short_name, service_population=service_population)
-    session.add(opd)
-    session.commit()
-    return opd
-
-
 def default_questionnaire(session: Session) -> Questionnaire:
     """Return the built-in PermenPANRB 14/2017 questionnaire."""
     from survey.core.builtin import DEFAULT_QUESTIONNAIRE_SLUG
@@ -139,107 +118,8 @@ def default_questionnaire(session: Session) -> Questionnaire:
     )
     questionnaire = session.exec(query).first()
     if questionnaire is None:
-        raise RepoError("the built-in questionnaire is missing; run 'ikm init-db'")
+        raise ProblemError([problem("builtin-missing", what="questionnaire")])
     return questionnaire
-
-
-def create_wave(
-    session: Session,
-    *,
-    slug: str,
-    title: str,
-    opd_slugs: Sequence[str] | None = None,
-    scheme_slug: str | None = None,
-    questionnaire_id: int | None = None,
-    status: str = "draft",
-    target_n: int | None = None,
-    simulated: bool = False,
-    period_start: date | None = None,
-    period_end: date | None = None,
-    evaluator: str | None = None,
-) -> Wave:
-    """Create a wave covering the named OPDs (None: every active OPD). Commits.
-
-    Nothing is written when a slug is unknown or taken.
-    """
-    from survey.core.builtin import DEFAULT_SCHEME_SLUG
-    from survey.core.models import WAVE_STATUSES
-
-    if get_wave(session, slug=slug) is not None:
-        raise RepoError(f"wave slug {slug!r} already exists")
-    if status not in WAVE_STATUSES:
-        raise RepoError(f"unknown wave status {status!r}; use one of {', '.join(WAVE_STATUSES)}")
-    scheme = get_scheme(session, slug=scheme_slug or DEFAULT_SCHEME_SLUG)
-    if scheme is None:
-        known = ", ".join(s.slug for s in session.exec(select(CategoryScheme)).all())
-        raise RepoError(f"unknown category scheme {scheme_slug!r}; known: {known}")
-    if questionnaire_id is None:
-        questionnaire_id = default_questionnaire(session).id
-    if opd_slugs is None:
-        opds = list(list_opds(session, active_only=True))
-    else:
-        opds = []
-        for opd_slug in opd_slugs:
-            opd = get_opd(session, slug=opd_slug)
-            if opd is None:
-                raise RepoError(f"unknown OPD {opd_slug!r}")
-            opds.append(opd)
-    if not opds:
-        raise RepoError("a wave must cover at least one OPD")
-    assert questionnaire_id is not None
-    wave = Wave(
-        slug=slug,
-        title=title,
-        status=status,
-        questionnaire_id=questionnaire_id,
-        scheme_id=scheme.id,
-        simulated=simulated,
-        period_start=period_start,
-        period_end=period_end,
-        evaluator=evaluator,
-    )
-    session.add(wave)
-    session.flush()
-    for opd in opds:
-        session.add(WaveOpd(wave_id=wave.id, opd_id=opd.id, target_n=target_n))
-    session.commit()
-    return wave
-
-
-def set_wave_status(session: Session, *, slug: str, status: str, commit: bool = True) -> Wave:
-    """Move a wave to ``status`` (draft -> open -> closed -> published; reopen allowed).
-
-    Commits unless ``commit`` is False, so that a caller can commit the change together with
-    its audit entry.
-    """
-    allowed = {
-        "draft": {"open"},
-        "open": {"closed"},
-        "closed": {"open", "published"},
-        "published": set(),
-    }
-    wave = get_wave(session, slug=slug)
-    if wave is None:
-        raise RepoError(f"unknown wave {slug!r}")
-    if status == wave.status:
-        return wave
-    if status not in allowed.get(wave.status, set()):
-        raise RepoError(f"wave {slug!r} is {wave.status}; it cannot become {status}")
-    wave.status = status
-    if status == "closed":
-        from survey.core.models import utcnow
-
-        wave.closed_at = utcnow()
-    if status == "published" and wave.published_at is None:
-        from survey.core.models import utcnow
-
-        wave.published_at = utcnow()
-    session.add(wave)
-    if commit:
-        session.commit()
-    else:
-        session.flush()
-    return wave
 
 
 # --- Used by the command-line data tools (import, export, demo). -----------------------------
@@ -280,30 +160,6 @@ def submission_ids(session: Session, *, wave: Wave, channel: str) -> set[str]:
     return set(session.exec(query).all())
 
 
-def insert_responses(
-    session: Session, *, rows: Iterable[dict[str, Any]], batch_size: int = 5000
-) -> int:
-    """Insert response rows (dicts of column values, same keys in each) in bulk; no commit.
-
-    Core executemany in batches keeps a 100,000-row import to seconds and its memory flat;
-    the caller commits once so that the rows arrive all together or not at all.
-    """
-    table = Response.__table__  # type: ignore[attr-defined]
-    connection = session.connection()
-    total = 0
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= batch_size:
-            connection.execute(table.insert(), batch)
-            total += len(batch)
-            batch = []
-    if batch:
-        connection.execute(table.insert(), batch)
-        total += len(batch)
-    return total
-
-
 def counted_responses(session: Session, *, wave: Wave) -> Iterator[sa.Row[Any]]:
     """Yield a wave's counted responses (flagged left out), oldest first, with ``opd_slug``.
 
@@ -319,37 +175,3 @@ def counted_responses(session: Session, *, wave: Wave) -> Iterator[sa.Row[Any]]:
         .execution_options(yield_per=2000)
     )
     yield from session.connection().execute(query)
-
-
-def delete_wave(session: Session, *, wave: Wave) -> None:
-    """Delete a wave with its responses, import jobs and OPD links; no commit."""
-    session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
-    session.exec(sa.delete(ImportJob).where(col(ImportJob.wave_id) == wave.id))
-    session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
-    session.delete(wave)
-    session.flush()
-
-
-def ensure_opd(
-    session: Session,
-    *,
-    slug: str,
-    name: str,
-    short_name: str | None = None,
-    service_population: int | None = None,
-) -> Opd:
-    """Return the OPD with this slug, creating it with these values if missing; no commit.
-
-    An existing OPD is left as it is (an operator may have renamed it); a new one whose name
-    another OPD already holds is refused.
-    """
-    opd = get_opd(session, slug=slug)
-    if opd is not None:
-        return opd
-    holder = session.exec(select(Opd).where(Opd.name == name)).first()
-    if holder is not None:
-        raise RepoError(f"OPD name {name!r} is already used by OPD {holder.slug!r}")
-    opd = Opd(slug=slug, name=name, short_name=short_name, service_population=service_population)
-    session.add(opd)
-    session.flush()
-    return opd

@@ -23,12 +23,12 @@ import sqlalchemy as sa
 import yaml
 from sqlmodel import Session, col, select
 
+from survey.core import rules
 from survey.core.audit import audit
 from survey.core.models import ELEMENT_KINDS, MAX_ITEMS, Element, Questionnaire
 
 MAX_FILE_BYTES = 256 * 1024
-SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # the CLI's slug rule
-SLUG_MAX_LENGTH = 64
+SLUG_PATTERN, SLUG_MAX_LENGTH = rules.SLUG_PATTERN, rules.SLUG_MAX_LENGTH  # one slug rule
 CODE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
 SCALES = (4, 5)
 TITLE_MAX_LENGTH = 200

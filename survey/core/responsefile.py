@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,14 +28,16 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple, TextIO
 from zoneinfo import ZoneInfo
 
+from survey.core import csvfiles, rules
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES
 
 OPD_COLUMN = "opd"
 SUBMITTED_AT_COLUMN = "submitted_at"
 RESPONDENT_COLUMNS = ("sex", "age", "education", "occupation", "service", "comment")
-COMMENT_MAX_LENGTH = 1200
-SERVICE_MAX_LENGTH = 120  # the width of the ``service`` column
-AGE_MIN, AGE_MAX = 1, 120
+# The limits of the survey form, so that a file cannot hold what the form refuses.
+COMMENT_MAX_LENGTH = rules.COMMENT_MAX_LENGTH
+SERVICE_MAX_LENGTH = rules.SERVICE_MAX_LENGTH
+AGE_MIN, AGE_MAX = rules.AGE_MIN, rules.AGE_MAX
 # A time more than this after the import is a typo (2052 for 2025), not clock skew.
 FUTURE_TOLERANCE = timedelta(days=1)
 
@@ -139,20 +140,12 @@ def import_submission_id(wave_id: int, digest: str, row: int) -> str:
 def _decode(data: bytes) -> str:
     """Decode UTF-8 with or without a byte-order mark, or explain what to do."""
     try:
-        return data.decode("utf-8-sig")
+        return csvfiles.decode(data)
     except UnicodeDecodeError as exc:
         raise FileFormatError(
             f"the file is not UTF-8 text (invalid byte at offset {exc.start}); "
             "save it as 'CSV UTF-8'"
         ) from None
-
-
-def _delimiter(text: str) -> str:
-    """Return ',' or, for a semicolon-separated header, ';'."""
-    # Spreadsheets set to Indonesian (decimal comma) save "CSV" with semicolons; the column
-    # names never contain either character, so the header line tells which one is used.
-    header = text.split("\n", 1)[0]
-    return ";" if ";" in header and "," not in header else ","
 
 
 # Common header names of the respondent columns, normalised (see ``normalise``).
@@ -363,7 +356,7 @@ def file_kind(filename: str) -> str:
 
 def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
     """Yield (row number, cells) of CSV text; unreadable CSV is a FileFormatError."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csvfiles.records(text)
     row_number = 0
     while True:
         try:

@@ -8,7 +8,7 @@ row that is. Flagged submissions are stored too; the verdict comes from ``survey
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, cast
@@ -130,3 +130,27 @@ def store_submission(
     assert inserted is not None  # an INSERT of one row
     [response_id] = inserted
     return StoreResult(int(response_id), created=True, status=status)
+
+
+def insert_responses(
+    session: Session, *, rows: Iterable[dict[str, Any]], batch_size: int = 5000
+) -> int:
+    """Insert response rows (dicts of column values, same keys in each) in bulk; no commit.
+
+    Core executemany in batches keeps a 100,000-row import to seconds and its memory flat;
+    the caller commits once so that the rows arrive all together or not at all.
+    """
+    table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel at runtime
+    connection = session.connection()
+    total = 0
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            connection.execute(table.insert(), batch)
+            total += len(batch)
+            batch = []
+    if batch:
+        connection.execute(table.insert(), batch)
+        total += len(batch)
+    return total

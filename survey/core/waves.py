@@ -1,6 +1,7 @@
-"""Setting up waves from the workspace: create and edit, targets, custom schemes, life cycle.
+"""Waves: create and edit, targets, custom schemes, and the one life cycle (``ALLOWED_STATUS``).
 
-The web forms hand over checked :class:`WaveSettings`; the functions here apply the rules
+The workspace's forms and ``ikm wave`` both hand over a :class:`WaveSettings` (the demo too),
+and both move a wave with :func:`change_status`; the functions here apply the rules
 that need the database (a removed OPD must have no responses, the questionnaire may change
 only while the wave is a draft without responses, a published wave is frozen) and write
 every change of one request in one transaction with its audit entries (``wave.create``,
@@ -25,8 +26,19 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from survey.core import queries as repo
+from survey.core import rules
 from survey.core.audit import audit
-from survey.core.models import CategoryScheme, Opd, Questionnaire, Response, Wave, WaveOpd
+from survey.core.builtin import DEFAULT_SCHEME_SLUG
+from survey.core.models import (
+    CategoryScheme,
+    ImportJob,
+    Opd,
+    Questionnaire,
+    Response,
+    Wave,
+    WaveOpd,
+    utcnow,
+)
 from survey.core.problems import Problem, ProblemError, define, problem
 
 define(
@@ -62,6 +74,11 @@ define(
             "confirm that the flagged responses were reviewed before publishing"
         ),
         "wave-status-unchanged": "the wave's status cannot be changed",
+        "wave-title-required": "the wave needs a title",
+        "wave-title-too-long": "the title has {length} characters (at most {limit})",
+        "wave-evaluator-too-long": "the evaluator has {length} characters (at most {limit})",
+        "wave-period-order": "the period ends ({end}) before it starts ({start})",
+        "wave-unknown": "unknown wave {value!r} (known: {known})",
     }
 )
 
@@ -73,6 +90,8 @@ STATUS_ACTIONS = {
     "close": ("closed", "wave.close"),
     "publish": ("published", "wave.publish"),
 }
+# The life cycle, the only copy: draft -> open -> closed -> published, and a closed wave may
+# reopen. Publishing is final.
 ALLOWED_STATUS = {
     "draft": ("open",),
     "open": ("closed",),
@@ -116,20 +135,51 @@ class CustomScheme:
         ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WaveSettings:
-    """What the wave form sets, checked for form and range (not yet against the database)."""
+    """What the wave form or ``ikm wave create`` sets, checked for form and range.
+
+    The database checks (OPDs, questionnaire, scheme, slug) are the service's.
+    """
 
     title: str
-    evaluator: str | None
-    period_start: date | None
-    period_end: date | None
     opd_slugs: tuple[str, ...]
-    questionnaire_id: int | None  # None: keep the wave's (or the default for a new wave)
-    scheme_slug: str | None  # an existing scheme; None when ``custom_scheme`` is given
+    evaluator: str | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    questionnaire_id: int | None = None  # None: keep the wave's (or the default for a new wave)
+    # An existing scheme; None when ``custom_scheme`` is given.
+    scheme_slug: str | None = DEFAULT_SCHEME_SLUG
     custom_scheme: CustomScheme | None = None
     targets: Mapping[str, int | None] = field(default_factory=dict)  # by hand, per OPD slug
     compute_targets: bool = False  # Krejcie & Morgan where the OPD has a population
+    simulated: bool = False  # demo data (only a new wave takes it; every page says so)
+
+
+def check_settings(settings: WaveSettings) -> dict[str, Problem]:
+    """Return the problems of the settings' texts and period, by field (the model's limits)."""
+    errors: dict[str, Problem] = {}
+    title = settings.title.strip()
+    if not title:
+        errors["title"] = problem("wave-title-required", "title")
+    elif len(title) > rules.WAVE_TITLE_MAX_LENGTH:
+        errors["title"] = problem(
+            "wave-title-too-long", "title", length=len(title), limit=rules.WAVE_TITLE_MAX_LENGTH
+        )
+    evaluator = settings.evaluator or ""
+    if len(evaluator) > rules.WAVE_EVALUATOR_MAX_LENGTH:
+        errors["evaluator"] = problem(
+            "wave-evaluator-too-long",
+            "evaluator",
+            length=len(evaluator),
+            limit=rules.WAVE_EVALUATOR_MAX_LENGTH,
+        )
+    start, end = settings.period_start, settings.period_end
+    if start is not None and end is not None and end < start:
+        errors["period_end"] = problem(
+            "wave-period-order", "period_end", start=start.isoformat(), end=end.isoformat()
+        )
+    return errors
 
 
 def check_custom_scheme(name: str, rows: Sequence[tuple[str, str, str, str]]) -> CustomScheme:
@@ -315,12 +365,10 @@ def _add_custom_scheme(session: Session, *, custom: CustomScheme, actor: str | N
 
 def check_new_slug(session: Session, *, slug: str) -> Problem | None:
     """Return why a new wave's slug is refused, or None when it is free and well-formed."""
-    from survey.core.questionnaires import SLUG_MAX_LENGTH, SLUG_PATTERN
-
     if not slug:
         return problem("wave-slug-required", "slug")
-    if len(slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.match(slug):
-        return problem("wave-slug-invalid", "slug", value=slug, limit=SLUG_MAX_LENGTH)
+    if not rules.is_slug(slug):
+        return problem("wave-slug-invalid", "slug", value=slug, limit=rules.SLUG_MAX_LENGTH)
     if slug in RESERVED_SLUGS:
         return problem("wave-slug-reserved", "slug", value=slug)
     if repo.get_wave(session, slug=slug) is not None:
@@ -334,6 +382,7 @@ def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: s
     refused = check_new_slug(session, slug=slug)
     if refused:
         errors["slug"] = refused
+    errors.update(check_settings(settings))
     opds, targets, questionnaire, scheme = _resolve(
         session, settings=settings, wave=None, errors=errors
     )
@@ -355,6 +404,7 @@ def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: s
         status="draft",
         questionnaire_id=int(questionnaire.id or 0),
         scheme_id=int(scheme.id or 0),
+        simulated=settings.simulated,
     )
     session.add(wave)
     session.flush()
@@ -377,7 +427,7 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     if wave.status == "published":
         session.rollback()
         raise WaveSetupError([problem("wave-published", "wave")])
-    errors: dict[str, Problem] = {}
+    errors = check_settings(settings)
     opds, targets, questionnaire, scheme = _resolve(
         session, settings=settings, wave=wave, errors=errors
     )
@@ -434,6 +484,23 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     return True
 
 
+def find_wave(session: Session, *, slug: str) -> Wave:
+    """Return the wave with this slug; an unknown one is a ``WaveSetupError`` naming the known."""
+    wave = repo.get_wave(session, slug=slug)
+    if wave is None:
+        known = ", ".join(w.slug for w in repo.list_waves(session)) or "none yet"
+        raise WaveSetupError([problem("wave-unknown", "wave", value=slug, known=known)])
+    return wave
+
+
+def action_for(status: str) -> str:
+    """Return the action (open, close, publish) that moves a wave to ``status``."""
+    for action, (target, _audit_action) in STATUS_ACTIONS.items():
+        if target == status:
+            return action
+    raise WaveSetupError([problem("wave-action-unknown", "action", action=status)])
+
+
 def change_status(
     session: Session, *, wave: Wave, action: str, actor: str | None, confirmed: bool = False
 ) -> Wave:
@@ -455,11 +522,14 @@ def change_status(
         session.rollback()
         raise WaveSetupError([problem("wave-publish-unconfirmed", "confirm")])
     previous = wave.status
-    try:
-        wave = repo.set_wave_status(session, slug=wave.slug, status=status, commit=False)
-    except repo.RepoError:
-        session.rollback()
-        raise WaveSetupError([problem("wave-status-unchanged", "action")]) from None
+    wave.status = status
+    now = utcnow()
+    if status == "closed":
+        wave.closed_at = now  # retention counts from the last closing
+    if status == "published" and wave.published_at is None:
+        wave.published_at = now
+    session.add(wave)
+    session.flush()
     detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
     if status == "published" and wave.published_at is not None:
         detail["published_at"] = wave.published_at.isoformat()
@@ -527,3 +597,12 @@ def questionnaires(session: Session) -> list[Questionnaire]:
 def questionnaire_changeable(session: Session, *, wave: Wave) -> bool:
     """Return True while the wave's questionnaire may still change (draft, no responses)."""
     return wave.status == "draft" and not response_counts_by_opd(session, wave=wave)
+
+
+def delete_wave(session: Session, *, wave: Wave) -> None:
+    """Delete a wave with its responses, import jobs and OPD links; no commit (the demo's)."""
+    session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
+    session.exec(sa.delete(ImportJob).where(col(ImportJob.wave_id) == wave.id))
+    session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
+    session.delete(wave)
+    session.flush()

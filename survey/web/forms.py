@@ -29,15 +29,16 @@ from wtforms import (
 )
 from wtforms.validators import Optional, ValidationError
 
+from survey.core import rules
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, Element
 from survey.core.submissions import Submission
 from survey.web import antiabuse
 from survey.web.i18n import format_number
 
-AGE_MIN = 15
-AGE_MAX = 100
-SERVICE_MAX_LENGTH = 120
-COMMENT_MAX_LENGTH = 1200  # the database column's size; the setting may only lower it
+# The limits imports check too (one set, in core), so the form and a file agree.
+AGE_MIN, AGE_MAX = rules.AGE_MIN, rules.AGE_MAX
+SERVICE_MAX_LENGTH = rules.SERVICE_MAX_LENGTH
+COMMENT_MAX_LENGTH = rules.COMMENT_MAX_LENGTH  # the setting may only lower it
 WEB_CHANNELS = ("qr", "kiosk")  # "import" is for files, never accepted from the web
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AGE_RE = re.compile(r"[0-9]{1,3}")

@@ -152,6 +152,26 @@ def problem_text(item: Problem) -> str:
             "Centang konfirmasi bahwa Anda sudah meninjau respons ditandai sebelum menerbitkan."
         ),
         "wave-status-unchanged": lambda: _("Status gelombang tidak dapat diubah."),
+        "wave-title-required": lambda: _("Isi judul gelombang."),
+        "wave-title-too-long": lambda: _(
+            "Judul berisi %(length)s karakter (paling banyak %(limit)s).",
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "wave-evaluator-too-long": lambda: _(
+            "Nama evaluator berisi %(length)s karakter (paling banyak %(limit)s).",
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "wave-period-order": lambda: _("Tanggal selesai tidak boleh sebelum tanggal mulai."),
+        "wave-unknown": lambda: _("Gelombang %(value)s tidak dikenal.", value=repr(v.get("value"))),
+        "builtin-missing": lambda: _(
+            "Data bawaan belum dipasang; jalankan 'ikm init-db' di server."
+        ),
+        "demo-wave-real": lambda: _(
+            "Gelombang %(value)s berisi data nyata; demo tidak akan menggantinya.",
+            value=repr(v.get("value")),
+        ),
     }
     return texts[item.code]()
 
