@@ -8,7 +8,8 @@ English sentence meant for the command line can reach an Indonesian page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -153,7 +154,36 @@ def problem_text(item: Problem) -> str:
         ),
         "wave-status-unchanged": lambda: _("Status gelombang tidak dapat diubah."),
     }
+    texts.update(_account_texts(v))
     return texts[item.code]()
+
+
+def _account_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the account codes (``survey.core.accounts``)."""
+    return {
+        "role-unknown": lambda: _("Pilih salah satu peran."),
+        "role-needs-opd": lambda: _("Pilih OPD yang dipimpin kepala OPD ini."),
+        "role-no-opd": lambda: _("Hanya peran Kepala OPD yang memiliki OPD."),
+        "user-opd-unknown": lambda: _("OPD ini tidak dikenal."),
+        "username-required": lambda: _("Isi nama pengguna."),
+        "username-invalid": lambda: _(
+            "Nama pengguna 2 sampai 64 karakter: huruf, angka, '.', '_' atau '-', diawali "
+            "huruf atau angka."
+        ),
+        "username-taken": lambda: _("Nama pengguna ini sudah dipakai."),
+        "password-required": lambda: _("Isi kata sandi."),
+        "password-too-short": lambda: _(
+            "Kata sandi terlalu pendek: paling sedikit %(n)s karakter.", n=v.get("limit")
+        ),
+        "user-unknown": lambda: _("Pengguna %(value)s tidak dikenal.", value=repr(v.get("value"))),
+        "user-already-active": lambda: _("Pengguna ini sudah aktif."),
+        "user-already-inactive": lambda: _("Pengguna ini sudah nonaktif."),
+        "admin-self-demote": lambda: _("Anda tidak dapat menurunkan peran akun Anda sendiri."),
+        "admin-self-deactivate": lambda: _("Anda tidak dapat menonaktifkan akun Anda sendiri."),
+        "admin-last": lambda: _(
+            "Ini administrator aktif terakhir; jadikan pengguna lain administrator lebih dulu."
+        ),
+    }
 
 
 def field_errors(problems: Iterable[Problem]) -> dict[str, str]:
