@@ -155,6 +155,7 @@ def problem_text(item: Problem) -> str:
         "wave-status-unchanged": lambda: _("Status gelombang tidak dapat diubah."),
     }
     texts.update(_account_texts(v))
+    texts.update(_questionnaire_texts(v))
     return texts[item.code]()
 
 
@@ -182,6 +183,124 @@ def _account_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "admin-self-deactivate": lambda: _("Anda tidak dapat menonaktifkan akun Anda sendiri."),
         "admin-last": lambda: _(
             "Ini administrator aktif terakhir; jadikan pengguna lain administrator lebih dulu."
+        ),
+    }
+
+
+def _questionnaire_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the questionnaire-file codes (the field is the place in the file)."""
+    return {
+        "questionnaire-file-type": lambda: _(
+            "%(field)s: jenis berkas tidak didukung; simpan sebagai .yaml, .yml atau .json.",
+            field=v.get("field"),
+        ),
+        "questionnaire-file-size": lambda: _(
+            "%(field)s: %(size)s bita; paling besar %(limit)s bita.",
+            field=v.get("field"),
+            size=format_number(v.get("size"), 0),
+            limit=format_number(v.get("limit"), 0),
+        ),
+        "questionnaire-not-utf8": lambda: _(
+            "%(field)s: bukan teks UTF-8 (bita ke-%(offset)s).",
+            field=v.get("field"),
+            offset=v.get("offset"),
+        ),
+        "questionnaire-bad-json": lambda: _(
+            "%(field)s: bukan JSON yang sah (baris %(line)s, kolom %(column)s).",
+            field=v.get("field"),
+            line=v.get("line"),
+            column=v.get("column"),
+        ),
+        "questionnaire-bad-yaml": lambda: _(
+            "%(field)s: bukan YAML yang sah.", field=v.get("field")
+        ),
+        "questionnaire-bad-yaml-at": lambda: _(
+            "%(field)s: bukan YAML yang sah (baris %(line)s, kolom %(column)s).",
+            field=v.get("field"),
+            line=v.get("line"),
+            column=v.get("column"),
+        ),
+        "questionnaire-not-mapping": lambda: _(
+            "%(field)s: isi berkas harus berupa pemetaan dengan kunci slug, title_id, … elements.",
+            field=v.get("field"),
+        ),
+        "questionnaire-unknown-key": lambda: _(
+            "%(field)s: kunci tidak dikenal.", field=v.get("field")
+        ),
+        "questionnaire-slug": lambda: _(
+            "%(field)s: %(value)s bukan slug: huruf kecil, angka dan tanda hubung "
+            "tunggal, paling banyak %(limit)s karakter.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            limit=v.get("limit"),
+        ),
+        "questionnaire-version": lambda: _(
+            "%(field)s: %(value)s; hapus kunci ini atau isi bilangan bulat 1 atau lebih.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+        "questionnaire-text-required": lambda: _(
+            "%(field)s: wajib berisi teks.", field=v.get("field")
+        ),
+        "questionnaire-text-too-long": lambda: _(
+            "%(field)s: %(length)s karakter; paling banyak %(limit)s.",
+            field=v.get("field"),
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "questionnaire-scale": lambda: _(
+            "%(field)s: %(value)s; gunakan 4 atau 5.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+        "questionnaire-elements-required": lambda: _(
+            "%(field)s: wajib berupa daftar yang tidak kosong.", field=v.get("field")
+        ),
+        "questionnaire-elements-too-many": lambda: _(
+            "%(field)s: %(count)s unsur; paling banyak %(limit)s.",
+            field=v.get("field"),
+            count=v.get("count"),
+            limit=v.get("limit"),
+        ),
+        "questionnaire-no-ikm": lambda: _(
+            "%(field)s: paling sedikit satu unsur harus berjenis ikm.", field=v.get("field")
+        ),
+        "questionnaire-element-mapping": lambda: _(
+            "%(field)s: wajib berupa pemetaan dengan kunci %(keys)s.",
+            field=v.get("field"),
+            keys=v.get("keys"),
+        ),
+        "questionnaire-code-invalid": lambda: _(
+            "%(field)s: %(value)s bukan kode: satu huruf, lalu paling banyak 15 "
+            "huruf, angka atau _.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+        "questionnaire-code-repeated": lambda: _(
+            "%(field)s: %(value)s sama dengan %(first)s.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            first=v.get("first"),
+        ),
+        "questionnaire-kind": lambda: _(
+            "%(field)s: %(value)s; gunakan salah satu dari %(kinds)s.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            kinds=v.get("kinds"),
+        ),
+        "questionnaire-labels-list": lambda: _(
+            "%(field)s: wajib berupa daftar label.", field=v.get("field")
+        ),
+        "questionnaire-labels-count": lambda: _(
+            "%(field)s: %(count)s label, padahal scale_points %(scale)s.",
+            field=v.get("field"),
+            count=v.get("count"),
+            scale=v.get("scale"),
+        ),
+        "questionnaire-builtin": lambda: _(
+            "%(field)s: %(value)s adalah kuesioner bawaan; pilih slug lain.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
         ),
     }
 
