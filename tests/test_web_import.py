@@ -526,6 +526,29 @@ def test_importjob_bytes_are_cleared_for_failed_jobs(eva, session, open_wave, tm
     assert '<p class="message">The file holds no data rows to import.</p>' in html
 
 
+def test_a_job_failed_before_coded_problems_shows_its_stored_text(eva, session, open_wave):
+    """A job stored with an English message and reasons (no codes) still shows them."""
+    job = ImportJob(
+        wave_id=open_wave.id,
+        actor="eva",
+        filename="lama.csv",
+        digest="0",
+        status="failed",
+        total_rows=1,
+        message="lama.csv: no data rows to import",
+    )
+    session.add(job)
+    session.commit()
+    html = eva.get(f"/kerja/impor/{job.id}").get_data(as_text=True)
+    assert '<p class="message">lama.csv: no data rows to import</p>' in html
+    job.message = "lama.csv: 1 of 1 rows have errors; nothing was imported"
+    job.errors = [{"row": 2, "reasons": ["opd is empty"]}]
+    session.add(job)
+    session.commit()
+    html = eva.get(f"/kerja/impor/{job.id}").get_data(as_text=True)
+    assert '<th scope="row" class="num">2</th><td>opd is empty</td>' in html
+
+
 def test_a_concurrent_import_makes_the_job_fail_without_writing(
     eva, session, open_wave, monkeypatch
 ):
