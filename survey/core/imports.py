@@ -482,13 +482,21 @@ def confirm_job(
     CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
     stored = mapping.to_json() if mapping is not None else {}
     # Compare and set: of two confirmations of one job only the first queues it.
-    changed = session.execute(
+    changed = _updated(
+        session,
         sa.update(ImportJob)
         .where(col(ImportJob.id) == job.id, col(ImportJob.status) == "mapping")
-        .values(status="queued", mapping=stored, ignore_extra=True)
-    ).rowcount
+        .values(status="queued", mapping=stored, ignore_extra=True),
+    )
     session.commit()
     return bool(changed)
+
+
+def _updated(session: Session, statement: sa.Update) -> int:
+    """Run an UPDATE and return how many rows it changed."""
+    result = session.execute(statement)
+    assert isinstance(result, sa.CursorResult)  # what an UPDATE always returns
+    return result.rowcount
 
 
 def get_job(session: Session, *, job_id: int) -> ImportJob | None:
@@ -553,11 +561,12 @@ def run_import_job(
     Safe to call twice: only the call that moves the job from queued to running works on it.
     """
     with Session(engine, expire_on_commit=False) as session:
-        claimed = session.execute(
+        claimed = _updated(
+            session,
             sa.update(ImportJob)
             .where(col(ImportJob.id) == job_id, col(ImportJob.status) == "queued")
-            .values(status="running", processed_rows=0)
-        ).rowcount
+            .values(status="running", processed_rows=0),
+        )
         session.commit()
         if not claimed:
             return

@@ -376,6 +376,7 @@ def add_questionnaire(
     )
     session.add(questionnaire)
     session.flush()
+    assert questionnaire.id is not None  # the flush gave it one
     for position, element in enumerate(spec.elements, start=1):
         session.add(
             Element(

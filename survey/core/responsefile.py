@@ -371,10 +371,10 @@ def plan_columns(
     canonical_names = canonical_columns(context.question_codes)
     known = {name.lower(): name for name in canonical_names}
     explicit = {normalise(k): v for k, v in (mapping.columns if mapping else {}).items()}
-    for target in explicit.values():
-        if target is not None and target.lower() not in known:
+    for named in explicit.values():
+        if named is not None and named.lower() not in known:
             raise _unreadable(
-                "mapping-unknown-field", value=target, fields=", ".join(canonical_names)
+                "mapping-unknown-field", value=named, fields=", ".join(canonical_names)
             )
     fields: list[str | None] = []
     sources: list[str] = []
@@ -540,12 +540,12 @@ class CanonicalReader:
             for labels in self.context.answer_labels.get(code, ()):
                 for value, label in enumerate(labels, start=1):
                     table.setdefault(normalise(label), str(value))
-        for name, table in (mapping.values if mapping else {}).items():
+        for name, given in (mapping.values if mapping else {}).items():
             known = {c.lower(): c for c in canonical_columns(self.context.question_codes)}
             if name.lower() not in known:
                 raise _unreadable("mapping-values-unknown-field", value=name)
             maps.setdefault(known[name.lower()], {}).update(
-                {normalise(text): code for text, code in table.items()}
+                {normalise(text): code for text, code in given.items()}
             )
         return maps
 
