@@ -5,7 +5,8 @@ and deactivate or reactivate an account; each change signs the user out everywhe
 written to the audit log. Nobody can demote or deactivate themself, nor the last active
 administrator. Evaluators and administrators list, add, edit, deactivate and reactivate OPDs
 and import them from a CSV file (all or nothing, with every bad row listed by number). The
-rules live in ``auth`` and ``opds``; these views read the form, call them and render.
+rules live in ``survey.core.accounts`` and ``opds``; these views read the form, call them and
+render their coded problems in the page's language.
 """
 
 from __future__ import annotations
