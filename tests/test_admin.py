@@ -281,6 +281,77 @@ def test_last_active_admin_is_kept(runner, people, session) -> None:
     assert snapshot(session) == before
 
 
+@pytest.mark.parametrize(
+    ("lang", "texts"),
+    [
+        (
+            "id",
+            (
+                "Anda tidak dapat menonaktifkan akun Anda sendiri.",
+                "Nama pengguna ini sudah dipakai.",
+                "Kata sandi terlalu pendek: paling sedikit 10 karakter.",
+            ),
+        ),
+        (
+            "en",
+            (
+                "You cannot deactivate your own account.",
+                "This username is already taken.",
+                "The password is too short: it needs at least 10 characters.",
+            ),
+        ),
+    ],
+)
+def test_account_problems_speak_the_page_language(client, people, session, lang, texts) -> None:
+    """The services' coded problems read in the page's language, never the CLI's English."""
+    login(client, "admin")
+    before = snapshot(session)
+    guard, taken, short = texts
+    response = post(client, f"{USERS}/admin?lang={lang}", action="deactivate")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'<p class="field-error" id="e-active">{guard}</p>' in html
+    assert "you cannot deactivate yourself" not in html
+    data = {"username": "eva", "role": "evaluator", "password": "pendek", "confirmation": "x"}
+    response = post(client, f"{USERS}?lang={lang}", **data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert taken in html and short in html
+    assert "user 'eva' already exists" not in html
+    assert "use at least 10 characters" not in html
+    assert 'id="e-confirmation"' not in html  # the short password is the problem to fix
+    assert snapshot(session) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["role", "admin", "--role", "evaluator"], "'admin' is the last active administrator"),
+        (["role", "nobody", "--role", "evaluator"], "unknown user 'nobody'"),
+        (
+            ["add", "Bad Name!", "--role", "admin", "--password", "sandi-panjang-sekali"],
+            "'Bad Name!' is not a valid username: use 2 to 64 letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit",
+        ),
+        (
+            ["add", "baru", "--role", "opd-head", "--opd", "entah", "--password", "pendek"],
+            "unknown OPD 'entah'",
+        ),
+        (
+            ["add", "baru", "--role", "admin", "--password", "pendek"],
+            "the password is too short: use at least 10 characters",
+        ),
+    ],
+)
+def test_account_problems_on_the_command_line(runner, people, session, args, line) -> None:
+    """The CLI prints the English sentence of the problem, on one line, with status 1."""
+    before = snapshot(session)
+    result = runner.invoke(args=["user", *args])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {line}\n"
+    assert snapshot(session) == before
+
+
 def test_set_password_signs_out_and_hides_the_secret(client, app, people, session) -> None:
     eva = other_client(app, "eva")
     old = get_user(session, "eva")

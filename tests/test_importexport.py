@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.core.models import EDUCATIONS, OCCUPATIONS
+from survey.core.problems import problem
 from survey.core.responsefile import (
     ExportRecord,
     FileFormatError,
@@ -143,7 +144,10 @@ def test_cells_beyond_the_header_and_short_rows():
     """Extra non-empty cells are an error; missing trailing cells count as empty."""
     data = csv_bytes("bpbd,,3,3,3,3,3,3,3,3,3,,,,,,,extra", "bpbd,,3,3", "bpbd,,3,,,,,,,,,,,,,,,,,")
     result = read_csv(data, CONTEXT)
-    assert result.errors == [RowError(2, ("18 cells but the header has 17 columns",))]
+    assert [(error.row, error.reasons) for error in result.errors] == [
+        (2, ("18 cells but the header has 17 columns",))
+    ]
+    assert result.errors[0].problems[0].code == "row-extra-cells"
     assert [row.answers[:2] for row in result.rows] == [(3, 3), (3, None)]
 
 
@@ -194,7 +198,8 @@ def test_unreadable_files():
 def test_nul_character_is_refused():
     """PostgreSQL cannot store NUL in text, so a row holding one is bad, not a crash."""
     result = read_csv(csv_bytes("bpbd,,3,,,,,,,,,,,,,,a\x00b"), CONTEXT)
-    assert result.errors == [RowError(2, ("comment contains a NUL character",))]
+    assert result.errors == [RowError(2, (problem("row-nul", "comment"),))]
+    assert str(result.errors[0]) == "row 2: comment contains a NUL character"
 
 
 def test_submission_ids_are_deterministic():

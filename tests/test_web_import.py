@@ -297,25 +297,46 @@ def test_bad_rows_are_reported_and_nothing_is_written(eva, session, open_wave):
     job = only_job(session)
     assert job.status == "failed" and job.data == b""
     assert [entry["row"] for entry in job.errors] == [3, 4, 6]
-    assert "unknown OPD 'dinkes'" in job.errors[0]["reasons"][0]
+    # Codes with parameters are stored; the page says them in its language.
+    assert job.errors[0]["problems"] == [
+        {"code": "row-opd-unknown", "field": "opd", "params": {"value": "dinkes"}}
+    ]
+    assert job.problems == [
+        {
+            "code": "import-rows-bad",
+            "field": "",
+            "params": {"file": "salah.csv", "bad": 3, "total": 5},
+        }
+    ]
     assert job.message == "salah.csv: 3 of 5 rows have errors; nothing was imported"
     assert count(session, Response) == 0
     assert import_audits(session) == []
     html = eva.get(job_url).get_data(as_text=True)
     assert "3 dari 5 baris bermasalah" in html
     assert '<th scope="row" class="num">4</th>' in html
-    assert "U1: &#39;5&#39; is not an answer" in html
+    assert "U1: &#39;5&#39; bukan jawaban (isi 1 sampai 4 atau kosongkan)." in html
+    assert "OPD &#39;dinkes&#39; tidak dikenal (gunakan slug atau nama lengkapnya)." in html
+    assert "is not an answer" not in html and "use its slug" not in html
     assert "Unggah berkas yang sudah diperbaiki" in html
+    html = eva.get(f"{job_url}?lang=en").get_data(as_text=True)
+    assert "U1: &#39;5&#39; is not an answer (give 1 to 4 or leave it empty)." in html
+    assert "OPD &#39;dinkes&#39; is not known (use its slug or full name)." in html
 
 
 def test_error_report_is_capped(session):
     """At most ERROR_LIMIT bad rows are kept, with the number left out."""
+    from survey.core.problems import problem
     from survey.core.responsefile import RowError
 
-    errors = [RowError(row, ("bad",)) for row in range(2, 2 + dataio.ERROR_LIMIT + 7)]
+    bad = (problem("row-no-answer"),)
+    errors = [RowError(row, bad) for row in range(2, 2 + dataio.ERROR_LIMIT + 7)]
     report = dataio.error_report(errors)
     assert len(report) == dataio.ERROR_LIMIT + 1
-    assert report[-1] == {"row": None, "reasons": [], "omitted": 7}
+    assert report[0] == {
+        "row": 2,
+        "problems": [{"code": "row-no-answer", "field": "", "params": {}}],
+    }
+    assert report[-1] == {"row": None, "problems": [], "omitted": 7}
     job = ImportJob(wave_id=1, filename="x.csv", digest="0", errors=report)
     rows, total = dataio.report_rows(job)
     assert len(rows) == dataio.ERROR_LIMIT and total == dataio.ERROR_LIMIT + 7
@@ -326,7 +347,10 @@ def test_header_mapped_by_hand(eva, session, open_wave):
     header = HEADER.replace("opd,", "Instansi,", 1)
     job_url = upload(eva, csv_bytes(GOOD[0], header=header), "entri.csv").headers["Location"]
     html = eva.get(job_url).get_data(as_text=True)
-    assert 'role="alert"' in html and "missing required column &#39;opd&#39;" in html
+    assert 'role="alert"' in html and "Kolom wajib &#39;opd&#39; tidak ada." in html
+    english = eva.get(f"{job_url}?lang=en").get_data(as_text=True)
+    assert "The required column &#39;opd&#39; is missing." in english
+    assert "missing required column" not in html + english  # the CLI's sentence
     assert form_values(html)["kolom-0"] == ""
     # Confirming as it stands is refused and changes nothing.
     refused = confirm(eva, job_url)
@@ -359,8 +383,14 @@ def test_upload_errors(eva, session, open_wave):
     assert upload(eva, b"x", "respons.xls").status_code == 400
     page = upload(eva, b"\xff\xfe\x00bad", "respons.csv")
     assert page.status_code == 400
-    assert "UTF-8" in page.get_data(as_text=True)
-    assert upload(eva, b"not a zip", "respons.xlsx").status_code == 400
+    assert "Berkas tidak dapat dibaca: Berkas bukan teks UTF-8 (bita tidak sah pada posisi 0)" in (
+        page.get_data(as_text=True)
+    )
+    page = upload(eva, b"not a zip", "respons.xlsx")
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert "Berkas bukan buku kerja XLSX yang dapat dibaca" in html
+    assert "not a readable XLSX workbook" not in html
     assert upload(eva, csv_bytes(*GOOD), "respons.csv", csrf="nope").status_code == 400
     assert count(session, ImportJob) == 0
 
@@ -490,7 +520,34 @@ def test_importjob_bytes_are_cleared_for_failed_jobs(eva, session, open_wave, tm
     job = only_job(session)
     assert job.status == "failed" and job.data == b""
     assert job.message == "leer.csv: no data rows to import"
-    assert "no data rows to import" in eva.get(job_url).get_data(as_text=True)
+    assert job.problems == [{"code": "import-no-rows", "field": "", "params": {"file": "leer.csv"}}]
+    html = eva.get(job_url).get_data(as_text=True)
+    assert '<p class="message">Berkas tidak berisi baris data untuk diimpor.</p>' in html
+    html = eva.get(f"{job_url}?lang=en").get_data(as_text=True)
+    assert '<p class="message">The file holds no data rows to import.</p>' in html
+
+
+def test_a_job_failed_before_coded_problems_shows_its_stored_text(eva, session, open_wave):
+    """A job stored with an English message and reasons (no codes) still shows them."""
+    job = ImportJob(
+        wave_id=open_wave.id,
+        actor="eva",
+        filename="lama.csv",
+        digest="0",
+        status="failed",
+        total_rows=1,
+        message="lama.csv: no data rows to import",
+    )
+    session.add(job)
+    session.commit()
+    html = eva.get(f"/kerja/impor/{job.id}").get_data(as_text=True)
+    assert '<p class="message">lama.csv: no data rows to import</p>' in html
+    job.message = "lama.csv: 1 of 1 rows have errors; nothing was imported"
+    job.errors = [{"row": 2, "reasons": ["opd is empty"]}]
+    session.add(job)
+    session.commit()
+    html = eva.get(f"/kerja/impor/{job.id}").get_data(as_text=True)
+    assert '<th scope="row" class="num">2</th><td>opd is empty</td>' in html
 
 
 def test_a_concurrent_import_makes_the_job_fail_without_writing(
@@ -550,7 +607,7 @@ def test_stale_and_abandoned_jobs_expire(eva, session, open_wave):
         jobs[name] = job.id
     page = eva.get(f"/kerja/impor/{jobs['dead']}")
     assert page.status_code == 200
-    assert "server restarted" in page.get_data(as_text=True)
+    assert "Impor berhenti sebelum selesai (server dimulai ulang?)" in page.get_data(as_text=True)
     assert 'http-equiv="refresh"' not in page.get_data(as_text=True)
     session.expire_all()
     state = {name: session.get(ImportJob, job_id) for name, job_id in jobs.items()}

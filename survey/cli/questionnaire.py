@@ -29,14 +29,12 @@ def questionnaire_add_command(file: Path) -> None:
     try:
         spec = load_questionnaire_file(file.read_bytes(), file.name)
     except QuestionnaireError as exc:
-        raise click.ClickException(
-            f"{file.name} is not a usable questionnaire:\n" + "\n".join(exc.problems)
-        ) from None
+        raise click.ClickException(f"{file.name} is not a usable questionnaire: {exc}") from None
     with command_session() as session:
         try:
             questionnaire, created = add_questionnaire(session, spec=spec, actor=None)
         except QuestionnaireError as exc:
-            raise click.ClickException("\n".join(exc.problems)) from None
+            raise click.ClickException(str(exc)) from None
         ikm, perception = spec.counts()
         if created:
             click.echo(

@@ -9,6 +9,19 @@ from survey.cli.common import command_session
 from survey.core.accounts import AccountError, check_new_user, create_user, list_users, set_role
 from survey.core.models import USER_ROLES
 
+
+def _check_opd_option(role: str, opd_slug: str | None) -> None:
+    """Refuse --opd without the opd-head role and the opd-head role without --opd.
+
+    The service says the same in terms of fields; here the user typed options, so the
+    message names the option.
+    """
+    if role == "opd-head" and not opd_slug:
+        raise click.ClickException("the opd-head role needs --opd SLUG (the OPD this user heads)")
+    if role != "opd-head" and opd_slug:
+        raise click.ClickException(f"--opd is only for the opd-head role, not for {role!r}")
+
+
 user_group = AppGroup("user", help="Manage the accounts of administrators, evaluators, OPD heads.")
 
 
@@ -19,6 +32,7 @@ user_group = AppGroup("user", help="Manage the accounts of administrators, evalu
 @click.option("--password", default=None, help="The password; asked for when left out.")
 def user_add_command(name: str, role: str, opd_slug: str | None, password: str | None) -> None:
     """Create a user; prompts for the password (twice) unless --password is given."""
+    _check_opd_option(role, opd_slug)
     with command_session() as db:
         # Check everything that needs no password first, so no one types one for nothing.
         try:
@@ -40,6 +54,7 @@ def user_add_command(name: str, role: str, opd_slug: str | None, password: str |
 @click.option("--opd", "opd_slug", default=None, help="The OPD an opd-head user heads (slug).")
 def user_role_command(name: str, role: str, opd_slug: str | None) -> None:
     """Change a user's role (signs them out everywhere; written to the audit log)."""
+    _check_opd_option(role, opd_slug)
     with command_session() as db:
         try:
             user = set_role(db, username=name, role=role, opd_slug=opd_slug)

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from survey.core.audit import audit
 from survey.core.models import USER_ROLES, LoginFailure, Opd, User
+from survey.core.problems import Problem, ProblemError, define, problem
 
 # The name of the hash method, not a password.
 PASSWORD_METHOD = "scrypt"  # nosec B105
@@ -53,8 +54,32 @@ def _now() -> datetime:
     return datetime.fromtimestamp(clock(), UTC)
 
 
-class AccountError(ValueError):
-    """An account cannot be created or changed as asked; the message says why."""
+define(
+    {
+        "role-unknown": "unknown role {value!r}: use one of {roles}",
+        "role-needs-opd": "the opd-head role needs the OPD the user heads",
+        "role-no-opd": "only the opd-head role has an OPD, not {role!r}",
+        "user-opd-unknown": "unknown OPD {value!r}",
+        "username-required": "the username is empty",
+        "username-invalid": (
+            "{value!r} is not a valid username: use 2 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        ),
+        "username-taken": "user {value!r} already exists",
+        "password-required": "the password is empty",
+        "password-too-short": "the password is too short: use at least {limit} characters",
+        "user-unknown": "unknown user {value!r}",
+        "user-already-active": "user {value!r} is already active",
+        "user-already-inactive": "user {value!r} is already inactive",
+        "admin-self-demote": "you cannot demote yourself",
+        "admin-self-deactivate": "you cannot deactivate yourself",
+        "admin-last": "{value!r} is the last active administrator",
+    }
+)
+
+
+class AccountError(ProblemError):
+    """An account cannot be created or changed as asked; ``problems`` say why, by field."""
 
 
 def _scrypt(password: str, salt: str, n: int, r: int, p: int) -> str:
@@ -115,43 +140,80 @@ def list_users(session: Session) -> list[tuple[User, Opd | None]]:
     return [(user, opd) for user, opd in session.exec(statement).all()]
 
 
+def role_problems(session: Session, *, role: str, opd_slug: str | None) -> list[Problem]:
+    """Return what is wrong with a role and its OPD (fields ``role`` and ``opd``)."""
+    if role not in USER_ROLES:
+        return [problem("role-unknown", "role", value=role, roles=", ".join(USER_ROLES))]
+    if role != "opd-head":
+        return [problem("role-no-opd", "opd", role=role)] if opd_slug else []
+    if not opd_slug:
+        return [problem("role-needs-opd", "opd")]
+    if _find_opd(session, opd_slug) is None:
+        return [problem("user-opd-unknown", "opd", value=opd_slug)]
+    return []
+
+
+def _find_opd(session: Session, slug: str) -> Opd | None:
+    """Return the OPD with this slug, if any."""
+    return session.exec(select(Opd).where(Opd.slug == slug)).first()
+
+
 def _resolve_role(session: Session, *, role: str, opd_slug: str | None) -> Opd | None:
     """Check a role and its OPD; return the OPD of an OPD head, None for the other roles."""
-    if role not in USER_ROLES:
-        raise AccountError(f"unknown role {role!r}: use one of {', '.join(USER_ROLES)}")
-    if role != "opd-head":
-        if opd_slug:
-            raise AccountError(f"--opd is only for the opd-head role, not for {role!r}")
-        return None
-    if not opd_slug:
-        raise AccountError("the opd-head role needs --opd SLUG (the OPD this user heads)")
-    opd = session.exec(select(Opd).where(Opd.slug == opd_slug)).first()
-    if opd is None:
-        raise AccountError(f"unknown OPD {opd_slug!r}; see 'ikm opd list'")
-    return opd
+    problems = role_problems(session, role=role, opd_slug=opd_slug)
+    if problems:
+        raise AccountError(problems)
+    return _find_opd(session, opd_slug) if role == "opd-head" and opd_slug else None
+
+
+def password_problems(password: str) -> list[Problem]:
+    """Return what is wrong with a new password (field ``password``)."""
+    if not password:
+        return [problem("password-required", "password")]
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return [problem("password-too-short", "password", limit=PASSWORD_MIN_LENGTH)]
+    return []
+
+
+def new_user_problems(
+    session: Session, *, username: str, role: str, opd_slug: str | None, password: str | None
+) -> list[Problem]:
+    """Return every problem of a new user's fields at once (``password=None``: not checked).
+
+    Fields: ``username``, ``role``, ``opd`` and ``password``; nothing is written, so a form
+    can show each field's problem together.
+    """
+    problems: list[Problem] = []
+    name = normalise_username(username)
+    if not name:
+        problems.append(problem("username-required", "username"))
+    elif not USERNAME_PATTERN.fullmatch(name):
+        problems.append(problem("username-invalid", "username", value=username))
+    elif get_user(session, username=name) is not None:
+        problems.append(problem("username-taken", "username", value=name))
+    problems += role_problems(session, role=role, opd_slug=opd_slug)
+    if password is not None:
+        problems += password_problems(password)
+    return problems
 
 
 def check_new_user(
     session: Session, *, username: str, role: str, opd_slug: str | None
 ) -> tuple[str, Opd | None]:
     """Check a new user's name, role and OPD; return the stored name and the OPD."""
-    name = normalise_username(username)
-    if not USERNAME_PATTERN.fullmatch(name):
-        raise AccountError(
-            f"{username!r} is not a valid username: use 2 to 64 letters, digits, '.', '_' or "
-            "'-', starting with a letter or digit"
-        )
-    if get_user(session, username=name) is not None:
-        raise AccountError(f"user {name!r} already exists")
-    return name, _resolve_role(session, role=role, opd_slug=opd_slug)
+    problems = new_user_problems(
+        session, username=username, role=role, opd_slug=opd_slug, password=None
+    )
+    if problems:
+        raise AccountError(problems)
+    return normalise_username(username), _resolve_role(session, role=role, opd_slug=opd_slug)
 
 
 def check_password_strength(password: str) -> None:
-    """Refuse a password shorter than ``PASSWORD_MIN_LENGTH`` characters."""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        raise AccountError(
-            f"the password is too short: use at least {PASSWORD_MIN_LENGTH} characters"
-        )
+    """Refuse an empty password or one shorter than ``PASSWORD_MIN_LENGTH`` characters."""
+    problems = password_problems(password)
+    if problems:
+        raise AccountError(problems)
 
 
 def create_user(
@@ -164,8 +226,13 @@ def create_user(
     actor: str | None = None,
 ) -> User:
     """Create a user after checking every rule; write an audit entry; commit."""
-    name, opd = check_new_user(session, username=username, role=role, opd_slug=opd_slug)
-    check_password_strength(password)
+    problems = new_user_problems(
+        session, username=username, role=role, opd_slug=opd_slug, password=password
+    )
+    if problems:
+        raise AccountError(problems)
+    name = normalise_username(username)
+    opd = _resolve_role(session, role=role, opd_slug=opd_slug)
     user = User(
         username=name,
         password_hash=hash_password(password),
@@ -200,7 +267,7 @@ def set_role(
     """
     user = get_user(session, username=username)
     if user is None:
-        raise AccountError(f"unknown user {username!r}")
+        raise AccountError([problem("user-unknown", "username", value=username)])
     opd = _resolve_role(session, role=role, opd_slug=opd_slug)
     if role != "admin":
         check_keeps_admin(session, user=user, actor=actor, change="demote")
@@ -223,18 +290,17 @@ def set_role(
 
 
 class AdminGuardError(AccountError):
-    """A change would lock administrators out (reason: self-demote, self-deactivate, last-admin)."""
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        """Keep the reason code (the web pages say it in the user's language)."""
-        super().__init__(message)
-        self.reason = reason
+    """A change would lock administrators out (oneself, or the last active administrator)."""
 
 
 def check_keeps_admin(session: Session, *, user: User, actor: str | None, change: str) -> None:
-    """Refuse to demote or deactivate (``change``) oneself or the last active administrator."""
+    """Refuse to demote or deactivate (``change``) oneself or the last active administrator.
+
+    The problem's field is the form field of the change: ``role`` or ``active``.
+    """
+    field_name = "role" if change == "demote" else "active"
     if actor is not None and normalise_username(actor) == user.username:
-        raise AdminGuardError(f"you cannot {change} yourself", reason=f"self-{change}")
+        raise AdminGuardError([problem(f"admin-self-{change}", field_name)])
     if user.role != "admin" or not user.active:
         return
     # Lock the active admins' rows, so two admins demoting each other at once cannot both
@@ -243,9 +309,7 @@ def check_keeps_admin(session: Session, *, user: User, actor: str | None, change
         select(User.id).where(User.role == "admin", User.active == True).with_for_update()  # noqa: E712
     ).all()
     if len(admins) <= 1:
-        raise AdminGuardError(
-            f"{user.username!r} is the last active administrator", reason="last-admin"
-        )
+        raise AdminGuardError([problem("admin-last", field_name, value=user.username)])
 
 
 def set_password(
@@ -257,7 +321,7 @@ def set_password(
     """
     user = get_user(session, username=username)
     if user is None:
-        raise AccountError(f"unknown user {username!r}")
+        raise AccountError([problem("user-unknown", "username", value=username)])
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.session_version += 1
@@ -275,11 +339,10 @@ def set_active(session: Session, *, username: str, active: bool, actor: str | No
     """
     user = get_user(session, username=username)
     if user is None:
-        raise AccountError(f"unknown user {username!r}")
+        raise AccountError([problem("user-unknown", "username", value=username)])
     if user.active == active:
-        raise AccountError(
-            f"user {user.username!r} is already {'active' if active else 'inactive'}"
-        )
+        code = "user-already-active" if active else "user-already-inactive"
+        raise AccountError([problem(code, "active", value=user.username)])
     if not active:
         check_keeps_admin(session, user=user, actor=actor, change="deactivate")
     user.active = active

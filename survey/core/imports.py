@@ -6,9 +6,11 @@ its new rows in one transaction with the ``import.run`` audit entry (``write_imp
 and a second import of a file adds nothing. A web import is an ``ImportJob``: the upload is
 kept in the job row while the evaluator checks the column mapping, then ``run_import_job``
 checks every row (recording its progress in the job row, committed on its own so that any
-app server can show it), and writes all rows or none. A failed job keeps at most
-``ERROR_LIMIT`` bad rows in ``errors``; when there were more, a last entry
-``{"row": None, "reasons": [], "omitted": N}`` says how many were left out.
+app server can show it), and writes all rows or none. A failed job keeps why as coded
+problems in ``problems`` (the page translates them; ``message`` holds the same in English, for
+logs) and at most ``ERROR_LIMIT`` bad rows in ``errors``, each ``{"row": N, "problems":
+[...]}``; when there were more, a last entry ``{"row": None, "problems": [], "omitted": N}``
+says how many were left out. A stored problem is ``{"code", "field", "params"}``.
 
 The export builders give the canonical CSV, the XLSX workbook and the JSON document of
 ``ikm export``; ``open_data_zip`` builds the public package of a published wave. Nothing
@@ -37,6 +39,7 @@ from survey.core import queries as repo
 from survey.core import submissions
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave, utcnow
+from survey.core.problems import Problem, ProblemError, define, problem
 from survey.core.responsefile import (
     COMMENT_MAX_LENGTH,
     CanonicalReader,
@@ -80,12 +83,68 @@ TIME_FORMATS = (
 )
 
 
-class DataIOError(ValueError):
-    """An import or export that cannot go ahead (a one-line reason for the user)."""
+define(
+    {
+        "import-timezone-unknown": "unknown time zone {value!r} (IKM_TIMEZONE)",
+        "import-wave-published": ("wave {wave!r} is published; its responses can no longer change"),
+        "import-wave-gone": "the wave no longer exists",
+        "import-concurrent": (
+            "another import into wave {wave!r} wrote some of these rows meanwhile; "
+            "nothing was imported by this one, run it again"
+        ),
+        "import-time-format-invalid": "not a time format: use codes such as %d/%m/%Y %H:%M:%S",
+        "import-time-format-unusable": "not a usable time format ({detail})",
+        "import-digest-mismatch": "the stored file does not match its digest",
+        "import-rows-bad": "{file}: {bad} of {total} rows have errors; nothing was imported",
+        "import-no-rows": "{file}: no data rows to import",
+        "import-expired": (
+            "the upload was left at the mapping step and has expired; nothing was written"
+        ),
+        "import-stopped": (
+            "the import stopped before it finished (the server restarted?); "
+            "nothing was written: upload the file again"
+        ),
+        "import-check-crashed": "unexpected error while checking the file",
+        "import-write-crashed": "unexpected error while writing; nothing was imported",
+        "export-format-unknown": "unknown export format {value!r} (use {formats})",
+        "export-not-published": "wave {wave!r} is not published",
+    }
+)
+
+
+class DataIOError(ProblemError):
+    """An import or export that cannot go ahead; ``problems`` say why."""
 
 
 class ConcurrentImportError(DataIOError):
     """Another import wrote some of the same rows meanwhile; this one wrote nothing."""
+
+
+def _refused(code: str, **params: Any) -> DataIOError:
+    """Return the error of an import or export refused for one problem."""
+    return DataIOError([problem(code, "", **params)])
+
+
+def _published(wave: Wave) -> DataIOError:
+    """Return the error of a change to a published wave's responses."""
+    return _refused("import-wave-published", wave=wave.slug)
+
+
+def problem_record(item: Problem) -> dict[str, Any]:
+    """Return a problem as the JSON object an import job stores."""
+    return {"code": item.code, "field": item.field, "params": dict(item.params)}
+
+
+def stored_problems(records: Iterable[Any]) -> list[Problem]:
+    """Return the problems an import job stored (``problem_record`` objects)."""
+    return [
+        Problem(
+            code=str(record["code"]),
+            field=str(record.get("field", "")),
+            params=tuple(dict(record.get("params") or {}).items()),
+        )
+        for record in records
+    ]
 
 
 # --- Import: the shared service ---------------------------------------------------------------
@@ -117,7 +176,7 @@ def import_context(
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise DataIOError(f"unknown time zone {timezone!r} (IKM_TIMEZONE)") from None
+        raise _refused("import-timezone-unknown", value=timezone) from None
     return ImportContext(
         question_codes=tuple(e.code for e in elements),
         scale_points=questionnaire.scale_points,
@@ -207,7 +266,7 @@ def write_import(
     written, if another import stored some of these rows meanwhile.
     """
     if wave.status == "published":
-        raise DataIOError(f"wave {wave.slug!r} is published; its responses can no longer change")
+        raise _published(wave)
     positions = answer_positions(session, wave=wave)
     fresh, already = new_import_rows(session, wave=wave, digest=digest, rows=rows)
 
@@ -238,10 +297,7 @@ def write_import(
         session.commit()
     except sa.exc.IntegrityError:
         session.rollback()
-        raise ConcurrentImportError(
-            f"another import into wave {wave.slug!r} wrote some of these rows meanwhile; "
-            "nothing was imported by this one, run it again"
-        ) from None
+        raise ConcurrentImportError([problem("import-concurrent", "", wave=wave.slug)]) from None
     return result
 
 
@@ -267,12 +323,9 @@ def expire_stale_jobs(session: Session, *, now: datetime | None = None) -> int:
         )
     ).all()
     for job in stale:
-        job.message = (
-            "the upload was left at the mapping step and has expired; nothing was written"
-            if job.status == "mapping"
-            else "the import stopped before it finished (the server restarted?); "
-            "nothing was written: upload the file again"
-        )
+        reason = problem("import-expired" if job.status == "mapping" else "import-stopped")
+        job.message = reason.english()
+        job.problems = [problem_record(reason)]
         job.status = "failed"
         job.data = b""
         job.finished_at = now
@@ -291,7 +344,7 @@ def create_import_job(
     problems are left for the mapping step to show and fix.
     """
     if wave.status == "published":
-        raise DataIOError(f"wave {wave.slug!r} is published; its responses can no longer change")
+        raise _published(wave)
     head = read_head(data, kind, limit=0)
     expire_stale_jobs(session)
     job = ImportJob(
@@ -382,12 +435,12 @@ def check_time_format(text: str) -> str | None:
     if not fmt:
         return None
     if "%" not in fmt or len(fmt) > 64:
-        raise DataIOError("not a time format: use codes such as %d/%m/%Y %H:%M:%S")
+        raise _refused("import-time-format-invalid")
     try:
         datetime(2026, 1, 13, 9, 30, 5).strftime(fmt)
         datetime.strptime(datetime(2026, 1, 13, 9, 30, 5).strftime(fmt), fmt)
     except ValueError as exc:
-        raise DataIOError(f"not a usable time format ({exc})") from None
+        raise _refused("import-time-format-unusable", detail=str(exc)) from None
     return fmt
 
 
@@ -422,19 +475,29 @@ def confirm_job(
     Return False if the job had left the mapping step already (a second click), else True.
     """
     wave = session.get(Wave, job.wave_id)
-    if wave is None or wave.status == "published":
-        raise DataIOError("the wave is published; its responses can no longer change")
+    if wave is None:
+        raise _refused("import-wave-gone")
+    if wave.status == "published":
+        raise _published(wave)
     # Every column has a field or is ignored by choice, so nothing is "extra".
     CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
     stored = mapping.to_json() if mapping is not None else {}
     # Compare and set: of two confirmations of one job only the first queues it.
-    changed = session.execute(
+    changed = _updated(
+        session,
         sa.update(ImportJob)
         .where(col(ImportJob.id) == job.id, col(ImportJob.status) == "mapping")
-        .values(status="queued", mapping=stored, ignore_extra=True)
-    ).rowcount
+        .values(status="queued", mapping=stored, ignore_extra=True),
+    )
     session.commit()
     return bool(changed)
+
+
+def _updated(session: Session, statement: sa.Update) -> int:
+    """Run an UPDATE and return how many rows it changed."""
+    result = session.execute(statement)
+    assert isinstance(result, sa.CursorResult)  # what an UPDATE always returns
+    return result.rowcount
 
 
 def get_job(session: Session, *, job_id: int) -> ImportJob | None:
@@ -445,10 +508,11 @@ def get_job(session: Session, *, job_id: int) -> ImportJob | None:
 def error_report(errors: Sequence[RowError]) -> list[dict[str, Any]]:
     """Return the stored report: the first ERROR_LIMIT bad rows, and how many were left out."""
     report: list[dict[str, Any]] = [
-        {"row": error.row, "reasons": list(error.reasons)} for error in errors[:ERROR_LIMIT]
+        {"row": error.row, "problems": [problem_record(item) for item in error.problems]}
+        for error in errors[:ERROR_LIMIT]
     ]
     if len(errors) > ERROR_LIMIT:
-        report.append({"row": None, "reasons": [], "omitted": len(errors) - ERROR_LIMIT})
+        report.append({"row": None, "problems": [], "omitted": len(errors) - ERROR_LIMIT})
     return report
 
 
@@ -460,15 +524,25 @@ def report_rows(job: ImportJob) -> tuple[list[dict[str, Any]], int]:
 
 
 def _fail(
-    engine: Engine, job_id: int, message: str, errors: list[dict[str, Any]] | None = None
+    engine: Engine,
+    job_id: int,
+    problems: Sequence[Problem],
+    errors: list[dict[str, Any]] | None = None,
+    *,
+    filename: str | None = None,
 ) -> None:
-    """Mark a job failed with its reason (and bad rows) in a transaction of its own."""
+    """Mark a job failed with its problems (and bad rows) in a transaction of its own.
+
+    ``message`` keeps the English sentence (prefixed with the file name when given), for logs.
+    """
+    english = "; ".join(item.english() for item in problems)
     with Session(engine) as session:
         job = session.get(ImportJob, job_id)
         if job is None:
             return
         job.status = "failed"
-        job.message = message[:1000]
+        job.message = (f"{filename}: {english}" if filename else english)[:1000]
+        job.problems = [problem_record(item) for item in problems]
         job.errors = errors or []
         job.data = b""
         job.finished_at = utcnow()
@@ -488,11 +562,12 @@ def run_import_job(
     Safe to call twice: only the call that moves the job from queued to running works on it.
     """
     with Session(engine, expire_on_commit=False) as session:
-        claimed = session.execute(
+        claimed = _updated(
+            session,
             sa.update(ImportJob)
             .where(col(ImportJob.id) == job_id, col(ImportJob.status) == "queued")
-            .values(status="running", processed_rows=0)
-        ).rowcount
+            .values(status="running", processed_rows=0),
+        )
         session.commit()
         if not claimed:
             return
@@ -503,24 +578,20 @@ def run_import_job(
             rows, errors = _check_job(session, job, timezone, comment_max_length)
         except (FileFormatError, DataIOError) as exc:
             session.rollback()
-            _fail(engine, job_id, f"{filename}: {exc}")
+            _fail(engine, job_id, exc.problems, filename=filename)
             return
         except Exception:
             log.exception("import job %s failed while checking", job_id)
             session.rollback()
-            _fail(engine, job_id, "unexpected error while checking the file")
+            _fail(engine, job_id, [problem("import-check-crashed")])
             return
     if errors:
         total = len(rows) + len(errors)
-        _fail(
-            engine,
-            job_id,
-            f"{filename}: {len(errors)} of {total} rows have errors; nothing was imported",
-            error_report(errors),
-        )
+        bad = problem("import-rows-bad", "", file=filename, bad=len(errors), total=total)
+        _fail(engine, job_id, [bad], error_report(errors))
         return
     if not rows:
-        _fail(engine, job_id, f"{filename}: no data rows to import")
+        _fail(engine, job_id, [problem("import-no-rows", "", file=filename)])
         return
     with Session(engine) as session:
         # The page says the rows are being written (one transaction, no finer progress).
@@ -562,11 +633,11 @@ def run_import_job(
             )
         except DataIOError as exc:
             session.rollback()
-            _fail(engine, job_id, f"{filename}: {exc}")
+            _fail(engine, job_id, exc.problems, filename=filename)
         except Exception:
             log.exception("import job %s failed while writing", job_id)
             session.rollback()
-            _fail(engine, job_id, "unexpected error while writing; nothing was imported")
+            _fail(engine, job_id, [problem("import-write-crashed")])
 
 
 def _check_job(
@@ -575,9 +646,9 @@ def _check_job(
     """Check every row of a job's file, committing progress every PROGRESS_EVERY rows."""
     wave = session.get(Wave, job.wave_id)
     if wave is None:
-        raise DataIOError("the wave no longer exists")
+        raise _refused("import-wave-gone")
     if wave.status == "published":
-        raise DataIOError(f"wave {wave.slug!r} is published; its responses can no longer change")
+        raise _published(wave)
     context = import_context(
         session, wave=wave, timezone=timezone, comment_max_length=comment_max_length
     )
@@ -586,7 +657,7 @@ def _check_job(
         job.data, context, kind=job.kind, mapping=mapping, ignore_extra=job.ignore_extra
     )
     if reader.digest != job.digest:
-        raise DataIOError("the stored file does not match its digest")
+        raise _refused("import-digest-mismatch")
     job.total_rows = reader.estimated_rows
     session.add(job)
     session.commit()
@@ -724,7 +795,7 @@ def export_file(session: Session, *, wave: Wave, fmt: str) -> tuple[bytes, int]:
         return export_xlsx(session, wave=wave)
     if fmt == "json":
         return export_json(session, wave=wave)
-    raise DataIOError(f"unknown export format {fmt!r} (use {', '.join(EXPORT_FORMATS)})")
+    raise _refused("export-format-unknown", value=fmt, formats=", ".join(EXPORT_FORMATS))
 
 
 # --- Open data --------------------------------------------------------------------------------
@@ -918,11 +989,11 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
     from survey.core.scores import ScoreError, score_wave, to_csv, to_json
 
     if wave.status != "published":
-        raise DataIOError(f"wave {wave.slug!r} is not published")
+        raise _refused("export-not-published", wave=wave.slug)
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise DataIOError(f"unknown time zone {timezone!r} (IKM_TIMEZONE)") from None
+        raise _refused("import-timezone-unknown", value=timezone) from None
     header, rows, small = _open_responses(session, wave=wave, zone=zone)
     try:
         report = score_wave(session, wave=wave, wave_tests=False)

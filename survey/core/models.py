@@ -240,10 +240,16 @@ class ImportJob(SQLModel, table=True):
     processed_rows: int = Field(default=0)
     imported: int = Field(default=0)
     already_present: int = Field(default=0)
-    # [{"row": 7, "reasons": ["U3: '5' is not an answer ..."]}, ...]
+    # Why a job failed, as coded problems: [{"code": "import-no-rows", "field": "",
+    # "params": {"file": "x.csv"}}]; the job page translates them.
+    problems: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # Its bad rows: [{"row": 7, "problems": [{"code": "row-answer-invalid", "field": "U3",
+    # "params": {"value": "5", "scale": 4}}]}, ...]
     errors: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
-    message: str | None = Field(default=None, max_length=1000)
+    message: str | None = Field(default=None, max_length=1000)  # English, for logs
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None

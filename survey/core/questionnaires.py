@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from survey.core import rules
 from survey.core.audit import audit
 from survey.core.models import ELEMENT_KINDS, MAX_ITEMS, Element, Questionnaire
+from survey.core.problems import Problem, ProblemError, define, problem
 
 MAX_FILE_BYTES = 256 * 1024
 SLUG_PATTERN, SLUG_MAX_LENGTH = rules.SLUG_PATTERN, rules.SLUG_MAX_LENGTH  # one slug rule
@@ -49,13 +50,49 @@ ELEMENT_KEYS = (
 )
 
 
-class QuestionnaireError(ValueError):
-    """A questionnaire file that cannot be used; ``problems`` lists each with its path."""
+# The field of each problem is its place in the file ("elements[2].labels_id", or the file's
+# name for a file that cannot be read at all): keys of the file format, the same in every
+# language.
+define(
+    {
+        "questionnaire-file-type": "{field}: unknown file type; use .yaml, .yml or .json",
+        "questionnaire-file-size": "{field}: {size} bytes; at most {limit} bytes are accepted",
+        "questionnaire-not-utf8": "{field}: not UTF-8 text (byte {offset})",
+        "questionnaire-bad-json": (
+            "{field}: not valid JSON (line {line}, column {column}: {detail})"
+        ),
+        "questionnaire-bad-yaml": "{field}: not valid YAML",
+        "questionnaire-bad-yaml-at": "{field}: not valid YAML (line {line}, column {column})",
+        "questionnaire-not-mapping": (
+            "{field}: must hold a mapping with slug, title_id, ... elements"
+        ),
+        "questionnaire-unknown-key": "{field}: unknown key",
+        "questionnaire-slug": (
+            "{field}: {value!r} is not a slug: lower-case letters, digits and single hyphens, "
+            "at most {limit} characters"
+        ),
+        "questionnaire-version": "{field}: {value!r}; leave it out or give a whole number >= 1",
+        "questionnaire-text-required": "{field}: must be non-empty text",
+        "questionnaire-text-too-long": "{field}: {length} characters; at most {limit}",
+        "questionnaire-scale": "{field}: {value!r}; use 4 or 5",
+        "questionnaire-elements-required": "{field}: must be a non-empty list",
+        "questionnaire-elements-too-many": "{field}: {count} elements; at most {limit}",
+        "questionnaire-no-ikm": "{field}: at least one element must be of kind ikm",
+        "questionnaire-element-mapping": "{field}: must be a mapping with the keys {keys}",
+        "questionnaire-code-invalid": (
+            "{field}: {value!r} is not a code: a letter, then up to 15 letters, digits or _"
+        ),
+        "questionnaire-code-repeated": "{field}: {value!r} repeats {first}",
+        "questionnaire-kind": "{field}: {value!r}; use one of {kinds}",
+        "questionnaire-labels-list": "{field}: must be a list of labels",
+        "questionnaire-labels-count": "{field}: {count} labels, scale_points is {scale}",
+        "questionnaire-builtin": "{field}: {value!r} is a built-in questionnaire; choose another",
+    }
+)
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        """Keep the problems; the message joins them, one a line."""
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+
+class QuestionnaireError(ProblemError):
+    """A questionnaire file that cannot be used; ``problems`` lists each with its path."""
 
 
 @dataclass(frozen=True)
@@ -89,41 +126,49 @@ class QuestionnaireSpec:
         return ikm, len(self.elements) - ikm
 
 
+def _refuse(code: str, where: str, **params: Any) -> QuestionnaireError:
+    """Return the error of a file refused as a whole, for one problem."""
+    return QuestionnaireError([problem(code, where, **params)])
+
+
 def _parse(data: bytes, filename: str) -> Any:
     """Decode and parse the file by its suffix; raise QuestionnaireError when unreadable."""
     kind = SUFFIXES.get(Path(filename).suffix.lower())
     if kind is None:
-        raise QuestionnaireError([f"{filename}: unknown file type; use .yaml, .yml or .json"])
+        raise _refuse("questionnaire-file-type", filename)
     if len(data) > MAX_FILE_BYTES:
-        raise QuestionnaireError(
-            [f"{filename}: {len(data)} bytes; at most {MAX_FILE_BYTES} bytes are accepted"]
-        )
+        raise _refuse("questionnaire-file-size", filename, size=len(data), limit=MAX_FILE_BYTES)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise QuestionnaireError([f"{filename}: not UTF-8 text (byte {exc.start})"]) from None
+        raise _refuse("questionnaire-not-utf8", filename, offset=exc.start) from None
     try:
         if kind == "json":
             return json.loads(text)
         return yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise QuestionnaireError(
-            [f"{filename}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+        raise _refuse(
+            "questionnaire-bad-json", filename, line=exc.lineno, column=exc.colno, detail=exc.msg
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise QuestionnaireError([f"{filename}: not valid YAML{where}"]) from None
+        if mark is None:
+            raise _refuse("questionnaire-bad-yaml", filename) from None
+        raise _refuse(
+            "questionnaire-bad-yaml-at", filename, line=mark.line + 1, column=mark.column + 1
+        ) from None
 
 
-def _text(problems: list[str], path: str, value: Any, limit: int) -> str:
+def _text(problems: list[Problem], path: str, value: Any, limit: int) -> str:
     """Return a non-empty string of at most ``limit`` characters, or note the problem."""
     if not isinstance(value, str) or not value.strip():
-        problems.append(f"{path}: must be non-empty text")
+        problems.append(problem("questionnaire-text-required", path))
         return ""
     value = value.strip()
     if len(value) > limit:
-        problems.append(f"{path}: {len(value)} characters; at most {limit}")
+        problems.append(
+            problem("questionnaire-text-too-long", path, length=len(value), limit=limit)
+        )
     return value
 
 
@@ -132,36 +177,48 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _labels(problems: list[str], path: str, value: Any, scale: int | None) -> tuple[str, ...]:
+def _shown(value: Any) -> Any:
+    """Return a file's value as a problem parameter: text and numbers as they are, else text."""
+    return value if isinstance(value, str | int | float | None) else repr(value)
+
+
+def _labels(problems: list[Problem], path: str, value: Any, scale: int | None) -> tuple[str, ...]:
     """Return the answer labels of an element, noting a wrong count or bad label."""
     if not isinstance(value, list):
-        problems.append(f"{path}: must be a list of labels")
+        problems.append(problem("questionnaire-labels-list", path))
         return ()
     labels = tuple(
         _text(problems, f"{path}[{i}]", label, LABEL_MAX_LENGTH) for i, label in enumerate(value)
     )
     if scale is not None and len(labels) != scale:
-        problems.append(f"{path}: {len(labels)} labels, scale_points is {scale}")
+        problems.append(problem("questionnaire-labels-count", path, count=len(labels), scale=scale))
     return labels
 
 
-def _element(problems: list[str], path: str, raw: Any, scale: int | None) -> ElementSpec | None:
+def _element(problems: list[Problem], path: str, raw: Any, scale: int | None) -> ElementSpec | None:
     """Check one element of the file; None if it is not even a mapping."""
     if not isinstance(raw, dict):
-        problems.append(f"{path}: must be a mapping with the keys {', '.join(ELEMENT_KEYS)}")
+        problems.append(
+            problem("questionnaire-element-mapping", path, keys=", ".join(ELEMENT_KEYS))
+        )
         return None
     for key in raw:
         if key not in ELEMENT_KEYS:
-            problems.append(f"{path}.{key}: unknown key")
+            problems.append(problem("questionnaire-unknown-key", f"{path}.{key}"))
     code = raw.get("code")
     if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
-        problems.append(
-            f"{path}.code: {code!r} is not a code: a letter, then up to 15 letters, digits or _"
-        )
+        problems.append(problem("questionnaire-code-invalid", f"{path}.code", value=_shown(code)))
         code = str(code)
     kind = raw.get("kind")
     if kind not in ELEMENT_KINDS:
-        problems.append(f"{path}.kind: {kind!r}; use one of {', '.join(ELEMENT_KINDS)}")
+        problems.append(
+            problem(
+                "questionnaire-kind",
+                f"{path}.kind",
+                value=_shown(kind),
+                kinds=", ".join(ELEMENT_KINDS),
+            )
+        )
     return ElementSpec(
         code=code,
         kind=str(kind),
@@ -181,35 +238,38 @@ def _element(problems: list[str], path: str, raw: Any, scale: int | None) -> Ele
 def check_questionnaire(raw: Any) -> QuestionnaireSpec:
     """Check parsed file content; return the spec or raise QuestionnaireError with every problem."""
     if not isinstance(raw, dict):
-        raise QuestionnaireError(["file: must hold a mapping with slug, title_id, ... elements"])
-    problems: list[str] = []
+        raise _refuse("questionnaire-not-mapping", "file")
+    problems: list[Problem] = []
     for key in raw:
         if key not in TOP_KEYS:
-            problems.append(f"{key}: unknown key")
+            problems.append(problem("questionnaire-unknown-key", str(key)))
     slug = raw.get("slug")
     if not isinstance(slug, str) or len(slug) > SLUG_MAX_LENGTH or not SLUG_PATTERN.match(slug):
         problems.append(
-            f"slug: {slug!r} is not a slug: lower-case letters, digits and single hyphens, "
-            f"at most {SLUG_MAX_LENGTH} characters"
+            problem("questionnaire-slug", "slug", value=_shown(slug), limit=SLUG_MAX_LENGTH)
         )
         slug = str(slug)
     version = raw.get("version")
     if version is not None and (not _whole(version) or version < 1):
-        problems.append(f"version: {version!r}; leave it out or give a whole number >= 1")
+        problems.append(problem("questionnaire-version", "version", value=_shown(version)))
         version = None
     title_id = _text(problems, "title_id", raw.get("title_id"), TITLE_MAX_LENGTH)
     title_en = _text(problems, "title_en", raw.get("title_en"), TITLE_MAX_LENGTH)
     scale = raw.get("scale_points")
     if not _whole(scale) or scale not in SCALES:
-        problems.append(f"scale_points: {scale!r}; use 4 or 5")
+        problems.append(problem("questionnaire-scale", "scale_points", value=_shown(scale)))
         scale = None
     items = raw.get("elements")
     elements: list[ElementSpec] = []
     if not isinstance(items, list) or not items:
-        problems.append("elements: must be a non-empty list")
+        problems.append(problem("questionnaire-elements-required", "elements"))
     else:
         if len(items) > MAX_ITEMS:
-            problems.append(f"elements: {len(items)} elements; at most {MAX_ITEMS}")
+            problems.append(
+                problem(
+                    "questionnaire-elements-too-many", "elements", count=len(items), limit=MAX_ITEMS
+                )
+            )
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
             element = _element(problems, f"elements[{i}]", item, scale)
@@ -217,12 +277,17 @@ def check_questionnaire(raw: Any) -> QuestionnaireSpec:
                 continue
             if element.code in seen:
                 problems.append(
-                    f"elements[{i}].code: {element.code!r} repeats elements[{seen[element.code]}]"
+                    problem(
+                        "questionnaire-code-repeated",
+                        f"elements[{i}].code",
+                        value=element.code,
+                        first=f"elements[{seen[element.code]}]",
+                    )
                 )
             seen.setdefault(element.code, i)
             elements.append(element)
         if elements and not any(e.kind == "ikm" for e in elements):
-            problems.append("elements: at least one element must be of kind ikm")
+            problems.append(problem("questionnaire-no-ikm", "elements"))
     if problems:
         raise QuestionnaireError(problems)
     assert scale is not None
@@ -293,9 +358,7 @@ def add_questionnaire(
         ).all()
     )
     if any(q.builtin for q in versions):
-        raise QuestionnaireError(
-            [f"slug: {spec.slug!r} is a built-in questionnaire; choose another"]
-        )
+        raise QuestionnaireError([problem("questionnaire-builtin", "slug", value=spec.slug)])
     wanted = _content(spec.title_id, spec.title_en, spec.scale_points, spec.elements)
     for stored in versions:
         assert stored.id is not None
@@ -313,6 +376,7 @@ def add_questionnaire(
     )
     session.add(questionnaire)
     session.flush()
+    assert questionnaire.id is not None  # the flush gave it one
     for position, element in enumerate(spec.elements, start=1):
         session.add(
             Element(

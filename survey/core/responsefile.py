@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from survey.core import csvfiles, rules
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES
+from survey.core.problems import Problem, ProblemError, define, problem
 
 OPD_COLUMN = "opd"
 SUBMITTED_AT_COLUMN = "submitted_at"
@@ -46,8 +47,63 @@ _EDUCATION_BY_KEY = {value.upper(): value for value in EDUCATIONS}
 _OCCUPATION_BY_KEY = {value.upper(): value for value in OCCUPATIONS}
 
 
-class FileFormatError(ValueError):
-    """The file as a whole cannot be read (encoding, header, CSV syntax)."""
+# Codes of a file that cannot be read at all ("file-"), of a column mapping ("mapping-") and
+# of one bad row ("row-"; the field is the column, a canonical name such as U3 or sex).
+define(
+    {
+        "file-not-utf8": (
+            "the file is not UTF-8 text (invalid byte at offset {offset}); save it as 'CSV UTF-8'"
+        ),
+        "file-csv-unreadable": "row {row}: unreadable CSV ({detail})",
+        "file-xlsx-unreadable": "{detail}",
+        "file-empty": "the file is empty",
+        "file-sheet-empty": "the first worksheet is empty",
+        "file-header-empty": "the first row (the header) is empty",
+        "file-header-unnamed": "column {index} of the header has no name",
+        "file-column-twice": "column {value!r} appears twice",
+        "file-column-unknown": (
+            "unknown column {names} (expected: {expected}; "
+            "or map the columns, or ignore the extra ones)"
+        ),
+        "file-columns-unknown": (
+            "unknown columns {names} (expected: {expected}; "
+            "or map the columns, or ignore the extra ones)"
+        ),
+        "file-column-missing": "missing required column {value!r}",
+        "mapping-not-object": "the mapping must be a JSON object",
+        "mapping-unknown-keys": "unknown mapping keys: {keys}",
+        "mapping-columns": '"columns" must map headers to field names (or null)',
+        "mapping-values": '"values" must map field names to {{"text": code}} objects',
+        "mapping-time-format": '"time_format" must be a strptime format such as "%d/%m/%Y"',
+        "mapping-unknown-field": "the mapping names unknown field {value!r} (fields: {fields})",
+        "mapping-values-unknown-field": "the mapping has values for unknown field {value!r}",
+        "row-extra-cells": "{count} cells but the header has {columns} columns",
+        "row-nul": "{field} contains a NUL character",
+        "row-opd-empty": "opd is empty",
+        "row-opd-not-covered": "OPD {value!r} is not covered by this wave",
+        "row-opd-unknown": "unknown OPD {value!r} (use its slug or exact name)",
+        "row-time-invalid": (
+            "submitted_at {value!r} is not an ISO 8601 time (e.g. 2025-06-12T09:30:00+07:00)"
+        ),
+        "row-time-future": "submitted_at {value!r} is in the future",
+        "row-answer-invalid": (
+            "{field}: {value!r} is not an answer (use 1 to {scale} or leave empty)"
+        ),
+        "row-no-answer": "no answer to any question",
+        "row-choice-invalid": "{field} {value!r} is not one of {choices}",
+        "row-age-invalid": "age {value!r} is not a whole number of years from {low} to {high}",
+        "row-text-too-long": "{field} has {length} characters (at most {limit})",
+    }
+)
+
+
+class FileFormatError(ProblemError):
+    """The file as a whole cannot be read (encoding, header, CSV syntax, mapping)."""
+
+
+def _unreadable(code: str, **params: Any) -> FileFormatError:
+    """Return the error of a file refused as a whole, for one problem."""
+    return FileFormatError([problem(code, "", **params)])
 
 
 @dataclass(frozen=True)
@@ -85,10 +141,15 @@ class ImportRow:
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """The reasons one row cannot be imported."""
+    """The problems of one row that cannot be imported (every one, not just the first)."""
 
     row: int
-    reasons: tuple[str, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Return the problems as English sentences (for the command line)."""
+        return tuple(item.english() for item in self.problems)
 
     def __str__(self) -> str:
         """Return 'row N: reason; reason'."""
@@ -142,10 +203,7 @@ def _decode(data: bytes) -> str:
     try:
         return csvfiles.decode(data)
     except UnicodeDecodeError as exc:
-        raise FileFormatError(
-            f"the file is not UTF-8 text (invalid byte at offset {exc.start}); "
-            "save it as 'CSV UTF-8'"
-        ) from None
+        raise _unreadable("file-not-utf8", offset=exc.start) from None
 
 
 # Common header names of the respondent columns, normalised (see ``normalise``).
@@ -210,26 +268,26 @@ class ColumnMapping:
         """
         keys = {"columns", "values", "time_format"}
         if not isinstance(data, dict):
-            raise FileFormatError("the mapping must be a JSON object")
+            raise _unreadable("mapping-not-object")
         if not keys & data.keys():
             data = {"columns": data}
         extra = set(data) - keys
         if extra:
-            raise FileFormatError(f"unknown mapping keys: {', '.join(sorted(extra))}")
+            raise _unreadable("mapping-unknown-keys", keys=", ".join(sorted(extra)))
         columns = data.get("columns") or {}
         values = data.get("values") or {}
         if not isinstance(columns, dict) or not all(
             isinstance(v, str | None) for v in columns.values()
         ):
-            raise FileFormatError('"columns" must map headers to field names (or null)')
+            raise _unreadable("mapping-columns")
         if not isinstance(values, dict) or not all(
             isinstance(table, dict) and all(isinstance(v, str | int) for v in table.values())
             for table in values.values()
         ):
-            raise FileFormatError('"values" must map field names to {"text": code} objects')
+            raise _unreadable("mapping-values")
         time_format = data.get("time_format")
         if time_format is not None and not isinstance(time_format, str):
-            raise FileFormatError('"time_format" must be a strptime format such as "%d/%m/%Y"')
+            raise _unreadable("mapping-time-format")
         return cls(
             time_format=time_format or None,
             columns={str(k): (v or None) for k, v in columns.items()},
@@ -306,10 +364,10 @@ def plan_columns(
     canonical_names = canonical_columns(context.question_codes)
     known = {name.lower(): name for name in canonical_names}
     explicit = {normalise(k): v for k, v in (mapping.columns if mapping else {}).items()}
-    for target in explicit.values():
-        if target is not None and target.lower() not in known:
-            raise FileFormatError(
-                f"the mapping names unknown field {target!r} (fields: {', '.join(canonical_names)})"
+    for named in explicit.values():
+        if named is not None and named.lower() not in known:
+            raise _unreadable(
+                "mapping-unknown-field", value=named, fields=", ".join(canonical_names)
             )
     fields: list[str | None] = []
     sources: list[str] = []
@@ -322,7 +380,7 @@ def plan_columns(
             target, source = (known[mapped_to.lower()], "mapping") if mapped_to else (None, "")
         elif not name:
             if not ignore_extra:
-                raise FileFormatError(f"column {index} of the header has no name")
+                raise _unreadable("file-header-unnamed", index=index)
             target, source = None, ""
         elif name.lower() in known:
             target, source = known[name.lower()], "canonical"
@@ -333,19 +391,17 @@ def plan_columns(
         if target is None:
             source = "ignored"
         elif target in fields:
-            raise FileFormatError(f"column {target!r} appears twice")
+            raise _unreadable("file-column-twice", value=target)
         fields.append(target)
         sources.append(source)
     if unknown:
-        expected = ", ".join(canonical_names)
-        names = ", ".join(repr(name) for name in unknown)
-        plural = "s" if len(unknown) > 1 else ""
-        raise FileFormatError(
-            f"unknown column{plural} {names} (expected: {expected}; "
-            "or map the columns, or ignore the extra ones)"
+        raise _unreadable(
+            "file-columns-unknown" if len(unknown) > 1 else "file-column-unknown",
+            names=", ".join(repr(name) for name in unknown),
+            expected=", ".join(canonical_names),
         )
     if OPD_COLUMN not in fields:
-        raise FileFormatError(f"missing required column {OPD_COLUMN!r}")
+        raise _unreadable("file-column-missing", value=OPD_COLUMN)
     return ColumnPlan(tuple(h.strip() for h in header), tuple(fields), tuple(sources))
 
 
@@ -364,7 +420,7 @@ def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise FileFormatError(f"row {row_number + 1}: unreadable CSV ({exc})") from None
+            raise _unreadable("file-csv-unreadable", row=row_number + 1, detail=str(exc)) from None
         row_number += 1
         yield row_number, cells
 
@@ -380,11 +436,11 @@ def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]
         try:
             sheet = read_xlsx(data)
         except ValueError as exc:
-            raise FileFormatError(str(exc)) from None
+            raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
         while sheet and not any(cell.strip() for cell in sheet[-1]):
             sheet.pop()
         if not sheet:
-            raise FileFormatError("the first worksheet is empty")
+            raise _unreadable("file-sheet-empty")
         header = sheet[0]
         while header and not header[-1].strip():
             header = header[:-1]  # workbooks often carry empty columns at the right
@@ -392,7 +448,7 @@ def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]
         return iter(enumerate(sheet, start=1)), len(sheet) - 1
     text = _decode(data)
     if not text.strip():
-        raise FileFormatError("the file is empty")
+        raise _unreadable("file-empty")
     # Rows to come, for progress only: a comment may span lines, so this may overcount.
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     return _csv_records(text), max(lines - 1, 0)
@@ -416,9 +472,9 @@ def read_head(data: bytes, kind: str, *, limit: int = 5) -> FileHead:
     try:
         _, header = next(records)
     except StopIteration:
-        raise FileFormatError("the file is empty") from None
+        raise _unreadable("file-empty") from None
     if not any(cell.strip() for cell in header):
-        raise FileFormatError("the first row (the header) is empty")
+        raise _unreadable("file-header-empty")
     rows: list[tuple[str, ...]] = []
     for _number, cells in records:
         if len(rows) >= limit:
@@ -451,7 +507,7 @@ class CanonicalReader:
         try:
             _, header = next(records)
         except StopIteration:
-            raise FileFormatError("the file is empty") from None
+            raise _unreadable("file-empty") from None
         self._records = records
         self.plan = plan_columns(header, context, mapping, ignore_extra=ignore_extra)
         self.columns = tuple(name for name in self.plan.fields if name is not None)
@@ -477,12 +533,12 @@ class CanonicalReader:
             for labels in self.context.answer_labels.get(code, ()):
                 for value, label in enumerate(labels, start=1):
                     table.setdefault(normalise(label), str(value))
-        for name, table in (mapping.values if mapping else {}).items():
+        for name, given in (mapping.values if mapping else {}).items():
             known = {c.lower(): c for c in canonical_columns(self.context.question_codes)}
             if name.lower() not in known:
-                raise FileFormatError(f"the mapping has values for unknown field {name!r}")
+                raise _unreadable("mapping-values-unknown-field", value=name)
             maps.setdefault(known[name.lower()], {}).update(
-                {normalise(text): code for text, code in table.items()}
+                {normalise(text): code for text, code in given.items()}
             )
         return maps
 
@@ -496,9 +552,8 @@ class CanonicalReader:
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-                yield RowError(
-                    row_number, (f"{len(cells)} cells but the header has {width} columns",)
-                )
+                extra = problem("row-extra-cells", "", count=len(cells), columns=width)
+                yield RowError(row_number, (extra,))
                 continue
             cells = cells[:width] + [""] * (width - len(cells))
             values = {name: cell for name, cell in zip(fields, cells, strict=True) if name}
@@ -518,10 +573,10 @@ class CanonicalReader:
     def _check_row(self, row: int, values: dict[str, str]) -> ImportRow | RowError:
         """Check one row's cells and build the row, or collect every reason it is bad."""
         context = self.context
-        reasons: list[str] = []
+        reasons: list[Problem] = []
         for name, value in values.items():
             if "\x00" in value:
-                reasons.append(f"{name} contains a NUL character")
+                reasons.append(problem("row-nul", name))
                 values[name] = value.replace("\x00", "")
         opd_id = _check_opd(values.get(OPD_COLUMN, ""), context, reasons)
         submitted_at = _check_time(values.get(SUBMITTED_AT_COLUMN, ""), context, reasons)
@@ -535,7 +590,7 @@ class CanonicalReader:
         )
         # A row whose answers are all bad already says so; "no answer" is for blank ones.
         if len(reasons) == before and all(answer is None for answer in answers):
-            reasons.append("no answer to any question")
+            reasons.append(problem("row-no-answer"))
         sex = _check_choice("sex", values.get("sex", ""), _SEX_BY_KEY, reasons)
         age = _check_age(values.get("age", ""), reasons)
         education = _check_choice(
@@ -565,22 +620,20 @@ class CanonicalReader:
         )
 
 
-def _check_opd(raw: str, context: ImportContext, reasons: list[str]) -> int | None:
+def _check_opd(raw: str, context: ImportContext, reasons: list[Problem]) -> int | None:
     """Return the id of the OPD named by slug or exact name, if the wave covers it."""
     key = raw.strip()
     if not key:
-        reasons.append("opd is empty")
+        reasons.append(problem("row-opd-empty", OPD_COLUMN))
         return None
     opd_id = context.opd_ids.get(key)
     if opd_id is None:
-        if key in context.other_opds:
-            reasons.append(f"OPD {key!r} is not covered by this wave")
-        else:
-            reasons.append(f"unknown OPD {key!r} (use its slug or exact name)")
+        code = "row-opd-not-covered" if key in context.other_opds else "row-opd-unknown"
+        reasons.append(problem(code, OPD_COLUMN, value=key))
     return opd_id
 
 
-def _check_time(raw: str, context: ImportContext, reasons: list[str]) -> datetime | None:
+def _check_time(raw: str, context: ImportContext, reasons: list[Problem]) -> datetime | None:
     """Parse ISO 8601; no offset means local time (Asia/Jakarta); empty means now."""
     text = raw.strip()
     if not text:
@@ -588,32 +641,30 @@ def _check_time(raw: str, context: ImportContext, reasons: list[str]) -> datetim
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        reasons.append(
-            f"submitted_at {text!r} is not an ISO 8601 time (e.g. 2025-06-12T09:30:00+07:00)"
-        )
+        reasons.append(problem("row-time-invalid", SUBMITTED_AT_COLUMN, value=text))
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=context.timezone)
     parsed = parsed.astimezone(UTC)
     if parsed > context.now + FUTURE_TOLERANCE:
-        reasons.append(f"submitted_at {text!r} is in the future")
+        reasons.append(problem("row-time-future", SUBMITTED_AT_COLUMN, value=text))
         return None
     return parsed
 
 
-def _check_answer(code: str, raw: str, scale_points: int, reasons: list[str]) -> int | None:
+def _check_answer(code: str, raw: str, scale_points: int, reasons: list[Problem]) -> int | None:
     """Return an answer 1..scale_points, None for an empty cell."""
     text = raw.strip()
     if not text:
         return None
     if text.isascii() and text.isdigit() and 1 <= int(text) <= scale_points:
         return int(text)
-    reasons.append(f"{code}: {text!r} is not an answer (use 1 to {scale_points} or leave empty)")
+    reasons.append(problem("row-answer-invalid", code, value=text, scale=scale_points))
     return None
 
 
 def _check_choice(
-    name: str, raw: str, choices: Mapping[str, str], reasons: list[str]
+    name: str, raw: str, choices: Mapping[str, str], reasons: list[Problem]
 ) -> str | None:
     """Return the canonical spelling of a coded value (any case), None for an empty cell."""
     text = raw.strip()
@@ -621,23 +672,25 @@ def _check_choice(
         return None
     value = choices.get(text.upper())
     if value is None:
-        reasons.append(f"{name} {text!r} is not one of {', '.join(choices.values())}")
+        reasons.append(
+            problem("row-choice-invalid", name, value=text, choices=", ".join(choices.values()))
+        )
     return value
 
 
-def _check_age(raw: str, reasons: list[str]) -> int | None:
+def _check_age(raw: str, reasons: list[Problem]) -> int | None:
     """Return an age in whole years, None for an empty cell."""
     text = raw.strip()
     if not text:
         return None
     if text.isascii() and text.isdigit() and AGE_MIN <= int(text) <= AGE_MAX:
         return int(text)
-    reasons.append(f"age {text!r} is not a whole number of years from {AGE_MIN} to {AGE_MAX}")
+    reasons.append(problem("row-age-invalid", "age", value=text, low=AGE_MIN, high=AGE_MAX))
     return None
 
 
 def _check_text(
-    name: str, raw: str, max_length: int, reasons: list[str], *, strip: bool = True
+    name: str, raw: str, max_length: int, reasons: list[Problem], *, strip: bool = True
 ) -> str | None:
     """Return free text (None when blank); refuse text longer than the column holds."""
     if not raw.strip():
@@ -645,7 +698,7 @@ def _check_text(
     # The comment is kept exactly as written (line breaks, spacing) so that exports round-trip.
     text = raw.strip() if strip else raw
     if len(text) > max_length:
-        reasons.append(f"{name} has {len(text)} characters (at most {max_length})")
+        reasons.append(problem("row-text-too-long", name, length=len(text), limit=max_length))
         return None
     return text
 

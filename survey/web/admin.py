@@ -5,7 +5,8 @@ and deactivate or reactivate an account; each change signs the user out everywhe
 written to the audit log. Nobody can demote or deactivate themself, nor the last active
 administrator. Evaluators and administrators list, add, edit, deactivate and reactivate OPDs
 and import them from a CSV file (all or nothing, with every bad row listed by number). The
-rules live in ``auth`` and ``opds``; these views read the form, call them and render.
+rules live in ``survey.core.accounts`` and ``opds``; these views read the form, call them and
+render their coded problems in the page's language.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from survey.core import accounts
 from survey.core import opds as opd_data
-from survey.core.accounts import AccountError, AdminGuardError
+from survey.core.accounts import AccountError
 from survey.core.models import USER_ROLES, Opd, User
 from survey.core.opds import OpdError
 from survey.web import signin as auth
@@ -123,14 +124,14 @@ def users() -> ResponseReturnValue:
             result_user=known.username if known else None,
         )
     form = UserForm.from_form(request.form)
-    errors = auth.new_user_form_errors(
+    problems = accounts.new_user_problems(
         session,
         username=form.username,
         role=form.role,
         opd_slug=form.opd_slug,
         password=form.password,
-        confirmation=form.confirmation,
     )
+    errors = _with_confirmation(field_errors(problems), form.password, form.confirmation)
     if not errors:
         try:
             user = accounts.create_user(
@@ -141,13 +142,20 @@ def users() -> ResponseReturnValue:
                 opd_slug=form.opd_slug,
                 actor=_actor(),
             )
-        except AccountError:
+        except AccountError as exc:
             # Only a race gets here (someone took the name since the check).
             session.rollback()
-            errors = {"username": _("Nama pengguna ini sudah dipakai.")}
+            errors = field_errors(exc.problems)
         else:
             return redirect(url_for("admin.users", hasil="dibuat", pengguna=user.username))
     return _users_page(session, form=form, errors=errors, status=400)
+
+
+def _with_confirmation(errors: dict[str, str], password: str, confirmation: str) -> dict[str, str]:
+    """Add the confirmation's error to a password's: a form matter, not the service's."""
+    if "password" not in errors and password != confirmation:
+        errors["confirmation"] = _("Konfirmasi kata sandi tidak sama.")
+    return errors
 
 
 def _user_page(
@@ -202,7 +210,7 @@ def user(username: str) -> ResponseReturnValue:
 def _change_role(session: Session, target: User) -> ResponseReturnValue:
     """Apply the role form: a new role, and the OPD of an OPD head."""
     form = UserForm(role=request.form.get("role", "")[:32], opd=request.form.get("opd", "")[:100])
-    errors = auth.role_form_errors(session, role=form.role, opd_slug=form.opd_slug)
+    errors = field_errors(accounts.role_problems(session, role=form.role, opd_slug=form.opd_slug))
     if not errors:
         current_opd = session.get(Opd, target.opd_id) if target.opd_id else None
         if (form.role, form.opd_slug) == (target.role, current_opd.slug if current_opd else None):
@@ -215,9 +223,9 @@ def _change_role(session: Session, target: User) -> ResponseReturnValue:
                 opd_slug=form.opd_slug,
                 actor=_actor(),
             )
-        except AdminGuardError as exc:
+        except AccountError as exc:
             session.rollback()
-            errors = {"role": auth.guard_message(exc.reason)}
+            errors = field_errors(exc.problems)
         else:
             return redirect(url_for("admin.user", username=target.username, hasil="peran"))
     return _user_page(session, user=target, errors=errors, role=form.role, opd=form.opd, status=400)
@@ -226,7 +234,10 @@ def _change_role(session: Session, target: User) -> ResponseReturnValue:
 def _change_password(session: Session, target: User) -> ResponseReturnValue:
     """Apply the password form; an administrator who sets their own stays signed in."""
     password = request.form.get("password", "")[:1024]
-    errors = auth.password_form_errors(password, request.form.get("confirmation", "")[:1024])
+    confirmation = request.form.get("confirmation", "")[:1024]
+    errors = _with_confirmation(
+        field_errors(accounts.password_problems(password)), password, confirmation
+    )
     if errors:
         return _user_page(session, user=target, errors=errors, status=400)
     user = accounts.set_password(
@@ -244,9 +255,9 @@ def _change_active(session: Session, target: User, *, active: bool) -> ResponseR
         return redirect(url_for("admin.user", username=target.username, hasil="tetap"))
     try:
         accounts.set_active(session, username=target.username, active=active, actor=_actor())
-    except AdminGuardError as exc:
+    except AccountError as exc:
         session.rollback()
-        errors = {"active": auth.guard_message(exc.reason)}
+        errors = field_errors(exc.problems)
         return _user_page(session, user=target, errors=errors, status=400)
     result = "aktif" if active else "nonaktif"
     return redirect(url_for("admin.user", username=target.username, hasil=result))

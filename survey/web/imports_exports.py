@@ -46,6 +46,7 @@ from survey.core.responsefile import (
 )
 from survey.web.database import get_engine, get_session
 from survey.web.extensions import csrf
+from survey.web.problems import problem_text, problems_text
 from survey.web.signin import current_user, roles_required
 
 bp = Blueprint("dataio", __name__)
@@ -144,8 +145,9 @@ def import_upload(wave_slug: str) -> ResponseReturnValue:
             data=data,
         )
     except FileFormatError as exc:
+        reason = problems_text(exc.problems)
         return _upload_page(
-            wave, error=_("Berkas tidak dapat dibaca: %(reason)s", reason=str(exc)), status=400
+            wave, error=_("Berkas tidak dapat dibaca: %(reason)s", reason=reason), status=400
         )
     return redirect(url_for("dataio.job", job_id=job.id))
 
@@ -206,7 +208,7 @@ def _mapping_page(
     try:
         head = dataio.job_head(job)
     except FileFormatError as exc:
-        return _job_page(job, wave, problem=str(exc), status=400)
+        return _job_page(job, wave, problem=problems_text(exc.problems), status=400)
     context = _context(session, wave)
     stored = ColumnMapping.from_json(job.mapping) if job.mapping else None
     choices = dataio.column_choices(head, context, stored)
@@ -227,7 +229,7 @@ def _mapping_page(
             )
             CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
         except FileFormatError as exc:
-            problem = str(exc)
+            problem = problems_text(exc.problems)
     page = render_template(
         "dataio/mapping.html",
         job=job,
@@ -243,17 +245,27 @@ def _mapping_page(
     return make_response(page, status)
 
 
+def _row_texts(entry: dict[str, Any]) -> list[str]:
+    """Return a stored bad row's problems in the page's language."""
+    if "problems" in entry:
+        return [problem_text(item) for item in dataio.stored_problems(entry["problems"])]
+    # A job that failed before problems were stored kept English sentences; shown as they are.
+    return [str(reason) for reason in entry.get("reasons", [])]
+
+
 def _job_page(job: ImportJob, wave: Wave, *, problem: str | None = None, status: int = 200) -> Any:
-    """Render a job's progress, result or report of bad rows."""
+    """Render a job's progress, result or report of bad rows, in the page's language."""
     rows, bad_total = dataio.report_rows(job)
+    failure = problems_text(dataio.stored_problems(job.problems)) or job.message
     page = render_template(
         "dataio/job.html",
         job=job,
         wave=wave,
         working=job.status in WORKING,
         refresh=REFRESH_SECONDS,
-        error_rows=rows,
+        error_rows=[{"row": entry["row"], "texts": _row_texts(entry)} for entry in rows],
         bad_total=bad_total,
+        failure=failure,
         problem=problem,
     )
     return make_response(page, status)
@@ -290,7 +302,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
     try:
         head = dataio.job_head(found)
     except FileFormatError as exc:
-        return _job_page(found, wave, problem=str(exc), status=400)
+        return _job_page(found, wave, problem=problems_text(exc.problems), status=400)
     known = {name for name, _label in _field_labels(session, wave)}
     fields: list[str | None] = []
     for index in range(len(head.header)):
@@ -327,7 +339,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
             wave,
             fields=fields,
             time_format=time_format or "",
-            problem=str(exc),
+            problem=problems_text(exc.problems),
             status=400,
         )
     if queued:

@@ -8,7 +8,8 @@ English sentence meant for the command line can reach an Indonesian page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -173,7 +174,320 @@ def problem_text(item: Problem) -> str:
             value=repr(v.get("value")),
         ),
     }
+    texts.update(_account_texts(v))
+    texts.update(_questionnaire_texts(v))
+    texts.update(_response_file_texts(v))
+    texts.update(_import_texts(v))
     return texts[item.code]()
+
+
+def _account_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the account codes (``survey.core.accounts``)."""
+    return {
+        "role-unknown": lambda: _("Pilih salah satu peran."),
+        "role-needs-opd": lambda: _("Pilih OPD yang dipimpin kepala OPD ini."),
+        "role-no-opd": lambda: _("Hanya peran Kepala OPD yang memiliki OPD."),
+        "user-opd-unknown": lambda: _("OPD ini tidak dikenal."),
+        "username-required": lambda: _("Isi nama pengguna."),
+        "username-invalid": lambda: _(
+            "Nama pengguna 2 sampai 64 karakter: huruf, angka, '.', '_' atau '-', diawali "
+            "huruf atau angka."
+        ),
+        "username-taken": lambda: _("Nama pengguna ini sudah dipakai."),
+        "password-required": lambda: _("Isi kata sandi."),
+        "password-too-short": lambda: _(
+            "Kata sandi terlalu pendek: paling sedikit %(n)s karakter.", n=v.get("limit")
+        ),
+        "user-unknown": lambda: _("Pengguna %(value)s tidak dikenal.", value=repr(v.get("value"))),
+        "user-already-active": lambda: _("Pengguna ini sudah aktif."),
+        "user-already-inactive": lambda: _("Pengguna ini sudah nonaktif."),
+        "admin-self-demote": lambda: _("Anda tidak dapat menurunkan peran akun Anda sendiri."),
+        "admin-self-deactivate": lambda: _("Anda tidak dapat menonaktifkan akun Anda sendiri."),
+        "admin-last": lambda: _(
+            "Ini administrator aktif terakhir; jadikan pengguna lain administrator lebih dulu."
+        ),
+    }
+
+
+def _questionnaire_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the questionnaire-file codes (the field is the place in the file)."""
+    return {
+        "questionnaire-file-type": lambda: _(
+            "%(field)s: jenis berkas tidak didukung; simpan sebagai .yaml, .yml atau .json.",
+            field=v.get("field"),
+        ),
+        "questionnaire-file-size": lambda: _(
+            "%(field)s: %(size)s bita; paling besar %(limit)s bita.",
+            field=v.get("field"),
+            size=format_number(v.get("size"), 0),
+            limit=format_number(v.get("limit"), 0),
+        ),
+        "questionnaire-not-utf8": lambda: _(
+            "%(field)s: bukan teks UTF-8 (bita ke-%(offset)s).",
+            field=v.get("field"),
+            offset=v.get("offset"),
+        ),
+        "questionnaire-bad-json": lambda: _(
+            "%(field)s: bukan JSON yang sah (baris %(line)s, kolom %(column)s).",
+            field=v.get("field"),
+            line=v.get("line"),
+            column=v.get("column"),
+        ),
+        "questionnaire-bad-yaml": lambda: _(
+            "%(field)s: bukan YAML yang sah.", field=v.get("field")
+        ),
+        "questionnaire-bad-yaml-at": lambda: _(
+            "%(field)s: bukan YAML yang sah (baris %(line)s, kolom %(column)s).",
+            field=v.get("field"),
+            line=v.get("line"),
+            column=v.get("column"),
+        ),
+        "questionnaire-not-mapping": lambda: _(
+            "%(field)s: isi berkas harus berupa pemetaan dengan kunci slug, title_id, … elements.",
+            field=v.get("field"),
+        ),
+        "questionnaire-unknown-key": lambda: _(
+            "%(field)s: kunci tidak dikenal.", field=v.get("field")
+        ),
+        "questionnaire-slug": lambda: _(
+            "%(field)s: %(value)s bukan slug: huruf kecil, angka dan tanda hubung "
+            "tunggal, paling banyak %(limit)s karakter.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            limit=v.get("limit"),
+        ),
+        "questionnaire-version": lambda: _(
+            "%(field)s: %(value)s; hapus kunci ini atau isi bilangan bulat 1 atau lebih.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+        "questionnaire-text-required": lambda: _(
+            "%(field)s: wajib berisi teks.", field=v.get("field")
+        ),
+        "questionnaire-text-too-long": lambda: _(
+            "%(field)s: %(length)s karakter; paling banyak %(limit)s.",
+            field=v.get("field"),
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "questionnaire-scale": lambda: _(
+            "%(field)s: %(value)s; gunakan 4 atau 5.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+        "questionnaire-elements-required": lambda: _(
+            "%(field)s: wajib berupa daftar yang tidak kosong.", field=v.get("field")
+        ),
+        "questionnaire-elements-too-many": lambda: _(
+            "%(field)s: %(count)s unsur; paling banyak %(limit)s.",
+            field=v.get("field"),
+            count=v.get("count"),
+            limit=v.get("limit"),
+        ),
+        "questionnaire-no-ikm": lambda: _(
+            "%(field)s: paling sedikit satu unsur harus berjenis ikm.", field=v.get("field")
+        ),
+        "questionnaire-element-mapping": lambda: _(
+            "%(field)s: wajib berupa pemetaan dengan kunci %(keys)s.",
+            field=v.get("field"),
+            keys=v.get("keys"),
+        ),
+        "questionnaire-code-invalid": lambda: _(
+            "%(field)s: %(value)s bukan kode: satu huruf, lalu paling banyak 15 "
+            "huruf, angka atau _.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+        "questionnaire-code-repeated": lambda: _(
+            "%(field)s: %(value)s sama dengan %(first)s.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            first=v.get("first"),
+        ),
+        "questionnaire-kind": lambda: _(
+            "%(field)s: %(value)s; gunakan salah satu dari %(kinds)s.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            kinds=v.get("kinds"),
+        ),
+        "questionnaire-labels-list": lambda: _(
+            "%(field)s: wajib berupa daftar label.", field=v.get("field")
+        ),
+        "questionnaire-labels-count": lambda: _(
+            "%(field)s: %(count)s label, padahal scale_points %(scale)s.",
+            field=v.get("field"),
+            count=v.get("count"),
+            scale=v.get("scale"),
+        ),
+        "questionnaire-builtin": lambda: _(
+            "%(field)s: %(value)s adalah kuesioner bawaan; pilih slug lain.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+    }
+
+
+def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the response-file codes (a row problem's field is its column)."""
+    return {
+        "file-not-utf8": lambda: _(
+            "Berkas bukan teks UTF-8 (bita tidak sah pada posisi %(offset)s); "
+            'simpan sebagai "CSV UTF-8".',
+            offset=v.get("offset"),
+        ),
+        "file-csv-unreadable": lambda: _(
+            "Baris %(row)s tidak dapat dibaca sebagai CSV.", row=v.get("row")
+        ),
+        "file-xlsx-unreadable": lambda: _(
+            "Berkas bukan buku kerja XLSX yang dapat dibaca; simpan sebagai .xlsx "
+            "(Excel) atau CSV UTF-8."
+        ),
+        "file-empty": lambda: _("Berkas kosong."),
+        "file-sheet-empty": lambda: _("Lembar kerja pertama kosong."),
+        "file-header-empty": lambda: _("Baris pertama (judul kolom) kosong."),
+        "file-header-unnamed": lambda: _(
+            "Kolom %(index)s pada judul kolom tidak bernama.", index=v.get("index")
+        ),
+        "file-column-twice": lambda: _(
+            "Kolom %(value)s muncul dua kali.", value=repr(v.get("value"))
+        ),
+        "file-column-unknown": lambda: _(
+            "Kolom %(names)s tidak dikenal (yang diharapkan: %(expected)s); petakan "
+            "kolomnya atau abaikan kolom lebih.",
+            names=v.get("names"),
+            expected=v.get("expected"),
+        ),
+        "file-columns-unknown": lambda: _(
+            "Kolom-kolom %(names)s tidak dikenal (yang diharapkan: %(expected)s); "
+            "petakan kolomnya atau abaikan kolom lebih.",
+            names=v.get("names"),
+            expected=v.get("expected"),
+        ),
+        "file-column-missing": lambda: _(
+            "Kolom wajib %(value)s tidak ada.", value=repr(v.get("value"))
+        ),
+        "mapping-not-object": lambda: _("Pemetaan harus berupa objek JSON."),
+        "mapping-unknown-keys": lambda: _(
+            "Kunci pemetaan tidak dikenal: %(keys)s.", keys=v.get("keys")
+        ),
+        "mapping-columns": lambda: _(
+            '"columns" harus memetakan judul kolom ke nama isian (atau null).'
+        ),
+        "mapping-values": lambda: _('"values" harus memetakan nama isian ke objek {"teks": kode}.'),
+        "mapping-time-format": lambda: _(
+            '"time_format" harus berupa format strptime, misalnya %(example)s.', example="%d/%m/%Y"
+        ),
+        "mapping-unknown-field": lambda: _(
+            "Pemetaan menyebut isian %(value)s yang tidak dikenal (isian: %(fields)s).",
+            value=repr(v.get("value")),
+            fields=v.get("fields"),
+        ),
+        "mapping-values-unknown-field": lambda: _(
+            "Pemetaan memberi nilai untuk isian %(value)s yang tidak dikenal.",
+            value=repr(v.get("value")),
+        ),
+        "row-extra-cells": lambda: _(
+            "Baris ini berisi %(count)s sel, padahal judul kolom hanya %(columns)s.",
+            count=v.get("count"),
+            columns=v.get("columns"),
+        ),
+        "row-nul": lambda: _("%(field)s berisi karakter NUL.", field=v.get("field")),
+        "row-opd-empty": lambda: _("Kolom opd kosong."),
+        "row-opd-not-covered": lambda: _(
+            "OPD %(value)s tidak termasuk gelombang ini.", value=repr(v.get("value"))
+        ),
+        "row-opd-unknown": lambda: _(
+            "OPD %(value)s tidak dikenal (gunakan slug atau nama lengkapnya).",
+            value=repr(v.get("value")),
+        ),
+        "row-time-invalid": lambda: _(
+            "submitted_at %(value)s bukan waktu ISO 8601 (misalnya 2025-06-12T09:30:00+07:00).",
+            value=repr(v.get("value")),
+        ),
+        "row-time-future": lambda: _(
+            "submitted_at %(value)s ada di masa depan.", value=repr(v.get("value"))
+        ),
+        "row-answer-invalid": lambda: _(
+            "%(field)s: %(value)s bukan jawaban (isi 1 sampai %(scale)s atau kosongkan).",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            scale=v.get("scale"),
+        ),
+        "row-no-answer": lambda: _("Tidak ada pertanyaan yang dijawab."),
+        "row-choice-invalid": lambda: _(
+            "%(field)s %(value)s bukan salah satu dari %(choices)s.",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+            choices=v.get("choices"),
+        ),
+        "row-age-invalid": lambda: _(
+            "Umur %(value)s bukan bilangan bulat tahun dari %(low)s sampai %(high)s.",
+            value=repr(v.get("value")),
+            low=v.get("low"),
+            high=v.get("high"),
+        ),
+        "row-text-too-long": lambda: _(
+            "%(field)s berisi %(length)s karakter (paling banyak %(limit)s).",
+            field=v.get("field"),
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+    }
+
+
+def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the import and export codes (survey.core.imports)."""
+    return {
+        "import-timezone-unknown": lambda: _(
+            "Zona waktu %(value)s tidak dikenal (IKM_TIMEZONE).", value=repr(v.get("value"))
+        ),
+        "import-wave-published": lambda: _(
+            "Gelombang ini sudah diterbitkan; responsnya tidak dapat diubah."
+        ),
+        "import-wave-gone": lambda: _("Gelombang ini sudah tidak ada."),
+        "import-concurrent": lambda: _(
+            "Impor lain ke gelombang ini baru saja menyimpan sebagian baris yang "
+            "sama; impor ini tidak menyimpan apa pun. Jalankan lagi."
+        ),
+        "import-time-format-invalid": lambda: _(
+            "Format waktu tidak dikenali; contoh: %(example)s", example="%d/%m/%Y %H:%M:%S"
+        ),
+        "import-time-format-unusable": lambda: _(
+            "Format waktu tidak dikenali; contoh: %(example)s", example="%d/%m/%Y %H:%M:%S"
+        ),
+        "import-digest-mismatch": lambda: _("Berkas yang tersimpan tidak cocok dengan sidiknya."),
+        "import-rows-bad": lambda: _(
+            "%(bad)s dari %(total)s baris bermasalah; tidak ada yang diimpor.",
+            bad=format_number(v.get("bad"), 0),
+            total=format_number(v.get("total"), 0),
+        ),
+        "import-no-rows": lambda: _("Berkas tidak berisi baris data untuk diimpor."),
+        "import-expired": lambda: _(
+            "Unggahan dibiarkan pada langkah pemetaan dan sudah kedaluwarsa; tidak "
+            "ada yang disimpan."
+        ),
+        "import-stopped": lambda: _(
+            "Impor berhenti sebelum selesai (server dimulai ulang?); tidak ada yang "
+            "disimpan: unggah berkasnya lagi."
+        ),
+        "import-check-crashed": lambda: _("Terjadi galat tak terduga saat memeriksa berkas."),
+        "import-write-crashed": lambda: _(
+            "Terjadi galat tak terduga saat menyimpan; tidak ada yang diimpor."
+        ),
+        "export-format-unknown": lambda: _(
+            "Format ekspor %(value)s tidak dikenal (gunakan %(formats)s).",
+            value=repr(v.get("value")),
+            formats=v.get("formats"),
+        ),
+        "export-not-published": lambda: _(
+            "Gelombang %(wave)s belum diterbitkan.", wave=v.get("wave")
+        ),
+    }
+
+
+def problems_text(problems: Iterable[Problem]) -> str:
+    """Return several problems as one text in the current language (joined with "; ")."""
+    return "; ".join(problem_text(item) for item in problems)
 
 
 def field_errors(problems: Iterable[Problem]) -> dict[str, str]:

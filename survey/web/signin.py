@@ -36,7 +36,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlmodel import Session, select
 from werkzeug.exceptions import HTTPException
 
 from survey.core import accounts
@@ -44,8 +43,6 @@ from survey.core.accounts import (
     LOGIN_ADDRESS_FAILURE_LIMIT,
     LOGIN_FAILURE_LIMIT,
     LOGIN_FAILURE_WINDOW,
-    PASSWORD_MIN_LENGTH,
-    USERNAME_PATTERN,
     check_password,
     get_user,
     normalise_username,
@@ -71,79 +68,6 @@ def role_label(role: str) -> str:
         "opd-head": _("Kepala OPD"),
     }
     return labels.get(role, role)
-
-
-# ---------------------------------------------------------------------------------------------
-# Passwords
-
-
-# ---------------------------------------------------------------------------------------------
-# Accounts (data access: the session is passed in, the caller's transaction is committed here)
-
-
-def guard_message(reason: str) -> str:
-    """Return why an administrator change was refused, in the current language."""
-    messages = {
-        "self-demote": _("Anda tidak dapat menurunkan peran akun Anda sendiri."),
-        "self-deactivate": _("Anda tidak dapat menonaktifkan akun Anda sendiri."),
-        "last-admin": _(
-            "Ini administrator aktif terakhir; jadikan pengguna lain administrator lebih dulu."
-        ),
-    }
-    return messages.get(reason, reason)
-
-
-def password_form_errors(password: str, confirmation: str) -> dict[str, str]:
-    """Return the web form's errors for a new password and its confirmation, by field."""
-    errors = {}
-    if not password:
-        errors["password"] = _("Isi kata sandi.")
-    elif len(password) < PASSWORD_MIN_LENGTH:
-        errors["password"] = _(
-            "Kata sandi terlalu pendek: paling sedikit %(n)s karakter.", n=PASSWORD_MIN_LENGTH
-        )
-    elif password != confirmation:
-        errors["confirmation"] = _("Konfirmasi kata sandi tidak sama.")
-    return errors
-
-
-def role_form_errors(session: Session, *, role: str, opd_slug: str | None) -> dict[str, str]:
-    """Return the web form's errors for a role and its OPD, by field (as ``_resolve_role``)."""
-    if role not in USER_ROLES:
-        return {"role": _("Pilih salah satu peran.")}
-    if role != "opd-head":
-        return {}
-    if not opd_slug:
-        return {"opd": _("Pilih OPD yang dipimpin kepala OPD ini.")}
-    if session.exec(select(Opd).where(Opd.slug == opd_slug)).first() is None:
-        return {"opd": _("OPD ini tidak dikenal.")}
-    return {}
-
-
-def new_user_form_errors(
-    session: Session,
-    *,
-    username: str,
-    role: str,
-    opd_slug: str | None,
-    password: str,
-    confirmation: str,
-) -> dict[str, str]:
-    """Return the new-user form's errors by field (``check_new_user``'s rules, in words)."""
-    errors = {}
-    name = normalise_username(username)
-    if not name:
-        errors["username"] = _("Isi nama pengguna.")
-    elif not USERNAME_PATTERN.fullmatch(name):
-        errors["username"] = _(
-            "Nama pengguna 2 sampai 64 karakter: huruf, angka, '.', '_' atau '-', diawali "
-            "huruf atau angka."
-        )
-    elif get_user(session, username=name) is not None:
-        errors["username"] = _("Nama pengguna ini sudah dipakai.")
-    errors.update(role_form_errors(session, role=role, opd_slug=opd_slug))
-    errors.update(password_form_errors(password, confirmation))
-    return errors
 
 
 # ---------------------------------------------------------------------------------------------

@@ -426,7 +426,7 @@ def questionnaires() -> ResponseReturnValue:
         stored, created = add_questionnaire(get_session(), spec=spec, actor=_actor())
     except QuestionnaireError as exc:
         get_session().rollback()
-        return _render_questionnaires(exc.problems, 400)
+        return _render_questionnaires([problem_text(item) for item in exc.problems], 400)
     result = "ditambahkan" if created else "sudah-ada"
     return redirect(
         url_for("waves.questionnaire", questionnaire_id=stored.id, hasil=result), code=303
