@@ -44,6 +44,7 @@ TITLE_MAX_LENGTH = 200
 EVALUATOR_MAX_LENGTH = 200
 TARGET_MAX = 1_000_000
 UPLOAD_SUFFIXES = ("csv", "xlsx")
+FLAG_ACTIONS = ("restore", "confirm")
 
 Validator = Callable[[Any, Field], None]
 
@@ -481,7 +482,7 @@ def mapping_form_class(columns: int, known: Collection[str]) -> type[MappingForm
 class FlagDecisionForm(WorkspaceForm):
     """A decision on a flagged response: restore it to the count or confirm its exclusion."""
 
-    action = StringField(validators=[AnyOf(("restore", "confirm"))])
+    action = StringField(validators=[AnyOf(FLAG_ACTIONS)])
 
 
 # --- Sign-in ---------------------------------------------------------------------------------
