@@ -10,9 +10,6 @@ rules live in ``auth`` and ``opds``; these views read the form, call them and re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -30,10 +27,13 @@ from survey.web.extensions import csrf
 from survey.web.problems import field_errors, field_label, problem_text
 from survey.web.signin import current_user, roles_required
 from survey.web.workspace_forms import (
+    NewUserForm,
     OpdActionForm,
     OpdFieldsForm,
     OpdForm,
     OpdImportForm,
+    UserChangeForm,
+    UserInput,
     upload_name,
 )
 
@@ -56,33 +56,6 @@ def _actor() -> str:
 # Users
 
 
-@dataclass(frozen=True)
-class UserForm:
-    """What the new-user form sent (missing fields are empty)."""
-
-    username: str = ""
-    role: str = ""
-    opd: str = ""
-    password: str = ""
-    confirmation: str = ""
-
-    @classmethod
-    def from_form(cls, form: Any) -> UserForm:
-        """Read the form, cutting each field to a sane length."""
-        return cls(
-            username=accounts.normalise_username(form.get("username", ""))[:100],
-            role=form.get("role", "")[:32],
-            opd=form.get("opd", "")[:100],
-            password=form.get("password", "")[:1024],
-            confirmation=form.get("confirmation", "")[:1024],
-        )
-
-    @property
-    def opd_slug(self) -> str | None:
-        """Return the OPD slug, only for the OPD-head role (the others name no OPD)."""
-        return (self.opd or None) if self.role == "opd-head" else None
-
-
 def _roles() -> list[tuple[str, str]]:
     """Return (role, label) for the role selects."""
     return [(role, auth.role_label(role)) for role in USER_ROLES]
@@ -91,7 +64,7 @@ def _roles() -> list[tuple[str, str]]:
 def _users_page(
     session: Session,
     *,
-    form: UserForm,
+    form: UserInput,
     errors: dict[str, str] | None = None,
     result: str | None = None,
     result_user: str | None = None,
@@ -124,11 +97,11 @@ def users() -> ResponseReturnValue:
         known = accounts.get_user(session, username=name) if name else None
         return _users_page(
             session,
-            form=UserForm(role="evaluator"),
+            form=UserInput(role="evaluator"),
             result=result if result == "dibuat" and known else None,
             result_user=known.username if known else None,
         )
-    form = UserForm.from_form(request.form)
+    form = NewUserForm().as_input()
     errors = auth.new_user_form_errors(
         session,
         username=form.username,
@@ -195,19 +168,20 @@ def user(username: str) -> ResponseReturnValue:
     if request.method == "GET":
         result = request.args.get("hasil")
         return _user_page(session, user=target, result=result if result in USER_RESULTS else None)
-    action = request.form.get("action")
+    change = UserChangeForm()
+    if not change.validate():
+        abort(400)
+    action = change.action.data
     if action == "role":
         return _change_role(session, target)
     if action == "password":
         return _change_password(session, target)
-    if action in ("deactivate", "activate"):
-        return _change_active(session, target, active=action == "activate")
-    abort(400)
+    return _change_active(session, target, active=action == "activate")
 
 
 def _change_role(session: Session, target: User) -> ResponseReturnValue:
     """Apply the role form: a new role, and the OPD of an OPD head."""
-    form = UserForm(role=request.form.get("role", "")[:32], opd=request.form.get("opd", "")[:100])
+    form = UserChangeForm().as_input()
     errors = auth.role_form_errors(session, role=form.role, opd_slug=form.opd_slug)
     if not errors:
         current_opd = session.get(Opd, target.opd_id) if target.opd_id else None
@@ -231,8 +205,9 @@ def _change_role(session: Session, target: User) -> ResponseReturnValue:
 
 def _change_password(session: Session, target: User) -> ResponseReturnValue:
     """Apply the password form; an administrator who sets their own stays signed in."""
-    password = request.form.get("password", "")[:1024]
-    errors = auth.password_form_errors(password, request.form.get("confirmation", "")[:1024])
+    form = UserChangeForm().as_input()
+    password = form.password
+    errors = auth.password_form_errors(password, form.confirmation)
     if errors:
         return _user_page(session, user=target, errors=errors, status=400)
     user = accounts.set_password(

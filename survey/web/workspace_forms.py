@@ -510,3 +510,56 @@ class LoginForm(WorkspaceForm):
     def as_credentials(self) -> Credentials:
         """Return the credentials to check."""
         return Credentials(username=self.username.data or "", password=self.password.data or "")
+
+
+# --- Users -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserInput:
+    """What a user form sent, cut to sane lengths (the account rules judge the values)."""
+
+    username: str = ""
+    role: str = ""
+    opd: str = ""
+    password: str = ""
+    confirmation: str = ""
+
+    @property
+    def opd_slug(self) -> str | None:
+        """Return the OPD slug, only for the OPD-head role (the others name no OPD)."""
+        return (self.opd or None) if self.role == "opd-head" else None
+
+
+class UserFieldsForm(WorkspaceForm):
+    """The fields the user forms share: role and OPD, a password and its confirmation."""
+
+    # The account service judges the values (in coded problems); the form only cuts them
+    # well past any limit, so a hostile megabyte never reaches a message or a hash.
+    role = StringField(filters=[cut(32)])
+    opd = StringField(filters=[cut(100)])
+    password = StringField(filters=[cut(1024)])
+    confirmation = StringField(filters=[cut(1024)])
+
+    def as_input(self) -> UserInput:
+        """Return the values for the account service."""
+        username = self._fields["username"].data if "username" in self._fields else ""
+        return UserInput(
+            username=username or "",
+            role=self.role.data or "",
+            opd=self.opd.data or "",
+            password=self.password.data or "",
+            confirmation=self.confirmation.data or "",
+        )
+
+
+class NewUserForm(UserFieldsForm):
+    """The new-user form: a username, then the shared fields."""
+
+    username = StringField(filters=[username_text, cut(100)])
+
+
+class UserChangeForm(UserFieldsForm):
+    """A user's page: which change (``action``) with the fields of that change."""
+
+    action = StringField(validators=[AnyOf(("role", "password", "deactivate", "activate"))])
