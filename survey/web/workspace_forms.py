@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -122,7 +122,9 @@ class IsoDateField(DateField):
         try:
             self.data = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(str(_l("Tanggal tidak valid; gunakan format TTTT-BB-HH."))) from None
+            raise ValueError(
+                str(lazy_gettext("Tanggal tidak valid; gunakan format TTTT-BB-HH."))
+            ) from None
 
 
 class WorkspaceForm(FlaskForm):
@@ -183,15 +185,17 @@ class WaveForm(WorkspaceForm):
     title = StringField(
         filters=[strip, cut(1000)],
         validators=[
-            filled(_l("Isi judul gelombang.")),
-            at_most(TITLE_MAX_LENGTH, _l("Judul paling banyak 200 karakter.")),
+            filled(lazy_gettext("Isi judul gelombang.")),
+            at_most(TITLE_MAX_LENGTH, lazy_gettext("Judul paling banyak 200 karakter.")),
         ],
     )
     evaluator = StringField(
         filters=[strip, cut(1000)],
         validators=[
             Optional(),
-            at_most(EVALUATOR_MAX_LENGTH, _l("Nama evaluator paling banyak 200 karakter.")),
+            at_most(
+                EVALUATOR_MAX_LENGTH, lazy_gettext("Nama evaluator paling banyak 200 karakter.")
+            ),
         ],
     )
     period_start = IsoDateField()
@@ -207,12 +211,14 @@ class WaveForm(WorkspaceForm):
         """Refuse an end before the start."""
         start = self.period_start.data
         if start and field.data and field.data < start:
-            raise ValidationError(str(_l("Tanggal selesai tidak boleh sebelum tanggal mulai.")))
+            raise ValidationError(
+                str(lazy_gettext("Tanggal selesai tidak boleh sebelum tanggal mulai."))
+            )
 
     def validate_opds(self, field: Field) -> None:
         """Ask for at least one OPD."""
         if not field.data:
-            raise ValidationError(str(_l("Pilih paling sedikit satu OPD.")))
+            raise ValidationError(str(lazy_gettext("Pilih paling sedikit satu OPD.")))
 
     def validate_questionnaire(self, field: Field) -> None:
         """Ask for a questionnaire id; a fixed form may omit it (a value posted anyway is kept
@@ -221,12 +227,12 @@ class WaveForm(WorkspaceForm):
         if text.isascii() and text.isdigit():
             return
         if text or not self.questionnaire_fixed:
-            raise ValidationError(str(_l("Pilih kuesioner.")))
+            raise ValidationError(str(lazy_gettext("Pilih kuesioner.")))
 
     def validate_scheme(self, field: Field) -> None:
         """Ask for a scheme (an existing one's slug, or the custom one)."""
         if not field.data:
-            raise ValidationError(str(_l("Pilih skema kategori.")))
+            raise ValidationError(str(lazy_gettext("Pilih skema kategori.")))
 
     def chosen(self) -> tuple[str, ...]:
         """Return the chosen OPD slugs, once each, in the order sent."""
@@ -298,7 +304,7 @@ def _target_rule(slug: str) -> Validator:
         if slug in form.chosen() and field.data and whole_target(field.data) is None:
             raise ValidationError(
                 str(
-                    _l(
+                    lazy_gettext(
                         "Target harus berupa bilangan bulat antara 1 dan 1.000.000, "
                         "atau dikosongkan."
                     )
@@ -406,7 +412,7 @@ class OpdActionForm(WorkspaceForm):
 class OpdImportForm(WorkspaceForm):
     """The OPD CSV upload: the file and the check-only tick."""
 
-    file = FileField(validators=[FileRequired(_l("Pilih berkas CSV."))])
+    file = FileField(validators=[FileRequired(lazy_gettext("Pilih berkas CSV."))])
     dry_run = BooleanField()
 
 
@@ -424,10 +430,12 @@ class ImportUploadForm(WorkspaceForm):
 
     berkas = FileField(
         validators=[
-            FileRequired(_l("Pilih berkas CSV atau XLSX.")),
+            FileRequired(lazy_gettext("Pilih berkas CSV atau XLSX.")),
             FileAllowed(
                 UPLOAD_SUFFIXES,
-                _l("Jenis berkas tidak didukung: simpan sebagai .xlsx (Excel) atau CSV UTF-8."),
+                lazy_gettext(
+                    "Jenis berkas tidak didukung: simpan sebagai .xlsx (Excel) atau CSV UTF-8."
+                ),
             ),
         ]
     )
@@ -447,7 +455,7 @@ class MappingForm(WorkspaceForm):
         except dataio.DataIOError:
             raise ValidationError(
                 str(
-                    _l(
+                    lazy_gettext(
                         "Format waktu tidak dikenali; contoh: %(example)s",
                         example="%d/%m/%Y %H:%M:%S",
                     )
@@ -503,9 +511,11 @@ class LoginForm(WorkspaceForm):
     # fails like any wrong name (and is counted), without a hint that names have a limit.
     username = StringField(
         filters=[username_text, cut(64)],
-        validators=[filled(_l("Isi nama pengguna."))],
+        validators=[filled(lazy_gettext("Isi nama pengguna."))],
     )
-    password = StringField(filters=[cut(1024)], validators=[filled(_l("Isi kata sandi."))])
+    password = StringField(
+        filters=[cut(1024)], validators=[filled(lazy_gettext("Isi kata sandi."))]
+    )
 
     def as_credentials(self) -> Credentials:
         """Return the credentials to check."""
