@@ -4,8 +4,9 @@ Evaluators and administrators list the waves (``/kerja/gelombang``), create one
 (``/kerja/gelombang/baru``), edit it until it is published (``.../<wave>/ubah``), read its
 settings, targets, responses and perception results (``.../<wave>``) and move it through its
 life cycle (``.../<wave>/status``). Questionnaires are added from a YAML or JSON file and read
-(never edited) at ``/kerja/kuesioner``. The views read and check the form; the rules and the
-writes are in :mod:`survey.core.waves` and :mod:`survey.core.questionnaires`.
+(never edited) at ``/kerja/kuesioner``. The forms (:mod:`survey.web.workspace_forms`) check
+form and range and give the settings; the rules that need the database and the writes are in
+:mod:`survey.core.waves` and :mod:`survey.core.questionnaires`.
 """
 
 from __future__ import annotations
