@@ -281,6 +281,8 @@ def test_create_computes_krejcie_morgan_where_there_is_a_population(client, sess
         ({"scheme": "tidak-ada"}, "scheme", "tidak dikenal"),
         ({"questionnaire": "999"}, "questionnaire", "tidak dikenal"),
         ({"questionnaire": "x"}, "questionnaire", "Pilih kuesioner"),
+        ({"questionnaire": "²"}, "questionnaire", "Pilih kuesioner"),  # isdigit, not int
+        ({"target-bpbd": "５"}, "target-bpbd", "bilangan bulat"),  # a full-width digit
     ],
 )
 def test_bad_create_form_is_refused_and_writes_nothing(

@@ -11,13 +11,9 @@ render their coded problems in the page's language.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_wtf.csrf import ValidationError, validate_csrf
 from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -31,6 +27,16 @@ from survey.web.database import get_session
 from survey.web.extensions import csrf
 from survey.web.problems import field_errors, field_label, problem_text
 from survey.web.signin import current_user, roles_required
+from survey.web.workspace_forms import (
+    NewUserForm,
+    OpdActionForm,
+    OpdFieldsForm,
+    OpdForm,
+    OpdImportForm,
+    UserChangeForm,
+    UserInput,
+    upload_name,
+)
 
 bp = Blueprint("admin", __name__)
 
@@ -51,33 +57,6 @@ def _actor() -> str:
 # Users
 
 
-@dataclass(frozen=True)
-class UserForm:
-    """What the new-user form sent (missing fields are empty)."""
-
-    username: str = ""
-    role: str = ""
-    opd: str = ""
-    password: str = ""
-    confirmation: str = ""
-
-    @classmethod
-    def from_form(cls, form: Any) -> UserForm:
-        """Read the form, cutting each field to a sane length."""
-        return cls(
-            username=accounts.normalise_username(form.get("username", ""))[:100],
-            role=form.get("role", "")[:32],
-            opd=form.get("opd", "")[:100],
-            password=form.get("password", "")[:1024],
-            confirmation=form.get("confirmation", "")[:1024],
-        )
-
-    @property
-    def opd_slug(self) -> str | None:
-        """Return the OPD slug, only for the OPD-head role (the others name no OPD)."""
-        return (self.opd or None) if self.role == "opd-head" else None
-
-
 def _roles() -> list[tuple[str, str]]:
     """Return (role, label) for the role selects."""
     return [(role, auth.role_label(role)) for role in USER_ROLES]
@@ -86,7 +65,7 @@ def _roles() -> list[tuple[str, str]]:
 def _users_page(
     session: Session,
     *,
-    form: UserForm,
+    form: UserInput,
     errors: dict[str, str] | None = None,
     result: str | None = None,
     result_user: str | None = None,
@@ -119,11 +98,11 @@ def users() -> ResponseReturnValue:
         known = accounts.get_user(session, username=name) if name else None
         return _users_page(
             session,
-            form=UserForm(role="evaluator"),
+            form=UserInput(role="evaluator"),
             result=result if result == "dibuat" and known else None,
             result_user=known.username if known else None,
         )
-    form = UserForm.from_form(request.form)
+    form = NewUserForm().as_input()
     problems = accounts.new_user_problems(
         session,
         username=form.username,
@@ -197,19 +176,20 @@ def user(username: str) -> ResponseReturnValue:
     if request.method == "GET":
         result = request.args.get("hasil")
         return _user_page(session, user=target, result=result if result in USER_RESULTS else None)
-    action = request.form.get("action")
+    change = UserChangeForm()
+    if not change.validate():
+        abort(400)
+    action = change.action.data
     if action == "role":
         return _change_role(session, target)
     if action == "password":
         return _change_password(session, target)
-    if action in ("deactivate", "activate"):
-        return _change_active(session, target, active=action == "activate")
-    abort(400)
+    return _change_active(session, target, active=action == "activate")
 
 
 def _change_role(session: Session, target: User) -> ResponseReturnValue:
     """Apply the role form: a new role, and the OPD of an OPD head."""
-    form = UserForm(role=request.form.get("role", "")[:32], opd=request.form.get("opd", "")[:100])
+    form = UserChangeForm().as_input()
     errors = field_errors(accounts.role_problems(session, role=form.role, opd_slug=form.opd_slug))
     if not errors:
         current_opd = session.get(Opd, target.opd_id) if target.opd_id else None
@@ -233,10 +213,10 @@ def _change_role(session: Session, target: User) -> ResponseReturnValue:
 
 def _change_password(session: Session, target: User) -> ResponseReturnValue:
     """Apply the password form; an administrator who sets their own stays signed in."""
-    password = request.form.get("password", "")[:1024]
-    confirmation = request.form.get("confirmation", "")[:1024]
+    form = UserChangeForm().as_input()
+    password = form.password
     errors = _with_confirmation(
-        field_errors(accounts.password_problems(password)), password, confirmation
+        field_errors(accounts.password_problems(password)), password, form.confirmation
     )
     if errors:
         return _user_page(session, user=target, errors=errors, status=400)
@@ -267,37 +247,6 @@ def _change_active(session: Session, target: User, *, active: bool) -> ResponseR
 # OPDs
 
 
-@dataclass(frozen=True)
-class OpdForm:
-    """What the OPD form sent, as typed (missing fields are empty)."""
-
-    slug: str = ""
-    name: str = ""
-    short_name: str = ""
-    service_population: str = ""
-
-    @classmethod
-    def from_form(cls, form: Any) -> OpdForm:
-        """Read the form, cutting each field well past its limit (so too long is reported)."""
-        return cls(
-            slug=form.get("slug", "")[:200],
-            name=form.get("name", "")[:1000],
-            short_name=form.get("short_name", "")[:1000],
-            service_population=form.get("service_population", "")[:100],
-        )
-
-    @classmethod
-    def of(cls, opd: Opd) -> OpdForm:
-        """Return the form filled with an OPD's values."""
-        population = opd.service_population
-        return cls(
-            slug=opd.slug,
-            name=opd.name,
-            short_name=opd.short_name or "",
-            service_population="" if population is None else str(population),
-        )
-
-
 def _opds_page(
     session: Session,
     *,
@@ -312,7 +261,7 @@ def _opds_page(
     page = render_template(
         "admin/opds.html",
         opds=opd_data.list_opds(session),
-        form=form or OpdForm(),
+        values=form.shown() if form else {},
         errors=errors or {},
         import_error=import_error,
         result=result,
@@ -336,14 +285,17 @@ def opds() -> ResponseReturnValue:
             result=result if result == "ditambahkan" and known else None,
             result_opd=known,
         )
-    form = OpdForm.from_form(request.form)
+    form = OpdForm()
+    if not form.validate():
+        return _opds_page(session, form=form, errors=form.errors_by_field(), status=400)
+    fields = form.as_input()
     try:
         added = opd_data.create_opd(
             session,
-            slug=form.slug,
-            name=form.name,
-            short_name=form.short_name,
-            service_population=form.service_population,
+            slug=fields.slug,
+            name=fields.name,
+            short_name=fields.short_name,
+            service_population=fields.service_population,
             actor=_actor(),
         )
     except OpdError as exc:
@@ -355,16 +307,22 @@ def _opd_page(
     session: Session,
     *,
     opd: Opd,
-    form: OpdForm | None = None,
+    form: OpdFieldsForm | None = None,
     errors: dict[str, str] | None = None,
     result: str | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    """Render one OPD's edit page."""
+    """Render one OPD's edit page (its current values, or the refused ones as typed)."""
+    population = opd.service_population
+    current = {
+        "name": opd.name,
+        "short_name": opd.short_name or "",
+        "service_population": "" if population is None else str(population),
+    }
     page = render_template(
         "admin/opd.html",
         opd=opd,
-        form=form or OpdForm.of(opd),
+        values=form.shown() if form else current,
         errors=errors or {},
         result=result,
     )
@@ -382,34 +340,30 @@ def opd(slug: str) -> ResponseReturnValue:
     if request.method == "GET":
         result = request.args.get("hasil")
         return _opd_page(session, opd=target, result=result if result in OPD_RESULTS else None)
-    action = request.form.get("action")
-    if action in ("deactivate", "activate"):
-        changed = opd_data.set_opd_active(
-            session, opd=target, active=action == "activate", actor=_actor()
-        )
-        result = ("aktif" if action == "activate" else "nonaktif") if changed else "tetap"
-        return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
-    if action != "update":
+    action = OpdActionForm()
+    if not action.validate():
         abort(400)
-    form = OpdForm.from_form(request.form)
+    if action.action.data in ("deactivate", "activate"):
+        activate = action.action.data == "activate"
+        changed = opd_data.set_opd_active(session, opd=target, active=activate, actor=_actor())
+        result = ("aktif" if activate else "nonaktif") if changed else "tetap"
+        return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
+    form = OpdFieldsForm()
+    if not form.validate():
+        return _opd_page(session, opd=target, form=form, errors=form.errors_by_field(), status=400)
+    fields = form.as_input()
     try:
         changes = opd_data.update_opd(
             session,
             opd=target,
-            name=form.name,
-            short_name=form.short_name,
-            service_population=form.service_population,
+            name=fields.name,
+            short_name=fields.short_name,
+            service_population=fields.service_population,
             actor=_actor(),
         )
     except OpdError as exc:
         session.rollback()
         session.refresh(target)
-        form = OpdForm(
-            slug=target.slug,
-            name=form.name,
-            short_name=form.short_name,
-            service_population=form.service_population,
-        )
         return _opd_page(
             session, opd=target, form=form, errors=field_errors(exc.problems), status=400
         )
@@ -428,31 +382,24 @@ def opd_import() -> ResponseReturnValue:
     # The app-wide body limit is sized for survey answers; an OPD file may be larger.
     request.max_content_length = opd_data.IMPORT_MAX_BYTES + UPLOAD_OVERHEAD
     try:
-        upload = request.files.get("file")
-        token = request.form.get("csrf_token")
+        form = OpdImportForm()
     except RequestEntityTooLarge:
         message = problem_text(opd_data.problem("too-large"))
         return _opds_page(session, import_error=message, status=413)
-    try:
-        validate_csrf(token)
-    except ValidationError:
-        abort(400)
-    if upload is None or not upload.filename:
-        return _opds_page(session, import_error=_("Pilih berkas CSV."), status=400)
+    if not form.validate():
+        if form.csrf_failed:
+            abort(400)
+        return _opds_page(session, import_error=form.errors_by_field()["file"], status=400)
+    upload = form.file.data
     data = upload.read(opd_data.IMPORT_MAX_BYTES + 1)
-    # Keep only the base name (browsers may send a path) and a length the log can show.
-    filename = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:255]
+    dry_run = bool(form.dry_run.data)
     report = opd_data.import_opds(
-        session,
-        data=data,
-        filename=filename,
-        actor=_actor(),
-        dry_run=request.form.get("dry_run") == "1",
+        session, data=data, filename=upload_name(upload), actor=_actor(), dry_run=dry_run
     )
     page = render_template(
         "admin/opd_import.html",
         report=report,
-        dry_run=request.form.get("dry_run") == "1",
+        dry_run=dry_run,
         problem_text=problem_text,
         field_label=field_label,
         max_mb=opd_data.IMPORT_MAX_BYTES // (1024 * 1024),

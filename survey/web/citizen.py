@@ -253,7 +253,7 @@ def _store_and_thank(target: SurveyTarget, form: SurveyForm) -> ResponseReturnVa
     seen = antiabuse.seen_keys(request) if use_device else []
     key = antiabuse.device_key(target.wave_id, target.opd_id)
     verdict = antiabuse.assess(
-        honeypot=request.form.get(antiabuse.HONEYPOT_FIELD),
+        honeypot=form[antiabuse.HONEYPOT_FIELD].data,
         rendered_at=antiabuse.read_render_time(form.t.data),
         now=antiabuse.clock(),
         min_seconds=float(current_app.config["MIN_SUBMIT_SECONDS"]),

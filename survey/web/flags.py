@@ -25,11 +25,11 @@ from survey.core.audit import audit
 from survey.core.models import AuditLog, Opd, Response, Wave
 from survey.web.database import get_session
 from survey.web.signin import current_user, roles_required
+from survey.web.workspace_forms import FlagDecisionForm
 
 bp = Blueprint("flags", __name__)
 
 PAGE_SIZE = 100
-ACTIONS = ("restore", "confirm")
 RESULTS = ("dipulihkan", "dikonfirmasi")
 
 
@@ -208,9 +208,10 @@ def decide(wave_slug: str, response_id: int) -> ResponseReturnValue:
             ),
         )
         return page, 409
-    action = request.form.get("action")
-    if action not in ACTIONS:
+    form = FlagDecisionForm()
+    if not form.validate():
         abort(400)
+    action = form.action.data
     user = current_user()
     opd = session.get(Opd, response.opd_id)
     detail: dict[str, Any] = {

@@ -48,11 +48,11 @@ from survey.web.database import get_engine, get_session
 from survey.web.extensions import csrf
 from survey.web.problems import problem_text, problems_text
 from survey.web.signin import current_user, roles_required
+from survey.web.workspace_forms import ImportUploadForm, mapping_form_class, upload_name
 
 bp = Blueprint("dataio", __name__)
 
 DEFAULT_IMPORT_MAX_BYTES = 20 * 1024 * 1024
-ALLOWED_SUFFIXES = (".csv", ".xlsx")
 WORKING = ("queued", "running")
 REFRESH_SECONDS = 2
 
@@ -106,7 +106,7 @@ def import_upload(wave_slug: str) -> ResponseReturnValue:
     request.max_content_length = limit
     try:
         csrf.protect()
-        upload = request.files.get("berkas")
+        form = ImportUploadForm()
     except RequestEntityTooLarge:
         return _upload_page(
             wave,
@@ -119,15 +119,10 @@ def import_upload(wave_slug: str) -> ResponseReturnValue:
             error=_("Gelombang ini sudah diterbitkan; responsnya tidak dapat diubah."),
             status=409,
         )
-    if upload is None or not upload.filename:
-        return _upload_page(wave, error=_("Pilih berkas CSV atau XLSX."), status=400)
-    filename = upload.filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or "berkas"
-    if not filename.lower().endswith(ALLOWED_SUFFIXES):
-        return _upload_page(
-            wave,
-            error=_("Jenis berkas tidak didukung: simpan sebagai .xlsx (Excel) atau CSV UTF-8."),
-            status=400,
-        )
+    if not form.validate():
+        return _upload_page(wave, error=form.errors_by_field()["berkas"], status=400)
+    upload = form.berkas.data
+    filename = upload_name(upload, default="berkas")
     data = upload.read(limit + 1)
     if len(data) > limit:
         return _upload_page(
@@ -303,29 +298,24 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
         head = dataio.job_head(found)
     except FileFormatError as exc:
         return _job_page(found, wave, problem=problems_text(exc.problems), status=400)
-    known = {name for name, _label in _field_labels(session, wave)}
-    fields: list[str | None] = []
-    for index in range(len(head.header)):
-        value = request.form.get(f"kolom-{index}", "")
-        if value and value not in known:
-            abort(400)  # not an option of the form
-        fields.append(value or None)
-    time_text = request.form.get("format_waktu", "")
-    try:
-        time_format = dataio.check_time_format(time_text)
-    except dataio.DataIOError:
+    known = [name for name, _label in _field_labels(session, wave)]
+    form = mapping_form_class(len(head.header), known)()
+    valid = form.validate()
+    if form.bad_choice() or form.csrf_failed:
+        abort(400)  # not an option of the form
+    fields = form.fields()
+    if not valid:
         return _mapping_page(
             session,
             found,
             wave,
             fields=fields,
-            time_format=time_text,
+            time_format=form.format_waktu.data or "",
             problem=_("Periksa isian yang ditandai."),
-            time_error=_(
-                "Format waktu tidak dikenali; contoh: %(example)s", example="%d/%m/%Y %H:%M:%S"
-            ),
+            time_error=form.errors_by_field()["format_waktu"],
             status=400,
         )
+    time_format = form.time_format()
     mapping = dataio.mapping_from_choices([h.strip() for h in head.header], fields, time_format)
     try:
         queued = dataio.confirm_job(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -53,6 +52,7 @@ from survey.core.accounts import (
 from survey.core.models import USER_ROLES, Opd, User, utcnow
 from survey.web.antiabuse import client_key
 from survey.web.database import get_session
+from survey.web.workspace_forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 
@@ -191,22 +191,6 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 # Views
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """What the sign-in form sent."""
-
-    username: str
-    password: str
-
-    @classmethod
-    def from_form(cls, form: Any) -> Credentials:
-        """Read the credentials from a submitted form (missing fields are empty)."""
-        return cls(
-            username=normalise_username(form.get("username", ""))[:64],
-            password=form.get("password", "")[:1024],
-        )
-
-
 def _login_page(
     *, username: str = "", error: str | None = None, field_errors: dict[str, str] | None = None
 ) -> str:
@@ -216,26 +200,22 @@ def _login_page(
         username=username,
         error=error,
         field_errors=field_errors or {},
-        next=safe_next(request.values.get("next")),
+        next=safe_next(request.args.get("next")),
     )
 
 
 @bp.route("/masuk", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """Show the sign-in form, and sign in with a username and password."""
-    next_url = safe_next(request.values.get("next"))
+    next_url = safe_next(request.args.get("next"))
     if request.method == "GET":
         if current_user() is not None:
             return redirect(next_url or url_for("auth.workspace"))
         return _login_page()
-    creds = Credentials.from_form(request.form)
-    field_errors = {}
-    if not creds.username:
-        field_errors["username"] = _("Isi nama pengguna.")
-    if not creds.password:
-        field_errors["password"] = _("Isi kata sandi.")
-    if field_errors:
-        return _login_page(username=creds.username, field_errors=field_errors)
+    form = LoginForm()
+    creds = form.as_credentials()
+    if not form.validate():
+        return _login_page(username=creds.username, field_errors=form.errors_by_field())
     db = get_session()
     keys = _failure_keys(creds.username, request.remote_addr)
     if throttled(db, keys, limits=_limits(), window=_window()):

@@ -4,13 +4,13 @@ Evaluators and administrators list the waves (``/kerja/gelombang``), create one
 (``/kerja/gelombang/baru``), edit it until it is published (``.../<wave>/ubah``), read its
 settings, targets, responses and perception results (``.../<wave>``) and move it through its
 life cycle (``.../<wave>/status``). Questionnaires are added from a YAML or JSON file and read
-(never edited) at ``/kerja/kuesioner``. The views read and check the form; the rules and the
-writes are in :mod:`survey.core.waves` and :mod:`survey.core.questionnaires`.
+(never edited) at ``/kerja/kuesioner``. The forms (:mod:`survey.web.workspace_forms`) check
+form and range and give the settings; the rules that need the database and the writes are in
+:mod:`survey.core.waves` and :mod:`survey.core.questionnaires`.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -37,13 +37,17 @@ from survey.web.database import get_session
 from survey.web.extensions import csrf
 from survey.web.problems import field_errors, problem_text
 from survey.web.signin import current_user, roles_required
+from survey.web.workspace_forms import (
+    CATEGORY_ROWS,
+    CUSTOM,
+    WaveForm,
+    WaveStatusForm,
+    wave_form_class,
+    whole_target,
+)
 
 bp = Blueprint("waves", __name__)
 
-CUSTOM = "custom"  # the scheme select's value for "define a new scheme below"
-CATEGORY_ROWS = 4
-TITLE_MAX_LENGTH = 200
-TARGET_MAX = 1_000_000
 NOTICES = ("dibuat", "diubah", "tanpa-perubahan", "open", "close", "publish")
 
 
@@ -61,130 +65,48 @@ def _wave_or_404(wave_slug: str) -> Wave:
     return wave
 
 
-# --- Form reading ----------------------------------------------------------------------------
+# --- The wave form --------------------------------------------------------------------------
 
 
-def _date(values: MultiDict[str, str], name: str, errors: dict[str, str]) -> date | None:
-    """Read an ISO date field (blank: none)."""
-    raw = (values.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = _("Tanggal tidak valid; gunakan format TTTT-BB-HH.")
-        return None
-
-
-def _whole(raw: str | None) -> int | str | None:
-    """Read a target: None when blank, an int, or the string "bad"."""
-    text = (raw or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or not text.isascii():
-        return "bad"
-    value = int(text)
-    return value if 1 <= value <= TARGET_MAX else "bad"
-
-
-def read_wave_form(
-    values: MultiDict[str, str], *, questionnaire_fixed: bool
-) -> tuple[wavesetup.WaveSettings | None, dict[str, str]]:
-    """Check the wave form for form and range; return the settings or the errors by field."""
-    errors: dict[str, str] = {}
-    title = (values.get("title") or "").strip()
-    if not title:
-        errors["title"] = _("Isi judul gelombang.")
-    elif len(title) > TITLE_MAX_LENGTH:
-        errors["title"] = _("Judul paling banyak 200 karakter.")
-    evaluator = (values.get("evaluator") or "").strip() or None
-    if evaluator and len(evaluator) > 200:
-        errors["evaluator"] = _("Nama evaluator paling banyak 200 karakter.")
-    start = _date(values, "period_start", errors)
-    end = _date(values, "period_end", errors)
-    if start and end and end < start:
-        errors["period_end"] = _("Tanggal selesai tidak boleh sebelum tanggal mulai.")
-    opd_slugs = tuple(dict.fromkeys(values.getlist("opd")))
-    if not opd_slugs:
-        errors["opds"] = _("Pilih paling sedikit satu OPD.")
-    targets: dict[str, int | None] = {}
-    for slug in opd_slugs:
-        value = _whole(values.get(f"target-{slug}"))
-        if value == "bad":
-            errors[f"target-{slug}"] = _(
-                "Target harus berupa bilangan bulat antara 1 dan 1.000.000, atau dikosongkan."
-            )
-        else:
-            targets[slug] = value  # type: ignore[assignment]
-    # A form whose questionnaire is fixed has no select; a value posted anyway is checked
-    # (and refused if it differs) by the data layer rather than silently dropped.
-    questionnaire_id: int | None = None
-    raw = (values.get("questionnaire") or "").strip()
-    if raw.isdigit():
-        questionnaire_id = int(raw)
-    elif raw or not questionnaire_fixed:
-        errors["questionnaire"] = _("Pilih kuesioner.")
-    scheme_choice = (values.get("scheme") or "").strip()
-    custom = None
-    if scheme_choice == CUSTOM:
-        rows = [
-            (
-                values.get(f"cat-code-{i}", ""),
-                values.get(f"cat-label_id-{i}", ""),
-                values.get(f"cat-label_en-{i}", ""),
-                values.get(f"cat-min-{i}", ""),
-            )
-            for i in range(CATEGORY_ROWS)
-        ]
-        try:
-            custom = wavesetup.check_custom_scheme(values.get("scheme_name", ""), rows)
-        except wavesetup.WaveSetupError as exc:
-            errors.update(field_errors(exc.problems))
-    elif not scheme_choice:
-        errors["scheme"] = _("Pilih skema kategori.")
-    if errors:
-        return None, errors
-    settings = wavesetup.WaveSettings(
-        title=title,
-        evaluator=evaluator,
-        period_start=start,
-        period_end=end,
-        opd_slugs=opd_slugs,
-        questionnaire_id=questionnaire_id,
-        scheme_slug=None if custom else scheme_choice,
-        custom_scheme=custom,
-        targets=targets,
-        compute_targets=values.get("compute_targets") == "1",
-    )
-    return settings, errors
-
-
-def _initial_values(wave: Wave | None) -> MultiDict[str, str]:
-    """Return the form values of a wave (or of a new wave), as a browser would send them."""
+def _wave_form(wave: Wave | None) -> WaveForm:
+    """Return the create or edit form, filled from the request (POST) or from the wave."""
     session = get_session()
-    values: MultiDict[str, str] = MultiDict()
+    fixed = wave is not None and not wavesetup.questionnaire_changeable(session, wave=wave)
+    offered = [opd.slug for opd in wavesetup.form_opds(session, wave=wave)]
+    form_class = wave_form_class(offered, questionnaire_fixed=fixed)
+    if request.method == "POST":
+        return form_class()
+    return form_class(data=_initial_data(wave))
+
+
+def _initial_data(wave: Wave | None) -> dict[str, Any]:
+    """Return the form's values for a wave (or for a new wave), by field."""
+    session = get_session()
+    data: dict[str, Any] = {}
     for i, category in enumerate(PERMENPANRB_2017):
-        values[f"cat-code-{i}"] = category["code"]
-        values[f"cat-label_id-{i}"] = category["label_id"]
-        values[f"cat-label_en-{i}"] = category["label_en"]
-        values[f"cat-min-{i}"] = f"{category['min_ikm']:.4f}"
+        data[f"cat-code-{i}"] = category["code"]
+        data[f"cat-label_id-{i}"] = category["label_id"]
+        data[f"cat-label_en-{i}"] = category["label_en"]
+        data[f"cat-min-{i}"] = f"{category['min_ikm']:.4f}"
     if wave is None:
-        values["scheme"] = DEFAULT_SCHEME_SLUG
-        values["questionnaire"] = str(repo.default_questionnaire(session).id)
-        for opd in wavesetup.form_opds(session, wave=None):
-            values.add("opd", opd.slug)
-        return values
-    values["title"] = wave.title
-    values["evaluator"] = wave.evaluator or ""
-    values["period_start"] = wave.period_start.isoformat() if wave.period_start else ""
-    values["period_end"] = wave.period_end.isoformat() if wave.period_end else ""
-    values["questionnaire"] = str(wave.questionnaire_id)
+        data["scheme"] = DEFAULT_SCHEME_SLUG
+        data["questionnaire"] = str(repo.default_questionnaire(session).id)
+        data["opds"] = [opd.slug for opd in wavesetup.form_opds(session, wave=None)]
+        return data
     scheme = session.get(CategoryScheme, wave.scheme_id)
-    values["scheme"] = scheme.slug if scheme else DEFAULT_SCHEME_SLUG
+    data.update(
+        title=wave.title,
+        evaluator=wave.evaluator or "",
+        period_start=wave.period_start,
+        period_end=wave.period_end,
+        questionnaire=str(wave.questionnaire_id),
+        scheme=scheme.slug if scheme else DEFAULT_SCHEME_SLUG,
+    )
+    data["opds"] = []
     for opd, link in repo.wave_opds(session, wave=wave):
-        values.add("opd", opd.slug)
-        values[f"target-{opd.slug}"] = "" if link.target_n is None else str(link.target_n)
-    return values
+        data["opds"].append(opd.slug)
+        data[f"target-{opd.slug}"] = "" if link.target_n is None else str(link.target_n)
+    return data
 
 
 def _opd_rows(wave: Wave | None, values: MultiDict[str, str]) -> list[dict[str, Any]]:
@@ -193,15 +115,13 @@ def _opd_rows(wave: Wave | None, values: MultiDict[str, str]) -> list[dict[str, 
     rows = []
     for opd in wavesetup.form_opds(get_session(), wave=wave):
         raw = values.get(f"target-{opd.slug}", "")
-        value = _whole(raw)
-        target = value if isinstance(value, int) else None
         rows.append(
             {
                 "opd": opd,
                 "checked": opd.slug in chosen,
                 "target": raw,
                 "km": wavesetup.km_target(opd.service_population),
-                "margin": wavesetup.margin_for(target, opd.service_population),
+                "margin": wavesetup.margin_for(whole_target(raw), opd.service_population),
             }
         )
     return rows
@@ -232,13 +152,13 @@ def _page_order(name: str) -> tuple[int, str]:
 
 def _render_form(
     wave: Wave | None,
-    values: MultiDict[str, str],
+    form: WaveForm,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     """Render the create or edit form with the values and the errors next to their fields."""
     session = get_session()
-    fixed = wave is not None and not wavesetup.questionnaire_changeable(session, wave=wave)
+    values = form.shown()
     current_questionnaire = (
         repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id) if wave else None
     )
@@ -251,7 +171,7 @@ def _render_form(
             opd_rows=_opd_rows(wave, values),
             schemes=wavesetup.schemes(session),
             questionnaires=wavesetup.questionnaires(session),
-            questionnaire_fixed=fixed,
+            questionnaire_fixed=form.questionnaire_fixed,
             current_questionnaire=current_questionnaire,
             category_rows=range(CATEGORY_ROWS),
             typical_sd=wavesetup.TYPICAL_SD,
@@ -280,20 +200,23 @@ def index() -> ResponseReturnValue:
 @roles_required("evaluator")
 def new() -> ResponseReturnValue:
     """Show the create form, or create a draft wave from it."""
+    form = _wave_form(None)
     if request.method == "GET":
-        return _render_form(None, _initial_values(None))
-    values = request.form
-    settings, errors = read_wave_form(values, questionnaire_fixed=False)
-    slug = (values.get("slug") or "").strip()
+        return _render_form(None, form)
+    valid = form.validate()
+    errors = form.errors_by_field()
+    slug = form.slug.data or ""
     refused = wavesetup.check_new_slug(get_session(), slug=slug)
     if refused:
         errors["slug"] = problem_text(refused)
-    if settings is None or errors:
-        return _render_form(None, values, errors, 400)
+    if not valid or errors:
+        return _render_form(None, form, errors, 400)
     try:
-        wave = wavesetup.create_wave(get_session(), slug=slug, settings=settings, actor=_actor())
+        wave = wavesetup.create_wave(
+            get_session(), slug=slug, settings=form.as_settings(), actor=_actor()
+        )
     except wavesetup.WaveSetupError as exc:
-        return _render_form(None, values, field_errors(exc.problems), 400)
+        return _render_form(None, form, field_errors(exc.problems), 400)
     return redirect(url_for("waves.detail", wave_slug=wave.slug, pesan="dibuat"), code=303)
 
 
@@ -304,20 +227,20 @@ def edit(wave_slug: str) -> ResponseReturnValue:
     wave = _wave_or_404(wave_slug)
     if wave.status == "published":
         return render_template("waves/frozen.html", wave=wave), 409
+    form = _wave_form(wave)
     if request.method == "GET":
-        return _render_form(wave, _initial_values(wave))
+        return _render_form(wave, form)
+    if not form.validate():
+        return _render_form(wave, form, form.errors_by_field(), 400)
     session = get_session()
-    values = request.form
-    fixed = not wavesetup.questionnaire_changeable(session, wave=wave)
-    settings, errors = read_wave_form(values, questionnaire_fixed=fixed)
-    if settings is None:
-        return _render_form(wave, values, errors, 400)
     try:
-        changed = wavesetup.update_wave(session, wave=wave, settings=settings, actor=_actor())
+        changed = wavesetup.update_wave(
+            session, wave=wave, settings=form.as_settings(), actor=_actor()
+        )
     except wavesetup.WaveSetupError as exc:
         if "wave" in field_errors(exc.problems):
             return render_template("waves/frozen.html", wave=wave), 409
-        return _render_form(wave, values, field_errors(exc.problems), 400)
+        return _render_form(wave, form, field_errors(exc.problems), 400)
     notice = "diubah" if changed else "tanpa-perubahan"
     return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=notice), code=303)
 
@@ -363,19 +286,19 @@ def detail(wave_slug: str) -> ResponseReturnValue:
 def status(wave_slug: str) -> ResponseReturnValue:
     """Open, close or publish the wave (field ``action``); publishing needs the confirmation."""
     wave = _wave_or_404(wave_slug)
-    action = request.form.get("action", "")
+    change = WaveStatusForm().as_change()
     try:
         wavesetup.change_status(
             get_session(),
             wave=wave,
-            action=action,
+            action=change.action,
             actor=_actor(),
-            confirmed=request.form.get("confirm_reviewed") == "1",
+            confirmed=change.confirmed,
         )
     except wavesetup.WaveSetupError as exc:
         get_session().expire_all()
         return _render_detail(_wave_or_404(wave_slug), field_errors(exc.problems), 400)
-    return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=action), code=303)
+    return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=change.action), code=303)
 
 
 # --- Questionnaires --------------------------------------------------------------------------
