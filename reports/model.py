@@ -115,7 +115,7 @@ class ElementInfo:
         ``"U1"`` .. ``"U9"`` for the default questionnaire; the order is the questionnaire's
         and must match the columns of the scores and aggregates.
     name_id, name_en : str
-        Element name (``"Persyaratan"`` / ``"Requirements"``).
+        Element name (for U1 of the regulation, see :mod:`scoring.regulation`).
     labels_id, labels_en : tuple of str
         Answer labels for the values 1 .. scale points, worst first.
     """
