@@ -25,7 +25,7 @@ from .model import (
     OpdInfo,
     OpdReportData,
     Poster,
-    RankingData,
+    ScoredWave,
     TrendPoint,
     age_band,
 )
@@ -125,7 +125,7 @@ def sample_ranking(
     bootstrap: int = 0,
     top_k: int = 5,
     rank_draws: int = 1000,
-) -> RankingData:
+) -> ScoredWave:
     """Return a simulated wave of `n_opds` OPDs, scored like a real one.
 
     Parameters
@@ -190,7 +190,7 @@ def sample_ranking(
     total_flagged = int(flagged.sum())
     bots = total_flagged // 3
     fingerprint = hashlib.sha256(answers.tobytes()).hexdigest()[:16]
-    return RankingData(
+    return ScoredWave(
         title="Evaluasi 100 Hari Kerja",
         evaluator="DPD KNPI Kota Serang",
         period_start=date(2025, 6, 12),
@@ -212,7 +212,7 @@ def sample_ranking(
     )
 
 
-def sample_opd_report(ranking: RankingData, opd_slug: str, *, seed: int = 0) -> OpdReportData:
+def sample_opd_report(ranking: ScoredWave, opd_slug: str, *, seed: int = 0) -> OpdReportData:
     """Return a simulated OPD report input: profile, comments and two earlier waves.
 
     The profile adds up to the OPD's counted responses (a few fields left empty), with some
@@ -286,7 +286,7 @@ def sample_opd_report(ranking: RankingData, opd_slug: str, *, seed: int = 0) -> 
 
 
 def sample_posters(
-    ranking: RankingData, base_url: str = "https://skm.serangkota.go.id"
+    ranking: ScoredWave, base_url: str = "https://skm.serangkota.go.id"
 ) -> list[Poster]:
     """Return one poster per OPD of the wave, pointing at ``{base_url}/s/{wave}/{opd}``."""
     short = base_url.split("://", 1)[-1]

@@ -13,7 +13,7 @@ import pytest
 import reports
 from reports import charts
 from reports.formatting import Formatter, format_date, format_datetime, format_number
-from reports.model import ElementInfo, OpdInfo, RankingData, TrendPoint, age_band
+from reports.model import ElementInfo, OpdInfo, ScoredWave, TrendPoint, age_band
 from reports.opd import profile_fields, visible_comments, weakest_elements
 from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
 from reports.sample import sample_ranking
@@ -23,12 +23,12 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
-def wave() -> RankingData:
+def wave() -> ScoredWave:
     """A simulated wave of 20 OPDs (KNPI-like means, 20..80 respondents each)."""
     return sample_ranking(20, seed=3)
 
 
-def _labels(data: RankingData) -> dict[str, str]:
+def _labels(data: ScoredWave) -> dict[str, str]:
     """Short names by slug, as the reports label charts."""
     return {o.slug: o.label() for o in data.opds}
 
@@ -40,7 +40,7 @@ def _texts(svg: str) -> list[str]:
     return ["".join(node.itertext()) for node in root.iter(f"{SVG_NS}text")]
 
 
-def _all_charts(data: RankingData, lang: str) -> dict[str, str]:
+def _all_charts(data: ScoredWave, lang: str) -> dict[str, str]:
     """Every chart of the reports for one wave, by name."""
     labels = _labels(data)
     unit = data.score.units[0]
