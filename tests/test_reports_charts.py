@@ -147,6 +147,36 @@ def test_formats_follow_the_language():
         Formatter("fr")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("value", "lang", "digits", "expected"),
+    [
+        (88.125, "id", 2, "88,13"),  # the binary float is 88.125 exactly: half up, not even
+        (88.125, "en", 2, "88.13"),
+        (88.115, "id", 2, "88,12"),  # the float is a hair under 88.115: as typed, half up
+        (-2.505, "en", 2, "-2.51"),  # away from zero
+        (0.125, "id", 2, "0,13"),
+        (1234.5, "id", 0, "1.235"),
+        (np.float64(3.525), "id", 2, "3,53"),
+        (np.int64(7), "en", 1, "7.0"),
+    ],
+)
+def test_one_rounding_rule_half_up_on_the_decimal_value(value, lang, digits, expected):
+    """The project's one number formatter rounds half up on the value as written."""
+    assert format_number(value, lang, digits) == expected
+
+
+def test_pages_format_numbers_with_the_reports_formatter(app):
+    """The pages' Jinja helper is the reports' formatter, with an en dash for a missing value."""
+    from survey.web.i18n import format_number as page_number
+
+    with app.test_request_context("/?lang=id"):
+        assert page_number(88.125, 2) == "88,13" == format_number(88.125, "id")
+        assert page_number(None) == "–" and page_number(float("nan")) == "–"
+        assert page_number(1234, 0) == "1.234"
+    with app.test_request_context("/?lang=en"):
+        assert page_number(88.125, 2) == "88.13"
+
+
 def test_every_text_has_both_languages_and_the_same_placeholders():
     """No text is missing a translation or a placeholder in one language."""
     import string

@@ -7,12 +7,14 @@ scoring did not produce. Flag decisions are refused once a wave is published.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import date
 from html import unescape
 from urllib.parse import urlsplit
 
+import pypdf
 import pytest
 from sqlmodel import Session, select
 from survey_helpers import add_responses
@@ -111,7 +113,14 @@ def test_unknown_wave_and_opd_are_404(client, session: Session, published) -> No
     assert client.get("/hasil/uji-2026/dinkes").status_code == 404
 
 
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF, whitespace folded (pypdf)."""
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
 def test_ranking_table_equals_ikm_score(client, runner, published) -> None:
+    """The CLI's JSON, the page's table cells and the ranking PDF: the same values."""
     response = client.get("/hasil/uji-2026")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -134,6 +143,43 @@ def test_ranking_table_equals_ikm_score(client, runner, published) -> None:
         assert f'href="/r/uji-2026/opd/{slug}.pdf?lang=id"' in page
     assert 'href="/r/uji-2026/ranking.pdf?lang=id"' in page
     assert 'href="/hasil/uji-2026/data-terbuka.zip"' in page
+    # The ranking PDF prints each OPD's row with the very cells of the page, in rank order.
+    pdf = client.get("/r/uji-2026/ranking.pdf")
+    assert pdf.status_code == 200
+    document = pdf_text(pdf.data)
+    for slug, row in expected.items():
+        got = cells(page, slug)
+        figures = f"{got['ikm']} {got['converted']} {got['ci']} {row['category']}"
+        assert f"{row['n']}{'*' if row['unreliable'] else ''} {figures}" in document, slug
+
+
+@pytest.fixture
+def half_way(session: Session, open_wave) -> Wave:
+    """A published wave where bpbd's converted score is exactly 88.125 (IKM 1269/360)."""
+    # 29 respondents answer 4 to five elements and 3 to four (32 points), 11 the other way
+    # round (31 points): 1269 points over 40 x 9 answers, IKM 3.525, converted 88.125.
+    rows = [[4] * 5 + [3] * 4] * 29 + [[4] * 4 + [3] * 5] * 11
+    add_responses(session, open_wave, "bpbd", rows)
+    add_responses(session, open_wave, "rsud", LOW * 10)
+    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    return repo.set_wave_status(session, slug="uji-2026", status="published")
+
+
+def test_a_half_rounds_up_everywhere(client, runner, half_way) -> None:
+    """88.125 prints 88,13 on the page and in the PDF, 88.13 in the table; JSON keeps it all."""
+    assert scores(runner)["bpbd"]["ikm_converted"] == 88.125  # full precision in JSON
+    page = client.get("/hasil/uji-2026").get_data(as_text=True)
+    assert cells(page, "bpbd")["converted"] == "88,13"
+    assert "88,13" in pdf_text(client.get("/r/uji-2026/ranking.pdf").data)
+    assert "88,12" not in pdf_text(client.get("/r/uji-2026/opd/bpbd.pdf").data)
+    english = client.get("/hasil/uji-2026?lang=en").get_data(as_text=True)
+    assert cells(english, "bpbd")["converted"] == "88.13"
+    table = runner.invoke(args=["score", "--wave", "uji-2026"])
+    assert table.exit_code == 0, table.output
+    bpbd = next(line for line in table.stdout.splitlines() if " bpbd " in line)
+    assert " 88.13 " in bpbd and "88.12" not in bpbd
+    csv_text = runner.invoke(args=["score", "--wave", "uji-2026", "--format", "csv"]).stdout
+    assert ",88.125," in csv_text  # and full precision in CSV
 
 
 def test_page_says_what_it_rests_on(client, runner, published) -> None:
