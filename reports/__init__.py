@@ -13,37 +13,42 @@ Bahasa Indonesia by default, English with ``lang="en"``. Templates and the style
 ``templates/reports/``; numbers and dates are formatted by :mod:`reports.formatting`.
 """
 
-from .model import (
-    AGE_BANDS,
-    Comment,
-    ElementInfo,
-    Lang,
-    OpdInfo,
-    OpdReportData,
-    Poster,
-    RankingData,
-    TrendPoint,
-    age_band,
-)
-from .opd import MIN_GROUP, MIN_N_COMMENTS, render_opd_pdf, render_opd_pdfs
-from .posters import render_posters_pdf
-from .ranking import render_ranking_pdf
+import importlib
+from typing import Any
 
-__all__ = [
-    "AGE_BANDS",
-    "MIN_GROUP",
-    "MIN_N_COMMENTS",
-    "Comment",
-    "ElementInfo",
-    "Lang",
-    "OpdInfo",
-    "OpdReportData",
-    "Poster",
-    "RankingData",
-    "TrendPoint",
-    "age_band",
-    "render_opd_pdf",
-    "render_opd_pdfs",
-    "render_posters_pdf",
-    "render_ranking_pdf",
-]
+# Each public name and the module that defines it. The package loads them on first use
+# (PEP 562), so that ``import reports.formatting`` (the web's number formatter) does not load
+# matplotlib and WeasyPrint with them.
+_EXPORTS = {
+    "AGE_BANDS": "model",
+    "Comment": "model",
+    "ElementInfo": "model",
+    "Lang": "model",
+    "OpdInfo": "model",
+    "OpdReportData": "model",
+    "Poster": "model",
+    "ScoredWave": "model",
+    "TrendPoint": "model",
+    "age_band": "model",
+    "MIN_GROUP": "opd",
+    "MIN_N_COMMENTS": "opd",
+    "render_opd_pdf": "opd",
+    "render_opd_pdfs": "opd",
+    "render_posters_pdf": "posters",
+    "render_ranking_pdf": "ranking",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name (or a submodule such as ``charts``) on first use."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        return getattr(importlib.import_module(f".{module}", __name__), name)
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise  # the submodule exists but something it imports is missing
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

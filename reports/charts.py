@@ -8,7 +8,9 @@ Each function takes scoring results and labels and returns an SVG document as ``
 - :func:`diverging_svg`: the answer distribution per element (Heiberger & Robbins);
 - :func:`element_svg`: one OPD's NRRs with intervals beside the median of all OPDs;
 - :func:`trend_svg`: one OPD's score over waves;
-- :func:`nrr_colour`: the shading of the OPD x element NRR table (drawn in HTML).
+- :func:`nrr_colour`: the shading of the OPD x element NRR table (drawn in HTML);
+- :func:`chart_image`: a chart as a :class:`ChartImage`, the one way both the PDFs and the web
+  pages embed a chart (an ``<img>`` with a ``data:`` URL and a text alternative).
 
 The output is deterministic: matplotlib's SVG ids come from a fixed hash salt and no date is
 written, so the same data give byte-identical SVG. Text stays text (``svg.fonttype: none``) in
@@ -20,12 +22,15 @@ the charts read in greyscale.
 
 from __future__ import annotations
 
+import base64
 import io
 import math
+import re
 import textwrap
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -41,7 +46,9 @@ from .model import Lang, TrendPoint
 from .texts import Texts
 
 __all__ = [
+    "ChartImage",
     "caterpillar_svg",
+    "chart_image",
     "diverging_svg",
     "element_svg",
     "funnel_svg",
@@ -49,6 +56,52 @@ __all__ = [
     "rank_interval_svg",
     "trend_svg",
 ]
+
+# Usable page area of A4 with the margins of report.css (210 - 2 x 18 mm by 297 - 44 mm),
+# less room for a chart's heading and caption.
+CONTENT_WIDTH_MM = 174.0
+MAX_CHART_HEIGHT_MM = 205.0
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    """A chart ready for an ``<img>`` on a page or in a PDF: a data URL, size, text alternative.
+
+    The one way charts are embedded: the PDFs size the image in millimetres
+    (``width_mm``/``height_mm``), the web pages give the same size in CSS pixels
+    (``width_px``/``height_px``, 96 per inch) and let it shrink to a narrow screen.
+    """
+
+    uri: str
+    width_mm: float
+    height_mm: float
+    alt: str
+
+    @property
+    def width_px(self) -> int:
+        """The width in CSS pixels (for a page's ``width`` attribute)."""
+        return round(self.width_mm * 96 / 25.4)
+
+    @property
+    def height_px(self) -> int:
+        """The height in CSS pixels (for a page's ``height`` attribute)."""
+        return round(self.height_mm * 96 / 25.4)
+
+
+_SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)pt"[^>]*?height="([\d.]+)pt"', re.S)
+
+
+def chart_image(svg: str, alt: str, *, max_height_mm: float = MAX_CHART_HEIGHT_MM) -> ChartImage:
+    """Wrap an SVG chart for the page: natural size (1 pt = 1 pt), shrunk to fit if too tall."""
+    match = _SIZE.search(svg)
+    if match is None:
+        raise ValueError("chart SVG has no width/height in points")
+    width = float(match.group(1)) * 25.4 / 72
+    height = float(match.group(2)) * 25.4 / 72
+    scale = min(1.0, CONTENT_WIDTH_MM / width, max_height_mm / height)
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return ChartImage(uri, round(width * scale, 2), round(height * scale, 2), alt)
+
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 INK = "#222222"

@@ -4,6 +4,13 @@ Indonesian reports write a decimal comma and a dot between thousands (3,07; 1.23
 with Indonesian month names (13 Januari 2026) and times as 10.05 WIB; English reports write
 3.07, 13 January 2026 and 10:05 WIB. Every report formats through one :class:`Formatter`, so a
 number looks the same in the text, the tables and the charts.
+
+:func:`format_number` is the one number formatter of the project: the reports, the charts'
+tick labels, the web pages (through ``survey.web.i18n``) and ``ikm score --format table`` all
+call it. Its rounding rule: half up (away from zero) on the decimal value as written, so
+88.125 prints 88,13 (Indonesian) / 88.13 (English) and 2.505 prints 2,51, whatever the nearest
+binary float is. This module imports only Babel, so the web can load it without the charts
+and the PDF engine.
 """
 
 from __future__ import annotations
@@ -11,13 +18,15 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal as _babel_decimal
 
-from .model import Lang
+if TYPE_CHECKING:  # annotations only: importing the model would load scoring (NumPy, SciPy)
+    from .model import Lang
 
 __all__ = ["DASH", "Formatter", "format_date", "format_datetime", "format_number"]
 
@@ -29,35 +38,39 @@ MISSING = "—"  # em dash: a cell with no value
 _ZONE_LOCALE = "id"
 
 
-def _locale(lang: Lang) -> str:
+def _locale(lang: str) -> Lang:
     """Return the Babel locale of a report language (refusing any other language)."""
     if lang not in ("id", "en"):
         raise ValueError(f"lang must be 'id' or 'en', not {lang!r}")
-    return lang
+    return "en" if lang == "en" else "id"
 
 
-def format_number(value: float | None, lang: Lang = "id", digits: int = 2) -> str:
-    """Return `value` with `digits` decimals in the report language; an em dash for NaN/None.
+def format_number(
+    value: float | None, lang: Lang = "id", digits: int = 2, *, missing: str = MISSING
+) -> str:
+    """Return `value` with `digits` decimals in the report language; `missing` for NaN/None.
+
+    Rounds half up on the decimal value as written (``str(value)``), not on the binary float.
 
     Examples
     --------
     >>> format_number(3.0744, "id"), format_number(3.0744, "en"), format_number(1234.5, "id", 1)
     ('3,07', '3.07', '1.234,5')
+    >>> format_number(88.125, "id"), format_number(88.125, "en"), format_number(-2.505, "en")
+    ('88,13', '88.13', '-2.51')
     """
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return MISSING
+    if value is None or not math.isfinite(value):
+        return missing
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    # Babel rounds half-even on the decimal value; round half-up first (as people and
-    # spreadsheets do) so that a printed 2.505 reads 2.51, not 2.50.
-    return _babel_decimal(
-        _round_half_up(float(value), digits), format=pattern, locale=_locale(lang)
-    )
+    # Babel would round half-even; hand it a Decimal already rounded half-up (as people and
+    # spreadsheets do), so that it has nothing left to round.
+    return _babel_decimal(_round_half_up(value, digits), format=pattern, locale=_locale(lang))
 
 
-def _round_half_up(value: float, digits: int) -> float:
+def _round_half_up(value: float, digits: int) -> Decimal:
     """Round to `digits` decimals, halves away from zero, on the shortest decimal repr."""
     quantum = Decimal(1).scaleb(-digits)
-    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+    return Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
 
 
 def format_date(value: date | datetime | None, lang: Lang = "id", tz: str = "Asia/Jakarta") -> str:
@@ -110,7 +123,7 @@ class Formatter:
 
     def __init__(self, lang: Lang = "id", tz: str = "Asia/Jakarta") -> None:
         """Bind the language and the time zone."""
-        self.lang: Lang = _locale(lang)  # type: ignore[assignment]
+        self.lang: Lang = _locale(lang)
         self.tz = tz
 
     def num(self, value: float | None, digits: int = 2) -> str:

@@ -3,14 +3,14 @@
 The database side (``survey``) assembles these from its tables; tests and benchmarks build
 them from simulated data (:mod:`reports.sample`). The report functions read nothing else: no
 database, no request, no clock. Everything a report prints about *when* comes from
-:attr:`RankingData.data_taken_at`, so the same input gives the same PDF.
+:attr:`ScoredWave.data_taken_at`, so the same input gives the same PDF.
 
 Conventions:
 
-- OPDs are identified by their slug everywhere; ``RankingData.score`` holds one
+- OPDs are identified by their slug everywhere; ``ScoredWave.score`` holds one
   :class:`~scoring.UnitScore` per scored OPD with ``unit == slug``.
 - Scores and intervals are on the 1..4 scale, as :mod:`scoring` gives them; the reports convert.
-- Times are timezone-aware; the reports print them in :attr:`RankingData.timezone`.
+- Times are timezone-aware; the reports print them in :attr:`ScoredWave.timezone`.
 - Counts for anonymity rules are the counted responses (``UnitScore.n``), never flagged ones.
 """
 
@@ -20,13 +20,14 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from scoring import Aggregates, UnitScore, WaveScore
 
 __all__ = [
     "AGE_BANDS",
+    "SCORE_FIELDS",
     "Comment",
     "ElementInfo",
     "FrozenMap",
@@ -34,7 +35,7 @@ __all__ = [
     "OpdInfo",
     "OpdReportData",
     "Poster",
-    "RankingData",
+    "ScoredWave",
     "TrendPoint",
     "age_band",
 ]
@@ -115,7 +116,7 @@ class ElementInfo:
         ``"U1"`` .. ``"U9"`` for the default questionnaire; the order is the questionnaire's
         and must match the columns of the scores and aggregates.
     name_id, name_en : str
-        Element name (``"Persyaratan"`` / ``"Requirements"``).
+        Element name (for U1 of the regulation, see :mod:`scoring.regulation`).
     labels_id, labels_en : tuple of str
         Answer labels for the values 1 .. scale points, worst first.
     """
@@ -172,9 +173,39 @@ class OpdInfo:
         return self.short_name or self.name
 
 
+# The per-OPD fields of ``UnitScore.as_dict`` other than the unit and its elements; an OPD
+# without counted responses carries them all as null in :meth:`ScoredWave.rows`.
+SCORE_FIELDS = (
+    "ikm",
+    "ikm_converted",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "unreliable",
+    "category",
+    "category_label",
+    "category_label_en",
+    "crosses_boundary",
+    "rank",
+    "rank_ci_low",
+    "rank_ci_high",
+    "rank_marginal_low",
+    "rank_marginal_high",
+    "in_top_set",
+    "in_bottom_set",
+    "funnel_95",
+    "funnel_998",
+    "shrunken",
+)
+
+
 @dataclass(frozen=True)
-class RankingData:
-    """Everything the ranking report of one wave needs.
+class ScoredWave:
+    """A wave scored: what ``ikm score``, the web pages and the PDFs all print.
+
+    One frozen object per scored wave. ``survey.core.scores.score_wave`` builds it from the
+    database, :func:`reports.sample.sample_ranking` from simulated data; ``ikm score`` prints
+    :meth:`rows`, the pages and the reports read the rest.
 
     Attributes
     ----------
@@ -195,8 +226,9 @@ class RankingData:
         In questionnaire order (the order of ``score.units[i].elements``).
     opds : tuple of OpdInfo
         Every OPD of the wave, including those without counted responses.
-    score : WaveScore
-        :func:`scoring.score_units` over the OPDs' aggregates (keys = slugs).
+    score : WaveScore or None
+        :func:`scoring.score_units` over the OPDs' aggregates (keys = slugs); None when no
+        OPD has a counted response (nothing to rank; :meth:`wave_score` refuses then).
     aggregates : mapping of str to Aggregates
         Per OPD slug, for the answer distributions (``counts``); may be empty (then the
         distribution chart is left out).
@@ -214,7 +246,7 @@ class RankingData:
     bootstrap : int
         Bootstrap resamples per OPD (0 = analytic intervals).
     wave_slug : str
-        For the command that reproduces the numbers; optional.
+        The wave's identifier, printed with the seed so that anyone can score it again.
     timezone : str
         IANA zone for printed dates and times (default Asia/Jakarta).
     """
@@ -228,7 +260,7 @@ class RankingData:
     scheme_slug: str
     elements: tuple[ElementInfo, ...]
     opds: tuple[OpdInfo, ...]
-    score: WaveScore
+    score: WaveScore | None
     aggregates: Mapping[str, Aggregates]
     counted: int
     flagged: int
@@ -251,18 +283,33 @@ class RankingData:
         slugs = [o.slug for o in self.opds]
         if len(set(slugs)) != len(slugs):
             raise ValueError("opds has a slug more than once")
-        unknown = [u.unit for u in self.score.units if u.unit not in set(slugs)]
+        units = self.units()
+        unknown = [u.unit for u in units if u.unit not in set(slugs)]
         if unknown:
             raise ValueError(f"scored units without an OpdInfo: {', '.join(unknown)}")
-        if self.score.units and len(self.score.units[0].elements) != len(self.elements):
+        if units and len(units[0].elements) != len(self.elements):
             raise ValueError(
-                f"{len(self.elements)} elements given, the scores have"
-                f" {len(self.score.units[0].elements)}"
+                f"{len(self.elements)} elements given, the scores have {len(units[0].elements)}"
             )
-        for unit in self.score.units:
+        for unit in units:
             agg = self.aggregates.get(unit.unit)
             if agg is not None and agg.k != len(self.elements):
                 raise ValueError(f"aggregates of {unit.unit!r} have {agg.k} elements")
+
+    @property
+    def element_codes(self) -> tuple[str, ...]:
+        """The element codes in questionnaire order (``U1`` .. ``U9``)."""
+        return tuple(e.code for e in self.elements)
+
+    def wave_score(self) -> WaveScore:
+        """Return the scores, or raise ValueError when no OPD has a counted response."""
+        if self.score is None:
+            raise ValueError(f"wave {self.wave_slug!r} has no counted response to report on")
+        return self.score
+
+    def units(self) -> tuple[UnitScore, ...]:
+        """Return the scored OPDs' scores (empty when nothing was scored)."""
+        return () if self.score is None else self.score.units
 
     def opd(self, slug: str) -> OpdInfo:
         """Return the OPD with this slug (KeyError if it is not in the wave)."""
@@ -273,14 +320,50 @@ class RankingData:
 
     def unit(self, slug: str) -> UnitScore | None:
         """Return the OPD's score, or None when it has no counted response."""
-        for unit in self.score.units:
+        for unit in self.units():
             if unit.unit == slug:
                 return unit
         return None
 
     def scored_count(self) -> int:
         """Return how many OPDs have a score."""
-        return len(self.score.units)
+        return len(self.units())
+
+    def ranked_units(self) -> list[UnitScore]:
+        """Return the scored OPDs' scores by rank (ties by slug)."""
+        return sorted(self.units(), key=lambda u: (u.rank, u.unit))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one dict per OPD, as ``ikm score --format json`` prints them.
+
+        Scored OPDs first, by rank, with ``opd``, ``name``, the fields of
+        :meth:`scoring.UnitScore.as_dict` and ``flagged``; then the OPDs without counted
+        responses, with ``n`` 0 and every score field null.
+        """
+        out = []
+        for unit in self.ranked_units():
+            opd = self.opd(unit.unit)
+            data = unit.as_dict()
+            data.pop("unit")
+            out.append({"opd": opd.slug, "name": opd.name, **data, "flagged": opd.flagged})
+        done = {row["opd"] for row in out}
+        for opd in self.opds:
+            if opd.slug not in done:
+                elements = {
+                    c: {"nrr": None, "ci_low": None, "ci_high": None, "n": 0}
+                    for c in self.element_codes
+                }
+                out.append(
+                    {
+                        "opd": opd.slug,
+                        "name": opd.name,
+                        "n": 0,
+                        **dict.fromkeys(SCORE_FIELDS),
+                        "elements": elements,
+                        "flagged": opd.flagged,
+                    }
+                )
+        return out
 
 
 @dataclass(frozen=True)
@@ -329,7 +412,7 @@ class OpdReportData:
 
     Attributes
     ----------
-    ranking : RankingData
+    ranking : ScoredWave
         The wave (its scores give the comparison with the other OPDs).
     opd_slug : str
         The OPD the report is for.
@@ -350,7 +433,7 @@ class OpdReportData:
         (give no comments then). False (the default) for the OPD head's own copy.
     """
 
-    ranking: RankingData
+    ranking: ScoredWave
     opd_slug: str
     comments: tuple[Comment, ...] = ()
     profile: Mapping[str, Mapping[str, int]] = field(default_factory=dict)

@@ -19,23 +19,26 @@ from typing import Any
 
 import numpy as np
 
-from scoring import ElementScore, UnitScore
+from scoring import ElementScore, Scheme, UnitScore
 
 from . import charts
+from .charts import ChartImage, chart_image
 from .formatting import Formatter
-from .model import AGE_BANDS, Comment, Lang, OpdReportData, RankingData, TrendPoint
-from .render import chart_image, html_to_pdf, render, w3c_date
+from .model import AGE_BANDS, Comment, Lang, OpdReportData, ScoredWave, TrendPoint
+from .render import html_to_pdf, render, w3c_date
 from .texts import Texts
 
 __all__ = [
     "MIN_GROUP",
     "MIN_N_COMMENTS",
     "ProfileField",
+    "element_chart",
     "element_medians",
     "opd_context",
     "profile_fields",
     "render_opd_pdf",
     "render_opd_pdfs",
+    "trend_chart",
     "visible_comments",
     "weakest_elements",
 ]
@@ -157,11 +160,12 @@ def visible_comments(
     return kept
 
 
-def element_medians(data: RankingData) -> list[float]:
+def element_medians(data: ScoredWave) -> list[float]:
     """Median NRR of all scored OPDs, per element (NaN where no OPD has one)."""
-    if not data.score.units:
+    units = data.units()
+    if not units:
         return [math.nan] * len(data.elements)
-    values = np.array([[e.nrr for e in u.elements] for u in data.score.units], dtype=float)
+    values = np.array([[e.nrr for e in u.elements] for u in units], dtype=float)
     medians = []
     for column in values.T:
         finite = column[np.isfinite(column)]
@@ -194,6 +198,26 @@ def _trend(data: OpdReportData, unit: UnitScore) -> list[TrendPoint]:
     return [*earlier, now]
 
 
+def element_chart(ranking: ScoredWave, unit: UnitScore, lang: Lang) -> ChartImage:
+    """One OPD's elements against the median OPD, the weakest three marked (report and page)."""
+    svg = charts.element_svg(
+        unit,
+        element_medians(ranking),
+        [f"{e.code} {e.name(lang)}" for e in ranking.elements],
+        ranking.wave_score().scheme,
+        lang=lang,
+        weakest=[w.code for w in weakest_elements(unit)],
+    )
+    return chart_image(svg, Texts(lang)("opd.elements_title"))
+
+
+def trend_chart(points: Sequence[TrendPoint], scheme: Scheme, lang: Lang) -> ChartImage:
+    """One OPD's score over waves, oldest left (report and page)."""
+    return chart_image(
+        charts.trend_svg(points, scheme, lang=lang), Texts(lang)("opd.chart_trend_alt")
+    )
+
+
 def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     """Return everything the OPD template prints, formatted for `lang`."""
     t = Texts(lang)
@@ -201,7 +225,7 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     f = Formatter(lang, ranking.timezone)
     opd = data.opd
     unit = data.unit
-    count = len(ranking.score.units)
+    count = ranking.scored_count()
     n = unit.n if unit is not None else 0
     context: dict[str, Any] = {
         "lang": lang,
@@ -232,11 +256,11 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     }
     if unit is None:
         return context
-    labels = [f"{e.code} {e.name(lang)}" for e in ranking.elements]
     medians = element_medians(ranking)
     weakest = weakest_elements(unit)
     low, high = unit.interval.converted()
-    scheme = ranking.score.scheme
+    score = ranking.wave_score()  # the OPD has a score, so the wave has one
+    scheme = score.scheme
     codes = [c.code for c in scheme.categories]
     crossed: list[str] = []
     if math.isfinite(unit.interval.low):
@@ -271,29 +295,15 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
                 for w in weakest
             ],
             "trend": trend if len(trend) > 1 else [],
-            "mean_conv": ranking.score.funnel.target * 25 if ranking.score.funnel else math.nan,
+            "mean_conv": score.funnel.target * 25 if score.funnel else math.nan,
             "small_n": unit.estimate.small_n,
-            "chart_elements": chart_image(
-                charts.element_svg(
-                    unit,
-                    medians,
-                    labels,
-                    scheme,
-                    lang=lang,
-                    weakest=[w.code for w in weakest],
-                ),
-                t("opd.elements_title"),
-            ),
+            "chart_elements": element_chart(ranking, unit, lang),
             "chart_compare": chart_image(
-                charts.caterpillar_svg(ranking.score, name_labels, lang=lang, highlight=opd.slug),
+                charts.caterpillar_svg(score, name_labels, lang=lang, highlight=opd.slug),
                 t("chart.caterpillar.title"),
                 max_height_mm=170,
             ),
-            "chart_trend": chart_image(
-                charts.trend_svg(trend, scheme, lang=lang), t("opd.chart_trend_alt")
-            )
-            if len(trend) > 1
-            else None,
+            "chart_trend": trend_chart(trend, scheme, lang) if len(trend) > 1 else None,
         }
     )
     return context
@@ -333,7 +343,7 @@ def render_opd_pdfs(
     A generator, so the caller can write each file as it comes and memory stays flat however
     many OPDs a wave has; `progress` is called after each report (e.g. to advance a progress
     bar). With ``workers > 1`` the reports are rendered in that many worker processes (spawned,
-    so safe beside threads); the wave's ``RankingData`` is sent to each worker once, not with
+    so safe beside threads); the wave's ``ScoredWave`` is sent to each worker once, not with
     every report. Rendering is CPU-bound Python, so threads would not help.
 
     Examples
@@ -374,16 +384,16 @@ def render_opd_pdfs(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-_WORKER_RANKING: RankingData | None = None
+_WORKER_RANKING: ScoredWave | None = None
 
 
-def _init_worker(ranking: RankingData | None) -> None:
+def _init_worker(ranking: ScoredWave | None) -> None:
     """Keep the wave shared by all reports in the worker process."""
     global _WORKER_RANKING
     _WORKER_RANKING = ranking
 
 
-def _payload(item: OpdReportData, shared: RankingData | None) -> Any:
+def _payload(item: OpdReportData, shared: ScoredWave | None) -> Any:
     """What a worker needs for one report: its own parts only, when the wave is shared."""
     if shared is None:
         return item

@@ -20,15 +20,17 @@ import numpy as np
 from scoring import Category, UnitScore, krejcie_morgan, margin_of_error
 
 from . import charts
+from .charts import ChartImage, chart_image
 from .formatting import Formatter
-from .model import Lang, OpdInfo, RankingData
-from .render import ChartImage, chart_image, html_to_pdf, render, w3c_date
+from .model import Lang, OpdInfo, ScoredWave
+from .render import html_to_pdf, render, w3c_date
 from .texts import Texts
 
 __all__ = [
     "RankRow",
     "category_counts",
     "certainty_paragraphs",
+    "ranking_charts",
     "ranking_context",
     "ranking_rows",
     "render_ranking_pdf",
@@ -91,20 +93,21 @@ def _margin(unit: UnitScore, population: int | None, level: float) -> float | No
     return margin_of_error(unit.n, sd, population=fpc_population, confidence_level=level)
 
 
-def ranking_rows(data: RankingData, top_k: int) -> list[RankRow]:
+def ranking_rows(data: ScoredWave, top_k: int) -> list[RankRow]:
     """Every OPD of the wave, scored ones by rank (ties by score, then slug), then the rest.
 
     The top-K and bottom-K sets are those of `top_k`, recomputed from the rank result when it
     differs from the K the wave was scored with.
     """
-    score = data.score
-    count = len(score.units)
+    units = data.units()
+    count = len(units)
     k = max(1, min(top_k, count)) if count else 1
     if count:
+        score = data.wave_score()
         top = score.ranks.tau_best(k)
         bottom = score.ranks.tau_worst(k)
     rows = []
-    for i, unit in enumerate(score.units):
+    for i, unit in enumerate(units):
         opd = data.opd(unit.unit)
         rows.append(
             RankRow(
@@ -127,14 +130,14 @@ def ranking_rows(data: RankingData, top_k: int) -> list[RankRow]:
     return rows
 
 
-def category_counts(data: RankingData) -> list[tuple[Category, int, float]]:
+def category_counts(data: ScoredWave) -> list[tuple[Category, int, float]]:
     """(category, OPDs in it, share of the scored OPDs) for every category, best first."""
-    units = data.score.units
-    codes = [u.category().code for u in units]
-    total = len(units)
+    score = data.wave_score()
+    codes = [u.category().code for u in score.units]
+    total = len(score.units)
     return [
         (cat, codes.count(cat.code), codes.count(cat.code) / total if total else 0.0)
-        for cat in data.score.scheme.categories
+        for cat in score.scheme.categories
     ]
 
 
@@ -219,7 +222,7 @@ def certainty_paragraphs(rows: Sequence[RankRow], k: int, t: Texts, f: Formatter
     return paragraphs
 
 
-def _flag_rows(data: RankingData, t: Texts) -> list[tuple[str, int]]:
+def _flag_rows(data: ScoredWave, t: Texts) -> list[tuple[str, int]]:
     """(reason in words, count), most frequent first; unknown codes printed as they are."""
     items = sorted(data.flag_reasons.items(), key=lambda item: (-item[1], item[0]))
     return [(t.get(f"flag.{code}", code), count) for code, count in items if count]
@@ -232,25 +235,36 @@ def _p_value(p: float, f: Formatter) -> str:
     return f"< {f.num(0.001, 3)}" if p < 0.001 else f"= {f.num(p, 3)}"
 
 
-def _charts(data: RankingData, rows: Sequence[RankRow], k: int, lang: Lang, t: Texts) -> dict:
-    """The report's charts as images, keyed by name (only those the data allow)."""
-    score = data.score
+RANKING_CHARTS = ("caterpillar", "ranks", "funnel", "diverging")
+
+
+def ranking_charts(
+    data: ScoredWave, k: int, lang: Lang, *, names: Sequence[str] = RANKING_CHARTS
+) -> dict[str, ChartImage]:
+    """The wave's charts as images, keyed by name (those asked for that the data allow).
+
+    The ranking report and the public ranking page both embed these, the same way.
+    """
+    t = Texts(lang)
+    score = data.wave_score()
     labels = {o.slug: o.label() for o in data.opds}
     out: dict[str, ChartImage] = {}
     if not score.units:
         return out
-    out["caterpillar"] = chart_image(
-        charts.caterpillar_svg(score, labels, lang=lang), t("chart.caterpillar.title")
-    )
-    out["ranks"] = chart_image(
-        charts.rank_interval_svg(score, labels, lang=lang, top_k=k), t("chart.rank.title")
-    )
-    if score.funnel is not None:
+    if "caterpillar" in names:
+        out["caterpillar"] = chart_image(
+            charts.caterpillar_svg(score, labels, lang=lang), t("chart.caterpillar.title")
+        )
+    if "ranks" in names:
+        out["ranks"] = chart_image(
+            charts.rank_interval_svg(score, labels, lang=lang, top_k=k), t("chart.rank.title")
+        )
+    if "funnel" in names and score.funnel is not None:
         out["funnel"] = chart_image(
             charts.funnel_svg(score, labels, lang=lang), t("chart.funnel.title")
         )
     counts = [data.aggregates[u.unit].counts for u in score.units if u.unit in data.aggregates]
-    if counts:
+    if "diverging" in names and counts:
         out["diverging"] = chart_image(
             charts.diverging_svg(
                 np.sum(counts, axis=0),
@@ -262,7 +276,7 @@ def _charts(data: RankingData, rows: Sequence[RankRow], k: int, lang: Lang, t: T
     return out
 
 
-def _nrr_table(data: RankingData, rows: Sequence[RankRow], f: Formatter) -> dict[str, Any]:
+def _nrr_table(data: ScoredWave, rows: Sequence[RankRow], f: Formatter) -> dict[str, Any]:
     """The OPD x element table: per row the label and (text, background, text colour) cells."""
     units = [r.unit for r in rows if r.unit is not None]
     if not units:
@@ -285,12 +299,12 @@ def _nrr_table(data: RankingData, rows: Sequence[RankRow], f: Formatter) -> dict
     return {"rows": table_rows, "median": cells(medians), "median_ikm": f.score(median_ikm)}
 
 
-def ranking_context(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> dict[str, Any]:
+def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> dict[str, Any]:
     """Return everything the ranking template prints, formatted for `lang`.
 
     Parameters
     ----------
-    data : RankingData
+    data : ScoredWave
     lang : {"id", "en"}
     top_k : int
         K of the best-K and worst-K tables and confidence sets (clamped to the OPDs scored).
@@ -299,7 +313,7 @@ def ranking_context(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> 
         raise ValueError(f"top_k must be a whole number >= 1, got {top_k!r}")
     t = Texts(lang)
     f = Formatter(lang, data.timezone)
-    score = data.score
+    score = data.wave_score()
     count = len(score.units)
     k = max(1, min(int(top_k), count)) if count else int(top_k)
     rows = ranking_rows(data, k)
@@ -326,12 +340,6 @@ def ranking_context(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> 
             "df": score.kruskal.df,
             "p": _p_value(score.kruskal.pvalue, f),
         }
-    command = ""
-    if data.wave_slug:
-        command = f"ikm score --wave {data.wave_slug} --seed {data.seed}"
-        if data.bootstrap:
-            command += f" --bootstrap {data.bootstrap}"
-        command += f" --scheme {data.scheme_slug} --top {k}"
     mean_ikm = float(np.mean([u.ikm for u in score.units])) if count else math.nan
     return {
         "lang": lang,
@@ -348,12 +356,11 @@ def ranking_context(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> 
         "categories": category_counts(data),
         "mean_ikm": mean_ikm,
         "certainty": certainty_paragraphs(rows, k, t, f),
-        "charts": _charts(data, rows, k, lang, t),
+        "charts": ranking_charts(data, k, lang),
         "nrr": _nrr_table(data, rows, f),
         "flags": _flag_rows(data, t),
         "alpha": alpha,
         "kruskal": kruskal,
-        "command": command,
         "small_n": score.units[0].estimate.small_n if count else 15,
         "scale_points": next(iter(data.aggregates.values())).scale_points if data.aggregates else 4,
         "simulated": data.simulated,
@@ -366,12 +373,12 @@ def ranking_context(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> 
     }
 
 
-def render_ranking_pdf(data: RankingData, *, lang: Lang = "id", top_k: int = 5) -> bytes:
+def render_ranking_pdf(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> bytes:
     """Render the ranking report of a wave as PDF bytes.
 
     Parameters
     ----------
-    data : RankingData
+    data : ScoredWave
         The wave's scores and what is needed to trust them (see :mod:`reports.model`).
     lang : {"id", "en"}
         Report language (Bahasa Indonesia by default).

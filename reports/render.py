@@ -13,11 +13,8 @@ random ids in the PDF/UA variant. The same data give the same bytes.
 
 from __future__ import annotations
 
-import base64
 import functools
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,8 +28,6 @@ from weasyprint.urls import URLFetcher
 
 __all__ = [
     "TEMPLATE_DIR",
-    "ChartImage",
-    "chart_image",
     "environment",
     "html_to_pdf",
     "render",
@@ -55,11 +50,6 @@ _FONT_FILES = {
     ("bold", "italic"): "DejaVuSans-BoldOblique.ttf",
 }
 _MONO_FILE = "DejaVuSansMono.ttf"
-
-# Usable page area of A4 with the margins of report.css (210 - 2 x 18 mm by 297 - 44 mm),
-# less room for a chart's heading and caption.
-CONTENT_WIDTH_MM = 174.0
-MAX_CHART_HEIGHT_MM = 205.0
 
 
 def _font_dir() -> Path:
@@ -145,31 +135,6 @@ def environment() -> jinja2.Environment:
 def render(template: str, context: Mapping[str, Any]) -> str:
     """Render one report template to an HTML string."""
     return environment().get_template(template).render(**context)
-
-
-@dataclass(frozen=True)
-class ChartImage:
-    """A chart ready for an ``<img>``: a data URL, its printed size and its text alternative."""
-
-    uri: str
-    width_mm: float
-    height_mm: float
-    alt: str
-
-
-_SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)pt"[^>]*?height="([\d.]+)pt"', re.S)
-
-
-def chart_image(svg: str, alt: str, *, max_height_mm: float = MAX_CHART_HEIGHT_MM) -> ChartImage:
-    """Wrap an SVG chart for the page: natural size (1 pt = 1 pt), shrunk to fit if too tall."""
-    match = _SIZE.search(svg)
-    if match is None:
-        raise ValueError("chart SVG has no width/height in points")
-    width = float(match.group(1)) * 25.4 / 72
-    height = float(match.group(2)) * 25.4 / 72
-    scale = min(1.0, CONTENT_WIDTH_MM / width, max_height_mm / height)
-    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return ChartImage(uri, round(width * scale, 2), round(height * scale, 2), alt)
 
 
 def w3c_date(moment: datetime) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from scoring import SCHEMES, aggregate_units, score_units
+from scoring.regulation import PERMENPANRB_2017_ELEMENTS
 
 from .model import (
     Comment,
@@ -24,92 +25,17 @@ from .model import (
     OpdInfo,
     OpdReportData,
     Poster,
-    RankingData,
+    ScoredWave,
     TrendPoint,
     age_band,
 )
 
 __all__ = ["DEFAULT_ELEMENTS", "sample_opd_report", "sample_posters", "sample_ranking"]
 
-DEFAULT_ELEMENTS: tuple[ElementInfo, ...] = (
-    ElementInfo(
-        "U1",
-        "Persyaratan",
-        "Requirements",
-        ("Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"),
-        ("Not suitable", "Less suitable", "Suitable", "Very suitable"),
-    ),
-    ElementInfo(
-        "U2",
-        "Sistem, Mekanisme, dan Prosedur",
-        "Systems, mechanisms and procedures",
-        ("Tidak mudah", "Kurang mudah", "Mudah", "Sangat mudah"),
-        ("Not easy", "Less easy", "Easy", "Very easy"),
-    ),
-    ElementInfo(
-        "U3",
-        "Waktu Penyelesaian",
-        "Completion time",
-        ("Tidak cepat", "Kurang cepat", "Cepat", "Sangat cepat"),
-        ("Not fast", "Less fast", "Fast", "Very fast"),
-    ),
-    ElementInfo(
-        "U4",
-        "Biaya/Tarif",
-        "Cost/fee",
-        ("Sangat mahal", "Cukup mahal", "Murah", "Gratis"),
-        ("Very expensive", "Quite expensive", "Cheap", "Free"),
-    ),
-    ElementInfo(
-        "U5",
-        "Produk Spesifikasi Jenis Pelayanan",
-        "Service product specification",
-        ("Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"),
-        ("Not suitable", "Less suitable", "Suitable", "Very suitable"),
-    ),
-    ElementInfo(
-        "U6",
-        "Kompetensi Pelaksana",
-        "Staff competence",
-        ("Tidak kompeten", "Kurang kompeten", "Kompeten", "Sangat kompeten"),
-        ("Not competent", "Less competent", "Competent", "Very competent"),
-    ),
-    ElementInfo(
-        "U7",
-        "Perilaku Pelaksana",
-        "Staff behaviour",
-        (
-            "Tidak sopan dan ramah",
-            "Kurang sopan dan ramah",
-            "Sopan dan ramah",
-            "Sangat sopan dan ramah",
-        ),
-        (
-            "Not courteous and friendly",
-            "Less courteous and friendly",
-            "Courteous and friendly",
-            "Very courteous and friendly",
-        ),
-    ),
-    ElementInfo(
-        "U8",
-        "Sarana dan Prasarana",
-        "Facilities and infrastructure",
-        ("Buruk", "Cukup", "Baik", "Sangat baik"),
-        ("Poor", "Fair", "Good", "Very good"),
-    ),
-    ElementInfo(
-        "U9",
-        "Penanganan Pengaduan, Saran dan Masukan",
-        "Handling of complaints, suggestions and feedback",
-        (
-            "Tidak ada",
-            "Ada tetapi tidak berfungsi",
-            "Berfungsi kurang maksimal",
-            "Dikelola dengan baik",
-        ),
-        ("None", "Exists but does not work", "Works, but not fully", "Well managed"),
-    ),
+# The regulation's nine elements, from the one copy in :mod:`scoring.regulation`.
+DEFAULT_ELEMENTS: tuple[ElementInfo, ...] = tuple(
+    ElementInfo(e.code, e.name_id, e.name_en, e.labels_id, e.labels_en)
+    for e in PERMENPANRB_2017_ELEMENTS
 )
 
 # (slug, name, short name, mean on 1..4): KNPI Kota Serang's published five best and five
@@ -199,7 +125,7 @@ def sample_ranking(
     bootstrap: int = 0,
     top_k: int = 5,
     rank_draws: int = 1000,
-) -> RankingData:
+) -> ScoredWave:
     """Return a simulated wave of `n_opds` OPDs, scored like a real one.
 
     Parameters
@@ -264,7 +190,7 @@ def sample_ranking(
     total_flagged = int(flagged.sum())
     bots = total_flagged // 3
     fingerprint = hashlib.sha256(answers.tobytes()).hexdigest()[:16]
-    return RankingData(
+    return ScoredWave(
         title="Evaluasi 100 Hari Kerja",
         evaluator="DPD KNPI Kota Serang",
         period_start=date(2025, 6, 12),
@@ -286,7 +212,7 @@ def sample_ranking(
     )
 
 
-def sample_opd_report(ranking: RankingData, opd_slug: str, *, seed: int = 0) -> OpdReportData:
+def sample_opd_report(ranking: ScoredWave, opd_slug: str, *, seed: int = 0) -> OpdReportData:
     """Return a simulated OPD report input: profile, comments and two earlier waves.
 
     The profile adds up to the OPD's counted responses (a few fields left empty), with some
@@ -360,7 +286,7 @@ def sample_opd_report(ranking: RankingData, opd_slug: str, *, seed: int = 0) -> 
 
 
 def sample_posters(
-    ranking: RankingData, base_url: str = "https://skm.serangkota.go.id"
+    ranking: ScoredWave, base_url: str = "https://skm.serangkota.go.id"
 ) -> list[Poster]:
     """Return one poster per OPD of the wave, pointing at ``{base_url}/s/{wave}/{opd}``."""
     short = base_url.split("://", 1)[-1]

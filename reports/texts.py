@@ -441,7 +441,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "repro.draws": ("Simulasi peringkat", "Rank draws"),
     "repro.level": ("Tingkat keyakinan", "Confidence level"),
     "repro.scheme": ("Skema kategori", "Category scheme"),
-    "repro.command": ("Perintah", "Command"),
+    "repro.wave": ("Gelombang", "Wave"),
+    "repro.top": ("K terbaik dan terendah", "K of the best and lowest"),
     "elements.title": ("Unsur pelayanan", "Service elements"),
     # --- OPD report -----------------------------------------------------------------------
     "opd.kind": ("Laporan Hasil Survei Kepuasan Masyarakat", "Public Satisfaction Survey Results"),

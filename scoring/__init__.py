@@ -7,8 +7,9 @@ Modules: :mod:`~scoring.schemes` (category tables), :mod:`~scoring.aggregates` (
 statistics), :mod:`~scoring.ikm` (IKM, NRRs, analytic and bootstrap intervals),
 :mod:`~scoring.ranks` (confidence sets for ranks), :mod:`~scoring.compare` (funnel plot,
 shrinkage, Kruskal-Wallis), :mod:`~scoring.planning` (sample size, margin of error, Cronbach's
-alpha), :mod:`~scoring.units` (:func:`score_units`, a whole wave at once) and
-:mod:`~scoring.perception` (extra perception questions, scored apart from the IKM).
+alpha), :mod:`~scoring.units` (:func:`score_units`, a whole wave at once),
+:mod:`~scoring.perception` (extra perception questions, scored apart from the IKM) and
+:mod:`~scoring.regulation` (the regulation's nine elements and answer labels, the one copy).
 """
 
 from .aggregates import Aggregates, aggregate, aggregate_units, merge_aggregates

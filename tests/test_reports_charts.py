@@ -13,7 +13,7 @@ import pytest
 import reports
 from reports import charts
 from reports.formatting import Formatter, format_date, format_datetime, format_number
-from reports.model import ElementInfo, OpdInfo, RankingData, TrendPoint, age_band
+from reports.model import ElementInfo, OpdInfo, ScoredWave, TrendPoint, age_band
 from reports.opd import profile_fields, visible_comments, weakest_elements
 from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
 from reports.sample import sample_ranking
@@ -23,12 +23,12 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
-def wave() -> RankingData:
+def wave() -> ScoredWave:
     """A simulated wave of 20 OPDs (KNPI-like means, 20..80 respondents each)."""
     return sample_ranking(20, seed=3)
 
 
-def _labels(data: RankingData) -> dict[str, str]:
+def _labels(data: ScoredWave) -> dict[str, str]:
     """Short names by slug, as the reports label charts."""
     return {o.slug: o.label() for o in data.opds}
 
@@ -40,7 +40,7 @@ def _texts(svg: str) -> list[str]:
     return ["".join(node.itertext()) for node in root.iter(f"{SVG_NS}text")]
 
 
-def _all_charts(data: RankingData, lang: str) -> dict[str, str]:
+def _all_charts(data: ScoredWave, lang: str) -> dict[str, str]:
     """Every chart of the reports for one wave, by name."""
     labels = _labels(data)
     unit = data.score.units[0]
@@ -145,6 +145,36 @@ def test_formats_follow_the_language():
     assert f.period(date(2025, 6, 12), date(2025, 6, 16)) == "12–16 Juni 2025"
     with pytest.raises(ValueError, match="lang"):
         Formatter("fr")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "digits", "expected"),
+    [
+        (88.125, "id", 2, "88,13"),  # the binary float is 88.125 exactly: half up, not even
+        (88.125, "en", 2, "88.13"),
+        (88.115, "id", 2, "88,12"),  # the float is a hair under 88.115: as typed, half up
+        (-2.505, "en", 2, "-2.51"),  # away from zero
+        (0.125, "id", 2, "0,13"),
+        (1234.5, "id", 0, "1.235"),
+        (np.float64(3.525), "id", 2, "3,53"),
+        (np.int64(7), "en", 1, "7.0"),
+    ],
+)
+def test_one_rounding_rule_half_up_on_the_decimal_value(value, lang, digits, expected):
+    """The project's one number formatter rounds half up on the value as written."""
+    assert format_number(value, lang, digits) == expected
+
+
+def test_pages_format_numbers_with_the_reports_formatter(app):
+    """The pages' Jinja helper is the reports' formatter, with an en dash for a missing value."""
+    from survey.web.i18n import format_number as page_number
+
+    with app.test_request_context("/?lang=id"):
+        assert page_number(88.125, 2) == "88,13" == format_number(88.125, "id")
+        assert page_number(None) == "–" and page_number(float("nan")) == "–"
+        assert page_number(1234, 0) == "1.234"
+    with app.test_request_context("/?lang=en"):
+        assert page_number(88.125, 2) == "88.13"
 
 
 def test_every_text_has_both_languages_and_the_same_placeholders():

@@ -16,7 +16,7 @@ import pytest
 from reports import (
     Comment,
     OpdReportData,
-    RankingData,
+    ScoredWave,
     TrendPoint,
     render_opd_pdf,
     render_opd_pdfs,
@@ -68,7 +68,7 @@ def embedded_fonts(pdf: bytes) -> dict[str, bool]:
 
 
 @pytest.fixture(scope="module")
-def wave() -> RankingData:
+def wave() -> ScoredWave:
     """20 simulated OPDs with KNPI-like means and 20..80 respondents each."""
     return sample_ranking(20, seed=3)
 
@@ -86,12 +86,12 @@ def ranking_en(wave) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def small_wave() -> RankingData:
+def small_wave() -> ScoredWave:
     """Four OPDs: 7, 8, 0 and 30 respondents (for the thresholds and an unscored OPD)."""
     return sample_ranking(4, sizes=[7, 8, 0, 30], seed=5)
 
 
-def _best(data: RankingData):
+def _best(data: ScoredWave):
     """The OPD ranked first (ties as the report orders them)."""
     return min(data.score.units, key=lambda u: (u.rank, -u.ikm, u.unit))
 
@@ -142,7 +142,9 @@ def test_ranking_report_methods_let_anyone_reproduce(wave, ranking_id):
     alpha = wave.score.alpha
     assert f"Cronbach's alpha = {f.num(alpha.alpha, 2)}" in text
     assert wave.fingerprint in text
-    assert f"ikm score --wave {wave.wave_slug} --seed {wave.seed}" in text
+    # The settings, not a command line: the reports know nothing of the CLI.
+    assert f"{wave.wave_slug} {wave.seed} {wave.fingerprint}" in text
+    assert "ikm score" not in text and "--seed" not in text
     assert "3,5324" in text and "88,31" in text  # the scheme's bounds
 
 
@@ -199,7 +201,7 @@ def test_small_wave_lists_the_unscored_and_another_k(small_wave):
 # --- the OPD report --------------------------------------------------------------------------
 
 
-def _opd_report(wave: RankingData, slug: str, **changes) -> OpdReportData:
+def _opd_report(wave: ScoredWave, slug: str, **changes) -> OpdReportData:
     """A simulated OPD report input, with some of its parts replaced."""
     base = sample_opd_report(wave, slug)
     fields = {

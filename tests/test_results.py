@@ -7,20 +7,25 @@ scoring did not produce. Flag decisions are refused once a wave is published.
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections import Counter
 from datetime import date
 from html import unescape
 from urllib.parse import urlsplit
 
+import pypdf
 import pytest
-from babel.numbers import format_decimal
 from sqlmodel import Session, select
 from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
 from test_auth import CSRF_RE, PASSWORD, AuthActions
 
-from survey.core import accounts, reportdata
+from reports.formatting import format_number
+from reports.model import Lang
+from reports.ranking import ranking_charts
+from survey.core import accounts
+from survey.core import queries as repo
+from survey.core import scores as score_service
 from survey.core.models import AuditLog, Response, Wave
 
 COMMENT = "Antrean <b>panjang</b> sekali"
@@ -61,10 +66,9 @@ def cells(page: str, slug: str) -> dict[str, str]:
     return found
 
 
-def num(value: float, digits: int, lang: str = "id") -> str:
-    """A number as the pages print it (3,07 in Indonesian)."""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=lang)
+def num(value: float, digits: int, lang: Lang = "id") -> str:
+    """A number as the pages and the PDFs print it (3,07 in Indonesian; the one formatter)."""
+    return format_number(value, lang, digits)
 
 
 def test_index_lists_published_waves_only(client, session: Session, published) -> None:
@@ -109,7 +113,14 @@ def test_unknown_wave_and_opd_are_404(client, session: Session, published) -> No
     assert client.get("/hasil/uji-2026/dinkes").status_code == 404
 
 
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF, whitespace folded (pypdf)."""
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
 def test_ranking_table_equals_ikm_score(client, runner, published) -> None:
+    """The CLI's JSON, the page's table cells and the ranking PDF: the same values."""
     response = client.get("/hasil/uji-2026")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -132,6 +143,43 @@ def test_ranking_table_equals_ikm_score(client, runner, published) -> None:
         assert f'href="/r/uji-2026/opd/{slug}.pdf?lang=id"' in page
     assert 'href="/r/uji-2026/ranking.pdf?lang=id"' in page
     assert 'href="/hasil/uji-2026/data-terbuka.zip"' in page
+    # The ranking PDF prints each OPD's row with the very cells of the page, in rank order.
+    pdf = client.get("/r/uji-2026/ranking.pdf")
+    assert pdf.status_code == 200
+    document = pdf_text(pdf.data)
+    for slug, row in expected.items():
+        got = cells(page, slug)
+        figures = f"{got['ikm']} {got['converted']} {got['ci']} {row['category']}"
+        assert f"{row['n']}{'*' if row['unreliable'] else ''} {figures}" in document, slug
+
+
+@pytest.fixture
+def half_way(session: Session, open_wave) -> Wave:
+    """A published wave where bpbd's converted score is exactly 88.125 (IKM 1269/360)."""
+    # 29 respondents answer 4 to five elements and 3 to four (32 points), 11 the other way
+    # round (31 points): 1269 points over 40 x 9 answers, IKM 3.525, converted 88.125.
+    rows = [[4] * 5 + [3] * 4] * 29 + [[4] * 4 + [3] * 5] * 11
+    add_responses(session, open_wave, "bpbd", rows)
+    add_responses(session, open_wave, "rsud", LOW * 10)
+    repo.set_wave_status(session, slug="uji-2026", status="closed")
+    return repo.set_wave_status(session, slug="uji-2026", status="published")
+
+
+def test_a_half_rounds_up_everywhere(client, runner, half_way) -> None:
+    """88.125 prints 88,13 on the page and in the PDF, 88.13 in the table; JSON keeps it all."""
+    assert scores(runner)["bpbd"]["ikm_converted"] == 88.125  # full precision in JSON
+    page = client.get("/hasil/uji-2026").get_data(as_text=True)
+    assert cells(page, "bpbd")["converted"] == "88,13"
+    assert "88,13" in pdf_text(client.get("/r/uji-2026/ranking.pdf").data)
+    assert "88,12" not in pdf_text(client.get("/r/uji-2026/opd/bpbd.pdf").data)
+    english = client.get("/hasil/uji-2026?lang=en").get_data(as_text=True)
+    assert cells(english, "bpbd")["converted"] == "88.13"
+    table = runner.invoke(args=["score", "--wave", "uji-2026"])
+    assert table.exit_code == 0, table.output
+    bpbd = next(line for line in table.stdout.splitlines() if " bpbd " in line)
+    assert " 88.13 " in bpbd and "88.12" not in bpbd
+    csv_text = runner.invoke(args=["score", "--wave", "uji-2026", "--format", "csv"]).stdout
+    assert ",88.125," in csv_text  # and full precision in CSV
 
 
 def test_page_says_what_it_rests_on(client, runner, published) -> None:
@@ -152,19 +200,18 @@ def test_page_says_what_it_rests_on(client, runner, published) -> None:
     assert f"Skor terendah: {worst['name']} (nilai {num(worst['ikm_converted'], 2)}" in page
 
 
-def test_charts_are_inline_accessible_svg_without_style(client, published) -> None:
+def test_charts_are_the_reports_images(client, app, session: Session, published) -> None:
+    """The page embeds the ranking report's own chart images: same SVG, same way, with alt."""
     page = client.get("/hasil/uji-2026").get_data(as_text=True)
-    svgs = re.findall(r"<svg [^>]*>", page)
-    assert len(svgs) == 3  # caterpillar, rank intervals, funnel
-    for tag in svgs:
-        assert 'role="img"' in tag and re.search(r'aria-label="[^"]+"', tag)
+    images = re.findall(r'<img src="(data:image/svg\+xml;base64,[^"]+)" alt="([^"]+)"', page)
+    assert len(images) == 3  # caterpillar, rank intervals, funnel
     assert page.count("<figcaption>") == 3
-    # A strict Content-Security-Policy blocks inline styles: none may remain.
-    assert "style=" not in page and "<style" not in page and "<?xml" not in page
-    ids = Counter(re.findall(r'\bid="([^"]+)"', page))
-    assert [i for i, count in ids.items() if count > 1] == []
-    for ref in re.findall(r"url\(#([^)]+)\)", page):
-        assert ids[ref] == 1, ref
+    with app.app_context():
+        scored = score_service.score_wave(session, wave=published)
+    expected = ranking_charts(scored, 3, "id", names=("caterpillar", "ranks", "funnel"))
+    assert images == [(c.uri, c.alt) for c in expected.values()]
+    # A strict Content-Security-Policy blocks inline styles and markup: none on the page.
+    assert "style=" not in page and "<style" not in page and "<svg" not in page
 
 
 def test_english_page(client, runner, published) -> None:
@@ -211,27 +258,40 @@ def test_opd_page(client, runner, published) -> None:
     for code, element in rsud["elements"].items():
         row = re.search(rf'<tr id="unsur-{code}"[^>]*>(.*?)</tr>', page, re.S)
         assert row and f'<td class="num nrr">{num(element["nrr"], 2)}</td>' in row[1]
-    assert 'role="img"' in page and "<figcaption>" in page and "style=" not in page
+    assert '<img src="data:image/svg+xml;base64,' in page and "<figcaption>" in page
+    assert "style=" not in page
     assert 'href="/r/uji-2026/opd/rsud.pdf?lang=id"' in page
     # No comments and no respondent breakdown on the public page.
     assert "panjang" not in page and "Profil responden" not in page
     assert "Laki-laki" not in page
 
 
-def test_scored_once_per_language(client, published, monkeypatch) -> None:
-    calls = []
-    real = reportdata.wave_ranking
+def test_scored_once_charts_drawn_once_per_language(client, published, monkeypatch) -> None:
+    """The cache keeps the one scored wave (any language) and its charts per language."""
+    from reports import ranking
 
-    def counting(*args, **kwargs):
-        calls.append(kwargs.get("wave"))
-        return real(*args, **kwargs)
+    scored, drawn = [], []
+    real_score, real_charts = score_service.score_wave, ranking.ranking_charts
 
-    monkeypatch.setattr(reportdata, "wave_ranking", counting)
+    def counting_score(*args, **kwargs):
+        """Count the scorings."""
+        scored.append(kwargs.get("wave"))
+        return real_score(*args, **kwargs)
+
+    def counting_charts(*args, **kwargs):
+        """Count the chart drawings."""
+        drawn.append(args[2])
+        return real_charts(*args, **kwargs)
+
+    monkeypatch.setattr(score_service, "score_wave", counting_score)
+    monkeypatch.setattr(ranking, "ranking_charts", counting_charts)
     for path in ("/hasil/uji-2026", "/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
         assert client.get(path).status_code == 200
-    assert len(calls) == 1
+    assert (len(scored), drawn) == (1, ["id"])
+    assert client.get("/r/uji-2026/ranking.pdf").status_code == 200
+    assert len(scored) == 1  # the PDF reads the same cached scored wave
     assert client.get("/hasil/uji-2026?lang=en").status_code == 200
-    assert len(calls) == 2
+    assert len(scored) == 1 and drawn[-1] == "en"
 
 
 def test_flags_are_frozen_after_publication(client, session: Session, published) -> None:

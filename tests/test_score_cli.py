@@ -144,3 +144,47 @@ def test_aggregates_from_database_match_rows(session, open_wave, app):
     expected = aggregate(np.array([[np.nan if v is None else v for v in r] for r in rows]))
     assert agg == expected
     assert repo.get_wave(session, slug="uji-2026").id == open_wave.id
+
+
+def test_the_scoring_service_speaks_in_no_command_line_flags(session, open_wave, app):
+    """score_wave's refusals name what is wrong, not an option of ``ikm score``."""
+    from survey.core.scores import ScoreError, score_wave
+
+    for options, message in (
+        ({"bootstrap": -1}, "the number of bootstrap resamples must be 0 or more, not -1"),
+        ({"top_k": 0}, "K of the best and lowest K must be at least 1, not 0"),
+    ):
+        with pytest.raises(ScoreError) as refused:
+            score_wave(session, wave=open_wave, **options)
+        assert str(refused.value) == message
+
+
+def test_reports_build_no_command_lines():
+    """No string the reports print (docstrings aside) holds an ``ikm`` command or an option."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in sorted((root / "reports").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and re.search(r"\bikm [a-z]|(?<![\w-])--[a-z]", node.value)
+            ):
+                found.append(f"{path.name}:{node.lineno}: {node.value[:60]!r}")
+    templates = sorted((root / "templates" / "reports").glob("*.html"))
+    found += [p.name for p in templates if re.search(r"\bikm score\b", p.read_text("utf-8"))]
+    assert found == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -28,19 +28,24 @@ from survey.cli.common import (
 from survey.core import queries as repo
 from survey.core.models import Wave
 
+if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load when a report is asked for
+    from reports.model import ScoredWave
+
 # --- Reports ----------------------------------------------------------------------------------
 
 report_group = AppGroup("report", help="PDF reports: the ranking, OPD reports, QR posters.")
 
 
-def ranking_of(session: Session, wave: Wave, seed: int, bootstrap: int) -> Any:
+def ranking_of(session: Session, wave: Wave, seed: int, bootstrap: int) -> ScoredWave:
     """Score the wave for a report; a wave without counted responses is a clear error."""
-    from survey.core.reportdata import wave_ranking
+    from survey.core.scores import score_wave
 
     try:
-        return wave_ranking(session, wave=wave, seed=seed, bootstrap=bootstrap)
+        scored = score_wave(session, wave=wave, seed=seed, bootstrap=bootstrap)
+        scored.wave_score()  # refuses a wave with no counted response
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    return scored
 
 
 @report_group.command("ranking")
@@ -62,7 +67,7 @@ def report_ranking_command(
     click.echo(f"Wrote the ranking report of {wave_slug} to {output} ({size:,} bytes)")
 
 
-def write_ranking_report(ranking: Any, output: Path, *, lang: str, top_k: int) -> int:
+def write_ranking_report(ranking: ScoredWave, output: Path, *, lang: str, top_k: int) -> int:
     """Render and write a ranking report; return its size."""
     from reports.ranking import render_ranking_pdf
 
@@ -100,7 +105,7 @@ def report_opd_command(
 
 
 def write_opd_reports(
-    session: Session, wave: Wave, ranking: Any, slugs: list[str], folder: Path, *, lang: str
+    session: Session, wave: Wave, ranking: ScoredWave, slugs: list[str], folder: Path, *, lang: str
 ) -> list[Path]:
     """Render and write one OPD report per slug, with a progress bar; return the paths.
 

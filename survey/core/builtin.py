@@ -1,8 +1,9 @@
 """The built-in reference data: the PermenPANRB 14/2017 questionnaire and the category schemes.
 
-The answer labels are those of the regulation (see shared/spec/ikm-standard.md) and must not
-be reworded; the question sentences are ours. ``seed_builtins`` inserts whatever is missing
-and never overwrites rows an operator may have changed.
+The element names and answer labels are the regulation's (:mod:`scoring.regulation`, the one
+copy), as are the category bounds (:mod:`scoring.schemes`); the question sentences are ours.
+``seed_builtins`` inserts whatever is missing and never overwrites rows an operator may have
+changed.
 """
 
 from __future__ import annotations
@@ -11,146 +12,74 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from scoring.regulation import PERMENPANRB_2017_ELEMENTS
+from scoring.schemes import SCHEMES
 from survey.core.models import CategoryScheme, Element, Questionnaire
 
 DEFAULT_QUESTIONNAIRE_SLUG = "permenpanrb-14-2017"
 DEFAULT_SCHEME_SLUG = "permenpanrb-14-2017"
 LEGACY_SCHEME_SLUG = "kepmenpan-25-2004"
 
-# (code, name_id, name_en, question_id, question_en, labels_id, labels_en)
-DEFAULT_ELEMENTS: tuple[tuple[str, str, str, str, str, list[str], list[str]], ...] = (
-    (
-        "U1",
-        "Persyaratan",
-        "Requirements",
+# Our question sentences, one per element of the regulation (which gives only the element
+# names and the answer labels, in :mod:`scoring.regulation`).
+QUESTIONS: dict[str, tuple[str, str]] = {
+    "U1": (
         "Bagaimana pendapat Saudara tentang kesesuaian persyaratan pelayanan dengan "
         "jenis pelayanannya?",
         "How well did the requirements fit the service you received?",
-        ["Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"],
-        ["Not suitable", "Less suitable", "Suitable", "Very suitable"],
     ),
-    (
-        "U2",
-        "Sistem, Mekanisme, dan Prosedur",
-        "Systems, mechanisms and procedures",
+    "U2": (
         "Bagaimana pendapat Saudara tentang kemudahan prosedur pelayanan di unit ini?",
         "How easy was the service procedure at this unit?",
-        ["Tidak mudah", "Kurang mudah", "Mudah", "Sangat mudah"],
-        ["Not easy", "Less easy", "Easy", "Very easy"],
     ),
-    (
-        "U3",
-        "Waktu Penyelesaian",
-        "Completion time",
+    "U3": (
         "Bagaimana pendapat Saudara tentang kecepatan waktu dalam memberikan pelayanan?",
         "How fast was the service delivered?",
-        ["Tidak cepat", "Kurang cepat", "Cepat", "Sangat cepat"],
-        ["Not fast", "Less fast", "Fast", "Very fast"],
     ),
-    (
-        "U4",
-        "Biaya/Tarif",
-        "Cost/fee",
+    "U4": (
         "Bagaimana pendapat Saudara tentang kewajaran biaya/tarif dalam pelayanan?",
         "How fair was the cost or fee of the service?",
-        ["Sangat mahal", "Cukup mahal", "Murah", "Gratis"],
-        ["Very expensive", "Quite expensive", "Cheap", "Free"],
     ),
-    (
-        "U5",
-        "Produk Spesifikasi Jenis Pelayanan",
-        "Service product specification",
+    "U5": (
         "Bagaimana pendapat Saudara tentang kesesuaian produk pelayanan antara yang "
         "tercantum dalam standar pelayanan dengan hasil yang diberikan?",
         "How well did the product you received match what the service standard promises?",
-        ["Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"],
-        ["Not suitable", "Less suitable", "Suitable", "Very suitable"],
     ),
-    (
-        "U6",
-        "Kompetensi Pelaksana",
-        "Staff competence",
+    "U6": (
         "Bagaimana pendapat Saudara tentang kompetensi/kemampuan petugas dalam pelayanan?",
         "How competent were the staff who served you?",
-        ["Tidak kompeten", "Kurang kompeten", "Kompeten", "Sangat kompeten"],
-        ["Not competent", "Less competent", "Competent", "Very competent"],
     ),
-    (
-        "U7",
-        "Perilaku Pelaksana",
-        "Staff behaviour",
+    "U7": (
         "Bagaimana pendapat Saudara tentang perilaku petugas dalam pelayanan terkait "
         "kesopanan dan keramahan?",
         "How courteous and friendly were the staff?",
-        [
-            "Tidak sopan dan ramah",
-            "Kurang sopan dan ramah",
-            "Sopan dan ramah",
-            "Sangat sopan dan ramah",
-        ],
-        [
-            "Not courteous and friendly",
-            "Less courteous and friendly",
-            "Courteous and friendly",
-            "Very courteous and friendly",
-        ],
     ),
-    (
-        "U8",
-        "Sarana dan Prasarana",
-        "Facilities and infrastructure",
+    "U8": (
         "Bagaimana pendapat Saudara tentang kualitas sarana dan prasarana?",
         "How good were the facilities?",
-        ["Buruk", "Cukup", "Baik", "Sangat baik"],
-        ["Poor", "Fair", "Good", "Very good"],
     ),
-    (
-        "U9",
-        "Penanganan Pengaduan, Saran dan Masukan",
-        "Handling of complaints, suggestions and feedback",
+    "U9": (
         "Bagaimana pendapat Saudara tentang penanganan pengaduan pengguna layanan?",
         "How are complaints from service users handled?",
-        [
-            "Tidak ada",
-            "Ada tetapi tidak berfungsi",
-            "Berfungsi kurang maksimal",
-            "Dikelola dengan baik",
-        ],
-        [
-            "None",
-            "Exists but does not work",
-            "Works, but not fully",
-            "Well managed",
-        ],
     ),
+}
+
+# (code, name_id, name_en, question_id, question_en, labels_id, labels_en)
+DEFAULT_ELEMENTS: tuple[tuple[str, str, str, str, str, list[str], list[str]], ...] = tuple(
+    (
+        e.code,
+        e.name_id,
+        e.name_en,
+        *QUESTIONS[e.code],
+        list(e.labels_id),
+        list(e.labels_en),
+    )
+    for e in PERMENPANRB_2017_ELEMENTS
 )
 
-
-def _category(code: str, label_id: str, label_en: str, min_ikm: float, min_conv: float) -> dict:
-    return {
-        "code": code,
-        "label_id": label_id,
-        "label_en": label_en,
-        "min_ikm": min_ikm,
-        "min_converted": min_conv,
-    }
-
-
-# Lower bounds per PermenPANRB 14/2017 (compare with >=; the printed table has gaps).
-PERMENPANRB_2017: list[dict[str, Any]] = [
-    _category("A", "Sangat baik", "Very good", 3.5324, 88.31),
-    _category("B", "Baik", "Good", 3.0644, 76.61),
-    _category("C", "Kurang baik", "Poor", 2.60, 65.00),
-    _category("D", "Tidak baik", "Very poor", 1.00, 25.00),
-]
-# KepmenPAN 25/2004 (legacy, 14 elements). Its printed 1..4 and converted bounds are not
-# each other's multiples of 25; both are kept as printed.
-KEPMENPAN_2004: list[dict[str, Any]] = [
-    _category("A", "Sangat baik", "Very good", 3.26, 81.26),
-    _category("B", "Baik", "Good", 2.51, 62.51),
-    _category("C", "Kurang baik", "Poor", 1.76, 43.76),
-    _category("D", "Tidak baik", "Very poor", 1.00, 25.00),
-]
+# The category tables as the database stores them: one copy, in :mod:`scoring.schemes`.
+PERMENPANRB_2017: list[dict[str, Any]] = SCHEMES[DEFAULT_SCHEME_SLUG].as_dicts()
+KEPMENPAN_2004: list[dict[str, Any]] = SCHEMES[LEGACY_SCHEME_SLUG].as_dicts()
 
 BUILTIN_SCHEMES = (
     (DEFAULT_SCHEME_SLUG, "PermenPANRB 14/2017", PERMENPANRB_2017),

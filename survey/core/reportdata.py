@@ -1,9 +1,10 @@
-"""Filling the reports' input objects from the database.
+"""Filling the OPD reports' and the posters' input objects from the database.
 
-``reports`` reads nothing but the value objects of :mod:`reports.model`; this module is where
-the wave, its scores, the reasons for flagged responses, an OPD's comments, respondent profile
-and earlier waves come out of the tables and into those objects. Anonymity rules (no group
-under 5, no comment under 8 responses) are applied by the reports themselves.
+``reports`` reads nothing but the value objects of :mod:`reports.model`. The scored wave
+itself comes from :func:`survey.core.scores.score_wave`; this module adds what one OPD's report
+needs besides (its comments, respondent profile and earlier waves) and the posters' URLs.
+Anonymity rules (no group under 5, no comment under 8 responses) are applied by the reports
+themselves.
 """
 
 from __future__ import annotations
@@ -11,87 +12,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from reports.model import (
-    Comment,
-    ElementInfo,
-    OpdInfo,
-    OpdReportData,
-    Poster,
-    RankingData,
-    TrendPoint,
-    age_band,
-)
-from scoring import UnitScore
+from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
 from survey.core import queries as repo
 from survey.core import urls
 from survey.core.models import Opd, Response, Wave, WaveOpd
-from survey.core.scores import WaveReport, score_wave
+from survey.core.scores import score_wave
 
 PROFILE_FIELDS = ("sex", "age", "education", "occupation", "service")
-
-
-def flag_reasons(session: Session, *, wave: Wave) -> dict[str, int]:
-    """Return the wave's flagged responses counted by reason."""
-    query = (
-        select(Response.flag_reason, func.count())
-        .where(Response.wave_id == wave.id, Response.status == "flagged")
-        .group_by(col(Response.flag_reason))
-    )
-    return {str(reason or "manual"): int(n) for reason, n in session.exec(query).all()}
-
-
-def ranking_data(session: Session, *, wave: Wave, report: WaveReport) -> RankingData:
-    """Return the ranking report's input for a scored wave."""
-    if report.score is None:
-        raise ValueError(f"wave {wave.slug!r} has no counted response to report on")
-    elements = tuple(
-        ElementInfo(
-            code=e.code,
-            name_id=e.name_id,
-            name_en=e.name_en,
-            labels_id=tuple(e.labels_id),
-            labels_en=tuple(e.labels_en),
-        )
-        for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)
-        if e.kind == "ikm"
-    )
-    populations = {
-        opd.slug: opd.service_population for opd, _link in repo.wave_opds(session, wave=wave)
-    }
-    opds = tuple(
-        OpdInfo(
-            slug=o.slug,
-            name=o.name,
-            short_name=o.short_name,
-            target_n=o.target,
-            population=populations.get(o.slug),
-            flagged=o.flagged,
-        )
-        for o in report.opds
-    )
-    return RankingData(
-        title=wave.title,
-        evaluator=wave.evaluator or "",
-        period_start=wave.period_start,
-        period_end=wave.period_end,
-        data_taken_at=report.taken_at,
-        simulated=wave.simulated,
-        scheme_slug=report.scheme_slug,
-        elements=elements,
-        opds=opds,
-        score=report.score,
-        aggregates=report.aggregates,
-        counted=report.counted,
-        flagged=report.flagged,
-        flag_reasons=flag_reasons(session, wave=wave),
-        seed=report.seed,
-        fingerprint=report.fingerprint,
-        bootstrap=report.bootstrap,
-        wave_slug=wave.slug,
-    )
 
 
 def counted_of_opd(session: Session, *, wave: Wave, opd: Opd) -> Sequence[Response]:
@@ -144,8 +73,7 @@ def trend(session: Session, *, wave: Wave, opd: Opd, seed: int) -> tuple[TrendPo
     )
     points = []
     for earlier in session.exec(query).all():
-        report = score_wave(session, wave=earlier, seed=seed, wave_tests=False)
-        unit = None if report.score is None else _unit(report, opd.slug)
+        unit = score_wave(session, wave=earlier, seed=seed, wave_tests=False).unit(opd.slug)
         if unit is None:
             continue
         points.append(
@@ -161,14 +89,8 @@ def trend(session: Session, *, wave: Wave, opd: Opd, seed: int) -> tuple[TrendPo
     return tuple(points)
 
 
-def _unit(report: WaveReport, slug: str) -> UnitScore | None:
-    """Return the OPD's score in a report, or None."""
-    assert report.score is not None
-    return next((u for u in report.score.units if u.unit == slug), None)
-
-
 def opd_report_data(
-    session: Session, *, wave: Wave, ranking: RankingData, opd_slug: str, public: bool = False
+    session: Session, *, wave: Wave, ranking: ScoredWave, opd_slug: str, public: bool = False
 ) -> OpdReportData:
     """Return one OPD head's report input: the wave's ranking plus the OPD's own details.
 
@@ -202,9 +124,3 @@ def posters(session: Session, *, wave: Wave, public_url: str) -> list[Poster]:
             )
         )
     return items
-
-
-def wave_ranking(session: Session, *, wave: Wave, seed: int = 0, bootstrap: int = 0) -> RankingData:
-    """Score a wave with everything the reports print (alpha and Kruskal-Wallis included)."""
-    report = score_wave(session, wave=wave, seed=seed, bootstrap=bootstrap, wave_tests=True)
-    return ranking_data(session, wave=wave, report=report)

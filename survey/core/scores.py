@@ -4,6 +4,10 @@ This is the glue between storage and the pure statistics: it finds the wave's qu
 scheme and OPDs, reads the counted answers in one scan (:mod:`survey.core.answers`), builds every
 OPD's sufficient statistics in one vectorised pass, and calls :func:`scoring.score_units`.
 Flagged responses are never scored; their count per OPD is reported beside the scores.
+
+:func:`score_wave` is the one service that scores a wave: it returns the one result object,
+:class:`reports.model.ScoredWave`, which ``ikm score`` prints (:func:`to_table`,
+:func:`to_json`, :func:`to_csv`) and the web pages and the PDFs read.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import csv
 import hashlib
 import io
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,107 +25,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from reports.formatting import format_number
+from reports.model import ElementInfo, OpdInfo, ScoredWave
 from survey.core import queries as repo
 from survey.core.answers import read_wave_answers
 from survey.core.database import engine_of
 from survey.core.models import CategoryScheme, Element, Response, Wave, utcnow
 
 if TYPE_CHECKING:
-    from scoring import Aggregates, WaveScore
-
-# The per-OPD fields of ``UnitScore.as_dict`` other than the unit and its elements; an OPD
-# without counted responses carries them all as null.
-SCORE_FIELDS = (
-    "ikm",
-    "ikm_converted",
-    "ci_low",
-    "ci_high",
-    "ci_method",
-    "unreliable",
-    "category",
-    "category_label",
-    "category_label_en",
-    "crosses_boundary",
-    "rank",
-    "rank_ci_low",
-    "rank_ci_high",
-    "rank_marginal_low",
-    "rank_marginal_high",
-    "in_top_set",
-    "in_bottom_set",
-    "funnel_95",
-    "funnel_998",
-    "shrunken",
-)
+    from scoring import Aggregates
 
 
 class ScoreError(ValueError):
     """The wave cannot be scored as asked (unknown scheme, no elements, bad option)."""
-
-
-@dataclass(frozen=True)
-class OpdRow:
-    """An OPD of the wave with its name and how many of its responses are flagged."""
-
-    slug: str
-    name: str
-    short_name: str | None
-    flagged: int
-    target: int | None
-
-
-@dataclass(frozen=True)
-class WaveReport:
-    """A wave's scores with what a reader needs to trust them (counts, seed, fingerprint)."""
-
-    wave: Wave
-    scheme_slug: str
-    score: WaveScore | None  # None when no OPD has a counted response
-    opds: tuple[OpdRow, ...]
-    element_codes: tuple[str, ...]
-    counted: int
-    flagged: int
-    seed: int
-    bootstrap: int
-    fingerprint: str
-    aggregates: Mapping[str, Aggregates] = field(default_factory=dict)  # OPDs with responses
-    taken_at: datetime = field(default_factory=utcnow)
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Return one dict per OPD (the ``--format json`` objects), scored ones by rank."""
-        by_slug = {o.slug: o for o in self.opds}
-        scored = [] if self.score is None else sorted(self.score.units, key=_rank_key)
-        out = []
-        for unit in scored:
-            opd = by_slug[unit.unit]
-            data = unit.as_dict()
-            data.pop("unit")
-            out.append({"opd": opd.slug, "name": opd.name, **data, "flagged": opd.flagged})
-        done = {row["opd"] for row in out}
-        for opd in self.opds:
-            if opd.slug not in done:
-                out.append(_unscored_row(opd, self.element_codes))
-        return out
-
-
-def _rank_key(unit: Any) -> tuple[int, str]:
-    return (unit.rank, unit.unit)
-
-
-def _unscored_row(opd: OpdRow, codes: Sequence[str]) -> dict[str, Any]:
-    """An OPD without counted responses: listed, with no score and no rank."""
-    empty = dict.fromkeys(SCORE_FIELDS)
-    elements = {c: {"nrr": None, "ci_low": None, "ci_high": None, "n": 0} for c in codes}
-    return {
-        "opd": opd.slug,
-        "name": opd.name,
-        "n": 0,
-        **empty,
-        "elements": elements,
-        "flagged": opd.flagged,
-    }
 
 
 def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategoryScheme:
@@ -136,13 +54,19 @@ def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategorySc
     return stored
 
 
-def _flagged_counts(session: Session, wave: Wave) -> dict[int, int]:
+def _flagged_counts(session: Session, wave: Wave) -> tuple[dict[int, int], dict[str, int]]:
+    """Return the wave's flagged responses counted by OPD id, and by reason."""
     query = (
-        select(Response.opd_id, func.count())
+        select(Response.opd_id, Response.flag_reason, func.count())
         .where(Response.wave_id == wave.id, Response.status == "flagged")
-        .group_by(Response.opd_id)
+        .group_by(col(Response.opd_id), col(Response.flag_reason))
     )
-    return {int(opd_id): int(count) for opd_id, count in session.exec(query).all()}
+    by_opd: Counter[int] = Counter()
+    by_reason: Counter[str] = Counter()
+    for opd_id, reason, count in session.exec(query).all():
+        by_opd[int(opd_id)] += int(count)
+        by_reason[str(reason or "manual")] += int(count)
+    return dict(by_opd), dict(by_reason)
 
 
 def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
@@ -169,16 +93,18 @@ def score_wave(
     confidence_level: float = 0.95,
     rank_draws: int = 1000,
     wave_tests: bool = True,
-) -> WaveReport:
-    """Score every OPD of ``wave`` on its counted responses.
+) -> ScoredWave:
+    """Score every OPD of ``wave`` on its counted responses: the one scored-wave object.
 
-    ``wave_tests=False`` leaves out Cronbach's alpha (with missing answers) and the
-    Kruskal-Wallis test, which need every row; the scores and ranks do not change.
+    ``ikm score``, the public pages, the OPD head's pages, the dashboard and the PDFs all read
+    the :class:`~reports.model.ScoredWave` this returns (its ``score`` is None when no OPD has a
+    counted response). ``wave_tests=False`` leaves out Cronbach's alpha (with missing answers)
+    and the Kruskal-Wallis test, which need every row; the scores and ranks do not change.
     """
     if bootstrap < 0:
-        raise ScoreError(f"--bootstrap must be 0 or more, not {bootstrap}")
+        raise ScoreError(f"the number of bootstrap resamples must be 0 or more, not {bootstrap}")
     if top_k < 1:
-        raise ScoreError(f"--top must be at least 1, not {top_k}")
+        raise ScoreError(f"K of the best and lowest K must be at least 1, not {top_k}")
     stored_scheme = _stored_scheme(session, wave, scheme_slug)
     questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     assert questionnaire is not None
@@ -189,14 +115,15 @@ def score_wave(
         raise ScoreError(f"the questionnaire of wave {wave.slug!r} has no IKM elements")
     codes = tuple(e.code for e in items)
     covered = repo.wave_opds(session, wave=wave)
-    flagged = _flagged_counts(session, wave)
+    flagged, flag_reasons = _flagged_counts(session, wave)
     opds = tuple(
-        OpdRow(
+        OpdInfo(
             slug=opd.slug,
             name=opd.name,
             short_name=opd.short_name,
+            target_n=link.target_n,
+            population=opd.service_population,
             flagged=flagged.get(int(opd.id or 0), 0),
-            target=link.target_n,
         )
         for opd, link in covered
     )
@@ -256,33 +183,48 @@ def score_wave(
             rank_draws=rank_draws,
             element_codes=codes,
         )
-    return WaveReport(
-        wave=wave,
+    return ScoredWave(
+        title=wave.title,
+        evaluator=wave.evaluator or "",
+        period_start=wave.period_start,
+        period_end=wave.period_end,
+        data_taken_at=utcnow(),
+        simulated=wave.simulated,
         scheme_slug=slug,
-        score=score,
+        elements=tuple(
+            ElementInfo(
+                code=e.code,
+                name_id=e.name_id,
+                name_en=e.name_en,
+                labels_id=tuple(e.labels_id),
+                labels_en=tuple(e.labels_en),
+            )
+            for e in items
+        ),
         opds=opds,
-        element_codes=codes,
+        score=score,
+        aggregates=present,
         counted=len(opd_index),
         flagged=sum(o.flagged for o in opds),
+        flag_reasons=flag_reasons,
         seed=seed,
-        bootstrap=bootstrap,
         fingerprint=_fingerprint(aggregates, slugs),
-        aggregates=present,
+        bootstrap=bootstrap,
+        wave_slug=wave.slug,
     )
 
 
 def _num(value: Any, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{digits}f}"
+    """A number for the terminal table: the one formatter (English, half up), "–" if none."""
+    return format_number(value, "en", digits, missing="–")
 
 
-def to_json(report: WaveReport) -> str:
+def to_json(report: ScoredWave) -> str:
     """Return the ``--format json`` text: a list with one object per OPD."""
     return json.dumps(report.rows(), ensure_ascii=False, indent=2)
 
 
-def to_csv(report: WaveReport) -> str:
+def to_csv(report: ScoredWave) -> str:
     """Return the ``--format csv`` text: one row per OPD, element figures flattened."""
     buffer = io.StringIO()
     rows = report.rows()
@@ -303,11 +245,11 @@ def to_csv(report: WaveReport) -> str:
     return buffer.getvalue()
 
 
-def to_table(report: WaveReport) -> str:
+def to_table(report: ScoredWave) -> str:
     """Return a plain-text table for the terminal, with the confidence-set verdicts."""
     lines = [
-        f"Wave {report.wave.slug}: {report.wave.title}"
-        + (" (SIMULATED DATA)" if report.wave.simulated else ""),
+        f"Wave {report.wave_slug}: {report.title}"
+        + (" (SIMULATED DATA)" if report.simulated else ""),
         f"Scheme {report.scheme_slug}; {report.counted} counted responses, "
         f"{report.flagged} flagged and excluded; seed {report.seed}; data {report.fingerprint}",
         "",
@@ -334,7 +276,7 @@ def to_table(report: WaveReport) -> str:
         )
     if report.score is not None:
         k = report.score.top_k
-        ranked = sorted(report.score.units, key=_rank_key)
+        ranked = report.ranked_units()
         top = [u.unit for u in ranked if u.in_top_set]
         bottom = [u.unit for u in ranked if u.in_bottom_set]
         lines += [

@@ -94,7 +94,7 @@ class Totals:
 
 def dashboard_data(session: Session, *, wave: Wave) -> tuple[list[DashboardRow], Totals, datetime]:
     """Return the rows (by OPD name), the totals and the time the data was taken."""
-    report = score_wave(session, wave=wave, wave_tests=False)
+    report = score_wave(session, wave=wave, wave_tests=False)  # the same object as ikm score
     scored = {row["opd"]: row for row in report.rows()}
     last = last_response_times(session, wave=wave)
     rows = []
@@ -106,7 +106,7 @@ def dashboard_data(session: Session, *, wave: Wave) -> tuple[list[DashboardRow],
                 slug=opd.slug,
                 name=opd.name,
                 counted=counted,
-                target=opd.target,
+                target=opd.target_n,
                 flagged=opd.flagged,
                 last_at=last.get(opd.slug),
                 score=data if counted >= MIN_RESPONSES and data.get("ikm") is not None else None,
@@ -123,7 +123,7 @@ def dashboard_data(session: Session, *, wave: Wave) -> tuple[list[DashboardRow],
         opds_reached=sum(1 for r in rows if r.target and r.counted >= r.target),
         last_at=max((r.last_at for r in rows if r.last_at), default=None, key=_utc_key),
     )
-    return rows, totals, report.taken_at
+    return rows, totals, report.data_taken_at
 
 
 def _utc_key(value: datetime) -> datetime:

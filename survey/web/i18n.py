@@ -8,15 +8,19 @@ catalogs in ``survey/translations``; questionnaire texts are data and carry both
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
-from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask, Response, current_app, request
 from flask_babel import Babel, get_locale
+
+from reports.formatting import format_number as report_number
+
+if TYPE_CHECKING:  # annotations only: the model module loads the statistics libraries
+    from reports.model import Lang
 
 LANGUAGES = ("id", "en")
 LANG_COOKIE = "lang"
@@ -53,12 +57,9 @@ def remember_language(response: Response) -> Response:
 
 
 def format_number(value: float | None, digits: int = 2, lang: str | None = None) -> str:
-    """Format a number with a fixed number of decimals in the language's convention."""
-    if value is None:
-        return "–"
-    lang = lang or current_language()
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return babel_format_decimal(value, format=pattern, locale=lang)
+    """Format a number for a page: the reports' formatter (half up), "–" when missing."""
+    language: Lang = "en" if (lang or current_language()) == "en" else "id"  # the two of LANGUAGES
+    return report_number(value, language, digits, missing="–")
 
 
 def to_local(value: datetime, tz: str | None = None) -> datetime:

@@ -17,27 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from survey.core import queries as repo
 from survey.core.models import Opd, User, Wave, WaveOpd
 from survey.web.database import get_session
-from survey.web.results import (
-    TOP_K,
-    ScoredWave,
-    element_chart,
-    element_rows,
-    finite,
-    inline_svg,
-    page_lang,
-    rank_row,
-    scored_wave,
-)
+from survey.web.results import TOP_K, element_rows, finite, page_lang, rank_row, scored_wave
 from survey.web.signin import current_user, login_required
 
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not at start-up
-    from reports.model import Lang
+    from reports.charts import ChartImage
+    from reports.model import Lang, ScoredWave
     from scoring import UnitScore
 
 bp = Blueprint("opdhead", __name__)
@@ -81,7 +71,7 @@ class WaveResult:
     """The OPD's result in one wave (no unit: it had no counted response there)."""
 
     wave: Wave
-    scored: ScoredWave | None
+    scored: ScoredWave
     unit: UnitScore | None
 
     @property
@@ -92,24 +82,22 @@ class WaveResult:
     @property
     def count(self) -> int:
         """How many OPDs the wave scored."""
-        return self.scored.ranking.scored_count() if self.scored is not None else 0
+        return self.scored.scored_count()
 
 
-def opd_results(session: Session, *, opd: Opd, lang: Lang) -> list[WaveResult]:
+def opd_results(session: Session, *, opd: Opd) -> list[WaveResult]:
     """The OPD's result in every closed or published wave that covered it, oldest first."""
     results = []
     for wave in opd_waves(session, opd=opd, statuses=READABLE_STATUSES):
-        scored = scored_wave(session, wave=wave, lang=lang)
-        unit = scored.ranking.unit(opd.slug) if scored is not None else None
-        results.append(WaveResult(wave=wave, scored=scored, unit=unit))
+        scored = scored_wave(session, wave=wave)
+        results.append(WaveResult(wave=wave, scored=scored, unit=scored.unit(opd.slug)))
     return results
 
 
-def trend_chart(results: Sequence[WaveResult], lang: Lang) -> Markup | None:
+def trend_chart(results: Sequence[WaveResult], lang: Lang) -> ChartImage | None:
     """The OPD's score over the waves (oldest left), when it has a score in two or more."""
-    from reports import charts
     from reports.model import TrendPoint
-    from reports.texts import Texts
+    from reports.opd import trend_chart as draw
 
     points = [
         TrendPoint(
@@ -121,14 +109,12 @@ def trend_chart(results: Sequence[WaveResult], lang: Lang) -> Markup | None:
             n=r.unit.n,
         )
         for r in results
-        if r.unit is not None and r.scored is not None
+        if r.unit is not None
     ]
     if len(points) < 2:
         return None
-    latest = next(r for r in reversed(results) if r.unit is not None and r.scored is not None)
-    assert latest.scored is not None
-    svg = charts.trend_svg(points, latest.scored.ranking.score.scheme, lang=lang)
-    return inline_svg(svg, label=Texts(lang)("opd.trend_title"), prefix="chart-trend")
+    latest = next(r for r in reversed(results) if r.unit is not None)
+    return draw(points, latest.scored.wave_score().scheme, lang)
 
 
 # --- Views -----------------------------------------------------------------------------------
@@ -158,7 +144,7 @@ def opd(opd_slug: str) -> ResponseReturnValue:
     session = get_session()
     _user, item = _readable_opd(session, opd_slug)
     lang = page_lang()
-    results = opd_results(session, opd=item, lang=lang)
+    results = opd_results(session, opd=item)
     return render_template(
         "opdhead/opd.html",
         opd=item,
@@ -177,6 +163,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
     from reports.opd import (
         MIN_GROUP,
         MIN_N_COMMENTS,
+        element_chart,
         profile_fields,
         visible_comments,
         weakest_elements,
@@ -195,11 +182,10 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
         abort(404)
     lang = page_lang()
     t = Texts(lang)
-    scored = scored_wave(session, wave=found, lang=lang)
-    ranking = scored.ranking if scored is not None else None
-    unit = ranking.unit(item.slug) if ranking is not None else None
+    ranking = scored_wave(session, wave=found)
+    unit = ranking.unit(item.slug)
     context: dict[str, Any] = {}
-    if ranking is not None and unit is not None:
+    if unit is not None:
         rows = element_rows(ranking, unit, lang)
         by_code = {r.code: r for r in rows}
         responses = counted_of_opd(session, wave=found, opd=item)
@@ -217,7 +203,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
         "opdhead/wave.html",
         wave=found,
         opd=item,
-        ranking=ranking,
+        ranking=ranking if ranking.score is not None else None,  # nothing scored: no facts
         unit=unit,
         t=t,
         f=Formatter(lang),

@@ -1,6 +1,7 @@
 """PDF downloads: the ranking report, the OPD reports and the QR posters of a wave.
 
-The views only wrap the bytes that :mod:`reports` renders. Nothing of a wave is public before
+The views only wrap the bytes that :mod:`reports` renders from the scored wave the pages show
+(the same cached :class:`reports.model.ScoredWave`). Nothing of a wave is public before
 it is published: the ranking report is served only for a published wave; an OPD's report is
 public once the wave is published, readable by that OPD's head (and staff) once it is closed,
 and by evaluators and administrators only before then. The posters name every OPD of a wave,
@@ -15,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from survey.core import queries as repo
 from survey.core.models import Wave
 from survey.web.database import get_session
+from survey.web.results import scored_wave
 from survey.web.signin import current_user, roles_required
 
 bp = Blueprint("reports", __name__)
@@ -51,13 +53,11 @@ def _pdf(data: bytes, filename: str) -> Response:
 def ranking_pdf(wave_slug: str) -> Response:
     """The ranking report of a published wave."""
     from reports.ranking import render_ranking_pdf
-    from survey.core.reportdata import wave_ranking
 
     wave = _wave(wave_slug, published=True)
-    try:
-        ranking = wave_ranking(get_session(), wave=wave)
-    except ValueError:
-        abort(404)
+    ranking = scored_wave(get_session(), wave=wave)
+    if ranking.score is None:
+        abort(404)  # nothing counted: no ranking to report
     return _pdf(render_ranking_pdf(ranking, lang=_lang()), f"{wave.slug}-ranking.pdf")
 
 
@@ -65,7 +65,7 @@ def ranking_pdf(wave_slug: str) -> Response:
 def opd_pdf(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     """One OPD's report: public once published; closed: its head and staff; else staff."""
     from reports.opd import render_opd_pdf
-    from survey.core.reportdata import opd_report_data, wave_ranking
+    from survey.core.reportdata import opd_report_data
 
     session = get_session()
     wave = _wave(wave_slug, published=False)
@@ -84,10 +84,9 @@ def opd_pdf(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
             return _sign_in()
         if not staff and not (user.role == "opd-head" and user.opd_id == opd.id):
             abort(404)  # another OPD's head: as if the report did not exist
-    try:
-        ranking = wave_ranking(session, wave=wave)
-    except ValueError:
-        abort(404)
+    ranking = scored_wave(session, wave=wave)
+    if ranking.score is None:
+        abort(404)  # nothing counted: no report
     data = opd_report_data(
         session, wave=wave, ranking=ranking, opd_slug=opd_slug, public=not private
     )

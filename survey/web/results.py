@@ -6,28 +6,28 @@ table (the same figures as ``ikm score --format json``), a plain-language summar
 charts inline as SVG, and ``/hasil/<wave>/<opd>`` shows one OPD's score and elements (no
 comments and no respondent breakdown on the public page).
 
-Scoring a wave reads all its counted answers, so the scored wave is kept in a small
-in-process LRU per application, keyed by the wave and a cheap key of its counted data
-(:func:`data_key`) and the language. A published wave no longer changes (imports and flag
-decisions are refused for it), so in practice each is scored once per process. The OPD
-head's pages (:mod:`survey.web.opdhead`) reuse the same cache and helpers.
+The figures come from the one scored-wave object, :class:`reports.model.ScoredWave`, built by
+:func:`survey.core.scores.score_wave` as for ``ikm score`` and the PDFs; the charts are the
+PDFs' own images (:func:`reports.ranking.ranking_charts`), embedded the same way. Scoring a
+wave reads all its counted answers and drawing its charts takes a second, so both are kept in
+a small in-process LRU per application (:func:`cached`), keyed by the wave and a cheap key of
+its counted data (:func:`data_key`). A published wave no longer changes (imports and flag
+decisions are refused for it), so in practice each is scored once per process. The OPD head's
+pages (:mod:`survey.web.opdhead`) reuse the same cache and helpers.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup
 from sqlmodel import Session, select
 
 from survey.core import queries as repo
@@ -36,7 +36,8 @@ from survey.web.database import get_session
 from survey.web.i18n import current_language
 
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not at start-up
-    from reports.model import Lang, RankingData
+    from reports.charts import ChartImage
+    from reports.model import Lang, ScoredWave
     from reports.ranking import RankRow
     from scoring import UnitScore
 
@@ -44,59 +45,11 @@ bp = Blueprint("results", __name__)
 
 TOP_K = 5  # K of "the best K / the lowest K", as ``ikm score`` and the ranking PDF default
 SEED = 0  # the seed of every published figure (the PDFs use the same)
-CACHE_SIZE = 32  # scored waves (per language) kept per process
-
-# --- Charts inline ---------------------------------------------------------------------------
-
-_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
-_ID_ATTR = re.compile(r'\bid="([^"]+)"')
-_URL_REF = re.compile(r"url\(#([^)]+)\)")
-_HREF_REF = re.compile(r'xlink:href="#([^"]+)"')
-
-
-def _presentation(style: str) -> str:
-    """Rewrite a CSS ``style`` attribute's declarations as SVG presentation attributes."""
-    out = []
-    for declaration in style.split(";"):
-        name, sep, value = declaration.partition(":")
-        if sep and name.strip():
-            out.append(f' {name.strip()}="{html.escape(value.strip(), quote=True)}"')
-    return "".join(out)
-
-
-def inline_svg(svg: str, *, label: str, prefix: str) -> Markup:
-    """Turn a chart's SVG document into markup for a page, safe under a strict CSP.
-
-    The XML prolog and metadata go; ``style`` attributes (which a Content-Security-Policy
-    without 'unsafe-inline' blocks) become presentation attributes, and the one ``<style>``
-    rule matplotlib writes becomes attributes of the root, which its children inherit. Every
-    id gets `prefix`, so several charts on one page never share an id.
-    """
-    body = svg[svg.index("<svg") :]
-    body = re.sub(r"<metadata>.*?</metadata>\s*", "", body, flags=re.S)
-    body = re.sub(r"<style[^>]*>.*?</style>\s*", "", body, flags=re.S)
-    body = _STYLE_ATTR.sub(lambda m: _presentation(m.group(1)), body)
-    body = _ID_ATTR.sub(lambda m: f'id="{prefix}-{m.group(1)}"', body)
-    body = _URL_REF.sub(lambda m: f"url(#{prefix}-{m.group(1)})", body)
-    body = _HREF_REF.sub(lambda m: f'xlink:href="#{prefix}-{m.group(1)}"', body)
-    root = (
-        f'<svg role="img" aria-label="{html.escape(label, quote=True)}" '
-        'stroke-linejoin="round" stroke-linecap="butt" '
-    )
-    # matplotlib escapes every text it writes into the SVG, and the label is escaped above.
-    return Markup(body.replace("<svg ", root, 1).strip())  # nosec B704
-
+CACHE_SIZE = 32  # scored waves and their charts (per language) kept per process
+PAGE_CHARTS = ("caterpillar", "ranks", "funnel")  # the ranking report's, less the answer bars
+T = TypeVar("T")
 
 # --- Scored waves, cached --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScoredWave:
-    """A wave's ranking input with the charts drawn once, in one language."""
-
-    ranking: RankingData
-    lang: Lang
-    charts: Mapping[str, Markup]
 
 
 def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
@@ -138,10 +91,10 @@ class _Lru:
     def __init__(self, size: int) -> None:
         """Keep at most `size` entries."""
         self.size = size
-        self.items: OrderedDict[Any, ScoredWave | None] = OrderedDict()
+        self.items: OrderedDict[Any, Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get_or_make(self, key: Any, make: Callable[[], ScoredWave | None]) -> ScoredWave | None:
+    def get_or_make(self, key: Any, make: Callable[[], T]) -> T:
         """Return the entry of `key`, making (and keeping) it when absent."""
         with self.lock:
             if key in self.items:
@@ -161,57 +114,34 @@ def _cache() -> _Lru:
     return current_app.extensions.setdefault("ikm_results_cache", _Lru(CACHE_SIZE))
 
 
-def _labels(ranking: RankingData) -> dict[str, str]:
-    """Chart labels of the OPDs: short names where they have one."""
-    return {o.slug: o.label() for o in ranking.opds}
-
-
-def _wave_charts(ranking: RankingData, lang: Lang) -> dict[str, Markup]:
-    """The ranking page's charts (caterpillar, rank intervals, funnel when there is one)."""
-    from reports import charts
-    from reports.texts import Texts
-
-    score = ranking.score
-    if not score.units:
-        return {}
-    t = Texts(lang)
-    labels = _labels(ranking)
-    k = max(1, min(TOP_K, len(score.units)))
-    out = {
-        "caterpillar": inline_svg(
-            charts.caterpillar_svg(score, labels, lang=lang),
-            label=t("chart.caterpillar.title"),
-            prefix="chart-caterpillar",
-        ),
-        "ranks": inline_svg(
-            charts.rank_interval_svg(score, labels, lang=lang, top_k=k),
-            label=t("chart.rank.title"),
-            prefix="chart-ranks",
-        ),
-    }
-    if score.funnel is not None:
-        out["funnel"] = inline_svg(
-            charts.funnel_svg(score, labels, lang=lang),
-            label=t("chart.funnel.title"),
-            prefix="chart-funnel",
-        )
-    return out
-
-
-def scored_wave(session: Session, *, wave: Wave, lang: Lang) -> ScoredWave | None:
-    """Return the wave scored (seed 0, as ``ikm score``) with its charts; None if no response."""
-    from survey.core.reportdata import wave_ranking
-
-    def make() -> ScoredWave | None:
-        """Score the wave and draw its charts."""
-        try:
-            ranking = wave_ranking(session, wave=wave, seed=SEED)
-        except ValueError:  # no counted response at all: nothing to rank
-            return None
-        return ScoredWave(ranking=ranking, lang=lang, charts=_wave_charts(ranking, lang))
-
-    key = (wave.id, data_key(session, wave=wave), lang)
+def cached(session: Session, *, wave: Wave, what: Hashable, make: Callable[[], T]) -> T:
+    """Return what `make` builds for the wave, kept until the wave's counted data change."""
+    key = (wave.id, data_key(session, wave=wave), what)
     return _cache().get_or_make(key, make)
+
+
+def scored_wave(session: Session, *, wave: Wave) -> ScoredWave:
+    """Return the wave scored as ``ikm score`` and the PDFs score it (seed 0), cached."""
+    from survey.core.scores import score_wave
+
+    return cached(
+        session, wave=wave, what="scores", make=lambda: score_wave(session, wave=wave, seed=SEED)
+    )
+
+
+def wave_charts(session: Session, *, wave: Wave, lang: Lang) -> dict[str, ChartImage]:
+    """The ranking page's charts in `lang` (the ranking report's images), cached."""
+    from reports.ranking import ranking_charts
+
+    def make() -> dict[str, ChartImage]:
+        """Draw the charts of the scored wave; none when nothing was scored."""
+        scored = scored_wave(session, wave=wave)
+        if scored.score is None:
+            return {}
+        k = max(1, min(TOP_K, scored.scored_count()))
+        return ranking_charts(scored, k, lang, names=PAGE_CHARTS)
+
+    return cached(session, wave=wave, what=("charts", lang), make=make)
 
 
 # --- What the pages show ---------------------------------------------------------------------
@@ -264,7 +194,7 @@ class ElementRow:
         return self.nrr - self.median
 
 
-def element_rows(ranking: RankingData, unit: UnitScore, lang: Lang) -> list[ElementRow]:
+def element_rows(ranking: ScoredWave, unit: UnitScore, lang: Lang) -> list[ElementRow]:
     """The OPD's elements in questionnaire order, the three weakest marked."""
     from reports.opd import element_medians, weakest_elements
 
@@ -285,26 +215,7 @@ def element_rows(ranking: RankingData, unit: UnitScore, lang: Lang) -> list[Elem
     ]
 
 
-def element_chart(ranking: RankingData, unit: UnitScore, lang: Lang) -> Markup:
-    """One OPD's elements against the median OPD, inline."""
-    from reports import charts
-    from reports.opd import element_medians, weakest_elements
-    from reports.texts import Texts
-
-    t = Texts(lang)
-    labels = [f"{e.code} {e.name(lang)}" for e in ranking.elements]
-    svg = charts.element_svg(
-        unit,
-        element_medians(ranking),
-        labels,
-        ranking.score.scheme,
-        lang=lang,
-        weakest=[w.code for w in weakest_elements(unit)],
-    )
-    return inline_svg(svg, label=t("opd.elements_title"), prefix="chart-elements")
-
-
-def rank_row(ranking: RankingData, slug: str) -> RankRow | None:
+def rank_row(ranking: ScoredWave, slug: str) -> RankRow | None:
     """The ranking row of one OPD (with its best-K and lowest-K verdicts), or None."""
     from reports.ranking import ranking_rows
 
@@ -316,13 +227,12 @@ def finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def wave_context(scored: ScoredWave, lang: Lang) -> dict[str, Any]:
+def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: Lang) -> dict:
     """Everything the public ranking page prints besides the wave itself."""
     from reports.formatting import Formatter
     from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
     from reports.texts import Texts
 
-    ranking = scored.ranking
     t, f = Texts(lang), Formatter(lang, ranking.timezone)
     count = ranking.scored_count()
     k = max(1, min(TOP_K, count))
@@ -337,7 +247,7 @@ def wave_context(scored: ScoredWave, lang: Lang) -> dict[str, Any]:
         "f": f,
         "categories": category_counts(ranking),
         "certainty": certainty_paragraphs(rows, k, t, f),
-        "charts": scored.charts,
+        "charts": charts,
     }
 
 
@@ -367,12 +277,14 @@ def wave(wave_slug: str) -> ResponseReturnValue:
     session = get_session()
     found = published_wave_or_404(session, wave_slug)
     lang = page_lang()
-    scored = scored_wave(session, wave=found, lang=lang)
-    context = wave_context(scored, lang) if scored is not None else {}
+    ranking = scored_wave(session, wave=found)
+    context: dict[str, Any] = {}
+    if ranking.score is not None:
+        context = wave_context(ranking, wave_charts(session, wave=found, lang=lang), lang)
     return render_template(
         "results/wave.html",
         wave=found,
-        scored_wave=scored,
+        has_scores=ranking.score is not None,
         top_k=TOP_K,
         seed=SEED,
         finite=finite,
@@ -384,6 +296,7 @@ def wave(wave_slug: str) -> ResponseReturnValue:
 def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     """One OPD's public result in a published wave (no comments, no respondent profile)."""
     from reports.formatting import Formatter
+    from reports.opd import element_chart
     from reports.texts import Texts
 
     session = get_session()
@@ -392,11 +305,10 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     if item is None:
         abort(404)
     lang = page_lang()
-    scored = scored_wave(session, wave=found, lang=lang)
-    ranking = scored.ranking if scored is not None else None
-    unit = ranking.unit(item.slug) if ranking is not None else None
+    ranking = scored_wave(session, wave=found)
+    unit = ranking.unit(item.slug)
     context: dict[str, Any] = {}
-    if ranking is not None and unit is not None:
+    if unit is not None:
         context = {
             "row": rank_row(ranking, item.slug),
             "elements": element_rows(ranking, unit, lang),
@@ -407,7 +319,7 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
         "results/opd.html",
         wave=found,
         opd=item,
-        ranking=ranking,
+        ranking=ranking if ranking.score is not None else None,  # nothing scored: no facts
         unit=unit,
         t=Texts(lang),
         f=Formatter(lang),
