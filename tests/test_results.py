@@ -24,7 +24,6 @@ from reports.formatting import format_number
 from reports.model import Lang
 from reports.ranking import ranking_charts
 from survey.core import accounts
-from survey.core import queries as repo
 from survey.core import scores as score_service
 from survey.core.models import AuditLog, Response, Wave
 
@@ -161,8 +160,7 @@ def half_way(session: Session, open_wave) -> Wave:
     rows = [[4] * 5 + [3] * 4] * 29 + [[4] * 4 + [3] * 5] * 11
     add_responses(session, open_wave, "bpbd", rows)
     add_responses(session, open_wave, "rsud", LOW * 10)
-    repo.set_wave_status(session, slug="uji-2026", status="closed")
-    return repo.set_wave_status(session, slug="uji-2026", status="published")
+    return set_wave_status(session, slug="uji-2026", status="published")
 
 
 def test_a_half_rounds_up_everywhere(client, runner, half_way) -> None:
