@@ -166,7 +166,7 @@ _STYLE_LOCK = threading.RLock()
 @contextmanager
 def _style() -> Iterator[None]:
     """Apply the report style while a figure is built (rcParams are read at artist creation)."""
-    with _STYLE_LOCK, matplotlib.rc_context(_RC):
+    with _STYLE_LOCK, matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys are real rcParams; the stubs list them as Literals
         yield
 
 

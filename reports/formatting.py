@@ -15,6 +15,7 @@ and the PDF engine.
 
 from __future__ import annotations
 
+import builtins
 import math
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -111,6 +112,11 @@ def format_datetime(value: datetime | None, lang: Lang = "id", tz: str = "Asia/J
     return f"{day}, {time_text} {zone_text}"
 
 
+# ``Formatter`` names methods ``int``, ``date`` and ``datetime``; inside it these aliases keep
+# the types reachable.
+Day = date
+
+
 class Formatter:
     """Formatting bound to one report language and time zone (what the templates call ``f``).
 
@@ -145,19 +151,19 @@ class Formatter:
             return MISSING
         return f"{lo}{DASH}{hi}"
 
-    def int(self, value: int | None) -> str:
+    def int(self, value: builtins.int | None) -> str:
         """Return a whole number with the thousands separator (1.234 / 1,234)."""
         if value is None:
             return MISSING
         return _babel_decimal(int(value), format="#,##0", locale=self.lang)
 
-    def pct(self, share: float | None, digits: int = 0) -> str:
+    def pct(self, share: float | None, digits: builtins.int = 0) -> str:
         """Return a share (0.15) as a percentage (``15%``)."""
         if share is None or not math.isfinite(share):
             return MISSING
         return format_number(100 * share, self.lang, digits) + "%"
 
-    def signed(self, value: float | None, digits: int = 2) -> str:
+    def signed(self, value: float | None, digits: builtins.int = 2) -> str:
         """Return a difference with its sign (``+0,12`` / ``−0,12``)."""
         if value is None or not math.isfinite(value):
             return MISSING
@@ -174,7 +180,7 @@ class Formatter:
         """Return a date and time with the zone abbreviation."""
         return format_datetime(value, self.lang, self.tz)
 
-    def period(self, start: date | None, end: date | None) -> str:
+    def period(self, start: Day | None, end: Day | None) -> str:
         """Return a survey period (``12–16 Juni 2025`` style, or the one end known)."""
         if start is None and end is None:
             return MISSING

@@ -71,6 +71,7 @@ class FrozenMap(Mapping):
     """A read-only mapping that, unlike ``MappingProxyType``, pickles (for worker processes)."""
 
     __slots__ = ("_data",)
+    _data: dict[Any, Any]
 
     def __init__(self, data: Mapping | None = None) -> None:
         """Copy `data`, so later changes to the caller's dict do not show through."""

@@ -121,6 +121,7 @@ def ranking_rows(data: ScoredWave, top_k: int) -> list[RankRow]:
                 moe=_margin(unit, opd.population, score.confidence_level),
             )
         )
+    # Type error ignored below: only rows with a unit reach here (filtered above).
     rows.sort(key=lambda r: (r.unit.rank, -r.unit.ikm, r.opd.slug))  # type: ignore[union-attr]
     scored = {r.opd.slug for r in rows}
     for opd in data.opds:
@@ -285,13 +286,14 @@ def _nrr_table(data: ScoredWave, rows: Sequence[RankRow], f: Formatter) -> dict[
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (1.0, 4.0)
 
-    def cells(row: Sequence[float]) -> list[tuple[str, str, str]]:
+    def cells(row: Sequence[float] | np.ndarray) -> list[tuple[str, str, str]]:
         """(text, background, text colour) of each NRR of a row."""
         return [(f.score(v), *charts.nrr_colour(float(v), low, high)) for v in row]
 
     with np.errstate(all="ignore"):
         medians = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=0)
     table_rows = [
+        # Type error ignored below: only rows with a unit reach here (filtered above).
         {"label": r.label, "cells": cells(values[i]), "ikm": f.score(r.unit.ikm)}  # type: ignore[union-attr]
         for i, r in enumerate(r for r in rows if r.unit is not None)
     ]
@@ -319,6 +321,7 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
     rows = ranking_rows(data, k)
     scored = [r for r in rows if r.unit is not None]
     best = scored[:k]
+    # Type error ignored below: only rows with a unit reach here (filtered above).
     worst = sorted(scored, key=lambda r: (-r.unit.rank, r.unit.ikm, r.opd.slug))[:k]  # type: ignore[union-attr]
     unscored = [r for r in rows if r.unit is None]
     taken = f.datetime(data.data_taken_at)

@@ -159,6 +159,8 @@ class Aggregates:
             np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
         )
 
+    # Type error ignored below: unhashable on purpose (it holds arrays), as Python's own mutable
+    # types do.
     __hash__ = None  # type: ignore[assignment]
 
     @classmethod

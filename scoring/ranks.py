@@ -484,12 +484,16 @@ def rank_confidence_sets(
         return out
 
     return RankResult(
+        # Type error ignored below: frozen() returns a read-only view of the same array type the
+        # result declares.
         estimates=frozen(x),  # type: ignore[arg-type]
         rank=frozen(rank),  # type: ignore[arg-type]
         low=frozen(low),  # type: ignore[arg-type]
         high=frozen(high),  # type: ignore[arg-type]
         marginal_low=frozen(m_low),
         marginal_high=frozen(m_high),
+        # Type error ignored below: frozen() returns a read-only view of the same array type the
+        # result declares.
         surely_better=frozen(better),  # type: ignore[arg-type]
         confidence_level=level,
         draws=int(draws),

@@ -214,6 +214,8 @@ class Scheme:
                     f"category {item['code']!r} of scheme {name!r}: bound is not a number ({exc})"
                 ) from None
             if min_ikm is None:
+                # Type error ignored below: min_conv is known not to be None when min_ikm is
+                # (checked above).
                 min_ikm = float(_decimal(min_conv) / 25)  # type: ignore[arg-type]
             if min_conv is None:
                 min_conv = float(_decimal(min_ikm) * 25)

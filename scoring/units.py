@@ -490,6 +490,8 @@ def score_units(
                 rank=int(ranks.rank[i]),
                 rank_low=int(ranks.low[i]),
                 rank_high=int(ranks.high[i]),
+                # Type error ignored below: marginal ranks are set whenever marginal=True, which
+                # this call passes.
                 rank_marginal_low=int(ranks.marginal_low[i]),  # type: ignore[index]
                 rank_marginal_high=int(ranks.marginal_high[i]),  # type: ignore[index]
                 in_top_set=bool(top[i]),

@@ -29,7 +29,7 @@ from survey.core import queries as repo
 from survey.core.models import Wave
 
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load when a report is asked for
-    from reports.model import ScoredWave
+    from reports.model import Lang, ScoredWave
 
 # --- Reports ----------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ def ranking_of(session: Session, wave: Wave, seed: int, bootstrap: int) -> Score
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True)
 @with_appcontext
 def report_ranking_command(
-    wave_slug: str, output: Path, lang: str, top_k: int, seed: int, bootstrap: int
+    wave_slug: str, output: Path, lang: Lang, top_k: int, seed: int, bootstrap: int
 ) -> None:
     """Write the ranking report of a wave (PDF)."""
     with _database() as session:
@@ -67,7 +67,7 @@ def report_ranking_command(
     click.echo(f"Wrote the ranking report of {wave_slug} to {output} ({size:,} bytes)")
 
 
-def write_ranking_report(ranking: ScoredWave, output: Path, *, lang: str, top_k: int) -> int:
+def write_ranking_report(ranking: ScoredWave, output: Path, *, lang: Lang, top_k: int) -> int:
     """Render and write a ranking report; return its size."""
     from reports.ranking import render_ranking_pdf
 
@@ -85,7 +85,7 @@ def write_ranking_report(ranking: ScoredWave, output: Path, *, lang: str, top_k:
 @click.option("--seed", type=int, default=0, show_default=True)
 @with_appcontext
 def report_opd_command(
-    wave_slug: str, opd_slug: str | None, all_opds: bool, output: Path, lang: str, seed: int
+    wave_slug: str, opd_slug: str | None, all_opds: bool, output: Path, lang: Lang, seed: int
 ) -> None:
     """Write OPD heads' reports (one PDF per OPD) into a folder."""
     if bool(opd_slug) == all_opds:
@@ -105,7 +105,7 @@ def report_opd_command(
 
 
 def write_opd_reports(
-    session: Session, wave: Wave, ranking: ScoredWave, slugs: list[str], folder: Path, *, lang: str
+    session: Session, wave: Wave, ranking: ScoredWave, slugs: list[str], folder: Path, *, lang: Lang
 ) -> list[Path]:
     """Render and write one OPD report per slug, with a progress bar; return the paths.
 
@@ -133,7 +133,7 @@ def write_opd_reports(
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--lang", type=LANGS, default="id", show_default=True)
 @with_appcontext
-def report_posters_command(wave_slug: str, output: Path, lang: str) -> None:
+def report_posters_command(wave_slug: str, output: Path, lang: Lang) -> None:
     """Write the QR posters of a wave: one A4 page per OPD (PDF)."""
     with _database() as session:
         wave = _wave(session, wave_slug)
@@ -141,7 +141,7 @@ def report_posters_command(wave_slug: str, output: Path, lang: str) -> None:
     click.echo(f"Wrote {count} QR posters of {wave_slug} to {output} ({size:,} bytes)")
 
 
-def write_posters(session: Session, wave: Wave, output: Path, *, lang: str) -> tuple[int, int]:
+def write_posters(session: Session, wave: Wave, output: Path, *, lang: Lang) -> tuple[int, int]:
     """Render and write the wave's QR posters; return (posters, bytes)."""
     from reports.posters import render_posters_pdf
     from survey.core.reportdata import posters

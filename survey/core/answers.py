@@ -77,7 +77,8 @@ def read_wave_answers(
     try:
         cursor = connection.cursor()
         cursor.execute("SELECT MAX(id) FROM opd")
-        single = k <= SINGLE_WORD_ITEMS and (cursor.fetchone()[0] or 0) < MAX_SINGLE_WORD_OPD_ID
+        (largest,) = cursor.fetchone() or (None,)
+        single = k <= SINGLE_WORD_ITEMS and (largest or 0) < MAX_SINGLE_WORD_OPD_ID
         if single:
             opd = "opd_id" if sqlite else "CAST(opd_id AS BIGINT)"
             select = f"{opd} * {10**k} + {words[0]}"

@@ -114,7 +114,7 @@ def seed_builtins(session: Session) -> None:
         ):
             session.add(
                 Element(
-                    questionnaire_id=questionnaire.id,
+                    questionnaire_id=int(questionnaire.id or 0),
                     position=position,
                     code=code,
                     kind="ikm",

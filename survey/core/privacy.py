@@ -67,6 +67,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 def day_start(moment: datetime, zone: ZoneInfo) -> datetime:
     """Return the start (00:00 local time, as UTC) of the local day ``moment`` falls on."""
+    # Type error ignored below: _aware returns None only for None, and moment is never None here.
     local = _aware(moment).astimezone(zone)  # type: ignore[union-attr]
     return datetime.combine(local.date(), time(0), tzinfo=zone).astimezone(UTC)
 

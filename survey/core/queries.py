@@ -87,7 +87,7 @@ def elements(session: Session, *, questionnaire_id: int) -> Sequence[Element]:
     query = (
         select(Element)
         .where(Element.questionnaire_id == questionnaire_id)
-        .order_by(Element.position)
+        .order_by(col(Element.position))
     )
     return session.exec(query).all()
 
@@ -138,7 +138,8 @@ def wave_summaries(session: Session) -> list[tuple[Wave, int, int]]:
         ).all()
     )
     return [
-        (wave, opd_counts.get(wave.id, 0), counted.get(wave.id, 0)) for wave in list_waves(session)
+        (wave, opd_counts.get(wave.id or 0, 0), counted.get(wave.id or 0, 0))
+        for wave in list_waves(session)
     ]
 
 
@@ -166,6 +167,8 @@ def counted_responses(session: Session, *, wave: Wave) -> Iterator[sa.Row[Any]]:
     Rows of the response columns plus the OPD's slug, not ORM objects: building 100,000
     objects would double the time of a large export.
     """
+    # Type error ignored below: SQLModel adds __table__ when the class is made; the type checker
+    # cannot see it.
     table = Response.__table__  # type: ignore[attr-defined]
     query = (
         sa.select(col(Opd.slug).label("opd_slug"), *table.columns)

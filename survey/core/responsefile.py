@@ -721,6 +721,8 @@ def read_file(
     rows: list[ImportRow] = []
     errors: list[RowError] = []
     for item in reader:
+        # Type error ignored below: the isinstance test picks the list; mypy cannot follow it
+        # through the conditional.
         (errors if isinstance(item, RowError) else rows).append(item)  # type: ignore[arg-type]
     return ReadResult(rows, errors, reader.missing_questions, reader.digest)
 

@@ -308,6 +308,12 @@ def _locked_wave(session: Session, wave_id: int | None) -> Wave:
     return session.exec(query).one()
 
 
+def _link(wave: Wave, opd: Opd, target: int | None) -> WaveOpd:
+    """Return the row that puts ``opd`` in ``wave`` with its target (both rows are stored)."""
+    assert wave.id is not None and opd.id is not None
+    return WaveOpd(wave_id=wave.id, opd_id=opd.id, target_n=target)
+
+
 def _resolve(
     session: Session,
     *,
@@ -409,7 +415,7 @@ def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: s
     session.add(wave)
     session.flush()
     for opd in opds:
-        session.add(WaveOpd(wave_id=wave.id, opd_id=opd.id, target_n=targets[opd.slug]))
+        session.add(_link(wave, opd, targets[opd.slug]))
     session.flush()
     audit(session, actor=actor, action="wave.create", wave=slug, **snapshot(session, wave=wave))
     try:
@@ -462,7 +468,7 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     for opd in opds:
         link = links.get(opd.slug)
         if link is None:
-            session.add(WaveOpd(wave_id=wave.id, opd_id=opd.id, target_n=targets[opd.slug]))
+            session.add(_link(wave, opd, targets[opd.slug]))
         elif link.target_n != targets[opd.slug]:
             link.target_n = targets[opd.slug]
             session.add(link)

@@ -113,6 +113,7 @@ def configure_proxy(app: Flask) -> None:
     if count > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
+        # Type error ignored below: wrapping wsgi_app is Flask's documented way to add middleware.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_prefix=count
         )

@@ -148,6 +148,7 @@ def probe(app: Flask) -> Probe:
 @bp.route("/healthz")
 def healthz() -> Response:
     """Answer 200 when the database answers and its schema is ready, else 503."""
+    # Type error ignored below: Flask's proxy hides _get_current_object from the type checker.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     outcome = probe(app).run(get_engine(app), float(app.config["HEALTH_TIMEOUT"]))
     if outcome.ok:

@@ -333,6 +333,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
             status=400,
         )
     if queued:
+        # Type error ignored below: Flask's proxy hides _get_current_object from the type checker.
         start_worker(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
     return redirect(url_for("dataio.job", job_id=job_id))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from reports.model import Lang
 from survey.core import queries as repo
 from survey.core.models import Wave
 from survey.web.database import get_session
@@ -22,7 +23,7 @@ from survey.web.signin import current_user, roles_required
 bp = Blueprint("reports", __name__)
 
 
-def _lang() -> str:
+def _lang() -> Lang:
     """The report language: ``?lang=en`` for English, Bahasa Indonesia otherwise."""
     return "en" if request.args.get("lang") == "en" else "id"
 

@@ -163,6 +163,8 @@ def login_required(view: F) -> F:
             return _to_login()
         return view(*args, **kwargs)
 
+    # Type error ignored below: functools.wraps keeps the view's signature; mypy sees the inner
+    # function's type.
     return wrapped  # type: ignore[return-value]
 
 
@@ -182,6 +184,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
+        # Type error ignored below: functools.wraps keeps the view's signature; mypy sees the inner
+        # function's type.
         return wrapped  # type: ignore[return-value]
 
     return decorator
