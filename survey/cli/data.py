@@ -26,8 +26,8 @@ from survey.cli.common import (
 from survey.cli.common import (
     write_atomically as _write_atomically,
 )
-from survey.core import imports as dataio
-from survey.core import queries as repo
+from survey.core import imports as import_service
+from survey.core import queries
 from survey.core.models import Wave
 from survey.core.responsefile import (
     COMMENT_MAX_LENGTH,
@@ -192,7 +192,7 @@ def import_command(
             click.echo(f"note: no column {code}; its answers are left empty", err=True)
 
         if dry_run:
-            fresh, already = dataio.new_import_rows(
+            fresh, already = import_service.new_import_rows(
                 session, wave=wave, digest=reader.digest, rows=rows
             )
             click.echo(
@@ -207,7 +207,7 @@ def import_command(
             update_min_steps=PROGRESS_STEP,
         ) as bar:
             try:
-                result = dataio.write_import(
+                result = import_service.write_import(
                     session,
                     wave=wave,
                     filename=file.name,
@@ -216,7 +216,7 @@ def import_command(
                     actor=None,
                     progress=bar.update,
                 )
-            except dataio.DataIOError as exc:
+            except import_service.DataIOError as exc:
                 raise click.ClickException(str(exc)) from None
         click.echo(
             f"{file.name}: {result.imported} imported, {result.already_present} already present "
@@ -273,8 +273,8 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
     with _database() as session:
         wave = _wave(session, wave_slug)
         if fmt == "csv":
-            codes = dataio.question_codes(session, wave=wave)
-            records = dataio.export_records(session, wave=wave)
+            codes = import_service.question_codes(session, wave=wave)
+            records = import_service.export_records(session, wave=wave)
             if output is None:
                 count = write_csv(sys.stdout, codes, records, safe=safe)
             else:
@@ -285,25 +285,25 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
                     raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
         elif fmt == "xlsx":
             assert output is not None
-            data, count = dataio.export_xlsx(session, wave=wave)
+            data, count = import_service.export_xlsx(session, wave=wave)
             _write_atomically(output, data)
         elif fmt == "open-data":
             assert output is not None
             try:
-                data = dataio.open_data_zip(
+                data = import_service.open_data_zip(
                     session, wave=wave, timezone=current_app.config["TIMEZONE"]
                 )
-            except dataio.DataIOError as exc:
+            except import_service.DataIOError as exc:
                 raise click.ClickException(str(exc)) from None
             _write_atomically(output, data)
-            count = repo.response_counts(session, wave=wave).get("counted", 0)
+            count = queries.response_counts(session, wave=wave).get("counted", 0)
         else:
-            data, count = dataio.export_json(session, wave=wave)
+            data, count = import_service.export_json(session, wave=wave)
             if output is None:
                 click.echo(data.decode("utf-8"), nl=False)
             else:
                 _write_atomically(output, data)
-        flagged = repo.response_counts(session, wave=wave).get("flagged", 0)
+        flagged = queries.response_counts(session, wave=wave).get("flagged", 0)
         click.echo(
             f"Exported {count} counted responses of wave {wave.slug} "
             f"({flagged} flagged left out){f' to {output}' if output else ''}",

@@ -17,7 +17,7 @@ from survey.cli.common import (
 )
 from survey.cli.report import ranking_of as _ranking
 from survey.cli.report import write_opd_reports, write_posters, write_ranking_report
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.database import first_line as _first_line
 from survey.core.database import upgrade
 from survey.core.urls import survey_url
@@ -60,7 +60,7 @@ def demo_command(seed: int | None, reports_dir: Path | None, no_reports: bool) -
         write_secret_file(current_app.instance_path)
     with _database() as session:
         wave, data = write_demo(session, seed=DEMO_SEED if seed is None else seed, echo=click.echo)
-        counts = repo.response_counts(session, wave=wave)
+        counts = queries.response_counts(session, wave=wave)
     click.echo(
         f"Demo ready: wave {wave.slug} ({wave.status}, simulated) over {len(data.opds)} OPDs, "
         f"{counts.get('counted', 0)} counted and {counts.get('flagged', 0)} flagged responses."

@@ -8,8 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from survey.cli.common import command_session as _database
-from survey.core import opds
-from survey.core import queries as repo
+from survey.core import opds, queries
 
 # --- OPDs -------------------------------------------------------------------------------------
 
@@ -44,7 +43,7 @@ def opd_add_command(slug: str, name: str, short_name: str | None, population: st
 def opd_list_command() -> None:
     """List OPDs: slug, name, short name, active|inactive (tab-separated)."""
     with _database() as session:
-        for opd in repo.list_opds(session):
+        for opd in queries.list_opds(session):
             state = "active" if opd.active else "inactive"
             click.echo(f"{opd.slug}\t{opd.name}\t{opd.short_name or ''}\t{state}")
 

@@ -33,10 +33,10 @@ def _fields() -> str:
 def strip_command(wave_slug: str, yes: bool) -> None:
     """Strip the respondent metadata of one closed wave now (answers and scores stay)."""
     from survey.cli.common import command_session
-    from survey.core import queries as repo
+    from survey.core import queries
 
     with command_session() as session:
-        wave = repo.get_wave(session, slug=wave_slug)
+        wave = queries.get_wave(session, slug=wave_slug)
         if wave is None:
             raise click.ClickException(f"unknown wave {wave_slug!r}; see 'ikm wave list'")
         if wave.status not in STRIPPABLE_STATUSES:

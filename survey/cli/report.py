@@ -25,7 +25,7 @@ from survey.cli.common import (
 from survey.cli.common import (
     write_atomically as _write_atomically,
 )
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Wave
 
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load when a report is asked for
@@ -92,7 +92,7 @@ def report_opd_command(
         raise click.UsageError("give either --opd SLUG or --all")
     with _database() as session:
         wave = _wave(session, wave_slug)
-        covered = [opd.slug for opd, _link in repo.wave_opds(session, wave=wave)]
+        covered = [opd.slug for opd, _link in queries.wave_opds(session, wave=wave)]
         if opd_slug and opd_slug not in covered:
             raise click.ClickException(f"OPD {opd_slug!r} is not covered by wave {wave_slug!r}")
         ranking = ranking_of(session, wave, seed, 0)

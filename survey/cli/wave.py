@@ -9,8 +9,7 @@ from flask.cli import AppGroup
 
 from survey.cli.common import command_session as _database
 from survey.cli.common import find_wave as _wave
-from survey.core import queries as repo
-from survey.core import waves
+from survey.core import queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 
 # --- Waves ------------------------------------------------------------------------------------
@@ -56,7 +55,7 @@ def wave_create_command(
             raise click.UsageError("--opds names no OPD; give 'all' or slugs like 'bpbd,rsud'")
     with _database() as session:
         if opd_slugs is None:
-            opd_slugs = tuple(opd.slug for opd in repo.list_opds(session, active_only=True))
+            opd_slugs = tuple(opd.slug for opd in queries.list_opds(session, active_only=True))
         # The options become the value object the workspace's form makes; the wave service
         # judges them (slug, texts, period, OPDs, scheme) the same way for both.
         settings = waves.WaveSettings(
@@ -70,7 +69,7 @@ def wave_create_command(
             targets=dict.fromkeys(opd_slugs, target),
         )
         wave = waves.create_wave(session, slug=slug, settings=settings, actor=None)
-        covered = len(repo.wave_opds(session, wave=wave))
+        covered = len(queries.wave_opds(session, wave=wave))
         click.echo(
             f"Created wave {wave.slug} ({wave.status}) over {covered} OPDs; "
             f"open it with: ikm wave open {wave.slug}"
@@ -127,5 +126,5 @@ def wave_publish_command(slug: str, confirm_reviewed: bool) -> None:
 def wave_list_command() -> None:
     """List waves, newest first: slug, status, title, OPDs, counted responses (tab-separated)."""
     with _database() as session:
-        for wave, n_opds, n_counted in repo.wave_summaries(session):
+        for wave, n_opds, n_counted in queries.wave_summaries(session):
             click.echo(f"{wave.slug}\t{wave.status}\t{wave.title}\t{n_opds}\t{n_counted}")

@@ -26,8 +26,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 from sqlmodel import Session
 
-from survey.core import opds, submissions, waves
-from survey.core import queries as repo
+from survey.core import opds, queries, submissions, waves
 from survey.core.builtin import DEFAULT_ELEMENTS, DEFAULT_SCHEME_SLUG
 from survey.core.models import EDUCATIONS, OCCUPATIONS, Wave
 from survey.core.problems import ProblemError, define, problem
@@ -452,7 +451,7 @@ def write_demo(
     """
     echo(f"Simulating responses (seed {seed}) ...")
     data = demo_data(seed)
-    existing = repo.get_wave(session, slug=DEMO_WAVE_SLUG)
+    existing = queries.get_wave(session, slug=DEMO_WAVE_SLUG)
     if existing is not None:
         if not existing.simulated:
             raise DemoError([problem("demo-wave-real", "wave", value=DEMO_WAVE_SLUG)])
@@ -462,7 +461,7 @@ def write_demo(
     echo(f"Writing {len(data.opds)} OPDs ...")
     opd_ids = {}
     for opd in data.opds:
-        stored = repo.get_opd(session, slug=opd.slug)
+        stored = queries.get_opd(session, slug=opd.slug)
         if stored is None:
             stored = opds.create_opd(
                 session, slug=opd.slug, name=opd.name, short_name=opd.short_name, actor=None
@@ -486,7 +485,7 @@ def write_demo(
     session.add(wave)
     positions = [
         element.position
-        for element in repo.elements(session, questionnaire_id=wave.questionnaire_id)
+        for element in queries.elements(session, questionnaire_id=wave.questionnaire_id)
     ]
     echo(f"Writing {len(data.responses)} responses ...")
 

@@ -35,8 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from survey.core import queries as repo
-from survey.core import submissions
+from survey.core import queries, submissions
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave, utcnow
 from survey.core.problems import Problem, ProblemError, define, problem
@@ -159,17 +158,17 @@ def import_context(
     now: datetime | None = None,
 ) -> ImportContext:
     """Gather what a file for this wave is checked against."""
-    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    questionnaire = queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     assert questionnaire is not None  # a foreign key guarantees it
-    elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
+    elements = queries.elements(session, questionnaire_id=wave.questionnaire_id)
     opd_ids: dict[str, int] = {}
-    for opd, _link in repo.wave_opds(session, wave=wave):
+    for opd, _link in queries.wave_opds(session, wave=wave):
         assert opd.id is not None
         opd_ids[opd.slug] = opd.id
         opd_ids[opd.name] = opd.id
     others = frozenset(
         key
-        for opd in repo.list_opds(session)
+        for opd in queries.list_opds(session)
         if opd.slug not in opd_ids
         for key in (opd.slug, opd.name)
     )
@@ -195,7 +194,7 @@ def import_context(
 
 def answer_positions(session: Session, *, wave: Wave) -> list[int]:
     """Return the answer column positions of the wave's questions, in question order."""
-    return [e.position for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)]
+    return [e.position for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)]
 
 
 def stored_row(
@@ -227,7 +226,7 @@ def new_import_rows(
     session: Session, *, wave: Wave, digest: str, rows: Iterable[ImportRow]
 ) -> tuple[list[tuple[str, ImportRow]], int]:
     """Return the rows not yet in the wave (with their submission ids) and the count present."""
-    present = repo.submission_ids(session, wave=wave, channel="import")
+    present = queries.submission_ids(session, wave=wave, channel="import")
     fresh: list[tuple[str, ImportRow]] = []
     already = 0
     for row in rows:
@@ -686,13 +685,13 @@ def _check_job(
 
 def question_codes(session: Session, *, wave: Wave) -> list[str]:
     """Return the wave's question codes in questionnaire order."""
-    return [e.code for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)]
+    return [e.code for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)]
 
 
 def export_records(session: Session, *, wave: Wave) -> Iterator[ExportRecord]:
     """Yield the wave's counted responses as export records (no ids, no hashes)."""
     columns = [f"a{position}" for position in answer_positions(session, wave=wave)]
-    for row in repo.counted_responses(session, wave=wave):
+    for row in queries.counted_responses(session, wave=wave):
         yield ExportRecord(
             opd=row.opd_slug,
             submitted_at=row.submitted_at,
@@ -1008,15 +1007,15 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
     if published.tzinfo is None:
         published = published.replace(tzinfo=UTC)
     local = published.astimezone(zone)
-    elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
-    counts = repo.response_counts(session, wave=wave)
+    elements = queries.elements(session, questionnaire_id=wave.questionnaire_id)
+    counts = queries.response_counts(session, wave=wave)
     readme = _readme(
         wave,
         codes=[(e.code, e.name_id, e.name_en) for e in elements],
         score_header=score_header,
         counted=len(rows),
         flagged=counts.get("flagged", 0),
-        opds=len(repo.wave_opds(session, wave=wave)),
+        opds=len(queries.wave_opds(session, wave=wave)),
         small=small,
         taken=local.isoformat(timespec="seconds"),
         fingerprint=fingerprint,

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
-from survey.core import queries as repo
-from survey.core import urls
+from survey.core import queries, urls
 from survey.core.models import Opd, Response, Wave, WaveOpd
 from survey.core.scores import score_wave
 
@@ -96,7 +95,7 @@ def opd_report_data(
 
     ``public`` gives the copy anyone may download: without the citizens' comments.
     """
-    opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
+    opd = queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
     if opd is None:
         raise ValueError(f"OPD {opd_slug!r} is not covered by wave {wave.slug!r}")
     responses = counted_of_opd(session, wave=wave, opd=opd)
@@ -113,7 +112,7 @@ def opd_report_data(
 def posters(session: Session, *, wave: Wave, public_url: str) -> list[Poster]:
     """One poster per OPD of the wave, each with its absolute survey URL."""
     items = []
-    for opd, _link in repo.wave_opds(session, wave=wave):
+    for opd, _link in queries.wave_opds(session, wave=wave):
         url = urls.survey_url(public_url, wave.slug, opd.slug)
         items.append(
             Poster(

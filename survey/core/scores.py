@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from reports.formatting import format_number
 from reports.model import ElementInfo, OpdInfo, ScoredWave
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.answers import read_wave_answers
 from survey.core.database import engine_of
 from survey.core.models import CategoryScheme, Element, Response, Wave, utcnow
@@ -45,7 +45,7 @@ class ScoreError(ValueError):
 def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategoryScheme:
     """Return the scheme asked for, or the wave's own."""
     if slug:
-        stored = repo.get_scheme(session, slug=slug)
+        stored = queries.get_scheme(session, slug=slug)
         if stored is None:
             raise ScoreError(f"unknown category scheme {slug!r}")
         return stored
@@ -106,15 +106,17 @@ def score_wave(
     if top_k < 1:
         raise ScoreError(f"K of the best and lowest K must be at least 1, not {top_k}")
     stored_scheme = _stored_scheme(session, wave, scheme_slug)
-    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    questionnaire = queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     assert questionnaire is not None
     items: list[Element] = [
-        e for e in repo.elements(session, questionnaire_id=wave.questionnaire_id) if e.kind == "ikm"
+        e
+        for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)
+        if e.kind == "ikm"
     ]
     if not items:
         raise ScoreError(f"the questionnaire of wave {wave.slug!r} has no IKM elements")
     codes = tuple(e.code for e in items)
-    covered = repo.wave_opds(session, wave=wave)
+    covered = queries.wave_opds(session, wave=wave)
     flagged, flag_reasons = _flagged_counts(session, wave)
     opds = tuple(
         OpdInfo(
@@ -331,11 +333,11 @@ def perception_scores(session: Session, *, wave: Wave) -> PerceptionReport | Non
     """
     from scoring import perception_scores as summarise
 
-    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    questionnaire = queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     assert questionnaire is not None
     items = [
         e
-        for e in repo.elements(session, questionnaire_id=wave.questionnaire_id)
+        for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)
         if e.kind == "perception"
     ]
     if not items:
@@ -345,7 +347,7 @@ def perception_scores(session: Session, *, wave: Wave) -> PerceptionReport | Non
     )
     opds = []
     counted = 0
-    for opd, _link in repo.wave_opds(session, wave=wave):
+    for opd, _link in queries.wave_opds(session, wave=wave):
         rows = data.answers[data.opd_ids == int(opd.id or 0)]
         result = summarise(rows, questionnaire.scale_points)
         counted += int(rows.shape[0])

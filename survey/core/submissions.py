@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import (
     CHANNELS,
     FLAG_REASONS,
@@ -119,7 +119,7 @@ def store_submission(
         # A double tap, a retried POST, or another request with the same submission id that
         # won the race (uq_response_submission): the first row is the one that counts.
         session.rollback()
-        existing = repo.response_by_submission(
+        existing = queries.response_by_submission(
             session, wave_id=submission.wave_id, submission_id=submission.submission_id
         )
         if existing is None:

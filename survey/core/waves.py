@@ -25,8 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from survey.core import queries as repo
-from survey.core import rules
+from survey.core import queries, rules
 from survey.core.audit import audit
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import (
@@ -279,7 +278,7 @@ def response_counts_by_opd(
 def snapshot(session: Session, *, wave: Wave) -> dict[str, Any]:
     """Return the wave's settings as plain JSON values (for audit entries)."""
     scheme = session.get(CategoryScheme, wave.scheme_id)
-    links = repo.wave_opds(session, wave=wave)
+    links = queries.wave_opds(session, wave=wave)
     return {
         "title": wave.title,
         "evaluator": wave.evaluator,
@@ -322,10 +321,10 @@ def _resolve(
     errors: dict[str, Problem],
 ) -> tuple[list[Opd], dict[str, int | None], Questionnaire | None, CategoryScheme | None]:
     """Check the settings against the database; collect messages in ``errors``."""
-    current = {opd.slug for opd, _link in repo.wave_opds(session, wave=wave)} if wave else set()
+    current = {opd.slug for opd, _link in queries.wave_opds(session, wave=wave)} if wave else set()
     opds: list[Opd] = []
     for slug in settings.opd_slugs:
-        opd = repo.get_opd(session, slug=slug)
+        opd = queries.get_opd(session, slug=slug)
         if opd is None or (not opd.active and slug not in current):
             errors["opds"] = problem("wave-opd-unknown", "opds", slug=slug)
             continue
@@ -339,12 +338,14 @@ def _resolve(
         targets[opd.slug] = computed if computed is not None else target
     questionnaire = None
     if settings.questionnaire_id is not None:
-        questionnaire = repo.get_questionnaire(session, questionnaire_id=settings.questionnaire_id)
+        questionnaire = queries.get_questionnaire(
+            session, questionnaire_id=settings.questionnaire_id
+        )
         if questionnaire is None:
             errors["questionnaire"] = problem("questionnaire-unknown", "questionnaire")
     scheme = None
     if settings.custom_scheme is None:
-        scheme = repo.get_scheme(session, slug=settings.scheme_slug or "")
+        scheme = queries.get_scheme(session, slug=settings.scheme_slug or "")
         if scheme is None:
             errors["scheme"] = problem("scheme-unknown", "scheme")
     return opds, targets, questionnaire, scheme
@@ -377,7 +378,7 @@ def check_new_slug(session: Session, *, slug: str) -> Problem | None:
         return problem("wave-slug-invalid", "slug", value=slug, limit=rules.SLUG_MAX_LENGTH)
     if slug in RESERVED_SLUGS:
         return problem("wave-slug-reserved", "slug", value=slug)
-    if repo.get_wave(session, slug=slug) is not None:
+    if queries.get_wave(session, slug=slug) is not None:
         return problem("wave-slug-taken", "slug", value=slug)
     return None
 
@@ -396,10 +397,10 @@ def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: s
         session.rollback()
         raise WaveSetupError(errors.values())
     if questionnaire is None:
-        questionnaire = repo.default_questionnaire(session)
+        questionnaire = queries.default_questionnaire(session)
     if settings.custom_scheme is not None:
         scheme_slug = _add_custom_scheme(session, custom=settings.custom_scheme, actor=actor)
-        scheme = repo.get_scheme(session, slug=scheme_slug)
+        scheme = queries.get_scheme(session, slug=scheme_slug)
     assert scheme is not None
     wave = Wave(
         slug=slug,
@@ -442,7 +443,9 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     if changing and (wave.status != "draft" or any_responses):
         errors["questionnaire"] = problem("questionnaire-locked", "questionnaire")
     chosen = {opd.slug for opd in opds}
-    removed = [opd for opd, _link in repo.wave_opds(session, wave=wave) if opd.slug not in chosen]
+    removed = [
+        opd for opd, _link in queries.wave_opds(session, wave=wave) if opd.slug not in chosen
+    ]
     kept_back = [opd.name for opd in removed if any_responses.get(int(opd.id or 0))]
     if kept_back and "opds" not in errors:
         errors["opds"] = problem("wave-opds-answered", "opds", names=", ".join(kept_back))
@@ -452,7 +455,7 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     before = snapshot(session, wave=wave)
     if settings.custom_scheme is not None:
         scheme_slug = _add_custom_scheme(session, custom=settings.custom_scheme, actor=actor)
-        scheme = repo.get_scheme(session, slug=scheme_slug)
+        scheme = queries.get_scheme(session, slug=scheme_slug)
     assert scheme is not None
     wave.title = settings.title
     wave.evaluator = settings.evaluator
@@ -462,7 +465,7 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
         wave.questionnaire_id = int(questionnaire.id or 0)
     wave.scheme_id = int(scheme.id or 0)
     session.add(wave)
-    links = {opd.slug: link for opd, link in repo.wave_opds(session, wave=wave)}
+    links = {opd.slug: link for opd, link in queries.wave_opds(session, wave=wave)}
     for opd in removed:
         session.delete(links[opd.slug])
     for opd in opds:
@@ -492,9 +495,9 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
 
 def find_wave(session: Session, *, slug: str) -> Wave:
     """Return the wave with this slug; an unknown one is a ``WaveSetupError`` naming the known."""
-    wave = repo.get_wave(session, slug=slug)
+    wave = queries.get_wave(session, slug=slug)
     if wave is None:
-        known = ", ".join(w.slug for w in repo.list_waves(session)) or "none yet"
+        known = ", ".join(w.slug for w in queries.list_waves(session)) or "none yet"
         raise WaveSetupError([problem("wave-unknown", "wave", value=slug, known=known)])
     return wave
 
@@ -563,7 +566,7 @@ def target_rows(session: Session, *, wave: Wave) -> list[TargetRow]:
     counted = response_counts_by_opd(session, wave=wave, status="counted")
     flagged = response_counts_by_opd(session, wave=wave, status="flagged")
     rows = []
-    for opd, link in repo.wave_opds(session, wave=wave):
+    for opd, link in queries.wave_opds(session, wave=wave):
         opd_id = int(opd.id or 0)
         rows.append(
             TargetRow(
@@ -581,9 +584,9 @@ def target_rows(session: Session, *, wave: Wave) -> list[TargetRow]:
 
 def form_opds(session: Session, *, wave: Wave | None) -> list[Opd]:
     """Return the OPDs a wave form offers: the active ones and those the wave covers, by name."""
-    covered = {opd.id for opd, _link in repo.wave_opds(session, wave=wave)} if wave else set()
+    covered = {opd.id for opd, _link in queries.wave_opds(session, wave=wave)} if wave else set()
     return sorted(
-        (opd for opd in repo.list_opds(session) if opd.active or opd.id in covered),
+        (opd for opd in queries.list_opds(session) if opd.active or opd.id in covered),
         key=lambda opd: opd.name,
     )
 

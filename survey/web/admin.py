@@ -18,11 +18,11 @@ from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from survey.core import accounts
-from survey.core import opds as opd_data
+from survey.core import opds as opd_service
 from survey.core.accounts import AccountError
 from survey.core.models import USER_ROLES, Opd, User
 from survey.core.opds import OpdError
-from survey.web import signin as auth
+from survey.web import signin
 from survey.web.database import get_session
 from survey.web.extensions import csrf
 from survey.web.problems import field_errors, field_label, problem_text
@@ -59,7 +59,7 @@ def _actor() -> str:
 
 def _roles() -> list[tuple[str, str]]:
     """Return (role, label) for the role selects."""
-    return [(role, auth.role_label(role)) for role in USER_ROLES]
+    return [(role, signin.role_label(role)) for role in USER_ROLES]
 
 
 def _users_page(
@@ -75,9 +75,9 @@ def _users_page(
     page = render_template(
         "admin/users.html",
         users=accounts.list_users(session),
-        opds=opd_data.list_opds(session),
+        opds=opd_service.list_opds(session),
         roles=_roles(),
-        role_label=auth.role_label,
+        role_label=signin.role_label,
         form=form,
         errors=errors or {},
         result=result,
@@ -153,9 +153,9 @@ def _user_page(
         "admin/user.html",
         user=user,
         user_opd=current_opd,
-        opds=opd_data.list_opds(session),
+        opds=opd_service.list_opds(session),
         roles=_roles(),
-        role_label=auth.role_label,
+        role_label=signin.role_label,
         chosen_role=role if role is not None else user.role,
         chosen_opd=opd if opd is not None else (current_opd.slug if current_opd else ""),
         is_self=user.username == _actor(),
@@ -225,7 +225,7 @@ def _change_password(session: Session, target: User) -> ResponseReturnValue:
     )
     if user.username == _actor():
         # The new session version ends every other session; this one starts afresh.
-        auth.start_session(user)
+        signin.start_session(user)
     return redirect(url_for("admin.user", username=user.username, hasil="sandi"))
 
 
@@ -260,13 +260,13 @@ def _opds_page(
     """Render the OPD list with the add form and the import form."""
     page = render_template(
         "admin/opds.html",
-        opds=opd_data.list_opds(session),
+        opds=opd_service.list_opds(session),
         values=form.shown() if form else {},
         errors=errors or {},
         import_error=import_error,
         result=result,
         result_opd=result_opd,
-        max_mb=opd_data.IMPORT_MAX_BYTES // (1024 * 1024),
+        max_mb=opd_service.IMPORT_MAX_BYTES // (1024 * 1024),
     )
     return page, status
 
@@ -279,7 +279,7 @@ def opds() -> ResponseReturnValue:
     if request.method == "GET":
         result = request.args.get("hasil")
         slug = request.args.get("opd", "")
-        known = opd_data.get_opd(session, slug=slug) if slug else None
+        known = opd_service.get_opd(session, slug=slug) if slug else None
         return _opds_page(
             session,
             result=result if result == "ditambahkan" and known else None,
@@ -290,7 +290,7 @@ def opds() -> ResponseReturnValue:
         return _opds_page(session, form=form, errors=form.errors_by_field(), status=400)
     fields = form.as_input()
     try:
-        added = opd_data.create_opd(
+        added = opd_service.create_opd(
             session,
             slug=fields.slug,
             name=fields.name,
@@ -334,7 +334,7 @@ def _opd_page(
 def opd(slug: str) -> ResponseReturnValue:
     """Edit an OPD's name, short name and population; deactivate or reactivate it."""
     session = get_session()
-    target = opd_data.get_opd(session, slug=slug)
+    target = opd_service.get_opd(session, slug=slug)
     if target is None:
         abort(404)
     if request.method == "GET":
@@ -345,7 +345,7 @@ def opd(slug: str) -> ResponseReturnValue:
         abort(400)
     if action.action.data in ("deactivate", "activate"):
         activate = action.action.data == "activate"
-        changed = opd_data.set_opd_active(session, opd=target, active=activate, actor=_actor())
+        changed = opd_service.set_opd_active(session, opd=target, active=activate, actor=_actor())
         result = ("aktif" if activate else "nonaktif") if changed else "tetap"
         return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
     form = OpdFieldsForm()
@@ -353,7 +353,7 @@ def opd(slug: str) -> ResponseReturnValue:
         return _opd_page(session, opd=target, form=form, errors=form.errors_by_field(), status=400)
     fields = form.as_input()
     try:
-        changes = opd_data.update_opd(
+        changes = opd_service.update_opd(
             session,
             opd=target,
             name=fields.name,
@@ -380,20 +380,20 @@ def opd_import() -> ResponseReturnValue:
         return redirect(url_for("admin.opds"))
     session = get_session()
     # The app-wide body limit is sized for survey answers; an OPD file may be larger.
-    request.max_content_length = opd_data.IMPORT_MAX_BYTES + UPLOAD_OVERHEAD
+    request.max_content_length = opd_service.IMPORT_MAX_BYTES + UPLOAD_OVERHEAD
     try:
         form = OpdImportForm()
     except RequestEntityTooLarge:
-        message = problem_text(opd_data.problem("too-large"))
+        message = problem_text(opd_service.problem("too-large"))
         return _opds_page(session, import_error=message, status=413)
     if not form.validate():
         if form.csrf_failed:
             abort(400)
         return _opds_page(session, import_error=form.errors_by_field()["file"], status=400)
     upload = form.file.data
-    data = upload.read(opd_data.IMPORT_MAX_BYTES + 1)
+    data = upload.read(opd_service.IMPORT_MAX_BYTES + 1)
     dry_run = bool(form.dry_run.data)
-    report = opd_data.import_opds(
+    report = opd_service.import_opds(
         session, data=data, filename=upload_name(upload), actor=_actor(), dry_run=dry_run
     )
     page = render_template(
@@ -402,6 +402,6 @@ def opd_import() -> ResponseReturnValue:
         dry_run=dry_run,
         problem_text=problem_text,
         field_label=field_label,
-        max_mb=opd_data.IMPORT_MAX_BYTES // (1024 * 1024),
+        max_mb=opd_service.IMPORT_MAX_BYTES // (1024 * 1024),
     )
     return page, 200 if report.ok else 400

@@ -26,7 +26,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd
 from survey.core.submissions import store_submission
 from survey.web import antiabuse
@@ -128,7 +128,7 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     form_class = cache.get(key)
     if form_class is None:
         scale = target.questionnaire.scale_points
-        items = repo.elements(get_session(), questionnaire_id=int(q.id or 0))
+        items = queries.elements(get_session(), questionnaire_id=int(q.id or 0))
         questions = questions_for(items, scale_points=scale, lang=lang)
         form_class = survey_form_class(questions, scale_points=scale, comment_max=comment_max)
         if len(cache) >= _FORM_CACHE_MAX:

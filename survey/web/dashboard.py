@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
 from survey.web.database import get_session
@@ -133,7 +133,7 @@ def _utc_key(value: datetime) -> datetime:
 
 def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     session = get_session()
-    wave = repo.get_wave(session, slug=wave_slug)
+    wave = queries.get_wave(session, slug=wave_slug)
     if wave is None:
         abort(404)
     rows, totals, taken_at = dashboard_data(session, wave=wave)
@@ -177,7 +177,7 @@ def dashboard_waves() -> list[tuple[Wave, str]]:
     user = current_user()
     if user is None or user.role not in ("admin", "evaluator"):
         return []
-    return [(wave, status_label(wave.status)) for wave in repo.list_waves(get_session())]
+    return [(wave, status_label(wave.status)) for wave in queries.list_waves(get_session())]
 
 
 @bp.app_context_processor

@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.audit import audit
 from survey.core.models import AuditLog, Opd, Response, Wave
 from survey.web.database import get_session
@@ -116,7 +116,7 @@ class FlaggedRow:
 
 
 def _wave_or_404(session: Session, slug: str) -> Wave:
-    wave = repo.get_wave(session, slug=slug)
+    wave = queries.get_wave(session, slug=slug)
     if wave is None:
         abort(404)
     return wave
@@ -147,7 +147,7 @@ def flagged_page(session: Session, *, wave: Wave, page: int) -> tuple[list[Flagg
     )
     codes = [
         (element.position, element.code)
-        for element in repo.elements(session, questionnaire_id=wave.questionnaire_id)
+        for element in queries.elements(session, questionnaire_id=wave.questionnaire_id)
     ]
     reviewed = confirmed_ids(session, wave=wave)
     rows = []

@@ -30,8 +30,8 @@ from flask_babel import gettext as _
 from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from survey.core import imports as dataio
-from survey.core import queries as repo
+from survey.core import imports as import_service
+from survey.core import queries
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave
 from survey.core.responsefile import (
@@ -59,7 +59,7 @@ REFRESH_SECONDS = 2
 
 def _wave_or_404(session: Session, slug: str) -> Wave:
     """Return the wave with this slug or answer 404."""
-    wave = repo.get_wave(session, slug=slug)
+    wave = queries.get_wave(session, slug=slug)
     if wave is None:
         abort(404)
     return wave
@@ -131,7 +131,7 @@ def import_upload(wave_slug: str) -> ResponseReturnValue:
             status=413,
         )
     try:
-        job = dataio.create_import_job(
+        job = import_service.create_import_job(
             session,
             wave=wave,
             actor=_username(),
@@ -159,7 +159,7 @@ def _field_labels(session: Session, wave: Wave) -> list[tuple[str, str]]:
         "service": _("Jenis layanan"),
         "comment": _("Komentar"),
     }
-    elements = repo.elements(session, questionnaire_id=wave.questionnaire_id)
+    elements = queries.elements(session, questionnaire_id=wave.questionnaire_id)
     for element in elements:
         names[element.code] = element.name_id
     codes = [e.code for e in elements]
@@ -169,7 +169,7 @@ def _field_labels(session: Session, wave: Wave) -> list[tuple[str, str]]:
 
 def _context(session: Session, wave: Wave) -> Any:
     """Return the import context of the wave under the app's settings."""
-    return dataio.import_context(
+    return import_service.import_context(
         session,
         wave=wave,
         timezone=current_app.config.get("TIMEZONE", "Asia/Jakarta"),
@@ -179,7 +179,7 @@ def _context(session: Session, wave: Wave) -> Any:
 
 def _job_or_404(session: Session, job_id: int) -> tuple[ImportJob, Wave]:
     """Return the job and its wave, or answer 404."""
-    job = dataio.get_job(session, job_id=job_id)
+    job = import_service.get_job(session, job_id=job_id)
     if job is None:
         abort(404)
     wave = session.get(Wave, job.wave_id)
@@ -201,25 +201,25 @@ def _mapping_page(
 ) -> Any:
     """Render the mapping step: each header with its field, a preview, the time format."""
     try:
-        head = dataio.job_head(job)
+        head = import_service.job_head(job)
     except FileFormatError as exc:
         return _job_page(job, wave, problem=problems_text(exc.problems), status=400)
     context = _context(session, wave)
     stored = ColumnMapping.from_json(job.mapping) if job.mapping else None
-    choices = dataio.column_choices(head, context, stored)
+    choices = import_service.column_choices(head, context, stored)
     if fields is not None and len(fields) == len(choices):
         choices = [
-            dataio.ColumnChoice(c.index, c.header, f, "mapping", c.preview)
+            import_service.ColumnChoice(c.index, c.header, f, "mapping", c.preview)
             for c, f in zip(choices, fields, strict=True)
         ]
     chosen = [c.field for c in choices]
     if time_format is None:
         stamps = [c.preview for c in choices if c.field == SUBMITTED_AT_COLUMN]
-        time_format = dataio.guess_time_format(stamps[0] if stamps else ()) or ""
+        time_format = import_service.guess_time_format(stamps[0] if stamps else ()) or ""
     if problem is None and fields is None:
         # Say before the confirmation what would stop it, so the user can fix the mapping.
         try:
-            mapping = dataio.mapping_from_choices(
+            mapping = import_service.mapping_from_choices(
                 [c.header for c in choices], chosen, time_format or None
             )
             CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
@@ -243,15 +243,15 @@ def _mapping_page(
 def _row_texts(entry: dict[str, Any]) -> list[str]:
     """Return a stored bad row's problems in the page's language."""
     if "problems" in entry:
-        return [problem_text(item) for item in dataio.stored_problems(entry["problems"])]
+        return [problem_text(item) for item in import_service.stored_problems(entry["problems"])]
     # A job that failed before problems were stored kept English sentences; shown as they are.
     return [str(reason) for reason in entry.get("reasons", [])]
 
 
 def _job_page(job: ImportJob, wave: Wave, *, problem: str | None = None, status: int = 200) -> Any:
     """Render a job's progress, result or report of bad rows, in the page's language."""
-    rows, bad_total = dataio.report_rows(job)
-    failure = problems_text(dataio.stored_problems(job.problems)) or job.message
+    rows, bad_total = import_service.report_rows(job)
+    failure = problems_text(import_service.stored_problems(job.problems)) or job.message
     page = render_template(
         "dataio/job.html",
         job=job,
@@ -271,7 +271,7 @@ def _job_page(job: ImportJob, wave: Wave, *, problem: str | None = None, status:
 def job(job_id: int) -> ResponseReturnValue:
     """Show an import job: the mapping step, its progress, or its result."""
     session = get_session()
-    dataio.expire_stale_jobs(session)
+    import_service.expire_stale_jobs(session)
     found, wave = _job_or_404(session, job_id)
     if found.status == "mapping":
         return _mapping_page(session, found, wave)
@@ -295,7 +295,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
             status=409,
         )
     try:
-        head = dataio.job_head(found)
+        head = import_service.job_head(found)
     except FileFormatError as exc:
         return _job_page(found, wave, problem=problems_text(exc.problems), status=400)
     known = [name for name, _label in _field_labels(session, wave)]
@@ -316,12 +316,14 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
             status=400,
         )
     time_format = form.time_format()
-    mapping = dataio.mapping_from_choices([h.strip() for h in head.header], fields, time_format)
+    mapping = import_service.mapping_from_choices(
+        [h.strip() for h in head.header], fields, time_format
+    )
     try:
-        queued = dataio.confirm_job(
+        queued = import_service.confirm_job(
             session, job=found, context=_context(session, wave), mapping=mapping
         )
-    except (FileFormatError, dataio.DataIOError) as exc:
+    except (FileFormatError, import_service.DataIOError) as exc:
         session.rollback()
         return _mapping_page(
             session,
@@ -341,7 +343,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
 def _work(app: Flask, job_id: int) -> None:
     """Run one import job in an app context of its own."""
     with app.app_context():
-        dataio.run_import_job(
+        import_service.run_import_job(
             get_engine(app),
             job_id=job_id,
             timezone=app.config.get("TIMEZONE", "Asia/Jakarta"),
@@ -365,15 +367,15 @@ def start_worker(app: Flask, job_id: int) -> threading.Thread | None:
 @roles_required("evaluator")
 def export(wave_slug: str, fmt: str) -> ResponseReturnValue:
     """Download the wave's counted responses (and scores) as CSV, XLSX or JSON; audited."""
-    if fmt not in dataio.EXPORT_FORMATS:
+    if fmt not in import_service.EXPORT_FORMATS:
         abort(404)
     session = get_session()
     wave = _wave_or_404(session, wave_slug)
-    data, count = dataio.export_file(session, wave=wave, fmt=fmt)
+    data, count = import_service.export_file(session, wave=wave, fmt=fmt)
     audit(session, actor=_username(), action="export.run", wave=wave.slug, format=fmt, rows=count)
     session.commit()
     response = make_response(data)
-    response.headers["Content-Type"] = dataio.EXPORT_TYPES[fmt]
+    response.headers["Content-Type"] = import_service.EXPORT_TYPES[fmt]
     response.headers["Content-Disposition"] = f'attachment; filename="ikm-{wave.slug}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -386,7 +388,7 @@ def open_data(wave_slug: str) -> ResponseReturnValue:
     wave = _wave_or_404(session, wave_slug)
     if wave.status != "published":
         abort(404)
-    data = dataio.open_data_zip(
+    data = import_service.open_data_zip(
         session, wave=wave, timezone=current_app.config.get("TIMEZONE", "Asia/Jakarta")
     )
     response = make_response(data)

@@ -19,7 +19,7 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session, col, select
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Opd, User, Wave, WaveOpd
 from survey.web.database import get_session
 from survey.web.results import TOP_K, element_rows, finite, page_lang, rank_row, scored_wave
@@ -49,7 +49,7 @@ def _readable_opd(session: Session, slug: str) -> tuple[User, Opd]:
     """Return the signed-in user and the OPD; 404 when unknown or not theirs to read."""
     user = current_user()
     assert user is not None  # login_required ran first
-    opd = repo.get_opd(session, slug=slug)
+    opd = queries.get_opd(session, slug=slug)
     if opd is None or not may_read(user, opd):
         abort(404)  # another OPD's page does not exist for an OPD head
     return user, opd
@@ -132,7 +132,7 @@ def home() -> ResponseReturnValue:
         if opd is None:
             abort(404)
         return redirect(url_for("opdhead.opd", opd_slug=opd.slug))
-    return render_template("opdhead/index.html", opds=repo.list_opds(session))
+    return render_template("opdhead/index.html", opds=queries.list_opds(session))
 
 
 @bp.get("/kerja/hasil-opd/<opd_slug>")
@@ -173,10 +173,10 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
 
     session = get_session()
     user, item = _readable_opd(session, opd_slug)
-    found = repo.get_wave(session, slug=wave_slug)
+    found = queries.get_wave(session, slug=wave_slug)
     if (
         found is None
-        or repo.opd_in_wave(session, wave=found, opd_slug=item.slug) is None
+        or queries.opd_in_wave(session, wave=found, opd_slug=item.slug) is None
         or (found.status not in READABLE_STATUSES and not is_staff(user))
     ):
         abort(404)

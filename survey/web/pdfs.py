@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, request, ur
 from flask.typing import ResponseReturnValue
 
 from reports.model import Lang
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Wave
 from survey.web.database import get_session
 from survey.web.results import scored_wave
@@ -30,7 +30,7 @@ def _lang() -> Lang:
 
 def _wave(wave_slug: str, *, published: bool) -> Wave:
     """Return the wave, or a 404 when it is unknown (or, if asked, not yet published)."""
-    wave = repo.get_wave(get_session(), slug=wave_slug)
+    wave = queries.get_wave(get_session(), slug=wave_slug)
     if wave is None or (published and wave.status != "published"):
         abort(404)
     return wave
@@ -70,7 +70,7 @@ def opd_pdf(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
 
     session = get_session()
     wave = _wave(wave_slug, published=False)
-    opd = repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
+    opd = queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
     if opd is None:
         abort(404)
     user = current_user()

@@ -15,8 +15,7 @@ import segno
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from survey.core import queries as repo
-from survey.core import urls
+from survey.core import queries, urls
 from survey.web.database import get_session
 
 bp = Blueprint("qr", __name__)
@@ -43,8 +42,8 @@ def qr_svg(url: str) -> bytes:
 def survey_qr(wave_slug: str, opd_slug: str) -> BaseResponse:
     """Serve the QR code of a survey page as SVG; 404 for an unknown wave or uncovered OPD."""
     session = get_session()
-    wave = repo.get_wave(session, slug=wave_slug)
-    if wave is None or repo.opd_in_wave(session, wave=wave, opd_slug=opd_slug) is None:
+    wave = queries.get_wave(session, slug=wave_slug)
+    if wave is None or queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug) is None:
         abort(404)
     response = Response(qr_svg(survey_url(wave_slug, opd_slug)), mimetype="image/svg+xml")
     # The image changes only if PUBLIC_URL does; a day of caching spares the poster printer.

@@ -30,7 +30,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session, select
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Response, Wave
 from survey.web.database import get_session
 from survey.web.i18n import current_language
@@ -69,7 +69,7 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
     ).one()
     opds = tuple(
         (opd.id, opd.slug, opd.name, opd.short_name, opd.service_population, link.target_n)
-        for opd, link in repo.wave_opds(session, wave=wave)
+        for opd, link in queries.wave_opds(session, wave=wave)
     )
     return (
         wave.status,
@@ -160,7 +160,7 @@ def published_waves(session: Session) -> list[PublishedWave]:
     """Return the published waves, most recently published first, with their counts."""
     waves = [
         PublishedWave(wave=wave, opds=opds, counted=counted)
-        for wave, opds, counted in repo.wave_summaries(session)
+        for wave, opds, counted in queries.wave_summaries(session)
         if wave.status == "published"
     ]
     waves.sort(key=lambda w: (w.wave.published_at or w.wave.created_at, w.wave.slug), reverse=True)
@@ -169,7 +169,7 @@ def published_waves(session: Session) -> list[PublishedWave]:
 
 def published_wave_or_404(session: Session, slug: str) -> Wave:
     """Return the published wave with this slug; 404 for any other status or an unknown one."""
-    wave = repo.get_wave(session, slug=slug)
+    wave = queries.get_wave(session, slug=slug)
     if wave is None or wave.status != "published":
         abort(404)
     return wave
@@ -301,7 +301,7 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
 
     session = get_session()
     found = published_wave_or_404(session, wave_slug)
-    item = repo.opd_in_wave(session, wave=found, opd_slug=opd_slug)
+    item = queries.opd_in_wave(session, wave=found, opd_slug=opd_slug)
     if item is None:
         abort(404)
     lang = page_lang()

@@ -19,8 +19,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from survey.core import queries as repo
-from survey.core import waves as wavesetup
+from survey.core import queries
+from survey.core import waves as wave_service
 from survey.core.builtin import DEFAULT_SCHEME_SLUG, PERMENPANRB_2017
 from survey.core.models import CategoryScheme, Questionnaire, Wave
 from survey.core.questionnaires import (
@@ -59,7 +59,7 @@ def _actor() -> str | None:
 
 def _wave_or_404(wave_slug: str) -> Wave:
     """Return the wave with this slug or answer 404."""
-    wave = repo.get_wave(get_session(), slug=wave_slug)
+    wave = queries.get_wave(get_session(), slug=wave_slug)
     if wave is None:
         abort(404)
     return wave
@@ -71,8 +71,8 @@ def _wave_or_404(wave_slug: str) -> Wave:
 def _wave_form(wave: Wave | None) -> WaveForm:
     """Return the create or edit form, filled from the request (POST) or from the wave."""
     session = get_session()
-    fixed = wave is not None and not wavesetup.questionnaire_changeable(session, wave=wave)
-    offered = [opd.slug for opd in wavesetup.form_opds(session, wave=wave)]
+    fixed = wave is not None and not wave_service.questionnaire_changeable(session, wave=wave)
+    offered = [opd.slug for opd in wave_service.form_opds(session, wave=wave)]
     form_class = wave_form_class(offered, questionnaire_fixed=fixed)
     if request.method == "POST":
         return form_class()
@@ -90,8 +90,8 @@ def _initial_data(wave: Wave | None) -> dict[str, Any]:
         data[f"cat-min-{i}"] = f"{category['min_ikm']:.4f}"
     if wave is None:
         data["scheme"] = DEFAULT_SCHEME_SLUG
-        data["questionnaire"] = str(repo.default_questionnaire(session).id)
-        data["opds"] = [opd.slug for opd in wavesetup.form_opds(session, wave=None)]
+        data["questionnaire"] = str(queries.default_questionnaire(session).id)
+        data["opds"] = [opd.slug for opd in wave_service.form_opds(session, wave=None)]
         return data
     scheme = session.get(CategoryScheme, wave.scheme_id)
     data.update(
@@ -103,7 +103,7 @@ def _initial_data(wave: Wave | None) -> dict[str, Any]:
         scheme=scheme.slug if scheme else DEFAULT_SCHEME_SLUG,
     )
     data["opds"] = []
-    for opd, link in repo.wave_opds(session, wave=wave):
+    for opd, link in queries.wave_opds(session, wave=wave):
         data["opds"].append(opd.slug)
         data[f"target-{opd.slug}"] = "" if link.target_n is None else str(link.target_n)
     return data
@@ -113,15 +113,15 @@ def _opd_rows(wave: Wave | None, values: MultiDict[str, str]) -> list[dict[str, 
     """Return each OPD the form offers with its chosen state, target, K&M size and margin."""
     chosen = set(values.getlist("opd"))
     rows = []
-    for opd in wavesetup.form_opds(get_session(), wave=wave):
+    for opd in wave_service.form_opds(get_session(), wave=wave):
         raw = values.get(f"target-{opd.slug}", "")
         rows.append(
             {
                 "opd": opd,
                 "checked": opd.slug in chosen,
                 "target": raw,
-                "km": wavesetup.km_target(opd.service_population),
-                "margin": wavesetup.margin_for(whole_target(raw), opd.service_population),
+                "km": wave_service.km_target(opd.service_population),
+                "margin": wave_service.margin_for(whole_target(raw), opd.service_population),
             }
         )
     return rows
@@ -160,7 +160,7 @@ def _render_form(
     session = get_session()
     values = form.shown()
     current_questionnaire = (
-        repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id) if wave else None
+        queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id) if wave else None
     )
     return (
         render_template(
@@ -169,12 +169,12 @@ def _render_form(
             values=values,
             errors=dict(sorted((errors or {}).items(), key=lambda kv: _page_order(kv[0]))),
             opd_rows=_opd_rows(wave, values),
-            schemes=wavesetup.schemes(session),
-            questionnaires=wavesetup.questionnaires(session),
+            schemes=wave_service.schemes(session),
+            questionnaires=wave_service.questionnaires(session),
             questionnaire_fixed=form.questionnaire_fixed,
             current_questionnaire=current_questionnaire,
             category_rows=range(CATEGORY_ROWS),
-            typical_sd=wavesetup.TYPICAL_SD,
+            typical_sd=wave_service.TYPICAL_SD,
             custom=CUSTOM,
         ),
         status,
@@ -188,7 +188,7 @@ def _render_form(
 @roles_required("evaluator")
 def index() -> ResponseReturnValue:
     """List every wave with its status, period, OPDs and counted responses."""
-    summaries = repo.wave_summaries(get_session())
+    summaries = queries.wave_summaries(get_session())
     return render_template(
         "waves/index.html",
         summaries=summaries,
@@ -206,16 +206,16 @@ def new() -> ResponseReturnValue:
     valid = form.validate()
     errors = form.errors_by_field()
     slug = form.slug.data or ""
-    refused = wavesetup.check_new_slug(get_session(), slug=slug)
+    refused = wave_service.check_new_slug(get_session(), slug=slug)
     if refused:
         errors["slug"] = problem_text(refused)
     if not valid or errors:
         return _render_form(None, form, errors, 400)
     try:
-        wave = wavesetup.create_wave(
+        wave = wave_service.create_wave(
             get_session(), slug=slug, settings=form.as_settings(), actor=_actor()
         )
-    except wavesetup.WaveSetupError as exc:
+    except wave_service.WaveSetupError as exc:
         return _render_form(None, form, field_errors(exc.problems), 400)
     return redirect(url_for("waves.detail", wave_slug=wave.slug, pesan="dibuat"), code=303)
 
@@ -234,10 +234,10 @@ def edit(wave_slug: str) -> ResponseReturnValue:
         return _render_form(wave, form, form.errors_by_field(), 400)
     session = get_session()
     try:
-        changed = wavesetup.update_wave(
+        changed = wave_service.update_wave(
             session, wave=wave, settings=form.as_settings(), actor=_actor()
         )
-    except wavesetup.WaveSetupError as exc:
+    except wave_service.WaveSetupError as exc:
         if "wave" in field_errors(exc.problems):
             return render_template("waves/frozen.html", wave=wave), 409
         return _render_form(wave, form, field_errors(exc.problems), 400)
@@ -250,9 +250,9 @@ def _render_detail(
 ) -> ResponseReturnValue:
     """Render a wave's page: settings, OPDs with targets, actions, perception results."""
     session = get_session()
-    questionnaire = repo.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    questionnaire = queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     scheme = session.get(CategoryScheme, wave.scheme_id)
-    rows = wavesetup.target_rows(session, wave=wave)
+    rows = wave_service.target_rows(session, wave=wave)
     notice = request.args.get("pesan")
     return (
         render_template(
@@ -264,11 +264,11 @@ def _render_detail(
             counted=sum(r.counted for r in rows),
             flagged=sum(r.flagged for r in rows),
             status_label=status_label(wave.status),
-            allowed=wavesetup.ALLOWED_STATUS.get(wave.status, ()),
+            allowed=wave_service.ALLOWED_STATUS.get(wave.status, ()),
             perception=perception_scores(session, wave=wave),
             errors=errors or {},
             notice=notice if notice in NOTICES else None,
-            typical_sd=wavesetup.TYPICAL_SD,
+            typical_sd=wave_service.TYPICAL_SD,
         ),
         status,
     )
@@ -288,14 +288,14 @@ def status(wave_slug: str) -> ResponseReturnValue:
     wave = _wave_or_404(wave_slug)
     change = WaveStatusForm().as_change()
     try:
-        wavesetup.change_status(
+        wave_service.change_status(
             get_session(),
             wave=wave,
             action=change.action,
             actor=_actor(),
             confirmed=change.confirmed,
         )
-    except wavesetup.WaveSetupError as exc:
+    except wave_service.WaveSetupError as exc:
         get_session().expire_all()
         return _render_detail(_wave_or_404(wave_slug), field_errors(exc.problems), 400)
     return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=change.action), code=303)
@@ -361,7 +361,7 @@ def questionnaires() -> ResponseReturnValue:
 def questionnaire(questionnaire_id: int) -> ResponseReturnValue:
     """Show one questionnaire, read-only, in both languages."""
     session = get_session()
-    found = repo.get_questionnaire(session, questionnaire_id=questionnaire_id)
+    found = queries.get_questionnaire(session, questionnaire_id=questionnaire_id)
     if found is None:
         abort(404)
     result = request.args.get("hasil")

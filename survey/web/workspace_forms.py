@@ -30,9 +30,9 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import BooleanField, DateField, Field, SelectField, SelectMultipleField, StringField
 from wtforms.validators import AnyOf, Optional, StopValidation, ValidationError
 
-from survey.core import imports as dataio
-from survey.core import opds as opd_data
-from survey.core import waves as wavesetup
+from survey.core import imports as import_service
+from survey.core import opds as opd_service
+from survey.core import waves as wave_service
 from survey.core.accounts import normalise_username
 from survey.core.problems import Problem
 from survey.web.forms import strip
@@ -250,13 +250,15 @@ class WaveForm(WorkspaceForm):
             for i in range(CATEGORY_ROWS)
         ]
 
-    def custom_scheme(self) -> wavesetup.CustomScheme | None:
+    def custom_scheme(self) -> wave_service.CustomScheme | None:
         """Return the custom scheme when one is chosen and its rows pass the scheme rules."""
         if self.scheme.data != CUSTOM:
             return None
         try:
-            return wavesetup.check_custom_scheme(self.scheme_name.data or "", self.category_rows())
-        except wavesetup.WaveSetupError:
+            return wave_service.check_custom_scheme(
+                self.scheme_name.data or "", self.category_rows()
+            )
+        except wave_service.WaveSetupError:
             return None
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -264,8 +266,8 @@ class WaveForm(WorkspaceForm):
         valid = super().validate(extra_validators)
         if self.scheme.data == CUSTOM:
             try:
-                wavesetup.check_custom_scheme(self.scheme_name.data or "", self.category_rows())
-            except wavesetup.WaveSetupError as exc:
+                wave_service.check_custom_scheme(self.scheme_name.data or "", self.category_rows())
+            except wave_service.WaveSetupError as exc:
                 self.problems.extend(exc.problems)
                 valid = False
         return valid
@@ -278,11 +280,11 @@ class WaveForm(WorkspaceForm):
             if slug in self.offered
         }
 
-    def as_settings(self) -> wavesetup.WaveSettings:
+    def as_settings(self) -> wave_service.WaveSettings:
         """Return the checked settings (call after ``validate()`` passed)."""
         custom = self.custom_scheme()
         questionnaire = self.questionnaire.data or ""
-        return wavesetup.WaveSettings(
+        return wave_service.WaveSettings(
             title=self.title.data or "",
             evaluator=self.evaluator.data or None,
             period_start=self.period_start.data,
@@ -376,7 +378,7 @@ class OpdFieldsForm(WorkspaceForm):
     def validate(self, extra_validators: Any = None) -> bool:
         """Check the fields by the OPD rules every path shares (``opds.check_fields``)."""
         valid = super().validate(extra_validators)
-        _fields, problems = opd_data.check_fields(
+        _fields, problems = opd_service.check_fields(
             slug=self._fields["slug"].data if "slug" in self._fields else "",
             name=self.name.data,
             short_name=self.short_name.data,
@@ -451,8 +453,8 @@ class MappingForm(WorkspaceForm):
     def validate_format_waktu(self, field: Field) -> None:
         """Refuse a time format that cannot read what it writes."""
         try:
-            dataio.check_time_format(field.data or "")
-        except dataio.DataIOError:
+            import_service.check_time_format(field.data or "")
+        except import_service.DataIOError:
             raise ValidationError(
                 str(
                     lazy_gettext(
@@ -472,7 +474,7 @@ class MappingForm(WorkspaceForm):
 
     def time_format(self) -> str | None:
         """Return the checked time format (None: guess it); call after ``validate()``."""
-        return dataio.check_time_format(self.format_waktu.data or "")
+        return import_service.check_time_format(self.format_waktu.data or "")
 
 
 def mapping_form_class(columns: int, known: Collection[str]) -> type[MappingForm]:
