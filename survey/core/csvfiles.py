@@ -3,7 +3,7 @@
 Spreadsheets save "CSV" in several shapes: UTF-8 with or without a byte-order mark, and with
 commas, or with semicolons where the decimal separator is a comma (Excel set to Indonesian).
 The delimiter is found from the header record with :class:`csv.Sniffer`, which respects
-quotes: ``opd;submitted_at;"U2 Sistem, Mekanisme, dan Prosedur";U3`` is four columns split on
+quotes: ``opd;submitted_at;"U2 (a question, with a comma)";U3`` is four columns split on
 ``;``, although its header holds a comma. Each importer reports the errors (``UnicodeDecodeError``,
 ``csv.Error``) in its own terms.
 """
