@@ -17,15 +17,15 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import PASSWORD, AuthActions
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
+from survey_helpers import add_responses
 
 from survey.core import accounts
 from survey.core import queries as repo
 from survey.core.models import ImportJob, Response
-from tests.survey_helpers import add_responses
-from tests.test_auth import PASSWORD, AuthActions
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 MARKER = "RAHASIA-RSUD-7Q"  # in RSUD's comments; never shown to the head of BPBD

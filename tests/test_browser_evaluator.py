@@ -16,13 +16,13 @@ import time
 from datetime import date
 
 import pytest
+from browser import chromium, live_server, require_chromium
 from sqlmodel import Session, select
 
 from survey.core import accounts
 from survey.core import queries as repo
 from survey.core.models import Response, Wave
 from survey.web import dashboard
-from tests.browser import chromium, live_server, require_chromium
 
 pytestmark = pytest.mark.browser
 

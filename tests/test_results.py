@@ -15,10 +15,10 @@ from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import CSRF_RE, PASSWORD, AuthActions
 from babel.numbers import format_decimal
 from sqlmodel import Session, select
 from survey_helpers import add_responses
-from test_auth import CSRF_RE, PASSWORD, AuthActions
 
 from survey.core import accounts, reportdata
 from survey.core import queries as repo
