@@ -17,13 +17,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from auth_helpers import PASSWORD
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, SQLModel
 from survey_helpers import IkmRunner, add_opd, create_wave
 
 from survey.core import accounts
+from survey.core import queries as repo
 from survey.core.database import make_engine, upgrade
+from survey.core.models import User
 from survey.web import create_app
 from survey.web.database import session_scope
 
@@ -226,9 +229,38 @@ SAMPLE_OPDS = (
 )
 
 
+def add_sample_opds(session: Session, *slugs: str) -> None:
+    """Add those of the sample OPDs named by ``slugs`` that do not exist yet."""
+    for slug, name, short in SAMPLE_OPDS:
+        if slug in slugs and repo.get_opd(session, slug=slug) is None:
+            add_opd(session, slug=slug, name=name, short_name=short)
+
+
 @pytest.fixture
 def open_wave(session: Session):
     """An open wave 'uji-2026' over three OPDs (bpbd, rsud, dishub) with the default setup."""
-    for slug, name, short in SAMPLE_OPDS:
-        add_opd(session, slug=slug, name=name, short_name=short)
+    # Whichever of open_wave and users comes first adds the OPDs; the other finds them.
+    add_sample_opds(session, "bpbd", "rsud", "dishub")
     return create_wave(session, slug="uji-2026", title="Uji Coba 2026", status="open", target_n=30)
+
+
+@pytest.fixture
+def users(session: Session) -> dict[str, User]:
+    """The workspace accounts, by username, all with ``PASSWORD``.
+
+    ``admin`` (admin), ``eva`` (evaluator), ``kepala-bpbd`` and ``kepala-rsud`` (the heads of
+    BPBD and RSUD, OPDs added here unless ``open_wave`` added them first).
+    """
+    add_sample_opds(session, "bpbd", "rsud")
+    specs = [
+        ("admin", "admin", None),
+        ("eva", "evaluator", None),
+        ("kepala-bpbd", "opd-head", "bpbd"),
+        ("kepala-rsud", "opd-head", "rsud"),
+    ]
+    return {
+        username: accounts.create_user(
+            session, username=username, password=PASSWORD, role=role, opd_slug=opd_slug
+        )
+        for username, role, opd_slug in specs
+    }

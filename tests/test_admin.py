@@ -5,36 +5,19 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import PASSWORD, AuthActions, admin_snapshot, csrf_token, login
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import add_responses, create_wave
-from test_auth import CSRF_RE, PASSWORD, AuthActions
 
 from survey.core import accounts
 from survey.core import queries as repo
-from survey.core.models import AuditLog, Opd, Response, User, WaveOpd
+from survey.core.models import AuditLog, Response, User, WaveOpd
 
 USERS = "/kerja/pengguna"
 OPDS = "/kerja/opd"
 NEW_PASSWORD = "sandi-baru-yang-panjang"
-
-
-@pytest.fixture
-def people(session: Session, open_wave) -> dict[str, str]:
-    """An admin, an evaluator and the head of BPBD (OPDs bpbd, rsud, dishub exist)."""
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
-    return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}
-
-
-def login(client: FlaskClient, username: str, password: str = PASSWORD) -> FlaskClient:
-    """Sign ``client`` in as ``username``."""
-    assert AuthActions(client).login(username, password).status_code == 302
-    return client
 
 
 def other_client(app: Flask, username: str) -> FlaskClient:
@@ -42,38 +25,15 @@ def other_client(app: Flask, username: str) -> FlaskClient:
     return login(app.test_client(), username)
 
 
-def token(client: FlaskClient, path: str = "/kerja") -> str:
-    """Return the CSRF token of a form on ``path``."""
-    match = CSRF_RE.search(client.get(path).get_data(as_text=True))
-    assert match
-    return match.group(1)
-
-
 def post(client: FlaskClient, path: str, **data: str):
     """Post a form with a valid CSRF token."""
-    return client.post(path, data={"csrf_token": token(client), **data})
+    return client.post(path, data={"csrf_token": csrf_token(client), **data})
 
 
 def is_signed_out(client: FlaskClient) -> bool:
     """Return True if ``client``'s session no longer opens the workspace."""
     response = client.get("/kerja")
     return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/masuk"
-
-
-def snapshot(session: Session) -> dict[str, list[tuple]]:
-    """Return the users, the OPDs and the audit entries as plain tuples."""
-    session.expire_all()
-    users = session.exec(select(User).order_by(User.username)).all()
-    opds = session.exec(select(Opd).order_by(Opd.slug)).all()
-    entries = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
-    return {
-        "users": [
-            (u.username, u.role, u.opd_id, u.active, u.session_version, u.password_hash)
-            for u in users
-        ],
-        "opds": [(o.slug, o.name, o.short_name, o.service_population, o.active) for o in opds],
-        "audit": [(e.action, e.actor) for e in entries],
-    }
 
 
 def last_audit(session: Session) -> AuditLog:
@@ -95,22 +55,22 @@ def get_user(session: Session, username: str) -> User:
 # --- Who may open what ------------------------------------------------------------------------
 
 
-def test_anonymous_is_sent_to_login(client: FlaskClient, people, session) -> None:
+def test_anonymous_is_sent_to_login(client: FlaskClient, users, open_wave, session) -> None:
     for path in (USERS, f"{USERS}/eva", OPDS, f"{OPDS}/bpbd"):
         response = client.get(path)
         assert response.status_code == 302
         assert urlsplit(response.headers["Location"]).path == "/masuk"
-    before = snapshot(session)
+    before = admin_snapshot(session)
     for path in (USERS, f"{USERS}/eva", OPDS, f"{OPDS}/bpbd", f"{OPDS}/impor"):
         assert client.post(path, data={"name": "x"}).status_code in (302, 400)
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
 @pytest.mark.parametrize(
     ("username", "user_pages", "opd_pages"),
     [("admin", 200, 200), ("eva", 403, 200), ("kepala-bpbd", 403, 403)],
 )
-def test_access_by_role(client, people, username, user_pages, opd_pages) -> None:
+def test_access_by_role(client, users, open_wave, username, user_pages, opd_pages) -> None:
     login(client, username)
     assert client.get(USERS).status_code == user_pages
     assert client.get(f"{USERS}/eva").status_code == user_pages
@@ -118,9 +78,9 @@ def test_access_by_role(client, people, username, user_pages, opd_pages) -> None
     assert client.get(f"{OPDS}/bpbd").status_code == opd_pages
 
 
-def test_forbidden_posts_change_nothing(client, people, session) -> None:
+def test_forbidden_posts_change_nothing(client, users, open_wave, session) -> None:
     login(client, "eva")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     create = {"username": "baru", "role": "admin", "password": PASSWORD, "confirmation": PASSWORD}
     assert post(client, USERS, **create).status_code == 403
     assert post(client, f"{USERS}/eva", action="role", role="admin").status_code == 403
@@ -128,33 +88,33 @@ def test_forbidden_posts_change_nothing(client, people, session) -> None:
     login(client, "kepala-bpbd")
     assert post(client, OPDS, slug="baru", name="Dinas Baru").status_code == 403
     assert post(client, f"{OPDS}/bpbd", action="deactivate").status_code == 403
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_unknown_user_and_opd_are_404(client, people) -> None:
+def test_unknown_user_and_opd_are_404(client, users, open_wave) -> None:
     login(client, "admin")
     assert client.get(f"{USERS}/tidak-ada").status_code == 404
     assert client.get(f"{OPDS}/tidak-ada").status_code == 404
     assert post(client, f"{OPDS}/tidak-ada", action="deactivate").status_code == 404
 
 
-def test_post_without_csrf_token_is_refused(client, people, session) -> None:
+def test_post_without_csrf_token_is_refused(client, users, open_wave, session) -> None:
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = client.post(OPDS, data={"slug": "baru", "name": "Dinas Baru"})
     assert response.status_code == 400
     response = client.post(f"{USERS}/eva", data={"action": "deactivate"})
     assert response.status_code == 400
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
 # --- Users ------------------------------------------------------------------------------------
 
 
-def test_user_list_shows_roles_opds_and_last_sign_in(client, people) -> None:
+def test_user_list_shows_roles_opds_and_last_sign_in(client, users, open_wave) -> None:
     login(client, "admin")
     html = client.get(USERS).get_data(as_text=True)
-    assert "3 pengguna" in html
+    assert "4 pengguna" in html
     assert "Administrator" in html and "Evaluator" in html and "Kepala OPD" in html
     assert "Badan Penanggulangan Bencana Daerah" in html
     assert "belum pernah" in html  # eva and kepala-bpbd have never signed in
@@ -162,12 +122,12 @@ def test_user_list_shows_roles_opds_and_last_sign_in(client, people) -> None:
     assert 'href="/kerja/pengguna/kepala-bpbd"' in html
 
 
-def test_create_user_is_audited_and_can_sign_in(client, app, people, session) -> None:
+def test_create_user_is_audited_and_can_sign_in(client, app, users, open_wave, session) -> None:
     login(client, "admin")
     response = post(
         client,
         USERS,
-        username="Kepala-RSUD",
+        username="Wakil-RSUD",
         role="opd-head",
         opd="rsud",
         password=NEW_PASSWORD,
@@ -175,17 +135,17 @@ def test_create_user_is_audited_and_can_sign_in(client, app, people, session) ->
     )
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Pengguna kepala-rsud dibuat." in page
-    user = get_user(session, "kepala-rsud")
+    assert "Pengguna wakil-rsud dibuat." in page
+    user = get_user(session, "wakil-rsud")
     assert user.role == "opd-head"
     assert user.opd_id == repo.get_opd(session, slug="rsud").id
     entry = last_audit(session)
     assert (entry.action, entry.actor) == ("user.create", "admin")
-    assert entry.detail == {"username": "kepala-rsud", "role": "opd-head", "opd": "rsud"}
-    login(app.test_client(), "kepala-rsud", NEW_PASSWORD)  # the new account signs in
+    assert entry.detail == {"username": "wakil-rsud", "role": "opd-head", "opd": "rsud"}
+    login(app.test_client(), "wakil-rsud", NEW_PASSWORD)  # the new account signs in
 
 
-def test_create_evaluator_ignores_the_opd_select(client, people, session) -> None:
+def test_create_evaluator_ignores_the_opd_select(client, users, open_wave, session) -> None:
     login(client, "admin")
     data = {"username": "eva2", "role": "evaluator", "opd": "rsud"}
     response = post(client, USERS, password=PASSWORD, confirmation=PASSWORD, **data)
@@ -207,9 +167,11 @@ def test_create_evaluator_ignores_the_opd_select(client, people, session) -> Non
         ({"role": "superuser"}, "role", "Pilih salah satu peran."),
     ],
 )
-def test_create_user_errors_change_nothing(client, people, session, fields, field, message):
+def test_create_user_errors_change_nothing(
+    client, users, open_wave, session, fields, field, message
+):
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     data = {
         "username": "baru",
         "role": "evaluator",
@@ -226,11 +188,13 @@ def test_create_user_errors_change_nothing(client, people, session, fields, fiel
     error_at = html.index(f'id="e-{field}"')
     assert message in html[error_at : error_at + 300]
     assert f'aria-describedby="e-{field}"' in html
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
     assert PASSWORD not in html  # a password is never echoed back
 
 
-def test_role_change_signs_the_user_out_and_is_audited(client, app, people, session) -> None:
+def test_role_change_signs_the_user_out_and_is_audited(
+    client, app, users, open_wave, session
+) -> None:
     eva = other_client(app, "eva")
     version = get_user(session, "eva").session_version
     login(client, "admin")
@@ -246,39 +210,39 @@ def test_role_change_signs_the_user_out_and_is_audited(client, app, people, sess
     assert is_signed_out(eva)
 
 
-def test_role_unchanged_writes_nothing(client, people, session) -> None:
+def test_role_unchanged_writes_nothing(client, users, open_wave, session) -> None:
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = post(client, f"{USERS}/kepala-bpbd", action="role", role="opd-head", opd="bpbd")
     assert response.status_code == 302
     assert "Tidak ada yang berubah." in client.get(response.headers["Location"]).get_data(
         as_text=True
     )
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_admin_cannot_demote_themself(client, people, session) -> None:
+def test_admin_cannot_demote_themself(client, users, open_wave, session) -> None:
     accounts.create_user(session, username="admin2", password=PASSWORD, role="admin")
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = post(client, f"{USERS}/admin", action="role", role="evaluator")
     assert response.status_code == 400
     assert "menurunkan peran akun Anda sendiri" in response.get_data(as_text=True)
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
     # Another admin may be demoted while one active admin remains.
     assert post(client, f"{USERS}/admin2", action="role", role="evaluator").status_code == 302
     assert get_user(session, "admin2").role == "evaluator"
 
 
-def test_last_active_admin_is_kept(runner, people, session) -> None:
-    before = snapshot(session)
+def test_last_active_admin_is_kept(runner, users, open_wave, session) -> None:
+    before = admin_snapshot(session)
     result = runner.invoke(args=["user", "role", "admin", "--role", "evaluator"])
     assert result.exit_code == 1
     assert "last active administrator" in result.output
     with pytest.raises(accounts.AdminGuardError):
         accounts.set_active(session, username="admin", active=False)
     session.rollback()
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
 @pytest.mark.parametrize(
@@ -302,10 +266,12 @@ def test_last_active_admin_is_kept(runner, people, session) -> None:
         ),
     ],
 )
-def test_account_problems_speak_the_page_language(client, people, session, lang, texts) -> None:
+def test_account_problems_speak_the_page_language(
+    client, users, open_wave, session, lang, texts
+) -> None:
     """The services' coded problems read in the page's language, never the CLI's English."""
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     guard, taken, short = texts
     response = post(client, f"{USERS}/admin?lang={lang}", action="deactivate")
     assert response.status_code == 400
@@ -320,7 +286,7 @@ def test_account_problems_speak_the_page_language(client, people, session, lang,
     assert "user 'eva' already exists" not in html
     assert "use at least 10 characters" not in html
     assert 'id="e-confirmation"' not in html  # the short password is the problem to fix
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
 @pytest.mark.parametrize(
@@ -343,16 +309,20 @@ def test_account_problems_speak_the_page_language(client, people, session, lang,
         ),
     ],
 )
-def test_account_problems_on_the_command_line(runner, people, session, args, line) -> None:
+def test_account_problems_on_the_command_line(
+    runner, users, open_wave, session, args, line
+) -> None:
     """The CLI prints the English sentence of the problem, on one line, with status 1."""
-    before = snapshot(session)
+    before = admin_snapshot(session)
     result = runner.invoke(args=["user", *args])
     assert result.exit_code == 1
     assert result.output == f"Error: {line}\n"
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_set_password_signs_out_and_hides_the_secret(client, app, people, session) -> None:
+def test_set_password_signs_out_and_hides_the_secret(
+    client, app, users, open_wave, session
+) -> None:
     eva = other_client(app, "eva")
     old = get_user(session, "eva")
     old_hash, old_version = old.password_hash, old.session_version
@@ -375,7 +345,7 @@ def test_set_password_signs_out_and_hides_the_secret(client, app, people, sessio
     login(app.test_client(), "eva", NEW_PASSWORD)
 
 
-def test_admin_setting_own_password_stays_signed_in(client, app, people, session) -> None:
+def test_admin_setting_own_password_stays_signed_in(client, app, users, open_wave, session) -> None:
     elsewhere = other_client(app, "admin")
     login(client, "admin")
     response = post(
@@ -400,20 +370,20 @@ def test_admin_setting_own_password_stays_signed_in(client, app, people, session
     ],
 )
 def test_bad_password_changes_nothing(
-    client, people, session, password, confirmation, field, message
+    client, users, open_wave, session, password, confirmation, field, message
 ):
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = post(
         client, f"{USERS}/eva", action="password", password=password, confirmation=confirmation
     )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert f'id="e-{field}"' in html and message in html
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_deactivate_and_reactivate(client, app, people, session) -> None:
+def test_deactivate_and_reactivate(client, app, users, open_wave, session) -> None:
     eva = other_client(app, "eva")
     login(client, "admin")
     response = post(client, f"{USERS}/eva", action="deactivate")
@@ -429,36 +399,36 @@ def test_deactivate_and_reactivate(client, app, people, session) -> None:
     assert is_signed_out(eva)
     assert AuthActions(app.test_client()).login("eva").status_code == 200  # refused
     assert "nonaktif" in client.get(USERS).get_data(as_text=True)
-    before = snapshot(session)
+    before = admin_snapshot(session)
     assert post(client, f"{USERS}/eva", action="deactivate").status_code == 302  # already
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
     assert post(client, f"{USERS}/eva", action="activate").status_code == 302
     assert get_user(session, "eva").active is True
     assert last_audit(session).action == "user.activate"
     other_client(app, "eva")
 
 
-def test_admin_cannot_deactivate_themself(client, people, session) -> None:
+def test_admin_cannot_deactivate_themself(client, users, open_wave, session) -> None:
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = post(client, f"{USERS}/admin", action="deactivate")
     assert response.status_code == 400
     assert "menonaktifkan akun Anda sendiri" in response.get_data(as_text=True)
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
     assert not is_signed_out(client)
 
 
-def test_unknown_user_action_is_400(client, people, session) -> None:
+def test_unknown_user_action_is_400(client, users, open_wave, session) -> None:
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     assert post(client, f"{USERS}/eva", action="delete").status_code == 400
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
 # --- OPDs -------------------------------------------------------------------------------------
 
 
-def test_opd_list_and_add(client, people, session) -> None:
+def test_opd_list_and_add(client, users, open_wave, session) -> None:
     login(client, "eva")
     html = client.get(OPDS).get_data(as_text=True)
     assert "Rumah Sakit Umum Daerah" in html and "Dishub" in html and "3 OPD" in html
@@ -505,19 +475,19 @@ def test_opd_list_and_add(client, people, session) -> None:
         ({"service_population": "9999999999"}, "service_population", "2.147.483.647"),
     ],
 )
-def test_add_opd_errors_change_nothing(client, people, session, fields, field, message):
+def test_add_opd_errors_change_nothing(client, users, open_wave, session, fields, field, message):
     login(client, "eva")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = post(client, OPDS, **{"slug": "dinkes", "name": "Dinas Kesehatan", **fields})
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert 'role="alert"' in html
     error_at = html.index(f'<p class="field-error" id="e-{field}">')
     assert message in html[error_at : error_at + 300]
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_edit_opd_audits_changed_fields_only(client, people, session) -> None:
+def test_edit_opd_audits_changed_fields_only(client, users, open_wave, session) -> None:
     login(client, "admin")
     response = post(
         client,
@@ -542,7 +512,7 @@ def test_edit_opd_audits_changed_fields_only(client, people, session) -> None:
         "after": {"short_name": "DISHUB", "service_population": 500},
     }
     # The same values again: nothing changes, nothing is logged.
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = post(
         client,
         f"{OPDS}/dishub",
@@ -552,7 +522,7 @@ def test_edit_opd_audits_changed_fields_only(client, people, session) -> None:
         service_population="500",
     )
     assert response.headers["Location"].endswith("hasil=tetap")
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
     # Emptying the population clears it.
     post(client, f"{OPDS}/dishub", action="update", name="Dinas Perhubungan", short_name="")
     session.expire_all()
@@ -568,19 +538,19 @@ def test_edit_opd_audits_changed_fields_only(client, people, session) -> None:
         ({"service_population": "nol"}, "service_population", "bilangan bulat"),
     ],
 )
-def test_edit_opd_errors_change_nothing(client, people, session, fields, field, message):
+def test_edit_opd_errors_change_nothing(client, users, open_wave, session, fields, field, message):
     login(client, "eva")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     data = {"action": "update", "name": "Dinas Perhubungan Kota", **fields}
     response = post(client, f"{OPDS}/dishub", **data)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     error_at = html.index(f'<p class="field-error" id="e-{field}">')
     assert message in html[error_at : error_at + 300]
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_deactivated_opd_is_left_out_of_new_waves(client, people, session, open_wave) -> None:
+def test_deactivated_opd_is_left_out_of_new_waves(client, users, session, open_wave) -> None:
     add_responses(session, open_wave, "rsud", [[4] * 9] * 3)
     login(client, "eva")
     response = post(client, f"{OPDS}/rsud", action="deactivate")
@@ -597,9 +567,9 @@ def test_deactivated_opd_is_left_out_of_new_waves(client, people, session, open_
     covered = {opd.slug for opd, _link in repo.wave_opds(session, wave=wave)}
     assert covered == {"bpbd", "dishub"}
     # Again: nothing changes. Then reactivate.
-    before = snapshot(session)
+    before = admin_snapshot(session)
     post(client, f"{OPDS}/rsud", action="deactivate")
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
     assert post(client, f"{OPDS}/rsud", action="activate").status_code == 302
     session.expire_all()
     assert repo.get_opd(session, slug="rsud").active is True
@@ -607,14 +577,14 @@ def test_deactivated_opd_is_left_out_of_new_waves(client, people, session, open_
     assert len(session.exec(select(WaveOpd)).all()) == 5
 
 
-def test_unknown_opd_action_is_400(client, people, session) -> None:
+def test_unknown_opd_action_is_400(client, users, open_wave, session) -> None:
     login(client, "eva")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     assert post(client, f"{OPDS}/rsud", action="delete").status_code == 400
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_pages_render_in_english_too(client, people) -> None:
+def test_pages_render_in_english_too(client, users, open_wave) -> None:
     login(client, "admin")
     for path in (USERS, f"{USERS}/eva", OPDS, f"{OPDS}/bpbd"):
         response = client.get(path, query_string={"lang": "en"})
@@ -622,7 +592,7 @@ def test_pages_render_in_english_too(client, people) -> None:
         assert '<html lang="en">' in response.get_data(as_text=True)
 
 
-def test_opd_page_offers_the_import_form(client, people) -> None:
+def test_opd_page_offers_the_import_form(client, users, open_wave) -> None:
     login(client, "eva")
     html = client.get(OPDS).get_data(as_text=True)
     assert 'action="/kerja/opd/impor" enctype="multipart/form-data"' in html

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import PASSWORD, AuthActions
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
-from survey_helpers import FakeClock, add_opd
+from survey_helpers import FakeClock
 from werkzeug.test import TestResponse
 
 from survey.core import accounts
@@ -17,45 +17,7 @@ from survey.core import queries as repo
 from survey.core.models import AuditLog, LoginFailure, User
 from survey.web import signin as auth
 
-PASSWORD = "kata-sandi-rahasia-1"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 GENERIC_ERROR = "Nama pengguna atau kata sandi salah."
-
-
-class AuthActions:
-    """A browser that signs in and out with the form's CSRF token, one app context a request."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        """Drive ``client``."""
-        self.client = client
-
-    def token(self, path: str = "/masuk") -> str:
-        """Return the CSRF token of the form on ``path``."""
-        page = self.client.get(path)
-        match = CSRF_RE.search(page.get_data(as_text=True))
-        assert match, page.get_data(as_text=True)
-        return match.group(1)
-
-    def login(
-        self,
-        username: str,
-        password: str = PASSWORD,
-        *,
-        next_url: str | None = None,
-        addr: str = "198.51.100.7",
-    ) -> TestResponse:
-        """Post the sign-in form."""
-        query = {"next": next_url} if next_url is not None else {}
-        return self.client.post(
-            "/masuk",
-            query_string=query,
-            data={"csrf_token": self.token(), "username": username, "password": password},
-            environ_overrides={"REMOTE_ADDR": addr},
-        )
-
-    def logout(self) -> TestResponse:
-        """Post the sign-out form of the workspace page."""
-        return self.client.post("/keluar", data={"csrf_token": self.token("/kerja")})
 
 
 @pytest.fixture
@@ -64,22 +26,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(accounts, "clock", fake)
     return fake
-
-
-@pytest.fixture
-def users(session: Session) -> dict[str, User]:
-    """An admin, an evaluator and the head of BPBD (OPDs bpbd and rsud exist)."""
-    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    add_opd(session, slug="rsud", name="Rumah Sakit Umum Daerah")
-    return {
-        "admin": accounts.create_user(session, username="admin", password=PASSWORD, role="admin"),
-        "evaluator": accounts.create_user(
-            session, username="eva", password=PASSWORD, role="evaluator"
-        ),
-        "opd-head": accounts.create_user(
-            session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-        ),
-    }
 
 
 @pytest.fixture
@@ -142,12 +88,12 @@ def test_the_cheap_test_hash_is_a_real_scrypt_hash():
 
 def test_user_add_stores_a_hash_and_an_audit_entry(runner, session, users):
     """``ikm user add`` creates the user with a scrypt hash and logs the creation."""
-    args = ["user", "add", "Kepala-RSUD", "--role", "opd-head", "--opd", "rsud"]
+    args = ["user", "add", "Wakil-RSUD", "--role", "opd-head", "--opd", "rsud"]
     result = runner.invoke(args=[*args, "--password", PASSWORD])
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
-    user = accounts.get_user(session, username="kepala-rsud")
-    assert user is not None and user.username == "kepala-rsud"
+    user = accounts.get_user(session, username="wakil-rsud")
+    assert user is not None and user.username == "wakil-rsud"
     assert user.role == "opd-head" and user.active
     assert user.opd_id == repo.get_opd(session, slug="rsud").id
     assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
@@ -155,7 +101,7 @@ def test_user_add_stores_a_hash_and_an_audit_entry(runner, session, users):
     assert user.created_at.tzinfo is not None
     entry = session.exec(select(AuditLog).where(AuditLog.action == "user.create")).all()[-1]
     assert entry.actor is None
-    assert entry.detail == {"username": "kepala-rsud", "role": "opd-head", "opd": "rsud"}
+    assert entry.detail == {"username": "wakil-rsud", "role": "opd-head", "opd": "rsud"}
     assert PASSWORD not in str(entry.detail)
 
 
@@ -213,6 +159,7 @@ def test_user_list(runner, users):
         "admin\tadmin\t-\tactive",
         "eva\tevaluator\t-\tactive",
         "kepala-bpbd\topd-head\tbpbd\tactive",
+        "kepala-rsud\topd-head\trsud\tactive",
     ]
 
 
@@ -234,7 +181,7 @@ def test_role_change_is_audited_and_signs_the_user_out(runner, session, users, a
     refused = runner.invoke(args=["user", "role", "eva", "--role", "admin", "--opd", "rsud"])
     assert refused.exit_code == 1 and "only for the opd-head role" in refused.output
     user_entries = session.exec(select(AuditLog).where(col(AuditLog.action).startswith("user.")))
-    assert len(user_entries.all()) == 4  # three creations and one role change
+    assert len(user_entries.all()) == 5  # four creations and one role change
 
 
 # ---------------------------------------------------------------------------------------------

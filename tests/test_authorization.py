@@ -13,22 +13,19 @@ RSUD's responses carry a marker comment: no page the head of BPBD can reach may 
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import CSRF_RE, PASSWORD, AuthActions
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import add_opd, create_wave, set_wave_status
+from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
 
 from survey.core import accounts
 from survey.core import queries as repo
 from survey.core.models import ImportJob, Response
-from tests.survey_helpers import add_responses
-from tests.test_auth import PASSWORD, AuthActions
 
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 MARKER = "RAHASIA-RSUD-7Q"  # in RSUD's comments; never shown to the head of BPBD
 VISITORS = ("anonymous", "admin", "evaluator", "head", "other-head")
 USERNAMES = {"admin": "admin", "evaluator": "eva", "head": "kepala-bpbd"}

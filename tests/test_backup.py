@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from file_helpers import KNPI
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlmodel import Session, SQLModel, select
 from survey_helpers import IkmRunner, add_opd, add_responses, create_wave
-from test_questionnaires import KNPI
 
 from survey.core import accounts, backup
 from survey.core import queries as repo

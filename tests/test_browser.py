@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from browser import chromium, live_server, require_chromium
 from sqlmodel import select
 
 from survey.core.models import Response
-from tests.browser import chromium, live_server, require_chromium
 
 pytestmark = pytest.mark.browser
 

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from auth_helpers import PASSWORD
+from browser import chromium, live_server, require_chromium
 from sqlmodel import Session
-from survey_helpers import create_wave, set_wave_status
+from survey_helpers import add_responses, create_wave, set_wave_status
 
 from survey.core import accounts
-from tests.browser import chromium, live_server, require_chromium
-from tests.survey_helpers import add_responses
-from tests.test_auth import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -16,6 +16,7 @@ import time
 from datetime import date
 
 import pytest
+from browser import chromium, live_server, require_chromium
 from sqlmodel import Session, select
 from survey_helpers import add_opd
 
@@ -23,7 +24,6 @@ from survey.core import accounts
 from survey.core import queries as repo
 from survey.core.models import Response, Wave
 from survey.web import dashboard
-from tests.browser import chromium, live_server, require_chromium
 
 pytestmark = pytest.mark.browser
 

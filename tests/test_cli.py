@@ -6,15 +6,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, col, func, select
+from file_helpers import HEADER, add_export_rows, comparable, count, responses
+from sqlmodel import col, select
 from survey_helpers import add_opd, set_wave_status
 
 from survey.core import queries as repo
 from survey.core.models import Opd, Response, Wave, WaveOpd
-from survey.core.responsefile import canonical_columns
-
-CODES = [f"U{i}" for i in range(1, 10)]
-HEADER = ",".join(canonical_columns(CODES))
 
 
 def write_csv(path: Path, *lines: str, header: str = HEADER, bom: bool = False) -> Path:
@@ -22,42 +19,6 @@ def write_csv(path: Path, *lines: str, header: str = HEADER, bom: bool = False) 
     text = "\r\n".join([header, *lines]) + "\r\n"
     path.write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
     return path
-
-
-def count(session: Session, model: type) -> int:
-    """Return the number of rows of a table."""
-    session.expire_all()
-    return session.exec(select(func.count()).select_from(model)).one()
-
-
-def responses(session: Session, wave_slug: str) -> list[Response]:
-    """Return a wave's responses, oldest first."""
-    session.expire_all()
-    wave = repo.get_wave(session, slug=wave_slug)
-    assert wave is not None
-    query = select(Response).where(Response.wave_id == wave.id)
-    return list(session.exec(query.order_by(Response.submitted_at, Response.id)).all())
-
-
-def comparable(session: Session, wave_slug: str) -> list[tuple]:
-    """Return a wave's counted responses as sortable tuples of everything an export carries."""
-    slugs = {opd.id: opd.slug for opd in repo.list_opds(session)}
-    rows = [
-        (
-            slugs[r.opd_id],
-            r.submitted_at,
-            tuple(r.answers()[i] for i in range(1, 10)),
-            r.sex,
-            r.age,
-            r.education,
-            r.occupation,
-            r.service,
-            r.comment,
-        )
-        for r in responses(session, wave_slug)
-        if r.status == "counted"
-    ]
-    return sorted(rows, key=repr)
 
 
 # --- OPDs -------------------------------------------------------------------------------------
@@ -446,46 +407,9 @@ def test_import_of_a_file_that_is_not_csv_text(runner, session, open_wave, tmp_p
 # --- Export -----------------------------------------------------------------------------------
 
 
-def add_responses(session: Session, wave: Wave) -> None:
-    """Store counted and flagged responses with awkward text, skips and sub-second times."""
-    opds = {opd.slug: opd.id for opd, _ in repo.wave_opds(session, wave=wave)}
-    rows = [
-        ("bpbd", "counted", None, (4, 4, 3, 4, 3, 4, 4, 3, 3), "P", 34, "S1", "PNS", "KTP", None),
-        ("bpbd", "counted", None, (3, None, 3, None, 3, 3, 3, 2, 2), None, None, None, None, None,
-         'Antrean "panjang",\nmohon\r\nditambah loket; =SUM(A1:A9)'),
-        ("rsud", "counted", None, (2, 2, 1, 3, 2, 2, 3, 2, 1), "L", 61, "SD", "Lainnya",
-         "Poli umum", "  Ruang tunggu panas  "),
-        ("rsud", "flagged", "duplicate-device", (2, 2, 1, 3, 2, 2, 3, 2, 1), "L", 61, None, None,
-         None, "salinan"),
-        ("dishub", "flagged", "bot-suspect", (4,) * 9, None, None, None, None, None, None),
-        ("dishub", "counted", None, (None,) * 8 + (1,), "P", 19, "D1-D3", "Wirausaha", "Uji KIR",
-         "Ongkos uji KIR mahal 😞"),
-    ]  # fmt: skip
-    for i, (slug, status, reason, answers, sex, age, edu, occ, service, comment) in enumerate(rows):
-        response = Response(
-            wave_id=wave.id,
-            opd_id=opds[slug],
-            submission_id=f"web-{i}",
-            submitted_at=datetime(2025, 6, 12, 1, 15, i, 125000 * i, tzinfo=UTC),
-            channel="qr",
-            status=status,
-            flag_reason=reason,
-            sex=sex,
-            age=age,
-            education=edu,
-            occupation=occ,
-            service=service,
-            comment=comment,
-        )
-        for position, answer in enumerate(answers, start=1):
-            setattr(response, f"a{position}", answer)
-        session.add(response)
-    session.commit()
-
-
 def test_export_then_import_round_trips(runner, session, open_wave, tmp_path):
     """Every counted response comes back unchanged in a second wave; flagged ones stay out."""
-    add_responses(session, open_wave)
+    add_export_rows(session, open_wave)
     result = runner.invoke(args=["export", "--wave", "uji-2026"])
     assert result.exit_code == 0, result.output
     csv_text = result.stdout_bytes.decode("utf-8")  # .stdout would turn CRLF into LF
@@ -509,7 +433,7 @@ def test_export_then_import_round_trips(runner, session, open_wave, tmp_path):
 
 def test_export_to_a_file(runner, session, open_wave, tmp_path):
     """-o writes the file (UTF-8) and nothing to standard output."""
-    add_responses(session, open_wave)
+    add_export_rows(session, open_wave)
     target = tmp_path / "keluar.csv"
     result = runner.invoke(
         args=["export", "--wave", "uji-2026", "--format", "csv", "-o", str(target)]

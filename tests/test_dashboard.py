@@ -7,12 +7,10 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import AuthActions
 from flask.testing import FlaskClient
 from sqlmodel import Session
 from survey_helpers import add_responses, create_wave
-from test_auth import PASSWORD, AuthActions
-
-from survey.core import accounts
 
 DASHBOARD = "/kerja/gelombang/uji-2026/dasbor"
 FOURS = [4] * 9
@@ -22,18 +20,7 @@ EARLIER = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def users(session: Session, open_wave) -> dict[str, str]:
-    """An admin, an evaluator and the head of BPBD; returns role -> username."""
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
-    return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}
-
-
-@pytest.fixture
-def evaluator(client: FlaskClient, users: dict[str, str]) -> FlaskClient:
+def evaluator(client: FlaskClient, users, open_wave) -> FlaskClient:
     """The test client signed in as the evaluator."""
     assert AuthActions(client).login("eva").status_code == 302
     return client
@@ -71,7 +58,7 @@ def page(client: FlaskClient, url: str = DASHBOARD) -> str:
     return response.get_data(as_text=True)
 
 
-def test_anonymous_is_sent_to_login(client: FlaskClient, users) -> None:
+def test_anonymous_is_sent_to_login(client: FlaskClient, users, open_wave) -> None:
     """Without signing in, the dashboard (and its TV mode) redirects to the sign-in page."""
     for url in (DASHBOARD, DASHBOARD + "/tv", DASHBOARD + "?tv=1"):
         response = client.get(url)
@@ -80,11 +67,11 @@ def test_anonymous_is_sent_to_login(client: FlaskClient, users) -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "status"), [("opd-head", 403), ("evaluator", 200), ("admin", 200)]
+    ("username", "status"), [("kepala-bpbd", 403), ("eva", 200), ("admin", 200)]
 )
-def test_roles(client: FlaskClient, users, role: str, status: int) -> None:
+def test_roles(client: FlaskClient, users, open_wave, username: str, status: int) -> None:
     """Evaluators and admins see the dashboard; an OPD head gets 403, in TV mode too."""
-    AuthActions(client).login(users[role])
+    AuthActions(client).login(username)
     assert client.get(DASHBOARD).status_code == status
     assert client.get(DASHBOARD + "/tv").status_code == status
 
@@ -171,7 +158,7 @@ def test_counts_a_new_response_on_the_next_load(
     assert "21 / 30" in opd_row(page(evaluator), "bpbd")
 
 
-def test_simulated_wave_says_so(evaluator: FlaskClient, session: Session, users) -> None:
+def test_simulated_wave_says_so(evaluator: FlaskClient, session: Session, users, open_wave) -> None:
     """A simulated wave carries the DATA SIMULASI notice."""
     create_wave(session, slug="demo-2026", title="Demo", status="open", simulated=True, target_n=10)
     assert "DATA SIMULASI" in page(evaluator, "/kerja/gelombang/demo-2026/dasbor")
@@ -185,7 +172,7 @@ def test_english(evaluator: FlaskClient, filled) -> None:
     assert "3.75" in opd_row(html, "bpbd")
 
 
-def test_workspace_links_the_dashboards(client: FlaskClient, users) -> None:
+def test_workspace_links_the_dashboards(client: FlaskClient, users, open_wave) -> None:
     """The evaluator's workspace lists the waves with their dashboards; an OPD head's does not."""
     actions = AuthActions(client)
     actions.login("eva")

@@ -7,14 +7,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from file_helpers import (
+    CODES,
+    CONTEXT,
+    HEADER,
+    add_export_rows,
+    comparable,
+    count,
+    google_forms_rows,
+    responses,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
-from test_cli import CODES, HEADER, add_responses, comparable, count, responses
-from test_importexport import CONTEXT
 
 from survey.core import queries as repo
-from survey.core.builtin import DEFAULT_ELEMENTS
 from survey.core.models import Response
 from survey.core.responsefile import (
     ColumnMapping,
@@ -167,28 +174,6 @@ def test_xlsx_bad_rows_are_reported_with_spreadsheet_row_numbers(
 # --- Column mapping ---------------------------------------------------------------------------
 
 
-def google_forms_rows() -> list[list]:
-    """A Google-Forms-like sheet: question sentences as headers, labels as answers."""
-    questions = [
-        # Bahasa Indonesia for most, English for one, odd spacing and case for another.
-        element[3] if i != 2 else element[4]
-        for i, element in enumerate(DEFAULT_ELEMENTS)
-    ]
-    questions[0] = "  " + questions[0].upper().replace(" ", "  ")
-    labels_id = [element[5] for element in DEFAULT_ELEMENTS]
-    labels_en = [element[6] for element in DEFAULT_ELEMENTS]
-    header = ["Timestamp", "Unit Layanan", *questions, "Jenis Kelamin", "Umur", "Pendidikan",
-              "Pekerjaan", "Jenis Layanan", "Kritik dan Saran"]  # fmt: skip
-    first = [datetime(2025, 6, 12, 9, 30), "Dinas Perhubungan"]
-    first += [labels_id[i][3] for i in range(9)]
-    first[2 + 2] = labels_en[2][3].lower()  # the English question answered in English
-    first += ["Laki-laki", 40, "SMA", "Swasta", "Uji KIR", "Mantap"]
-    second = [datetime(2025, 6, 13, 14, 0), "bpbd", 1, *[labels_id[i][1] for i in range(1, 9)]]
-    second[2 + 2] = labels_en[2][1]
-    second += ["PEREMPUAN", None, None, None, None, None]
-    return [header, first, second]
-
-
 def test_google_forms_export_is_mapped_automatically(runner, session, open_wave, tmp_path):
     """Question-text headers and label answers import without any mapping given."""
     path = write_xlsx(tmp_path / "Formulir (Jawaban).xlsx", google_forms_rows())
@@ -294,7 +279,7 @@ def test_dry_run_shows_mapping_and_writes_nothing(runner, session, open_wave, tm
 
 def test_xlsx_export_contents_and_formula_neutralisation(runner, session, open_wave, tmp_path):
     """Sheets 'responses' (canonical columns) and 'scores'; formula-like text is quoted."""
-    add_responses(session, open_wave)
+    add_export_rows(session, open_wave)
     session.add(
         Response(
             wave_id=open_wave.id,
@@ -332,7 +317,7 @@ def test_xlsx_export_contents_and_formula_neutralisation(runner, session, open_w
 
 def test_xlsx_export_then_import_round_trips(runner, session, open_wave, tmp_path):
     """Every counted response comes back exactly in a new wave, quoted text included."""
-    add_responses(session, open_wave)
+    add_export_rows(session, open_wave)
     session.add(
         Response(
             wave_id=open_wave.id,
@@ -362,7 +347,7 @@ def test_xlsx_export_then_import_round_trips(runner, session, open_wave, tmp_pat
 
 def test_json_export(runner, session, open_wave, tmp_path):
     """One object: the wave, the counted responses as stored, the scores; no ids or hashes."""
-    add_responses(session, open_wave)
+    add_export_rows(session, open_wave)
     result = runner.invoke(args=["export", "--wave", "uji-2026", "--format", "json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -390,7 +375,7 @@ def test_json_export(runner, session, open_wave, tmp_path):
 
 def test_safe_csv_quotes_formulas_and_default_stays_lossless(runner, session, open_wave):
     """--safe quotes formula-like text; the default CSV keeps it as stored."""
-    add_responses(session, open_wave)
+    add_export_rows(session, open_wave)
     plain = runner.invoke(args=["export", "--wave", "uji-2026"])
     safe = runner.invoke(args=["export", "--wave", "uji-2026", "--safe"])
     assert plain.exit_code == safe.exit_code == 0

@@ -24,6 +24,7 @@ from typing import Any
 import pypdf
 import pytest
 import sqlalchemy as sa
+from auth_helpers import PASSWORD, AuthActions
 from flask import Flask
 from sqlmodel import Session
 from survey_helpers import ALL_FOURS, SurveyActions, add_opd, create_wave, install_clock, stored
@@ -32,7 +33,6 @@ from survey.core import accounts
 from survey.core.database import make_engine
 from survey.web import create_app, health
 from survey.web.database import session_scope
-from tests.test_auth import PASSWORD, AuthActions
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = ",".join(sorted(health.known_revisions()[0]))

@@ -7,10 +7,10 @@ and moving a wave through its life cycle.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+from auth_helpers import CSRF_RE, PASSWORD, csrf_token, login
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
@@ -27,35 +27,22 @@ from survey.core import accounts, csvfiles, opds, responsefile
 from survey.core import queries as repo
 from survey.core.models import AuditLog, Opd, Response, Wave
 
-PASSWORD = "kata-sandi-rahasia-1"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The issue's file: Excel set to Indonesian saves semicolons, and a long question header
 # keeps its comma inside quotes.
 ISSUE_HEADER = 'opd;submitted_at;"U2 Sistem, Mekanisme, dan Prosedur";U3'
 ISSUE_CELLS = ["opd", "submitted_at", "U2 Sistem, Mekanisme, dan Prosedur", "U3"]
 
 
-def sign_in(client: FlaskClient, username: str) -> FlaskClient:
-    """Sign ``client`` in through the sign-in form."""
-    match = CSRF_RE.search(client.get("/masuk").get_data(as_text=True))
-    assert match
-    data = {"csrf_token": match.group(1), "username": username, "password": PASSWORD}
-    assert client.post("/masuk", data=data).status_code == 302
-    return client
-
-
 def post_form(client: FlaskClient, path: str, data: dict[str, str]):
     """Post a workspace form with the CSRF token of the page at ``path``."""
-    match = CSRF_RE.search(client.get(path).get_data(as_text=True))
-    assert match
-    return client.post(path, data={"csrf_token": match.group(1), **data})
+    return client.post(path, data={"csrf_token": csrf_token(client, path), **data})
 
 
 @pytest.fixture
 def evaluator(client: FlaskClient, session: Session) -> FlaskClient:
     """The test client signed in as the evaluator 'eva'."""
     accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    return sign_in(client, "eva")
+    return login(client, "eva")
 
 
 def opd_rows(session: Session) -> list[tuple]:

@@ -8,29 +8,17 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import CSRF_RE, AuthActions, login
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import add_responses, create_wave
-from test_auth import CSRF_RE, PASSWORD, AuthActions
 
-from survey.core import accounts
 from survey.core.models import AuditLog, Response
 
 REVIEW = "/kerja/gelombang/uji-2026/ditandai"
 AUDIT = "/kerja/audit"
 FOURS = [4] * 9
 AT = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)  # 14.05 WIB
-
-
-@pytest.fixture
-def users(session: Session, open_wave) -> dict[str, str]:
-    """An admin, an evaluator and the head of BPBD; returns role -> username."""
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
-    return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}
 
 
 @pytest.fixture
@@ -67,11 +55,6 @@ def snapshot(session: Session) -> list[tuple]:
     rows = session.exec(select(Response).order_by(Response.id)).all()
     entries = len(session.exec(select(AuditLog)).all())
     return [(r.id, r.status, r.flag_reason) for r in rows] + [("audit", entries)]
-
-
-def login(client: FlaskClient, username: str) -> FlaskClient:
-    assert AuthActions(client).login(username).status_code == 302
-    return client
 
 
 def token(client: FlaskClient) -> str:

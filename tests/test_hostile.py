@@ -29,6 +29,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
+from auth_helpers import PASSWORD, AuthActions
+from file_helpers import confirm, upload
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, event, given, settings
@@ -48,8 +50,6 @@ from survey_helpers import (
     install_clock,
     set_wave_status,
 )
-from test_auth import PASSWORD, AuthActions
-from test_web_import import confirm, upload
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 

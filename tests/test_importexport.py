@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+from file_helpers import CONTEXT, NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ from survey.core.problems import problem
 from survey.core.responsefile import (
     ExportRecord,
     FileFormatError,
-    ImportContext,
     ImportRow,
     RowError,
     canonical_columns,
@@ -27,19 +27,6 @@ from survey.core.rules import AGE_MAX, AGE_MIN
 
 CODES = tuple(f"U{i}" for i in range(1, 10))
 HEADER = ",".join(canonical_columns(CODES))
-NOW = datetime(2025, 7, 1, 3, 0, tzinfo=UTC)
-CONTEXT = ImportContext(
-    question_codes=CODES,
-    scale_points=4,
-    opd_ids={
-        "bpbd": 1,
-        "Badan Penanggulangan Bencana Daerah": 1,
-        "rsud": 2,
-        "Rumah Sakit Umum Daerah": 2,
-    },
-    other_opds=frozenset({"dinkes", "Dinas Kesehatan"}),
-    now=NOW,
-)
 
 
 def csv_bytes(*lines: str, header: str = HEADER, bom: bool = False) -> bytes:

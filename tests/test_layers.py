@@ -104,3 +104,39 @@ def test_the_folder_names_say_where_things_live() -> None:
     assert callable(waves.create_wave)
     assert callable(responsefile.read_file)
     assert callable(scores.score_wave)
+
+
+def shared_helper_problems(folder: Path) -> list[str]:
+    """Return the test-to-test imports and stray ``users`` fixtures of the tests in ``folder``."""
+    problems = []
+    for path in sorted(folder.glob("*.py")):
+        for line, module in imported_names(path):
+            # ``tests.x`` and ``x``: both spellings reach a test file.
+            name = module.removeprefix("tests.").split(".")[0]
+            if name.startswith("test_"):
+                problems.append(f"{path.name}:{line} imports {name}")
+        if path.name == "conftest.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name == "users":
+                problems.append(f"{path.name}:{node.lineno} defines users")
+    return list(dict.fromkeys(problems))  # ``from m import a`` also lists ``m.a``
+
+
+def test_tests_import_helpers_not_other_tests() -> None:
+    """Tests share helpers through conftest.py and *_helpers.py; ``users`` is defined once."""
+    assert shared_helper_problems(ROOT / "tests") == []
+
+
+def test_the_test_file_check_can_fail(tmp_path: Path) -> None:
+    """The check sees both spellings of a test-to-test import and a second users fixture."""
+    (tmp_path / "conftest.py").write_text("def users():\n    pass\n")
+    (tmp_path / "test_a.py").write_text(
+        "from test_auth import PASSWORD\nfrom tests.test_cli import CODES\n"
+        "import pytest\n\n@pytest.fixture\ndef users():\n    pass\n"
+    )
+    assert shared_helper_problems(tmp_path) == [
+        "test_a.py:1 imports test_auth",
+        "test_a.py:2 imports test_cli",
+        "test_a.py:6 defines users",
+    ]

@@ -7,12 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
+from auth_helpers import admin_snapshot, csrf_token, login
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from test_admin import login, snapshot, token
-from test_auth import PASSWORD
 
-from survey.core import accounts, opds
+from survey.core import opds
 from survey.core import queries as repo
 from survey.core.models import AuditLog, Opd
 
@@ -37,16 +36,6 @@ BAD = (
 )
 
 
-@pytest.fixture
-def staff(session: Session, open_wave) -> None:
-    """An admin, an evaluator and the head of BPBD; OPDs bpbd, rsud and dishub."""
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
-
-
 BOUNDARY = "----ikm-test-boundary"
 
 
@@ -67,7 +56,7 @@ def multipart(fields: dict[str, str], raw: bytes, name: str) -> bytes:
 def upload(client: FlaskClient, data: bytes | str, *, name: str = "opd.csv", dry_run: bool = False):
     """Post an OPD file to the import form."""
     raw = data.encode() if isinstance(data, str) else data
-    fields = {"csrf_token": token(client, "/kerja/opd")}
+    fields = {"csrf_token": csrf_token(client, "/kerja/opd")}
     if dry_run:
         fields["dry_run"] = "1"
     return client.post(
@@ -142,7 +131,7 @@ def test_read_rows_refuses_extra_cells() -> None:
 # --- Applying, on both databases --------------------------------------------------------------
 
 
-def test_import_adds_updates_and_is_idempotent(session: Session, staff) -> None:
+def test_import_adds_updates_and_is_idempotent(session: Session, users, open_wave) -> None:
     report = opds.import_opds(session, data=GOOD.encode(), filename="opd.csv", actor="eva")
     assert report.ok and report.applied
     assert report.summary() == "2 added, 1 updated, 1 unchanged"
@@ -169,7 +158,7 @@ def test_import_adds_updates_and_is_idempotent(session: Session, staff) -> None:
     assert opd_rows(session) == before
 
 
-def test_missing_optional_columns_leave_fields_alone(session: Session, staff) -> None:
+def test_missing_optional_columns_leave_fields_alone(session: Session, users, open_wave) -> None:
     report = opds.import_opds(
         session, data=b"slug,name\ndishub,Dinas Perhubungan Kota\n", filename="a.csv", actor=None
     )
@@ -178,16 +167,16 @@ def test_missing_optional_columns_leave_fields_alone(session: Session, staff) ->
     assert repo.get_opd(session, slug="dishub").short_name == "Dishub"
 
 
-def test_bad_file_writes_nothing(session: Session, staff) -> None:
-    before = snapshot(session)
+def test_bad_file_writes_nothing(session: Session, users, open_wave) -> None:
+    before = admin_snapshot(session)
     report = opds.import_opds(session, data=BAD.encode(), filename="bad.csv", actor="eva")
     assert not report.ok and not report.applied
     assert [b.row for b in report.row_problems] == [2, 3, 4, 5, 6, 7, 9]
     assert report.row_problems[5].problems[0].code == "name-taken"
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_deactivated_opd_stays_inactive_on_import(session: Session, staff) -> None:
+def test_deactivated_opd_stays_inactive_on_import(session: Session, users, open_wave) -> None:
     opd = repo.get_opd(session, slug="bpbd")
     opds.set_opd_active(session, opd=opd, active=False, actor="eva")
     opds.import_opds(session, data=GOOD.encode(), filename="opd.csv", actor="eva")
@@ -198,7 +187,9 @@ def test_deactivated_opd_stays_inactive_on_import(session: Session, staff) -> No
 # --- The web form -----------------------------------------------------------------------------
 
 
-def test_web_import_reports_counts_and_audits(client: FlaskClient, session, staff) -> None:
+def test_web_import_reports_counts_and_audits(
+    client: FlaskClient, session, users, open_wave
+) -> None:
     login(client, "eva")
     response = upload(client, GOOD, name="unduhan/opd baru.csv")
     assert response.status_code == 200
@@ -213,9 +204,9 @@ def test_web_import_reports_counts_and_audits(client: FlaskClient, session, staf
     assert "0 ditambahkan, 0 diubah, 4 tidak berubah" in html
 
 
-def test_web_import_lists_every_bad_row(client: FlaskClient, session, staff) -> None:
+def test_web_import_lists_every_bad_row(client: FlaskClient, session, users, open_wave) -> None:
     login(client, "admin")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = upload(client, BAD)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
@@ -226,17 +217,17 @@ def test_web_import_lists_every_bad_row(client: FlaskClient, session, staff) -> 
     assert 'id="baris-8"' not in html
     assert "Slug &#39;disdik&#39; juga ada di baris 4." in html
     assert "sudah dipakai OPD rsud" in html
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_web_dry_run_writes_nothing(client: FlaskClient, session, staff) -> None:
+def test_web_dry_run_writes_nothing(client: FlaskClient, session, users, open_wave) -> None:
     login(client, "eva")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = upload(client, GOOD, dry_run=True)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "Pemeriksaan saja" in html and "2 ditambahkan, 1 diubah, 1 tidak berubah" in html
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
 @pytest.mark.parametrize(
@@ -248,19 +239,21 @@ def test_web_dry_run_writes_nothing(client: FlaskClient, session, staff) -> None
         (b"x" * (2 * 1024 * 1024 + 100 * 1024), 413, "terlalu besar"),
     ],
 )
-def test_web_bad_files_change_nothing(client, session, staff, data, status, message) -> None:
+def test_web_bad_files_change_nothing(
+    client, session, users, open_wave, data, status, message
+) -> None:
     login(client, "eva")
-    before = snapshot(session)
+    before = admin_snapshot(session)
     response = upload(client, data)
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
-def test_web_import_needs_a_file_a_token_and_the_role(client, session, staff) -> None:
+def test_web_import_needs_a_file_a_token_and_the_role(client, session, users, open_wave) -> None:
     login(client, "eva")
-    before = snapshot(session)
-    response = client.post(IMPORT, data={"csrf_token": token(client, "/kerja/opd")})
+    before = admin_snapshot(session)
+    response = client.post(IMPORT, data={"csrf_token": csrf_token(client, "/kerja/opd")})
     assert response.status_code == 400
     assert "Pilih berkas CSV." in response.get_data(as_text=True)
     response = client.post(
@@ -270,15 +263,15 @@ def test_web_import_needs_a_file_a_token_and_the_role(client, session, staff) ->
     )
     assert response.status_code == 400
     assert client.get(IMPORT).status_code == 302
-    client.post("/keluar", data={"csrf_token": token(client)})
+    client.post("/keluar", data={"csrf_token": csrf_token(client)})
     login(client, "kepala-bpbd")
     assert upload_forbidden(client) == 403
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before
 
 
 def upload_forbidden(client: FlaskClient) -> int:
     """Post a good file with the workspace's token; return the status code."""
-    form = {"csrf_token": token(client), "file": (io.BytesIO(GOOD.encode()), "opd.csv")}
+    form = {"csrf_token": csrf_token(client), "file": (io.BytesIO(GOOD.encode()), "opd.csv")}
     return client.post(IMPORT, data=form, content_type="multipart/form-data").status_code
 
 
@@ -292,7 +285,7 @@ def write(tmp_path: Path, text: str, name: str = "opd.csv") -> str:
     return str(path)
 
 
-def test_cli_import_and_again(runner, session, staff, tmp_path) -> None:
+def test_cli_import_and_again(runner, session, users, open_wave, tmp_path) -> None:
     path = write(tmp_path, GOOD)
     result = runner.invoke(args=["opd", "import", path, "--dry-run"])
     assert result.exit_code == 0, result.output
@@ -312,8 +305,10 @@ def test_cli_import_and_again(runner, session, staff, tmp_path) -> None:
     assert opd_rows(session) == before
 
 
-def test_cli_bad_file_exits_1_with_rows_and_one_line(runner, session, staff, tmp_path) -> None:
-    before = snapshot(session)
+def test_cli_bad_file_exits_1_with_rows_and_one_line(
+    runner, session, users, open_wave, tmp_path
+) -> None:
+    before = admin_snapshot(session)
     result = runner.invoke(args=["opd", "import", write(tmp_path, BAD)])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
@@ -327,4 +322,4 @@ def test_cli_bad_file_exits_1_with_rows_and_one_line(runner, session, staff, tmp
         "Error: x.csv: missing required column 'name' (columns: slug, name, short_name, "
         "service_population); nothing written"
     ]
-    assert snapshot(session) == before
+    assert admin_snapshot(session) == before

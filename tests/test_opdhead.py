@@ -13,33 +13,18 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import AuthActions, login
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import add_responses, create_wave
-from test_auth import PASSWORD, AuthActions
 
 from reports.texts import Texts
-from survey.core import accounts
 from survey.core.models import Wave
 
 # Every element differs, so the three weakest are unambiguous: U7 < U3 < U9 < the rest.
 SHAPED = [4, 4, 2, 4, 3, 4, 1, 4, 3]
 SHAPED_ALT = [3, 4, 2, 3, 4, 3, 2, 4, 2]
 SCRIPT = "<script>alert('x')</script> loket lambat"
-
-
-@pytest.fixture
-def users(session: Session, open_wave) -> dict[str, str]:
-    """An admin, an evaluator, and the heads of BPBD and RSUD."""
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
-    accounts.create_user(
-        session, username="kepala-rsud", password=PASSWORD, role="opd-head", opd_slug="rsud"
-    )
-    return {"admin": "admin", "evaluator": "eva"}
 
 
 def set_status(session: Session, slug: str, status: str) -> Wave:
@@ -59,12 +44,6 @@ def closed(session: Session, open_wave, users) -> Wave:
     add_responses(session, open_wave, "rsud", [[2] * 9] * 10)
     add_responses(session, open_wave, "dishub", [[3] * 9] * 7, comment=SCRIPT)
     return set_status(session, "uji-2026", "closed")
-
-
-def login(client: FlaskClient, username: str) -> FlaskClient:
-    """Sign in as `username`."""
-    assert AuthActions(client).login(username).status_code == 302
-    return client
 
 
 def scores(runner, wave: str = "uji-2026") -> dict[str, dict]:

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from auth_helpers import PASSWORD, AuthActions
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, select
 from survey_helpers import add_opd, add_responses, create_wave, raw_rows, set_wave_status
-from test_auth import PASSWORD, AuthActions
 
 from survey.cli import privacy as privacy_cli
 from survey.core import accounts, privacy

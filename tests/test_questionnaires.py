@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from auth_helpers import CSRF_RE, login
+from file_helpers import KNPI
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import SurveyActions, add_opd, add_responses, create_wave, install_clock, stored
-from test_auth import CSRF_RE, PASSWORD, AuthActions
 
-from survey.core import accounts
 from survey.core import queries as repo
 from survey.core.models import AuditLog, Element, Questionnaire
 from survey.core.questionnaires import (
@@ -32,7 +32,6 @@ from survey.core.questionnaires import (
 )
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-KNPI = DOCS / "examples" / "knpi-2025.yaml"
 FIVE = DOCS / "examples" / "five-point.json"
 LIST = "/kerja/kuesioner"
 
@@ -254,23 +253,6 @@ def test_cli_refuses_a_bad_file_listing_every_problem(runner, session, tmp_path)
 
 
 # --- Web pages -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def users(session: Session) -> None:
-    """An admin, an evaluator and an OPD head."""
-    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
-
-
-def login(client: FlaskClient, username: str) -> FlaskClient:
-    """Sign in."""
-    assert AuthActions(client).login(username).status_code == 302
-    return client
 
 
 def upload(

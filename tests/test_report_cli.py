@@ -12,12 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+from auth_helpers import PASSWORD, AuthActions
 from pypdf import PdfReader
-from survey_helpers import set_wave_status
+from survey_helpers import add_responses, set_wave_status
 
 from survey.core import accounts
-from tests.survey_helpers import add_responses
-from tests.test_auth import PASSWORD, AuthActions
 
 COMMENT = "Petugas loket ramah <b>sekali</b>, tetapi antrean panjang."
 

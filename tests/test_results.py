@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import pypdf
 import pytest
+from auth_helpers import CSRF_RE, PASSWORD, AuthActions
 from sqlmodel import Session, select
 from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
-from test_auth import CSRF_RE, PASSWORD, AuthActions
 
 from reports.formatting import format_number
 from reports.model import Lang

@@ -10,13 +10,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from sqlmodel import select
+from survey_helpers import add_responses
 
 from scoring import aggregate, ikm
 from survey.core import queries as repo
 from survey.core.answers import read_wave_answers
 from survey.core.models import Opd, Response
 from survey.web.database import get_engine
-from tests.survey_helpers import add_responses
 
 
 def score_json(runner, *extra):

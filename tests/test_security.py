@@ -16,17 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_helpers import CSRF_RE, PASSWORD, AuthActions
 from flask import Flask, abort
 from sqlmodel import Session
-from survey_helpers import create_wave, set_wave_status
+from survey_helpers import (
+    ALL_FOURS,
+    FormPage,
+    SurveyActions,
+    add_responses,
+    create_wave,
+    install_clock,
+    set_wave_status,
+)
 from werkzeug.test import TestResponse
 
 from survey.cli.main import guard_run_command, main
 from survey.core import accounts
 from survey.web import create_app
 from survey.web.security import PAGE_POLICY, PDF_POLICY
-from tests.survey_helpers import ALL_FOURS, FormPage, SurveyActions, add_responses, install_clock
-from tests.test_auth import CSRF_RE, PASSWORD, AuthActions
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PUBLIC = "https://skm.example.go.id"

@@ -12,11 +12,11 @@ from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
+from auth_helpers import CSRF_RE, PASSWORD, login
+from file_helpers import KNPI
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
-from test_auth import CSRF_RE, PASSWORD, AuthActions
-from test_questionnaires import KNPI
 
 from survey.core import accounts
 from survey.core import queries as repo
@@ -55,12 +55,6 @@ def draft(session: Session, setup) -> Wave:
     return create_wave(
         session, slug="uji-2026", title="Uji Coba 2026", opd_slugs=["bpbd", "rsud"], target_n=30
     )
-
-
-def login(client: FlaskClient, username: str = "eva") -> FlaskClient:
-    """Sign in."""
-    assert AuthActions(client).login(username).status_code == 302
-    return client
 
 
 def token(client: FlaskClient, path: str = INDEX) -> str:

@@ -8,12 +8,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from auth_helpers import PASSWORD, AuthActions
+from file_helpers import CODES
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 from survey_helpers import add_responses
-from test_auth import PASSWORD, AuthActions
-from test_cli import CODES
 
 from survey.core import accounts
 from survey.core.models import AuditLog, Response

@@ -5,24 +5,30 @@ from __future__ import annotations
 import io
 import time
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from auth_helpers import CSRF_RE, AuthActions
+from file_helpers import (
+    HEADER,
+    UPLOAD,
+    confirm,
+    count,
+    form_values,
+    google_forms_rows,
+    responses,
+    upload,
+)
 from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlmodel import Session, select
 from survey_helpers import set_wave_status
-from test_auth import CSRF_RE, PASSWORD, AuthActions
-from test_cli import HEADER, count, responses
-from test_dataio import google_forms_rows
 
-from survey.core import accounts, submissions
 from survey.core import imports as dataio
 from survey.core import queries as repo
+from survey.core import submissions
 from survey.core.models import AuditLog, ImportJob, Response
 
-UPLOAD = "/kerja/gelombang/uji-2026/impor"
 GOOD = [
     "bpbd,2025-06-12T09:30:00+07:00,4,4,4,4,4,4,4,4,4,L,30,SMA,Swasta,KTP,Bagus",
     "Rumah Sakit Umum Daerah,2025-06-12T10:00:00+07:00,3,3,3,3,2,2,2,2,,P,,,,,",
@@ -36,18 +42,7 @@ def app_config(app_config: dict) -> dict:
 
 
 @pytest.fixture
-def users(session: Session, open_wave) -> dict[str, str]:
-    """An admin, an evaluator and the head of BPBD; returns role -> username."""
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
-    return {"admin": "admin", "evaluator": "eva", "opd-head": "kepala-bpbd"}
-
-
-@pytest.fixture
-def eva(client: FlaskClient, users) -> FlaskClient:
+def eva(client: FlaskClient, users, open_wave) -> FlaskClient:
     """The client signed in as the evaluator."""
     assert AuthActions(client).login("eva").status_code == 302
     return client
@@ -73,53 +68,6 @@ def token(client: FlaskClient, path: str = UPLOAD) -> str:
     match = CSRF_RE.search(client.get(path).get_data(as_text=True))
     assert match
     return match.group(1)
-
-
-def upload(client: FlaskClient, data: bytes, filename: str, *, csrf: str | None = None):
-    """Post a file to the upload form."""
-    form = {"berkas": (io.BytesIO(data), filename)}
-    form["csrf_token"] = token(client) if csrf is None else csrf  # type: ignore[assignment]
-    return client.post(UPLOAD, data=form, content_type="multipart/form-data")
-
-
-class _Selects(HTMLParser):
-    """Collect the selected option of each select and the text inputs of a page."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        super().__init__()
-        self.values: dict[str, str] = {}
-        self._select: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Note selects, selected options and text inputs."""
-        a = {k: v or "" for k, v in attrs}
-        if tag == "select":
-            self._select = a["name"]
-            self.values.setdefault(self._select, "")
-        elif tag == "option" and self._select and "selected" in a:
-            self.values[self._select] = a.get("value", "")
-        elif tag == "input" and a.get("type") in ("text", "hidden"):
-            self.values[a["name"]] = a.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        """Leave a select."""
-        if tag == "select":
-            self._select = None
-
-
-def form_values(html: str) -> dict[str, str]:
-    """Return the values the mapping form would post as it stands."""
-    parser = _Selects()
-    parser.feed(html)
-    return parser.values
-
-
-def confirm(client: FlaskClient, job_url: str, **changes: str):
-    """Post the mapping form with its preselected values, changed by ``changes``."""
-    values = form_values(client.get(job_url).get_data(as_text=True))
-    values.update(changes)
-    return client.post(job_url, data=values)
 
 
 def only_job(session: Session) -> ImportJob:

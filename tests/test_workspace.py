@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from auth_helpers import AuthActions
 from flask import Flask
-from sqlmodel import Session
-from survey_helpers import add_opd
-
-from survey.core import accounts
-from tests.test_auth import PASSWORD, AuthActions
 
 LINKS = {
     "/kerja/gelombang": {"admin", "evaluator"},
@@ -19,17 +15,6 @@ LINKS = {
     "/kerja/hasil-opd/bpbd": {"opd-head"},
     "/hasil": {"admin", "evaluator", "opd-head"},
 }
-
-
-@pytest.fixture
-def users(session: Session) -> None:
-    """An admin, an evaluator and the head of BPBD."""
-    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
-    accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
-    accounts.create_user(
-        session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
-    )
 
 
 @pytest.mark.parametrize(
