@@ -23,8 +23,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, SQLModel
 from survey_helpers import IkmRunner, add_opd, create_wave
 
-from survey.core import accounts
-from survey.core import queries as repo
+from survey.core import accounts, queries
 from survey.core.database import make_engine, upgrade
 from survey.core.models import User
 from survey.web import create_app
@@ -232,7 +231,7 @@ SAMPLE_OPDS = (
 def add_sample_opds(session: Session, *slugs: str) -> None:
     """Add those of the sample OPDs named by ``slugs`` that do not exist yet."""
     for slug, name, short in SAMPLE_OPDS:
-        if slug in slugs and repo.get_opd(session, slug=slug) is None:
+        if slug in slugs and queries.get_opd(session, slug=slug) is None:
             add_opd(session, slug=slug, name=name, short_name=short)
 
 

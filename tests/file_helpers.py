@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, func, select
 from werkzeug.test import TestResponse
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.builtin import DEFAULT_ELEMENTS
 from survey.core.models import Response, Wave
 from survey.core.responsefile import ImportContext, canonical_columns
@@ -51,7 +51,7 @@ def count(session: Session, model: type) -> int:
 def responses(session: Session, wave_slug: str) -> list[Response]:
     """Return a wave's responses, oldest first."""
     session.expire_all()
-    wave = repo.get_wave(session, slug=wave_slug)
+    wave = queries.get_wave(session, slug=wave_slug)
     assert wave is not None
     query = select(Response).where(Response.wave_id == wave.id)
     return list(session.exec(query.order_by(Response.submitted_at, Response.id)).all())
@@ -59,7 +59,7 @@ def responses(session: Session, wave_slug: str) -> list[Response]:
 
 def comparable(session: Session, wave_slug: str) -> list[tuple]:
     """Return a wave's counted responses as sortable tuples of everything an export carries."""
-    slugs = {opd.id: opd.slug for opd in repo.list_opds(session)}
+    slugs = {opd.id: opd.slug for opd in queries.list_opds(session)}
     rows = [
         (
             slugs[r.opd_id],
@@ -80,7 +80,7 @@ def comparable(session: Session, wave_slug: str) -> list[tuple]:
 
 def add_export_rows(session: Session, wave: Wave) -> None:
     """Store counted and flagged responses with awkward text, skips and sub-second times."""
-    opds = {opd.slug: opd.id for opd, _ in repo.wave_opds(session, wave=wave)}
+    opds = {opd.slug: opd.id for opd, _ in queries.wave_opds(session, wave=wave)}
     rows = [
         ("bpbd", "counted", None, (4, 4, 3, 4, 3, 4, 4, 3, 3), "P", 34, "S1", "PNS", "KTP", None),
         ("bpbd", "counted", None, (3, None, 3, None, 3, 3, 3, 2, 2), None, None, None, None, None,

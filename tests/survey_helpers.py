@@ -25,8 +25,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from survey.cli.main import ikm
-from survey.core import opds, waves
-from survey.core import queries as repo
+from survey.core import opds, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import Opd, Response, Wave
 from survey.web import antiabuse
@@ -262,7 +261,7 @@ def create_wave(
 ) -> Wave:
     """Create a wave through the wave service (None: every active OPD) and move it to ``status``."""
     if opd_slugs is None:
-        opd_slugs = [opd.slug for opd in repo.list_opds(session, active_only=True)]
+        opd_slugs = [opd.slug for opd in queries.list_opds(session, active_only=True)]
     chosen = tuple(opd_slugs)
     settings = waves.WaveSettings(
         title=title,

@@ -11,8 +11,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import add_responses, create_wave
 
-from survey.core import accounts
-from survey.core import queries as repo
+from survey.core import accounts, queries
 from survey.core.models import AuditLog, Response, User, WaveOpd
 
 USERS = "/kerja/pengguna"
@@ -138,7 +137,7 @@ def test_create_user_is_audited_and_can_sign_in(client, app, users, open_wave, s
     assert "Pengguna wakil-rsud dibuat." in page
     user = get_user(session, "wakil-rsud")
     assert user.role == "opd-head"
-    assert user.opd_id == repo.get_opd(session, slug="rsud").id
+    assert user.opd_id == queries.get_opd(session, slug="rsud").id
     entry = last_audit(session)
     assert (entry.action, entry.actor) == ("user.create", "admin")
     assert entry.detail == {"username": "wakil-rsud", "role": "opd-head", "opd": "rsud"}
@@ -444,7 +443,7 @@ def test_opd_list_and_add(client, users, open_wave, session) -> None:
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "OPD Dinas Kesehatan ditambahkan." in page
     assert "12.000" in page
-    opd = repo.get_opd(session, slug="dinkes")
+    opd = queries.get_opd(session, slug="dinkes")
     assert (opd.name, opd.short_name, opd.service_population, opd.active) == (
         "Dinas Kesehatan",
         "Dinkes",
@@ -501,7 +500,7 @@ def test_edit_opd_audits_changed_fields_only(client, users, open_wave, session) 
     assert "Perubahan OPD disimpan." in client.get(response.headers["Location"]).get_data(
         as_text=True
     )
-    opd = repo.get_opd(session, slug="dishub")
+    opd = queries.get_opd(session, slug="dishub")
     session.refresh(opd)
     assert (opd.short_name, opd.service_population) == ("DISHUB", 500)
     entry = last_audit(session)
@@ -526,8 +525,8 @@ def test_edit_opd_audits_changed_fields_only(client, users, open_wave, session) 
     # Emptying the population clears it.
     post(client, f"{OPDS}/dishub", action="update", name="Dinas Perhubungan", short_name="")
     session.expire_all()
-    assert repo.get_opd(session, slug="dishub").service_population is None
-    assert repo.get_opd(session, slug="dishub").short_name is None
+    assert queries.get_opd(session, slug="dishub").service_population is None
+    assert queries.get_opd(session, slug="dishub").short_name is None
 
 
 @pytest.mark.parametrize(
@@ -559,12 +558,12 @@ def test_deactivated_opd_is_left_out_of_new_waves(client, users, session, open_w
     entry = last_audit(session)
     assert (entry.action, entry.actor, entry.detail) == ("opd.deactivate", "eva", {"slug": "rsud"})
     session.expire_all()
-    assert repo.get_opd(session, slug="rsud").active is False
+    assert queries.get_opd(session, slug="rsud").active is False
     # Its existing wave and responses stay.
-    assert repo.opd_in_wave(session, wave=open_wave, opd_slug="rsud") is not None
+    assert queries.opd_in_wave(session, wave=open_wave, opd_slug="rsud") is not None
     assert len(session.exec(select(Response)).all()) == 3
     wave = create_wave(session, slug="gelombang-baru", title="Baru")
-    covered = {opd.slug for opd, _link in repo.wave_opds(session, wave=wave)}
+    covered = {opd.slug for opd, _link in queries.wave_opds(session, wave=wave)}
     assert covered == {"bpbd", "dishub"}
     # Again: nothing changes. Then reactivate.
     before = admin_snapshot(session)
@@ -572,7 +571,7 @@ def test_deactivated_opd_is_left_out_of_new_waves(client, users, session, open_w
     assert admin_snapshot(session) == before
     assert post(client, f"{OPDS}/rsud", action="activate").status_code == 302
     session.expire_all()
-    assert repo.get_opd(session, slug="rsud").active is True
+    assert queries.get_opd(session, slug="rsud").active is True
     assert last_audit(session).action == "opd.activate"
     assert len(session.exec(select(WaveOpd)).all()) == 5
 

@@ -9,8 +9,7 @@ from flask import request
 from itsdangerous import URLSafeSerializer
 from survey_helpers import stored
 
-from survey.core import queries as repo
-from survey.core import submissions
+from survey.core import queries, submissions
 from survey.core.submissions import Submission, store_submission
 from survey.web import antiabuse
 from survey.web.antiabuse import SlidingWindowLimiter, Verdict, assess
@@ -18,8 +17,8 @@ from survey.web.antiabuse import SlidingWindowLimiter, Verdict, assess
 
 def make_submission(session, submission_id: str = "a" * 32, **overrides) -> Submission:
     """Return a valid submission for the open wave's BPBD."""
-    wave = repo.get_wave(session, slug="uji-2026")
-    opd = repo.get_opd(session, slug="bpbd")
+    wave = queries.get_wave(session, slug="uji-2026")
+    opd = queries.get_opd(session, slug="bpbd")
     values = {"answers": {1: 4, 2: 3}, **overrides}
     return Submission(wave_id=wave.id, opd_id=opd.id, submission_id=submission_id, **values)
 
@@ -184,7 +183,7 @@ def test_store_submission_once(open_wave, session):
 def test_store_submission_survives_the_race(open_wave, session, monkeypatch):
     """A new answer is one INSERT; a repeat (double tap, race) is refused by the unique key,
     and the first row is the answer; the session is usable afterwards."""
-    real = repo.response_by_submission
+    real = queries.response_by_submission
     calls = []
 
     def counting(*args, **kwargs):
@@ -192,7 +191,7 @@ def test_store_submission_survives_the_race(open_wave, session, monkeypatch):
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(submissions.repo, "response_by_submission", counting)
+    monkeypatch.setattr(submissions.queries, "response_by_submission", counting)
     winner = store_submission(session, submission=make_submission(session))
     assert winner.created and calls == []  # no look-up before a new answer's insert
     loser = store_submission(session, submission=make_submission(session, answers={3: 2}))

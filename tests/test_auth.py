@@ -12,10 +12,9 @@ from sqlmodel import Session, col, select
 from survey_helpers import FakeClock
 from werkzeug.test import TestResponse
 
-from survey.core import accounts
-from survey.core import queries as repo
+from survey.core import accounts, queries
 from survey.core.models import AuditLog, LoginFailure, User
-from survey.web import signin as auth
+from survey.web import signin
 
 GENERIC_ERROR = "Nama pengguna atau kata sandi salah."
 
@@ -95,7 +94,7 @@ def test_user_add_stores_a_hash_and_an_audit_entry(runner, session, users):
     user = accounts.get_user(session, username="wakil-rsud")
     assert user is not None and user.username == "wakil-rsud"
     assert user.role == "opd-head" and user.active
-    assert user.opd_id == repo.get_opd(session, slug="rsud").id
+    assert user.opd_id == queries.get_opd(session, slug="rsud").id
     assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
     assert accounts.check_password(user.password_hash, PASSWORD)
     assert user.created_at.tzinfo is not None
@@ -383,9 +382,9 @@ def test_workspace_of_an_admin(actions, users):
 def guarded_app(app: Flask) -> Flask:
     """The app with one route only evaluators (and admins) may open."""
 
-    @auth.roles_required("evaluator")
+    @signin.roles_required("evaluator")
     def evaluators_only() -> str:
-        return f"hello {auth.current_user().username}"
+        return f"hello {signin.current_user().username}"
 
     app.add_url_rule("/uji-peran", "evaluators_only", evaluators_only)
     return app
@@ -411,4 +410,4 @@ def test_roles_required(guarded_app, users, clock, username, status):
 def test_roles_required_refuses_unknown_roles():
     """A typo in a role name fails at import time, not silently at request time."""
     with pytest.raises(ValueError, match="unknown roles"):
-        auth.roles_required("evaluater")
+        signin.roles_required("evaluater")

@@ -22,8 +22,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
 
-from survey.core import accounts
-from survey.core import queries as repo
+from survey.core import accounts, queries
 from survey.core.models import ImportJob, Response
 
 MARKER = "RAHASIA-RSUD-7Q"  # in RSUD's comments; never shown to the head of BPBD
@@ -163,7 +162,7 @@ def world(session: Session) -> dict[str, int]:
         set_wave_status(session, slug=slug, status="closed")
         if status == "published":
             set_wave_status(session, slug=slug, status="published")
-    tutup = repo.get_wave(session, slug="tutup")
+    tutup = queries.get_wave(session, slug="tutup")
     assert tutup is not None and tutup.id is not None
     flagged = session.exec(
         select(Response).where(Response.wave_id == tutup.id, Response.status == "flagged")
@@ -181,7 +180,7 @@ def world(session: Session) -> dict[str, int]:
     session.commit()
     assert job.id is not None
     ids["job"] = job.id
-    ids["questionnaire"] = repo.default_questionnaire(session).id or 0
+    ids["questionnaire"] = queries.default_questionnaire(session).id or 0
     accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     accounts.create_user(

@@ -20,8 +20,7 @@ from flask.testing import FlaskCliRunner
 from sqlmodel import Session, SQLModel, select
 from survey_helpers import IkmRunner, add_opd, add_responses, create_wave
 
-from survey.core import accounts, backup
-from survey.core import queries as repo
+from survey.core import accounts, backup, queries
 from survey.core.database import alembic_config, upgrade
 from survey.core.models import (
     AuditLog,
@@ -125,7 +124,7 @@ def test_round_trip_restores_every_table_row_by_row(
     assert snapshot(app) == before  # a backup changes nothing
 
     # Change and delete data after the backup.
-    wave = repo.get_wave(session, slug="uji-2026")
+    wave = queries.get_wave(session, slug="uji-2026")
     assert wave is not None
     session.execute(sa.delete(Response).where(Response.opd_id == 1))
     opd = session.exec(select(Opd).where(Opd.slug == "rsud")).one()

@@ -20,8 +20,7 @@ from browser import chromium, live_server, require_chromium
 from sqlmodel import Session, select
 from survey_helpers import add_opd
 
-from survey.core import accounts
-from survey.core import queries as repo
+from survey.core import accounts, queries
 from survey.core.models import Response, Wave
 from survey.web import dashboard
 
@@ -92,7 +91,7 @@ def axe_serious(page, *, known: frozenset[str] = frozenset()) -> list[str]:
 def fresh_wave(session: Session) -> Wave | None:
     """Return the wave the test creates, fresh from the database."""
     session.expire_all()
-    return repo.get_wave(session, slug=SLUG)
+    return queries.get_wave(session, slug=SLUG)
 
 
 def sign_in(page, base_url: str) -> None:
@@ -210,7 +209,7 @@ def test_evaluator_creates_watches_and_publishes_a_wave(
         assert wave is not None and wave.status == "draft" and wave.title == TITLE
         assert (wave.period_start, wave.period_end) == (START, END)
         assert wave.evaluator == "DPD KNPI Kota Serang"
-        targets = {opd.slug: link.target_n for opd, link in repo.wave_opds(session, wave=wave)}
+        targets = {opd.slug: link.target_n for opd, link in queries.wave_opds(session, wave=wave)}
         assert targets == CHOSEN
 
         # 3. Open it with the page's button, then download the QR posters.

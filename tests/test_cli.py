@@ -10,7 +10,7 @@ from file_helpers import HEADER, add_export_rows, comparable, count, responses
 from sqlmodel import col, select
 from survey_helpers import add_opd, set_wave_status
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Opd, Response, Wave, WaveOpd
 
 
@@ -39,7 +39,7 @@ def test_opd_add_and_list(runner, session):
         args=["opd", "add", "rsud", "--name", "Rumah Sakit Umum Daerah", "--population", "900"]
     )
     assert result.exit_code == 0, result.output
-    assert repo.get_opd(session, slug="rsud").service_population == 900
+    assert queries.get_opd(session, slug="rsud").service_population == 900
     result = runner.invoke(args=["opd", "list"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
@@ -110,11 +110,11 @@ def test_wave_create_over_all_and_over_a_list(runner, session, three_opds):
         ]
     )
     assert result.exit_code == 0, result.output
-    wave = repo.get_wave(session, slug="sebagian")
-    assert [opd.slug for opd, _ in repo.wave_opds(session, wave=wave)] == ["bpbd", "rsud"]
-    assert {link.target_n for _, link in repo.wave_opds(session, wave=wave)} == {40}
+    wave = queries.get_wave(session, slug="sebagian")
+    assert [opd.slug for opd, _ in queries.wave_opds(session, wave=wave)] == ["bpbd", "rsud"]
+    assert {link.target_n for _, link in queries.wave_opds(session, wave=wave)} == {40}
     assert (wave.period_start, wave.period_end) == (date(2025, 6, 12), date(2025, 6, 16))
-    assert wave.scheme_id == repo.get_scheme(session, slug="kepmenpan-25-2004").id
+    assert wave.scheme_id == queries.get_scheme(session, slug="kepmenpan-25-2004").id
     assert wave.status == "draft"
 
 
@@ -163,13 +163,13 @@ def test_wave_life_cycle_and_list(runner, session, three_opds):
     result = runner.invoke(args=["wave", "open", "w1"])
     assert result.exit_code == 0 and "already open" in result.output
     assert runner.invoke(args=["wave", "close", "w1"]).exit_code == 0
-    assert repo.get_wave(session, slug="w1").status == "closed"
+    assert queries.get_wave(session, slug="w1").status == "closed"
     assert runner.invoke(args=["wave", "open", "w1"]).exit_code == 0
     result = runner.invoke(args=["wave", "open", "nope"])
     assert result.exit_code == 1 and "unknown wave 'nope'" in result.output
 
-    wave = repo.get_wave(session, slug="w1")
-    opd = repo.get_opd(session, slug="rsud")
+    wave = queries.get_wave(session, slug="w1")
+    opd = queries.get_opd(session, slug="rsud")
     for i, status in enumerate(["counted", "counted", "flagged"]):
         session.add(
             Response(
@@ -217,7 +217,7 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
     assert result.exit_code == 0, result.output
     assert "Wave w1 is now published" in result.output
     session.expire_all()
-    wave = repo.get_wave(session, slug="w1")
+    wave = queries.get_wave(session, slug="w1")
     assert wave.status == "published" and wave.published_at is not None
     entries = session.exec(
         select(AuditLog).where(col(AuditLog.action).startswith("wave.")).order_by(AuditLog.id)
@@ -270,7 +270,7 @@ def test_import_stores_exact_values(runner, session, open_wave, tmp_path):
     assert result.exit_code == 0, result.output
     assert "jawaban.csv: 2 imported, 0 already present (wave uji-2026)" in result.output
     first, second = responses(session, "uji-2026")
-    assert first.opd_id == repo.get_opd(session, slug="bpbd").id
+    assert first.opd_id == queries.get_opd(session, slug="bpbd").id
     assert first.submitted_at == datetime(2025, 6, 12, 2, 30, tzinfo=UTC)
     assert [first.answers()[i] for i in range(1, 10)] == [4, 3, None, 2, 1, 4, 3, 3, 4]
     assert first.a10 is None
@@ -279,7 +279,7 @@ def test_import_stores_exact_values(runner, session, open_wave, tmp_path):
     assert (first.channel, first.status, first.flag_reason) == ("import", "counted", None)
     assert first.submission_id.startswith("import-")
     # No offset: Asia/Jakarta local time.
-    assert second.opd_id == repo.get_opd(session, slug="rsud").id
+    assert second.opd_id == queries.get_opd(session, slug="rsud").id
     assert second.submitted_at == datetime(2025, 6, 13, 7, 5, 30, tzinfo=UTC)
     assert (second.age, second.service, second.comment) == (None, None, None)
 

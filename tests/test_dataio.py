@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Response
 from survey.core.responsefile import (
     ColumnMapping,
@@ -193,7 +193,7 @@ def test_google_forms_export_is_mapped_automatically(runner, session, open_wave,
         "Swasta",
     )
     assert (second.service, second.comment) == ("Uji KIR", "Mantap")
-    assert repo.get_opd(session, slug="dishub").id == second.opd_id
+    assert queries.get_opd(session, slug="dishub").id == second.opd_id
 
 
 def test_google_forms_csv_with_unknown_label(runner, session, open_wave, tmp_path):
@@ -283,7 +283,7 @@ def test_xlsx_export_contents_and_formula_neutralisation(runner, session, open_w
     session.add(
         Response(
             wave_id=open_wave.id,
-            opd_id=repo.get_opd(session, slug="dishub").id,
+            opd_id=queries.get_opd(session, slug="dishub").id,
             submission_id="web-x",
             submitted_at=datetime(2025, 6, 13, tzinfo=UTC),
             a1=4,
@@ -321,7 +321,7 @@ def test_xlsx_export_then_import_round_trips(runner, session, open_wave, tmp_pat
     session.add(
         Response(
             wave_id=open_wave.id,
-            opd_id=repo.get_opd(session, slug="rsud").id,
+            opd_id=queries.get_opd(session, slug="rsud").id,
             submission_id="web-y",
             submitted_at=datetime(2025, 6, 14, 3, 4, 5, 678901, tzinfo=UTC),
             a9=2,
@@ -384,7 +384,7 @@ def test_safe_csv_quotes_formulas_and_default_stays_lossless(runner, session, op
     session.add(
         Response(
             wave_id=open_wave.id,
-            opd_id=repo.get_opd(session, slug="bpbd").id,
+            opd_id=queries.get_opd(session, slug="bpbd").id,
             submission_id="web-z",
             a1=1,
             comment="@SUM(1)",

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from survey.core import accounts
-from survey.core import queries as repo
+from survey.core import accounts, queries
 from survey.core.demo import (
     DEMO_OPDS,
     DEMO_SEED,
@@ -121,8 +120,8 @@ def test_same_seed_same_data_other_seed_other_data(data):
 def stored(session: Session) -> list[tuple]:
     """Return the demo wave's responses as comparable tuples (ids left out)."""
     session.expire_all()
-    wave = repo.get_wave(session, slug=DEMO_WAVE_SLUG)
-    slugs = {o.id: o.slug for o in repo.list_opds(session)}
+    wave = queries.get_wave(session, slug=DEMO_WAVE_SLUG)
+    slugs = {o.id: o.slug for o in queries.list_opds(session)}
     rows = session.exec(select(Response).where(Response.wave_id == wave.id)).all()
     return sorted(
         (
@@ -158,7 +157,7 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
     ]
     wave = waves[0]
     assert [str(wave.period_start), str(wave.period_end)] == ["2025-06-12", "2025-06-16"]
-    assert {link.target_n for _, link in repo.wave_opds(session, wave=wave)} == {50}
+    assert {link.target_n for _, link in queries.wave_opds(session, wave=wave)} == {50}
     first = stored(session)
     assert len(first) == len(data.responses)
     counts = Counter(row[4] for row in first)
@@ -214,15 +213,15 @@ def test_demo_keeps_other_data_and_refuses_a_real_wave(runner, session, open_wav
     assert result.exit_code == 0, result.output
     # The fixture's bpbd, rsud and dishub are reused, not duplicated.
     assert len(session.exec(select(Opd)).all()) == 20
-    assert repo.get_wave(session, slug="uji-2026") is not None
-    wave = repo.get_wave(session, slug=DEMO_WAVE_SLUG)
+    assert queries.get_wave(session, slug="uji-2026") is not None
+    wave = queries.get_wave(session, slug=DEMO_WAVE_SLUG)
     wave.simulated = False
     session.add(wave)
     session.commit()
     result = runner.invoke(args=["demo", "--no-reports"])
     assert result.exit_code == 1
     assert "holds real data" in result.output
-    assert repo.response_counts(session, wave=wave)["counted"] > 0
+    assert queries.response_counts(session, wave=wave)["counted"] > 0
 
 
 def test_demo_refuses_production(app, runner):

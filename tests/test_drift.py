@@ -23,8 +23,7 @@ from survey_helpers import (
     stored,
 )
 
-from survey.core import accounts, csvfiles, opds, responsefile
-from survey.core import queries as repo
+from survey.core import accounts, csvfiles, opds, queries, responsefile
 from survey.core.models import AuditLog, Opd, Response, Wave
 
 # The file: Excel set to Indonesian saves semicolons, and a long question header
@@ -260,4 +259,4 @@ def test_a_wave_moves_the_same_way_from_the_cli_and_the_web(runner, evaluator, s
     assert [(a, "eva", *rest) for a, _actor, *rest in cli_entries] == wave_audits(
         session, "lewat-web"
     )
-    assert repo.get_wave(session, slug="lewat-web").status == "published"
+    assert queries.get_wave(session, slug="lewat-web").status == "published"

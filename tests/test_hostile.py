@@ -53,10 +53,8 @@ from survey_helpers import (
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
-from survey.core import accounts, questionnaires
-from survey.core import imports as dataio
-from survey.core import queries as repo
-from survey.core import responsefile as importexport
+from survey.core import accounts, queries, questionnaires, responsefile
+from survey.core import imports as import_service
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, ImportJob, LoginFailure, Response
 from survey.core.responsefile import (
     FileFormatError,
@@ -66,7 +64,7 @@ from survey.core.responsefile import (
     read_file,
 )
 from survey.core.spreadsheet import FORMULA_STARTS, neutralise, ooxml_escape
-from survey.web import signin as auth
+from survey.web import signin
 from survey.web.forms import clean_text
 from survey.web.workspace_forms import LoginForm
 
@@ -666,7 +664,7 @@ def check_read(
         assert row.sex in (None, *SEXES) and row.education in (None, *EDUCATIONS)
         assert row.occupation in (None, *OCCUPATIONS)
         # Paper forms carry any age: the import's range is wider than the web form's.
-        assert row.age is None or importexport.AGE_MIN <= row.age <= importexport.AGE_MAX
+        assert row.age is None or responsefile.AGE_MIN <= row.age <= responsefile.AGE_MAX
         assert row.submitted_at.tzinfo is not None
         for text, limit in ((row.service, SERVICE_MAX), (row.comment, COMMENT_MAX)):
             assert text is None or (0 < len(text) <= limit and "\x00" not in text)
@@ -727,7 +725,7 @@ def test_xlsx_reader_never_fails_unhandled(data):
 
 def wave_context(session: Session) -> ImportContext:
     """The context ``ikm import`` checks a file of the test wave against."""
-    return dataio.import_context(session, wave=repo.get_wave(session, slug="uji-2026"))
+    return import_service.import_context(session, wave=queries.get_wave(session, slug="uji-2026"))
 
 
 @pytest.mark.slow
@@ -745,10 +743,10 @@ def test_cli_import_is_all_or_nothing(runner, backend, open_wave, session, tmp_p
         except FileFormatError:
             read = None
         # The rows a successful import must add: those no earlier import of the file wrote.
-        present = repo.submission_ids(session, wave=open_wave, channel="import")
+        present = queries.submission_ids(session, wave=open_wave, channel="import")
         fresh = (
             sum(
-                importexport.import_submission_id(open_wave.id, read.digest, row.row) not in present
+                responsefile.import_submission_id(open_wave.id, read.digest, row.row) not in present
                 for row in read.rows
             )
             if read is not None
@@ -900,9 +898,9 @@ def test_login_properties(app, backend, session, monkeypatch):
             # What the sign-in form makes of these fields (the CSRF token is the view's test).
             login_form = LoginForm(formdata=MultiDict(form), meta={"csrf": False})
             creds = login_form.as_credentials()
-            keys = auth._failure_keys(creds.username, addr)
+            keys = signin._failure_keys(creds.username, addr)
             was_throttled = accounts.throttled(
-                session, keys, limits=auth._limits(), window=auth._window()
+                session, keys, limits=signin._limits(), window=signin._window()
             )
         failures = count_rows(session, LoginFailure)
         response = client.post("/masuk", data=form, environ_overrides={"REMOTE_ADDR": addr})
@@ -1122,7 +1120,7 @@ def test_hostile_text_is_inert_everywhere(app, client, session, monkeypatch):
         "/kerja/pengguna": (),
         "/kerja/audit": (),
     }
-    questionnaire_id = repo.get_wave(session, slug="jebakan").questionnaire_id
+    questionnaire_id = queries.get_wave(session, slug="jebakan").questionnaire_id
     pages[f"/kerja/kuesioner/{questionnaire_id}"] = ("q-title", "q-question", "q-element")
     for path, shown in pages.items():
         page = client.get(path)

@@ -11,8 +11,7 @@ from auth_helpers import admin_snapshot, csrf_token, login
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from survey.core import opds
-from survey.core import queries as repo
+from survey.core import opds, queries
 from survey.core.models import AuditLog, Opd
 
 IMPORT = "/kerja/opd/impor"
@@ -164,7 +163,7 @@ def test_missing_optional_columns_leave_fields_alone(session: Session, users, op
     )
     assert report.updated == {"dishub": {"name": ("Dinas Perhubungan", "Dinas Perhubungan Kota")}}
     session.expire_all()
-    assert repo.get_opd(session, slug="dishub").short_name == "Dishub"
+    assert queries.get_opd(session, slug="dishub").short_name == "Dishub"
 
 
 def test_bad_file_writes_nothing(session: Session, users, open_wave) -> None:
@@ -177,11 +176,11 @@ def test_bad_file_writes_nothing(session: Session, users, open_wave) -> None:
 
 
 def test_deactivated_opd_stays_inactive_on_import(session: Session, users, open_wave) -> None:
-    opd = repo.get_opd(session, slug="bpbd")
+    opd = queries.get_opd(session, slug="bpbd")
     opds.set_opd_active(session, opd=opd, active=False, actor="eva")
     opds.import_opds(session, data=GOOD.encode(), filename="opd.csv", actor="eva")
     session.expire_all()
-    assert repo.get_opd(session, slug="bpbd").active is False
+    assert queries.get_opd(session, slug="bpbd").active is False
 
 
 # --- The web form -----------------------------------------------------------------------------
@@ -199,7 +198,7 @@ def test_web_import_reports_counts_and_audits(
     assert "dinkes" in html and "Populasi layanan" in html
     entry = session.exec(select(AuditLog).where(AuditLog.action == "opd.import")).one()
     assert (entry.actor, entry.detail["filename"]) == ("eva", "opd baru.csv")
-    assert repo.get_opd(session, slug="dinkes") is not None
+    assert queries.get_opd(session, slug="dinkes") is not None
     html = upload(client, GOOD).get_data(as_text=True)
     assert "0 ditambahkan, 0 diubah, 4 tidak berubah" in html
 
@@ -293,7 +292,7 @@ def test_cli_import_and_again(runner, session, users, open_wave, tmp_path) -> No
         result.stdout.strip()
         == "Dry run, nothing written: would be 2 added, 1 updated, 1 unchanged"
     )
-    assert repo.get_opd(session, slug="dinkes") is None
+    assert queries.get_opd(session, slug="dinkes") is None
     result = runner.invoke(args=["opd", "import", path])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "2 added, 1 updated, 1 unchanged"

@@ -12,8 +12,7 @@ import pytest
 from sqlmodel import Session, select
 from survey_helpers import add_responses, set_wave_status
 
-from survey.core import imports as dataio
-from survey.core import queries as repo
+from survey.core import imports, queries
 from survey.core.models import Response
 
 URL = "/hasil/uji-2026/data-terbuka.zip"
@@ -58,12 +57,12 @@ def published(session: Session, open_wave):
     )
     add_responses(session, open_wave, "dishub", [[1] * 9], status="flagged", reason="bot-suspect")
     # An OPD named like a formula: its name must not run in a spreadsheet either.
-    dishub = repo.get_opd(session, slug="dishub")
+    dishub = queries.get_opd(session, slug="dishub")
     dishub.name = "=Dinas Perhubungan"
     session.add(dishub)
     session.commit()
     publish(session)
-    return repo.get_wave(session, slug="uji-2026")
+    return queries.get_wave(session, slug="uji-2026")
 
 
 def members(data: bytes) -> dict[str, str]:
@@ -117,14 +116,14 @@ def test_open_data_zip_contents(client, session, published):
     assert "Respons dihitung / Counted responses: 8" in readme
     assert "left out: 1" in readme
     assert "fewer than 5 counted responses: rsud" in readme
-    wave = repo.get_wave(session, slug="uji-2026")
+    wave = queries.get_wave(session, slug="uji-2026")
     assert wave.published_at is not None
     assert "Data diambil / Data taken: 20" in readme
 
 
 def test_no_identifier_in_the_package(session, published):
     """No submission id, comment, service or flagged row appears anywhere in the package."""
-    data = dataio.open_data_zip(session, wave=published)
+    data = imports.open_data_zip(session, wave=published)
     text = "\n".join(members(data).values())
     session.expire_all()
     for response in session.exec(select(Response)).all():
@@ -136,8 +135,8 @@ def test_no_identifier_in_the_package(session, published):
 
 def test_open_data_is_deterministic(app, session, published):
     """The same data give the same bytes, whenever built; entries carry a fixed time."""
-    first = dataio.open_data_zip(session, wave=published)
-    second = dataio.open_data_zip(session, wave=published)
+    first = imports.open_data_zip(session, wave=published)
+    second = imports.open_data_zip(session, wave=published)
     assert first == second
     with app.test_client() as client:
         assert client.get(URL).data == first
@@ -146,7 +145,7 @@ def test_open_data_is_deterministic(app, session, published):
     assert len(stamps) == 1
     # Rows are sorted on their values, not on storage order: adding a response changes it.
     add_responses(session, published, "rsud", [[4] * 9], submitted_at=LATE)
-    assert dataio.open_data_zip(session, wave=published) != first
+    assert imports.open_data_zip(session, wave=published) != first
 
 
 def test_open_data_only_for_published_waves(client, session, open_wave):
@@ -156,8 +155,8 @@ def test_open_data_only_for_published_waves(client, session, open_wave):
     set_wave_status(session, slug="uji-2026", status="closed")
     assert client.get(URL).status_code == 404
     assert client.get("/hasil/tidak-ada/data-terbuka.zip").status_code == 404
-    with pytest.raises(dataio.DataIOError):
-        dataio.open_data_zip(session, wave=repo.get_wave(session, slug="uji-2026"))
+    with pytest.raises(imports.DataIOError):
+        imports.open_data_zip(session, wave=queries.get_wave(session, slug="uji-2026"))
     set_wave_status(session, slug="uji-2026", status="published")
     assert client.get(URL).status_code == 200
 

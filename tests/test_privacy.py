@@ -13,8 +13,7 @@ from sqlmodel import Session, select
 from survey_helpers import add_opd, add_responses, create_wave, raw_rows, set_wave_status
 
 from survey.cli import privacy as privacy_cli
-from survey.core import accounts, privacy
-from survey.core import queries as repo
+from survey.core import accounts, privacy, queries
 from survey.core.models import ANSWER_COLUMNS, AuditLog, ImportJob, LoginFailure, Response, Wave
 from survey.core.privacy import PrivacyError, apply_retention, strip_metadata
 
@@ -83,7 +82,7 @@ def make_wave(session: Session, slug: str, *, status: str, closed_days_ago: floa
 def metadata_of(session: Session, slug: str) -> list[tuple[Any, ...]]:
     """Return the respondent fields of a wave's responses."""
     session.expire_all()
-    wave = repo.get_wave(session, slug=slug)
+    wave = queries.get_wave(session, slug=slug)
     assert wave is not None
     fields = [getattr(Response, name) for name in STRIPPED_FIELDS]
     return [tuple(r) for r in session.exec(select(*fields).where(Response.wave_id == wave.id))]
@@ -132,7 +131,7 @@ def test_strip_removes_the_metadata_and_keeps_answers_and_scores(
     }
     assert scores(runner) == before_scores
     session.expire_all()
-    wave = repo.get_wave(session, slug="uji-2026")
+    wave = queries.get_wave(session, slug="uji-2026")
     assert wave is not None and aware(wave.metadata_stripped_at) == NOW
     entry = session.exec(select(AuditLog).where(AuditLog.action == "privacy.strip")).one()
     assert entry.actor == "admin"
@@ -171,7 +170,7 @@ def test_strip_is_all_or_nothing(
         strip_metadata(session, wave=open_wave, actor=None, now=NOW)
     assert raw_rows(session) == before
     session.expire_all()
-    assert repo.get_wave(session, slug="uji-2026").metadata_stripped_at is None  # type: ignore[union-attr]
+    assert queries.get_wave(session, slug="uji-2026").metadata_stripped_at is None  # type: ignore[union-attr]
 
 
 # --- ikm privacy strip ----------------------------------------------------------------------

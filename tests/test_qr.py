@@ -8,7 +8,7 @@ import pytest
 import segno
 from survey_helpers import SurveyActions, add_opd, install_clock
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.web.qr import QR_ERROR, SVG_OPTIONS
 
 EXPECTED_URL = "https://skm.example.go.id/s/uji-2026/bpbd"
@@ -77,7 +77,7 @@ def test_qr_unknown_wave_or_opd_is_404(visitor, session, path):
 @pytest.mark.parametrize("status", ["draft", "closed", "published"])
 def test_qr_for_any_wave_status(visitor, session, status):
     """Posters are printed before a wave opens, so drafts (and closed waves) get their code."""
-    wave = repo.get_wave(session, slug="uji-2026")
+    wave = queries.get_wave(session, slug="uji-2026")
     wave.status = status
     session.add(wave)
     session.commit()

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import SurveyActions, add_opd, add_responses, create_wave, install_clock, stored
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import AuditLog, Element, Questionnaire
 from survey.core.questionnaires import (
     MAX_FILE_BYTES,
@@ -178,7 +178,7 @@ def test_add_stores_once_per_content_and_versions_changes(session: Session) -> N
     again, created = add_questionnaire(session, spec=spec, actor="eva")
     assert not created and again.id == first.id
     assert len(questionnaire_rows(session)) == len(before) + 1
-    items = repo.elements(session, questionnaire_id=first.id)
+    items = queries.elements(session, questionnaire_id=first.id)
     assert [(e.position, e.code, e.kind) for e in items][-2:] == [
         (10, "P1", "perception"),
         (11, "P2", "perception"),

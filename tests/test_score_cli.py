@@ -13,7 +13,7 @@ from sqlmodel import select
 from survey_helpers import add_responses
 
 from scoring import aggregate, ikm
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.answers import read_wave_answers
 from survey.core.models import Opd, Response
 from survey.web.database import get_engine
@@ -143,7 +143,7 @@ def test_aggregates_from_database_match_rows(session, open_wave, app):
     (agg,) = aggregate_units(np.zeros(len(data), np.int64), data.answers, 1)
     expected = aggregate(np.array([[np.nan if v is None else v for v in r] for r in rows]))
     assert agg == expected
-    assert repo.get_wave(session, slug="uji-2026").id == open_wave.id
+    assert queries.get_wave(session, slug="uji-2026").id == open_wave.id
 
 
 def test_the_scoring_service_speaks_in_no_command_line_flags(session, open_wave, app):

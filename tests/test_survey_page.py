@@ -17,7 +17,7 @@ from survey_helpers import (
     stored,
 )
 
-from survey.core import queries as repo
+from survey.core import queries
 from survey.core.models import Element, Questionnaire
 
 REGULATION_LABELS = {
@@ -68,7 +68,7 @@ def fieldsets(html: str) -> dict[str, dict]:
 
 def set_status(session: Session, status: str) -> None:
     """Force the test wave into ``status``."""
-    wave = repo.get_wave(session, slug="uji-2026")
+    wave = queries.get_wave(session, slug="uji-2026")
     wave.status = status
     session.add(wave)
     session.commit()
@@ -91,8 +91,8 @@ def test_page_renders_one_fieldset_per_element(citizen, session):
     assert "Uji Coba 2026" in html
     questions = fieldsets(html)
     assert list(questions) == [f"U{i}" for i in range(1, 10)]
-    questionnaire = repo.default_questionnaire(session)
-    elements = {e.code: e for e in repo.elements(session, questionnaire_id=questionnaire.id)}
+    questionnaire = queries.default_questionnaire(session)
+    elements = {e.code: e for e in queries.elements(session, questionnaire_id=questionnaire.id)}
     for number, (code, question) in enumerate(questions.items(), start=1):
         assert question["legend"] == f"{number}. {elements[code].question_id}"
         assert question["names"] == {code}
@@ -141,7 +141,7 @@ def test_switch_link_keeps_the_channel(citizen):
 
 def test_simulated_wave_says_so(citizen, session):
     """A demo wave shows a visible notice on the survey and the thank-you page."""
-    wave = repo.get_wave(session, slug="uji-2026")
+    wave = queries.get_wave(session, slug="uji-2026")
     wave.simulated = True
     session.add(wave)
     session.commit()
@@ -276,8 +276,8 @@ def test_a_complete_submission_is_stored_and_thanked(citizen, session):
     assert (row.sex, row.age, row.education, row.occupation) == ("P", 34, "D1-D3", "Wirausaha")
     assert row.service == "KTP elektronik"
     assert row.comment == "Antrean cepat.\nPetugas ramah."
-    assert row.wave_id == repo.get_wave(session, slug="uji-2026").id
-    assert row.opd_id == repo.get_opd(session, slug="bpbd").id
+    assert row.wave_id == queries.get_wave(session, slug="uji-2026").id
+    assert row.opd_id == queries.get_opd(session, slug="bpbd").id
     assert row.submitted_at.utcoffset() == timedelta(0)
     assert before - timedelta(seconds=1) <= row.submitted_at <= datetime.now(UTC)
     thanks = citizen.get(response.headers["Location"])

@@ -18,8 +18,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
 
-from survey.core import accounts
-from survey.core import queries as repo
+from survey.core import accounts, queries
 from survey.core.models import AuditLog, CategoryScheme, Opd, Wave, WaveOpd
 from survey.core.questionnaires import add_questionnaire, load_questionnaire_file
 from survey.core.scores import perception_scores
@@ -124,15 +123,15 @@ def audits(session: Session, action: str) -> list[AuditLog]:
 def targets(session: Session, slug: str) -> dict[str, int | None]:
     """Return a wave's targets by OPD slug."""
     session.expire_all()
-    wave = repo.get_wave(session, slug=slug)
+    wave = queries.get_wave(session, slug=slug)
     assert wave is not None
-    return {opd.slug: link.target_n for opd, link in repo.wave_opds(session, wave=wave)}
+    return {opd.slug: link.target_n for opd, link in queries.wave_opds(session, wave=wave)}
 
 
 def wave_row(session: Session, slug: str = "uji-2026") -> Wave:
     """Return a wave read afresh."""
     session.expire_all()
-    wave = repo.get_wave(session, slug=slug)
+    wave = queries.get_wave(session, slug=slug)
     assert wave is not None
     return wave
 

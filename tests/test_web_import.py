@@ -24,9 +24,8 @@ from openpyxl import Workbook
 from sqlmodel import Session, select
 from survey_helpers import set_wave_status
 
-from survey.core import imports as dataio
-from survey.core import queries as repo
-from survey.core import submissions
+from survey.core import imports as import_service
+from survey.core import queries, submissions
 from survey.core.models import AuditLog, ImportJob, Response
 
 GOOD = [
@@ -128,7 +127,7 @@ def test_canonical_csv_upload_mapping_confirm_and_audit(eva, session, open_wave)
         "import",
         "counted",
     )
-    assert stored[1].opd_id == repo.get_opd(session, slug="rsud").id
+    assert stored[1].opd_id == queries.get_opd(session, slug="rsud").id
     assert stored[1].answers()[9] is None
     (entry,) = import_audits(session)
     assert entry.actor == "eva"
@@ -228,7 +227,7 @@ def test_google_forms_file_is_mapped_then_imported(eva, session, open_wave):
     assert [first.answers()[i] for i in range(1, 10)] == [1] + [2] * 8
     assert [second.answers()[i] for i in range(1, 10)] == [4] * 9
     assert (second.sex, second.age, second.comment) == ("L", 40, "Mantap")
-    assert second.opd_id == repo.get_opd(session, slug="dishub").id
+    assert second.opd_id == queries.get_opd(session, slug="dishub").id
 
 
 def test_bad_rows_are_reported_and_nothing_is_written(eva, session, open_wave):
@@ -277,17 +276,17 @@ def test_error_report_is_capped(session):
     from survey.core.responsefile import RowError
 
     bad = (problem("row-no-answer"),)
-    errors = [RowError(row, bad) for row in range(2, 2 + dataio.ERROR_LIMIT + 7)]
-    report = dataio.error_report(errors)
-    assert len(report) == dataio.ERROR_LIMIT + 1
+    errors = [RowError(row, bad) for row in range(2, 2 + import_service.ERROR_LIMIT + 7)]
+    report = import_service.error_report(errors)
+    assert len(report) == import_service.ERROR_LIMIT + 1
     assert report[0] == {
         "row": 2,
         "problems": [{"code": "row-no-answer", "field": "", "params": {}}],
     }
     assert report[-1] == {"row": None, "problems": [], "omitted": 7}
     job = ImportJob(wave_id=1, filename="x.csv", digest="0", errors=report)
-    rows, total = dataio.report_rows(job)
-    assert len(rows) == dataio.ERROR_LIMIT and total == dataio.ERROR_LIMIT + 7
+    rows, total = import_service.report_rows(job)
+    assert len(rows) == import_service.ERROR_LIMIT and total == import_service.ERROR_LIMIT + 7
 
 
 def test_header_mapped_by_hand(eva, session, open_wave):
@@ -380,7 +379,7 @@ def test_roles(client, session, users, open_wave):
     """Anonymous users go to sign in; an OPD head gets 403; unknown ids and waves are 404."""
     page = client.get(UPLOAD)
     assert page.status_code == 302 and "/masuk" in page.headers["Location"]
-    job = dataio.create_import_job(
+    job = import_service.create_import_job(
         session,
         wave=open_wave,
         actor="eva",
@@ -418,7 +417,7 @@ def test_roles(client, session, users, open_wave):
 
 def test_progress_page_refreshes_while_running(eva, session, open_wave):
     """A running job's page refreshes itself and shows a progress bar with the counts."""
-    job = dataio.create_import_job(
+    job = import_service.create_import_job(
         session, wave=open_wave, actor="eva", filename="r.csv", kind="csv", data=b"opd\n"
     )
     job.status, job.total_rows, job.processed_rows = "running", 1000, 250
@@ -429,7 +428,7 @@ def test_progress_page_refreshes_while_running(eva, session, open_wave):
     assert '<progress id="kemajuan" max="1000" value="250">' in html
     assert "250 dari sekitar 1.000 baris" in html
     assert "<script" not in html and "style=" not in html
-    job.processed_rows, job.message = 1000, dataio.WRITING
+    job.processed_rows, job.message = 1000, import_service.WRITING
     session.add(job)
     session.commit()
     html = eva.get(f"/kerja/impor/{job.id}").get_data(as_text=True)
@@ -456,7 +455,7 @@ def test_worker_thread_runs_the_job(app, eva, session, open_wave):
     assert "2 respons baru disimpan" in eva.get(job_url).get_data(as_text=True)
     # A second confirmation of the finished job starts nothing and writes nothing.
     assert eva.post(job_url, data={"csrf_token": token(eva)}).status_code == 302
-    dataio.run_import_job(app.extensions["ikm_engine"], job_id=job.id)
+    import_service.run_import_job(app.extensions["ikm_engine"], job_id=job.id)
     assert count(session, Response) == 2
     assert len(import_audits(session)) == 1
 
@@ -506,7 +505,7 @@ def test_a_concurrent_import_makes_the_job_fail_without_writing(
     assert count(session, Response) == 2
     job_url = upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"]
     # As if this job had looked before the other import committed: no row seen as present.
-    monkeypatch.setattr(repo, "submission_ids", lambda *_args, **_kwargs: set())
+    monkeypatch.setattr(queries, "submission_ids", lambda *_args, **_kwargs: set())
     confirm(eva, job_url)
     job = only_job(session)
     assert job.status == "failed" and "another import" in job.message
@@ -546,7 +545,7 @@ def test_stale_and_abandoned_jobs_expire(eva, session, open_wave):
         ("left", "mapping", timedelta(hours=25)),
         ("fresh", "mapping", timedelta(hours=1)),
     ):
-        job = dataio.create_import_job(
+        job = import_service.create_import_job(
             session, wave=open_wave, actor="eva", filename=f"{name}.csv", kind="csv", data=b"opd\n"
         )
         job.status, job.created_at = status, now - age
