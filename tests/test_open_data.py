@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 from survey_helpers import add_responses, set_wave_status
 
-from survey.core import imports, queries
+from survey.core import exports, imports, queries
 from survey.core.models import Response
 
 URL = "/hasil/uji-2026/data-terbuka.zip"
@@ -123,7 +123,7 @@ def test_open_data_zip_contents(client, session, published):
 
 def test_no_identifier_in_the_package(session, published):
     """No submission id, comment, service or flagged row appears anywhere in the package."""
-    data = imports.open_data_zip(session, wave=published)
+    data = exports.open_data_zip(session, wave=published)
     text = "\n".join(members(data).values())
     session.expire_all()
     for response in session.exec(select(Response)).all():
@@ -135,8 +135,8 @@ def test_no_identifier_in_the_package(session, published):
 
 def test_open_data_is_deterministic(app, session, published):
     """The same data give the same bytes, whenever built; entries carry a fixed time."""
-    first = imports.open_data_zip(session, wave=published)
-    second = imports.open_data_zip(session, wave=published)
+    first = exports.open_data_zip(session, wave=published)
+    second = exports.open_data_zip(session, wave=published)
     assert first == second
     with app.test_client() as client:
         assert client.get(URL).data == first
@@ -145,7 +145,7 @@ def test_open_data_is_deterministic(app, session, published):
     assert len(stamps) == 1
     # Rows are sorted on their values, not on storage order: adding a response changes it.
     add_responses(session, published, "rsud", [[4] * 9], submitted_at=LATE)
-    assert imports.open_data_zip(session, wave=published) != first
+    assert exports.open_data_zip(session, wave=published) != first
 
 
 def test_open_data_only_for_published_waves(client, session, open_wave):
@@ -156,7 +156,7 @@ def test_open_data_only_for_published_waves(client, session, open_wave):
     assert client.get(URL).status_code == 404
     assert client.get("/hasil/tidak-ada/data-terbuka.zip").status_code == 404
     with pytest.raises(imports.DataIOError):
-        imports.open_data_zip(session, wave=queries.get_wave(session, slug="uji-2026"))
+        exports.open_data_zip(session, wave=queries.get_wave(session, slug="uji-2026"))
     set_wave_status(session, slug="uji-2026", status="published")
     assert client.get(URL).status_code == 200
 

@@ -26,8 +26,8 @@ from survey.cli.common import (
 from survey.cli.common import (
     write_atomically as _write_atomically,
 )
+from survey.core import exports, queries
 from survey.core import imports as import_service
-from survey.core import queries
 from survey.core.models import Wave
 from survey.core.responsefile import (
     COMMENT_MAX_LENGTH,
@@ -273,8 +273,8 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
     with _database() as session:
         wave = _wave(session, wave_slug)
         if fmt == "csv":
-            codes = import_service.question_codes(session, wave=wave)
-            records = import_service.export_records(session, wave=wave)
+            codes = exports.question_codes(session, wave=wave)
+            records = exports.export_records(session, wave=wave)
             if output is None:
                 count = write_csv(sys.stdout, codes, records, safe=safe)
             else:
@@ -285,12 +285,12 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
                     raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
         elif fmt == "xlsx":
             assert output is not None
-            data, count = import_service.export_xlsx(session, wave=wave)
+            data, count = exports.export_xlsx(session, wave=wave)
             _write_atomically(output, data)
         elif fmt == "open-data":
             assert output is not None
             try:
-                data = import_service.open_data_zip(
+                data = exports.open_data_zip(
                     session, wave=wave, timezone=current_app.config["TIMEZONE"]
                 )
             except import_service.DataIOError as exc:
@@ -298,7 +298,7 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
             _write_atomically(output, data)
             count = queries.response_counts(session, wave=wave).get("counted", 0)
         else:
-            data, count = import_service.export_json(session, wave=wave)
+            data, count = exports.export_json(session, wave=wave)
             if output is None:
                 click.echo(data.decode("utf-8"), nl=False)
             else:

@@ -1,4 +1,4 @@
-"""Data in and out, shared by the command line and the web: imports, exports, open data.
+"""Data in: importing response files into a wave, from the command line and the web.
 
 The import service checks a response file against a wave (``import_context``) and writes
 its new rows in one transaction with the ``import.run`` audit entry (``write_import``), so
@@ -12,19 +12,13 @@ logs) and at most ``ERROR_LIMIT`` bad rows in ``errors``, each ``{"row": N, "pro
 [...]}``; when there were more, a last entry ``{"row": None, "problems": [], "omitted": N}``
 says how many were left out. A stored problem is ``{"code", "field", "params"}``.
 
-The export builders give the canonical CSV, the XLSX workbook and the JSON document of
-``ikm export``; ``open_data_zip`` builds the public package of a published wave. Nothing
-here reads a Flask request: callers pass the session, the wave and the settings.
+Exports live in :mod:`survey.core.exports` (they share ``DataIOError``). Nothing here reads a
+Flask request: callers pass the session, the wave and the settings.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,7 +37,6 @@ from survey.core.responsefile import (
     COMMENT_MAX_LENGTH,
     CanonicalReader,
     ColumnMapping,
-    ExportRecord,
     FileFormatError,
     FileHead,
     ImportContext,
@@ -54,10 +47,7 @@ from survey.core.responsefile import (
     import_submission_id,
     normalise,
     read_head,
-    record_cells,
-    record_object,
     suggest_field,
-    write_csv,
 )
 
 log = logging.getLogger(__name__)
@@ -65,9 +55,6 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 250  # rows between two progress commits of a web import
 ERROR_LIMIT = 1000  # bad rows kept in a failed job's report
 PREVIEW_ROWS = 5  # data rows shown on the mapping page
-EXPORT_FORMATS = ("csv", "xlsx", "json")
-OPEN_DATA_MIN_GROUP = 5  # fewer counted responses: the OPD's respondent fields are left blank
-OPEN_DATA_LICENCE = "CC BY 4.0"
 WRITING = "writing"  # the message of a running job whose rows are all checked
 # strptime formats tried, in order, on the submitted_at cells of a file that is not ISO 8601
 # (Google Forms in Indonesian writes "13/06/2025 9:30:00").
@@ -119,14 +106,14 @@ class ConcurrentImportError(DataIOError):
     """Another import wrote some of the same rows meanwhile; this one wrote nothing."""
 
 
-def _refused(code: str, **params: Any) -> DataIOError:
+def refused(code: str, **params: Any) -> DataIOError:
     """Return the error of an import or export refused for one problem."""
     return DataIOError([problem(code, "", **params)])
 
 
 def _published(wave: Wave) -> DataIOError:
     """Return the error of a change to a published wave's responses."""
-    return _refused("import-wave-published", wave=wave.slug)
+    return refused("import-wave-published", wave=wave.slug)
 
 
 def problem_record(item: Problem) -> dict[str, Any]:
@@ -175,7 +162,7 @@ def import_context(
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _refused("import-timezone-unknown", value=timezone) from None
+        raise refused("import-timezone-unknown", value=timezone) from None
     return ImportContext(
         question_codes=tuple(e.code for e in elements),
         scale_points=questionnaire.scale_points,
@@ -434,12 +421,12 @@ def check_time_format(text: str) -> str | None:
     if not fmt:
         return None
     if "%" not in fmt or len(fmt) > 64:
-        raise _refused("import-time-format-invalid")
+        raise refused("import-time-format-invalid")
     try:
         datetime(2026, 1, 13, 9, 30, 5).strftime(fmt)
         datetime.strptime(datetime(2026, 1, 13, 9, 30, 5).strftime(fmt), fmt)
     except ValueError as exc:
-        raise _refused("import-time-format-unusable", detail=str(exc)) from None
+        raise refused("import-time-format-unusable", detail=str(exc)) from None
     return fmt
 
 
@@ -475,7 +462,7 @@ def confirm_job(
     """
     wave = session.get(Wave, job.wave_id)
     if wave is None:
-        raise _refused("import-wave-gone")
+        raise refused("import-wave-gone")
     if wave.status == "published":
         raise _published(wave)
     # Every column has a field or is ignored by choice, so nothing is "extra".
@@ -645,7 +632,7 @@ def _check_job(
     """Check every row of a job's file, committing progress every PROGRESS_EVERY rows."""
     wave = session.get(Wave, job.wave_id)
     if wave is None:
-        raise _refused("import-wave-gone")
+        raise refused("import-wave-gone")
     if wave.status == "published":
         raise _published(wave)
     context = import_context(
@@ -656,7 +643,7 @@ def _check_job(
         job.data, context, kind=job.kind, mapping=mapping, ignore_extra=job.ignore_extra
     )
     if reader.digest != job.digest:
-        raise _refused("import-digest-mismatch")
+        raise refused("import-digest-mismatch")
     job.total_rows = reader.estimated_rows
     session.add(job)
     session.commit()
@@ -678,362 +665,3 @@ def _check_job(
     session.add(job)
     session.commit()
     return rows, errors
-
-
-# --- Export -----------------------------------------------------------------------------------
-
-
-def question_codes(session: Session, *, wave: Wave) -> list[str]:
-    """Return the wave's question codes in questionnaire order."""
-    return [e.code for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)]
-
-
-def export_records(session: Session, *, wave: Wave) -> Iterator[ExportRecord]:
-    """Yield the wave's counted responses as export records (no ids, no hashes)."""
-    columns = [f"a{position}" for position in answer_positions(session, wave=wave)]
-    for row in queries.counted_responses(session, wave=wave):
-        yield ExportRecord(
-            opd=row.opd_slug,
-            submitted_at=row.submitted_at,
-            answers=tuple(row._mapping[column] for column in columns),
-            sex=row.sex,
-            age=row.age,
-            education=row.education,
-            occupation=row.occupation,
-            service=row.service,
-            comment=row.comment,
-        )
-
-
-def score_rows(session: Session, *, wave: Wave) -> list[dict[str, Any]]:
-    """Return the wave's score rows (as 'ikm score --format json'), none if it cannot score."""
-    from survey.core.scores import ScoreError, score_wave
-
-    try:
-        return score_wave(session, wave=wave, wave_tests=False).rows()
-    except ScoreError:
-        return []
-
-
-def score_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Flatten score rows as 'ikm score --format csv' does: element figures as columns."""
-    if not rows:
-        return ["opd"], []
-    codes = list(rows[0]["elements"])
-    head = [key for key in rows[0] if key != "elements"]
-    parts = ("nrr", "ci_low", "ci_high", "n")
-    table = [
-        [row[key] for key in head]
-        + [row["elements"][code][part] for code in codes for part in parts]
-        for row in rows
-    ]
-    return head + [f"{code}_{part}" for code in codes for part in parts], table
-
-
-def wave_object(wave: Wave, codes: list[str], count: int) -> dict[str, Any]:
-    """Return the wave's public description for the JSON export."""
-    return {
-        "slug": wave.slug,
-        "title": wave.title,
-        "evaluator": wave.evaluator,
-        "period_start": wave.period_start.isoformat() if wave.period_start else None,
-        "period_end": wave.period_end.isoformat() if wave.period_end else None,
-        "status": wave.status,
-        "simulated": wave.simulated,
-        "question_codes": codes,
-        "columns": canonical_columns(codes),
-        "counted": count,
-    }
-
-
-def export_csv(session: Session, *, wave: Wave, safe: bool = True) -> tuple[bytes, int]:
-    """Return the canonical CSV of the counted responses (UTF-8) and its row count."""
-    buffer = io.StringIO(newline="")
-    count = write_csv(
-        buffer, question_codes(session, wave=wave), export_records(session, wave=wave), safe=safe
-    )
-    return buffer.getvalue().encode("utf-8"), count
-
-
-def export_xlsx(session: Session, *, wave: Wave) -> tuple[bytes, int]:
-    """Return the workbook (sheets 'responses' and 'scores', neutralised) and its row count."""
-    from survey.core.spreadsheet import xlsx_bytes
-
-    codes = question_codes(session, wave=wave)
-    cells = [record_cells(record) for record in export_records(session, wave=wave)]
-    head, table = score_table(score_rows(session, wave=wave))
-    data = xlsx_bytes([("responses", canonical_columns(codes), cells), ("scores", head, table)])
-    return data, len(cells)
-
-
-def export_json(session: Session, *, wave: Wave) -> tuple[bytes, int]:
-    """Return the JSON document {"wave", "responses", "scores"} (text as stored), its count."""
-    codes = question_codes(session, wave=wave)
-    responses = [record_object(codes, record) for record in export_records(session, wave=wave)]
-    document = {
-        "wave": wave_object(wave, codes, len(responses)),
-        "responses": responses,
-        "scores": score_rows(session, wave=wave),
-    }
-    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    return text.encode("utf-8"), len(responses)
-
-
-EXPORT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "json": "application/json",
-}
-
-
-def export_file(session: Session, *, wave: Wave, fmt: str) -> tuple[bytes, int]:
-    """Return a web export (CSV always formula-safe) and its row count."""
-    if fmt == "csv":
-        return export_csv(session, wave=wave, safe=True)
-    if fmt == "xlsx":
-        return export_xlsx(session, wave=wave)
-    if fmt == "json":
-        return export_json(session, wave=wave)
-    raise _refused("export-format-unknown", value=fmt, formats=", ".join(EXPORT_FORMATS))
-
-
-# --- Open data --------------------------------------------------------------------------------
-
-OPEN_RESPONSE_COLUMNS = ("opd", "submitted_at")
-OPEN_RESPONDENT_COLUMNS = ("sex", "age_band", "education", "occupation")
-# Column descriptions of scores.csv: (Bahasa Indonesia, English). Other columns (the element
-# figures) are described by their pattern.
-SCORE_COLUMNS: dict[str, tuple[str, str]] = {
-    "opd": ("slug OPD", "OPD slug"),
-    "name": ("nama OPD", "OPD name"),
-    "n": ("jumlah respons yang dihitung", "number of counted responses"),
-    "flagged": ("respons ditandai (tidak dihitung)", "flagged responses (not counted)"),
-    "ikm": ("IKM pada skala 1–4", "IKM on the 1–4 scale"),
-    "ikm_converted": ("IKM konversi (25–100)", "converted IKM (25–100)"),
-    "ci_low": ("batas bawah interval 95% (25–100)", "lower bound of the 95% interval (25–100)"),
-    "ci_high": ("batas atas interval 95% (25–100)", "upper bound of the 95% interval (25–100)"),
-    "ci_method": ("metode interval", "interval method"),
-    "unreliable": ("sampel di bawah 15 (kurang andal)", "sample under 15 (unreliable)"),
-    "category": ("huruf kategori mutu", "quality category letter"),
-    "category_label": ("nama kategori (Indonesia)", "category name (Indonesian)"),
-    "category_label_en": ("nama kategori (Inggris)", "category name (English)"),
-    "crosses_boundary": (
-        "interval melewati batas kategori",
-        "the interval crosses a category boundary",
-    ),
-    "rank": ("peringkat (1 = terbaik)", "rank (1 = best)"),
-    "rank_ci_low": (
-        "peringkat terbaik dalam himpunan kepercayaan 95% serentak",
-        "best rank of the simultaneous 95% confidence set",
-    ),
-    "rank_ci_high": (
-        "peringkat terburuk dalam himpunan kepercayaan 95% serentak",
-        "worst rank of the simultaneous 95% confidence set",
-    ),
-    "rank_marginal_low": (
-        "peringkat terbaik dalam himpunan 95% marginal",
-        "best rank of the marginal 95% set",
-    ),
-    "rank_marginal_high": (
-        "peringkat terburuk dalam himpunan 95% marginal",
-        "worst rank of the marginal 95% set",
-    ),
-    "in_top_set": ("mungkin termasuk K terbaik", "may be among the best K"),
-    "in_bottom_set": ("mungkin termasuk K terburuk", "may be among the worst K"),
-    "funnel_95": (
-        "posisi terhadap batas corong 95% (above, below, inside)",
-        "position against the 95% funnel limits (above, below, inside)",
-    ),
-    "funnel_998": (
-        "posisi terhadap batas corong 99,8% (above, below, inside)",
-        "position against the 99.8% funnel limits (above, below, inside)",
-    ),
-    "shrunken": ("IKM empirical Bayes (1–4)", "empirical-Bayes IKM (1–4)"),
-}
-
-
-def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Return CSV text with LF line ends, formula-like text neutralised, None empty."""
-    from survey.core.spreadsheet import neutralise
-
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if value is None else neutralise(value) for value in row])
-    return buffer.getvalue()
-
-
-def _open_responses(
-    session: Session, *, wave: Wave, zone: ZoneInfo
-) -> tuple[list[str], list[list[Any]], list[str]]:
-    """Return the header and sorted rows of responses.csv and the OPDs left without profile."""
-    from reports.model import age_band
-
-    codes = question_codes(session, wave=wave)
-    records = list(export_records(session, wave=wave))
-    per_opd = Counter(record.opd for record in records)
-    small = sorted(slug for slug, n in per_opd.items() if n < OPEN_DATA_MIN_GROUP)
-    rows: list[list[Any]] = []
-    for record in records:
-        submitted = record.submitted_at
-        if submitted.tzinfo is None:
-            submitted = submitted.replace(tzinfo=UTC)
-        profile: list[Any] = [None] * len(OPEN_RESPONDENT_COLUMNS)
-        if per_opd[record.opd] >= OPEN_DATA_MIN_GROUP:
-            band = age_band(record.age) if record.age is not None else None
-            profile = [record.sex, band, record.education, record.occupation]
-        rows.append([record.opd, submitted.astimezone(zone).date().isoformat()])
-        rows[-1] += [*record.answers, *profile]
-    # Sorted on the values, so that the order says nothing of when each row was stored.
-    rows.sort(key=lambda row: tuple("" if v is None else str(v) for v in row))
-    header = [*OPEN_RESPONSE_COLUMNS, *codes, *OPEN_RESPONDENT_COLUMNS]
-    return header, rows, small
-
-
-def _readme(
-    wave: Wave,
-    *,
-    codes: list[tuple[str, str, str]],
-    score_header: list[str],
-    counted: int,
-    flagged: int,
-    opds: int,
-    small: list[str],
-    taken: str,
-    fingerprint: str | None,
-) -> str:
-    """Return README.md of the open-data package, in Bahasa Indonesia and English."""
-    period = " – ".join(d.isoformat() for d in (wave.period_start, wave.period_end) if d) or "–"
-    lines = [
-        f"# Data terbuka / Open data: {wave.title}",
-        "",
-        f"- Gelombang / Wave: `{wave.slug}` — {wave.title}",
-        f"- Penyelenggara / Evaluator: {wave.evaluator or '–'}",
-        f"- Periode / Period: {period}",
-        f"- Data diambil / Data taken: {taken} (saat diterbitkan / when published)",
-        f"- Respons dihitung / Counted responses: {counted}",
-        f"- Respons ditandai, tidak disertakan / Flagged responses, left out: {flagged}",
-        f"- OPD: {opds}",
-        f"- Sidik data / Data fingerprint: {fingerprint or '–'}",
-        f"- Lisensi / Licence: {OPEN_DATA_LICENCE} (https://creativecommons.org/licenses/by/4.0/)",
-    ]
-    if wave.simulated:
-        lines.append("- **Data simulasi (demo) / Simulated data (demo)**")
-    lines += [
-        "",
-        "Berkas CSV berkodekan UTF-8, dipisahkan koma; teks yang diawali = + - @ diberi tanda "
-        "kutip tunggal di depannya agar tidak dijalankan sebagai rumus oleh program lembar "
-        "kerja. / CSV files are UTF-8, comma-separated; text starting with = + - @ has a "
-        "single quote put before it so that spreadsheet programs do not run it as a formula.",
-        "",
-        "## responses.csv",
-        "",
-        "Satu baris per responden yang dihitung, diurutkan menurut nilainya; tanpa komentar, "
-        "tanpa jenis layanan, tanpa pengenal apa pun. / One row per counted respondent, sorted "
-        "by value; no comments, no service, no identifiers of any kind.",
-        "",
-        "| kolom / column | arti | meaning |",
-        "| --- | --- | --- |",
-        "| `opd` | slug OPD | OPD slug |",
-        "| `submitted_at` | tanggal pengisian (Asia/Jakarta, YYYY-MM-DD) | date answered "
-        "(Asia/Jakarta, YYYY-MM-DD) |",
-    ]
-    for code, name_id, name_en in codes:
-        lines.append(
-            f"| `{code}` | jawaban unsur {name_id} (1–4, kosong: tidak dijawab) | answer to "
-            f"element {name_en} (1–4, empty: not answered) |"
-        )
-    lines += [
-        "| `sex` | jenis kelamin (L/P) | sex (L = male, P = female) |",
-        "| `age_band` | kelompok umur | age band |",
-        "| `education` | pendidikan (SD … S3) | education (SD … S3) |",
-        "| `occupation` | pekerjaan | occupation |",
-        "",
-        f"Kolom `sex`, `age_band`, `education`, `occupation` dikosongkan untuk OPD dengan "
-        f"kurang dari {OPEN_DATA_MIN_GROUP} respons dihitung. / These four columns are blank "
-        f"for an OPD with fewer than {OPEN_DATA_MIN_GROUP} counted responses"
-        + (f": {', '.join(small)}." if small else "."),
-        "",
-        "## scores.csv, scores.json",
-        "",
-        "Skor tiap OPD seperti `ikm score` (interval 95% berklaster responden, himpunan "
-        "peringkat serentak; seed 0). scores.json memuat objek yang sama dengan `elements` "
-        "bersarang. / Each OPD's scores as `ikm score` gives them (respondent-clustered 95% "
-        "intervals, simultaneous rank sets; seed 0). scores.json holds the same objects with "
-        "`elements` nested.",
-        "",
-        "| kolom / column | arti | meaning |",
-        "| --- | --- | --- |",
-    ]
-    parts = {
-        "nrr": ("nilai rata-rata unsur (1–4)", "element mean (1–4)"),
-        "ci_low": ("batas bawah interval 95% (1–4)", "lower bound of the 95% interval (1–4)"),
-        "ci_high": ("batas atas interval 95% (1–4)", "upper bound of the 95% interval (1–4)"),
-        "n": ("jumlah jawaban unsur", "answers to the element"),
-    }
-    for name in score_header:
-        text_id, text_en = SCORE_COLUMNS.get(name, ("lihat `ikm score`", "see `ikm score`"))
-        for part, (part_id, part_en) in parts.items():
-            if name not in SCORE_COLUMNS and name.endswith(f"_{part}"):
-                code = name[: -len(part) - 1]
-                text_id, text_en = f"unsur {code}: {part_id}", f"element {code}: {part_en}"
-                break
-        lines.append(f"| `{name}` | {text_id} | {text_en} |")
-    return "\n".join(lines) + "\n"
-
-
-def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta") -> bytes:
-    """Return the open-data ZIP of a published wave; the same data give the same bytes."""
-    from survey.core.scores import ScoreError, score_wave, to_csv, to_json
-
-    if wave.status != "published":
-        raise _refused("export-not-published", wave=wave.slug)
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _refused("import-timezone-unknown", value=timezone) from None
-    header, rows, small = _open_responses(session, wave=wave, zone=zone)
-    try:
-        report = score_wave(session, wave=wave, wave_tests=False)
-        scores_csv, scores_json = to_csv(report), to_json(report) + "\n"
-        fingerprint: str | None = report.fingerprint
-        score_header = next(csv.reader(io.StringIO(scores_csv)))
-    except ScoreError:
-        scores_csv, scores_json, fingerprint, score_header = "opd\n", "[]\n", None, ["opd"]
-    # Score text is numbers and names; OPD names could still start like a formula.
-    scores_csv = _csv_text(score_header, list(csv.reader(io.StringIO(scores_csv)))[1:])
-    published = wave.published_at or wave.created_at
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    local = published.astimezone(zone)
-    elements = queries.elements(session, questionnaire_id=wave.questionnaire_id)
-    counts = queries.response_counts(session, wave=wave)
-    readme = _readme(
-        wave,
-        codes=[(e.code, e.name_id, e.name_en) for e in elements],
-        score_header=score_header,
-        counted=len(rows),
-        flagged=counts.get("flagged", 0),
-        opds=len(queries.wave_opds(session, wave=wave)),
-        small=small,
-        taken=local.isoformat(timespec="seconds"),
-        fingerprint=fingerprint,
-    )
-    files = [
-        ("README.md", readme),
-        ("responses.csv", _csv_text(header, rows)),
-        ("scores.csv", scores_csv),
-        ("scores.json", scores_json),
-    ]
-    # Fixed entry times (the publication time, local) and attributes: byte-identical output.
-    stamp = max(local.replace(tzinfo=None), datetime(1980, 1, 1)).timetuple()[:6]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files:
-            info = zipfile.ZipInfo(f"{wave.slug}/{name}", date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            archive.writestr(info, text.encode("utf-8"))
-    return buffer.getvalue()

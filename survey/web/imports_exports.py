@@ -30,8 +30,8 @@ from flask_babel import gettext as _
 from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from survey.core import exports, queries
 from survey.core import imports as import_service
-from survey.core import queries
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave
 from survey.core.responsefile import (
@@ -367,15 +367,15 @@ def start_worker(app: Flask, job_id: int) -> threading.Thread | None:
 @roles_required("evaluator")
 def export(wave_slug: str, fmt: str) -> ResponseReturnValue:
     """Download the wave's counted responses (and scores) as CSV, XLSX or JSON; audited."""
-    if fmt not in import_service.EXPORT_FORMATS:
+    if fmt not in exports.EXPORT_FORMATS:
         abort(404)
     session = get_session()
     wave = _wave_or_404(session, wave_slug)
-    data, count = import_service.export_file(session, wave=wave, fmt=fmt)
+    data, count = exports.export_file(session, wave=wave, fmt=fmt)
     audit(session, actor=_username(), action="export.run", wave=wave.slug, format=fmt, rows=count)
     session.commit()
     response = make_response(data)
-    response.headers["Content-Type"] = import_service.EXPORT_TYPES[fmt]
+    response.headers["Content-Type"] = exports.EXPORT_TYPES[fmt]
     response.headers["Content-Disposition"] = f'attachment; filename="ikm-{wave.slug}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -388,7 +388,7 @@ def open_data(wave_slug: str) -> ResponseReturnValue:
     wave = _wave_or_404(session, wave_slug)
     if wave.status != "published":
         abort(404)
-    data = import_service.open_data_zip(
+    data = exports.open_data_zip(
         session, wave=wave, timezone=current_app.config.get("TIMEZONE", "Asia/Jakarta")
     )
     response = make_response(data)
