@@ -82,6 +82,20 @@ def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def element_infos(items: Sequence[Element]) -> tuple[ElementInfo, ...]:
+    """Return the stored elements as the reports' value objects, in questionnaire order."""
+    return tuple(
+        ElementInfo(
+            code=e.code,
+            name_id=e.name_id,
+            name_en=e.name_en,
+            labels_id=tuple(e.labels_id),
+            labels_en=tuple(e.labels_en),
+        )
+        for e in items
+    )
+
+
 def score_wave(
     session: Session,
     *,
@@ -193,16 +207,7 @@ def score_wave(
         data_taken_at=utcnow(),
         simulated=wave.simulated,
         scheme_slug=slug,
-        elements=tuple(
-            ElementInfo(
-                code=e.code,
-                name_id=e.name_id,
-                name_en=e.name_en,
-                labels_id=tuple(e.labels_id),
-                labels_en=tuple(e.labels_en),
-            )
-            for e in items
-        ),
+        elements=element_infos(items),
         opds=opds,
         score=score,
         aggregates=present,
@@ -294,17 +299,6 @@ def to_table(report: ScoredWave) -> str:
 
 
 @dataclass(frozen=True)
-class PerceptionItemInfo:
-    """A perception item of the wave's questionnaire: code, names, question and labels."""
-
-    code: str
-    name_id: str
-    name_en: str
-    labels_id: tuple[str, ...]
-    labels_en: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class PerceptionOpd:
     """One OPD's perception results (one entry per item, in questionnaire order)."""
 
@@ -318,7 +312,7 @@ class PerceptionReport:
     """A wave's perception items per OPD, from its counted responses only."""
 
     wave: Wave
-    items: tuple[PerceptionItemInfo, ...]
+    items: tuple[ElementInfo, ...]
     scale_points: int
     opds: tuple[PerceptionOpd, ...]
     counted: int
@@ -354,16 +348,7 @@ def perception_scores(session: Session, *, wave: Wave) -> PerceptionReport | Non
         opds.append(PerceptionOpd(slug=opd.slug, name=opd.name, result=result))
     return PerceptionReport(
         wave=wave,
-        items=tuple(
-            PerceptionItemInfo(
-                code=e.code,
-                name_id=e.name_id,
-                name_en=e.name_en,
-                labels_id=tuple(e.labels_id),
-                labels_en=tuple(e.labels_en),
-            )
-            for e in items
-        ),
+        items=element_infos(items),
         scale_points=questionnaire.scale_points,
         opds=tuple(opds),
         counted=counted,
