@@ -150,12 +150,18 @@ def test_the_scoring_service_speaks_in_no_command_line_flags(session, open_wave,
     """score_wave's refusals name what is wrong, not an option of ``ikm score``."""
     from survey.core.scores import ScoreError, score_wave
 
-    for options, message in (
-        ({"bootstrap": -1}, "the number of bootstrap resamples must be 0 or more, not -1"),
-        ({"top_k": 0}, "K of the best and lowest K must be at least 1, not 0"),
+    for options, code, message in (
+        (
+            {"bootstrap": -1},
+            "score-bootstrap",
+            "the number of bootstrap resamples must be 0 or more, not -1",
+        ),
+        ({"top_k": 0}, "score-top-k", "K of the best and lowest K must be at least 1, not 0"),
+        ({"scheme_slug": "nope"}, "score-scheme-unknown", "unknown category scheme 'nope'"),
     ):
         with pytest.raises(ScoreError) as refused:
             score_wave(session, wave=open_wave, **options)
+        assert [p.code for p in refused.value.problems] == [code]
         assert str(refused.value) == message
 
 

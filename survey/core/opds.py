@@ -208,6 +208,13 @@ def _changes(opd: Opd, fields: OpdFields, present: tuple[str, ...]) -> dict[str,
     return changes
 
 
+def _apply(session: Session, opd: Opd, changes: dict[str, tuple[Any, Any]]) -> None:
+    """Write the new values of ``changes`` into ``opd`` (not committed)."""
+    for key, (_before, after) in changes.items():
+        setattr(opd, key, after)
+    session.add(opd)
+
+
 def update_opd(
     session: Session,
     *,
@@ -235,9 +242,7 @@ def update_opd(
     changes = _changes(opd, fields, EDITABLE)
     if not changes:
         return changes
-    for key, (_before, after) in changes.items():
-        setattr(opd, key, after)
-    session.add(opd)
+    _apply(session, opd, changes)
     audit(
         session,
         actor=actor,
@@ -476,9 +481,7 @@ def import_opds(
                 )
             )
         else:
-            for key, (_before, after) in changes.items():
-                setattr(opd, key, after)
-            session.add(opd)
+            _apply(session, opd, changes)
     audit(
         session,
         actor=actor,

@@ -33,13 +33,29 @@ from survey.core import queries
 from survey.core.answers import read_wave_answers
 from survey.core.database import engine_of
 from survey.core.models import CategoryScheme, Element, Response, Wave, utcnow
+from survey.core.problems import ProblemError, define, problem
 
 if TYPE_CHECKING:
     from scoring import Aggregates
 
 
-class ScoreError(ValueError):
+define(
+    {
+        "score-scheme-unknown": "unknown category scheme {value!r}",
+        "score-bootstrap": "the number of bootstrap resamples must be 0 or more, not {value}",
+        "score-top-k": "K of the best and lowest K must be at least 1, not {value}",
+        "score-no-elements": "the questionnaire of wave {wave!r} has no IKM elements",
+    }
+)
+
+
+class ScoreError(ProblemError):
     """The wave cannot be scored as asked (unknown scheme, no elements, bad option)."""
+
+
+def _refused(code: str, /, **params: Any) -> ScoreError:
+    """Return the error of one coded problem."""
+    return ScoreError([problem(code, **params)])
 
 
 def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategoryScheme:
@@ -47,7 +63,7 @@ def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategorySc
     if slug:
         stored = queries.get_scheme(session, slug=slug)
         if stored is None:
-            raise ScoreError(f"unknown category scheme {slug!r}")
+            raise _refused("score-scheme-unknown", value=slug)
         return stored
     stored = session.get(CategoryScheme, wave.scheme_id)
     assert stored is not None
@@ -116,9 +132,9 @@ def score_wave(
     and the Kruskal-Wallis test, which need every row; the scores and ranks do not change.
     """
     if bootstrap < 0:
-        raise ScoreError(f"the number of bootstrap resamples must be 0 or more, not {bootstrap}")
+        raise _refused("score-bootstrap", value=bootstrap)
     if top_k < 1:
-        raise ScoreError(f"K of the best and lowest K must be at least 1, not {top_k}")
+        raise _refused("score-top-k", value=top_k)
     stored_scheme = _stored_scheme(session, wave, scheme_slug)
     questionnaire = queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     assert questionnaire is not None
@@ -128,7 +144,7 @@ def score_wave(
         if e.kind == "ikm"
     ]
     if not items:
-        raise ScoreError(f"the questionnaire of wave {wave.slug!r} has no IKM elements")
+        raise _refused("score-no-elements", wave=wave.slug)
     codes = tuple(e.code for e in items)
     covered = queries.wave_opds(session, wave=wave)
     flagged, flag_reasons = _flagged_counts(session, wave)

@@ -72,7 +72,6 @@ define(
         "wave-publish-unconfirmed": (
             "confirm that the flagged responses were reviewed before publishing"
         ),
-        "wave-status-unchanged": "the wave's status cannot be changed",
         "wave-title-required": "the wave needs a title",
         "wave-title-too-long": "the title has {length} characters (at most {limit})",
         "wave-evaluator-too-long": "the evaluator has {length} characters (at most {limit})",

@@ -152,7 +152,19 @@ def problem_text(item: Problem) -> str:
         "wave-publish-unconfirmed": lambda: _(
             "Centang konfirmasi bahwa Anda sudah meninjau respons ditandai sebelum menerbitkan."
         ),
-        "wave-status-unchanged": lambda: _("Status gelombang tidak dapat diubah."),
+        "score-scheme-unknown": lambda: _(
+            "Skema kategori %(value)s tidak dikenal.", value=repr(v.get("value"))
+        ),
+        "score-bootstrap": lambda: _(
+            "Jumlah ulangan bootstrap harus 0 atau lebih, bukan %(value)s.", value=v.get("value")
+        ),
+        "score-top-k": lambda: _(
+            "K untuk K terbaik dan terendah paling sedikit 1, bukan %(value)s.",
+            value=v.get("value"),
+        ),
+        "score-no-elements": lambda: _(
+            "Kuesioner gelombang %(wave)s tidak memiliki unsur IKM.", wave=v.get("wave")
+        ),
         "wave-title-required": lambda: _("Isi judul gelombang."),
         "wave-title-too-long": lambda: _(
             "Judul berisi %(length)s karakter (paling banyak %(limit)s).",
