@@ -23,13 +23,19 @@ from survey_helpers import IkmRunner, add_opd, add_responses, create_wave
 from survey.core import accounts, backup, queries
 from survey.core.database import alembic_config, upgrade
 from survey.core.models import (
+    Alarm,
     AuditLog,
     CategoryScheme,
     ImportJob,
+    KioskDevice,
     LoginFailure,
     Opd,
+    OpdService,
+    RateCounter,
     Response,
+    StaffSession,
     User,
+    VisitCode,
     Wave,
     utcnow,
 )
@@ -96,6 +102,17 @@ def fill_every_table(session: Session) -> None:
             finished_at=utcnow(),
         )
     )
+    opd_ids = {o.slug: o.id or 0 for o in session.exec(select(Opd)).all()}
+    wave_id, bpbd = wave.id or 0, opd_ids["bpbd"]
+    session.add(OpdService(opd_id=bpbd, name="Rawat jalan", position=1))
+    kiosk = KioskDevice(wave_id=wave_id, opd_id=bpbd, label="Loket 1", enrolled_by="admin")
+    session.add(kiosk)
+    session.add(VisitCode(wave_id=wave_id, opd_id=bpbd, code_hash="c" * 64, uses=1))
+    session.add(RateCounter(key="n:" + "1" * 64, bucket=29_000_000, count=3))
+    session.add(Alarm(wave_id=wave_id, opd_id=bpbd, kind="rate", detail={"rate": 12.5}))
+    admin = accounts.get_user(session, username="admin")
+    assert admin is not None
+    session.add(StaffSession(token_hash="d" * 64, user_id=admin.id or 0))
     session.commit()
 
 
@@ -370,7 +387,7 @@ def test_postgres_password_goes_through_the_environment_only(
     made = invoke(runner, "backup", "-o", str(target))
     restored = invoke(runner, "restore", str(target), "--yes")
     assert made.exit_code == 0 and restored.exit_code == 0, made.output + restored.output
-    assert {Path(args[0]).name for args, _env in calls} == {"pg_dump", "pg_restore"}
+    assert {Path(args[0]).name for args, _env in calls} == {"pg_dump", "pg_restore", "psql"}
     for args, env in calls:
         assert not any("s3cret" in arg for arg in args)
         assert env["PGPASSWORD"] == "s3cret-pw!"

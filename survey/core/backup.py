@@ -15,12 +15,13 @@ PostgreSQL. ``ikm backup`` runs ``pg_dump --format=custom`` of the schema the ap
 ``current_schema()``: the one a URL selects with ``options=-csearch_path=...``, else
 ``public``) inside a REPEATABLE READ transaction whose snapshot it hands to pg_dump, so the
 row counts it prints are exactly those of the dump. ``ikm restore`` checks the archive with
-``pg_restore --list`` and replays it with ``pg_restore --clean --if-exists
---single-transaction --exit-on-error`` (all or nothing), leaving out the archive's CREATE
-SCHEMA so the schema itself, and its grants, stay. Owners and grants of the archive are not
-restored (``--no-owner --no-privileges``): the tables belong to the user that restores. The
-password goes to the client tools through ``PGPASSWORD`` (or a libpq service or password
-file), never on their command line, and it never appears in what is printed.
+``pg_restore --list``, turns it into SQL with ``pg_restore --clean --if-exists`` and runs that
+with ``psql --single-transaction`` and ``ON_ERROR_STOP`` (all or nothing), after dropping the
+tables of newer migrations (they come back empty with the migrations), leaving out the
+archive's CREATE SCHEMA so the schema itself, and its grants, stay. Owners and grants of the
+archive are not restored (``--no-owner --no-privileges``): the tables belong to the user that
+restores. The password goes to the client tools through ``PGPASSWORD`` (or a libpq service or
+password file), never on their command line, and it never appears in what is printed.
 
 After a restore the migrations run (``survey.core.database.upgrade``), so an older backup comes
 up to the current schema. Stop the app servers (or accept that answers given between the backup and
@@ -494,29 +495,58 @@ def restore_postgres(engine: Engine, path: Path, *, replace: bool, workdir: Path
         for line in archive.lines
     ]
     listing.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    # Tables of newer migrations than the archive's would block the archive's DROPs (their
+    # foreign keys point at its tables): they go first, in the same transaction as the replay,
+    # and come back empty with the migrations that run after the restore.
+    newer = sorted(_app_tables(engine) - archive.tables)
+    prelude = "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in newer)
     engine.dispose()
+    # The archive as SQL first (a broken archive stops here, before anything changed), then
+    # psql runs the DROPs above and that SQL in one transaction: all or nothing.
+    script = workdir / f".ikm-restore-{secrets.token_hex(4)}.sql"
     try:
+        script.touch(mode=0o600)  # it holds the respondents' answers
         _run(
             [
                 pg_restore,
                 "--clean",
                 "--if-exists",
-                "--single-transaction",
-                "--exit-on-error",
                 "--no-owner",
                 "--no-privileges",
                 f"--use-list={listing}",
-                f"--dbname={conninfo}",
+                f"--file={script}",
                 str(path),
+            ],
+            env,
+            engine.url.password,
+        )
+        _run(
+            [
+                _tool("psql"),
+                "--no-psqlrc",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+                f"--dbname={conninfo}",
+                f"--command={prelude or 'SELECT 1;'}",
+                f"--file={script}",
             ],
             env,
             engine.url.password,
         )
     finally:
         listing.unlink(missing_ok=True)
+        script.unlink(missing_ok=True)
     _drop_newer_tables(engine, archive.tables)
     with engine.connect() as conn:
         return database_contents(conn)
+
+
+def _app_tables(engine: Engine) -> set[str]:
+    """Return the app's tables that exist in the database."""
+    with engine.connect() as conn:
+        present = set(sa.inspect(conn).get_table_names())
+    return present & set(table_names())
 
 
 def _drop_newer_tables(engine: Engine, restored: set[str]) -> None:

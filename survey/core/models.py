@@ -24,7 +24,10 @@ ANSWER_COLUMNS = tuple(f"a{i}" for i in range(1, MAX_ITEMS + 1))
 WAVE_STATUSES = ("draft", "open", "closed", "published")
 CHANNELS = ("qr", "kiosk", "import")
 RESPONSE_STATUSES = ("counted", "flagged")
-FLAG_REASONS = ("duplicate-device", "bot-suspect", "manual")
+FLAG_REASONS = ("duplicate-device", "bot-suspect", "burst", "manual")
+VERIFICATION_MODES = ("off", "optional", "required")  # visit codes, a wave setting
+CODE_KINDS = ("ticket", "counter")  # printed one-time codes; a counter screen's rotating code
+ALARM_KINDS = ("rate", "pattern", "mean-jump", "burst")
 SEXES = ("L", "P")
 EDUCATIONS = ("SD", "SMP", "SMA", "D1-D3", "S1", "S2", "S3")
 OCCUPATIONS = ("PNS", "TNI", "POLRI", "Swasta", "Wirausaha", "Lainnya")
@@ -45,6 +48,20 @@ class Opd(SQLModel, table=True):
     short_name: str | None = Field(default=None, max_length=64)
     active: bool = Field(default=True)
     service_population: int | None = Field(default=None)  # service users per period (K&M)
+    # Opening hours in Asia/Jakarta, "07:30-16:00"; None: not known, no off-hours signal.
+    service_hours: str | None = Field(default=None, max_length=32)
+
+
+# A service an OPD offers, as the OPD lists it: citizens choose one of these, never type it,
+# so no free text from a citizen reaches a report through the service field.
+class OpdService(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("opd_id", "name", name="uq_opdservice_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    opd_id: int = Field(foreign_key="opd.id", index=True)
+    name: str = Field(max_length=120)
+    position: int = Field(default=0)
+    active: bool = Field(default=True)
 
 
 # A versioned set of questions; (slug, version) identifies one.
@@ -107,6 +124,11 @@ class Wave(SQLModel, table=True):
     published_at: datetime | None = None  # set once, when the wave is published
     closed_at: datetime | None = None  # when the wave was last closed (retention counts from it)
     metadata_stripped_at: datetime | None = None  # respondent metadata removed (retention)
+    # Visit codes: off, optional (answers with a valid code are marked verified) or required
+    # (an answer without one is refused).
+    verification: str = Field(
+        default="off", max_length=8, sa_column_kwargs={"server_default": "off"}
+    )
 
 
 # An OPD covered by a wave, with its target sample size.
@@ -148,6 +170,17 @@ class Response(ResponseBase, table=True):
     channel: str = Field(default="qr", max_length=8)
     status: str = Field(default="counted", max_length=8)
     flag_reason: str | None = Field(default=None, max_length=32)
+    # The evidence kept with every answer (signals, not verdicts; the flag says what counted).
+    device_id: int | None = Field(default=None, foreign_key="kioskdevice.id")  # enrolled kiosk
+    verified: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    seconds: int | None = None  # from the form's render to the submission
+    straightline: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    repeat_device: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    burst: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    off_hours: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # HMAC of the sender's network (IPv4 /24, IPv6 /64), cut to 16 hex digits: enough to put a
+    # burst's answers together, never the address; cleared with the other metadata.
+    network: str | None = Field(default=None, max_length=16)
     a1: int | None = _answer_field()
     a2: int | None = _answer_field()
     a3: int | None = _answer_field()
@@ -201,6 +234,71 @@ class User(SQLModel, table=True):
     session_version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
+
+
+# A kiosk tablet at an OPD's counter, enrolled by a staff member for one wave and OPD: its
+# signed cookie names this row, and answers from it count as kiosk answers until revoked.
+class KioskDevice(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    opd_id: int = Field(foreign_key="opd.id")
+    label: str = Field(max_length=100)
+    enrolled_by: str = Field(max_length=64)
+    enrolled_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    revoked_by: str | None = Field(default=None, max_length=64)
+
+
+# A visit code an OPD hands out with the service: a printed one-time ticket code, or the code
+# a counter screen shows for a few minutes. Only a keyed hash of the code is kept, and nothing
+# links a code to the answer that used it.
+class VisitCode(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("wave_id", "code_hash", name="uq_visitcode_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id")
+    opd_id: int = Field(foreign_key="opd.id", index=True)
+    kind: str = Field(default="ticket", max_length=8)
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None  # counter codes expire; tickets last the wave
+    uses: int = Field(default=0)
+    max_uses: int = Field(default=1)
+
+
+# A shared rate-limit counter: hits of one key (a keyed hash of an address, network, wave and
+# OPD) in one time bucket. Every worker and app server counts here (or in Redis).
+class RateCounter(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_ratecounter_bucket", "bucket"),)  # pruning old buckets
+
+    key: str = Field(max_length=80, primary_key=True)
+    bucket: int = Field(primary_key=True)  # epoch seconds // bucket length
+    count: int = Field(default=0)
+
+
+# An alarm raised for an OPD of a wave: a burst or a shift the detector saw.
+class Alarm(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_alarm_wave_opd", "wave_id", "opd_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id")
+    opd_id: int = Field(foreign_key="opd.id")
+    kind: str = Field(max_length=16)
+    raised_at: datetime = Field(default_factory=utcnow, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    cleared_at: datetime | None = None
+    cleared_by: str | None = Field(default=None, max_length=64)
+
+
+# A signed-in staff session: the cookie carries its random id, the server keeps only its hash,
+# and signing out ends it here, so a copied cookie is worth nothing afterwards.
+class StaffSession(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)  # SHA-256 of the token, hex
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
 
 
 # Who did what and when: user creation and role changes now, imports and publications later.
