@@ -39,6 +39,9 @@ SEEN_MAX_AGE = 180 * 24 * 3600
 HONEYPOT_FIELD = "website"
 SUBMISSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 RATE_LIMIT_MAX_KEYS = 10_000  # clients tracked at once; least recently seen are evicted
+KIOSK_COOKIE = "ikm_kiosk"
+KIOSK_MAX_AGE = 400 * 24 * 3600  # browsers cap a cookie's life at 400 days; revoking ends it
+_KIOSK_SALT = "ikm-kiosk-device"
 _RENDER_SALT = "ikm-render-time"
 _SEEN_SALT = "ikm-seen-device"
 _LIMITER_KEY = "ikm_rate_limiter"
@@ -175,6 +178,33 @@ def remember_device(response: BaseResponse, keys: list[str], key: str) -> None:
         samesite="Lax",
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE", False)),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Kiosk cookie (set when staff enrol a device; the kiosk row decides whether it still counts)
+
+
+def sign_kiosk(*, device_id: int, wave_id: int, opd_id: int) -> str:
+    """Return the signed value of an enrolled kiosk's cookie."""
+    return _serializer(_KIOSK_SALT).dumps([device_id, wave_id, opd_id])
+
+
+def read_kiosk(request: Request) -> tuple[int, int, int] | None:
+    """Return (device id, wave id, OPD id) from a kiosk cookie; None if absent or tampered."""
+    raw = request.cookies.get(KIOSK_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _serializer(_KIOSK_SALT).loads(raw)
+    except BadSignature:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return None
+    return (value[0], value[1], value[2])
 
 
 # ---------------------------------------------------------------------------------------------
