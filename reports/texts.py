@@ -392,8 +392,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "sebaliknya. Kategori dihitung persis. Himpunan peringkat dihitung ulang untuk setiap "
         "jumlah yang dicoba dengan prosedur, seed dan jumlah simulasi yang sama seperti di "
         "atas, dan jumlah yang dilaporkan sudah diperiksa: dengan jumlah itu hasilnya berubah, "
-        "dengan satu suara lebih sedikit tidak. „> {limit}” berarti tidak ada jumlah hingga "
-        "{limit} suara yang mengubahnya; „—” berarti perubahan itu tidak mungkin (kategori "
+        "dengan satu suara lebih sedikit tidak. „> {limit}” berarti tidak ditemukan jumlah "
+        "hingga {limit} suara yang mengubahnya; „—” berarti perubahan itu tidak mungkin (kategori "
         "tertinggi atau terendah). OPD yang paling rapuh tercantum lebih dahulu: angka kecil "
         "berarti hasil OPD itu bergantung pada segelintir respons.",
         "The table shows how many extreme ballots, added to one OPD alone, are enough to "
@@ -403,9 +403,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "exactly. The rank sets are recomputed for each count tried with the same procedure, "
         "seed and number of draws as above, and the count reported has been checked: with it "
         "the result changes, with one ballot fewer it does not. “> {limit}” means that no "
-        "count up to {limit} ballots changes it; “—” means that the change is impossible "
-        "(highest or lowest category). The most fragile OPDs come first: a small number means "
-        "that the OPD's result rests on a handful of responses.",
+        "count up to {limit} ballots was found to change it; “—” means that the change is "
+        "impossible (highest or lowest category). The most fragile OPDs come first: a small "
+        "number means that the OPD's result rests on a handful of responses.",
     ),
     "col.robust_up": ("Kategori naik", "Category up"),
     "col.robust_down": ("Kategori turun", "Category down"),

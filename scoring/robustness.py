@@ -10,8 +10,8 @@ with the scale's best value, or every one with its worst) that would
   is in (entering the top set or leaving the bottom set takes best ballots; the other two
   worst ballots).
 
-A count above ``limit`` is reported as None ("none within `limit`"); so is a change that is
-impossible (the highest category cannot go up, and with K equal to the number of units every
+A count above ``limit`` is reported as None ("none found within `limit`"); so is a change that
+is impossible (the highest category cannot go up, and with K equal to the number of units every
 unit is in both sets whatever the scores).
 
 **Category: exact.** Each NRR after adding k ballots of value v is (S_j + k v) / (n_j + k),
@@ -31,7 +31,9 @@ implied by the published sets, held fixed, with the unit's standard error update
 form. Because the critical value is a Monte Carlo quantile whose draws change with the unit's
 degrees of freedom, membership need not be monotone in k; in rare borderline cases a smaller
 count might also change it, which is why the count is documented as "the first verified
-change found", not as a bound. The category counts have no such caveat.
+change found", not as a bound; likewise None for a set means that the search (the shortcut,
+then the counts it tried, always including `limit` itself) found no change. The category
+counts have no such caveat: there None means no count up to `limit` changes it.
 """
 
 from __future__ import annotations
