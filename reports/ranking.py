@@ -240,8 +240,13 @@ def robustness_rows(data: ScoredWave, k: int, t: Texts, f: Formatter) -> list[di
 
     rows = []
     for u in result.most_fragile():
-        top = t("robust.leave" if u.in_top_set else "robust.enter", n=count(u.top_change))
-        bottom = t("robust.leave" if u.in_bottom_set else "robust.enter", n=count(u.bottom_change))
+        if result.sets_computed:
+            top = t("robust.leave" if u.in_top_set else "robust.enter", n=count(u.top_change))
+            bottom = t(
+                "robust.leave" if u.in_bottom_set else "robust.enter", n=count(u.bottom_change)
+            )
+        else:
+            top = bottom = t("robust.not_computed")
         rows.append(
             {
                 "name": data.opd(u.unit).name,

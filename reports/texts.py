@@ -413,6 +413,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.robust_bottom": ("{k} terendah", "{k} lowest"),
     "robust.enter": ("masuk {n}", "enter {n}"),
     "robust.leave": ("keluar {n}", "leave {n}"),
+    "robust.not_computed": ("tidak dihitung", "not computed"),
+    "methods.robust_sets_skipped": (
+        "Dengan {n} OPD, jumlah suara yang mengubah himpunan terbaik dan terendah tidak "
+        "dihitung: setiap jumlah yang dicoba menghitung ulang peringkat semua OPD, terlalu lama "
+        "untuk sebanyak ini.",
+        "With {n} OPDs, the ballots that change the sets of the best and the lowest are not "
+        "computed: every count tried recomputes the ranks of all OPDs, too slow for this many.",
+    ),
     "methods.sample_title": ("Ukuran sampel", "Sample sizes"),
     "methods.sample_note": (
         "Minimal K&M: ukuran sampel minimal menurut tabel Krejcie & Morgan dalam PermenPANRB "

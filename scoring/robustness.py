@@ -12,7 +12,8 @@ with the scale's best value, or every one with its worst) that would
 
 A count above ``limit`` is reported as None ("none found within `limit`"); so is a change that
 is impossible (the highest category cannot go up, and with K equal to the number of units every
-unit is in both sets whatever the scores).
+unit is in both sets whatever the scores). With more than about 60 units
+(:data:`SET_WORK_LIMIT`) the set counts are not computed (``sets_computed`` is False).
 
 **Category: exact.** Each NRR after adding k ballots of value v is (S_j + k v) / (n_j + k),
 which moves monotonically towards v, so the IKM does too; the smallest k is found by bisection
@@ -23,17 +24,17 @@ answers this is the closed form k = ceil(n (b - IKM) / (v - b)) for a bound b.
 :func:`~scoring.units.score_units` scores the wave: the unit's new IKM and standard error from
 its merged aggregates, the pooled plug-in standard error where a unit's own is 0, t draws with
 n - 1 degrees of freedom from the wave's seed, the same number of draws and the same step-down
-(:func:`~scoring.ranks.rank_confidence_sets`; for up to a few dozen units an equivalent dense
-evaluation of the same draws, checked against it in the tests). The reported count k is
-verified: with k ballots the membership differs from the published one, with k - 1 it does
-not. Where to look is chosen by a shortcut that only guides the search: the critical value
-implied by the published sets, held fixed, with the unit's standard error updated in closed
-form. Because the critical value is a Monte Carlo quantile whose draws change with the unit's
-degrees of freedom, membership need not be monotone in k; in rare borderline cases a smaller
-count might also change it, which is why the count is documented as "the first verified
-change found", not as a bound; likewise None for a set means that the search (the shortcut,
-then the counts it tried, always including `limit` itself) found no change. The category
-counts have no such caveat: there None means no count up to `limit` changes it.
+(:func:`~scoring.ranks.rank_confidence_sets`, evaluated densely on the same draws, which the
+tests check against it). The reported count k is verified: with k ballots the membership differs
+from the published one, with k - 1 it does not. Where to look is chosen by a shortcut that only
+guides the search: the critical value implied by the published sets, held fixed, with the unit's
+standard error updated in closed form. Because the critical value is a Monte Carlo quantile
+whose draws change with the unit's degrees of freedom, membership need not be monotone in k; in
+rare borderline cases a smaller count might also change it, which is why the count is documented
+as "the first verified change found", not as a bound; likewise None for a set means that the
+search (the shortcut, then the counts it tried, always including `limit` itself) found no
+change. The category counts have no such caveat: there None means no count up to `limit` changes
+it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .units import WaveScore, _pooled_se
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "SET_WORK_LIMIT",
     "UnitRobustness",
     "WaveRobustness",
     "extreme_ballots",
@@ -65,9 +67,17 @@ __all__ = [
 DEFAULT_LIMIT = 500
 """Counts above this many ballots are reported as "none within the limit"."""
 
-# The dense evaluation of the rank sets holds draws x units x units doubles; above this many
-# it falls back to rank_confidence_sets itself (same result, built for hundreds of units).
-_DENSE_MAX_ELEMENTS = 4_000_000
+SET_WORK_LIMIT = 1_800_000
+"""Draws x pairs of units above which the set counts are not computed.
+
+Each count tried re-scores the rank sets of all units (2 or 3 counts for each of a unit's two
+questions), so the cost grows with the cube of the number of units: 60 units at 1000 draws
+(1.77 M) take a few seconds and are computed, 61 (1.83 M) are not; 500 would take hours.
+Category counts are always computed."""
+
+# Recompute the sets with rank_confidence_sets itself instead of the dense evaluation (the
+# same result; the benchmark compares the two).
+_USE_LIBRARY = False
 
 Ballot = Literal["best", "worst"]
 
@@ -185,6 +195,9 @@ class WaveRobustness:
         Draws of the rank critical values, as for the published sets.
     evaluations : int
         How many times the rank sets were recomputed (for benchmarks).
+    sets_computed : bool
+        Whether the set counts were computed (False above :data:`SET_WORK_LIMIT`: every
+        ``top_change`` and ``bottom_change`` is then None without meaning "none found").
     """
 
     units: tuple[UnitRobustness, ...]
@@ -195,6 +208,7 @@ class WaveRobustness:
     seed: int
     draws: int
     evaluations: int
+    sets_computed: bool = True
 
     def unit(self, unit_id: str) -> UnitRobustness:
         """Return one unit's robustness (KeyError if it was not scored)."""
@@ -305,15 +319,27 @@ def _dense_better(
     if not random.any():
         return better
     a, b, diff, sigma = a[random], b[random], diff[random], sigma[random]
+    # Pairs by decreasing diff / sigma: each step rejects those with diff > sigma c, and c only
+    # falls, so the pairs still active are (in exact arithmetic) a tail of this order and their
+    # maximum is taken over a view, not a copy. The exact rule decides; a non-tail falls back.
+    order = np.argsort(-(diff / sigma), kind="stable")
+    a, b, diff, sigma = a[order], b[order], diff[order], sigma[order]
     zt = np.ascontiguousarray(z.T)  # pairs x draws: gathering whole rows is fast
-    t = (zt[a] - zt[b]) * (1.0 / sigma)[:, None]
+    t = zt[a]
+    t -= zt[b]
+    t *= (1.0 / sigma)[:, None]
     always = -t.min(axis=0)
     ties = diff == 0  # neither direction can be rejected
     if ties.any():
         np.maximum(always, t[ties].max(axis=0), out=always)
     active = np.flatnonzero(~ties)
     while True:
-        worst = always if active.size == 0 else np.maximum(always, t[active].max(axis=0))
+        if active.size == 0:
+            worst = always
+        elif active[-1] - active[0] + 1 == active.size:
+            worst = np.maximum(always, t[active[0] : active[-1] + 1].max(axis=0))
+        else:
+            worst = np.maximum(always, t[active].max(axis=0))
         c = float(np.quantile(worst, level))
         new = diff[active] - sigma[active] * c > 0
         if not new.any():
@@ -341,7 +367,7 @@ class _Ranker:
         self.level = score.confidence_level
         self.draws = score.ranks.draws
         self.p = len(self.estimates)
-        self.dense = self.draws * self.p * self.p <= _DENSE_MAX_ELEMENTS
+        self.computable = self.draws * self.p * (self.p - 1) // 2 <= SET_WORK_LIMIT
         self.evaluations = 0
         self.memo: dict[tuple[int, int, int], tuple[bool, bool]] = {}
         self.c_hat = self._implied_critical_value()
@@ -376,7 +402,7 @@ class _Ranker:
         x[i], df[i], own_se[i], n[i] = est.ikm, max(est.n - 1, 1), est.se(), est.n
         se = _pooled_se(own_se, n)
         self.evaluations += 1
-        if self.dense:
+        if not _USE_LIBRARY:
             better = _dense_better(x, se, df, self.level, self.draws, self.score.seed)
         else:
             better = np.asarray(
@@ -429,8 +455,8 @@ class _Ranker:
         def changed(count: int) -> bool:
             return self.membership(i, value, count)[which] != self.membership(i, value, 0)[which]
 
-        if self.tau >= self.p:
-            return None  # every unit is in both sets whatever the scores
+        if self.tau >= self.p or not self.computable:
+            return None  # every unit is in both sets whatever the scores, or too costly
         guess = self.predicted(i, value, limit, which)
         if guess is None:
             if not changed(limit):
@@ -543,4 +569,5 @@ def wave_robustness(
         seed=score.seed,
         draws=score.ranks.draws,
         evaluations=ranker.evaluations,
+        sets_computed=ranker.computable or tau >= p,
     )

@@ -102,6 +102,22 @@ def test_the_table_in_english(client: FlaskClient, closed_wave) -> None:
     assert "Ketahanan" not in text
 
 
+def test_too_many_opds_for_the_set_counts_still_shows_categories(
+    client: FlaskClient, closed_wave, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the work limit the set columns show membership only, and the page says why."""
+    monkeypatch.setattr("scoring.robustness.SET_WORK_LIMIT", 0)
+    monkeypatch.setattr("survey.web.waves.TOP_K", 2)
+    login(client)
+    response = client.get(PAGE)
+    page = response.get_data(as_text=True)
+    assert "Dengan 3 OPD, jumlah suara yang mengubah himpunan teratas" in _text(response)
+    assert _row(page, "bpbd").startswith(
+        "Badan Penanggulangan Bencana Daerah 10 C +1 naik / +3 turun di "
+    )
+    assert "keluar" not in _row(page, "bpbd") and "masuk" not in _row(page, "bpbd")
+
+
 def test_an_open_wave_shows_no_robustness_yet(client: FlaskClient, closed_wave, session) -> None:
     set_wave_status(session, slug="uji-2026", status="open")
     login(client)
@@ -201,3 +217,13 @@ def test_robustness_rows_mark_impossible_and_out_of_reach_changes() -> None:
     assert rows["OPD B"]["bottom"] == "▼ keluar > 500"
     # but enough of them make A no longer surely better: B can enter the best 1.
     assert rows["OPD B"]["top"].startswith("masuk +")
+
+
+def test_robustness_rows_without_set_counts() -> None:
+    """61 OPDs exceed the work limit: the set cells say "not computed", categories stay."""
+    data = sample_ranking(61, seed=2)
+    rows = robustness_rows(data, 5, Texts("en"), Formatter("en"))
+    assert len(rows) == 61
+    assert {r["top"].lstrip("▲ ") for r in rows} == {"not computed"}
+    assert {r["bottom"].lstrip("▼ ") for r in rows} == {"not computed"}
+    assert all(r["up"].startswith(("+", ">")) or r["up"] == "—" for r in rows)

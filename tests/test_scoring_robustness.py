@@ -315,3 +315,16 @@ def test_docstring_examples() -> None:
     mod = importlib.import_module("scoring.robustness")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_set_counts_are_skipped_beyond_the_work_limit() -> None:
+    """61 units at 1000 draws (1,830 pairs x 1000 > 1,800,000): categories only."""
+    aggs = {f"u{i:02d}": aggregate(constant(5 + i % 7, 1 + i % 4)) for i in range(61)}
+    res = wave_robustness(score_units(aggs, seed=0, top_k=5), aggs)
+    assert not res.sets_computed and res.evaluations == 0
+    assert all(u.top_change is None and u.bottom_change is None for u in res.units)
+    # u01: 6 respondents answering 2 (IKM 2.00, D). Up: (12 + 4k) / (6 + k) >= 2.60 <=>
+    # 1.4 k >= 3.6 <=> k >= 2.57: three ballots.
+    assert (res.unit("u01").category, res.unit("u01").category_up) == ("D", 3)
+    small = {u: aggs[u] for u in list(aggs)[:60]}  # 60 units: 1,770 pairs x 1000, computed
+    assert wave_robustness(score_units(small, seed=0, top_k=5), small, limit=2).sets_computed
