@@ -86,7 +86,7 @@ def test_the_publish_step_shows_the_ballots_that_change_each_result(
     # Most fragile first: BPBD (1 ballot), RSUD (3), Dishub (14).
     assert page.index('id="robust-bpbd"') < page.index('id="robust-rsud"')
     assert page.index('id="robust-rsud"') < page.index('id="robust-dishub"')
-    assert "3 teratas" in text and "3 terbawah" in text
+    assert "3 terbaik" in text and "3 terendah" in text
 
 
 def test_the_table_in_english(client: FlaskClient, closed_wave) -> None:
@@ -111,7 +111,7 @@ def test_too_many_opds_for_the_set_counts_still_shows_categories(
     login(client)
     response = client.get(PAGE)
     page = response.get_data(as_text=True)
-    assert "Dengan 3 OPD, jumlah suara yang mengubah himpunan teratas" in _text(response)
+    assert "Dengan 3 OPD, jumlah suara yang mengubah himpunan terbaik" in _text(response)
     assert _row(page, "bpbd").startswith(
         "Badan Penanggulangan Bencana Daerah 10 C +1 naik / +3 turun di "
     )
