@@ -23,7 +23,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from scoring import Aggregates, UnitScore, WaveScore
+from scoring import Aggregates, UnitScore, WaveRobustness, WaveScore, wave_robustness
 
 __all__ = [
     "AGE_BANDS",
@@ -271,6 +271,11 @@ class ScoredWave:
     bootstrap: int = 0
     wave_slug: str = ""
     timezone: str = "Asia/Jakarta"
+    # Robustness counts by K, computed on first use: the scored wave is cached by the web
+    # and shared by the wave page and the PDF, so each is computed once per process.
+    _robustness: dict[int, WaveRobustness] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """Freeze the collections and check that the parts fit together."""
@@ -325,6 +330,18 @@ class ScoredWave:
             if unit.unit == slug:
                 return unit
         return None
+
+    def robustness(self, top_k: int | None = None) -> WaveRobustness:
+        """Return how many extreme ballots would change each OPD's category and rank sets.
+
+        `top_k` is the K of the top-K / bottom-K sets (default the wave's; clamped to the OPDs
+        scored). See :func:`scoring.wave_robustness`; raises ValueError when nothing was scored.
+        """
+        score = self.wave_score()
+        k = max(1, min(score.top_k if top_k is None else int(top_k), len(score.units)))
+        if k not in self._robustness:
+            self._robustness[k] = wave_robustness(score, self.aggregates, top_k=k)
+        return self._robustness[k]
 
     def scored_count(self) -> int:
         """Return how many OPDs have a score."""

@@ -21,7 +21,7 @@ from scoring import Category, UnitScore, krejcie_morgan, margin_of_error
 
 from . import charts
 from .charts import ChartImage, chart_image
-from .formatting import Formatter
+from .formatting import MISSING, Formatter
 from .model import Lang, OpdInfo, ScoredWave
 from .render import html_to_pdf, render, w3c_date
 from .texts import Texts
@@ -34,6 +34,7 @@ __all__ = [
     "ranking_context",
     "ranking_rows",
     "render_ranking_pdf",
+    "robustness_rows",
 ]
 
 
@@ -223,6 +224,43 @@ def certainty_paragraphs(rows: Sequence[RankRow], k: int, t: Texts, f: Formatter
     return paragraphs
 
 
+def robustness_rows(data: ScoredWave, k: int, t: Texts, f: Formatter) -> list[dict[str, str]]:
+    """The methods section's robustness table: one row per scored OPD, most fragile first.
+
+    Each cell is a count of extreme ballots added to that OPD alone (``+3``), ``> limit`` when
+    no count up to the limit makes the change, or ``—`` when it is impossible (see
+    :meth:`reports.model.ScoredWave.robustness`).
+    """
+    result = data.robustness(k)
+
+    def count(value: int | None, possible: bool = True) -> str:
+        if not possible:
+            return MISSING
+        return f"> {f.int(result.limit)}" if value is None else f"+{f.int(value)}"
+
+    rows = []
+    for u in result.most_fragile():
+        if result.sets_computed:
+            top = t("robust.leave" if u.in_top_set else "robust.enter", n=count(u.top_change))
+            bottom = t(
+                "robust.leave" if u.in_bottom_set else "robust.enter", n=count(u.bottom_change)
+            )
+        else:
+            top = bottom = t("robust.not_computed")
+        rows.append(
+            {
+                "name": data.opd(u.unit).name,
+                "n": f.int(u.n),
+                "category": u.category,
+                "up": count(u.category_up, u.up_possible()),
+                "down": count(u.category_down, u.down_possible()),
+                "top": ("▲ " if u.in_top_set else "") + top,
+                "bottom": ("▼ " if u.in_bottom_set else "") + bottom,
+            }
+        )
+    return rows
+
+
 def _flag_rows(data: ScoredWave, t: Texts) -> list[tuple[str, int]]:
     """(reason in words, count), most frequent first; unknown codes printed as they are."""
     items = sorted(data.flag_reasons.items(), key=lambda item: (-item[1], item[0]))
@@ -362,6 +400,8 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
         "charts": ranking_charts(data, k, lang),
         "nrr": _nrr_table(data, rows, f),
         "flags": _flag_rows(data, t),
+        "robustness": data.robustness(k) if count else None,
+        "robustness_rows": robustness_rows(data, k, t, f) if count else [],
         "alpha": alpha,
         "kruskal": kruskal,
         "small_n": score.units[0].estimate.small_n if count else 15,

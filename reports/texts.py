@@ -380,6 +380,47 @@ TEXTS: dict[str, tuple[str, str]] = {
         "p {p}.",
         "Kruskal-Wallis test on respondents' mean scores: H = {h}, {df} degrees of freedom, p {p}.",
     ),
+    "methods.robust_title": (
+        "Ketahanan terhadap penggelembungan suara",
+        "Robustness to stuffed ballots",
+    ),
+    "methods.robust": (
+        "Tabel berikut menunjukkan berapa suara ekstrem yang, bila ditambahkan ke satu OPD "
+        "saja, cukup untuk mengubah hasilnya: suara yang menjawab semua unsur dengan nilai "
+        "terbaik ({best}) untuk menaikkan kategori, masuk ke himpunan {k} terbaik atau keluar "
+        "dari himpunan {k} terendah, dan dengan nilai terburuk ({worst}) untuk arah "
+        "sebaliknya. Kategori dihitung persis. Himpunan peringkat dihitung ulang untuk setiap "
+        "jumlah yang dicoba dengan prosedur, seed dan jumlah simulasi yang sama seperti di "
+        "atas, dan jumlah yang dilaporkan sudah diperiksa: dengan jumlah itu hasilnya berubah, "
+        "dengan satu suara lebih sedikit tidak. „> {limit}” berarti tidak ditemukan jumlah "
+        "hingga {limit} suara yang mengubahnya; „—” berarti perubahan itu tidak mungkin (kategori "
+        "tertinggi atau terendah). OPD yang paling rapuh tercantum lebih dahulu: angka kecil "
+        "berarti hasil OPD itu bergantung pada segelintir respons.",
+        "The table shows how many extreme ballots, added to one OPD alone, are enough to "
+        "change its result: ballots answering every element with the best value ({best}) to "
+        "raise its category, to enter the set of the {k} best or to leave the set of the {k} "
+        "lowest, and with the worst value ({worst}) for the opposite. Categories are computed "
+        "exactly. The rank sets are recomputed for each count tried with the same procedure, "
+        "seed and number of draws as above, and the count reported has been checked: with it "
+        "the result changes, with one ballot fewer it does not. “> {limit}” means that no "
+        "count up to {limit} ballots was found to change it; “—” means that the change is "
+        "impossible (highest or lowest category). The most fragile OPDs come first: a small "
+        "number means that the OPD's result rests on a handful of responses.",
+    ),
+    "col.robust_up": ("Kategori naik", "Category up"),
+    "col.robust_down": ("Kategori turun", "Category down"),
+    "col.robust_top": ("{k} terbaik", "{k} best"),
+    "col.robust_bottom": ("{k} terendah", "{k} lowest"),
+    "robust.enter": ("masuk {n}", "enter {n}"),
+    "robust.leave": ("keluar {n}", "leave {n}"),
+    "robust.not_computed": ("tidak dihitung", "not computed"),
+    "methods.robust_sets_skipped": (
+        "Dengan {n} OPD, jumlah suara yang mengubah himpunan terbaik dan terendah tidak "
+        "dihitung: setiap jumlah yang dicoba menghitung ulang peringkat semua OPD, terlalu lama "
+        "untuk sebanyak ini.",
+        "With {n} OPDs, the ballots that change the sets of the best and the lowest are not "
+        "computed: every count tried recomputes the ranks of all OPDs, too slow for this many.",
+    ),
     "methods.sample_title": ("Ukuran sampel", "Sample sizes"),
     "methods.sample_note": (
         "Minimal K&M: ukuran sampel minimal menurut tabel Krejcie & Morgan dalam PermenPANRB "

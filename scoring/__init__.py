@@ -9,7 +9,8 @@ statistics), :mod:`~scoring.ikm` (IKM, NRRs, analytic and bootstrap intervals),
 shrinkage, Kruskal-Wallis), :mod:`~scoring.planning` (sample size, margin of error, Cronbach's
 alpha), :mod:`~scoring.units` (:func:`score_units`, a whole wave at once),
 :mod:`~scoring.perception` (extra perception questions, scored apart from the IKM) and
-:mod:`~scoring.regulation` (the regulation's nine elements and answer labels, the one copy).
+:mod:`~scoring.regulation` (the regulation's nine elements and answer labels, the one copy) and
+:mod:`~scoring.robustness` (how many extreme ballots would change a category or a rank set).
 """
 
 from .aggregates import Aggregates, aggregate, aggregate_units, merge_aggregates
@@ -32,6 +33,7 @@ from .planning import (
     sample_size_for_margin,
 )
 from .ranks import RankResult, rank_confidence_sets
+from .robustness import UnitRobustness, WaveRobustness, wave_robustness
 from .schemes import KEPMENPAN_2004, PERMENPANRB_2017, SCHEMES, Category, Scheme
 from .units import ElementScore, UnitScore, WaveScore, score_units
 
@@ -54,7 +56,9 @@ __all__ = [
     "RankResult",
     "Scheme",
     "ShrinkageResult",
+    "UnitRobustness",
     "UnitScore",
+    "WaveRobustness",
     "WaveScore",
     "aggregate",
     "aggregate_units",
@@ -73,4 +77,5 @@ __all__ = [
     "sample_size_for_margin",
     "score_units",
     "shrink",
+    "wave_robustness",
 ]

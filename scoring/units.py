@@ -244,8 +244,14 @@ def _unit_rng(seed: int, unit: str) -> np.random.Generator:
 
 def _plug_in_se(estimates: Sequence[IKMResult]) -> NDArray[np.float64]:
     """Each unit's se; where it is 0 or undefined, the pooled respondent sd / sqrt(n)."""
-    se = np.array([e.se() for e in estimates])
-    n = np.array([e.n for e in estimates], dtype=np.float64)
+    return _pooled_se(
+        np.array([e.se() for e in estimates]),
+        np.array([e.n for e in estimates], dtype=np.float64),
+    )
+
+
+def _pooled_se(se: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`_plug_in_se` from the units' own se and n (robustness swaps one unit's in)."""
     ok = np.isfinite(se) & (se > 0) & (n >= 2)
     if ok.all():
         return se

@@ -11,7 +11,7 @@ form and range and give the settings; the rules that need the database and the w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -36,6 +36,7 @@ from survey.web.dashboard import status_label
 from survey.web.database import get_session
 from survey.web.extensions import csrf
 from survey.web.problems import field_errors, problem_text
+from survey.web.results import TOP_K, scored_wave
 from survey.web.signin import current_user, roles_required
 from survey.web.workspace_forms import (
     CATEGORY_ROWS,
@@ -45,6 +46,10 @@ from survey.web.workspace_forms import (
     wave_form_class,
     whole_target,
 )
+
+if TYPE_CHECKING:
+    from reports.model import ScoredWave
+    from scoring import WaveRobustness
 
 bp = Blueprint("waves", __name__)
 
@@ -245,6 +250,21 @@ def edit(wave_slug: str) -> ResponseReturnValue:
     return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=notice), code=303)
 
 
+def _robustness(wave: Wave) -> tuple[ScoredWave, WaveRobustness] | None:
+    """The wave scored as it would be published, with its robustness; None before closing.
+
+    Shown at the publish step (and after): how many extreme ballots would change each OPD's
+    category or its membership of the top-K / bottom-K sets of the published ranking (same
+    seed and K as the public pages and the PDF, from the same cached scored wave).
+    """
+    if wave.status not in ("closed", "published"):
+        return None
+    scored = scored_wave(get_session(), wave=wave)
+    if scored.score is None:
+        return None
+    return scored, scored.robustness(TOP_K)
+
+
 def _render_detail(
     wave: Wave, errors: dict[str, str] | None = None, status: int = 200
 ) -> ResponseReturnValue:
@@ -266,6 +286,7 @@ def _render_detail(
             status_label=status_label(wave.status),
             allowed=wave_service.ALLOWED_STATUS.get(wave.status, ()),
             perception=perception_scores(session, wave=wave),
+            robustness=_robustness(wave),
             errors=errors or {},
             notice=notice if notice in NOTICES else None,
             typical_sd=wave_service.TYPICAL_SD,
