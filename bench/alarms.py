@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from survey.core.alarms import Answer, replay  # noqa: E402
-from survey.core.demo import DEMO_SEED, JAKARTA, demo_data  # noqa: E402
+from survey.core.alarms import Answer, replay
+from survey.core.demo import DEMO_SEED, JAKARTA, demo_data
 
 
 def demo_answers(seed: int) -> list[tuple[str, Answer]]:
@@ -57,7 +57,8 @@ def main() -> None:
         total_checks += checks
         total_answers += len(answers)
         for alarm in alarms:
-            print(f"  seed {seed}: {alarm.at:%Y-%m-%d %H:%M} {alarm.opd} {alarm.kind} {alarm.detail}")
+            when = f"{alarm.at:%Y-%m-%d %H:%M}"
+            print(f"  seed {seed}: {when} {alarm.opd} {alarm.kind} {alarm.detail}")
     opd_days = args.seeds * 20 * 5
     print(
         f"honest demo traffic, {args.seeds} seeds: {total_answers} answers, {total_checks} "
