@@ -6,6 +6,11 @@ answers included) is replayed in time order through the alarm's detectors, check
 after each of its answers at most once a minute, as the live hook does
 (``survey.core.alarms.replay``). Every alarm on this honest traffic is a false alarm.
 
+A busier honest wave follows, where the demo never pushes the rate rule: fresh answers from
+the demo's own model for the same OPDs (seeded), on Poisson arrivals at 10, 20, 40 and 60
+answers an hour through office hours for five days, with a morning rush of twice the rate
+from 08:00 to 10:00.
+
 Then, for the first seed, three attacks are added to one OPD in the middle of the survey and
 the replay says how long after the attack's first answer its alarm came:
 
@@ -25,8 +30,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
+
 from survey.core.alarms import Answer, replay
-from survey.core.demo import DEMO_SEED, JAKARTA, demo_data
+from survey.core.demo import (
+    DEMO_OPDS,
+    DEMO_SEED,
+    JAKARTA,
+    DemoOpd,
+    _answers_tuple,
+    _simulate_answers,
+    demo_data,
+)
 
 
 def demo_answers(seed: int) -> list[tuple[str, Answer]]:
@@ -35,6 +50,32 @@ def demo_answers(seed: int) -> list[tuple[str, Answer]]:
         (row["opd"], Answer(at=row["submitted_at"], pattern=tuple(row["answers"])))
         for row in demo_data(seed).responses
     ]
+
+
+def busy_answers(seed: int, per_hour: float) -> list[tuple[str, Answer]]:
+    """Return five days of honest answers at ``per_hour`` (doubled 08-10) for each demo OPD."""
+    rng = np.random.default_rng(seed)
+    found: list[tuple[str, Answer]] = []
+    for opd in DEMO_OPDS:
+        slug = opd.slug
+        # Fresh answers from the demo's own model, not resampled ones (which repeat patterns).
+        pool = [_answers_tuple(row) for row in _simulate_answers(rng, opd, int(per_hour * 60))]
+        for day in range(5):
+            opening = datetime(2025, 6, 16 + day, 8, 0, tzinfo=JAKARTA)
+            moment = 0.0
+            while moment < 8 * 3600:
+                rate = per_hour * (2 if moment < 2 * 3600 else 1) / 3600
+                moment += float(rng.exponential(1 / rate))
+                pattern = pool.pop() if pool else pool_refill(rng, opd)
+                found.append(
+                    (slug, Answer(at=opening + timedelta(seconds=moment), pattern=pattern))
+                )
+    return found
+
+
+def pool_refill(rng: np.random.Generator, opd: DemoOpd) -> tuple[int | None, ...]:
+    """Return one more fresh answer of the OPD's model (the pool ran dry)."""
+    return _answers_tuple(_simulate_answers(rng, opd, 20)[0])
 
 
 def attack(
@@ -65,6 +106,14 @@ def main() -> None:
         f"checks, {total_alarms} alarms ({total_alarms / total_checks:.2%} of checks, "
         f"{total_alarms / opd_days:.3f} per OPD per survey day)"
     )
+    for per_hour in (10, 20, 40, 60):
+        answers = busy_answers(DEMO_SEED + per_hour, per_hour)
+        alarms, checks = replay(answers)
+        kinds = ", ".join(f"{a.opd} {a.kind} {a.detail}" for a in alarms[:3])
+        print(
+            f"busy honest wave, {per_hour} answers/hour/OPD: {len(answers)} answers, {checks} "
+            f"checks, {len(alarms)} alarms{': ' + kinds if kinds else ''}"
+        )
     honest = demo_answers(DEMO_SEED)
     start = datetime(2025, 6, 13, 10, 0, tzinfo=JAKARTA)
     attacks = {

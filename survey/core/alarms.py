@@ -3,10 +3,11 @@
 Four detectors look at one OPD's answers at a moment ``now`` (``detect``, pure, over plain
 values; ``check_opd`` feeds it from the database):
 
-- **rate**: answers in the last ``RATE_WINDOW`` against the OPD's own earlier rate while it
-  was receiving answers (earlier answers over the clock hours that held any, in the last
-  ``RATE_LOOKBACK``; at least ``RATE_FLOOR`` expected): alarm when at least
-  ``RATE_MIN_COUNT`` arrived and the Poisson tail P(X >= count) is below ``ALPHA``;
+- **rate**: answers in the last ``RATE_WINDOW`` against the OPD's own busiest clock hour in
+  the ``RATE_LOOKBACK`` before (scaled to the window; at least ``RATE_FLOOR`` expected, or
+  ``RATE_COLD_FLOOR`` while the OPD has less than ``RATE_WARM_UP`` of history):
+  alarm when at least ``RATE_MIN_COUNT`` arrived and the Poisson tail P(X >= count) is below
+  ``RATE_ALPHA``;
 - **pattern**: the most frequent identical answer pattern of the last ``PATTERN_WINDOW``
   against that pattern's share among the other OPDs of the wave (smoothed, at least
   ``PATTERN_FLOOR``): alarm when it occurs at least ``PATTERN_MIN_COUNT`` times and the
@@ -29,10 +30,12 @@ as the checks would have run: ``bench/alarms.py`` measures the false alarms on t
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -45,11 +48,14 @@ from survey.core.audit import audit
 from survey.core.models import ALARM_KINDS, Alarm, Opd, RateCounter, Response, Wave, utcnow
 from survey.core.problems import ProblemError, define, problem
 
-ALPHA = 1e-4  # tail probability below which a count is not chance
+ALPHA = 1e-4  # tail probability below which a pattern or a count is not chance
+RATE_ALPHA = 1e-6  # the rate's: arrivals bunch more than Poisson (queues, opening hours)
 RATE_WINDOW = timedelta(minutes=10)
 RATE_LOOKBACK = timedelta(days=7)
 RATE_MIN_COUNT = 10
-RATE_FLOOR = 1.0  # expected answers a window at least (a new OPD has no history)
+RATE_FLOOR = 2.0  # expected answers a window at least
+RATE_WARM_UP = timedelta(hours=1)  # an OPD with less history than this is judged against
+RATE_COLD_FLOOR = 6.0  # this floor (a busy counter's first hour is not an attack)
 PATTERN_WINDOW = timedelta(hours=1)
 PATTERN_MIN_COUNT = 8
 PATTERN_FLOOR = 0.02
@@ -83,6 +89,7 @@ class Answer:
     pattern: tuple[int | None, ...]  # the answers in questionnaire order
     burst: bool = False
 
+    @cached_property
     def mean(self) -> float | None:
         """Return the mean of the answered questions (None when none was answered)."""
         given = [value for value in self.pattern if value is not None]
@@ -102,25 +109,35 @@ OtherShare = Callable[[tuple[int | None, ...]], tuple[int, int]]
 
 
 def _rate(answers: Sequence[Answer], now: datetime) -> Finding | None:
-    recent = [a for a in answers if now - RATE_WINDOW < a.at <= now]
-    if len(recent) < RATE_MIN_COUNT:
+    start = bisect_right(answers, now - RATE_WINDOW, key=_at)
+    count = bisect_right(answers, now, key=_at) - start
+    if count < RATE_MIN_COUNT:
         return None
-    earlier = [a for a in answers if now - RATE_LOOKBACK < a.at <= now - RATE_WINDOW]
-    hours = {a.at.replace(minute=0, second=0, microsecond=0) for a in earlier}
-    per_window = len(earlier) / len(hours) * (RATE_WINDOW / timedelta(hours=1)) if hours else 0.0
-    expected = max(per_window, RATE_FLOOR)
-    tail = float(poisson.sf(len(recent) - 1, expected))
-    if tail >= ALPHA:
+    # The OPD's own busiest clock hour before the window, a sixth of it per ten minutes: a
+    # counter's morning rush is its own normal, not an attack.
+    first = bisect_right(answers, now - RATE_LOOKBACK, key=_at)
+    hours = Counter(int(a.at.timestamp()) // 3600 for a in answers[first:start])
+    busiest = max(hours.values(), default=0)
+    # Less than an hour of history says little about the OPD's rush: a higher floor then.
+    cold = now - RATE_WINDOW - answers[first].at < RATE_WARM_UP if first < start else True
+    floor = RATE_COLD_FLOOR if cold else RATE_FLOOR
+    expected = max(busiest * (RATE_WINDOW / timedelta(hours=1)), floor)
+    tail = float(poisson.sf(count - 1, expected))
+    if tail >= RATE_ALPHA:
         return None
     return Finding(
         "rate",
         {
-            "count": len(recent),
+            "count": count,
             "minutes": int(RATE_WINDOW.total_seconds() // 60),
             "expected": round(expected, 2),
             "p": float(f"{tail:.2g}"),
         },
     )
+
+
+def _at(answer: Answer) -> datetime:
+    return answer.at
 
 
 def _pattern(answers: Sequence[Answer], now: datetime, others: OtherShare) -> Finding | None:
@@ -150,7 +167,7 @@ def _pattern(answers: Sequence[Answer], now: datetime, others: OtherShare) -> Fi
 
 
 def _mean_jump(answers: Sequence[Answer]) -> Finding | None:
-    means = [m for a in answers if (m := a.mean()) is not None]
+    means = [m for a in answers if (m := a.mean) is not None]
     if len(means) < JUMP_K + JUMP_MIN_REST:
         return None
     last, rest = means[-JUMP_K:], means[:-JUMP_K]
@@ -181,7 +198,7 @@ def _burst(answers: Sequence[Answer], now: datetime) -> Finding | None:
 
 def detect(answers: Sequence[Answer], *, now: datetime, others: OtherShare) -> list[Finding]:
     """Return what the four detectors see in one OPD's answers (oldest first) up to ``now``."""
-    until = [a for a in answers if a.at <= now]
+    until = answers[: bisect_right(answers, now, key=_at)]
     found = (
         _rate(until, now),
         _pattern(until, now, others),
