@@ -19,7 +19,8 @@ values; ``check_opd`` feeds it from the database):
   shared rate limit.
 
 An alarm is an ``Alarm`` row with the figures that raised it and an ``alarm.raise`` audit
-entry, once per (wave, OPD, kind) until an evaluator clears it (``alarm.clear``). The check
+entry, once per (wave, OPD, kind) until an evaluator clears it (``alarm.clear``; the kind
+then stays quiet for an hour, so that the burst just reviewed does not raise it again). The check
 runs after stored answers (``after_answer``: at most once a minute per wave and OPD, whichever
 worker or app server claims the minute first in the shared ``RateCounter`` table) and when the
 live dashboard loads (``check_wave``), so an attack is on the dashboard within a couple of
@@ -36,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from scipy.stats import binom, poisson
@@ -67,6 +68,7 @@ JUMP_SD_FLOOR = 0.25  # a standard deviation of the earlier answers at least
 BURST_WINDOW = timedelta(hours=1)
 BURST_MIN_COUNT = 3
 CHECK_EVERY_SECONDS = 60
+QUIET_AFTER_CLEAR = timedelta(hours=1)
 CHECK_KEY = "alarm-check"
 
 define(
@@ -260,25 +262,34 @@ def _other_share(session: Session, *, wave: Wave, opd_id: int, now: datetime) ->
     return share
 
 
-def open_kinds(session: Session, *, wave_id: int, opd_id: int) -> set[str]:
-    """Return the kinds of the alarms of one OPD of a wave that are still open."""
-    query = select(Alarm.kind).where(
-        Alarm.wave_id == wave_id, Alarm.opd_id == opd_id, col(Alarm.cleared_at).is_(None)
+def quiet_kinds(session: Session, *, wave_id: int, opd_id: int, now: datetime) -> set[str]:
+    """Return the kinds not to raise for one OPD now: still open, or cleared in the last hour.
+
+    An evaluator who clears an alarm has looked at it; the same burst must not raise it again
+    at the next check, so a cleared kind stays quiet for ``QUIET_AFTER_CLEAR``.
+    """
+    query = select(Alarm.kind, Alarm.cleared_at).where(
+        Alarm.wave_id == wave_id, Alarm.opd_id == opd_id
     )
-    return set(session.exec(query).all())
+    return {
+        kind
+        for kind, cleared in session.exec(query).all()
+        if cleared is None or _aware(cleared) > now - QUIET_AFTER_CLEAR
+    }
 
 
 def check_opd(session: Session, *, wave: Wave, opd: Opd, now: datetime) -> list[str]:
     """Run the detectors on one OPD and raise each new finding (row and audit). Commits.
 
-    Returns the kinds raised now; a kind already open for the OPD is not raised again.
+    Returns the kinds raised now; a kind open for the OPD, or cleared less than
+    ``QUIET_AFTER_CLEAR`` ago, is not raised again.
     """
     assert wave.id is not None and opd.id is not None
     answers = opd_answers(session, wave=wave, opd_id=opd.id)
     findings = detect(
         answers, now=now, others=_other_share(session, wave=wave, opd_id=opd.id, now=now)
     )
-    already = open_kinds(session, wave_id=wave.id, opd_id=opd.id)
+    already = quiet_kinds(session, wave_id=wave.id, opd_id=opd.id, now=now)
     raised = []
     try:
         for finding in findings:
@@ -322,9 +333,10 @@ def claim_check(session: Session, *, wave_id: int, opd_id: int, now: datetime) -
     bucket = int(now.timestamp()) // CHECK_EVERY_SECONDS
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(RateCounter).values(key=key, bucket=bucket, count=1)
-    result = session.execute(statement.on_conflict_do_nothing())
-    claimed = cast("sa.CursorResult[Any]", result).rowcount == 1
+    # RETURNING says whether the row went in (the row count is -1 here on PostgreSQL).
+    table = RateCounter.__table__  # type: ignore[attr-defined]  # added by SQLModel at runtime
+    statement = insert(table).values(key=key, bucket=bucket, count=1).on_conflict_do_nothing()
+    claimed = session.connection().execute(statement.returning(table.c.key)).first() is not None
     if claimed:
         session.execute(
             sa.delete(RateCounter).where(
