@@ -20,7 +20,7 @@ from survey_helpers import ALL_FOURS, SurveyActions, add_responses, install_cloc
 
 from survey.core import alarms
 from survey.core.demo import DEMO_SEED, DemoData, demo_data
-from survey.core.models import Alarm, AuditLog, Opd, RateCounter, Wave, utcnow
+from survey.core.models import Alarm, AuditLog, Opd, RateCounter, Response, Wave, utcnow
 
 DASHBOARD = "/kerja/gelombang/uji-2026/dasbor"
 ATTACK = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 10.00 WIB
@@ -220,6 +220,23 @@ def test_a_stored_answer_runs_the_check(
     kinds = {a.kind for a in alarm_rows(session)}
     assert "rate" in kinds
     assert {e.detail["kind"] for e in raise_audits(session)} == kinds
+
+
+def test_a_failing_check_does_not_fail_the_answer(
+    app: Flask, session: Session, open_wave: Wave, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is stored and thanked for; the failure is logged, nothing else written."""
+    clock = install_clock(monkeypatch)
+
+    def broken(*_args: object, **_kwargs: object) -> list[str]:
+        raise RuntimeError("the check failed")
+
+    monkeypatch.setattr(alarms, "check_opd", broken)
+    response = SurveyActions(app, clock).submit(ALL_FOURS)
+    assert response.status_code == 303
+    session.expire_all()
+    assert len(session.exec(select(Response)).all()) == 1
+    assert alarm_rows(session) == [] and raise_audits(session) == []
 
 
 # --- The dashboard -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ as the checks would have run: ``bench/alarms.py`` measures the false alarms on t
 
 from __future__ import annotations
 
+import logging
 import math
 from bisect import bisect_right
 from collections import Counter
@@ -357,8 +358,6 @@ def after_answer(
     the caller's connection is in autocommit mode. A failure of the check is logged, never
     passed on: the citizen's answer is stored and must be thanked for.
     """
-    import logging
-
     moment = now or utcnow()
     try:
         if not claim_check(session, wave_id=wave_id, opd_id=opd_id, now=moment):
@@ -368,7 +367,9 @@ def after_answer(
             if wave is None or opd is None or wave.status != "open":
                 return []
             return check_opd(own, wave=wave, opd=opd, now=moment)
-    except sa.exc.SQLAlchemyError:
+    except Exception:
+        # Whatever went wrong (a locked database, a bug), the answer is stored: log it and
+        # let the citizen be thanked; the next minute's check, or the dashboard, tries again.
         session.rollback()
         logging.getLogger(__name__).exception(
             "alarm check of wave %s OPD %s failed", wave_id, opd_id

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlmodel import Session, col, select
 
 from survey.core import flags as flag_service
@@ -117,7 +116,9 @@ def evidence_labels(evidence: Evidence) -> list[tuple[str, bool]]:
         labels.append((_("durasi tidak dicatat"), False))
     else:
         seconds = format_number(evidence.seconds, 0)
-        labels.append((ngettext("%(n)s detik", "%(n)s detik", evidence.seconds, n=seconds), False))
+        # Two messages rather than ngettext: the catalogue holds no plural forms.
+        text = _("1 detik") if evidence.seconds == 1 else _("%(n)s detik", n=seconds)
+        labels.append((text, False))
     warnings = [
         (evidence.straightline, _("jawaban seragam")),
         (evidence.repeat_device, _("perangkat berulang")),
