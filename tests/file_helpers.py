@@ -24,6 +24,14 @@ from survey.core.responsefile import ImportContext, canonical_columns
 
 CODES = [f"U{i}" for i in range(1, 10)]
 HEADER = ",".join(canonical_columns(CODES))
+# A staff export: the canonical columns, then each answer's evidence (which import ignores).
+EVIDENCE_COLUMNS = [
+    "channel", "kiosk_device", "verified", "seconds", "straightline", "repeat_device", "burst",
+    "off_hours", "network",
+]  # fmt: skip
+EXPORT_COLUMNS = [*canonical_columns(CODES), *EVIDENCE_COLUMNS]
+EXPORT_HEADER = ",".join(EXPORT_COLUMNS)
+FIRST_NETWORK = "abcdefabcdefabcd"  # the evidence of add_export_rows' first row
 NOW = datetime(2025, 7, 1, 3, 0, tzinfo=UTC)
 CONTEXT = ImportContext(
     question_codes=tuple(CODES),
@@ -109,6 +117,8 @@ def add_export_rows(session: Session, wave: Wave) -> None:
             service=service,
             comment=comment,
         )
+        if i == 0:  # evidence on the first row; the others keep the defaults of old rows
+            response.verified, response.seconds, response.network = True, 52, FIRST_NETWORK
         for position, answer in enumerate(answers, start=1):
             setattr(response, f"a{position}", answer)
         session.add(response)

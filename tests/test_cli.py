@@ -6,7 +6,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from file_helpers import HEADER, add_export_rows, comparable, count, responses
+from file_helpers import (
+    EXPORT_HEADER,
+    FIRST_NETWORK,
+    HEADER,
+    add_export_rows,
+    comparable,
+    count,
+    responses,
+)
 from sqlmodel import col, select
 from survey_helpers import add_opd, set_wave_status
 
@@ -414,8 +422,11 @@ def test_export_then_import_round_trips(runner, session, open_wave, tmp_path):
     assert result.exit_code == 0, result.output
     csv_text = result.stdout_bytes.decode("utf-8")  # .stdout would turn CRLF into LF
     lines = csv_text.split("\r\n")
-    assert lines[0] == HEADER
-    assert lines[1] == "bpbd,2025-06-12T01:15:00+00:00,4,4,3,4,3,4,4,3,3,P,34,S1,PNS,KTP,"
+    assert lines[0] == EXPORT_HEADER
+    assert lines[1] == (
+        f"bpbd,2025-06-12T01:15:00+00:00,4,4,3,4,3,4,4,3,3,P,34,S1,PNS,KTP,,qr,,1,52,0,0,0,0,"
+        f"{FIRST_NETWORK}"
+    )
     assert "salinan" not in csv_text and "4,4,4,4,4,4,4,4,4,," not in csv_text
     assert "Exported 4 counted responses of wave uji-2026 (2 flagged left out)" in result.stderr
 
@@ -429,6 +440,11 @@ def test_export_then_import_round_trips(runner, session, open_wave, tmp_path):
     original = comparable(session, "uji-2026")
     assert len(original) == 4
     assert comparable(session, "salinan") == original
+    # The evidence columns are read past: an imported answer carries no signals of its own.
+    copies = responses(session, "salinan")
+    assert {(r.channel, r.verified, r.seconds, r.network) for r in copies} == {
+        ("import", False, None, None)
+    }
 
 
 def test_export_to_a_file(runner, session, open_wave, tmp_path):
@@ -441,7 +457,7 @@ def test_export_to_a_file(runner, session, open_wave, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     text = target.read_bytes().decode("utf-8")
-    assert text.startswith(HEADER + "\r\n")
+    assert text.startswith(EXPORT_HEADER + "\r\n")
     assert "Ongkos uji KIR mahal 😞" in text
     assert len(text.split("\r\n")) == 1 + 4 + 2  # header, 4 rows (one has a CRLF), final ""
 

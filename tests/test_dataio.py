@@ -10,7 +10,9 @@ import pytest
 from file_helpers import (
     CODES,
     CONTEXT,
-    HEADER,
+    EXPORT_COLUMNS,
+    EXPORT_HEADER,
+    FIRST_NETWORK,
     add_export_rows,
     comparable,
     count,
@@ -301,13 +303,16 @@ def test_xlsx_export_contents_and_formula_neutralisation(runner, session, open_w
     workbook = load_workbook(target)
     assert workbook.sheetnames == ["responses", "scores"]
     sheet = workbook["responses"]
-    assert [c.value for c in sheet[1]] == COLUMNS
+    assert [c.value for c in sheet[1]] == EXPORT_COLUMNS
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     rows = read_sheet(target, "responses")
     assert rows[1] == ["bpbd", "2025-06-12T01:15:00+00:00", 4, 4, 3, 4, 3, 4, 4, 3, 3, "P",
-                       34, "S1", "PNS", "KTP", None]  # fmt: skip
-    assert rows[2][-1].startswith('Antrean "panjang"')
-    assert rows[-1][-1] == '\'=HYPERLINK("http://evil.example","klik")'
+                       34, "S1", "PNS", "KTP", None,
+                       "qr", None, 1, 52, 0, 0, 0, 0, FIRST_NETWORK]  # fmt: skip
+    assert rows[2][-9:] == ["qr", None, 0, None, 0, 0, 0, 0, None]  # an old row's defaults
+    comment = EXPORT_COLUMNS.index("comment")
+    assert rows[2][comment].startswith('Antrean "panjang"')
+    assert rows[-1][comment] == '\'=HYPERLINK("http://evil.example","klik")'
     assert "salinan" not in str(rows)
     scores = read_sheet(target, "scores")
     assert scores[0][:3] == ["opd", "name", "n"]
@@ -358,7 +363,9 @@ def test_json_export(runner, session, open_wave, tmp_path):
     assert {"period_start", "period_end"} <= set(document["wave"])
     assert len(document["responses"]) == 4
     first = document["responses"][0]
-    assert list(first) == COLUMNS
+    assert list(first) == EXPORT_COLUMNS
+    assert (first["verified"], first["seconds"], first["network"]) == (True, 52, FIRST_NETWORK)
+    assert (first["channel"], first["burst"], first["kiosk_device"]) == ("qr", False, None)
     assert first["submitted_at"] == "2025-06-12T01:15:00+00:00" and first["U1"] == 4
     assert document["responses"][1]["comment"].endswith("=SUM(A1:A9)")
     assert {row["opd"] for row in document["scores"]} == {"bpbd", "rsud", "dishub"}
@@ -379,7 +386,7 @@ def test_safe_csv_quotes_formulas_and_default_stays_lossless(runner, session, op
     plain = runner.invoke(args=["export", "--wave", "uji-2026"])
     safe = runner.invoke(args=["export", "--wave", "uji-2026", "--safe"])
     assert plain.exit_code == safe.exit_code == 0
-    assert plain.stdout.splitlines()[0] == HEADER
+    assert plain.stdout.splitlines()[0] == EXPORT_HEADER
     assert "; =SUM(A1:A9)" in plain.stdout
     session.add(
         Response(

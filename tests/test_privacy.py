@@ -22,8 +22,18 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 LATE_EVENING = datetime(2026, 3, 10, 15, 45, 12, tzinfo=UTC)
 AFTER_MIDNIGHT = datetime(2026, 3, 10, 18, 30, 5, tzinfo=UTC)
 # Spelled out here, not taken from survey.core.privacy: the test checks the module's choice.
-STRIPPED_FIELDS = ("visited_at", "sex", "age", "education", "occupation", "service", "comment")
-KEPT = ("id", "wave_id", "opd_id", "submission_id", "channel", "status", "flag_reason")
+# The network hash links answers to one sender's network: it goes with the metadata.
+STRIPPED_FIELDS = (
+    "visited_at", "sex", "age", "education", "occupation", "service", "comment", "network",
+)  # fmt: skip
+# The other evidence explains the flags, which keep shaping the counts: it stays.
+EVIDENCE = {
+    "verified": True, "seconds": 47, "straightline": True, "repeat_device": True,
+    "burst": True, "off_hours": True,
+}  # fmt: skip
+KEPT = (
+    "id", "wave_id", "opd_id", "submission_id", "channel", "status", "flag_reason", *EVIDENCE,
+)  # fmt: skip
 METADATA: dict[str, Any] = {
     "sex": "P",
     "age": 37,
@@ -31,6 +41,7 @@ METADATA: dict[str, Any] = {
     "occupation": "Swasta",
     "service": "KTP elektronik",
     "visited_at": datetime(2026, 3, 10, 2, 0, tzinfo=UTC),
+    "network": "0123456789abcdef",
 }
 
 
@@ -46,7 +57,7 @@ def fill(session: Session, wave: Wave) -> None:
     rows = [[4, 3, 4, 3, 4, 3, 4, 3, 4], [3, 3, 2, 4, 4, 3, 3, 2, 4], [2, 3, 4, 1, 3, 4, 2, 3, 4]]
     add_responses(
         session, wave, "bpbd", rows * 6, comment="Hubungi saya di 0812-3456-7890, Budi",
-        submitted_at=LATE_EVENING, **METADATA,
+        submitted_at=LATE_EVENING, **METADATA, **EVIDENCE,
     )  # fmt: skip
     add_responses(
         session, wave, "rsud", rows * 6, comment="Antre lama", submitted_at=AFTER_MIDNIGHT,
@@ -112,7 +123,8 @@ def test_strip_removes_the_metadata_and_keeps_answers_and_scores(
     set_wave_status(session, slug="uji-2026", status="closed")
     before_rows = raw_rows(session)
     before_scores = scores(runner)
-    assert all(row["comment"] and row["sex"] == "P" for row in before_rows)
+    assert all(row["comment"] and row["sex"] == "P" and row["network"] for row in before_rows)
+    assert sum(row["seconds"] == 47 and row["burst"] for row in before_rows) == 18
 
     result = strip_metadata(session, wave=open_wave, actor="admin", now=NOW)
 

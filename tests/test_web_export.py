@@ -15,12 +15,18 @@ from openpyxl import load_workbook
 from sqlmodel import Session, select
 from survey_helpers import add_responses
 
-from survey.core import accounts
-from survey.core.models import AuditLog, Response
+from survey.core import accounts, queries
+from survey.core.models import AuditLog, KioskDevice, Response
 from survey.core.responsefile import canonical_columns
 
 EXPORT = "/kerja/gelombang/uji-2026/ekspor/"
-COLUMNS = canonical_columns(CODES)
+# The canonical columns, then each answer's evidence (spelled out: the test checks the choice).
+EVIDENCE_COLUMNS = [
+    "channel", "kiosk_device", "verified", "seconds", "straightline", "repeat_device", "burst",
+    "off_hours", "network",
+]  # fmt: skip
+COLUMNS = canonical_columns(CODES) + EVIDENCE_COLUMNS
+NETWORK = "00ff00ff00ff00ff"
 EVIL = '=HYPERLINK("http://evil.example","klik")'
 AT = datetime(2026, 1, 13, 2, 30, tzinfo=UTC)
 # Every key a score row may carry; anything else (an id, a hash) fails the test.
@@ -34,13 +40,26 @@ SCORE_KEYS = {
 
 @pytest.fixture
 def filled(session: Session, open_wave):
-    """Six counted BPBD responses (one comment a formula), one flagged, and three users."""
+    """Six counted BPBD responses (one comment a formula), one flagged, and three users.
+
+    The five fours came from an enrolled kiosk with all the evidence; the formula one is an
+    old row with the columns' defaults.
+    """
     accounts.create_user(session, username="admin", password=PASSWORD, role="admin")
     accounts.create_user(session, username="eva", password=PASSWORD, role="evaluator")
     accounts.create_user(
         session, username="kepala-bpbd", password=PASSWORD, role="opd-head", opd_slug="bpbd"
     )
-    add_responses(session, open_wave, "bpbd", [[4] * 9] * 5, submitted_at=AT, sex="L", age=30)
+    bpbd = queries.get_opd(session, slug="bpbd")
+    assert bpbd is not None
+    kiosk = KioskDevice(wave_id=open_wave.id, opd_id=bpbd.id, label="Loket 1", enrolled_by="eva")
+    session.add(kiosk)
+    session.commit()
+    add_responses(
+        session, open_wave, "bpbd", [[4] * 9] * 5, submitted_at=AT, sex="L", age=30,
+        channel="kiosk", device_id=kiosk.id, verified=True, seconds=47, straightline=True,
+        repeat_device=False, burst=True, off_hours=True, network=NETWORK,
+    )  # fmt: skip
     add_responses(session, open_wave, "bpbd", [[3] * 9], comment=EVIL, submitted_at=AT)
     add_responses(
         session, open_wave, "rsud", [[1] * 9], status="flagged", reason="bot-suspect", comment="x"
@@ -78,7 +97,11 @@ def test_csv_export_is_formula_safe_and_audited(eva, session):
     assert rows[0] == COLUMNS
     assert len(rows) == 7  # six counted, the flagged one left out
     assert rows[1][:3] == ["bpbd", "2026-01-13T02:30:00+00:00", "4"]
-    assert [row[-1] for row in rows[1:]].count("'" + EVIL) == 1
+    evidence = [row[-len(EVIDENCE_COLUMNS) :] for row in rows[1:]]
+    assert evidence.count(["kiosk", "1", "1", "47", "1", "0", "1", "1", NETWORK]) == 5
+    assert evidence.count(["qr", "", "0", "", "0", "0", "0", "0", ""]) == 1  # an old row
+    comment = COLUMNS.index("comment")
+    assert [row[comment] for row in rows[1:]].count("'" + EVIL) == 1
     assert EVIL not in [cell for row in rows for cell in row]
     for secret in secrets_of(session):
         assert secret not in text
@@ -97,6 +120,9 @@ def test_xlsx_export_sheets_and_neutralisation(eva, session):
     assert workbook.sheetnames == ["responses", "scores"]
     sheet = workbook["responses"]
     assert [cell.value for cell in sheet[1]] == COLUMNS
+    evidence = [[c.value for c in row[-len(EVIDENCE_COLUMNS) :]] for row in sheet.iter_rows()]
+    assert evidence.count(["kiosk", 1, 1, 47, 1, 0, 1, 1, NETWORK]) == 5
+    assert evidence.count(["qr", None, 0, None, 0, 0, 0, 0, None]) == 1
     cells = [cell for row in workbook["responses"].iter_rows() for cell in row]
     cells += [cell for row in workbook["scores"].iter_rows() for cell in row]
     assert all(cell.data_type != "f" for cell in cells)
@@ -124,6 +150,20 @@ def test_json_export_keys_are_only_public_ones(eva, session):
     }  # fmt: skip
     assert document["wave"]["counted"] == 6
     assert all(list(row) == COLUMNS for row in document["responses"])
+    assert document["wave"]["columns"] == COLUMNS
+    kiosk = [row for row in document["responses"] if row["channel"] == "kiosk"]
+    assert len(kiosk) == 5
+    assert {key: kiosk[0][key] for key in EVIDENCE_COLUMNS} == {
+        "channel": "kiosk", "kiosk_device": 1, "verified": True, "seconds": 47,
+        "straightline": True, "repeat_device": False, "burst": True, "off_hours": True,
+        "network": NETWORK,
+    }  # fmt: skip
+    (old,) = [row for row in document["responses"] if row["channel"] == "qr"]
+    assert {key: old[key] for key in EVIDENCE_COLUMNS} == {
+        "channel": "qr", "kiosk_device": None, "verified": False, "seconds": None,
+        "straightline": False, "repeat_device": False, "burst": False, "off_hours": False,
+        "network": None,
+    }  # fmt: skip
     assert EVIL in [row["comment"] for row in document["responses"]]  # JSON: text as stored
     assert all(set(row) <= SCORE_KEYS for row in document["scores"])
     assert {row["opd"] for row in document["scores"]} == {"bpbd", "rsud", "dishub"}

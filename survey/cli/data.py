@@ -38,7 +38,6 @@ from survey.core.responsefile import (
     ImportRow,
     RowError,
     file_kind,
-    write_csv,
 )
 
 # --- Import and export ------------------------------------------------------------------------
@@ -250,10 +249,13 @@ def import_command(
 def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) -> None:
     """Export a wave's counted responses as CSV, XLSX or JSON.
 
-    Flagged responses (duplicate device, bot suspect, manual) are left out, and so are
-    submission ids, device hashes and anything secret. Columns: opd (slug), submitted_at
-    (ISO 8601 UTC, +00:00), the question codes in questionnaire order, sex, age, education,
-    occupation, service, comment.
+    Flagged responses (duplicate device, bot suspect, burst, manual) are left out, and so
+    are submission ids and anything secret. Columns: opd (slug), submitted_at (ISO 8601 UTC,
+    +00:00), the question codes in questionnaire order, sex, age, education, occupation,
+    service, comment, then each answer's evidence: channel, kiosk_device, verified, seconds,
+    straightline, repeat_device, burst, off_hours (1/0; true/false in json) and network (the
+    stored keyed hash of the sender's network, never an address). 'ikm import' ignores the
+    evidence columns.
 
     csv (default) writes free text as stored, so the file imports back unchanged ('ikm
     import'); it is NOT neutralised against spreadsheet formulas, so cells starting with
@@ -274,13 +276,13 @@ def export_command(wave_slug: str, fmt: str, safe: bool, output: Path | None) ->
         wave = _wave(session, wave_slug)
         if fmt == "csv":
             codes = exports.question_codes(session, wave=wave)
-            records = exports.export_records(session, wave=wave)
+            records = exports.staff_records(session, wave=wave)
             if output is None:
-                count = write_csv(sys.stdout, codes, records, safe=safe)
+                count = exports.write_staff_csv(sys.stdout, codes, records, safe=safe)
             else:
                 try:
                     with output.open("w", encoding="utf-8", newline="") as stream:
-                        count = write_csv(stream, codes, records, safe=safe)
+                        count = exports.write_staff_csv(stream, codes, records, safe=safe)
                 except OSError as exc:
                     raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
         elif fmt == "xlsx":

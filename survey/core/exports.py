@@ -1,10 +1,15 @@
 """Data out: the staff exports of a wave (CSV, XLSX, JSON) and the open-data package.
 
-Exports carry the counted responses (and, in XLSX and JSON, the scores) with no ids, hashes or
-secrets; formulas are neutralised where a spreadsheet would run them. The open-data ZIP of a
-published wave holds the responses without free text, ages in bands, dates only and no
-respondent fields for OPDs under ``OPEN_DATA_MIN_GROUP`` responses, the scores and a README of
-every column; the same data always give the same bytes.
+Staff exports carry the counted responses in the canonical columns followed by each answer's
+evidence (``EVIDENCE_COLUMNS``: channel, enrolled kiosk, verified code, seconds, uniform
+answers, repeat device, burst, outside service hours, and the network as the stored keyed hash,
+never an address; rows from before the evidence existed give the defaults) and, in XLSX and
+JSON, the scores; no submission ids or secrets. ``ikm import`` reads such a file back and
+leaves the evidence out. Formulas are neutralised where a spreadsheet would run them.
+
+The open-data ZIP of a published wave holds the responses without free text or evidence, ages
+in bands, dates only and no respondent fields for OPDs under ``OPEN_DATA_MIN_GROUP``
+responses, the scores and a README of every column; the same data always give the same bytes.
 """
 
 from __future__ import annotations
@@ -16,20 +21,20 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
 from survey.core import queries
+from survey.core.flags import Evidence
 from survey.core.imports import answer_positions, refused
 from survey.core.models import Wave
 from survey.core.responsefile import (
+    EVIDENCE_COLUMNS,
     ExportRecord,
     canonical_columns,
     record_cells,
-    record_object,
-    write_csv,
 )
 
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -57,6 +62,73 @@ def export_records(session: Session, *, wave: Wave) -> Iterator[ExportRecord]:
             service=row.service,
             comment=row.comment,
         )
+
+
+class StaffRecord(NamedTuple):
+    """One counted response of a staff export: the canonical record and its evidence."""
+
+    record: ExportRecord
+    evidence: Evidence
+
+
+def staff_columns(question_codes: Sequence[str]) -> list[str]:
+    """Return the header of a staff export: the canonical columns, then the evidence."""
+    return [*canonical_columns(question_codes), *EVIDENCE_COLUMNS]
+
+
+def evidence_values(evidence: Evidence) -> list[Any]:
+    """Return the evidence in ``EVIDENCE_COLUMNS`` order (yes/no signals as true/false)."""
+    return list(evidence.values())
+
+
+def staff_cells(row: StaffRecord) -> list[Any]:
+    """Return a staff record's cells for CSV and XLSX (yes/no signals as 1 and 0)."""
+    signals = [int(v) if isinstance(v, bool) else v for v in evidence_values(row.evidence)]
+    return record_cells(row.record) + signals
+
+
+def staff_object(question_codes: Sequence[str], row: StaffRecord) -> dict[str, Any]:
+    """Return a staff record as a JSON object (yes/no signals as true/false)."""
+    values = record_cells(row.record) + evidence_values(row.evidence)
+    return dict(zip(staff_columns(question_codes), values, strict=True))
+
+
+def staff_records(session: Session, *, wave: Wave) -> Iterator[StaffRecord]:
+    """Yield the wave's counted responses with their evidence (no submission ids)."""
+    columns = [f"a{position}" for position in answer_positions(session, wave=wave)]
+    for row in queries.counted_responses(session, wave=wave):
+        record = ExportRecord(
+            opd=row.opd_slug,
+            submitted_at=row.submitted_at,
+            answers=tuple(row._mapping[column] for column in columns),
+            sex=row.sex,
+            age=row.age,
+            education=row.education,
+            occupation=row.occupation,
+            service=row.service,
+            comment=row.comment,
+        )
+        yield StaffRecord(record, Evidence.of(row))
+
+
+def write_staff_csv(
+    stream: TextIO, question_codes: Sequence[str], rows: Iterable[StaffRecord], *, safe: bool
+) -> int:
+    """Write a staff CSV (header and rows) to ``stream``; return the row count.
+
+    ``safe`` puts a quote before text a spreadsheet would run as a formula (see
+    ``responsefile.write_csv``); without it free text is written as stored.
+    """
+    from survey.core.spreadsheet import neutralise
+
+    writer = csv.writer(stream)
+    writer.writerow(staff_columns(question_codes))
+    count = 0
+    for row in rows:
+        cells = ["" if value is None else value for value in staff_cells(row)]
+        writer.writerow([neutralise(cell) for cell in cells] if safe else cells)
+        count += 1
+    return count
 
 
 def score_rows(session: Session, *, wave: Wave) -> list[dict[str, Any]]:
@@ -95,7 +167,7 @@ def wave_object(wave: Wave, codes: list[str], count: int) -> dict[str, Any]:
         "status": wave.status,
         "simulated": wave.simulated,
         "question_codes": codes,
-        "columns": canonical_columns(codes),
+        "columns": staff_columns(codes),
         "counted": count,
     }
 
@@ -103,9 +175,8 @@ def wave_object(wave: Wave, codes: list[str], count: int) -> dict[str, Any]:
 def export_csv(session: Session, *, wave: Wave, safe: bool = True) -> tuple[bytes, int]:
     """Return the canonical CSV of the counted responses (UTF-8) and its row count."""
     buffer = io.StringIO(newline="")
-    count = write_csv(
-        buffer, question_codes(session, wave=wave), export_records(session, wave=wave), safe=safe
-    )
+    codes = question_codes(session, wave=wave)
+    count = write_staff_csv(buffer, codes, staff_records(session, wave=wave), safe=safe)
     return buffer.getvalue().encode("utf-8"), count
 
 
@@ -114,16 +185,16 @@ def export_xlsx(session: Session, *, wave: Wave) -> tuple[bytes, int]:
     from survey.core.spreadsheet import xlsx_bytes
 
     codes = question_codes(session, wave=wave)
-    cells = [record_cells(record) for record in export_records(session, wave=wave)]
+    cells = [staff_cells(row) for row in staff_records(session, wave=wave)]
     head, table = score_table(score_rows(session, wave=wave))
-    data = xlsx_bytes([("responses", canonical_columns(codes), cells), ("scores", head, table)])
+    data = xlsx_bytes([("responses", staff_columns(codes), cells), ("scores", head, table)])
     return data, len(cells)
 
 
 def export_json(session: Session, *, wave: Wave) -> tuple[bytes, int]:
     """Return the JSON document {"wave", "responses", "scores"} (text as stored), its count."""
     codes = question_codes(session, wave=wave)
-    responses = [record_object(codes, record) for record in export_records(session, wave=wave)]
+    responses = [staff_object(codes, row) for row in staff_records(session, wave=wave)]
     document = {
         "wave": wave_object(wave, codes, len(responses)),
         "responses": responses,

@@ -9,6 +9,14 @@ keep their dates), stamps ``Wave.metadata_stripped_at`` and writes a ``privacy.s
 entry, all in one transaction. The comment is stripped too: it is free text that often holds
 names, telephone numbers or a description of one visit (see PRIVACY.md for why).
 
+Of an answer's evidence only ``network`` goes with the metadata: the keyed hash of the
+sender's network is a pseudonym that links every answer sent from one home, office or mobile
+cell, needed while bursts can still be reviewed and no longer once the wave is closed. The
+other signals stay: the yes/no flags (verified, uniform answers, repeat device, burst,
+outside hours), the enrolled kiosk (a staff device, not a citizen's) and the seconds taken
+(a duration that points at no one once the submission time is cut to its day) explain why an
+answer is flagged, and flags keep shaping the counts after the strip.
+
 ``IKM_RETENTION_DAYS`` (0: keep) counts days since the wave was closed (``Wave.closed_at``;
 for a wave published before that column existed, its publication time). ``ikm privacy apply``
 strips every wave past that period, drops import jobs older than it, and drops failed
@@ -27,8 +35,18 @@ from sqlmodel import Session, col, select
 
 from survey.core.models import ImportJob, LoginFailure, Response, Wave
 
-# The respondent fields set to NULL (the answers a1..a24, the status and the flag stay).
-STRIPPED_FIELDS = ("visited_at", "sex", "age", "education", "occupation", "service", "comment")
+# The respondent fields set to NULL (the answers a1..a24, the status, the flag and the other
+# evidence stay): the network hash links answers to one sender's network, so it goes too.
+STRIPPED_FIELDS = (
+    "visited_at",
+    "sex",
+    "age",
+    "education",
+    "occupation",
+    "service",
+    "comment",
+    "network",
+)
 STRIPPABLE_STATUSES = ("closed", "published")
 STRIP_ACTION = "privacy.strip"
 

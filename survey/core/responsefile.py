@@ -35,6 +35,20 @@ from survey.core.problems import Problem, ProblemError, define, problem
 OPD_COLUMN = "opd"
 SUBMITTED_AT_COLUMN = "submitted_at"
 RESPONDENT_COLUMNS = ("sex", "age", "education", "occupation", "service", "comment")
+# The evidence the staff exports add after the canonical columns (survey.core.exports). An
+# import knows them and leaves them out: imported answers get the channel "import" and no
+# signals, whatever a file says about them.
+EVIDENCE_COLUMNS = (
+    "channel",
+    "kiosk_device",
+    "verified",
+    "seconds",
+    "straightline",
+    "repeat_device",
+    "burst",
+    "off_hours",
+    "network",
+)
 # The limits of the survey form, so that a file cannot hold what the form refuses.
 COMMENT_MAX_LENGTH = rules.COMMENT_MAX_LENGTH
 SERVICE_MAX_LENGTH = rules.SERVICE_MAX_LENGTH
@@ -384,6 +398,8 @@ def plan_columns(
             target, source = None, ""
         elif name.lower() in known:
             target, source = known[name.lower()], "canonical"
+        elif name.lower() in EVIDENCE_COLUMNS:
+            target, source = None, ""  # a staff export's evidence: not imported
         else:
             target, source = suggest_field(name, context), "suggested"
             if target is None and not ignore_extra:

@@ -27,6 +27,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from survey.core import queries
+from survey.core.alarms import after_answer
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd
 from survey.core.submissions import store_submission
 from survey.web import antiabuse
@@ -262,6 +263,7 @@ def _store_and_thank(target: SurveyTarget, form: SurveyForm) -> ResponseReturnVa
     store_submission(
         get_session(), submission=submission, status=verdict.status, flag_reason=verdict.flag_reason
     )
+    after_answer(get_session(), wave_id=target.wave_id, opd_id=target.opd_id)  # the alarm
     query: dict[str, Any] = {**_lang_args(), **({} if use_device else {"channel": "kiosk"})}
     query.update(wave_slug=target.wave.slug, opd_slug=target.opd.slug)
     response = redirect(url_for("public.thank_you", **query), code=303)

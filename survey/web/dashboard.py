@@ -6,6 +6,11 @@ script. ``?segarkan=0`` stops the refresh for a reader who needs time (WCAG 2.2.
 ``?tv=1`` (or ``/tv``) gives a large-type layout without the site header for a
 meeting-room screen, refreshing every 30 seconds. An OPD with fewer than
 ``MIN_RESPONSES`` counted responses shows "belum cukup data" instead of a score.
+
+Each load of an open wave's dashboard also runs the alarm's check on the OPDs no worker has
+checked this minute (:func:`survey.core.alarms.check_wave`), and the page lists the open
+alarms (OPD, kind, when, the figures that raised it, a link to the OPD's flagged review); an
+evaluator clears one with its button (``alarm.clear`` in the audit log).
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, make_response, render_template, request
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
-from survey.core import queries
+from survey.core import alarms, queries
 from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
 from survey.web.database import get_session
-from survey.web.i18n import current_language
+from survey.web.i18n import current_language, format_number
+from survey.web.problems import problems_text
 from survey.web.signin import current_user, roles_required
+from survey.web.workspace_forms import AlarmClearForm
 
 bp = Blueprint("dashboard", __name__)
 
@@ -43,6 +50,59 @@ def status_label(status: str) -> str:
         "published": _("Diterbitkan"),
     }
     return labels.get(status, status)
+
+
+def alarm_kind_label(kind: str) -> str:
+    """Return the name of an alarm's kind in the current language."""
+    labels = {
+        "rate": _("Laju pengisian melonjak"),
+        "pattern": _("Pola jawaban sama"),
+        "mean-jump": _("Rata-rata berubah mendadak"),
+        "burst": _("Lonjakan dari satu jaringan"),
+    }
+    return labels.get(kind, kind)
+
+
+def alarm_figures(kind: str, detail: dict[str, Any]) -> str:
+    """Return the figures that raised an alarm as a sentence in the current language."""
+    d = detail
+    if kind == "rate":
+        return _(
+            "%(count)s respons dalam %(minutes)s menit; biasanya %(expected)s (p = %(p)s).",
+            count=d.get("count"),
+            minutes=d.get("minutes"),
+            expected=format_number(d.get("expected"), 1),
+            p=d.get("p"),
+        )
+    if kind == "pattern":
+        share = d.get("other_share")
+        return _(
+            "%(count)s dari %(of)s respons dalam %(minutes)s menit berpola sama %(pattern)s; "
+            "di OPD lain %(share)s %% (p = %(p)s).",
+            count=d.get("count"),
+            of=d.get("of"),
+            minutes=d.get("minutes"),
+            pattern=d.get("pattern"),
+            share=format_number(100 * share if share is not None else None, 1),
+            p=d.get("p"),
+        )
+    if kind == "mean-jump":
+        return _(
+            "Rata-rata %(last)s respons terakhir %(last_mean)s, %(rest)s respons sebelumnya "
+            "%(rest_mean)s (z = %(z)s).",
+            last=d.get("last"),
+            last_mean=format_number(d.get("last_mean"), 2),
+            rest=d.get("rest"),
+            rest_mean=format_number(d.get("rest_mean"), 2),
+            z=format_number(d.get("z"), 1),
+        )
+    if kind == "burst":
+        return _(
+            "%(count)s respons melewati batas laju jaringannya dalam %(minutes)s menit.",
+            count=d.get("count"),
+            minutes=d.get("minutes"),
+        )
+    return ", ".join(f"{key}: {value}" for key, value in d.items())
 
 
 def last_response_times(session: Session, *, wave: Wave) -> dict[str, datetime]:
@@ -136,6 +196,9 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     wave = queries.get_wave(session, slug=wave_slug)
     if wave is None:
         abort(404)
+    # Before the page reads anything else: alarms raised now are listed on this very page.
+    alarms.check_wave(session, wave=wave)
+    open_alarms = alarms.open_alarms(session, wave=wave)
     rows, totals, taken_at = dashboard_data(session, wave=wave)
     # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
     # layout, on a meeting-room screen no one operates, always refreshes.
@@ -152,6 +215,10 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         min_responses=MIN_RESPONSES,
         status_label=status_label(wave.status),
         lang=current_language(),
+        alarms=open_alarms,
+        alarm_kind_label=alarm_kind_label,
+        alarm_figures=alarm_figures,
+        cleared=request.args.get("alarm") == "selesai",
     )
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
@@ -170,6 +237,34 @@ def wave_dashboard(wave_slug: str) -> ResponseReturnValue:
 def wave_dashboard_tv(wave_slug: str) -> ResponseReturnValue:
     """The meeting-room (TV) layout of a wave's live dashboard."""
     return _show(wave_slug, tv=True)
+
+
+@bp.post("/kerja/gelombang/<wave_slug>/alarm/<int:alarm_id>/selesai")
+@roles_required("evaluator")
+def clear_alarm(wave_slug: str, alarm_id: int) -> ResponseReturnValue:
+    """Clear one open alarm of the wave (audited) and go back to the dashboard."""
+    session = get_session()
+    wave = queries.get_wave(session, slug=wave_slug)
+    if wave is None:
+        abort(404)
+    if not AlarmClearForm().validate():
+        abort(400)
+    user = current_user()
+    try:
+        alarms.clear_alarm(
+            session, wave=wave, alarm_id=alarm_id, actor=user.username if user else None
+        )
+    except alarms.AlarmError as exc:
+        if exc.problems[0].code == "alarm-not-found":
+            abort(404)
+        page = render_template(
+            "errors/error.html",
+            code=409,
+            title=_("Alarm tidak diubah"),
+            message=problems_text(exc.problems),
+        )
+        return page, 409
+    return redirect(url_for("dashboard.wave_dashboard", wave_slug=wave.slug, alarm="selesai"))
 
 
 def dashboard_waves() -> list[tuple[Wave, str]]:

@@ -6,6 +6,13 @@ flagged). No column records a review: each decision is an audit entry (``flag.re
 ``flag.confirm``) naming the response, and a flagged response counts as reviewed when a
 ``flag.confirm`` entry names it. Administrators read the whole audit log at ``/kerja/audit``.
 Both lists show ``PAGE_SIZE`` rows a page (``?halaman=N``).
+
+Each flagged answer shows its evidence (channel and kiosk, visit code, seconds, uniform
+answers, repeat device, network burst, outside service hours, the network's short hash), and
+the page lists the wave's burst groups (one network, one OPD, one hour: see
+:mod:`survey.core.flags`), which an evaluator flags or restores as a whole after a
+confirmation step (``flag.group``). ``?opd=SLUG`` narrows both lists to one OPD (the
+dashboard's alarms link there).
 """
 
 from __future__ import annotations
@@ -20,17 +27,23 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
+from survey.core import flags as flag_service
 from survey.core import queries
 from survey.core.audit import audit
+from survey.core.flags import Evidence
 from survey.core.models import AuditLog, Opd, Response, Wave
 from survey.web.database import get_session
+from survey.web.i18n import format_number
+from survey.web.problems import problems_text
 from survey.web.signin import current_user, roles_required
-from survey.web.workspace_forms import FlagDecisionForm
+from survey.web.workspace_forms import BurstGroupForm, FlagDecisionForm
 
 bp = Blueprint("flags", __name__)
 
 PAGE_SIZE = 100
 RESULTS = ("dipulihkan", "dikonfirmasi")
+GROUP_RESULTS = ("flag", "restore")
+NETWORK_SHOWN = 8  # hex digits of the network hash a page shows (the export has all 16)
 
 
 def reason_label(reason: str | None) -> str:
@@ -38,6 +51,7 @@ def reason_label(reason: str | None) -> str:
     labels = {
         "duplicate-device": _("Perangkat ganda"),
         "bot-suspect": _("Dugaan bot"),
+        "burst": _("Lonjakan dari satu jaringan"),
         "manual": _("Ditandai manual"),
     }
     if reason is None:
@@ -71,8 +85,51 @@ def action_label(action: str) -> str:
         "import.run": _("Respons diimpor"),
         "export.run": _("Data diekspor"),
         "privacy.strip": _("Metadata responden dihapus"),
+        "flag.group": _("Kelompok respons ditandai atau dipulihkan"),
+        "alarm.raise": _("Alarm menyala"),
+        "alarm.clear": _("Alarm diselesaikan"),
     }
     return labels.get(action, action)
+
+
+def channel_label(evidence: Evidence) -> str:
+    """Return how an answer arrived, in the current language."""
+    if evidence.channel == "kiosk":
+        if evidence.device_id is not None:
+            return _("kios terdaftar #%(id)s", id=evidence.device_id)
+        return _("kios tidak terdaftar")
+    if evidence.channel == "import":
+        return _("impor berkas")
+    return _("kode QR")
+
+
+def evidence_labels(evidence: Evidence) -> list[tuple[str, bool]]:
+    """Return every signal of an answer as (label, warning), in the current language.
+
+    The channel, the visit code and the seconds are always shown; the four warning signals
+    when present (a row says "tanpa sinyal lain" when none is); the network's short hash when
+    one was recorded.
+    """
+    labels = [(channel_label(evidence), evidence.channel == "kiosk" and not evidence.device_id)]
+    labels.append((_("terverifikasi"), False) if evidence.verified else (_("tanpa kode"), False))
+    if evidence.seconds is None:
+        labels.append((_("durasi tidak dicatat"), False))
+    else:
+        seconds = format_number(evidence.seconds, 0)
+        # Two messages rather than ngettext: the catalogue holds no plural forms.
+        text = _("1 detik") if evidence.seconds == 1 else _("%(n)s detik", n=seconds)
+        labels.append((text, False))
+    warnings = [
+        (evidence.straightline, _("jawaban seragam")),
+        (evidence.repeat_device, _("perangkat berulang")),
+        (evidence.burst, _("lonjakan jaringan")),
+        (evidence.off_hours, _("di luar jam layanan")),
+    ]
+    shown = [(text, True) for present, text in warnings if present]
+    labels += shown or [(_("tanpa sinyal lain"), False)]
+    if evidence.network:
+        labels.append((_("jaringan %(hash)s", hash=evidence.network[:NETWORK_SHOWN]), False))
+    return labels
 
 
 def _page_number() -> int:
@@ -113,6 +170,7 @@ class FlaggedRow:
     answers: list[tuple[str, int | None]]
     comment: str | None
     reviewed: bool
+    evidence: list[tuple[str, bool]]
 
 
 def _wave_or_404(session: Session, slug: str) -> Wave:
@@ -132,9 +190,16 @@ def confirmed_ids(session: Session, *, wave: Wave) -> set[int]:
     return found
 
 
-def flagged_page(session: Session, *, wave: Wave, page: int) -> tuple[list[FlaggedRow], Pager]:
-    """Return one page of the wave's flagged responses, newest first."""
-    where = (Response.wave_id == wave.id, Response.status == "flagged")
+def flagged_page(
+    session: Session, *, wave: Wave, page: int, opd: Opd | None = None
+) -> tuple[list[FlaggedRow], Pager]:
+    """Return one page of the wave's flagged responses (of one OPD if given), newest first."""
+    where: list[sa.ColumnElement[bool]] = [
+        col(Response.wave_id) == wave.id,
+        col(Response.status) == "flagged",
+    ]
+    if opd is not None:
+        where.append(col(Response.opd_id) == opd.id)
     total = session.exec(select(sa.func.count()).select_from(Response).where(*where)).one()
     pager = Pager(page=page, total=int(total))
     query = (
@@ -162,6 +227,7 @@ def flagged_page(session: Session, *, wave: Wave, page: int) -> tuple[list[Flagg
                 answers=[(code, getattr(response, f"a{pos}")) for pos, code in codes],
                 comment=response.comment,
                 reviewed=response.id in reviewed,
+                evidence=evidence_labels(Evidence.of(response)),
             )
         )
     return rows, pager
@@ -173,15 +239,90 @@ def review(wave_slug: str) -> ResponseReturnValue:
     """List a wave's flagged responses with a restore and a confirm button each."""
     session = get_session()
     wave = _wave_or_404(session, wave_slug)
-    rows, pager = flagged_page(session, wave=wave, page=_page_number())
+    opd_slug = request.args.get("opd")
+    opd = queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug) if opd_slug else None
+    rows, pager = flagged_page(session, wave=wave, page=_page_number(), opd=opd)
+    groups = flag_service.burst_groups(session, wave=wave, opd_slug=opd.slug if opd else None)
     result = request.args.get("hasil")
+    group_result = request.args.get("kelompok")
     return render_template(
         "flags/review.html",
         wave=wave,
         rows=rows,
         pager=pager,
+        opd=opd,
+        groups=groups,
+        network_shown=NETWORK_SHOWN,
         result=result if result in RESULTS else None,
         result_id=request.args.get("respons", type=int),
+        group_result=group_result if group_result in GROUP_RESULTS else None,
+        group_count=request.args.get("jumlah", type=int),
+    )
+
+
+def _published_page(wave: Wave, message: str) -> ResponseReturnValue:
+    """Return the 409 page of a change refused because the wave is published."""
+    page = render_template(
+        "errors/error.html", code=409, title=_("Gelombang sudah diterbitkan"), message=message
+    )
+    return page, 409
+
+
+@bp.post("/kerja/gelombang/<wave_slug>/ditandai/kelompok")
+@roles_required("evaluator")
+def group_action(wave_slug: str) -> ResponseReturnValue:
+    """Flag or restore a whole burst group: first a confirmation page, then the action."""
+    session = get_session()
+    wave = _wave_or_404(session, wave_slug)
+    form = BurstGroupForm()
+    if not form.validate():
+        abort(400)
+    decision = form.as_decision()
+    group = next(
+        (
+            g
+            for g in flag_service.burst_groups(session, wave=wave, opd_slug=decision.opd)
+            if g.network == decision.network and g.hour == flag_service.hour_start(decision.hour)
+        ),
+        None,
+    )
+    if group is None:
+        abort(404)
+    if request.form.get("yakin") != "1":
+        # No script on these pages: the confirmation is a page of its own, whose button posts
+        # the same group again with yakin=1.
+        return render_template(
+            "flags/group_confirm.html", wave=wave, group=group, decision=decision
+        )
+    user = current_user()
+    try:
+        done = flag_service.act_on_group(
+            session,
+            wave=wave,
+            opd_slug=decision.opd,
+            network=decision.network,
+            hour=decision.hour,
+            action=decision.action,
+            actor=user.username if user else None,
+        )
+    except flag_service.GroupError as exc:
+        if wave.status == "published":
+            return _published_page(wave, problems_text(exc.problems))
+        page = render_template(
+            "errors/error.html",
+            code=409,
+            title=_("Kelompok respons tidak diubah"),
+            message=problems_text(exc.problems),
+        )
+        return page, 409
+    return redirect(
+        url_for(
+            "flags.review",
+            wave_slug=wave.slug,
+            opd=decision.opd,
+            kelompok=done.action,
+            jumlah=done.changed,
+        )
     )
 
 
@@ -198,16 +339,13 @@ def decide(wave_slug: str, response_id: int) -> ResponseReturnValue:
         abort(404)
     if wave.status == "published":
         # Published results are frozen: restoring a response would change public figures.
-        page = render_template(
-            "errors/error.html",
-            code=409,
-            title=_("Gelombang sudah diterbitkan"),
-            message=_(
+        return _published_page(
+            wave,
+            _(
                 "Hasil gelombang survei ini sudah diterbitkan, sehingga penandaan respons "
                 "tidak dapat diubah lagi."
             ),
         )
-        return page, 409
     form = FlagDecisionForm()
     if not form.validate():
         abort(400)

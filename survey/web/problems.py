@@ -190,7 +190,37 @@ def problem_text(item: Problem) -> str:
     texts.update(_questionnaire_texts(v))
     texts.update(_response_file_texts(v))
     texts.update(_import_texts(v))
+    texts.update(_evidence_texts(v))
     return texts[item.code]()
+
+
+def _evidence_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of burst groups and alarms (``survey.core.flags``, ``.alarms``)."""
+    return {
+        "group-wave-published": lambda: _(
+            "Gelombang %(wave)s sudah diterbitkan; jawabannya tidak dapat ditandai atau "
+            "dipulihkan lagi.",
+            wave=v.get("wave"),
+        ),
+        "group-action-unknown": lambda: _(
+            "Tindakan kelompok %(value)s tidak dikenal (pilih tandai atau pulihkan).",
+            value=repr(v.get("value")),
+        ),
+        "group-empty": lambda: _(
+            "Tidak ada jawaban dari jaringan %(network)s untuk %(opd)s pada jam itu yang dapat "
+            "diubah.",
+            network=v.get("network"),
+            opd=v.get("opd"),
+        ),
+        "alarm-not-found": lambda: _(
+            "Gelombang %(wave)s tidak memiliki alarm %(value)s.",
+            wave=v.get("wave"),
+            value=v.get("value"),
+        ),
+        "alarm-already-cleared": lambda: _(
+            "Alarm %(value)s sudah diselesaikan oleh %(by)s.", value=v.get("value"), by=v.get("by")
+        ),
+    }
 
 
 def _account_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:

@@ -1,4 +1,4 @@
-"""The workspace forms: waves, OPDs, imports, flag decisions, sign-in and users.
+"""The workspace forms: waves, OPDs, imports, flag and burst decisions, alarms, sign-in, users.
 
 Each form is a Flask-WTF ``FlaskForm`` (CSRF as everywhere), checks what it can without the
 database (form and range: required fields, lengths, dates, whole numbers, choices) and turns
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext
@@ -28,8 +28,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import BooleanField, DateField, Field, SelectField, SelectMultipleField, StringField
-from wtforms.validators import AnyOf, Optional, StopValidation, ValidationError
+from wtforms.validators import AnyOf, Optional, Regexp, StopValidation, ValidationError
 
+from survey.core import flags as flag_service
 from survey.core import imports as import_service
 from survey.core import opds as opd_service
 from survey.core import waves as wave_service
@@ -493,6 +494,48 @@ class FlagDecisionForm(WorkspaceForm):
     """A decision on a flagged response: restore it to the count or confirm its exclusion."""
 
     action = StringField(validators=[AnyOf(FLAG_ACTIONS)])
+
+
+@dataclass(frozen=True)
+class GroupDecision:
+    """A decision on a whole burst group: which answers (OPD, network, hour) and what to do."""
+
+    opd: str
+    network: str
+    hour: datetime
+    action: str
+
+
+def _iso_hour(_form: Any, field: Field) -> None:
+    """Refuse a group hour that is not an ISO time with its offset (as the page writes it)."""
+    try:
+        moment = datetime.fromisoformat(field.data or "")
+    except ValueError:
+        raise ValidationError("hour") from None
+    if moment.tzinfo is None:
+        raise ValidationError("hour")
+
+
+class BurstGroupForm(WorkspaceForm):
+    """Flag or restore every answer of a burst group; the page's hidden fields name the group."""
+
+    opd = StringField(validators=[filled("opd"), at_most(64, "opd")])
+    network = StringField(validators=[Regexp(r"^[0-9a-f]{1,16}$")])
+    hour = StringField(validators=[filled("hour"), at_most(40, "hour"), _iso_hour])
+    action = StringField(validators=[AnyOf(flag_service.GROUP_ACTIONS)])
+
+    def as_decision(self) -> GroupDecision:
+        """Return the validated decision."""
+        return GroupDecision(
+            opd=self.opd.data,
+            network=self.network.data,
+            hour=datetime.fromisoformat(self.hour.data),
+            action=self.action.data,
+        )
+
+
+class AlarmClearForm(WorkspaceForm):
+    """Clear an alarm (the button carries only the CSRF token; the URL names the alarm)."""
 
 
 # --- Sign-in ---------------------------------------------------------------------------------

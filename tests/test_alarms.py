@@ -1,0 +1,321 @@
+"""The alarm: a burst, identical patterns and a jump raise it in minutes; honest traffic does not.
+
+The clock is moved, never waited for: each stored answer's time is set, and the check after
+it is told the time (``now``) the live hook would have seen.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from auth_helpers import CSRF_RE, AuthActions, login
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, col, select
+from survey_helpers import ALL_FOURS, SurveyActions, add_responses, install_clock
+
+from survey.core import alarms
+from survey.core.demo import DEMO_SEED, DemoData, demo_data
+from survey.core.models import Alarm, AuditLog, Opd, RateCounter, Response, Wave, utcnow
+
+DASHBOARD = "/kerja/gelombang/uji-2026/dasbor"
+ATTACK = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 10.00 WIB
+PATTERN = (3, 3, 2, 3, 3, 3, 3, 3, 2)
+
+
+@functools.cache
+def demo() -> DemoData:
+    """The demo's simulated wave (built once for this module)."""
+    return demo_data(DEMO_SEED)
+
+
+def honest_rows(rng: np.random.Generator, n: int) -> list[list[int]]:
+    """Return n answer rows of demo-like variety (each answer 2..4 around 3)."""
+    return [[int(v) for v in rng.choice([2, 3, 3, 4], size=9)] for _ in range(n)]
+
+
+def history(session: Session, wave: Wave, *, seed: int = 1) -> None:
+    """The day before: 40 varied answers for each OPD, one every 12 minutes from 08.00 WIB."""
+    rng = np.random.default_rng(seed)
+    start = ATTACK - timedelta(days=1, hours=2)
+    for slug in ("bpbd", "rsud", "dishub"):
+        for i, row in enumerate(honest_rows(rng, 40)):
+            add_responses(
+                session, wave, slug, [row], submitted_at=start + timedelta(minutes=12 * i)
+            )
+
+
+def opd(session: Session, slug: str) -> Opd:
+    return session.exec(select(Opd).where(Opd.slug == slug)).one()
+
+
+def alarm_rows(session: Session) -> list[Alarm]:
+    session.expire_all()
+    return list(session.exec(select(Alarm).order_by(col(Alarm.id))).all())
+
+
+def raise_audits(session: Session) -> list[AuditLog]:
+    session.expire_all()
+    query = select(AuditLog).where(AuditLog.action == "alarm.raise").order_by(col(AuditLog.id))
+    return list(session.exec(query).all())
+
+
+def aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def test_thirty_answers_in_three_minutes_raise_a_rate_alarm_within_five_minutes(
+    session: Session, open_wave: Wave
+) -> None:
+    history(session, open_wave)
+    bpbd = opd(session, "bpbd")
+    rng = np.random.default_rng(7)
+    checked = []
+    for i, row in enumerate(honest_rows(rng, 30)):  # varied answers: only the rate gives it away
+        moment = ATTACK + timedelta(seconds=6 * i)
+        add_responses(session, open_wave, "bpbd", [row], submitted_at=moment)
+        alarms.after_answer(session, wave_id=open_wave.id, opd_id=bpbd.id, now=moment)
+        checked.append(moment)
+    rate = [a for a in alarm_rows(session) if a.kind == "rate"]
+    assert len(rate) == 1  # raised once, not again at every later check
+    (alarm,) = rate
+    assert alarm.opd_id == bpbd.id and alarm.cleared_at is None
+    assert aware(alarm.raised_at) - ATTACK <= timedelta(minutes=5)
+    # The busiest hour of the day before held 5 answers: 2 expected a window (the floor).
+    assert alarm.detail["expected"] == 2.0 and alarm.detail["minutes"] == 10
+    assert alarm.detail["count"] >= alarms.RATE_MIN_COUNT and alarm.detail["p"] < 1e-6
+    (entry,) = [e for e in raise_audits(session) if e.detail["kind"] == "rate"]
+    assert entry.actor is None
+    assert entry.detail["wave"] == "uji-2026" and entry.detail["opd"] == "bpbd"
+    assert entry.detail["alarm_id"] == alarm.id and entry.detail["count"] == alarm.detail["count"]
+    # Once a minute: the 30 answers in three minutes ran three checks; older claims are pruned.
+    session.expire_all()
+    claims = session.exec(select(RateCounter).where(col(RateCounter.key).startswith("alarm"))).all()
+    assert [(c.key, c.bucket) for c in claims] == [
+        (f"alarm-check:{open_wave.id}:{bpbd.id}", int(checked[-1].timestamp()) // 60)
+    ]
+
+
+def test_a_rate_alarm_needs_more_than_the_opds_own_rush(session: Session, open_wave: Wave) -> None:
+    """An OPD whose busiest hour held 60 answers may take 14 in ten minutes without alarm."""
+    rng = np.random.default_rng(3)
+    rush = ATTACK - timedelta(days=1)
+    for i, row in enumerate(honest_rows(rng, 60)):
+        add_responses(session, open_wave, "rsud", [row], submitted_at=rush + timedelta(minutes=i))
+    rsud = opd(session, "rsud")
+    for i, row in enumerate(honest_rows(rng, 14)):
+        add_responses(
+            session, open_wave, "rsud", [row], submitted_at=ATTACK + timedelta(seconds=40 * i)
+        )
+    now = ATTACK + timedelta(seconds=40 * 13)
+    assert alarms.check_opd(session, wave=open_wave, opd=rsud, now=now) == []
+    for i, row in enumerate(honest_rows(rng, 26)):  # 40 in the window: well past the rush
+        add_responses(session, open_wave, "rsud", [row], submitted_at=now + timedelta(seconds=i))
+    later = now + timedelta(seconds=26)
+    assert alarms.check_opd(session, wave=open_wave, opd=rsud, now=later) == ["rate"]
+    assert alarm_rows(session)[0].detail["expected"] == 10.0  # 60 an hour, a sixth a window
+
+
+def test_identical_patterns_raise_a_pattern_alarm(session: Session, open_wave: Wave) -> None:
+    history(session, open_wave, seed=2)
+    bpbd = opd(session, "bpbd")
+    raised: list[tuple[int, list[str]]] = []
+    for i in range(10):  # one every 5 minutes: a normal pace, an abnormal sameness
+        moment = ATTACK + timedelta(minutes=5 * i)
+        add_responses(session, open_wave, "bpbd", [list(PATTERN)], submitted_at=moment)
+        kinds = alarms.check_opd(session, wave=open_wave, opd=bpbd, now=moment)
+        if kinds:
+            raised.append((i + 1, kinds))
+    assert raised == [(8, ["pattern"])]  # at the eighth identical answer, and only once
+    (alarm,) = alarm_rows(session)
+    assert alarm.detail["pattern"] == "332333332"
+    assert (alarm.detail["count"], alarm.detail["of"], alarm.detail["minutes"]) == (8, 8, 60)
+    assert alarm.detail["other_share"] == 0.0 and alarm.detail["p"] < 1e-4
+    assert [e.detail["kind"] for e in raise_audits(session)] == ["pattern"]
+
+
+def test_a_jump_in_the_running_mean_raises_an_alarm() -> None:
+    """The last 20 answers far below the 40 before: a mean-jump (pure detector)."""
+    rng = np.random.default_rng(5)
+    start = ATTACK - timedelta(days=1)
+    before = [
+        alarms.Answer(start + timedelta(minutes=15 * i), tuple(int(v) for v in row))
+        for i, row in enumerate(honest_rows(rng, 40))
+    ]
+    low = ((1,) * 9, (1, 2) + (1,) * 7, (2,) + (1,) * 8)
+    ones = [alarms.Answer(ATTACK + timedelta(minutes=4 * i), low[i % 3]) for i in range(20)]
+    found = alarms.detect(before + ones, now=ones[-1].at, others=lambda _p: (0, 100))
+    jump = [f for f in found if f.kind == "mean-jump"]
+    assert len(jump) == 1
+    assert jump[0].detail["last"] == 20 and jump[0].detail["rest"] == 40
+    assert jump[0].detail["last_mean"] < 1.3 < 2.9 < jump[0].detail["rest_mean"]
+    assert alarms.detect(before, now=before[-1].at, others=lambda _p: (0, 100)) == []
+
+
+def test_answers_marked_burst_raise_a_burst_alarm(session: Session, open_wave: Wave) -> None:
+    history(session, open_wave)
+    bpbd = opd(session, "bpbd")
+    for i in range(3):
+        moment = ATTACK + timedelta(minutes=10 * i)
+        row = [3, 4, 3, 2, 3, 4, 3, 3, 4 - i]
+        add_responses(
+            session, open_wave, "bpbd", [row], status="flagged", reason="burst", burst=True,
+            submitted_at=moment,
+        )  # fmt: skip
+        kinds = alarms.check_opd(session, wave=open_wave, opd=bpbd, now=moment)
+    assert kinds == ["burst"]
+    assert alarm_rows(session)[0].detail == {"count": 3, "minutes": 60}
+
+
+def test_honest_demo_traffic_raises_no_alarm() -> None:
+    """The demo wave replayed in time order through the checks: not one alarm."""
+    answers = [
+        (row["opd"], alarms.Answer(row["submitted_at"], tuple(row["answers"])))
+        for row in demo().responses
+    ]
+    found, checks = alarms.replay(answers)
+    assert found == []
+    assert checks > 900  # nearly one check an answer: the demo is quiet
+
+
+def test_honest_demo_traffic_through_the_database_raises_no_alarm(
+    session: Session, open_wave: Wave
+) -> None:
+    """Three demo OPDs' answers stored in time order, checked after each as the hook would."""
+    data = demo()
+    slugs = {"bpbd": "bpbd", "rsud": "rsud", "dinsos": "dishub"}  # demo OPD -> test OPD
+    ids = {slug: opd(session, slug).id for slug in slugs.values()}
+    stored = 0
+    for row in data.responses:
+        if row["opd"] not in slugs:
+            continue
+        slug = slugs[row["opd"]]
+        add_responses(session, open_wave, slug, [list(row["answers"])],
+                      submitted_at=row["submitted_at"])  # fmt: skip
+        alarms.after_answer(
+            session, wave_id=open_wave.id, opd_id=ids[slug], now=row["submitted_at"]
+        )
+        stored += 1
+    assert stored > 100
+    assert alarm_rows(session) == [] and raise_audits(session) == []
+
+
+def test_a_stored_answer_runs_the_check(
+    app: Flask, session: Session, open_wave: Wave, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """29 answers in the last three minutes; the citizen's 30th, through the page, alarms."""
+    clock = install_clock(monkeypatch)
+    now = utcnow()
+    for i in range(29):
+        moment = now - timedelta(minutes=3) + timedelta(seconds=6 * i)
+        row = [3, 4, 3, 2, 3, 4, 3, 3, i % 4 + 1]
+        add_responses(session, open_wave, "bpbd", [row], submitted_at=moment)
+    assert alarm_rows(session) == []
+    response = SurveyActions(app, clock).submit(ALL_FOURS)
+    assert response.status_code == 303
+    kinds = {a.kind for a in alarm_rows(session)}
+    assert "rate" in kinds
+    assert {e.detail["kind"] for e in raise_audits(session)} == kinds
+
+
+def test_a_failing_check_does_not_fail_the_answer(
+    app: Flask, session: Session, open_wave: Wave, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is stored and thanked for; the failure is logged, nothing else written."""
+    clock = install_clock(monkeypatch)
+
+    def broken(*_args: object, **_kwargs: object) -> list[str]:
+        raise RuntimeError("the check failed")
+
+    monkeypatch.setattr(alarms, "check_opd", broken)
+    response = SurveyActions(app, clock).submit(ALL_FOURS)
+    assert response.status_code == 303
+    session.expire_all()
+    assert len(session.exec(select(Response)).all()) == 1
+    assert alarm_rows(session) == [] and raise_audits(session) == []
+
+
+# --- The dashboard -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def attacked(session: Session, open_wave: Wave, users) -> Wave:
+    """25 answers to BPBD in the last five minutes (real time: the dashboard checks now)."""
+    now = utcnow()
+    for i in range(25):
+        moment = now - timedelta(minutes=5) + timedelta(seconds=12 * i)
+        row = [3, 4, 3, 2, 3, 4, 3, 3, i % 4 + 1]
+        add_responses(session, open_wave, "bpbd", [row], submitted_at=moment)
+    return open_wave
+
+
+def alarm_items(html: str) -> list[str]:
+    return re.findall(r'<li id="alarm-(\d+)">', html)
+
+
+def test_the_dashboard_raises_and_lists_alarms(
+    client: FlaskClient, session: Session, attacked
+) -> None:
+    login(client, "eva")
+    html = client.get(DASHBOARD).get_data(as_text=True)
+    (alarm,) = alarm_rows(session)
+    assert alarm.kind == "rate" and alarm.detail["count"] == 25
+    assert alarm_items(html) == [str(alarm.id)]
+    item = html[html.index(f'<li id="alarm-{alarm.id}">') :]
+    item = item[: item.index("</li>")]
+    assert "Badan Penanggulangan Bencana Daerah: Laju pengisian melonjak" in item
+    assert "25 respons dalam 10 menit; biasanya 6,0" in item
+    assert "/kerja/gelombang/uji-2026/ditandai?opd=bpbd" in item
+    english = client.get(DASHBOARD + "?lang=en").get_data(as_text=True)
+    assert "Answer rate surged" in english and "25 answers in 10 minutes; usually 6.0" in english
+    # Loading the page again (here the TV layout, which shows the count) does not raise it again.
+    tv = client.get(DASHBOARD + "/tv").get_data(as_text=True)
+    assert '<dd class="total-alarms">1</dd>' in tv
+    assert len(alarm_rows(session)) == 1 and len(raise_audits(session)) == 1
+
+
+def test_an_evaluator_clears_an_alarm(client: FlaskClient, session: Session, attacked) -> None:
+    login(client, "eva")
+    html = client.get(DASHBOARD).get_data(as_text=True)
+    (alarm,) = alarm_rows(session)
+    token = CSRF_RE.search(html)
+    assert token
+    url = f"/kerja/gelombang/uji-2026/alarm/{alarm.id}/selesai"
+    assert client.post(url).status_code == 400  # no token
+    assert alarm_rows(session)[0].cleared_at is None
+    page = client.post(url, data={"csrf_token": token.group(1)})
+    assert page.status_code == 302
+    (alarm,) = alarm_rows(session)
+    assert alarm.cleared_by == "eva" and alarm.cleared_at is not None
+    session.expire_all()
+    (entry,) = session.exec(select(AuditLog).where(AuditLog.action == "alarm.clear")).all()
+    assert entry.actor == "eva"
+    assert entry.detail == {"wave": "uji-2026", "opd": "bpbd", "kind": "rate", "alarm_id": alarm.id}
+    # The dashboard checks again on load: the burst just reviewed stays quiet for an hour.
+    html = client.get(page.headers["Location"]).get_data(as_text=True)
+    assert "Alarm diselesaikan." in html and "Tidak ada alarm terbuka." in html
+    assert len(alarm_rows(session)) == 1
+    again = client.post(url, data={"csrf_token": token.group(1)})
+    assert again.status_code == 409 and "sudah diselesaikan oleh eva" in again.get_data(
+        as_text=True
+    )
+    missing = client.post("/kerja/gelombang/uji-2026/alarm/999/selesai",
+                          data={"csrf_token": token.group(1)})  # fmt: skip
+    assert missing.status_code == 404
+
+
+def test_an_opd_head_cannot_see_or_clear_alarms(
+    client: FlaskClient, session: Session, attacked
+) -> None:
+    alarms.check_wave(session, wave=attacked)
+    (alarm,) = alarm_rows(session)
+    login(client, "kepala-bpbd")
+    assert client.get(DASHBOARD).status_code == 403
+    token = AuthActions(client).token("/kerja")
+    url = f"/kerja/gelombang/uji-2026/alarm/{alarm.id}/selesai"
+    assert client.post(url, data={"csrf_token": token}).status_code == 403
+    assert alarm_rows(session)[0].cleared_at is None
