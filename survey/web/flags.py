@@ -288,7 +288,7 @@ def group_action(wave_slug: str) -> ResponseReturnValue:
     )
     if group is None:
         abort(404)
-    if request.form.get("yakin") != "1":
+    if not form.confirmed:
         # No script on these pages: the confirmation is a page of its own, whose button posts
         # the same group again with yakin=1.
         return render_template(

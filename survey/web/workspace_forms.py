@@ -523,6 +523,13 @@ class BurstGroupForm(WorkspaceForm):
     network = StringField(validators=[Regexp(r"^[0-9a-f]{1,16}$")])
     hour = StringField(validators=[filled("hour"), at_most(40, "hour"), _iso_hour])
     action = StringField(validators=[AnyOf(flag_service.GROUP_ACTIONS)])
+    # Set by the confirmation page's button; without it the view shows that page first.
+    yakin = StringField(validators=[Optional(), AnyOf(("1",))])
+
+    @property
+    def confirmed(self) -> bool:
+        """Return True when the confirmation page's button sent the group."""
+        return self.yakin.data == "1"
 
     def as_decision(self) -> GroupDecision:
         """Return the validated decision."""
