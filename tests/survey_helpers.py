@@ -178,10 +178,11 @@ class SurveyActions:
         return self.post(dict(ALL_FOURS if answers is None else answers), **extra)
 
 
-def token_payload(app: Flask, page: FormPage) -> list[Any]:
+def token_payload(app: Flask, page: FormPage | Mapping[str, str]) -> list[Any]:
     """Return what a page's render token carries: [wave id, OPD id, submission id, time]."""
+    hidden = page.hidden if isinstance(page, FormPage) else page
     serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="ikm-render-token")
-    return list(serializer.loads(page.hidden["token"]))
+    return list(serializer.loads(hidden["token"]))
 
 
 def enrol_kiosk(

@@ -298,6 +298,20 @@ def test_a_complete_submission_is_stored_and_thanked(citizen, session):
     assert "<h1>Terima kasih!</h1>" in thanks.get_data(as_text=True)
 
 
+def test_signals_of_a_quick_straight_answer_outside_service_hours(citizen, session):
+    """All nine the same: straight-lined; sent at 15:00 in Jakarta to an OPD serving 07:00 to
+    14:00: off hours; both only signals, the answer counts."""
+    opd = queries.get_opd(session, slug="bpbd")
+    opd.service_hours = "07:00-14:00"
+    session.add(opd)
+    session.commit()
+    assert datetime.fromtimestamp(citizen.clock.now, UTC).hour == 8  # 15:00 WIB
+    assert citizen.submit(wait=42).status_code == 303
+    [row] = stored(session)
+    assert (row.straightline, row.off_hours, row.seconds) == (True, True, 42)
+    assert (row.status, row.flag_reason) == ("counted", None)
+
+
 def test_thank_you_in_english(citizen):
     """The thank-you page follows the chosen language."""
     response = citizen.submit(query="?lang=en")
