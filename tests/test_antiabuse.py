@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import request
@@ -358,6 +359,21 @@ def test_missing_or_wrong_codes_are_refused(open_wave, session, typed, required,
         )
     assert [p.code for p in refused.value.problems] == [expected]
     assert stored(session) == []
+
+
+def test_an_expired_counter_code_is_refused(open_wave, session):
+    """A counter screen's code serves several answers until it expires, then none."""
+    add_code(session, "MNPQ2345", max_uses=50, expires_at=utcnow() + timedelta(minutes=5))
+    add_code(session, "MNPQ2346", max_uses=50, expires_at=utcnow() - timedelta(seconds=1))
+    for sid in ("a" * 32, "b" * 32):
+        store_submission(
+            session, submission=make_submission(session, sid), visit_code=claim("MNPQ2345")
+        )
+    with pytest.raises(VisitCodeError):
+        store_submission(
+            session, submission=make_submission(session, "c" * 32), visit_code=claim("MNPQ2346")
+        )
+    assert [row.verified for row in stored(session)] == [True, True]
 
 
 def test_an_optional_wave_stores_an_answer_without_code(open_wave, session):

@@ -22,7 +22,6 @@ class MemoryStore:
     def __init__(self) -> None:
         """Start empty."""
         self.data: dict[tuple[str, int], int] = {}
-        self.writes = 0
 
     def counts(self, keys, *, first, last):
         """Return each key's count per bucket in first..last."""
@@ -32,12 +31,14 @@ class MemoryStore:
                 found.setdefault(key, {})[bucket] = count
         return found
 
-    def add(self, keys, *, bucket, oldest, ttl):
-        """Count one hit per key."""
-        self.writes += 1
+    def add(self, keys, *, bucket, first, ttl):
+        """Count one hit per key; return (this bucket's count, the earlier buckets' sum)."""
+        found = {}
         for key in keys:
             self.data[(key, bucket)] = self.data.get((key, bucket), 0) + 1
-        return {key: self.data[(key, bucket)] for key in keys}
+            earlier = sum(n for (k, b), n in self.data.items() if k == key and first <= b < bucket)
+            found[key] = (self.data[(key, bucket)], earlier)
+        return found
 
 
 def test_settings_are_checked():
@@ -60,18 +61,18 @@ def test_defaults_allow_twenty_per_network_per_hour():
 
 
 def test_soft_then_hard():
-    """Hits 1..soft are plain, soft+1..hard are bursts, the next is refused and not counted."""
+    """Hits 1..soft are plain, soft+1..hard are bursts, then refused (and still counted)."""
     store = MemoryStore()
     rules = [Rule("k", soft=2, hard=4)]
-    outcomes = [hit(store, rules, now=1000.0, limits=SMALL) for _ in range(5)]
+    outcomes = [hit(store, rules, now=1000.0, limits=SMALL) for _ in range(6)]
     assert [(o.refused, o.burst, o.totals) for o in outcomes] == [
         (False, False, (1,)),
         (False, False, (2,)),
         (False, True, (3,)),
         (False, True, (4,)),
-        (True, False, (4,)),
+        (True, False, (5,)),
+        (True, False, (6,)),
     ]
-    assert store.writes == 4  # the refused hit wrote nothing
 
 
 def test_the_window_slides_by_buckets():
@@ -83,25 +84,38 @@ def test_the_window_slides_by_buckets():
         assert not hit(store, rules, now=now, limits=SMALL).refused
     refused = hit(store, rules, now=1200.0, limits=SMALL)
     # A window of 5 buckets: bucket b counts while floor(t / 60) <= b + 4, so bucket 16 leaves
-    # at 21 * 60 = 1260 s.
+    # at 21 * 60 = 1260 s; then 2 (bucket 18) + 1 (the refused hit, bucket 20) remain.
     assert refused.refused and refused.retry_after == 60
-    assert hit(store, rules, now=1259.0, limits=SMALL).refused
     allowed = hit(store, rules, now=1260.0, limits=SMALL)
-    assert not allowed.refused and allowed.totals == (3,)
+    assert not allowed.refused and allowed.totals == (4,)
 
 
-def test_retry_after_waits_for_enough_buckets():
-    """When one old bucket is not enough, Retry-After waits for the next one too."""
+def test_a_flood_that_goes_on_stays_refused():
+    """Refused hits count: whoever keeps sending past the hard limit is not let back in."""
     store = MemoryStore()
     rules = [Rule("k", soft=None, hard=4)]
-    for now in (1000.0, 1070.0, 1075.0, 1080.0):  # buckets 16, 17, 17, 18
-        hit(store, rules, now=now, limits=SMALL)
-    store.data[("k", 17)] = 2
-    # Total 4: dropping bucket 16 leaves 3, room for one: bucket 16 leaves at 1260.
-    assert hit(store, rules, now=1100.0, limits=SMALL).retry_after == 160
-    store.data[("k", 16)] = 1
-    store.data[("k", 17)] = 3  # total 5 now: buckets 16 and 17 must both go (1320 s)
-    assert hit(store, rules, now=1100.0, limits=SMALL).retry_after == 220
+    outcomes = [hit(store, rules, now=1000.0 + 30 * i, limits=SMALL) for i in range(30)]
+    assert [o.refused for o in outcomes] == [False] * 4 + [True] * 26
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        # 16:2 + 18:1 + this bucket's 2 (one allowed, then the refused one) = 5: dropping
+        # bucket 16 leaves 3, room for one: it leaves at (16 + 5) * 60 = 1260 s.
+        ({16: 2, 18: 1}, 1260 - 1100),
+        # 16:1 + 17:1 + 18:3 = 5: dropping 16 leaves 4, no room; 17 too: at 22 * 60 = 1320 s.
+        ({16: 1, 17: 1, 18: 1}, 1320 - 1100),
+    ],
+)
+def test_retry_after_waits_for_enough_buckets(before, expected):
+    """When one old bucket is not enough, Retry-After waits for the next one too."""
+    store = MemoryStore()
+    store.data = {("k", bucket): n for bucket, n in before.items()}
+    rules = [Rule("k", soft=None, hard=4)]
+    assert not hit(store, rules, now=1100.0, limits=SMALL).refused  # bucket 18
+    refused = hit(store, rules, now=1100.0, limits=SMALL)
+    assert refused.refused and refused.retry_after == expected
 
 
 def test_survey_rules_keys():
@@ -132,17 +146,18 @@ def test_survey_rules_keys():
 def test_database_store_upserts_and_prunes(app, session):
     """One upsert counts several keys; counts read back per bucket; old buckets go."""
     store = DatabaseStore(session)
-    assert store.add(["b", "a"], bucket=100, oldest=96, ttl=360) == {"a": 1, "b": 1}
-    assert store.add(["a"], bucket=100, oldest=96, ttl=360) == {"a": 2}
-    assert store.add(["a"], bucket=101, oldest=97, ttl=360) == {"a": 1}
+    assert store.add(["b", "a"], bucket=100, first=96, ttl=360) == {"a": (1, 0), "b": (1, 0)}
+    assert store.add(["a"], bucket=100, first=96, ttl=360) == {"a": (2, 0)}
+    assert store.add(["a"], bucket=101, first=97, ttl=360) == {"a": (1, 2)}
+    assert store.add(["a", "b"], bucket=101, first=101, ttl=360) == {"a": (2, 0), "b": (1, 0)}
     session.commit()
     assert store.counts(["a", "b", "c"], first=96, last=101) == {
-        "a": {100: 2, 101: 1},
-        "b": {100: 1},
+        "a": {100: 2, 101: 2},
+        "b": {100: 1, 101: 1},
     }
-    assert store.counts(["a"], first=101, last=101) == {"a": {101: 1}}
+    assert store.counts(["a"], first=101, last=101) == {"a": {101: 2}}
     # A later bucket prunes what has left its window (once per bucket and process).
-    store.add(["c"], bucket=200, oldest=196, ttl=360)
+    store.add(["c"], bucket=200, first=196, ttl=360)
     session.commit()
     left = session.execute(sa.select(RateCounter.key, RateCounter.bucket)).all()
     assert [tuple(row) for row in left] == [("c", 200)]
@@ -194,12 +209,13 @@ def redis_prefix(redis_client):
 def test_redis_store(redis_client, redis_prefix):
     """INCR per key and bucket, counts read in one MGET, counters expire."""
     store = RedisStore(redis_client, prefix=redis_prefix)
-    assert store.add(["b", "a"], bucket=100, oldest=96, ttl=360) == {"a": 1, "b": 1}
-    assert store.add(["a"], bucket=100, oldest=96, ttl=360) == {"a": 2}
-    assert store.add(["a"], bucket=101, oldest=97, ttl=360) == {"a": 1}
+    assert store.add(["b", "a"], bucket=100, first=96, ttl=360) == {"a": (1, 0), "b": (1, 0)}
+    assert store.add(["a"], bucket=100, first=96, ttl=360) == {"a": (2, 0)}
+    assert store.add(["a"], bucket=101, first=97, ttl=360) == {"a": (1, 2)}
+    assert store.add(["a", "b"], bucket=101, first=101, ttl=360) == {"a": (2, 0), "b": (1, 0)}
     assert store.counts(["a", "b", "c"], first=96, last=101) == {
-        "a": {100: 2, 101: 1},
-        "b": {100: 1},
+        "a": {100: 2, 101: 2},
+        "b": {100: 1, 101: 1},
     }
     ttl = redis_client.ttl(f"{redis_prefix}a:100")
     assert 0 < ttl <= 360

@@ -10,13 +10,14 @@ network, with a hard limit only.
 
 Keys are keyed hashes (HMAC-SHA256 with the app secret) of what they count, never an address.
 The counters live in the database (the ``ratecounter`` table: one upsert per POST for all its
-keys) or in Redis when ``IKM_REDIS_URL`` is set. The check reads first and writes only when
-the POST is allowed, so a refused flood costs one read; two requests racing past the hard
-limit at the same instant may both get through, which a limit meant to cap a flood tolerates.
+keys, which also returns their counts over the window) or in Redis when ``IKM_REDIS_URL`` is
+set (one pipeline). Every POST to a survey is counted, refused ones too, so a flood that goes
+on stays refused.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -132,42 +133,44 @@ def survey_rules(
 class Store(Protocol):
     """Where the counters live: the database or Redis."""
 
+    def add(
+        self, keys: Sequence[str], *, bucket: int, first: int, ttl: int
+    ) -> dict[str, tuple[int, int]]:
+        """Count one hit on each key in ``bucket``, in one round trip.
+
+        Return, per key, its count in ``bucket`` (this hit included) and the sum of its
+        earlier buckets from ``first`` on. ``ttl`` is how long (seconds) a counter must live;
+        buckets before ``first`` are no longer needed.
+        """
+        ...
+
     def counts(self, keys: Sequence[str], *, first: int, last: int) -> dict[str, dict[int, int]]:
         """Return each key's count per bucket, buckets ``first``..``last`` (absent: none)."""
         ...
 
-    def add(self, keys: Sequence[str], *, bucket: int, oldest: int, ttl: int) -> dict[str, int]:
-        """Count one hit on each key in ``bucket``; return each key's count in that bucket.
-
-        Buckets before ``oldest`` are no longer needed; ``ttl`` is how long (seconds) a new
-        counter must live.
-        """
-        ...
-
 
 def hit(store: Store, rules: Sequence[Rule], *, now: float, limits: Limits) -> Outcome:
-    """Count one hit against ``rules`` unless one is past its hard limit; say what was found."""
+    """Count one hit against ``rules`` and say what they make of it.
+
+    The hit is counted first, in one round trip; a refused hit counts too, so a flood keeps
+    being refused for as long as it goes on. Only a refusal reads the buckets again, to say
+    when the next hit would fit (Retry-After).
+    """
     current = int(now // limits.bucket)
     first = current - limits.buckets + 1
     keys = sorted({rule.key for rule in rules})
-    seen = store.counts(keys, first=first, last=current)
-    retry = 0
-    for rule in rules:
-        buckets = seen.get(rule.key, {})
-        if rule.hard is not None and sum(buckets.values()) + 1 > rule.hard:
-            retry = max(retry, _retry_after(buckets, hard=rule.hard, now=now, limits=limits))
-    if retry:
-        totals = tuple(sum(seen.get(rule.key, {}).values()) for rule in rules)
+    found = store.add(keys, bucket=current, first=first, ttl=limits.window + limits.bucket)
+    totals = tuple(sum(found[rule.key]) for rule in rules)
+    pairs = list(zip(rules, totals, strict=True))
+    if any(rule.hard is not None and total > rule.hard for rule, total in pairs):
+        seen = store.counts(keys, first=first, last=current)
+        retry = max(
+            _retry_after(seen.get(rule.key, {}), hard=rule.hard, now=now, limits=limits)
+            for rule, total in pairs
+            if rule.hard is not None and total > rule.hard
+        )
         return Outcome(refused=True, retry_after=retry, totals=totals)
-    now_counts = store.add(keys, bucket=current, oldest=first, ttl=limits.window + limits.bucket)
-    totals = tuple(
-        sum(n for b, n in seen.get(rule.key, {}).items() if b != current) + now_counts[rule.key]
-        for rule in rules
-    )
-    burst = any(
-        rule.soft is not None and total > rule.soft
-        for rule, total in zip(rules, totals, strict=True)
-    )
+    burst = any(rule.soft is not None and total > rule.soft for rule, total in pairs)
     return Outcome(burst=burst, totals=totals)
 
 
@@ -213,38 +216,46 @@ class DatabaseStore:
             found.setdefault(key, {})[int(bucket)] = int(count)
         return found
 
-    def add(self, keys: Sequence[str], *, bucket: int, oldest: int, ttl: int) -> dict[str, int]:
-        """Count one hit per key in ``bucket``: one INSERT .. ON CONFLICT DO UPDATE .. RETURNING."""
-        self._prune(bucket, oldest)
-        insert = _dialect_insert(self.session)(_TABLE).values(
-            [{"key": key, "bucket": bucket, "count": 1} for key in sorted(set(keys))]
-        )
-        # Keys in a fixed order: two racing upserts on PostgreSQL lock rows in the same order.
-        statement = insert.on_conflict_do_update(
-            index_elements=[_TABLE.c.key, _TABLE.c.bucket],
-            set_={"count": _TABLE.c.count + 1},
-        ).returning(_TABLE.c.key, _TABLE.c.count)
-        return {key: int(count) for key, count in self.session.execute(statement)}
+    def add(
+        self, keys: Sequence[str], *, bucket: int, first: int, ttl: int
+    ) -> dict[str, tuple[int, int]]:
+        """Count one hit per key: one INSERT .. ON CONFLICT DO UPDATE .. RETURNING statement,
+        whose RETURNING also sums the key's earlier buckets."""
+        self._prune(bucket, first)
+        unique = sorted(set(keys))
+        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(unique)}
+        params.update(bucket=bucket, first=first)
+        rows = self.session.execute(_upsert(len(unique)), params)
+        return {key: (int(count), int(earlier)) for key, count, earlier in rows}
 
-    def _prune(self, bucket: int, oldest: int) -> None:
+    def _prune(self, bucket: int, first: int) -> None:
         """Delete buckets past the window, once per bucket per process and database."""
         url = str(self.session.get_bind().engine.url)
         with _PRUNE_LOCK:
             if _PRUNED.get(url, -1) >= bucket:
                 return
             _PRUNED[url] = bucket
-        self.session.execute(sa.delete(_TABLE).where(_TABLE.c.bucket < oldest))
+        self.session.execute(_PRUNE, {"first": first})
 
 
-def _dialect_insert(session: Session) -> Any:
-    """Return the INSERT construct of the session's database (both have ON CONFLICT)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+_PRUNE = sa.text("DELETE FROM ratecounter WHERE bucket < :first")
 
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert
+@functools.cache
+def _upsert(size: int) -> sa.TextClause:
+    """Return the counting statement for ``size`` keys (the same SQL on SQLite and PostgreSQL).
+
+    Written out once per size: building it per request cost more than running it. Keys come
+    in a fixed order, so two racing upserts on PostgreSQL lock their rows in the same order.
+    """
+    values = ", ".join(f"(:k{i}, :bucket, 1)" for i in range(size))
+    return sa.text(
+        f"INSERT INTO ratecounter (key, bucket, count) VALUES {values} "  # nosec B608
+        "ON CONFLICT (key, bucket) DO UPDATE SET count = ratecounter.count + 1 "
+        "RETURNING key, count, (SELECT COALESCE(SUM(earlier.count), 0) FROM ratecounter AS "
+        "earlier WHERE earlier.key = ratecounter.key AND earlier.bucket >= :first "
+        "AND earlier.bucket < :bucket)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,13 +284,22 @@ class RedisStore:
                 found.setdefault(key, {})[bucket] = int(value)
         return found
 
-    def add(self, keys: Sequence[str], *, bucket: int, oldest: int, ttl: int) -> dict[str, int]:
-        """Count one hit per key in ``bucket`` (INCR and EXPIRE in one pipeline)."""
+    def add(
+        self, keys: Sequence[str], *, bucket: int, first: int, ttl: int
+    ) -> dict[str, tuple[int, int]]:
+        """Count one hit per key: INCR, EXPIRE and MGET of the earlier buckets, one pipeline."""
         unique = sorted(set(keys))
+        earlier = range(first, bucket)
         pipe = self.client.pipeline(transaction=False)
         for key in unique:
             name = self._name(key, bucket)
             pipe.incr(name)
             pipe.expire(name, ttl)
+            pipe.mget([self._name(key, b) for b in earlier] or [name])
         results = pipe.execute()
-        return {key: int(results[2 * i]) for i, key in enumerate(unique)}
+        found = {}
+        for i, key in enumerate(unique):
+            count, _expire, values = results[3 * i : 3 * i + 3]
+            before = sum(int(v) for v in values if v is not None) if earlier else 0
+            found[key] = (int(count), before)
+        return found
