@@ -53,7 +53,8 @@ KIOSK_MAX_AGE = 400 * 24 * 3600  # browsers cap a cookie's life at 400 days; rev
 # A token from a server whose clock runs a little ahead is still a token.
 CLOCK_SKEW = 60.0
 _KIOSK_SALT = "ikm-kiosk-device"
-_TOKEN_SALT = "ikm-render-token"
+# A salt that keeps the render token's signatures apart from the other signed values, no secret.
+_TOKEN_SALT = "ikm-render-token"  # nosec B105
 _SEEN_SALT = "ikm-seen-device"
 _SERIALIZERS_KEY = "ikm_signers"
 _REDIS_KEY = "ikm_redis"
