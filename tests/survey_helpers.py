@@ -1,8 +1,8 @@
 """Helpers for the citizen survey tests: a fake clock and a citizen that fills in the form.
 
 ``SurveyActions`` plays the part flaskr's ``AuthActions`` plays in its tests: it opens the
-survey page, reads the hidden fields (``csrf_token``, ``submission_id``, ``t``, ``channel``)
-from the HTML and posts answers with them. Each request runs in an app context of its own:
+survey page, reads the hidden fields (``csrf_token`` and the render ``token``) from the HTML
+and posts answers with them. Each request runs in an app context of its own:
 the ``session`` fixture keeps one app context open for the whole test, and Flask's test
 client would otherwise reuse it, sharing ``g`` (the cached locale, the CSRF token, the
 database session) between requests as no real browser ever would.
@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from itsdangerous import URLSafeSerializer
 from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
@@ -27,7 +28,7 @@ from werkzeug.test import TestResponse
 from survey.cli.main import ikm
 from survey.core import opds, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
-from survey.core.models import Opd, Response, Wave
+from survey.core.models import KioskDevice, Opd, Response, Wave
 from survey.web import antiabuse
 
 ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
@@ -175,6 +176,34 @@ class SurveyActions:
     def submit(self, answers: Mapping[str, str] | None = None, **extra: Any) -> TestResponse:
         """Answer the survey (every question 4 by default) and return the POST's response."""
         return self.post(dict(ALL_FOURS if answers is None else answers), **extra)
+
+
+def token_payload(app: Flask, page: FormPage | Mapping[str, str]) -> list[Any]:
+    """Return what a page's render token carries: [wave id, OPD id, submission id, time]."""
+    hidden = page.hidden if isinstance(page, FormPage) else page
+    serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="ikm-render-token")
+    return list(serializer.loads(hidden["token"]))
+
+
+def enrol_kiosk(
+    session: Session,
+    app: Flask,
+    client: FlaskClient,
+    *,
+    wave: str = "uji-2026",
+    opd: str = "bpbd",
+    label: str = "Tablet loket 1",
+) -> KioskDevice:
+    """Enrol a kiosk for ``wave`` and ``opd`` and give ``client`` its cookie, as staff would."""
+    wave_row = queries.get_wave(session, slug=wave)
+    opd_row = queries.get_opd(session, slug=opd)
+    device = KioskDevice(wave_id=wave_row.id, opd_id=opd_row.id, label=label, enrolled_by="eva")
+    session.add(device)
+    session.commit()
+    with app.test_request_context():
+        value = antiabuse.sign_kiosk(device_id=device.id, wave_id=wave_row.id, opd_id=opd_row.id)
+    client.set_cookie(antiabuse.KIOSK_COOKIE, value)
+    return device
 
 
 def stored(session: Session) -> list[Response]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import request
@@ -10,9 +11,17 @@ from itsdangerous import URLSafeSerializer
 from survey_helpers import stored
 
 from survey.core import queries, submissions
-from survey.core.submissions import Submission, store_submission
+from survey.core.codes import code_hash
+from survey.core.evidence import Evidence
+from survey.core.models import VisitCode, utcnow
+from survey.core.submissions import (
+    Submission,
+    VisitCodeClaim,
+    VisitCodeError,
+    store_submission,
+)
 from survey.web import antiabuse
-from survey.web.antiabuse import SlidingWindowLimiter, Verdict, assess
+from survey.web.antiabuse import Verdict, assess
 
 
 def make_submission(session, submission_id: str = "a" * 32, **overrides) -> Submission:
@@ -28,13 +37,9 @@ def make_submission(session, submission_id: str = "a" * 32, **overrides) -> Subm
 
 
 def test_submission_ids():
-    """Fresh ids are 32 hex digits; a bad id is replaced, a good one kept."""
-    fresh = antiabuse.new_submission_id()
-    assert re.fullmatch(r"[0-9a-f]{32}", fresh)
-    assert antiabuse.checked_submission_id(fresh) == fresh
-    for bad in (None, "", "A" * 32, "g" * 32, "a" * 31, "a" * 33, fresh + "\n"):
-        replaced = antiabuse.checked_submission_id(bad)
-        assert replaced != bad and re.fullmatch(r"[0-9a-f]{32}", replaced)
+    """Fresh ids are 32 hex digits, a new one each time."""
+    fresh = {antiabuse.new_submission_id() for _ in range(3)}
+    assert len(fresh) == 3 and all(re.fullmatch(r"[0-9a-f]{32}", value) for value in fresh)
 
 
 @pytest.mark.parametrize(
@@ -43,19 +48,21 @@ def test_submission_ids():
         ({}, Verdict()),
         ({"honeypot": "x"}, Verdict("flagged", "bot-suspect")),
         ({"honeypot": "   "}, Verdict()),
-        ({"rendered_at": None}, Verdict("flagged", "bot-suspect")),
-        ({"rendered_at": 98.0}, Verdict("flagged", "bot-suspect")),
-        ({"rendered_at": 97.0}, Verdict()),
+        ({"seconds": None}, Verdict("flagged", "bot-suspect")),
+        ({"seconds": 2.0}, Verdict("flagged", "bot-suspect")),
+        ({"seconds": 3.0}, Verdict()),
         ({"seen_before": True}, Verdict("flagged", "duplicate-device")),
+        ({"burst": True}, Verdict("flagged", "burst")),
+        ({"seen_before": True, "burst": True}, Verdict("flagged", "duplicate-device")),
         ({"seen_before": True, "honeypot": "x"}, Verdict("flagged", "bot-suspect")),
+        ({"seconds": 1.0, "burst": True}, Verdict("flagged", "bot-suspect")),
     ],
 )
 def test_assess(kwargs, expected):
-    """Bot signs come first, then a repeated device; otherwise the answer is counted."""
+    """Bot signs come first, then a repeated device, then a burst; otherwise counted."""
     arguments = {
         "honeypot": "",
-        "rendered_at": 50.0,
-        "now": 100.0,
+        "seconds": 50.0,
         "min_seconds": 3.0,
         "seen_before": False,
         **kwargs,
@@ -63,30 +70,6 @@ def test_assess(kwargs, expected):
     verdict = assess(**arguments)
     assert verdict == expected
     assert verdict.flagged == (expected.status == "flagged")
-
-
-def test_sliding_window():
-    """At most ``limit`` hits per window; a refused hit does not extend the wait."""
-    limiter = SlidingWindowLimiter()
-    hits = [limiter.hit("k", now=t, limit=3, window=10) for t in (0, 1, 2, 3, 9)]
-    assert hits == [True, True, True, False, False]
-    assert limiter.hit("k", now=10, limit=3, window=10) is True  # the hit at 0 has expired
-    assert limiter.hit("k", now=10.5, limit=3, window=10) is False
-    assert limiter.hit("other", now=10.5, limit=3, window=10) is True
-
-
-def test_limiter_memory_is_bounded():
-    """However many clients come, at most ``max_keys`` are tracked, each with <= limit hits."""
-    limiter = SlidingWindowLimiter(max_keys=100)
-    for i in range(1000):
-        limiter.hit(f"client-{i}", now=float(i), limit=5, window=10_000)
-    assert len(limiter) == 100
-    for _ in range(50):
-        limiter.hit("busy", now=2000.0, limit=5, window=10_000)
-    assert len(limiter._hits["busy"]) == 5
-    # Stale clients go first once the window has passed.
-    limiter.hit("late", now=1e9, limit=5, window=10)
-    assert len(limiter) == 1
 
 
 def test_client_key_hides_the_address():
@@ -115,22 +98,58 @@ def test_submission_value_object_refuses_nonsense():
 # Signed values (need the app's secret)
 
 
-def test_render_time_round_trip_and_tampering(app, monkeypatch):
-    """``t`` carries the render time signed; anything altered or foreign reads as None."""
+def test_render_token_round_trip_and_tampering(app, monkeypatch):
+    """The token carries wave, OPD, a fresh submission id and the render time, signed; it is
+    refused for another wave or OPD, once expired, tampered, or signed for something else."""
     monkeypatch.setattr(antiabuse, "clock", lambda: 1234.5)
     with app.test_request_context():
-        token = antiabuse.sign_render_time()
-        assert antiabuse.read_render_time(token) == 1234.5
-        assert antiabuse.read_render_time(token[:-2] + "xx") is None
-        assert antiabuse.read_render_time(None) is None
-        assert antiabuse.read_render_time("1234.5") is None
-        other_secret = URLSafeSerializer("another-secret-key-0123456789", salt="ikm-render-time")
-        assert antiabuse.read_render_time(other_secret.dumps(1234.5)) is None
-        # A value signed for the device cookie is no render time.
-        cookie_like = URLSafeSerializer(app.config["SECRET_KEY"], salt="ikm-seen-device")
-        assert antiabuse.read_render_time(cookie_like.dumps(1234.5)) is None
-        forged = URLSafeSerializer(app.config["SECRET_KEY"], salt="ikm-render-time")
-        assert antiabuse.read_render_time(forged.dumps("soon")) is None
+        raw = antiabuse.issue_token(wave_id=3, opd_id=7)
+        other = antiabuse.issue_token(wave_id=3, opd_id=7)
+        read = antiabuse.read_token(raw, wave_id=3, opd_id=7, now=1300.0, max_age=100)
+        assert read is not None
+        assert (read.wave_id, read.opd_id, read.rendered_at) == (3, 7, 1234.5)
+        assert re.fullmatch(r"[0-9a-f]{32}", read.submission_id)
+        second = antiabuse.read_token(other, wave_id=3, opd_id=7, now=1300.0, max_age=100)
+        assert second is not None and second.submission_id != read.submission_id
+
+        def reads(token, wave=3, opd=7, now=1300.0):
+            """Return whether ``token`` is accepted."""
+            found = antiabuse.read_token(token, wave_id=wave, opd_id=opd, now=now, max_age=100)
+            return found is not None
+
+        assert reads(raw, now=1334.5)  # exactly max_age old
+        assert not reads(raw, now=1334.6)  # expired
+        assert not reads(raw, now=1234.5 - antiabuse.CLOCK_SKEW - 1)  # from the future
+        assert not reads(raw, wave=4) and not reads(raw, opd=8)
+        assert not reads(raw[:-2] + "xx") and not reads(None) and not reads("")
+        secret = app.config["SECRET_KEY"]
+        sid = "a" * 32
+        for salt, payload in [
+            ("ikm-render-token", [3, 7, sid]),  # too short
+            ("ikm-render-token", [3, 7, "x' OR 1=1", 1234.5]),  # not a submission id
+            ("ikm-render-token", [True, 7, sid, 1234.5]),
+            ("ikm-render-token", [3, 7, sid, "soon"]),
+            ("ikm-render-token", {"w": 3}),
+            ("ikm-seen-device", [3, 7, sid, 1234.5]),  # signed for the device cookie
+        ]:
+            assert not reads(URLSafeSerializer(secret, salt=salt).dumps(payload)), payload
+        foreign = URLSafeSerializer("another-secret-key-0123456789", salt="ikm-render-token")
+        assert not reads(foreign.dumps([3, 7, sid, 1234.5]))
+        genuine = URLSafeSerializer(secret, salt="ikm-render-token")
+        assert reads(genuine.dumps([3, 7, sid, 1234.5]))
+
+
+def test_kiosk_cookie_round_trip(app):
+    """The kiosk cookie names a device, wave and OPD, signed; anything else reads as None."""
+    with app.test_request_context():
+        value = antiabuse.sign_kiosk(device_id=5, wave_id=1, opd_id=2)
+    with app.test_request_context(headers={"Cookie": f"ikm_kiosk={value}"}):
+        assert antiabuse.read_kiosk(request) == (5, 1, 2)
+    with app.test_request_context(headers={"Cookie": f"ikm_kiosk={value[:-3]}abc"}):
+        assert antiabuse.read_kiosk(request) is None
+    forged = URLSafeSerializer(app.config["SECRET_KEY"], salt="ikm-seen-device").dumps([5, 1, 2])
+    with app.test_request_context(headers={"Cookie": f"ikm_kiosk={forged}"}):
+        assert antiabuse.read_kiosk(request) is None
 
 
 def test_device_cookie(app):
@@ -228,3 +247,137 @@ def test_flagged_answers_are_kept(open_wave, session):
         4,
         "spam",
     )
+
+
+def test_evidence_is_stored_with_the_answer(open_wave, session):
+    """Every signal lands in its column; the verified flag is the store's alone to set."""
+    signals = Evidence(
+        seconds=42,
+        straightline=True,
+        repeat_device=True,
+        burst=True,
+        off_hours=True,
+        network="0123456789abcdef",
+        verified=True,  # claimed without a code: ignored
+    )
+    store_submission(
+        session,
+        submission=make_submission(session),
+        status="flagged",
+        flag_reason="duplicate-device",
+        evidence=signals,
+    )
+    [row] = stored(session)
+    assert (row.seconds, row.straightline, row.repeat_device, row.burst, row.off_hours) == (
+        42,
+        True,
+        True,
+        True,
+        True,
+    )
+    assert (row.network, row.verified, row.device_id) == ("0123456789abcdef", False, None)
+
+
+def add_code(session, code: str, *, max_uses: int = 1, expires_at=None) -> VisitCode:
+    """Store a visit code for the open wave's BPBD (only its hash), as the staff side does."""
+    wave = queries.get_wave(session, slug="uji-2026")
+    opd = queries.get_opd(session, slug="bpbd")
+    row = VisitCode(
+        wave_id=wave.id,
+        opd_id=opd.id,
+        code_hash=code_hash(code, wave_id=wave.id, secret="s" * 32),
+        max_uses=max_uses,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def claim(code, *, required=False) -> VisitCodeClaim:
+    """A visit code typed with an answer."""
+    return VisitCodeClaim(code=code, required=required, secret="s" * 32, now=utcnow())
+
+
+def test_a_valid_code_verifies_the_answer_once(open_wave, session):
+    """A valid code is used up with the answer it verifies; the same code again is refused
+    and nothing of that second answer is written; a replay of the first answer is the first."""
+    code = add_code(session, "ABCDEFGH")
+    first = store_submission(
+        session, submission=make_submission(session), visit_code=claim("abcd-efgh")
+    )
+    assert first.created
+    replay = store_submission(
+        session, submission=make_submission(session), visit_code=claim("ABCDEFGH")
+    )
+    assert replay.response_id == first.response_id and not replay.created
+    with pytest.raises(VisitCodeError) as refused:
+        store_submission(
+            session, submission=make_submission(session, "b" * 32), visit_code=claim("ABCDEFGH")
+        )
+    assert [p.code for p in refused.value.problems] == ["visit-code-invalid"]
+    [row] = stored(session)
+    assert row.verified is True and row.submission_id == "a" * 32
+    session.refresh(code)
+    assert code.uses == 1
+
+
+def test_a_refused_answer_does_not_burn_the_code(open_wave, session, monkeypatch):
+    """When the answer's INSERT fails the code's use is rolled back with it."""
+    code = add_code(session, "ABCDEFGH")
+
+    def broken(*_args, **_kwargs):
+        """Fail like a database refusing the row."""
+        raise RuntimeError("insert failed")
+
+    monkeypatch.setattr(submissions, "_row_values", broken)
+    with pytest.raises(RuntimeError):
+        store_submission(session, submission=make_submission(session), visit_code=claim("ABCDEFGH"))
+    session.rollback()
+    session.refresh(code)
+    assert code.uses == 0 and stored(session) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "required", "expected"),
+    [
+        (None, True, "visit-code-required"),
+        ("  ", True, "visit-code-required"),
+        ("ABCDEFGX", True, "visit-code-invalid"),
+        ("ABCDEFGX", False, "visit-code-invalid"),
+        ("not a code", False, "visit-code-invalid"),
+    ],
+)
+def test_missing_or_wrong_codes_are_refused(open_wave, session, typed, required, expected):
+    """No code where one is required, or a code that is not valid: refused, nothing written."""
+    add_code(session, "ABCDEFGH")
+    with pytest.raises(VisitCodeError) as refused:
+        store_submission(
+            session,
+            submission=make_submission(session),
+            visit_code=claim(typed, required=required),
+        )
+    assert [p.code for p in refused.value.problems] == [expected]
+    assert stored(session) == []
+
+
+def test_an_expired_counter_code_is_refused(open_wave, session):
+    """A counter screen's code serves several answers until it expires, then none."""
+    add_code(session, "MNPQ2345", max_uses=50, expires_at=utcnow() + timedelta(minutes=5))
+    add_code(session, "MNPQ2346", max_uses=50, expires_at=utcnow() - timedelta(seconds=1))
+    for sid in ("a" * 32, "b" * 32):
+        store_submission(
+            session, submission=make_submission(session, sid), visit_code=claim("MNPQ2345")
+        )
+    with pytest.raises(VisitCodeError):
+        store_submission(
+            session, submission=make_submission(session, "c" * 32), visit_code=claim("MNPQ2346")
+        )
+    assert [row.verified for row in stored(session)] == [True, True]
+
+
+def test_an_optional_wave_stores_an_answer_without_code(open_wave, session):
+    """Without a code in an optional wave the answer is stored, not verified."""
+    store_submission(session, submission=make_submission(session), visit_code=claim(""))
+    [row] = stored(session)
+    assert row.verified is False and row.status == "counted"

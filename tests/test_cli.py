@@ -487,7 +487,7 @@ def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "IKM_INSTANCE_PATH": str(tmp_path), "IKM_RATE_LIMIT_COUNT": "abc"}
+    env = {**os.environ, "IKM_INSTANCE_PATH": str(tmp_path), "IKM_LIMIT_SOFT": "abc"}
     script = "from survey.cli.main import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", script, "wave", "list"],
@@ -498,7 +498,7 @@ def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path):
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.strip() == "Error: IKM_RATE_LIMIT_COUNT='abc' is not a valid int"
+    assert result.stderr.strip() == "Error: IKM_LIMIT_SOFT='abc' is not a valid int"
 
 
 def test_an_old_schema_says_to_run_init_db(runner, app):

@@ -28,15 +28,21 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from itsdangerous import URLSafeSerializer
 
 ROOT = Path(__file__).resolve().parent.parent
 SURVEY_PATHS = ("/s/uji-2026/bpbd", "/s/uji-2026/rsud", "/s/uji-2026/dishub")
 CLIENTS = 4
 ANSWERS = "&".join(f"U{i}={1 + i % 4}" for i in range(1, 10))
 HIDDEN_RE = {
-    name: re.compile(rf'name="{name}"[^>]*value="([^"]*)"')
-    for name in ("csrf_token", "submission_id", "t")
+    name: re.compile(rf'name="{name}"[^>]*value="([^"]*)"') for name in ("csrf_token", "token")
 }
+
+
+def token_submission_id(token: str) -> str:
+    """Return the submission id a render token carries (readable; only its signature is secret)."""
+    payload = URLSafeSerializer("unused").load_payload(token.rsplit(".", 1)[0].encode("ascii"))
+    return str(payload[2])
 
 
 def _load_bench() -> ModuleType:
@@ -87,10 +93,10 @@ def _citizen_round(port: int, path: str, address: str, ledger: Ledger) -> None:
             with ledger.lock:
                 ledger.failures.append("a survey page without its hidden fields")
             return
-        sid = values["submission_id"]
+        sid = token_submission_id(values["token"])
         body = (
-            f"csrf_token={values['csrf_token']}&submission_id={sid}&t={values['t']}"
-            f"&channel=qr&website=&{ANSWERS}&comment=crash+test"
+            f"csrf_token={values['csrf_token']}&token={values['token']}"
+            f"&website=&{ANSWERS}&comment=crash+test"
         )
         conn.close()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

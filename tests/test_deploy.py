@@ -390,7 +390,7 @@ def proxied(app_config: dict, request: pytest.FixtureRequest):
     """
 
     def make(count: int) -> tuple[Flask, Session]:
-        app_config.update(PROXY_COUNT=count, RATE_LIMIT_COUNT=1)
+        app_config.update(PROXY_COUNT=count, LIMIT_HARD=1)
         app_config.pop("SESSION_COOKIE_SECURE")  # derived from the https PUBLIC_URL
         application: Flask = request.getfixturevalue("app")
         request.getfixturevalue("open_wave")
@@ -510,7 +510,7 @@ def _submit_over_http(base: str) -> tuple[int, str]:
     with opener.open(base + path, timeout=10) as page:
         inputs = [dict(ATTR_RE.findall(tag)) for tag in INPUT_RE.findall(page.read().decode())]
     hidden = {i["name"]: i.get("value", "") for i in inputs if i.get("type") == "hidden"}
-    assert {"csrf_token", "submission_id", "t"} <= set(hidden)
+    assert {"csrf_token", "token"} <= set(hidden)
     body = urllib.parse.urlencode({**hidden, **ALL_FOURS}).encode("ascii")
     # urllib follows the 303 to the thank-you page with a GET, as a browser does.
     with opener.open(base + path, data=body, timeout=10) as answer:

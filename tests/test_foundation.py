@@ -169,15 +169,15 @@ def test_secret_key_from_instance_folder(tmp_path):
 
 def test_environment_settings_are_typed(monkeypatch, tmp_path):
     """IKM_* variables override the defaults, numbers as numbers; bad numbers are refused."""
-    monkeypatch.setenv("IKM_RATE_LIMIT_COUNT", "7")
+    monkeypatch.setenv("IKM_LIMIT_SOFT", "7")
     monkeypatch.setenv("IKM_PUBLIC_URL", "https://skm.serangkota.go.id/")
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}"}, str(tmp_path))
-    assert app.config["RATE_LIMIT_COUNT"] == 7
+    assert app.config["LIMIT_SOFT"] == 7
     assert app.config["PUBLIC_URL"] == "https://skm.serangkota.go.id"
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["ikm_engine"].dispose()
-    monkeypatch.setenv("IKM_RATE_LIMIT_COUNT", "many")
-    with pytest.raises(ConfigError, match="IKM_RATE_LIMIT_COUNT"):
+    monkeypatch.setenv("IKM_LIMIT_SOFT", "many")
+    with pytest.raises(ConfigError, match="IKM_LIMIT_SOFT"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'e.sqlite3'}"}, str(tmp_path))
 
 

@@ -12,13 +12,16 @@ from survey_helpers import (
     SurveyActions,
     add_opd,
     create_wave,
+    enrol_kiosk,
     install_clock,
     raw_rows,
     stored,
+    token_payload,
 )
 
-from survey.core import queries
-from survey.core.models import Element, Questionnaire
+from survey.core import evidence, queries
+from survey.core.codes import code_hash
+from survey.core.models import Element, Questionnaire, VisitCode
 
 REGULATION_LABELS = {
     "U1": ["Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"],
@@ -100,9 +103,14 @@ def test_page_renders_one_fieldset_per_element(citizen, session):
         assert [label for _, label in question["radios"]] == elements[code].labels_id
     for code, labels in REGULATION_LABELS.items():
         assert [label for _, label in questions[code]["radios"]] == labels
-    assert set(page.hidden) == {"csrf_token", "submission_id", "t", "channel"}
-    assert re.fullmatch(r"[0-9a-f]{32}", page.hidden["submission_id"])
-    assert page.hidden["channel"] == "qr"
+    assert set(page.hidden) == {"csrf_token", "token"}
+    wave_id, opd_id, submission_id, rendered_at = token_payload(citizen.app, page)
+    assert (wave_id, opd_id) == (
+        queries.get_wave(session, slug="uji-2026").id,
+        queries.get_opd(session, slug="bpbd").id,
+    )
+    assert re.fullmatch(r"[0-9a-f]{32}", submission_id) and rendered_at == citizen.clock.now
+    assert "Kode kunjungan" not in html  # the wave does not ask for visit codes
     assert 'maxlength="1200"' in html
     assert "Data simulasi (demo)" not in html
 
@@ -131,12 +139,6 @@ def test_page_in_english(citizen):
     back = citizen.get(citizen.path + "?lang=id").get_data(as_text=True)
     assert '<html lang="id">' in back and 'href="/s/uji-2026/bpbd?lang=en"' in back
     assert citizen.client.get_cookie("lang").value == "id"
-
-
-def test_switch_link_keeps_the_channel(citizen):
-    """The language link keeps ``channel=kiosk`` so a kiosk stays a kiosk."""
-    html = citizen.open("?channel=kiosk").html
-    assert 'href="/s/uji-2026/bpbd?channel=kiosk&amp;lang=en"' in html
 
 
 def test_simulated_wave_says_so(citizen, session):
@@ -269,8 +271,19 @@ def test_a_complete_submission_is_stored_and_thanked(citizen, session):
     assert response.status_code == 303
     assert response.headers["Location"] == "/s/uji-2026/bpbd/terima-kasih"
     [row] = stored(session)
-    assert row.submission_id == page.hidden["submission_id"]
+    assert row.submission_id == token_payload(citizen.app, page)[2]
     assert (row.status, row.flag_reason, row.channel) == ("counted", None, "qr")
+    # The evidence: 10 s from render to submission (the fake clock), not straight-lined (U4
+    # differs), a first answer from this device, no burst, no service hours set, the network.
+    assert (row.seconds, row.straightline, row.repeat_device, row.burst) == (
+        10,
+        False,
+        False,
+        False,
+    )
+    assert (row.off_hours, row.verified, row.device_id) == (False, False, None)
+    secret = citizen.app.config["SECRET_KEY"]
+    assert row.network == evidence.network_hash("127.0.0.0/24", secret=secret)
     assert [row.answers()[i] for i in range(1, 10)] == [4, 4, 4, 1, 4, 4, 4, 4, 4]
     assert all(row.answers()[i] is None for i in range(10, 25))
     assert (row.sex, row.age, row.education, row.occupation) == ("P", 34, "D1-D3", "Wirausaha")
@@ -283,6 +296,20 @@ def test_a_complete_submission_is_stored_and_thanked(citizen, session):
     thanks = citizen.get(response.headers["Location"])
     assert thanks.status_code == 200
     assert "<h1>Terima kasih!</h1>" in thanks.get_data(as_text=True)
+
+
+def test_signals_of_a_quick_straight_answer_outside_service_hours(citizen, session):
+    """All nine the same: straight-lined; sent at 15:00 in Jakarta to an OPD serving 07:00 to
+    14:00: off hours; both only signals, the answer counts."""
+    opd = queries.get_opd(session, slug="bpbd")
+    opd.service_hours = "07:00-14:00"
+    session.add(opd)
+    session.commit()
+    assert datetime.fromtimestamp(citizen.clock.now, UTC).hour == 8  # 15:00 WIB
+    assert citizen.submit(wait=42).status_code == 303
+    [row] = stored(session)
+    assert (row.straightline, row.off_hours, row.seconds) == (True, True, 42)
+    assert (row.status, row.flag_reason) == ("counted", None)
 
 
 def test_thank_you_in_english(citizen):
@@ -432,13 +459,13 @@ def test_missing_csrf_token_rerenders_the_form(citizen, session):
     assert again.checked == {"U1": "3", "U5": "2"}
     assert ">Tolong</textarea>" in html
     assert again.hidden["csrf_token"]
-    assert again.hidden["submission_id"] == page.hidden["submission_id"]
+    assert again.hidden["token"] == page.hidden["token"]  # still valid: kept
     assert stored(session) == []
     # The re-rendered form goes through, once, under the original submission id.
     ok = citizen.post({"U1": "3", "U5": "2"}, page=again)
     assert ok.status_code == 303
     [row] = stored(session)
-    assert row.submission_id == page.hidden["submission_id"]
+    assert row.submission_id == token_payload(citizen.app, page)[2]
     assert row.status == "counted"
 
 
@@ -499,13 +526,15 @@ def test_the_same_post_twice_stores_one_row(citizen, session):
     assert len(rows) == 1 and rows[0].status == "counted"
 
 
-def test_bad_submission_id_gets_a_fresh_one(citizen, session):
-    """A missing or malformed submission id is replaced server-side; each answer is kept once."""
-    assert citizen.submit(drop=["submission_id"]).status_code == 303
-    assert citizen.submit({**ALL_FOURS, "submission_id": "x' OR 1=1"}).status_code == 303
+def test_the_client_chooses_no_submission_id(citizen, session):
+    """A posted submission id (from an old page or a forger) is ignored: the token's counts."""
+    first, second = citizen.open(), citizen.open()
+    chosen = {**ALL_FOURS, "submission_id": "a" * 32}
+    assert citizen.post(chosen, page=first).status_code == 303
+    assert citizen.post(chosen, page=second).status_code == 303
     ids = [row.submission_id for row in stored(session)]
-    assert len(ids) == len(set(ids)) == 2
-    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids)
+    assert ids == [token_payload(citizen.app, first)[2], token_payload(citizen.app, second)[2]]
+    assert "a" * 32 not in ids
 
 
 def test_a_second_answer_from_the_same_device_is_flagged(app, citizen, session):
@@ -536,24 +565,59 @@ def test_a_tampered_device_cookie_is_ignored(citizen, session):
     assert [r.status for r in stored(session)] == ["counted"]
 
 
-def test_a_kiosk_serves_many_citizens(citizen, session):
-    """On a kiosk (one shared device) the device cookie flags nobody; channel is kiosk."""
-    first = citizen.submit(query="?channel=kiosk")
-    assert first.headers["Location"] == "/s/uji-2026/bpbd/terima-kasih?channel=kiosk"
+def test_an_enrolled_kiosk_serves_many_citizens(app, citizen, session):
+    """On an enrolled kiosk (one shared device) the device cookie flags nobody; the answers
+    carry the channel and the device, and the thank-you page offers a fresh form."""
+    device = enrol_kiosk(session, app, citizen.client)
+    first = citizen.submit()
+    assert first.headers["Location"] == "/s/uji-2026/bpbd/terima-kasih"
     thanks = citizen.get(first.headers["Location"]).get_data(as_text=True)
-    assert 'href="/s/uji-2026/bpbd?channel=kiosk"' in thanks
-    again = citizen.submit({"U1": "9"}, query="?channel=kiosk")
-    assert again.status_code == 400
-    assert 'action="/s/uji-2026/bpbd?channel=kiosk"' in again.get_data(as_text=True)
-    citizen.submit(query="?channel=kiosk")
+    assert 'href="/s/uji-2026/bpbd">Isi survei baru</a>' in thanks
+    assert citizen.submit({"U1": "9"}).status_code == 400
+    assert citizen.submit().status_code == 303
+    assert citizen.client.get_cookie("ikm_seen") is None
     rows = stored(session)
-    assert [(r.channel, r.status) for r in rows] == [("kiosk", "counted"), ("kiosk", "counted")]
+    assert [(r.channel, r.status, r.device_id, r.repeat_device) for r in rows] == [
+        ("kiosk", "counted", device.id, False),
+        ("kiosk", "counted", device.id, False),
+    ]
 
 
-def test_only_qr_and_kiosk_channels_come_from_the_web(citizen, session):
-    """A posted channel other than qr or kiosk (e.g. import) is stored as qr."""
-    assert citizen.submit({**ALL_FOURS, "channel": "import"}).status_code == 303
-    assert stored(session)[0].channel == "qr"
+def test_a_revoked_or_foreign_kiosk_is_a_phone(app, citizen, session):
+    """A kiosk cookie for another OPD, or of a revoked device, counts for nothing."""
+    device = enrol_kiosk(session, app, citizen.client, opd="rsud")
+    assert citizen.submit().status_code == 303
+    thanks = citizen.get(citizen.thanks_path).get_data(as_text=True)
+    assert "Isi survei baru" not in thanks
+    device = enrol_kiosk(session, app, citizen.client)
+    device.revoked_at = device.enrolled_at
+    device.revoked_by = "eva"
+    session.add(device)
+    session.commit()
+    assert citizen.submit().status_code == 303
+    rows = stored(session)
+    assert [(r.channel, r.device_id, r.status, r.flag_reason) for r in rows] == [
+        ("qr", None, "counted", None),
+        ("qr", None, "flagged", "duplicate-device"),
+    ]
+
+
+@pytest.mark.parametrize("claim", ["query", "field", "both"])
+def test_the_channel_never_comes_from_the_client(citizen, session, claim):
+    """``?channel=kiosk`` or a posted channel changes nothing: a QR answer, device checked."""
+    query = "?channel=kiosk" if claim in ("query", "both") else ""
+    fields = {**ALL_FOURS, "channel": "kiosk"} if claim in ("field", "both") else ALL_FOURS
+    page = citizen.open(query)
+    assert "channel" not in page.hidden
+    assert citizen.post(fields, page=page, query=query).status_code == 303
+    assert citizen.post(fields, query=query).status_code == 303
+    thanks = citizen.get(citizen.thanks_path + "?channel=kiosk").get_data(as_text=True)
+    assert "Isi survei baru" not in thanks
+    rows = stored(session)
+    assert [(r.channel, r.status, r.flag_reason, r.repeat_device) for r in rows] == [
+        ("qr", "counted", None, False),
+        ("qr", "flagged", "duplicate-device", True),
+    ]
 
 
 def test_filled_honeypot_is_flagged_bot_suspect(citizen, session):
@@ -580,38 +644,142 @@ def test_too_fast_submission_is_flagged_bot_suspect(citizen, session, wait, expe
     assert (row.status, row.flag_reason) == expected
 
 
-@pytest.mark.parametrize("t", [None, "", "MTc5NTUwMzc3NC4zMDc.bukan-tanda-tangan", "12345"])
-def test_missing_or_tampered_render_time_is_bot_suspect(citizen, session, t):
-    """Without a genuine signed render time the submission is flagged bot-suspect."""
-    response = citizen.submit(drop=["t"]) if t is None else citizen.submit({**ALL_FOURS, "t": t})
-    assert response.status_code == 303
+@pytest.mark.parametrize("token", [None, "", "WzEsMSwiYWFhYSIsMTIzXQ.bukan-tanda-tangan", "12345"])
+def test_missing_or_forged_token_rerenders_the_form(citizen, session, token):
+    """Without a genuine render token nothing is stored: 400, the answers kept, a fresh token,
+    and the citizen's next tap goes through."""
+    fields = {"U1": "3", "U2": "2", "comment": "Cepat"}
+    response = (
+        citizen.post(fields, drop=["token"])
+        if token is None
+        else citizen.post({**fields, "token": token})
+    )
+    assert response.status_code == 400
+    again = type(citizen.open()).parse(response)
+    assert "halaman ini terlalu lama terbuka" in again.html
+    assert again.checked == {"U1": "3", "U2": "2"} and ">Cepat</textarea>" in again.html
+    assert again.hidden["token"] and again.hidden["token"] != token
+    assert stored(session) == []
+    assert citizen.post(fields, page=again).status_code == 303
     [row] = stored(session)
-    assert (row.status, row.flag_reason) == ("flagged", "bot-suspect")
+    assert (row.status, row.a1, row.comment) == ("counted", 3, "Cepat")
 
 
-def test_rate_limit_answers_429_past_the_cap(app, citizen, session):
-    """Past RATE_LIMIT_COUNT POSTs per window a client gets 429 and nothing is stored."""
-    app.config["RATE_LIMIT_COUNT"] = 3
+def test_an_old_page_with_the_former_hidden_fields_gets_a_fresh_token(citizen, session):
+    """A page cached from before the token (submission_id, t, channel) is re-rendered once."""
+    old = [("submission_id", "a" * 32), ("t", "MTIzNA.x"), ("channel", "kiosk"), ("U1", "4")]
+    response = citizen.post(old, drop=["token"])
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "tidak dikenal" not in html and "halaman ini terlalu lama terbuka" in html
+    assert stored(session) == []
+
+
+def test_hard_limit_answers_429(app, citizen, session):
+    """Past LIMIT_HARD POSTs per address, wave and OPD: 429 with Retry-After, nothing stored;
+    another address is served; the address is served again once its buckets leave the window."""
+    app.config["LIMIT_HARD"] = 3
     for _ in range(3):
         assert citizen.submit().status_code == 303
     refused = citizen.submit()
     assert refused.status_code == 429
     assert "Terlalu banyak kiriman" in refused.get_data(as_text=True)
-    assert refused.headers["Retry-After"] == str(app.config["RATE_LIMIT_WINDOW"])
+    # All three hits fell in the bucket starting at START; it leaves the window an hour later.
+    assert refused.headers["Retry-After"] == str(3600 - 40)
     assert len(stored(session)) == 3
     assert citizen.post(ALL_FOURS, page=citizen.open()).status_code == 429
-    # Another address is not affected; this one is served again once the window has passed.
     elsewhere = SurveyActions(app, citizen.clock)
     page = elsewhere.open()
-    citizen.clock.advance(10)
     with app.app_context():
         ok = elsewhere.client.post(
             elsewhere.path, data=page.hidden | ALL_FOURS, environ_base={"REMOTE_ADDR": "10.1.2.3"}
         )
     assert ok.status_code == 303
-    citizen.clock.advance(app.config["RATE_LIMIT_WINDOW"])
+    citizen.clock.advance(3600 - 50)
     assert citizen.submit().status_code == 303
     assert len(stored(session)) == 5
+
+
+def set_verification(session: Session, mode: str) -> None:
+    """Set the test wave's visit-code setting."""
+    wave = queries.get_wave(session, slug="uji-2026")
+    wave.verification = mode
+    session.add(wave)
+    session.commit()
+
+
+def add_ticket(app, session, code: str = "ABCD2345") -> VisitCode:
+    """Store a one-time ticket code for BPBD (its keyed hash only), as the staff side does."""
+    wave = queries.get_wave(session, slug="uji-2026")
+    opd = queries.get_opd(session, slug="bpbd")
+    secret = app.config["SECRET_KEY"]
+    row = VisitCode(
+        wave_id=wave.id, opd_id=opd.id, code_hash=code_hash(code, wave_id=wave.id, secret=secret)
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def test_the_code_field_follows_the_wave_setting(citizen, session):
+    """Off: no field. Optional and required: the field, with its hint; the cached pristine form
+    of one setting is never served for another."""
+    assert "f-visit_code" not in citizen.open().html
+    set_verification(session, "optional")
+    html = citizen.open().html
+    assert '<label for="f-visit_code">Kode kunjungan (pada karcis/struk)</label>' in html
+    assert "Tidak wajib." in html and 'name="visit_code"' in html
+    assert "f-visit_code" in citizen.open().html  # the cached copy
+    set_verification(session, "required")
+    html = citizen.open().html
+    assert "Wajib diisi" in html and " required" in html.split('id="f-visit_code"')[1][:300]
+    english = citizen.open("?lang=en").html
+    assert "Visit code (on your ticket or receipt)" in english
+    set_verification(session, "off")
+    assert "f-visit_code" not in citizen.open().html
+
+
+def test_a_valid_code_marks_the_answer_verified(app, citizen, session):
+    """A valid unused code: stored verified, the code used up; never the code itself."""
+    set_verification(session, "optional")
+    ticket = add_ticket(app, session)
+    assert citizen.submit({**ALL_FOURS, "visit_code": "abcd-2345"}).status_code == 303
+    assert citizen.submit(ALL_FOURS).status_code == 303  # optional: no code, not verified
+    rows = stored(session)
+    assert [(r.verified, r.status) for r in rows] == [(True, "counted"), (False, "flagged")]
+    session.refresh(ticket)
+    assert ticket.uses == 1
+    for row in raw_rows(session):
+        assert not any("ABCD" in str(value) or "abcd" in str(value) for value in row.values())
+
+
+def test_a_required_wave_refuses_an_answer_without_a_valid_code(app, citizen, session):
+    """Required: no code or a used code is refused (400), the answers kept, nothing stored, and
+    the code is not burnt by a refused answer."""
+    set_verification(session, "required")
+    ticket = add_ticket(app, session)
+    response = citizen.submit({"U1": "2", "U3": "4"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "hanya menghitung jawaban dengan kode kunjungan" in html
+    assert 'href="#f-visit_code"' in html
+    again = type(citizen.open()).parse(response)
+    assert again.checked == {"U1": "2", "U3": "4"}
+    wrong = citizen.post({"U1": "2", "visit_code": "ABCD2346"}, page=again)
+    assert wrong.status_code == 400
+    assert "tidak berlaku" in wrong.get_data(as_text=True)
+    english = citizen.submit({"U1": "2"}, query="?lang=en").get_data(as_text=True)
+    assert "only counts answers with a visit code" in english
+    assert stored(session) == []
+    session.refresh(ticket)
+    assert ticket.uses == 0
+    ok = citizen.post({"U1": "2", "visit_code": "ABCD2345"}, page=again)
+    assert ok.status_code == 303
+    [row] = stored(session)
+    assert row.verified and row.a1 == 2 and row.submission_id == token_payload(app, again)[2]
+    # The double tap of that answer gets the same row, though its code is now used.
+    assert citizen.post({"U1": "2", "visit_code": "ABCD2345"}, page=again).status_code == 303
+    assert len(stored(session)) == 1
 
 
 def test_no_raw_ip_address_is_stored(app, citizen, session):

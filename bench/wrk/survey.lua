@@ -1,6 +1,7 @@
 -- wrk script for bench/load.py: each connection is one citizen after another, doing the
--- survey's round trip: GET the page, read the CSRF token, submission id and signed render time
--- from the HTML, POST a complete answer with the session cookie, expect 303.
+-- survey's round trip: GET the page, read the CSRF token and the signed render token (with the
+-- submission id the server made, readable in its payload) from the HTML, POST a complete answer
+-- with the session cookie, expect 303.
 --
 -- Run with one connection per thread (-t N -c N): wrk's Lua state is per thread and has no
 -- connection id, so one connection per thread is what makes the GET/POST pairing exact.
@@ -38,7 +39,7 @@ end
 
 local paths, out, deadline_s, max_citizens, nthreads, first_address
 local state = "idle" -- "get" or "post": what the connection is waiting for
-local sent_at, sid, cookie, csrf, t_field, path, address
+local sent_at, sid, cookie, csrf, token, path, address
 local citizens, first_us, last_us = 0, nil, nil
 local deadline_us
 local stopped = false
@@ -63,11 +64,36 @@ local function urlencode(s)
   end))
 end
 
--- A client address of the benchmarking range 198.18.0.0/15 (RFC 2544), one per citizen: it
--- only ever travels in X-Forwarded-For, as nginx would set it.
+-- A client address of the private range 10.0.0.0/8, one per citizen, each in a /24 of its own
+-- for the first 65,536 citizens (honest citizens come from many networks; the survey's limits
+-- count per network): it only ever travels in X-Forwarded-For, as nginx would set it.
 local function citizen_address(k)
-  return string.format("198.%d.%d.%d", 18 + math.floor(k / 65536) % 2,
-    math.floor(k / 256) % 256, k % 256)
+  local network = k % 65536
+  return string.format("10.%d.%d.%d", math.floor(network / 256), network % 256,
+    math.floor(k / 65536) % 254 + 1)
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+-- The submission id inside a render token: itsdangerous' payload is base64url JSON
+-- ([wave, OPD, "<32 hex>", time]) before the signature; only the signature is secret.
+local function token_submission_id(value)
+  local payload = string.match(value, "^([^.]+)%.")
+  if payload == nil then return nil end
+  local bits, nbits, out = 0, 0, {}
+  for i = 1, #payload do
+    local index = string.find(B64, string.sub(payload, i, i), 1, true)
+    if index == nil then return nil end
+    bits = bits * 64 + (index - 1)
+    nbits = nbits + 6
+    if nbits >= 8 then
+      nbits = nbits - 8
+      local byte = math.floor(bits / 2 ^ nbits)
+      bits = bits - byte * 2 ^ nbits
+      table.insert(out, string.char(byte))
+    end
+  end
+  return string.match(table.concat(out), '"(%x+)"')
 end
 
 local function get_request()
@@ -93,9 +119,7 @@ function request()
     sent_at = now
     local fields = {
       "csrf_token=" .. urlencode(csrf),
-      "submission_id=" .. urlencode(sid),
-      "t=" .. urlencode(t_field),
-      "channel=qr",
+      "token=" .. urlencode(token),
     }
     for i = 1, 9 do
       table.insert(fields, "U" .. i .. "=" .. math.random(1, 4))
@@ -125,9 +149,9 @@ function response(status, headers, body)
     local set_cookie = headers["Set-Cookie"] or headers["set-cookie"] or ""
     cookie = string.match(set_cookie, "^([^;]+)")
     csrf = string.match(body, 'name="csrf_token"[^>]-value="([^"]*)"')
-    sid = string.match(body, 'name="submission_id" value="([^"]*)"')
-    t_field = string.match(body, 'name="t" value="([^"]*)"')
-    if status == 200 and cookie and csrf and sid and t_field then
+    token = string.match(body, 'name="token" value="([^"]*)"')
+    sid = token and token_submission_id(token)
+    if status == 200 and cookie and csrf and sid then
       state = "get_done"
     else
       if status == 200 then

@@ -25,10 +25,22 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "DEFAULT_LOCALE": "id",
     "TIMEZONE": "Asia/Jakarta",
-    # Hard cap on survey submissions per client address: this many per window (seconds).
-    # Generous because citizens at one counter often share a carrier-grade NAT address.
-    "RATE_LIMIT_COUNT": 120,
-    "RATE_LIMIT_WINDOW": 600,
+    # Survey submission limits shared by every worker and app server (survey.core.limits):
+    # hits per window (seconds) counted in buckets; past LIMIT_SOFT per address or network for
+    # one wave and OPD an answer is stored flagged "burst", past the hard limits 429.
+    "LIMIT_WINDOW": 3600,
+    "LIMIT_BUCKET": 60,
+    "LIMIT_SOFT": 20,
+    "LIMIT_HARD": 120,  # per address, wave and OPD (and per enrolled kiosk)
+    "LIMIT_NETWORK_HARD": 600,  # per network, wave and OPD
+    "LIMIT_FLOOD": 600,  # per address over every survey
+    "LIMIT_V4_PREFIX": 24,
+    "LIMIT_V6_PREFIX": 64,
+    # Redis for the limit counters instead of the database (e.g. redis://127.0.0.1:6379/0).
+    "REDIS_URL": None,
+    "REDIS_PREFIX": "ikm:limit:",
+    # Seconds a rendered survey form (its signed token) stays valid; CSRF tokens live no longer.
+    "RENDER_TOKEN_MAX_AGE": 3 * 3600,
     # A submission sooner than this after the page was served is flagged bot-suspect.
     "MIN_SUBMIT_SECONDS": 3.0,
     "COMMENT_MAX_LENGTH": 1200,
@@ -54,8 +66,15 @@ DEFAULTS: dict[str, Any] = {
 
 # Environment variables read as integers or floats rather than strings.
 _NUMERIC = {
-    "RATE_LIMIT_COUNT": int,
-    "RATE_LIMIT_WINDOW": int,
+    "LIMIT_WINDOW": int,
+    "LIMIT_BUCKET": int,
+    "LIMIT_SOFT": int,
+    "LIMIT_HARD": int,
+    "LIMIT_NETWORK_HARD": int,
+    "LIMIT_FLOOD": int,
+    "LIMIT_V4_PREFIX": int,
+    "LIMIT_V6_PREFIX": int,
+    "RENDER_TOKEN_MAX_AGE": int,
     "MIN_SUBMIT_SECONDS": float,
     "COMMENT_MAX_LENGTH": int,
     "MAX_CONTENT_LENGTH": int,

@@ -3,13 +3,16 @@
 The survey form turns itself into a ``Submission`` (plain, immutable data, no form or request
 objects), and ``store_submission`` writes it exactly once per (wave, submission id): a double
 tap, a retried POST or two racing requests all end with one row, and each caller learns which
-row that is. Flagged submissions are stored too; the verdict comes from ``survey.web.antiabuse``.
+row that is. Flagged submissions are stored too; the verdict and the evidence stored with each
+answer come from ``survey.core.evidence``. A visit code is redeemed in the same transaction as
+the answer it verifies, so a code is used up only by an answer that is stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -18,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from survey.core import queries
+from survey.core.codes import redeem_code
+from survey.core.evidence import Evidence
 from survey.core.models import (
     CHANNELS,
     FLAG_REASONS,
@@ -26,6 +31,33 @@ from survey.core.models import (
     Response,
     utcnow,
 )
+from survey.core.problems import ProblemError, define, problem
+
+define(
+    {
+        "visit-code-required": (
+            "this survey counts only answers with a visit code: enter the code printed on "
+            "your ticket or receipt"
+        ),
+        "visit-code-invalid": (
+            "the visit code is not valid for this OPD, has expired or has been used already"
+        ),
+    }
+)
+
+
+class VisitCodeError(ProblemError):
+    """An answer refused for its visit code (missing where required, or not valid)."""
+
+
+@dataclass(frozen=True)
+class VisitCodeClaim:
+    """A visit code typed with an answer, and what the wave asks of it."""
+
+    code: str | None  # as typed; None or blank: none given
+    required: bool
+    secret: str
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -67,10 +99,11 @@ class StoreResult:
 
 
 def _row_values(
-    submission: Submission, *, status: str, flag_reason: str | None
+    submission: Submission, *, status: str, flag_reason: str | None, evidence: Evidence
 ) -> dict[str, object]:
-    """Return the column values of the response row for a submission."""
+    """Return the column values of the response row for a submission and its evidence."""
     values = {
+        **evidence.columns(),
         "wave_id": submission.wave_id,
         "opd_id": submission.opd_id,
         "submission_id": submission.submission_id,
@@ -101,15 +134,41 @@ def store_submission(
     submission: Submission,
     status: str = "counted",
     flag_reason: str | None = None,
+    evidence: Evidence | None = None,
+    visit_code: VisitCodeClaim | None = None,
 ) -> StoreResult:
-    """Store a submission once per (wave, submission id); a repeat gets the first row. Commits."""
+    """Store a submission once per (wave, submission id); a repeat gets the first row. Commits.
+
+    With a visit code the answer is stored verified only if the code is redeemed in the same
+    transaction; a code that is not valid refuses the answer (VisitCodeError), as does a
+    missing one where the wave requires it. Nothing is written then, and no code is used up.
+    """
     if status not in RESPONSE_STATUSES:
         raise ValueError(f"unknown response status {status!r}")
     if (flag_reason is None) != (status == "counted") or (
         flag_reason is not None and flag_reason not in FLAG_REASONS
     ):
         raise ValueError(f"status {status!r} does not go with flag reason {flag_reason!r}")
-    values = _row_values(submission, status=status, flag_reason=flag_reason)
+    evidence = replace(evidence or Evidence(), verified=False)
+    if visit_code is not None and (visit_code.code or "").strip():
+        if not redeem_code(
+            session,
+            wave_id=submission.wave_id,
+            opd_id=submission.opd_id,
+            code=visit_code.code,
+            secret=visit_code.secret,
+            now=visit_code.now,
+        ):
+            session.rollback()
+            # A double tap's second POST finds its code used by the first: same answer.
+            existing = _existing(session, submission)
+            if existing is not None:
+                return existing
+            raise VisitCodeError([problem("visit-code-invalid", "visit_code")])
+        evidence = replace(evidence, verified=True)
+    elif visit_code is not None and visit_code.required:
+        raise VisitCodeError([problem("visit-code-required", "visit_code")])
+    values = _row_values(submission, status=status, flag_reason=flag_reason, evidence=evidence)
     try:
         # Insert first and look only when the unique (wave, submission id) key refuses: a new
         # answer, the usual case, costs one round trip instead of a check and an insert.
@@ -119,17 +178,25 @@ def store_submission(
         # A double tap, a retried POST, or another request with the same submission id that
         # won the race (uq_response_submission): the first row is the one that counts.
         session.rollback()
-        existing = queries.response_by_submission(
-            session, wave_id=submission.wave_id, submission_id=submission.submission_id
-        )
+        existing = _existing(session, submission)
         if existing is None:
             raise
-        assert existing.id is not None  # a stored row
-        return StoreResult(existing.id, created=False, status=existing.status)
+        return existing
     inserted = cast("sa.CursorResult[Any]", result).inserted_primary_key
     assert inserted is not None  # an INSERT of one row
     [response_id] = inserted
     return StoreResult(int(response_id), created=True, status=status)
+
+
+def _existing(session: Session, submission: Submission) -> StoreResult | None:
+    """Return the stored row of a submission id, if there is one."""
+    existing = queries.response_by_submission(
+        session, wave_id=submission.wave_id, submission_id=submission.submission_id
+    )
+    if existing is None:
+        return None
+    assert existing.id is not None  # a stored row
+    return StoreResult(existing.id, created=False, status=existing.status)
 
 
 def insert_responses(

@@ -1,51 +1,64 @@
-"""Counting each citizen once without a CAPTCHA: timing, honeypot, device cookie, rate limit.
+"""Counting each citizen once without a CAPTCHA: the render token, cookies and shared limits.
 
-None of these checks turns a citizen away except the hard rate limit. A suspicious submission
-is still stored, with ``status="flagged"`` and a reason, so evaluators can review it and the
-citizen always sees the normal thank-you page. The pieces:
+None of these checks turns a citizen away except a hard limit, a form that is no longer valid
+(re-rendered with the answers kept) and a missing visit code where a wave requires one. A
+suspicious submission is still stored, with ``status="flagged"`` and a reason, so evaluators can
+review it and the citizen always sees the normal thank-you page. The pieces:
 
-- the render time travels in a signed hidden field ``t``; a submission sooner than
-  ``MIN_SUBMIT_SECONDS`` after it (or with ``t`` missing or tampered) is ``bot-suspect``, as is
-  a filled honeypot field ``website``;
+- the **render token**, a signed hidden field carrying the wave, the OPD, a server-issued
+  submission id and the render time; it is valid for ``RENDER_TOKEN_MAX_AGE`` seconds and only
+  for its own wave and OPD. The stored answer takes its submission id from it, so one token
+  gives at most one answer; the seconds from render to submission come from it too;
 - a signed per-device cookie ``ikm_seen`` lists the "wave_id:opd_id" pairs this browser has
   already answered; a later answer for the same pair is ``duplicate-device``;
-- a sliding-window rate limit per client address answers 429 past a hard cap. The address is
-  only ever held as an HMAC-SHA256 of it keyed with the app secret, never raw. The window is
-  kept **in process memory, per process**: with N worker processes (or N app servers) a client
-  can make up to N times the cap. That is acceptable for a cap meant to stop floods, not to
-  count exactly; a shared store (PostgreSQL, Redis) would be needed for an exact global cap.
+- a signed kiosk cookie ``ikm_kiosk`` names a device staff enrolled for one wave and OPD; only
+  while that device is active does an answer count as a kiosk answer (the channel is never
+  taken from the request);
+- the shared limits of ``survey.core.limits`` (database, or Redis with ``IKM_REDIS_URL``):
+  past a soft limit ``burst``, past a hard one 429. Addresses are only ever held as keyed
+  hashes.
 
-Time comes from the module-level ``clock`` so tests can move it instead of sleeping.
+The verdict itself is ``survey.core.evidence.assess``. Time comes from the module-level
+``clock`` so tests can move it instead of sleeping.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
-import threading
 import time
 import uuid
-from collections import OrderedDict, deque
 from dataclasses import dataclass
 
+import redis
 from flask import Flask, Request, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlmodel import Session
 from werkzeug.wrappers import Response as BaseResponse
+
+from survey.core import limits
+from survey.core.evidence import COUNTED, Verdict, assess
+
+__all__ = ["COUNTED", "Verdict", "assess"]
 
 SEEN_COOKIE = "ikm_seen"
 SEEN_MAX_KEYS = 32  # pairs kept in the cookie; the oldest drop out first
 SEEN_MAX_AGE = 180 * 24 * 3600
 HONEYPOT_FIELD = "website"
 SUBMISSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-RATE_LIMIT_MAX_KEYS = 10_000  # clients tracked at once; least recently seen are evicted
 KIOSK_COOKIE = "ikm_kiosk"
 KIOSK_MAX_AGE = 400 * 24 * 3600  # browsers cap a cookie's life at 400 days; revoking ends it
+# A token from a server whose clock runs a little ahead is still a token.
+CLOCK_SKEW = 60.0
 _KIOSK_SALT = "ikm-kiosk-device"
-_RENDER_SALT = "ikm-render-time"
+# A salt that keeps the render token's signatures apart from the other signed values, no secret.
+_TOKEN_SALT = "ikm-render-token"  # nosec B105
 _SEEN_SALT = "ikm-seen-device"
-_LIMITER_KEY = "ikm_rate_limiter"
 _SERIALIZERS_KEY = "ikm_signers"
+_REDIS_KEY = "ikm_redis"
+log = logging.getLogger(__name__)
 
 
 def clock() -> float:
@@ -53,24 +66,9 @@ def clock() -> float:
     return time.time()
 
 
-# ---------------------------------------------------------------------------------------------
-# Submission ids
-
-
 def new_submission_id() -> str:
     """Return a fresh submission id (uuid4 as 32 lowercase hex digits)."""
     return uuid.uuid4().hex
-
-
-def checked_submission_id(raw: str | None) -> str:
-    """Return ``raw`` if it is a well-formed submission id, else a fresh one."""
-    if raw and SUBMISSION_ID_RE.fullmatch(raw):
-        return raw
-    return new_submission_id()
-
-
-# ---------------------------------------------------------------------------------------------
-# Render time (hidden field ``t``)
 
 
 def _serializer(salt: str, app: Flask | None = None) -> URLSafeSerializer:
@@ -86,62 +84,53 @@ def _serializer(salt: str, app: Flask | None = None) -> URLSafeSerializer:
     return serializer
 
 
-def sign_render_time(now: float | None = None) -> str:
-    """Return the signed render time to put in the form's hidden ``t`` field."""
-    moment = clock() if now is None else now
-    return _serializer(_RENDER_SALT).dumps(round(moment, 3))
-
-
-def read_render_time(token: str | None) -> float | None:
-    """Return the render time signed in ``token``, or None when missing or tampered."""
-    if not token:
-        return None
-    try:
-        value = _serializer(_RENDER_SALT).loads(token)
-    except BadSignature:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 # ---------------------------------------------------------------------------------------------
-# The verdict
+# The render token (hidden field ``token``)
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """How a submission is stored: counted, or flagged with a reason."""
+class RenderToken:
+    """What a rendered survey form carries: where it answers, its id, when it was shown."""
 
-    status: str = "counted"
-    flag_reason: str | None = None
-
-    @property
-    def flagged(self) -> bool:
-        """Return True if the submission is kept but not counted."""
-        return self.status == "flagged"
+    wave_id: int
+    opd_id: int
+    submission_id: str
+    rendered_at: float
 
 
-COUNTED = Verdict()
+def issue_token(*, wave_id: int, opd_id: int, now: float | None = None) -> str:
+    """Return a signed render token for a fresh form of this wave and OPD."""
+    moment = clock() if now is None else now
+    payload = [wave_id, opd_id, new_submission_id(), round(moment, 3)]
+    return _serializer(_TOKEN_SALT).dumps(payload)
 
 
-def assess(
-    *,
-    honeypot: str | None,
-    rendered_at: float | None,
-    now: float,
-    min_seconds: float,
-    seen_before: bool,
-) -> Verdict:
-    """Decide how to store a submission; bot signs outrank a repeated device."""
-    if honeypot and honeypot.strip():
-        return Verdict("flagged", "bot-suspect")
-    # A missing or forged render time is no browser behaviour: treat it like a bot.
-    if rendered_at is None or now - rendered_at < min_seconds:
-        return Verdict("flagged", "bot-suspect")
-    if seen_before:
-        return Verdict("flagged", "duplicate-device")
-    return COUNTED
+def read_token(
+    raw: str | None, *, wave_id: int, opd_id: int, now: float, max_age: float
+) -> RenderToken | None:
+    """Return the token in ``raw`` if genuine, for this wave and OPD, and not expired; else None."""
+    if not raw:
+        return None
+    try:
+        value = _serializer(_TOKEN_SALT).loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(value, list) or len(value) != 4:
+        return None
+    token_wave, token_opd, submission_id, rendered_at = value
+    if (
+        not all(isinstance(v, int) and not isinstance(v, bool) for v in (token_wave, token_opd))
+        or not isinstance(submission_id, str)
+        or not SUBMISSION_ID_RE.fullmatch(submission_id)
+        or isinstance(rendered_at, bool)
+        or not isinstance(rendered_at, int | float)
+    ):
+        return None
+    if (token_wave, token_opd) != (wave_id, opd_id):
+        return None
+    if not now - max_age <= rendered_at <= now + CLOCK_SKEW:
+        return None
+    return RenderToken(token_wave, token_opd, submission_id, float(rendered_at))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +197,7 @@ def read_kiosk(request: Request) -> tuple[int, int, int] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Rate limit
+# Limits
 
 
 def client_key(remote_addr: str | None, secret: str) -> str:
@@ -217,67 +206,53 @@ def client_key(remote_addr: str | None, secret: str) -> str:
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-class SlidingWindowLimiter:
-    """An exact sliding-window counter per key, bounded in memory, safe across threads.
-
-    Each key keeps at most ``limit`` timestamps (a refused hit is not recorded), and at most
-    ``max_keys`` keys are tracked: expired ones are pruned first, then the least recently seen.
-    """
-
-    def __init__(self, max_keys: int = RATE_LIMIT_MAX_KEYS) -> None:
-        """Create an empty limiter tracking at most ``max_keys`` clients."""
-        self.max_keys = max_keys
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        """Return the number of clients tracked."""
-        return len(self._hits)
-
-    def hit(self, key: str, *, now: float, limit: int, window: float) -> bool:
-        """Record one hit for ``key``; return False if it is over ``limit`` per ``window``."""
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits is None:
-                if len(self._hits) >= self.max_keys:
-                    self._prune(now, window, room=1)
-                hits = deque()
-                self._hits[key] = hits
-            else:
-                self._hits.move_to_end(key)
-            while hits and hits[0] <= now - window:
-                hits.popleft()
-            if len(hits) >= limit:
-                return False
-            hits.append(now)
-            return True
-
-    def _prune(self, now: float, window: float, room: int = 0) -> None:
-        """Drop expired keys, then the least recently seen, until ``room`` keys are free."""
-        # Keys are kept in order of last use, so expired ones gather at the front: popping
-        # from there keeps each call cheap even with a full table.
-        while self._hits:
-            hits = next(iter(self._hits.values()))
-            if hits and hits[-1] > now - window:
-                break
-            self._hits.popitem(last=False)
-        while self._hits and len(self._hits) > self.max_keys - room:
-            self._hits.popitem(last=False)
+def _redis_client(app: Flask) -> redis.Redis | None:
+    """Return the app's Redis client when ``REDIS_URL`` is set (made once per app)."""
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client: redis.Redis | None = app.extensions.get(_REDIS_KEY)
+    if client is None:
+        client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        app.extensions[_REDIS_KEY] = client
+    return client
 
 
-def limiter(app: Flask | None = None) -> SlidingWindowLimiter:
-    """Return the app's rate limiter, creating it on first use."""
+def limit_store(session: Session, app: Flask | None = None) -> limits.Store:
+    """Return where the limit counters live: Redis when configured, else the database."""
     app = app or current_app
-    return app.extensions.setdefault(_LIMITER_KEY, SlidingWindowLimiter())
+    client = _redis_client(app)
+    if client is None:
+        return limits.DatabaseStore(session)
+    return limits.RedisStore(client, prefix=str(app.config["REDIS_PREFIX"]))
 
 
-def allow_post(remote_addr: str | None) -> bool:
-    """Count one survey POST from this client; return False once it is past the hard cap."""
+def count_submission(
+    session: Session,
+    *,
+    address: str | None,
+    wave_id: int,
+    opd_id: int,
+    kiosk_device: int | None = None,
+) -> limits.Outcome:
+    """Count one survey POST against the shared limits and return what they say.
+
+    If Redis is configured but does not answer, the database counts instead: a limit that
+    stops working would open the survey to floods, one that fails would close it to citizens.
+    """
     config = current_app.config
-    key = client_key(remote_addr, config["SECRET_KEY"])
-    return limiter().hit(
-        key,
-        now=clock(),
-        limit=int(config["RATE_LIMIT_COUNT"]),
-        window=float(config["RATE_LIMIT_WINDOW"]),
+    settings = limits.Limits.from_config(config)
+    rules = limits.survey_rules(
+        settings,
+        secret=config["SECRET_KEY"],
+        address=address,
+        wave_id=wave_id,
+        opd_id=opd_id,
+        kiosk_device=kiosk_device,
     )
+    store = limit_store(session)
+    try:
+        return limits.hit(store, rules, now=clock(), limits=settings)
+    except redis.RedisError as exc:
+        log.warning("Redis limit store failed (%s); counting in the database", type(exc).__name__)
+        return limits.hit(limits.DatabaseStore(session), rules, now=clock(), limits=settings)

@@ -84,7 +84,10 @@ def configure_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     resolved = {**app.config, "SECRET_KEY": app.config.get("SECRET_KEY")}
     app.config["SECRET_KEY"] = settings.resolve_secret_key(resolved, app.instance_path)
     app.config["DEBUG"] = bool(app.config.get("DEBUG")) and app.config["ENV"] != "production"
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
+    # A CSRF token lives no longer than the survey form's render token.
+    render_max_age = int(app.config["RENDER_TOKEN_MAX_AGE"])
+    csrf_limit = app.config.get("WTF_CSRF_TIME_LIMIT") or render_max_age
+    app.config["WTF_CSRF_TIME_LIMIT"] = min(int(csrf_limit), render_max_age)
     app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True

@@ -1,13 +1,16 @@
 """The citizen survey: the form, the submission and the thank-you page.
 
 The views stay thin: they find the wave and OPD (404 for anything a citizen should not reach,
-410 once the wave is closed), let the form validate, ask ``survey.web.antiabuse`` for a verdict and
+410 once the wave is closed), count the POST against the shared limits, let the form validate,
+read the render token, gather the evidence and the verdict (``survey.core.evidence``) and ask
 ``survey.core.submissions`` to store, then redirect to the thank-you page (POST-redirect-GET).
+A kiosk is recognised by its enrolment cookie and the device's row, never by the request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -26,15 +29,21 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import queries
+from survey.core import evidence, queries
 from survey.core.alarms import after_answer
-from survey.core.models import Opd, Questionnaire, Wave, WaveOpd
-from survey.core.submissions import store_submission
+from survey.core.kiosks import active_kiosk
+from survey.core.models import Opd, Questionnaire, Wave, WaveOpd, utcnow
+from survey.core.submissions import (
+    VisitCodeClaim,
+    VisitCodeError,
+    store_submission,
+)
 from survey.web import antiabuse
-from survey.web.database import get_session
+from survey.web.database import get_session, session_scope
 from survey.web.extensions import csrf
-from survey.web.forms import SurveyForm, initial_data, questions_for, survey_form_class
+from survey.web.forms import SurveyForm, questions_for, survey_form_class
 from survey.web.i18n import LANGUAGES, current_language
+from survey.web.problems import problem_text
 
 bp = Blueprint("public", __name__)
 
@@ -115,7 +124,8 @@ def _lang_args() -> dict[str, str]:
 def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     """Return the survey form class of the target's questionnaire in the current language.
 
-    Built once per app, questionnaire, language and comment limit: a stored questionnaire is
+    Built once per app, questionnaire, language, comment limit and visit-code setting (it adds
+    a field): a stored questionnaire is
     never edited (it is versioned; ``survey.core.questionnaires`` only adds new ones), and building
     the class (its elements query and some forty translated labels) was a third of a survey
     request's time.
@@ -123,7 +133,8 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     lang = current_language()
     comment_max = int(current_app.config["COMMENT_MAX_LENGTH"])
     q = target.questionnaire
-    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max)
+    verification = target.wave.verification
+    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max, verification)
     cache: dict[tuple[Any, ...], type[SurveyForm]]
     cache = current_app.extensions.setdefault(_FORM_CACHE, {})
     form_class = cache.get(key)
@@ -131,7 +142,9 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
         scale = target.questionnaire.scale_points
         items = queries.elements(get_session(), questionnaire_id=int(q.id or 0))
         questions = questions_for(items, scale_points=scale, lang=lang)
-        form_class = survey_form_class(questions, scale_points=scale, comment_max=comment_max)
+        form_class = survey_form_class(
+            questions, scale_points=scale, comment_max=comment_max, verification=verification
+        )
         if len(cache) >= _FORM_CACHE_MAX:
             cache.clear()
         cache[key] = form_class
@@ -157,11 +170,9 @@ class FreshForm:
     serving the page still cost; the token input is the one WTForms' CSRF field prints.
     """
 
-    def __init__(self, initial: dict[str, str]) -> None:
-        """Hold the fresh hidden values and a CSRF token (as the real form would)."""
-        self.submission_id = _Value(initial["submission_id"])
-        self.t = _Value(initial["t"])
-        self.channel = _Value(initial["channel"])
+    def __init__(self, token: str) -> None:
+        """Hold the fresh render token and a CSRF token (as the real form would)."""
+        self.token = _Value(token)
         self.csrf_token = Markup("")
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             self.csrf_token = Markup(
@@ -173,10 +184,6 @@ class FreshForm:
         """Return no errors: the form was just displayed."""
         return []
 
-    def channel_value(self) -> str:
-        """Return the channel carried by the form."""
-        return self.channel.data
-
     csrf_failed = False
 
 
@@ -184,7 +191,7 @@ def _pristine_fields(form: SurveyForm) -> Markup:
     """Return the fields of a freshly displayed form, rendered once per form class.
 
     Without answers or errors they are the same for every citizen (the per-citizen values,
-    token, submission id and render time, are outside them), and rendering them was the
+    the CSRF and render tokens, are outside them), and rendering them was the
     largest part of serving the page.
     """
     form_class = type(form)
@@ -205,7 +212,7 @@ def _render_form(
     pristine: bool = False,
     pristine_html: Markup | None = None,
 ) -> ResponseReturnValue:
-    """Render the survey page; never cached, since it carries a one-time submission id."""
+    """Render the survey page; never cached, since it carries a one-time render token."""
     if pristine and pristine_html is None:
         assert isinstance(form, SurveyForm)
         pristine_html = _pristine_fields(form)
@@ -218,11 +225,8 @@ def _render_form(
         field_errors=form.field_errors(),
         form_errors=list(form.form_errors),
         csrf_failed=csrf_failed or form.csrf_failed,
-        # The query keeps the language and a kiosk's channel across a re-rendered form.
-        action={
-            **_lang_args(),
-            **({"channel": "kiosk"} if form.channel_value() == "kiosk" else {}),
-        },
+        # The query keeps the language across a re-rendered form.
+        action=_lang_args(),
     )
     response = make_response(page, status)
     # A shared cache would hand one submission id to many citizens and merge their answers.
@@ -246,63 +250,183 @@ def _csrf_passes() -> bool:
     return True
 
 
-def _store_and_thank(target: SurveyTarget, form: SurveyForm) -> ResponseReturnValue:
-    """Store a valid submission with the anti-abuse verdict; redirect to the thank-you page."""
-    submission = form.to_submission(wave_id=target.wave_id, opd_id=target.opd_id)
+def _kiosk_device(target: SurveyTarget) -> int | None:
+    """Return the id of the enrolled, active kiosk this request comes from, for this target.
+
+    Only the signed enrolment cookie and the device's row decide: a query argument or a form
+    field claiming "kiosk" changes nothing.
+    """
+    found = antiabuse.read_kiosk(request)
+    if found is None:
+        return None
+    device_id, wave_id, opd_id = found
+    if (wave_id, opd_id) != (target.wave_id, target.opd_id):
+        return None
+    device = active_kiosk(get_session(), device_id=device_id, wave_id=wave_id, opd_id=opd_id)
+    return None if device is None else device.id
+
+
+def _evidence(
+    target: SurveyTarget,
+    token: antiabuse.RenderToken,
+    *,
+    now: float,
+    answers: dict[int, int],
+    kiosk: int | None,
+    repeat: bool,
+    burst: bool,
+) -> evidence.Evidence:
+    """Return the signals stored with this answer (the visit code's is the store's to set)."""
+    config = current_app.config
+    network = evidence.network_of(
+        request.remote_addr,
+        v4_prefix=int(config["LIMIT_V4_PREFIX"]),
+        v6_prefix=int(config["LIMIT_V6_PREFIX"]),
+    )
+    return evidence.Evidence(
+        device_id=kiosk,
+        seconds=evidence.seconds_taken(token.rendered_at, now),
+        straightline=evidence.is_straightline(answers),
+        repeat_device=repeat,
+        burst=burst,
+        off_hours=evidence.is_off_hours(
+            target.opd.service_hours,
+            datetime.fromtimestamp(now, UTC),
+            timezone=str(config["TIMEZONE"]),
+        ),
+        network=evidence.network_hash(network, secret=config["SECRET_KEY"]),
+    )
+
+
+def _store_and_thank(
+    target: SurveyTarget,
+    form: SurveyForm,
+    token: antiabuse.RenderToken,
+    *,
+    kiosk: int | None,
+    burst: bool,
+) -> ResponseReturnValue:
+    """Store a valid submission with its evidence and verdict; redirect to the thank-you page."""
+    now = antiabuse.clock()
+    channel = "qr" if kiosk is None else "kiosk"
+    submission = form.to_submission(
+        wave_id=target.wave_id,
+        opd_id=target.opd_id,
+        submission_id=token.submission_id,
+        channel=channel,
+    )
     # A kiosk is one device shared by many citizens: its cookie says nothing about repeats.
-    use_device = submission.channel != "kiosk"
-    seen = antiabuse.seen_keys(request) if use_device else []
+    seen = antiabuse.seen_keys(request) if kiosk is None else []
     key = antiabuse.device_key(target.wave_id, target.opd_id)
+    signals = _evidence(
+        target,
+        token,
+        now=now,
+        answers=dict(submission.answers),
+        kiosk=kiosk,
+        repeat=key in seen,
+        burst=burst,
+    )
     verdict = antiabuse.assess(
         honeypot=form[antiabuse.HONEYPOT_FIELD].data,
-        rendered_at=antiabuse.read_render_time(form.t.data),
-        now=antiabuse.clock(),
+        seconds=signals.seconds,
         min_seconds=float(current_app.config["MIN_SUBMIT_SECONDS"]),
-        seen_before=key in seen,
+        seen_before=signals.repeat_device,
+        burst=burst,
     )
-    store_submission(
-        get_session(), submission=submission, status=verdict.status, flag_reason=verdict.flag_reason
-    )
+    claim = None
+    if target.wave.verification != "off":
+        claim = VisitCodeClaim(
+            code=form.visit_code_value(),
+            required=target.wave.verification == "required",
+            secret=current_app.config["SECRET_KEY"],
+            now=utcnow(),
+        )
+
+    def store(session: Session) -> None:
+        """Store the answer with its verdict and evidence on ``session``."""
+        store_submission(
+            session,
+            submission=submission,
+            status=verdict.status,
+            flag_reason=verdict.flag_reason,
+            evidence=signals,
+            visit_code=claim,
+        )
+
+    try:
+        if claim is not None and claim.code:
+            # The code's UPDATE and the answer's INSERT commit together; the request's session
+            # runs in autocommit mode, so they get a session with a transaction of their own.
+            with session_scope() as session:
+                store(session)
+        else:
+            store(get_session())
+    except VisitCodeError as refused:
+        for item in refused.problems:
+            form.visit_code.errors.append(problem_text(item))
+        form.prepare_rerender(form.token.data)
+        return _render_form(target, form, status=400)
     after_answer(get_session(), wave_id=target.wave_id, opd_id=target.opd_id)  # the alarm
-    query: dict[str, Any] = {**_lang_args(), **({} if use_device else {"channel": "kiosk"})}
+    query: dict[str, Any] = {**_lang_args()}
     query.update(wave_slug=target.wave.slug, opd_slug=target.opd.slug)
     response = redirect(url_for("public.thank_you", **query), code=303)
-    if use_device:
+    if kiosk is None:
         antiabuse.remember_device(response, seen, key)
     return response
 
 
 # Exempt from the global before-request check: the view runs the same check itself, after the
-# rate limit, so that a missing or expired token re-renders the form with the answers kept
+# limits, so that a missing or expired token re-renders the form with the answers kept
 # instead of the bare 400 page.
 @csrf.exempt
 @bp.route("/s/<wave_slug>/<opd_slug>", methods=["GET", "POST"])
 def survey_page(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     """Show the survey form, or take a submission and redirect to the thank-you page."""
-    if request.method == "POST" and not antiabuse.allow_post(request.remote_addr):
-        abort(429, retry_after=int(current_app.config["RATE_LIMIT_WINDOW"]))
     target = find_target(wave_slug, opd_slug)
     if target.closed:
         return _render_closed(target)
     if request.method == "GET":
-        initial = initial_data(request.args.get("channel"))
+        fresh = antiabuse.issue_token(wave_id=target.wave_id, opd_id=target.opd_id)
         form_class = _form_class(target)
         html = form_class.__dict__.get(_PRISTINE_ATTR)
         if html is not None:
-            return _render_form(target, FreshForm(initial), pristine_html=html)
-        return _render_form(target, form_class(formdata=None, data=initial), pristine=True)
+            return _render_form(target, FreshForm(fresh), pristine_html=html)
+        return _render_form(target, form_class(formdata=None, data={"token": fresh}), pristine=True)
+    kiosk = _kiosk_device(target)
+    outcome = antiabuse.count_submission(
+        get_session(),
+        address=request.remote_addr,
+        wave_id=target.wave_id,
+        opd_id=target.opd_id,
+        kiosk_device=kiosk,
+    )
+    if outcome.refused:
+        abort(429, retry_after=outcome.retry_after)
     csrf_ok = _csrf_passes()
     form = _build_form(target)
-    # Validate the fields even when the token failed, so every problem shows at once.
-    if not (form.validate() and csrf_ok):
-        form.prepare_rerender()
-        return _render_form(target, form, status=400, csrf_failed=not csrf_ok)
-    return _store_and_thank(target, form)
+    token = antiabuse.read_token(
+        form.token.data,
+        wave_id=target.wave_id,
+        opd_id=target.opd_id,
+        now=antiabuse.clock(),
+        max_age=float(current_app.config["RENDER_TOKEN_MAX_AGE"]),
+    )
+    # Validate the fields even when a token failed, so every problem shows at once.
+    valid = form.validate()
+    if not (valid and csrf_ok and token is not None):
+        # A valid render token stays (its submission id and render time); a missing, foreign
+        # or expired one is replaced, and the citizen sends the kept answers again.
+        fresh = antiabuse.issue_token(wave_id=target.wave_id, opd_id=target.opd_id)
+        form.prepare_rerender(form.token.data if token is not None else fresh)
+        expired = not csrf_ok or token is None
+        return _render_form(target, form, status=400, csrf_failed=expired)
+    return _store_and_thank(target, form, token, kiosk=kiosk, burst=outcome.burst)
 
 
 @bp.route("/s/<wave_slug>/<opd_slug>/terima-kasih")
 def thank_you(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
-    """Thank the citizen; a kiosk gets a link to a fresh form for the next person."""
+    """Thank the citizen; an enrolled kiosk gets a link to a fresh form for the next person."""
     target = find_target(wave_slug, opd_slug)
-    kiosk = request.args.get("channel") == "kiosk" and not target.closed
+    kiosk = not target.closed and _kiosk_device(target) is not None
     return render_template("survey/thanks.html", wave=target.wave, opd=target.opd, kiosk=kiosk)

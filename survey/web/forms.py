@@ -4,8 +4,10 @@ The questions depend on the wave's questionnaire (its element codes and scale), 
 class is built per request by ``survey_form_class``; building it inside the request also lets
 every label and message go through ``gettext`` in the citizen's language. A valid form turns
 itself into a ``survey.core.submissions.Submission`` value object, so views and the data layer never
-handle form objects. Hidden fields: ``submission_id`` (idempotent submits), ``t`` (the signed
-render time), ``channel`` (qr or kiosk) and the honeypot ``website``; see ``survey.web.antiabuse``.
+handle form objects. Hidden: ``token`` (the signed render token: wave, OPD, submission id, render
+time) and the honeypot ``website``; see ``survey.web.antiabuse``. Where the wave asks for visit
+codes the form has a ``visit_code`` field. The channel and the submission id never come from
+the form.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ from survey.web.i18n import format_number
 AGE_MIN, AGE_MAX = rules.AGE_MIN, rules.AGE_MAX
 SERVICE_MAX_LENGTH = rules.SERVICE_MAX_LENGTH
 COMMENT_MAX_LENGTH = rules.COMMENT_MAX_LENGTH  # the setting may only lower it
-WEB_CHANNELS = ("qr", "kiosk")  # "import" is for files, never accepted from the web
+# Hidden fields of forms rendered before the render token: accepted from an old page (it then
+# gets a fresh token) and ignored, so they can change nothing.
+LEGACY_NAMES = frozenset({"submission_id", "t", "channel"})
+VISIT_CODE_MAX_LENGTH = 20
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AGE_RE = re.compile(r"[0-9]{1,3}")
 
@@ -138,6 +143,7 @@ class SurveyForm(FlaskForm):
     age_min: int = AGE_MIN
     age_max: int = AGE_MAX
     service_max: int = SERVICE_MAX_LENGTH
+    verification: str = "off"
 
     def answer_fields(self) -> list[tuple[Question, Field]]:
         """Return each question with its radio field, in order."""
@@ -145,7 +151,7 @@ class SurveyForm(FlaskForm):
 
     def known_names(self) -> set[str]:
         """Return the names this form accepts in a POST."""
-        return {field.name for field in self}
+        return {field.name for field in self} | LEGACY_NAMES
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Validate every field, then refuse unknown or repeated names and an empty survey."""
@@ -181,34 +187,35 @@ class SurveyForm(FlaskForm):
         for question, field in self.answer_fields():
             for message in field.errors:
                 found.append((f"q-{question.code}", str(field.label.text), message))
-        for name in ("sex", "age", "education", "occupation", "service", "comment"):
+        for name in ("sex", "age", "education", "occupation", "service", "comment", "visit_code"):
+            if name not in self:
+                continue
             field = self[name]
             for message in field.errors:
                 found.append((f"f-{name}", str(field.label.text), message))
         return found
 
-    def channel_value(self) -> str:
-        """Return the channel carried by the form; anything but kiosk is a QR scan."""
-        return self.channel.data if self.channel.data in WEB_CHANNELS else "qr"
-
-    def prepare_rerender(self) -> None:
-        """Keep the answers and hidden ids for another try; repair hidden values that are bad."""
-        self.submission_id.data = antiabuse.checked_submission_id(self.submission_id.data)
-        # The render time of the first display stays: a quick resubmit after fixing one field
-        # is a citizen, not a bot.
-        if antiabuse.read_render_time(self.t.data) is None:
-            self.t.data = antiabuse.sign_render_time()
-        self.channel.data = self.channel_value()
+    def prepare_rerender(self, token: str) -> None:
+        """Keep the answers for another try, with ``token`` and an empty honeypot."""
+        self.token.data = token
         self.website.data = ""
 
-    def to_submission(self, *, wave_id: int, opd_id: int) -> Submission:
+    def visit_code_value(self) -> str | None:
+        """Return the visit code typed, if the form asks for one."""
+        if "visit_code" not in self:
+            return None
+        return self.visit_code.data or None
+
+    def to_submission(
+        self, *, wave_id: int, opd_id: int, submission_id: str, channel: str
+    ) -> Submission:
         """Return the validated data as a value object ready to store."""
         answers = {q.position: int(field.data) for q, field in self.answer_fields() if field.data}
         return Submission(
             wave_id=wave_id,
             opd_id=opd_id,
-            submission_id=antiabuse.checked_submission_id(self.submission_id.data),
-            channel=self.channel_value(),
+            submission_id=submission_id,
+            channel=channel,
             answers=answers,
             sex=self.sex.data or None,
             age=int(self.age.data) if self.age.data else None,
@@ -220,9 +227,17 @@ class SurveyForm(FlaskForm):
 
 
 def survey_form_class(
-    questions: Sequence[Question], *, scale_points: int, comment_max: int
+    questions: Sequence[Question],
+    *,
+    scale_points: int,
+    comment_max: int,
+    verification: str = "off",
 ) -> type[SurveyForm]:
-    """Build the form class for these questions, labels and messages in the current language."""
+    """Build the form class for these questions, labels and messages in the current language.
+
+    ``verification`` is the wave's visit-code setting: "optional" and "required" add the code
+    field (checked against the stored codes when the answer is stored, not here).
+    """
     comment_max = min(comment_max, COMMENT_MAX_LENGTH)
     points = [str(i) for i in range(1, scale_points + 1)]
     choice_message = _("Pilih salah satu pilihan yang tersedia.")
@@ -313,17 +328,19 @@ def survey_form_class(
         filters=[clean_text],
         validators=[Optional(), _max_length(comment_max, too_long)],
     )
-    attrs["submission_id"] = HiddenField()
-    attrs["t"] = HiddenField()
-    attrs["channel"] = HiddenField()
+    if verification in ("optional", "required"):
+        attrs["visit_code"] = StringField(
+            _("Kode kunjungan (pada karcis/struk)"),
+            filters=[clean_text],
+            validators=[
+                Optional(),
+                _max_length(
+                    VISIT_CODE_MAX_LENGTH,
+                    _("Paling banyak %(max)s karakter.", max=VISIT_CODE_MAX_LENGTH),
+                ),
+            ],
+        )
+    attrs["verification"] = verification
+    attrs["token"] = HiddenField()
     attrs[antiabuse.HONEYPOT_FIELD] = StringField(_("Jangan isi kolom ini"))
     return type("SurveyForm", (SurveyForm,), attrs)
-
-
-def initial_data(channel: str | None) -> dict[str, str]:
-    """Return the hidden values of a freshly displayed form."""
-    return {
-        "submission_id": antiabuse.new_submission_id(),
-        "t": antiabuse.sign_render_time(),
-        "channel": channel if channel in WEB_CHANNELS else "qr",
-    }

@@ -185,6 +185,14 @@ def problem_text(item: Problem) -> str:
             "Gelombang %(value)s berisi data nyata; demo tidak akan menggantinya.",
             value=repr(v.get("value")),
         ),
+        "visit-code-required": lambda: _(
+            "Survei ini hanya menghitung jawaban dengan kode kunjungan. Ketik kode yang "
+            "tercetak pada karcis antrean atau struk layanan Anda, lalu kirim lagi."
+        ),
+        "visit-code-invalid": lambda: _(
+            "Kode kunjungan ini tidak berlaku untuk layanan ini, sudah kedaluwarsa atau sudah "
+            "dipakai. Periksa kodenya lalu kirim lagi."
+        ),
     }
     texts.update(_account_texts(v))
     texts.update(_questionnaire_texts(v))
