@@ -171,6 +171,36 @@ def test_answers_marked_burst_raise_a_burst_alarm(session: Session, open_wave: W
     assert alarm_rows(session)[0].detail == {"count": 3, "minutes": 60}
 
 
+def test_a_burst_inside_one_minute_raises_its_alarm_while_it_lasts(
+    session: Session, open_wave: Wave
+) -> None:
+    """A scripted burst over in 15 seconds: the minute's check ran at its first answer, so
+    only the 10-second burst check can see it; it does, at the first burst answer of the next
+    10-second slot."""
+    history(session, open_wave)
+    bpbd = opd(session, "bpbd")
+    start = ATTACK.replace(second=0)
+    raised_at = None
+    for i in range(15):
+        moment = start + timedelta(seconds=i)
+        burst = i >= 3  # the network's soft limit passed after three answers
+        add_responses(
+            session, open_wave, "bpbd", [[3, 4, 3, 2, 3, 4, 3, 3, 4 - i % 3]],
+            status="flagged" if burst else "counted", reason="burst" if burst else None,
+            burst=burst, submitted_at=moment,
+        )  # fmt: skip
+        kinds = alarms.after_answer(
+            session, wave_id=open_wave.id, opd_id=bpbd.id, now=moment, burst=burst
+        )
+        if "burst" in kinds and raised_at is None:
+            raised_at = moment
+    # Second 0: the minute's check (one answer). Second 3: the first 10-second burst check
+    # (one burst answer, below 3). Second 10: the next slot's check sees 8 burst answers.
+    assert raised_at == start + timedelta(seconds=10)
+    assert [a.kind for a in alarm_rows(session)] == ["burst"]
+    assert alarm_rows(session)[0].detail == {"count": 8, "minutes": 60}
+
+
 def test_honest_demo_traffic_raises_no_alarm() -> None:
     """The demo wave replayed in time order through the checks: not one alarm."""
     answers = [

@@ -69,6 +69,9 @@ JUMP_SD_FLOOR = 0.25  # a standard deviation of the earlier answers at least
 BURST_WINDOW = timedelta(hours=1)
 BURST_MIN_COUNT = 3
 CHECK_EVERY_SECONDS = 60
+# After an answer flagged burst the check comes sooner: a scripted burst can be over within a
+# minute, and nothing else may arrive to trigger the next check.
+BURST_CHECK_EVERY_SECONDS = 10
 QUIET_AFTER_CLEAR = timedelta(hours=1)
 CHECK_KEY = "alarm-check"
 
@@ -324,14 +327,19 @@ def check_opd(session: Session, *, wave: Wave, opd: Opd, now: datetime) -> list[
     return raised
 
 
-def claim_check(session: Session, *, wave_id: int, opd_id: int, now: datetime) -> bool:
+def claim_check(
+    session: Session, *, wave_id: int, opd_id: int, now: datetime, burst: bool = False
+) -> bool:
     """Claim this minute's check of one OPD for this worker; False if another has it. Commits.
 
     One INSERT that does nothing on a conflict: of all workers and app servers, the first to
-    store (key, minute) runs the check. The OPD's older claims are dropped on the way.
+    store (key, minute) runs the check. The OPD's older claims are dropped on the way. With
+    ``burst`` the claim is of a 10-second slot, under a key of its own.
     """
-    key = f"{CHECK_KEY}:{wave_id}:{opd_id}"
-    bucket = int(now.timestamp()) // CHECK_EVERY_SECONDS
+    kind = f"{CHECK_KEY}-burst" if burst else CHECK_KEY
+    key = f"{kind}:{wave_id}:{opd_id}"
+    every = BURST_CHECK_EVERY_SECONDS if burst else CHECK_EVERY_SECONDS
+    bucket = int(now.timestamp()) // every
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # RETURNING says whether the row went in (the row count is -1 here on PostgreSQL).
@@ -349,9 +357,17 @@ def claim_check(session: Session, *, wave_id: int, opd_id: int, now: datetime) -
 
 
 def after_answer(
-    session: Session, *, wave_id: int, opd_id: int, now: datetime | None = None
+    session: Session,
+    *,
+    wave_id: int,
+    opd_id: int,
+    now: datetime | None = None,
+    burst: bool = False,
 ) -> list[str]:
     """Check an OPD after one of its answers was stored, at most once a minute; never raises.
+
+    After an answer flagged ``burst`` (its network past the soft limit) the check may also run
+    once every 10 seconds, so that a burst raises its alarm while it lasts.
 
     The claim uses the caller's session (its answer already committed); the check runs in a
     session of its own, so that the alarm and its audit entry share one transaction even when
@@ -360,7 +376,10 @@ def after_answer(
     """
     moment = now or utcnow()
     try:
-        if not claim_check(session, wave_id=wave_id, opd_id=opd_id, now=moment):
+        claimed = claim_check(session, wave_id=wave_id, opd_id=opd_id, now=moment)
+        if not claimed and burst:
+            claimed = claim_check(session, wave_id=wave_id, opd_id=opd_id, now=moment, burst=True)
+        if not claimed:
             return []
         with Session(session.get_bind()) as own:
             wave, opd = own.get(Wave, wave_id), own.get(Opd, opd_id)

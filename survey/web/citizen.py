@@ -367,7 +367,9 @@ def _store_and_thank(
             form.visit_code.errors.append(problem_text(item))
         form.prepare_rerender(form.token.data)
         return _render_form(target, form, status=400)
-    after_answer(get_session(), wave_id=target.wave_id, opd_id=target.opd_id)  # the alarm
+    after_answer(
+        get_session(), wave_id=target.wave_id, opd_id=target.opd_id, burst=burst
+    )  # the alarm
     query: dict[str, Any] = {**_lang_args()}
     query.update(wave_slug=target.wave.slug, opd_slug=target.opd.slug)
     response = redirect(url_for("public.thank_you", **query), code=303)
