@@ -250,6 +250,9 @@ class ScoredWave:
         The wave's identifier, printed with the seed so that anyone can score it again.
     timezone : str
         IANA zone for printed dates and times (default Asia/Jakarta).
+    verified_only : bool
+        Only answers that carried a valid visit code were scored (``counted`` is how many);
+        a page that shows these figures must say so.
     """
 
     title: str
@@ -271,6 +274,7 @@ class ScoredWave:
     bootstrap: int = 0
     wave_slug: str = ""
     timezone: str = "Asia/Jakarta"
+    verified_only: bool = False
 
     def __post_init__(self) -> None:
         """Freeze the collections and check that the parts fit together."""

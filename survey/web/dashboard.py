@@ -25,6 +25,7 @@ from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
 from survey.web.database import get_session
 from survey.web.i18n import current_language
+from survey.web.results import verified_switch
 from survey.web.signin import current_user, roles_required
 
 bp = Blueprint("dashboard", __name__)
@@ -92,9 +93,15 @@ class Totals:
     last_at: datetime | None
 
 
-def dashboard_data(session: Session, *, wave: Wave) -> tuple[list[DashboardRow], Totals, datetime]:
-    """Return the rows (by OPD name), the totals and the time the data was taken."""
-    report = score_wave(session, wave=wave, wave_tests=False)  # the same object as ikm score
+def dashboard_data(
+    session: Session, *, wave: Wave, verified_only: bool = False
+) -> tuple[list[DashboardRow], Totals, datetime]:
+    """Return the rows (by OPD name), the totals and the time the data was taken.
+
+    ``verified_only``: counts and scores of the verified answers only.
+    """
+    # The same object as ikm score.
+    report = score_wave(session, wave=wave, wave_tests=False, verified_only=verified_only)
     scored = {row["opd"]: row for row in report.rows()}
     last = last_response_times(session, wave=wave)
     rows = []
@@ -136,7 +143,9 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     wave = queries.get_wave(session, slug=wave_slug)
     if wave is None:
         abort(404)
-    rows, totals, taken_at = dashboard_data(session, wave=wave)
+    switch = verified_switch(session, wave=wave)
+    verified = switch is not None and switch.on
+    rows, totals, taken_at = dashboard_data(session, wave=wave, verified_only=verified)
     # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
     # layout, on a meeting-room screen no one operates, always refreshes.
     paused = not tv and request.args.get("segarkan") == "0"
@@ -152,6 +161,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         min_responses=MIN_RESPONSES,
         status_label=status_label(wave.status),
         lang=current_language(),
+        switch=switch,
     )
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
