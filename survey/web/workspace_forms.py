@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -632,9 +633,8 @@ class CodeBatchForm(WorkspaceForm):
         """Ask for a whole number from 1 to 10000."""
         text = field.data or ""
         if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 10_000):
-            raise ValidationError(
-                str(lazy_gettext("Jumlah kode harus bilangan bulat dari 1 sampai 10.000."))
-            )
+            # gettext, not lazy_gettext: the catalogue is extracted with the default keywords.
+            raise ValidationError(_("Jumlah kode harus bilangan bulat dari 1 sampai 10.000."))
 
     def as_request(self) -> CodeBatchRequest:
         """Return the batch asked for (call after ``validate()`` passed)."""
