@@ -205,3 +205,23 @@ def test_the_cookie_is_secure_when_the_session_cookie_is(
     login(client, "eva")  # the test client sends the secure session cookie over http too
     cookie = kiosk_cookie(enrol(client, opd="bpbd", label="Loket 1"))["ikm_kiosk"]
     assert cookie["secure"] is True
+
+
+def test_deleting_a_wave_takes_its_kiosks_and_codes(session: Session, open_wave) -> None:
+    """The demo's rebuild deletes its wave: kiosks and codes go too (no foreign key left)."""
+    from code_helpers import set_verification, stored_codes
+    from survey_helpers import add_responses
+
+    from survey.core import codes, waves
+
+    wave = set_verification(session, "uji-2026", "optional")
+    device = kiosks.enroll_kiosk(session, wave=wave, opd_slug="bpbd", label="Loket", actor="eva")
+    add_responses(session, wave, "bpbd", [[4] * 9], channel="kiosk", device_id=device.id)
+    codes.create_ticket_codes(
+        session, wave_slug="uji-2026", opd_slug="bpbd", count=2, secret="s" * 32, actor=None
+    )
+    assert len(stored_codes(session)) == 2
+    waves.delete_wave(session, wave=waves.find_wave(session, slug="uji-2026"))
+    session.commit()
+    assert devices(session) == [] and stored_codes(session) == []
+    assert queries.get_wave(session, slug="uji-2026") is None

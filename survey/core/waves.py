@@ -32,9 +32,11 @@ from survey.core.models import (
     VERIFICATION_MODES,
     CategoryScheme,
     ImportJob,
+    KioskDevice,
     Opd,
     Questionnaire,
     Response,
+    VisitCode,
     Wave,
     WaveOpd,
     utcnow,
@@ -642,9 +644,13 @@ def questionnaire_changeable(session: Session, *, wave: Wave) -> bool:
 
 
 def delete_wave(session: Session, *, wave: Wave) -> None:
-    """Delete a wave with its responses, import jobs and OPD links; no commit (the demo's)."""
+    """Delete a wave with its responses, import jobs, visit codes, kiosks and OPD links; no
+    commit (the demo's)."""
     session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
     session.exec(sa.delete(ImportJob).where(col(ImportJob.wave_id) == wave.id))
+    # After the responses, which name their kiosk.
+    session.exec(sa.delete(VisitCode).where(col(VisitCode.wave_id) == wave.id))
+    session.exec(sa.delete(KioskDevice).where(col(KioskDevice.wave_id) == wave.id))
     session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
     session.delete(wave)
     session.flush()
