@@ -174,6 +174,24 @@ def test_ikm_codes_refusals_write_nothing(
     assert not pdf.exists() and not (tmp_path / "k.csv").exists()
 
 
+def test_ikm_codes_stores_nothing_when_the_sheet_cannot_be_made(
+    runner, session: Session, optional: Wave, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Codes are stored only once their printable sheet exists."""
+    import reports.codesheet
+
+    def broken(*_args: object, **_kwargs: object) -> bytes:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(reports.codesheet, "render_code_sheet", broken)
+    args = ["codes", "--wave", "uji-2026", "--opd", "bpbd", "--count", "3"]
+    result = runner.invoke(args=[*args, "-o", str(tmp_path / "k.pdf")])
+    assert result.exit_code != 0
+    assert stored_codes(session) == []
+    assert audit_actions(session, "codes.create") == []
+    assert not (tmp_path / "k.pdf").exists()
+
+
 def test_codes_are_drawn_from_the_alphabet_without_a_seed() -> None:
     drawn = {codes.new_code() for _ in range(200)}
     assert len(drawn) == 200  # 31^8 codes: a repeat here would mean a broken generator

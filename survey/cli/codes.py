@@ -60,9 +60,6 @@ def codes_command(
 
     output = output or Path(f"codes-{wave_slug}-{opd_slug}.pdf")
     with _database() as session:
-        # Stored (and committed) before the files are written: if writing fails, the stored
-        # hashes belong to codes nobody holds, which is harmless; the reverse order could
-        # print codes that do not work.
         batch = codes.create_ticket_codes(
             session,
             wave_slug=wave_slug,
@@ -70,6 +67,7 @@ def codes_command(
             count=count,
             secret=current_app.config["SECRET_KEY"],
             actor=None,
+            commit=False,
         )
         url = urls.survey_url(current_app.config["PUBLIC_URL"], batch.wave.slug, batch.opd.slug)
         sheet = CodeSheet(
@@ -78,10 +76,13 @@ def codes_command(
             url=url,
             codes=tuple(codes.display_code(code) for code in batch.codes),
         )
-    click.echo(f"Stored {count} codes; writing the PDF ...", file=_stderr())
-    _write_atomically(
-        output, render_code_sheet(sheet, lang="en" if lang == "en" else "id", created_at=utcnow())
-    )
+        click.echo(f"Rendering {count} tickets ...", file=_stderr())
+        pdf = render_code_sheet(sheet, lang="en" if lang == "en" else "id", created_at=utcnow())
+        # Stored once the sheet exists, and before the files are written: if writing fails,
+        # the stored hashes belong to codes nobody holds, which is harmless; the reverse
+        # order could print codes that do not work.
+        session.commit()
+    _write_atomically(output, pdf)
     click.echo(f"Wrote {count} codes for {batch.opd.slug} in {batch.wave.slug} to {output}")
     if csv_path is not None:
         _write_atomically(csv_path, codes_csv(batch, url))

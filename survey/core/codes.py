@@ -179,12 +179,15 @@ def create_ticket_codes(
     count: int,
     secret: str,
     actor: str | None,
+    commit: bool = True,
 ) -> TicketBatch:
     """Make ``count`` one-time codes for a wave and OPD: hashes stored, plain codes returned.
 
     One transaction with one ``codes.create`` audit entry (how many, never which). Refused
     (CodeError, nothing written) for an unknown wave or OPD, an OPD outside the wave, a
     closed or published wave, a wave whose verification is off, or a count outside 1..10000.
+    ``commit=False`` leaves the commit to the caller, who renders the tickets first: codes
+    are stored only once their printable sheet exists.
     """
     if isinstance(count, bool) or not 1 <= count <= MAX_BATCH:
         raise CodeError([problem("codes-count-range", "count", limit=MAX_BATCH, value=count)])
@@ -216,7 +219,8 @@ def create_ticket_codes(
         for digest in chosen
     )
     audit(session, actor=actor, action="codes.create", wave=wave.slug, opd=opd.slug, count=count)
-    session.commit()
+    if commit:
+        session.commit()
     return TicketBatch(wave=wave, opd=opd, codes=tuple(chosen.values()))
 
 

@@ -152,6 +152,7 @@ def batch(wave_slug: str) -> ResponseReturnValue:
             count=asked.count,
             secret=current_app.config["SECRET_KEY"],
             actor=user.username if user else None,
+            commit=False,
         )
     except codes.CodeError as exc:
         session.rollback()
@@ -165,6 +166,8 @@ def batch(wave_slug: str) -> ResponseReturnValue:
     pdf = render_code_sheet(
         sheet, lang="en" if current_language() == "en" else "id", created_at=utcnow()
     )
+    # Stored only now that the tickets exist: a render that fails or times out stores none.
+    session.commit()
     response = make_response(pdf)
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = (
