@@ -367,8 +367,9 @@ def test_web_batch_downloads_the_tickets(client, session: Session, users, option
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"opd": "bpbd", "count": "0"}, "Jumlah kode harus bilangan bulat dari 1 sampai 10.000."),
-        ({"opd": "bpbd", "count": "abc"}, "Jumlah kode harus bilangan bulat dari 1 sampai 10.000."),
+        ({"opd": "bpbd", "count": "0"}, "Jumlah kode harus bilangan bulat dari 1 sampai 1.000;"),
+        ({"opd": "bpbd", "count": "abc"}, "Jumlah kode harus bilangan bulat dari 1 sampai 1.000;"),
+        ({"opd": "bpbd", "count": "1001"}, "untuk lebih banyak gunakan perintah ikm codes."),
         ({"opd": "dinkes", "count": "5"}, "OPD dinkes tidak dicakup gelombang uji-2026."),
     ],
 )

@@ -26,7 +26,7 @@ from survey.web.i18n import current_language
 from survey.web.opdhead import may_read
 from survey.web.problems import field_errors, problems_text
 from survey.web.signin import current_user, login_required, roles_required
-from survey.web.workspace_forms import CodeBatchForm
+from survey.web.workspace_forms import WEB_CODE_BATCH_MAX, CodeBatchForm
 
 bp = Blueprint("counter", __name__)
 
@@ -117,7 +117,7 @@ def _render_codes(
             values=form.shown(),
             errors=errors or {},
             refusal=refusal,
-            max_batch=codes.MAX_BATCH,
+            max_batch=WEB_CODE_BATCH_MAX,
             minutes=_settings()[0],
         ),
         status,
