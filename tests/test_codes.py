@@ -390,3 +390,26 @@ def test_web_batch_is_for_evaluators(client, session: Session, users, optional) 
     response = client.post(BATCH, data={"opd": "bpbd", "count": "3"})
     assert response.status_code in (400, 403)
     assert stored_codes(session) == []
+
+
+def test_a_long_sheet_is_rendered_in_parts_and_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of a page each (as ten thousand codes are parts of 40): every code, in order."""
+    import io
+
+    import pypdf
+
+    from reports import codesheet
+
+    monkeypatch.setattr(codesheet, "CHUNK_PAGES", 1)
+    printed = tuple(codes.display_code(codes.new_code()) for _ in range(30))
+    sheet = codesheet.CodeSheet(
+        opd_name="Dinas Perhubungan", wave_title="Uji", url="https://x.example/s/u/d", codes=printed
+    )
+    data = codesheet.render_code_sheet(sheet)
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 3  # twelve, twelve and six tickets
+    assert codes_in_text(pdf_text(data)) == list(printed)
+    assert reader.metadata is not None
+    assert reader.metadata.title == "Kode kunjungan survei: Dinas Perhubungan · Uji"
+    with pytest.raises(ValueError, match="at least one code"):
+        codesheet.CodeSheet(opd_name="X", wave_title="Y", url="https://x", codes=())
