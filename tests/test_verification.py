@@ -250,3 +250,6 @@ def test_dashboard_offers_verified_answers_only(client, session: Session, users,
     page = client.get("/kerja/gelombang/uji-2026/dasbor?terverifikasi=1").get_data(as_text=True)
     assert "Hanya jawaban terverifikasi" in page
     assert '<dd class="total-count">42' in page
+    # The TV layout cannot carry the label, so it never shows verified answers alone.
+    page = client.get("/kerja/gelombang/uji-2026/dasbor/tv?terverifikasi=1").get_data(as_text=True)
+    assert '<dd class="total-count">78' in page

@@ -143,7 +143,8 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     wave = queries.get_wave(session, slug=wave_slug)
     if wave is None:
         abort(404)
-    switch = verified_switch(session, wave=wave)
+    # The TV layout has no room for the switch's label, so it always shows every answer.
+    switch = None if tv else verified_switch(session, wave=wave)
     verified = switch is not None and switch.on
     rows, totals, taken_at = dashboard_data(session, wave=wave, verified_only=verified)
     # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
