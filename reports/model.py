@@ -250,6 +250,9 @@ class ScoredWave:
         The wave's identifier, printed with the seed so that anyone can score it again.
     timezone : str
         IANA zone for printed dates and times (default Asia/Jakarta).
+    verified_only : bool
+        Only answers that carried a valid visit code were scored (``counted`` is how many);
+        a page that shows these figures must say so.
     """
 
     title: str
@@ -271,6 +274,7 @@ class ScoredWave:
     bootstrap: int = 0
     wave_slug: str = ""
     timezone: str = "Asia/Jakarta"
+    verified_only: bool = False
     # Robustness counts by K, computed on first use: the scored wave is cached by the web
     # and shared by the wave page and the PDF, so each is computed once per process.
     _robustness: dict[int, WaveRobustness] = field(

@@ -666,6 +666,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "poster.qr_alt": ("Kode QR menuju survei: {url}", "QR code to the survey: {url}"),
     "poster.doc_title": ("Poster QR survei", "Survey QR posters"),
+    # --- visit code tickets ---------------------------------------------------------------
+    "codes.label": ("Kode kunjungan (sekali pakai)", "Visit code (single use)"),
+    "codes.instruction": (
+        "Pindai kode QR, jawab survei, lalu masukkan kode ini. Kode tidak terkait dengan "
+        "nama Anda.",
+        "Scan the QR code, answer the survey, then enter this code. It is not linked to your name.",
+    ),
+    "codes.doc_title": ("Kode kunjungan survei", "Survey visit codes"),
 }
 
 _NUMBER_WORDS = {

@@ -9,7 +9,9 @@ import pytest
 
 from survey.web.devtools import CHROMIUM, chromium, live_server
 
-__all__ = ["chromium", "live_server", "require_chromium"]
+__all__ = ["axe_violations", "chromium", "live_server", "require_chromium"]
+
+SERIOUS = frozenset({"serious", "critical"})
 
 
 def require_chromium() -> None:
@@ -20,3 +22,19 @@ def require_chromium() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def axe_violations(page, *, known: frozenset[str] = frozenset()) -> list[str]:
+    """Run axe-core on the page; return its serious and critical violations, described.
+
+    ``known`` names rules whose violation is a known design choice of that page (the meta
+    refresh of a screen nobody operates).
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS and v["id"] not in known
+    ]

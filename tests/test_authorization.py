@@ -136,6 +136,26 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
         "/r/tutup/opd/rsud.pdf",
         expect(OK, OK, OK, 404),
     ),
+    # Kiosks and printed codes: staff only (an OPD head holds no key to the count).
+    ("kiosks.index", "GET", "/kerja/gelombang/tutup/kios", None, STAFF),
+    ("kiosks.enrol", "POST", "/kerja/gelombang/tutup/kios", None, expect(400, 400, 403)),
+    (
+        "kiosks.revoke",
+        "POST",
+        "/kerja/gelombang/tutup/kios/999/cabut",
+        None,
+        expect(404, 404, 403),
+    ),
+    ("counter.index", "GET", "/kerja/gelombang/tutup/kode", None, STAFF),
+    ("counter.batch", "POST", "/kerja/gelombang/tutup/kode", None, expect(400, 400, 403)),
+    # A counter screen: staff, and the head of that OPD for their own counter.
+    (
+        "counter.screen",
+        "GET",
+        "/kerja/gelombang/tutup/loket/bpbd",
+        "/kerja/gelombang/tutup/loket/rsud",
+        expect(OK, OK, OK, 404),
+    ),
     ("auth.logout", "POST", "/keluar", None, expect(302, 302, 302)),
 ]
 

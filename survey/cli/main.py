@@ -2,10 +2,10 @@
 
 Besides Flask's ``run`` (refused in production: gunicorn serves there) each command group lives
 in its own module: the database (``init-db``), OPDs, waves, questionnaires, users, the response
-file (``import``, ``export``), scores, reports, the demo, backups and privacy. Every command
-runs in the app context on the app's database. Problems end a command with a one-line English
-message and exit status 1, never a traceback; listings print one item per line, slug first,
-then tab-separated fields, so that scripts can cut them.
+file (``import``, ``export``), scores, reports, the demo, backups, privacy and visit codes.
+Every command runs in the app context on the app's database. Problems end a command with a
+one-line English message and exit status 1, never a traceback; listings print one item per
+line, slug first, then tab-separated fields, so that scripts can cut them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from flask.cli import FlaskGroup, ScriptInfo
 
 from survey.cli import (
     backup,
+    codes,
     data,
     database,
     demo,
@@ -54,6 +55,7 @@ COMMANDS: tuple[click.Command, ...] = (
     backup.backup_command,
     backup.restore_command,
     privacy.privacy_group,
+    codes.codes_command,
 )
 
 

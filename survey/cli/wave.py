@@ -1,8 +1,10 @@
-"""``ikm wave``: create, open, close, publish and list survey waves."""
+"""``ikm wave``: create, edit, open, close, publish and list survey waves."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -11,6 +13,7 @@ from survey.cli.common import command_session as _database
 from survey.cli.common import find_wave as _wave
 from survey.core import queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
+from survey.core.models import VERIFICATION_MODES
 
 # --- Waves ------------------------------------------------------------------------------------
 
@@ -36,6 +39,13 @@ wave_group = AppGroup("wave", help="Create, open, close and list survey waves.")
 @click.option("--target", type=click.IntRange(min=1), help="Target sample size per OPD.")
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), help="First day, YYYY-MM-DD.")
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), help="Last day, YYYY-MM-DD.")
+@click.option(
+    "--verification",
+    type=click.Choice(VERIFICATION_MODES),
+    default="off",
+    show_default=True,
+    help="Visit codes: off, optional (answers with a code are marked verified) or required.",
+)
 def wave_create_command(
     slug: str,
     title: str,
@@ -45,6 +55,7 @@ def wave_create_command(
     target: int | None,
     start: datetime | None,
     end: datetime | None,
+    verification: str,
 ) -> None:
     """Create a wave (as a draft) over some or all OPDs with the default questionnaire."""
     opd_slugs: tuple[str, ...] | None = None
@@ -67,6 +78,7 @@ def wave_create_command(
             questionnaire_id=None,
             scheme_slug=scheme,
             targets=dict.fromkeys(opd_slugs, target),
+            verification=verification,
         )
         wave = waves.create_wave(session, slug=slug, settings=settings, actor=None)
         covered = len(queries.wave_opds(session, wave=wave))
@@ -74,6 +86,34 @@ def wave_create_command(
             f"Created wave {wave.slug} ({wave.status}) over {covered} OPDs; "
             f"open it with: ikm wave open {wave.slug}"
         )
+
+
+@wave_group.command("edit")
+@click.argument("slug")
+@click.option("--title", help="A new title.")
+@click.option("--evaluator", help="Who runs the survey ('' clears it).")
+@click.option(
+    "--verification",
+    type=click.Choice(VERIFICATION_MODES),
+    help="Visit codes: off, optional or required.",
+)
+def wave_edit_command(
+    slug: str, title: str | None, evaluator: str | None, verification: str | None
+) -> None:
+    """Change a wave's title, evaluator or verification (refused once it is published)."""
+    with _database() as session:
+        wave = _wave(session, slug)
+        current = waves.current_settings(session, wave=wave)
+        changes: dict[str, Any] = {}
+        if title is not None:
+            changes["title"] = title.strip()
+        if evaluator is not None:
+            changes["evaluator"] = evaluator.strip() or None
+        if verification is not None:
+            changes["verification"] = verification
+        settings = dataclasses.replace(current, **changes)
+        changed = waves.update_wave(session, wave=wave, settings=settings, actor=None)
+        click.echo(f"Wave {slug} changed" if changed else f"Wave {slug}: nothing to change")
 
 
 def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:

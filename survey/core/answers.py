@@ -61,9 +61,17 @@ MAX_SINGLE_WORD_OPD_ID = 10**8
 
 
 def read_wave_answers(
-    engine: Engine, *, wave_id: int, positions: Sequence[int], status: str = "counted"
+    engine: Engine,
+    *,
+    wave_id: int,
+    positions: Sequence[int],
+    status: str = "counted",
+    verified_only: bool = False,
 ) -> WaveAnswers:
-    """Return the answers at ``positions`` of the wave's responses with ``status``."""
+    """Return the answers at ``positions`` of the wave's responses with ``status``.
+
+    ``verified_only`` keeps only the responses that carried a valid visit code.
+    """
     positions = tuple(int(p) for p in positions)
     if not positions or any(not 1 <= p <= MAX_ITEMS for p in positions):
         raise ValueError(f"positions must lie in 1..{MAX_ITEMS}, got {positions!r}")
@@ -73,6 +81,8 @@ def read_wave_answers(
     table = "response NOT INDEXED" if sqlite else "response"
     placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
     where = f"WHERE wave_id = {placeholder} AND status = {placeholder}"
+    if verified_only:
+        where += " AND verified = TRUE"  # SQLite stores booleans as 0/1; TRUE is 1 there
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()

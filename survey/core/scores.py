@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from reports.formatting import format_number
@@ -123,6 +123,7 @@ def score_wave(
     confidence_level: float = 0.95,
     rank_draws: int = 1000,
     wave_tests: bool = True,
+    verified_only: bool = False,
 ) -> ScoredWave:
     """Score every OPD of ``wave`` on its counted responses: the one scored-wave object.
 
@@ -130,6 +131,8 @@ def score_wave(
     the :class:`~reports.model.ScoredWave` this returns (its ``score`` is None when no OPD has a
     counted response). ``wave_tests=False`` leaves out Cronbach's alpha (with missing answers)
     and the Kruskal-Wallis test, which need every row; the scores and ranks do not change.
+    ``verified_only=True`` scores only the counted answers marked verified (they carried a
+    valid visit code); the result says so in ``verified_only``.
     """
     if bootstrap < 0:
         raise _refused("score-bootstrap", value=bootstrap)
@@ -169,6 +172,7 @@ def score_wave(
             engine_of(session),
             wave_id=int(wave.id or 0),
             positions=[e.position for e in items],
+            verified_only=verified_only,
         )
         from scoring import Scheme, aggregate_units, score_units
 
@@ -234,7 +238,26 @@ def score_wave(
         fingerprint=_fingerprint(aggregates, slugs),
         bootstrap=bootstrap,
         wave_slug=wave.slug,
+        verified_only=verified_only,
     )
+
+
+@dataclass(frozen=True)
+class VerifiedShare:
+    """How many of a wave's counted answers are verified (carried a valid visit code)."""
+
+    counted: int
+    verified: int
+
+
+def verified_share(session: Session, *, wave: Wave) -> VerifiedShare:
+    """Return the wave's counted answers and how many of them are verified."""
+    verified_one = case((col(Response.verified).is_(True), 1), else_=0)
+    query = select(func.count(), func.coalesce(func.sum(verified_one), 0)).where(
+        Response.wave_id == wave.id, Response.status == "counted"
+    )
+    counted, verified = session.exec(query).one()
+    return VerifiedShare(counted=int(counted or 0), verified=int(verified or 0))
 
 
 def _num(value: Any, digits: int) -> str:

@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "HSTS_SECONDS": 31536000,
     # Days after a wave closes when its respondent metadata is stripped (0: keep).
     "RETENTION_DAYS": 0,
+    # Counter screens: minutes a visit code is shown, answers one code may verify.
+    "COUNTER_CODE_MINUTES": 5,
+    "COUNTER_CODE_USES": 30,
 }
 
 # Environment variables read as integers or floats rather than strings.
@@ -86,6 +89,8 @@ _NUMERIC = {
     "HEALTH_TIMEOUT": float,
     "HSTS_SECONDS": int,
     "RETENTION_DAYS": int,
+    "COUNTER_CODE_MINUTES": int,
+    "COUNTER_CODE_USES": int,
 }
 
 

@@ -29,11 +29,14 @@ from survey.core import queries, rules
 from survey.core.audit import audit
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import (
+    VERIFICATION_MODES,
     CategoryScheme,
     ImportJob,
+    KioskDevice,
     Opd,
     Questionnaire,
     Response,
+    VisitCode,
     Wave,
     WaveOpd,
     utcnow,
@@ -77,6 +80,9 @@ define(
         "wave-evaluator-too-long": "the evaluator has {length} characters (at most {limit})",
         "wave-period-order": "the period ends ({end}) before it starts ({start})",
         "wave-unknown": "unknown wave {value!r} (known: {known})",
+        "wave-verification-unknown": (
+            "verification must be one of {modes} (visit codes), not {value!r}"
+        ),
     }
 )
 
@@ -152,6 +158,8 @@ class WaveSettings:
     targets: Mapping[str, int | None] = field(default_factory=dict)  # by hand, per OPD slug
     compute_targets: bool = False  # Krejcie & Morgan where the OPD has a population
     simulated: bool = False  # demo data (only a new wave takes it; every page says so)
+    # Visit codes: "off", "optional" or "required"; None keeps the wave's ("off" when new).
+    verification: str | None = None
 
 
 def check_settings(settings: WaveSettings) -> dict[str, Problem]:
@@ -171,6 +179,14 @@ def check_settings(settings: WaveSettings) -> dict[str, Problem]:
             "evaluator",
             length=len(evaluator),
             limit=rules.WAVE_EVALUATOR_MAX_LENGTH,
+        )
+    mode = settings.verification
+    if mode is not None and mode not in VERIFICATION_MODES:
+        errors["verification"] = problem(
+            "wave-verification-unknown",
+            "verification",
+            modes=", ".join(VERIFICATION_MODES),
+            value=mode,
         )
     start, end = settings.period_start, settings.period_end
     if start is not None and end is not None and end < start:
@@ -287,7 +303,24 @@ def snapshot(session: Session, *, wave: Wave) -> dict[str, Any]:
         "scheme": scheme.slug if scheme else None,
         "opds": sorted(opd.slug for opd, _link in links),
         "targets": {opd.slug: link.target_n for opd, link in sorted(links, key=_by_slug)},
+        "verification": wave.verification,
     }
+
+
+def current_settings(session: Session, *, wave: Wave) -> WaveSettings:
+    """Return a wave's settings as they stand (``ikm wave edit`` changes some of them)."""
+    scheme = session.get(CategoryScheme, wave.scheme_id)
+    links = queries.wave_opds(session, wave=wave)
+    return WaveSettings(
+        title=wave.title,
+        evaluator=wave.evaluator,
+        period_start=wave.period_start,
+        period_end=wave.period_end,
+        opd_slugs=tuple(opd.slug for opd, _link in links),
+        scheme_slug=scheme.slug if scheme else None,
+        targets={opd.slug: link.target_n for opd, link in links},
+        verification=wave.verification,
+    )
 
 
 def _by_slug(pair: tuple[Opd, WaveOpd]) -> str:
@@ -411,6 +444,7 @@ def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: s
         questionnaire_id=int(questionnaire.id or 0),
         scheme_id=int(scheme.id or 0),
         simulated=settings.simulated,
+        verification=settings.verification or "off",
     )
     session.add(wave)
     session.flush()
@@ -463,6 +497,8 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     if questionnaire is not None:
         wave.questionnaire_id = int(questionnaire.id or 0)
     wave.scheme_id = int(scheme.id or 0)
+    if settings.verification is not None:
+        wave.verification = settings.verification
     session.add(wave)
     links = {opd.slug: link for opd, link in queries.wave_opds(session, wave=wave)}
     for opd in removed:
@@ -608,9 +644,13 @@ def questionnaire_changeable(session: Session, *, wave: Wave) -> bool:
 
 
 def delete_wave(session: Session, *, wave: Wave) -> None:
-    """Delete a wave with its responses, import jobs and OPD links; no commit (the demo's)."""
+    """Delete a wave with its responses, import jobs, visit codes, kiosks and OPD links; no
+    commit (the demo's)."""
     session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
     session.exec(sa.delete(ImportJob).where(col(ImportJob.wave_id) == wave.id))
+    # After the responses, which name their kiosk.
+    session.exec(sa.delete(VisitCode).where(col(VisitCode.wave_id) == wave.id))
+    session.exec(sa.delete(KioskDevice).where(col(KioskDevice.wave_id) == wave.id))
     session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
     session.delete(wave)
     session.flush()

@@ -18,6 +18,7 @@ from survey.core import settings
 from survey.web import (
     admin,
     citizen,
+    counter,
     dashboard,
     database,
     errors,
@@ -25,6 +26,7 @@ from survey.web import (
     health,
     i18n,
     imports_exports,
+    kiosks,
     logs,
     opdhead,
     pdfs,
@@ -145,6 +147,8 @@ def configure_blueprints(app: Flask) -> None:
         results,
         opdhead,
         health,
+        kiosks,
+        counter,
     )
     for module in views:
         app.register_blueprint(module.bp)

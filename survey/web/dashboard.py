@@ -31,6 +31,7 @@ from survey.core.scores import score_wave
 from survey.web.database import get_session
 from survey.web.i18n import current_language, format_number
 from survey.web.problems import problems_text
+from survey.web.results import verified_switch
 from survey.web.signin import current_user, roles_required
 from survey.web.workspace_forms import AlarmClearForm
 
@@ -152,9 +153,15 @@ class Totals:
     last_at: datetime | None
 
 
-def dashboard_data(session: Session, *, wave: Wave) -> tuple[list[DashboardRow], Totals, datetime]:
-    """Return the rows (by OPD name), the totals and the time the data was taken."""
-    report = score_wave(session, wave=wave, wave_tests=False)  # the same object as ikm score
+def dashboard_data(
+    session: Session, *, wave: Wave, verified_only: bool = False
+) -> tuple[list[DashboardRow], Totals, datetime]:
+    """Return the rows (by OPD name), the totals and the time the data was taken.
+
+    ``verified_only``: counts and scores of the verified answers only.
+    """
+    # The same object as ikm score.
+    report = score_wave(session, wave=wave, wave_tests=False, verified_only=verified_only)
     scored = {row["opd"]: row for row in report.rows()}
     last = last_response_times(session, wave=wave)
     rows = []
@@ -199,7 +206,10 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     # Before the page reads anything else: alarms raised now are listed on this very page.
     alarms.check_wave(session, wave=wave)
     open_alarms = alarms.open_alarms(session, wave=wave)
-    rows, totals, taken_at = dashboard_data(session, wave=wave)
+    # The TV layout has no room for the switch's label, so it always shows every answer.
+    switch = None if tv else verified_switch(session, wave=wave)
+    verified = switch is not None and switch.on
+    rows, totals, taken_at = dashboard_data(session, wave=wave, verified_only=verified)
     # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
     # layout, on a meeting-room screen no one operates, always refreshes.
     paused = not tv and request.args.get("segarkan") == "0"
@@ -219,6 +229,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         alarm_kind_label=alarm_kind_label,
         alarm_figures=alarm_figures,
         cleared=request.args.get("alarm") == "selesai",
+        switch=switch,
     )
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"

@@ -199,6 +199,7 @@ def problem_text(item: Problem) -> str:
     texts.update(_response_file_texts(v))
     texts.update(_import_texts(v))
     texts.update(_evidence_texts(v))
+    texts.update(_code_texts(v))
     return texts[item.code]()
 
 
@@ -227,6 +228,56 @@ def _evidence_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         ),
         "alarm-already-cleared": lambda: _(
             "Alarm %(value)s sudah diselesaikan oleh %(by)s.", value=v.get("value"), by=v.get("by")
+        ),
+    }
+
+
+def _code_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the visit code, kiosk and verification codes."""
+    return {
+        "codes-wave-unknown": lambda: _(
+            "Gelombang %(value)s tidak dikenal.", value=repr(v.get("value"))
+        ),
+        "codes-opd-unknown": lambda: _("OPD %(value)s tidak dikenal.", value=repr(v.get("value"))),
+        "codes-opd-not-in-wave": lambda: _(
+            "OPD %(opd)s tidak dicakup gelombang %(wave)s.", opd=v.get("opd"), wave=v.get("wave")
+        ),
+        "codes-wave-finished": lambda: _(
+            "Gelombang %(wave)s sudah ditutup atau diterbitkan: kode kunjungan hanya dibuat "
+            "untuk gelombang draf atau yang sedang dibuka.",
+            wave=v.get("wave"),
+        ),
+        "codes-verification-off": lambda: _(
+            "Gelombang %(wave)s tidak memakai kode kunjungan. Aktifkan dulu: ubah gelombang "
+            "dan pilih kode kunjungan opsional atau wajib.",
+            wave=v.get("wave"),
+        ),
+        "codes-count-range": lambda: _(
+            "Jumlah kode harus dari 1 sampai %(limit)s, bukan %(value)s.",
+            limit=format_number(v.get("limit"), 0),
+            value=v.get("value"),
+        ),
+        "wave-verification-unknown": lambda: _("Pilih mati, opsional, atau wajib."),
+        "kiosk-label-required": lambda: _("Isi label perangkat, misalnya Loket 1."),
+        "kiosk-label-too-long": lambda: _(
+            "Label perangkat berisi %(length)s karakter (paling banyak %(limit)s).",
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "kiosk-label-control": lambda: _(
+            "Label perangkat berisi karakter kendali atau tak terlihat."
+        ),
+        "kiosk-opd-not-in-wave": lambda: _(
+            "OPD %(opd)s tidak dicakup gelombang %(wave)s.", opd=v.get("opd"), wave=v.get("wave")
+        ),
+        "kiosk-wave-finished": lambda: _(
+            "Gelombang %(wave)s sudah ditutup atau diterbitkan: kios baru tidak dapat didaftarkan.",
+            wave=v.get("wave"),
+        ),
+        "kiosk-unknown": lambda: _(
+            "Gelombang %(wave)s tidak memiliki kios %(value)s.",
+            wave=v.get("wave"),
+            value=v.get("value"),
         ),
     }
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session, select
 
@@ -120,28 +120,63 @@ def cached(session: Session, *, wave: Wave, what: Hashable, make: Callable[[], T
     return _cache().get_or_make(key, make)
 
 
-def scored_wave(session: Session, *, wave: Wave) -> ScoredWave:
-    """Return the wave scored as ``ikm score`` and the PDFs score it (seed 0), cached."""
+def scored_wave(session: Session, *, wave: Wave, verified_only: bool = False) -> ScoredWave:
+    """Return the wave scored as ``ikm score`` and the PDFs score it (seed 0), cached.
+
+    ``verified_only`` scores only the answers that carried a valid visit code.
+    """
     from survey.core.scores import score_wave
 
     return cached(
-        session, wave=wave, what="scores", make=lambda: score_wave(session, wave=wave, seed=SEED)
+        session,
+        wave=wave,
+        what=("scores", verified_only),
+        make=lambda: score_wave(session, wave=wave, seed=SEED, verified_only=verified_only),
     )
 
 
-def wave_charts(session: Session, *, wave: Wave, lang: Lang) -> dict[str, ChartImage]:
+def wave_charts(
+    session: Session, *, wave: Wave, lang: Lang, verified_only: bool = False
+) -> dict[str, ChartImage]:
     """The ranking page's charts in `lang` (the ranking report's images), cached."""
     from reports.ranking import ranking_charts
 
     def make() -> dict[str, ChartImage]:
         """Draw the charts of the scored wave; none when nothing was scored."""
-        scored = scored_wave(session, wave=wave)
+        scored = scored_wave(session, wave=wave, verified_only=verified_only)
         if scored.score is None:
             return {}
         k = max(1, min(TOP_K, scored.scored_count()))
         return ranking_charts(scored, k, lang, names=PAGE_CHARTS)
 
-    return cached(session, wave=wave, what=("charts", lang), make=make)
+    return cached(session, wave=wave, what=("charts", lang, verified_only), make=make)
+
+
+VERIFIED_PARAM = "terverifikasi"  # ?terverifikasi=1: results of verified answers only
+
+
+@dataclass(frozen=True)
+class VerifiedSwitch:
+    """The switch between all counted answers and the verified ones, with both counts."""
+
+    on: bool  # the page shows verified answers only
+    counted: int
+    verified: int
+
+
+def verified_switch(session: Session, *, wave: Wave) -> VerifiedSwitch | None:
+    """Return the switch of a wave whose codes are optional (None: no switch to offer).
+
+    Only an "optional" wave has two sets of results: with codes "off" no answer is verified,
+    and with codes "required" every answer through the survey page is.
+    """
+    from survey.core.scores import verified_share
+
+    if wave.verification != "optional":
+        return None
+    share = verified_share(session, wave=wave)
+    on = request.args.get(VERIFIED_PARAM) == "1"
+    return VerifiedSwitch(on=on, counted=share.counted, verified=share.verified)
 
 
 # --- What the pages show ---------------------------------------------------------------------
@@ -277,13 +312,17 @@ def wave(wave_slug: str) -> ResponseReturnValue:
     session = get_session()
     found = published_wave_or_404(session, wave_slug)
     lang = page_lang()
-    ranking = scored_wave(session, wave=found)
+    switch = verified_switch(session, wave=found)
+    verified = switch is not None and switch.on
+    ranking = scored_wave(session, wave=found, verified_only=verified)
     context: dict[str, Any] = {}
     if ranking.score is not None:
-        context = wave_context(ranking, wave_charts(session, wave=found, lang=lang), lang)
+        charts = wave_charts(session, wave=found, lang=lang, verified_only=verified)
+        context = wave_context(ranking, charts, lang)
     return render_template(
         "results/wave.html",
         wave=found,
+        switch=switch,
         has_scores=ranking.score is not None,
         top_k=TOP_K,
         seed=SEED,
@@ -305,7 +344,8 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     if item is None:
         abort(404)
     lang = page_lang()
-    ranking = scored_wave(session, wave=found)
+    switch = verified_switch(session, wave=found)
+    ranking = scored_wave(session, wave=found, verified_only=switch is not None and switch.on)
     unit = ranking.unit(item.slug)
     context: dict[str, Any] = {}
     if unit is not None:
@@ -318,6 +358,7 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     return render_template(
         "results/opd.html",
         wave=found,
+        switch=switch,
         opd=item,
         ranking=ranking if ranking.score is not None else None,  # nothing scored: no facts
         unit=unit,

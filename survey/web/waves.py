@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from survey.core import queries
 from survey.core import waves as wave_service
 from survey.core.builtin import DEFAULT_SCHEME_SLUG, PERMENPANRB_2017
-from survey.core.models import CategoryScheme, Questionnaire, Wave
+from survey.core.models import VERIFICATION_MODES, CategoryScheme, Questionnaire, Wave
 from survey.core.questionnaires import (
     MAX_FILE_BYTES,
     QuestionnaireError,
@@ -70,6 +70,25 @@ def _wave_or_404(wave_slug: str) -> Wave:
     return wave
 
 
+def verification_label(mode: str) -> str:
+    """Return the name of a wave's verification setting in the current language."""
+    labels = {"off": _("Mati"), "optional": _("Opsional"), "required": _("Wajib")}
+    return labels.get(mode, mode)
+
+
+def verification_modes() -> list[tuple[str, str, str]]:
+    """Return each verification setting with its label and what it does, for the form."""
+    hints = {
+        "off": _("Tanpa kode kunjungan; semua jawaban diterima seperti biasa."),
+        "optional": _(
+            "Warga boleh memasukkan kode kunjungan; jawaban dengan kode sah ditandai "
+            "terverifikasi dan hasil dapat ditampilkan dari jawaban terverifikasi saja."
+        ),
+        "required": _("Jawaban tanpa kode kunjungan yang sah ditolak."),
+    }
+    return [(mode, verification_label(mode), hints[mode]) for mode in VERIFICATION_MODES]
+
+
 # --- The wave form --------------------------------------------------------------------------
 
 
@@ -97,6 +116,7 @@ def _initial_data(wave: Wave | None) -> dict[str, Any]:
         data["scheme"] = DEFAULT_SCHEME_SLUG
         data["questionnaire"] = str(queries.default_questionnaire(session).id)
         data["opds"] = [opd.slug for opd in wave_service.form_opds(session, wave=None)]
+        data["verification"] = "off"
         return data
     scheme = session.get(CategoryScheme, wave.scheme_id)
     data.update(
@@ -106,6 +126,7 @@ def _initial_data(wave: Wave | None) -> dict[str, Any]:
         period_end=wave.period_end,
         questionnaire=str(wave.questionnaire_id),
         scheme=scheme.slug if scheme else DEFAULT_SCHEME_SLUG,
+        verification=wave.verification,
     )
     data["opds"] = []
     for opd, link in queries.wave_opds(session, wave=wave):
@@ -144,6 +165,7 @@ FIELD_ORDER = (
     "scheme",
     "scheme_name",
     "category-",
+    "verification",
 )
 
 
@@ -181,6 +203,7 @@ def _render_form(
             category_rows=range(CATEGORY_ROWS),
             typical_sd=wave_service.TYPICAL_SD,
             custom=CUSTOM,
+            verification_modes=verification_modes(),
         ),
         status,
     )
@@ -290,6 +313,7 @@ def _render_detail(
             errors=errors or {},
             notice=notice if notice in NOTICES else None,
             typical_sd=wave_service.TYPICAL_SD,
+            verification=verification_label(wave.verification),
         ),
         status,
     )

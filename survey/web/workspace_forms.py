@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -35,8 +36,10 @@ from survey.core import imports as import_service
 from survey.core import opds as opd_service
 from survey.core import waves as wave_service
 from survey.core.accounts import normalise_username
+from survey.core.models import VERIFICATION_MODES
 from survey.core.problems import Problem
 from survey.web.forms import strip
+from survey.web.i18n import format_number
 from survey.web.problems import field_errors
 
 CUSTOM = "custom"  # the scheme select's value for "define a new scheme below"
@@ -207,6 +210,14 @@ class WaveForm(WorkspaceForm):
     questionnaire = StringField(filters=[strip, cut(100)])
     scheme = StringField(filters=[strip, cut(100)])
     scheme_name = StringField(filters=[cut(1000)])
+    # Blank (a post without the field) keeps the wave's setting, "off" for a new wave.
+    verification = StringField(
+        filters=[strip, cut(32)],
+        validators=[
+            Optional(),
+            AnyOf(VERIFICATION_MODES, message=lazy_gettext("Pilih mati, opsional, atau wajib.")),
+        ],
+    )
 
     def validate_period_end(self, field: Field) -> None:
         """Refuse an end before the start."""
@@ -296,6 +307,7 @@ class WaveForm(WorkspaceForm):
             custom_scheme=custom,
             targets=self.targets(),
             compute_targets=bool(self.compute_targets.data),
+            verification=self.verification.data or None,
         )
 
 
@@ -625,3 +637,67 @@ class UserChangeForm(UserFieldsForm):
     """A user's page: which change (``action``) with the fields of that change."""
 
     action = StringField(validators=[AnyOf(("role", "password", "deactivate", "activate"))])
+
+
+# --- Kiosks and visit codes ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KioskEnrolment:
+    """A device to enrol: the OPD it serves and its label."""
+
+    opd_slug: str
+    label: str
+
+
+class KioskEnrolForm(WorkspaceForm):
+    """ "Enrol this device" on a wave's kiosk page: which OPD, and a label for the list."""
+
+    # The kiosk service judges both (OPD in the wave, label rules) in coded problems.
+    opd = StringField(filters=[strip, cut(100)])
+    label = StringField(filters=[cut(1000)])
+
+    def as_enrolment(self) -> KioskEnrolment:
+        """Return the enrolment for the kiosk service."""
+        return KioskEnrolment(opd_slug=self.opd.data or "", label=self.label.data or "")
+
+
+class ConfirmForm(WorkspaceForm):
+    """A button that changes state and carries nothing but its CSRF token (revoke a kiosk)."""
+
+
+@dataclass(frozen=True)
+class CodeBatchRequest:
+    """A batch of printed codes to make: for which OPD, how many."""
+
+    opd_slug: str
+    count: int
+
+
+# Codes one web request makes: a thousand tickets render in about ten seconds, well inside
+# the request timeout; larger batches (up to 10,000) are ``ikm codes``'s.
+WEB_CODE_BATCH_MAX = 1000
+
+
+class CodeBatchForm(WorkspaceForm):
+    """The printed-codes form: an OPD of the wave and how many codes (1..1000)."""
+
+    opd = StringField(filters=[strip, cut(100)])
+    count = StringField(filters=[strip, cut(20)])
+
+    def validate_count(self, field: Field) -> None:
+        """Ask for a whole number from 1 to WEB_CODE_BATCH_MAX."""
+        text = field.data or ""
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= WEB_CODE_BATCH_MAX):
+            # gettext, not lazy_gettext: the catalogue is extracted with the default keywords.
+            raise ValidationError(
+                _(
+                    "Jumlah kode harus bilangan bulat dari 1 sampai %(n)s; untuk lebih banyak "
+                    "gunakan perintah ikm codes.",
+                    n=format_number(WEB_CODE_BATCH_MAX, 0),
+                )
+            )
+
+    def as_request(self) -> CodeBatchRequest:
+        """Return the batch asked for (call after ``validate()`` passed)."""
+        return CodeBatchRequest(opd_slug=self.opd.data or "", count=int(self.count.data or 0))
