@@ -86,6 +86,20 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
         None,
         expect(400, 400, 403),
     ),
+    (
+        "flags.group_action",
+        "POST",
+        "/kerja/gelombang/tutup/ditandai/kelompok",
+        None,
+        expect(400, 400, 403),
+    ),
+    (
+        "dashboard.clear_alarm",
+        "POST",
+        "/kerja/gelombang/tutup/alarm/999/selesai",
+        None,
+        expect(404, 404, 403),  # no such alarm (its refusals are tested with the dashboard)
+    ),
     ("dataio.import_upload", "GET", "/kerja/gelombang/tutup/impor", None, STAFF),
     ("dataio.import_upload", "POST", "/kerja/gelombang/tutup/impor", None, expect(400, 400, 403)),
     ("dataio.job", "GET", "/kerja/impor/{job}", None, STAFF),

@@ -159,7 +159,7 @@ def limit_rows(session) -> int:
     query = (
         sa.select(sa.func.count())
         .select_from(RateCounter)
-        .where(sa.not_(sa.column("key").like("alarm-check:%")))
+        .where(sa.not_(sa.column("key").like("alarm-check%")))
     )
     return int(session.exec(query).one()[0])
 
