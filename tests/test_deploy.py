@@ -390,7 +390,7 @@ def proxied(app_config: dict, request: pytest.FixtureRequest):
     """
 
     def make(count: int) -> tuple[Flask, Session]:
-        app_config.update(PROXY_COUNT=count, RATE_LIMIT_COUNT=1)
+        app_config.update(PROXY_COUNT=count, RATE_LIMIT_COUNT=1, FORWARDED_ALLOW_IPS="10.0.0.2")
         app_config.pop("SESSION_COOKIE_SECURE")  # derived from the https PUBLIC_URL
         application: Flask = request.getfixturevalue("app")
         request.getfixturevalue("open_wave")

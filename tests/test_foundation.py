@@ -187,7 +187,11 @@ def test_proxy_count_decides_whose_address_is_seen(tmp_path, count, seen):
     from flask import request
 
     app = create_app(
-        {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "PROXY_COUNT": count},
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "PROXY_COUNT": count,
+            "FORWARDED_ALLOW_IPS": "10.0.0.0/24",
+        },
         str(tmp_path),
     )
     app.add_url_rule("/_addr", "addr", lambda: request.remote_addr or "")

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     "PROXY_COUNT": 0,
+    # The direct peers (addresses or CIDR networks, comma-separated; "*": any) whose
+    # X-Forwarded-* headers are believed: the reverse proxy only, as gunicorn's own setting.
+    "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
     # Largest response file a web import accepts (the survey's own limit stays small).
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     # PostgreSQL connection pool per app process (SQLite ignores these).
