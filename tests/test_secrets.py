@@ -58,9 +58,10 @@ def test_the_scan_finds_the_known_examples():
     """The scan really reads the example environment file and the tests' key (cannot pass empty)."""
     found = secret_assignments()
     assert "replace-with-a-long-random-value" in found
-    assert any(where.startswith("deploy/ikm.env.example:") for where in found[
-        "replace-with-a-long-random-value"
-    ])
+    assert any(
+        where.startswith("deploy/ikm.env.example:")
+        for where in found["replace-with-a-long-random-value"]
+    )
     assert "test-secret-key-not-for-production-0123456789" in found
 
 

@@ -4,9 +4,9 @@ Secrets never have a usable default. In production (``IKM_ENV=production``) the 
 start without a real secret key: one of at least ``SECRET_KEY_MIN_LENGTH`` characters, of more
 than a handful of different characters, and none of the ``KNOWN_SECRETS`` (every key that was
 ever written in this repository: a key anyone can read signs anyone's session;
-tests/test_secrets.py scans the repository for new ones). In development a missing, placeholder or
-very short key is replaced by a random one that lives only as long as the process (``ikm init-db`` and
-``ikm demo`` write a persistent one to ``instance/secret_key``).
+tests/test_secrets.py scans the repository for new ones). In development a missing,
+placeholder or very short key is replaced by a random one that lives only as long as the
+process (``ikm init-db`` and ``ikm demo`` write a persistent one to ``instance/secret_key``).
 """
 
 from __future__ import annotations

@@ -74,9 +74,7 @@ class TrustedProxyFix:
         self.allowed = allowed
         self.fixed = ProxyFix(app, x_for=count, x_proto=count, x_host=count, x_prefix=count)
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Apply the forwarded headers only if the peer is an allowed proxy."""
         if peer_allowed(environ.get("REMOTE_ADDR"), self.allowed):
             return self.fixed(environ, start_response)
