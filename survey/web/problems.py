@@ -254,6 +254,13 @@ def _questionnaire_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             line=v.get("line"),
             column=v.get("column"),
         ),
+        "questionnaire-yaml-alias": lambda: _(
+            "%(field)s: anchor dan alias YAML (& dan *) tidak diterima (baris %(line)s, "
+            "kolom %(column)s); tulis setiap nilai apa adanya.",
+            field=v.get("field"),
+            line=v.get("line"),
+            column=v.get("column"),
+        ),
         "questionnaire-not-mapping": lambda: _(
             "%(field)s: isi berkas harus berupa pemetaan dengan kunci slug, title_id, … elements.",
             field=v.get("field"),
