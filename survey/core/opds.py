@@ -38,6 +38,10 @@ define(
         "required": "{field} is empty",
         "too-long": "{field} has {length} characters (at most {limit})",
         "nul": "{field} contains a NUL character",
+        "hidden-character": (
+            "{field} contains the invisible or control character {character}; type the name "
+            "again without it"
+        ),
         "population": "service_population {value!r} is not a whole number from 1 to {limit}",
         "name-taken": "name {value!r} is already used by OPD {other!r}",
         "duplicate-slug": "slug {value!r} is also on row {other}",
@@ -83,10 +87,14 @@ class OpdFields:
 
 
 def _text(field_name: str, value: str | None, limit: int, problems: list[Problem]) -> str:
-    """Return the stripped text of a field, noting a NUL character or too many characters."""
+    """Return the stripped text of a field, noting a hidden character or too many characters."""
     text = (value or "").strip()
-    if "\x00" in text:
+    hidden = rules.hidden_character(text)
+    if hidden == "\x00":
         problems.append(problem("nul", field_name))
+    elif hidden is not None:
+        character = rules.describe_character(hidden)
+        problems.append(problem("hidden-character", field_name, character=character))
     elif len(text) > limit:
         problems.append(problem("too-long", field_name, length=len(text), limit=limit))
     return text

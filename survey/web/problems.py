@@ -53,6 +53,12 @@ def problem_text(item: Problem) -> str:
             limit=v.get("limit"),
         ),
         "nul": lambda: _("%(field)s berisi karakter NUL.", field=label),
+        "hidden-character": lambda: _(
+            "%(field)s berisi karakter kendali atau tak terlihat %(character)s; ketik ulang "
+            "tanpa karakter itu.",
+            field=label,
+            character=v.get("character"),
+        ),
         "population": lambda: _(
             "Populasi layanan harus bilangan bulat 1 sampai %(limit)s atau dikosongkan; "
             "bukan %(value)s.",
