@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,7 +14,7 @@ from survey_helpers import FakeClock
 from werkzeug.test import TestResponse
 
 from survey.core import accounts, queries
-from survey.core.models import AuditLog, LoginFailure, User
+from survey.core.models import AuditLog, LoginFailure, StaffSession, User
 from survey.web import signin
 
 GENERIC_ERROR = "Nama pengguna atau kata sandi salah."
@@ -270,13 +271,78 @@ def test_success_resets_the_username_counter(actions, users):
     assert actions.login("eva").status_code == 302
 
 
-def test_throttled_per_client_address(app, actions, users):
-    """Many names tried from one address: that address is throttled, others are not."""
-    app.config["LOGIN_ADDRESS_FAILURE_LIMIT"] = 3
-    for name in ("a1", "a2", "a3"):
-        assert actions.login(name, "salah-sandi-1", addr="192.0.2.1").status_code == 200
-    assert actions.login("eva", addr="192.0.2.1").status_code == 429
-    assert actions.login("eva", addr="192.0.2.2").status_code == 302
+def _guess(app: Flask, username: str, addresses: list[str]) -> list[int]:
+    """Make one wrong guess at ``username`` from each address, each from a fresh browser."""
+    return [
+        AuthActions(app.test_client()).login(username, f"tebakan-{i}", addr=addr).status_code
+        for i, addr in enumerate(addresses)
+    ]
+
+
+def test_an_attacker_elsewhere_cannot_lock_a_user_out(app, session, users, clock):
+    """50 failures on eva from 10.0.0.x: that network is stopped, eva at 10.9.9.9 signs in."""
+    statuses = _guess(app, "eva", [f"10.0.0.{1 + i % 250}" for i in range(50)])
+    assert statuses == [200] * 5 + [429] * 45
+    assert _count(session, LoginFailure) == 10  # 5 guesses, each under network and account
+    eva = AuthActions(app.test_client())
+    assert eva.login("eva", addr="10.9.9.9").status_code == 302
+    assert eva.client.get("/kerja").status_code == 200
+    # The attacker's network stays stopped for this account (the right password too) ...
+    assert AuthActions(app.test_client()).login("eva", addr="10.0.0.77").status_code == 429
+    # ... and rotating inside one IPv6 /64 is one network.
+    sixes = _guess(app, "admin", [f"2001:db8:5:6:{i:x}::1" for i in range(7)])
+    assert sixes == [200] * 5 + [429] * 2
+    assert AuthActions(app.test_client()).login("admin", addr="2001:db8:5:7::1").status_code == 302
+
+
+def test_an_office_address_does_not_lock_out_its_colleagues(app, session, users, clock):
+    """20 failures on eva from the office's one address; a colleague there signs in, and so
+    does eva from the browser she signed in with before."""
+    office = "192.0.2.10"
+    evas_browser = AuthActions(app.test_client())
+    assert evas_browser.login("eva", addr=office).status_code == 302
+    assert evas_browser.logout().status_code == 302
+    assert _guess(app, "eva", [office] * 20) == [200] * 5 + [429] * 15
+    colleague = AuthActions(app.test_client())
+    assert colleague.login("kepala-bpbd", addr=office).status_code == 302
+    assert colleague.client.get("/kerja").status_code == 200
+    assert evas_browser.login("eva", addr=office).status_code == 302
+    # A stranger's browser at the office (no history with eva) waits out the window.
+    assert AuthActions(app.test_client()).login("eva", addr=office).status_code == 429
+    clock.advance(15 * 60 + 1)
+    assert AuthActions(app.test_client()).login("eva", addr=office).status_code == 302
+
+
+def test_guessing_from_many_networks_only_lets_known_browsers_in(app, session, users, clock):
+    """Past 20 failures on one account from anywhere, a new browser must wait; eva's own
+    browser still signs in (from a new network too), with a limit of its own."""
+    evas_browser = AuthActions(app.test_client())
+    assert evas_browser.login("eva", addr="198.51.100.7").status_code == 302
+    evas_browser.logout()
+    spread = [f"10.{n}.0.{i + 1}" for n in range(1, 6) for i in range(5)]  # 5 networks x 5
+    assert _guess(app, "eva", spread) == [200] * 20 + [429] * 5
+    assert AuthActions(app.test_client()).login("eva", addr="172.16.0.1").status_code == 429
+    assert evas_browser.login("eva", addr="172.16.0.1").status_code == 302
+    evas_browser.logout()
+    # A known browser's own guesses are limited too (a stolen device cookie buys 5 tries).
+    for attempt in range(5):
+        assert evas_browser.login("eva", f"salah-{attempt}").status_code == 200
+    assert evas_browser.login("eva").status_code == 429
+    # A browser known to another account is a new browser for eva.
+    other = AuthActions(app.test_client())
+    assert other.login("kepala-bpbd", addr="172.16.0.2").status_code == 302
+    other.logout()
+    assert other.login("eva", addr="172.16.0.2").status_code == 429
+    clock.advance(15 * 60 + 1)
+    assert other.login("eva", addr="172.16.0.2").status_code == 302
+
+
+def test_a_forged_device_cookie_is_a_new_browser(app, users, clock):
+    """The device cookie is signed: a made-up one counts as no history at all."""
+    _guess(app, "eva", [f"10.{n}.0.1" for n in range(1, 5) for _ in range(5)])
+    forger = AuthActions(app.test_client())
+    forger.client.set_cookie(signin.DEVICE_COOKIE, "W1sxLCJ4Il1d.forged", path="/masuk")
+    assert forger.login("eva", addr="172.16.9.9").status_code == 429
 
 
 def test_logout_needs_post_and_csrf(actions, users):
@@ -288,6 +354,51 @@ def test_logout_needs_post_and_csrf(actions, users):
     response = actions.logout()
     assert response.status_code == 302 and _location(response) == "/masuk"
     assert _location(actions.client.get("/kerja")).startswith("/masuk")
+
+
+def _copy_session(source: FlaskClient, target: FlaskClient) -> str:
+    """Copy ``source``'s session cookie into ``target`` (a thief's browser); return it."""
+    cookie = source.get_cookie("session")
+    assert cookie is not None
+    target.set_cookie("session", cookie.value)
+    return cookie.value
+
+
+def _staff_sessions(session: Session) -> list[StaffSession]:
+    """Return every server-side session row, fresh from the database."""
+    session.expire_all()
+    return list(session.exec(select(StaffSession).order_by(col(StaffSession.id))).all())
+
+
+def test_sign_out_ends_the_session_on_the_server(app, actions, session, users):
+    """A copy of the cookie works while the session lasts and is refused after sign-out."""
+    assert actions.login("eva").status_code == 302
+    thief = app.test_client()
+    value = _copy_session(actions.client, thief)
+    assert thief.get("/kerja").status_code == 200
+    # The cookie carries a token whose SHA-256 is the row; the row holds no token itself.
+    token = app.session_interface.get_signing_serializer(app).loads(value)["st"]  # type: ignore[attr-defined]
+    (row,) = _staff_sessions(session)
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() != token
+    assert row.user_id == users["eva"].id and row.ended_at is None
+    assert actions.logout().status_code == 302
+    assert _staff_sessions(session)[0].ended_at is not None
+    replay = thief.get("/kerja")
+    assert replay.status_code == 302 and _location(replay) == "/masuk?next=/kerja"
+    thief.set_cookie("session", value)  # the refusal cleared it; replay the copy once more
+    assert _location(thief.get("/kerja/opd")).startswith("/masuk")
+
+
+def test_sign_out_everywhere_still_ends_every_session(app, runner, session, users):
+    """A role change ends both browsers' sessions (the session version and the rows)."""
+    first, second = AuthActions(app.test_client()), AuthActions(app.test_client())
+    assert first.login("eva").status_code == 302 and second.login("eva").status_code == 302
+    assert len([row for row in _staff_sessions(session) if row.ended_at is None]) == 2
+    result = runner.invoke(args=["user", "role", "eva", "--role", "admin"])
+    assert result.exit_code == 0, result.output
+    assert all(row.ended_at is not None for row in _staff_sessions(session))
+    for actions in (first, second):
+        assert _location(actions.client.get("/kerja")).startswith("/masuk")
 
 
 def test_session_expires_after_the_lifetime(actions, users, clock):
