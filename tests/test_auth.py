@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from html import unescape
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from auth_helpers import PASSWORD, AuthActions
+from auth_helpers import PASSWORD, AuthActions, csrf_token, login
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
@@ -126,6 +128,12 @@ def test_user_add_prompts_for_the_password_twice(runner, session, users):
         (["kepala", "--role", "opd-head", "--opd", "nowhere"], "unknown OPD 'nowhere'"),
         (["eva2", "--role", "evaluator", "--opd", "bpbd"], "only for the opd-head role"),
         (["admin2", "--role", "admin", "--password", "short"], "too short"),
+        (
+            ["admin2", "--role", "admin", "--password", "password123456"],
+            "Error: the password is too easy to guess: This is similar to a commonly used "
+            "password. Add another word or two. Uncommon words are better.\n",
+        ),
+        (["nurhayati", "--role", "evaluator", "--password", "nurhayati2026"], "too easy"),
         (["bad name!", "--role", "admin"], "not a valid username"),
         (["someone", "--role", "boss"], "Invalid value for '--role'"),
     ],
@@ -182,6 +190,104 @@ def test_role_change_is_audited_and_signs_the_user_out(runner, session, users, a
     assert refused.exit_code == 1 and "only for the opd-head role" in refused.output
     user_entries = session.exec(select(AuditLog).where(col(AuditLog.action).startswith("user.")))
     assert len(user_entries.all()) == 5  # four creations and one role change
+
+
+# ---------------------------------------------------------------------------------------------
+# Password strength
+
+
+@pytest.mark.parametrize(
+    ("password", "username", "warning"),
+    [
+        ("password123456", "eva", "This is similar to a commonly used password."),
+        ("qwertyuiop", "eva", "This is a top-100 common password."),
+        ("nurhayati2026", "nurhayati", ""),  # the user's own name and a year
+        ("kepuasanmasyarakat", "eva", ""),  # this application's words
+        (
+            "1234512345",
+            "eva",
+            'Repeats like "abcabcabc" are only slightly harder to guess than "abc".',
+        ),
+    ],
+)
+def test_guessable_passwords_are_refused(password, username, warning):
+    """zxcvbn scores under 3 are refused with its feedback, as a coded problem."""
+    (problem,) = accounts.password_problems(password, username=username)
+    assert (problem.code, problem.field) == ("password-weak", "password")
+    assert problem.values["warning"] == warning
+    assert problem.values["suggestions"]
+    with pytest.raises(accounts.AccountError):
+        accounts.check_password_strength(password, username=username)
+
+
+def test_strong_passwords_pass():
+    """The tests' own passwords and a name-based one for another user pass."""
+    for password in (PASSWORD, "sandi-baru-yang-panjang", "correct horse battery staple"):
+        assert accounts.password_problems(password, username="eva") == []
+    assert accounts.password_problems("nurhayati2026", username="eva") == []
+
+
+def test_every_zxcvbn_sentence_has_an_indonesian_text(app):
+    """Each feedback sentence zxcvbn can give is translated, and is itself again in English."""
+    import ast
+
+    import zxcvbn.feedback
+
+    from survey.web import problems as web_problems
+
+    tree = ast.parse(Path(zxcvbn.feedback.__file__).read_text(encoding="utf-8"))
+    said = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "_"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert len(said) >= 25
+    with app.test_request_context("/?lang=id"):
+        indonesian = web_problems._zxcvbn_sentences()
+    with app.test_request_context("/?lang=en"):
+        english = web_problems._zxcvbn_sentences()
+    assert set(indonesian) == said
+    assert all(indonesian[text] != text for text in said)
+    assert english == {text: text for text in said}
+
+
+def test_a_weak_password_on_the_admin_page(client, session, users):
+    """Indonesian advice next to the field, English on the English page; nothing changes."""
+    login(client, "admin")
+    before = _password_hash(session, "eva")
+    data = {"action": "password", "password": "password123456", "confirmation": "password123456"}
+    for lang, expected in (
+        (
+            "id",
+            "Kata sandi terlalu mudah ditebak. Ini mirip kata sandi yang umum dipakai. "
+            "Tambahkan satu atau dua kata lagi; kata yang jarang dipakai lebih baik.",
+        ),
+        (
+            "en",
+            "The password is too easy to guess. This is similar to a commonly used password. "
+            "Add another word or two. Uncommon words are better.",
+        ),
+    ):
+        response = client.post(
+            f"/kerja/pengguna/eva?lang={lang}",
+            data={"csrf_token": csrf_token(client, "/kerja/pengguna/eva"), **data},
+        )
+        assert response.status_code == 400
+        html = unescape(response.get_data(as_text=True))
+        error_at = html.index('id="e-password"')
+        assert expected in html[error_at : error_at + 400]
+    assert _password_hash(session, "eva") == before
+
+
+def _password_hash(session: Session, username: str) -> str:
+    """Return a user's stored password hash, fresh from the database."""
+    session.expire_all()
+    user = accounts.get_user(session, username=username)
+    assert user is not None
+    return user.password_hash
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from zxcvbn import zxcvbn
 
 from survey.core.audit import audit
 from survey.core.models import USER_ROLES, LoginFailure, Opd, StaffSession, User
@@ -40,6 +41,38 @@ PASSWORD_METHOD = "scrypt"  # nosec B105
 SCRYPT_COST = (2**15, 8, 1)
 SALT_CHARS = string.ascii_letters + string.digits
 PASSWORD_MIN_LENGTH = 10
+# zxcvbn's score (0..4) a new password must reach: 3 is "safely unguessable", about 10^8
+# guesses, enough against online guessing at the sign-in throttle's pace.
+PASSWORD_MIN_SCORE = 3
+# zxcvbn's work grows with the length; what lies past this adds only strength, not weakness.
+PASSWORD_CHECKED_LENGTH = 128
+# Words of this application and its setting that a guesser tries first, besides the user name.
+APP_WORDS = (
+    "ikm",
+    "skm",
+    "survei",
+    "survey",
+    "kepuasan",
+    "masyarakat",
+    "indeks",
+    "layanan",
+    "pelayanan",
+    "publik",
+    "opd",
+    "pemda",
+    "pemkot",
+    "pemkab",
+    "kota",
+    "kabupaten",
+    "admin",
+    "administrator",
+    "evaluator",
+    "kepala",
+    "katasandi",
+    "sandi",
+    "rahasia",
+    "masuk",
+)
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # Failed sign-ins per window: the hard limit for one account from one client network (or from
 # one browser that signed in to it before) ...
@@ -75,6 +108,7 @@ define(
         "username-taken": "user {value!r} already exists",
         "password-required": "the password is empty",
         "password-too-short": "the password is too short: use at least {limit} characters",
+        "password-weak": "the password is too easy to guess: {advice}",
         "user-unknown": "unknown user {value!r}",
         "user-already-active": "user {value!r} is already active",
         "user-already-inactive": "user {value!r} is already inactive",
@@ -173,13 +207,31 @@ def _resolve_role(session: Session, *, role: str, opd_slug: str | None) -> Opd |
     return _find_opd(session, opd_slug) if role == "opd-head" and opd_slug else None
 
 
-def password_problems(password: str) -> list[Problem]:
-    """Return what is wrong with a new password (field ``password``)."""
+def password_problems(password: str, *, username: str | None = None) -> list[Problem]:
+    """Return what is wrong with a new password (field ``password``).
+
+    Beyond the length, zxcvbn (a maintained estimator with lists of common passwords, names
+    and words, and patterns such as keyboard rows, dates and repeats) must score it at least
+    ``PASSWORD_MIN_SCORE``, with the user name and ``APP_WORDS`` as words a guesser knows.
+    The problem carries zxcvbn's own feedback (English sentences from a fixed set, which the
+    web translates) as ``warning`` and ``suggestions``.
+    """
     if not password:
         return [problem("password-required", "password")]
     if len(password) < PASSWORD_MIN_LENGTH:
         return [problem("password-too-short", "password", limit=PASSWORD_MIN_LENGTH)]
-    return []
+    inputs = [*APP_WORDS, *([normalise_username(username)] if username else [])]
+    result = zxcvbn(password[:PASSWORD_CHECKED_LENGTH], user_inputs=inputs)
+    if result["score"] >= PASSWORD_MIN_SCORE:
+        return []
+    warning = str(result["feedback"].get("warning") or "")
+    suggestions = tuple(str(s) for s in result["feedback"].get("suggestions") or ())
+    advice = " ".join([warning, *suggestions]).strip() or "use a few uncommon words"
+    return [
+        problem(
+            "password-weak", "password", warning=warning, suggestions=suggestions, advice=advice
+        )
+    ]
 
 
 def new_user_problems(
@@ -200,7 +252,7 @@ def new_user_problems(
         problems.append(problem("username-taken", "username", value=name))
     problems += role_problems(session, role=role, opd_slug=opd_slug)
     if password is not None:
-        problems += password_problems(password)
+        problems += password_problems(password, username=name)
     return problems
 
 
@@ -216,9 +268,9 @@ def check_new_user(
     return normalise_username(username), _resolve_role(session, role=role, opd_slug=opd_slug)
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse an empty password or one shorter than ``PASSWORD_MIN_LENGTH`` characters."""
-    problems = password_problems(password)
+def check_password_strength(password: str, *, username: str | None = None) -> None:
+    """Refuse an empty, short or guessable password (see :func:`password_problems`)."""
+    problems = password_problems(password, username=username)
     if problems:
         raise AccountError(problems)
 
@@ -331,7 +383,7 @@ def set_password(
     user = get_user(session, username=username)
     if user is None:
         raise AccountError([problem("user-unknown", "username", value=username)])
-    check_password_strength(password)
+    check_password_strength(password, username=user.username)
     user.password_hash = hash_password(password)
     user.session_version += 1
     session.add(user)

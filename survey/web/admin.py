@@ -216,7 +216,9 @@ def _change_password(session: Session, target: User) -> ResponseReturnValue:
     form = UserChangeForm().as_input()
     password = form.password
     errors = _with_confirmation(
-        field_errors(accounts.password_problems(password)), password, form.confirmation
+        field_errors(accounts.password_problems(password, username=target.username)),
+        password,
+        form.confirmation,
     )
     if errors:
         return _user_page(session, user=target, errors=errors, status=400)
