@@ -26,7 +26,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import queries
+from survey.core import opds, queries
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd
 from survey.core.submissions import store_submission
 from survey.web import antiabuse
@@ -122,7 +122,9 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     lang = current_language()
     comment_max = int(current_app.config["COMMENT_MAX_LENGTH"])
     q = target.questionnaire
-    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max)
+    # The OPD's services are choices of the form (and of its pre-rendered fields).
+    services = opds.service_names(get_session(), opd_id=target.opd_id)
+    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max, services)
     cache: dict[tuple[Any, ...], type[SurveyForm]]
     cache = current_app.extensions.setdefault(_FORM_CACHE, {})
     form_class = cache.get(key)
@@ -130,7 +132,9 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
         scale = target.questionnaire.scale_points
         items = queries.elements(get_session(), questionnaire_id=int(q.id or 0))
         questions = questions_for(items, scale_points=scale, lang=lang)
-        form_class = survey_form_class(questions, scale_points=scale, comment_max=comment_max)
+        form_class = survey_form_class(
+            questions, scale_points=scale, comment_max=comment_max, services=services
+        )
         if len(cache) >= _FORM_CACHE_MAX:
             cache.clear()
         cache[key] = form_class

@@ -24,6 +24,7 @@ def field_label(name: str) -> str:
         "name": _("Nama"),
         "short_name": _("Nama singkat"),
         "service_population": _("Populasi layanan"),
+        "service": _("Nama layanan"),
     }
     return labels.get(name, name)
 
@@ -183,6 +184,12 @@ def problem_text(item: Problem) -> str:
         "too-large": lambda: _("Berkas terlalu besar: paling besar 2 MB."),
         "changed-meanwhile": lambda: _(
             "Data OPD baru saja diubah orang lain; muat ulang halaman lalu coba lagi."
+        ),
+        "service-taken": lambda: _(
+            "Layanan %(value)s sudah ada dalam daftar.", value=repr(v.get("value"))
+        ),
+        "service-unknown": lambda: _(
+            "Layanan %(value)s tidak ada dalam daftar.", value=repr(v.get("value"))
         ),
         "scheme-name-required": lambda: _("Isi nama skema kategori."),
         "scheme-name-too-long": lambda: _("Nama skema paling banyak 200 karakter."),
