@@ -543,6 +543,12 @@ def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             length=v.get("length"),
             limit=v.get("limit"),
         ),
+        "row-service-unlisted": lambda: _(
+            "Layanan %(value)s tidak ada dalam daftar layanan OPD ini (%(listed)s); tambahkan "
+            "dulu di halaman OPD atau kosongkan.",
+            value=repr(v.get("value")),
+            listed=v.get("listed") if v.get("listed") != "none" else _("belum ada"),
+        ),
     }
 
 
