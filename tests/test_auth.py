@@ -225,6 +225,9 @@ def test_strong_passwords_pass():
     for password in (PASSWORD, "sandi-baru-yang-panjang", "correct horse battery staple"):
         assert accounts.password_problems(password, username="eva") == []
     assert accounts.password_problems("nurhayati2026", username="eva") == []
+    # Past zxcvbn's own limit of 72 characters only the first 72 are judged (no error).
+    assert accounts.password_problems("Tanjung-Priok " * 15, username="eva") == []
+    assert accounts.password_problems("a" * 200, username="eva")[0].code == "password-weak"
 
 
 def test_every_zxcvbn_sentence_has_an_indonesian_text(app):

@@ -44,8 +44,9 @@ PASSWORD_MIN_LENGTH = 10
 # zxcvbn's score (0..4) a new password must reach: 3 is "safely unguessable", about 10^8
 # guesses, enough against online guessing at the sign-in throttle's pace.
 PASSWORD_MIN_SCORE = 3
-# zxcvbn's work grows with the length; what lies past this adds only strength, not weakness.
-PASSWORD_CHECKED_LENGTH = 128
+# zxcvbn's work grows with the length, and it refuses (ValueError) more than 72 characters by
+# default; what lies past this adds only strength, not weakness.
+PASSWORD_CHECKED_LENGTH = 72
 # Words of this application and its setting that a guesser tries first, besides the user name.
 APP_WORDS = (
     "ikm",
