@@ -11,7 +11,7 @@ Read from the environment (see docs/deploy.md), next to the app's own ``IKM_*`` 
   ranking report and posters of a large wave are built in the request).
 - ``IKM_FORWARDED_ALLOW_IPS`` (``127.0.0.1,::1``): addresses whose ``X-Forwarded-Proto``
   gunicorn believes: the reverse proxy only. The app itself trusts ``X-Forwarded-*`` only with
-  ``IKM_PROXY_COUNT`` set.
+  ``IKM_PROXY_COUNT`` set, and only from these peers too (addresses or CIDR networks).
 - ``IKM_LOG_FORMAT`` / ``IKM_LOG_LEVEL``: gunicorn's own messages use the app's format too.
 
 The app is not preloaded: each worker builds its own app and database engine after the fork,

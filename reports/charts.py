@@ -155,6 +155,9 @@ _RC: dict[str, Any] = {
     "legend.fontsize": BASE_FONT - 0.5,
     "legend.frameon": False,
     "axes.unicode_minus": True,
+    # Every text is drawn as written: OPD names, element names and labels come from users, and
+    # mathtext would read "$...$" in them as formulas (``$\\frac{$`` stops the whole chart).
+    "text.parse_math": False,
 }
 
 

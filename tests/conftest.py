@@ -23,7 +23,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, SQLModel
 from survey_helpers import IkmRunner, add_opd, create_wave
 
-from survey.core import accounts, queries
+from survey.core import accounts, opds, queries
 from survey.core.database import make_engine, upgrade
 from survey.core.models import User
 from survey.web import create_app
@@ -222,17 +222,20 @@ def session(app: Flask) -> Iterator[Session]:
 
 
 SAMPLE_OPDS = (
-    ("bpbd", "Badan Penanggulangan Bencana Daerah", "BPBD"),
-    ("rsud", "Rumah Sakit Umum Daerah", "RSUD"),
-    ("dishub", "Dinas Perhubungan", "Dishub"),
+    ("bpbd", "Badan Penanggulangan Bencana Daerah", "BPBD", ("KTP",)),
+    ("rsud", "Rumah Sakit Umum Daerah", "RSUD", ("Poli umum",)),
+    ("dishub", "Dinas Perhubungan", "Dishub", ("Uji KIR",)),
 )
 
 
 def add_sample_opds(session: Session, *slugs: str) -> None:
-    """Add those of the sample OPDs named by ``slugs`` that do not exist yet."""
-    for slug, name, short in SAMPLE_OPDS:
+    """Add those of the sample OPDs named by ``slugs`` that do not exist yet, each with the
+    service the tests' files name on its list."""
+    for slug, name, short, services in SAMPLE_OPDS:
         if slug in slugs and queries.get_opd(session, slug=slug) is None:
-            add_opd(session, slug=slug, name=name, short_name=short)
+            opd = add_opd(session, slug=slug, name=name, short_name=short)
+            for service in services:
+                opds.add_service(session, opd=opd, name=service, actor=None)
 
 
 @pytest.fixture

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from html import unescape
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from auth_helpers import PASSWORD, AuthActions
+from auth_helpers import PASSWORD, AuthActions, csrf_token, login
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
@@ -13,7 +16,7 @@ from survey_helpers import FakeClock
 from werkzeug.test import TestResponse
 
 from survey.core import accounts, queries
-from survey.core.models import AuditLog, LoginFailure, User
+from survey.core.models import AuditLog, LoginFailure, StaffSession, User
 from survey.web import signin
 
 GENERIC_ERROR = "Nama pengguna atau kata sandi salah."
@@ -125,6 +128,12 @@ def test_user_add_prompts_for_the_password_twice(runner, session, users):
         (["kepala", "--role", "opd-head", "--opd", "nowhere"], "unknown OPD 'nowhere'"),
         (["eva2", "--role", "evaluator", "--opd", "bpbd"], "only for the opd-head role"),
         (["admin2", "--role", "admin", "--password", "short"], "too short"),
+        (
+            ["admin2", "--role", "admin", "--password", "password123456"],
+            "Error: the password is too easy to guess: This is similar to a commonly used "
+            "password. Add another word or two. Uncommon words are better.\n",
+        ),
+        (["nurhayati", "--role", "evaluator", "--password", "nurhayati2026"], "too easy"),
         (["bad name!", "--role", "admin"], "not a valid username"),
         (["someone", "--role", "boss"], "Invalid value for '--role'"),
     ],
@@ -181,6 +190,107 @@ def test_role_change_is_audited_and_signs_the_user_out(runner, session, users, a
     assert refused.exit_code == 1 and "only for the opd-head role" in refused.output
     user_entries = session.exec(select(AuditLog).where(col(AuditLog.action).startswith("user.")))
     assert len(user_entries.all()) == 5  # four creations and one role change
+
+
+# ---------------------------------------------------------------------------------------------
+# Password strength
+
+
+@pytest.mark.parametrize(
+    ("password", "username", "warning"),
+    [
+        ("password123456", "eva", "This is similar to a commonly used password."),
+        ("qwertyuiop", "eva", "This is a top-100 common password."),
+        ("nurhayati2026", "nurhayati", ""),  # the user's own name and a year
+        ("kepuasanmasyarakat", "eva", ""),  # this application's words
+        (
+            "1234512345",
+            "eva",
+            'Repeats like "abcabcabc" are only slightly harder to guess than "abc".',
+        ),
+    ],
+)
+def test_guessable_passwords_are_refused(password, username, warning):
+    """zxcvbn scores under 3 are refused with its feedback, as a coded problem."""
+    (problem,) = accounts.password_problems(password, username=username)
+    assert (problem.code, problem.field) == ("password-weak", "password")
+    assert problem.values["warning"] == warning
+    assert problem.values["suggestions"]
+    with pytest.raises(accounts.AccountError):
+        accounts.check_password_strength(password, username=username)
+
+
+def test_strong_passwords_pass():
+    """The tests' own passwords and a name-based one for another user pass."""
+    for password in (PASSWORD, "sandi-baru-yang-panjang", "correct horse battery staple"):
+        assert accounts.password_problems(password, username="eva") == []
+    assert accounts.password_problems("nurhayati2026", username="eva") == []
+    # Past zxcvbn's own limit of 72 characters only the first 72 are judged (no error).
+    assert accounts.password_problems("Tanjung-Priok " * 15, username="eva") == []
+    assert accounts.password_problems("a" * 200, username="eva")[0].code == "password-weak"
+
+
+def test_every_zxcvbn_sentence_has_an_indonesian_text(app):
+    """Each feedback sentence zxcvbn can give is translated, and is itself again in English."""
+    import ast
+
+    import zxcvbn.feedback
+
+    from survey.web import problems as web_problems
+
+    tree = ast.parse(Path(zxcvbn.feedback.__file__).read_text(encoding="utf-8"))
+    said = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "_"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert len(said) >= 25
+    with app.test_request_context("/?lang=id"):
+        indonesian = web_problems._zxcvbn_sentences()
+    with app.test_request_context("/?lang=en"):
+        english = web_problems._zxcvbn_sentences()
+    assert set(indonesian) == said
+    assert all(indonesian[text] != text for text in said)
+    assert english == {text: text for text in said}
+
+
+def test_a_weak_password_on_the_admin_page(client, session, users):
+    """Indonesian advice next to the field, English on the English page; nothing changes."""
+    login(client, "admin")
+    before = _password_hash(session, "eva")
+    data = {"action": "password", "password": "password123456", "confirmation": "password123456"}
+    for lang, expected in (
+        (
+            "id",
+            "Kata sandi terlalu mudah ditebak. Ini mirip kata sandi yang umum dipakai. "
+            "Tambahkan satu atau dua kata lagi; kata yang jarang dipakai lebih baik.",
+        ),
+        (
+            "en",
+            "The password is too easy to guess. This is similar to a commonly used password. "
+            "Add another word or two. Uncommon words are better.",
+        ),
+    ):
+        response = client.post(
+            f"/kerja/pengguna/eva?lang={lang}",
+            data={"csrf_token": csrf_token(client, "/kerja/pengguna/eva"), **data},
+        )
+        assert response.status_code == 400
+        html = unescape(response.get_data(as_text=True))
+        error_at = html.index('id="e-password"')
+        assert expected in html[error_at : error_at + 400]
+    assert _password_hash(session, "eva") == before
+
+
+def _password_hash(session: Session, username: str) -> str:
+    """Return a user's stored password hash, fresh from the database."""
+    session.expire_all()
+    user = accounts.get_user(session, username=username)
+    assert user is not None
+    return user.password_hash
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,13 +380,78 @@ def test_success_resets_the_username_counter(actions, users):
     assert actions.login("eva").status_code == 302
 
 
-def test_throttled_per_client_address(app, actions, users):
-    """Many names tried from one address: that address is throttled, others are not."""
-    app.config["LOGIN_ADDRESS_FAILURE_LIMIT"] = 3
-    for name in ("a1", "a2", "a3"):
-        assert actions.login(name, "salah-sandi-1", addr="192.0.2.1").status_code == 200
-    assert actions.login("eva", addr="192.0.2.1").status_code == 429
-    assert actions.login("eva", addr="192.0.2.2").status_code == 302
+def _guess(app: Flask, username: str, addresses: list[str]) -> list[int]:
+    """Make one wrong guess at ``username`` from each address, each from a fresh browser."""
+    return [
+        AuthActions(app.test_client()).login(username, f"tebakan-{i}", addr=addr).status_code
+        for i, addr in enumerate(addresses)
+    ]
+
+
+def test_an_attacker_elsewhere_cannot_lock_a_user_out(app, session, users, clock):
+    """50 failures on eva from 10.0.0.x: that network is stopped, eva at 10.9.9.9 signs in."""
+    statuses = _guess(app, "eva", [f"10.0.0.{1 + i % 250}" for i in range(50)])
+    assert statuses == [200] * 5 + [429] * 45
+    assert _count(session, LoginFailure) == 10  # 5 guesses, each under network and account
+    eva = AuthActions(app.test_client())
+    assert eva.login("eva", addr="10.9.9.9").status_code == 302
+    assert eva.client.get("/kerja").status_code == 200
+    # The attacker's network stays stopped for this account (the right password too) ...
+    assert AuthActions(app.test_client()).login("eva", addr="10.0.0.77").status_code == 429
+    # ... and rotating inside one IPv6 /64 is one network.
+    sixes = _guess(app, "admin", [f"2001:db8:5:6:{i:x}::1" for i in range(7)])
+    assert sixes == [200] * 5 + [429] * 2
+    assert AuthActions(app.test_client()).login("admin", addr="2001:db8:5:7::1").status_code == 302
+
+
+def test_an_office_address_does_not_lock_out_its_colleagues(app, session, users, clock):
+    """20 failures on eva from the office's one address; a colleague there signs in, and so
+    does eva from the browser she signed in with before."""
+    office = "192.0.2.10"
+    evas_browser = AuthActions(app.test_client())
+    assert evas_browser.login("eva", addr=office).status_code == 302
+    assert evas_browser.logout().status_code == 302
+    assert _guess(app, "eva", [office] * 20) == [200] * 5 + [429] * 15
+    colleague = AuthActions(app.test_client())
+    assert colleague.login("kepala-bpbd", addr=office).status_code == 302
+    assert colleague.client.get("/kerja").status_code == 200
+    assert evas_browser.login("eva", addr=office).status_code == 302
+    # A stranger's browser at the office (no history with eva) waits out the window.
+    assert AuthActions(app.test_client()).login("eva", addr=office).status_code == 429
+    clock.advance(15 * 60 + 1)
+    assert AuthActions(app.test_client()).login("eva", addr=office).status_code == 302
+
+
+def test_guessing_from_many_networks_only_lets_known_browsers_in(app, session, users, clock):
+    """Past 20 failures on one account from anywhere, a new browser must wait; eva's own
+    browser still signs in (from a new network too), with a limit of its own."""
+    evas_browser = AuthActions(app.test_client())
+    assert evas_browser.login("eva", addr="198.51.100.7").status_code == 302
+    evas_browser.logout()
+    spread = [f"10.{n}.0.{i + 1}" for n in range(1, 6) for i in range(5)]  # 5 networks x 5
+    assert _guess(app, "eva", spread) == [200] * 20 + [429] * 5
+    assert AuthActions(app.test_client()).login("eva", addr="172.16.0.1").status_code == 429
+    assert evas_browser.login("eva", addr="172.16.0.1").status_code == 302
+    evas_browser.logout()
+    # A known browser's own guesses are limited too (a stolen device cookie buys 5 tries).
+    for attempt in range(5):
+        assert evas_browser.login("eva", f"salah-{attempt}").status_code == 200
+    assert evas_browser.login("eva").status_code == 429
+    # A browser known to another account is a new browser for eva.
+    other = AuthActions(app.test_client())
+    assert other.login("kepala-bpbd", addr="172.16.0.2").status_code == 302
+    other.logout()
+    assert other.login("eva", addr="172.16.0.2").status_code == 429
+    clock.advance(15 * 60 + 1)
+    assert other.login("eva", addr="172.16.0.2").status_code == 302
+
+
+def test_a_forged_device_cookie_is_a_new_browser(app, users, clock):
+    """The device cookie is signed: a made-up one counts as no history at all."""
+    _guess(app, "eva", [f"10.{n}.0.1" for n in range(1, 5) for _ in range(5)])
+    forger = AuthActions(app.test_client())
+    forger.client.set_cookie(signin.DEVICE_COOKIE, "W1sxLCJ4Il1d.forged", path="/masuk")
+    assert forger.login("eva", addr="172.16.9.9").status_code == 429
 
 
 def test_logout_needs_post_and_csrf(actions, users):
@@ -288,6 +463,51 @@ def test_logout_needs_post_and_csrf(actions, users):
     response = actions.logout()
     assert response.status_code == 302 and _location(response) == "/masuk"
     assert _location(actions.client.get("/kerja")).startswith("/masuk")
+
+
+def _copy_session(source: FlaskClient, target: FlaskClient) -> str:
+    """Copy ``source``'s session cookie into ``target`` (a thief's browser); return it."""
+    cookie = source.get_cookie("session")
+    assert cookie is not None
+    target.set_cookie("session", cookie.value)
+    return cookie.value
+
+
+def _staff_sessions(session: Session) -> list[StaffSession]:
+    """Return every server-side session row, fresh from the database."""
+    session.expire_all()
+    return list(session.exec(select(StaffSession).order_by(col(StaffSession.id))).all())
+
+
+def test_sign_out_ends_the_session_on_the_server(app, actions, session, users):
+    """A copy of the cookie works while the session lasts and is refused after sign-out."""
+    assert actions.login("eva").status_code == 302
+    thief = app.test_client()
+    value = _copy_session(actions.client, thief)
+    assert thief.get("/kerja").status_code == 200
+    # The cookie carries a token whose SHA-256 is the row; the row holds no token itself.
+    token = app.session_interface.get_signing_serializer(app).loads(value)["st"]  # type: ignore[attr-defined]
+    (row,) = _staff_sessions(session)
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() != token
+    assert row.user_id == users["eva"].id and row.ended_at is None
+    assert actions.logout().status_code == 302
+    assert _staff_sessions(session)[0].ended_at is not None
+    replay = thief.get("/kerja")
+    assert replay.status_code == 302 and _location(replay) == "/masuk?next=/kerja"
+    thief.set_cookie("session", value)  # the refusal cleared it; replay the copy once more
+    assert _location(thief.get("/kerja/opd")).startswith("/masuk")
+
+
+def test_sign_out_everywhere_still_ends_every_session(app, runner, session, users):
+    """A role change ends both browsers' sessions (the session version and the rows)."""
+    first, second = AuthActions(app.test_client()), AuthActions(app.test_client())
+    assert first.login("eva").status_code == 302 and second.login("eva").status_code == 302
+    assert len([row for row in _staff_sessions(session) if row.ended_at is None]) == 2
+    result = runner.invoke(args=["user", "role", "eva", "--role", "admin"])
+    assert result.exit_code == 0, result.output
+    assert all(row.ended_at is not None for row in _staff_sessions(session))
+    for actions in (first, second):
+        assert _location(actions.client.get("/kerja")).startswith("/masuk")
 
 
 def test_session_expires_after_the_lifetime(actions, users, clock):

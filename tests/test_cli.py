@@ -18,7 +18,7 @@ from file_helpers import (
 from sqlmodel import col, select
 from survey_helpers import add_opd, set_wave_status
 
-from survey.core import queries
+from survey.core import opds, queries
 from survey.core.models import Opd, Response, Wave, WaveOpd
 
 
@@ -268,6 +268,8 @@ def test_slugs_of_the_apps_own_pages_are_refused(runner, session, three_opds, ar
 
 def test_import_stores_exact_values(runner, session, open_wave, tmp_path):
     """Rows land as counted 'import' responses with UTC times, skips as NULL, fields as given."""
+    bpbd = queries.get_opd(session, slug="bpbd")
+    opds.add_service(session, opd=bpbd, name="Informasi bencana", actor=None)
     path = write_csv(
         tmp_path / "jawaban.csv",
         "bpbd,2025-06-12T09:30:00+07:00,4,3,,2,1,4,3,3,4,P,41,S1,PNS,Informasi bencana,"

@@ -227,7 +227,7 @@ def test_explicit_mapping_file_and_column_options(runner, session, open_wave, tm
         tmp_path / "entri.xlsx",
         [
             header,
-            ["rsud", *[2] * 9, 1, "ok", "Budi", "12/06/2025"],
+            ["rsud", *[2] * 9, 1, "poli UMUM", "Budi", "12/06/2025"],
             ["dishub", *[4] * 9, 2, "", "Sari", "2025-06-13T08:00:00+07:00"],
         ],
     )
@@ -243,7 +243,11 @@ def test_explicit_mapping_file_and_column_options(runner, session, open_wave, tm
     result = runner.invoke(args=[*args, "--column", "Catatan=service"])
     assert result.exit_code == 0, result.output
     rows = sorted(responses(session, "uji-2026"), key=lambda r: r.sex)
-    assert [(r.sex, r.service, r.comment) for r in rows] == [("L", "ok", None), ("P", None, None)]
+    # A listed service in other case is stored as the OPD lists it.
+    assert [(r.sex, r.service, r.comment) for r in rows] == [
+        ("L", "Poli umum", None),
+        ("P", None, None),
+    ]
     assert rows[0].answers()[9] == 2
     times = [r.submitted_at.replace(tzinfo=UTC) for r in rows]
     assert times == [datetime(2025, 6, 11, 17, tzinfo=UTC), datetime(2025, 6, 13, 1, tzinfo=UTC)]
@@ -330,7 +334,7 @@ def test_xlsx_export_then_import_round_trips(runner, session, open_wave, tmp_pat
             submission_id="web-y",
             submitted_at=datetime(2025, 6, 14, 3, 4, 5, 678901, tzinfo=UTC),
             a9=2,
-            service="-",
+            service="Poli umum",
             comment="'=kutip sendiri\r\n+ baris dua",
         )
     )

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -390,7 +391,7 @@ def proxied(app_config: dict, request: pytest.FixtureRequest):
     """
 
     def make(count: int) -> tuple[Flask, Session]:
-        app_config.update(PROXY_COUNT=count, LIMIT_HARD=1)
+        app_config.update(PROXY_COUNT=count, LIMIT_HARD=1, FORWARDED_ALLOW_IPS="10.0.0.2")
         app_config.pop("SESSION_COOKIE_SECURE")  # derived from the https PUBLIC_URL
         application: Flask = request.getfixturevalue("app")
         request.getfixturevalue("open_wave")
@@ -547,7 +548,7 @@ def test_gunicorn_serves_with_the_repo_config(tmp_path, sqlite_template):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IKM_")}
     env.update(
         IKM_ENV="production",
-        IKM_SECRET_KEY="k" * 48,
+        IKM_SECRET_KEY=secrets.token_urlsafe(48),
         IKM_INSTANCE_PATH=str(instance),
         IKM_DATABASE_URL=url,
         IKM_PUBLIC_URL=base,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -142,11 +143,11 @@ def test_foreign_keys_enforced_on_sqlite(tmp_path):
 
 
 def test_production_refuses_placeholder_secret(tmp_path):
-    """In production a missing or placeholder key stops the app from starting."""
-    for key in (None, "changeme", "secret", "short"):
+    """In production a missing, placeholder, short or one-letter key stops the app."""
+    for key in (None, "changeme", "secret", "short", "x" * 40, secrets.token_urlsafe(48)[:31]):
         with pytest.raises(ConfigError):
             resolve_secret_key({"ENV": "production", "SECRET_KEY": key}, tmp_path)
-    good = "x" * 40
+    good = secrets.token_urlsafe(24)  # 32 characters
     assert resolve_secret_key({"ENV": "production", "SECRET_KEY": good}, tmp_path) == good
 
 
@@ -163,8 +164,9 @@ def test_production_app_refuses_to_start_without_secret(tmp_path, monkeypatch):
 
 def test_secret_key_from_instance_folder(tmp_path):
     """A key written to instance/secret_key is used when the environment has none."""
-    (tmp_path / "secret_key").write_text("k" * 48)
-    assert resolve_secret_key({"ENV": "production"}, tmp_path) == "k" * 48
+    key = secrets.token_urlsafe(48)
+    (tmp_path / "secret_key").write_text(key)
+    assert resolve_secret_key({"ENV": "production"}, tmp_path) == key
 
 
 def test_environment_settings_are_typed(monkeypatch, tmp_path):
@@ -187,7 +189,11 @@ def test_proxy_count_decides_whose_address_is_seen(tmp_path, count, seen):
     from flask import request
 
     app = create_app(
-        {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "PROXY_COUNT": count},
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "PROXY_COUNT": count,
+            "FORWARDED_ALLOW_IPS": "10.0.0.0/24",
+        },
         str(tmp_path),
     )
     app.add_url_rule("/_addr", "addr", lambda: request.remote_addr or "")

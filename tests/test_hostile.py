@@ -141,6 +141,7 @@ HIDDEN = ("csrf_token", "token", "website")
 LEGACY = ("submission_id", "t", "channel")
 KNOWN = {*CODES, *HIDDEN, *LEGACY, "sex", "age", "education", "occupation", "service", "comment"}
 SERVICE_MAX = 120
+SERVICES = ("KTP",)  # the services BPBD lists (conftest's sample OPDs): the form's only choices
 COMMENT_MAX = 1200
 BODY_LIMIT = 64 * 1024
 # Flask-WTF signs CSRF tokens with this salt.
@@ -234,6 +235,7 @@ def valid_fields(draw: st.DrawFn) -> dict[str, str]:
         "age": st.integers(15, 100).map(str),
         "education": st.sampled_from(EDUCATIONS),
         "occupation": st.sampled_from(OCCUPATIONS),
+        "service": st.sampled_from(SERVICES),
     }
     for name, values in optional.items():
         choice = draw(st.sampled_from(["omit", "blank", "value"]))
@@ -241,7 +243,7 @@ def valid_fields(draw: st.DrawFn) -> dict[str, str]:
             fields[name] = draw(space)
         elif choice == "value":
             fields[name] = padded(draw(values), draw(space))
-    for name, limit in (("service", SERVICE_MAX), ("comment", COMMENT_MAX)):
+    for name, limit in (("comment", COMMENT_MAX),):
         if draw(st.booleans()):
             text = draw(st.one_of(hostile_text, st.text(min_size=limit - 5, max_size=limit + 5)))
             if len(clean_text(text) or "") > limit:
@@ -315,8 +317,13 @@ def mutation(draw: st.DrawFn, kind: str) -> tuple[str, Any] | None:
     if kind == "bad-age":
         return kind, draw(_bad_age())
     if kind == "bad-choice":
-        name = draw(st.sampled_from(["sex", "education", "occupation"]))
-        allowed = {"sex": SEXES, "education": EDUCATIONS, "occupation": OCCUPATIONS}[name]
+        name = draw(st.sampled_from(["sex", "education", "occupation", "service"]))
+        allowed = {
+            "sex": SEXES,
+            "education": EDUCATIONS,
+            "occupation": OCCUPATIONS,
+            "service": SERVICES,  # typed text, hostile or not, is no service
+        }[name]
         return kind, (name, draw(_not_in(tuple(allowed))))
     if kind == "long-service":
         return kind, "x" * draw(st.integers(SERVICE_MAX + 1, 2000))
@@ -377,7 +384,7 @@ def expected_row(fields: dict[str, str]) -> dict[str, Any]:
         "age": int(age) if age else None,
         "education": fields.get("education", "").strip() or None,
         "occupation": fields.get("occupation", "").strip() or None,
-        "service": clean_text(fields.get("service")),
+        "service": fields.get("service", "").strip() or None,
         "comment": clean_text(fields.get("comment")),
     }
 

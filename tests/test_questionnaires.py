@@ -426,3 +426,64 @@ def test_score_uses_only_ikm_elements_of_a_custom_questionnaire(runner, session)
     # A 5-point scale keeps its answers as given: IKM = mean of the NRRs on 1..5.
     assert row["ikm"] == pytest.approx(4.0)
     assert row["ikm_converted"] == pytest.approx(100.0)
+
+
+# --- Anchors and aliases ("billion laughs") ------------------------------------------------
+
+# Nine levels of nine aliases each: under 400 bytes that PyYAML's safe_load accepts and that
+# expand to 9**9 (387 million) strings when the result is walked, copied or serialised.
+BILLION_LAUGHS = b'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + b"".join(
+    f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]\n".encode()
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_billion_laughs_is_refused_before_it_expands() -> None:
+    """The few-hundred-byte file is refused at its first anchor, using little memory."""
+    import tracemalloc
+
+    assert len(BILLION_LAUGHS) < 400
+    tracemalloc.start()
+    try:
+        problems = problems_of(BILLION_LAUGHS, "laughs.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert problems == [
+        "laughs.yaml: YAML anchors and aliases (& and *) are not accepted "
+        "(line 1, column 4); write each value out"
+    ]
+    assert peak < 5 * 2**20  # bytes: the refusal reads a few tokens, nothing grows
+
+
+def test_a_lone_anchor_or_merge_key_is_refused_too() -> None:
+    """Anchors without aliases and merge keys (which need aliases) are refused alike."""
+    knpi = KNPI.read_text(encoding="utf-8")
+    anchored = knpi.replace("slug: knpi-kota-serang", "slug: &s knpi-kota-serang", 1)
+    assert anchored != knpi
+    assert problems_of(anchored.encode(), "knpi.yaml")[0].startswith(
+        "knpi.yaml: YAML anchors and aliases (& and *) are not accepted (line "
+    )
+    merged = b"base: &b {kind: ikm}\nother:\n  <<: *b\n"
+    assert "anchors and aliases" in problems_of(merged, "m.yml")[0]
+    assert load_questionnaire_file(KNPI.read_bytes(), KNPI.name).slug == "knpi-kota-serang"
+
+
+def test_billion_laughs_upload_and_cli_store_nothing(client, runner, session, users, tmp_path):
+    """On the page: 400 with the Indonesian sentence; on the command line: one English line."""
+    login(client, "eva")
+    before = questionnaire_rows(session)
+    response = upload(client, BILLION_LAUGHS, "laughs.yaml")
+    assert response.status_code == 400
+    assert (
+        "laughs.yaml: anchor dan alias YAML (&amp; dan *) tidak diterima (baris 1, kolom 4); "
+        "tulis setiap nilai apa adanya." in response.get_data(as_text=True)
+    )
+    path = tmp_path / "laughs.yaml"
+    path.write_bytes(BILLION_LAUGHS)
+    result = runner.invoke(args=["questionnaire", "add", str(path)])
+    assert result.exit_code == 1
+    assert "YAML anchors and aliases (& and *) are not accepted (line 1, column 4)" in (
+        result.output
+    )
+    assert questionnaire_rows(session) == before

@@ -282,3 +282,30 @@ def test_weakest_elements_are_the_lowest_nrr(wave):
     weakest = weakest_elements(unit)
     assert len(weakest) == 3
     assert [e.nrr for e in weakest] == sorted(e.nrr for e in unit.elements)[:3]
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_a_dollar_in_a_name_is_drawn_as_text(wave, lang):
+    """Names and element texts are never read as mathtext: ``$\\frac{$`` is drawn as written."""
+    hostile = "$\\frac{$"
+    labels = {**_labels(wave), wave.score.units[0].unit: hostile}
+    labels[wave.score.units[1].unit] = "Dinas $5 $x^2$"
+    data = wave
+    unit = data.score.units[0]
+    names = [f"{e.code} $\\frac{{$ {e.name(lang)}" for e in data.elements]
+    medians = [float(np.median([u.elements[j].nrr for u in data.score.units])) for j in range(9)]
+    counts = np.sum([a.counts for a in data.aggregates.values()], axis=0)
+    svgs = {
+        "caterpillar": charts.caterpillar_svg(data.score, labels, lang=lang, highlight=unit.unit),
+        "ranks": charts.rank_interval_svg(data.score, labels, lang=lang, top_k=5),
+        "diverging": charts.diverging_svg(counts, names, lang=lang),
+        "element": charts.element_svg(
+            unit, medians, names, data.score.scheme, lang=lang, weakest=["U9"]
+        ),
+    }
+    for name, svg in svgs.items():
+        texts = _texts(svg)
+        if name in ("caterpillar", "ranks"):
+            assert hostile in texts and "Dinas $5 $x^2$" in texts, name
+        else:
+            assert any(text.startswith("U1 $\\frac{$ ") for text in texts), name

@@ -11,6 +11,7 @@ off whatever the environment says, and ``ikm run`` refuses to serve.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,10 +221,12 @@ def make_app(app_config: dict, tmp_path: Path, monkeypatch) -> Iterator[Any]:
     for name in ("IKM_PUBLIC_URL", "IKM_HSTS_SECONDS", "IKM_ENV"):
         monkeypatch.delenv(name, raising=False)
     made: list[Flask] = []
+    # A key production accepts (the tests' own key is published, so production refuses it).
+    config = {**app_config, "SECRET_KEY": secrets.token_urlsafe(48)}
 
     def build(**overrides: Any) -> Flask:
         """Build one app with ``overrides``."""
-        made.append(https_app(app_config, tmp_path, **overrides))
+        made.append(https_app(config, tmp_path, **overrides))
         return made[-1]
 
     yield build
@@ -334,7 +337,7 @@ def test_ikm_run_refuses_production(
     served: list[Any] = []
     monkeypatch.setattr("flask.cli.run_simple", lambda *a, **k: served.append((a, k)))
     monkeypatch.setenv("IKM_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setenv("IKM_SECRET_KEY", app_config["SECRET_KEY"])
+    monkeypatch.setenv("IKM_SECRET_KEY", secrets.token_urlsafe(48))
     monkeypatch.setenv("IKM_DATABASE_URL", app_config["DATABASE_URL"])
     monkeypatch.setenv("FLASK_DEBUG", "1")
     monkeypatch.setenv("IKM_ENV", "production")

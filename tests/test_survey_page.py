@@ -19,7 +19,7 @@ from survey_helpers import (
     token_payload,
 )
 
-from survey.core import evidence, queries
+from survey.core import evidence, opds, queries
 from survey.core.codes import code_hash
 from survey.core.models import Element, Questionnaire, VisitCode
 
@@ -49,8 +49,12 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def citizen(app, open_wave, clock):
-    """A citizen with a fresh browser on the BPBD survey of the open wave."""
+def citizen(app, session, open_wave, clock):
+    """A citizen with a fresh browser on the BPBD survey of the open wave (BPBD lists two
+    services)."""
+    bpbd = queries.get_opd(session, slug="bpbd")
+    for name in ("KTP elektronik", "Rekomendasi teknis"):
+        opds.add_service(session, opd=bpbd, name=name, actor=None)
     return SurveyActions(app, clock)
 
 
@@ -406,7 +410,8 @@ def test_unknown_or_repeated_codes_are_refused(citizen, session, pairs):
         ("age", "٣٠", "Isi umur dengan angka bulat dari 15 sampai 100."),
         ("education", "SMK", "Pilih salah satu pilihan yang tersedia."),
         ("occupation", "Petani", "Pilih salah satu pilihan yang tersedia."),
-        ("service", "x" * 121, "Paling banyak 120 karakter."),
+        ("service", "x" * 121, "Pilih salah satu pilihan yang tersedia."),
+        ("service", "SITUS RESMI: judi-online.example", "Pilih salah satu pilihan yang tersedia."),
         ("comment", "y" * 1201, "Paling banyak 1.200 karakter."),
     ],
 )
@@ -436,10 +441,13 @@ def test_comment_limit_counts_a_newline_once(citizen, session):
 def test_control_characters_never_reach_the_database(citizen, session):
     """A NUL byte (refused by PostgreSQL) is dropped rather than causing a 500."""
     assert (
-        citizen.submit({"U1": "3", "comment": "ba\x00gus", "service": "\x07KTP"}).status_code == 303
+        citizen.submit(
+            {"U1": "3", "comment": "ba\x00gus", "service": " KTP elektronik\n"}
+        ).status_code
+        == 303
     )
     [row] = stored(session)
-    assert (row.comment, row.service) == ("bagus", "KTP")
+    assert (row.comment, row.service) == ("bagus", "KTP elektronik")
 
 
 # ---------------------------------------------------------------------------------------------

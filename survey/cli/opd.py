@@ -1,4 +1,4 @@
-"""``ikm opd``: add, list and import OPDs."""
+"""``ikm opd``: add, list and import OPDs, and manage each OPD's list of services."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlmodel import Session
 
 from survey.cli.common import command_session as _database
 from survey.core import opds, queries
+from survey.core.models import Opd
 
 # --- OPDs -------------------------------------------------------------------------------------
 
@@ -70,3 +72,46 @@ def opd_import_command(file: Path, dry_run: bool) -> None:
         )
     prefix = "Dry run, nothing written: would be " if dry_run else ""
     click.echo(f"{prefix}{report.summary()}")
+
+
+# --- Services ---------------------------------------------------------------------------------
+
+
+def _opd_or_fail(session: Session, slug: str) -> Opd:
+    """Return the OPD with this slug, or stop with an English error."""
+    found = opds.get_opd(session, slug=slug)
+    if found is None:
+        raise click.ClickException(f"unknown OPD {slug!r}")
+    return found
+
+
+@opd_group.command("services")
+@click.argument("slug")
+@click.option("--all", "show_all", is_flag=True, help="Include removed services.")
+def opd_services_command(slug: str, show_all: bool) -> None:
+    """List an OPD's services in form order: name, active|removed (tab-separated)."""
+    with _database() as session:
+        opd = _opd_or_fail(session, slug)
+        assert opd.id is not None
+        for service in opds.list_services(session, opd_id=opd.id, active_only=not show_all):
+            click.echo(f"{service.name}\t{'active' if service.active else 'removed'}")
+
+
+@opd_group.command("service-add")
+@click.argument("slug")
+@click.argument("name")
+def opd_service_add_command(slug: str, name: str) -> None:
+    """Add a service to an OPD's list (offered on the citizen's form; audited)."""
+    with _database() as session:
+        service = opds.add_service(session, opd=_opd_or_fail(session, slug), name=name, actor=None)
+        click.echo(f"Added service {service.name!r} to OPD {slug}")
+
+
+@opd_group.command("service-remove")
+@click.argument("slug")
+@click.argument("name")
+def opd_service_remove_command(slug: str, name: str) -> None:
+    """Take a service off an OPD's form (answers that named it keep it; audited)."""
+    with _database() as session:
+        opds.remove_service(session, opd=_opd_or_fail(session, slug), name=name, actor=None)
+        click.echo(f"Removed service {name.strip()!r} from OPD {slug}")

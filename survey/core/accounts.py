@@ -3,11 +3,14 @@
 Passwords are stored only as salted scrypt hashes in Werkzeug's format
 (``scrypt:N:r:p$salt$hex``), made and checked with the standard library's ``hashlib.scrypt``
 so that this module needs no web package; hashes written by earlier versions (through
-Werkzeug) check unchanged. Failed sign-ins are counted in the database per key (an HMAC of the
-username or of the client address, made by the web layer), so every app server sees the same
-counts. Role, password and state changes bump ``session_version``, which signs the user out
-everywhere. Time comes from the module-level ``clock`` so tests can move it instead of
-sleeping.
+Werkzeug) check unchanged. Failed sign-ins are counted in the database per key (an HMAC made
+by the web layer of the username with the client's network, of the username alone, or of the
+username with a browser that signed in before), so every app server sees the same counts; the
+limits and why they are shaped so are in :mod:`survey.web.signin`. A signed-in browser holds a
+random token whose SHA-256 is a ``StaffSession`` row: signing out ends the row, so a copied
+cookie is worthless afterwards. Role, password and state changes bump ``session_version`` and
+end every session row of the user, which signs them out everywhere. Time comes from the
+module-level ``clock`` so tests can move it instead of sleeping.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import string
@@ -23,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from zxcvbn import zxcvbn
 
 from survey.core.audit import audit
-from survey.core.models import USER_ROLES, LoginFailure, Opd, User
+from survey.core.models import USER_ROLES, LoginFailure, Opd, StaffSession, User
 from survey.core.problems import Problem, ProblemError, define, problem
 
 # The name of the hash method, not a password.
@@ -36,12 +41,48 @@ PASSWORD_METHOD = "scrypt"  # nosec B105
 SCRYPT_COST = (2**15, 8, 1)
 SALT_CHARS = string.ascii_letters + string.digits
 PASSWORD_MIN_LENGTH = 10
+# zxcvbn's score (0..4) a new password must reach: 3 is "safely unguessable", about 10^8
+# guesses, enough against online guessing at the sign-in throttle's pace.
+PASSWORD_MIN_SCORE = 3
+# zxcvbn's work grows with the length, and it refuses (ValueError) more than 72 characters by
+# default; what lies past this adds only strength, not weakness.
+PASSWORD_CHECKED_LENGTH = 72
+# Words of this application and its setting that a guesser tries first, besides the user name.
+APP_WORDS = (
+    "ikm",
+    "skm",
+    "survei",
+    "survey",
+    "kepuasan",
+    "masyarakat",
+    "indeks",
+    "layanan",
+    "pelayanan",
+    "publik",
+    "opd",
+    "pemda",
+    "pemkot",
+    "pemkab",
+    "kota",
+    "kabupaten",
+    "admin",
+    "administrator",
+    "evaluator",
+    "kepala",
+    "katasandi",
+    "sandi",
+    "rahasia",
+    "masuk",
+)
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-LOGIN_FAILURE_LIMIT = 5  # per username
-# Per client address: higher, as the staff of one office often share one NAT address; it
-# stops one address from trying a few passwords on each of many names.
-LOGIN_ADDRESS_FAILURE_LIMIT = 20
+# Failed sign-ins per window: the hard limit for one account from one client network (or from
+# one browser that signed in to it before) ...
+LOGIN_FAILURE_LIMIT = 5
+# ... and for one account from everywhere together, past which only such browsers may try.
+LOGIN_ACCOUNT_FAILURE_LIMIT = 20
 LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
+# A client's network: the addresses one subscriber or one office usually holds.
+LOGIN_NETWORK_PREFIXES = (24, 64)  # IPv4, IPv6
 
 
 def clock() -> float:
@@ -68,6 +109,7 @@ define(
         "username-taken": "user {value!r} already exists",
         "password-required": "the password is empty",
         "password-too-short": "the password is too short: use at least {limit} characters",
+        "password-weak": "the password is too easy to guess: {advice}",
         "user-unknown": "unknown user {value!r}",
         "user-already-active": "user {value!r} is already active",
         "user-already-inactive": "user {value!r} is already inactive",
@@ -166,13 +208,31 @@ def _resolve_role(session: Session, *, role: str, opd_slug: str | None) -> Opd |
     return _find_opd(session, opd_slug) if role == "opd-head" and opd_slug else None
 
 
-def password_problems(password: str) -> list[Problem]:
-    """Return what is wrong with a new password (field ``password``)."""
+def password_problems(password: str, *, username: str | None = None) -> list[Problem]:
+    """Return what is wrong with a new password (field ``password``).
+
+    Beyond the length, zxcvbn (a maintained estimator with lists of common passwords, names
+    and words, and patterns such as keyboard rows, dates and repeats) must score it at least
+    ``PASSWORD_MIN_SCORE``, with the user name and ``APP_WORDS`` as words a guesser knows.
+    The problem carries zxcvbn's own feedback (English sentences from a fixed set, which the
+    web translates) as ``warning`` and ``suggestions``.
+    """
     if not password:
         return [problem("password-required", "password")]
     if len(password) < PASSWORD_MIN_LENGTH:
         return [problem("password-too-short", "password", limit=PASSWORD_MIN_LENGTH)]
-    return []
+    inputs = [*APP_WORDS, *([normalise_username(username)] if username else [])]
+    result = zxcvbn(password[:PASSWORD_CHECKED_LENGTH], user_inputs=inputs)
+    if result["score"] >= PASSWORD_MIN_SCORE:
+        return []
+    warning = str(result["feedback"].get("warning") or "")
+    suggestions = tuple(str(s) for s in result["feedback"].get("suggestions") or ())
+    advice = " ".join([warning, *suggestions]).strip() or "use a few uncommon words"
+    return [
+        problem(
+            "password-weak", "password", warning=warning, suggestions=suggestions, advice=advice
+        )
+    ]
 
 
 def new_user_problems(
@@ -193,7 +253,7 @@ def new_user_problems(
         problems.append(problem("username-taken", "username", value=name))
     problems += role_problems(session, role=role, opd_slug=opd_slug)
     if password is not None:
-        problems += password_problems(password)
+        problems += password_problems(password, username=name)
     return problems
 
 
@@ -209,9 +269,9 @@ def check_new_user(
     return normalise_username(username), _resolve_role(session, role=role, opd_slug=opd_slug)
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse an empty password or one shorter than ``PASSWORD_MIN_LENGTH`` characters."""
-    problems = password_problems(password)
+def check_password_strength(password: str, *, username: str | None = None) -> None:
+    """Refuse an empty, short or guessable password (see :func:`password_problems`)."""
+    problems = password_problems(password, username=username)
     if problems:
         raise AccountError(problems)
 
@@ -277,6 +337,8 @@ def set_role(
     user.opd_id = opd.id if opd else None
     user.session_version += 1
     session.add(user)
+    if user.id is not None:
+        end_user_sessions(session, user_id=user.id)
     audit(
         session,
         actor=actor,
@@ -322,10 +384,12 @@ def set_password(
     user = get_user(session, username=username)
     if user is None:
         raise AccountError([problem("user-unknown", "username", value=username)])
-    check_password_strength(password)
+    check_password_strength(password, username=user.username)
     user.password_hash = hash_password(password)
     user.session_version += 1
     session.add(user)
+    if user.id is not None:
+        end_user_sessions(session, user_id=user.id)
     audit(session, actor=actor, action="user.password", username=user.username)
     session.commit()
     return user
@@ -348,6 +412,8 @@ def set_active(session: Session, *, username: str, active: bool, actor: str | No
     user.active = active
     user.session_version += 1
     session.add(user)
+    if user.id is not None:
+        end_user_sessions(session, user_id=user.id)
     audit(
         session,
         actor=actor,
@@ -358,12 +424,29 @@ def set_active(session: Session, *, username: str, active: bool, actor: str | No
     return user
 
 
+def client_network(address: str | None, prefixes: tuple[int, int] = LOGIN_NETWORK_PREFIXES) -> str:
+    """Return the network of a client address (IPv4 /24, IPv6 /64 by default) as text.
+
+    >>> client_network("203.0.113.77"), client_network("2001:db8:1:2:3:4:5:6")
+    ('203.0.113.0/24', '2001:db8:1:2::/64')
+    """
+    try:
+        parsed = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return address or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    prefix = prefixes[0] if parsed.version == 4 else prefixes[1]
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
+
+
 def throttled(
     session: Session, keys: tuple[str, ...], *, limits: dict[str, int], window: float
 ) -> bool:
     """Return True once any key has reached its limit of failures within ``window`` seconds.
 
-    A key's first letter selects its limit in ``limits`` (``u``: a username, ``a``: an address).
+    A key's first letter selects its limit in ``limits`` (``n``: an account from a network,
+    ``u``: an account from anywhere, ``d``: an account from a browser that signed in before).
     """
     statement = (
         select(LoginFailure.key, sa.func.count())
@@ -384,6 +467,69 @@ def record_failure(session: Session, keys: tuple[str, ...], *, window: float) ->
     session.commit()
 
 
-def reset_failures(session: Session, key: str) -> None:
-    """Forget the failures counted under ``key`` (after a successful sign-in)."""
-    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.key) == key))
+def reset_failures(session: Session, *keys: str) -> None:
+    """Forget the failures counted under ``keys`` (after a successful sign-in)."""
+    session.execute(sa.delete(LoginFailure).where(col(LoginFailure.key).in_(keys)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff sessions on the server
+
+
+def token_hash(token: str) -> str:
+    """Return the SHA-256 of a session token in hex: all the database ever holds of it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def open_staff_session(session: Session, *, user_id: int, lifetime: timedelta) -> str:
+    """Start a server-side session for a user; return its random token; commit.
+
+    Rows that ended, or began more than ``lifetime`` ago, are deleted on the way.
+    """
+    now = _now()
+    over = sa.or_(
+        col(StaffSession.ended_at).is_not(None), col(StaffSession.created_at) < now - lifetime
+    )
+    session.execute(sa.delete(StaffSession).where(over))
+    token = secrets.token_urlsafe(32)
+    row = StaffSession(token_hash=token_hash(token), user_id=user_id, created_at=now)
+    row.last_seen_at = now
+    session.add(row)
+    session.commit()
+    return token
+
+
+def staff_session_user(session: Session, *, token: str, user_id: int) -> User | None:
+    """Return the user of a session token that is not ended and belongs to ``user_id``."""
+    statement = (
+        select(User)
+        .join(StaffSession, col(StaffSession.user_id) == User.id)
+        .where(
+            StaffSession.token_hash == token_hash(token),
+            col(StaffSession.ended_at).is_(None),
+            User.id == user_id,
+        )
+    )
+    return session.exec(statement).first()
+
+
+def end_staff_session(session: Session, *, token: str) -> bool:
+    """End the session of ``token`` (sign-out); return False if it was unknown or ended; commit."""
+    result = session.execute(
+        sa.update(StaffSession)
+        .where(
+            col(StaffSession.token_hash) == token_hash(token), col(StaffSession.ended_at).is_(None)
+        )
+        .values(ended_at=_now())
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def end_user_sessions(session: Session, *, user_id: int) -> None:
+    """End every open session of a user (in the caller's transaction: no commit)."""
+    session.execute(
+        sa.update(StaffSession)
+        .where(col(StaffSession.user_id) == user_id, col(StaffSession.ended_at).is_(None))
+        .values(ended_at=_now())
+    )

@@ -466,6 +466,12 @@ def write_demo(
             stored = opds.create_opd(
                 session, slug=opd.slug, name=opd.name, short_name=opd.short_name, actor=None
             )
+        # The answers name the OPD's services, so they are on its list (as staff would put them).
+        assert stored.id is not None
+        listed = {name.casefold() for name in opds.service_names(session, opd_id=stored.id)}
+        for service in opd.services:
+            if service.casefold() not in listed:
+                opds.add_service(session, opd=stored, name=service, actor=None)
         opd_ids[opd.slug] = stored.id
     settings = waves.WaveSettings(
         title=DEMO_WAVE_TITLE,

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from survey.core import queries, submissions
+from survey.core import opds, queries, submissions
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave, utcnow
 from survey.core.problems import Problem, ProblemError, define, problem
@@ -172,6 +172,12 @@ def import_context(
         now=now or datetime.now(UTC),
         # The column holds 1,200 characters whatever the setting says.
         comment_max_length=min(int(comment_max_length), COMMENT_MAX_LENGTH),
+        services={
+            opd_id: {name.casefold(): name for name in names}
+            for opd_id, names in opds.listed_services(
+                session, opd_ids=sorted(set(opd_ids.values()))
+            ).items()
+        },
         question_texts={
             e.code: (e.question_id, e.question_en, e.name_id, e.name_en) for e in elements
         },

@@ -9,6 +9,12 @@ language. Every change writes an audit entry in the same transaction; the import
 nothing: a file with any bad row writes nothing and lists every bad row with its number (the
 header is row 1); the file is read by ``survey.core.csvfiles``, like a response file. No Flask
 here: the views, the CLI and the demo all call these functions.
+
+Each OPD also keeps its own list of services (``OpdService``: "KTP-el", "Akta kelahiran"),
+which staff manage: the citizen's form offers the active ones as a choice, the importer
+accepts only listed names, and reports count only listed names, so no text a citizen typed
+ever reaches a report or a public page as a service. A removed service is deactivated, not
+deleted: answers that named it keep a name staff once chose.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from survey.core import csvfiles, rules
 from survey.core.audit import audit
-from survey.core.models import Opd
+from survey.core.models import Opd, OpdService
 from survey.core.problems import Problem, ProblemError, define, problem
 
 # English sentences of the problems, for the command line (the web pages translate the codes).
@@ -38,6 +44,10 @@ define(
         "required": "{field} is empty",
         "too-long": "{field} has {length} characters (at most {limit})",
         "nul": "{field} contains a NUL character",
+        "hidden-character": (
+            "{field} contains the invisible or control character {character}; type the name "
+            "again without it"
+        ),
         "population": "service_population {value!r} is not a whole number from 1 to {limit}",
         "name-taken": "name {value!r} is already used by OPD {other!r}",
         "duplicate-slug": "slug {value!r} is also on row {other}",
@@ -52,9 +62,12 @@ define(
         "no-rows": "the file has a header but no OPD rows",
         "too-large": "the file has {size} bytes (at most {limit})",
         "changed-meanwhile": "the OPDs were changed by someone else meanwhile; try again",
+        "service-taken": "{value!r} is already in the list of services",
+        "service-unknown": "{value!r} is not in the list of services",
     }
 )
 
+SERVICE_NAME_MAX_LENGTH = rules.SERVICE_MAX_LENGTH  # the answers' column holds the name
 SLUG_MAX_LENGTH = rules.SLUG_MAX_LENGTH
 NAME_MAX_LENGTH = rules.OPD_NAME_MAX_LENGTH
 SHORT_NAME_MAX_LENGTH = rules.OPD_SHORT_NAME_MAX_LENGTH
@@ -83,10 +96,14 @@ class OpdFields:
 
 
 def _text(field_name: str, value: str | None, limit: int, problems: list[Problem]) -> str:
-    """Return the stripped text of a field, noting a NUL character or too many characters."""
+    """Return the stripped text of a field, noting a hidden character or too many characters."""
     text = (value or "").strip()
-    if "\x00" in text:
+    hidden = rules.hidden_character(text)
+    if hidden == "\x00":
         problems.append(problem("nul", field_name))
+    elif hidden is not None:
+        character = rules.describe_character(hidden)
+        problems.append(problem("hidden-character", field_name, character=character))
     elif len(text) > limit:
         problems.append(problem("too-long", field_name, length=len(text), limit=limit))
     return text
@@ -270,6 +287,87 @@ def set_opd_active(session: Session, *, opd: Opd, active: bool, actor: str | Non
     )
     _commit(session)
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# The OPD's services
+
+
+def list_services(session: Session, *, opd_id: int, active_only: bool = True) -> list[OpdService]:
+    """Return an OPD's services in their order (``active_only=False``: removed ones too)."""
+    query = select(OpdService).where(OpdService.opd_id == opd_id)
+    if active_only:
+        query = query.where(OpdService.active == True)  # noqa: E712
+    return list(session.exec(query.order_by(col(OpdService.position), col(OpdService.id))).all())
+
+
+def service_names(session: Session, *, opd_id: int, active_only: bool = True) -> tuple[str, ...]:
+    """Return the names of an OPD's services in their order."""
+    return tuple(s.name for s in list_services(session, opd_id=opd_id, active_only=active_only))
+
+
+def listed_services(session: Session, *, opd_ids: list[int]) -> dict[int, frozenset[str]]:
+    """Return every name each OPD ever listed (removed ones too): what reports may show."""
+    found: dict[int, set[str]] = {opd_id: set() for opd_id in opd_ids}
+    if opd_ids:
+        query = select(OpdService.opd_id, OpdService.name).where(
+            col(OpdService.opd_id).in_(opd_ids)
+        )
+        rows = session.exec(query).all()
+        for opd_id, name in rows:
+            found[opd_id].add(name)
+    return {opd_id: frozenset(names) for opd_id, names in found.items()}
+
+
+def check_service_name(name: str | None) -> tuple[str, list[Problem]]:
+    """Return a service name as stored (stripped) and its problems (field ``service``)."""
+    problems: list[Problem] = []
+    text = _text("service", name, SERVICE_NAME_MAX_LENGTH, problems)
+    if not text and not problems:
+        problems.append(problem("required", "service"))
+    return text, problems
+
+
+def add_service(session: Session, *, opd: Opd, name: str, actor: str | None) -> OpdService:
+    """Add a service to the end of an OPD's list (or bring a removed one back); audit; commit.
+
+    Names are compared without regard to case: "KTP" and "ktp" are one service.
+    """
+    text, problems = check_service_name(name)
+    if problems:
+        raise OpdError(problems)
+    assert opd.id is not None
+    every = list_services(session, opd_id=opd.id, active_only=False)
+    same = next((s for s in every if s.name.casefold() == text.casefold()), None)
+    if same is not None and same.active:
+        raise OpdError([problem("service-taken", "service", value=same.name)])
+    if same is not None:
+        same.active, same.name = True, text
+        same.position = max((s.position for s in every), default=0) + 1
+        service = same
+    else:
+        position = max((s.position for s in every), default=0) + 1
+        service = OpdService(opd_id=opd.id, name=text, position=position)
+    session.add(service)
+    audit(session, actor=actor, action="opd.service.add", slug=opd.slug, service=text)
+    _commit(session)
+    return service
+
+
+def remove_service(session: Session, *, opd: Opd, name: str, actor: str | None) -> None:
+    """Take a service off an OPD's form (kept for the answers that named it); audit; commit."""
+    assert opd.id is not None
+    text = (name or "").strip()
+    service = next(
+        (s for s in list_services(session, opd_id=opd.id) if s.name.casefold() == text.casefold()),
+        None,
+    )
+    if service is None:
+        raise OpdError([problem("service-unknown", "service", value=text)])
+    service.active = False
+    session.add(service)
+    audit(session, actor=actor, action="opd.service.remove", slug=opd.slug, service=service.name)
+    _commit(session)
 
 
 def _commit(session: Session) -> None:

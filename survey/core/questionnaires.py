@@ -7,7 +7,9 @@ either returns a frozen :class:`QuestionnaireSpec` or raises a :class:`Questionn
 that lists every problem with its place in the file, so one round of corrections is enough.
 :func:`add_questionnaire` stores a spec: the same content under a slug already stored adds
 nothing, different content becomes the slug's next version (a wave keeps the version it was
-set up with). Files are parsed with ``yaml.safe_load`` (never ``yaml.load``) or ``json``.
+set up with). Files are parsed with ``json`` or PyYAML's safe loader (never ``yaml.load``) with
+anchors and aliases refused: a questionnaire needs neither, and an alias repeated inside aliases
+("billion laughs") makes a few hundred bytes expand to gigabytes when the result is walked.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ define(
         ),
         "questionnaire-bad-yaml": "{field}: not valid YAML",
         "questionnaire-bad-yaml-at": "{field}: not valid YAML (line {line}, column {column})",
+        "questionnaire-yaml-alias": (
+            "{field}: YAML anchors and aliases (& and *) are not accepted "
+            "(line {line}, column {column}); write each value out"
+        ),
         "questionnaire-not-mapping": (
             "{field}: must hold a mapping with slug, title_id, ... elements"
         ),
@@ -126,6 +132,36 @@ class QuestionnaireSpec:
         return ikm, len(self.elements) - ikm
 
 
+class _AliasFound(yaml.YAMLError):
+    """The YAML stream holds an anchor or an alias (at ``mark``)."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        """Remember where the anchor or alias starts."""
+        super().__init__("anchors and aliases are not accepted")
+        self.mark = mark
+
+
+class NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing every anchor (``&a``) and alias (``*a``).
+
+    Checked on the events before a node is built, so an expanding file is refused after reading
+    its first anchor, whatever it would have grown to.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Refuse an alias or an anchored node; otherwise compose as PyYAML does."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _AliasFound(event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def safe_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`NoAliasLoader` (anchors and aliases raise YAMLError)."""
+    # Loading with a loader that only builds plain data (SafeLoader's constructors).
+    return yaml.load(text, Loader=NoAliasLoader)  # nosec B506
+
+
 def _refuse(code: str, where: str, **params: Any) -> QuestionnaireError:
     """Return the error of a file refused as a whole, for one problem."""
     return QuestionnaireError([problem(code, where, **params)])
@@ -145,11 +181,14 @@ def _parse(data: bytes, filename: str) -> Any:
     try:
         if kind == "json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return safe_yaml(text)
     except json.JSONDecodeError as exc:
         raise _refuse(
             "questionnaire-bad-json", filename, line=exc.lineno, column=exc.colno, detail=exc.msg
         ) from None
+    except _AliasFound as exc:
+        line, column = exc.mark.line + 1, exc.mark.column + 1
+        raise _refuse("questionnaire-yaml-alias", filename, line=line, column=column) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if mark is None:

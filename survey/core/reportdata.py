@@ -4,18 +4,20 @@
 itself comes from :func:`survey.core.scores.score_wave`; this module adds what one OPD's report
 needs besides (its comments, respondent profile and earlier waves) and the posters' URLs.
 Anonymity rules (no group under 5, no comment under 8 responses) are applied by the reports
-themselves.
+themselves. A service is counted only under a name the OPD has listed (``OpdService``): what a
+citizen or an importer's file put there otherwise is never printed, so free text reaches a
+report only where staff chose it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlmodel import Session, col, select
 
 from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
-from survey.core import queries, urls
+from survey.core import opds, queries, urls
 from survey.core.models import Opd, Response, Wave, WaveOpd
 from survey.core.scores import score_wave
 
@@ -45,16 +47,29 @@ def comments_of(responses: Sequence[Response]) -> tuple[Comment, ...]:
     )
 
 
-def respondent_profile(responses: Sequence[Response]) -> dict[str, dict[str, int]]:
-    """Count the counted responses by each respondent field (ages in bands)."""
+def respondent_profile(
+    responses: Sequence[Response], *, services: Collection[str]
+) -> dict[str, dict[str, int]]:
+    """Count the counted responses by each respondent field (ages in bands).
+
+    A service outside ``services`` (the OPD's listed names) is left out, not counted.
+    """
     profile: dict[str, Counter[str]] = {name: Counter() for name in PROFILE_FIELDS}
     for response in responses:
         for name in PROFILE_FIELDS:
             value = getattr(response, name)
             if value is None or value == "":
                 continue
+            if name == "service" and value not in services:
+                continue
             profile[name][age_band(value) if name == "age" else str(value).strip()] += 1
     return {name: dict(counts) for name, counts in profile.items() if counts}
+
+
+def listed_services_of(session: Session, opd: Opd) -> frozenset[str]:
+    """Return every service name the OPD has listed (removed ones too): what may be shown."""
+    assert opd.id is not None
+    return opds.listed_services(session, opd_ids=[opd.id])[opd.id]
 
 
 def trend(session: Session, *, wave: Wave, opd: Opd, seed: int) -> tuple[TrendPoint, ...]:
@@ -104,7 +119,7 @@ def opd_report_data(
         opd_slug=opd.slug,
         comments=() if public else comments_of(responses),
         public=public,
-        profile=respondent_profile(responses),
+        profile=respondent_profile(responses, services=listed_services_of(session, opd)),
         trend=trend(session, wave=wave, opd=opd, seed=ranking.seed),
     )
 

@@ -107,6 +107,7 @@ define(
         "row-choice-invalid": "{field} {value!r} is not one of {choices}",
         "row-age-invalid": "age {value!r} is not a whole number of years from {low} to {high}",
         "row-text-too-long": "{field} has {length} characters (at most {limit})",
+        "row-service-unlisted": "service {value!r} is not in the OPD's list of services ({listed})",
     }
 )
 
@@ -131,6 +132,9 @@ class ImportContext:
     timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     comment_max_length: int = COMMENT_MAX_LENGTH
+    # OPD id -> its listed services (case-folded name -> the name as listed): a row's service
+    # must be one of its OPD's. None: not checked (a context built by hand, outside a wave).
+    services: Mapping[int, Mapping[str, str]] | None = None
     # For mapped files: code -> the question's texts (question and element name, both
     # languages) matched against headers, and code -> its answer labels, lowest first.
     question_texts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -616,6 +620,8 @@ class CanonicalReader:
             "occupation", values.get("occupation", ""), _OCCUPATION_BY_KEY, reasons
         )
         service = _check_text("service", values.get("service", ""), SERVICE_MAX_LENGTH, reasons)
+        if service is not None and opd_id is not None and context.services is not None:
+            service = _check_service(service, context.services.get(opd_id, {}), reasons)
         comment = _check_text(
             "comment", values.get("comment", ""), context.comment_max_length, reasons, strip=False
         )
@@ -703,6 +709,15 @@ def _check_age(raw: str, reasons: list[Problem]) -> int | None:
         return int(text)
     reasons.append(problem("row-age-invalid", "age", value=text, low=AGE_MIN, high=AGE_MAX))
     return None
+
+
+def _check_service(name: str, listed: Mapping[str, str], reasons: list[Problem]) -> str | None:
+    """Return the listed spelling of a service the OPD lists; refuse any other name."""
+    found = listed.get(name.casefold())
+    if found is None:
+        shown = ", ".join(sorted(listed.values())) or "none"
+        reasons.append(problem("row-service-unlisted", "service", value=name, listed=shown))
+    return found
 
 
 def _check_text(

@@ -9,6 +9,7 @@ are declared; nothing here repeats a number the models already say.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from sqlmodel import SQLModel
 
@@ -46,3 +47,30 @@ AGE_MIN, AGE_MAX = 15, 100
 def is_slug(value: str) -> bool:
     """Return True if ``value`` is a slug: the pattern, and at most ``SLUG_MAX_LENGTH`` long."""
     return len(value) <= SLUG_MAX_LENGTH and SLUG_PATTERN.fullmatch(value) is not None
+
+
+# Unicode categories a name shown on pages, in PDFs and in charts never holds: control
+# characters (Cc), format characters (Cf: zero-width spaces and joiners, the bidi embeddings,
+# overrides and isolates that reorder what a reader sees, the byte-order mark, the soft
+# hyphen) and line or paragraph separators (Zl, Zp).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def hidden_character(text: str) -> str | None:
+    """Return the first control, format (zero-width, bidi) or separator character, if any.
+
+    >>> hidden_character("Dinas Perhubungan") is None
+    True
+    >>> hidden_character("Dinas\u202eKesehatan")
+    '\u202e'
+    """
+    for char in text:
+        if unicodedata.category(char) in HIDDEN_CATEGORIES:
+            return char
+    return None
+
+
+def describe_character(char: str) -> str:
+    """Return a character as ``U+XXXX NAME`` (for a problem's message)."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X} {name}".strip()

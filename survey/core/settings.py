@@ -1,9 +1,12 @@
 """Settings: defaults, then the instance folder, then ``IKM_*`` environment variables.
 
 Secrets never have a usable default. In production (``IKM_ENV=production``) the app refuses to
-start without a real secret key; in development a missing key is replaced by a random one that
-lives only as long as the process (``ikm init-db`` and ``ikm demo`` write a persistent one to
-``instance/secret_key``).
+start without a real secret key: one of at least ``SECRET_KEY_MIN_LENGTH`` characters, of more
+than a handful of different characters, and none of the ``KNOWN_SECRETS`` (every key that was
+ever written in this repository: a key anyone can read signs anyone's session;
+tests/test_secrets.py scans the repository for new ones). In development a missing,
+placeholder or very short key is replaced by a random one that lives only as long as the
+process (``ikm init-db`` and ``ikm demo`` write a persistent one to ``instance/secret_key``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ from typing import Any
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "secret", "dev", "development", "placeholder"}
 )
+# Secret keys written somewhere in this repository (examples, documentation, tests), in lower
+# case: public, so never a production key. tests/test_secrets.py finds every assignment of a
+# key in the repository's text files and fails until its value is refused.
+KNOWN_SECRETS = PLACEHOLDER_SECRETS | {
+    "replace-with-a-long-random-value",  # deploy/ikm.env.example
+    "test-secret-key-not-for-production-0123456789",  # tests/conftest.py
+}
+SECRET_KEY_MIN_LENGTH = 32
+# A key of so few different characters ("x" * 40) is no secret however long it is.
+SECRET_KEY_MIN_DISTINCT = 8
 # The name of the file that holds the key, not a secret.
 SECRET_KEY_FILE = "secret_key"  # nosec B105
 
@@ -47,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     "PROXY_COUNT": 0,
+    # The direct peers (addresses or CIDR networks, comma-separated; "*": any) whose
+    # X-Forwarded-* headers are believed: the reverse proxy only, as gunicorn's own setting.
+    "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
     # Largest response file a web import accepts (the survey's own limit stays small).
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     # PostgreSQL connection pool per app process (SQLite ignores these).
@@ -136,17 +152,31 @@ def write_secret_file(instance_path: str | Path) -> Path:
     return path
 
 
+def weak_secret(key: str | None) -> str | None:
+    """Return why ``key`` cannot be a production secret key, or None if it can."""
+    if key is None or not key.strip():
+        return "is missing"
+    if key.strip().lower() in KNOWN_SECRETS:
+        return "is a placeholder or a key published in the repository"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"is shorter than {SECRET_KEY_MIN_LENGTH} characters"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return f"has fewer than {SECRET_KEY_MIN_DISTINCT} different characters"
+    return None
+
+
 def resolve_secret_key(settings: dict[str, Any], instance_path: str | Path) -> str:
-    """Pick the secret key, refusing a missing or placeholder one in production."""
+    """Pick the secret key, refusing a missing, short or published one in production."""
     key = settings.get("SECRET_KEY") or read_secret_file(instance_path)
-    weak = key is None or key.strip().lower() in PLACEHOLDER_SECRETS or len(key) < 16
-    if weak:
-        if settings.get("ENV") == "production":
-            raise ConfigError(
-                "IKM_SECRET_KEY is missing or a placeholder; set it to a long random value "
-                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))') "
-                "or write one to instance/secret_key"
-            )
+    reason = weak_secret(key)
+    if reason is not None and settings.get("ENV") == "production":
+        raise ConfigError(
+            f"IKM_SECRET_KEY {reason}; set it to a long random value "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))') "
+            "or write one to instance/secret_key"
+        )
+    # In development only an unusable key is replaced (by one that lives as long as the
+    # process); a weak one is kept, so that several local processes can share it.
+    if key is None or key.strip().lower() in PLACEHOLDER_SECRETS or len(key) < 16:
         return secrets.token_urlsafe(48)
-    assert key is not None
     return key

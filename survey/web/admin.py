@@ -33,6 +33,7 @@ from survey.web.workspace_forms import (
     OpdFieldsForm,
     OpdForm,
     OpdImportForm,
+    OpdServiceForm,
     UserChangeForm,
     UserInput,
     upload_name,
@@ -43,7 +44,15 @@ bp = Blueprint("admin", __name__)
 # The body of an upload is the file plus the form's other fields and multipart framing.
 UPLOAD_OVERHEAD = 64 * 1024
 USER_RESULTS = ("peran", "sandi", "nonaktif", "aktif", "tetap")
-OPD_RESULTS = ("ditambahkan", "diubah", "nonaktif", "aktif", "tetap")
+OPD_RESULTS = (
+    "ditambahkan",
+    "diubah",
+    "nonaktif",
+    "aktif",
+    "tetap",
+    "layanan-ditambah",
+    "layanan-dihapus",
+)
 
 
 def _actor() -> str:
@@ -216,7 +225,9 @@ def _change_password(session: Session, target: User) -> ResponseReturnValue:
     form = UserChangeForm().as_input()
     password = form.password
     errors = _with_confirmation(
-        field_errors(accounts.password_problems(password)), password, form.confirmation
+        field_errors(accounts.password_problems(password, username=target.username)),
+        password,
+        form.confirmation,
     )
     if errors:
         return _user_page(session, user=target, errors=errors, status=400)
@@ -311,6 +322,7 @@ def _opd_page(
     errors: dict[str, str] | None = None,
     result: str | None = None,
     status: int = 200,
+    service_typed: str = "",
 ) -> ResponseReturnValue:
     """Render one OPD's edit page (its current values, or the refused ones as typed)."""
     population = opd.service_population
@@ -325,6 +337,8 @@ def _opd_page(
         values=form.shown() if form else current,
         errors=errors or {},
         result=result,
+        services=opd_service.list_services(session, opd_id=int(opd.id or 0)),
+        service_typed=service_typed,
     )
     return page, status
 
@@ -348,6 +362,8 @@ def opd(slug: str) -> ResponseReturnValue:
         changed = opd_service.set_opd_active(session, opd=target, active=activate, actor=_actor())
         result = ("aktif" if activate else "nonaktif") if changed else "tetap"
         return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
+    if action.action.data in ("service-add", "service-remove"):
+        return _change_services(session, target, adding=action.action.data == "service-add")
     form = OpdFieldsForm()
     if not form.validate():
         return _opd_page(session, opd=target, form=form, errors=form.errors_by_field(), status=400)
@@ -369,6 +385,26 @@ def opd(slug: str) -> ResponseReturnValue:
         )
     result = "diubah" if changes else "tetap"
     return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
+
+
+def _change_services(session: Session, target: Opd, *, adding: bool) -> ResponseReturnValue:
+    """Add a service to the OPD's list or remove one; the page again with the problem."""
+    form = OpdServiceForm()
+    if not form.validate():
+        abort(400)
+    try:
+        if adding:
+            opd_service.add_service(session, opd=target, name=form.name(), actor=_actor())
+        else:
+            opd_service.remove_service(session, opd=target, name=form.name(), actor=_actor())
+    except OpdError as exc:
+        session.rollback()
+        session.refresh(target)
+        errors = field_errors(exc.problems)
+        typed = form.name() if adding else ""
+        return _opd_page(session, opd=target, errors=errors, status=400, service_typed=typed)
+    result = "layanan-ditambah" if adding else "layanan-dihapus"
+    return redirect(url_for("admin.opd", slug=target.slug, hasil=result, _anchor="layanan"))
 
 
 @bp.route("/kerja/opd/impor", methods=["GET", "POST"])

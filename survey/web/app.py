@@ -30,6 +30,7 @@ from survey.web import (
     logs,
     opdhead,
     pdfs,
+    proxies,
     qr,
     results,
     security,
@@ -109,19 +110,19 @@ def configure_security(app: Flask) -> None:
 
 
 def configure_proxy(app: Flask) -> None:
-    """Trust X-Forwarded-For/-Proto/-Host from ``PROXY_COUNT`` reverse proxies.
+    """Trust X-Forwarded-* from ``PROXY_COUNT`` proxies, only from ``FORWARDED_ALLOW_IPS``.
 
     Behind a proxy every request would otherwise come from the proxy's address, so all
-    citizens would share one rate-limit bucket and URLs would use the wrong scheme.
+    citizens would share one rate-limit bucket and URLs would use the wrong scheme; a client
+    that connects directly keeps its own address whatever it sends (see
+    :mod:`survey.web.proxies`).
     """
-    count = int(app.config.get("PROXY_COUNT") or 0)
-    if count > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        # Type error ignored below: wrapping wsgi_app is Flask's documented way to add middleware.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_prefix=count
-        )
+    # Type error ignored below: wrapping wsgi_app is Flask's documented way to add middleware.
+    app.wsgi_app = proxies.wrap(  # type: ignore[method-assign]
+        app.wsgi_app,
+        count=int(app.config.get("PROXY_COUNT") or 0),
+        allowed=app.config.get("FORWARDED_ALLOW_IPS"),
+    )
 
 
 def configure_extensions(app: Flask) -> None:

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import evidence, queries
+from survey.core import evidence, opds, queries
 from survey.core.alarms import after_answer
 from survey.core.kiosks import active_kiosk
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd, utcnow
@@ -134,7 +134,9 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     comment_max = int(current_app.config["COMMENT_MAX_LENGTH"])
     q = target.questionnaire
     verification = target.wave.verification
-    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max, verification)
+    # The OPD's services are choices of the form (and of its pre-rendered fields).
+    services = opds.service_names(get_session(), opd_id=target.opd_id)
+    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max, verification, services)
     cache: dict[tuple[Any, ...], type[SurveyForm]]
     cache = current_app.extensions.setdefault(_FORM_CACHE, {})
     form_class = cache.get(key)
@@ -143,7 +145,11 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
         items = queries.elements(get_session(), questionnaire_id=int(q.id or 0))
         questions = questions_for(items, scale_points=scale, lang=lang)
         form_class = survey_form_class(
-            questions, scale_points=scale, comment_max=comment_max, verification=verification
+            questions,
+            scale_points=scale,
+            comment_max=comment_max,
+            verification=verification,
+            services=services,
         )
         if len(cache) >= _FORM_CACHE_MAX:
             cache.clear()

@@ -144,6 +144,7 @@ class SurveyForm(FlaskForm):
     age_max: int = AGE_MAX
     service_max: int = SERVICE_MAX_LENGTH
     verification: str = "off"
+    service_choices: tuple[str, ...] = ()  # the OPD's services (empty: the field is not shown)
 
     def answer_fields(self) -> list[tuple[Question, Field]]:
         """Return each question with its radio field, in order."""
@@ -221,7 +222,7 @@ class SurveyForm(FlaskForm):
             age=int(self.age.data) if self.age.data else None,
             education=self.education.data or None,
             occupation=self.occupation.data or None,
-            service=self.service.data,
+            service=self.service.data or None,
             comment=self.comment.data,
         )
 
@@ -232,11 +233,13 @@ def survey_form_class(
     scale_points: int,
     comment_max: int,
     verification: str = "off",
+    services: Sequence[str] = (),
 ) -> type[SurveyForm]:
     """Build the form class for these questions, labels and messages in the current language.
 
     ``verification`` is the wave's visit-code setting: "optional" and "required" add the code
-    field (checked against the stored codes when the answer is stored, not here).
+    field (checked against the stored codes when the answer is stored, not here). ``services``
+    are the names of the OPD's active services, offered as the service choice.
     """
     comment_max = min(comment_max, COMMENT_MAX_LENGTH)
     points = [str(i) for i in range(1, scale_points + 1)]
@@ -316,11 +319,15 @@ def survey_form_class(
         validate_choice=False,
         validators=[Optional(), _one_of(OCCUPATIONS, choice_message)],
     )
-    too_long = _("Paling banyak %(max)s karakter.", max=format_number(SERVICE_MAX_LENGTH, 0))
-    attrs["service"] = StringField(
+    # A choice from the OPD's own list, never typed: a citizen's text must not reach a report
+    # or a public page as a service (an empty list leaves the question off the page).
+    attrs["service_choices"] = tuple(services)
+    attrs["service"] = SelectField(
         _("Layanan yang Anda terima"),
-        filters=[clean_text],
-        validators=[Optional(), _max_length(SERVICE_MAX_LENGTH, too_long)],
+        choices=[SelectChoice("", _("(tidak diisi)")), *(SelectChoice(s, s) for s in services)],
+        filters=[strip],
+        validate_choice=False,
+        validators=[Optional(), _one_of(tuple(services), choice_message)],
     )
     too_long = _("Paling banyak %(max)s karakter.", max=format_number(comment_max, 0))
     attrs["comment"] = TextAreaField(

@@ -169,7 +169,12 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
         weakest_elements,
     )
     from reports.texts import Texts
-    from survey.core.reportdata import comments_of, counted_of_opd, respondent_profile
+    from survey.core.reportdata import (
+        comments_of,
+        counted_of_opd,
+        listed_services_of,
+        respondent_profile,
+    )
 
     session = get_session()
     user, item = _readable_opd(session, opd_slug)
@@ -196,7 +201,9 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
             "element_chart": element_chart(ranking, unit, lang),
             # The follow-up priorities as the OPD report lists them: weakest first.
             "priorities": [by_code[w.code] for w in weakest_elements(unit)],
-            "profile": profile_fields(respondent_profile(responses), t),
+            "profile": profile_fields(
+                respondent_profile(responses, services=listed_services_of(session, item)), t
+            ),
             "comments": visible_comments(list(comments_of(responses)), unit.n),
         }
     return render_template(

@@ -24,8 +24,85 @@ def field_label(name: str) -> str:
         "name": _("Nama"),
         "short_name": _("Nama singkat"),
         "service_population": _("Populasi layanan"),
+        "service": _("Nama layanan"),
     }
     return labels.get(name, name)
+
+
+def _zxcvbn_sentences() -> dict[str, str]:
+    """Return zxcvbn's feedback sentences (its fixed English set) in the current language."""
+    return {
+        "Straight rows of keys are easy to guess.": _(
+            "Deretan tombol papan ketik yang lurus mudah ditebak."
+        ),
+        "Short keyboard patterns are easy to guess.": _(
+            "Pola papan ketik yang pendek mudah ditebak."
+        ),
+        "Use a longer keyboard pattern with more turns.": _(
+            "Gunakan pola papan ketik yang lebih panjang dengan lebih banyak belokan."
+        ),
+        'Repeats like "aaa" are easy to guess.': _('Pengulangan seperti "aaa" mudah ditebak.'),
+        'Repeats like "abcabcabc" are only slightly harder to guess than "abc".': _(
+            'Pengulangan seperti "abcabcabc" hanya sedikit lebih sulit ditebak daripada "abc".'
+        ),
+        "Avoid repeated words and characters.": _("Hindari kata dan karakter yang berulang."),
+        'Sequences like "abc" or "6543" are easy to guess.': _(
+            'Urutan seperti "abc" atau "6543" mudah ditebak.'
+        ),
+        "Avoid sequences.": _("Hindari urutan."),
+        "Recent years are easy to guess.": _("Tahun-tahun terakhir mudah ditebak."),
+        "Avoid recent years.": _("Hindari tahun-tahun terakhir."),
+        "Avoid years that are associated with you.": _("Hindari tahun yang berkaitan dengan Anda."),
+        "Dates are often easy to guess.": _("Tanggal sering mudah ditebak."),
+        "Avoid dates and years that are associated with you.": _(
+            "Hindari tanggal dan tahun yang berkaitan dengan Anda."
+        ),
+        "This is a top-10 common password.": _("Ini termasuk 10 kata sandi paling umum."),
+        "This is a top-100 common password.": _("Ini termasuk 100 kata sandi paling umum."),
+        "This is a very common password.": _("Ini kata sandi yang sangat umum."),
+        "This is similar to a commonly used password.": _(
+            "Ini mirip kata sandi yang umum dipakai."
+        ),
+        "A word by itself is easy to guess.": _("Satu kata saja mudah ditebak."),
+        "Names and surnames by themselves are easy to guess.": _(
+            "Nama dan nama keluarga saja mudah ditebak."
+        ),
+        "Common names and surnames are easy to guess.": _(
+            "Nama dan nama keluarga yang umum mudah ditebak."
+        ),
+        "Use a few words, avoid common phrases.": _(
+            "Gunakan beberapa kata, hindari ungkapan yang umum."
+        ),
+        "No need for symbols, digits, or uppercase letters.": _(
+            "Tidak perlu simbol, angka atau huruf besar."
+        ),
+        "Add another word or two. Uncommon words are better.": _(
+            "Tambahkan satu atau dua kata lagi; kata yang jarang dipakai lebih baik."
+        ),
+        "Capitalization doesn't help very much.": _("Huruf besar di awal tidak banyak membantu."),
+        "All-uppercase is almost as easy to guess as all-lowercase.": _(
+            "Huruf besar semua hampir sama mudahnya ditebak dengan huruf kecil semua."
+        ),
+        "Reversed words aren't much harder to guess.": _(
+            "Kata yang dibalik tidak jauh lebih sulit ditebak."
+        ),
+        "Predictable substitutions like '@' instead of 'a' don't help very much.": _(
+            "Penggantian yang mudah diduga, seperti '@' untuk 'a', tidak banyak membantu."
+        ),
+    }
+
+
+def password_advice(warning: str, suggestions: Iterable[str]) -> str:
+    """Return why a password is weak and what to do, from zxcvbn's feedback, translated.
+
+    A sentence zxcvbn might add in a later version, unknown here, is left out rather than
+    shown in English on an Indonesian page.
+    """
+    known = _zxcvbn_sentences()
+    parts = [known[text] for text in (warning, *suggestions) if text in known]
+    if not parts:
+        parts = [_("Gunakan beberapa kata yang jarang dipakai.")]
+    return " ".join([_("Kata sandi terlalu mudah ditebak."), *parts])
 
 
 def problem_text(item: Problem) -> str:
@@ -53,6 +130,12 @@ def problem_text(item: Problem) -> str:
             limit=v.get("limit"),
         ),
         "nul": lambda: _("%(field)s berisi karakter NUL.", field=label),
+        "hidden-character": lambda: _(
+            "%(field)s berisi karakter kendali atau tak terlihat %(character)s; ketik ulang "
+            "tanpa karakter itu.",
+            field=label,
+            character=v.get("character"),
+        ),
         "population": lambda: _(
             "Populasi layanan harus bilangan bulat 1 sampai %(limit)s atau dikosongkan; "
             "bukan %(value)s.",
@@ -101,6 +184,12 @@ def problem_text(item: Problem) -> str:
         "too-large": lambda: _("Berkas terlalu besar: paling besar 2 MB."),
         "changed-meanwhile": lambda: _(
             "Data OPD baru saja diubah orang lain; muat ulang halaman lalu coba lagi."
+        ),
+        "service-taken": lambda: _(
+            "Layanan %(value)s sudah ada dalam daftar.", value=repr(v.get("value"))
+        ),
+        "service-unknown": lambda: _(
+            "Layanan %(value)s tidak ada dalam daftar.", value=repr(v.get("value"))
         ),
         "scheme-name-required": lambda: _("Isi nama skema kategori."),
         "scheme-name-too-long": lambda: _("Nama skema paling banyak 200 karakter."),
@@ -299,6 +388,9 @@ def _account_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "password-too-short": lambda: _(
             "Kata sandi terlalu pendek: paling sedikit %(n)s karakter.", n=v.get("limit")
         ),
+        "password-weak": lambda: password_advice(
+            str(v.get("warning") or ""), tuple(v.get("suggestions") or ())
+        ),
         "user-unknown": lambda: _("Pengguna %(value)s tidak dikenal.", value=repr(v.get("value"))),
         "user-already-active": lambda: _("Pengguna ini sudah aktif."),
         "user-already-inactive": lambda: _("Pengguna ini sudah nonaktif."),
@@ -339,6 +431,13 @@ def _questionnaire_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         ),
         "questionnaire-bad-yaml-at": lambda: _(
             "%(field)s: bukan YAML yang sah (baris %(line)s, kolom %(column)s).",
+            field=v.get("field"),
+            line=v.get("line"),
+            column=v.get("column"),
+        ),
+        "questionnaire-yaml-alias": lambda: _(
+            "%(field)s: anchor dan alias YAML (& dan *) tidak diterima (baris %(line)s, "
+            "kolom %(column)s); tulis setiap nilai apa adanya.",
             field=v.get("field"),
             line=v.get("line"),
             column=v.get("column"),
@@ -532,6 +631,12 @@ def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             field=v.get("field"),
             length=v.get("length"),
             limit=v.get("limit"),
+        ),
+        "row-service-unlisted": lambda: _(
+            "Layanan %(value)s tidak ada dalam daftar layanan OPD ini (%(listed)s); tambahkan "
+            "dulu di halaman OPD atau kosongkan.",
+            value=repr(v.get("value")),
+            listed=v.get("listed") if v.get("listed") != "none" else _("belum ada"),
         ),
     }
 

@@ -1,20 +1,39 @@
 """Accounts and roles: password hashing, sign-in and sign-out, throttling, role checks, CLI.
 
 Passwords are stored only as Werkzeug scrypt hashes. The signed Flask session cookie holds the
-user's id, their ``session_version`` and the sign-in time; a session ends when the cookie is
-idle for ``PERMANENT_SESSION_LIFETIME``, when that long has passed since sign-in, or when the
-user's ``session_version`` changes (role change, deactivation). Failed sign-ins are counted in
-the database per HMAC of the username and per HMAC of the client address (neither is stored
-raw), so every app server behind a load balancer sees the same counts; past
-``LOGIN_FAILURE_LIMIT`` failures for a name (``LOGIN_ADDRESS_FAILURE_LIMIT`` for an address)
-in ``LOGIN_FAILURE_WINDOW`` seconds the answer is 429, and a success resets the name's count.
-Administrators pass every role check. Time comes from the module-level ``clock`` so tests can
-move it instead of sleeping.
+user's id, their ``session_version``, the sign-in time and a random token whose SHA-256 is a
+``StaffSession`` row; a session ends when the cookie is idle for
+``PERMANENT_SESSION_LIFETIME``, when that long has passed since sign-in, when the user's
+``session_version`` changes (role change, deactivation: "sign out everywhere"), or when its
+row is ended (signing out), so a copy of the cookie taken before sign-out opens nothing after.
+Administrators pass every role check.
+
+Throttling guesses without handing anyone a lockout tool. Failed sign-ins are counted in the
+database (so every app server sees the same counts) under HMACs of the username with the
+client's network (IPv4 /24, IPv6 /64), of the username alone, and of the username with a
+browser that has signed in to that account before (the signed ``ikm_device`` cookie, set at
+each successful sign-in, 90 days); nothing is stored raw. Within ``LOGIN_FAILURE_WINDOW``
+(15 minutes):
+
+- 5 failures for one account from one network: that account is refused (429) from that
+  network only. An attacker elsewhere cannot lock the user out, and an office's failures on one
+  account do not touch its colleagues' accounts: no limit counts an address across accounts.
+- 20 failures for one account from all networks together (a guesser spread over many
+  networks): the account then accepts sign-ins only from browsers that signed in to it before,
+  each with its own limit of 5. The right password from such a browser always gets through;
+  a new browser waits until the window has passed.
+
+So a guesser gets at most 5 tries per account per network and at most 20 per account overall
+per 15 minutes (about 2,000 a day), against passwords that must resist 10^8 guesses (zxcvbn
+score 3, see :mod:`survey.core.accounts`). A success clears the counts of its network and
+browser, never the account's overall count. Time comes from the module-level ``clock`` so
+tests can move it instead of sleeping.
 """
 
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -35,14 +54,18 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from survey.core import accounts
 from survey.core.accounts import (
-    LOGIN_ADDRESS_FAILURE_LIMIT,
+    LOGIN_ACCOUNT_FAILURE_LIMIT,
     LOGIN_FAILURE_LIMIT,
     LOGIN_FAILURE_WINDOW,
+    LOGIN_NETWORK_PREFIXES,
     check_password,
+    client_network,
     get_user,
     normalise_username,
     record_failure,
@@ -57,6 +80,10 @@ from survey.web.workspace_forms import LoginForm
 bp = Blueprint("auth", __name__)
 
 SESSION_LIFETIME = timedelta(hours=8)
+DEVICE_COOKIE = "ikm_device"
+DEVICE_MAX_AGE = 90 * 24 * 3600
+DEVICE_MAX_ACCOUNTS = 5  # accounts one browser is remembered for (a shared office computer)
+_DEVICE_SALT = "ikm-staff-device"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -75,10 +102,72 @@ def role_label(role: str) -> str:
 
 
 def _failure_keys(username: str, remote_addr: str | None) -> tuple[str, str]:
-    """Return the keys a failed sign-in is counted under: the username and the address."""
+    """Return the keys a failed sign-in from a new browser counts and is limited under.
+
+    The account with the client's network (``n``), and the account alone (``u``).
+    """
     secret = current_app.config["SECRET_KEY"]
-    user_key = "u:" + client_key(f"user:{normalise_username(username)}", secret)
-    return user_key, "a:" + client_key(remote_addr, secret)
+    name = normalise_username(username)
+    prefixes = tuple(current_app.config["LOGIN_NETWORK_PREFIXES"])
+    network = client_network(remote_addr, (int(prefixes[0]), int(prefixes[1])))
+    return (
+        "n:" + client_key(f"user-network:{name}|{network}", secret),
+        "u:" + client_key(f"user:{name}", secret),
+    )
+
+
+def _device_key(username: str, device: str) -> str:
+    """Return the key of an account tried from a browser that signed in to it before."""
+    name = normalise_username(username)
+    return "d:" + client_key(f"user-device:{name}|{device}", current_app.config["SECRET_KEY"])
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    """Return the signer of the ``ikm_device`` cookie."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
+
+
+def _known_devices() -> list[list[Any]]:
+    """Return the [user id, device id] pairs of this browser's device cookie (none if bad)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return []
+    try:
+        value = _device_serializer().loads(raw, max_age=DEVICE_MAX_AGE)
+    except BadSignature:  # tampered, foreign or expired (SignatureExpired is one)
+        return []
+    if not isinstance(value, list):
+        return []
+    return [
+        pair
+        for pair in value
+        if isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], int)
+        and isinstance(pair[1], str)
+    ]
+
+
+def _device_for(user: User | None) -> str | None:
+    """Return this browser's device id for ``user`` if it signed in as them before."""
+    if user is None:
+        return None
+    return next((device for uid, device in _known_devices() if uid == user.id), None)
+
+
+def _remember_device(response: BaseResponse, user: User, device: str | None) -> None:
+    """Set the device cookie so this browser counts as known to ``user`` from now on."""
+    others = [pair for pair in _known_devices() if pair[0] != user.id]
+    pairs = [[user.id, device or secrets.token_urlsafe(16)], *others][:DEVICE_MAX_ACCOUNTS]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(pairs),
+        max_age=DEVICE_MAX_AGE,
+        path=url_for("auth.login"),  # sent with sign-in requests only
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,12 +175,10 @@ def _failure_keys(username: str, remote_addr: str | None) -> tuple[str, str]:
 
 
 def _limits() -> dict[str, int]:
-    """Return the failure limits by key kind: ``u`` a username, ``a`` a client address."""
+    """Return the failure limits by key kind (see the module's paragraph on throttling)."""
     config = current_app.config
-    return {
-        "u": int(config["LOGIN_FAILURE_LIMIT"]),
-        "a": int(config["LOGIN_ADDRESS_FAILURE_LIMIT"]),
-    }
+    per_source = int(config["LOGIN_FAILURE_LIMIT"])
+    return {"n": per_source, "d": per_source, "u": int(config["LOGIN_ACCOUNT_FAILURE_LIMIT"])}
 
 
 def _window() -> float:
@@ -111,28 +198,39 @@ def current_user() -> User | None:
 
 
 def _load_session_user() -> User | None:
-    """Return the user the session cookie names if the session is still valid."""
+    """Return the user the session cookie names if the session is still valid.
+
+    Valid: within its lifetime, the user active with the same session version, and the
+    session's row on the server not ended.
+    """
     uid, version, since = session.get("uid"), session.get("sv"), session.get("since")
-    if not isinstance(uid, int) or not isinstance(version, int):
+    token = session.get("st")
+    if not isinstance(uid, int) or not isinstance(version, int) or not isinstance(token, str):
         return None
     if not isinstance(since, int | float):
         return None
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     if not 0 <= accounts.clock() - since < lifetime:
         return None
-    user = get_session().get(User, uid)
+    user = accounts.staff_session_user(get_session(), token=token, user_id=uid)
     if user is None or not user.active or user.session_version != version:
         return None
     return user
 
 
 def start_session(user: User) -> None:
-    """Sign ``user`` in: a fresh permanent session naming the user and its version."""
+    """Sign ``user`` in: a fresh permanent session naming the user, its version and a new
+    server-side session."""
+    assert user.id is not None
+    token = accounts.open_staff_session(
+        get_session(), user_id=user.id, lifetime=current_app.permanent_session_lifetime
+    )
     session.clear()  # never carry anything of an earlier session over (session fixation)
     session.permanent = True
     session["uid"] = user.id
     session["sv"] = user.session_version
     session["since"] = accounts.clock()
+    session["st"] = token
     g.ikm_user = user
 
 
@@ -221,22 +319,32 @@ def login() -> ResponseReturnValue:
     if not form.validate():
         return _login_page(username=creds.username, field_errors=form.errors_by_field())
     db = get_session()
-    keys = _failure_keys(creds.username, request.remote_addr)
-    if throttled(db, keys, limits=_limits(), window=_window()):
-        return _throttled_page()
     user = get_user(db, username=creds.username)
+    network_key, account_key = _failure_keys(creds.username, request.remote_addr)
+    device = _device_for(user)
+    # A browser that signed in to this account before has a limit of its own; any other is
+    # limited per network and, past the account's overall limit, refused.
+    if device is not None:
+        limited: tuple[str, ...] = (_device_key(creds.username, device),)
+    else:
+        limited = (network_key, account_key)
+    if throttled(db, limited, limits=_limits(), window=_window()):
+        return _throttled_page()
     # Always check a hash, so an unknown name takes as long as a wrong password.
     matches = check_password(user.password_hash if user else accounts.dummy_hash(), creds.password)
     if user is None or not matches or not user.active:
-        record_failure(db, keys, window=_window())
+        counted = (limited[0], account_key) if device is not None else limited
+        record_failure(db, counted, window=_window())
         error = _("Nama pengguna atau kata sandi salah.")
         return _login_page(username=creds.username, error=error)
-    reset_failures(db, keys[0])
+    reset_failures(db, *limited[:1])  # this network's or this browser's count, not the account's
     user.last_login_at = utcnow()
     db.add(user)
     db.commit()
     start_session(user)
-    return redirect(next_url or url_for("auth.workspace"))
+    response = redirect(next_url or url_for("auth.workspace"))
+    _remember_device(response, user, device)
+    return response
 
 
 def _throttled_page() -> ResponseReturnValue:
@@ -249,7 +357,13 @@ def _throttled_page() -> ResponseReturnValue:
 
 @bp.post("/keluar")
 def logout() -> ResponseReturnValue:
-    """Sign out (POST with the CSRF token, so no other site can sign anyone out)."""
+    """Sign out (POST with the CSRF token, so no other site can sign anyone out).
+
+    The session's row on the server ends, so the cookie is refused even if a copy survives.
+    """
+    token = session.get("st")
+    if isinstance(token, str):
+        accounts.end_staff_session(get_session(), token=token)
     session.clear()
     g.ikm_user = None
     return redirect(url_for("auth.login"))
@@ -288,7 +402,8 @@ def init_app(app: Flask) -> None:
     if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):  # Flask's default
         app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
     app.config.setdefault("LOGIN_FAILURE_LIMIT", LOGIN_FAILURE_LIMIT)
-    app.config.setdefault("LOGIN_ADDRESS_FAILURE_LIMIT", LOGIN_ADDRESS_FAILURE_LIMIT)
+    app.config.setdefault("LOGIN_ACCOUNT_FAILURE_LIMIT", LOGIN_ACCOUNT_FAILURE_LIMIT)
+    app.config.setdefault("LOGIN_NETWORK_PREFIXES", LOGIN_NETWORK_PREFIXES)
     app.config.setdefault("LOGIN_FAILURE_WINDOW", LOGIN_FAILURE_WINDOW)
     app.register_blueprint(bp)
     app.register_error_handler(403, render_forbidden)

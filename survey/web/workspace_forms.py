@@ -419,9 +419,22 @@ class OpdForm(OpdFieldsForm):
 
 
 class OpdActionForm(WorkspaceForm):
-    """Which button of an OPD's page was pressed: save the fields, deactivate or reactivate."""
+    """Which button of an OPD's page was pressed: save the fields, deactivate or reactivate,
+    add a service to its list or remove one."""
 
-    action = StringField(validators=[AnyOf(("update", "deactivate", "activate"))])
+    action = StringField(
+        validators=[AnyOf(("update", "deactivate", "activate", "service-add", "service-remove"))]
+    )
+
+
+class OpdServiceForm(WorkspaceForm):
+    """A service to add to an OPD's list, or to remove from it (the service judges the name)."""
+
+    service = StringField(filters=[cut(1000)])
+
+    def name(self) -> str:
+        """Return the service's name as typed."""
+        return self.service.data or ""
 
 
 class OpdImportForm(WorkspaceForm):
