@@ -59,7 +59,7 @@ def stored(session) -> list[Response]:
 
 def assert_stored_as_answered(response: Response, comment: str) -> None:
     """The database row holds exactly what was tapped and typed."""
-    assert response.status == "counted" and response.flag_reason is None
+    assert (response.status, response.flag_reason) == ("counted", None)
     assert [response.answers()[i] for i in range(1, 10)] == list(CHOICES.values())
     assert response.answers()[10] is None
     assert response.comment == comment
