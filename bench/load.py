@@ -246,7 +246,9 @@ def create_database(
         upgrade(engine)
         with Session(engine) as session:
             for slug, name in opds:
-                opd_service.create_opd(session, slug=slug, name=name, actor=None)
+                opd = opd_service.create_opd(session, slug=slug, name=name, actor=None)
+                # The service the wrk script chooses, from the OPD's own list.
+                opd_service.add_service(session, opd=opd, name="KTP", actor=None)
             settings = waves.WaveSettings(
                 title="Uji Beban 2026", opd_slugs=tuple(slug for slug, _name in opds)
             )
@@ -349,6 +351,9 @@ def integrity_problems(db: BenchDatabase) -> list[str]:
     return problems
 
 
+REDIS_URL = ""  # set by --redis
+
+
 def app_environment(db: BenchDatabase, instance: Path, port: int) -> dict[str, str]:
     """Return the environment of the survey app under gunicorn: production, behind one proxy."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IKM_")}
@@ -361,6 +366,8 @@ def app_environment(db: BenchDatabase, instance: Path, port: int) -> dict[str, s
         IKM_PROXY_COUNT="1",
         IKM_MIN_SUBMIT_SECONDS="0",
     )
+    if REDIS_URL:
+        env["IKM_REDIS_URL"] = REDIS_URL  # the shared limits in Redis instead of the database
     env.setdefault("IKM_WORKERS", str(WORKERS))
     env.setdefault("IKM_THREADS", str(THREADS))
     return env
@@ -720,7 +727,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the answers")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-app baseline")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (records, logs)")
+    parser.add_argument(
+        "--redis",
+        default="",
+        help="IKM_REDIS_URL of the app (the limits in Redis), e.g. redis://127.0.0.1:6379/15",
+    )
     args = parser.parse_args(argv)
+    global REDIS_URL
+    REDIS_URL = args.redis
     if not 1 <= args.connections <= 512:
         parser.error("--connections must be within 1..512")
     if not 1 <= args.seconds <= 600:

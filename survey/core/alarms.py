@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -327,6 +328,12 @@ def check_opd(session: Session, *, wave: Wave, opd: Opd, now: datetime) -> list[
     return raised
 
 
+# Per engine, the slot each claim key was last seen taken in (by this process or another):
+# asking the database again within the same slot can only say "taken", so only the first
+# answer of a slot in each process pays for the claim's write.
+_TAKEN: weakref.WeakKeyDictionary[sa.Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
 def claim_check(
     session: Session, *, wave_id: int, opd_id: int, now: datetime, burst: bool = False
 ) -> bool:
@@ -340,7 +347,12 @@ def claim_check(
     key = f"{kind}:{wave_id}:{opd_id}"
     every = BURST_CHECK_EVERY_SECONDS if burst else CHECK_EVERY_SECONDS
     bucket = int(now.timestamp()) // every
-    dialect = session.get_bind().dialect.name
+    engine = session.get_bind()
+    assert isinstance(engine, sa.Engine)
+    taken = _TAKEN.setdefault(engine, {})
+    if taken.get(key) == bucket:
+        return False
+    dialect = engine.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # RETURNING says whether the row went in (the row count is -1 here on PostgreSQL).
     table = RateCounter.__table__  # type: ignore[attr-defined]  # added by SQLModel at runtime
@@ -353,6 +365,9 @@ def claim_check(
             )
         )
     session.commit()
+    if len(taken) > 10_000:  # keys of old waves and OPDs: start afresh
+        taken.clear()
+    taken[key] = bucket
     return claimed
 
 

@@ -9,6 +9,7 @@ A kiosk is recognised by its enrolment cookie and the device's row, never by the
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -121,6 +122,26 @@ def _lang_args() -> dict[str, str]:
     return {"lang": lang} if lang in LANGUAGES else {}
 
 
+_SERVICES_CACHE = "ikm_opd_services"
+SERVICES_TTL = 30.0  # seconds another process's change of a service list may take to show
+
+
+def _services(target: SurveyTarget) -> tuple[str, ...]:
+    """Return the OPD's services, read at most every 30 s per process (a query per request
+    otherwise); a change made in this process shows at once."""
+    cache: dict[int, tuple[int, float, tuple[str, ...]]]
+    cache = current_app.extensions.setdefault(_SERVICES_CACHE, {})
+    generation, moment = opds.services_generation(), time.monotonic()
+    hit = cache.get(target.opd_id)
+    if hit is not None and hit[0] == generation and moment - hit[1] < SERVICES_TTL:
+        return hit[2]
+    names = opds.service_names(get_session(), opd_id=target.opd_id)
+    if len(cache) >= _FORM_CACHE_MAX:
+        cache.clear()
+    cache[target.opd_id] = (generation, moment, names)
+    return names
+
+
 def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     """Return the survey form class of the target's questionnaire in the current language.
 
@@ -135,7 +156,7 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     q = target.questionnaire
     verification = target.wave.verification
     # The OPD's services are choices of the form (and of its pre-rendered fields).
-    services = opds.service_names(get_session(), opd_id=target.opd_id)
+    services = _services(target)
     key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max, verification, services)
     cache: dict[tuple[Any, ...], type[SurveyForm]]
     cache = current_app.extensions.setdefault(_FORM_CACHE, {})
