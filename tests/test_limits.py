@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 import sqlalchemy as sa
+from redis_helpers import redis_client_or_skip
 
 from survey.core.evidence import keyed_hash
 from survey.core.limits import DatabaseStore, Limits, RedisStore, Rule, hit, survey_rules
 from survey.core.models import RateCounter
 
-REDIS_URL = os.environ.get("IKM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SMALL = Limits(window=300, bucket=60, soft=2, hard=4, network_hard=6, flood=10)
 
 
@@ -181,18 +180,7 @@ def test_database_store_through_the_rules(app, session):
 @pytest.fixture
 def redis_client():
     """A Redis client on a test database, or a skip saying how to enable these tests."""
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = (
-            f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}); start one "
-            "(redis-server) or set IKM_TEST_REDIS_URL to run the Redis limit tests"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    client = redis_client_or_skip()
     yield client
     client.close()
 

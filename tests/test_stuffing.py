@@ -7,12 +7,12 @@ holds afterwards: how many answers count, how many are kept flagged and why, wha
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+import redis_helpers
 import sqlalchemy as sa
 from flask import Flask
 from survey_helpers import (
@@ -30,8 +30,6 @@ from survey.core import queries
 from survey.core.codes import code_hash
 from survey.core.models import RateCounter, VisitCode
 from survey.web import create_app
-
-REDIS_URL = os.environ.get("IKM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -67,22 +65,9 @@ def second_app(app_config: dict, tmp_path) -> Iterator[Flask]:
 
 def use_redis(*apps: Flask, prefix: str) -> None:
     """Point the apps' limits at Redis, or skip saying how to enable these tests."""
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = (
-            f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}); start one "
-            "(redis-server) or set IKM_TEST_REDIS_URL to run the Redis limit tests"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    finally:
-        client.close()
+    redis_helpers.redis_client_or_skip().close()
     for each in apps:
-        each.config.update(REDIS_URL=REDIS_URL, REDIS_PREFIX=prefix)
+        each.config.update(REDIS_URL=redis_helpers.REDIS_URL, REDIS_PREFIX=prefix)
 
 
 @pytest.fixture
@@ -91,7 +76,7 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"ikm-test:{uuid.uuid4().hex}:"
     yield prefix
     redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0)
+    client = redis.Redis.from_url(redis_helpers.REDIS_URL, socket_connect_timeout=1.0)
     try:
         for name in client.scan_iter(f"{prefix}*"):
             client.delete(name)

@@ -51,17 +51,22 @@ def export_records(session: Session, *, wave: Wave) -> Iterator[ExportRecord]:
     """Yield the wave's counted responses as export records (no ids, no hashes)."""
     columns = [f"a{position}" for position in answer_positions(session, wave=wave)]
     for row in queries.counted_responses(session, wave=wave):
-        yield ExportRecord(
-            opd=row.opd_slug,
-            submitted_at=row.submitted_at,
-            answers=tuple(row._mapping[column] for column in columns),
-            sex=row.sex,
-            age=row.age,
-            education=row.education,
-            occupation=row.occupation,
-            service=row.service,
-            comment=row.comment,
-        )
+        yield _export_record(row, columns)
+
+
+def _export_record(row: Any, columns: Sequence[str]) -> ExportRecord:
+    """Return the export record of one counted-responses row."""
+    return ExportRecord(
+        opd=row.opd_slug,
+        submitted_at=row.submitted_at,
+        answers=tuple(row._mapping[column] for column in columns),
+        sex=row.sex,
+        age=row.age,
+        education=row.education,
+        occupation=row.occupation,
+        service=row.service,
+        comment=row.comment,
+    )
 
 
 class StaffRecord(NamedTuple):
@@ -97,18 +102,7 @@ def staff_records(session: Session, *, wave: Wave) -> Iterator[StaffRecord]:
     """Yield the wave's counted responses with their evidence (no submission ids)."""
     columns = [f"a{position}" for position in answer_positions(session, wave=wave)]
     for row in queries.counted_responses(session, wave=wave):
-        record = ExportRecord(
-            opd=row.opd_slug,
-            submitted_at=row.submitted_at,
-            answers=tuple(row._mapping[column] for column in columns),
-            sex=row.sex,
-            age=row.age,
-            education=row.education,
-            occupation=row.occupation,
-            service=row.service,
-            comment=row.comment,
-        )
-        yield StaffRecord(record, Evidence.of(row))
+        yield StaffRecord(_export_record(row, columns), Evidence.of(row))
 
 
 def write_staff_csv(
