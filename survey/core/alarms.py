@@ -347,8 +347,8 @@ def claim_check(
     key = f"{kind}:{wave_id}:{opd_id}"
     every = BURST_CHECK_EVERY_SECONDS if burst else CHECK_EVERY_SECONDS
     bucket = int(now.timestamp()) // every
-    engine = session.get_bind()
-    assert isinstance(engine, sa.Engine)
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, sa.Engine) else bind.engine
     taken = _TAKEN.setdefault(engine, {})
     if taken.get(key) == bucket:
         return False
