@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 STRAIGHTLINE_MIN_ANSWERED = 5
@@ -24,31 +25,65 @@ NETWORK_HASH_LENGTH = 16
 _HOURS_RE = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)\s*$")
 
 
+# The evidence of a response in the order the review and the staff exports show it.
+EVIDENCE_FIELDS = (
+    "channel",
+    "device_id",
+    "verified",
+    "seconds",
+    "straightline",
+    "repeat_device",
+    "burst",
+    "off_hours",
+    "network",
+)
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """What is stored with one answer besides the answer itself (signals, not verdicts)."""
+    """What is stored with one answer besides the answer itself (signals, not verdicts).
 
+    Made by the survey when an answer arrives, and read back from a stored response
+    (:meth:`of`) for the flagged review and the staff exports.
+    """
+
+    channel: str = "qr"  # qr, kiosk or import (the stored answer takes it from its submission)
     device_id: int | None = None  # the enrolled kiosk it came from
     verified: bool = False  # a valid visit code came with it
     seconds: int | None = None  # from the form's render to the submission
-    straightline: bool = False
-    repeat_device: bool = False
-    burst: bool = False
-    off_hours: bool = False
+    straightline: bool = False  # the same answer to every question
+    repeat_device: bool = False  # the device had answered for this OPD before
+    burst: bool = False  # past the soft rate limit of its network
+    off_hours: bool = False  # outside the OPD's service hours
     network: str | None = None  # keyed hash of the sender's network, 16 hex digits
 
+    @classmethod
+    def of(cls, row: Any) -> Evidence:
+        """Return the evidence of a response (an ORM object or a result row); NULL: default."""
+        if hasattr(row, "_mapping"):
+            values: Mapping[str, Any] = row._mapping
+            found = {name: values.get(name) for name in EVIDENCE_FIELDS}
+        else:
+            found = {name: getattr(row, name, None) for name in EVIDENCE_FIELDS}
+        return cls(
+            channel=found["channel"] or "qr",
+            device_id=found["device_id"],
+            verified=bool(found["verified"]),
+            seconds=found["seconds"],
+            straightline=bool(found["straightline"]),
+            repeat_device=bool(found["repeat_device"]),
+            burst=bool(found["burst"]),
+            off_hours=bool(found["off_hours"]),
+            network=found["network"],
+        )
+
+    def values(self) -> tuple[Any, ...]:
+        """Return the evidence in ``EVIDENCE_FIELDS`` order."""
+        return tuple(getattr(self, name) for name in EVIDENCE_FIELDS)
+
     def columns(self) -> dict[str, object]:
-        """Return the response columns these signals fill."""
-        return {
-            "device_id": self.device_id,
-            "verified": self.verified,
-            "seconds": self.seconds,
-            "straightline": self.straightline,
-            "repeat_device": self.repeat_device,
-            "burst": self.burst,
-            "off_hours": self.off_hours,
-            "network": self.network,
-        }
+        """Return the response columns the signals fill (the channel is the submission's)."""
+        return {name: getattr(self, name) for name in EVIDENCE_FIELDS if name != "channel"}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from survey.core import queries
-from survey.core.flags import Evidence
+from survey.core.evidence import Evidence
 from survey.core.imports import answer_positions, refused
 from survey.core.models import Wave
 from survey.core.responsefile import (

@@ -18,7 +18,6 @@ own evidence) for one-by-one review; no evidence column is touched either way.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -49,59 +48,6 @@ define(
 
 class GroupError(ProblemError):
     """A group action is refused (published wave, unknown action, nothing to change)."""
-
-
-# The evidence columns of a response, in the order the exports write them.
-EVIDENCE_FIELDS = (
-    "channel",
-    "device_id",
-    "verified",
-    "seconds",
-    "straightline",
-    "repeat_device",
-    "burst",
-    "off_hours",
-    "network",
-)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """The signals stored with one answer (rows from before they existed hold the defaults)."""
-
-    channel: str = "qr"
-    device_id: int | None = None  # the enrolled kiosk it came from
-    verified: bool = False  # a valid visit code came with it
-    seconds: int | None = None  # from the form's render to the answer
-    straightline: bool = False  # the same answer to every question
-    repeat_device: bool = False  # the device had answered for this OPD before
-    burst: bool = False  # past the soft rate limit of its network
-    off_hours: bool = False  # outside the OPD's service hours
-    network: str | None = None  # keyed hash of the sender's network, never the address
-
-    @classmethod
-    def of(cls, row: Any) -> Evidence:
-        """Return the evidence of a response (an ORM object or a result row); NULL: default."""
-        if hasattr(row, "_mapping"):
-            values: Mapping[str, Any] = row._mapping
-            found = {name: values.get(name) for name in EVIDENCE_FIELDS}
-        else:
-            found = {name: getattr(row, name, None) for name in EVIDENCE_FIELDS}
-        return cls(
-            channel=found["channel"] or "qr",
-            device_id=found["device_id"],
-            verified=bool(found["verified"]),
-            seconds=found["seconds"],
-            straightline=bool(found["straightline"]),
-            repeat_device=bool(found["repeat_device"]),
-            burst=bool(found["burst"]),
-            off_hours=bool(found["off_hours"]),
-            network=found["network"],
-        )
-
-    def values(self) -> tuple[Any, ...]:
-        """Return the signals in ``EVIDENCE_FIELDS`` order."""
-        return tuple(getattr(self, name) for name in EVIDENCE_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, TextIO
 from zoneinfo import ZoneInfo
 
 from survey.core import csvfiles, rules
+from survey.core.evidence import EVIDENCE_FIELDS
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES
 from survey.core.problems import Problem, ProblemError, define, problem
 
@@ -38,17 +39,8 @@ RESPONDENT_COLUMNS = ("sex", "age", "education", "occupation", "service", "comme
 # The evidence the staff exports add after the canonical columns (survey.core.exports). An
 # import knows them and leaves them out: imported answers get the channel "import" and no
 # signals, whatever a file says about them.
-EVIDENCE_COLUMNS = (
-    "channel",
-    "kiosk_device",
-    "verified",
-    "seconds",
-    "straightline",
-    "repeat_device",
-    "burst",
-    "off_hours",
-    "network",
-)
+# The file names the kiosk's id ``kiosk_device``, the column ``device_id``.
+EVIDENCE_COLUMNS = tuple("kiosk_device" if f == "device_id" else f for f in EVIDENCE_FIELDS)
 # The limits of the survey form, so that a file cannot hold what the form refuses.
 COMMENT_MAX_LENGTH = rules.COMMENT_MAX_LENGTH
 SERVICE_MAX_LENGTH = rules.SERVICE_MAX_LENGTH

@@ -311,6 +311,7 @@ def _evidence(
         v6_prefix=int(config["LIMIT_V6_PREFIX"]),
     )
     return evidence.Evidence(
+        channel="qr" if kiosk is None else "kiosk",
         device_id=kiosk,
         seconds=evidence.seconds_taken(token.rendered_at, now),
         straightline=evidence.is_straightline(answers),

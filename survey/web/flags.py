@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from survey.core import flags as flag_service
 from survey.core import queries
 from survey.core.audit import audit
-from survey.core.flags import Evidence
+from survey.core.evidence import Evidence
 from survey.core.models import AuditLog, Opd, Response, Wave
 from survey.web.database import get_session
 from survey.web.i18n import format_number
