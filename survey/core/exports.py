@@ -35,6 +35,7 @@ from survey.core.responsefile import (
     ExportRecord,
     canonical_columns,
     record_cells,
+    write_rows,
 )
 
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -113,16 +114,8 @@ def write_staff_csv(
     ``safe`` puts a quote before text a spreadsheet would run as a formula (see
     ``responsefile.write_csv``); without it free text is written as stored.
     """
-    from survey.core.spreadsheet import neutralise
-
-    writer = csv.writer(stream)
-    writer.writerow(staff_columns(question_codes))
-    count = 0
-    for row in rows:
-        cells = ["" if value is None else value for value in staff_cells(row)]
-        writer.writerow([neutralise(cell) for cell in cells] if safe else cells)
-        count += 1
-    return count
+    cells = (staff_cells(row) for row in rows)
+    return write_rows(stream, staff_columns(question_codes), cells, safe=safe)
 
 
 def score_rows(session: Session, *, wave: Wave) -> list[dict[str, Any]]:

@@ -790,13 +790,24 @@ def write_csv(
     that the file imports back unchanged. ``safe=True`` puts a single quote before text that
     a spreadsheet would run as a formula (= + - @, tab, CR): safe to open, no longer lossless.
     """
+    cells = (record_cells(record) for record in records)
+    return write_rows(stream, canonical_columns(question_codes), cells, safe=safe)
+
+
+def write_rows(
+    stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]], *, safe: bool
+) -> int:
+    """Write a header and rows of cells as CSV (None as empty); return the row count.
+
+    ``safe`` puts a single quote before text a spreadsheet would run as a formula.
+    """
     from survey.core.spreadsheet import neutralise
 
     writer = csv.writer(stream)
-    writer.writerow(canonical_columns(question_codes))
+    writer.writerow(header)
     count = 0
-    for record in records:
-        cells = ["" if value is None else value for value in record_cells(record)]
+    for row in rows:
+        cells = ["" if value is None else value for value in row]
         writer.writerow([neutralise(cell) for cell in cells] if safe else cells)
         count += 1
     return count
