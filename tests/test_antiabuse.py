@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask import request
 from itsdangerous import URLSafeSerializer
 from survey_helpers import stored
@@ -232,6 +233,29 @@ def test_store_submission_refuses_inconsistent_status(open_wave, session):
     assert stored(session) == []
 
 
+@pytest.mark.parametrize("status", ["draft", "closed", "published"])
+def test_store_submission_refuses_a_wave_not_open(open_wave, session, status):
+    """The write itself checks that the wave is open: a closed one stores nothing."""
+    open_wave.status = status
+    session.add(open_wave)
+    session.commit()
+    with pytest.raises(submissions.WaveNotOpenError):
+        store_submission(session, submission=make_submission(session))
+    assert stored(session) == []
+
+
+def test_store_submission_refuses_an_opd_the_wave_does_not_cover(open_wave, session):
+    """An OPD taken off the wave (or never on it) gets no answer stored."""
+    submission = make_submission(session)
+    session.connection().execute(
+        sa.text("DELETE FROM waveopd WHERE opd_id = :opd"), {"opd": submission.opd_id}
+    )
+    session.commit()
+    with pytest.raises(submissions.WaveNotOpenError):
+        store_submission(session, submission=submission)
+    assert stored(session) == []
+
+
 def test_flagged_answers_are_kept(open_wave, session):
     """Flagged submissions are stored with their answers, never dropped."""
     store_submission(
@@ -334,6 +358,19 @@ def test_a_refused_answer_does_not_burn_the_code(open_wave, session, monkeypatch
     with pytest.raises(RuntimeError):
         store_submission(session, submission=make_submission(session), visit_code=claim("ABCDEFGH"))
     session.rollback()
+    session.refresh(code)
+    assert code.uses == 0 and stored(session) == []
+
+
+def test_a_closed_wave_does_not_burn_the_code(open_wave, session):
+    """A code typed with an answer to a wave closed meanwhile is not used up."""
+    code = add_code(session, "ABCDEFGH")
+    submission = make_submission(session)
+    open_wave.status = "closed"
+    session.add(open_wave)
+    session.commit()
+    with pytest.raises(submissions.WaveNotOpenError):
+        store_submission(session, submission=submission, visit_code=claim("ABCDEFGH"))
     session.refresh(code)
     assert code.uses == 0 and stored(session) == []
 

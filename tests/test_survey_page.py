@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 from survey_helpers import (
     ALL_FOURS,
@@ -22,6 +23,7 @@ from survey_helpers import (
 from survey.core import evidence, opds, queries
 from survey.core.codes import code_hash
 from survey.core.models import Element, Questionnaire, VisitCode
+from survey.web import citizen as citizen_views
 
 REGULATION_LABELS = {
     "U1": ["Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"],
@@ -249,6 +251,53 @@ def test_closed_wave_is_gone(citizen, session, status):
     english = citizen.get(citizen.path + "?lang=en")
     assert "The survey is closed" in english.get_data(as_text=True)
     assert stored(session) == []
+
+
+def _behind_the_cache(session: Session, statement: str) -> None:
+    """Change the database as another process would: this process's caches are not told."""
+    session.connection().execute(sa.text(statement))
+    session.commit()
+
+
+@pytest.mark.parametrize("change", ["closed", "published", "uncovered"])
+def test_a_wave_closed_by_another_process_takes_no_answer(citizen, session, change):
+    """The page reads its wave from a cache of a few seconds, so a wave closed (or an OPD taken
+    off it) by another process may still show its form; the POST answers 410 and stores
+    nothing, because the INSERT itself checks that the wave is open and covers the OPD."""
+    page = citizen.open()
+    wave = queries.get_wave(session, slug="uji-2026")
+    bpbd = queries.get_opd(session, slug="bpbd")
+    if change == "uncovered":
+        _behind_the_cache(session, f"DELETE FROM waveopd WHERE opd_id = {bpbd.id}")
+    else:
+        _behind_the_cache(session, f"UPDATE wave SET status = '{change}' WHERE id = {wave.id}")
+    assert citizen.get(citizen.path).status_code == 200  # the cached read: the form
+    posted = citizen.post(ALL_FOURS, page=page)
+    assert posted.status_code == 410
+    assert "Survei sudah ditutup" in posted.get_data(as_text=True)
+    assert stored(session) == []
+
+
+def test_the_cached_wave_expires(citizen, session, monkeypatch):
+    """Another process's change shows once the cache entry is older than TARGET_TTL."""
+    citizen.open()
+    wave = queries.get_wave(session, slug="uji-2026")
+    _behind_the_cache(session, f"UPDATE wave SET status = 'closed' WHERE id = {wave.id}")
+    assert citizen.get(citizen.path).status_code == 200
+    monkeypatch.setattr(citizen_views, "TARGET_TTL", 0.0)
+    assert citizen.get(citizen.path).status_code == 410
+
+
+def test_a_change_made_in_this_process_shows_at_once(citizen, session):
+    """An ORM change of the wave, its OPDs or an OPD in this process makes the cache stale."""
+    citizen.open()
+    bpbd = queries.get_opd(session, slug="bpbd")
+    bpbd.name = "Badan Penanggulangan Bencana Daerah Kabupaten"
+    session.add(bpbd)
+    session.commit()
+    assert "Bencana Daerah Kabupaten" in citizen.get(citizen.path).get_data(as_text=True)
+    set_status(session, "closed")
+    assert citizen.get(citizen.path).status_code == 410
 
 
 # ---------------------------------------------------------------------------------------------

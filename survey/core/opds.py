@@ -328,21 +328,6 @@ def check_service_name(name: str | None) -> tuple[str, list[Problem]]:
     return text, problems
 
 
-# Bumped by every change of a service list in this process, so that a cache of the lists (the
-# survey form's) can tell at once that it is stale; other processes' caches expire by time.
-_services_changed = 0
-
-
-def services_generation() -> int:
-    """Return how many service-list changes this process has made."""
-    return _services_changed
-
-
-def _services_changed_now() -> None:
-    global _services_changed
-    _services_changed += 1
-
-
 def add_service(session: Session, *, opd: Opd, name: str, actor: str | None) -> OpdService:
     """Add a service to the end of an OPD's list (or bring a removed one back); audit; commit.
 
@@ -366,7 +351,6 @@ def add_service(session: Session, *, opd: Opd, name: str, actor: str | None) -> 
     session.add(service)
     audit(session, actor=actor, action="opd.service.add", slug=opd.slug, service=text)
     _commit(session)
-    _services_changed_now()
     return service
 
 
@@ -384,7 +368,6 @@ def remove_service(session: Session, *, opd: Opd, name: str, actor: str | None) 
     session.add(service)
     audit(session, actor=actor, action="opd.service.remove", slug=opd.slug, service=service.name)
     _commit(session)
-    _services_changed_now()
 
 
 def _commit(session: Session) -> None:

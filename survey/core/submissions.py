@@ -10,11 +10,12 @@ the answer it verifies, so a code is used up only by an answer that is stored.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,8 @@ from survey.core.models import (
     MAX_ITEMS,
     RESPONSE_STATUSES,
     Response,
+    Wave,
+    WaveOpd,
     utcnow,
 )
 from survey.core.problems import ProblemError, define, problem
@@ -123,9 +126,31 @@ def _row_values(
     return values
 
 
-# A plain INSERT rather than an ORM object: the survey POST is the hot path, and building a
-# validated model instance and flushing it through the unit of work cost more than the write.
-_INSERT = sa.insert(Response.__table__)  # type: ignore[attr-defined]
+class WaveNotOpenError(Exception):
+    """The wave stopped taking answers, or no longer covers the OPD, before the write."""
+
+
+@functools.cache
+def _insert_if_open(keys: tuple[str, ...]) -> sa.Insert:
+    """Return ``INSERT INTO response (keys) SELECT :keys WHERE the wave is open and covers the
+    OPD RETURNING id``, built once per set of columns.
+
+    A plain INSERT rather than an ORM object: the survey POST is the hot path, and building a
+    validated model instance and flushing it through the unit of work cost more than the write.
+    The condition rides in the same statement, so the survey page may read its wave from a
+    cache of a few seconds and still no answer is stored once the wave is closed.
+    """
+    table: sa.Table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
+    wave: sa.Table = Wave.__table__  # type: ignore[attr-defined]
+    link: sa.Table = WaveOpd.__table__  # type: ignore[attr-defined]
+    accepting = sa.exists().where(
+        wave.c.id == sa.bindparam("wave_id"),
+        wave.c.status == "open",
+        link.c.wave_id == wave.c.id,
+        link.c.opd_id == sa.bindparam("opd_id"),
+    )
+    values = sa.select(*(sa.bindparam(key, type_=table.c[key].type) for key in keys))
+    return table.insert().from_select(list(keys), values.where(accepting)).returning(table.c.id)
 
 
 def store_submission(
@@ -141,7 +166,8 @@ def store_submission(
 
     With a visit code the answer is stored verified only if the code is redeemed in the same
     transaction; a code that is not valid refuses the answer (VisitCodeError), as does a
-    missing one where the wave requires it. Nothing is written then, and no code is used up.
+    missing one where the wave requires it. Nothing is written then, and no code is used up;
+    nor when the wave is no longer open or no longer covers the OPD (WaveNotOpenError).
     """
     if status not in RESPONSE_STATUSES:
         raise ValueError(f"unknown response status {status!r}")
@@ -172,7 +198,11 @@ def store_submission(
     try:
         # Insert first and look only when the unique (wave, submission id) key refuses: a new
         # answer, the usual case, costs one round trip instead of a check and an insert.
-        result = session.execute(_INSERT, values)
+        inserted = session.execute(_insert_if_open(tuple(values)), values).scalar()
+        if inserted is None:
+            # Nothing was written; a visit code's UPDATE in the same transaction goes back too.
+            session.rollback()
+            raise WaveNotOpenError(submission.wave_id)
         session.commit()
     except IntegrityError:
         # A double tap, a retried POST, or another request with the same submission id that
@@ -182,10 +212,7 @@ def store_submission(
         if existing is None:
             raise
         return existing
-    inserted = cast("sa.CursorResult[Any]", result).inserted_primary_key
-    assert inserted is not None  # an INSERT of one row
-    [response_id] = inserted
-    return StoreResult(int(response_id), created=True, status=status)
+    return StoreResult(int(inserted), created=True, status=status)
 
 
 def _existing(session: Session, submission: Submission) -> StoreResult | None:

@@ -30,13 +30,14 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import evidence, opds, queries
+from survey.core import evidence, generations, opds, queries
 from survey.core.alarms import after_answer
 from survey.core.kiosks import active_kiosk
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd, utcnow
 from survey.core.submissions import (
     VisitCodeClaim,
     VisitCodeError,
+    WaveNotOpenError,
     store_submission,
 )
 from survey.web import antiabuse
@@ -104,16 +105,42 @@ def _autocommit_session() -> Session:
     return session
 
 
+_TARGET_CACHE = "ikm_survey_targets"
+TARGET_TTL = 5.0  # seconds another process's change of a wave or OPD may take to show
+
+
 def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
-    """Return the wave and OPD of a survey URL; 404 for unknown, draft or uncovered ones."""
+    """Return the wave and OPD of a survey URL; 404 for unknown, draft or uncovered ones.
+
+    Read at most every 5 s per process and URL (two of a citizen's four queries otherwise);
+    a change made in this process shows at once (``survey.core.generations``). A wave closed
+    by another process may show its form for those seconds, but the answer's INSERT checks
+    that the wave is open and covers the OPD, so nothing is stored after the close.
+    """
     session = _autocommit_session()
-    params = {"wave_slug": wave_slug, "opd_slug": opd_slug}
-    found = session.exec(_TARGET_QUERY, params=params).first()
+    cache: dict[tuple[str, str], tuple[int, float, SurveyTarget]]
+    cache = current_app.extensions.setdefault(_TARGET_CACHE, {})
+    generation, moment = generations.generation(), time.monotonic()
+    hit = cache.get((wave_slug, opd_slug))
+    if hit is not None and hit[0] == generation and moment - hit[1] < TARGET_TTL:
+        target = hit[2]
+    else:
+        params = {"wave_slug": wave_slug, "opd_slug": opd_slug}
+        found = session.exec(_TARGET_QUERY, params=params).first()
+        if found is None:
+            abort(404)
+        wave, opd, questionnaire = found
+        # Detached with every column loaded: shared read-only by this process's requests.
+        for item in found:
+            session.expunge(item)
+        target = SurveyTarget(wave=wave, opd=opd, questionnaire=questionnaire)
+        if len(cache) >= _FORM_CACHE_MAX:
+            cache.clear()
+        cache[(wave_slug, opd_slug)] = (generation, moment, target)
     # A draft wave does not exist for citizens yet.
-    if found is None or found[0].status == "draft":
+    if target.wave.status == "draft":
         abort(404)
-    wave, opd, questionnaire = found
-    return SurveyTarget(wave=wave, opd=opd, questionnaire=questionnaire)
+    return target
 
 
 def _lang_args() -> dict[str, str]:
@@ -131,7 +158,7 @@ def _services(target: SurveyTarget) -> tuple[str, ...]:
     otherwise); a change made in this process shows at once."""
     cache: dict[int, tuple[int, float, tuple[str, ...]]]
     cache = current_app.extensions.setdefault(_SERVICES_CACHE, {})
-    generation, moment = opds.services_generation(), time.monotonic()
+    generation, moment = generations.generation(), time.monotonic()
     hit = cache.get(target.opd_id)
     if hit is not None and hit[0] == generation and moment - hit[1] < SERVICES_TTL:
         return hit[2]
@@ -391,6 +418,10 @@ def _store_and_thank(
                 store(session)
         else:
             store(get_session())
+    except WaveNotOpenError:
+        # Closed (or the OPD taken off the wave) by another process since this one's cached
+        # read of the wave: the citizen sees the closed page, nothing is stored.
+        return _render_closed(target)
     except VisitCodeError as refused:
         for item in refused.problems:
             form.visit_code.errors.append(problem_text(item))
