@@ -472,6 +472,9 @@ def test_opd_list_and_add(client, users, open_wave, session) -> None:
         ({"service_population": "1.5"}, "service_population", "bilangan bulat 1 sampai"),
         ({"service_population": "banyak"}, "service_population", "bilangan bulat 1 sampai"),
         ({"service_population": "9999999999"}, "service_population", "2.147.483.647"),
+        ({"service_hours": "8-16"}, "service_hours", "JJ:MM-JJ:MM"),
+        ({"service_hours": "08:00-25:00"}, "service_hours", "bukan &#39;08:00-25:00&#39;"),
+        ({"service_hours": "08:00-08:00"}, "service_hours", "JJ:MM-JJ:MM"),
     ],
 )
 def test_add_opd_errors_change_nothing(client, users, open_wave, session, fields, field, message):
@@ -522,6 +525,23 @@ def test_edit_opd_audits_changed_fields_only(client, users, open_wave, session) 
     )
     assert response.headers["Location"].endswith("hasil=tetap")
     assert admin_snapshot(session) == before
+    # Service hours: stored as HH:MM-HH:MM, audited, shown in the form; emptied, cleared.
+    response = post(
+        client,
+        f"{OPDS}/dishub",
+        action="update",
+        name="Dinas Perhubungan",
+        short_name="DISHUB",
+        service_population="500",
+        service_hours=" 07:30 - 15:00 ",
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert queries.get_opd(session, slug="dishub").service_hours == "07:30-15:00"
+    entry = last_audit(session)
+    assert entry.detail["after"] == {"service_hours": "07:30-15:00"}
+    html = client.get(f"{OPDS}/dishub").get_data(as_text=True)
+    assert 'id="f-service_hours" name="service_hours"' in html and 'value="07:30-15:00"' in html
     # Emptying the population clears it.
     post(client, f"{OPDS}/dishub", action="update", name="Dinas Perhubungan", short_name="")
     session.expire_all()

@@ -51,10 +51,37 @@ def test_opd_add_and_list(runner, session):
     result = runner.invoke(args=["opd", "list"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "bpbd\tBadan Penanggulangan Bencana Daerah\t\tactive",
-        "dishub\tDinas Perhubungan\tDishub\tactive",
-        "rsud\tRumah Sakit Umum Daerah\t\tactive",
+        "bpbd\tBadan Penanggulangan Bencana Daerah\t\tactive\t",
+        "dishub\tDinas Perhubungan\tDishub\tactive\t",
+        "rsud\tRumah Sakit Umum Daerah\t\tactive\t",
     ]
+
+
+def test_opd_service_hours_from_the_command_line(runner, session):
+    """``--hours`` on add and edit, checked like the form's field; '' clears; a bad value is one
+    line and changes nothing; options left out keep their values."""
+    args = ["opd", "add", "dishub", "--name", "Dinas Perhubungan", "--hours", "08:00-16:00"]
+    assert runner.invoke(args=args).exit_code == 0
+    assert queries.get_opd(session, slug="dishub").service_hours == "08:00-16:00"
+    result = runner.invoke(args=["opd", "edit", "dishub", "--hours", "22:00-06:00"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "OPD dishub: service_hours '08:00-16:00' -> '22:00-06:00'\n"
+    session.expire_all()
+    opd = queries.get_opd(session, slug="dishub")
+    assert (opd.name, opd.service_hours) == ("Dinas Perhubungan", "22:00-06:00")
+    result = runner.invoke(args=["opd", "edit", "dishub", "--hours", "pagi"])
+    assert result.exit_code == 1
+    assert "service_hours 'pagi' are not opening and closing times HH:MM-HH:MM" in result.output
+    session.expire_all()
+    assert queries.get_opd(session, slug="dishub").service_hours == "22:00-06:00"
+    assert runner.invoke(args=["opd", "list"]).output == (
+        "dishub\tDinas Perhubungan\t\tactive\t22:00-06:00\n"
+    )
+    assert runner.invoke(args=["opd", "edit", "dishub", "--hours", ""]).exit_code == 0
+    session.expire_all()
+    assert queries.get_opd(session, slug="dishub").service_hours is None
+    result = runner.invoke(args=["opd", "edit", "tidak-ada", "--hours", ""])
+    assert result.exit_code == 1 and "Traceback" not in result.output
 
 
 def test_opd_add_refuses_duplicates_and_bad_slugs(runner, session):

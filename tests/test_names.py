@@ -94,6 +94,7 @@ def dollar_wave(session: Session, open_wave):
         name="Badan $Penanggulangan$ Bencana",
         short_name=MATH,
         service_population=None,
+        service_hours=None,
         actor=None,
     )
     for slug in ("bpbd", "rsud", "dishub"):

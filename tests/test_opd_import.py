@@ -166,6 +166,24 @@ def test_missing_optional_columns_leave_fields_alone(session: Session, users, op
     assert queries.get_opd(session, slug="dishub").short_name == "Dishub"
 
 
+def test_import_sets_and_checks_service_hours(session: Session, users, open_wave) -> None:
+    """A ``service_hours`` column sets the hours (as HH:MM-HH:MM); a bad cell is a row problem
+    and writes nothing; an empty cell clears them."""
+    data = "slug,name,service_hours\nbpbd,Badan Penanggulangan Bencana Daerah,07:30 - 14:00\n"
+    report = opds.import_opds(session, data=data.encode(), filename="opd.csv", actor="eva")
+    assert report.applied and report.updated == {"bpbd": {"service_hours": (None, "07:30-14:00")}}
+    bad = "slug,name,service_hours\nrsud,Rumah Sakit Umum Daerah,sepanjang hari\n"
+    report = opds.import_opds(session, data=bad.encode(), filename="opd.csv", actor="eva")
+    assert not report.applied
+    [row] = report.row_problems
+    assert (row.row, [p.code for p in row.problems]) == (2, ["service-hours"])
+    clear = "slug,name,service_hours\nbpbd,Badan Penanggulangan Bencana Daerah,\n"
+    opds.import_opds(session, data=clear.encode(), filename="opd.csv", actor="eva")
+    session.expire_all()
+    assert queries.get_opd(session, slug="bpbd").service_hours is None
+    assert queries.get_opd(session, slug="rsud").service_hours is None
+
+
 def test_bad_file_writes_nothing(session: Session, users, open_wave) -> None:
     before = admin_snapshot(session)
     report = opds.import_opds(session, data=BAD.encode(), filename="bad.csv", actor="eva")
@@ -319,6 +337,6 @@ def test_cli_bad_file_exits_1_with_rows_and_one_line(
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         "Error: x.csv: missing required column 'name' (columns: slug, name, short_name, "
-        "service_population); nothing written"
+        "service_population, service_hours); nothing written"
     ]
     assert admin_snapshot(session) == before

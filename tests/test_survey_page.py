@@ -253,6 +253,31 @@ def test_closed_wave_is_gone(citizen, session, status):
     assert stored(session) == []
 
 
+def test_answers_outside_the_opds_service_hours_are_marked(app, citizen, session):
+    """Hours set on the OPD (here by the one OPD service the page and ``ikm opd edit`` use)
+    mark an answer sent outside them ``off_hours``; inside them it is not; still counted."""
+    bpbd = queries.get_opd(session, slug="bpbd")
+    opds.update_opd(
+        session,
+        opd=bpbd,
+        name=bpbd.name,
+        short_name=bpbd.short_name,
+        service_population=None,
+        service_hours="08:00 - 16:00",
+        actor=None,
+    )
+    assert queries.get_opd(session, slug="bpbd").service_hours == "08:00-16:00"
+    # 2026-01-13 14:30 UTC is 21:30 in Jakarta; 03:00 UTC is 10:00.
+    citizen.clock.now = datetime(2026, 1, 13, 14, 30, tzinfo=UTC).timestamp()
+    assert citizen.submit().status_code == 303
+    day = SurveyActions(app, citizen.clock)
+    citizen.clock.now = datetime(2026, 1, 14, 3, 0, tzinfo=UTC).timestamp()
+    assert day.submit().status_code == 303
+    night_row, day_row = stored(session)
+    assert (night_row.off_hours, night_row.status) == (True, "counted")
+    assert (day_row.off_hours, day_row.status) == (False, "counted")
+
+
 def _behind_the_cache(session: Session, statement: str) -> None:
     """Change the database as another process would: this process's caches are not told."""
     session.connection().execute(sa.text(statement))

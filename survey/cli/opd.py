@@ -25,7 +25,10 @@ opd_group = AppGroup("opd", help="Manage OPDs (the units citizens rate).")
     "--population",
     help="Service users per period (for the Krejcie-Morgan sample size), a whole number.",
 )
-def opd_add_command(slug: str, name: str, short_name: str | None, population: str | None) -> None:
+@click.option("--hours", help="Service hours HH:MM-HH:MM, local time, e.g. 08:00-15:30.")
+def opd_add_command(
+    slug: str, name: str, short_name: str | None, population: str | None, hours: str | None
+) -> None:
     """Add an OPD."""
     # The OPD service judges every field, as it does for the workspace's form: a refused
     # value is one English line and exit status 1, and nothing is written.
@@ -36,25 +39,65 @@ def opd_add_command(slug: str, name: str, short_name: str | None, population: st
             name=name,
             short_name=short_name,
             service_population=population,
+            service_hours=hours,
             actor=None,
         )
         click.echo(f"Added OPD {opd.slug}: {opd.name}")
 
 
+@opd_group.command("edit")
+@click.argument("slug")
+@click.option("--name", help="Full name.")
+@click.option("--short-name", help="Short name ('' clears it).")
+@click.option("--population", help="Service users per period, a whole number ('' clears it).")
+@click.option(
+    "--hours",
+    help="Service hours HH:MM-HH:MM, local time ('' clears them); answers outside them are "
+    "marked off-hours in their evidence.",
+)
+def opd_edit_command(
+    slug: str,
+    name: str | None,
+    short_name: str | None,
+    population: str | None,
+    hours: str | None,
+) -> None:
+    """Change an OPD's fields; an option left out keeps its value."""
+    with _database() as session:
+        opd = _opd_or_fail(session, slug)
+        population_now = "" if opd.service_population is None else str(opd.service_population)
+        changes = opds.update_opd(
+            session,
+            opd=opd,
+            name=opd.name if name is None else name,
+            short_name=(opd.short_name or "") if short_name is None else short_name,
+            service_population=population_now if population is None else population,
+            service_hours=(opd.service_hours or "") if hours is None else hours,
+            actor=None,
+        )
+        if not changes:
+            click.echo(f"OPD {opd.slug}: nothing changed")
+            return
+        for field_name, (before, after) in changes.items():
+            click.echo(f"OPD {opd.slug}: {field_name} {before!r} -> {after!r}")
+
+
 @opd_group.command("list")
 def opd_list_command() -> None:
-    """List OPDs: slug, name, short name, active|inactive (tab-separated)."""
+    """List OPDs: slug, name, short name, active|inactive, service hours (tab-separated)."""
     with _database() as session:
         for opd in queries.list_opds(session):
             state = "active" if opd.active else "inactive"
-            click.echo(f"{opd.slug}\t{opd.name}\t{opd.short_name or ''}\t{state}")
+            hours = opd.service_hours or ""
+            click.echo(f"{opd.slug}\t{opd.name}\t{opd.short_name or ''}\t{state}\t{hours}")
 
 
 @opd_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 def opd_import_command(file: Path, dry_run: bool) -> None:
-    """Add and update OPDs from a CSV file (slug, name[, short_name, service_population])."""
+    """Add and update OPDs from a CSV file (slug, name[, short_name, service_population,
+    service_hours])."""
     data = file.read_bytes()
     with _database() as session:
         report = opds.import_opds(

@@ -20,8 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from survey.core.models import Opd, OpdService, Questionnaire, Wave, WaveOpd
 
 WATCHED_TABLES = frozenset(
-    str(model.__tablename__)
-    for model in (Wave, WaveOpd, Opd, OpdService, Questionnaire)
+    str(model.__tablename__) for model in (Wave, WaveOpd, Opd, OpdService, Questionnaire)
 )
 
 _generation = 0

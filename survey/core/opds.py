@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from survey.core import csvfiles, rules
+from survey.core import csvfiles, evidence, rules
 from survey.core.audit import audit
 from survey.core.models import Opd, OpdService
 from survey.core.problems import Problem, ProblemError, define, problem
@@ -49,6 +49,10 @@ define(
             "again without it"
         ),
         "population": "service_population {value!r} is not a whole number from 1 to {limit}",
+        "service-hours": (
+            "service_hours {value!r} are not opening and closing times HH:MM-HH:MM, "
+            "e.g. 08:00-15:30"
+        ),
         "name-taken": "name {value!r} is already used by OPD {other!r}",
         "duplicate-slug": "slug {value!r} is also on row {other}",
         "duplicate-name": "name {value!r} is also on row {other}",
@@ -76,9 +80,9 @@ POPULATION_MAX = rules.POPULATION_MAX
 RESERVED_SLUGS = frozenset({"impor"})
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 REQUIRED_COLUMNS = ("slug", "name")
-OPTIONAL_COLUMNS = ("short_name", "service_population")
+OPTIONAL_COLUMNS = ("short_name", "service_population", "service_hours")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-EDITABLE = ("name", "short_name", "service_population")
+EDITABLE = ("name", "short_name", "service_population", "service_hours")
 
 
 class OpdError(ProblemError):
@@ -93,6 +97,7 @@ class OpdFields:
     name: str
     short_name: str | None
     service_population: int | None
+    service_hours: str | None = None
 
 
 def _text(field_name: str, value: str | None, limit: int, problems: list[Problem]) -> str:
@@ -132,8 +137,32 @@ def parse_population(text: str) -> int | Problem | None:
     return problem("population", "service_population", value=text, limit=POPULATION_MAX)
 
 
+def parse_hours(text: str) -> str | Problem | None:
+    """Read an OPD's service hours: empty is None, else ``HH:MM-HH:MM`` as stored.
+
+    Answers given outside them are marked ``off_hours`` in their evidence
+    (``survey.core.evidence``); a closing time before the opening one runs past midnight.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        opening, closing = evidence.parse_service_hours(text)
+    except ValueError:
+        return problem("service-hours", "service_hours", value=text)
+    if opening == closing:
+        return problem("service-hours", "service_hours", value=text)
+    # The canonical spelling: "08:00 - 15:30" is stored as "08:00-15:30".
+    return "-".join(part.strip() for part in text.split("-"))
+
+
 def check_fields(
-    *, slug: str, name: str | None, short_name: str | None, service_population: str | None
+    *,
+    slug: str,
+    name: str | None,
+    short_name: str | None,
+    service_population: str | None,
+    service_hours: str | None = None,
 ) -> tuple[OpdFields, list[Problem]]:
     """Check an OPD's fields as typed (text); return the values and the problems found."""
     problems: list[Problem] = []
@@ -147,11 +176,16 @@ def check_fields(
     if isinstance(population, Problem):
         problems.append(population)
         population = None
+    hours = parse_hours(service_hours or "")
+    if isinstance(hours, Problem):
+        problems.append(hours)
+        hours = None
     fields = OpdFields(
         slug=slug,
         name=name_text,
         short_name=short_text or None,
         service_population=population,
+        service_hours=hours,
     )
     return fields, problems
 
@@ -181,11 +215,16 @@ def create_opd(
     name: str | None,
     short_name: str | None = None,
     service_population: str | None = None,
+    service_hours: str | None = None,
     actor: str | None,
 ) -> Opd:
     """Add an OPD after checking every rule; write an ``opd.create`` entry; commit."""
     fields, problems = check_fields(
-        slug=slug, name=name, short_name=short_name, service_population=service_population
+        slug=slug,
+        name=name,
+        short_name=short_name,
+        service_population=service_population,
+        service_hours=service_hours,
     )
     if not problems and get_opd(session, slug=fields.slug) is not None:
         problems.append(problem("slug-taken", "slug", value=fields.slug))
@@ -200,6 +239,7 @@ def create_opd(
         name=fields.name,
         short_name=fields.short_name,
         service_population=fields.service_population,
+        service_hours=fields.service_hours,
     )
     session.add(opd)
     audit(
@@ -210,6 +250,7 @@ def create_opd(
         name=opd.name,
         short_name=opd.short_name,
         service_population=opd.service_population,
+        service_hours=opd.service_hours,
     )
     _commit(session)
     return opd
@@ -239,15 +280,21 @@ def update_opd(
     name: str | None,
     short_name: str | None,
     service_population: str | None,
+    service_hours: str | None,
     actor: str | None,
 ) -> dict[str, tuple[Any, Any]]:
-    """Change an OPD's name, short name and population; audit what changed; commit.
+    """Change an OPD's name, short name, population and service hours; audit what changed;
+    commit.
 
     Returns the changed fields with their values before and after (empty: nothing changed,
     nothing written).
     """
     fields, problems = check_fields(
-        slug=opd.slug, name=name, short_name=short_name, service_population=service_population
+        slug=opd.slug,
+        name=name,
+        short_name=short_name,
+        service_population=service_population,
+        service_hours=service_hours,
     )
     problems = [p for p in problems if p.field != "slug"]  # an existing slug is not re-judged
     if fields.name and not any(p.field == "name" for p in problems):
@@ -495,6 +542,7 @@ def read_rows(
             name=cell("name"),
             short_name=cell("short_name"),
             service_population=cell("service_population"),
+            service_hours=cell("service_hours"),
         )
         problems.extend(field_problems)
         if fields.slug in seen_slugs:
@@ -529,9 +577,10 @@ def import_opds(
     """Check an OPD file and, unless it has a problem or this is a dry run, apply it; commit.
 
     New slugs are added; existing ones are updated where a field of a column the file has
-    differs (a column the file lacks is left alone; an empty cell clears the short name or
-    the population); identical rows are left alone. Writes one ``opd.import`` audit entry with
-    the counts, the file's name and its SHA-256. A file with any problem writes nothing.
+    differs (a column the file lacks is left alone; an empty cell clears the short name,
+    the population or the service hours); identical rows are left alone. Writes one
+    ``opd.import`` audit entry with the counts, the file's name and its SHA-256. A file with
+    any problem writes nothing.
     """
     report = ImportReport(filename=filename, digest=hashlib.sha256(data).hexdigest())
     if len(data) > IMPORT_MAX_BYTES:
@@ -576,6 +625,7 @@ def import_opds(
                     name=fields.name,
                     short_name=fields.short_name,
                     service_population=fields.service_population,
+                    service_hours=fields.service_hours,
                 )
             )
         else:

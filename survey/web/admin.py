@@ -307,6 +307,7 @@ def opds() -> ResponseReturnValue:
             name=fields.name,
             short_name=fields.short_name,
             service_population=fields.service_population,
+            service_hours=fields.service_hours,
             actor=_actor(),
         )
     except OpdError as exc:
@@ -330,6 +331,7 @@ def _opd_page(
         "name": opd.name,
         "short_name": opd.short_name or "",
         "service_population": "" if population is None else str(population),
+        "service_hours": opd.service_hours or "",
     }
     page = render_template(
         "admin/opd.html",
@@ -346,7 +348,7 @@ def _opd_page(
 @bp.route("/kerja/opd/<slug>", methods=["GET", "POST"])
 @roles_required("evaluator")
 def opd(slug: str) -> ResponseReturnValue:
-    """Edit an OPD's name, short name and population; deactivate or reactivate it."""
+    """Edit an OPD's name, short name, population and hours; deactivate or reactivate it."""
     session = get_session()
     target = opd_service.get_opd(session, slug=slug)
     if target is None:
@@ -375,6 +377,7 @@ def opd(slug: str) -> ResponseReturnValue:
             name=fields.name,
             short_name=fields.short_name,
             service_population=fields.service_population,
+            service_hours=fields.service_hours,
             actor=_actor(),
         )
     except OpdError as exc:

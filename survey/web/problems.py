@@ -24,6 +24,7 @@ def field_label(name: str) -> str:
         "name": _("Nama"),
         "short_name": _("Nama singkat"),
         "service_population": _("Populasi layanan"),
+        "service_hours": _("Jam layanan"),
         "service": _("Nama layanan"),
     }
     return labels.get(name, name)
@@ -140,6 +141,11 @@ def problem_text(item: Problem) -> str:
             "Populasi layanan harus bilangan bulat 1 sampai %(limit)s atau dikosongkan; "
             "bukan %(value)s.",
             limit=format_number(v.get("limit"), 0),
+            value=repr(v.get("value")),
+        ),
+        "service-hours": lambda: _(
+            "Jam layanan ditulis jam buka dan tutup JJ:MM-JJ:MM, misalnya 08:00-15:30, atau "
+            "dikosongkan; bukan %(value)s.",
             value=repr(v.get("value")),
         ),
         "name-taken": lambda: _(

@@ -377,16 +377,18 @@ class OpdInput:
     name: str
     short_name: str
     service_population: str
+    service_hours: str = ""
     slug: str = ""
 
 
 class OpdFieldsForm(WorkspaceForm):
-    """The fields of an OPD's edit form: name, short name, service population."""
+    """The fields of an OPD's edit form: name, short name, service population and hours."""
 
     # Cut well past each limit, so too long is still reported with its length.
     name = StringField(filters=[cut(1000)])
     short_name = StringField(filters=[cut(1000)])
     service_population = StringField(filters=[cut(100)])
+    service_hours = StringField(filters=[cut(100)])
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Check the fields by the OPD rules every path shares (``opds.check_fields``)."""
@@ -396,6 +398,7 @@ class OpdFieldsForm(WorkspaceForm):
             name=self.name.data,
             short_name=self.short_name.data,
             service_population=self.service_population.data,
+            service_hours=self.service_hours.data,
         )
         # The edit form has no slug: an existing slug is not judged again.
         self.problems.extend(p for p in problems if p.field in self._fields)
@@ -409,6 +412,7 @@ class OpdFieldsForm(WorkspaceForm):
             name=self.name.data or "",
             short_name=self.short_name.data or "",
             service_population=self.service_population.data or "",
+            service_hours=self.service_hours.data or "",
         )
 
 
