@@ -10,9 +10,10 @@ A kiosk is recognised by its enrolment cookie and the device's row, never by the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -108,6 +109,28 @@ def _autocommit_session() -> Session:
 _TARGET_CACHE = "ikm_survey_targets"
 TARGET_TTL = 5.0  # seconds another process's change of a wave or OPD may take to show
 
+_V = TypeVar("_V")
+
+
+def _read_through(name: str, key: Hashable, ttl: float, load: Callable[[], _V]) -> _V:
+    """Return ``load()``, kept per process under ``key`` in the cache ``name`` for ``ttl`` s.
+
+    A change made in this process shows at once (``survey.core.generations`` counts them); one
+    made by another process shows within ``ttl``. Past ``_FORM_CACHE_MAX`` keys the cache
+    starts afresh.
+    """
+    cache: dict[Hashable, tuple[int, float, Any]]
+    cache = current_app.extensions.setdefault(name, {})
+    generation, moment = generations.generation(), time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] == generation and moment - hit[1] < ttl:
+        return cast("_V", hit[2])
+    value = load()
+    if len(cache) >= _FORM_CACHE_MAX:
+        cache.clear()
+    cache[key] = (generation, moment, value)
+    return value
+
 
 def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
     """Return the wave and OPD of a survey URL; 404 for unknown, draft or uncovered ones.
@@ -118,13 +141,8 @@ def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
     that the wave is open and covers the OPD, so nothing is stored after the close.
     """
     session = _autocommit_session()
-    cache: dict[tuple[str, str], tuple[int, float, SurveyTarget]]
-    cache = current_app.extensions.setdefault(_TARGET_CACHE, {})
-    generation, moment = generations.generation(), time.monotonic()
-    hit = cache.get((wave_slug, opd_slug))
-    if hit is not None and hit[0] == generation and moment - hit[1] < TARGET_TTL:
-        target = hit[2]
-    else:
+
+    def load() -> SurveyTarget:
         params = {"wave_slug": wave_slug, "opd_slug": opd_slug}
         found = session.exec(_TARGET_QUERY, params=params).first()
         if found is None:
@@ -133,10 +151,9 @@ def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
         # Detached with every column loaded: shared read-only by this process's requests.
         for item in found:
             session.expunge(item)
-        target = SurveyTarget(wave=wave, opd=opd, questionnaire=questionnaire)
-        if len(cache) >= _FORM_CACHE_MAX:
-            cache.clear()
-        cache[(wave_slug, opd_slug)] = (generation, moment, target)
+        return SurveyTarget(wave=wave, opd=opd, questionnaire=questionnaire)
+
+    target = _read_through(_TARGET_CACHE, (wave_slug, opd_slug), TARGET_TTL, load)
     # A draft wave does not exist for citizens yet.
     if target.wave.status == "draft":
         abort(404)
@@ -156,17 +173,12 @@ SERVICES_TTL = 30.0  # seconds another process's change of a service list may ta
 def _services(target: SurveyTarget) -> tuple[str, ...]:
     """Return the OPD's services, read at most every 30 s per process (a query per request
     otherwise); a change made in this process shows at once."""
-    cache: dict[int, tuple[int, float, tuple[str, ...]]]
-    cache = current_app.extensions.setdefault(_SERVICES_CACHE, {})
-    generation, moment = generations.generation(), time.monotonic()
-    hit = cache.get(target.opd_id)
-    if hit is not None and hit[0] == generation and moment - hit[1] < SERVICES_TTL:
-        return hit[2]
-    names = opds.service_names(get_session(), opd_id=target.opd_id)
-    if len(cache) >= _FORM_CACHE_MAX:
-        cache.clear()
-    cache[target.opd_id] = (generation, moment, names)
-    return names
+    return _read_through(
+        _SERVICES_CACHE,
+        target.opd_id,
+        SERVICES_TTL,
+        lambda: opds.service_names(get_session(), opd_id=target.opd_id),
+    )
 
 
 def _form_class(target: SurveyTarget) -> type[SurveyForm]:
