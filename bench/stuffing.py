@@ -49,14 +49,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
+# The repository root, not bench/, on the path: bench/scoring.py would hide the scoring package.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-import load  # noqa: E402  (bench/load.py: gunicorn and database helpers)
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 
+from bench import load  # noqa: E402  (gunicorn and database helpers)
 from survey.core import demo  # noqa: E402
 from survey.core.database import make_engine, upgrade  # noqa: E402
 from survey.core.models import Alarm, Opd, Response, Wave  # noqa: E402
