@@ -1,0 +1,159 @@
+"""``ikm compare``: each OPD's change between two waves, hand-computed; every refusal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import pytest
+from conftest import add_sample_opds
+from scipy import stats
+from survey_helpers import add_responses, create_wave
+
+from survey.core.models import Element, Questionnaire
+
+# bpbd: wave A 10 x all-2 and 10 x all-3 (IKM 2.5), wave B 10 x all-3 and 10 x all-4 (3.5).
+# Respondent means 0.5 apart: variance 0.25 x 20/19 = 5/19, se^2 = 5/19/20 = 1/76 in each wave.
+# Change 1.0 IKM = 25 converted points; Welch df = (2/76)^2 / (2 (1/76)^2 / 19) = 38.
+# rsud: 3.5 in both waves (same answers): change 0, df 38.
+LOW, MID, HIGH = [[2] * 9] * 10, [[3] * 9] * 10, [[4] * 9] * 10
+HALF = float(stats.t.ppf(0.975, 38)) * math.sqrt(2 / 76)  # 2.0244 x 0.16222 = 0.32840
+
+
+@pytest.fixture
+def two_waves(session):
+    """Closed waves 'a-2025' then 'b-2026' over bpbd, rsud, dishub; dishub only answered in A."""
+    add_sample_opds(session, "bpbd", "rsud", "dishub")
+    a = create_wave(session, slug="a-2025", title="Survei 2025", status="open")
+    add_responses(session, a, "bpbd", LOW + MID)
+    add_responses(session, a, "rsud", MID + HIGH)
+    add_responses(session, a, "dishub", MID + HIGH)
+    b = create_wave(session, slug="b-2026", title="Survei 2026", status="open")
+    add_responses(session, b, "bpbd", MID + HIGH)
+    add_responses(session, b, "rsud", MID + HIGH)
+    # Flagged answers are not scored: they must not pull bpbd's change down.
+    add_responses(session, b, "bpbd", [[1] * 9] * 5, status="flagged", reason="bot-suspect")
+    return a, b
+
+
+def run(runner, *args):
+    return runner.invoke(args=["compare", *args])
+
+
+def test_json_hand_computed(session, two_waves, runner):
+    """Change, Welch interval and df, Holm verdict and the RTM note, as computed by hand."""
+    result = run(runner, "--wave", "a-2025", "--wave", "b-2026", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["wave_a"], data["wave_b"], data["correction"]) == ("a-2025", "b-2026", "holm")
+    assert data["alpha"] == 0.05 and data["confidence_level"] == 0.95 and data["tested"] == 2
+    opds = {o["opd"]: o for o in data["opds"]}
+    assert set(opds) == {"bpbd", "rsud"}  # dishub has no counted response in B
+    bpbd, rsud = opds["bpbd"], opds["rsud"]
+    assert (bpbd["n_a"], bpbd["n_b"]) == (20, 20)  # the 5 flagged are not counted
+    assert bpbd["ikm_a"] == pytest.approx(2.5) and bpbd["ikm_b"] == pytest.approx(3.5)
+    assert bpbd["converted_a"] == pytest.approx(62.5) and bpbd["converted_b"] == pytest.approx(87.5)
+    assert bpbd["change"] == pytest.approx(1.0) and bpbd["change_converted"] == pytest.approx(25.0)
+    assert bpbd["df"] == pytest.approx(38.0) and bpbd["se"] == pytest.approx(math.sqrt(2 / 76))
+    assert bpbd["ci_low"] == pytest.approx(1.0 - HALF) and bpbd["ci_high"] == pytest.approx(
+        1 + HALF
+    )
+    assert bpbd["ci_low_converted"] == pytest.approx(25 * (1 - HALF))  # 16.79
+    assert bpbd["ci_high_converted"] == pytest.approx(25 * (1 + HALF))  # 33.21
+    p = 2 * stats.t.sf(1 / math.sqrt(2 / 76), 38)
+    assert bpbd["p_value"] == pytest.approx(p) and bpbd["p_holm"] == pytest.approx(2 * p)
+    assert bpbd["verdict"] == "improved"
+    # Wave-A quartiles of 2.5 and 3.5 are 2.75 and 3.25: bpbd bottom and up, rsud top, flat.
+    assert (bpbd["extreme_in_a"], bpbd["regression_to_mean"]) == ("bottom", True)
+    assert rsud["change"] == pytest.approx(0.0, abs=1e-12) and rsud["verdict"] == "unclear"
+    assert (rsud["extreme_in_a"], rsud["regression_to_mean"]) == ("top", False)
+    assert rsud["p_holm"] == pytest.approx(1.0)
+
+
+def test_table_in_indonesian(session, two_waves, runner):
+    """The table speaks Bahasa Indonesia with decimal commas and states the correction."""
+    result = run(runner, "--wave", "a-2025", "--wave", "b-2026")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    bpbd = next(line for line in out.splitlines() if line.startswith("Badan Penanggulangan"))
+    low, high = 25 * (1 - HALF), 25 * (1 + HALF)
+    assert "62,50" in bpbd and "87,50" in bpbd and "+25,00" in bpbd
+    assert f"+{low:.2f} s.d. +{high:.2f}".replace(".", ",").replace("s,d,", "s.d.") in bpbd
+    assert "+16,79 s.d. +33,21" in bpbd and "<0,001" in bpbd
+    assert bpbd.rstrip().endswith("membaik *")
+    rsud = next(line for line in out.splitlines() if line.startswith("Rumah Sakit"))
+    assert rsud.rstrip().endswith("tidak berbeda nyata")
+    assert "Koreksi Holm atas 2 OPD yang dibandingkan (tingkat kesalahan 5%)" in out
+    assert "regresi ke arah rata-rata" in out
+    assert "Dinas Perhubungan" not in out
+
+
+def test_csv_and_output_file(session, two_waves, runner, tmp_path):
+    """CSV: one row per OPD with the documented fields; -o writes the file."""
+    target = tmp_path / "perubahan.csv"
+    result = run(runner, "--wave", "a-2025", "--wave", "b-2026", "--format", "csv", "-o", target)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert [r["opd"] for r in rows] == ["bpbd", "rsud"]
+    bpbd = rows[0]
+    assert bpbd["wave_a"] == "a-2025" and bpbd["wave_b"] == "b-2026"
+    assert float(bpbd["change_converted"]) == pytest.approx(25.0)
+    assert float(bpbd["ci_low_converted"]) == pytest.approx(25 * (1 - HALF))
+    assert bpbd["verdict"] == "improved" and bpbd["regression_to_mean"] == "True"
+    assert rows[1]["extreme_in_a"] == "top"
+
+
+def questionnaire(session, slug: str, scale: int) -> Questionnaire:
+    """A questionnaire with one IKM element on `scale` points."""
+    item = Questionnaire(slug=slug, title_id=slug, title_en=slug, scale_points=scale)
+    session.add(item)
+    session.flush()
+    labels = [str(i) for i in range(1, scale + 1)]
+    session.add(
+        Element(
+            questionnaire_id=item.id,
+            position=1,
+            code="U1",
+            name_id="Persyaratan",
+            name_en="Requirements",
+            question_id="Bagaimana?",
+            question_en="How?",
+            labels_id=labels,
+            labels_en=labels,
+        )
+    )
+    session.commit()
+    return item
+
+
+def refused(runner, a: str, b: str, tmp_path, reason: str) -> None:
+    """The command fails with the Indonesian reason and writes nothing."""
+    target = tmp_path / "tidak.json"
+    result = run(runner, "--wave", a, "--wave", b, "--format", "json", "-o", target)
+    assert result.exit_code == 1
+    assert "Tidak dapat dibandingkan" in result.output and reason in result.output
+    assert not target.exists()
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_refusals(session, two_waves, runner, tmp_path):
+    """Same wave, other scale, other questionnaire, other scheme, no responses, no OPD common."""
+    refused(runner, "a-2025", "a-2025", tmp_path, "Gelombang A dan B sama (a-2025)")
+    five = questionnaire(session, "lima", 5)
+    create_wave(session, slug="lima", title="Lima", opd_slugs=["bpbd"], questionnaire_id=five.id)
+    refused(runner, "a-2025", "lima", tmp_path, "a-2025 memakai skala 4 poin, lima skala 5 poin")
+    four = questionnaire(session, "empat", 4)
+    create_wave(session, slug="empat", title="Empat", opd_slugs=["bpbd"], questionnaire_id=four.id)
+    refused(runner, "a-2025", "empat", tmp_path, "Kuesioner berbeda")
+    create_wave(session, slug="lama", title="Lama", scheme_slug="kepmenpan-25-2004")
+    refused(runner, "a-2025", "lama", tmp_path, "Skema kategori berbeda")
+    create_wave(session, slug="kosong", title="Kosong", status="open")
+    refused(runner, "a-2025", "kosong", tmp_path, "Gelombang kosong belum punya respons")
+    only = create_wave(session, slug="dishub", title="Dishub", opd_slugs=["dishub"], status="open")
+    add_responses(session, only, "dishub", MID)
+    refused(runner, "b-2026", "dishub", tmp_path, "Tidak ada OPD yang punya respons dihitung")
+    # Not two waves, or an unknown one: refused too.
+    assert run(runner, "--wave", "a-2025").exit_code != 0
+    assert run(runner, "--wave", "a-2025", "--wave", "tidak-ada").exit_code != 0
