@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import math
+import re
 
 import pytest
+from auth_helpers import login
 from conftest import add_sample_opds
 from scipy import stats
-from survey_helpers import add_responses, create_wave
+from survey_helpers import add_responses, create_wave, set_wave_status
+from test_reports_pdf import all_text
 
 from survey.core.models import Element, Questionnaire
 
@@ -157,3 +160,68 @@ def test_refusals(session, two_waves, runner, tmp_path):
     # Not two waves, or an unknown one: refused too.
     assert run(runner, "--wave", "a-2025").exit_code != 0
     assert run(runner, "--wave", "a-2025", "--wave", "tidak-ada").exit_code != 0
+
+
+# --- The OPD head's page and the OPD report ---------------------------------------------------
+
+
+@pytest.fixture
+def closed_waves(session, two_waves, users):
+    """Both waves closed (readable by the OPD heads)."""
+    for slug in ("a-2025", "b-2026"):
+        set_wave_status(session, slug=slug, status="closed")
+    return two_waves
+
+
+def test_opd_head_page_shows_the_change(client, session, closed_waves):
+    """Wave B's page: the change, its interval, the Holm verdict and the RTM note."""
+    login(client, "kepala-bpbd")
+    page = client.get("/kerja/hasil-opd/bpbd/b-2026").get_data(as_text=True)
+    section = re.search(r'<section class="change" id="perubahan">(.*?)</section>', page, re.S)
+    assert section is not None
+    text = " ".join(section[1].split())
+    assert "Perubahan dari gelombang sebelumnya" in text
+    assert (
+        "Nilai konversi pada Survei 2025: 62,50 (n = 20); pada Survei 2026: 87,50 (n = 20)" in text
+    )
+    assert "Perubahan +25,00 poin; interval kepercayaan 95%: +16,79 sampai +33,21 poin." in text
+    assert "Membaik secara nyata" in text and "koreksi Holm atas 2 OPD" in text
+    assert "seperempat terendah" in text and "regresi ke arah rata-rata" in text
+    # The OPD's page shows the change of its latest wave too.
+    overview = client.get("/kerja/hasil-opd/bpbd").get_data(as_text=True)
+    assert "+16,79 sampai +33,21" in overview
+    # Wave A has no earlier wave: a short reason, no numbers.
+    first = client.get("/kerja/hasil-opd/bpbd/a-2025").get_data(as_text=True)
+    assert "Belum ada gelombang sebelumnya untuk dibandingkan." in first
+    assert "Membaik" not in first and "koreksi Holm" not in first
+
+
+def test_opd_head_page_unclear_and_not_comparable(client, session, closed_waves):
+    """No significant change: "tidak berbeda nyata"; another scheme: a reason, no change."""
+    login(client, "kepala-rsud")
+    page = client.get("/kerja/hasil-opd/rsud/b-2026").get_data(as_text=True)
+    assert "Tidak berbeda nyata setelah koreksi Holm atas 2 OPD" in page
+    assert "Membaik" not in page and "Menurun" not in page
+    later = create_wave(
+        session, slug="c-2027", title="Survei 2027", scheme_slug="kepmenpan-25-2004"
+    )
+    add_responses(session, later, "rsud", MID + HIGH)
+    set_wave_status(session, slug="c-2027", status="closed")
+    page = client.get("/kerja/hasil-opd/rsud/c-2027").get_data(as_text=True)
+    # The earlier waves use another scheme: nothing to compare with, said so.
+    assert "memakai skema kategori lain" in page
+    assert "koreksi Holm" not in page
+
+
+def test_opd_report_pdf_has_the_change_section(client, session, closed_waves):
+    """The OPD report PDF of wave B prints "Perubahan dari gelombang sebelumnya"."""
+    login(client, "kepala-bpbd")
+    response = client.get("/r/b-2026/opd/bpbd.pdf")
+    assert response.status_code == 200
+    text = all_text(response.data)
+    assert "Perubahan dari gelombang sebelumnya" in text
+    assert "Perubahan nilai konversi +25,00 poin (interval kepercayaan 95%: +16,79 sampai" in text
+    assert "membaik secara nyata setelah koreksi Holm atas 2 OPD" in text
+    assert "seperempat terendah" in text
+    first = all_text(client.get("/r/a-2025/opd/bpbd.pdf").data)
+    assert "Perubahan dari gelombang sebelumnya" not in first
