@@ -10,10 +10,10 @@ import re
 
 import pytest
 from auth_helpers import login
+from code_helpers import pdf_text
 from conftest import add_sample_opds
 from scipy import stats
 from survey_helpers import add_responses, create_wave, set_wave_status
-from test_reports_pdf import all_text
 
 from survey.core.models import Element, Questionnaire
 
@@ -218,10 +218,10 @@ def test_opd_report_pdf_has_the_change_section(client, session, closed_waves):
     login(client, "kepala-bpbd")
     response = client.get("/r/b-2026/opd/bpbd.pdf")
     assert response.status_code == 200
-    text = all_text(response.data)
+    text = pdf_text(response.data)
     assert "Perubahan dari gelombang sebelumnya" in text
     assert "Perubahan nilai konversi +25,00 poin (interval kepercayaan 95%: +16,79 sampai" in text
     assert "membaik secara nyata setelah koreksi Holm atas 2 OPD" in text
     assert "seperempat terendah" in text
-    first = all_text(client.get("/r/a-2025/opd/bpbd.pdf").data)
+    first = pdf_text(client.get("/r/a-2025/opd/bpbd.pdf").data)
     assert "Perubahan dari gelombang sebelumnya" not in first
