@@ -112,6 +112,12 @@ CHANGE_TEXTS: dict[str, tuple[str, str]] = {
         "This change is not clearly different from zero after Holm's correction over the "
         "{tested} OPDs compared: the data do not show that the service improved or declined.",
     ),
+    "unclear.interval": (
+        "Interval 95% di atas berlaku untuk OPD ini saja; bila semua OPD yang dibandingkan "
+        "diperhitungkan, perubahan ini masih mungkin terjadi karena kebetulan.",
+        "The 95% interval above holds for this OPD alone; with all the OPDs compared taken "
+        "into account, this change may still be due to chance.",
+    ),
     "not-estimable": (
         "Perubahan ini tidak dapat diuji: jawaban salah satu gelombang terlalu sedikit atau "
         "tidak bervariasi.",
@@ -171,6 +177,8 @@ def change_sentences(change: OpdChange, lang: Lang) -> list[str]:
             )
         )
     lines.append(text(change.verdict, tested=change.tested))
+    if change.verdict == "unclear" and (change.low > 0 or change.high < 0):
+        lines.append(text("unclear.interval"))
     if change.rtm and change.extreme in ("bottom", "top"):
         lines.append(text(f"rtm.{change.extreme}"))
     return lines

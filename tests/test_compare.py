@@ -225,3 +225,35 @@ def test_opd_report_pdf_has_the_change_section(client, session, closed_waves):
     assert "seperempat terendah" in text
     first = pdf_text(client.get("/r/a-2025/opd/bpbd.pdf").data)
     assert "Perubahan dari gelombang sebelumnya" not in first
+
+
+def test_report_sentences_never_say_more_than_the_interval():
+    """An interval excluding 0 that does not survive Holm: 'tidak berbeda nyata', and why."""
+    from reports.changes import OpdChange, change_sentences
+
+    base = dict(
+        slug="x", name="X", wave_a_slug="a", wave_a_title="A", wave_b_slug="b",
+        wave_b_title="B", n_a=10, n_b=20, ikm_a=3.0, ikm_b=3.5, score_a=75.0, score_b=87.5,
+        change=12.5, low=0.48, high=24.52, se=0.2236, df=13.66, p_value=0.0426,
+        p_holm=0.0852, verdict="unclear", extreme=None, rtm=False, tested=2,
+    )  # fmt: skip
+    lines = change_sentences(OpdChange(**base), "id")
+    assert lines == [
+        "A: 75,00 (n = 10); B: 87,50 (n = 20).",
+        "Perubahan nilai konversi +12,50 poin (interval kepercayaan 95%: +0,48 sampai +24,52).",
+        "Perubahan ini tidak berbeda nyata setelah koreksi Holm atas 2 OPD yang dibandingkan: "
+        "data belum menunjukkan bahwa layanan membaik atau menurun.",
+        "Interval 95% di atas berlaku untuk OPD ini saja; bila semua OPD yang dibandingkan "
+        "diperhitungkan, perubahan ini masih mungkin terjadi karena kebetulan.",
+    ]
+    assert not any("membaik secara nyata" in line for line in lines)
+    crossing = change_sentences(OpdChange(**{**base, "low": -3.0}), "en")
+    assert crossing[-1].startswith("This change is not clearly different from zero")
+    down = OpdChange(**{**base, "change": -0.004, "low": -5.0, "high": 5.0, "rtm": True,
+                        "extreme": "top"})  # fmt: skip
+    lines = change_sentences(down, "id")
+    assert (
+        "Perubahan nilai konversi 0,00 poin (interval kepercayaan 95%: −5,00 sampai +5,00)."
+        in lines
+    )
+    assert "seperempat tertinggi" in lines[-1]
