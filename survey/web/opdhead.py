@@ -7,6 +7,8 @@ them; the page of one wave adds what the public page leaves out: the three weake
 as the priorities of the follow-up plan, the respondent profile (no group under 5) and the
 citizens' comments (none at all for an OPD with fewer than 8 counted responses). The
 anonymity rules are those of the OPD PDF (:mod:`reports.opd`), applied by the same functions.
+Both pages show the change from the previous comparable wave (``opdhead/_change.html``, from
+:mod:`survey.core.changes`, the service behind ``ikm compare`` and the OPD report).
 """
 
 from __future__ import annotations
