@@ -20,10 +20,13 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from scoring import Aggregates, UnitScore, WaveRobustness, WaveScore, wave_robustness
+
+if TYPE_CHECKING:
+    from .changes import OpdChange
 
 __all__ = [
     "AGE_BANDS",
@@ -453,6 +456,9 @@ class OpdReportData:
         True for the copy anyone may download once the wave is published: it says that the
         citizens' comments are for the OPD head and the evaluators, and prints none of them
         (give no comments then). False (the default) for the OPD head's own copy.
+    change : reports.changes.OpdChange or None
+        The OPD's change from the previous comparable wave (same questionnaire and scheme),
+        printed as "Perubahan dari gelombang sebelumnya"; None when there is none.
     """
 
     ranking: ScoredWave
@@ -461,6 +467,7 @@ class OpdReportData:
     profile: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     trend: tuple[TrendPoint, ...] = ()
     public: bool = False
+    change: OpdChange | None = None
 
     def __post_init__(self) -> None:
         """Freeze the collections; the OPD must be one of the wave's."""

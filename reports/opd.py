@@ -22,6 +22,7 @@ import numpy as np
 from scoring import ElementScore, Scheme, UnitScore
 
 from . import charts
+from .changes import CHANGE_TEXTS, change_sentences
 from .charts import ChartImage, chart_image
 from .formatting import Formatter
 from .model import AGE_BANDS, Comment, Lang, OpdReportData, ScoredWave, TrendPoint
@@ -304,6 +305,8 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
                 max_height_mm=170,
             ),
             "chart_trend": trend_chart(trend, scheme, lang) if len(trend) > 1 else None,
+            "change_title": CHANGE_TEXTS["title"][0 if lang == "id" else 1],
+            "change_lines": [] if data.change is None else change_sentences(data.change, lang),
         }
     )
     return context
@@ -397,7 +400,7 @@ def _payload(item: OpdReportData, shared: ScoredWave | None) -> Any:
     """What a worker needs for one report: its own parts only, when the wave is shared."""
     if shared is None:
         return item
-    return (item.opd_slug, item.comments, dict(item.profile), item.trend, item.public)
+    return (item.opd_slug, item.comments, dict(item.profile), item.trend, item.public, item.change)
 
 
 def _render_in_worker(payload: Any, lang: Lang) -> bytes:
@@ -405,6 +408,6 @@ def _render_in_worker(payload: Any, lang: Lang) -> bytes:
     if isinstance(payload, OpdReportData):
         return render_opd_pdf(payload, lang=lang)
     assert _WORKER_RANKING is not None
-    slug, comments, profile, trend, public = payload
-    item = OpdReportData(_WORKER_RANKING, slug, comments, profile, trend, public)
+    slug, comments, profile, trend, public, change = payload
+    item = OpdReportData(_WORKER_RANKING, slug, comments, profile, trend, public, change)
     return render_opd_pdf(item, lang=lang)

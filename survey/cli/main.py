@@ -22,6 +22,7 @@ from flask.cli import FlaskGroup, ScriptInfo
 from survey.cli import (
     backup,
     codes,
+    compare,
     data,
     database,
     demo,
@@ -50,6 +51,7 @@ COMMANDS: tuple[click.Command, ...] = (
     data.import_command,
     data.export_command,
     score.score_command,
+    compare.compare_command,
     report.report_group,
     demo.demo_command,
     backup.backup_command,

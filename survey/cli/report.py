@@ -113,9 +113,13 @@ def write_opd_reports(
     file is written as soon as it is ready, so memory stays flat however many OPDs there are.
     """
     from reports.opd import render_opd_pdfs
-    from survey.core.reportdata import opd_report_data
+    from survey.core.reportdata import opd_report_data, wave_scorer
 
-    inputs = [opd_report_data(session, wave=wave, ranking=ranking, opd_slug=s) for s in slugs]
+    scorer = wave_scorer(wave=wave, ranking=ranking)  # each earlier wave scored once
+    inputs = [
+        opd_report_data(session, wave=wave, ranking=ranking, opd_slug=s, scorer=scorer)
+        for s in slugs
+    ]
     written = []
     with click.progressbar(length=len(inputs), label="OPD reports", file=_stderr()) as bar:
         rendered = render_opd_pdfs(

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
 from survey.core import opds, queries, urls
+from survey.core.changes import Scorer, previous_comparable
 from survey.core.models import Opd, Response, Wave, WaveOpd
 from survey.core.scores import score_wave
 
@@ -72,7 +73,29 @@ def listed_services_of(session: Session, opd: Opd) -> frozenset[str]:
     return opds.listed_services(session, opd_ids=[opd.id])[opd.id]
 
 
-def trend(session: Session, *, wave: Wave, opd: Opd, seed: int) -> tuple[TrendPoint, ...]:
+def wave_scorer(*, wave: Wave, ranking: ScoredWave) -> Scorer:
+    """Score each wave once (as ``ranking`` was: its seed, verified answers or all); the
+    report's own wave is ``ranking``. Shared by the trend and the change of many reports."""
+    done: dict[int, ScoredWave] = {int(wave.id or 0): ranking}
+
+    def score(session: Session, other: Wave) -> ScoredWave:
+        key = int(other.id or 0)
+        if key not in done:
+            done[key] = score_wave(
+                session,
+                wave=other,
+                seed=ranking.seed,
+                wave_tests=False,
+                verified_only=ranking.verified_only,
+            )
+        return done[key]
+
+    return score
+
+
+def trend(
+    session: Session, *, wave: Wave, opd: Opd, seed: int, scorer: Scorer | None = None
+) -> tuple[TrendPoint, ...]:
     """The OPD's results in the earlier closed or published waves that covered it."""
     query = (
         select(Wave)
@@ -87,7 +110,12 @@ def trend(session: Session, *, wave: Wave, opd: Opd, seed: int) -> tuple[TrendPo
     )
     points = []
     for earlier in session.exec(query).all():
-        unit = score_wave(session, wave=earlier, seed=seed, wave_tests=False).unit(opd.slug)
+        scored = (
+            score_wave(session, wave=earlier, seed=seed, wave_tests=False)
+            if scorer is None
+            else scorer(session, earlier)
+        )
+        unit = scored.unit(opd.slug)
         if unit is None:
             continue
         points.append(
@@ -104,23 +132,38 @@ def trend(session: Session, *, wave: Wave, opd: Opd, seed: int) -> tuple[TrendPo
 
 
 def opd_report_data(
-    session: Session, *, wave: Wave, ranking: ScoredWave, opd_slug: str, public: bool = False
+    session: Session,
+    *,
+    wave: Wave,
+    ranking: ScoredWave,
+    opd_slug: str,
+    public: bool = False,
+    scorer: Scorer | None = None,
 ) -> OpdReportData:
     """Return one OPD head's report input: the wave's ranking plus the OPD's own details.
 
-    ``public`` gives the copy anyone may download: without the citizens' comments.
+    ``public`` gives the copy anyone may download: without the citizens' comments. The change
+    from the previous comparable closed or published wave is added when there is one
+    (:func:`survey.core.changes.previous_comparable`). ``scorer`` (:func:`wave_scorer`) lets
+    many reports of one wave score each earlier wave once.
     """
     opd = queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
     if opd is None:
         raise ValueError(f"OPD {opd_slug!r} is not covered by wave {wave.slug!r}")
     responses = counted_of_opd(session, wave=wave, opd=opd)
+    score = scorer or wave_scorer(wave=wave, ranking=ranking)
+    change = None
+    if ranking.unit(opd.slug) is not None:
+        previous, _reason = previous_comparable(session, wave=wave, opd_slug=opd.slug, scorer=score)
+        change = None if previous is None else previous.opd(opd.slug)
     return OpdReportData(
         ranking=ranking,
         opd_slug=opd.slug,
         comments=() if public else comments_of(responses),
         public=public,
         profile=respondent_profile(responses, services=listed_services_of(session, opd)),
-        trend=trend(session, wave=wave, opd=opd, seed=ranking.seed),
+        trend=trend(session, wave=wave, opd=opd, seed=ranking.seed, scorer=score),
+        change=change,
     )
 
 

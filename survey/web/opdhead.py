@@ -7,6 +7,8 @@ them; the page of one wave adds what the public page leaves out: the three weake
 as the priorities of the follow-up plan, the respondent profile (no group under 5) and the
 citizens' comments (none at all for an OPD with fewer than 8 counted responses). The
 anonymity rules are those of the OPD PDF (:mod:`reports.opd`), applied by the same functions.
+Both pages show the change from the previous comparable wave (``opdhead/_change.html``, from
+:mod:`survey.core.changes`, the service behind ``ikm compare`` and the OPD report).
 """
 
 from __future__ import annotations
@@ -117,6 +119,30 @@ def trend_chart(results: Sequence[WaveResult], lang: Lang) -> ChartImage | None:
     return draw(points, latest.scored.wave_score().scheme, lang)
 
 
+def change_context(session: Session, *, wave: Wave, opd_slug: str, lang: Lang) -> dict[str, Any]:
+    """What ``opdhead/_change.html`` needs: the OPD's change from the previous comparable wave.
+
+    Compares with the latest earlier closed or published wave of the same questionnaire and
+    scheme that scored the OPD (:func:`survey.core.changes.previous_comparable`), scoring both
+    waves as the pages do (cached).
+    """
+    from reports.changes import signed
+    from survey.core.changes import previous_comparable
+
+    report, reason = previous_comparable(
+        session,
+        wave=wave,
+        opd_slug=opd_slug,
+        statuses=READABLE_STATUSES,
+        scorer=lambda s, w: scored_wave(s, wave=w),
+    )
+    return {
+        "change": None if report is None else report.opd(opd_slug),
+        "change_reason": reason,
+        "signed": lambda value: signed(value, lang),
+    }
+
+
 # --- Views -----------------------------------------------------------------------------------
 
 
@@ -145,8 +171,16 @@ def opd(opd_slug: str) -> ResponseReturnValue:
     _user, item = _readable_opd(session, opd_slug)
     lang = page_lang()
     results = opd_results(session, opd=item)
+    latest = next((r for r in reversed(results) if r.unit is not None), None)
+    change = (
+        change_context(session, wave=latest.wave, opd_slug=item.slug, lang=lang)
+        if latest is not None
+        else {}
+    )
     return render_template(
         "opdhead/opd.html",
+        latest=latest,
+        **change,
         opd=item,
         results=list(reversed(results)),  # newest first in the table
         trend=trend_chart(results, lang),
@@ -205,6 +239,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
                 respondent_profile(responses, services=listed_services_of(session, item)), t
             ),
             "comments": visible_comments(list(comments_of(responses)), unit.n),
+            **change_context(session, wave=found, opd_slug=item.slug, lang=lang),
         }
     return render_template(
         "opdhead/wave.html",
