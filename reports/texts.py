@@ -572,9 +572,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "opd.explain_rank_exact": (
         "Menurut skornya, OPD ini berada di peringkat {rank} dari {count} OPD, dan data cukup "
-        "kuat untuk memastikan peringkat itu.",
+        "kuat untuk memastikan peringkat itu dengan keyakinan 95% (rentang peringkat simultan).",
         "By its score this OPD ranks {rank} of {count}, and the data are strong enough to be "
-        "sure of it.",
+        "sure of it with 95% confidence (simultaneous rank range).",
     ),
     "opd.explain_funnel_above": (
         "Skornya berbeda nyata di atas rata-rata IKM seluruh OPD ({mean}), juga setelah "
