@@ -108,6 +108,10 @@ def test_one_rank_range_on_every_output(client, runner, published) -> None:
     low, high = bpbd["rank_ci_low"], bpbd["rank_ci_high"]
     assert (low, high) == (1, 2)  # bpbd and dishub cannot be told apart
     shown = f"{low}–{high}"
+    table = runner.invoke(args=["score", "--wave", "uji-2026", "--format", "table"])
+    assert table.exit_code == 0, table.output
+    assert "rank 95% sim. = simultaneous 95% rank set" in table.stdout
+    assert re.search(rf"^\s*1\s+{shown}\s+bpbd\b", table.stdout, re.M)
 
     public = client.get("/hasil/uji-2026").get_data(as_text=True)
     cell = re.search(r'<tr id="opd-bpbd".*?<td class="num rank-set">([^<]*)</td>', public, re.S)
