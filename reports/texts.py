@@ -494,7 +494,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "flag.bot-suspect": ("Diduga isian otomatis (bot)", "Suspected automated submission (bot)"),
     "flag.manual": ("Ditandai oleh evaluator", "Flagged by the evaluator"),
-    "methods.alpha_title": ("Keandalan kuesioner", "Reliability of the questionnaire"),
+    "methods.alpha_title": (
+        "Konsistensi internal kuesioner",
+        "Internal consistency of the questionnaire",
+    ),
     "methods.alpha": (
         "Cronbach's alpha = {alpha} (interval 95%: {low}–{high}), dari {n} responden yang "
         "menjawab semua {k} unsur. Alpha mengukur konsistensi internal: seberapa seiring "
@@ -548,10 +551,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "opd.explain_interval": (
         "Skor ini dihitung dari {n} warga yang mengisi survei. Bila semua warga yang dilayani "
         "ikut mengisi, skornya dengan keyakinan 95% berada antara {low} dan {high} (skala "
-        "25–100).",
+        "25–100), asalkan para pengisi mewakili warga yang dilayani.",
         "This score comes from the {n} citizens who answered. Had every citizen served "
         "answered, the score would lie between {low} and {high} (scale 25–100) with 95% "
-        "confidence.",
+        "confidence, provided those who answered represent the citizens served.",
     ),
     "opd.explain_crosses": (
         "Rentang itu melewati batas kategori, sehingga kategori sebenarnya bisa {codes}.",
