@@ -592,10 +592,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "corrected for the {count} OPDs compared at once.",
     ),
     "opd.explain_funnel_inside": (
-        "Skornya tidak berbeda nyata dari rata-rata IKM seluruh OPD ({mean}), bila "
-        "dikoreksi untuk {count} OPD yang dibandingkan sekaligus.",
-        "Its score does not differ clearly from the average IKM of all OPDs ({mean}) when "
-        "corrected for the {count} OPDs compared at once.",
+        "Data belum cukup untuk menyatakan skornya berbeda nyata dari rata-rata IKM seluruh "
+        "OPD ({mean}), setelah dikoreksi untuk {count} OPD yang dibandingkan sekaligus.",
+        "The data are not enough to say that its score differs clearly from the average IKM "
+        "of all OPDs ({mean}), once corrected for the {count} OPDs compared at once.",
     ),
     "opd.unreliable": (
         "Perhatian: kurang dari {small} responden. Perkiraan ini belum andal.",

@@ -243,7 +243,7 @@ def test_opd_report_funnel_sentence_follows_the_corrected_rule(demo) -> None:
     expected = {
         "above": "berbeda nyata di atas rata-rata IKM seluruh OPD",
         "below": "berbeda nyata di bawah rata-rata IKM seluruh OPD",
-        "inside": "tidak berbeda nyata dari rata-rata IKM seluruh OPD",
+        "inside": "Data belum cukup untuk menyatakan skornya berbeda nyata dari rata-rata IKM",
     }[clear[unit.unit]]  # type: ignore[index]
     assert expected in text and "dikoreksi untuk 20 OPD yang dibandingkan sekaligus" in text
 
