@@ -286,7 +286,7 @@ def caterpillar_svg(
         ax = fig.add_subplot()
         _draw_bands(ax, score.scheme, 25.0, lo, hi, t)
         if score.funnel is not None:
-            mean = score.funnel.target * 25
+            mean = score.mean_ikm() * 25  # the wave's one average, as everywhere
             ax.axvline(mean, color=INK, lw=0.8, ls=":", zorder=2)
         for yi, u, value, low, high in zip(y, units, values, lows, highs, strict=True):
             own = u.unit == highlight

@@ -27,6 +27,7 @@ from .charts import ChartImage, chart_image
 from .formatting import Formatter
 from .model import AGE_BANDS, Comment, Lang, OpdReportData, ScoredWave, TrendPoint
 from .render import html_to_pdf, render, w3c_date
+from .story import MIN_ELEMENT_ANSWERS, PRIORITIES, clear_positions, element_priorities
 from .texts import Texts
 
 __all__ = [
@@ -49,9 +50,6 @@ MIN_GROUP = 5
 
 MIN_N_COMMENTS = 8
 """Fewest counted responses an OPD needs before its comments are shown."""
-
-PRIORITIES = 3
-"""Weakest elements taken as the priorities of the follow-up plan."""
 
 # Display order of the standard profile fields and of their values; other fields and values
 # follow, largest first.
@@ -175,10 +173,12 @@ def element_medians(data: ScoredWave) -> list[float]:
 
 
 def weakest_elements(unit: UnitScore, count: int = PRIORITIES) -> list[ElementScore]:
-    """The `count` elements with the lowest NRR (ties by element order): the plan's priorities."""
-    order = {e.code: i for i, e in enumerate(unit.elements)}
-    finite = [e for e in unit.elements if math.isfinite(e.nrr)]
-    return sorted(finite, key=lambda e: (e.nrr, order[e.code]))[:count]
+    """The plan's priorities: the lowest elements by the rule of :mod:`reports.story`.
+
+    Only elements with at least :data:`~reports.story.MIN_ELEMENT_ANSWERS` answers; ties at
+    the cut all taken (or none); lowest NRR first.
+    """
+    return [p.element for p in element_priorities(unit, count)]
 
 
 def _trend(data: OpdReportData, unit: UnitScore) -> list[TrendPoint]:
@@ -200,7 +200,7 @@ def _trend(data: OpdReportData, unit: UnitScore) -> list[TrendPoint]:
 
 
 def element_chart(ranking: ScoredWave, unit: UnitScore, lang: Lang) -> ChartImage:
-    """One OPD's elements against the median OPD, the weakest three marked (report and page)."""
+    """One OPD's elements against the median OPD, the follow-up priorities marked (report, page)."""
     svg = charts.element_svg(
         unit,
         element_medians(ranking),
@@ -258,7 +258,7 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     if unit is None:
         return context
     medians = element_medians(ranking)
-    weakest = weakest_elements(unit)
+    weakest = element_priorities(unit)
     low, high = unit.interval.converted()
     score = ranking.wave_score()  # the OPD has a score, so the wave has one
     scheme = score.scheme
@@ -291,12 +291,16 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
             "weakest": [
                 {
                     "info": ranking.elements[[e.code for e in unit.elements].index(w.code)],
-                    "score": w,
+                    "score": w.element,
+                    "weak": w.weak,
                 }
                 for w in weakest
             ],
+            "min_element_answers": MIN_ELEMENT_ANSWERS,
+            "priorities": PRIORITIES,
+            "clear": clear_positions(score).get(unit.unit),
             "trend": trend if len(trend) > 1 else [],
-            "mean_conv": score.funnel.target * 25 if score.funnel else math.nan,
+            "mean_conv": score.mean_ikm() * 25,
             "small_n": unit.estimate.small_n,
             "chart_elements": element_chart(ranking, unit, lang),
             "chart_compare": chart_image(

@@ -24,6 +24,7 @@ from .charts import ChartImage, chart_image
 from .formatting import MISSING, Formatter
 from .model import Lang, OpdInfo, ScoredWave
 from .render import html_to_pdf, render, w3c_date
+from .story import bonferroni_z, clear_positions
 from .texts import Texts
 
 __all__ = [
@@ -148,12 +149,22 @@ def _names(rows: Sequence[RankRow], t: Texts) -> str:
     return t.join([r.label for r in rows])
 
 
-def certainty_paragraphs(rows: Sequence[RankRow], k: int, t: Texts, f: Formatter) -> list[str]:
+def certainty_paragraphs(
+    rows: Sequence[RankRow],
+    k: int,
+    t: Texts,
+    f: Formatter,
+    clear: dict[str, str | None] | None = None,
+    mean_ikm: float = math.nan,
+    level: float = 0.95,
+) -> list[str]:
     """The plain-language account of how sure the ranking is, one string per paragraph.
 
     It says whether the data can name the K best and the K lowest (comparing the size of the
     95% confidence sets with K), which OPDs are sure members, how wide rank ranges are, how
-    many categories are uncertain and which OPDs differ clearly from the average.
+    many categories are uncertain and which OPDs differ clearly from the average: `clear` maps
+    each OPD to its position by :func:`reports.story.clear_positions` (multiplicity-corrected
+    and consistent with the rank sets); `mean_ikm` is the wave's one average (1..4).
     """
     scored = [r for r in rows if r.unit is not None]
     count = len(scored)
@@ -206,18 +217,34 @@ def certainty_paragraphs(rows: Sequence[RankRow], k: int, t: Texts, f: Formatter
         if crossing
         else t("certainty.crossing_none"),
     ]
-    if units[0].funnel_95 is not None:
-        outside = [r for r in scored if r.unit is not None and r.unit.funnel_95 != "inside"]
+    if clear is not None and units[0].funnel_95 is not None:
+        z = f.num(bonferroni_z(count, level), 2)
+        mean = f.conv(mean_ikm * 25)
+        outside = [r for r in scored if r.unit is not None and clear.get(r.unit.unit) != "inside"]
+        raw = sum(u.funnel_95 != "inside" for u in units)
         detail.append(
             t(
                 "certainty.funnel",
                 count=len(outside),
                 opd_word=t.opd_word(len(outside)),
                 names=_names(outside, t),
+                mean=mean,
+                p=count,
+                z=z,
             )
             if outside
-            else t("certainty.funnel_none")
+            else t("certainty.funnel_none", mean=mean, p=count, z=z)
         )
+        if raw > len(outside):
+            detail.append(
+                t(
+                    "certainty.funnel_raw",
+                    raw=raw,
+                    opd_word=t.opd_word(raw),
+                    p=count,
+                    expected=f.num((1 - level) * count, 0),
+                )
+            )
     paragraphs.append(" ".join(detail))
     if len(top) > k or (count > k and len(bottom) > k):
         paragraphs.append(t("certainty.advice"))
@@ -381,7 +408,8 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
             "df": score.kruskal.df,
             "p": _p_value(score.kruskal.pvalue, f),
         }
-    mean_ikm = float(np.mean([u.ikm for u in score.units])) if count else math.nan
+    mean_ikm = score.mean_ikm() if count else math.nan
+    clear = clear_positions(score) if count else {}
     return {
         "lang": lang,
         "t": t,
@@ -396,7 +424,11 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
         "unscored": unscored,
         "categories": category_counts(data),
         "mean_ikm": mean_ikm,
-        "certainty": certainty_paragraphs(rows, k, t, f),
+        "certainty": certainty_paragraphs(
+            rows, k, t, f, clear, mean_ikm, score.confidence_level if count else 0.95
+        ),
+        "clear": clear,
+        "bonferroni_z": bonferroni_z(count, score.confidence_level) if count else math.nan,
         "charts": ranking_charts(data, k, lang),
         "nrr": _nrr_table(data, rows, f),
         "flags": _flag_rows(data, t),

@@ -79,8 +79,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{count} {opd_word} ({pct}) in category {label} ({code})",
     ),
     "summary.mean": (
-        "Rata-rata skor seluruh OPD: IKM {ikm} (nilai konversi {conv}).",
-        "Average score of all OPDs: IKM {ikm} (converted score {conv}).",
+        "Rata-rata IKM seluruh OPD (setiap OPD berbobot sama): IKM {ikm} (nilai konversi {conv}).",
+        "Average IKM of all OPDs (each OPD weighted equally): IKM {ikm} (converted score {conv}).",
     ),
     "summary.best": ("{k} OPD dengan skor tertinggi", "The {k} OPDs with the highest scores"),
     "summary.worst": ("{k} OPD dengan skor terendah", "The {k} OPDs with the lowest scores"),
@@ -158,20 +158,33 @@ TEXTS: dict[str, tuple[str, str]] = {
         "even the category is not certain.",
     ),
     "certainty.crossing_none": (
-        "Rentang skor setiap OPD berada di dalam satu kategori, sehingga kategorinya pasti.",
-        "Every OPD's score interval lies within one category, so the categories are certain.",
+        "Rentang skor setiap OPD berada di dalam satu kategori, sehingga kategori setiap OPD "
+        "berlaku dengan keyakinan 95% (untuk masing-masing OPD).",
+        "Every OPD's score interval lies within one category, so each OPD's category holds "
+        "with 95% confidence (OPD by OPD).",
     ),
     "certainty.funnel": (
-        "{count} OPD berbeda nyata dari rata-rata semua OPD (di luar batas 95% diagram corong): "
-        "{names}.",
-        "{count} {opd_word} differ clearly from the average of all OPDs (outside the funnel "
-        "plot's 95% limits): {names}.",
+        "{count} OPD berbeda nyata dari rata-rata IKM seluruh OPD ({mean}): {names}. Artinya, "
+        "skornya berada di luar batas diagram corong yang sudah dikoreksi untuk {p} OPD yang "
+        "dibandingkan sekaligus (Bonferroni, z = {z}), dan rentang peringkatnya sejalan dengan "
+        "itu.",
+        "{count} {opd_word} differ clearly from the average IKM of all OPDs ({mean}): {names}. "
+        "That is, their scores lie outside the funnel limits corrected for the {p} OPDs "
+        "compared at once (Bonferroni, z = {z}), and their rank ranges agree.",
     ),
     "certainty.funnel_none": (
-        "Tidak ada OPD yang berbeda nyata dari rata-rata semua OPD (semua di dalam batas 95% "
-        "diagram corong).",
-        "No OPD differs clearly from the average of all OPDs (all lie inside the funnel plot's "
-        "95% limits).",
+        "Tidak ada OPD yang berbeda nyata dari rata-rata IKM seluruh OPD ({mean}) setelah "
+        "dikoreksi untuk {p} OPD yang dibandingkan sekaligus (Bonferroni, z = {z}).",
+        "No OPD differs clearly from the average IKM of all OPDs ({mean}) once corrected for "
+        "the {p} OPDs compared at once (Bonferroni, z = {z}).",
+    ),
+    "certainty.funnel_raw": (
+        "{raw} OPD berada di luar batas 95% diagram corong. Batas itu berlaku untuk satu OPD "
+        "saja: dengan {p} OPD, sekitar {expected} OPD bisa berada di luarnya karena kebetulan, "
+        "sehingga posisi di luar batas 95% saja belum berarti berbeda nyata.",
+        "{raw} {opd_word} lie outside the funnel plot's 95% limits. Those limits hold for one "
+        "OPD alone: with {p} OPDs, about {expected} can lie outside them by chance, so lying "
+        "outside the 95% limits does not by itself mean a clear difference.",
     ),
     "certainty.advice": (
         "Karena itu, sebaiknya laporkan OPD menurut kelompok dan kategori, bukan menurut urutan "
@@ -183,7 +196,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # --- tables ---------------------------------------------------------------------------
     "col.rank": ("Peringkat", "Rank"),
-    "col.rank_set": ("Rentang peringkat 95%", "95% rank range"),
+    "col.rank_set": ("Rentang peringkat 95% (simultan)", "95% rank range (simultaneous)"),
     "col.opd": ("OPD", "OPD"),
     "col.n": ("n", "n"),
     "col.ikm": ("IKM (1–4)", "IKM (1–4)"),
@@ -204,15 +217,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "full.title": ("Tabel lengkap semua OPD", "All OPDs"),
     "full.note": (
         "Diurutkan menurut skor (interval dan nilai pada skala 25–100). ▲ = termasuk himpunan "
-        "keyakinan 95% untuk {k} terbaik; ▼ = untuk {k} terendah. Corong: atas / bawah = di "
-        "atas / di bawah batas 95% diagram corong, yaitu berbeda nyata dari rata-rata. Skor "
+        "keyakinan 95% untuk {k} terbaik; ▼ = untuk {k} terendah. Corong: atas / bawah = "
+        "berbeda nyata di atas / di bawah rata-rata IKM seluruh OPD, yaitu di luar batas "
+        "corong yang dikoreksi untuk semua OPD sekaligus (Bonferroni) dan sejalan dengan "
+        "rentang peringkatnya. Skor "
         "EB (empirical Bayes): skor yang ditarik ke arah rata-rata sebanyak "
         "ketidakpastiannya, berguna untuk OPD dengan sedikit responden; ditampilkan di samping "
         "skor asli, bukan penggantinya. "
         "* = kurang dari {small} responden: perkiraan belum andal.",
         "Sorted by score (intervals and scores on 25–100). ▲ = in the 95% confidence set for "
-        "the {k} best; ▼ = for the {k} lowest. Funnel: above / below the funnel plot's 95% "
-        "limits, i.e. clearly different from the average. EB score (empirical Bayes): the "
+        "the {k} best; ▼ = for the {k} lowest. Funnel: above / below = clearly above / below "
+        "the average IKM of all OPDs, i.e. outside the funnel limits corrected for all OPDs "
+        "at once (Bonferroni) and in agreement with the rank range. EB score (empirical "
+        "Bayes): the "
         "score pulled towards the average by as much as it is uncertain, useful for OPDs with "
         "few respondents; shown beside the raw score, never instead of it. * = fewer than "
         "{small} respondents: not yet a reliable estimate.",
@@ -225,15 +242,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "chart.caterpillar.caption": (
         "Titik = skor OPD; garis = interval 95%, rentang tempat skor sebenarnya berada dengan "
-        "keyakinan 95%. Latar berwarna = kategori. Bila garis dua OPD saling bertumpang "
-        "tindih, data belum dapat memastikan mana yang lebih baik.",
+        "keyakinan 95%. Latar berwarna = kategori. Garis titik-titik tegak = rata-rata "
+        "IKM seluruh OPD. Interval yang bertumpang tindih belum berarti kedua OPD tidak "
+        "berbeda: selisih dua skor bisa nyata walaupun intervalnya sedikit bertumpang tindih. "
+        "Untuk urutan OPD, lihat rentang peringkat 95% (simultan).",
         "Dot = the OPD's score; line = its 95% interval, the range that holds the true score "
-        "with 95% confidence. Background = category. Where two OPDs' lines overlap, the data "
-        "cannot tell which of them is better.",
+        "with 95% confidence. Background = category. Dotted vertical line = the average IKM of "
+        "all OPDs. Overlapping intervals do not mean that two OPDs do not differ: the "
+        "difference of two scores can be significant although their intervals overlap a "
+        "little. For the order of the OPDs, see the simultaneous 95% rank ranges.",
     ),
     "chart.caterpillar.x": ("Nilai IKM (skala 25–100)", "IKM score (scale 25–100)"),
     "chart.caterpillar.legend_point": ("skor dan interval 95%", "score and 95% interval"),
-    "chart.legend_mean": ("rata-rata semua OPD", "average of all OPDs"),
+    "chart.legend_mean": ("rata-rata IKM seluruh OPD", "average IKM of all OPDs"),
     "chart.legend_unreliable": ("kurang dari 15 responden", "fewer than 15 respondents"),
     "chart.rank.title": ("Peringkat dan rentang peringkatnya", "Ranks and their ranges"),
     "chart.rank.caption": (
@@ -248,22 +269,33 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chart.rank.x": ("Peringkat (1 = terbaik)", "Rank (1 = best)"),
     "chart.rank.top_zone": ("{k} terbaik", "{k} best"),
     "chart.rank.bottom_zone": ("{k} terendah", "{k} lowest"),
-    "chart.rank.legend_set": ("rentang peringkat 95%", "95% rank range"),
+    "chart.rank.legend_set": (
+        "rentang peringkat 95% (simultan)",
+        "95% rank range (simultaneous)",
+    ),
     "chart.rank.legend_rank": ("peringkat menurut skor", "rank by score"),
     "chart.funnel.title": (
         "Diagram corong: OPD mana yang benar-benar berbeda?",
         "Funnel plot: which OPDs really differ?",
     ),
     "chart.funnel.caption": (
-        "Setiap titik adalah satu OPD. Makin teliti skornya, makin sempit corongnya. OPD di "
-        "dalam corong tidak berbeda nyata dari rata-rata; di luar batas 95% (garis putus-"
-        "putus) kemungkinan besar memang berbeda; di luar batas 99,8% (garis penuh) hampir "
-        "pasti berbeda. Sumbu datar menunjukkan ketelitian skor sebagai jumlah responden "
+        "Setiap titik adalah satu OPD. Makin teliti skornya, makin sempit corongnya. Garis "
+        "tengah = rata-rata IKM seluruh OPD. Batas 95% (garis putus-putus) dan 99,8% (garis "
+        "penuh) berlaku untuk satu OPD saja: walaupun tidak ada OPD yang menyimpang dari "
+        "keragaman biasa antar-OPD, sekitar 5% dan 0,2% OPD tetap akan berada di luarnya "
+        "karena kebetulan. Karena itu "
+        "laporan ini menyebut OPD berbeda nyata hanya bila berada di luar batas yang dikoreksi "
+        "untuk semua OPD sekaligus (Bonferroni, lihat Lampiran). Sumbu datar menunjukkan "
+        "ketelitian skor sebagai jumlah responden "
         "setara: biasanya dekat dengan jumlah responden sebenarnya, lebih besar bila jawaban "
         "warga di OPD itu seragam, lebih kecil bila beragam.",
-        "Each dot is one OPD. The more precise its score, the narrower the funnel. OPDs inside "
-        "the funnel do not differ clearly from the average; outside the 95% limits (dashed) "
-        "they most likely do; outside the 99.8% limits (solid) almost surely. The horizontal "
+        "Each dot is one OPD. The more precise its score, the narrower the funnel. Centre "
+        "line = the average IKM of all OPDs. The 95% (dashed) and 99.8% (solid) limits hold "
+        "for one OPD alone: even if no OPD stood out from the usual spread between OPDs, "
+        "about 5% and 0.2% of the OPDs "
+        "would lie outside them by chance. So this report calls an OPD clearly different only "
+        "outside the limits corrected for all OPDs at once (Bonferroni, see the appendix). "
+        "The horizontal "
         "axis shows the score's precision as equivalent respondents: usually close to the "
         "actual number, larger where citizens' answers agree, smaller where they vary.",
     ),
@@ -363,11 +395,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "methods.funnel": (
         "Batas diagram corong (Spiegelhalter, Statistics in Medicine, 2005) mengelilingi rata-"
-        "rata tertimbang {target} (nilai konversi), dengan z = 1,96 dan 3,09, dan diperlebar "
-        "untuk keragaman nyata antar-OPD (faktor φ = {phi}, τ² = {tau2}).",
-        "The funnel limits (Spiegelhalter, Statistics in Medicine, 2005) surround the "
-        "precision-weighted mean {target} (converted), with z = 1.96 and 3.09, widened for "
-        "real differences between OPDs (φ = {phi}, τ² = {tau2}).",
+        "rata IKM seluruh OPD {target} (nilai konversi; setiap OPD berbobot sama), dengan "
+        "z = 1,96 dan 3,09 per OPD, dan diperlebar untuk keragaman nyata antar-OPD (faktor "
+        "φ = {phi}, τ² = {tau2}). OPD disebut berbeda nyata dari rata-rata hanya bila berada "
+        "di luar batas dengan koreksi Bonferroni untuk {p} OPD (z = {z}) dan rentang "
+        "peringkat simultannya tidak mencapai {k} terendah (bila di atas) atau {k} terbaik "
+        "(bila di bawah).",
+        "The funnel limits (Spiegelhalter, Statistics in Medicine, 2005) surround the average "
+        "IKM of all OPDs {target} (converted; each OPD weighted equally), with z = 1.96 and "
+        "3.09 per OPD, widened for real differences between OPDs (φ = {phi}, τ² = {tau2}). "
+        "An OPD is called clearly different from the average only outside the limits with a "
+        "Bonferroni correction for {p} OPDs (z = {z}) and when its simultaneous rank range "
+        "does not reach the {k} lowest (if above) or the {k} best (if below).",
     ),
     "methods.shrinkage": (
         "Skor EB: estimasi Bayes empiris normal-normal, ragam antar-OPD τ² = {tau2} (skala "
@@ -455,14 +494,23 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "flag.bot-suspect": ("Diduga isian otomatis (bot)", "Suspected automated submission (bot)"),
     "flag.manual": ("Ditandai oleh evaluator", "Flagged by the evaluator"),
-    "methods.alpha_title": ("Keandalan kuesioner", "Reliability of the questionnaire"),
+    "methods.alpha_title": (
+        "Konsistensi internal kuesioner",
+        "Internal consistency of the questionnaire",
+    ),
     "methods.alpha": (
         "Cronbach's alpha = {alpha} (interval 95%: {low}–{high}), dari {n} responden yang "
-        "menjawab semua {k} unsur. Nilai 0,7 atau lebih berarti unsur-unsur kuesioner mengukur "
-        "hal yang sama secara konsisten, sehingga wajar dirata-ratakan menjadi satu indeks.",
+        "menjawab semua {k} unsur. Alpha mengukur konsistensi internal: seberapa seiring "
+        "jawaban warga atas unsur-unsur itu. Nilai 0,7 atau lebih lazim dianggap cukup untuk "
+        "merata-ratakan unsur menjadi satu indeks. Alpha tidak menunjukkan bahwa kuesioner "
+        "mengukur satu hal saja, bahwa ia mengukur kepuasan dengan benar, atau bahwa "
+        "peringkat OPD dapat diandalkan.",
         "Cronbach's alpha = {alpha} (95% interval: {low}–{high}), from {n} respondents who "
-        "answered all {k} elements. 0.7 or more means the elements measure one thing "
-        "consistently, so averaging them into one index is sound.",
+        "answered all {k} elements. Alpha measures internal consistency: how far citizens' "
+        "answers to the elements go together. 0.7 or more is commonly taken as enough to "
+        "average the elements into one index. Alpha does not show that the questionnaire "
+        "measures a single thing, that it measures satisfaction correctly, or that the "
+        "ranking of the OPDs is reliable.",
     ),
     "methods.alpha_none": (
         "Cronbach's alpha tidak dapat dihitung dari data ini.",
@@ -494,16 +542,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "opd.category": ("Kategori", "Category"),
     "opd.interval": ("Interval 95%", "95% interval"),
     "opd.rank": ("Peringkat", "Rank"),
-    "opd.rank_range": ("95%: peringkat {low}–{high}", "95%: rank {low}–{high}"),
+    "opd.rank_range": (
+        "rentang peringkat 95% (simultan): {low}–{high}",
+        "95% rank range (simultaneous): {low}–{high}",
+    ),
     "opd.scale_conv": ("skala 25–100", "scale 25–100"),
     "opd.respondents": ("Responden", "Respondents"),
     "opd.explain_interval": (
         "Skor ini dihitung dari {n} warga yang mengisi survei. Bila semua warga yang dilayani "
         "ikut mengisi, skornya dengan keyakinan 95% berada antara {low} dan {high} (skala "
-        "25–100).",
+        "25–100), asalkan para pengisi mewakili warga yang dilayani.",
         "This score comes from the {n} citizens who answered. Had every citizen served "
         "answered, the score would lie between {low} and {high} (scale 25–100) with 95% "
-        "confidence.",
+        "confidence, provided those who answered represent the citizens served.",
     ),
     "opd.explain_crosses": (
         "Rentang itu melewati batas kategori, sehingga kategori sebenarnya bisa {codes}.",
@@ -516,27 +567,35 @@ TEXTS: dict[str, tuple[str, str]] = {
     "opd.explain_rank": (
         "Menurut skornya, OPD ini berada di peringkat {rank} dari {count} OPD. Karena setiap "
         "skor mengandung ketidakpastian, peringkat sebenarnya dengan keyakinan 95% berada "
-        "antara {low} dan {high}.",
+        "antara {low} dan {high} (rentang peringkat simultan: keyakinan 95% itu berlaku "
+        "untuk semua OPD sekaligus).",
         "By its score this OPD ranks {rank} of {count}. As every score is uncertain, its true "
-        "rank lies between {low} and {high} with 95% confidence.",
+        "rank lies between {low} and {high} with 95% confidence (simultaneous rank range: the "
+        "95% confidence holds for all OPDs at once).",
     ),
     "opd.explain_rank_exact": (
         "Menurut skornya, OPD ini berada di peringkat {rank} dari {count} OPD, dan data cukup "
-        "kuat untuk memastikan peringkat itu.",
+        "kuat untuk memastikan peringkat itu dengan keyakinan 95% (rentang peringkat simultan).",
         "By its score this OPD ranks {rank} of {count}, and the data are strong enough to be "
-        "sure of it.",
+        "sure of it with 95% confidence (simultaneous rank range).",
     ),
     "opd.explain_funnel_above": (
-        "Skornya berbeda nyata di atas rata-rata semua OPD.",
-        "Its score is clearly above the average of all OPDs.",
+        "Skornya berbeda nyata di atas rata-rata IKM seluruh OPD ({mean}), juga setelah "
+        "dikoreksi untuk {count} OPD yang dibandingkan sekaligus.",
+        "Its score is clearly above the average IKM of all OPDs ({mean}), also when "
+        "corrected for the {count} OPDs compared at once.",
     ),
     "opd.explain_funnel_below": (
-        "Skornya berbeda nyata di bawah rata-rata semua OPD.",
-        "Its score is clearly below the average of all OPDs.",
+        "Skornya berbeda nyata di bawah rata-rata IKM seluruh OPD ({mean}), juga setelah "
+        "dikoreksi untuk {count} OPD yang dibandingkan sekaligus.",
+        "Its score is clearly below the average IKM of all OPDs ({mean}), also when "
+        "corrected for the {count} OPDs compared at once.",
     ),
     "opd.explain_funnel_inside": (
-        "Skornya tidak berbeda nyata dari rata-rata semua OPD ({mean}).",
-        "Its score does not differ clearly from the average of all OPDs ({mean}).",
+        "Data belum cukup untuk menyatakan skornya berbeda nyata dari rata-rata IKM seluruh "
+        "OPD ({mean}), setelah dikoreksi untuk {count} OPD yang dibandingkan sekaligus.",
+        "The data are not enough to say that its score differs clearly from the average IKM "
+        "of all OPDs ({mean}), once corrected for the {count} OPDs compared at once.",
     ),
     "opd.unreliable": (
         "Perhatian: kurang dari {small} responden. Perkiraan ini belum andal.",
@@ -550,9 +609,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "opd.elements_title": ("Nilai setiap unsur", "Each element"),
     "opd.elements_caption": (
         "Titik = NRR unsur di OPD ini, garis = interval 95%; garis biru tegak = median NRR "
-        "semua OPD. Tiga unsur terlemah berwarna jingga.",
+        "semua OPD. Unsur prioritas rencana tindak lanjut (nilai terendah) berwarna jingga.",
         "Dot = the element's NRR at this OPD, line = its 95% interval; blue tick = the median "
-        "NRR of all OPDs. The three weakest elements are in orange.",
+        "NRR of all OPDs. The priorities of the follow-up plan (lowest values) are in orange.",
     ),
     "col.element": ("Unsur", "Element"),
     "col.element_answers": (
@@ -565,14 +624,33 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chart.element.x": ("NRR (skala 1–4)", "NRR (scale 1–4)"),
     "chart.element.legend_own": ("NRR OPD ini dan interval 95%", "this OPD's NRR and 95% interval"),
     "chart.element.legend_median": ("median semua OPD", "median of all OPDs"),
-    "chart.element.legend_weak": ("tiga unsur terlemah", "three weakest elements"),
+    "chart.element.legend_weak": ("prioritas (nilai terendah)", "priorities (lowest values)"),
     "opd.plan_title": ("Rencana tindak lanjut", "Follow-up plan"),
     "opd.plan_intro": (
         "PermenPANRB 14/2017 meminta setiap unit menyusun rencana tindak lanjut dengan unsur "
-        "bernilai terendah sebagai prioritas. Tiga unsur terlemah OPD ini:",
+        "bernilai terendah sebagai prioritas. Prioritas di bawah ini adalah {k} unsur dengan "
+        "NRR terendah di antara unsur yang dijawab sedikitnya {min} responden; bila beberapa "
+        "unsur bernilai sama di batas itu, semuanya ikut (atau tidak satu pun, bila tidak ada "
+        "unsur yang bernilai lebih tinggi). Unsur disebut “lemah” hanya bila seluruh interval "
+        "95%-nya berada di bawah IKM OPD ini; selain itu disebut “terendah”: nilainya paling "
+        "rendah, tetapi data belum menunjukkan bahwa unsur itu benar-benar di bawah skor OPD.",
         "PermenPANRB 14/2017 asks every unit to write a follow-up plan that takes its "
-        "lowest-scoring elements as priorities. This OPD's three weakest elements:",
+        "lowest-scoring elements as priorities. The priorities below are the {k} elements with "
+        "the lowest NRR among those answered by at least {min} respondents; elements tied at "
+        "the cut are all taken (or none, when no element scores higher). An element is called "
+        "“weak” only when its whole 95% interval lies below this OPD's IKM; otherwise it is "
+        "“lowest”: its value is the lowest, but the data do not show that it is truly below "
+        "the OPD's score.",
     ),
+    "opd.plan_none": (
+        "Tidak ada unsur yang dapat ditetapkan sebagai prioritas: terlalu sedikit unsur yang "
+        "dijawab sedikitnya {min} responden, atau nilai unsur-unsurnya sama sehingga tidak ada "
+        "yang paling rendah.",
+        "No element can be named a priority: too few elements were answered by at least {min} "
+        "respondents, or the elements score alike so that none is the lowest.",
+    ),
+    "opd.weak": ("lemah", "weak"),
+    "opd.lowest": ("terendah", "lowest"),
     "col.priority": ("Prioritas", "Priority"),
     "col.action": ("Tindakan perbaikan", "Action"),
     "col.timeline": ("Waktu", "Timeline"),
@@ -688,7 +766,7 @@ class Texts:
     Examples
     --------
     >>> Texts("id")("summary.mean", ikm="2,87", conv="71,75")
-    'Rata-rata skor seluruh OPD: IKM 2,87 (nilai konversi 71,75).'
+    'Rata-rata IKM seluruh OPD (setiap OPD berbobot sama): IKM 2,87 (nilai konversi 71,75).'
     >>> Texts("en").opd_word(1), Texts("en").opd_word(3), Texts("id").count_word(5)
     ('OPD', 'OPDs', 'lima')
     """

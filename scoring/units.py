@@ -224,6 +224,14 @@ class WaveScore:
                 return u
         raise KeyError(unit_id)
 
+    def mean_ikm(self) -> float:
+        """The wave's one overall average: the plain mean of the units' IKMs (1..4).
+
+        Every unit counts once, whatever its number of respondents ("rata-rata IKM seluruh
+        OPD"). The summary, the charts and the funnel's centre line all use this value.
+        """
+        return float(np.mean([u.ikm for u in self.units]))
+
     def tau2(self) -> float:
         """Between-unit variance of the true IKMs (NaN with a single unit)."""
         return float("nan") if self.shrinkage is None else self.shrinkage.tau2
@@ -464,7 +472,13 @@ def score_units(
             df=df,
         )
         comparable = p >= 2 and bool(np.all(se > 0))
-        fun = funnel(values, se, overdispersion=overdispersion) if comparable else None
+        # Centred on the wave's one overall average (WaveScore.mean_ikm), not on the
+        # precision-weighted mean, so the funnel and every summary show the same average.
+        fun = (
+            funnel(values, se, target=float(np.mean(values)), overdispersion=overdispersion)
+            if comparable
+            else None
+        )
         shr = shrink(values, se, method=tau2_method) if comparable else None
         pos95 = fun.position(0.95) if fun is not None else None
         pos998 = fun.position(0.998) if fun is not None else None

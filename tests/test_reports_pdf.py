@@ -27,6 +27,7 @@ from reports.formatting import Formatter
 from reports.opd import opd_context
 from reports.render import render
 from reports.sample import sample_opd_report, sample_posters, sample_ranking
+from reports.story import element_priorities
 from scoring import krejcie_morgan
 
 
@@ -217,7 +218,7 @@ SCRIPT = "<script>alert('x')</script> antrean lama"
 
 
 def test_opd_report_explains_score_rank_and_priorities(wave):
-    """Score, category, interval, marginal rank in words; the three weakest in the plan."""
+    """Score, category, interval, simultaneous rank set in words; the priorities in the plan."""
     best = _best(wave)
     pdf = render_opd_pdf(_opd_report(wave, best.unit))
     text = all_text(pdf)
@@ -225,16 +226,18 @@ def test_opd_report_explains_score_rank_and_priorities(wave):
     assert wave.opd(best.unit).name in text
     assert f.score(best.ikm) in text and f"nilai konversi {f.conv(best.converted())}" in text
     assert best.category().label_id in text
-    if best.rank_marginal_low != best.rank_marginal_high:
+    if best.rank_low != best.rank_high:
         assert (
-            f"peringkat sebenarnya dengan keyakinan 95% berada antara {best.rank_marginal_low}"
-            f" dan {best.rank_marginal_high}" in text
+            f"peringkat sebenarnya dengan keyakinan 95% berada antara {best.rank_low}"
+            f" dan {best.rank_high} (rentang peringkat simultan" in text
         )
     plan = text[text.index("Rencana tindak lanjut") :]
-    weakest = sorted(best.elements, key=lambda e: (e.nrr, e.code))[:3]
+    priorities = element_priorities(best)
+    assert priorities
     names = {e.code: e.name_id for e in wave.elements}
-    for element in weakest:
-        assert f"{element.code} {names[element.code]} {f.score(element.nrr)}" in plan
+    for p in priorities:
+        label = "lemah" if p.weak else "terendah"
+        assert f"{p.code} {names[p.code]} ({label}) {f.score(p.element.nrr)}" in plan
     assert "SKM Semester I 2025" in text  # the trend from earlier waves
     fonts = embedded_fonts(pdf)
     assert fonts and all(fonts.values())

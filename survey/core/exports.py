@@ -243,18 +243,24 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
         "worst rank of the simultaneous 95% confidence set",
     ),
     "rank_marginal_low": (
-        "peringkat terbaik dalam himpunan 95% marginal",
-        "best rank of the marginal 95% set",
+        "peringkat terbaik dalam himpunan 95% marginal (berlaku untuk satu OPD saja; "
+        "halaman dan laporan memakai rank_ci_low)",
+        "best rank of the marginal 95% set (holds for one OPD alone; pages and reports use "
+        "rank_ci_low)",
     ),
     "rank_marginal_high": (
-        "peringkat terburuk dalam himpunan 95% marginal",
-        "worst rank of the marginal 95% set",
+        "peringkat terburuk dalam himpunan 95% marginal (berlaku untuk satu OPD saja; "
+        "halaman dan laporan memakai rank_ci_high)",
+        "worst rank of the marginal 95% set (holds for one OPD alone; pages and reports use "
+        "rank_ci_high)",
     ),
     "in_top_set": ("mungkin termasuk K terbaik", "may be among the best K"),
     "in_bottom_set": ("mungkin termasuk K terburuk", "may be among the worst K"),
     "funnel_95": (
-        "posisi terhadap batas corong 95% (above, below, inside)",
-        "position against the 95% funnel limits (above, below, inside)",
+        "posisi terhadap batas corong 95% per OPD, tanpa koreksi untuk banyaknya OPD "
+        "(above, below, inside)",
+        "position against the per-OPD 95% funnel limits, not corrected for the number of "
+        "OPDs (above, below, inside)",
     ),
     "funnel_998": (
         "posisi terhadap batas corong 99,8% (above, below, inside)",

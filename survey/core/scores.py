@@ -299,7 +299,7 @@ def to_table(report: ScoredWave) -> str:
         f"Scheme {report.scheme_slug}; {report.counted} counted responses, "
         f"{report.flagged} flagged and excluded; seed {report.seed}; data {report.fingerprint}",
         "",
-        f"{'rank':>4} {'rank 95% set':>12}  {'OPD':<24} {'n':>5} {'IKM':>6} {'conv.':>6} "
+        f"{'rank':>4} {'rank 95% sim.':>13} {'OPD':<24} {'n':>5} {'IKM':>6} {'conv.':>6} "
         f"{'95% interval':>13} cat  sets",
     ]
     for row in report.rows():
@@ -315,7 +315,7 @@ def to_table(report: ScoredWave) -> str:
             if flag
         )
         lines.append(
-            f"{row['rank'] if row['rank'] is not None else '–':>4} {rank_set:>12}  "
+            f"{row['rank'] if row['rank'] is not None else '–':>4} {rank_set:>13} "
             f"{row['opd'][:24]:<24} {row['n']:>5} {_num(row['ikm'], 3):>6} "
             f"{_num(row['ikm_converted'], 2):>6} {interval:>13} {row['category'] or '–':<4} "
             f"{sets}".rstrip()
@@ -327,6 +327,7 @@ def to_table(report: ScoredWave) -> str:
         bottom = [u.unit for u in ranked if u.in_bottom_set]
         lines += [
             "",
+            "rank 95% sim. = simultaneous 95% rank set (holds for all OPDs at once).",
             f"The true top {k} are, with 95% confidence, among these {len(top)}: " + ", ".join(top),
             f"The true bottom {k} are, with 95% confidence, among these {len(bottom)}: "
             + ", ".join(bottom),

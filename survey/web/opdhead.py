@@ -3,7 +3,7 @@
 An OPD head reads only their own OPD (any other OPD's page is 404, as if it did not exist);
 evaluators and administrators may read every OPD. The OPD page lists the closed and published
 waves that covered the OPD (a closed one is marked as not yet published) with the trend over
-them; the page of one wave adds what the public page leaves out: the three weakest elements
+them; the page of one wave adds what the public page leaves out: the lowest elements
 as the priorities of the follow-up plan, the respondent profile (no group under 5) and the
 citizens' comments (none at all for an OPD with fewer than 8 counted responses). The
 anonymity rules are those of the OPD PDF (:mod:`reports.opd`), applied by the same functions.
@@ -202,6 +202,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
         visible_comments,
         weakest_elements,
     )
+    from reports.story import MIN_ELEMENT_ANSWERS, PRIORITIES
     from reports.texts import Texts
     from survey.core.reportdata import (
         comments_of,
@@ -233,8 +234,10 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
             "count": ranking.scored_count(),
             "elements": rows,
             "element_chart": element_chart(ranking, unit, lang),
-            # The follow-up priorities as the OPD report lists them: weakest first.
+            # The follow-up priorities as the OPD report lists them: lowest first.
             "priorities": [by_code[w.code] for w in weakest_elements(unit)],
+            "min_element_answers": MIN_ELEMENT_ANSWERS,
+            "priority_count": PRIORITIES,
             "profile": profile_fields(
                 respondent_profile(responses, services=listed_services_of(session, item)), t
             ),

@@ -221,7 +221,8 @@ class ElementRow:
     ci_high: float
     median: float
     n: int
-    weak: bool
+    weak: bool  # a follow-up priority (reports.story.element_priorities)
+    below_ikm: bool = False  # ... whose whole 95% interval lies below the OPD's IKM
 
     @property
     def difference(self) -> float:
@@ -230,10 +231,11 @@ class ElementRow:
 
 
 def element_rows(ranking: ScoredWave, unit: UnitScore, lang: Lang) -> list[ElementRow]:
-    """The OPD's elements in questionnaire order, the three weakest marked."""
-    from reports.opd import element_medians, weakest_elements
+    """The OPD's elements in questionnaire order, the follow-up priorities marked."""
+    from reports.opd import element_medians
+    from reports.story import element_priorities
 
-    weak = {e.code for e in weakest_elements(unit)}
+    chosen = {p.code: p.weak for p in element_priorities(unit)}
     medians = element_medians(ranking)
     return [
         ElementRow(
@@ -244,7 +246,8 @@ def element_rows(ranking: ScoredWave, unit: UnitScore, lang: Lang) -> list[Eleme
             ci_high=score.interval.high,
             median=median,
             n=score.n,
-            weak=score.code in weak,
+            weak=score.code in chosen,
+            below_ikm=chosen.get(score.code, False),
         )
         for info, score, median in zip(ranking.elements, unit.elements, medians, strict=True)
     ]
@@ -266,12 +269,18 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
     """Everything the public ranking page prints besides the wave itself."""
     from reports.formatting import Formatter
     from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
+    from reports.story import clear_positions
     from reports.texts import Texts
 
     t, f = Texts(lang), Formatter(lang, ranking.timezone)
     count = ranking.scored_count()
     k = max(1, min(TOP_K, count))
     rows = ranking_rows(ranking, k)
+    score = ranking.score
+    # The wave's one average and the funnel statements, exactly as the ranking report's.
+    mean_ikm = score.mean_ikm() if score is not None and score.units else math.nan
+    clear = clear_positions(score) if score is not None and score.units else {}
+    level = score.confidence_level if score is not None else 0.95
     return {
         "ranking": ranking,
         "rows": rows,
@@ -281,7 +290,8 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "t": t,
         "f": f,
         "categories": category_counts(ranking),
-        "certainty": certainty_paragraphs(rows, k, t, f),
+        "certainty": certainty_paragraphs(rows, k, t, f, clear, mean_ikm, level),
+        "mean_ikm": mean_ikm,
         "charts": charts,
     }
 
