@@ -261,6 +261,12 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
         "position against the 99.8% funnel limits (above, below, inside)",
     ),
     "shrunken": ("IKM empirical Bayes (1–4)", "empirical-Bayes IKM (1–4)"),
+    "ranked": (
+        "diberi peringkat (false: belum cukup data, respons di bawah minimum gelombang; "
+        "tanpa peringkat dan kategori)",
+        "ranked (false: not enough data, responses below the wave's minimum; no rank and "
+        "no category)",
+    ),
 }
 
 
