@@ -73,6 +73,32 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{count} OPD belum memiliki respons sehingga tidak dinilai: {names}.",
         "{count} {opd_word} had no response and could not be rated: {names}.",
     ),
+    "summary.small": (
+        "{count} OPD memiliki kurang dari {min} respons terhitung sehingga belum cukup data "
+        "untuk diberi peringkat atau kategori: {names}. Mereka tidak ikut dalam perhitungan "
+        "peringkat OPD lain.",
+        "{count} {opd_word} had fewer than {min} counted responses, not enough data to be "
+        "ranked or given a category: {names}. They take no part in the other OPDs' ranks.",
+    ),
+    "small": ("belum cukup data", "not enough data"),
+    "opd.small_public": (
+        "OPD ini memiliki {n} respons terhitung, kurang dari minimum {min} untuk peringkat: "
+        "belum cukup data. OPD ini tidak diberi peringkat atau kategori.",
+        "This OPD has {n} counted responses, fewer than the minimum of {min} for ranking: not "
+        "enough data. It has no rank and no category.",
+    ),
+    "opd.small_head": (
+        "Sampel kecil: hanya {n} respons terhitung (minimum untuk peringkat {min}). Skor "
+        "{score} dengan interval 95% {low}–{high} sangat tidak pasti; OPD ini tidak diberi "
+        "peringkat atau kategori di halaman publik. Kumpulkan lebih banyak respons.",
+        "Small sample: only {n} counted responses (the minimum for ranking is {min}). The "
+        "score {score} with its 95% interval {low}–{high} is very uncertain; the public pages "
+        "give this OPD no rank and no category. Collect more responses.",
+    ),
+    "small.row": (
+        "belum cukup data: kurang dari {min} respons, tanpa peringkat dan kategori",
+        "not enough data: fewer than {min} responses, no rank and no category",
+    ),
     "summary.categories": ("Menurut skema {scheme}:", "Under the {scheme} scheme:"),
     "summary.category_line": (
         "{count} OPD ({pct}) kategori {label} ({code})",

@@ -11,6 +11,7 @@ anonymity rules are those of the OPD PDF (:mod:`reports.opd`), applied by the sa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from survey.web.signin import current_user, login_required
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not at start-up
     from reports.charts import ChartImage
     from reports.model import Lang, ScoredWave
+    from reports.texts import Texts
     from scoring import UnitScore
 
 bp = Blueprint("opdhead", __name__)
@@ -73,6 +75,7 @@ class WaveResult:
     wave: Wave
     scored: ScoredWave
     unit: UnitScore | None
+    small: UnitScore | None = None  # scored, but below the wave's min_rank_n: not ranked
 
     @property
     def published(self) -> bool:
@@ -90,7 +93,14 @@ def opd_results(session: Session, *, opd: Opd) -> list[WaveResult]:
     results = []
     for wave in opd_waves(session, opd=opd, statuses=READABLE_STATUSES):
         scored = scored_wave(session, wave=wave)
-        results.append(WaveResult(wave=wave, scored=scored, unit=scored.unit(opd.slug)))
+        results.append(
+            WaveResult(
+                wave=wave,
+                scored=scored,
+                unit=scored.unit(opd.slug),
+                small=scored.small_unit(opd.slug),
+            )
+        )
     return results
 
 
@@ -115,6 +125,25 @@ def trend_chart(results: Sequence[WaveResult], lang: Lang) -> ChartImage | None:
         return None
     latest = next(r for r in reversed(results) if r.unit is not None)
     return draw(points, latest.scored.wave_score().scheme, lang)
+
+
+def _small_notice(ranking: ScoredWave, slug: str, t: Texts, lang: Lang) -> str | None:
+    """The OPD head's notice for an OPD below the wave's min_rank_n: its score, interval, n."""
+    from reports.formatting import Formatter
+
+    small = ranking.small_unit(slug)
+    if small is None:
+        return None
+    f = Formatter(lang)
+    low, high = small.interval.converted()
+    return t(
+        "opd.small_head",
+        n=f.int(small.n),
+        min=ranking.min_rank_n(),
+        score=f.conv(small.converted()),
+        low=f.conv(low) if math.isfinite(low) else "–",
+        high=f.conv(high) if math.isfinite(high) else "–",
+    )
 
 
 # --- Views -----------------------------------------------------------------------------------
@@ -189,7 +218,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
     t = Texts(lang)
     ranking = scored_wave(session, wave=found)
     unit = ranking.unit(item.slug)
-    context: dict[str, Any] = {}
+    context: dict[str, Any] = {"small": _small_notice(ranking, item.slug, t, lang)}
     if unit is not None:
         rows = element_rows(ranking, unit, lang)
         by_code = {r.code: r for r in rows}
