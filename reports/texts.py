@@ -387,6 +387,25 @@ TEXTS: dict[str, tuple[str, str]] = {
         "set of the {k} best (▲) contains, with 95% confidence, every OPD truly among the {k} "
         "best; likewise the set of the {k} lowest (▼).",
     ),
+    "methods.ranks_small": (
+        "Hanya OPD dengan paling sedikit {min} respons terhitung (minimum gelombang ini) yang "
+        "diberi peringkat; OPD dengan lebih sedikit respons tetap diberi skor dan intervalnya "
+        "tetapi tidak ikut dalam perhitungan peringkat, himpunan {k} terbaik dan terendah, "
+        "diagram corong, maupun skor EB, sehingga tidak mengubah rentang peringkat OPD lain. "
+        "Simulasi peringkat memakai sebaran t per OPD dengan varians responden yang "
+        "distabilkan ke arah varians gabungan gelombang: s²* = ((n − 1)·s² + {d0}·s²gabungan) "
+        "/ (n − 1 + {d0}), dengan n − 1 + {d0} derajat bebas, seolah-olah {d0} responden "
+        "tambahan memiliki varians gabungan. Dengan begitu OPD yang kecil, atau yang semua "
+        "jawabannya sama, tidak membuat simulasi meledak.",
+        "Only OPDs with at least {min} counted responses (this wave's minimum) are ranked; OPDs "
+        "with fewer are scored, with their interval, but take no part in the ranks, the sets "
+        "of the {k} best and lowest, the funnel plot or the EB scores, so they do not change "
+        "any other OPD's rank range. The rank draws are t per OPD with the respondent "
+        "variance stabilised toward the wave's pooled variance: s²* = ((n − 1)·s² + "
+        "{d0}·s²pooled) / (n − 1 + {d0}), with n − 1 + {d0} degrees of freedom, as if {d0} more "
+        "respondents had the pooled variance. So a small OPD, or one whose answers are all "
+        "equal, cannot make the draws explode.",
+    ),
     "methods.funnel": (
         "Batas diagram corong (Spiegelhalter, Statistics in Medicine, 2005) mengelilingi rata-"
         "rata tertimbang {target} (nilai konversi), dengan z = 1,96 dan 3,09, dan diperlebar "

@@ -381,6 +381,11 @@ def _readme(
         "intervals, simultaneous rank sets; seed 0). scores.json holds the same objects with "
         "`elements` nested.",
         "",
+        f"OPD dengan kurang dari {wave.min_rank_n} respons dihitung diberi skor tetapi tidak "
+        f"diberi peringkat atau kategori (`ranked` false: belum cukup data). / OPDs with fewer "
+        f"than {wave.min_rank_n} counted responses are scored but not ranked and given no "
+        f"category (`ranked` false: not enough data).",
+        "",
         "| kolom / column | arti | meaning |",
         "| --- | --- | --- |",
     ]
