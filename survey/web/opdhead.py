@@ -11,7 +11,6 @@ anonymity rules are those of the OPD PDF (:mod:`reports.opd`), applied by the sa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -130,20 +129,12 @@ def trend_chart(results: Sequence[WaveResult], lang: Lang) -> ChartImage | None:
 def _small_notice(ranking: ScoredWave, slug: str, t: Texts, lang: Lang) -> str | None:
     """The OPD head's notice for an OPD below the wave's min_rank_n: its score, interval, n."""
     from reports.formatting import Formatter
+    from reports.opd import small_sample_notice
 
     small = ranking.small_unit(slug)
     if small is None:
         return None
-    f = Formatter(lang)
-    low, high = small.interval.converted()
-    return t(
-        "opd.small_head",
-        n=f.int(small.n),
-        min=ranking.min_rank_n(),
-        score=f.conv(small.converted()),
-        low=f.conv(low) if math.isfinite(low) else "–",
-        high=f.conv(high) if math.isfinite(high) else "–",
-    )
+    return small_sample_notice(small, ranking.min_rank_n(), False, t, Formatter(lang))
 
 
 # --- Views -----------------------------------------------------------------------------------
