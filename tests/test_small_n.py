@@ -389,3 +389,26 @@ def test_opd_head_sees_the_score_with_a_small_sample_notice(client, session, pub
     page = unescape(client.get("/kerja/hasil-opd/dishub/uji").get_data(as_text=True))
     assert "Sampel kecil: hanya 2 respons terhitung (minimum untuk peringkat 15)" in page
     assert "Skor 25,00" in page
+
+
+@pytest.mark.parametrize("public", [True, False])
+def test_opd_report_of_a_small_opd(session: Session, published, public: bool) -> None:
+    import pypdf
+
+    from reports.opd import render_opd_pdf
+    from survey.core.reportdata import opd_report_data
+
+    ranking = score_wave(session, wave=published)
+    data = opd_report_data(
+        session, wave=published, ranking=ranking, opd_slug="dishub", public=public
+    )
+    pdf = render_opd_pdf(data, lang="id")
+    words = " ".join(
+        " ".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(pdf)).pages
+    )
+    if public:
+        assert "OPD ini memiliki 2 respons terhitung, kurang dari minimum 15" in words
+        assert "25,00" not in words
+    else:
+        assert "Sampel kecil: hanya 2 respons terhitung (minimum untuk peringkat 15)" in words
+        assert "Skor 25,00" in words
