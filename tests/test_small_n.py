@@ -412,3 +412,30 @@ def test_opd_report_of_a_small_opd(session: Session, published, public: bool) ->
     else:
         assert "Sampel kecil: hanya 2 respons terhitung (minimum untuk peringkat 15)" in words
         assert "Skor 25,00" in words
+
+
+def test_a_wave_where_no_opd_reaches_the_minimum_is_shown_without_error(
+    client, session: Session, opds
+) -> None:
+    from reports.ranking import render_ranking_pdf
+
+    accounts.create_user(session, username="eva", password="rahasia-panjang-1", role="evaluator")
+    wave = create_wave(session, slug="uji", title="Uji", status="open", min_rank_n=None)
+    add_responses(session, wave, "bpbd", fours_and_threes(3, 1))
+    add_responses(session, wave, "rsud", fours_and_threes(4, 0))
+    closed = set_wave_status(session, slug="uji", status="closed")
+    login(client, "eva", "rahasia-panjang-1")
+    assert client.get("/kerja/gelombang/uji").status_code == 200
+    scored = score_wave(session, wave=closed)
+    assert scored.units() == () and len(scored.small_units()) == 2
+    assert render_ranking_pdf(scored, lang="id", top_k=5).startswith(b"%PDF")
+    set_wave_status(session, slug="uji", status="published")
+    response = client.get("/hasil/uji")
+    assert response.status_code == 200
+    page = unescape(response.get_data(as_text=True))
+    assert page.count("belum cukup data: kurang dari 15 respons") == 2  # bpbd and rsud rows
+    assert "2 OPD memiliki kurang dari 15 respons terhitung" in page
+    assert 'class="cat cat-' not in page
+    assert client.get("/hasil/uji/bpbd").status_code == 200
+    data = exports.open_data_zip(session, wave=queries.get_wave(session, slug="uji"))
+    assert data.startswith(b"PK")

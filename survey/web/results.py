@@ -279,6 +279,7 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "unscored": [r for r in rows if r.unit is None and r.small is None],
         "small": [r for r in rows if r.small is not None],
         "min_rank_n": ranking.min_rank_n(),
+        "small_n": (ranking.units() + ranking.small_units())[0].estimate.small_n,
         "k": k,
         "t": t,
         "f": f,

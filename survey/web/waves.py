@@ -286,7 +286,7 @@ def _robustness(wave: Wave) -> tuple[ScoredWave, WaveRobustness] | None:
     if wave.status not in ("closed", "published"):
         return None
     scored = scored_wave(get_session(), wave=wave)
-    if scored.score is None:
+    if scored.score is None or not scored.units():  # nothing ranked (all below min_rank_n)
         return None
     return scored, scored.robustness(TOP_K)
 
