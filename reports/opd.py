@@ -273,6 +273,7 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
             counted=f.int(n),
         ),
     }
+    context["small_notice"] = None
     if small is not None:
         context["small_notice"] = small_sample_notice(
             small, ranking.min_rank_n(), data.public, t, f
