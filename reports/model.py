@@ -200,6 +200,7 @@ SCORE_FIELDS = (
     "funnel_95",
     "funnel_998",
     "shrunken",
+    "ranked",
 )
 
 
@@ -321,8 +322,31 @@ class ScoredWave:
         return self.score
 
     def units(self) -> tuple[UnitScore, ...]:
-        """Return the scored OPDs' scores (empty when nothing was scored)."""
+        """Return the ranked OPDs' scores (empty when nothing was scored).
+
+        OPDs with fewer counted responses than the wave's ``min_rank_n`` are not among them:
+        see :meth:`small_units`.
+        """
         return () if self.score is None else self.score.units
+
+    def small_units(self) -> tuple[UnitScore, ...]:
+        """Return the OPDs scored but not ranked (fewer responses than ``min_rank_n``).
+
+        Public outputs list them with their n and "belum cukup data", without rank or
+        category; only the OPD head's own page and report show their score.
+        """
+        return () if self.score is None else self.score.unranked
+
+    def small_unit(self, slug: str) -> UnitScore | None:
+        """Return the score of an OPD below ``min_rank_n``, or None when it is not one."""
+        for unit in self.small_units():
+            if unit.unit == slug:
+                return unit
+        return None
+
+    def min_rank_n(self) -> int:
+        """Return the minimum counted responses for an OPD to be ranked in this wave."""
+        return 1 if self.score is None else self.score.min_rank_n
 
     def opd(self, slug: str) -> OpdInfo:
         """Return the OPD with this slug (KeyError if it is not in the wave)."""
@@ -361,12 +385,13 @@ class ScoredWave:
     def rows(self) -> list[dict[str, Any]]:
         """Return one dict per OPD, as ``ikm score --format json`` prints them.
 
-        Scored OPDs first, by rank, with ``opd``, ``name``, the fields of
-        :meth:`scoring.UnitScore.as_dict` and ``flagged``; then the OPDs without counted
-        responses, with ``n`` 0 and every score field null.
+        Ranked OPDs first, by rank, with ``opd``, ``name``, the fields of
+        :meth:`scoring.UnitScore.as_dict` and ``flagged``; then the OPDs below ``min_rank_n``
+        (``ranked`` false: their IKM and interval, rank and category null); then the OPDs
+        without counted responses, with ``n`` 0 and every score field null.
         """
         out = []
-        for unit in self.ranked_units():
+        for unit in (*self.ranked_units(), *self.small_units()):
             opd = self.opd(unit.unit)
             data = unit.as_dict()
             data.pop("unit")

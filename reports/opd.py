@@ -219,6 +219,24 @@ def trend_chart(points: Sequence[TrendPoint], scheme: Scheme, lang: Lang) -> Cha
     )
 
 
+def small_sample_notice(
+    small: UnitScore, minimum: int, public: bool, t: Texts, f: Formatter
+) -> str:
+    """What the report says of an OPD below the wave's min_rank_n: publicly n and "belum
+    cukup data"; to its head also the score with its interval."""
+    if public:
+        return t("opd.small_public", n=f.int(small.n), min=minimum)
+    low, high = small.interval.converted()
+    return t(
+        "opd.small_head",
+        n=f.int(small.n),
+        min=minimum,
+        score=f.conv(small.converted()),
+        low=f.conv(low) if math.isfinite(low) else "–",
+        high=f.conv(high) if math.isfinite(high) else "–",
+    )
+
+
 def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     """Return everything the OPD template prints, formatted for `lang`."""
     t = Texts(lang)
@@ -227,7 +245,8 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     opd = data.opd
     unit = data.unit
     count = ranking.scored_count()
-    n = unit.n if unit is not None else 0
+    small = ranking.small_unit(opd.slug) if unit is None else None
+    n = unit.n if unit is not None else small.n if small is not None else 0
     context: dict[str, Any] = {
         "lang": lang,
         "t": t,
@@ -255,6 +274,11 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
             counted=f.int(n),
         ),
     }
+    context["small_notice"] = None
+    if small is not None:
+        context["small_notice"] = small_sample_notice(
+            small, ranking.min_rank_n(), data.public, t, f
+        )
     if unit is None:
         return context
     medians = element_medians(ranking)

@@ -66,6 +66,9 @@ class RankRow:
     sure_bottom: bool = False
     km: int | None = None
     moe: float | None = None
+    # An OPD with counted responses but fewer than the wave's min_rank_n: scored, not ranked
+    # (``unit`` is None); public outputs show its n and "belum cukup data", no category.
+    small: UnitScore | None = None
 
     @property
     def name(self) -> str:
@@ -96,7 +99,8 @@ def _margin(unit: UnitScore, population: int | None, level: float) -> float | No
 
 
 def ranking_rows(data: ScoredWave, top_k: int) -> list[RankRow]:
-    """Every OPD of the wave, scored ones by rank (ties by score, then slug), then the rest.
+    """Every OPD of the wave: ranked ones by rank (ties by score, then slug), then those below
+    the wave's ``min_rank_n`` (``small`` set, ``unit`` None), then those without responses.
 
     The top-K and bottom-K sets are those of `top_k`, recomputed from the rank result when it
     differs from the K the wave was scored with.
@@ -125,6 +129,10 @@ def ranking_rows(data: ScoredWave, top_k: int) -> list[RankRow]:
         )
     # Type error ignored below: only rows with a unit reach here (filtered above).
     rows.sort(key=lambda r: (r.unit.rank, -r.unit.ikm, r.opd.slug))  # type: ignore[union-attr]
+    for small in sorted(data.small_units(), key=lambda u: u.unit):
+        opd = data.opd(small.unit)
+        km = krejcie_morgan(opd.population) if opd.population else None
+        rows.append(RankRow(opd=opd, unit=None, km=km, small=small))
     scored = {r.opd.slug for r in rows}
     for opd in data.opds:
         if opd.slug not in scored:
@@ -388,7 +396,8 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
     best = scored[:k]
     # Type error ignored below: only rows with a unit reach here (filtered above).
     worst = sorted(scored, key=lambda r: (-r.unit.rank, r.unit.ikm, r.opd.slug))[:k]  # type: ignore[union-attr]
-    unscored = [r for r in rows if r.unit is None]
+    unscored = [r for r in rows if r.unit is None and r.small is None]
+    small = [r for r in rows if r.small is not None]
     taken = f.datetime(data.data_taken_at)
     counted = f.int(data.counted)
     alpha = None
@@ -422,6 +431,8 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
         "best": best,
         "worst": worst if count > k else [],
         "unscored": unscored,
+        "small": small,
+        "min_rank_n": data.min_rank_n(),
         "categories": category_counts(data),
         "mean_ikm": mean_ikm,
         "certainty": certainty_paragraphs(

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from scoring import SCHEMES, aggregate_units, score_units
+from scoring import PUBLISHED_RANK_DRAWS, SCHEMES, aggregate_units, score_units
 from scoring.regulation import PERMENPANRB_2017_ELEMENTS
 
 from .model import (
@@ -124,7 +124,7 @@ def sample_ranking(
     scheme_slug: str = "permenpanrb-14-2017",
     bootstrap: int = 0,
     top_k: int = 5,
-    rank_draws: int = 1000,
+    rank_draws: int = PUBLISHED_RANK_DRAWS,
 ) -> ScoredWave:
     """Return a simulated wave of `n_opds` OPDs, scored like a real one.
 

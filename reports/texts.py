@@ -73,6 +73,32 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{count} OPD belum memiliki respons sehingga tidak dinilai: {names}.",
         "{count} {opd_word} had no response and could not be rated: {names}.",
     ),
+    "summary.small": (
+        "{count} OPD memiliki kurang dari {min} respons terhitung sehingga belum cukup data "
+        "untuk diberi peringkat atau kategori: {names}. Mereka tidak ikut dalam perhitungan "
+        "peringkat OPD lain.",
+        "{count} {opd_word} had fewer than {min} counted responses, not enough data to be "
+        "ranked or given a category: {names}. They take no part in the other OPDs' ranks.",
+    ),
+    "small": ("belum cukup data", "not enough data"),
+    "opd.small_public": (
+        "OPD ini memiliki {n} respons terhitung, kurang dari minimum {min} untuk peringkat: "
+        "belum cukup data. OPD ini tidak diberi peringkat atau kategori.",
+        "This OPD has {n} counted responses, fewer than the minimum of {min} for ranking: not "
+        "enough data. It has no rank and no category.",
+    ),
+    "opd.small_head": (
+        "Sampel kecil: hanya {n} respons terhitung (minimum untuk peringkat {min}). Skor "
+        "{score} dengan interval 95% {low}–{high} sangat tidak pasti; OPD ini tidak diberi "
+        "peringkat atau kategori di halaman publik. Kumpulkan lebih banyak respons.",
+        "Small sample: only {n} counted responses (the minimum for ranking is {min}). The "
+        "score {score} with its 95% interval {low}–{high} is very uncertain; the public pages "
+        "give this OPD no rank and no category. Collect more responses.",
+    ),
+    "small.row": (
+        "belum cukup data: kurang dari {min} respons, tanpa peringkat dan kategori",
+        "not enough data: fewer than {min} responses, no rank and no category",
+    ),
     "summary.categories": ("Menurut skema {scheme}:", "Under the {scheme} scheme:"),
     "summary.category_line": (
         "{count} OPD ({pct}) kategori {label} ({code})",
@@ -392,6 +418,25 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Romano, Shaikh & Wilhelm, Review of Economic Studies, 2024), with {draws} draws. The "
         "set of the {k} best (▲) contains, with 95% confidence, every OPD truly among the {k} "
         "best; likewise the set of the {k} lowest (▼).",
+    ),
+    "methods.ranks_small": (
+        "Hanya OPD dengan paling sedikit {min} respons terhitung (minimum gelombang ini) yang "
+        "diberi peringkat; OPD dengan lebih sedikit respons tetap diberi skor dan intervalnya "
+        "tetapi tidak ikut dalam perhitungan peringkat, himpunan {k} terbaik dan terendah, "
+        "diagram corong, maupun skor EB, sehingga tidak mengubah rentang peringkat OPD lain. "
+        "Simulasi peringkat memakai sebaran t per OPD dengan varians responden yang "
+        "distabilkan ke arah varians gabungan gelombang: s²* = ((n − 1)·s² + {d0}·s²gabungan) "
+        "/ (n − 1 + {d0}), dengan n − 1 + {d0} derajat bebas, seolah-olah {d0} responden "
+        "tambahan memiliki varians gabungan. Dengan begitu OPD yang kecil, atau yang semua "
+        "jawabannya sama, tidak membuat simulasi meledak.",
+        "Only OPDs with at least {min} counted responses (this wave's minimum) are ranked; OPDs "
+        "with fewer are scored, with their interval, but take no part in the ranks, the sets "
+        "of the {k} best and lowest, the funnel plot or the EB scores, so they do not change "
+        "any other OPD's rank range. The rank draws are t per OPD with the respondent "
+        "variance stabilised toward the wave's pooled variance: s²* = ((n − 1)·s² + "
+        "{d0}·s²pooled) / (n − 1 + {d0}), with n − 1 + {d0} degrees of freedom, as if {d0} more "
+        "respondents had the pooled variance. So a small OPD, or one whose answers are all "
+        "equal, cannot make the draws explode.",
     ),
     "methods.funnel": (
         "Batas diagram corong (Spiegelhalter, Statistics in Medicine, 2005) mengelilingi rata-"

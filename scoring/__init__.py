@@ -35,13 +35,25 @@ from .planning import (
 from .ranks import RankResult, rank_confidence_sets
 from .robustness import UnitRobustness, WaveRobustness, wave_robustness
 from .schemes import KEPMENPAN_2004, PERMENPANRB_2017, SCHEMES, Category, Scheme
-from .units import ElementScore, UnitScore, WaveScore, score_units
+from .units import (
+    MIN_RANK_N,
+    PUBLISHED_RANK_DRAWS,
+    VARIANCE_PRIOR_DF,
+    ElementScore,
+    UnitScore,
+    WaveScore,
+    score_units,
+    stabilised_variances,
+)
 
 __all__ = [
     "KEPMENPAN_2004",
+    "MIN_RANK_N",
     "PERMENPANRB_2017",
+    "PUBLISHED_RANK_DRAWS",
     "SCHEMES",
     "SMALL_N",
+    "VARIANCE_PRIOR_DF",
     "Aggregates",
     "AlphaResult",
     "BootstrapIntervals",
@@ -77,5 +89,6 @@ __all__ = [
     "sample_size_for_margin",
     "score_units",
     "shrink",
+    "stabilised_variances",
     "wave_robustness",
 ]

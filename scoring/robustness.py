@@ -53,7 +53,7 @@ from .aggregates import Aggregates, merge_aggregates
 from .ikm import IKMResult, ikm
 from .ranks import rank_confidence_sets
 from .schemes import Scheme
-from .units import WaveScore, _pooled_se
+from .units import WaveScore, stabilised_variances
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -360,10 +360,10 @@ class _Ranker:
         self.tau = tau
         self.estimates: list[IKMResult] = [u.estimate for u in score.units]
         self.x = np.array([e.ikm for e in self.estimates])
-        self.df = np.array([max(e.n - 1, 1) for e in self.estimates], dtype=np.float64)
-        self.se = np.array([u.se for u in score.units])
         self.own_se = np.array([e.se() for e in self.estimates])
         self.n = np.array([e.n for e in self.estimates], dtype=np.float64)
+        # The ranked units' se and df exactly as score_units drew them (stabilised).
+        self.se, self.df = stabilised_variances(self.own_se, self.n, score.variance_prior_df)
         self.level = score.confidence_level
         self.draws = score.ranks.draws
         self.p = len(self.estimates)
@@ -398,9 +398,9 @@ class _Ranker:
         agg = self.aggregates[unit.unit]
         merged = merge_aggregates(agg, extreme_ballots(count, agg.k, value, agg.scale_points))
         est = ikm(merged, scheme=self.score.scheme, small_n=unit.estimate.small_n)
-        x, df, own_se, n = self.x.copy(), self.df.copy(), self.own_se.copy(), self.n.copy()
-        x[i], df[i], own_se[i], n[i] = est.ikm, max(est.n - 1, 1), est.se(), est.n
-        se = _pooled_se(own_se, n)
+        x, own_se, n = self.x.copy(), self.own_se.copy(), self.n.copy()
+        x[i], own_se[i], n[i] = est.ikm, est.se(), est.n
+        se, df = stabilised_variances(own_se, n, self.score.variance_prior_df)
         self.evaluations += 1
         if not _USE_LIBRARY:
             better = _dense_better(x, se, df, self.level, self.draws, self.score.seed)

@@ -31,7 +31,29 @@ from .planning import AlphaResult, _alpha_from_cov, cronbach_alpha
 from .ranks import RankResult, rank_confidence_sets
 from .schemes import PERMENPANRB_2017, Category, Scheme
 
-__all__ = ["ElementScore", "UnitScore", "WaveScore", "score_units"]
+__all__ = [
+    "MIN_RANK_N",
+    "PUBLISHED_RANK_DRAWS",
+    "VARIANCE_PRIOR_DF",
+    "ElementScore",
+    "UnitScore",
+    "WaveScore",
+    "score_units",
+    "stabilised_variances",
+]
+
+#: Default per-wave minimum number of respondents for an OPD to be ranked (``Wave.min_rank_n``).
+#: Below it an OPD is scored (its own IKM and interval) but left out of every rank inference.
+MIN_RANK_N = 15
+
+#: Prior degrees of freedom ``d0`` of the variance stabilisation: each ranked unit's respondent
+#: variance is pulled toward the wave's pooled one as if ``d0`` more respondents had the pooled
+#: variance, and its t draws get ``n - 1 + d0`` degrees of freedom (see
+#: :func:`stabilised_variances`).
+VARIANCE_PRIOR_DF = 14
+
+#: Rank draws behind every published table (ranking report, public wave page, open data).
+PUBLISHED_RANK_DRAWS = 10_000
 
 
 def _json_float(value: float) -> float | None:
@@ -90,6 +112,11 @@ class UnitScore:
         single unit).
     shrunken : float
         Empirical-Bayes score on 1..4 (NaN with a single unit).
+    ranked : bool
+        False for a unit with fewer respondents than ``min_rank_n``: it is scored (IKM,
+        interval) but has no rank, rank set, top/bottom membership, funnel position or
+        shrunken score (the rank fields are 0, the sets False), and public outputs show it as
+        "belum cukup data" without a category.
     """
 
     unit: str
@@ -107,6 +134,7 @@ class UnitScore:
     funnel_95: str | None
     funnel_998: str | None
     shrunken: float
+    ranked: bool = True
 
     @property
     def n(self) -> int:
@@ -144,6 +172,8 @@ class UnitScore:
         """
         low, high = self.interval.converted()
         category = self.category()
+        if not self.ranked:
+            return self._unranked_dict(low, high)
         return {
             "unit": self.unit,
             "n": self.n,
@@ -167,15 +197,48 @@ class UnitScore:
             "funnel_95": self.funnel_95,
             "funnel_998": self.funnel_998,
             "shrunken": _json_float(self.shrunken),
-            "elements": {
-                e.code: {
-                    "nrr": _json_float(e.nrr),
-                    "ci_low": _json_float(e.interval.low),
-                    "ci_high": _json_float(e.interval.high),
-                    "n": e.n,
-                }
-                for e in self.elements
-            },
+            "ranked": True,
+            "elements": self._elements_dict(),
+        }
+
+    def _elements_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            e.code: {
+                "nrr": _json_float(e.nrr),
+                "ci_low": _json_float(e.interval.low),
+                "ci_high": _json_float(e.interval.high),
+                "n": e.n,
+            }
+            for e in self.elements
+        }
+
+    def _unranked_dict(self, low: float, high: float) -> dict[str, Any]:
+        """A unit below ``min_rank_n``: its own score and interval, no rank, no category."""
+        return {
+            "unit": self.unit,
+            "n": self.n,
+            "ikm": self.ikm,
+            "ikm_converted": self.converted(),
+            "ci_low": _json_float(low),
+            "ci_high": _json_float(high),
+            "ci_method": self.interval.method,
+            "unreliable": True,
+            "category": None,
+            "category_label": None,
+            "category_label_en": None,
+            "crosses_boundary": None,
+            "rank": None,
+            "rank_ci_low": None,
+            "rank_ci_high": None,
+            "rank_marginal_low": None,
+            "rank_marginal_high": None,
+            "in_top_set": None,
+            "in_bottom_set": None,
+            "funnel_95": None,
+            "funnel_998": None,
+            "shrunken": None,
+            "ranked": False,
+            "elements": self._elements_dict(),
         }
 
 
@@ -186,7 +249,11 @@ class WaveScore:
     Attributes
     ----------
     units : tuple of UnitScore
-        In the order of the input mapping (units with respondents only).
+        The ranked units (respondents >= ``min_rank_n``), in the order of the input mapping.
+        Ranks, rank sets, top/bottom sets, funnel and shrinkage are over these only.
+    unranked : tuple of UnitScore
+        Units with respondents but fewer than ``min_rank_n`` (``ranked`` False): scored, never
+        ranked, and they change nothing in the ranked units' inference.
     unscored : tuple of str
         Units without any respondent (no IKM).
     scheme : Scheme
@@ -203,6 +270,9 @@ class WaveScore:
     kruskal : KruskalResult or None
         Kruskal-Wallis across units on respondents' mean scores (only with rows).
     seed : int
+    min_rank_n : int
+    variance_prior_df : float
+        ``d0`` of :func:`stabilised_variances` (0 = no stabilisation).
     """
 
     units: tuple[UnitScore, ...]
@@ -216,19 +286,23 @@ class WaveScore:
     alpha: AlphaResult | None
     kruskal: KruskalResult | None
     seed: int
+    unranked: tuple[UnitScore, ...] = ()
+    min_rank_n: int = 1
+    variance_prior_df: float = 0.0
 
     def unit(self, unit_id: str) -> UnitScore:
-        """Return the score of one unit."""
-        for u in self.units:
+        """Return the score of one unit (ranked or not)."""
+        for u in self.units + self.unranked:
             if u.unit == unit_id:
                 return u
         raise KeyError(unit_id)
 
     def mean_ikm(self) -> float:
-        """The wave's one overall average: the plain mean of the units' IKMs (1..4).
+        """The wave's one overall average: the plain mean of the ranked units' IKMs.
 
-        Every unit counts once, whatever its number of respondents ("rata-rata IKM seluruh
-        OPD"). The summary, the charts and the funnel's centre line all use this value.
+        Every ranked unit counts once, whatever its number of respondents ("rata-rata IKM
+        seluruh OPD"); units below ``min_rank_n`` (``unranked``) are left out, as they are of
+        the funnel. The summary, the charts and the funnel's centre line all use this value.
         """
         return float(np.mean([u.ikm for u in self.units]))
 
@@ -250,14 +324,6 @@ def _unit_rng(seed: int, unit: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(unit.encode())]))
 
 
-def _plug_in_se(estimates: Sequence[IKMResult]) -> NDArray[np.float64]:
-    """Each unit's se; where it is 0 or undefined, the pooled respondent sd / sqrt(n)."""
-    return _pooled_se(
-        np.array([e.se() for e in estimates]),
-        np.array([e.n for e in estimates], dtype=np.float64),
-    )
-
-
 def _pooled_se(se: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.float64]:
     """:func:`_plug_in_se` from the units' own se and n (robustness swaps one unit's in)."""
     ok = np.isfinite(se) & (se > 0) & (n >= 2)
@@ -271,6 +337,39 @@ def _pooled_se(se: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.fl
     else:
         se = np.where(ok, se, 0.0)
     return se
+
+
+def stabilised_variances(
+    se: NDArray[np.float64], n: NDArray[np.float64], prior_df: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Standard errors and t degrees of freedom for the rank draws, stabilised toward the pool.
+
+    Each unit's respondent variance ``s2_i = se_i^2 n_i`` (exact with no missing answers) is
+    pulled toward the pooled one ``s2_p = sum((n_i - 1) s2_i) / sum(n_i - 1)`` (over the units
+    given, with ``n_i >= 2`` and a finite se)::
+
+        s2_i* = ((n_i - 1) s2_i + d0 s2_p) / (n_i - 1 + d0),   se_i* = sqrt(s2_i* / n_i)
+
+    and its draws are t with ``n_i - 1 + d0`` degrees of freedom: the scaled-inverse-chi-square
+    posterior of a unit's variance with a prior worth ``d0`` respondents at the pooled variance
+    (Smyth's moderated t). A unit with 2 respondents thus gets 15 df, not 1, so no unit's draws
+    explode; a unit whose answers are all equal gets a positive se. A unit without a variance
+    estimate (se undefined) gets ``s2_p`` and ``d0`` df. ``prior_df = 0`` gives the unit's own se
+    (the pooled plug-in where it is 0 or undefined) and ``max(n - 1, 1)`` df.
+    """
+    se = np.asarray(se, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    plain_df = np.maximum(n - 1, 1.0)
+    if prior_df < 0 or not math.isfinite(prior_df):
+        raise ValueError(f"variance_prior_df must be finite and >= 0, got {prior_df!r}")
+    ok = np.isfinite(se) & (n >= 2)
+    if prior_df == 0 or not ok.any():
+        return _pooled_se(se, n), plain_df
+    own = np.where(ok, se**2 * n, 0.0)
+    dfi = np.where(ok, n - 1, 0.0)
+    pooled = float(np.sum(dfi * own) / np.sum(dfi))
+    s2 = (dfi * own + prior_df * pooled) / (dfi + prior_df)
+    return np.sqrt(s2 / n), dfi + prior_df
 
 
 def _unit_intervals(
@@ -348,6 +447,8 @@ def score_units(
     rank_draws: int = 1000,
     element_codes: Sequence[str] | None = None,
     small_n: int = SMALL_N,
+    min_rank_n: int = 1,
+    variance_prior_df: float = VARIANCE_PRIOR_DF,
     tau2_method: Literal["reml", "dl"] = "reml",
     overdispersion: Literal["additive", "multiplicative", "none"] = "additive",
 ) -> WaveScore:
@@ -373,12 +474,22 @@ def score_units(
     top_k : int, optional
         k of the top-k and bottom-k confidence sets (default 5).
     rank_draws : int, optional
-        Draws for the rank critical values (default 1000). The draws are t with n - 1 degrees
-        of freedom per unit (see ``df`` in :func:`~scoring.ranks.rank_confidence_sets`).
+        Draws for the rank critical values (default 1000; published tables use
+        :data:`PUBLISHED_RANK_DRAWS`). The draws are t per unit with the stabilised se and
+        ``n - 1 + variance_prior_df`` degrees of freedom (:func:`stabilised_variances`).
     element_codes : sequence of str, optional
         Element codes (default ``U1``..``Uk``).
     small_n : int, optional
         Small-sample threshold (default 15).
+    min_rank_n : int, optional
+        Units with fewer respondents are scored but not ranked (``WaveScore.unranked``): no
+        rank set, no top/bottom set, no funnel or shrinkage, and no effect on the ranked
+        units' inference (default 1: every scored unit is ranked; a wave's is
+        ``Wave.min_rank_n``, default
+        :data:`MIN_RANK_N`).
+    variance_prior_df : float, optional
+        ``d0`` of the variance stabilisation for ranks, funnel and shrinkage (default
+        :data:`VARIANCE_PRIOR_DF`; 0 = each unit's own variance).
     tau2_method : {"reml", "dl"}, optional
         Between-unit variance for shrinkage (default REML).
     overdispersion : {"additive", "multiplicative", "none"}, optional
@@ -427,6 +538,14 @@ def score_units(
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
     if bootstrap and rows is None:
         raise ValueError("bootstrap needs rows")
+    if isinstance(min_rank_n, bool) or int(min_rank_n) != min_rank_n or min_rank_n < 1:
+        raise ValueError(f"min_rank_n must be a whole number >= 1, got {min_rank_n!r}")
+    if (
+        isinstance(variance_prior_df, bool)
+        or not math.isfinite(variance_prior_df)
+        or variance_prior_df < 0
+    ):
+        raise ValueError(f"variance_prior_df must be finite and >= 0, got {variance_prior_df!r}")
     row_arrays: dict[str, np.ndarray] = {}
     if rows is not None:
         for unit, r in rows.items():
@@ -450,26 +569,37 @@ def score_units(
     unscored = tuple(u for u, a in aggregates.items() if a.n == 0)
     if not scored:
         raise ValueError("no unit has any respondent")
-    estimates = [ikm(aggregates[u], scheme=scheme, small_n=small_n) for u in scored]
+    all_estimates = {u: ikm(aggregates[u], scheme=scheme, small_n=small_n) for u in scored}
+    # Units below min_rank_n are scored but take no part in any rank inference: the ranked
+    # units' rank sets are exactly those of the wave without them (same seed).
+    ranked = [u for u in scored if aggregates[u].n >= min_rank_n]
+    small = [u for u in scored if aggregates[u].n < min_rank_n]
+    estimates = [all_estimates[u] for u in ranked]
     values = np.array([e.ikm for e in estimates])
-    se = _plug_in_se(estimates)
-    p = len(scored)
+    se, df = stabilised_variances(
+        np.array([e.se() for e in estimates]),
+        np.array([e.n for e in estimates], dtype=np.float64),
+        float(variance_prior_df),
+    )
+    p = len(ranked)
     tau = min(int(top_k), p)
 
-    # t draws with n - 1 degrees of freedom: each se is estimated from few respondents.
-    df = np.array([max(e.n - 1, 1) for e in estimates], dtype=np.float64)
     # Rank inference is the costliest step and NumPy releases the GIL in it, so it runs in a
     # worker thread while the intervals, funnel, shrinkage, alpha and Kruskal-Wallis are
     # computed here; the result does not depend on the order.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(
-            rank_confidence_sets,
-            values,
-            se,
-            confidence_level=confidence_level,
-            draws=rank_draws,
-            rng=seed,
-            df=df,
+        pending = (
+            pool.submit(
+                rank_confidence_sets,
+                values,
+                se,
+                confidence_level=confidence_level,
+                draws=rank_draws,
+                rng=seed,
+                df=df,
+            )
+            if p
+            else None
         )
         comparable = p >= 2 and bool(np.all(se > 0))
         # Centred on the wave's one overall average (WaveScore.mean_ikm), not on the
@@ -483,29 +613,33 @@ def score_units(
         pos95 = fun.position(0.95) if fun is not None else None
         pos998 = fun.position(0.998) if fun is not None else None
         shrunken = shr.shrunken() if shr is not None else np.full(p, np.nan)
-        intervals = [
-            _unit_intervals(
+        intervals = {
+            unit: _unit_intervals(
                 unit, est, row_arrays, bootstrap, confidence_level, seed, points, small_n
             )
-            for unit, est in zip(scored, estimates, strict=True)
-        ]
+            for unit, est in all_estimates.items()
+        }
         alpha, kruskal = _wave_tests(aggregates, row_arrays, scored, k)
-        ranks = pending.result()
-    top, bottom = ranks.tau_best(tau), ranks.tau_worst(tau)
+        ranks = pending.result() if pending is not None else _no_ranks(confidence_level, rank_draws)
+    top = ranks.tau_best(tau) if p else np.zeros(0, dtype=bool)
+    bottom = ranks.tau_worst(tau) if p else np.zeros(0, dtype=bool)
 
-    results = []
-    for i, (unit, est) in enumerate(zip(scored, estimates, strict=True)):
-        interval, element_intervals = intervals[i]
-        elements = tuple(
+    def elements_of(unit: str) -> tuple[ElementScore, ...]:
+        est = all_estimates[unit]
+        element_intervals = intervals[unit][1]
+        return tuple(
             ElementScore(code, float(est.nrr[j]), int(est.n_answers[j]), element_intervals[j])
             for j, code in enumerate(codes)
         )
+
+    results = []
+    for i, (unit, est) in enumerate(zip(ranked, estimates, strict=True)):
         results.append(
             UnitScore(
                 unit=unit,
                 estimate=est,
-                interval=interval,
-                elements=elements,
+                interval=intervals[unit][0],
+                elements=elements_of(unit),
                 se=float(se[i]),
                 rank=int(ranks.rank[i]),
                 rank_low=int(ranks.low[i]),
@@ -521,6 +655,27 @@ def score_units(
                 shrunken=float(shrunken[i]),
             )
         )
+    unranked = tuple(
+        UnitScore(
+            unit=unit,
+            estimate=all_estimates[unit],
+            interval=intervals[unit][0],
+            elements=elements_of(unit),
+            se=float(all_estimates[unit].se()),
+            rank=0,
+            rank_low=0,
+            rank_high=0,
+            rank_marginal_low=0,
+            rank_marginal_high=0,
+            in_top_set=False,
+            in_bottom_set=False,
+            funnel_95=None,
+            funnel_998=None,
+            shrunken=float("nan"),
+            ranked=False,
+        )
+        for unit in small
+    )
 
     return WaveScore(
         units=tuple(results),
@@ -534,4 +689,23 @@ def score_units(
         alpha=alpha,
         kruskal=kruskal,
         seed=int(seed),
+        unranked=unranked,
+        min_rank_n=int(min_rank_n),
+        variance_prior_df=float(variance_prior_df),
+    )
+
+
+def _no_ranks(confidence_level: float, draws: int) -> RankResult:
+    """The rank result of a wave where no unit reaches ``min_rank_n``: nothing ranked."""
+    empty_int = np.zeros(0, dtype=np.int64)
+    return RankResult(
+        estimates=np.zeros(0),
+        rank=empty_int,
+        low=empty_int,
+        high=empty_int,
+        marginal_low=empty_int,
+        marginal_high=empty_int,
+        surely_better=np.zeros((0, 0), dtype=bool),
+        confidence_level=float(confidence_level),
+        draws=int(draws),
     )

@@ -10,6 +10,7 @@ database session) between requests as no real browser ever would.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -273,6 +274,21 @@ def add_opd(
     )
 
 
+# The minimum n for ranking of the tests' waves: they hold a handful of responses per OPD, and
+# what they test (ranks, sets, categories) needs those OPDs ranked; a real wave's default is 15.
+TINY_WAVE_MIN_RANK_N = 2
+
+
+def set_min_rank_n(session: Session, *, slug: str, min_rank_n: int) -> Wave:
+    """Set a wave's minimum n for ranking through the wave service (audited), as the form does."""
+    wave = waves.find_wave(session, slug=slug)
+    settings = dataclasses.replace(
+        waves.current_settings(session, wave=wave), min_rank_n=min_rank_n
+    )
+    waves.update_wave(session, wave=wave, settings=settings, actor=None)
+    return waves.find_wave(session, slug=slug)
+
+
 def create_wave(
     session: Session,
     *,
@@ -287,8 +303,13 @@ def create_wave(
     period_start: date | None = None,
     period_end: date | None = None,
     simulated: bool = False,
+    min_rank_n: int | None = TINY_WAVE_MIN_RANK_N,
 ) -> Wave:
-    """Create a wave through the wave service (None: every active OPD) and move it to ``status``."""
+    """Create a wave through the wave service (None: every active OPD) and move it to ``status``.
+
+    The tests' waves are tiny, so ``min_rank_n`` defaults to :data:`TINY_WAVE_MIN_RANK_N`
+    (every OPD with 2 responses is ranked); None gives the service's default (15).
+    """
     if opd_slugs is None:
         opd_slugs = [opd.slug for opd in queries.list_opds(session, active_only=True)]
     chosen = tuple(opd_slugs)
@@ -302,6 +323,7 @@ def create_wave(
         scheme_slug=scheme_slug,
         targets=dict.fromkeys(chosen, target_n),
         simulated=simulated,
+        min_rank_n=min_rank_n,
     )
     wave = waves.create_wave(session, slug=slug, settings=settings, actor=None)
     return set_wave_status(session, slug=wave.slug, status=status)

@@ -35,6 +35,7 @@ SCORE_KEYS = {
     "unreliable", "category", "category_label", "category_label_en", "crosses_boundary",
     "rank", "rank_ci_low", "rank_ci_high", "rank_marginal_low", "rank_marginal_high",
     "in_top_set", "in_bottom_set", "funnel_95", "funnel_998", "shrunken", "elements",
+    "ranked",  # false: below the wave's min_rank_n (belum cukup data)
 }  # fmt: skip
 
 

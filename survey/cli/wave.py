@@ -46,6 +46,13 @@ wave_group = AppGroup("wave", help="Create, open, close and list survey waves.")
     show_default=True,
     help="Visit codes: off, optional (answers with a code are marked verified) or required.",
 )
+@click.option(
+    "--min-rank-n",
+    type=int,
+    default=waves.MIN_RANK_N_DEFAULT,
+    show_default=True,
+    help="OPDs with fewer counted responses are scored but not ranked (whole number >= 2).",
+)
 def wave_create_command(
     slug: str,
     title: str,
@@ -56,6 +63,7 @@ def wave_create_command(
     start: datetime | None,
     end: datetime | None,
     verification: str,
+    min_rank_n: int,
 ) -> None:
     """Create a wave (as a draft) over some or all OPDs with the default questionnaire."""
     opd_slugs: tuple[str, ...] | None = None
@@ -79,6 +87,7 @@ def wave_create_command(
             scheme_slug=scheme,
             targets=dict.fromkeys(opd_slugs, target),
             verification=verification,
+            min_rank_n=min_rank_n,
         )
         wave = waves.create_wave(session, slug=slug, settings=settings, actor=None)
         covered = len(queries.wave_opds(session, wave=wave))
@@ -97,10 +106,22 @@ def wave_create_command(
     type=click.Choice(VERIFICATION_MODES),
     help="Visit codes: off, optional or required.",
 )
+@click.option(
+    "--min-rank-n",
+    type=int,
+    help="OPDs with fewer counted responses are scored but not ranked (whole number >= 2).",
+)
 def wave_edit_command(
-    slug: str, title: str | None, evaluator: str | None, verification: str | None
+    slug: str,
+    title: str | None,
+    evaluator: str | None,
+    verification: str | None,
+    min_rank_n: int | None,
 ) -> None:
-    """Change a wave's title, evaluator or verification (refused once it is published)."""
+    """Change a wave's title, evaluator, verification or minimum n for ranking.
+
+    Refused once it is published.
+    """
     with _database() as session:
         wave = _wave(session, slug)
         current = waves.current_settings(session, wave=wave)
@@ -111,6 +132,8 @@ def wave_edit_command(
             changes["evaluator"] = evaluator.strip() or None
         if verification is not None:
             changes["verification"] = verification
+        if min_rank_n is not None:
+            changes["min_rank_n"] = min_rank_n
         settings = dataclasses.replace(current, **changes)
         changed = waves.update_wave(session, wave=wave, settings=settings, actor=None)
         click.echo(f"Wave {slug} changed" if changed else f"Wave {slug}: nothing to change")

@@ -267,6 +267,12 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
         "position against the 99.8% funnel limits (above, below, inside)",
     ),
     "shrunken": ("IKM empirical Bayes (1–4)", "empirical-Bayes IKM (1–4)"),
+    "ranked": (
+        "diberi peringkat (false: belum cukup data, respons di bawah minimum gelombang; "
+        "tanpa peringkat dan kategori)",
+        "ranked (false: not enough data, responses below the wave's minimum; no rank and "
+        "no category)",
+    ),
 }
 
 
@@ -380,6 +386,11 @@ def _readme(
         "bersarang. / Each OPD's scores as `ikm score` gives them (respondent-clustered 95% "
         "intervals, simultaneous rank sets; seed 0). scores.json holds the same objects with "
         "`elements` nested.",
+        "",
+        f"OPD dengan kurang dari {wave.min_rank_n} respons dihitung diberi skor tetapi tidak "
+        f"diberi peringkat atau kategori (`ranked` false: belum cukup data). / OPDs with fewer "
+        f"than {wave.min_rank_n} counted responses are scored but not ranked and given no "
+        f"category (`ranked` false: not enough data).",
         "",
         "| kolom / column | arti | meaning |",
         "| --- | --- | --- |",

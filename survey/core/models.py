@@ -129,6 +129,8 @@ class Wave(SQLModel, table=True):
     verification: str = Field(
         default="off", max_length=8, sa_column_kwargs={"server_default": "off"}
     )
+    # OPDs with fewer counted responses are scored but not ranked ("belum cukup data").
+    min_rank_n: int = Field(default=15, sa_column_kwargs={"server_default": "15"})
 
 
 # An OPD covered by a wave, with its target sample size.

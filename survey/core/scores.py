@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from reports.formatting import format_number
 from reports.model import ElementInfo, OpdInfo, ScoredWave
+from scoring.units import PUBLISHED_RANK_DRAWS
 from survey.core import queries
 from survey.core.answers import read_wave_answers
 from survey.core.database import engine_of
@@ -121,7 +122,7 @@ def score_wave(
     bootstrap: int = 0,
     top_k: int = 5,
     confidence_level: float = 0.95,
-    rank_draws: int = 1000,
+    rank_draws: int = PUBLISHED_RANK_DRAWS,
     wave_tests: bool = True,
     verified_only: bool = False,
 ) -> ScoredWave:
@@ -218,6 +219,7 @@ def score_wave(
             top_k=min(top_k, len(present)),
             rank_draws=rank_draws,
             element_codes=codes,
+            min_rank_n=wave.min_rank_n,
         )
     return ScoredWave(
         title=wave.title,
@@ -314,6 +316,8 @@ def to_table(report: ScoredWave) -> str:
             for label, flag in (("top", row["in_top_set"]), ("bottom", row["in_bottom_set"]))
             if flag
         )
+        if row.get("ranked") is False:
+            sets = f"not enough data to rank (n < {report.min_rank_n()})"
         lines.append(
             f"{row['rank'] if row['rank'] is not None else '–':>4} {rank_set:>13} "
             f"{row['opd'][:24]:<24} {row['n']:>5} {_num(row['ikm'], 3):>6} "

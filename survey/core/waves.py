@@ -83,12 +83,18 @@ define(
         "wave-verification-unknown": (
             "verification must be one of {modes} (visit codes), not {value!r}"
         ),
+        "wave-min-rank-n": (
+            "the minimum n for ranking must be a whole number from {low} to {high}, not {value!r}"
+        ),
     }
 )
 
 RESERVED_SLUGS = ("baru",)  # /kerja/gelombang/baru is the create form
 TYPICAL_SD = 12.0  # points on the converted 25..100 scale, for the margin of error shown
 MIN_IKM, MAX_IKM = 1.0, 4.0
+# Wave.min_rank_n: OPDs with fewer counted responses are scored but not ranked.
+MIN_RANK_N_DEFAULT = 15
+MIN_RANK_N_LOW, MIN_RANK_N_HIGH = 2, 100_000
 STATUS_ACTIONS = {
     "open": ("open", "wave.open"),
     "close": ("closed", "wave.close"),
@@ -160,6 +166,17 @@ class WaveSettings:
     simulated: bool = False  # demo data (only a new wave takes it; every page says so)
     # Visit codes: "off", "optional" or "required"; None keeps the wave's ("off" when new).
     verification: str | None = None
+    # Minimum counted responses for an OPD to be ranked; None keeps the wave's (15 when new).
+    min_rank_n: int | None = None
+
+
+def valid_min_rank_n(value: object) -> bool:
+    """Whether a minimum n for ranking is a whole number in the allowed range."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and MIN_RANK_N_LOW <= value <= MIN_RANK_N_HIGH
+    )
 
 
 def check_settings(settings: WaveSettings) -> dict[str, Problem]:
@@ -187,6 +204,14 @@ def check_settings(settings: WaveSettings) -> dict[str, Problem]:
             "verification",
             modes=", ".join(VERIFICATION_MODES),
             value=mode,
+        )
+    if settings.min_rank_n is not None and not valid_min_rank_n(settings.min_rank_n):
+        errors["min_rank_n"] = problem(
+            "wave-min-rank-n",
+            "min_rank_n",
+            low=MIN_RANK_N_LOW,
+            high=MIN_RANK_N_HIGH,
+            value=settings.min_rank_n,
         )
     start, end = settings.period_start, settings.period_end
     if start is not None and end is not None and end < start:
@@ -304,6 +329,7 @@ def snapshot(session: Session, *, wave: Wave) -> dict[str, Any]:
         "opds": sorted(opd.slug for opd, _link in links),
         "targets": {opd.slug: link.target_n for opd, link in sorted(links, key=_by_slug)},
         "verification": wave.verification,
+        "min_rank_n": wave.min_rank_n,
     }
 
 
@@ -320,6 +346,7 @@ def current_settings(session: Session, *, wave: Wave) -> WaveSettings:
         scheme_slug=scheme.slug if scheme else None,
         targets={opd.slug: link.target_n for opd, link in links},
         verification=wave.verification,
+        min_rank_n=wave.min_rank_n,
     )
 
 
@@ -445,6 +472,9 @@ def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: s
         scheme_id=int(scheme.id or 0),
         simulated=settings.simulated,
         verification=settings.verification or "off",
+        min_rank_n=(
+            MIN_RANK_N_DEFAULT if settings.min_rank_n is None else int(settings.min_rank_n)
+        ),
     )
     session.add(wave)
     session.flush()
@@ -499,6 +529,8 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     wave.scheme_id = int(scheme.id or 0)
     if settings.verification is not None:
         wave.verification = settings.verification
+    if settings.min_rank_n is not None:
+        wave.min_rank_n = int(settings.min_rank_n)
     session.add(wave)
     links = {opd.slug: link for opd, link in queries.wave_opds(session, wave=wave)}
     for opd in removed:

@@ -176,7 +176,14 @@ def dashboard_data(
                 target=opd.target_n,
                 flagged=opd.flagged,
                 last_at=last.get(opd.slug),
-                score=data if counted >= MIN_RESPONSES and data.get("ikm") is not None else None,
+                # Below the wave's min_rank_n there is no category to show either.
+                score=(
+                    data
+                    if counted >= MIN_RESPONSES
+                    and data.get("ikm") is not None
+                    and data.get("ranked") is not False
+                    else None
+                ),
             )
         )
     rows.sort(key=lambda r: (r.name.casefold(), r.slug))

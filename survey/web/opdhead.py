@@ -30,6 +30,7 @@ from survey.web.signin import current_user, login_required
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not at start-up
     from reports.charts import ChartImage
     from reports.model import Lang, ScoredWave
+    from reports.texts import Texts
     from scoring import UnitScore
 
 bp = Blueprint("opdhead", __name__)
@@ -75,6 +76,7 @@ class WaveResult:
     wave: Wave
     scored: ScoredWave
     unit: UnitScore | None
+    small: UnitScore | None = None  # scored, but below the wave's min_rank_n: not ranked
 
     @property
     def published(self) -> bool:
@@ -92,7 +94,14 @@ def opd_results(session: Session, *, opd: Opd) -> list[WaveResult]:
     results = []
     for wave in opd_waves(session, opd=opd, statuses=READABLE_STATUSES):
         scored = scored_wave(session, wave=wave)
-        results.append(WaveResult(wave=wave, scored=scored, unit=scored.unit(opd.slug)))
+        results.append(
+            WaveResult(
+                wave=wave,
+                scored=scored,
+                unit=scored.unit(opd.slug),
+                small=scored.small_unit(opd.slug),
+            )
+        )
     return results
 
 
@@ -141,6 +150,17 @@ def change_context(session: Session, *, wave: Wave, opd_slug: str, lang: Lang) -
         "change_reason": reason,
         "signed": lambda value: signed(value, lang),
     }
+
+
+def _small_notice(ranking: ScoredWave, slug: str, t: Texts, lang: Lang) -> str | None:
+    """The OPD head's notice for an OPD below the wave's min_rank_n: its score, interval, n."""
+    from reports.formatting import Formatter
+    from reports.opd import small_sample_notice
+
+    small = ranking.small_unit(slug)
+    if small is None:
+        return None
+    return small_sample_notice(small, ranking.min_rank_n(), False, t, Formatter(lang))
 
 
 # --- Views -----------------------------------------------------------------------------------
@@ -224,7 +244,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
     t = Texts(lang)
     ranking = scored_wave(session, wave=found)
     unit = ranking.unit(item.slug)
-    context: dict[str, Any] = {}
+    context: dict[str, Any] = {"small": _small_notice(ranking, item.slug, t, lang)}
     if unit is not None:
         rows = element_rows(ranking, unit, lang)
         by_code = {r.code: r for r in rows}

@@ -353,6 +353,11 @@ def _code_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             value=v.get("value"),
         ),
         "wave-verification-unknown": lambda: _("Pilih mati, opsional, atau wajib."),
+        "wave-min-rank-n": lambda: _(
+            "Minimum responden untuk peringkat harus bilangan bulat dari %(low)s sampai %(high)s.",
+            low=v.get("low"),
+            high=format_number(v.get("high"), 0),
+        ),
         "kiosk-label-required": lambda: _("Isi label perangkat, misalnya Loket 1."),
         "kiosk-label-too-long": lambda: _(
             "Label perangkat berisi %(length)s karakter (paling banyak %(limit)s).",

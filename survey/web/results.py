@@ -285,7 +285,10 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "ranking": ranking,
         "rows": rows,
         "scored": [r for r in rows if r.unit is not None],
-        "unscored": [r for r in rows if r.unit is None],
+        "unscored": [r for r in rows if r.unit is None and r.small is None],
+        "small": [r for r in rows if r.small is not None],
+        "min_rank_n": ranking.min_rank_n(),
+        "small_n": (ranking.units() + ranking.small_units())[0].estimate.small_n,
         "k": k,
         "t": t,
         "f": f,
@@ -357,7 +360,10 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     switch = verified_switch(session, wave=found)
     ranking = scored_wave(session, wave=found, verified_only=switch is not None and switch.on)
     unit = ranking.unit(item.slug)
-    context: dict[str, Any] = {}
+    context: dict[str, Any] = {
+        "small": ranking.small_unit(item.slug),
+        "min_rank_n": ranking.min_rank_n(),
+    }
     if unit is not None:
         context = {
             "row": rank_row(ranking, item.slug),

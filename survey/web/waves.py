@@ -117,6 +117,7 @@ def _initial_data(wave: Wave | None) -> dict[str, Any]:
         data["questionnaire"] = str(queries.default_questionnaire(session).id)
         data["opds"] = [opd.slug for opd in wave_service.form_opds(session, wave=None)]
         data["verification"] = "off"
+        data["min_rank_n"] = str(wave_service.MIN_RANK_N_DEFAULT)
         return data
     scheme = session.get(CategoryScheme, wave.scheme_id)
     data.update(
@@ -127,6 +128,7 @@ def _initial_data(wave: Wave | None) -> dict[str, Any]:
         questionnaire=str(wave.questionnaire_id),
         scheme=scheme.slug if scheme else DEFAULT_SCHEME_SLUG,
         verification=wave.verification,
+        min_rank_n=str(wave.min_rank_n),
     )
     data["opds"] = []
     for opd, link in queries.wave_opds(session, wave=wave):
@@ -166,6 +168,7 @@ FIELD_ORDER = (
     "scheme_name",
     "category-",
     "verification",
+    "min_rank_n",
 )
 
 
@@ -283,7 +286,7 @@ def _robustness(wave: Wave) -> tuple[ScoredWave, WaveRobustness] | None:
     if wave.status not in ("closed", "published"):
         return None
     scored = scored_wave(get_session(), wave=wave)
-    if scored.score is None:
+    if scored.score is None or not scored.units():  # nothing ranked (all below min_rank_n)
         return None
     return scored, scored.robustness(TOP_K)
 

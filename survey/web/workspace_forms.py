@@ -109,6 +109,16 @@ def whole_target(text: str | None) -> int | None:
     return None
 
 
+def min_rank_value(text: str | None) -> int | None:
+    """Return a minimum n for ranking typed in a form (whole number in range), else None."""
+    text = (text or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        value = int(text)
+        if wave_service.valid_min_rank_n(value):
+            return value
+    return None
+
+
 class IsoDateField(DateField):
     """A date typed as YYYY-MM-DD (what ``<input type="date">`` sends); blank is None."""
 
@@ -219,6 +229,21 @@ class WaveForm(WorkspaceForm):
         ],
     )
 
+    # Blank (a post without the field) keeps the wave's setting, 15 for a new wave.
+    min_rank_n = StringField(filters=[strip, cut(32)])
+
+    def validate_min_rank_n(self, field: Field) -> None:
+        """Refuse anything but blank or a whole number in the allowed range."""
+        if field.data and min_rank_value(field.data) is None:
+            raise ValidationError(
+                _(
+                    "Minimum responden untuk peringkat harus bilangan bulat dari %(low)s "
+                    "sampai %(high)s.",
+                    low=wave_service.MIN_RANK_N_LOW,
+                    high=format_number(wave_service.MIN_RANK_N_HIGH, 0),
+                )
+            )
+
     def validate_period_end(self, field: Field) -> None:
         """Refuse an end before the start."""
         start = self.period_start.data
@@ -308,6 +333,7 @@ class WaveForm(WorkspaceForm):
             targets=self.targets(),
             compute_targets=bool(self.compute_targets.data),
             verification=self.verification.data or None,
+            min_rank_n=min_rank_value(self.min_rank_n.data),
         )
 
 
