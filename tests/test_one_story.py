@@ -183,7 +183,10 @@ def _bpbd_like() -> WaveScore:
         aggs[f"opd{i:02d}"] = aggregate(answers)
     aggs["top"] = aggregate(np.clip(np.rint(rng.normal(3.95, 0.3, size=(40, 9))), 1, 4))
     aggs["bpbd"] = aggregate(np.array([[4] * 9, [4] * 8 + [3], [4] * 9, [3] * 9], dtype=float))
-    return score_units(aggs, rank_draws=1000, seed=0)
+    # Unstabilised variances (variance_prior_df=0), as when the issue was filed: with the
+    # stabilised ones BPBD's own tiny variance no longer puts it outside the funnel, and this
+    # test is about the "clearly" rule meeting such a contradiction.
+    return score_units(aggs, rank_draws=1000, seed=0, variance_prior_df=0)
 
 
 def _rows(score: WaveScore) -> list[RankRow]:
