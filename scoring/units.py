@@ -464,8 +464,13 @@ def score_units(
             df=df,
         )
         comparable = p >= 2 and bool(np.all(se > 0))
-        fun = funnel(values, se, overdispersion=overdispersion) if comparable else None
+        # One tau^2 per wave: the funnel's additive limits use the shrinkage's.
         shr = shrink(values, se, method=tau2_method) if comparable else None
+        fun = (
+            funnel(values, se, overdispersion=overdispersion, tau2=shr.tau2)
+            if shr is not None
+            else None
+        )
         pos95 = fun.position(0.95) if fun is not None else None
         pos998 = fun.position(0.998) if fun is not None else None
         shrunken = shr.shrunken() if shr is not None else np.full(p, np.nan)
