@@ -38,9 +38,11 @@ __all__ = [
     "DEFF_THRESHOLD",
     "ChannelShare",
     "DesignEffect",
+    "UnitDesign",
     "channel_shares",
     "day_design_effect",
     "response_rate",
+    "unit_design",
     "widen_interval",
 ]
 
@@ -193,4 +195,56 @@ def channel_shares(channels: Iterable[str]) -> tuple[ChannelShare, ...]:
     return tuple(
         ChannelShare(channel, count, count / total)
         for channel, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
+@dataclass(frozen=True)
+class UnitDesign:
+    """How one unit's sample was collected.
+
+    Attributes
+    ----------
+    unit : str
+    n : int
+        Respondents with at least one IKM answer.
+    population : int or None
+        People the unit serves in the period, when known.
+    rate : float or None
+        n / population.
+    channels : tuple of ChannelShare
+    effect : DesignEffect
+        Of clustering by survey day.
+    """
+
+    unit: str
+    n: int
+    population: int | None
+    rate: float | None
+    channels: tuple[ChannelShare, ...]
+    effect: DesignEffect
+
+
+def unit_design(
+    unit: str,
+    values: ArrayLike,
+    days: Sequence[Hashable],
+    channels: Iterable[str],
+    population: int | None = None,
+) -> UnitDesign:
+    """Response rate, channel shares and day design effect of one unit.
+
+    Examples
+    --------
+    >>> d = unit_design("a", [1, 2, 3, 4], [1, 1, 2, 2], ["qr"] * 4, population=40)
+    >>> d.rate, round(d.effect.deff, 4)
+    (0.1, 1.7778)
+    """
+    effect = day_design_effect(values, days)
+    return UnitDesign(
+        unit=str(unit),
+        n=effect.n,
+        population=population,
+        rate=response_rate(effect.n, population),
+        channels=channel_shares(channels),
+        effect=effect,
     )
