@@ -66,7 +66,9 @@ def test_three_units_equal_variances_by_hand():
 
 def test_tau2_zero_pools_everyone_to_the_mean():
     # Spread smaller than chance: REML tau^2 = 0, every unit is shrunk all the way.
-    res = posterior(["a", "b", "c"], [3.0, 3.02, 2.98], [0.1, 0.1, 0.2], scheme=PERMENPANRB_2017, top_k=1)
+    res = posterior(
+        ["a", "b", "c"], [3.0, 3.02, 2.98], [0.1, 0.1, 0.2], scheme=PERMENPANRB_2017, top_k=1
+    )
     assert reml_tau2([3.0, 3.02, 2.98], [0.01, 0.01, 0.04]) == 0.0
     assert res.tau2 == 0.0
     w = np.array([100, 100, 25])

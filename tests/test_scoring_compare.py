@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from scoring.bayes import reml_tau2
 from scoring import (
     AlphaResult,
     cronbach_alpha,
@@ -20,6 +19,7 @@ from scoring import (
     sample_size_for_margin,
     shrink,
 )
+from scoring.bayes import reml_tau2
 
 # --- funnel plot ----------------------------------------------------------------------------
 

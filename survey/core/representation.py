@@ -48,8 +48,9 @@ def wave_design(session: Session, *, wave: Wave) -> Mapping[str, UnitDesign]:
     values: dict[int, list[float]] = defaultdict(list)
     days: dict[int, list[date]] = defaultdict(list)
     channels: dict[int, list[str]] = defaultdict(list)
-    for opd_id, submitted_at, channel, *answers in session.exec(query).all():
-        given = [a for a in answers if a is not None]
+    for row in session.exec(query).all():
+        opd_id, submitted_at, channel = row[0], row[1], row[2]
+        given = [int(a) for a in row[3:] if a is not None]
         if int(opd_id) not in by_id or not given:
             continue
         values[opd_id].append(sum(given) / len(given))
