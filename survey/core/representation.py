@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -48,7 +49,8 @@ def wave_design(session: Session, *, wave: Wave) -> Mapping[str, UnitDesign]:
     values: dict[int, list[float]] = defaultdict(list)
     days: dict[int, list[date]] = defaultdict(list)
     channels: dict[int, list[str]] = defaultdict(list)
-    for row in session.exec(query).all():
+    rows: list[Any] = list(session.exec(query).all())
+    for row in rows:
         opd_id, submitted_at, channel = row[0], row[1], row[2]
         given = [int(a) for a in row[3:] if a is not None]
         if int(opd_id) not in by_id or not given:
