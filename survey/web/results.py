@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not
     from reports.model import Lang, ScoredWave
     from reports.ranking import RankRow
     from scoring import UnitScore
+    from scoring.design import UnitDesign
 
 bp = Blueprint("results", __name__)
 
@@ -133,6 +134,13 @@ def scored_wave(session: Session, *, wave: Wave, verified_only: bool = False) ->
         what=("scores", verified_only),
         make=lambda: score_wave(session, wave=wave, seed=SEED, verified_only=verified_only),
     )
+
+
+def wave_design_of(session: Session, *, wave: Wave) -> Mapping[str, UnitDesign]:
+    """How each OPD's sample of the wave was collected (representativeness), cached."""
+    from survey.core.representation import wave_design
+
+    return cached(session, wave=wave, what="design", make=lambda: wave_design(session, wave=wave))
 
 
 def wave_charts(
@@ -265,6 +273,7 @@ def finite(value: float | None) -> bool:
 def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: Lang) -> dict:
     """Everything the public ranking page prints besides the wave itself."""
     from reports.formatting import Formatter
+    from reports.posterior import posterior_section
     from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
     from reports.texts import Texts
 
@@ -283,6 +292,7 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "categories": category_counts(ranking),
         "certainty": certainty_paragraphs(rows, k, t, f),
         "charts": charts,
+        "posterior": posterior_section(ranking, lang=lang),
     }
 
 
