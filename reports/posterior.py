@@ -333,6 +333,8 @@ def posterior_section(
             "rank": _t(t, "col.rank"),
         },
         "rows": rows,
+        # With K at least the number of OPDs, everyone is among the best K: nothing to show.
+        "show_sets": k < len(result.units),
     }
 
 
@@ -370,7 +372,7 @@ def unit_posterior_view(
             p=_prob(u.p_good, f),
         ),
     ]
-    if len(result.units) > 1:
+    if result.top_k < len(result.units):
         sentences.append(
             _t(
                 t,
