@@ -209,7 +209,7 @@ def to_converted(value: float, points: int = 4) -> float:
     Examples
     --------
     >>> to_converted(3.0), to_converted(3.0, 5)
-    (75.0, 81.25)
+    (75.0, 62.5)
     """
     return 25 + 75 * (value - 1) / (points - 1)
 
