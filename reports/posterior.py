@@ -61,13 +61,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "probability": (
         "Peluang di sini dihitung menurut model statistik dari data survei ini. Peluang 80% "
-        "berarti: menurut model, dengan data ini, pernyataan itu benar kira-kira 8 banding 10 "
-        "— bukan kepastian. Model menganggap skor sebenarnya OPD-OPD tersebar normal di "
-        "sekitar rata-rata; bila anggapan itu keliru, peluangnya pun bisa keliru.",
+        "berarti: menurut model dan data ini, pernyataan itu kira-kira 8 dari 10 mungkin "
+        "benar — bukan kepastian. Model menganggap skor sebenarnya OPD-OPD tersebar normal "
+        "di sekitar rata-rata; bila anggapan itu keliru, peluangnya pun bisa keliru.",
         "The probabilities here are computed by a statistical model from this survey's data. "
-        "A probability of 80% means: by the model, given these data, the statement is true "
-        "about 8 times in 10 — not a certainty. The model assumes the OPDs' true scores are "
-        "spread normally around the average; if that is wrong, so may be the probabilities.",
+        "A probability of 80% means: by the model and these data, the statement is about 8 "
+        "in 10 likely to be true — not a certainty. The model assumes the OPDs' true scores "
+        "are spread normally around the average; if that is wrong, so may be the "
+        "probabilities.",
     ),
     "tau0": (
         "Menurut model, perbedaan antar-OPD tidak lebih besar daripada yang dapat terjadi "
@@ -78,12 +79,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "method": (
         "Model normal-normal: ragam skor sebenarnya antar-OPD τ² = {tau2} (REML, pada skala "
-        "IKM 1–{points}; τ² yang sama dipakai untuk batas diagram corong), rata-rata {mu}. "
+        "IKM 1–{points}; τ² yang sama dipakai untuk batas diagram corong), rata-rata menurut "
+        "model {mu} (tertimbang, bobot 1/(se² + τ²)). "
         "Interval 95% adalah interval posterior dengan τ² dianggap diketahui, sehingga sedikit "
         "terlalu sempit bila OPD-nya sedikit. Peluang termasuk {k} terbaik atau terendah "
         "dihitung dari {draws} simulasi (seed {seed}); perkiraan peringkat dihitung tepat.",
         "Normal-normal model: variance of the OPDs' true scores τ² = {tau2} (REML, on the IKM "
-        "scale 1–{points}; the funnel plot's limits use the same τ²), average {mu}. The 95% "
+        "scale 1–{points}; the funnel plot's limits use the same τ²), model average {mu} "
+        "(weighted by 1/(se² + τ²)). The 95% "
         "intervals are posterior intervals with τ² taken as known, so they are a little too "
         "narrow when there are few OPDs. The probabilities of being among the {k} best or "
         "lowest come from {draws} simulations (seed {seed}); the expected ranks are exact.",
@@ -104,7 +107,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.n": ("n", "n"),
     "col.own": ("Skor sendiri", "Own score"),
     "col.adjusted": ("Skor disesuaikan", "Adjusted score"),
-    "col.interval": ("Interval 95%", "95% interval"),
+    "col.interval": ("Interval 95% menurut model", "95% interval (model)"),
     "col.good": ("Peluang {code} atau lebih baik", "Probability {code} or better"),
     "col.top": ("Peluang {k} terbaik", "Probability {k} best"),
     "col.bottom": ("Peluang {k} terendah", "Probability {k} lowest"),
@@ -116,10 +119,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "its own score is {own} from {n} respondents.",
     ),
     "unit.moved": (
-        "Skor ini ditarik {share} dari skor sendiri ke arah rata-rata semua OPD ({mu}): "
+        "Skor ini ditarik {share} dari skor sendiri ke arah rata-rata semua OPD menurut "
+        "model ({mu}): "
         "makin sedikit responden, makin kuat tarikannya.",
         "This score is pulled {share} of the way from the OPD's own score toward the average "
-        "of all OPDs ({mu}): the fewer the respondents, the stronger the pull.",
+        "of all OPDs by the model ({mu}): the fewer the respondents, the stronger the pull.",
     ),
     "unit.good": (
         "Peluang OPD ini sebenarnya berada di kategori {code} ({label}) atau lebih baik: {p}.",
