@@ -27,7 +27,8 @@ from sqlmodel import Session, select
 from survey_helpers import add_responses, set_wave_status
 
 from reports.formatting import format_number
-from reports.posterior import to_converted
+from reports.posterior import posterior_of, posterior_section, to_converted, unit_posterior_view
+from reports.sample import sample_ranking
 from scoring.bayes import posterior
 from scoring.schemes import PERMENPANRB_2017
 from survey.core.models import Opd, Wave
@@ -157,3 +158,32 @@ def test_ranking_pdf_prints_both_sections(client, runner, published) -> None:
     assert f"6,67 {widened_bpbd(runner)} (diperlebar)" in document
     assert "kios 50%, web/QR 50%" in document
     assert "5,0%" in document
+
+
+def test_english_wave_page(client, published) -> None:
+    page = unescape(client.get("/hasil/uji-2026?lang=en").get_data(as_text=True))
+    assert "Adjusted scores (empirical Bayes)" in page
+    assert "pulled more strongly toward the average" in page
+    u = expected_posterior().unit("dishub")
+    assert f'<td class="num adjusted">{format_number(to_converted(u.mean), "en", 1)}</td>' in page
+
+
+def test_section_with_sets_and_left_out_opds() -> None:
+    data = sample_ranking(8, seed=3)
+    slugs = [u.unit for u in data.units()]
+    section = posterior_section(data, leave_out={slugs[0]})
+    assert section is not None and section["show_sets"]
+    ranks = [r["sort"] for r in section["rows"]]
+    assert ranks == sorted(ranks)  # by expected rank
+    assert slugs[0] not in {r["slug"] for r in section["rows"]}
+    name = data.opd(slugs[0]).short_name or data.opd(slugs[0]).name
+    assert section["left_out"] == f"Tidak dimodelkan (belum cukup data untuk diperingkat): {name}."
+    result = posterior_of(data, {slugs[0]})
+    assert result is not None and result.top_k == 5
+    for row in section["rows"]:
+        u = result.unit(row["slug"])
+        shown = round(100 * u.p_top)
+        assert row["top"] in (f"{shown}%", "> 99%", "< 1%")
+    view = unit_posterior_view(data, slugs[0], leave_out={slugs[0]})
+    assert view is not None
+    assert view["sentences"] == ["OPD ini belum cukup data untuk dimodelkan dan diperingkat."]
