@@ -364,10 +364,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "methods.funnel": (
         "Batas diagram corong (Spiegelhalter, Statistics in Medicine, 2005) mengelilingi rata-"
         "rata tertimbang {target} (nilai konversi), dengan z = 1,96 dan 3,09, dan diperlebar "
-        "untuk keragaman nyata antar-OPD (faktor φ = {phi}, τ² = {tau2}).",
+        "untuk keragaman nyata antar-OPD dengan τ² = {tau2} (REML, τ² yang sama dengan skor "
+        "EB); faktor dispersi Spiegelhalter φ = {phi} hanya sebagai keterangan.",
         "The funnel limits (Spiegelhalter, Statistics in Medicine, 2005) surround the "
         "precision-weighted mean {target} (converted), with z = 1.96 and 3.09, widened for "
-        "real differences between OPDs (φ = {phi}, τ² = {tau2}).",
+        "real differences between OPDs with τ² = {tau2} (REML, the same τ² as the EB scores); "
+        "Spiegelhalter's dispersion factor φ = {phi} is given for information only.",
     ),
     "methods.shrinkage": (
         "Skor EB: estimasi Bayes empiris normal-normal, ragam antar-OPD τ² = {tau2} (skala "
