@@ -107,8 +107,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.n": ("n", "n"),
     "col.own": ("Skor sendiri", "Own score"),
     "col.adjusted": ("Skor disesuaikan", "Adjusted score"),
-    "col.interval": ("Interval 95% menurut model", "95% interval (model)"),
-    "col.good": ("Peluang {code} atau lebih baik", "Probability {code} or better"),
+    "col.interval": ("Interval 95% (model)", "95% interval (model)"),
+    "col.good": ("Peluang {code} atau lebih", "Probability {code} or better"),
     "col.top": ("Peluang {k} terbaik", "Probability {k} best"),
     "col.bottom": ("Peluang {k} terendah", "Probability {k} lowest"),
     "col.rank": ("Perkiraan peringkat", "Expected rank"),
@@ -157,11 +157,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Efek desain Kish: deff = 1 + (m − 1)·ICC, dengan hari survei sebagai klaster, m = "
         "Σn²/N (rata-rata ukuran klaster berbobot) dan ICC dari ANOVA satu arah atas skor "
         "rata-rata tiap responden per hari (ICC negatif dianggap 0). Dengan satu hari saja, "
-        "ICC tidak dapat dihitung dan deff = 1.",
+        "ICC tidak dapat dihitung dan deff = 1. Jalur: web/QR (pindai kode), kios (perangkat "
+        "terdaftar), impor (jawaban enumerator atau kertas yang diunggah).",
         "Kish's design effect: deff = 1 + (m − 1)·ICC, with survey days as clusters, m = "
         "Σn²/N (the size-weighted mean cluster size) and the ICC from a one-way ANOVA of each "
         "respondent's mean score by day (a negative ICC counts as 0). With a single day the "
-        "ICC cannot be estimated and deff = 1.",
+        "ICC cannot be estimated and deff = 1. Channels: web/QR (scanned code), kiosk "
+        "(enrolled device), import (enumerator or paper answers uploaded).",
     ),
     "design.col.population": ("Populasi dilayani", "Population served"),
     "design.col.rate": ("Tingkat respons", "Response rate"),
@@ -198,7 +200,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "channel.qr": ("web/QR", "web/QR"),
     "channel.kiosk": ("kios", "kiosk"),
-    "channel.import": ("impor (enumerator/kertas)", "import (enumerator/paper)"),
+    "channel.import": ("impor", "import"),
 }
 
 
@@ -332,8 +334,8 @@ def posterior_section(
             "adjusted": _t(t, "col.adjusted"),
             "interval": _t(t, "col.interval"),
             "good": _t(t, "col.good", code=result.good.code),
-            "top": _t(t, "col.top", k=kw),
-            "bottom": _t(t, "col.bottom", k=kw),
+            "top": _t(t, "col.top", k=k),
+            "bottom": _t(t, "col.bottom", k=k),
             "rank": _t(t, "col.rank"),
         },
         "rows": rows,

@@ -155,7 +155,7 @@ def test_ranking_pdf_prints_both_sections(client, runner, published) -> None:
     for u in result.units:
         assert f"{num(to_converted(u.estimate))} {num(to_converted(u.mean))}" in document
     assert "Keterwakilan responden" in document
-    assert f"6,67 {widened_bpbd(runner)} (diperlebar)" in document
+    assert f"6,67 {widened_bpbd(runner)} diperlebar" in document
     assert "kios 50%, web/QR 50%" in document
     assert "5,0%" in document
 
