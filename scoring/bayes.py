@@ -144,7 +144,24 @@ def category_bounds(
     >>> [(c.code, round(b, 6)) for c, b in category_bounds(PERMENPANRB_2017)]
     [('A', 3.5324), ('B', 3.0644), ('C', 2.6), ('D', 1.0)]
     """
-    categorize = scheme.categorize if isinstance(scheme, Scheme) else scheme
+    ask = scheme.categorize if isinstance(scheme, Scheme) else scheme
+    first = ask(float(low))
+
+    def categorize(x: float) -> Category:
+        # A scheme defined on a narrower scale (1..4) than the questionnaire's refuses the
+        # values beyond it: those lie above its top bound, so they take its top category.
+        try:
+            return ask(x)
+        except ValueError:
+            return first if x <= low else top
+
+    if isinstance(scheme, Scheme):
+        top = scheme.categories[0]
+    else:
+        try:
+            top = ask(float(high))
+        except ValueError:
+            top = first
     order: list[Category] = []
     if isinstance(scheme, Scheme):
         order = list(scheme.categories)

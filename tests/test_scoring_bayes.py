@@ -142,6 +142,16 @@ def test_category_bounds_come_from_the_scheme():
     assert res.good.code == "B" and res.good_bound == 3.2
 
 
+def test_a_five_point_scale_never_fails():
+    # The 1..4 scheme refuses IKMs above 4; they lie above its top bound (category A).
+    bounds = category_bounds(PERMENPANRB_2017, low=1.0, high=5.0)
+    assert [b for _, b in bounds] == [3.5324, 3.0644, 2.6, 1.0]
+    res = posterior(["a", "b", "c"], [4.6, 3.9, 2.2], [0.1, 0.1, 0.2], scheme=PERMENPANRB_2017,
+                    scale=(1.0, 5.0), top_k=1)  # fmt: skip
+    assert dict(res.unit("a").category_probs)["A"] == pytest.approx(1.0)
+    assert res.unit("a").expected_rank < res.unit("c").expected_rank
+
+
 def test_wave_posterior_uses_the_waves_one_tau2():
     rng = np.random.default_rng(0)
     aggs = {f"opd-{i}": aggregate(rng.integers(1 + (i > 1), 5, size=(30, 9))) for i in range(4)}
