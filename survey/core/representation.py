@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from scoring.design import UnitDesign, unit_design
 from survey.core import queries
-from survey.core.models import Response, Wave
+from survey.core.models import Opd, Response, Wave
 
 __all__ = ["wave_design"]
 
@@ -31,8 +31,13 @@ def _day(moment: datetime) -> date:
     return aware.astimezone(ZONE).date()
 
 
-def wave_design(session: Session, *, wave: Wave) -> Mapping[str, UnitDesign]:
-    """Return, per OPD slug of the wave with a counted response, how its sample was collected."""
+def wave_design(
+    session: Session, *, wave: Wave, opd: Opd | None = None
+) -> Mapping[str, UnitDesign]:
+    """Return, per OPD slug of the wave with a counted response, how its sample was collected.
+
+    With `opd`, only that OPD's responses are read (its head's page needs no other).
+    """
     positions = [
         e.position
         for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)
@@ -46,6 +51,8 @@ def wave_design(session: Session, *, wave: Wave) -> Mapping[str, UnitDesign]:
         .where(Response.wave_id == wave.id, Response.status == "counted")
         .order_by(col(Response.id))
     )
+    if opd is not None:
+        query = query.where(Response.opd_id == opd.id)
     values: dict[int, list[float]] = defaultdict(list)
     days: dict[int, list[date]] = defaultdict(list)
     channels: dict[int, list[str]] = defaultdict(list)

@@ -216,7 +216,10 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
             "comments": visible_comments(list(comments_of(responses)), unit.n),
             "posterior": unit_posterior_view(ranking, item.slug, lang=lang),
             "design": design_unit_view(
-                ranking, item.slug, wave_design_of(session, wave=found).get(item.slug), lang=lang
+                ranking,
+                item.slug,
+                wave_design_of(session, wave=found, opd=item).get(item.slug),
+                lang=lang,
             ),
         }
     return render_template(

@@ -31,7 +31,7 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, select
 
 from survey.core import queries
-from survey.core.models import Response, Wave
+from survey.core.models import Opd, Response, Wave
 from survey.web.database import get_session
 from survey.web.i18n import current_language
 
@@ -136,11 +136,18 @@ def scored_wave(session: Session, *, wave: Wave, verified_only: bool = False) ->
     )
 
 
-def wave_design_of(session: Session, *, wave: Wave) -> Mapping[str, UnitDesign]:
-    """How each OPD's sample of the wave was collected (representativeness), cached."""
+def wave_design_of(
+    session: Session, *, wave: Wave, opd: Opd | None = None
+) -> Mapping[str, UnitDesign]:
+    """How each OPD's sample of the wave (or one OPD's) was collected, cached."""
     from survey.core.representation import wave_design
 
-    return cached(session, wave=wave, what="design", make=lambda: wave_design(session, wave=wave))
+    return cached(
+        session,
+        wave=wave,
+        what=("design", None if opd is None else opd.slug),
+        make=lambda: wave_design(session, wave=wave, opd=opd),
+    )
 
 
 def wave_charts(
