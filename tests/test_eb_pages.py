@@ -32,6 +32,7 @@ from reports.sample import sample_ranking
 from scoring.bayes import posterior
 from scoring.schemes import PERMENPANRB_2017
 from survey.core.models import Opd, Wave
+from survey.core.representation import wave_design
 
 DAY1 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 in Jakarta
 DAY2 = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
@@ -187,3 +188,20 @@ def test_section_with_sets_and_left_out_opds() -> None:
     view = unit_posterior_view(data, slugs[0], leave_out={slugs[0]})
     assert view is not None
     assert view["sentences"] == ["OPD ini belum cukup data untuk dimodelkan dan diperingkat."]
+
+
+def test_survey_days_are_jakarta_days(session: Session, open_wave) -> None:
+    # 16:30 UTC is 23:30 in Jakarta on 2 March; 17:30 UTC is 00:30 on 3 March: two survey
+    # days (one in UTC). Day means 4 and 2, no spread within: ICC = 1, deff = m = 2.
+    late, after_midnight = (datetime(2026, 3, 2, h, 30, tzinfo=UTC) for h in (16, 17))
+    add_responses(session, open_wave, "rsud", [[4] * 9] * 2, submitted_at=late)
+    add_responses(session, open_wave, "rsud", [[2] * 9] * 2, submitted_at=after_midnight,
+                  channel="kiosk")  # fmt: skip
+    add_responses(session, open_wave, "rsud", [[None] * 9], submitted_at=DAY1)  # no IKM answer
+    design = wave_design(session, wave=open_wave)
+    assert list(design) == ["rsud"]
+    rsud = design["rsud"]
+    assert (rsud.n, rsud.effect.days) == (4, 2)
+    assert rsud.effect.icc == 1.0 and rsud.effect.deff == 2.0
+    assert rsud.population is None and rsud.rate is None
+    assert [(c.channel, c.count) for c in rsud.channels] == [("kiosk", 2), ("qr", 2)]
