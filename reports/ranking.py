@@ -11,18 +11,20 @@ words when the data cannot tell the best K apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from scoring import Category, UnitScore, krejcie_morgan, margin_of_error
+from scoring.design import UnitDesign
 
 from . import charts
 from .charts import ChartImage, chart_image
 from .formatting import MISSING, Formatter
 from .model import Lang, OpdInfo, ScoredWave
+from .posterior import design_rows, posterior_section
 from .render import html_to_pdf, render, w3c_date
 from .story import bonferroni_z, clear_positions
 from .texts import Texts
@@ -374,7 +376,13 @@ def _nrr_table(data: ScoredWave, rows: Sequence[RankRow], f: Formatter) -> dict[
     return {"rows": table_rows, "median": cells(medians), "median_ikm": f.score(median_ikm)}
 
 
-def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> dict[str, Any]:
+def ranking_context(
+    data: ScoredWave,
+    *,
+    lang: Lang = "id",
+    top_k: int = 5,
+    design: Mapping[str, UnitDesign] | None = None,
+) -> dict[str, Any]:
     """Return everything the ranking template prints, formatted for `lang`.
 
     Parameters
@@ -383,6 +391,9 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
     lang : {"id", "en"}
     top_k : int
         K of the best-K and worst-K tables and confidence sets (clamped to the OPDs scored).
+    design : mapping of str to UnitDesign, optional
+        How each OPD's sample was collected (:func:`survey.core.representation.wave_design`);
+        without it the representativeness table is left out.
     """
     if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
         raise ValueError(f"top_k must be a whole number >= 1, got {top_k!r}")
@@ -447,6 +458,8 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
         "robustness_rows": robustness_rows(data, k, t, f) if count else [],
         "alpha": alpha,
         "kruskal": kruskal,
+        "posterior": posterior_section(data, lang=lang) if count else None,
+        "design": design_rows(data, design, lang=lang) if count and design else None,
         "small_n": score.units[0].estimate.small_n if count else 15,
         "scale_points": next(iter(data.aggregates.values())).scale_points if data.aggregates else 4,
         "simulated": data.simulated,
@@ -459,7 +472,13 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
     }
 
 
-def render_ranking_pdf(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> bytes:
+def render_ranking_pdf(
+    data: ScoredWave,
+    *,
+    lang: Lang = "id",
+    top_k: int = 5,
+    design: Mapping[str, UnitDesign] | None = None,
+) -> bytes:
     """Render the ranking report of a wave as PDF bytes.
 
     Parameters
@@ -470,10 +489,13 @@ def render_ranking_pdf(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -
         Report language (Bahasa Indonesia by default).
     top_k : int
         K of the "best K" and "lowest K" (default 5).
+    design : mapping of str to UnitDesign, optional
+        How each OPD's sample was collected (the representativeness table).
 
     Returns
     -------
     bytes
         A tagged PDF (PDF/UA-1) with embedded fonts; the same input gives the same bytes.
     """
-    return html_to_pdf(render("ranking.html", ranking_context(data, lang=lang, top_k=top_k)))
+    context = ranking_context(data, lang=lang, top_k=top_k, design=design)
+    return html_to_pdf(render("ranking.html", context))

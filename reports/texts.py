@@ -441,17 +441,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "methods.funnel": (
         "Batas diagram corong (Spiegelhalter, Statistics in Medicine, 2005) mengelilingi rata-"
         "rata IKM seluruh OPD {target} (nilai konversi; setiap OPD berbobot sama), dengan "
-        "z = 1,96 dan 3,09 per OPD, dan diperlebar untuk keragaman nyata antar-OPD (faktor "
-        "φ = {phi}, τ² = {tau2}). OPD disebut berbeda nyata dari rata-rata hanya bila berada "
-        "di luar batas dengan koreksi Bonferroni untuk {p} OPD (z = {z}) dan rentang "
-        "peringkat simultannya tidak mencapai {k} terendah (bila di atas) atau {k} terbaik "
-        "(bila di bawah).",
+        "z = 1,96 dan 3,09 per OPD, dan diperlebar untuk keragaman nyata antar-OPD dengan "
+        "τ² = {tau2} (REML, τ² yang sama dengan skor EB; faktor dispersi Spiegelhalter "
+        "φ = {phi} hanya sebagai keterangan). OPD disebut berbeda nyata dari rata-rata hanya "
+        "bila berada di luar batas dengan koreksi Bonferroni untuk {p} OPD (z = {z}) dan "
+        "rentang peringkat simultannya tidak mencapai {k} terendah (bila di atas) atau {k} "
+        "terbaik (bila di bawah).",
         "The funnel limits (Spiegelhalter, Statistics in Medicine, 2005) surround the average "
         "IKM of all OPDs {target} (converted; each OPD weighted equally), with z = 1.96 and "
-        "3.09 per OPD, widened for real differences between OPDs (φ = {phi}, τ² = {tau2}). "
-        "An OPD is called clearly different from the average only outside the limits with a "
-        "Bonferroni correction for {p} OPDs (z = {z}) and when its simultaneous rank range "
-        "does not reach the {k} lowest (if above) or the {k} best (if below).",
+        "3.09 per OPD, widened for real differences between OPDs with τ² = {tau2} (REML, the "
+        "same τ² as the EB scores; Spiegelhalter's dispersion factor φ = {phi} is given for "
+        "information only). An OPD is called clearly different from the average only outside "
+        "the limits with a Bonferroni correction for {p} OPDs (z = {z}) and when its "
+        "simultaneous rank range does not reach the {k} lowest (if above) or the {k} best "
+        "(if below).",
     ),
     "methods.shrinkage": (
         "Skor EB: estimasi Bayes empiris normal-normal, ragam antar-OPD τ² = {tau2} (skala "

@@ -8,9 +8,11 @@ statistics), :mod:`~scoring.ikm` (IKM, NRRs, analytic and bootstrap intervals),
 :mod:`~scoring.ranks` (confidence sets for ranks), :mod:`~scoring.compare` (funnel plot,
 shrinkage, Kruskal-Wallis), :mod:`~scoring.planning` (sample size, margin of error, Cronbach's
 alpha), :mod:`~scoring.units` (:func:`score_units`, a whole wave at once),
-:mod:`~scoring.perception` (extra perception questions, scored apart from the IKM) and
-:mod:`~scoring.regulation` (the regulation's nine elements and answer labels, the one copy) and
-:mod:`~scoring.robustness` (how many extreme ballots would change a category or a rank set).
+:mod:`~scoring.perception` (extra perception questions, scored apart from the IKM),
+:mod:`~scoring.regulation` (the regulation's nine elements and answer labels, the one copy),
+:mod:`~scoring.robustness` (how many extreme ballots would change a category or a rank set),
+:mod:`~scoring.bayes` (the one REML tau^2, empirical-Bayes posteriors, expected ranks) and
+:mod:`~scoring.design` (response rates, channels, design effect of clustering by day).
 """
 
 from .aggregates import Aggregates, aggregate, aggregate_units, merge_aggregates

@@ -18,9 +18,10 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
+from scipy import stats
 
 from .aggregates import _check_answers
+from .bayes import reml_tau2
 
 __all__ = [
     "FunnelResult",
@@ -125,6 +126,7 @@ def funnel(
     target: float | None = None,
     overdispersion: Overdispersion = "additive",
     winsor: float = 0.1,
+    tau2: float | None = None,
 ) -> FunnelResult:
     """Funnel-plot limits with Spiegelhalter's (2005) overdispersion adjustment.
 
@@ -132,7 +134,9 @@ def funnel(
     quantiles; phi = mean(z_w^2). With I units and weights w_i = 1 / se_i^2:
 
     - ``"additive"`` (default): random-effects limits target +- z sqrt(se^2 + tau^2), with
-      tau^2 = max(0, (I phi - (I - 1)) / (sum w - sum w^2 / sum w)). Chosen as the default
+      tau^2 the project's one REML estimate (:func:`scoring.bayes.reml_tau2`, the same as
+      :func:`shrink`; Spiegelhalter's moment estimate from phi would be a second tau^2 for the
+      same wave, so it is not used) or the `tau2` given. Chosen as the default
       because its limits stay open for units with many respondents, which the multiplicative
       version would flag for differences too small to matter;
     - ``"multiplicative"``: target +- z sqrt(phi) se, phi floored at 1;
@@ -147,6 +151,9 @@ def funnel(
     overdispersion : {"additive", "multiplicative", "none"}, optional
     winsor : float, optional
         Fraction winsorised at each end (default 0.1, as Spiegelhalter).
+    tau2 : float, optional
+        Between-unit variance for the additive limits (default: :func:`reml_tau2` of the
+        estimates); pass the wave's one tau^2 when it is already computed.
 
     Returns
     -------
@@ -158,6 +165,7 @@ def funnel(
     >>> round(res.target, 4), res.position(0.998).tolist()
     (3.0545, ['inside', 'inside', 'inside', 'inside', 'inside'])
     """
+    between = tau2
     y, s = _estimates_and_se(estimates, se, 2)
     if overdispersion not in ("additive", "multiplicative", "none"):
         raise ValueError(
@@ -174,8 +182,9 @@ def funnel(
     phi = float(np.mean(np.clip(z, lo, hi) ** 2))
     tau2 = 0.0
     if overdispersion == "additive":
-        count = y.size
-        tau2 = max(0.0, (count * phi - (count - 1)) / (np.sum(w) - np.sum(w * w) / np.sum(w)))
+        tau2 = reml_tau2(y, s * s) if between is None else float(between)
+        if not (np.isfinite(tau2) and tau2 >= 0):
+            raise ValueError(f"tau2 must be finite and >= 0, got {between!r}")
     return FunnelResult(y, s, centre, overdispersion, phi, float(tau2))
 
 
@@ -231,32 +240,6 @@ def _dl_tau2(y: FloatArray, v: FloatArray) -> float:
     return float(max(0.0, (q - (y.size - 1)) / (np.sum(w) - np.sum(w * w) / np.sum(w))))
 
 
-def _reml_objective(tau2: float, y: FloatArray, v: FloatArray) -> float:
-    """Minus the restricted log-likelihood of the normal-normal model (constants dropped)."""
-    total = v + tau2
-    w = 1 / total
-    mu = np.sum(w * y) / np.sum(w)
-    return 0.5 * float(np.sum(np.log(total)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2))
-
-
-def _reml_tau2(y: FloatArray, v: FloatArray) -> float:
-    scale = float(np.var(y) + np.max(v))
-    upper = 100 * scale
-    res = optimize.minimize_scalar(
-        _reml_objective,
-        bounds=(0.0, upper),
-        args=(y, v),
-        method="bounded",
-        options={"xatol": 1e-12 * scale},
-    )
-    best = float(res.x)
-    # The bounded search never lands exactly on 0; the boundary is the REML estimate when the
-    # likelihood is no better inside.
-    if _reml_objective(0.0, y, v) <= _reml_objective(best, y, v):
-        return 0.0
-    return best
-
-
 def shrink(
     estimates: ArrayLike, se: ArrayLike, *, method: Literal["reml", "dl"] = "reml"
 ) -> ShrinkageResult:
@@ -290,7 +273,7 @@ def shrink(
     if key not in ("reml", "dl"):
         raise ValueError(f"method must be 'reml' or 'dl', not {method!r}")
     v = s * s
-    tau2 = _reml_tau2(y, v) if key == "reml" else _dl_tau2(y, v)
+    tau2 = reml_tau2(y, v) if key == "reml" else _dl_tau2(y, v)
     w = 1 / (v + tau2)
     mean = float(np.sum(w * y) / np.sum(w))
     return ShrinkageResult(y, s, tau2, mean, key)

@@ -602,14 +602,21 @@ def score_units(
             else None
         )
         comparable = p >= 2 and bool(np.all(se > 0))
+        shr = shrink(values, se, method=tau2_method) if comparable else None
         # Centred on the wave's one overall average (WaveScore.mean_ikm), not on the
-        # precision-weighted mean, so the funnel and every summary show the same average.
+        # precision-weighted mean, so the funnel and every summary show the same average; and
+        # one tau^2 per wave: the funnel's additive limits use the shrinkage's.
         fun = (
-            funnel(values, se, target=float(np.mean(values)), overdispersion=overdispersion)
-            if comparable
+            funnel(
+                values,
+                se,
+                target=float(np.mean(values)),
+                overdispersion=overdispersion,
+                tau2=shr.tau2,
+            )
+            if shr is not None
             else None
         )
-        shr = shrink(values, se, method=tau2_method) if comparable else None
         pos95 = fun.position(0.95) if fun is not None else None
         pos998 = fun.position(0.998) if fun is not None else None
         shrunken = shr.shrunken() if shr is not None else np.full(p, np.nan)

@@ -19,6 +19,7 @@ from scoring import (
     sample_size_for_margin,
     shrink,
 )
+from scoring.bayes import reml_tau2
 
 # --- funnel plot ----------------------------------------------------------------------------
 
@@ -36,7 +37,9 @@ def hand_funnel():
     q10 = ordered[0] + 0.4 * (ordered[1] - ordered[0])
     q90 = ordered[3] + 0.6 * (ordered[4] - ordered[3])
     phi = sum(min(max(v, q10), q90) ** 2 for v in z) / 5
-    tau2 = (5 * phi - 4) / (sum(w) - sum(wi * wi for wi in w) / sum(w))
+    # The additive limits use the project's one tau^2 (REML, scoring.bayes.reml_tau2), not
+    # Spiegelhalter's moment estimate from phi: checked below against the restricted likelihood.
+    tau2 = reml_tau2(Y, [s * s for s in SE])
     return target, phi, tau2
 
 
@@ -48,12 +51,17 @@ def test_funnel_additive_by_hand():
     assert res.phi == pytest.approx(phi, rel=1e-12)
     assert res.tau2 == pytest.approx(tau2, rel=1e-12)
     assert phi == pytest.approx(1.14149, abs=1e-5)
-    assert tau2 == pytest.approx(0.0021839, abs=1e-7)
+    # REML tau^2 of these five units; the same number the shrinkage uses (one tau^2).
+    assert tau2 == pytest.approx(0.0091746, abs=1e-7)
+    assert res.tau2 == shrink(Y, SE).tau2
     low, high = res.limits(0.95)
     half = 1.959963984540054 * math.sqrt(0.01 + tau2)
     assert low[2] == pytest.approx(target - half, rel=1e-12)
     assert high[2] == pytest.approx(target + half, rel=1e-12)
-    assert res.position(0.95).tolist() == ["inside", "inside", "below", "inside", "inside"]
+    # 2.8 is 0.2545 below the target, inside the half-width 0.2710 once tau^2 is added.
+    assert res.position(0.95).tolist() == ["inside"] * 5
+    assert funnel(Y, SE, tau2=0.0021839).position(0.95).tolist() == [
+        "inside", "inside", "below", "inside", "inside"]  # fmt: skip
     assert res.position(0.998).tolist() == ["inside"] * 5
     np.testing.assert_allclose(res.z_scores(), (np.array(Y) - target) / np.array(SE))
 

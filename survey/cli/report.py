@@ -29,7 +29,10 @@ from survey.core import queries
 from survey.core.models import Wave
 
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load when a report is asked for
+    from collections.abc import Mapping
+
     from reports.model import Lang, ScoredWave
+    from scoring.design import UnitDesign
 
 # --- Reports ----------------------------------------------------------------------------------
 
@@ -63,15 +66,25 @@ def report_ranking_command(
     with _database() as session:
         wave = _wave(session, wave_slug)
         ranking = ranking_of(session, wave, seed, bootstrap)
-    size = write_ranking_report(ranking, output, lang=lang, top_k=top_k)
+        from survey.core.representation import wave_design
+
+        design = wave_design(session, wave=wave)
+    size = write_ranking_report(ranking, output, lang=lang, top_k=top_k, design=design)
     click.echo(f"Wrote the ranking report of {wave_slug} to {output} ({size:,} bytes)")
 
 
-def write_ranking_report(ranking: ScoredWave, output: Path, *, lang: Lang, top_k: int) -> int:
+def write_ranking_report(
+    ranking: ScoredWave,
+    output: Path,
+    *,
+    lang: Lang,
+    top_k: int,
+    design: Mapping[str, UnitDesign] | None = None,
+) -> int:
     """Render and write a ranking report; return its size."""
     from reports.ranking import render_ranking_pdf
 
-    pdf = render_ranking_pdf(ranking, lang=lang, top_k=top_k)
+    pdf = render_ranking_pdf(ranking, lang=lang, top_k=top_k, design=design)
     _write_atomically(output, pdf)
     return len(pdf)
 

@@ -24,7 +24,15 @@ from sqlmodel import Session, col, select
 from survey.core import queries
 from survey.core.models import Opd, User, Wave, WaveOpd
 from survey.web.database import get_session
-from survey.web.results import TOP_K, element_rows, finite, page_lang, rank_row, scored_wave
+from survey.web.results import (
+    TOP_K,
+    element_rows,
+    finite,
+    page_lang,
+    rank_row,
+    scored_wave,
+    wave_design_of,
+)
 from survey.web.signin import current_user, login_required
 
 if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not at start-up
@@ -222,6 +230,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
         visible_comments,
         weakest_elements,
     )
+    from reports.posterior import design_unit_view, unit_posterior_view
     from reports.story import MIN_ELEMENT_ANSWERS, PRIORITIES
     from reports.texts import Texts
     from survey.core.reportdata import (
@@ -263,6 +272,13 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
             ),
             "comments": visible_comments(list(comments_of(responses)), unit.n),
             **change_context(session, wave=found, opd_slug=item.slug, lang=lang),
+            "posterior": unit_posterior_view(ranking, item.slug, lang=lang),
+            "design": design_unit_view(
+                ranking,
+                item.slug,
+                wave_design_of(session, wave=found, opd=item).get(item.slug),
+                lang=lang,
+            ),
         }
     return render_template(
         "opdhead/wave.html",

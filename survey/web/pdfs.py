@@ -17,7 +17,7 @@ from reports.model import Lang
 from survey.core import queries
 from survey.core.models import Wave
 from survey.web.database import get_session
-from survey.web.results import scored_wave
+from survey.web.results import scored_wave, wave_design_of
 from survey.web.signin import current_user, roles_required
 
 bp = Blueprint("reports", __name__)
@@ -59,7 +59,9 @@ def ranking_pdf(wave_slug: str) -> Response:
     ranking = scored_wave(get_session(), wave=wave)
     if ranking.score is None:
         abort(404)  # nothing counted: no ranking to report
-    return _pdf(render_ranking_pdf(ranking, lang=_lang()), f"{wave.slug}-ranking.pdf")
+    design = wave_design_of(get_session(), wave=wave)
+    pdf = render_ranking_pdf(ranking, lang=_lang(), design=design)
+    return _pdf(pdf, f"{wave.slug}-ranking.pdf")
 
 
 @bp.route("/r/<wave_slug>/opd/<opd_slug>.pdf")

@@ -31,7 +31,7 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, select
 
 from survey.core import queries
-from survey.core.models import Response, Wave
+from survey.core.models import Opd, Response, Wave
 from survey.web.database import get_session
 from survey.web.i18n import current_language
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the reports (matplotlib, WeasyPrint) load on first use, not
     from reports.model import Lang, ScoredWave
     from reports.ranking import RankRow
     from scoring import UnitScore
+    from scoring.design import UnitDesign
 
 bp = Blueprint("results", __name__)
 
@@ -132,6 +133,20 @@ def scored_wave(session: Session, *, wave: Wave, verified_only: bool = False) ->
         wave=wave,
         what=("scores", verified_only),
         make=lambda: score_wave(session, wave=wave, seed=SEED, verified_only=verified_only),
+    )
+
+
+def wave_design_of(
+    session: Session, *, wave: Wave, opd: Opd | None = None
+) -> Mapping[str, UnitDesign]:
+    """How each OPD's sample of the wave (or one OPD's) was collected, cached."""
+    from survey.core.representation import wave_design
+
+    return cached(
+        session,
+        wave=wave,
+        what=("design", None if opd is None else opd.slug),
+        make=lambda: wave_design(session, wave=wave, opd=opd),
     )
 
 
@@ -268,6 +283,7 @@ def finite(value: float | None) -> bool:
 def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: Lang) -> dict:
     """Everything the public ranking page prints besides the wave itself."""
     from reports.formatting import Formatter
+    from reports.posterior import posterior_section
     from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
     from reports.story import clear_positions
     from reports.texts import Texts
@@ -296,6 +312,7 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "certainty": certainty_paragraphs(rows, k, t, f, clear, mean_ikm, level),
         "mean_ikm": mean_ikm,
         "charts": charts,
+        "posterior": posterior_section(ranking, lang=lang),
     }
 
 
