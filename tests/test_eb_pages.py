@@ -20,6 +20,7 @@ import math
 from datetime import UTC, datetime
 from html import unescape
 
+import numpy as np
 import pypdf
 import pytest
 from auth_helpers import login
@@ -31,6 +32,7 @@ from reports.posterior import posterior_of, posterior_section, to_converted, uni
 from reports.sample import sample_ranking
 from scoring.bayes import posterior
 from scoring.schemes import PERMENPANRB_2017
+from scoring.units import VARIANCE_PRIOR_DF, stabilised_variances
 from survey.core.models import Opd, Wave
 from survey.core.representation import wave_design
 
@@ -38,6 +40,7 @@ DAY1 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 in Jakarta
 DAY2 = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
 ESTIMATES = {"bpbd": 3.0, "rsud": 2.5, "dishub": 3.5}
 SE = {"bpbd": math.sqrt(1 / 38), "rsud": 1 / 6, "dishub": math.sqrt(1 / 44)}
+N = {"bpbd": 20, "rsud": 10, "dishub": 12}
 
 
 @pytest.fixture
@@ -61,12 +64,19 @@ def num(value: float, digits: int = 1) -> str:
 
 
 def expected_posterior():
-    """The model's figures from the hand-computed IKMs and standard errors (3 OPDs, K = 3)."""
+    """The model's figures from the hand-computed IKMs and standard errors (3 OPDs, K = 3).
+
+    The wave's standard errors are stabilised toward the pool before the model sees them
+    (``stabilised_variances``, checked by hand in test_small_n.py).
+    """
     slugs = list(ESTIMATES)
+    se, _df = stabilised_variances(
+        np.array([SE[s] for s in slugs]), np.array([N[s] for s in slugs]), VARIANCE_PRIOR_DF
+    )
     return posterior(
         slugs,
         [ESTIMATES[s] for s in slugs],
-        [SE[s] for s in slugs],
+        list(se),
         scheme=PERMENPANRB_2017,
         top_k=3,
         seed=0,
