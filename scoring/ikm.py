@@ -24,13 +24,13 @@ the unit of sampling:
   and perfect correlation with them, an upper bound, so that one stray answer never deletes
   the IKM's interval.
 - The published analytic interval is ``"analytic-logit"``: the IKM is mapped to
-  p = (IKM - 1) / (m - 1) in 0..1; half a pseudo-respondent is added at each end of the scale
-  (p~ = (n p + 1/2) / (n + 1), and their spread is added to the variance), so p~ is never 0
-  or 1 and the standard error is never 0; the t interval with n - 1 degrees of freedom is
-  formed on logit(p~) and mapped back. It lies strictly inside 1..m, is never missing for
-  n >= 2, never has zero width (all answers equal at n = 20 on 4 points gives 3.77..3.99),
-  and is asymmetric near the ceiling where the plain t interval under-covers (``bench/
-  coverage.py --only-scale`` gives the coverage). The plain t interval (``"analytic-t"``,
+  p = (IKM - 1) / (m - 1) in 0..1; a tenth of a pseudo-respondent is added at each end of
+  the scale (p~ = (n p + 0.1) / (n + 0.2), and their spread is added to the variance), so p~
+  is never 0 or 1 and the standard error is never 0; the normal interval is formed on
+  logit(p~) and mapped back (:func:`logit_interval`). It lies inside 1..m, is never missing
+  for n >= 2, never has zero width (all answers 4 at n = 20 gives 1.77..4.00: twenty
+  identical answers say little about the spread), and is asymmetric near the ceiling where
+  the plain t interval under-covers (``bench/coverage.py --only-scale`` gives the coverage). The plain t interval (``"analytic-t"``,
   clipped to 1..m) is still available with ``method="t"``.
 - :func:`bootstrap_ikm` resamples respondents (rows) with :func:`scipy.stats.bootstrap`, BCa
   by default, for the IKM and every element at once.
@@ -71,8 +71,10 @@ SMALL_N = 15
 CONVERSION = 25
 """Converted IKM = IKM x 25 on the regulation's 4-point scale; see :func:`converted`."""
 
-PSEUDO = 0.5
-"""Pseudo-respondents added at each end of the scale by the logit interval."""
+PSEUDO = 0.1
+"""Pseudo-respondents added at each end of the scale by the logit interval (see
+:func:`logit_interval`; chosen by the coverage table of ``bench/coverage.py --only-scale``:
+half a respondent over-covers, 97..99%, a tenth holds 93..97% at n >= 15)."""
 
 
 def _check_level(confidence_level: float) -> float:
@@ -147,6 +149,11 @@ def _t_quantile(q: float, df: int) -> float:
     return float(stats.t.ppf(q, df))
 
 
+@functools.lru_cache(maxsize=64)
+def _normal_quantile(q: float) -> float:
+    return float(stats.norm.ppf(q))
+
+
 def _t_interval(
     estimate: float,
     se: float,
@@ -176,20 +183,23 @@ def logit_interval(
     """The ``"analytic-logit"`` interval of a mean score from its estimate, se and n.
 
     With p = (estimate - 1) / (m - 1) and s^2 = n se^2 / (m - 1)^2 the respondents' variance on
-    0..1, half a pseudo-respondent is put at 0 and at 1::
+    0..1, w = :data:`PSEUDO` (0.1) pseudo-respondents are put at 0 and at 1::
 
-        p~   = (n p + 1/2) / (n + 1)
-        s~^2 = ((n - 1) s^2 + n (p - p~)^2 + (p~^2 + (1 - p~)^2) / 2) / n
-        se~  = s~ / sqrt(n + 1)
+        p~   = (n p + w) / (n + 2w)
+        s~^2 = ((n - 1) s^2 + n (p - p~)^2 + w (p~^2 + (1 - p~)^2)) / (n + 2w - 1)
+        se~  = s~ / sqrt(n + 2w)
 
-    and the interval is expit(logit(p~) -+ t(n - 1) se~ / (p~ (1 - p~))) mapped back to 1..m
-    (t with max(n - 1, 1) degrees of freedom). NaN only when n < 1 or se is NaN.
+    and the interval is expit(logit(p~) -+ z se~ / (p~ (1 - p~))) mapped back to 1..m (z the
+    normal quantile: on the logit scale the pseudo-respondents already widen small samples,
+    and t(n - 1) on top over-covers). p~ is never 0 or 1 and s~ never 0, so the interval is
+    never missing and never of zero width; it lies inside 1..m. NaN only when n < 1 or se is
+    NaN.
 
     Examples
     --------
     >>> ci = logit_interval(4.0, 0.0, 20)  # all twenty answered 4
     >>> round(ci.low, 4), round(ci.high, 4), ci.degenerate
-    (3.7667, 3.9901, True)
+    (1.7663, 4.0, True)
     """
     m = int(scale_points)
     if n < 1 or not np.isfinite(se) or not np.isfinite(estimate):
@@ -201,7 +211,7 @@ def logit_interval(
         n + 2 * PSEUDO - 1
     )
     se_logit = math.sqrt(var / (n + 2 * PSEUDO)) / (pt * (1 - pt))
-    half = _t_quantile(0.5 + level / 2, max(int(n) - 1, 1)) * se_logit
+    half = _normal_quantile(0.5 + level / 2) * se_logit
     centre = math.log(pt / (1 - pt))
     low = 1.0 + (m - 1) / (1.0 + math.exp(-(centre - half)))
     high = 1.0 + (m - 1) / (1.0 + math.exp(-(centre + half)))
@@ -312,7 +322,7 @@ class IKMResult:
         >>> rows = np.array([[4, 3, 3], [3, 3, 2], [4, 4, 4], [2, 3, 3]])
         >>> ci = ikm(rows).confidence_interval()
         >>> round(ci.low, 4), round(ci.high, 4), ci.method, ci.unreliable
-        (2.3081, 3.7257, 'analytic-logit', True)
+        (2.3152, 3.6592, 'analytic-logit', True)
         >>> ci = ikm(rows).confidence_interval(method="t")
         >>> round(ci.low, 4), round(ci.high, 4), ci.method
         (2.151, 4.0, 'analytic-t')

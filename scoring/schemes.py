@@ -89,7 +89,7 @@ def converted(ikm: float | Fraction, scale_points: int = 4) -> float | Fraction:
     Examples
     --------
     >>> converted(3.0), converted(3.55, 5), converted(Fraction(7, 2), 7)
-    (75.0, 72.8125, Fraction(175, 4))
+    (75.0, 72.8125, Fraction(225, 4))
     """
     m = _check_points(scale_points)
     if m == 4:
@@ -112,7 +112,7 @@ def from_converted(value: float | Fraction, scale_points: int = 4) -> float | Fr
 
     Examples
     --------
-    >>> from_converted(88.31), from_converted(Fraction(175, 4), 7)
+    >>> from_converted(88.31), from_converted(Fraction(225, 4), 7)
     (3.5324, Fraction(7, 2))
     """
     m = _check_points(scale_points)
