@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from scoring import Category, UnitScore, krejcie_morgan, margin_of_error
+from scoring.schemes import converted
 
 from . import charts
 from .charts import ChartImage, chart_image
@@ -89,7 +90,9 @@ def _margin(unit: UnitScore, population: int | None, level: float) -> float | No
     """Half-width of the score's interval at its n, on 25..100, with the FPC when N is known."""
     if unit.n < 2 or not math.isfinite(unit.se):
         return None
-    sd = unit.se * math.sqrt(unit.n) * 25  # respondent sd on 25..100 (se = sd / sqrt(n))
+    m = unit.estimate.scale_points
+    # Respondent sd on 25..100 (se = sd / sqrt(n)); one answer point is worth this many.
+    sd = unit.se * math.sqrt(unit.n) * (converted(2.0, m) - converted(1.0, m))
     fpc_population = population if population is not None and population >= max(unit.n, 2) else None
     return margin_of_error(unit.n, sd, population=fpc_population, confidence_level=level)
 
@@ -284,7 +287,7 @@ def ranking_charts(
 
     The ranking report and the public ranking page both embed these, the same way.
     """
-    t = Texts(lang)
+    t = Texts(lang, data.scale_points())
     score = data.wave_score()
     labels = {o.slug: o.label() for o in data.opds}
     out: dict[str, ChartImage] = {}
@@ -351,7 +354,7 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
     """
     if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
         raise ValueError(f"top_k must be a whole number >= 1, got {top_k!r}")
-    t = Texts(lang)
+    t = Texts(lang, data.scale_points())
     f = Formatter(lang, data.timezone)
     score = data.wave_score()
     count = len(score.units)
@@ -382,6 +385,7 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
             "p": _p_value(score.kruskal.pvalue, f),
         }
     mean_ikm = float(np.mean([u.ikm for u in score.units])) if count else math.nan
+    points = score.units[0].estimate.scale_points if count else 4
     return {
         "lang": lang,
         "t": t,
@@ -396,6 +400,8 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
         "unscored": unscored,
         "categories": category_counts(data),
         "mean_ikm": mean_ikm,
+        "mean_conv": converted(mean_ikm, points),
+        "funnel_conv": converted(score.funnel.target, points) if score.funnel else math.nan,
         "certainty": certainty_paragraphs(rows, k, t, f),
         "charts": ranking_charts(data, k, lang),
         "nrr": _nrr_table(data, rows, f),
@@ -405,7 +411,7 @@ def ranking_context(data: ScoredWave, *, lang: Lang = "id", top_k: int = 5) -> d
         "alpha": alpha,
         "kruskal": kruskal,
         "small_n": score.units[0].estimate.small_n if count else 15,
-        "scale_points": next(iter(data.aggregates.values())).scale_points if data.aggregates else 4,
+        "scale_points": data.scale_points(),
         "simulated": data.simulated,
         "doc_title": f"{t('ranking.kind')}: {data.title}",
         "doc_author": data.evaluator,

@@ -693,16 +693,27 @@ class Texts:
     ('OPD', 'OPDs', 'lima')
     """
 
-    def __init__(self, lang: Lang = "id") -> None:
-        """Bind the language."""
+    def __init__(self, lang: Lang = "id", scale_points: int = 4) -> None:
+        """Bind the language and the questionnaire's answer scale (for the "1–4" labels)."""
         if lang not in ("id", "en"):
             raise ValueError(f"lang must be 'id' or 'en', not {lang!r}")
         self.lang: Lang = lang
         self._index = 0 if lang == "id" else 1
+        self.scale_points = int(scale_points)
 
     def __call__(self, key: str, **values: Any) -> str:
-        """Return the text of `key`, with the placeholders filled from `values`."""
+        """Return the text of `key`, with the placeholders filled from `values`.
+
+        The scale "1–4" in a label becomes "1–m" for an m-point questionnaire.
+
+        Examples
+        --------
+        >>> Texts("en", scale_points=5)("col.ikm")
+        'IKM (1–5)'
+        """
         text = TEXTS[key][self._index]
+        if self.scale_points != 4:
+            text = text.replace("1–4", f"1–{self.scale_points}")
         return text.format(**values) if values else text
 
     def get(self, key: str, default: str) -> str:

@@ -19,6 +19,9 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
+import numpy as np
+from numpy.typing import NDArray
+
 __all__ = [
     "KEPMENPAN_2004",
     "PERMENPANRB_2017",
@@ -75,7 +78,13 @@ def converted(ikm: Fraction, scale_points: int = 4) -> Fraction: ...
 def converted(ikm: float, scale_points: int = 4) -> float: ...
 
 
-def converted(ikm: float | Fraction, scale_points: int = 4) -> float | Fraction:
+@overload
+def converted(ikm: NDArray[np.float64], scale_points: int = 4) -> NDArray[np.float64]: ...
+
+
+def converted(
+    ikm: float | Fraction | NDArray[np.float64], scale_points: int = 4
+) -> float | Fraction | NDArray[np.float64]:
     """Return the converted score of an IKM on an `scale_points`-point scale (25..100).
 
     The one conversion used everywhere::

@@ -98,6 +98,7 @@ def trend(session: Session, *, wave: Wave, opd: Opd, seed: int) -> tuple[TrendPo
                 ci_low=unit.interval.low,
                 ci_high=unit.interval.high,
                 n=unit.n,
+                scale_points=unit.estimate.scale_points,
             )
         )
     return tuple(points)

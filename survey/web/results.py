@@ -268,7 +268,7 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
     from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
     from reports.texts import Texts
 
-    t, f = Texts(lang), Formatter(lang, ranking.timezone)
+    t, f = Texts(lang, ranking.scale_points()), Formatter(lang, ranking.timezone)
     count = ranking.scored_count()
     k = max(1, min(TOP_K, count))
     rows = ranking_rows(ranking, k)
@@ -362,7 +362,7 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
         opd=item,
         ranking=ranking if ranking.score is not None else None,  # nothing scored: no facts
         unit=unit,
-        t=Texts(lang),
+        t=Texts(lang, ranking.scale_points()),
         f=Formatter(lang),
         top_k=TOP_K,
         seed=SEED,
