@@ -30,8 +30,8 @@ the unit of sampling:
   logit(p~) and mapped back (:func:`logit_interval`). It lies inside 1..m, is never missing
   for n >= 2, never has zero width (all answers 4 at n = 20 gives 1.77..4.00: twenty
   identical answers say little about the spread), and is asymmetric near the ceiling where
-  the plain t interval under-covers (``bench/coverage.py --only-scale`` gives the coverage). The plain t interval (``"analytic-t"``,
-  clipped to 1..m) is still available with ``method="t"``.
+  the plain t interval under-covers (``bench/coverage.py --only-scale`` gives the coverage).
+  The plain t interval (``"analytic-t"``, clipped to 1..m) is available with ``method="t"``.
 - :func:`bootstrap_ikm` resamples respondents (rows) with :func:`scipy.stats.bootstrap`, BCa
   by default, for the IKM and every element at once.
 
@@ -636,7 +636,6 @@ def bootstrap_ikm(
     given = ~np.isnan(rows)
     x = np.where(given, rows, 0.0)
     statistic = _resample_statistic(x, given.astype(np.float64))
-    estimates = statistic(np.arange(n))
     # Keep each batch of resampled rows (batch x n x k doubles) to about 16 MB.
     batch = max(1, int(2_000_000 // (n * rows.shape[1])))
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -659,7 +658,6 @@ def bootstrap_ikm(
     intervals = []
     for o, fallback in enumerate((t_ikm, *t_elements)):
         d = dist[o]
-        est = float(estimates[o])
         if np.isnan(d).any():
             intervals.append(fallback)
         elif np.ptp(d) == 0:
