@@ -513,6 +513,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Seluruh rentang itu berada di kategori {code}, sehingga kategorinya cukup pasti.",
         "The whole range lies in category {code}, so the category is fairly certain.",
     ),
+    "opd.explain_within_weak": (
+        "Rentang itu berada di kategori {code}, tetapi respondennya sedikit atau jawabannya "
+        "seragam, sehingga kategorinya belum dapat dipastikan.",
+        "That range lies in category {code}, but there are few respondents or their answers "
+        "are all alike, so the category cannot yet be called certain.",
+    ),
     "opd.explain_rank": (
         "Menurut skornya, OPD ini berada di peringkat {rank} dari {count} OPD. Karena setiap "
         "skor mengandung ketidakpastian, peringkat sebenarnya dengan keyakinan 95% berada "

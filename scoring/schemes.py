@@ -369,6 +369,31 @@ class Scheme:
                 return category
         return self.categories[-1]  # unreachable: the lowest bound is 1.00 / 25.00
 
+    def shown_bounds(self, scale_points: int | None = None, *, converted: bool) -> tuple[float, ...]:
+        """The lower bounds a displayed score is checked against, on the IKM scale 1..m or the
+        converted scale (the display rule of :mod:`reports.formatting`).
+
+        Examples
+        --------
+        >>> PERMENPANRB_2017.shown_bounds(converted=True)
+        (88.31, 76.61, 65.0, 25.0)
+        >>> PERMENPANRB_2017.shown_bounds(5, converted=False)[:2]
+        (4.3765333333, 3.7525333333)
+        """
+        m = self.scale_points if scale_points is None else _check_points(scale_points)
+        on_ikm = self.basis == "ikm" and m == self.scale_points
+        out = []
+        for c in self.categories:
+            if on_ikm:
+                value = (
+                    convert_score(_decimal(c.min_ikm), m) if converted else _decimal(c.min_ikm)
+                )
+            else:
+                conv = _decimal(c.min_converted)
+                value = conv if converted else from_converted(conv, m)
+            out.append(round(float(value), 10))
+        return tuple(out)
+
     def crosses_boundary(
         self, low: float | Fraction, high: float | Fraction, scale_points: int | None = None
     ) -> bool:
@@ -393,6 +418,8 @@ class Scheme:
         hi = min(max(exact_value(high), Fraction(1)), Fraction(m))
         return self.categorize(lo, m) != self.categorize(hi, m)
 
+
+convert_score = converted  # the module function, for methods whose keyword shadows its name
 
 PERMENPANRB_2017 = Scheme(
     name="PermenPANRB 14/2017",
