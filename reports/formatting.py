@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import builtins
 import math
-from datetime import date, datetime
 from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo

@@ -369,7 +369,9 @@ class Scheme:
                 return category
         return self.categories[-1]  # unreachable: the lowest bound is 1.00 / 25.00
 
-    def shown_bounds(self, scale_points: int | None = None, *, converted: bool) -> tuple[float, ...]:
+    def shown_bounds(
+        self, scale_points: int | None = None, *, converted: bool
+    ) -> tuple[float, ...]:
         """The lower bounds a displayed score is checked against, on the IKM scale 1..m or the
         converted scale (the display rule of :mod:`reports.formatting`).
 
@@ -385,9 +387,7 @@ class Scheme:
         out = []
         for c in self.categories:
             if on_ikm:
-                value = (
-                    convert_score(_decimal(c.min_ikm), m) if converted else _decimal(c.min_ikm)
-                )
+                value = convert_score(_decimal(c.min_ikm), m) if converted else _decimal(c.min_ikm)
             else:
                 conv = _decimal(c.min_converted)
                 value = conv if converted else from_converted(conv, m)
