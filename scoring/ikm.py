@@ -192,8 +192,9 @@ def logit_interval(
     and the interval is expit(logit(p~) -+ z se~ / (p~ (1 - p~))) mapped back to 1..m (z the
     normal quantile: on the logit scale the pseudo-respondents already widen small samples,
     and t(n - 1) on top over-covers). p~ is never 0 or 1 and s~ never 0, so the interval is
-    never missing and never of zero width; it lies inside 1..m. NaN only when n < 1 or se is
-    NaN.
+    never missing and never of zero width; it lies inside 1..m and always holds the estimate
+    (an estimate at an end of the scale is an end of its interval). NaN only when n < 1 or se
+    is NaN.
 
     Examples
     --------
@@ -215,6 +216,9 @@ def logit_interval(
     centre = math.log(pt / (1 - pt))
     low = 1.0 + (m - 1) / (1.0 + math.exp(-(centre - half)))
     high = 1.0 + (m - 1) / (1.0 + math.exp(-(centre + half)))
+    # The pseudo-respondents pull p~ inward; the interval still holds the estimate itself
+    # (all answers at the top: the upper end is the top of the scale, as Clopper-Pearson's).
+    low, high = min(low, float(estimate)), max(high, float(estimate))
     return Interval(low, high, level, "analytic-logit", unreliable, bool(se == 0), m)
 
 
