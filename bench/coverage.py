@@ -219,7 +219,7 @@ def scale_coverage(sims: int, seed: int) -> None:
     """
     sizes = (10, 15, 30, 80)
     print(f"\n95% IKM interval by scale ({sims} surveys a cell; Monte Carlo 95% error +-1.96 se)")
-    print(f"  {'cell':<34}{'method':<8}" + "".join(f"{'n = ' + str(n):>20}" for n in sizes))
+    print(f"  {'cell':<46}{'method':<8}" + "".join(f"{'n = ' + str(n):>20}" for n in sizes))
     cells = []
     for points in (4, 5):
         for target in (2.0, 3.0, 3.5, 3.75):
