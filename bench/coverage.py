@@ -243,7 +243,7 @@ def scale_coverage(sims: int, seed: int) -> None:
                     hits[method][i] += bool(ci.low <= truth <= ci.high)
         for method, counts in hits.items():
             name = f"{label} (true {truth:.3f})" if method == "logit" else ""
-            print(f"  {name:<34}{method:<8}" + "".join(f"{_mc(h, sims):>20}" for h in counts))
+            print(f"  {name:<46}{method:<8}" + "".join(f"{_mc(h, sims):>20}" for h in counts))
 
 
 def _mc(hits: int, sims: int) -> str:

@@ -16,12 +16,13 @@ from html import unescape
 
 import numpy as np
 import pytest
+from code_helpers import pdf_text
 from sqlmodel import Session
 from survey_helpers import add_responses, create_wave, set_wave_status
 
 from reports.formatting import Formatter, category_decimal
 from scoring import aggregate, bootstrap_ikm, ikm, score_units
-from scoring.ikm import PSEUDO, logit_interval
+from scoring.ikm import PSEUDO
 from scoring.schemes import KEPMENPAN_2004, PERMENPANRB_2017, Scheme, converted, from_converted
 from survey.core.models import Element, Questionnaire
 
@@ -79,7 +80,7 @@ def test_custom_scheme_with_bounds_above_four_on_a_five_point_scale():
     assert again.scale_points == 5 and again.categorize(4.2, 5).code == "P"
     # On a 4-point questionnaire the same scheme compares converted scores: 3.4 -> 85.
     assert scheme.categorize(3.4, 4).code == "P"
-    with pytest.raises(ValueError, match="outside 1..4"):
+    with pytest.raises(ValueError, match=r"outside 1\.\.4"):
         Scheme.from_dicts([{"code": "P", "label_id": "x", "min_ikm": 4.2}, {
             "code": "T", "label_id": "y", "min_ikm": 1}])  # fmt: skip
 
@@ -330,9 +331,12 @@ def test_scaled_wave_reports(runner, client, scaled_wave, tmp_path):
     target = tmp_path / "ranking.pdf"
     result = runner.invoke(args=["report", "ranking", "--wave", slug, "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert target.read_bytes().startswith(b"%PDF")
+    ranking = pdf_text(target.read_bytes())
+    conv = {5: "72,81", 7: "69,38"}[points]
+    assert conv in ranking and f"(m − 1), dengan m = {points}" in " ".join(ranking.split())
     result = runner.invoke(
         args=["report", "opd", "--wave", slug, "--opd", "rsud", "-o", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / f"{slug}-rsud.pdf").read_bytes().startswith(b"%PDF")
+    opd = pdf_text((tmp_path / f"{slug}-rsud.pdf").read_bytes())
+    assert conv in opd and f"(1–{points})" in opd
