@@ -537,6 +537,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Seluruh rentang itu berada di kategori {code}, sehingga kategorinya cukup pasti.",
         "The whole range lies in category {code}, so the category is fairly certain.",
     ),
+    "elements.table_caption": (
+        "NRR setiap unsur (skala 1–4) dibandingkan dengan median semua OPD; tiga unsur "
+        "terlemah ditandai.",
+        "NRR of each element (scale 1–4) compared with the median of all OPDs; the three "
+        "weakest elements are marked.",
+    ),
     "opd.explain_within_weak": (
         "Rentang itu berada di kategori {code}, tetapi respondennya sedikit atau jawabannya "
         "seragam, sehingga kategorinya belum dapat dipastikan.",
