@@ -321,7 +321,13 @@ def test_scaled_wave_public_page_and_open_data(client, scaled_wave):
     archive = client.get(f"/hasil/{slug}/data-terbuka.zip")
     assert archive.status_code == 200
     with zipfile.ZipFile(io.BytesIO(archive.data)) as z:
-        assert z.namelist()
+        readme = z.read(f"{slug}/README.md").decode()
+        scores = json.loads(z.read(f"{slug}/scores.json"))
+    assert f"Answers on a 1–{points} scale" in readme and "1–4" not in readme
+    rsud = next(row for row in scores if row["opd"] == "rsud")
+    assert rsud["category"] == "C" and rsud["ikm_converted"] == pytest.approx(
+        {5: 72.8125, 7: 69.375}[points], abs=1e-10
+    )
 
 
 def test_scaled_wave_reports(runner, client, scaled_wave, tmp_path):
