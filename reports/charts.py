@@ -40,6 +40,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from numpy.typing import ArrayLike
 
 from scoring import Category, Scheme, UnitScore, WaveScore
+from scoring.schemes import converted, from_converted
 
 from .formatting import format_number
 from .model import Lang, TrendPoint
@@ -208,20 +209,40 @@ def _sorted_units(score: WaveScore) -> list[UnitScore]:
     return sorted(score.units, key=lambda u: (-u.ikm, u.unit))
 
 
-def _category_spans(scheme: Scheme, factor: float) -> list[tuple[float, float, Category, str]]:
-    """(low, high, category, colour) of each category, on `factor` x the 1..4 scale."""
+def _points(score: WaveScore) -> int:
+    """The answer scale 1..m of a scored wave."""
+    return score.units[0].estimate.scale_points if score.units else 4
+
+
+def _category_spans(
+    scheme: Scheme, factor: float, scale_points: int = 4
+) -> list[tuple[float, float, Category, str]]:
+    """(low, high, category, colour) of each category: on the converted 25..100 scale when
+    `factor` is 25, else on the answer scale 1..`scale_points`."""
     spans = []
-    top = 4.0 * factor
+    m = scale_points
+    top = 100.0 if factor == 25 else float(m)
     for i, cat in enumerate(scheme.categories):
-        low = cat.min_ikm * factor
+        if m == scheme.scale_points:
+            low = converted(cat.min_ikm, m) if factor == 25 else cat.min_ikm
+        else:  # categories of another scale are defined on the converted score
+            low = cat.min_converted if factor == 25 else from_converted(cat.min_converted, m)
         spans.append((low, top, cat, BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]))
         top = low
     return spans
 
 
-def _draw_bands(ax: Any, scheme: Scheme, factor: float, lo: float, hi: float, t: Texts) -> None:
+def _draw_bands(
+    ax: Any,
+    scheme: Scheme,
+    factor: float,
+    lo: float,
+    hi: float,
+    t: Texts,
+    scale_points: int = 4,
+) -> None:
     """Shade the category bands and name them above the plot, where they are visible."""
-    for low, high, cat, colour in _category_spans(scheme, factor):
+    for low, high, cat, colour in _category_spans(scheme, factor, scale_points):
         ax.axvspan(low, high, color=colour, zorder=0, lw=0)
         if lo < low < hi:
             ax.axvline(low, color=GREY, lw=0.6, ls=(0, (4, 2)), zorder=1)
@@ -286,7 +307,7 @@ def caterpillar_svg(
         ax = fig.add_subplot()
         _draw_bands(ax, score.scheme, 25.0, lo, hi, t)
         if score.funnel is not None:
-            mean = score.mean_ikm() * 25  # the wave's one average, as everywhere
+            mean = converted(score.mean_ikm(), _points(score))  # the one average
             ax.axvline(mean, color=INK, lw=0.8, ls=":", zorder=2)
         for yi, u, value, low, high in zip(y, units, values, lows, highs, strict=True):
             own = u.unit == highlight
@@ -485,7 +506,8 @@ def funnel_svg(
     se = np.array([u.se for u in units])
     values = np.array([u.converted() for u in units])
     ok = (n >= 2) & np.isfinite(se) & (se > 0)
-    # Pooled respondent sd on 1..4 (se^2 n estimates the variance of a mean score).
+    m = _points(score)
+    # Pooled respondent sd on 1..m (se^2 n estimates the variance of a mean score).
     sd = math.sqrt(np.sum((n[ok] - 1) * se[ok] ** 2 * n[ok]) / max(np.sum(n[ok] - 1), 1))
     x_values = np.where(ok, (sd / np.where(ok, se, 1.0)) ** 2, n)
     with _style():
@@ -493,11 +515,12 @@ def funnel_svg(
         ax = fig.add_subplot()
         if fun is not None:
             grid = np.linspace(max(2.0, x_values.min() * 0.7), x_values.max() * 1.15, 200)
-            ax.axhline(fun.target * 25, color=INK, lw=0.9, zorder=2)
+            ax.axhline(converted(fun.target, m), color=INK, lw=0.9, zorder=2)
             for level, style, colour in ((0.95, (0, (5, 3)), BLUE), (0.998, "-", VERMILLION)):
                 low, high = fun.limits(level, se=sd / np.sqrt(grid))
-                ax.plot(grid, np.clip(low * 25, 25, 100), color=colour, ls=style, lw=1, zorder=2)
-                ax.plot(grid, np.clip(high * 25, 25, 100), color=colour, ls=style, lw=1, zorder=2)
+                low, high = converted(low, m), converted(high, m)
+                ax.plot(grid, np.clip(low, 25, 100), color=colour, ls=style, lw=1, zorder=2)
+                ax.plot(grid, np.clip(high, 25, 100), color=colour, ls=style, lw=1, zorder=2)
         markers = {"above": ("^", BLUE), "below": ("v", VERMILLION), "inside": ("o", GREY)}
         named = []
         for u, x, v in zip(units, x_values, values, strict=True):
@@ -688,19 +711,20 @@ def element_svg(
     weakest : sequence of str
         Element codes drawn in the accent colour (the follow-up priorities).
     """
-    t = Texts(lang)
+    t = Texts(lang, unit.estimate.scale_points)
     k = len(unit.elements)
     y = np.arange(k)[::-1]
     nrr = np.array([e.nrr for e in unit.elements])
     lows = np.array([e.interval.low for e in unit.elements])
     highs = np.array([e.interval.high for e in unit.elements])
     finite = np.concatenate([v[np.isfinite(v)] for v in (nrr, lows, highs, np.asarray(medians))])
+    m = unit.estimate.scale_points
     lo = max(1.0, math.floor((finite.min() - 0.1) * 4) / 4) if finite.size else 1.0
-    hi = min(4.0, math.ceil((finite.max() + 0.1) * 4) / 4) if finite.size else 4.0
+    hi = min(float(m), math.ceil((finite.max() + 0.1) * 4) / 4) if finite.size else float(m)
     with _style():
         fig = Figure(figsize=(WIDTH, 1.0 + 0.3 * k))
         ax = fig.add_subplot()
-        _draw_bands(ax, scheme, 1.0, lo, hi, t)
+        _draw_bands(ax, scheme, 1.0, lo, hi, t, m)
         for yi, e, med, low, high in zip(y, unit.elements, medians, lows, highs, strict=True):
             colour = VERMILLION if e.code in weakest else INK
             if math.isfinite(low) and math.isfinite(high):
@@ -753,9 +777,9 @@ def trend_svg(points: Sequence[TrendPoint], scheme: Scheme, *, lang: Lang = "id"
     t = Texts(lang)
     count = len(points)
     x = np.arange(count)
-    values = np.array([p.ikm * 25 for p in points])
-    lows = np.array([p.ci_low * 25 for p in points])
-    highs = np.array([p.ci_high * 25 for p in points])
+    values = np.array([converted(p.ikm, p.scale_points) for p in points])
+    lows = np.array([converted(p.ci_low, p.scale_points) for p in points])
+    highs = np.array([converted(p.ci_high, p.scale_points) for p in points])
     finite = np.concatenate([v[np.isfinite(v)] for v in (values, lows, highs)])
     lo, hi = max(25.0, finite.min() - 3), min(100.0, finite.max() + 3)
     with _style():

@@ -11,14 +11,23 @@ call it. Its rounding rule: half up (away from zero) on the decimal value as wri
 88.125 prints 88,13 (Indonesian) / 88.13 (English) and 2.505 prints 2,51, whatever the nearest
 binary float is. This module imports only Babel, so the web can load it without the charts
 and the PDF engine.
+
+Display rule beside a category (:func:`category_decimal`): a score printed next to its
+category is never on the other side of a category bound than the score itself. It is
+rounded as above to the usual decimals (2); if that rounding would reach or cross a bound
+(2.5996 in D would print "2,60", the lower bound of C; a converted 88.306 in B would print
+"88,31", the bound of A), one more decimal is shown, then two ("2,5996", "88,306"); if even
+that is not enough it is cut toward its own side. So "2,60" is never printed in D and "88,31"
+never in B.
 """
 
 from __future__ import annotations
 
 import builtins
 import math
+from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -29,7 +38,14 @@ from babel.numbers import format_decimal as _babel_decimal
 if TYPE_CHECKING:  # annotations only: importing the model would load scoring (NumPy, SciPy)
     from .model import Lang
 
-__all__ = ["DASH", "Formatter", "format_date", "format_datetime", "format_number"]
+__all__ = [
+    "DASH",
+    "Formatter",
+    "category_decimal",
+    "format_date",
+    "format_datetime",
+    "format_number",
+]
 
 DASH = "–"  # en dash: ranges (73,5–80,2) and missing values
 MISSING = "—"  # em dash: a cell with no value
@@ -72,6 +88,43 @@ def _round_half_up(value: float, digits: int) -> Decimal:
     """Round to `digits` decimals, halves away from zero, on the shortest decimal repr."""
     quantum = Decimal(1).scaleb(-digits)
     return Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def category_decimal(
+    value: float, bounds: Sequence[float], digits: int = 2, extra: int = 2
+) -> Decimal:
+    """Return `value` rounded for printing beside its category (the display rule above).
+
+    Parameters
+    ----------
+    value : float
+        The score (IKM or converted).
+    bounds : sequence of float
+        The category lower bounds on the same scale as `value`.
+    digits : int
+        The usual decimals; at most `extra` more are added near a bound.
+
+    Examples
+    --------
+    >>> bounds = (3.5324, 3.0644, 2.60, 1.0)
+    >>> str(category_decimal(2.5996, bounds)), str(category_decimal(3.0744, bounds))
+    ('2.5996', '3.07')
+    >>> str(category_decimal(88.306, (88.31, 76.61, 65.0, 25.0)))
+    '88.306'
+    """
+    exact = Decimal(str(value))
+    marks = [Decimal(str(b)) for b in bounds]
+
+    def same_side(shown: Decimal) -> bool:
+        return all((shown >= b) == (exact >= b) for b in marks)
+
+    for d in range(digits, digits + extra + 1):
+        shown = _round_half_up(value, d)
+        if same_side(shown):
+            return shown
+    quantum = Decimal(1).scaleb(-(digits + extra))
+    crossed_up = any(shown >= b > exact for b in marks)
+    return exact.quantize(quantum, rounding=ROUND_FLOOR if crossed_up else ROUND_CEILING)
 
 
 def format_date(value: date | datetime | None, lang: Lang = "id", tz: str = "Asia/Jakarta") -> str:
@@ -143,6 +196,27 @@ class Formatter:
     def conv(self, value: float | None) -> str:
         """Return a converted IKM on 25..100 (two decimals)."""
         return format_number(value, self.lang, 2)
+
+    def beside(self, value: float | None, bounds: Sequence[float], digits: int = 2) -> str:
+        """Return a score printed beside its category (the module's display rule)."""
+        if value is None or not math.isfinite(value):
+            return MISSING
+        shown = category_decimal(value, bounds, digits)
+        places = max(digits, -int(shown.as_tuple().exponent))
+        pattern = "#,##0." + "0" * places
+        return _babel_decimal(shown, format=pattern, locale=self.lang)
+
+    def unit_score(self, unit: object) -> str:
+        """Return a unit's IKM (1..m) by the display rule (a scoring UnitScore or IKMResult)."""
+        est = getattr(unit, "estimate", unit)
+        bounds = est.scheme.shown_bounds(est.scale_points, converted=False)  # type: ignore[attr-defined]
+        return self.beside(est.ikm, bounds)  # type: ignore[attr-defined]
+
+    def unit_conv(self, unit: object) -> str:
+        """Return a unit's converted IKM (25..100) by the display rule."""
+        est = getattr(unit, "estimate", unit)
+        bounds = est.scheme.shown_bounds(est.scale_points, converted=True)  # type: ignore[attr-defined]
+        return self.beside(est.converted(), bounds)  # type: ignore[attr-defined]
 
     def interval(self, low: float | None, high: float | None, digits: int = 1) -> str:
         """Return ``low–high`` (an em dash if either end is missing)."""

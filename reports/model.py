@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from scoring import Aggregates, UnitScore, WaveRobustness, WaveScore, wave_robustness
+from scoring.schemes import converted
 
 if TYPE_CHECKING:
     from .changes import OpdChange
@@ -378,6 +379,12 @@ class ScoredWave:
         """Return how many OPDs have a score."""
         return len(self.units())
 
+    def scale_points(self) -> int:
+        """Return the questionnaire's number of answer values (4 when nothing was counted)."""
+        for agg in self.aggregates.values():
+            return agg.scale_points
+        return 4
+
     def ranked_units(self) -> list[UnitScore]:
         """Return the scored OPDs' scores by rank (ties by slug)."""
         return sorted(self.units(), key=lambda u: (u.rank, u.unit))
@@ -446,6 +453,8 @@ class TrendPoint:
         Its interval on 1..4 (NaN if unknown).
     n : int
         Counted responses.
+    scale_points : int
+        The questionnaire's answer scale 1..m (the chart shows the converted score).
     """
 
     wave_title: str
@@ -454,6 +463,15 @@ class TrendPoint:
     ci_low: float = math.nan
     ci_high: float = math.nan
     n: int = 0
+    scale_points: int = 4
+
+    def conv(self) -> float:
+        """The converted IKM on 25..100."""
+        return converted(self.ikm, self.scale_points)
+
+    def conv_interval(self) -> tuple[float, float]:
+        """The interval on the converted 25..100 scale."""
+        return converted(self.ci_low, self.scale_points), converted(self.ci_high, self.scale_points)
 
 
 @dataclass(frozen=True)

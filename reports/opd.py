@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from scoring import ElementScore, Scheme, UnitScore
+from scoring.schemes import converted
 
 from . import charts
 from .changes import CHANGE_TEXTS, change_sentences
@@ -195,6 +196,7 @@ def _trend(data: OpdReportData, unit: UnitScore) -> list[TrendPoint]:
         ci_low=unit.interval.low,
         ci_high=unit.interval.high,
         n=unit.n,
+        scale_points=unit.estimate.scale_points,
     )
     return [*earlier, now]
 
@@ -239,8 +241,8 @@ def small_sample_notice(
 
 def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     """Return everything the OPD template prints, formatted for `lang`."""
-    t = Texts(lang)
     ranking = data.ranking
+    t = Texts(lang, ranking.scale_points())
     f = Formatter(lang, ranking.timezone)
     opd = data.opd
     unit = data.unit
@@ -290,8 +292,9 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
     crossed: list[str] = []
     if math.isfinite(unit.interval.low):
         # Every category the interval touches, best first (ends clipped to the scale).
-        best = codes.index(scheme.categorize(min(4.0, unit.interval.high)).code)
-        worst = codes.index(scheme.categorize(max(1.0, unit.interval.low)).code)
+        m = unit.estimate.scale_points
+        best = codes.index(scheme.categorize(min(float(m), unit.interval.high), m).code)
+        worst = codes.index(scheme.categorize(max(1.0, unit.interval.low), m).code)
         crossed = codes[best : worst + 1]
     trend = _trend(data, unit)
     name_labels = {o.slug: o.label() for o in ranking.opds}
@@ -324,7 +327,7 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
             "priorities": PRIORITIES,
             "clear": clear_positions(score).get(unit.unit),
             "trend": trend if len(trend) > 1 else [],
-            "mean_conv": score.mean_ikm() * 25,
+            "mean_conv": converted(score.mean_ikm(), unit.estimate.scale_points),
             "small_n": unit.estimate.small_n,
             "chart_elements": element_chart(ranking, unit, lang),
             "chart_compare": chart_image(

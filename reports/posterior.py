@@ -29,6 +29,7 @@ from typing import Any
 
 from scoring.bayes import PosteriorResult, wave_posterior
 from scoring.design import DEFF_THRESHOLD, UnitDesign, widen_interval
+from scoring.schemes import converted
 
 from .formatting import Formatter
 from .model import Lang, ScoredWave
@@ -210,14 +211,15 @@ def _t(t: Texts, key: str, **values: Any) -> str:
 
 
 def to_converted(value: float, points: int = 4) -> float:
-    """The converted score of an IKM on an m-point scale: 25 + 75 (IKM - 1) / (m - 1).
+    """The converted score of an IKM on an m-point scale (:func:`scoring.schemes.converted`,
+    the one conversion: 25 + 75 (IKM - 1) / (m - 1)).
 
     Examples
     --------
     >>> to_converted(3.0), to_converted(3.0, 5)
     (75.0, 62.5)
     """
-    return 25 + 75 * (value - 1) / (points - 1)
+    return float(converted(float(value), points))
 
 
 def _points(data: ScoredWave) -> int:

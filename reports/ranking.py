@@ -19,6 +19,7 @@ import numpy as np
 
 from scoring import Category, UnitScore, krejcie_morgan, margin_of_error
 from scoring.design import UnitDesign
+from scoring.schemes import converted
 
 from . import charts
 from .charts import ChartImage, chart_image
@@ -95,7 +96,9 @@ def _margin(unit: UnitScore, population: int | None, level: float) -> float | No
     """Half-width of the score's interval at its n, on 25..100, with the FPC when N is known."""
     if unit.n < 2 or not math.isfinite(unit.se):
         return None
-    sd = unit.se * math.sqrt(unit.n) * 25  # respondent sd on 25..100 (se = sd / sqrt(n))
+    m = unit.estimate.scale_points
+    # Respondent sd on 25..100 (se = sd / sqrt(n)); one answer point is worth this many.
+    sd = unit.se * math.sqrt(unit.n) * (converted(2.0, m) - converted(1.0, m))
     fpc_population = population if population is not None and population >= max(unit.n, 2) else None
     return margin_of_error(unit.n, sd, population=fpc_population, confidence_level=level)
 
@@ -229,7 +232,7 @@ def certainty_paragraphs(
     ]
     if clear is not None and units[0].funnel_95 is not None:
         z = f.num(bonferroni_z(count, level), 2)
-        mean = f.conv(mean_ikm * 25)
+        mean = f.conv(converted(mean_ikm, units[0].estimate.scale_points))
         outside = [r for r in scored if r.unit is not None and clear.get(r.unit.unit) != "inside"]
         raw = sum(u.funnel_95 != "inside" for u in units)
         detail.append(
@@ -321,7 +324,7 @@ def ranking_charts(
 
     The ranking report and the public ranking page both embed these, the same way.
     """
-    t = Texts(lang)
+    t = Texts(lang, data.scale_points())
     score = data.wave_score()
     labels = {o.slug: o.label() for o in data.opds}
     out: dict[str, ChartImage] = {}
@@ -397,7 +400,7 @@ def ranking_context(
     """
     if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
         raise ValueError(f"top_k must be a whole number >= 1, got {top_k!r}")
-    t = Texts(lang)
+    t = Texts(lang, data.scale_points())
     f = Formatter(lang, data.timezone)
     score = data.wave_score()
     count = len(score.units)
@@ -430,6 +433,7 @@ def ranking_context(
         }
     mean_ikm = score.mean_ikm() if count else math.nan
     clear = clear_positions(score) if count else {}
+    points = score.units[0].estimate.scale_points if count else 4
     return {
         "lang": lang,
         "t": t,
@@ -451,6 +455,8 @@ def ranking_context(
         ),
         "clear": clear,
         "bonferroni_z": bonferroni_z(count, score.confidence_level) if count else math.nan,
+        "mean_conv": converted(mean_ikm, points),
+        "funnel_conv": converted(score.funnel.target, points) if score.funnel else math.nan,
         "charts": ranking_charts(data, k, lang),
         "nrr": _nrr_table(data, rows, f),
         "flags": _flag_rows(data, t),
@@ -461,7 +467,7 @@ def ranking_context(
         "posterior": posterior_section(data, lang=lang) if count else None,
         "design": design_rows(data, design, lang=lang) if count and design else None,
         "small_n": score.units[0].estimate.small_n if count else 15,
-        "scale_points": next(iter(data.aggregates.values())).scale_points if data.aggregates else 4,
+        "scale_points": data.scale_points(),
         "simulated": data.simulated,
         "doc_title": f"{t('ranking.kind')}: {data.title}",
         "doc_author": data.evaluator,

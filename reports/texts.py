@@ -375,15 +375,27 @@ TEXTS: dict[str, tuple[str, str]] = {
         "0.111, which makes the weights add up to 0.999).",
     ),
     "methods.formula_conv": (
-        "Nilai konversi = IKM × 25 (skala 25–100).",
-        "Converted score = IKM × 25 (scale 25–100).",
+        "Nilai konversi = 25 + 75 × (IKM − 1) ÷ (m − 1), dengan m = {m} jumlah pilihan "
+        "jawaban (skala 25–100); pada 4 pilihan jawaban menurut peraturan ini sama dengan "
+        "IKM × 25. Kuesioner dengan jumlah pilihan selain 4 dikategorikan menurut nilai "
+        "konversinya (batas 25; 65; 76,61; 88,31).",
+        "Converted score = 25 + 75 × (IKM − 1) ÷ (m − 1), with m = {m} answer values (scale "
+        "25–100); on the regulation's 4-point scale this is IKM × 25. Questionnaires with "
+        "another number of answer values are categorised by their converted score (bounds "
+        "25, 65, 76.61, 88.31).",
     ),
     "methods.scheme_title": ("Kategori mutu pelayanan: {scheme}", "Service categories: {scheme}"),
     "methods.scheme_note": (
         "Kategori ditentukan dengan membandingkan skor dengan batas bawah setiap kategori (≥), "
-        "secara tepat, tanpa pembulatan.",
+        "secara tepat, tanpa pembulatan. Skor yang dicetak di samping kategorinya tidak pernah "
+        "melewati batas kategori karena pembulatan: bila pembulatan biasa akan mencapai batas "
+        "kategori lain, skor dicetak dengan satu atau dua desimal lebih (2,5996 di D, bukan "
+        "2,60; 88,306 di B, bukan 88,31).",
         "The category is found by comparing the score with each category's lower bound (≥), "
-        "exactly, without rounding.",
+        "exactly, without rounding. A score printed beside its category never crosses a "
+        "category bound by rounding: where the usual rounding would reach another category's "
+        "bound, one or two more decimals are printed (2.5996 in D, not 2.60; 88.306 in B, "
+        "not 88.31).",
     ),
     "col.code": ("Mutu", "Grade"),
     "col.label": ("Kinerja", "Performance"),
@@ -395,19 +407,31 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "methods.interval_analytic": (
         "Interval 95% setiap skor dihitung dengan responden sebagai satuan sampel (jawaban "
-        "satu orang atas semua unsur saling berkaitan): metode delta pada rata-rata unsur, "
-        "interval t dengan derajat bebas n − 1.",
+        "satu orang atas semua unsur saling berkaitan): galat baku dengan metode delta pada "
+        "rata-rata unsur, lalu interval pada skala logit dari p = (IKM − 1) ÷ ({m} − 1), "
+        "setelah menambahkan sepersepuluh responden semu di kedua ujung skala, dan "
+        "dikembalikan ke skala 1–{m}. Karena itu interval selalu berada di dalam skala, tidak "
+        "pernah selebar nol (juga bila semua jawaban sama) dan tetap tepat di dekat nilai "
+        "tertinggi, tempat interval t biasa terlalu sempit (simulasi: cakupan 93–97% untuk "
+        "n ≥ 15). Unsur yang dijawab satu orang saja diberi ragam terbesar dari unsur lain, "
+        "sehingga tidak menghapus interval OPD.",
         "Every score's 95% interval treats the respondent as the unit of sampling (one "
-        "person's answers to the elements are related): the delta method on the element "
-        "means, a t interval with n − 1 degrees of freedom.",
+        "person's answers to the elements are related): a delta-method standard error on the "
+        "element means, then an interval on the logit scale of p = (IKM − 1) ÷ ({m} − 1), "
+        "after adding a tenth of a pseudo-respondent at each end of the scale, mapped back to "
+        "1–{m}. The interval therefore always lies inside the scale, never has zero width "
+        "(even when all answers are equal) and holds its coverage near the top of the scale, "
+        "where a plain t interval is too narrow (simulation: 93–97% coverage for n ≥ 15). An "
+        "element answered by one person only is given the largest variance of the other "
+        "elements, so it does not delete the OPD's interval.",
     ),
     "methods.interval_bootstrap": (
         "Interval 95% setiap skor dihitung dengan responden sebagai satuan sampel: bootstrap "
-        "BCa dengan {b} pengambilan ulang responden per OPD (interval t untuk OPD dengan "
-        "kurang dari {small} responden).",
+        "BCa dengan {b} pengambilan ulang responden per OPD (interval logit analitik untuk OPD "
+        "dengan kurang dari {small} responden atau dengan jawaban yang seragam).",
         "Every score's 95% interval treats the respondent as the unit of sampling: a BCa "
-        "bootstrap with {b} resamples of respondents per OPD (a t interval for OPDs with fewer "
-        "than {small} respondents).",
+        "bootstrap with {b} resamples of respondents per OPD (the analytic logit interval for "
+        "OPDs with fewer than {small} respondents or with all answers alike).",
     ),
     "methods.ranks": (
         "Rentang peringkat adalah himpunan keyakinan 95% serentak untuk peringkat semua OPD "
@@ -611,6 +635,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "opd.explain_within": (
         "Seluruh rentang itu berada di kategori {code}, sehingga kategorinya cukup pasti.",
         "The whole range lies in category {code}, so the category is fairly certain.",
+    ),
+    "elements.table_caption": (
+        "NRR setiap unsur (skala 1–4) dibandingkan dengan median semua OPD; unsur prioritas "
+        "tindak lanjut ditandai: “lemah” bila seluruh interval 95% unsur itu di bawah IKM OPD, "
+        "selain itu “terendah”.",
+        "Each element's NRR (scale 1–4) against the median of all OPDs; the follow-up "
+        "priorities are marked: “weak” when the element's whole 95% interval lies below the "
+        "OPD's IKM, otherwise “lowest”.",
+    ),
+    "opd.explain_within_weak": (
+        "Rentang itu berada di kategori {code}, tetapi respondennya sedikit atau jawabannya "
+        "seragam, sehingga kategorinya belum dapat dipastikan.",
+        "That range lies in category {code}, but there are few respondents or their answers "
+        "are all alike, so the category cannot yet be called certain.",
     ),
     "opd.explain_rank": (
         "Menurut skornya, OPD ini berada di peringkat {rank} dari {count} OPD. Karena setiap "
@@ -819,16 +857,27 @@ class Texts:
     ('OPD', 'OPDs', 'lima')
     """
 
-    def __init__(self, lang: Lang = "id") -> None:
-        """Bind the language."""
+    def __init__(self, lang: Lang = "id", scale_points: int = 4) -> None:
+        """Bind the language and the questionnaire's answer scale (for the "1–4" labels)."""
         if lang not in ("id", "en"):
             raise ValueError(f"lang must be 'id' or 'en', not {lang!r}")
         self.lang: Lang = lang
         self._index = 0 if lang == "id" else 1
+        self.scale_points = int(scale_points)
 
     def __call__(self, key: str, **values: Any) -> str:
-        """Return the text of `key`, with the placeholders filled from `values`."""
+        """Return the text of `key`, with the placeholders filled from `values`.
+
+        The scale "1–4" in a label becomes "1–m" for an m-point questionnaire.
+
+        Examples
+        --------
+        >>> Texts("en", scale_points=5)("col.ikm")
+        'IKM (1–5)'
+        """
         text = TEXTS[key][self._index]
+        if self.scale_points != 4:
+            text = text.replace("1–4", f"1–{self.scale_points}")
         return text.format(**values) if values else text
 
     def get(self, key: str, default: str) -> str:

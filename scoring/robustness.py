@@ -246,9 +246,10 @@ def _ikm_after(agg: Aggregates, count: int, value: int) -> Fraction:
     return sum(nrrs, Fraction(0)) / len(nrrs)
 
 
-def _category_index(scheme: Scheme, value: Fraction) -> int:
-    """Index of the category of `value` (0 = highest); above 4 (5-point scale) counts as 4."""
-    category = scheme.categorize(min(max(value, Fraction(1)), Fraction(4)))
+def _category_index(scheme: Scheme, value: Fraction, scale_points: int = 4) -> int:
+    """Index of the category of `value` on 1..scale_points (0 = highest)."""
+    m = Fraction(scale_points)
+    category = scheme.categorize(min(max(value, Fraction(1)), m), scale_points)
     return scheme.categories.index(category)
 
 
@@ -269,17 +270,18 @@ def _first(test: Callable[[int], bool], limit: int) -> int | None:
 def _category_counts(
     agg: Aggregates, scheme: Scheme, best: int, worst: int, limit: int
 ) -> tuple[int, bool, bool, int | None, int | None]:
-    now = _category_index(scheme, _ikm_after(agg, 0, best))
+    m = agg.scale_points
+    now = _category_index(scheme, _ikm_after(agg, 0, best), m)
     highest, lowest = now == 0, now == len(scheme.categories) - 1
     up = (
         None
         if highest
-        else _first(lambda c: _category_index(scheme, _ikm_after(agg, c, best)) < now, limit)
+        else _first(lambda c: _category_index(scheme, _ikm_after(agg, c, best), m) < now, limit)
     )
     down = (
         None
         if lowest
-        else _first(lambda c: _category_index(scheme, _ikm_after(agg, c, worst)) > now, limit)
+        else _first(lambda c: _category_index(scheme, _ikm_after(agg, c, worst), m) > now, limit)
     )
     return now, highest, lowest, up, down
 

@@ -17,7 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, overload
+
+import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     "KEPMENPAN_2004",
@@ -25,7 +28,9 @@ __all__ = [
     "SCHEMES",
     "Category",
     "Scheme",
+    "converted",
     "exact_value",
+    "from_converted",
 ]
 
 Basis = Literal["ikm", "converted"]
@@ -59,6 +64,74 @@ def exact_value(value: float | int | Fraction) -> Fraction:
     return Fraction(f"{float(value):.{_DECIMALS}f}")
 
 
+def _check_points(scale_points: int) -> int:
+    if isinstance(scale_points, bool) or int(scale_points) != scale_points or scale_points < 2:
+        raise ValueError(f"scale_points must be a whole number >= 2, got {scale_points!r}")
+    return int(scale_points)
+
+
+@overload
+def converted(ikm: Fraction, scale_points: int = 4) -> Fraction: ...
+
+
+@overload
+def converted(ikm: float, scale_points: int = 4) -> float: ...
+
+
+@overload
+def converted(ikm: NDArray[np.float64], scale_points: int = 4) -> NDArray[np.float64]: ...
+
+
+def converted(
+    ikm: float | Fraction | NDArray[np.float64], scale_points: int = 4
+) -> float | Fraction | NDArray[np.float64]:
+    """Return the converted score of an IKM on an `scale_points`-point scale (25..100).
+
+    The one conversion used everywhere::
+
+        converted = 25 + 75 (IKM - 1) / (m - 1)
+
+    It maps the scale 1..m linearly onto 25..100. For the regulation's 4-point scale it is
+    exactly 25 x IKM (computed as such, so 4-point results are unchanged to the last bit).
+    A Fraction gives an exact Fraction; a float (or a NumPy array) gives a float.
+
+    Examples
+    --------
+    >>> converted(3.0), converted(3.55, 5), converted(Fraction(7, 2), 7)
+    (75.0, 72.8125, Fraction(225, 4))
+    """
+    m = _check_points(scale_points)
+    if m == 4:
+        return ikm * 25
+    if isinstance(ikm, Fraction):
+        return 25 + Fraction(75, m - 1) * (ikm - 1)
+    return 25 + 75 * (ikm - 1) / (m - 1)
+
+
+@overload
+def from_converted(value: Fraction, scale_points: int = 4) -> Fraction: ...
+
+
+@overload
+def from_converted(value: float, scale_points: int = 4) -> float: ...
+
+
+def from_converted(value: float | Fraction, scale_points: int = 4) -> float | Fraction:
+    """Return the IKM on 1..m whose converted score is `value` (the inverse of :func:`converted`).
+
+    Examples
+    --------
+    >>> from_converted(88.31), from_converted(Fraction(225, 4), 7)
+    (3.5324, Fraction(7, 2))
+    """
+    m = _check_points(scale_points)
+    if m == 4:
+        return value / 25
+    if isinstance(value, Fraction):
+        return 1 + (value - 25) * Fraction(m - 1, 75)
+    return 1 + (value - 25) * (m - 1) / 75
+
+
 def _decimal(bound: float) -> Fraction:
     # A bound is a printed decimal (3.5324): its shortest repr is that decimal exactly.
     return Fraction(repr(float(bound)))
@@ -75,7 +148,7 @@ class Category:
     label_id, label_en : str
         The *kinerja* label in Bahasa Indonesia and in English.
     min_ikm : float
-        Lower bound on the 1..4 scale (inclusive).
+        Lower bound on the scheme's answer scale 1..m (inclusive; m = 4 for the regulation).
     min_converted : float
         Lower bound on the converted 25..100 scale (inclusive).
     """
@@ -116,6 +189,12 @@ class Scheme:
         ``"ikm"``, because the regulation defines the category from the 1..4 value and the
         converted table is a presentation of the same cut points (1.75, 2.50, 3.25) with a
         0.01 step.
+    scale_points : int
+        The answer scale 1..m that ``min_ikm`` is given on (default 4, the regulation's).
+        An IKM from a questionnaire with another number of points is always categorised on
+        the converted score (:func:`converted`, 25..100) against ``min_converted``: the
+        regulation's converted bounds 25 / 65 / 76.61 / 88.31 then hold for every scale, so a
+        5-point mean of 3.55 (converted 72.81) is a C, not an A.
 
     Examples
     --------
@@ -131,9 +210,11 @@ class Scheme:
     name: str
     categories: tuple[Category, ...]
     basis: Basis = "ikm"
+    scale_points: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "scale_points", _check_points(self.scale_points))
         if self.basis not in ("ikm", "converted"):
             raise ValueError(f"basis must be 'ikm' or 'converted', not {self.basis!r}")
         if not self.categories:
@@ -144,7 +225,7 @@ class Scheme:
                 raise ValueError(f"scheme {self.name!r}: category code {code!r} is empty")
         if len(set(codes)) != len(codes):
             raise ValueError(f"scheme {self.name!r}: category codes {codes} are not unique")
-        for field, low, high in (("min_ikm", 1, 4), ("min_converted", 25, 100)):
+        for field, low, high in (("min_ikm", 1, self.scale_points), ("min_converted", 25, 100)):
             bounds = [_decimal(getattr(c, field)) for c in self.categories]
             for c, b in zip(self.categories, bounds, strict=True):
                 if not low <= b <= high:
@@ -171,7 +252,12 @@ class Scheme:
 
     @classmethod
     def from_dicts(
-        cls, items: Iterable[Mapping[str, Any]], *, name: str = "custom", basis: Basis = "ikm"
+        cls,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        name: str = "custom",
+        basis: Basis = "ikm",
+        scale_points: int | None = None,
     ) -> Scheme:
         """Build a scheme from the list of dicts stored in the database.
 
@@ -180,11 +266,13 @@ class Scheme:
         items : iterable of mapping
             Highest category first. Keys: ``code``, ``label_id`` (required), ``label_en``
             (defaults to ``label_id``), ``min_ikm`` and/or ``min_converted`` (a missing one is
-            25 times, or a 25th of, the other).
+            derived from the other by :func:`converted`), and optionally ``scale_points``.
         name : str
             Name of the scheme.
         basis : {"ikm", "converted"}
             Which bounds are compared; see :class:`Scheme`.
+        scale_points : int, optional
+            The scale ``min_ikm`` is given on; default the items' ``scale_points`` key, else 4.
 
         Returns
         -------
@@ -197,6 +285,13 @@ class Scheme:
         >>> s.categories[0].min_converted
         62.5
         """
+        items = list(items)
+        if scale_points is None:
+            given = {item["scale_points"] for item in items if "scale_points" in item}
+            if len(given) > 1:
+                raise ValueError(f"scheme {name!r}: categories disagree on scale_points {given}")
+            scale_points = int(given.pop()) if given else 4
+        m = _check_points(scale_points)
         categories = []
         for i, item in enumerate(items):
             missing = [key for key in ("code", "label_id") if key not in item]
@@ -216,9 +311,9 @@ class Scheme:
             if min_ikm is None:
                 # Type error ignored below: min_conv is known not to be None when min_ikm is
                 # (checked above).
-                min_ikm = float(_decimal(min_conv) / 25)  # type: ignore[arg-type]
+                min_ikm = float(from_converted(_decimal(min_conv), m))  # type: ignore[arg-type]
             if min_conv is None:
-                min_conv = float(_decimal(min_ikm) * 25)
+                min_conv = float(converted(_decimal(min_ikm), m))
             categories.append(
                 Category(
                     code=str(item["code"]),
@@ -228,20 +323,25 @@ class Scheme:
                     min_converted=min_conv,
                 )
             )
-        return cls(name=name, categories=tuple(categories), basis=basis)
+        return cls(name=name, categories=tuple(categories), basis=basis, scale_points=m)
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """Return the categories as the list of dicts stored in the database."""
-        return [c.as_dict() for c in self.categories]
+        extra = {} if self.scale_points == 4 else {"scale_points": self.scale_points}
+        return [c.as_dict() | extra for c in self.categories]
 
-    def categorize(self, ikm: float | Fraction) -> Category:
-        """Return the category of an IKM given on the 1..4 scale.
+    def categorize(self, ikm: float | Fraction, scale_points: int | None = None) -> Category:
+        """Return the category of an IKM given on the answer scale 1..m.
 
         Parameters
         ----------
         ikm : float or Fraction
-            The IKM on 1..4 (not the converted value). A float is rounded to 10 decimals
+            The IKM on 1..m (not the converted value). A float is rounded to 10 decimals
             before the exact comparison; a Fraction is compared exactly.
+        scale_points : int, optional
+            m, the questionnaire's number of answer values (default the scheme's own, 4).
+            On the scheme's own scale the ``basis`` bounds are compared; on any other scale
+            the converted score (:func:`converted`) is compared with ``min_converted``.
 
         Returns
         -------
@@ -252,24 +352,55 @@ class Scheme:
         --------
         >>> PERMENPANRB_2017.categorize(3.0644).code, PERMENPANRB_2017.categorize(3.0643).code
         ('B', 'C')
+        >>> PERMENPANRB_2017.categorize(3.55, 5).code, PERMENPANRB_2017.categorize(4.6, 5).code
+        ('C', 'A')
         """
+        m = self.scale_points if scale_points is None else _check_points(scale_points)
         if not isinstance(ikm, Fraction) and ikm != ikm:  # NaN
             raise ValueError("cannot categorize an IKM that is NaN")
         value = exact_value(ikm)
-        if not 1 <= value <= 4:
-            raise ValueError(f"IKM {float(value)!r} is outside the scale 1..4")
+        if not 1 <= value <= m:
+            raise ValueError(f"IKM {float(value)!r} is outside the scale 1..{m}")
+        on_ikm = self.basis == "ikm" and m == self.scale_points
+        score = value if on_ikm else converted(value, m)
         for category in self.categories:
-            if self.basis == "ikm":
-                if value >= _decimal(category.min_ikm):
-                    return category
-            elif 25 * value >= _decimal(category.min_converted):
+            bound = category.min_ikm if on_ikm else category.min_converted
+            if score >= _decimal(bound):
                 return category
         return self.categories[-1]  # unreachable: the lowest bound is 1.00 / 25.00
 
-    def crosses_boundary(self, low: float | Fraction, high: float | Fraction) -> bool:
-        """Whether an interval [low, high] on 1..4 spans more than one category.
+    def shown_bounds(
+        self, scale_points: int | None = None, *, converted: bool
+    ) -> tuple[float, ...]:
+        """The lower bounds a displayed score is checked against, on the IKM scale 1..m or the
+        converted scale (the display rule of :mod:`reports.formatting`).
 
-        Ends outside 1..4 (an interval can reach past the scale) are clipped to it.
+        Examples
+        --------
+        >>> PERMENPANRB_2017.shown_bounds(converted=True)
+        (88.31, 76.61, 65.0, 25.0)
+        >>> PERMENPANRB_2017.shown_bounds(5, converted=False)[:2]
+        (4.3765333333, 3.7525333333)
+        """
+        m = self.scale_points if scale_points is None else _check_points(scale_points)
+        on_ikm = self.basis == "ikm" and m == self.scale_points
+        out = []
+        for c in self.categories:
+            if on_ikm:
+                value = convert_score(_decimal(c.min_ikm), m) if converted else _decimal(c.min_ikm)
+            else:
+                conv = _decimal(c.min_converted)
+                value = conv if converted else from_converted(conv, m)
+            out.append(round(float(value), 10))
+        return tuple(out)
+
+    def crosses_boundary(
+        self, low: float | Fraction, high: float | Fraction, scale_points: int | None = None
+    ) -> bool:
+        """Whether an interval [low, high] on 1..m spans more than one category.
+
+        Ends outside 1..m (an interval can reach past the scale) are clipped to it; m is
+        `scale_points`, by default the scheme's own (4).
 
         Examples
         --------
@@ -282,10 +413,13 @@ class Scheme:
             raise ValueError(f"interval [{low}, {high}] has a NaN end")
         if high < low:
             raise ValueError(f"interval [{low}, {high}] has low > high")
-        lo = min(max(exact_value(low), Fraction(1)), Fraction(4))
-        hi = min(max(exact_value(high), Fraction(1)), Fraction(4))
-        return self.categorize(lo) != self.categorize(hi)
+        m = self.scale_points if scale_points is None else _check_points(scale_points)
+        lo = min(max(exact_value(low), Fraction(1)), Fraction(m))
+        hi = min(max(exact_value(high), Fraction(1)), Fraction(m))
+        return self.categorize(lo, m) != self.categorize(hi, m)
 
+
+convert_score = converted  # the module function, for methods whose keyword shadows its name
 
 PERMENPANRB_2017 = Scheme(
     name="PermenPANRB 14/2017",

@@ -158,7 +158,9 @@ class UnitScore:
         """Whether the published interval spans more than one category."""
         if math.isnan(self.interval.low):
             return True
-        return self.estimate.scheme.crosses_boundary(self.interval.low, self.interval.high)
+        return self.estimate.scheme.crosses_boundary(
+            self.interval.low, self.interval.high, self.estimate.scale_points
+        )
 
     def unreliable(self) -> bool:
         """Whether n is below the small-sample threshold."""
@@ -168,7 +170,7 @@ class UnitScore:
         """Return the fields of ``ikm score --format json`` (NaN as None).
 
         ``ci_low``/``ci_high`` are on the converted 25..100 scale; element intervals are on
-        1..4 like the NRRs. The caller adds ``opd`` (= ``unit``) and ``name``.
+        1..m like the NRRs (``scale_points``). The caller adds ``opd`` (= ``unit``) and ``name``.
         """
         low, high = self.interval.converted()
         category = self.category()

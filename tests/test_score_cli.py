@@ -47,7 +47,7 @@ def test_exact_ikm_and_fields(session, open_wave, runner):
     assert rsud["ikm_converted"] == pytest.approx(float(Fraction(35, 18) * 25), abs=1e-10)
     assert rsud["category"] == "D" and rsud["n"] == 30 and rsud["flagged"] == 1
     assert rsud["ci_low"] < rsud["ikm_converted"] < rsud["ci_high"]
-    assert rsud["ci_method"] == "analytic-t"
+    assert rsud["ci_method"] == "analytic-logit"
     # dishub has no responses: listed, unscored.
     assert dishub["n"] == 0 and dishub["ikm"] is None and dishub["rank"] is None
     required = {

@@ -255,7 +255,7 @@ def test_no_missing_answers_gives_exactly_the_t_interval_on_respondent_means(n, 
     rows = correlated_rows(n, seed=n)
     means = rows.mean(axis=1)
     low, high = stats.t.interval(level, n - 1, loc=means.mean(), scale=stats.sem(means))
-    ci = ikm(rows).confidence_interval(level)
+    ci = ikm(rows).confidence_interval(level, method="t")
     assert ci.low == pytest.approx(low, rel=1e-12)
     assert ci.high == pytest.approx(high, rel=1e-12)
     assert ci.method == "analytic-t"
@@ -267,7 +267,7 @@ def test_element_interval_is_the_t_interval_on_its_own_answers():
     rows = correlated_rows(40, seed=1)
     rows[np.random.default_rng(2).random(rows.shape) < 0.25] = np.nan
     res = ikm(rows)
-    for j, ci in enumerate(res.element_intervals()):
+    for j, ci in enumerate(res.element_intervals(method="t")):
         col = rows[:, j][~np.isnan(rows[:, j])]
         low, high = stats.t.interval(0.95, col.size - 1, loc=col.mean(), scale=stats.sem(col))
         assert (ci.low, ci.high) == pytest.approx((low, high), rel=1e-12)
@@ -289,13 +289,16 @@ def test_missing_answer_covariance_is_unbiased_by_simulation():
     assert 0.93 < ratio < 1.07  # Monte Carlo error of the ratio is about 0.026
 
 
-def test_interval_is_clipped_to_the_scale_and_zero_width_when_constant():
+def test_t_interval_is_clipped_to_the_scale_and_zero_width_when_constant():
     res = ikm(np.full((20, 9), 4.0))
-    ci = res.confidence_interval()
+    ci = res.confidence_interval(method="t")
     assert (ci.low, ci.high) == (4.0, 4.0) and ci.degenerate
     near_top = np.full((5, 9), 4.0)
     near_top[0, 0] = 1
-    assert ikm(near_top).confidence_interval().high == 4.0
+    assert ikm(near_top).confidence_interval(method="t").high == 4.0
+    # The published (logit) interval never collapses, and says the data are degenerate.
+    logit = res.confidence_interval()
+    assert logit.degenerate and 1 < logit.low < logit.high <= 4
 
 
 def test_single_respondent_has_no_interval():
@@ -353,18 +356,20 @@ def test_bootstrap_methods_are_named():
         bootstrap_ikm(rows, method="studentized")
 
 
-def test_bootstrap_all_answers_equal_gives_zero_width_and_says_so():
+def test_bootstrap_all_answers_equal_never_gives_zero_width_and_says_so():
     res = bootstrap_ikm(np.full((25, 9), 3.0), n_resamples=500, rng=1)
-    assert (res.interval.low, res.interval.high) == (3.0, 3.0)
-    assert res.interval.method == "bootstrap-degenerate" and res.interval.degenerate
-    assert all(e.degenerate for e in res.element_intervals)
+    # A zero-width interval would claim certainty: the logit interval is given instead.
+    assert res.interval.low < 3.0 < res.interval.high
+    assert res.interval.method == "analytic-logit" and res.interval.degenerate
+    assert all(e.degenerate and e.width() > 0 for e in res.element_intervals)
 
 
 def test_bootstrap_constant_element_among_varying_ones():
     rows = correlated_rows(30, seed=8)
     rows[:, 2] = 4
     res = bootstrap_ikm(rows, n_resamples=500, rng=3)
-    assert res.element_intervals[2].method == "bootstrap-degenerate"
+    assert res.element_intervals[2].method == "analytic-logit"
+    assert res.element_intervals[2].degenerate and res.element_intervals[2].width() > 0
     assert res.interval.method == "bootstrap-bca"
 
 
@@ -403,12 +408,12 @@ def test_bootstrap_small_sample_shows_the_t_interval_marked_unreliable():
     res = bootstrap_ikm(rows, n_resamples=500, rng=1)
     assert res.n_resamples == 0
     assert res.interval == ikm(rows).confidence_interval()
-    assert res.interval.unreliable and res.interval.method == "analytic-t"
+    assert res.interval.unreliable and res.interval.method == "analytic-logit"
 
 
 def test_bootstrap_element_missing_in_some_resamples_uses_the_analytic_interval():
     rows = correlated_rows(30, seed=10)
     rows[1:, 4] = np.nan  # only one respondent answered element 5
     res = bootstrap_ikm(rows, n_resamples=300, rng=1)
-    assert res.element_intervals[4].method == "analytic-t"
+    assert res.element_intervals[4].method == "analytic-logit"
     assert res.interval.method.startswith("bootstrap")

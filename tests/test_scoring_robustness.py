@@ -114,13 +114,12 @@ def test_already_in_the_highest_category_cannot_go_up() -> None:
 
 
 def test_a_five_point_scale_uses_its_own_best_answer() -> None:
-    """n = 40, every answer 3 on a 5-point scale: IKM 3.00 (C).
+    """n = 40, every answer 3 on a 5-point scale: IKM 3.00, converted 25 + 75 x 2 / 4 = 62.5 (D).
 
-    Up with all-5 ballots: (120 + 5k) / (40 + k) >= 3.0644 <=> 1.9356 k >= 2.576 <=>
-    k >= 1.331: two (130 / 42 = 3.0952); on a 4-point scale it would take three
-    (0.9356 k >= 2.576 <=> k >= 2.753).
-    Down with all-1: (120 + k) / (40 + k) < 2.60 <=> k > 10; k = 10 gives 130 / 50 = 2.60
-    exactly (still C), so eleven.
+    Categories of a 5-point scale are on the converted score: C needs 65, i.e. IKM >=
+    1 + 40 x 4 / 75 = 47/15. Up with all-5 ballots: (120 + 5k) / (40 + k) >= 47/15 <=>
+    28 k >= 80 <=> k >= 2.857: three (135 / 43 = 3.1395 -> 65.12). D is the lowest: no way
+    down. On a 4-point scale (IKM 3.00, C) three all-4 ballots reach B: 0.9356 k >= 2.576.
     """
     five = {
         "a": aggregate(constant(40, 3), scale_points=5),
@@ -128,23 +127,24 @@ def test_a_five_point_scale_uses_its_own_best_answer() -> None:
     }
     res = wave_robustness(score_units(five, seed=0), five)
     assert (res.best, res.worst) == (5, 1)
-    assert (res.unit("a").category_up, res.unit("a").category_down) == (2, 11)
+    assert (res.unit("a").category_up, res.unit("a").category_down) == (3, None)
     four = {"a": aggregate(constant(40, 3)), "b": aggregate(constant(40, 2))}
     assert wave_robustness(score_units(four, seed=0), four).unit("a").category_up == 3
 
 
 def test_a_five_point_unit_above_four_is_in_the_highest_category() -> None:
-    """n = 10, every answer 5 on a 5-point scale: IKM 5 counts as A; it cannot go up.
+    """n = 10, every answer 5 on a 5-point scale: IKM 5, converted 100, A; it cannot go up.
 
-    Down: (50 + k) / (10 + k) < 3.5324 <=> 2.5324 k > 14.676 <=> k > 5.795: six ballots
-    (56 / 16 = 3.50, B); five give 55 / 15 = 3.667, still A.
+    A needs converted 88.31, i.e. IKM >= 1 + 63.31 x 4 / 75 = 4.37653. Down with all-1:
+    (50 + k) / (10 + k) < 4.37653 <=> 3.37653 k > 6.2347 <=> k > 1.846: two ballots
+    (52 / 12 = 4.333 -> 83.33, B); one gives 51 / 11 = 4.636 -> 88.41, still A.
     """
     aggs = {
         "a": aggregate(constant(10, 5), scale_points=5),
         "b": aggregate(constant(10, 3), scale_points=5),
     }
     a = wave_robustness(score_units(aggs, seed=0), aggs).unit("a")
-    assert (a.category, a.category_up, a.category_down) == ("A", None, 6)
+    assert (a.category, a.category_up, a.category_down) == ("A", None, 2)
 
 
 def test_none_within_the_limit() -> None:

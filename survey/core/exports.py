@@ -29,7 +29,7 @@ from sqlmodel import Session
 from survey.core import queries
 from survey.core.evidence import Evidence
 from survey.core.imports import answer_positions, refused
-from survey.core.models import Wave
+from survey.core.models import Questionnaire, Wave
 from survey.core.responsefile import (
     EVIDENCE_COLUMNS,
     ExportRecord,
@@ -326,8 +326,13 @@ def _readme(
     small: list[str],
     taken: str,
     fingerprint: str | None,
+    scale_points: int = 4,
 ) -> str:
-    """Return README.md of the open-data package, in Bahasa Indonesia and English."""
+    """Return README.md of the open-data package, in Bahasa Indonesia and English.
+
+    The scale "1–4" in the column texts becomes the questionnaire's "1–m"; on m != 4 points
+    a line gives the conversion (scoring.schemes.converted).
+    """
     period = " – ".join(d.isoformat() for d in (wave.period_start, wave.period_end) if d) or "–"
     lines = [
         f"# Data terbuka / Open data: {wave.title}",
@@ -409,7 +414,23 @@ def _readme(
                 text_id, text_en = f"unsur {code}: {part_id}", f"element {code}: {part_en}"
                 break
         lines.append(f"| `{name}` | {text_id} | {text_en} |")
+    if scale_points != 4:
+        m = scale_points
+        lines += [
+            "",
+            f"Skala jawaban 1–{m}; nilai konversi = 25 + 75 × (IKM − 1) ÷ ({m} − 1), dan "
+            "kategori ditentukan dari nilai konversi. / Answers on a 1–{m} scale; converted "
+            f"score = 25 + 75 × (IKM − 1) ÷ ({m} − 1), and the category follows the converted "
+            "score.".replace("{m}", str(m)),
+        ]
+        return "\n".join(lines).replace("1–4", f"1–{m}") + "\n"
     return "\n".join(lines) + "\n"
+
+
+def _scale_points(session: Session, wave: Wave) -> int:
+    """The wave's questionnaire's number of answer values."""
+    questionnaire = session.get(Questionnaire, wave.questionnaire_id)
+    return int(questionnaire.scale_points) if questionnaire is not None else 4
 
 
 def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta") -> bytes:
@@ -448,6 +469,7 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
         small=small,
         taken=local.isoformat(timespec="seconds"),
         fingerprint=fingerprint,
+        scale_points=_scale_points(session, wave),
     )
     files = [
         ("README.md", readme),

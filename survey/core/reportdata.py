@@ -126,6 +126,7 @@ def trend(
                 ci_low=unit.interval.low,
                 ci_high=unit.interval.high,
                 n=unit.n,
+                scale_points=unit.estimate.scale_points,
             )
         )
     return tuple(points)

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from scoring.schemes import converted
 from survey.core import queries, rules
 from survey.core.audit import audit
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
@@ -50,7 +51,7 @@ define(
         "category-code": "a category needs a code of at most 8 characters",
         "category-code-twice": "category code {category!r} is used twice",
         "category-labels": "a category needs labels in both languages (at most 100 characters)",
-        "category-bound": "a category's lower bound must be a number from 1 to 4",
+        "category-bound": "a category's lower bound must be a number from 1 to {scale}",
         "category-order": "each category's lower bound must be below the one above it",
         "categories-too-few": "a category scheme needs at least two categories",
         "category-lowest-bound": "the lowest category must start at 1.00 so every score has one",
@@ -116,7 +117,7 @@ class WaveSetupError(ProblemError):
 
 @dataclass(frozen=True)
 class CategoryInput:
-    """One category of a custom scheme: its code, labels and lower bound on 1..4."""
+    """One category of a custom scheme: its code, labels and lower bound on 1..m."""
 
     code: str
     label_id: str
@@ -130,17 +131,20 @@ class CustomScheme:
 
     name: str
     categories: tuple[CategoryInput, ...]
+    scale_points: int = 4  # the scale the bounds are typed on (the questionnaire's)
 
     def as_dicts(self) -> list[dict[str, Any]]:
-        """Return the categories as stored (min_converted = min_ikm x 25)."""
+        """Return the categories as stored (min_converted by scoring.schemes.converted)."""
+        extra = {} if self.scale_points == 4 else {"scale_points": self.scale_points}
         return [
             {
                 "code": c.code,
                 "label_id": c.label_id,
                 "label_en": c.label_en,
                 "min_ikm": c.min_ikm,
-                "min_converted": round(c.min_ikm * 25, 4),
+                "min_converted": round(converted(c.min_ikm, self.scale_points), 4),
             }
+            | extra
             for c in self.categories
         ]
 
@@ -221,8 +225,13 @@ def check_settings(settings: WaveSettings) -> dict[str, Problem]:
     return errors
 
 
-def check_custom_scheme(name: str, rows: Sequence[tuple[str, str, str, str]]) -> CustomScheme:
+def check_custom_scheme(
+    name: str, rows: Sequence[tuple[str, str, str, str]], scale_points: int = 4
+) -> CustomScheme:
     """Check a custom scheme's name and rows (code, label_id, label_en, min_ikm as typed).
+
+    The bounds are IKMs on the questionnaire's scale 1..`scale_points` (above 4 is allowed on
+    5 or more points); the stored converted bounds follow :func:`scoring.schemes.converted`.
 
     Blank rows are skipped. Raises WaveSetupError with problems for the fields ``scheme_name``
     and ``category-<i>``.
@@ -255,8 +264,8 @@ def check_custom_scheme(name: str, rows: Sequence[tuple[str, str, str, str]]) ->
             errors[key] = problem("category-code-twice", key, category=code)
         elif not label_id or not label_en or len(label_id) > 100 or len(label_en) > 100:
             errors[key] = problem("category-labels", key)
-        elif not MIN_IKM <= value <= MAX_IKM:
-            errors[key] = problem("category-bound", key)
+        elif not MIN_IKM <= value <= float(scale_points):
+            errors[key] = problem("category-bound", key, scale=int(scale_points))
         elif categories and value >= categories[-1].min_ikm:
             errors[key] = problem("category-order", key)
         seen.add(code)
@@ -270,7 +279,7 @@ def check_custom_scheme(name: str, rows: Sequence[tuple[str, str, str, str]]) ->
             errors[last] = problem("category-lowest-bound", last)
     if errors:
         raise WaveSetupError(errors.values())
-    return CustomScheme(name=name, categories=tuple(categories))
+    return CustomScheme(name=name, categories=tuple(categories), scale_points=int(scale_points))
 
 
 def _scheme_slug(session: Session, name: str) -> str:

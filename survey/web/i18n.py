@@ -17,6 +17,7 @@ from babel.dates import format_datetime as babel_format_datetime
 from flask import Flask, Response, current_app, request
 from flask_babel import Babel, get_locale
 
+from reports.formatting import Formatter
 from reports.formatting import format_number as report_number
 
 if TYPE_CHECKING:  # annotations only: the model module loads the statistics libraries
@@ -60,6 +61,13 @@ def format_number(value: float | None, digits: int = 2, lang: str | None = None)
     """Format a number for a page: the reports' formatter (half up), "–" when missing."""
     language: Lang = "en" if (lang or current_language()) == "en" else "id"  # the two of LANGUAGES
     return report_number(value, language, digits, missing="–")
+
+
+def shown_score(unit: object, converted: bool = False) -> str:
+    """A unit's IKM (or converted IKM) for a page, by the display rule beside a category."""
+    lang: Lang = "en" if current_language() == "en" else "id"
+    f = Formatter(lang)
+    return f.unit_conv(unit) if converted else f.unit_score(unit)
 
 
 def to_local(value: datetime, tz: str | None = None) -> datetime:
@@ -106,6 +114,7 @@ def init_app(app: Flask) -> None:
         return {
             "current_language": current_language,
             "format_number": format_number,
+            "shown_score": shown_score,
             "format_day": format_day,
             "format_moment": format_moment,
             "switch_language_url": switch_language_url,

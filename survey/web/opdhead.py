@@ -250,8 +250,8 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
     ):
         abort(404)
     lang = page_lang()
-    t = Texts(lang)
     ranking = scored_wave(session, wave=found)
+    t = Texts(lang, ranking.scale_points())
     unit = ranking.unit(item.slug)
     context: dict[str, Any] = {"small": _small_notice(ranking, item.slug, t, lang)}
     if unit is not None:

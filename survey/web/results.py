@@ -287,8 +287,9 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
     from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
     from reports.story import clear_positions
     from reports.texts import Texts
+    from scoring.schemes import converted
 
-    t, f = Texts(lang), Formatter(lang, ranking.timezone)
+    t, f = Texts(lang, ranking.scale_points()), Formatter(lang, ranking.timezone)
     count = ranking.scored_count()
     k = max(1, min(TOP_K, count))
     rows = ranking_rows(ranking, k)
@@ -311,6 +312,9 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "categories": category_counts(ranking),
         "certainty": certainty_paragraphs(rows, k, t, f, clear, mean_ikm, level),
         "mean_ikm": mean_ikm,
+        "mean_conv": converted(mean_ikm, score.units[0].estimate.scale_points)
+        if score is not None and score.units
+        else math.nan,
         "charts": charts,
         "posterior": posterior_section(ranking, lang=lang),
     }
@@ -395,7 +399,7 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
         opd=item,
         ranking=ranking if ranking.score is not None else None,  # nothing scored: no facts
         unit=unit,
-        t=Texts(lang),
+        t=Texts(lang, ranking.scale_points()),
         f=Formatter(lang),
         top_k=TOP_K,
         seed=SEED,
