@@ -291,10 +291,12 @@ def test_evaluator_creates_watches_and_publishes_a_wave(
         expect(visitor.get_by_role("heading", level=1)).to_have_text(TITLE)
         row = visitor.locator("#opd-bpbd")
         expect(row.locator("th")).to_have_text(names["bpbd"])
-        expect(row.locator("td.n")).to_have_text("1*")  # * marks a small sample
-        # One response: the IKM is the mean of its nine answers (26/9), converted ×25.
-        expect(row.locator("td.ikm")).to_have_text("2,89")
-        expect(row.locator("td.converted")).to_have_text("72,22")
+        expect(row.locator("td.n")).to_have_text("1")
+        # One response, below the wave's minimum for ranking (15 by default): listed with its
+        # n, "belum cukup data", and neither a score, a rank nor a category.
+        expect(row).to_contain_text("belum cukup data: kurang dari 15 respons")
+        expect(row.locator("td.ikm")).to_have_count(0)
+        expect(row.locator("td.converted")).to_have_count(0)
         for slug in ("rsud", "dishub"):
             expect(visitor.locator(f"#opd-{slug} td.n")).to_have_text("0")
         expect(visitor.locator(f"#opd-{LEFT_OUT}")).to_have_count(0)

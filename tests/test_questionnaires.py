@@ -425,7 +425,7 @@ def test_score_uses_only_ikm_elements_of_a_custom_questionnaire(runner, session)
     assert row["elements"]["U2"]["nrr"] == pytest.approx(3.5)
     # A 5-point scale keeps its answers as given: IKM = mean of the NRRs on 1..5.
     assert row["ikm"] == pytest.approx(4.0)
-    assert row["ikm_converted"] == pytest.approx(100.0)
+    assert row["ikm_converted"] == pytest.approx(81.25)  # 25 + 75 (4 - 1) / (5 - 1)
 
 
 # --- Anchors and aliases ("billion laughs") ------------------------------------------------
