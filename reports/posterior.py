@@ -36,6 +36,7 @@ from .model import Lang, ScoredWave
 from .texts import Texts
 
 __all__ = [
+    "category_ranges",
     "design_rows",
     "design_unit_view",
     "posterior_of",
@@ -258,6 +259,22 @@ def posterior_of(data: ScoredWave, leave_out: Collection[str] = ()) -> Posterior
             del _CACHE[stale]
         _CACHE[key] = (weakref.ref(data), result)
     return result
+
+
+def category_ranges(data: ScoredWave, *, lang: Lang = "id") -> dict[str, str]:
+    """Per category code, the model's count of OPDs truly in it with its 95% range, as a
+    clause to print after the observed count ("; menurut model 2,2 OPD, 95%: 0–4"); empty
+    when the wave is not modelled."""
+    result = posterior_of(data)
+    if result is None:
+        return {}
+    t, f = Texts(lang, _points(data)), Formatter(lang)
+    return {
+        c.category.code: t(
+            "summary.category_model", expected=f.num(c.expected, 1), low=c.low, high=c.high
+        )
+        for c in result.counts
+    }
 
 
 def _name(data: ScoredWave, slug: str) -> str:

@@ -25,7 +25,7 @@ from . import charts
 from .charts import ChartImage, chart_image
 from .formatting import MISSING, Formatter
 from .model import Lang, OpdInfo, ScoredWave
-from .posterior import design_rows, posterior_section
+from .posterior import category_ranges, design_rows, posterior_section
 from .render import html_to_pdf, render, w3c_date
 from .story import bonferroni_z, clear_positions
 from .texts import Texts
@@ -449,6 +449,7 @@ def ranking_context(
         "small": small,
         "min_rank_n": data.min_rank_n(),
         "categories": category_counts(data),
+        "category_ranges": category_ranges(data, lang=lang) if count else {},
         "mean_ikm": mean_ikm,
         "certainty": certainty_paragraphs(
             rows, k, t, f, clear, mean_ikm, score.confidence_level if count else 0.95

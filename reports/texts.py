@@ -104,6 +104,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{count} OPD ({pct}) kategori {label} ({code})",
         "{count} {opd_word} ({pct}) in category {label} ({code})",
     ),
+    # The model's count of OPDs truly in a category, after the observed count: a count of
+    # estimates says more than the data when the intervals cross the bounds.
+    "summary.category_model": (
+        "; yang sebenarnya di kategori ini menurut model: {expected} OPD (95%: {low}–{high})",
+        "; truly in this category by the model: {expected} (95%: {low}–{high})",
+    ),
     "summary.mean": (
         "Rata-rata IKM seluruh OPD (setiap OPD berbobot sama): IKM {ikm} (nilai konversi {conv}).",
         "Average IKM of all OPDs (each OPD weighted equally): IKM {ikm} (converted score {conv}).",

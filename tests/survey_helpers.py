@@ -29,7 +29,7 @@ from werkzeug.test import TestResponse
 from survey.cli.main import ikm
 from survey.core import opds, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
-from survey.core.models import KioskDevice, Opd, Response, Wave
+from survey.core.models import Element, KioskDevice, Opd, Questionnaire, Response, Wave
 from survey.web import antiabuse
 
 ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
@@ -363,3 +363,33 @@ class IkmRunner(FlaskCliRunner):
     def invoke(self, cli: Any = None, args: Any = None, **kwargs: Any) -> Any:
         """Run ``ikm ARGS`` against the test app."""
         return super().invoke(cli or ikm, args, **kwargs)
+
+
+def questionnaire_of_scale(session: Session, points: int) -> Questionnaire:
+    """Add a questionnaire of nine IKM elements U1..U9 answered on 1..`points`."""
+    questionnaire = Questionnaire(
+        slug=f"skala-{points}",
+        title_id=f"Skala {points}",
+        title_en=f"Scale {points}",
+        scale_points=points,
+    )
+    session.add(questionnaire)
+    session.flush()
+    labels = [str(i) for i in range(1, points + 1)]
+    for position in range(1, 10):
+        session.add(
+            Element(
+                questionnaire_id=int(questionnaire.id or 0),
+                position=position,
+                code=f"U{position}",
+                kind="ikm",
+                name_id=f"Unsur {position}",
+                name_en=f"Element {position}",
+                question_id=f"Pertanyaan {position}?",
+                question_en=f"Question {position}?",
+                labels_id=labels,
+                labels_en=labels,
+            )
+        )
+    session.commit()
+    return questionnaire

@@ -132,6 +132,26 @@ def test_public_wave_page_shows_adjusted_scores_and_counts(client, published) ->
     assert f"τ² = {num(result.tau2, 4)}" in page
 
 
+def test_category_counts_carry_their_uncertainty(client, published) -> None:
+    """Each observed count in the summary ("n OPD kategori ...") is followed by the model's
+    count of OPDs truly in that category with its 95% range, on the page and in the PDF."""
+    page = " ".join(unescape(client.get("/hasil/uji-2026").get_data(as_text=True)).split())
+    document = pdf_text(client.get("/r/uji-2026/ranking.pdf").data)
+    result = expected_posterior()
+    # Observed: rsud 2.5 (62.5) is D, bpbd 3.0 (75.0) C, dishub 3.5 (87.5) B.
+    observed = {"A": 0, "B": 1, "C": 1, "D": 1}
+    for c in result.counts:
+        code = c.category.code
+        clause = (
+            f"; yang sebenarnya di kategori ini menurut model: {num(c.expected)} OPD "
+            f"(95%: {c.low}–{c.high})"
+        )
+        assert f"({code}){clause}" in page
+        assert f"({code}){clause}" in document.replace("– ", "–")  # a line may break after –
+        assert f"{observed[code]} OPD (" in page
+    assert sum(c.expected for c in result.counts) == pytest.approx(3)
+
+
 def test_opd_head_page_explains_the_model_and_the_sample(client, runner, published) -> None:
     login(client, "kepala-bpbd")
     response = client.get("/kerja/hasil-opd/bpbd/uji-2026")

@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 from code_helpers import pdf_text
 from sqlmodel import Session
-from survey_helpers import add_responses, create_wave, set_wave_status
+from survey_helpers import add_responses, create_wave, questionnaire_of_scale, set_wave_status
 
 from reports.formatting import Formatter, category_decimal
 from scoring import aggregate, bootstrap_ikm, ikm, score_units
 from scoring.ikm import PSEUDO
 from scoring.schemes import KEPMENPAN_2004, PERMENPANRB_2017, Scheme, converted, from_converted
-from survey.core.models import Element, Questionnaire
 
 # --- one conversion ---------------------------------------------------------------------
 
@@ -223,35 +222,6 @@ def test_display_rule_on_a_unit_of_a_wave():
 # --- 5- and 7-point waves through the CLI, the public pages, the ZIP and the PDFs -------
 
 
-def _questionnaire(session: Session, points: int) -> Questionnaire:
-    questionnaire = Questionnaire(
-        slug=f"skala-{points}",
-        title_id=f"Skala {points}",
-        title_en=f"Scale {points}",
-        scale_points=points,
-    )
-    session.add(questionnaire)
-    session.flush()
-    labels = [str(i) for i in range(1, points + 1)]
-    for position in range(1, 10):
-        session.add(
-            Element(
-                questionnaire_id=int(questionnaire.id or 0),
-                position=position,
-                code=f"U{position}",
-                kind="ikm",
-                name_id=f"Unsur {position}",
-                name_en=f"Element {position}",
-                question_id=f"Pertanyaan {position}?",
-                question_en=f"Question {position}?",
-                labels_id=labels,
-                labels_en=labels,
-            )
-        )
-    session.commit()
-    return questionnaire
-
-
 # points: (high value, high-1) for bpbd, (mid, mid-1) x (11, 9) for rsud, and the expected
 # IKMs and converted scores, by hand.
 CASES = {
@@ -264,7 +234,7 @@ CASES = {
 def scaled_wave(request, session: Session, open_wave):
     points = request.param
     top, _rsud_ikm, _b, _r = CASES[points]
-    questionnaire = _questionnaire(session, points)
+    questionnaire = questionnaire_of_scale(session, points)
     wave = create_wave(
         session,
         slug=f"skala-{points}-2026",

@@ -16,7 +16,13 @@ from auth_helpers import CSRF_RE, PASSWORD, login
 from file_helpers import KNPI
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
+from survey_helpers import (
+    add_opd,
+    add_responses,
+    create_wave,
+    questionnaire_of_scale,
+    set_wave_status,
+)
 
 from survey.core import accounts, queries
 from survey.core.models import AuditLog, CategoryScheme, Opd, Wave, WaveOpd
@@ -358,8 +364,8 @@ def test_create_with_a_custom_scheme(client, session, setup) -> None:
     [
         ({"cat-min-1": "3.60"}, "category-1", "lebih kecil"),
         ({"cat-min-3": "1.5"}, "category-3", "harus 1,00"),
-        ({"cat-min-0": "4.5"}, "category-0", "antara 1 dan 4"),
-        ({"cat-min-0": "tinggi"}, "category-0", "antara 1 dan 4"),
+        ({"cat-min-0": "4.5"}, "category-0", "antara 1 dan 4 (skala jawaban kuesioner)"),
+        ({"cat-min-0": "tinggi"}, "category-0", "antara 1 dan 4 (skala jawaban kuesioner)"),
         ({"cat-code-1": "A"}, "category-1", "dua kali"),
         ({"cat-label_en-2": ""}, "category-2", "kedua bahasa"),
         ({"scheme_name": ""}, "scheme_name", "Isi nama skema"),
@@ -382,6 +388,34 @@ def test_bad_custom_scheme_is_refused(client, session, setup, changes, field, me
     error = re.search(rf'id="err-{field}">(.*?)</p>', response.get_data(as_text=True))
     assert error is not None and message in error.group(1)
     assert snapshot(session) == before
+
+
+def test_custom_scheme_bounds_follow_the_questionnaires_scale(client, session, setup) -> None:
+    """On a 5-point questionnaire a bound may be 4.5 (converted 25 + 75 x 3.5 / 4 = 90.625)
+    and the refusal names 1..5; on the 4-point one 4.5 is refused, naming 1..4."""
+    five = questionnaire_of_scale(session, 5)
+    login(client)
+    bound = {"cat-min-0": "4,5", "cat-min-1": "4", "cat-min-2": "3"}
+    before = snapshot(session)
+    refused = post(client, NEW, form(**knpi_scheme(**bound)))
+    assert refused.status_code == 400
+    error = re.search(r'id="err-category-0">(.*?)</p>', refused.get_data(as_text=True))
+    assert error is not None and "antara 1 dan 4 (skala jawaban kuesioner)" in error.group(1)
+    data = knpi_scheme(**{**bound, "cat-min-0": "5,5"})
+    refused = post(client, NEW, form(questionnaire=str(five.id), **data))
+    error = re.search(r'id="err-category-0">(.*?)</p>', refused.get_data(as_text=True))
+    assert error is not None and "antara 1 dan 5" in error.group(1)
+    assert snapshot(session) == before
+    response = post(client, NEW, form(questionnaire=str(five.id), **knpi_scheme(**bound)))
+    assert response.status_code == 303
+    scheme = session.get(CategoryScheme, wave_row(session, "knpi-2025").scheme_id)
+    assert scheme is not None
+    assert [(c["code"], c["min_ikm"], c["min_converted"]) for c in scheme.categories] == [
+        ("A", 4.5, 90.625),
+        ("B", 4.0, 81.25),
+        ("C", 3.0, 62.5),
+        ("D", 1.0, 25.0),
+    ]
 
 
 def test_custom_scheme_rows_left_blank_are_skipped(client, session, setup) -> None:

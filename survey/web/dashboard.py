@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
 from survey.core import alarms, queries
-from survey.core.models import Opd, Response, Wave
+from survey.core.models import Opd, Questionnaire, Response, Wave
 from survey.core.scores import score_wave
 from survey.web.database import get_session
 from survey.web.i18n import current_language, format_number
@@ -160,8 +160,11 @@ def dashboard_data(
 
     ``verified_only``: counts and scores of the verified answers only.
     """
-    # The same object as ikm score.
-    report = score_wave(session, wave=wave, wave_tests=False, verified_only=verified_only)
+    # The same object as ikm score. The dashboard shows no rank sets, so it does not pay for
+    # the 10,000 draws of a published table on every refresh.
+    report = score_wave(
+        session, wave=wave, wave_tests=False, verified_only=verified_only, rank_draws=1000
+    )
     scored = {row["opd"]: row for row in report.rows()}
     last = last_response_times(session, wave=wave)
     rows = []
@@ -205,6 +208,12 @@ def _utc_key(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _scale_points(session: Session, wave: Wave) -> int:
+    """Return the answer scale of the wave's questionnaire (the IKM runs 1..m)."""
+    questionnaire = session.get(Questionnaire, wave.questionnaire_id)
+    return questionnaire.scale_points if questionnaire is not None else 4
+
+
 def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     session = get_session()
     wave = queries.get_wave(session, slug=wave_slug)
@@ -237,6 +246,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         alarm_figures=alarm_figures,
         cleared=request.args.get("alarm") == "selesai",
         switch=switch,
+        scale_points=_scale_points(session, wave),
     )
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"

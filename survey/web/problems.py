@@ -206,7 +206,10 @@ def problem_text(item: Problem) -> str:
         "category-labels": lambda: _(
             "Isi label kategori dalam kedua bahasa (paling banyak 100 karakter)."
         ),
-        "category-bound": lambda: _("Batas bawah harus berupa angka antara 1 dan 4."),
+        "category-bound": lambda: _(
+            "Batas bawah harus berupa angka antara 1 dan %(scale)s (skala jawaban kuesioner).",
+            scale=v.get("scale", 4),
+        ),
         "category-order": lambda: _(
             "Batas bawah harus lebih kecil dari batas kategori di atasnya (urut menurun)."
         ),

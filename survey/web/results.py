@@ -283,7 +283,7 @@ def finite(value: float | None) -> bool:
 def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: Lang) -> dict:
     """Everything the public ranking page prints besides the wave itself."""
     from reports.formatting import Formatter
-    from reports.posterior import posterior_section
+    from reports.posterior import category_ranges, posterior_section
     from reports.ranking import category_counts, certainty_paragraphs, ranking_rows
     from reports.story import clear_positions
     from reports.texts import Texts
@@ -310,6 +310,7 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "t": t,
         "f": f,
         "categories": category_counts(ranking),
+        "category_ranges": category_ranges(ranking, lang=lang),
         "certainty": certainty_paragraphs(rows, k, t, f, clear, mean_ikm, level),
         "mean_ikm": mean_ikm,
         "mean_conv": converted(mean_ikm, score.units[0].estimate.scale_points)

@@ -97,7 +97,14 @@ def _wave_form(wave: Wave | None) -> WaveForm:
     session = get_session()
     fixed = wave is not None and not wave_service.questionnaire_changeable(session, wave=wave)
     offered = [opd.slug for opd in wave_service.form_opds(session, wave=wave)]
-    form_class = wave_form_class(offered, questionnaire_fixed=fixed)
+    questionnaires = wave_service.questionnaires(session)
+    scales = {str(q.id): q.scale_points for q in questionnaires}
+    fixed_scale = next(
+        (q.scale_points for q in questionnaires if wave and q.id == wave.questionnaire_id), None
+    )
+    form_class = wave_form_class(
+        offered, questionnaire_fixed=fixed, scales=scales, fixed_scale=fixed_scale
+    )
     if request.method == "POST":
         return form_class()
     return form_class(data=_initial_data(wave))

@@ -18,9 +18,10 @@ are built per request by a ``*_form_class`` function, like the citizen form.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from flask_babel import gettext as _
@@ -194,6 +195,10 @@ class WaveForm(WorkspaceForm):
 
     offered: tuple[str, ...] = ()  # the OPD slugs with a target field
     questionnaire_fixed = False  # the edit form of a wave whose questionnaire may not change
+    # The answer scale of each questionnaire (id as posted -> points), and of the wave's own
+    # questionnaire when it may not change: a custom scheme's bounds run 1..m on it.
+    scales: Mapping[str, int] = MappingProxyType({})
+    fixed_scale: int | None = None
 
     slug = StringField(filters=[strip, cut(200)])
     title = StringField(
@@ -287,13 +292,19 @@ class WaveForm(WorkspaceForm):
             for i in range(CATEGORY_ROWS)
         ]
 
+    def scale_points(self) -> int:
+        """Return the answer scale of the chosen questionnaire (4 when unknown)."""
+        if self.questionnaire_fixed and self.fixed_scale is not None:
+            return self.fixed_scale
+        return self.scales.get(self.questionnaire.data or "", 4)
+
     def custom_scheme(self) -> wave_service.CustomScheme | None:
         """Return the custom scheme when one is chosen and its rows pass the scheme rules."""
         if self.scheme.data != CUSTOM:
             return None
         try:
             return wave_service.check_custom_scheme(
-                self.scheme_name.data or "", self.category_rows()
+                self.scheme_name.data or "", self.category_rows(), self.scale_points()
             )
         except wave_service.WaveSetupError:
             return None
@@ -303,7 +314,9 @@ class WaveForm(WorkspaceForm):
         valid = super().validate(extra_validators)
         if self.scheme.data == CUSTOM:
             try:
-                wave_service.check_custom_scheme(self.scheme_name.data or "", self.category_rows())
+                wave_service.check_custom_scheme(
+                    self.scheme_name.data or "", self.category_rows(), self.scale_points()
+                )
             except wave_service.WaveSetupError as exc:
                 self.problems.extend(exc.problems)
                 valid = False
@@ -355,11 +368,21 @@ def _target_rule(slug: str) -> Validator:
     return check
 
 
-def wave_form_class(offered: Sequence[str], *, questionnaire_fixed: bool) -> type[WaveForm]:
-    """Build the wave form for the OPDs it offers (a target field each) and its category rows."""
+def wave_form_class(
+    offered: Sequence[str],
+    *,
+    questionnaire_fixed: bool,
+    scales: Mapping[str, int] | None = None,
+    fixed_scale: int | None = None,
+) -> type[WaveForm]:
+    """Build the wave form for the OPDs it offers (a target field each) and its category rows;
+    ``scales`` gives each questionnaire's answer scale (id -> points), ``fixed_scale`` that of
+    a wave whose questionnaire may not change."""
     attrs: dict[str, Any] = {
         "offered": tuple(offered),
         "questionnaire_fixed": questionnaire_fixed,
+        "scales": MappingProxyType(dict(scales or {})),
+        "fixed_scale": fixed_scale,
     }
     for slug in offered:
         attrs[f"target-{slug}"] = StringField(
