@@ -37,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scoring import aggregate, aggregate_units, bootstrap_ikm, ikm, rank_confidence_sets
+from scoring.units import VARIANCE_PRIOR_DF, stabilised_variances
 
 K = 9
 
@@ -102,8 +103,9 @@ def _boot(rows: np.ndarray, rng: np.random.Generator, resamples: int) -> tuple[f
 
 def rank_coverage(reps: int, seed: int) -> None:
     print("\n95% rank confidence sets, league of 20 OPDs with 20..60 respondents each")
-    print("  (t draws with n - 1 df, as score_units; the sets are conservative by construction")
-    print("  except when true IKMs are close)")
+    print("  (as score_units publishes them: variances stabilised toward the pool, t draws with")
+    print(f"  n - 1 + {VARIANCE_PRIOR_DF} df; the sets are conservative by construction except")
+    print("  when true IKMs are close)")
     units = 20
     leagues = (
         # All 20 true IKMs equal is the least favourable case: every true rank is 1, so any
@@ -135,7 +137,10 @@ def rank_coverage(reps: int, seed: int) -> None:
                 est.append(res.ikm)
                 se.append(res.se())
                 df.append(res.n - 1)
-            r = rank_confidence_sets(est, se, rng=[seed, rep], df=np.array(df))
+            stable_se, stable_df = stabilised_variances(
+                np.array(se), np.array(df) + 1.0, VARIANCE_PRIOR_DF
+            )
+            r = rank_confidence_sets(est, stable_se, rng=[seed, rep], df=stable_df)
             if step == 0:
                 normal = rank_confidence_sets(est, se, rng=[seed, rep], marginal=False)
                 simul_normal += bool(np.all(normal.low <= true_rank))
@@ -358,9 +363,18 @@ def main() -> None:
         "--only-scale", action="store_true", help="only the coverage by scale, IKM and n"
     )
     parser.add_argument("--sims", type=int, default=None, help="surveys per cell (scale)")
+    parser.add_argument(
+        "--only-ranks", action="store_true", help="only the rank leagues, the mixed one included"
+    )
     args = parser.parse_args()
     if args.only_mixed:
         start = time.perf_counter()
+        mixed_league_coverage(args.reps, args.seed)
+        print(f"\ntotal {time.perf_counter() - start:.0f} s")
+        return
+    if args.only_ranks:
+        start = time.perf_counter()
+        rank_coverage(100 if args.quick else 1000, args.seed)
         mixed_league_coverage(args.reps, args.seed)
         print(f"\ntotal {time.perf_counter() - start:.0f} s")
         return
@@ -379,6 +393,7 @@ def main() -> None:
     scale_coverage(scale_sims, args.seed)
     scale_bootstrap_coverage(max(100, scale_sims // 5), args.seed)
     rank_coverage(reps, args.seed)
+    mixed_league_coverage(args.reps, args.seed)
     if not args.no_speed:
         speed(args.seed)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")

@@ -173,10 +173,7 @@ class UnitScore:
         1..m like the NRRs (``scale_points``). The caller adds ``opd`` (= ``unit``) and ``name``.
         """
         low, high = self.interval.converted()
-        category = self.category()
-        if not self.ranked:
-            return self._unranked_dict(low, high)
-        return {
+        own = {
             "unit": self.unit,
             "n": self.n,
             "ikm": self.ikm,
@@ -184,7 +181,18 @@ class UnitScore:
             "ci_low": _json_float(low),
             "ci_high": _json_float(high),
             "ci_method": self.interval.method,
-            "unreliable": self.unreliable(),
+        }
+        if not self.ranked:
+            # Below ``min_rank_n``: its own score and interval, no rank, no category.
+            return {
+                **own,
+                "unreliable": True,
+                **dict.fromkeys(_RANKED_FIELDS),
+                "ranked": False,
+                "elements": self._elements_dict(),
+            }
+        category = self.category()
+        ranked = {
             "category": category.code,
             "category_label": category.label_id,
             "category_label_en": category.label_en,
@@ -199,6 +207,12 @@ class UnitScore:
             "funnel_95": self.funnel_95,
             "funnel_998": self.funnel_998,
             "shrunken": _json_float(self.shrunken),
+        }
+        assert tuple(ranked) == _RANKED_FIELDS
+        return {
+            **own,
+            "unreliable": self.unreliable(),
+            **ranked,
             "ranked": True,
             "elements": self._elements_dict(),
         }
@@ -214,34 +228,24 @@ class UnitScore:
             for e in self.elements
         }
 
-    def _unranked_dict(self, low: float, high: float) -> dict[str, Any]:
-        """A unit below ``min_rank_n``: its own score and interval, no rank, no category."""
-        return {
-            "unit": self.unit,
-            "n": self.n,
-            "ikm": self.ikm,
-            "ikm_converted": self.converted(),
-            "ci_low": _json_float(low),
-            "ci_high": _json_float(high),
-            "ci_method": self.interval.method,
-            "unreliable": True,
-            "category": None,
-            "category_label": None,
-            "category_label_en": None,
-            "crosses_boundary": None,
-            "rank": None,
-            "rank_ci_low": None,
-            "rank_ci_high": None,
-            "rank_marginal_low": None,
-            "rank_marginal_high": None,
-            "in_top_set": None,
-            "in_bottom_set": None,
-            "funnel_95": None,
-            "funnel_998": None,
-            "shrunken": None,
-            "ranked": False,
-            "elements": self._elements_dict(),
-        }
+
+# The fields of a ranked unit that an unranked one (below ``min_rank_n``) leaves empty.
+_RANKED_FIELDS = (
+    "category",
+    "category_label",
+    "category_label_en",
+    "crosses_boundary",
+    "rank",
+    "rank_ci_low",
+    "rank_ci_high",
+    "rank_marginal_low",
+    "rank_marginal_high",
+    "in_top_set",
+    "in_bottom_set",
+    "funnel_95",
+    "funnel_998",
+    "shrunken",
+)
 
 
 @dataclass(frozen=True, eq=False)

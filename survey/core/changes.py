@@ -35,13 +35,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from reports.changes import ChangeReport, OpdChange, signed
 from reports.formatting import format_number
 from reports.model import ScoredWave
 from survey.core import queries
-from survey.core.models import CategoryScheme, Wave, WaveOpd
+from survey.core.models import CategoryScheme, Wave
 
 __all__ = [
     "REASONS",
@@ -226,19 +226,11 @@ def previous_comparable(
     opd = queries.get_opd(session, slug=opd_slug)
     if opd is None:
         return None, "none"
-    query = (
-        select(Wave)
-        .join(WaveOpd, col(WaveOpd.wave_id) == Wave.id)
-        .where(
-            WaveOpd.opd_id == opd.id,
-            Wave.id != wave.id,
-            col(Wave.status).in_(tuple(statuses)),
-            col(Wave.created_at) < wave.created_at,
-        )
-        .order_by(col(Wave.created_at).desc(), col(Wave.slug).desc())
-    )
     first_reason: str | None = None
-    for earlier in session.exec(query).all():
+    earlier_waves = queries.earlier_waves(
+        session, wave=wave, opd=opd, statuses=statuses, newest_first=True
+    )
+    for earlier in earlier_waves:
         try:
             report = compare(session, wave_a=earlier, wave_b=wave, scorer=scorer)
         except ChangeRefused as exc:

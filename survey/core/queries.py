@@ -77,6 +77,35 @@ def opd_in_wave(session: Session, *, wave: Wave, opd_slug: str) -> Opd | None:
     return session.exec(query).first()
 
 
+def earlier_waves(
+    session: Session,
+    *,
+    wave: Wave,
+    opd: Opd,
+    statuses: Sequence[str] = ("closed", "published"),
+    newest_first: bool = False,
+) -> Sequence[Wave]:
+    """Return the waves created before ``wave`` that covered ``opd``, in ``statuses``, oldest
+    first (newest first with ``newest_first``): the trend's and the change's candidates."""
+    order = (
+        (col(Wave.created_at).desc(), col(Wave.slug).desc())
+        if newest_first
+        else (col(Wave.created_at), col(Wave.slug))
+    )
+    query = (
+        select(Wave)
+        .join(WaveOpd, col(WaveOpd.wave_id) == Wave.id)
+        .where(
+            WaveOpd.opd_id == opd.id,
+            Wave.id != wave.id,
+            col(Wave.status).in_(tuple(statuses)),
+            col(Wave.created_at) < wave.created_at,
+        )
+        .order_by(*order)
+    )
+    return session.exec(query).all()
+
+
 def get_questionnaire(session: Session, *, questionnaire_id: int) -> Questionnaire | None:
     """Return the questionnaire with this id."""
     return session.get(Questionnaire, questionnaire_id)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
 from survey.core import opds, queries, urls
 from survey.core.changes import Scorer, previous_comparable
-from survey.core.models import Opd, Response, Wave, WaveOpd
+from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
 
 PROFILE_FIELDS = ("sex", "age", "education", "occupation", "service")
@@ -97,19 +97,8 @@ def trend(
     session: Session, *, wave: Wave, opd: Opd, seed: int, scorer: Scorer | None = None
 ) -> tuple[TrendPoint, ...]:
     """The OPD's results in the earlier closed or published waves that covered it."""
-    query = (
-        select(Wave)
-        .join(WaveOpd, col(WaveOpd.wave_id) == Wave.id)
-        .where(
-            WaveOpd.opd_id == opd.id,
-            Wave.id != wave.id,
-            col(Wave.status).in_(("closed", "published")),
-            col(Wave.created_at) < wave.created_at,
-        )
-        .order_by(col(Wave.created_at))
-    )
     points = []
-    for earlier in session.exec(query).all():
+    for earlier in queries.earlier_waves(session, wave=wave, opd=opd):
         scored = (
             score_wave(session, wave=earlier, seed=seed, wave_tests=False)
             if scorer is None
