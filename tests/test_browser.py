@@ -159,3 +159,22 @@ def test_keyboard_alone_can_answer(app, session, open_wave, browser):
         checked = page.locator("input[name=U1]:checked").get_attribute("value")
         assert checked in {"2", "3"}
         context.close()
+
+
+def test_public_results_fit_a_phone_screen(app, session, open_wave, browser):
+    """At 360x640 the public wave page does not scroll sideways: its wide tables scroll in
+    their own boxes, and the visually hidden texts in their cells stay inside them (they
+    once widened the page to over 1,000 px)."""
+    from survey_helpers import add_responses, set_wave_status
+
+    for slug, answers in (("bpbd", [4] * 9), ("rsud", [3] * 9), ("dishub", [2] * 9)):
+        add_responses(session, open_wave, slug, [answers, [3] * 9] * 10)
+    set_wave_status(session, slug="uji-2026", status="closed")
+    set_wave_status(session, slug="uji-2026", status="published")
+    with live_server(app) as base_url:
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        assert page.goto(f"{base_url}/hasil/uji-2026").status == 200
+        assert page.locator("table.ranking-table .visually-hidden").count() > 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        context.close()
