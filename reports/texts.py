@@ -237,9 +237,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.category": ("Kategori", "Category"),
     "col.in_top": ("Termasuk {k} terbaik?", "Among the {k} best?"),
     "col.in_bottom": ("Termasuk {k} terendah?", "Among the {k} lowest?"),
-    "col.sets": ("Himpunan", "Sets"),
-    "col.funnel": ("Corong", "Funnel"),
-    "col.shrunken": ("Skor EB", "EB score"),
+    "col.sets": ("Bisa terbaik / terendah", "May be best / lowest"),
+    "col.funnel": ("Beda nyata", "Clear difference"),
+    "col.shrunken": ("Skor disesuaikan", "Adjusted score"),
     "set.sure": ("pasti", "surely"),
     "set.maybe": ("mungkin", "possibly"),
     "set.no": ("tidak", "no"),
@@ -248,23 +248,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unscored": ("belum ada respons", "no responses"),
     "full.title": ("Tabel lengkap semua OPD", "All OPDs"),
     "full.note": (
-        "Diurutkan menurut skor (interval dan nilai pada skala 25–100). ▲ = termasuk himpunan "
-        "keyakinan 95% untuk {k} terbaik; ▼ = untuk {k} terendah. Corong: atas / bawah = "
-        "berbeda nyata di atas / di bawah rata-rata IKM seluruh OPD, yaitu di luar batas "
-        "corong yang dikoreksi untuk semua OPD sekaligus (Bonferroni) dan sejalan dengan "
-        "rentang peringkatnya. Skor "
-        "EB (empirical Bayes): skor yang ditarik ke arah rata-rata sebanyak "
-        "ketidakpastiannya, berguna untuk OPD dengan sedikit responden; ditampilkan di samping "
-        "skor asli, bukan penggantinya. "
-        "* = kurang dari {small} responden: perkiraan belum andal.",
-        "Sorted by score (intervals and scores on 25–100). ▲ = in the 95% confidence set for "
-        "the {k} best; ▼ = for the {k} lowest. Funnel: above / below = clearly above / below "
-        "the average IKM of all OPDs, i.e. outside the funnel limits corrected for all OPDs "
-        "at once (Bonferroni) and in agreement with the rank range. EB score (empirical "
-        "Bayes): the "
-        "score pulled towards the average by as much as it is uncertain, useful for OPDs with "
-        "few respondents; shown beside the raw score, never instead of it. * = fewer than "
-        "{small} respondents: not yet a reliable estimate.",
+        "Diurutkan menurut skor (interval dan nilai pada skala 25–100). Bisa terbaik / "
+        "terendah: ▲ = termasuk himpunan keyakinan 95% untuk {k} terbaik; ▼ = untuk {k} "
+        "terendah. Beda nyata: atas / bawah = berbeda nyata di atas / di bawah rata-rata IKM "
+        "seluruh OPD, di luar batas diagram corong yang dikoreksi untuk semua OPD sekaligus "
+        "(Bonferroni) dan sejalan dengan rentang peringkatnya. Skor disesuaikan (Bayes "
+        "empiris): skor yang ditarik ke arah rata-rata sebanyak ketidakpastiannya, berguna "
+        "untuk OPD dengan sedikit responden; ditampilkan di samping skor asli, bukan "
+        "penggantinya. * = kurang dari {small} responden: perkiraan belum andal.",
+        "Sorted by score (intervals and scores on 25–100). May be best / lowest: ▲ = in the "
+        "95% confidence set for the {k} best; ▼ = for the {k} lowest. Clear difference: "
+        "above / below = clearly above / below the average IKM of all OPDs, outside the "
+        "funnel plot's limits corrected for all OPDs at once (Bonferroni) and in agreement "
+        "with the rank range. "
+        "Adjusted score (empirical Bayes): the score pulled towards the average by as much as "
+        "it is uncertain, useful for OPDs with few respondents; shown beside the raw score, "
+        "never instead of it. * = fewer than {small} respondents: not yet a reliable estimate.",
     ),
     # --- charts ---------------------------------------------------------------------------
     "charts.title": ("Grafik", "Charts"),
