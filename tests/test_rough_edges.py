@@ -150,7 +150,11 @@ def test_unknown_profile_values_are_still_refused() -> None:
         (
             "row-choice-invalid",
             "education",
-            {"field": "education", "value": "Sekolah", "choices": "SD, SMP, SMA, D1-D3, S1, S2, S3"},
+            {
+                "field": "education",
+                "value": "Sekolah",
+                "choices": "SD, SMP, SMA, D1-D3, S1, S2, S3",
+            },
         ),
         (
             "row-choice-invalid",
@@ -223,9 +227,7 @@ def test_row_problems_name_their_column_in_indonesian(eva: FlaskClient, session:
     _confirm(eva, job_url)
     assert count(session, Response) == 0
     html = eva.get(job_url).get_data(as_text=True)
-    assert (
-        "Jenis kelamin (kolom sex) &#39;Lelaki&#39; bukan salah satu dari L, P." in html
-    ), html
+    assert "Jenis kelamin (kolom sex) &#39;Lelaki&#39; bukan salah satu dari L, P." in html, html
     assert "Layanan (kolom service) berisi 121 karakter (paling banyak 120)." in html
     assert "sex &#39;Lelaki&#39;" not in html
 
@@ -285,7 +287,9 @@ def test_public_url_note_suggests_the_matching_url() -> None:
         "survey links and QR posters point at port 5000. "
         "Set IKM_PUBLIC_URL=http://127.0.0.1:5050 to match."
     )
-    assert "IKM_PUBLIC_URL=http://[::1]:5001" in str(public_url_note("http://[::1]:5000", "::1", 5001))
+    assert "IKM_PUBLIC_URL=http://[::1]:5001" in str(
+        public_url_note("http://[::1]:5000", "::1", 5001)
+    )
 
 
 def test_ikm_run_on_another_port_says_so(
