@@ -315,3 +315,19 @@ def test_ikm_run_on_another_port_says_so(
         err = capsys.readouterr().err
         assert ("IKM_PUBLIC_URL is http://127.0.0.1:5000" in err) is warned, err
     assert [a[:2] for a in served] == [("127.0.0.1", 5050), ("127.0.0.1", 5000)]
+
+
+def test_ikm_demo_prints_the_configured_public_url(app: Any, runner: Any) -> None:
+    """`ikm demo` builds its survey and sign-in URLs from IKM_PUBLIC_URL, not port 5000."""
+    app.config["PUBLIC_URL"] = "http://127.0.0.1:5050/"
+    result = runner.invoke(args=["demo", "--no-reports"])
+    assert result.exit_code == 0, result.output
+    assert "sign in at http://127.0.0.1:5050/masuk" in result.output
+    urls = re.findall(r"\thttps?://\S+", result.output)
+    assert len(urls) == 40  # a survey page and a QR code per OPD
+    assert all(
+        url.startswith(("\thttp://127.0.0.1:5050/s/", "\thttp://127.0.0.1:5050/qr/"))
+        for url in urls
+    )
+    assert "5050//" not in result.output  # a trailing slash in the setting is not doubled
+    assert ":5000" not in result.output
