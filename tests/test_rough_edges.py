@@ -331,3 +331,15 @@ def test_ikm_demo_prints_the_configured_public_url(app: Any, runner: Any) -> Non
     )
     assert "5050//" not in result.output  # a trailing slash in the setting is not doubled
     assert ":5000" not in result.output
+
+
+def test_a_kiosk_thank_you_page_keeps_its_one_way_on(
+    app: Any, client: FlaskClient, session: Session, open_wave: Any
+) -> None:
+    """An enrolled kiosk's thank-you page offers a fresh form only, no way off the survey."""
+    from survey_helpers import enrol_kiosk
+
+    enrol_kiosk(session, app, client)
+    html = client.get("/s/uji-2026/bpbd/terima-kasih").get_data(as_text=True)
+    assert 'href="/s/uji-2026/bpbd">Isi survei baru</a>' in html
+    assert 'id="lanjut"' not in html and 'href="/hasil"' not in html
