@@ -65,7 +65,7 @@ def demo_command(seed: int | None, reports_dir: Path | None, no_reports: bool) -
         f"Demo ready: wave {wave.slug} ({wave.status}, simulated) over {len(data.opds)} OPDs, "
         f"{counts.get('counted', 0)} counted and {counts.get('flagged', 0)} flagged responses."
     )
-    base = current_app.config["PUBLIC_URL"]
+    base = str(current_app.config["PUBLIC_URL"]).rstrip("/")
     click.echo("Survey page and QR code of each OPD:")
     for opd in data.opds:
         click.echo(

@@ -14,6 +14,7 @@ import copy
 import functools
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -71,6 +72,30 @@ def load_app() -> Flask:
         sys.exit(1)
 
 
+def public_url_note(public_url: str, host: str | None, port: int | None) -> str | None:
+    """Return a warning when IKM_PUBLIC_URL names this machine on another port than served.
+
+    Survey links and QR posters are built from IKM_PUBLIC_URL, never from the request; a
+    public URL of another host (a proxy, the real domain) is the operator's choice and passes.
+    """
+    parts = urlsplit(public_url)
+    if port is None or parts.hostname is None:
+        return None
+    local = {"127.0.0.1", "localhost", "::1", "0.0.0.0", host or "127.0.0.1"}  # nosec B104
+    try:
+        url_port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a port that is not a number: the settings check reports it
+        return None
+    if parts.hostname not in local or url_port == port:
+        return None
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return (
+        f"Note: IKM_PUBLIC_URL is {public_url}, but this server listens on port {port}; "
+        f"survey links and QR posters point at port {url_port}. "
+        f"Set IKM_PUBLIC_URL={parts.scheme}://{name}:{port} to match."
+    )
+
+
 def guard_run_command(group: click.Group) -> None:
     """Replace the group's ``run`` command with one that refuses a production app."""
     original = group.commands.get("run")
@@ -85,6 +110,11 @@ def guard_run_command(group: click.Group) -> None:
         app = info.load_app()  # cached: the wrapped command reuses this app
         if app.config.get("ENV") == "production":
             raise click.ClickException(PRODUCTION_RUN_MESSAGE)
+        note = public_url_note(
+            str(app.config.get("PUBLIC_URL") or ""), kwargs.get("host"), kwargs.get("port")
+        )
+        if note:
+            click.echo(note, err=True)
         return inner(*args, **kwargs)
 
     # A copy, so that Flask's own module-level command is left as it was.

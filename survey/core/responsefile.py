@@ -13,7 +13,8 @@ Files with other headers (a Google Forms export whose headers are the question s
 paper-survey entry sheet) are read through a column mapping: explicit (``ColumnMapping``) or
 suggested from the header (question texts in either language and common names such as
 "Jenis Kelamin" or "Cap waktu"). A mapped file may also hold answers as label text ("Sangat
-sesuai") and sex as "Laki-laki"/"Perempuan"; value maps turn those into codes.
+sesuai"); value maps turn those into codes. Every file may give the respondent's profile by
+its codes or by a common spelling (``PROFILE_SYNONYMS``: "Laki-laki", "SLTA", "Wiraswasta" …).
 """
 
 from __future__ import annotations
@@ -47,10 +48,6 @@ SERVICE_MAX_LENGTH = rules.SERVICE_MAX_LENGTH
 AGE_MIN, AGE_MAX = rules.AGE_MIN, rules.AGE_MAX
 # A time more than this after the import is a typo (2052 for 2025), not clock skew.
 FUTURE_TOLERANCE = timedelta(days=1)
-
-_SEX_BY_KEY = {value.upper(): value for value in SEXES}
-_EDUCATION_BY_KEY = {value.upper(): value for value in EDUCATIONS}
-_OCCUPATION_BY_KEY = {value.upper(): value for value in OCCUPATIONS}
 
 
 # Codes of a file that cannot be read at all ("file-"), of a column mapping ("mapping-") and
@@ -239,18 +236,6 @@ COMMON_NAMES: dict[str, str] = {
     }.items()
     for name in names
 }
-# Value maps applied to mapped files unless the mapping gives its own for the field.
-DEFAULT_VALUE_MAPS: dict[str, dict[str, str]] = {
-    "sex": {
-        "laki-laki": "L",
-        "laki laki": "L",
-        "pria": "L",
-        "male": "L",
-        "perempuan": "P",
-        "wanita": "P",
-        "female": "P",
-    },
-}
 _TRAILING = re.compile(r"[\s?:.*]+$")
 _BRACKETED = re.compile(r"^.*\[(.+)\]\s*$")
 
@@ -258,6 +243,63 @@ _BRACKETED = re.compile(r"^.*\[(.+)\]\s*$")
 def normalise(text: str) -> str:
     """Return text for matching: case-folded, whitespace collapsed, no trailing ? : . *."""
     return _TRAILING.sub("", " ".join(text.split()).casefold())
+
+
+# The common spellings of the respondent's profile, read in every file (canonical or mapped,
+# web or ``ikm import``) besides the codes themselves; matched by ``profile_key`` (case-folded,
+# runs of spaces as one, none around / or -). There is no student or homemaker occupation
+# code, so those answers count as "Lainnya", as on the survey form.
+PROFILE_SYNONYMS: dict[str, dict[str, str]] = {
+    "sex": {
+        "laki-laki": "L",
+        "laki laki": "L",
+        "lakilaki": "L",
+        "pria": "L",
+        "male": "L",
+        "perempuan": "P",
+        "wanita": "P",
+        "female": "P",
+    },
+    "education": {
+        "slta": "SMA",
+        "smu": "SMA",
+        "smk": "SMA",
+        "sma/smk": "SMA",
+        "sltp": "SMP",
+        "d1": "D1-D3",
+        "d2": "D1-D3",
+        "d3": "D1-D3",
+        "diploma": "D1-D3",
+        "d4": "S1",
+    },
+    "occupation": {
+        "wiraswasta": "Wirausaha",
+        "pegawai swasta": "Swasta",
+        "karyawan swasta": "Swasta",
+        "pelajar": "Lainnya",
+        "mahasiswa": "Lainnya",
+        "pelajar/mahasiswa": "Lainnya",
+        "ibu rumah tangga": "Lainnya",
+    },
+}
+
+
+_AROUND_MARK = re.compile(r"\s*([/-])\s*")
+
+
+def profile_key(text: str) -> str:
+    """Return a profile answer for matching: ``normalise`` d, no spaces around / and -."""
+    return _AROUND_MARK.sub(r"\1", normalise(text))
+
+
+def _choices(name: str, codes: Sequence[str]) -> dict[str, str]:
+    """Return matching key -> code: the codes themselves and their synonyms."""
+    return {profile_key(code): code for code in codes} | PROFILE_SYNONYMS[name]
+
+
+_SEX_CODES = _choices("sex", SEXES)
+_EDUCATION_CODES = _choices("education", EDUCATIONS)
+_OCCUPATION_CODES = _choices("occupation", OCCUPATIONS)
 
 
 @dataclass(frozen=True)
@@ -537,9 +579,7 @@ class CanonicalReader:
 
     def _build_value_maps(self, mapping: ColumnMapping | None) -> dict[str, dict[str, str]]:
         """Return field -> normalised text -> code for a mapped file."""
-        maps: dict[str, dict[str, str]] = {
-            name: dict(table) for name, table in DEFAULT_VALUE_MAPS.items()
-        }
+        maps: dict[str, dict[str, str]] = {}
         for code in self.context.question_codes:
             table = maps.setdefault(code, {})
             for labels in self.context.answer_labels.get(code, ()):
@@ -603,13 +643,17 @@ class CanonicalReader:
         # A row whose answers are all bad already says so; "no answer" is for blank ones.
         if len(reasons) == before and all(answer is None for answer in answers):
             reasons.append(problem("row-no-answer"))
-        sex = _check_choice("sex", values.get("sex", ""), _SEX_BY_KEY, reasons)
+        sex = _check_choice("sex", values.get("sex", ""), SEXES, _SEX_CODES, reasons)
         age = _check_age(values.get("age", ""), reasons)
         education = _check_choice(
-            "education", values.get("education", ""), _EDUCATION_BY_KEY, reasons
+            "education", values.get("education", ""), EDUCATIONS, _EDUCATION_CODES, reasons
         )
         occupation = _check_choice(
-            "occupation", values.get("occupation", ""), _OCCUPATION_BY_KEY, reasons
+            "occupation",
+            values.get("occupation", ""),
+            OCCUPATIONS,
+            _OCCUPATION_CODES,
+            reasons,
         )
         service = _check_text("service", values.get("service", ""), SERVICE_MAX_LENGTH, reasons)
         if service is not None and opd_id is not None and context.services is not None:
@@ -678,17 +722,19 @@ def _check_answer(code: str, raw: str, scale_points: int, reasons: list[Problem]
 
 
 def _check_choice(
-    name: str, raw: str, choices: Mapping[str, str], reasons: list[Problem]
+    name: str,
+    raw: str,
+    codes: Sequence[str],
+    choices: Mapping[str, str],
+    reasons: list[Problem],
 ) -> str | None:
-    """Return the canonical spelling of a coded value (any case), None for an empty cell."""
+    """Return the code of a value (a code or a synonym, any case), None for an empty cell."""
     text = raw.strip()
     if not text:
         return None
-    value = choices.get(text.upper())
+    value = choices.get(profile_key(text))
     if value is None:
-        reasons.append(
-            problem("row-choice-invalid", name, value=text, choices=", ".join(choices.values()))
-        )
+        reasons.append(problem("row-choice-invalid", name, value=text, choices=", ".join(codes)))
     return value
 
 

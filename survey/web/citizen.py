@@ -503,4 +503,26 @@ def thank_you(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     """Thank the citizen; an enrolled kiosk gets a link to a fresh form for the next person."""
     target = find_target(wave_slug, opd_slug)
     kiosk = not target.closed and _kiosk_device(target) is not None
-    return render_template("survey/thanks.html", wave=target.wave, opd=target.opd, kiosk=kiosk)
+    published = None if kiosk else _latest_published_wave(target.opd)
+    return render_template(
+        "survey/thanks.html",
+        wave=target.wave,
+        opd=target.opd,
+        kiosk=kiosk,
+        published_wave=published,
+    )
+
+
+def _latest_published_wave(opd: Opd) -> Wave | None:
+    """Return the most recently published wave covering the OPD, None if there is none."""
+    return (
+        get_session()
+        .exec(
+            select(Wave)
+            .join(WaveOpd, col(WaveOpd.wave_id) == col(Wave.id))
+            .where(col(WaveOpd.opd_id) == opd.id, col(Wave.status) == "published")
+            .order_by(col(Wave.published_at).desc().nulls_last(), col(Wave.id).desc())
+            .limit(1)
+        )
+        .first()
+    )

@@ -30,6 +30,21 @@ def field_label(name: str) -> str:
     return labels.get(name, name)
 
 
+def column_label(name: str) -> str:
+    """Return an import file's column in the current language, with its name in the file."""
+    labels = {
+        "sex": _("Jenis kelamin"),
+        "age": _("Umur"),
+        "education": _("Pendidikan"),
+        "occupation": _("Pekerjaan"),
+        "service": _("Layanan"),
+        "comment": _("Komentar"),
+    }
+    if name not in labels:
+        return name  # a question code (U3) or a column named as in the file
+    return _("%(label)s (kolom %(column)s)", label=labels[name], column=name)
+
+
 def _zxcvbn_sentences() -> dict[str, str]:
     """Return zxcvbn's feedback sentences (its fixed English set) in the current language."""
     return {
@@ -605,7 +620,9 @@ def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             count=v.get("count"),
             columns=v.get("columns"),
         ),
-        "row-nul": lambda: _("%(field)s berisi karakter NUL.", field=v.get("field")),
+        "row-nul": lambda: _(
+            "%(field)s berisi karakter NUL.", field=column_label(str(v.get("field")))
+        ),
         "row-opd-empty": lambda: _("Kolom opd kosong."),
         "row-opd-not-covered": lambda: _(
             "OPD %(value)s tidak termasuk gelombang ini.", value=repr(v.get("value"))
@@ -630,7 +647,7 @@ def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "row-no-answer": lambda: _("Tidak ada pertanyaan yang dijawab."),
         "row-choice-invalid": lambda: _(
             "%(field)s %(value)s bukan salah satu dari %(choices)s.",
-            field=v.get("field"),
+            field=column_label(str(v.get("field"))),
             value=repr(v.get("value")),
             choices=v.get("choices"),
         ),
@@ -642,7 +659,7 @@ def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         ),
         "row-text-too-long": lambda: _(
             "%(field)s berisi %(length)s karakter (paling banyak %(limit)s).",
-            field=v.get("field"),
+            field=column_label(str(v.get("field"))),
             length=v.get("length"),
             limit=v.get("limit"),
         ),
