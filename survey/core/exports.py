@@ -525,7 +525,7 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
         wave,
         codes=[(e.code, e.name_id, e.name_en) for e in elements],
         score_header=score_header,
-        counted=len(rows),
+        counted=len(safe.rows),
         flagged=counts.get("flagged", 0),
         opds=len(queries.wave_opds(session, wave=wave)),
         safe=safe,
