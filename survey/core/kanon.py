@@ -20,6 +20,10 @@ How (per OPD, since the OPD must stay for the scores):
    The combination that loses least (``LEVEL_COST`` per field and row, a suppressed row costs
    every field's top level) is kept; ties go to the first in a fixed order, so the output is
    deterministic.
+3. The rows that step would suppress (``k`` or more of them) are not hidden at once: they get
+   their own cheapest combination in turn, and so on, until every row is in a group of ``k``
+   or the rows left can only be hidden whole. Groups of different steps that end up equal only
+   grow, so every group still holds ``k`` rows or more.
 
 Generalising an OPD at the top level of every field always works (one group of the whole OPD),
 so an OPD of ``k`` rows or more never loses a row.
@@ -211,12 +215,21 @@ def anonymise(profiles: Sequence[Profile], *, k: int = K_ANONYMITY) -> Anonymise
         members = by_opd[opd]
         if len(members) < k:
             continue
-        node, suppressed, _ = _best_node([profiles[i] for i in members], k)
-        result.levels[opd] = node
-        result.suppressed += len(suppressed)
-        for j, i in enumerate(members):
-            levels = TOP if j in suppressed else node
-            result.rows[i] = Profile(opd, *_general(profiles[i], levels))
+        rest = members
+        while rest:
+            node, suppressed, _ = _best_node([profiles[i] for i in rest], k)
+            result.levels.setdefault(opd, node)
+            left = {rest[j] for j in suppressed}
+            for i in rest:
+                if i not in left:
+                    result.rows[i] = Profile(opd, *_general(profiles[i], node))
+            if len(left) == len(rest):  # nothing better than hiding every field
+                for i in rest:
+                    result.rows[i] = Profile(opd, *_general(profiles[i], TOP))
+                result.suppressed += len(rest)
+                break
+            # The rows left over (k or more) get their own cheapest levels, and so on.
+            rest = [i for i in rest if i in left]
     for before, after in zip(profiles, result.rows, strict=True):
         if after is None:
             continue
