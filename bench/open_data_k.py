@@ -74,7 +74,8 @@ def main() -> None:
             f"k = {smallest_group(rows)}"
         )
     print(
-        f"fields made coarser or hidden: {safe.share_changed():.1%} "
+        f"fields made coarser or hidden: {safe.share_changed():.1%}, hidden "
+        f"{safe.share_hidden():.1%} "
         f"(coarser {dict(safe.generalised)}, hidden {dict(safe.hidden)}); rows suppressed "
         f"{safe.suppressed}, pooled {safe.pooled}, left out {safe.dropped}"
     )

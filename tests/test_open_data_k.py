@@ -51,18 +51,31 @@ def test_hand_made_case_is_generalised_exactly() -> None:
     assert out.levels == {"a": (1, 0, 1, 1, 1)}
     assert dict(out.generalised) == {"date": 5, "age_band": 5, "education": 5, "occupation": 5}
     assert not out.hidden and out.suppressed == 0 and out.pooled == 0 and out.dropped == 0
-    assert out.share_changed() == pytest.approx(20 / 25)
+    assert out.share_changed() == pytest.approx(20 / 25) and out.share_hidden() == 0.0
 
 
-def test_an_outlier_is_suppressed_with_its_whole_opd() -> None:
-    """Five alike and one unlike: no coarsening short of hiding everything joins them, so all
-    six rows lose their profile (the answers are not part of the profile and stay)."""
+def test_an_outlier_is_joined_at_the_coarsest_classes() -> None:
+    """Five alike and one unlike: the two halves of age, education and occupation join them,
+    sex and the date are hidden; the answers are not part of the profile and stay."""
     rows = [Profile("b", "2026-02-01", "P", "35–44", "SMA", "Swasta")] * 5
     rows.append(Profile("b", "2026-03-01", "L", "≥ 55", "SD", "Lainnya"))
     out = anonymise(rows)
-    assert out.rows == [Profile("b", *TOP)] * 6
-    assert out.share_changed() == 1.0
+    joined = Profile("b", PERIOD, HIDDEN, "≥ 35", "SD–SMA", "bukan PNS/TNI/POLRI")
+    assert out.rows == [joined] * 6
+    assert out.levels == {"b": (2, 1, 2, 2, 2)}
+    assert out.share_changed() == 1.0 and out.suppressed == 0
     assert smallest_group(out.rows) == 6
+
+
+def test_rows_that_cannot_join_lose_their_whole_profile() -> None:
+    """Five alike and one with no profile at all, a month later: nothing short of hiding every
+    field joins them (a missing value stays missing until hidden), so all six are hidden."""
+    rows = [Profile("b", "2026-02-01", "P", "35–44", "SMA", "Swasta")] * 5
+    rows.append(Profile("b", "2026-03-01", None, None, None, None))
+    out = anonymise(rows)
+    assert out.rows == [Profile("b", *TOP)] * 6
+    assert out.suppressed == 6 and out.share_changed() == 1.0
+    assert dict(out.hidden) == {"date": 6, "sex": 6, "age_band": 6, "education": 6, "occupation": 6}
 
 
 def test_a_group_already_of_five_is_left_alone() -> None:

@@ -389,13 +389,15 @@ def _readme(
         )
     lines += [
         "| `sex` | jenis kelamin (L/P) | sex (L = male, P = female) |",
-        "| `age_band` | kelompok umur, atau kelompok yang lebih lebar (< 35, 35–54, ≥ 55) | "
-        "age band, or a wider band (< 35, 35–54, ≥ 55) |",
+        "| `age_band` | kelompok umur, atau kelompok yang lebih lebar (< 35, 35–54, ≥ 55; "
+        "atau < 35, ≥ 35) | age band, or a wider band (< 35, 35–54, ≥ 55; or < 35, ≥ 35) |",
         "| `education` | pendidikan (SD … S3), atau kelas yang lebih kasar (SD–SMP, SMA, "
-        "D1–S3) | education (SD … S3), or a coarser class (SD–SMP, SMA, D1–S3) |",
+        "D1–S3; atau SD–SMA, D1–S3) | education (SD … S3), or a coarser class (SD–SMP, SMA, "
+        "D1–S3; or SD–SMA, D1–S3) |",
         "| `occupation` | pekerjaan, atau kelas yang lebih kasar (PNS/TNI/POLRI, "
-        "Swasta/Wirausaha, Lainnya) | occupation, or a coarser class (PNS/TNI/POLRI, "
-        "Swasta/Wirausaha, Lainnya) |",
+        "Swasta/Wirausaha, Lainnya; atau PNS/TNI/POLRI, bukan PNS/TNI/POLRI) | occupation, "
+        "or a coarser class (PNS/TNI/POLRI, Swasta/Wirausaha, Lainnya; or PNS/TNI/POLRI, "
+        "bukan PNS/TNI/POLRI = not civil servant, military or police) |",
         "",
         *_privacy_lines(safe),
         "",
@@ -467,7 +469,8 @@ def _privacy_lines(safe: Anonymised) -> list[str]:
         "",
         f"- Baris dalam berkas / Rows in the file: {safe.kept}",
         f"- Bidang profil yang dikasarkan atau disembunyikan / Profile fields made coarser or "
-        f"hidden: {safe.share_changed():.1%} ({safe.kept} × 5)",
+        f"hidden: {safe.share_changed():.1%} ({safe.kept} × 5); disembunyikan / hidden: "
+        f"{safe.share_hidden():.1%}",
     ]
     for name in ("date", "age_band", "education", "occupation"):
         if safe.generalised[name]:

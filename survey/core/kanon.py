@@ -14,7 +14,8 @@ How (per OPD, since the OPD must stay for the scores):
    (their OPD's scores are still in scores.csv).
 2. For an OPD of ``k`` rows or more, every combination of generalisation levels (full-domain,
    one level per field for the whole OPD: date -> month -> ``periode``; age band -> wider band ->
-   hidden; education and occupation -> coarser class -> hidden; sex -> hidden) is tried. Rows
+   one of two -> hidden; education and occupation -> coarser class -> one of two -> hidden;
+   sex -> hidden) is tried. Rows
    still in a group under ``k`` have all their quasi-identifiers suppressed (the hidden values),
    and so do the smallest other groups if needed to make the suppressed rows ``k`` or more.
    The combination that loses least (``LEVEL_COST`` per field and row, a suppressed row costs
@@ -88,13 +89,17 @@ def _date(value: str | None, level: int) -> str | None:
     return value[:7]  # YYYY-MM
 
 
-def _grouped(groups: dict[str, str]) -> Callable[[str | None, int], str | None]:
+def _grouped(*chain: dict[str, str]) -> Callable[[str | None, int], str | None]:
+    """Generalise by ``chain`` (level 1 maps the raw value, level 2 level 1's, ...), then hide."""
+
     def general(value: str | None, level: int) -> str | None:
-        if level == 2:
+        if level > len(chain):
             return HIDDEN
-        if value is None or level == 0:
-            return value
-        return groups.get(value, HIDDEN)
+        for groups in chain[:level]:
+            if value is None:
+                break
+            value = groups.get(value, HIDDEN)
+        return value
 
     return general
 
@@ -103,13 +108,22 @@ def _sex(value: str | None, level: int) -> str | None:
     return HIDDEN if level == 1 else value
 
 
+# Level 2 of age, education and occupation: two classes each.
+AGE_HALVES = {"< 35": "< 35", "35–54": "≥ 35", "≥ 55": "≥ 35"}
+EDUCATION_HALVES = {"SD–SMP": "SD–SMA", "SMA": "SD–SMA", "D1–S3": "D1–S3"}
+OCCUPATION_HALVES = {
+    "PNS/TNI/POLRI": "PNS/TNI/POLRI",
+    "Swasta/Wirausaha": "bukan PNS/TNI/POLRI",
+    "Lainnya": "bukan PNS/TNI/POLRI",
+}
+
 # Per field: (generalise(value, level), top level, cost of one level for one row).
 HIERARCHIES: dict[str, tuple[Callable[[str | None, int], str | None], int, float]] = {
     "date": (_date, 2, 0.5),  # a date is the least useful field: give it up first
     "sex": (_sex, 1, 2.0),
-    "age_band": (_grouped(AGE_GROUPS), 2, 1.0),
-    "education": (_grouped(EDUCATION_GROUPS), 2, 1.0),
-    "occupation": (_grouped(OCCUPATION_GROUPS), 2, 1.0),
+    "age_band": (_grouped(AGE_GROUPS, AGE_HALVES), 3, 1.0),
+    "education": (_grouped(EDUCATION_GROUPS, EDUCATION_HALVES), 3, 1.0),
+    "occupation": (_grouped(OCCUPATION_GROUPS, OCCUPATION_HALVES), 3, 1.0),
 }
 LEVEL_COST = {name: cost for name, (_, _, cost) in HIERARCHIES.items()}
 TOP = tuple(HIERARCHIES[name][1] for name in FIELDS)
@@ -145,6 +159,11 @@ class Anonymised:
         cells = self.kept * len(FIELDS)
         changed = sum(self.generalised.values()) + sum(self.hidden.values())
         return changed / cells if cells else 0.0
+
+    def share_hidden(self) -> float:
+        """The share of the kept rows' quasi-identifier fields hidden (0 when none is kept)."""
+        cells = self.kept * len(FIELDS)
+        return sum(self.hidden.values()) / cells if cells else 0.0
 
 
 def _general(profile: Profile, node: Sequence[int]) -> tuple[str | None, ...]:
