@@ -181,11 +181,21 @@ def _suppressed(profile: Profile, opd: str) -> Profile:
 def _best_node(profiles: Sequence[Profile], k: int) -> tuple[tuple[int, ...], set[int], float]:
     """Return the cheapest levels for one OPD's rows, the rows to suppress, and the cost."""
     best: tuple[tuple[int, ...], set[int], float] | None = None
+    # Each field's values at each level, computed once per distinct value (columns, so that a
+    # node's keys are one zip).
+    table: list[list[list[str | None]]] = []
+    for position, name in enumerate(FIELDS, start=1):
+        general, top, _ = HIERARCHIES[name]
+        column = [profile[position] for profile in profiles]
+        table.append([])
+        for level in range(top + 1):
+            cache = {value: general(value, level) for value in set(column)}
+            table[-1].append([cache[value] for value in column])
     for node in NODES:
         node_cost = sum(lv * LEVEL_COST[f] for f, lv in zip(FIELDS, node, strict=True))
         if best is not None and node_cost * len(profiles) >= best[2]:
             break  # NODES are sorted on cost: no later node can do better
-        keys = [_general(profile, node) for profile in profiles]
+        keys = list(zip(*(table[f][level] for f, level in enumerate(node)), strict=True))
         sizes = Counter(keys)
         small = {key for key, size in sizes.items() if size < k}
         count = sum(sizes[key] for key in small)
