@@ -176,3 +176,13 @@ def test_generated_small_opds_are_k_anonymous(client, session, generated) -> Non
 def test_generated_zip_is_reproducible(session, generated) -> None:
     first = exports.open_data_zip(session, wave=generated)
     assert exports.open_data_zip(session, wave=generated) == first
+
+
+def test_module_examples() -> None:
+    """The docstring examples of survey.core.kanon run and pass."""
+    import doctest
+
+    from survey.core import kanon
+
+    result = doctest.testmod(kanon)
+    assert result.attempted >= 3 and result.failed == 0
