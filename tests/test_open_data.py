@@ -88,12 +88,16 @@ def test_open_data_zip_contents(client, session, published):
     header = ["opd", "submitted_at", *[f"U{i}" for i in range(1, 10)]]
     assert rows[0] == [*header, "sex", "age_band", "education", "occupation"]
     body = rows[1:]
-    assert len(body) == 8  # counted only: the flagged one is left out
+    # Counted only (the flagged one is left out); RSUD's two rows are fewer than k = 5 and,
+    # pooled, still under 5: left out (its scores stay in scores.csv).
+    assert len(body) == 6
+    hidden = ["disembunyikan"] * 4
     bpbd = [row for row in body if row[0] == "bpbd"]
-    assert bpbd[0] == ["bpbd", "2026-01-14", "3", "", *["3"] * 7, "", "< 25", "", ""]
-    assert bpbd[1] == ["bpbd", "2026-01-14", *["4"] * 9, "L", "35–44", "S1", "PNS"]
-    # RSUD has two responses: fewer than five, so no respondent fields.
-    assert [row[-4:] for row in body if row[0] == "rsud"] == [["", "", "", ""]] * 2
+    # BPBD's odd row (age 17, no other profile) cannot share a group with the five others:
+    # the cheapest k-anonymous choice hides the profile fields and keeps the day.
+    assert bpbd[0] == ["bpbd", "2026-01-14", "3", "", *["3"] * 7, *hidden]
+    assert bpbd[1] == ["bpbd", "2026-01-14", *["4"] * 9, *hidden]
+    assert [row for row in body if row[0] == "rsud"] == []
     text = files["uji-2026/responses.csv"]
     assert "HYPERLINK" not in text and "KTP" not in text and "0812" not in text
     assert "T18:30" not in text  # the date only
@@ -115,7 +119,8 @@ def test_open_data_zip_contents(client, session, published):
     assert "Uji Coba 2026" in readme and "`uji-2026`" in readme
     assert "Respons dihitung / Counted responses: 8" in readme
     assert "left out: 1" in readme
-    assert "fewer than 5 counted responses: rsud" in readme
+    assert "(k-anonymity, k = 5)" in readme
+    assert "those OPDs' scores are still in scores.csv): 2" in readme
     wave = queries.get_wave(session, slug="uji-2026")
     assert wave.published_at is not None
     assert "Data diambil / Data taken: 20" in readme

@@ -8,8 +8,10 @@ JSON, the scores; no submission ids or secrets. ``ikm import`` reads such a file
 leaves the evidence out. Formulas are neutralised where a spreadsheet would run them.
 
 The open-data ZIP of a published wave holds the responses without free text or evidence, ages
-in bands, dates only and no respondent fields for OPDs under ``OPEN_DATA_MIN_GROUP``
-responses, the scores and a README of every column; the same data always give the same bytes.
+in bands, dates only, made k-anonymous (``survey.core.kanon``: every combination of OPD, date,
+sex, age band, education and occupation in at least ``K_ANONYMITY`` rows, by generalising and
+suppressing), the scores and a README of every column and of what was generalised; the same
+data always give the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import csv
 import io
 import json
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TextIO
@@ -29,6 +30,15 @@ from sqlmodel import Session
 from survey.core import queries
 from survey.core.evidence import Evidence
 from survey.core.imports import answer_positions, refused
+from survey.core.kanon import (
+    FIELDS,
+    HIDDEN,
+    K_ANONYMITY,
+    PERIOD,
+    Anonymised,
+    Profile,
+    anonymise,
+)
 from survey.core.models import Questionnaire, Wave
 from survey.core.responsefile import (
     EVIDENCE_COLUMNS,
@@ -39,7 +49,7 @@ from survey.core.responsefile import (
 )
 
 EXPORT_FORMATS = ("csv", "xlsx", "json")
-OPEN_DATA_MIN_GROUP = 5  # fewer counted responses: the OPD's respondent fields are left blank
+OPEN_DATA_MIN_GROUP = K_ANONYMITY  # rows per combination of quasi-identifiers (kanon)
 OPEN_DATA_LICENCE = "CC BY 4.0"
 
 
@@ -290,29 +300,30 @@ def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def _open_responses(
     session: Session, *, wave: Wave, zone: ZoneInfo
-) -> tuple[list[str], list[list[Any]], list[str]]:
-    """Return the header and sorted rows of responses.csv and the OPDs left without profile."""
+) -> tuple[list[str], list[list[Any]], Anonymised]:
+    """Return the header and sorted rows of responses.csv, made k-anonymous (survey.core.kanon)."""
     from reports.model import age_band
 
     codes = question_codes(session, wave=wave)
     records = list(export_records(session, wave=wave))
-    per_opd = Counter(record.opd for record in records)
-    small = sorted(slug for slug, n in per_opd.items() if n < OPEN_DATA_MIN_GROUP)
-    rows: list[list[Any]] = []
+    profiles: list[Profile] = []
     for record in records:
         submitted = record.submitted_at
         if submitted.tzinfo is None:
             submitted = submitted.replace(tzinfo=UTC)
-        profile: list[Any] = [None] * len(OPEN_RESPONDENT_COLUMNS)
-        if per_opd[record.opd] >= OPEN_DATA_MIN_GROUP:
-            band = age_band(record.age) if record.age is not None else None
-            profile = [record.sex, band, record.education, record.occupation]
-        rows.append([record.opd, submitted.astimezone(zone).date().isoformat()])
-        rows[-1] += [*record.answers, *profile]
+        band = age_band(record.age) if record.age is not None else None
+        day = submitted.astimezone(zone).date().isoformat()
+        profile = (record.sex, band, record.education, record.occupation)
+        profiles.append(Profile(record.opd, day, *profile))
+    safe = anonymise(profiles, k=K_ANONYMITY)
+    rows: list[list[Any]] = []
+    for record, row in zip(records, safe.rows, strict=True):
+        if row is not None:
+            rows.append([row.opd, row.date, *record.answers, *row[2:]])
     # Sorted on the values, so that the order says nothing of when each row was stored.
     rows.sort(key=lambda row: tuple("" if v is None else str(v) for v in row))
     header = [*OPEN_RESPONSE_COLUMNS, *codes, *OPEN_RESPONDENT_COLUMNS]
-    return header, rows, small
+    return header, rows, safe
 
 
 def _readme(
@@ -323,7 +334,7 @@ def _readme(
     counted: int,
     flagged: int,
     opds: int,
-    small: list[str],
+    safe: Anonymised,
     taken: str,
     fingerprint: str | None,
     scale_points: int = 4,
@@ -358,15 +369,18 @@ def _readme(
         "",
         "## responses.csv",
         "",
-        "Satu baris per responden yang dihitung, diurutkan menurut nilainya; tanpa komentar, "
-        "tanpa jenis layanan, tanpa pengenal apa pun. / One row per counted respondent, sorted "
-        "by value; no comments, no service, no identifiers of any kind.",
+        "Satu baris per responden yang dihitung (kecuali yang dikeluarkan, lihat di bawah), "
+        "diurutkan menurut nilainya; tanpa komentar, tanpa jenis layanan, tanpa pengenal apa "
+        "pun. / One row per counted respondent (but those left out, see below), sorted by "
+        "value; no comments, no service, no identifiers of any kind.",
         "",
         "| kolom / column | arti | meaning |",
         "| --- | --- | --- |",
-        "| `opd` | slug OPD | OPD slug |",
-        "| `submitted_at` | tanggal pengisian (Asia/Jakarta, YYYY-MM-DD) | date answered "
-        "(Asia/Jakarta, YYYY-MM-DD) |",
+        f"| `opd` | slug OPD (`{HIDDEN}`: OPD kecil, lihat di bawah) | OPD slug (`{HIDDEN}`: "
+        "a small OPD, see below) |",
+        "| `submitted_at` | tanggal pengisian (Asia/Jakarta, YYYY-MM-DD), atau bulannya "
+        f"(YYYY-MM), atau `{PERIOD}` (dalam periode gelombang) | date answered (Asia/Jakarta, "
+        f"YYYY-MM-DD), or its month (YYYY-MM), or `{PERIOD}` (within the wave's period) |",
     ]
     for code, name_id, name_en in codes:
         lines.append(
@@ -375,14 +389,17 @@ def _readme(
         )
     lines += [
         "| `sex` | jenis kelamin (L/P) | sex (L = male, P = female) |",
-        "| `age_band` | kelompok umur | age band |",
-        "| `education` | pendidikan (SD … S3) | education (SD … S3) |",
-        "| `occupation` | pekerjaan | occupation |",
+        "| `age_band` | kelompok umur, atau kelompok yang lebih lebar (< 35, 35–54, ≥ 55; "
+        "atau < 35, ≥ 35) | age band, or a wider band (< 35, 35–54, ≥ 55; or < 35, ≥ 35) |",
+        "| `education` | pendidikan (SD … S3), atau kelas yang lebih kasar (SD–SMP, SMA, "
+        "D1–S3; atau SD–SMA, D1–S3) | education (SD … S3), or a coarser class (SD–SMP, SMA, "
+        "D1–S3; or SD–SMA, D1–S3) |",
+        "| `occupation` | pekerjaan, atau kelas yang lebih kasar (PNS/TNI/POLRI, "
+        "Swasta/Wirausaha, Lainnya; atau PNS/TNI/POLRI, bukan PNS/TNI/POLRI) | occupation, "
+        "or a coarser class (PNS/TNI/POLRI, Swasta/Wirausaha, Lainnya; or PNS/TNI/POLRI, "
+        "bukan PNS/TNI/POLRI = not civil servant, military or police) |",
         "",
-        f"Kolom `sex`, `age_band`, `education`, `occupation` dikosongkan untuk OPD dengan "
-        f"kurang dari {OPEN_DATA_MIN_GROUP} respons dihitung. / These four columns are blank "
-        f"for an OPD with fewer than {OPEN_DATA_MIN_GROUP} counted responses"
-        + (f": {', '.join(small)}." if small else "."),
+        *_privacy_lines(safe),
         "",
         "## scores.csv, scores.json",
         "",
@@ -427,6 +444,54 @@ def _readme(
     return "\n".join(lines) + "\n"
 
 
+def _privacy_lines(safe: Anonymised) -> list[str]:
+    """Return the README's section on k-anonymity: what was generalised or suppressed, counts."""
+    k = safe.k
+    names = {
+        "date": ("tanggal → bulan", "date → month"),
+        "age_band": ("kelompok umur → kelompok lebar", "age band → wider band"),
+        "education": ("pendidikan → kelas kasar", "education → coarser class"),
+        "occupation": ("pekerjaan → kelas kasar", "occupation → coarser class"),
+    }
+    lines = [
+        "## Perlindungan responden / Protecting respondents",
+        "",
+        f"Setiap kombinasi `opd`, `submitted_at`, `sex`, `age_band`, `education` dan "
+        f"`occupation` di responses.csv muncul pada sedikitnya {k} baris (k-anonimitas, "
+        f"k = {k}), agar tidak ada responden yang dapat dikenali dari profilnya. Untuk itu "
+        f"nilai dibuat lebih kasar atau disembunyikan (`{HIDDEN}`; tanggal: `{PERIOD}`); "
+        "jawaban U… tidak diubah, sehingga skor tiap OPD dapat dihitung ulang. / Every "
+        "combination of `opd`, `submitted_at`, `sex`, `age_band`, `education` and "
+        f"`occupation` in responses.csv appears in at least {k} rows (k-anonymity, k = {k}), "
+        "so that no respondent can be singled out by their profile. To that end values were "
+        f"made coarser or hidden (`{HIDDEN}`; dates: `{PERIOD}`); the answers U… are "
+        "unchanged, so each OPD's scores can be recomputed.",
+        "",
+        f"- Baris dalam berkas / Rows in the file: {safe.kept}",
+        f"- Bidang profil yang dikasarkan atau disembunyikan / Profile fields made coarser or "
+        f"hidden: {safe.share_changed():.1%} ({safe.kept} × 5); disembunyikan / hidden: "
+        f"{safe.share_hidden():.1%}",
+    ]
+    for name in ("date", "age_band", "education", "occupation"):
+        if safe.generalised[name]:
+            label_id, label_en = names[name]
+            lines.append(f"- {label_id} / {label_en}: {safe.generalised[name]}")
+    for name in FIELDS:
+        if safe.hidden[name]:
+            lines.append(f"- `{name}` disembunyikan / hidden: {safe.hidden[name]}")
+    lines += [
+        f"- Baris dengan seluruh profil disembunyikan karena kelompoknya di bawah {k} / Rows "
+        f"with their whole profile hidden because their group was under {k}: {safe.suppressed}",
+        f"- Baris OPD dengan kurang dari {k} respons, dengan `opd` = `{HIDDEN}` / Rows of OPDs "
+        f"with fewer than {k} responses, with `opd` = `{HIDDEN}`: {safe.pooled}",
+        f"- Baris OPD dengan kurang dari {k} respons yang dikeluarkan (gabungannya pun di bawah "
+        f"{k}; skor OPD tersebut tetap ada di scores.csv) / Rows of OPDs with fewer than {k} "
+        f"responses left out (even pooled they were under {k}; those OPDs' scores are still in "
+        f"scores.csv): {safe.dropped}",
+    ]
+    return lines
+
+
 def _scale_points(session: Session, wave: Wave) -> int:
     """The wave's questionnaire's number of answer values."""
     questionnaire = session.get(Questionnaire, wave.questionnaire_id)
@@ -443,7 +508,7 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise refused("import-timezone-unknown", value=timezone) from None
-    header, rows, small = _open_responses(session, wave=wave, zone=zone)
+    header, rows, safe = _open_responses(session, wave=wave, zone=zone)
     try:
         report = score_wave(session, wave=wave, wave_tests=False)
         scores_csv, scores_json = to_csv(report), to_json(report) + "\n"
@@ -463,10 +528,10 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
         wave,
         codes=[(e.code, e.name_id, e.name_en) for e in elements],
         score_header=score_header,
-        counted=len(rows),
+        counted=len(safe.rows),
         flagged=counts.get("flagged", 0),
         opds=len(queries.wave_opds(session, wave=wave)),
-        small=small,
+        safe=safe,
         taken=local.isoformat(timespec="seconds"),
         fingerprint=fingerprint,
         scale_points=_scale_points(session, wave),
