@@ -1,9 +1,10 @@
 """The citizen survey: the form, the submission and the thank-you page.
 
 The views stay thin: they find the wave and OPD (404 for anything a citizen should not reach,
-410 once the wave is closed, 403 before its period and 410 after it), count the POST against the shared limits, let the form validate,
-read the render token, gather the evidence and the verdict (``survey.core.evidence``) and ask
-``survey.core.submissions`` to store, then redirect to the thank-you page (POST-redirect-GET).
+410 once the wave is closed; 403 before its period, 410 after it), count the POST against the
+shared limits, let the form validate, read the render token, gather the evidence and the
+verdict (``survey.core.evidence``) and ask ``survey.core.submissions`` to store, then redirect
+to the thank-you page (POST-redirect-GET).
 A kiosk is recognised by its enrolment cookie and the device's row, never by the request.
 """
 
