@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -457,9 +457,20 @@ def _store_and_thank(
             store(get_session())
     except WaveNotOpenError:
         # Closed (or the OPD taken off the wave) by another process since this one's cached
-        # read of the wave, or the period ended since the form was shown: the citizen sees the
-        # closed (or outside-the-period) page, nothing is stored.
-        return _outside_period(target) or _render_closed(target)
+        # read of the wave, or outside its period: the citizen sees the closed (or the
+        # outside-the-period) page of the wave as it now stands, and nothing is stored.
+        fresh = (
+            get_session()
+            .exec(
+                select(Wave)
+                .where(Wave.id == target.wave_id)
+                .execution_options(populate_existing=True)
+            )
+            .first()
+        )
+        if fresh is not None and fresh.status == "open":
+            return _outside_period(replace(target, wave=fresh)) or _render_closed(target)
+        return _render_closed(target)
     except VisitCodeError as refused:
         for item in refused.problems:
             form.visit_code.errors.append(problem_text(item))
