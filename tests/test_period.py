@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -265,3 +266,28 @@ def test_the_demo_wave_is_open_today(app, runner, session, clock):
     assert demo_citizen.submit().status_code == 303
     session.expire_all()
     assert queries.response_counts(session, wave=wave)["counted"] == before + 1
+
+
+def test_a_wave_past_its_period_is_not_reopened(evaluator, runner, session):
+    """Opening a closed wave whose last day is over is refused, on the page (400, the reason
+    next to the buttons) and on the command line, until its last day moves."""
+    yesterday = today() - timedelta(days=1)
+    set_period(session, yesterday - timedelta(days=3), yesterday)
+    assert runner.invoke(args=["wave", "close", "uji-2026"]).exit_code == 0
+    page = evaluator.get("/kerja/gelombang/uji-2026").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    data = {"action": "open"} | ({"csrf_token": token.group(1)} if token else {})
+    response = evaluator.post("/kerja/gelombang/uji-2026/status", data=data)
+    assert response.status_code == 400
+    assert f"Periode gelombang ini berakhir {yesterday.isoformat()}" in response.get_data(
+        as_text=True
+    )
+    result = runner.invoke(args=["wave", "open", "uji-2026"])
+    assert result.exit_code == 1
+    assert f"the wave's period ended on {yesterday.isoformat()}" in result.output
+    session.expire_all()
+    assert queries.get_wave(session, slug="uji-2026").status == "closed"
+    set_period(session, yesterday, today())
+    assert runner.invoke(args=["wave", "open", "uji-2026"]).exit_code == 0
+    session.expire_all()
+    assert queries.get_wave(session, slug="uji-2026").status == "open"

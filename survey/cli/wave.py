@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from survey.cli.common import command_session as _database
@@ -148,6 +149,8 @@ def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
             click.echo(f"Wave {slug} is already {status}")
             return
         try:
+            if action == "open":
+                periods.check_can_open(wave, timezone=str(current_app.config["TIMEZONE"]))
             wave = waves.change_status(
                 session, wave=wave, action=action, actor=None, confirmed=confirmed
             )
@@ -188,8 +191,6 @@ def wave_publish_command(slug: str, confirm_reviewed: bool) -> None:
 @wave_group.command("tick")
 def wave_tick_command() -> None:
     """Close the open waves whose last day (IKM_TIMEZONE) is over, audited as 'system'."""
-    from flask import current_app
-
     with _database() as session:
         closed = periods.close_overdue(session, timezone=str(current_app.config["TIMEZONE"]))
     for slug in closed:

@@ -23,6 +23,15 @@ from sqlmodel import Session, col, select
 
 from survey.core import waves
 from survey.core.models import Wave, utcnow
+from survey.core.problems import define, problem
+
+define(
+    {
+        "wave-period-over": (
+            "the wave's period ended on {end}; move its last day before opening it again"
+        ),
+    }
+)
 
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 SYSTEM_ACTOR = "system"
@@ -66,6 +75,16 @@ def effective_status(
 ) -> str:
     """Return the wave's status as it stands: an open wave past its last day is closed."""
     return "closed" if is_overdue(wave, moment, timezone) else wave.status
+
+
+def check_can_open(
+    wave: Wave, moment: datetime | None = None, timezone: str | ZoneInfo = DEFAULT_TIMEZONE
+) -> None:
+    """Refuse to open a wave whose last day is over (it would be closed again at once)."""
+    if wave.period_end is not None and local_day(moment or utcnow(), timezone) > wave.period_end:
+        raise waves.WaveSetupError(
+            [problem("wave-period-over", "action", end=wave.period_end.isoformat())]
+        )
 
 
 def close_overdue(

@@ -72,8 +72,12 @@ def _wave_or_404(wave_slug: str) -> Wave:
 
 def _close_overdue(wave: Wave | None = None) -> None:
     """Close the open waves (or ``wave``) whose period is over, as ``ikm wave tick`` does."""
-    timezone = str(current_app.config.get("TIMEZONE", periods.DEFAULT_TIMEZONE))
-    periods.close_overdue(get_session(), timezone=timezone, wave=wave)
+    periods.close_overdue(get_session(), timezone=_timezone(), wave=wave)
+
+
+def _timezone() -> str:
+    """Return the name of the app's time zone (IKM_TIMEZONE), the one periods are kept in."""
+    return str(current_app.config.get("TIMEZONE", periods.DEFAULT_TIMEZONE))
 
 
 def verification_label(mode: str) -> str:
@@ -352,6 +356,8 @@ def status(wave_slug: str) -> ResponseReturnValue:
     wave = _wave_or_404(wave_slug)
     change = WaveStatusForm().as_change()
     try:
+        if change.action == "open":
+            periods.check_can_open(wave, timezone=_timezone())
         wave_service.change_status(
             get_session(),
             wave=wave,
