@@ -69,8 +69,11 @@ def test_an_answer_after_the_period_is_refused_with_410(citizen, session):
     assert response.status_code == 410
     html = response.get_data(as_text=True)
     assert "Periode survei sudah berakhir" in html
-    assert "13 Januari 2026 pukul 00.00" in html
-    assert "waktu Asia/Jakarta" in html
+    assert (
+        "Survei untuk Badan Penanggulangan Bencana Daerah ini menerima jawaban dari "
+        "13 Januari 2026 pukul 00.00 sampai "
+    ) in html
+    assert "pukul 23.59, waktu Asia/Jakarta." in html
     posted = citizen.post(ALL_FOURS, page=page)
     assert posted.status_code == 410
     assert "Periode survei sudah berakhir" in posted.get_data(as_text=True)
