@@ -13,7 +13,8 @@ from __future__ import annotations
 import io
 import re
 import time
-from datetime import date
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from browser import chromium, live_server, require_chromium
@@ -45,7 +46,9 @@ CHOSEN = {"bpbd": 30, "rsud": 40, "dishub": 25}  # the OPDs ticked, with their t
 LEFT_OUT = "satpolpp"
 SLUG = "evaluasi-uji-2026"
 TITLE = "Evaluasi Pelayanan Uji 2026"
-START, END = date(2026, 3, 2), date(2026, 4, 30)
+# Around today (Jakarta): the wave takes the citizen's answer inside its period.
+_TODAY = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+START, END = _TODAY - timedelta(days=7), _TODAY + timedelta(days=30)
 CHOICES = {"U1": 3, "U2": 4, "U3": 2, "U4": 4, "U5": 3, "U6": 3, "U7": 4, "U8": 1, "U9": 2}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from survey.core.demo import (
     DEMO_WAVE_SLUG,
     calibrate,
     demo_data,
+    demo_period,
     expected_mean,
     sample_ikm,
 )
@@ -156,10 +158,22 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
         (DEMO_WAVE_SLUG, "open", True, "Evaluasi 100 Hari Kerja")
     ]
     wave = waves[0]
-    assert [str(wave.period_start), str(wave.period_end)] == ["2025-06-12", "2025-06-16"]
+    # The period runs around the day of the build, so the demo survey takes answers now.
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    start, end, shift = demo_period(today)
+    assert (wave.period_start, wave.period_end) == (start, end)
+    assert today - timedelta(days=11) <= start <= today - timedelta(days=5)
+    assert end == today + timedelta(days=30)
+    assert shift.days % 7 == 0
     assert {link.target_n for _, link in queries.wave_opds(session, wave=wave)} == {50}
     first = stored(session)
     assert len(first) == len(data.responses)
+    # Every simulated answer lies in the period, before the build, on the weekday simulated.
+    moments = sorted(row[2].replace(tzinfo=row[2].tzinfo or UTC) for row in first)
+    days = {m.astimezone(ZoneInfo("Asia/Jakarta")).date() for m in moments}
+    assert start <= min(days) and max(days) < today
+    simulated = sorted(r["submitted_at"] for r in data.responses)
+    assert moments == [m + shift for m in simulated]
     counts = Counter(row[4] for row in first)
     assert counts["counted"] == sum(r["status"] == "counted" for r in data.responses)
     assert {row[5] for row in first} == {None, "duplicate-device", "bot-suspect"}

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from survey.cli.common import command_session as _database
 from survey.cli.common import find_wave as _wave
-from survey.core import queries, waves
+from survey.core import periods, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import VERIFICATION_MODES
 
@@ -148,6 +149,8 @@ def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
             click.echo(f"Wave {slug} is already {status}")
             return
         try:
+            if action == "open":
+                periods.check_can_open(wave, timezone=str(current_app.config["TIMEZONE"]))
             wave = waves.change_status(
                 session, wave=wave, action=action, actor=None, confirmed=confirmed
             )
@@ -183,6 +186,17 @@ def wave_close_command(slug: str) -> None:
 def wave_publish_command(slug: str, confirm_reviewed: bool) -> None:
     """Publish a closed wave: its results become public and can no longer change."""
     _change_status(slug, "publish", confirmed=confirm_reviewed)
+
+
+@wave_group.command("tick")
+def wave_tick_command() -> None:
+    """Close the open waves whose last day (IKM_TIMEZONE) is over, audited as 'system'."""
+    with _database() as session:
+        closed = periods.close_overdue(session, timezone=str(current_app.config["TIMEZONE"]))
+    for slug in closed:
+        click.echo(f"Wave {slug} is now closed (its period is over)")
+    if not closed:
+        click.echo("No open wave is past its period")
 
 
 @wave_group.command("list")

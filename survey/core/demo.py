@@ -40,8 +40,11 @@ DEMO_WAVE_SLUG = "evaluasi-100-hari-kerja"
 # The evaluation the demo imitates (its scores are simulated; every page and report says so).
 DEMO_EVALUATOR = "DPD KNPI Kota Serang"
 DEMO_WAVE_TITLE = "Evaluasi 100 Hari Kerja"
+# The days the simulated answers are drawn on; ``write_demo`` moves them by whole weeks to just
+# before the day it builds the demo, so that the demo's wave is open (see ``demo_period``).
 PERIOD_START = date(2025, 6, 12)
 PERIOD_END = date(2025, 6, 16)
+DAYS_OPEN_AHEAD = 30  # the demo wave's period ends this many days after the build
 TARGET_N = 50
 SAMPLE_RANGE = (20, 80)  # counted responses per OPD, inclusive
 
@@ -434,11 +437,25 @@ def _flagged_rows(
     return flagged
 
 
+def demo_period(today: date) -> tuple[date, date, timedelta]:
+    """Return the demo wave's period around ``today`` and the shift of the simulated answers.
+
+    The five days of answers (``PERIOD_START`` to ``PERIOD_END``) move by whole weeks, so each
+    keeps its weekday (no office answers on a Sunday), to end 1 to 7 days before ``today``; the
+    period starts on their first day (5 to 11 days before ``today``) and ends
+    ``DAYS_OPEN_AHEAD`` days after ``today``: the demo survey is open when it is built.
+    """
+    weeks = ((today - timedelta(days=5)) - PERIOD_START).days // 7
+    shift = timedelta(weeks=weeks)
+    return PERIOD_START + shift, today + timedelta(days=DAYS_OPEN_AHEAD), shift
+
+
 def write_demo(
     session: Session,
     *,
     seed: int = DEMO_SEED,
     echo: Callable[[str], None] = lambda _message: None,
+    today: date | None = None,
 ) -> tuple[Wave, DemoData]:
     """Replace the demo wave with freshly simulated data, adding missing OPDs.
 
@@ -448,7 +465,11 @@ def write_demo(
     as they are; a wave with the demo's slug that is not simulated is refused
     (``DemoError``), never replaced. An interrupted build leaves a simulated wave, which the
     next build replaces.
+
+    The wave's period runs around ``today`` (Asia/Jakarta, the day of the build by default),
+    and the simulated answers are moved into it (``demo_period``).
     """
+    start, end, shift = demo_period(today or datetime.now(JAKARTA).date())
     echo(f"Simulating responses (seed {seed}) ...")
     data = demo_data(seed)
     existing = queries.get_wave(session, slug=DEMO_WAVE_SLUG)
@@ -476,8 +497,8 @@ def write_demo(
     settings = waves.WaveSettings(
         title=DEMO_WAVE_TITLE,
         evaluator=DEMO_EVALUATOR,
-        period_start=PERIOD_START,
-        period_end=PERIOD_END,
+        period_start=start,
+        period_end=end,
         opd_slugs=tuple(opd.slug for opd in data.opds),
         questionnaire_id=None,
         scheme_slug=DEFAULT_SCHEME_SLUG,
@@ -486,8 +507,9 @@ def write_demo(
     )
     wave = waves.create_wave(session, slug=DEMO_WAVE_SLUG, settings=settings, actor=None)
     wave = waves.change_status(session, wave=wave, action="open", actor=None)
-    # Fixed, so that two builds with one seed hold the same data: the eve of the survey.
-    wave.created_at = datetime(2025, 6, 11, 9, 0, tzinfo=JAKARTA).astimezone(UTC)
+    # Fixed, so that two builds on one day with one seed hold the same data: the eve of the
+    # survey.
+    wave.created_at = (datetime(2025, 6, 11, 9, 0, tzinfo=JAKARTA) + shift).astimezone(UTC)
     session.add(wave)
     positions = [
         element.position
@@ -500,6 +522,7 @@ def write_demo(
         for row in data.responses:
             values = {key: value for key, value in row.items() if key not in ("opd", "answers")}
             values.update(wave_id=wave.id, opd_id=opd_ids[row["opd"]])
+            values["submitted_at"] = row["submitted_at"] + shift
             values.update(
                 {f"a{pos}": answer for pos, answer in zip(positions, row["answers"], strict=True)}
             )

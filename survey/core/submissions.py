@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from survey.core import queries
+from survey.core import periods, queries
 from survey.core.codes import redeem_code
 from survey.core.evidence import Evidence
 from survey.core.models import (
@@ -127,18 +127,19 @@ def _row_values(
 
 
 class WaveNotOpenError(Exception):
-    """The wave stopped taking answers, or no longer covers the OPD, before the write."""
+    """The wave stopped taking answers, no longer covers the OPD, or is outside its period."""
 
 
 @functools.cache
 def _insert_if_open(keys: tuple[str, ...]) -> sa.Insert:
-    """Return ``INSERT INTO response (keys) SELECT :keys WHERE the wave is open and covers the
-    OPD RETURNING id``, built once per set of columns.
+    """Return ``INSERT INTO response (keys) SELECT :keys WHERE the wave is open, covers the
+    OPD and its period holds the local day :today RETURNING id``, built once per set of columns.
 
     A plain INSERT rather than an ORM object: the survey POST is the hot path, and building a
     validated model instance and flushing it through the unit of work cost more than the write.
     The condition rides in the same statement, so the survey page may read its wave from a
-    cache of a few seconds and still no answer is stored once the wave is closed.
+    cache of a few seconds and still no answer is stored once the wave is closed or outside
+    its period (``survey.core.periods``).
     """
     table: sa.Table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
     wave: sa.Table = Wave.__table__  # type: ignore[attr-defined]
@@ -148,6 +149,7 @@ def _insert_if_open(keys: tuple[str, ...]) -> sa.Insert:
         wave.c.status == "open",
         link.c.wave_id == wave.c.id,
         link.c.opd_id == sa.bindparam("opd_id"),
+        periods.period_condition(wave),
     )
     values = sa.select(*(sa.bindparam(key, type_=table.c[key].type) for key in keys))
     return table.insert().from_select(list(keys), values.where(accepting)).returning(table.c.id)
@@ -161,13 +163,15 @@ def store_submission(
     flag_reason: str | None = None,
     evidence: Evidence | None = None,
     visit_code: VisitCodeClaim | None = None,
+    timezone: str = periods.DEFAULT_TIMEZONE,
 ) -> StoreResult:
     """Store a submission once per (wave, submission id); a repeat gets the first row. Commits.
 
     With a visit code the answer is stored verified only if the code is redeemed in the same
     transaction; a code that is not valid refuses the answer (VisitCodeError), as does a
     missing one where the wave requires it. Nothing is written then, and no code is used up;
-    nor when the wave is no longer open or no longer covers the OPD (WaveNotOpenError).
+    nor when the wave is no longer open, no longer covers the OPD, or the day of the answer in
+    ``timezone`` is outside the wave's period (WaveNotOpenError).
     """
     if status not in RESPONSE_STATUSES:
         raise ValueError(f"unknown response status {status!r}")
@@ -198,7 +202,10 @@ def store_submission(
     try:
         # Insert first and look only when the unique (wave, submission id) key refuses: a new
         # answer, the usual case, costs one round trip instead of a check and an insert.
-        inserted = session.execute(_insert_if_open(tuple(values)), values).scalar()
+        today = periods.local_day(values["submitted_at"], timezone)  # type: ignore[arg-type]
+        inserted = session.execute(
+            _insert_if_open(tuple(values)), {**values, "today": today}
+        ).scalar()
         if inserted is None:
             # Nothing was written; a visit code's UPDATE in the same transaction goes back too.
             session.rollback()

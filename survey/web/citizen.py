@@ -1,9 +1,10 @@
 """The citizen survey: the form, the submission and the thank-you page.
 
 The views stay thin: they find the wave and OPD (404 for anything a citizen should not reach,
-410 once the wave is closed), count the POST against the shared limits, let the form validate,
-read the render token, gather the evidence and the verdict (``survey.core.evidence``) and ask
-``survey.core.submissions`` to store, then redirect to the thank-you page (POST-redirect-GET).
+410 once the wave is closed; 403 before its period, 410 after it), count the POST against the
+shared limits, let the form validate, read the render token, gather the evidence and the
+verdict (``survey.core.evidence``) and ask ``survey.core.submissions`` to store, then redirect
+to the thank-you page (POST-redirect-GET).
 A kiosk is recognised by its enrolment cookie and the device's row, never by the request.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -31,7 +32,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import evidence, generations, opds, queries
+from survey.core import evidence, generations, opds, periods, queries
 from survey.core.alarms import after_answer
 from survey.core.kiosks import active_kiosk
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd, utcnow
@@ -305,6 +306,29 @@ def _render_closed(target: SurveyTarget) -> ResponseReturnValue:
     return render_template("survey/closed.html", wave=target.wave, opd=target.opd), 410
 
 
+def _timezone() -> str:
+    """Return the name of the app's time zone (IKM_TIMEZONE), the one periods are kept in."""
+    return str(current_app.config.get("TIMEZONE", periods.DEFAULT_TIMEZONE))
+
+
+def _outside_period(target: SurveyTarget) -> ResponseReturnValue | None:
+    """Return the page saying today is outside the wave's period, or None when inside.
+
+    403 before the first day (the survey is not open yet), 410 after the last one.
+    """
+    zone = _timezone()
+    now = utcnow()
+    if periods.in_period(target.wave, now, zone):
+        return None
+    early = target.wave.period_start is not None and periods.local_day(now, zone) < (
+        target.wave.period_start
+    )
+    page = render_template(
+        "survey/period.html", wave=target.wave, opd=target.opd, early=early, zone=zone
+    )
+    return page, 403 if early else 410
+
+
 def _csrf_passes() -> bool:
     """Run Flask-WTF's full CSRF check (token, and referrer on HTTPS); False if it fails."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
@@ -420,6 +444,7 @@ def _store_and_thank(
             flag_reason=verdict.flag_reason,
             evidence=signals,
             visit_code=claim,
+            timezone=_timezone(),
         )
 
     try:
@@ -432,7 +457,19 @@ def _store_and_thank(
             store(get_session())
     except WaveNotOpenError:
         # Closed (or the OPD taken off the wave) by another process since this one's cached
-        # read of the wave: the citizen sees the closed page, nothing is stored.
+        # read of the wave, or outside its period: the citizen sees the closed (or the
+        # outside-the-period) page of the wave as it now stands, and nothing is stored.
+        fresh = (
+            get_session()
+            .exec(
+                select(Wave)
+                .where(Wave.id == target.wave_id)
+                .execution_options(populate_existing=True)
+            )
+            .first()
+        )
+        if fresh is not None and fresh.status == "open":
+            return _outside_period(replace(target, wave=fresh)) or _render_closed(target)
         return _render_closed(target)
     except VisitCodeError as refused:
         for item in refused.problems:
@@ -460,6 +497,9 @@ def survey_page(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     target = find_target(wave_slug, opd_slug)
     if target.closed:
         return _render_closed(target)
+    outside = _outside_period(target)
+    if outside is not None:
+        return outside
     if request.method == "GET":
         fresh = antiabuse.issue_token(wave_id=target.wave_id, opd_id=target.opd_id)
         form_class = _form_class(target)

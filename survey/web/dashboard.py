@@ -11,6 +11,9 @@ Each load of an open wave's dashboard also runs the alarm's check on the OPDs no
 checked this minute (:func:`survey.core.alarms.check_wave`), and the page lists the open
 alarms (OPD, kind, when, the figures that raised it, a link to the OPD's flagged review); an
 evaluator clears one with its button (``alarm.clear`` in the audit log).
+
+A load also closes the wave when its period is over (``survey.core.periods``); the page of a
+closed or published wave no longer refreshes itself: its figures do not change any more.
 """
 
 from __future__ import annotations
@@ -20,12 +23,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
-from survey.core import alarms, queries
+from survey.core import alarms, periods, queries
 from survey.core.models import Opd, Questionnaire, Response, Wave
 from survey.core.scores import score_wave
 from survey.web.database import get_session
@@ -219,6 +231,9 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     wave = queries.get_wave(session, slug=wave_slug)
     if wave is None:
         abort(404)
+    timezone = str(current_app.config.get("TIMEZONE", periods.DEFAULT_TIMEZONE))
+    periods.close_overdue(session, timezone=timezone, wave=wave)
+    ended = wave.status in ("closed", "published")
     # Before the page reads anything else: alarms raised now are listed on this very page.
     alarms.check_wave(session, wave=wave)
     open_alarms = alarms.open_alarms(session, wave=wave)
@@ -229,7 +244,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
     # layout, on a meeting-room screen no one operates, always refreshes.
     paused = not tv and request.args.get("segarkan") == "0"
-    refresh = None if paused else TV_REFRESH_SECONDS if tv else REFRESH_SECONDS
+    refresh = None if paused or ended else TV_REFRESH_SECONDS if tv else REFRESH_SECONDS
     page = render_template(
         "dashboard/tv.html" if tv else "dashboard/wave.html",
         wave=wave,
@@ -237,6 +252,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         totals=totals,
         taken_at=taken_at,
         refresh=refresh,
+        ended=ended,
         every=REFRESH_SECONDS,
         min_responses=MIN_RESPONSES,
         status_label=status_label(wave.status),

@@ -262,6 +262,11 @@ def problem_text(item: Problem) -> str:
         "wave-action-refused": lambda: _(
             "Tindakan ini tidak berlaku untuk gelombang dengan status saat ini."
         ),
+        "wave-period-over": lambda: _(
+            "Periode gelombang ini berakhir %(end)s. Ubah tanggal selesainya sebelum membukanya "
+            "lagi.",
+            end=v.get("end"),
+        ),
         "wave-publish-unconfirmed": lambda: _(
             "Centang konfirmasi bahwa Anda sudah meninjau respons ditandai sebelum menerbitkan."
         ),

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from survey.core import queries
+from survey.core import periods, queries
 from survey.core import waves as wave_service
 from survey.core.builtin import DEFAULT_SCHEME_SLUG, PERMENPANRB_2017
 from survey.core.models import VERIFICATION_MODES, CategoryScheme, Questionnaire, Wave
@@ -68,6 +68,16 @@ def _wave_or_404(wave_slug: str) -> Wave:
     if wave is None:
         abort(404)
     return wave
+
+
+def _close_overdue(wave: Wave | None = None) -> None:
+    """Close the open waves (or ``wave``) whose period is over, as ``ikm wave tick`` does."""
+    periods.close_overdue(get_session(), timezone=_timezone(), wave=wave)
+
+
+def _timezone() -> str:
+    """Return the name of the app's time zone (IKM_TIMEZONE), the one periods are kept in."""
+    return str(current_app.config.get("TIMEZONE", periods.DEFAULT_TIMEZONE))
 
 
 def verification_label(mode: str) -> str:
@@ -226,6 +236,7 @@ def _render_form(
 @roles_required("evaluator")
 def index() -> ResponseReturnValue:
     """List every wave with its status, period, OPDs and counted responses."""
+    _close_overdue()
     summaries = queries.wave_summaries(get_session())
     return render_template(
         "waves/index.html",
@@ -333,7 +344,9 @@ def _render_detail(
 @roles_required("evaluator")
 def detail(wave_slug: str) -> ResponseReturnValue:
     """Show a wave's settings, OPDs, targets, actions and perception results."""
-    return _render_detail(_wave_or_404(wave_slug))
+    wave = _wave_or_404(wave_slug)
+    _close_overdue(wave)
+    return _render_detail(wave)
 
 
 @bp.post("/kerja/gelombang/<wave_slug>/status")
@@ -343,6 +356,8 @@ def status(wave_slug: str) -> ResponseReturnValue:
     wave = _wave_or_404(wave_slug)
     change = WaveStatusForm().as_change()
     try:
+        if change.action == "open":
+            periods.check_can_open(wave, timezone=_timezone())
         wave_service.change_status(
             get_session(),
             wave=wave,
