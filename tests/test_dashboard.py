@@ -182,3 +182,28 @@ def test_workspace_links_the_dashboards(client: FlaskClient, users, open_wave) -
     actions.logout()
     actions.login("kepala-bpbd")
     assert DASHBOARD not in page(client, "/kerja")
+
+
+def test_tv_mode_pages_through_every_opd(
+    evaluator: FlaskClient, filled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TV mode shows a page of OPDs at a time; each refresh (no script) loads the next page,
+    the last one leads back to the first, and every OPD is on exactly one page."""
+    from survey.web import dashboard
+
+    monkeypatch.setattr(dashboard, "TV_ROWS_PER_PAGE", 2)  # 3 OPDs: pages of 2 and 1
+    tv = DASHBOARD + "/tv"
+    first, second = page(evaluator, tv), page(evaluator, tv + "?halaman=2")
+    assert f'<meta http-equiv="refresh" content="30; url={tv}?halaman=2">' in first
+    assert f'<meta http-equiv="refresh" content="30; url={tv}?halaman=1">' in second
+    assert "OPD halaman 1 dari 2; halaman berikutnya tampil sendiri." in first
+    assert f'<a href="{tv}?halaman=2">Halaman berikutnya</a>' in first
+    shown = [re.findall(r'<tr id="opd-([a-z]+)">', html) for html in (first, second)]
+    assert len(shown[0]) == 2 and len(shown[1]) == 1
+    assert sorted(shown[0] + shown[1]) == ["bpbd", "dishub", "rsud"]
+    # A page out of range, or not a number, shows the first page.
+    for bad in ("0", "3", "x", "-1"):
+        assert (
+            re.findall(r'<tr id="opd-([a-z]+)">', page(evaluator, f"{tv}?halaman={bad}"))
+            == (shown[0])
+        )

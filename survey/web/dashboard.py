@@ -52,6 +52,9 @@ bp = Blueprint("dashboard", __name__)
 MIN_RESPONSES = 15  # below this an OPD's score is too uncertain to show
 REFRESH_SECONDS = 60
 TV_REFRESH_SECONDS = 30
+# OPD rows on one TV page: what a 1920x1080 screen shows at the TV layout's type size. Each
+# refresh shows the next page (plain meta refresh, no script), so every OPD comes round.
+TV_ROWS_PER_PAGE = 4
 
 
 def status_label(status: str) -> str:
@@ -220,6 +223,26 @@ def _utc_key(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class TvPage:
+    """Which OPD rows one TV page shows, and where the next refresh goes."""
+
+    number: int
+    pages: int
+    first: int
+    next_url: str
+
+
+def _tv_page(wave: Wave, count: int) -> TvPage:
+    """Return the TV page asked for (``?halaman=N``, 1 when absent or out of range)."""
+    pages = max(1, -(-count // TV_ROWS_PER_PAGE))
+    raw = request.args.get("halaman", "1")
+    number = int(raw) if raw.isdigit() and 1 <= int(raw) <= pages else 1
+    following = number % pages + 1
+    next_url = url_for("dashboard.wave_dashboard_tv", wave_slug=wave.slug, halaman=following)
+    return TvPage(number, pages, (number - 1) * TV_ROWS_PER_PAGE, next_url)
+
+
 def _scale_points(session: Session, wave: Wave) -> int:
     """Return the answer scale of the wave's questionnaire (the IKM runs 1..m)."""
     questionnaire = session.get(Questionnaire, wave.questionnaire_id)
@@ -245,6 +268,9 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     # layout, on a meeting-room screen no one operates, always refreshes.
     paused = not tv and request.args.get("segarkan") == "0"
     refresh = None if paused or ended else TV_REFRESH_SECONDS if tv else REFRESH_SECONDS
+    paging = _tv_page(wave, len(rows)) if tv else None
+    if paging is not None:
+        rows = rows[paging.first : paging.first + TV_ROWS_PER_PAGE]
     page = render_template(
         "dashboard/tv.html" if tv else "dashboard/wave.html",
         wave=wave,
@@ -263,6 +289,8 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         cleared=request.args.get("alarm") == "selesai",
         switch=switch,
         scale_points=_scale_points(session, wave),
+        paging=paging,
+        refresh_url=paging.next_url if paging is not None and paging.pages > 1 else None,
     )
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
