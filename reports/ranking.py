@@ -433,7 +433,7 @@ def ranking_context(
         }
     mean_ikm = score.mean_ikm() if count else math.nan
     clear = clear_positions(score) if count else {}
-    points = score.units[0].estimate.scale_points if count else 4
+    points = data.scale_points()
     return {
         "lang": lang,
         "t": t,

@@ -313,9 +313,7 @@ def wave_context(ranking: ScoredWave, charts: Mapping[str, ChartImage], lang: La
         "category_ranges": category_ranges(ranking, lang=lang),
         "certainty": certainty_paragraphs(rows, k, t, f, clear, mean_ikm, level),
         "mean_ikm": mean_ikm,
-        "mean_conv": converted(mean_ikm, score.units[0].estimate.scale_points)
-        if score is not None and score.units
-        else math.nan,
+        "mean_conv": converted(mean_ikm, ranking.scale_points()),
         "charts": charts,
         "posterior": posterior_section(ranking, lang=lang),
     }
