@@ -202,7 +202,7 @@ def test_tv_mode_pages_through_every_opd(
     assert len(shown[0]) == 2 and len(shown[1]) == 1
     assert sorted(shown[0] + shown[1]) == ["bpbd", "dishub", "rsud"]
     # A page out of range, or not a number, shows the first page.
-    for bad in ("0", "3", "x", "-1"):
+    for bad in ("0", "3", "x", "-1", "²", "٣", "9" * 40):
         assert (
             re.findall(r'<tr id="opd-([a-z]+)">', page(evaluator, f"{tv}?halaman={bad}"))
             == (shown[0])

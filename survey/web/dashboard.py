@@ -237,7 +237,7 @@ def _tv_page(wave: Wave, count: int) -> TvPage:
     """Return the TV page asked for (``?halaman=N``, 1 when absent or out of range)."""
     pages = max(1, -(-count // TV_ROWS_PER_PAGE))
     raw = request.args.get("halaman", "1")
-    number = int(raw) if raw.isdigit() and 1 <= int(raw) <= pages else 1
+    number = int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= pages else 1
     following = number % pages + 1
     next_url = url_for("dashboard.wave_dashboard_tv", wave_slug=wave.slug, halaman=following)
     return TvPage(number, pages, (number - 1) * TV_ROWS_PER_PAGE, next_url)
