@@ -37,6 +37,7 @@ from survey.core.models import (
     User,
     VisitCode,
     Wave,
+    WaveLogo,
     utcnow,
 )
 from survey.core.questionnaires import add_questionnaire, load_questionnaire_file
@@ -108,6 +109,7 @@ def fill_every_table(session: Session) -> None:
     kiosk = KioskDevice(wave_id=wave_id, opd_id=bpbd, label="Loket 1", enrolled_by="admin")
     session.add(kiosk)
     session.add(VisitCode(wave_id=wave_id, opd_id=bpbd, code_hash="c" * 64, uses=1))
+    session.add(WaveLogo(wave_id=wave_id, media_type="image/png", data=b"\x89PNG\r\n\x1a\n"))
     session.add(RateCounter(key="n:" + "1" * 64, bucket=29_000_000, count=3))
     session.add(Alarm(wave_id=wave_id, opd_id=bpbd, kind="rate", detail={"rate": 12.5}))
     admin = accounts.get_user(session, username="admin")

@@ -133,6 +133,15 @@ class Wave(SQLModel, table=True):
     min_rank_n: int = Field(default=15, sa_column_kwargs={"server_default": "15"})
 
 
+# The evaluator's logo for the covers of a wave's reports (PNG or JPEG). A table of its own so
+# that the survey's hot path, which loads the wave on every request, never reads the image.
+class WaveLogo(SQLModel, table=True):
+    wave_id: int = Field(foreign_key="wave.id", primary_key=True)
+    media_type: str = Field(max_length=32)  # image/png or image/jpeg
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    uploaded_at: datetime = Field(default_factory=utcnow)
+
+
 # An OPD covered by a wave, with its target sample size.
 class WaveOpd(SQLModel, table=True):
     wave_id: int = Field(foreign_key="wave.id", primary_key=True)

@@ -39,6 +39,7 @@ from survey.core.models import (
     Response,
     VisitCode,
     Wave,
+    WaveLogo,
     WaveOpd,
     utcnow,
 )
@@ -693,5 +694,6 @@ def delete_wave(session: Session, *, wave: Wave) -> None:
     session.exec(sa.delete(VisitCode).where(col(VisitCode.wave_id) == wave.id))
     session.exec(sa.delete(KioskDevice).where(col(KioskDevice.wave_id) == wave.id))
     session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
+    session.exec(sa.delete(WaveLogo).where(col(WaveLogo.wave_id) == wave.id))
     session.delete(wave)
     session.flush()
