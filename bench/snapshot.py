@@ -1,0 +1,821 @@
+"""Published results under load: a 500-OPD wave's pages, PDFs and open data, and the survey.
+
+    .venv/bin/python bench/snapshot.py [--opds 500] [--per-opd 30] [--duration 30]
+                                       [--backend sqlite|postgresql|both] [--quick]
+
+Issue 13 item 4's target: a public results page or PDF of a published 500-OPD wave served in
+under 20 ms median under load, and the survey's p99 unchanged while 8 clients download PDFs
+and the ZIP in a loop. Everything is measured over HTTP against gunicorn, so the bench means
+the same before and after publication builds a frozen snapshot.
+
+For each backend (SQLite in a temporary folder; PostgreSQL in a schema of its own in the local
+``test`` database, dropped afterwards; both through ``bench/load.py``'s helpers) it:
+
+1. migrates a fresh database with ``bench/load.py``'s open survey wave (4 OPDs) and builds a
+   second wave of ``--opds`` OPDs with ``--per-opd`` counted responses each (seeded; OPDs and
+   the wave through the core services, the responses in bulk), over a period that is over,
+   and closes it;
+2. starts gunicorn with the production config (``gunicorn.conf.py``: 2 workers a core,
+   ``IKM_TIMEOUT`` 60 s) and, as ``bench/load.py``, 2 threads a worker, on loopback;
+3. publishes the wave (:func:`publish_wave`, the one place that knows the publish API) and
+   polls the public ranking PDF until it answers 200 (``--ready-timeout``), printing how long
+   publishing and the snapshot took;
+4. (a) runs ``--clients`` concurrent clients (persistent connections) for ``--duration``
+   seconds, each going round the public wave page, an OPD page, the ranking PDF, an OPD PDF
+   and the open-data ZIP (random OPDs, seeded), and prints each one's median, p99 and sample
+   size against the 20 ms target; then the same with ``If-None-Match`` (the ETags the first
+   round saw), which a snapshot answers with 304;
+5. (b) runs the survey (``bench/wrk/survey_paced.lua``: ``bench/load.py``'s citizen round
+   trip, GET the form then POST a ballot, paced so that it does not saturate the server) for
+   ``--duration`` seconds alone (the baseline), then again while 8 clients download the PDFs
+   and the ZIP in a loop, and prints p50/p99 of both, the ratio of the p99s and PASS/FAIL
+   against "unchanged": p99 with downloads at most 1.5 x the baseline's, or at most 20 ms
+   above it (whichever allows more: a fast baseline's p99 moves by a few ms on noise alone).
+
+Requests have a client time-out (``--request-timeout``); a failed or timed-out request is
+counted (and fails its target) rather than timed. Bounded: loopback only, fixed durations,
+gunicorn and wrk stopped on exit, Ctrl-C and failure. Exit status 0 when every target passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import random
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+# The repository root, not bench/, on the path: bench/reports.py would hide the reports package.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+import numpy as np  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from bench import load  # noqa: E402  (gunicorn, wrk and database helpers)
+from survey.core import opds as opd_service  # noqa: E402
+from survey.core import waves  # noqa: E402
+from survey.core.database import make_engine  # noqa: E402
+from survey.core.models import EDUCATIONS, OCCUPATIONS, Response  # noqa: E402
+
+PUBLISHED_SLUG = "hasil-uji-2026"
+# A period that is over: nothing about it is left for a publication checklist to wait for.
+PERIOD_START = date(2026, 1, 5)
+PERIOD_DAYS = 60
+ELEMENTS = 9
+TARGET_MEDIAN_MS = 20.0
+P99_RATIO_TOLERANCE = 1.5  # p99 with downloads <= 1.5 x the baseline's ...
+P99_SLACK_MS = 20.0  # ... or <= the baseline's + 20 ms: "unchanged"
+DOWNLOADERS = 8  # the issue's "8 clients download PDFs and the ZIP in a loop"
+WORKERS = 2 * (os.cpu_count() or 1)  # gunicorn.conf.py's default (production)
+THREADS = load.THREADS  # as bench/load.py (gthread; see there why)
+SURVEY_LUA = load.BENCH / "wrk" / "survey.lua"
+PACED_LUA = load.BENCH / "wrk" / "survey_paced.lua"
+
+# The public URLs measured, by kind (``{wave}`` and ``{opd}`` filled in per request).
+KINDS: dict[str, str] = {
+    "page": "/hasil/{wave}",
+    "opd page": "/hasil/{wave}/{opd}",
+    "ranking pdf": "/r/{wave}/ranking.pdf",
+    "opd pdf": "/r/{wave}/opd/{opd}.pdf",
+    "zip": "/hasil/{wave}/data-terbuka.zip",
+}
+# Held to the 20 ms median: the pages and the PDFs (the ZIP is measured and printed too).
+TARGET_KINDS = ("page", "opd page", "ranking pdf", "opd pdf")
+DOWNLOAD_KINDS = ("ranking pdf", "opd pdf", "zip")
+
+
+# ---------------------------------------------------------------------------------------------
+# The published wave
+
+
+@dataclass(frozen=True)
+class BuiltWave:
+    """A wave made by :func:`build_published_wave` (not yet published)."""
+
+    slug: str
+    opd_slugs: tuple[str, ...]
+    counted: int
+    seconds: float
+
+
+def opd_slug(index: int) -> str:
+    """Return the slug of the bench's ``index``-th OPD (1-based)."""
+    return f"opd-uji-{index:03d}"
+
+
+def _responses(
+    wave_id: int, opd_ids: Sequence[int], per_opd: int, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    """Return ``per_opd`` counted responses of every OPD as rows of the response table."""
+    rows: list[dict[str, Any]] = []
+    start = datetime(PERIOD_START.year, PERIOD_START.month, PERIOD_START.day, 1, tzinfo=UTC)
+    for opd_id in opd_ids:
+        level = rng.uniform(2.5, 3.5)
+        person = rng.normal(0.0, 0.35, size=(per_opd, 1))
+        answers = np.clip(np.rint(level + person + rng.normal(0, 0.55, (per_opd, ELEMENTS))), 1, 4)
+        skipped = rng.random((per_opd, ELEMENTS)) < 0.02
+        for i in range(per_opd):
+            # Office hours in Asia/Jakarta (01:00-09:00 UTC) on a day of the period.
+            moment = start + timedelta(
+                days=int(rng.integers(PERIOD_DAYS)), minutes=int(rng.integers(8 * 60))
+            )
+            row: dict[str, Any] = {
+                "wave_id": wave_id,
+                "opd_id": opd_id,
+                "submission_id": f"{int(rng.integers(2**62)):016x}{len(rows):016x}",
+                "submitted_at": moment,
+                "channel": "qr",
+                "status": "counted",
+                "seconds": int(rng.integers(60, 600)),
+                "sex": "L" if rng.random() < 0.5 else "P",
+                "age": int(rng.integers(18, 71)),
+                "education": EDUCATIONS[int(rng.integers(len(EDUCATIONS)))],
+                "occupation": OCCUPATIONS[int(rng.integers(len(OCCUPATIONS)))],
+                "comment": "Pelayanan cukup baik." if rng.random() < 0.1 else None,
+            }
+            for k in range(ELEMENTS):
+                row[f"a{k + 1}"] = None if skipped[i, k] else int(answers[i, k])
+            rows.append(row)
+    return rows
+
+
+def build_published_wave(
+    url: str, *, opds: int, per_opd: int, seed: int, slug: str = PUBLISHED_SLUG
+) -> BuiltWave:
+    """Build a closed wave of ``opds`` OPDs with ``per_opd`` counted responses each, seeded.
+
+    The OPDs and the wave go through the core services (audited as a person would make them);
+    the responses are inserted in bulk, counted, inside the wave's period (which is over). The
+    wave is left closed, ready for :func:`publish_wave`.
+    """
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    slugs = tuple(opd_slug(i) for i in range(1, opds + 1))
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            opd_ids = []
+            for i, slug_i in enumerate(slugs, start=1):
+                opd = opd_service.create_opd(
+                    session, slug=slug_i, name=f"Dinas Uji Beban {i:03d}", actor="bench"
+                )
+                assert opd.id is not None
+                opd_ids.append(opd.id)
+            settings = waves.WaveSettings(
+                title="Hasil Uji Beban 2026",
+                opd_slugs=slugs,
+                evaluator="Bench",
+                period_start=PERIOD_START,
+                period_end=PERIOD_START + timedelta(days=PERIOD_DAYS - 1),
+            )
+            wave = waves.create_wave(session, slug=slug, settings=settings, actor="bench")
+            wave = waves.change_status(session, wave=wave, action="open", actor="bench")
+            assert wave.id is not None
+            rows = _responses(wave.id, opd_ids, per_opd, rng)
+            for at in range(0, len(rows), 5000):
+                session.execute(sa.insert(Response), rows[at : at + 5000])
+            session.commit()
+            waves.change_status(session, wave=wave, action="close", actor="bench")
+    finally:
+        engine.dispose()
+    return BuiltWave(slug, slugs, len(rows), time.perf_counter() - started)
+
+
+def publish_wave(url: str, slug: str) -> None:
+    """Publish the wave as an evaluator would: the one place that knows the publish API.
+
+    Today: ``waves.change_status(action="publish", confirmed=True)``. When publishing asks for
+    acknowledgements or starts the snapshot job, this is the function to change (the rest of
+    the bench only waits for the public ranking PDF to answer 200).
+    """
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            wave = waves.find_wave(session, slug=slug)
+            waves.change_status(session, wave=wave, action="publish", actor="bench", confirmed=True)
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Clients
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer as a client saw it: status (0: no answer), ETag, body size, milliseconds."""
+
+    status: int
+    etag: str | None
+    size: int
+    ms: float
+    error: str = ""
+
+
+# A client's way to make one request: (path, headers) -> Answer.
+Fetch = Callable[[str, Mapping[str, str]], Answer]
+
+
+class HttpClient:
+    """One client on one persistent connection to 127.0.0.1:port (reconnects after errors)."""
+
+    def __init__(self, port: int, timeout: float) -> None:
+        """Remember where to connect; connect on first use."""
+        self.port, self.timeout = port, timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def __call__(self, path: str, headers: Mapping[str, str]) -> Answer:
+        """GET ``path``; time it from sending to the last byte of the body."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        started = time.perf_counter()
+        try:
+            self.conn.request("GET", path, headers={"User-Agent": "snapshot-bench", **headers})
+            answer = self.conn.getresponse()
+            body = answer.read()
+            ms = (time.perf_counter() - started) * 1000
+            if answer.will_close:
+                self.close()
+            return Answer(answer.status, answer.getheader("ETag"), len(body), ms)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            ms = (time.perf_counter() - started) * 1000
+            kind = "timeout" if isinstance(exc, TimeoutError) else "error"
+            return Answer(0, None, 0, ms, f"{kind}: {exc.__class__.__name__}")
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+@dataclass
+class Samples:
+    """What a set of clients recorded, by kind of URL."""
+
+    ms: dict[str, list[float]] = field(default_factory=dict)  # successful answers only
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    etags: dict[str, str] = field(default_factory=dict)  # path -> the ETag it was served with
+    bytes: int = 0
+    elapsed: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, kind: str, path: str, answer: Answer) -> None:
+        """Add one answer (thread-safe)."""
+        with self.lock:
+            self.statuses.setdefault(kind, Counter())[answer.status] += 1
+            if answer.status in (200, 304):
+                self.ms.setdefault(kind, []).append(answer.ms)
+                self.bytes += answer.size
+            else:
+                self.errors[answer.error or f"HTTP {answer.status}"] += 1
+            if answer.status == 200 and answer.etag:
+                self.etags[path] = answer.etag
+
+    def count(self, kind: str) -> int:
+        """Return the number of requests of ``kind`` made."""
+        return sum(self.statuses.get(kind, Counter()).values())
+
+    def failed(self, kind: str) -> int:
+        """Return the requests of ``kind`` answered neither 200 nor 304 (or not at all)."""
+        return sum(n for s, n in self.statuses.get(kind, Counter()).items() if s not in (200, 304))
+
+
+# Picks the next request of a client: (client's rng, its request number) -> (kind, path,
+# headers), or None when it has nothing to ask.
+Pick = Callable[[random.Random, int], tuple[str, str, dict[str, str]] | None]
+
+
+def round_robin(wave: str, opd_slugs: Sequence[str], kinds: Sequence[str] = tuple(KINDS)) -> Pick:
+    """Go round ``kinds`` in turn (each client from its own start), a random OPD each time."""
+
+    def pick(rng: random.Random, n: int) -> tuple[str, str, dict[str, str]]:
+        kind = kinds[n % len(kinds)]
+        return kind, KINDS[kind].format(wave=wave, opd=rng.choice(opd_slugs)), {}
+
+    return pick
+
+
+def conditional(etags: Mapping[str, str], kinds: Sequence[str] = tuple(KINDS)) -> Pick:
+    """Go round the kinds with an ETag seen, each time a path of that kind with If-None-Match."""
+    by_kind: dict[str, list[str]] = {}
+    for path in sorted(etags):
+        by_kind.setdefault(kind_of(path), []).append(path)
+    order = [k for k in kinds if k in by_kind]
+
+    def pick(rng: random.Random, n: int) -> tuple[str, str, dict[str, str]] | None:
+        if not order:
+            return None
+        kind = order[n % len(order)]
+        path = rng.choice(by_kind[kind])
+        return kind, path, {"If-None-Match": etags[path]}
+
+    return pick
+
+
+def kind_of(path: str) -> str:
+    """Return the kind of a measured public path."""
+    if path.endswith("/ranking.pdf"):
+        return "ranking pdf"
+    if path.endswith(".pdf"):
+        return "opd pdf"
+    if path.endswith("/data-terbuka.zip"):
+        return "zip"
+    return "opd page" if path.count("/") == 3 else "page"
+
+
+def run_clients(
+    make_client: Callable[[], Fetch],
+    pick: Pick,
+    *,
+    clients: int,
+    seed: int,
+    seconds: float | None = None,
+    requests: int | None = None,
+    stop: threading.Event | None = None,
+) -> Samples:
+    """Run ``clients`` clients until ``seconds`` pass, each made ``requests``, or ``stop``.
+
+    Each client makes one request after another (no pause) on its own connection, from its
+    own seeded random choices; a request started before the end is finished and counted.
+    """
+    if seconds is None and requests is None and stop is None:
+        raise ValueError("run_clients needs seconds, requests or stop")
+    samples = Samples()
+    deadline = None if seconds is None else time.monotonic() + seconds
+
+    def over(n: int) -> bool:
+        return (
+            (deadline is not None and time.monotonic() >= deadline)
+            or (requests is not None and n >= requests)
+            or (stop is not None and stop.is_set())
+        )
+
+    def client(index: int) -> None:
+        rng = random.Random(seed * 1000 + index)
+        fetch = make_client()
+        n = 0
+        try:
+            while not over(n):
+                chosen = pick(rng, n + index)
+                if chosen is None:
+                    return
+                kind, path, headers = chosen
+                samples.record(kind, path, fetch(path, headers))
+                n += 1
+        finally:
+            close = getattr(fetch, "close", None)
+            if close is not None:
+                close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    samples.elapsed = time.monotonic() - started
+    return samples
+
+
+@contextlib.contextmanager
+def downloading(
+    make_client: Callable[[], Fetch], pick: Pick, *, clients: int, seed: int
+) -> Iterator[Samples]:
+    """Run download clients in the background for the duration of the block."""
+    stop = threading.Event()
+    result: list[Samples] = []
+    runner = threading.Thread(
+        target=lambda: result.append(
+            run_clients(make_client, pick, clients=clients, seed=seed, stop=stop)
+        ),
+        daemon=True,
+    )
+    samples = Samples()
+    runner.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        runner.join()
+        if result:
+            done = result[0]
+            samples.ms, samples.statuses, samples.errors = done.ms, done.statuses, done.errors
+            samples.etags, samples.bytes, samples.elapsed = done.etags, done.bytes, done.elapsed
+
+
+def wait_until_ready(
+    fetch: Fetch, path: str, *, timeout: float, every: float = 0.5
+) -> float | None:
+    """Poll ``path`` until it answers 200; return the seconds it took (None: not in time)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if fetch(path, {}).status == 200:
+            return time.monotonic() - started
+        time.sleep(every)
+    return None
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile, nearest rank (``bench/load.py``'s); NaN when empty."""
+    return float(load.percentile(values, q))
+
+
+# ---------------------------------------------------------------------------------------------
+# The survey under wrk
+
+
+def run_survey(
+    base_url: str,
+    paths: Sequence[str],
+    *,
+    seconds: float,
+    citizens: int,
+    pause_ms: int,
+    seed: int,
+    out: Path,
+    first_address: int,
+) -> load.WrkRun:
+    """Run ``citizens`` paced citizens (GET the form, POST a ballot) with wrk for ``seconds``."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "IKM_BENCH_PATHS": ",".join(paths),
+        "IKM_BENCH_OUT": str(out),
+        "IKM_BENCH_SECONDS": str(seconds),
+        "IKM_BENCH_MAX": str(100_000),
+        "IKM_BENCH_THREADS": str(citizens),
+        "IKM_BENCH_SEED": str(seed),
+        "IKM_BENCH_FIRST_ADDRESS": str(first_address),
+        "IKM_BENCH_SURVEY_LUA": str(SURVEY_LUA),
+        "IKM_BENCH_DELAY_MS": str(pause_ms),
+    }
+    hard_limit = seconds + 30
+    wrk_args = [
+        "-t", str(citizens), "-c", str(citizens), "-d", f"{hard_limit:.0f}s",
+        "--timeout", "10s", "-s", str(PACED_LUA), base_url,
+    ]  # fmt: skip
+    output, cpu = load.run_wrk(wrk_args, env, timeout=hard_limit + 30)
+    return load.read_records(out, output, cpu)
+
+
+def survey_ms(run: load.WrkRun) -> list[float]:
+    """Every survey request's latency (GETs and POSTs together)."""
+    return run.get_ms + run.post_ms
+
+
+# ---------------------------------------------------------------------------------------------
+# One backend
+
+
+@dataclass
+class Settings:
+    """The command line, checked."""
+
+    opds: int
+    per_opd: int
+    duration: float
+    clients: int
+    citizens: int
+    pause_ms: int
+    ready_timeout: float
+    request_timeout: float
+    worker_timeout: int
+    seed: int
+
+
+@dataclass
+class Result:
+    """One backend's figures."""
+
+    backend: str
+    built: BuiltWave
+    publish_seconds: float = 0.0
+    ready_seconds: float | None = None
+    plain: Samples = field(default_factory=Samples)
+    revalidated: Samples = field(default_factory=Samples)
+    baseline: load.WrkRun = field(default_factory=load.WrkRun)
+    loaded: load.WrkRun = field(default_factory=load.WrkRun)
+    downloads: Samples = field(default_factory=Samples)
+    survey_errors: int = 0
+
+
+def server_environment(db: load.BenchDatabase, instance: Path, port: int, s: Settings) -> dict:
+    """The app's environment: bench/load.py's (production), with this bench's gunicorn sizes."""
+    env = load.app_environment(db, instance, port)
+    env["IKM_WORKERS"] = os.environ.get("IKM_WORKERS", str(WORKERS))
+    env["IKM_THREADS"] = os.environ.get("IKM_THREADS", str(THREADS))
+    env["IKM_TIMEOUT"] = str(s.worker_timeout)
+    env["IKM_LOG_LEVEL"] = "warning"
+    return env
+
+
+def server_command(port: int) -> list[str]:
+    """gunicorn with the production config file, on loopback at ``port``."""
+    return [
+        str(load.GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"),
+        "--bind", f"127.0.0.1:{port}", "survey.web:create_app()",
+    ]  # fmt: skip
+
+
+def measure_backend(backend: str, s: Settings, work: Path) -> Result:
+    """Build, serve, publish and measure on one backend."""
+    folder = work / backend
+    instance = folder / "instance"
+    instance.mkdir(parents=True)
+    db = load.create_database(backend, instance)
+    try:
+        built = build_published_wave(db.url, opds=s.opds, per_opd=s.per_opd, seed=s.seed)
+        print(
+            f"\n== {backend}: wave {built.slug}: {len(built.opd_slugs)} OPDs, "
+            f"{built.counted:,} counted responses, built in {built.seconds:.1f} s",
+            flush=True,
+        )
+        result = Result(backend, built)
+        port = load.free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = server_environment(db, instance, port, s)
+        server = load.Server(server_command(port), env, ROOT, folder / "gunicorn.log")
+
+        def client() -> HttpClient:
+            return HttpClient(port, s.request_timeout)
+
+        with load.running(server, base + db.paths[0]):
+            started = time.monotonic()
+            publish_wave(db.url, built.slug)
+            result.publish_seconds = time.monotonic() - started
+            ranking = KINDS["ranking pdf"].format(wave=built.slug)
+            poller = client()
+            waited = wait_until_ready(poller, ranking, timeout=s.ready_timeout)
+            poller.close()
+            result.ready_seconds = None if waited is None else time.monotonic() - started
+            print(
+                f"published in {result.publish_seconds:.1f} s; ranking PDF answered 200 "
+                + (
+                    f"{result.ready_seconds:.1f} s after publishing began"
+                    if result.ready_seconds is not None
+                    else f"NOT within {s.ready_timeout:.0f} s (--ready-timeout)"
+                ),
+                flush=True,
+            )
+            # Warm-up (not timed): every worker scores the wave or reads the snapshot once.
+            workers = int(env["IKM_WORKERS"])
+            page = round_robin(built.slug, built.opd_slugs, kinds=("page",))
+            run_clients(client, page, clients=workers, requests=1, seed=s.seed + 7)
+
+            # (a) the public URLs under load, then revalidated with If-None-Match.
+            everything = round_robin(built.slug, built.opd_slugs)
+            result.plain = run_clients(
+                client, everything, clients=s.clients, seconds=s.duration, seed=s.seed
+            )
+            print_downloads("(a) public URLs", result.plain, s.clients)
+            if result.plain.etags:
+                result.revalidated = run_clients(
+                    client,
+                    conditional(result.plain.etags),
+                    clients=s.clients,
+                    seconds=s.duration,
+                    seed=s.seed + 1,
+                )
+            print_revalidated(result.revalidated, result.plain, s.clients)
+
+            # (b) the survey alone, then with 8 clients downloading in a loop.
+            survey = dict(seconds=s.duration, citizens=s.citizens, pause_ms=s.pause_ms, seed=s.seed)
+            result.baseline = run_survey(
+                base, db.paths, out=folder / "baseline", first_address=0, **survey
+            )
+            downloads = round_robin(built.slug, built.opd_slugs, kinds=DOWNLOAD_KINDS)
+            with downloading(client, downloads, clients=DOWNLOADERS, seed=s.seed + 2) as got:
+                time.sleep(1.0)  # the downloads under way before the first citizen
+                result.loaded = run_survey(
+                    base, db.paths, out=folder / "loaded", first_address=60_000, **survey
+                )
+            result.downloads = got
+        result.survey_errors = sum(
+            run.http_errors + sum(run.socket_errors.values()) + run.bad_pages
+            for run in (result.baseline, result.loaded)
+        )
+        return result
+    finally:
+        load.drop_database(db)
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing
+
+
+def _ms(values: Sequence[float]) -> str:
+    """Median and p99 of ``values`` in ms, or a dash when there are none."""
+    if not values:
+        return f"{'-':>9} {'-':>9}"
+    return f"{statistics.median(values):9.1f} {percentile(values, 99):9.1f}"
+
+
+def print_downloads(title: str, samples: Samples, clients: int) -> None:
+    """Print one table of latencies by kind of URL."""
+    rate = sum(len(v) for v in samples.ms.values()) / max(samples.elapsed, 1e-9)
+    print(
+        f"{title}: {clients} clients, {samples.elapsed:.1f} s, {rate:,.1f} answers/s, "
+        f"{samples.bytes / 1e6:,.1f} MB"
+    )
+    print(f"  {'URL':<12} {'median ms':>9} {'p99 ms':>9} {'n':>6} {'failed':>6}  target")
+    for kind in KINDS:
+        values = samples.ms.get(kind, [])
+        target = ""
+        if kind in TARGET_KINDS:
+            ok = met(samples, kind)
+            target = f"median < {TARGET_MEDIAN_MS:.0f} ms: {'PASS' if ok else 'FAIL'}"
+        print(f"  {kind:<12} {_ms(values)} {len(values):>6} {samples.failed(kind):>6}  {target}")
+    if samples.errors:
+        print("  failures: " + ", ".join(f"{k} x{n}" for k, n in samples.errors.most_common()))
+
+
+def met(samples: Samples, kind: str) -> bool:
+    """Whether ``kind`` met the median target: answered every time, median under target."""
+    values = samples.ms.get(kind, [])
+    return (
+        bool(values) and not samples.failed(kind) and statistics.median(values) < (TARGET_MEDIAN_MS)
+    )
+
+
+def print_revalidated(samples: Samples, plain: Samples, clients: int) -> None:
+    """Print the If-None-Match round, or say why there is none."""
+    if not plain.etags:
+        print("(a) with If-None-Match: no answer carried an ETag, so there is no 304 path to time")
+        return
+    print_downloads("(a) with If-None-Match", samples, clients)
+    answered = Counter[int]()
+    for counter in samples.statuses.values():
+        answered.update(counter)
+    print("  statuses: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(answered.items())))
+    missing = [k for k in KINDS if k not in {kind_of(p) for p in plain.etags}]
+    if missing:
+        print("  no ETag seen for: " + ", ".join(missing))
+
+
+def p99_unchanged(baseline: float, loaded: float) -> bool:
+    """The tolerance of "unchanged": within 1.5 x the baseline's p99 or 20 ms above it."""
+    return loaded <= max(baseline * P99_RATIO_TOLERANCE, baseline + P99_SLACK_MS)
+
+
+def report(result: Result, s: Settings) -> bool:
+    """Print the survey figures and every target; return True when all pass."""
+    base, loaded = result.baseline, result.loaded
+    print(
+        f"(b) survey: {s.citizens} citizens, {s.pause_ms} ms pause before each request, "
+        f"{s.duration:.0f} s each run"
+    )
+    print(f"  {'run':<26} {'p50 ms':>8} {'p99 ms':>8} {'n':>7} {'accepted':>9}")
+    for name, run in (("alone (baseline)", base), (f"with {DOWNLOADERS} downloaders", loaded)):
+        values = survey_ms(run)
+        print(
+            f"  {name:<26} {percentile(values, 50):8.1f} {percentile(values, 99):8.1f} "
+            f"{len(values):>7,} {run.accepted:>9,}"
+        )
+    dl = result.downloads
+    done = sum(len(v) for v in dl.ms.values())
+    failed = sum(dl.failed(k) for k in DOWNLOAD_KINDS)
+    print(
+        f"  downloads meanwhile: {done:,} answered ({dl.bytes / 1e6:,.1f} MB), {failed} failed"
+        + ("; " + ", ".join(f"{k} x{n}" for k, n in dl.errors.most_common()) if dl.errors else "")
+    )
+    p99_base = percentile(survey_ms(base), 99)
+    p99_loaded = percentile(survey_ms(loaded), 99)
+    ratio = p99_loaded / p99_base if p99_base > 0 else float("nan")
+    allowed = max(p99_base * P99_RATIO_TOLERANCE, p99_base + P99_SLACK_MS)
+    print(
+        f"  p99 with / p99 alone = {ratio:.2f} (allowed: p99 <= {allowed:.1f} ms, the larger of "
+        f"{P99_RATIO_TOLERANCE} x and + {P99_SLACK_MS:.0f} ms)"
+    )
+    print(f"  survey errors (both runs): {result.survey_errors}")
+    checks = {
+        "ranking PDF ready (200) after publishing": result.ready_seconds is not None,
+        **{
+            f"{kind}: median < {TARGET_MEDIAN_MS:.0f} ms, none failed": met(result.plain, kind)
+            for kind in TARGET_KINDS
+        },
+        "survey p99 unchanged while 8 clients download": bool(survey_ms(base))
+        and bool(survey_ms(loaded))
+        and p99_unchanged(p99_base, p99_loaded),
+        "no survey errors": result.survey_errors == 0,
+    }
+    passed = True
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+        passed &= ok
+    return passed
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so that every ``finally`` runs."""
+    raise KeyboardInterrupt
+
+
+def parse(argv: Sequence[str] | None) -> tuple[Settings, tuple[str, ...], bool]:
+    """Read the command line; return the settings, the backends and --keep."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--opds", type=int, default=None, help="OPDs of the wave (500)")
+    parser.add_argument("--per-opd", type=int, default=None, help="counted responses each (30)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds of each run (30)")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 OPDs x 20, 8 s runs")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients in (a)")
+    parser.add_argument("--citizens", type=int, default=8, help="concurrent citizens in (b)")
+    parser.add_argument(
+        "--pause-ms", type=int, default=50, help="each citizen's pause before a request"
+    )
+    parser.add_argument(
+        "--ready-timeout", type=float, default=300.0, help="seconds to wait for the ranking PDF"
+    )
+    parser.add_argument(
+        "--request-timeout", type=float, default=120.0, help="client time-out of one request"
+    )
+    parser.add_argument(
+        "--worker-timeout", type=int, default=60, help="IKM_TIMEOUT of gunicorn (production: 60)"
+    )
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    settings = Settings(
+        opds=args.opds if args.opds is not None else (20 if quick else 500),
+        per_opd=args.per_opd if args.per_opd is not None else (20 if quick else 30),
+        duration=args.duration if args.duration is not None else (8.0 if quick else 30.0),
+        clients=args.clients,
+        citizens=args.citizens,
+        pause_ms=args.pause_ms,
+        ready_timeout=args.ready_timeout,
+        request_timeout=args.request_timeout,
+        worker_timeout=args.worker_timeout,
+        seed=args.seed,
+    )
+    if not 1 <= settings.opds <= 2000:
+        parser.error("--opds must be within 1..2000")
+    if not 1 <= settings.per_opd <= 1000:
+        parser.error("--per-opd must be within 1..1000")
+    if not 1 <= settings.duration <= 600:
+        parser.error("--duration must be within 1..600")
+    if not 1 <= settings.clients <= 64 or not 1 <= settings.citizens <= 64:
+        parser.error("--clients and --citizens must be within 1..64")
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    return settings, backends, args.keep
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its figures; return 0 when every target passes."""
+    s, backends, keep = parse(argv)
+    if not os.path.exists(load.WRK):
+        print("bench/snapshot.py: wrk is missing; install it with: apt-get install wrk")
+        return 1
+    print(
+        f"bench/snapshot.py: {s.opds} OPDs x {s.per_opd} responses, {s.duration:.0f} s runs, "
+        f"backends: {', '.join(backends)}; loopback only"
+    )
+    print(
+        f"app: gunicorn -c gunicorn.conf.py on {os.cpu_count()} cores, "
+        f"IKM_WORKERS={os.environ.get('IKM_WORKERS', WORKERS)} "
+        f"IKM_THREADS={os.environ.get('IKM_THREADS', THREADS)} IKM_TIMEOUT={s.worker_timeout}; "
+        "IKM_ENV=production, IKM_PROXY_COUNT=1, IKM_MIN_SUBMIT_SECONDS=0 (as bench/load.py)"
+    )
+    work = Path(tempfile.mkdtemp(prefix="ikm-snapshot-"))
+    signal.signal(signal.SIGTERM, _interrupt)
+    passed = True
+    try:
+        for backend in backends:
+            result = measure_backend(backend, s, work)
+            passed &= report(result, s)
+    except KeyboardInterrupt:
+        print("bench/snapshot.py: interrupted; servers stopped", file=sys.stderr)
+        return 130
+    finally:
+        if keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print("\nPASS: every target" if passed else "\nFAIL: some targets")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
