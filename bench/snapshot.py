@@ -32,8 +32,11 @@ For each backend (SQLite in a temporary folder; PostgreSQL in a schema of its ow
    against "unchanged": p99 with downloads at most 1.5 x the baseline's, or at most 20 ms
    above it (whichever allows more: a fast baseline's p99 moves by a few ms on noise alone).
 
-Requests have a client time-out (``--request-timeout``); a failed or timed-out request is
-counted (and fails its target) rather than timed. Bounded: loopback only, fixed durations,
+Requests have a client time-out (``--request-timeout``, 70 s: what nginx waits for gunicorn in
+``deploy/nginx-ikm.conf``); a failed or timed-out request is counted (and fails its target)
+rather than timed. (gunicorn's ``IKM_TIMEOUT`` does not end a slow request of a ``gthread``
+worker, whose main loop keeps the heartbeat going; the server goes on rendering what a client
+gave up on, as it would behind nginx.) Bounded: loopback only, fixed durations,
 gunicorn and wrk stopped on exit, Ctrl-C and failure. Exit status 0 when every target passes.
 """
 
@@ -749,7 +752,10 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, tuple[str, ...], bool]:
         "--ready-timeout", type=float, default=300.0, help="seconds to wait for the ranking PDF"
     )
     parser.add_argument(
-        "--request-timeout", type=float, default=120.0, help="client time-out of one request"
+        "--request-timeout",
+        type=float,
+        default=70.0,
+        help="client time-out of one request (70: nginx's proxy_read_timeout in deploy/)",
     )
     parser.add_argument(
         "--worker-timeout", type=int, default=60, help="IKM_TIMEOUT of gunicorn (production: 60)"
