@@ -585,6 +585,15 @@ def measure_backend(backend: str, s: Settings, work: Path) -> Result:
 
         survey = dict(seconds=s.duration, citizens=s.citizens, pause_ms=s.pause_ms, seed=s.seed)
         with load.running(server, base + db.paths[0]):
+            # A few seconds of the same survey load warm the workers up (templates, database
+            # connections), from addresses of their own; not timed.
+            run_survey(
+                base,
+                db.paths,
+                out=folder / "warmup",
+                first_address=120_000,
+                **{**survey, "seconds": min(3.0, s.duration)},
+            )
             # (b), baseline: the survey alone, before anything public is asked for (so that no
             # render a client gave up on is still running on the server).
             result.baseline = run_survey(
