@@ -49,6 +49,7 @@ import contextlib
 import http.client
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -480,8 +481,10 @@ def run_survey(
     output, cpu = load.run_wrk(wrk_args, env, timeout=hard_limit + 30)
     (out / "wrk.txt").write_text(output, encoding="utf-8")  # kept with --keep
     run = load.read_records(out, output, cpu)
-    sent = sum(path.read_text(encoding="utf-8").count("S") for path in out.glob("sent-*.txt"))
-    return SurveyRun(run, sent)
+    sent = re.search(r"^SENT (\d+)$", output, re.MULTILINE)
+    if sent is None:
+        raise RuntimeError(f"no SENT line in wrk's output: {output[-300:]}")
+    return SurveyRun(run, int(sent.group(1)))
 
 
 @dataclass

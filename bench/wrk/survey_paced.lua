@@ -5,25 +5,26 @@
 -- Settings: those of survey.lua, plus
 --   IKM_BENCH_SURVEY_LUA  absolute path of survey.lua (loaded as is)
 --   IKM_BENCH_DELAY_MS    milliseconds to wait before each request (0: none)
--- Besides survey.lua's records it writes one "S" line per request sent to sent-<thread>.txt:
--- wrk counts no time-out for a request that is never answered, and survey.lua records only
--- answers, so the sent count is what shows requests that never came back.
+-- Besides survey.lua's output it prints "SENT <n>", the requests sent by every thread: wrk
+-- counts no time-out for a request that is never answered, and survey.lua records only
+-- answers, so the sent count is what shows requests that never came back. (Counted in memory:
+-- another file per thread would take wrk's last connection over its event loop's fd limit.)
 
 dofile(os.getenv("IKM_BENCH_SURVEY_LUA"))
 
 local pause = tonumber(os.getenv("IKM_BENCH_DELAY_MS") or "0")
-local survey_init, survey_request = init, request
-local sent
+local survey_setup, survey_request, survey_done = setup, request, done
+local all_threads = {}
+sent = 0 -- a global of each thread's state, read back with thread:get("sent")
 
-function init(args)
-  survey_init(args)
-  sent = io.open((os.getenv("IKM_BENCH_OUT") or ".") .. "/sent-" .. id .. ".txt", "w")
-  sent:setvbuf("line")
+function setup(thread)
+  survey_setup(thread)
+  table.insert(all_threads, thread)
 end
 
 function request()
   local req = survey_request()
-  sent:write("S\n")
+  sent = sent + 1
   return req
 end
 
@@ -31,4 +32,13 @@ end
 -- request's latency is timed from when it is sent (survey.lua's request()), not the pause.
 function delay()
   return pause
+end
+
+function done(summary, latency, requests)
+  survey_done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(all_threads) do
+    total = total + (thread:get("sent") or 0)
+  end
+  io.write(string.format("SENT %d\n", total))
 end
