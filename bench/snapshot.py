@@ -481,10 +481,26 @@ def run_survey(
     output, cpu = load.run_wrk(wrk_args, env, timeout=hard_limit + 30)
     (out / "wrk.txt").write_text(output, encoding="utf-8")  # kept with --keep
     run = load.read_records(out, output, cpu)
-    sent = re.search(r"^SENT (\d+)$", output, re.MULTILINE)
-    if sent is None:
-        raise RuntimeError(f"no SENT line in wrk's output: {output[-300:]}")
-    return SurveyRun(run, int(sent.group(1)))
+    return SurveyRun(run, never_answered(out, output))
+
+
+def never_answered(out: Path, output: str) -> int:
+    """Count the requests of citizens that were still waiting for an answer when wrk ended.
+
+    A citizen that stopped by itself at the deadline (survey.lua writes its "T" line then)
+    waited for nothing: wrk may build one more request as it stops, which is never sent. Any
+    other citizen's requests without an answer never got one.
+    """
+    counts = re.findall(r"^SENT (\d+) (\d+) (\d+)$", output, re.MULTILINE)
+    if not counts:
+        raise RuntimeError(f"no SENT lines in wrk's output: {output[-300:]}")
+    waiting = 0
+    for thread, sent, answered in counts:
+        records = out / f"thread-{thread}.txt"
+        lines = records.read_text(encoding="utf-8").splitlines() if records.exists() else []
+        if not any(line.startswith("T ") for line in lines):
+            waiting += int(sent) - int(answered)
+    return waiting
 
 
 @dataclass
@@ -492,17 +508,12 @@ class SurveyRun:
     """One wrk run of the survey: what the citizens recorded, and how many requests they sent."""
 
     run: load.WrkRun = field(default_factory=load.WrkRun)
-    sent: int = 0
+    unanswered: int = 0  # requests still waiting for an answer when wrk ended
 
     @property
     def ms(self) -> list[float]:
         """Every answered survey request's latency (GETs and POSTs together)."""
         return self.run.get_ms + self.run.post_ms
-
-    @property
-    def unanswered(self) -> int:
-        """Requests sent that never got an answer (wrk counts no time-out for them)."""
-        return max(0, self.sent - len(self.ms))
 
     @property
     def errors(self) -> int:
