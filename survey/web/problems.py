@@ -600,6 +600,13 @@ def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "file-column-missing": lambda: _(
             "Kolom wajib %(value)s tidak ada.", value=repr(v.get("value"))
         ),
+        "file-column-ambiguous": lambda: _(
+            "Kolom %(value)s mirip pertanyaan %(code)s (%(score)s%% sama) tetapi belum pasti: "
+            "pilih cara membacanya.",
+            value=repr(v.get("value")),
+            code=v.get("code"),
+            score=v.get("score"),
+        ),
         "mapping-not-object": lambda: _("Pemetaan harus berupa objek JSON."),
         "mapping-unknown-keys": lambda: _(
             "Kunci pemetaan tidak dikenal: %(keys)s.", keys=v.get("keys")
@@ -715,6 +722,19 @@ def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "import-check-crashed": lambda: _("Terjadi galat tak terduga saat memeriksa berkas."),
         "import-write-crashed": lambda: _(
             "Terjadi galat tak terduga saat menyimpan; tidak ada yang diimpor."
+        ),
+        "import-element-empty": lambda: _(
+            "%(code)s (%(element)s) tidak terisi untuk %(opd)s (%(rows)s baris).",
+            code=v.get("code"),
+            element=v.get("element"),
+            opd=v.get("opd"),
+            rows=format_number(v.get("rows"), 0),
+        ),
+        "import-element-unmapped": lambda: _(
+            "%(code)s (%(element)s) tidak punya kolom di berkas: kosong di semua %(rows)s baris.",
+            code=v.get("code"),
+            element=v.get("element"),
+            rows=format_number(v.get("rows"), 0),
         ),
         "export-format-unknown": lambda: _(
             "Format ekspor %(value)s tidak dikenal (gunakan %(formats)s).",

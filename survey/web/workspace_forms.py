@@ -18,6 +18,7 @@ are built per request by a ``*_form_class`` function, like the citizen form.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,6 +40,7 @@ from survey.core import waves as wave_service
 from survey.core.accounts import normalise_username
 from survey.core.models import VERIFICATION_MODES
 from survey.core.problems import Problem
+from survey.core.responsefile import PROFILE_CODES
 from survey.web.forms import strip
 from survey.web.i18n import format_number
 from survey.web.problems import field_errors
@@ -557,12 +559,43 @@ class MappingForm(WorkspaceForm):
 
 
 def mapping_form_class(columns: int, known: Collection[str]) -> type[MappingForm]:
-    """Build the mapping form of a file with ``columns`` columns and these canonical fields."""
-    choices = ["", *sorted(known)]
+    """Build the mapping form of a file with ``columns`` columns and these canonical fields.
+
+    Besides the fields and "" (ignore the column), a column may hold "?": the placeholder of a
+    column that resembles a question and waits for the evaluator's choice.
+    """
+    choices = ["", import_service.UNKNOWN_VALUE, *sorted(known)]
     attrs: dict[str, Any] = {"columns": columns}
     for i in range(columns):
         attrs[f"kolom-{i}"] = SelectField(choices=choices, default="")
     return type("MappingForm", (MappingForm,), attrs)
+
+
+VALUE_FIELD = re.compile(r"^nilai-(sex|education|occupation)-(\d{1,4})$")
+
+
+def posted_value_choices(data: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
+    """Return the readings of profile answers a mapping form sent: field -> text -> code.
+
+    Each select ``nilai-FIELD-N`` holds a code of FIELD, "" (store empty) or "?" (not chosen,
+    left out here) and its hidden ``teks-FIELD-N`` the answer as the file writes it. Return
+    None for a post the page never offers (an unknown code, a missing text).
+    """
+    chosen: dict[str, dict[str, str]] = {}
+    for key, value in data.items():
+        match = VALUE_FIELD.match(key)
+        if match is None:
+            continue
+        name, number = match.groups()
+        text = data.get(f"teks-{name}-{number}")
+        if text is None or len(text) > 1000:
+            return None
+        if value == import_service.UNKNOWN_VALUE:
+            continue
+        if value not in ("", *PROFILE_CODES[name]):
+            return None
+        chosen.setdefault(name, {})[text] = value
+    return chosen
 
 
 # --- Flags -----------------------------------------------------------------------------------
