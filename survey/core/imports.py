@@ -535,8 +535,14 @@ def empty_elements(
     return found
 
 
-def empty_elements_of_rows(codes: Sequence[str], rows: Iterable[ImportRow]) -> list[EmptyElement]:
-    """Return the elements checked rows leave empty for an OPD (every element counted)."""
+def empty_elements_of_rows(
+    codes: Sequence[str], rows: Iterable[ImportRow], mapped: Iterable[str] | None = None
+) -> list[EmptyElement]:
+    """Return the elements checked rows leave empty for an OPD.
+
+    ``mapped`` are the questions the file has a column for (None: all of them); the others
+    are reported once as unmapped rather than once per OPD.
+    """
     opd_rows: dict[int, int] = {}
     answered: dict[int, set[int]] = {}
     width = len(codes)
@@ -545,10 +551,8 @@ def empty_elements_of_rows(codes: Sequence[str], rows: Iterable[ImportRow]) -> l
         done = answered.setdefault(row.opd_id, set())
         if len(done) < width:
             done.update(i for i, answer in enumerate(row.answers) if answer is not None)
-    by_code = {
-        opd_id: frozenset(codes[i] for i in indexes) for opd_id, indexes in answered.items()
-    }
-    return empty_elements(codes, opd_rows, by_code, codes)
+    by_code = {opd_id: frozenset(codes[i] for i in indexes) for opd_id, indexes in answered.items()}
+    return empty_elements(codes, opd_rows, by_code, codes if mapped is None else mapped)
 
 
 def empty_element_problems(
@@ -617,6 +621,11 @@ def value_choices(
                 items.append(ValueChoice(text, rows, None, "unknown"))
         result[name] = items
     return result
+
+
+def _acknowledgement(keys: Sequence[str]) -> dict[str, Any]:
+    """Return the audit detail of accepted empty elements (nothing when there were none)."""
+    return {"empty_elements_acknowledged": list(keys)} if keys else {}
 
 
 def job_mapping(job: ImportJob) -> tuple[ColumnMapping | None, list[str]]:
@@ -800,7 +809,7 @@ def run_import_job(
                 actor=actor,
                 before_commit=finish,
                 job=job_id,
-                **({"empty_elements_acknowledged": acknowledged} if acknowledged else {}),
+                **_acknowledgement(acknowledged),
             )
         except DataIOError as exc:
             session.rollback()
