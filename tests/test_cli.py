@@ -303,7 +303,9 @@ def test_import_stores_exact_values(runner, session, open_wave, tmp_path):
         '"Petugas ramah, cepat."',
         "Rumah Sakit Umum Daerah,2025-06-13 14:05:30,1,2,3,4,1,2,3,4,1,L,,SMA,Swasta,,",
     )
-    result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert "jawaban.csv: 2 imported, 0 already present (wave uji-2026)" in result.output
     first, second = responses(session, "uji-2026")
@@ -393,9 +395,13 @@ def test_import_same_file_twice_adds_nothing(runner, session, open_wave, tmp_pat
     path = write_csv(
         tmp_path / "dua.csv", "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,", "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,"
     )
-    first = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    first = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert "2 imported, 0 already present" in first.output
-    second = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    second = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert second.exit_code == 0, second.output
     assert "0 imported, 2 already present" in second.output
     assert count(session, Response) == 2
@@ -405,7 +411,9 @@ def test_import_same_file_twice_adds_nothing(runner, session, open_wave, tmp_pat
         "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,",
         "rsud,,2,,,,,,,,,,,,,,",
     )
-    third = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    third = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert "3 imported, 0 already present" in third.output
     assert count(session, Response) == 5
 
@@ -463,7 +471,9 @@ def test_export_then_import_round_trips(runner, session, open_wave, tmp_path):
     path.write_text(csv_text, encoding="utf-8", newline="")
     create = ["wave", "create", "--slug", "salinan", "--title", "Salinan", "--opds", "all"]
     assert runner.invoke(args=create).exit_code == 0
-    result = runner.invoke(args=["import", str(path), "--wave", "salinan"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "salinan", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert "4 imported, 0 already present" in result.output
     original = comparable(session, "uji-2026")

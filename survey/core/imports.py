@@ -481,14 +481,20 @@ def mapping_from_choices(
 
     Only headers read under another name than their own are written into the mapping, so a
     canonical file confirmed unchanged is read exactly as ``ikm import`` reads it. ``values``
-    are the chosen readings of profile answers (field -> text -> code, "" for empty).
+    are the chosen readings of profile answers (field -> text -> code, "" for empty); those
+    that only repeat the built-in reading (a code, a common spelling) are left out.
     """
     columns = {
         header: field
         for header, field in zip(headers, fields, strict=True)
         if not (field is not None and header.strip().lower() == field.lower())
     }
-    tables = {name: dict(table) for name, table in (values or {}).items() if table}
+    # Only readings other than the built-in one are kept: a canonical file stays canonical.
+    tables = {
+        name: kept
+        for name, table in (values or {}).items()
+        if (kept := {t: c for t, c in table.items() if c != profile_code(name, t)})
+    }
     if not columns and time_format is None and not tables:
         return None
     return ColumnMapping(columns=columns, values=tables, time_format=time_format)
