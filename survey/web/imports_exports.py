@@ -436,18 +436,19 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
         ]
         labels = _profile_fields()
         if unknown:
+            named = [
+                _(
+                    "“%(value)s” di kolom %(column)s (%(rows)s baris)",
+                    value=item.text,
+                    column=labels[name][0],
+                    rows=format_number(item.rows, 0),
+                )
+                for name, item in unknown
+            ]
             problem = _(
                 "Pilih kategori untuk setiap jawaban yang belum dikenali (atau “kosong”): "
                 "%(values)s.",
-                values="; ".join(
-                    _(
-                        "“%(value)s” di kolom %(column)s (%(rows)s baris)",
-                        value=item.text,
-                        column=labels[name][0],
-                        rows=format_number(item.rows, 0),
-                    )
-                    for name, item in unknown
-                ),
+                values="; ".join(named),
             )
         elif check.empty_keys and (
             request.form.get("akui_kosong") != "1"
