@@ -54,7 +54,6 @@ from survey.web.signin import current_user, roles_required
 from survey.web.workspace_forms import (
     ImportUploadForm,
     mapping_form_class,
-    posted_value_choices,
     upload_name,
 )
 
@@ -385,7 +384,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
     known = [name for name, _label in _field_labels(session, wave)]
     form = mapping_form_class(len(head.header), known)()
     valid = form.validate()
-    values = posted_value_choices(request.form)
+    values = form.value_choices()
     if form.bad_choice() or form.csrf_failed or values is None:
         abort(400)  # not an option of the form
     fields = form.fields()
@@ -450,10 +449,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
                 "%(values)s.",
                 values="; ".join(named),
             )
-        elif check.empty_keys and (
-            request.form.get("akui_kosong") != "1"
-            or request.form.get("kunci_kosong", "") != check.empty_keys
-        ):
+        elif check.empty_keys and not form.acknowledged(check.empty_keys):
             problem = _(
                 "Impor ini akan membiarkan elemen kosong (lihat daftar di bawah). Centang "
                 "pernyataan di bawah daftar itu untuk tetap mengimpor; belum ada yang disimpan."

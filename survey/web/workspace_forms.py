@@ -530,6 +530,26 @@ class MappingForm(WorkspaceForm):
     columns = 0
 
     format_waktu = StringField(filters=[cut(1000)])
+    # The tick under the list of elements the import would leave empty, and the keys of the
+    # list it was given for (a tick for another list is no acknowledgement of this one).
+    akui_kosong = BooleanField()
+    kunci_kosong = StringField()
+
+    def process(
+        self, formdata: Any = None, obj: Any = None, data: Any = None, **kwargs: Any
+    ) -> None:
+        """Fill the fields, keeping the posted data for the per-answer selects."""
+        wrapped = self.meta.wrap_formdata(self, formdata)
+        self._posted: Mapping[str, str] = wrapped if wrapped is not None else MultiDict()
+        super().process(wrapped, obj, data, **kwargs)
+
+    def value_choices(self) -> dict[str, dict[str, str]] | None:
+        """Return the readings of profile answers sent (``posted_value_choices``)."""
+        return posted_value_choices(self._posted)
+
+    def acknowledged(self, keys: str) -> bool:
+        """Return True when the tick was given for exactly this list of empty elements."""
+        return bool(self.akui_kosong.data) and (self.kunci_kosong.data or "") == keys
 
     def validate_format_waktu(self, field: Field) -> None:
         """Refuse a time format that cannot read what it writes."""
