@@ -138,6 +138,7 @@ def test_the_issue_file_imports_its_answers(runner, session, open_wave, tmp_path
             "uji-2026",
             "--column",
             "U2 Sistem, Mekanisme, dan Prosedur=U2",
+            "--allow-empty-elements",  # the file holds U2 and U3 only
         ]
     )
     assert result.exit_code == 0, result.output
@@ -186,7 +187,9 @@ def test_ages_15_and_100_are_taken_by_the_form_and_the_import(
     assert citizen.submit({**ALL_FOURS, "age": "15"}).status_code == 303
     path = tmp_path / "umur.csv"
     path.write_text("opd,U1,age\nbpbd,4,100\n")
-    result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert sorted(r.age for r in stored(session)) == [15, 100]
 
