@@ -131,7 +131,7 @@ define(
             "very few answers. Check these OPDs' responses (see the robustness table)."
         ),
         # Detail lines.
-        "checklist-detail-opd": "{opd}",
+        "checklist-detail-opd": "{opd}: no counted response",
         "checklist-detail-below-min-n": "{opd}: {n} counted response(s)",
         "checklist-detail-elements-ranked": (
             "{opd} (ranked, {n} counted responses): nobody answered {elements}"

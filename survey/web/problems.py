@@ -827,7 +827,9 @@ def _checklist_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             "(lihat tabel ketahanan).",
             k=v.get("k"),
         ),
-        "checklist-detail-opd": lambda: str(v.get("opd")),
+        "checklist-detail-opd": lambda: _(
+            "%(opd)s: belum ada respons yang dihitung", opd=v.get("opd")
+        ),
         "checklist-detail-below-min-n": lambda: _(
             "%(opd)s: %(n)s respons dihitung", opd=v.get("opd"), n=v.get("n")
         ),

@@ -410,9 +410,7 @@ class WaveStatusForm(WorkspaceForm):
     action = StringField(filters=[cut(32)])
     # One checkbox per non-blocking item of the checklist, its value the item's code; a code
     # the checklist does not know is dropped (the service refuses what was not acknowledged).
-    acknowledge = SelectMultipleField(
-        choices=[(code, code) for code in checklist.ACKNOWLEDGEABLE_CODES], validate_choice=False
-    )
+    acknowledge = SelectMultipleField(choices=[], validate_choice=False)
 
     def as_change(self) -> StatusChange:
         """Return the requested move."""
