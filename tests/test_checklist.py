@@ -103,20 +103,20 @@ def closed_wave(session: Session, users) -> Wave:
 EXPECTED = [
     (
         "no-responses",
-        "1 OPD(s) without any counted response",
-        ["Dinas Komunikasi dan Informatika: no counted response"],
+        "OPDs without a counted response: 1",
+        ["Dinas Komunikasi dan Informatika: none counted"],
     ),
     (
         "below-min-n",
-        "1 OPD(s) below the minimum of 5 responses for ranking",
-        ["Badan Pendapatan Daerah: 3 counted response(s)"],
+        "OPDs below the minimum n for ranking (5): 1",
+        ["Badan Pendapatan Daerah: n = 3"],
     ),
     (
         "unanswered-elements",
-        "2 OPD(s) with IKM elements that nobody answered",
+        "OPDs with an IKM element nobody answered: 2",
         [
-            "Badan Pendapatan Daerah (not ranked, 3 counted responses): nobody answered U9",
-            "Dinas Sosial (ranked, 6 counted responses): nobody answered U2, U7",
+            "Badan Pendapatan Daerah (not ranked, n = 3): U9 unanswered",
+            "Dinas Sosial (ranked, n = 6): U2, U7 unanswered",
         ],
     ),
     (
@@ -126,15 +126,15 @@ EXPECTED = [
     ),
     (
         "flagged",
-        "3 flagged response(s) are not counted",
+        "flagged responses, not counted: 3",
         [
-            "Badan Penanggulangan Bencana Daerah: 2 flagged",
-            "Dinas Komunikasi dan Informatika: 1 flagged",
+            "Badan Penanggulangan Bencana Daerah: 2 flagged response(s)",
+            "Dinas Komunikasi dan Informatika: 1 flagged response(s)",
         ],
     ),
     (
         "open-alarms",
-        "1 integrity alarm(s) still open",
+        "integrity alarms not cleared: 1",
         ["Badan Penanggulangan Bencana Daerah: rate alarm raised 2026-03-20T03:15+00:00"],
     ),
 ]
@@ -142,11 +142,11 @@ EXPECTED = [
 
 FRAGILE = (
     "fragile-sets",
-    "3 OPD(s) change their best-5 or lowest-5 membership with at most 5 extreme ballots",
+    "OPDs in or out of the best 5 / lowest 5 by 5 extreme ballots or fewer: 3",
     [
-        "Badan Penanggulangan Bencana Daerah: 4 best ballot(s) take it out of the lowest 5",
-        "Dinas Kesehatan: 1 best ballot(s) put it into the best 5",
-        "Dinas Pendidikan: 4 worst ballot(s) take it out of the best 5",
+        "Badan Penanggulangan Bencana Daerah: out of the lowest 5 with 4 best ballot(s)",
+        "Dinas Kesehatan: into the best 5 with 1 best ballot(s)",
+        "Dinas Pendidikan: out of the best 5 with 4 worst ballot(s)",
     ],
 )
 ALL_CODES = [code for code, _title, _details in [*EXPECTED, FRAGILE]]
@@ -296,6 +296,7 @@ def test_the_page_shows_the_checklist_and_publishes_once_every_item_is_ticked(
     assert 'value="publish" disabled' not in page
     english = client.get(PAGE + "?lang=en").get_data(as_text=True)
     assert "Dinas Sosial (ranked, 6 counted responses): nobody answered U2, U7" in english
+    client.get(PAGE + "?lang=id")
     # Two items not ticked: 400, the page with the error and the ticks kept, nothing written.
     before = state(session)
     ticked = [c for c in ALL_CODES if c not in ("open-alarms", "fragile-sets")]
@@ -344,8 +345,10 @@ def test_the_command_prints_the_checklist_and_needs_each_acknowledgement(
     result = runner.invoke(args=["wave", "publish", SLUG])
     assert result.exit_code == 2
     out = result.output
-    assert "[to acknowledge] unanswered-elements: 2 OPD(s) with IKM elements" in out
-    assert "    - Dinas Sosial (ranked, 6 counted responses): nobody answered U2, U7\n" in out
+    assert (
+        "[to acknowledge] unanswered-elements: OPDs with an IKM element nobody answered: 2\n" in out
+    )
+    assert "    - Dinas Sosial (ranked, n = 6): U2, U7 unanswered\n" in out
     assert "not acknowledged: " + ", ".join(ALL_CODES) in out
     assert state(session) == before
     # An unknown code is a usage error; a missing one still refuses.

@@ -76,78 +76,70 @@ CODES = BLOCKING_CODES + ACKNOWLEDGEABLE_CODES
 
 define(
     {
-        # Titles.
+        # Titles (the command line's terse English; pages have their own texts).
         "checklist-nothing-counted": "no OPD has a counted response",
-        "checklist-no-responses": "{count} OPD(s) without any counted response",
-        "checklist-below-min-n": (
-            "{count} OPD(s) below the minimum of {min_n} responses for ranking"
-        ),
-        "checklist-unanswered-elements": ("{count} OPD(s) with IKM elements that nobody answered"),
+        "checklist-no-responses": "OPDs without a counted response: {count}",
+        "checklist-below-min-n": "OPDs below the minimum n for ranking ({min_n}): {count}",
+        "checklist-unanswered-elements": "OPDs with an IKM element nobody answered: {count}",
         "checklist-period-not-over": "the wave's period runs until {end}; today is {today}",
-        "checklist-flagged": "{count} flagged response(s) are not counted",
-        "checklist-open-alarms": "{count} integrity alarm(s) still open",
+        "checklist-flagged": "flagged responses, not counted: {count}",
+        "checklist-open-alarms": "integrity alarms not cleared: {count}",
         "checklist-fragile-sets": (
-            "{count} OPD(s) change their best-{k} or lowest-{k} membership with at most "
-            "{few} extreme ballots"
+            "OPDs in or out of the best {k} / lowest {k} by {few} extreme ballots or fewer: {count}"
         ),
         # Explanations.
         "checklist-nothing-counted-why": (
-            "There is nothing to score, rank or publish. Collect or import responses, or "
-            "restore responses flagged by mistake, then publish."
+            "nothing to score, rank or publish: collect or import responses, or restore "
+            "responses flagged by mistake"
         ),
         "checklist-no-responses-why": (
-            "These OPDs are published with n = 0 and no score. Check that their survey "
-            "links were used and that no import was meant for them."
+            "published with n = 0 and no score; check that their survey links were used and "
+            "that no import was meant for them"
         ),
         "checklist-below-min-n-why": (
-            "These OPDs have fewer counted responses than the wave's minimum for ranking "
-            "({min_n}): they are published without rank or category, marked 'not enough "
-            "data'. Lower the minimum only if you can defend a ranking on so few answers."
+            "fewer counted responses than the wave's minimum for ranking ({min_n}): published "
+            "without rank or category ('belum cukup data'); lower the minimum only if a "
+            "ranking on so few answers can be defended"
         ),
         "checklist-unanswered-elements-why": (
-            "None of these OPDs' counted responses answered the elements named. Their IKM is "
-            "then the mean of the elements that were answered: it is not comparable with the "
-            "OPDs scored on every element, and a ranked OPD is ranked on fewer elements than "
-            "the others. This usually means a question was lost (an import column left "
-            "unmapped): check the imports before publishing."
+            "their IKM is the mean of the elements answered, not comparable with OPDs scored "
+            "on every element (a ranked OPD is ranked on fewer elements than the others); "
+            "usually a question was lost in an import (a column left unmapped): check the "
+            "imports"
         ),
         "checklist-period-not-over-why": (
-            "The period's last day ({end}, time zone {timezone}) has not passed: publishing "
-            "now publishes results before the period ends, and answers of the remaining days "
-            "will never count."
+            "the period's last day ({end}, {timezone}) has not passed: answers of the "
+            "remaining days will never count"
         ),
         "checklist-flagged-why": (
-            "Flagged responses are left out of the scores. Review them on the flagged "
-            "responses page and restore those flagged by mistake before publishing."
+            "flagged responses are left out of the scores; review them on the flagged "
+            "responses page and restore those flagged by mistake"
         ),
         "checklist-open-alarms-why": (
-            "An alarm reports a burst or a sudden shift in an OPD's answers, which may be "
-            "ballot stuffing. Review the answers, flag those concerned and clear the alarm "
-            "on the dashboard."
+            "a burst or a sudden shift in an OPD's answers, possibly ballot stuffing: review "
+            "the answers, flag those concerned, clear the alarm on the dashboard"
         ),
         "checklist-fragile-sets-why": (
-            "For these OPDs, a few extreme ballots added to that OPD alone would change "
-            "whether it is among the best {k} or the lowest {k}: the published sets hinge on "
-            "very few answers. Check these OPDs' responses (see the robustness table)."
+            "a few extreme ballots added to one of these OPDs alone change whether it is among "
+            "the best {k} or the lowest {k}: check their responses (robustness table on the "
+            "wave's page)"
         ),
         # Detail lines.
-        "checklist-detail-opd": "{opd}: no counted response",
-        "checklist-detail-below-min-n": "{opd}: {n} counted response(s)",
-        "checklist-detail-elements-ranked": (
-            "{opd} (ranked, {n} counted responses): nobody answered {elements}"
-        ),
+        "checklist-detail-opd": "{opd}: none counted",
+        "checklist-detail-below-min-n": "{opd}: n = {n}",
+        "checklist-detail-elements-ranked": "{opd} (ranked, n = {n}): {elements} unanswered",
         "checklist-detail-elements-unranked": (
-            "{opd} (not ranked, {n} counted responses): nobody answered {elements}"
+            "{opd} (not ranked, n = {n}): {elements} unanswered"
         ),
-        "checklist-detail-flagged": "{opd}: {n} flagged",
+        "checklist-detail-flagged": "{opd}: {n} flagged response(s)",
         "checklist-detail-alarm": "{opd}: {kind} alarm raised {raised_at}",
-        "checklist-detail-top-leave": "{opd}: {count} worst ballot(s) take it out of the best {k}",
-        "checklist-detail-top-enter": "{opd}: {count} best ballot(s) put it into the best {k}",
+        "checklist-detail-top-leave": "{opd}: out of the best {k} with {count} worst ballot(s)",
+        "checklist-detail-top-enter": "{opd}: into the best {k} with {count} best ballot(s)",
         "checklist-detail-bottom-leave": (
-            "{opd}: {count} best ballot(s) take it out of the lowest {k}"
+            "{opd}: out of the lowest {k} with {count} best ballot(s)"
         ),
         "checklist-detail-bottom-enter": (
-            "{opd}: {count} worst ballot(s) put it into the lowest {k}"
+            "{opd}: into the lowest {k} with {count} worst ballot(s)"
         ),
         # Refusals of change_status.
         "wave-checklist-blocking": (
