@@ -303,7 +303,7 @@ def test_the_page_shows_the_checklist_and_publishes_once_every_item_is_ticked(
     response = post_status(client, {"action": "publish", "acknowledge": ticked})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "belum dicentang: open-alarms, fragile-sets" in page
+    assert "2 butir belum dicentang" in page
     assert 'id="err-ack-open-alarms"' in page and 'id="err-ack-fragile-sets"' in page
     assert 'id="err-ack-flagged"' not in page
     assert 'id="f-ack-flagged" name="acknowledge" value="flagged" checked' in page
@@ -329,8 +329,8 @@ def test_a_blocking_item_disables_the_button_and_refuses(
     before = state(session)
     response = post_status(client, {"action": "publish", "acknowledge": "nothing-counted"})
     assert response.status_code == 400
-    assert "Daftar periksa menghalangi penerbitan (nothing-counted)" in response.get_data(
-        as_text=True
+    assert "Daftar periksa menghalangi penerbitan: 1 butir harus diselesaikan dulu" in (
+        response.get_data(as_text=True)
     )
     assert state(session) == before
 

@@ -598,8 +598,8 @@ def test_open_close_reopen_publish(client, session, draft) -> None:
     before = snapshot(session)
     response = post(client, STATUS, {"action": "publish"})
     assert response.status_code == 400
-    assert "Daftar periksa menghalangi penerbitan (nothing-counted)" in response.get_data(
-        as_text=True
+    assert "Daftar periksa menghalangi penerbitan: 1 butir harus diselesaikan dulu" in (
+        response.get_data(as_text=True)
     )
     assert snapshot(session) == before
     # With answers, RSUD has none: an item to tick. Without the tick: refused, nothing changed.
@@ -607,7 +607,7 @@ def test_open_close_reopen_publish(client, session, draft) -> None:
     response = post(client, STATUS, {"action": "publish"})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert 'id="err-checklist"' in page and "belum dicentang: no-responses" in page
+    assert 'id="err-checklist"' in page and "1 butir belum dicentang" in page
     assert 'id="err-ack-no-responses"' in page
     assert "Rumah Sakit Umum Daerah: belum ada respons yang dihitung" in page
     assert snapshot(session) == before

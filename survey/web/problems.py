@@ -749,6 +749,11 @@ def _alarm_kind(kind: Any) -> str:
     return alarm_kind_label(str(kind))
 
 
+def _count_codes(codes: Any) -> int:
+    """Return how many item codes a refusal names (they are joined with commas)."""
+    return len([code for code in str(codes or "").split(",") if code.strip()])
+
+
 def _checklist_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
     """Return the texts of the checklist before publishing (survey.core.checklist)."""
     return {
@@ -880,13 +885,13 @@ def _checklist_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             k=v.get("k"),
         ),
         "wave-checklist-blocking": lambda: _(
-            "Daftar periksa menghalangi penerbitan (%(codes)s); baca penjelasannya di daftar "
-            "periksa.",
-            codes=v.get("codes"),
+            "Daftar periksa menghalangi penerbitan: %(n)s butir harus diselesaikan dulu (lihat "
+            "penjelasannya di daftar periksa).",
+            n=_count_codes(v.get("codes")),
         ),
         "wave-checklist-unacknowledged": lambda: _(
-            "Centang setiap butir daftar periksa sebelum menerbitkan; belum dicentang: %(codes)s.",
-            codes=v.get("codes"),
+            "Centang setiap butir daftar periksa sebelum menerbitkan: %(n)s butir belum dicentang.",
+            n=_count_codes(v.get("codes")),
         ),
     }
 
