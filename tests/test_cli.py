@@ -254,8 +254,8 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
     # As on the wave's page, each item must be acknowledged: here the flagged response.
     result = runner.invoke(args=["wave", "publish", "w1"])
     assert result.exit_code == 2
-    assert "[to acknowledge] flagged: 1 flagged response(s) are not counted" in result.output
-    assert "    - Rumah Sakit Umum Daerah: 1 flagged" in result.output
+    assert "[to acknowledge] flagged: flagged responses, not counted: 1" in result.output
+    assert "    - Rumah Sakit Umum Daerah: 1 flagged response(s)\n" in result.output
     assert "not acknowledged: flagged" in result.output
     assert queries.get_wave(session, slug="w1").status == "closed"
     # --confirm-reviewed is kept as the name of --acknowledge flagged.
