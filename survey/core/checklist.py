@@ -37,6 +37,12 @@ The items, in the order they are shown:
 Blocking items block publication; :func:`check_publication` (called by
 ``waves.change_status``) refuses unless every other item present was acknowledged, and
 :func:`audit_detail` is what the ``wave.publish`` audit entry records of them.
+
+Every count comes from the wave scored as it is published (:func:`score_for_checklist`, seed
+0, K = 5), so the checklist speaks of the very n, elements and sets the public pages will
+show. ``change_status`` recomputes it after locking the wave row; the flags and alarms are read
+in its transaction, the answers by ``score_wave``'s own reader (a second connection, as for
+every score), which sees what is committed at that moment.
 """
 
 from __future__ import annotations
