@@ -27,9 +27,17 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from survey.cli.main import ikm
-from survey.core import opds, queries, waves
+from survey.core import checklist, opds, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
-from survey.core.models import Element, KioskDevice, Opd, Questionnaire, Response, Wave
+from survey.core.models import (
+    Element,
+    KioskDevice,
+    Opd,
+    Questionnaire,
+    Response,
+    Wave,
+    utcnow,
+)
 from survey.web import antiabuse
 
 ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
@@ -330,15 +338,39 @@ def create_wave(
 
 
 def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
-    """Move a wave to ``status`` through the life cycle's steps (publishing confirmed)."""
+    """Move a wave to ``status`` through the life cycle's steps.
+
+    Publishing acknowledges every item of the checklist that does not block; a wave the
+    checklist blocks (no counted response at all) is refused, as for anyone.
+    """
     wave = waves.find_wave(session, slug=slug)
     path = _status_path(wave.status, status)
     if path is None:
         raise ValueError(f"wave {slug!r} is {wave.status}; it cannot become {status}")
     for step in path:
         wave = waves.change_status(
-            session, wave=wave, action=waves.action_for(step), actor=None, confirmed=True
+            session,
+            wave=wave,
+            action=waves.action_for(step),
+            actor=None,
+            acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
         )
+    return wave
+
+
+def publish_before_the_checklist(session: Session, *, slug: str) -> Wave:
+    """Publish a closed wave as the service did before the checklist (issue 13) existed.
+
+    Such a wave may have no counted response at all, which the checklist now refuses; the
+    databases that hold one must still serve its public pages. The status and the time are
+    written directly, as the old publication did, without going through the checklist.
+    """
+    wave = waves.find_wave(session, slug=slug)
+    assert wave.status == "closed", wave.status
+    wave.status = "published"
+    wave.published_at = utcnow()
+    session.add(wave)
+    session.commit()
     return wave
 
 

@@ -16,7 +16,7 @@ from file_helpers import (
     responses,
 )
 from sqlmodel import col, select
-from survey_helpers import add_opd, set_wave_status
+from survey_helpers import add_opd, add_responses, set_wave_status
 
 from survey.core import opds, queries
 from survey.core.models import Opd, Response, Wave, WaveOpd
@@ -225,6 +225,7 @@ def test_wave_life_cycle_and_list(runner, session, three_opds):
 
 def test_published_wave_cannot_reopen(runner, session, open_wave):
     """A published wave stays published."""
+    add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="uji-2026", status="closed")
     set_wave_status(session, slug="uji-2026", status="published")
     result = runner.invoke(args=["wave", "open", "uji-2026"])
@@ -236,18 +237,28 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
     """ikm wave create/open/close/publish each write their audit entry; publish sets the time."""
     from survey.core.models import AuditLog
 
-    assert runner.invoke(args=["wave", "create", "--slug", "w1", "--title", "Gel 1"]).exit_code == 0
+    create = ["wave", "create", "--slug", "w1", "--title", "Gel 1", "--min-rank-n", "2"]
+    assert runner.invoke(args=create).exit_code == 0
     assert runner.invoke(args=["wave", "publish", "w1"]).exit_code == 1  # a draft cannot
     for command in ("open", "close"):
         result = runner.invoke(args=["wave", command, "w1"])
         assert result.exit_code == 0, result.output
-    # As on the wave's page, publishing needs the confirmation that flags were reviewed.
+    # Nothing counted: the checklist blocks publishing (exit status 2, the reason printed).
+    result = runner.invoke(args=["wave", "publish", "w1", "--acknowledge", "all"])
+    assert result.exit_code == 2
+    assert "[BLOCKING] nothing-counted: no OPD has a counted response" in result.output
+    wave = queries.get_wave(session, slug="w1")
+    for slug in ("bpbd", "rsud", "dishub"):
+        add_responses(session, wave, slug, [[4] * 9, [3] * 9])
+    add_responses(session, wave, "rsud", [[1] * 9], status="flagged", reason="manual")
+    # As on the wave's page, each item must be acknowledged: here the flagged response.
     result = runner.invoke(args=["wave", "publish", "w1"])
-    assert result.exit_code == 1
-    assert result.output == (
-        "Error: confirm that the flagged responses were reviewed before publishing "
-        "(pass --confirm-reviewed)\n"
-    )
+    assert result.exit_code == 2
+    assert "[to acknowledge] flagged: flagged responses, not counted: 1" in result.output
+    assert "    - Rumah Sakit Umum Daerah: 1 flagged response(s)\n" in result.output
+    assert "not acknowledged: flagged" in result.output
+    assert queries.get_wave(session, slug="w1").status == "closed"
+    # --confirm-reviewed is kept as the name of --acknowledge flagged.
     result = runner.invoke(args=["wave", "publish", "w1", "--confirm-reviewed"])
     assert result.exit_code == 0, result.output
     assert "Wave w1 is now published" in result.output
@@ -264,7 +275,8 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
         ("wave.publish", None, "published"),
     ]
     assert entries[-1].detail["published_at"] == wave.published_at.isoformat()
-    assert entries[-1].detail["confirmed_review"] is True
+    assert entries[-1].detail["acknowledged"] == ["flagged"]
+    assert [item["code"] for item in entries[-1].detail["checklist"]] == ["flagged"]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,13 @@ import pypdf
 import pytest
 from auth_helpers import CSRF_RE, PASSWORD, AuthActions
 from sqlmodel import Session, select
-from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
+from survey_helpers import (
+    add_opd,
+    add_responses,
+    create_wave,
+    publish_before_the_checklist,
+    set_wave_status,
+)
 
 from reports.formatting import format_number
 from reports.model import Lang
@@ -235,8 +241,9 @@ def test_simulated_wave_says_so(client, session: Session, published) -> None:
 
 
 def test_published_wave_without_responses(client, session: Session, open_wave) -> None:
+    # The checklist now refuses such a wave; one published before it must still be served.
     set_wave_status(session, slug="uji-2026", status="closed")
-    set_wave_status(session, slug="uji-2026", status="published")
+    publish_before_the_checklist(session, slug="uji-2026")
     page = client.get("/hasil/uji-2026").get_data(as_text=True)
     assert "tidak memiliki respons yang dihitung" in page
     assert client.get("/hasil/uji-2026/bpbd").status_code == 200

@@ -17,7 +17,7 @@ from auth_helpers import PASSWORD, AuthActions
 from file_helpers import CONTEXT, HEADER, count, responses, upload
 from flask.testing import FlaskClient
 from sqlmodel import Session
-from survey_helpers import create_wave, set_wave_status
+from survey_helpers import add_responses, create_wave, set_wave_status
 
 from survey.cli.main import public_url_note
 from survey.core.models import Response
@@ -249,7 +249,10 @@ def test_thank_you_page_links_to_published_results(
     html = client.get("/s/uji-2026/bpbd/terima-kasih").get_data(as_text=True)
     assert '<a href="/hasil">Hasil survei kepuasan masyarakat</a>' in html
     assert "/hasil/" not in html
-    create_wave(session, slug="ikm-2025", title="IKM 2025", opd_slugs=["bpbd"], status="open")
+    earlier = create_wave(
+        session, slug="ikm-2025", title="IKM 2025", opd_slugs=["bpbd"], status="open"
+    )
+    add_responses(session, earlier, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="ikm-2025", status="closed")
     set_wave_status(session, slug="ikm-2025", status="published")
     html = client.get("/s/uji-2026/bpbd/terima-kasih").get_data(as_text=True)

@@ -22,7 +22,7 @@ from file_helpers import (
 from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlmodel import Session, select
-from survey_helpers import set_wave_status
+from survey_helpers import add_responses, set_wave_status
 
 from survey.core import imports as import_service
 from survey.core import queries, submissions
@@ -379,6 +379,7 @@ def test_published_wave_refuses_imports(eva, session, open_wave):
     """A published wave shows no upload form and refuses an upload and a pending job."""
     job_url = upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"]
     token_value = token(eva)
+    add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="uji-2026", status="closed")
     set_wave_status(session, slug="uji-2026", status="published")
     html = eva.get(UPLOAD).get_data(as_text=True)
@@ -388,7 +389,7 @@ def test_published_wave_refuses_imports(eva, session, open_wave):
     refused = eva.post(job_url, data={"csrf_token": token_value, "kolom-0": "opd"})
     assert refused.status_code == 409
     assert only_job(session).status == "mapping"
-    assert count(session, Response) == 0
+    assert count(session, Response) == 2  # the two stored before publishing, nothing imported
 
 
 def test_roles(client, session, users, open_wave):

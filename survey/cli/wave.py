@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from survey.cli.common import command_session as _database
 from survey.cli.common import find_wave as _wave
-from survey.core import periods, queries, waves
+from survey.core import checklist, periods, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import VERIFICATION_MODES
 
@@ -140,8 +140,8 @@ def wave_edit_command(
         click.echo(f"Wave {slug} changed" if changed else f"Wave {slug}: nothing to change")
 
 
-def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
-    """Open, close or publish a wave through the wave service (audited), and say so."""
+def _change_status(slug: str, action: str) -> None:
+    """Open or close a wave through the wave service (audited), and say so."""
     status, _audit_action = waves.STATUS_ACTIONS[action]
     with _database() as session:
         wave = _wave(session, slug)
@@ -151,14 +151,9 @@ def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
         try:
             if action == "open":
                 periods.check_can_open(wave, timezone=str(current_app.config["TIMEZONE"]))
-            wave = waves.change_status(
-                session, wave=wave, action=action, actor=None, confirmed=confirmed
-            )
+            wave = waves.change_status(session, wave=wave, action=action, actor=None)
         except waves.WaveSetupError as exc:
-            message = str(exc)
-            if any(p.code == "wave-publish-unconfirmed" for p in exc.problems):
-                message += " (pass --confirm-reviewed)"
-            raise click.ClickException(message) from None
+            raise click.ClickException(str(exc)) from None
         click.echo(f"Wave {slug} is now {wave.status}")
 
 
@@ -176,16 +171,95 @@ def wave_close_command(slug: str) -> None:
     _change_status(slug, "close")
 
 
+ACKNOWLEDGE_ALL = "all"
+
+
+def _acknowledged(codes: tuple[str, ...], confirm_reviewed: bool) -> tuple[set[str], bool]:
+    """Return the item codes acknowledged on the command line, and whether 'all' was given."""
+    known = set(checklist.ACKNOWLEDGEABLE_CODES)
+    given = {code.strip().lower() for code in codes}
+    unknown = sorted(given - known - {ACKNOWLEDGE_ALL} - set(checklist.BLOCKING_CODES))
+    if unknown:
+        raise click.BadParameter(
+            f"unknown item {', '.join(unknown)} (items: "
+            f"{', '.join(checklist.ACKNOWLEDGEABLE_CODES)}, or 'all')",
+            param_hint="--acknowledge",
+        )
+    if confirm_reviewed:
+        given.add("flagged")
+    everything = ACKNOWLEDGE_ALL in given
+    return (known if everything else given - {ACKNOWLEDGE_ALL}), everything
+
+
 @wave_group.command("publish")
 @click.argument("slug")
 @click.option(
+    "--acknowledge",
+    "acknowledge",
+    multiple=True,
+    metavar="CODE",
+    help=(
+        "Acknowledge a checklist item by its code (repeat for each item the checklist "
+        "lists); 'all' acknowledges every item listed, each named in the audit entry. "
+        "Blocking items cannot be acknowledged."
+    ),
+)
+@click.option(
     "--confirm-reviewed",
     is_flag=True,
-    help="Confirm that the flagged responses were reviewed (required, as on the wave's page).",
+    help="The same as --acknowledge flagged: the flagged responses were reviewed.",
 )
-def wave_publish_command(slug: str, confirm_reviewed: bool) -> None:
-    """Publish a closed wave: its results become public and can no longer change."""
-    _change_status(slug, "publish", confirmed=confirm_reviewed)
+def wave_publish_command(slug: str, acknowledge: tuple[str, ...], confirm_reviewed: bool) -> None:
+    """Publish a closed wave after its checklist: its results become public, for good.
+
+    Prints the checklist first. A blocking item refuses; every other item must be
+    acknowledged with --acknowledge CODE (exit status 2 otherwise, nothing changed).
+    """
+    acknowledged, everything = _acknowledged(acknowledge, confirm_reviewed)
+    timezone = str(current_app.config["TIMEZONE"])
+    with _database() as session:
+        wave = _wave(session, slug)
+        if wave.status == "published":
+            click.echo(f"Wave {slug} is already published")
+            return
+        if wave.status != "closed":
+            # The service's refusal (only a closed wave can be published), exit status 1.
+            try:
+                waves.change_status(session, wave=wave, action="publish", actor=None)
+            except waves.WaveSetupError as exc:
+                raise click.ClickException(str(exc)) from None
+        items = checklist.publication_checklist(session, wave=wave, timezone=timezone)
+        session.rollback()  # read only: the service recomputes the list in its transaction
+        click.echo(f"Checklist of wave {slug} before publishing:")
+        for item in items:
+            click.echo("\n".join(item.english()))
+        if not items:
+            click.echo("    nothing to report")
+        listed = [item.code for item in items if not item.blocking]
+        if everything:
+            acknowledged = set(listed)  # the items printed above, each named in the audit
+            click.echo(f"Acknowledged (all): {', '.join(listed) or 'none'}")
+        absent = sorted(acknowledged - set(listed))
+        if absent:
+            click.echo(f"Not in the checklist (ignored): {', '.join(absent)}")
+        try:
+            wave = waves.change_status(
+                session,
+                wave=wave,
+                action="publish",
+                actor=None,
+                acknowledged=acknowledged,
+                timezone=timezone,
+            )
+        except waves.WaveSetupError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            if any(p.code == "wave-checklist-unacknowledged" for p in exc.problems):
+                click.echo(
+                    "Publish with --acknowledge CODE for each item once you have read it.",
+                    err=True,
+                )
+            raise click.exceptions.Exit(2) from None
+        click.echo(f"Wave {slug} is now {wave.status}")
 
 
 @wave_group.command("tick")

@@ -17,7 +17,7 @@ score it gives, with a typical standard deviation of 12 points (see the IKM stan
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -74,9 +74,6 @@ define(
         "wave-opds-answered": "these OPDs already have responses in this wave: {names}",
         "wave-action-unknown": "unknown action {action!r}",
         "wave-action-refused": "a {status} wave cannot be moved that way ({action})",
-        "wave-publish-unconfirmed": (
-            "confirm that the flagged responses were reviewed before publishing"
-        ),
         "wave-title-required": "the wave needs a title",
         "wave-title-too-long": "the title has {length} characters (at most {limit})",
         "wave-evaluator-too-long": "the evaluator has {length} characters (at most {limit})",
@@ -588,12 +585,20 @@ def action_for(status: str) -> str:
 
 
 def change_status(
-    session: Session, *, wave: Wave, action: str, actor: str | None, confirmed: bool = False
+    session: Session,
+    *,
+    wave: Wave,
+    action: str,
+    actor: str | None,
+    acknowledged: Collection[str] = (),
+    timezone: str = "Asia/Jakarta",
 ) -> Wave:
     """Open, close or publish a wave with its audit entry, in one commit.
 
-    Publishing needs ``confirmed`` (the evaluator has reviewed the flagged responses) and
-    cannot be undone.
+    Publishing recomputes the wave's checklist (:mod:`survey.core.checklist`, the local day
+    in ``timezone``) in this transaction: refused while an item blocks or while an item's code
+    is not in ``acknowledged``; the audit entry lists the items acknowledged and by whom.
+    Publishing cannot be undone.
     """
     if action not in STATUS_ACTIONS:
         raise WaveSetupError([problem("wave-action-unknown", "action", action=action)])
@@ -604,9 +609,17 @@ def change_status(
         raise WaveSetupError(
             [problem("wave-action-refused", "action", action=action, status=wave.status)]
         )
-    if action == "publish" and not confirmed:
-        session.rollback()
-        raise WaveSetupError([problem("wave-publish-unconfirmed", "confirm")])
+    checked: dict[str, Any] = {}
+    if action == "publish":
+        from survey.core import checklist
+
+        items, refused = checklist.check_publication(
+            session, wave=wave, acknowledged=acknowledged, timezone=timezone
+        )
+        if refused:
+            session.rollback()
+            raise WaveSetupError(refused)
+        checked = checklist.audit_detail(items, actor=actor)
     previous = wave.status
     wave.status = status
     now = utcnow()
@@ -619,7 +632,7 @@ def change_status(
     detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
     if status == "published" and wave.published_at is not None:
         detail["published_at"] = wave.published_at.isoformat()
-        detail["confirmed_review"] = True
+        detail.update(checked)
     audit(session, actor=actor, action=audit_action, **detail)
     session.commit()
     return wave

@@ -9,12 +9,13 @@ English sentence meant for the command line can reach an Indonesian page.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
 
 from survey.core.problems import Problem
-from survey.web.i18n import format_number
+from survey.web.i18n import format_day, format_moment, format_number
 
 
 def field_label(name: str) -> str:
@@ -267,9 +268,6 @@ def problem_text(item: Problem) -> str:
             "lagi.",
             end=v.get("end"),
         ),
-        "wave-publish-unconfirmed": lambda: _(
-            "Centang konfirmasi bahwa Anda sudah meninjau respons ditandai sebelum menerbitkan."
-        ),
         "score-scheme-unknown": lambda: _(
             "Skema kategori %(value)s tidak dikenal.", value=repr(v.get("value"))
         ),
@@ -318,6 +316,7 @@ def problem_text(item: Problem) -> str:
     texts.update(_import_texts(v))
     texts.update(_evidence_texts(v))
     texts.update(_code_texts(v))
+    texts.update(_checklist_texts(v))
     return texts[item.code]()
 
 
@@ -743,6 +742,176 @@ def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         ),
         "export-not-published": lambda: _(
             "Gelombang %(wave)s belum diterbitkan.", wave=v.get("wave")
+        ),
+    }
+
+
+def _iso_day(value: Any) -> str:
+    """Return an ISO day (a problem's parameter) as the page writes dates, else as it is."""
+    try:
+        return format_day(date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _iso_moment(value: Any) -> str:
+    """Return an ISO moment (a problem's parameter) in local time as pages write it."""
+    try:
+        return format_moment(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _alarm_kind(kind: Any) -> str:
+    """Return an alarm's kind in the current language."""
+    from survey.web.dashboard import alarm_kind_label
+
+    return alarm_kind_label(str(kind))
+
+
+def _count_codes(codes: Any) -> int:
+    """Return how many item codes a refusal names (they are joined with commas)."""
+    return len([code for code in str(codes or "").split(",") if code.strip()])
+
+
+def _checklist_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the checklist before publishing (survey.core.checklist)."""
+    return {
+        "checklist-nothing-counted": lambda: _("Belum ada OPD dengan respons yang dihitung"),
+        "checklist-no-responses": lambda: _(
+            "%(count)s OPD tanpa satu pun respons yang dihitung", count=v.get("count")
+        ),
+        "checklist-below-min-n": lambda: _(
+            "%(count)s OPD di bawah minimum %(min_n)s respons untuk peringkat",
+            count=v.get("count"),
+            min_n=v.get("min_n"),
+        ),
+        "checklist-unanswered-elements": lambda: _(
+            "%(count)s OPD memiliki unsur IKM yang tidak dijawab siapa pun", count=v.get("count")
+        ),
+        "checklist-period-not-over": lambda: _(
+            "Periode gelombang berlangsung sampai %(end)s; hari ini %(today)s",
+            end=_iso_day(v.get("end")),
+            today=_iso_day(v.get("today")),
+        ),
+        "checklist-flagged": lambda: _(
+            "%(count)s respons ditandai dan tidak dihitung", count=v.get("count")
+        ),
+        "checklist-open-alarms": lambda: _(
+            "%(count)s alarm integritas masih terbuka", count=v.get("count")
+        ),
+        "checklist-fragile-sets": lambda: _(
+            "%(count)s OPD berpindah keanggotaan %(k)s terbaik atau %(k)s terendah dengan "
+            "paling banyak %(few)s suara ekstrem",
+            count=v.get("count"),
+            k=v.get("k"),
+            few=v.get("few"),
+        ),
+        "checklist-nothing-counted-why": lambda: _(
+            "Tidak ada yang dapat dinilai, diperingkat, atau diterbitkan. Kumpulkan atau impor "
+            "respons, atau pulihkan respons yang keliru ditandai, lalu terbitkan."
+        ),
+        "checklist-no-responses-why": lambda: _(
+            "OPD ini diterbitkan dengan n = 0 dan tanpa skor. Periksa bahwa tautan surveinya "
+            "dipakai dan tidak ada impor yang ditujukan untuknya."
+        ),
+        "checklist-below-min-n-why": lambda: _(
+            "OPD ini memiliki respons dihitung lebih sedikit daripada minimum gelombang untuk "
+            "peringkat (%(min_n)s): diterbitkan tanpa peringkat dan kategori, ditandai „belum "
+            "cukup data”. Turunkan minimum hanya jika Anda dapat mempertanggungjawabkan "
+            "peringkat dari jawaban sesedikit itu.",
+            min_n=v.get("min_n"),
+        ),
+        "checklist-unanswered-elements-why": lambda: _(
+            "Tidak satu pun respons dihitung dari OPD ini menjawab unsur yang disebut. IKM-nya "
+            "lalu menjadi rata-rata unsur yang dijawab saja: tidak sebanding dengan OPD yang "
+            "dinilai dari semua unsur, dan OPD yang diperingkat dinilai dari unsur yang lebih "
+            "sedikit daripada OPD lain. Biasanya ini berarti sebuah pertanyaan hilang (kolom "
+            "impor yang tidak dipetakan): periksa impornya sebelum menerbitkan."
+        ),
+        "checklist-period-not-over-why": lambda: _(
+            "Hari terakhir periode (%(end)s, zona waktu %(timezone)s) belum lewat: menerbitkan "
+            "sekarang berarti menerbitkan hasil sebelum periode berakhir, dan jawaban pada hari "
+            "yang tersisa tidak akan pernah dihitung.",
+            end=_iso_day(v.get("end")),
+            timezone=v.get("timezone"),
+        ),
+        "checklist-flagged-why": lambda: _(
+            "Respons yang ditandai tidak ikut dinilai. Tinjau di halaman respons ditandai dan "
+            "pulihkan yang keliru ditandai sebelum menerbitkan."
+        ),
+        "checklist-open-alarms-why": lambda: _(
+            "Alarm melaporkan lonjakan atau perubahan mendadak pada jawaban sebuah OPD, yang "
+            "bisa berarti penggelembungan suara. Tinjau jawabannya, tandai yang bermasalah, dan "
+            "tutup alarmnya di dasbor."
+        ),
+        "checklist-fragile-sets-why": lambda: _(
+            "Untuk OPD ini, beberapa suara ekstrem yang ditambahkan ke OPD itu saja sudah "
+            "mengubah apakah OPD tersebut termasuk %(k)s terbaik atau %(k)s terendah: himpunan "
+            "yang diterbitkan bergantung pada sangat sedikit jawaban. Periksa respons OPD ini "
+            "(lihat tabel ketahanan).",
+            k=v.get("k"),
+        ),
+        "checklist-detail-opd": lambda: _(
+            "%(opd)s: belum ada respons yang dihitung", opd=v.get("opd")
+        ),
+        "checklist-detail-below-min-n": lambda: _(
+            "%(opd)s: %(n)s respons dihitung", opd=v.get("opd"), n=v.get("n")
+        ),
+        "checklist-detail-elements-ranked": lambda: _(
+            "%(opd)s (diperingkat, %(n)s respons dihitung): tidak ada yang menjawab %(elements)s",
+            opd=v.get("opd"),
+            n=v.get("n"),
+            elements=v.get("elements"),
+        ),
+        "checklist-detail-elements-unranked": lambda: _(
+            "%(opd)s (tidak diperingkat, %(n)s respons dihitung): tidak ada yang menjawab "
+            "%(elements)s",
+            opd=v.get("opd"),
+            n=v.get("n"),
+            elements=v.get("elements"),
+        ),
+        "checklist-detail-flagged": lambda: _(
+            "%(opd)s: %(n)s ditandai", opd=v.get("opd"), n=v.get("n")
+        ),
+        "checklist-detail-alarm": lambda: _(
+            "%(opd)s: %(kind)s, sejak %(moment)s",
+            opd=v.get("opd"),
+            kind=_alarm_kind(v.get("kind")),
+            moment=_iso_moment(v.get("raised_at")),
+        ),
+        "checklist-detail-top-leave": lambda: _(
+            "%(opd)s: %(count)s suara terburuk mengeluarkannya dari %(k)s terbaik",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "checklist-detail-top-enter": lambda: _(
+            "%(opd)s: %(count)s suara terbaik memasukkannya ke %(k)s terbaik",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "checklist-detail-bottom-leave": lambda: _(
+            "%(opd)s: %(count)s suara terbaik mengeluarkannya dari %(k)s terendah",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "checklist-detail-bottom-enter": lambda: _(
+            "%(opd)s: %(count)s suara terburuk memasukkannya ke %(k)s terendah",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "wave-checklist-blocking": lambda: _(
+            "Daftar periksa menghalangi penerbitan: %(n)s butir harus diselesaikan dulu (lihat "
+            "penjelasannya di daftar periksa).",
+            n=_count_codes(v.get("codes")),
+        ),
+        "wave-checklist-unacknowledged": lambda: _(
+            "Centang setiap butir daftar periksa sebelum menerbitkan: %(n)s butir belum dicentang.",
+            n=_count_codes(v.get("codes")),
         ),
     }
 

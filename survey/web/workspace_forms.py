@@ -33,6 +33,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import BooleanField, DateField, Field, SelectField, SelectMultipleField, StringField
 from wtforms.validators import AnyOf, Optional, Regexp, StopValidation, ValidationError
 
+from survey.core import checklist
 from survey.core import flags as flag_service
 from survey.core import imports as import_service
 from survey.core import opds as opd_service
@@ -398,23 +399,27 @@ def wave_form_class(
 
 @dataclass(frozen=True)
 class StatusChange:
-    """A move in a wave's life cycle: the action and whether the review was confirmed."""
+    """A move in a wave's life cycle: the action and the checklist items acknowledged."""
 
     action: str
-    confirmed: bool
+    acknowledged: tuple[str, ...] = ()
 
 
 class WaveStatusForm(WorkspaceForm):
-    """The open, close and publish buttons of a wave's page (publish with its tick)."""
+    """The open, close and publish buttons of a wave's page (publish with a tick per item)."""
 
     # The service knows the actions and their order; an unknown one is its coded problem.
     action = StringField(filters=[cut(32)])
-    confirm_reviewed = BooleanField()
+    # One checkbox per non-blocking item of the checklist, its value the item's code; a code
+    # the checklist does not know is dropped (the service refuses what was not acknowledged).
+    acknowledge = SelectMultipleField(choices=[], validate_choice=False)
 
     def as_change(self) -> StatusChange:
         """Return the requested move."""
+        ticked = set(self.acknowledge.data or ())
         return StatusChange(
-            action=self.action.data or "", confirmed=bool(self.confirm_reviewed.data)
+            action=self.action.data or "",
+            acknowledged=tuple(c for c in checklist.ACKNOWLEDGEABLE_CODES if c in ticked),
         )
 
 
