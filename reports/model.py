@@ -36,6 +36,7 @@ __all__ = [
     "ElementInfo",
     "FrozenMap",
     "Lang",
+    "Logo",
     "OpdInfo",
     "OpdReportData",
     "Poster",
@@ -178,6 +179,33 @@ class OpdInfo:
         return self.short_name or self.name
 
 
+@dataclass(frozen=True)
+class Logo:
+    """The evaluator's logo for the report covers: PNG or JPEG bytes, already checked.
+
+    Attributes
+    ----------
+    media_type : str
+        ``"image/png"`` or ``"image/jpeg"``.
+    data : bytes
+        The image file.
+    """
+
+    media_type: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        """Accept only the two types the covers print."""
+        if self.media_type not in ("image/png", "image/jpeg"):
+            raise ValueError(f"a logo is PNG or JPEG, not {self.media_type!r}")
+
+    def data_url(self) -> str:
+        """Return the image as a ``data:`` URL (the only kind of URL a report may load)."""
+        import base64
+
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
 # The per-OPD fields of ``UnitScore.as_dict`` other than the unit and its elements; an OPD
 # without counted responses carries them all as null in :meth:`ScoredWave.rows`.
 SCORE_FIELDS = (
@@ -258,6 +286,8 @@ class ScoredWave:
     verified_only : bool
         Only answers that carried a valid visit code were scored (``counted`` is how many);
         a page that shows these figures must say so.
+    logo : Logo or None
+        The evaluator's logo, printed on the covers beside ``evaluator``.
     """
 
     title: str
@@ -280,6 +310,7 @@ class ScoredWave:
     wave_slug: str = ""
     timezone: str = "Asia/Jakarta"
     verified_only: bool = False
+    logo: Logo | None = None
     # Robustness counts by K, computed on first use: the scored wave is cached by the web
     # and shared by the wave page and the PDF, so each is computed once per process.
     _robustness: dict[int, WaveRobustness] = field(

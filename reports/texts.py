@@ -46,6 +46,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "OPD scores and ranks, and how sure each of them is",
     ),
     "cover.evaluator": ("Penyelenggara survei", "Survey run by"),
+    "cover.logo_alt": ("Logo {name}", "Logo of {name}"),
     "cover.period": ("Periode survei", "Survey period"),
     "cover.taken": ("Data diambil", "Data taken"),
     "cover.opds": ("OPD yang dinilai", "OPDs rated"),

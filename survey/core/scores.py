@@ -33,6 +33,7 @@ from scoring.units import PUBLISHED_RANK_DRAWS
 from survey.core import queries
 from survey.core.answers import read_wave_answers
 from survey.core.database import engine_of
+from survey.core.logos import report_logo
 from survey.core.models import CategoryScheme, Element, Response, Wave, utcnow
 from survey.core.problems import ProblemError, define, problem
 
@@ -238,6 +239,7 @@ def score_wave(
         flag_reasons=flag_reasons,
         seed=seed,
         fingerprint=_fingerprint(aggregates, slugs),
+        logo=report_logo(session, wave=wave),
         bootstrap=bootstrap,
         wave_slug=wave.slug,
         verified_only=verified_only,
