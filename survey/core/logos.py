@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -96,14 +97,56 @@ def check_logo(data: bytes) -> CheckedLogo:
                         high=MAX_LOGO_SIDE,
                         pixels=MAX_LOGO_PIXELS,
                     )
-                image.load()  # decodes every pixel: a truncated or corrupt file fails here
+                image.load()  # decodes every pixel: a corrupt file fails here
+            # WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process, so load()
+            # alone would pass a file cut short: check that the file is whole as well.
+            if magic == "PNG":
+                with Image.open(io.BytesIO(data), formats=["PNG"]) as whole:
+                    whole.verify()  # every chunk's CRC, up to IEND
+            elif not data.rstrip(b"\x00").endswith(b"\xff\xd9"):  # JPEG's end of image
+                raise _refused("logo-broken", format=magic)
     except LogoError:
         raise
     except UnidentifiedImageError:
         raise _refused("logo-not-image") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refuses to open it at all: far too many pixels for a logo (a "bomb").
+        width, height = _header_size(data, magic)
+        raise _refused(
+            "logo-dimensions",
+            width=width,
+            height=height,
+            low=MIN_LOGO_SIDE,
+            high=MAX_LOGO_SIDE,
+            pixels=MAX_LOGO_PIXELS,
+        ) from None
+    except (OSError, SyntaxError, ValueError, Warning):
         raise _refused("logo-broken", format=magic) from None
     return CheckedLogo(media_type=MEDIA_TYPES[magic], data=data, width=width, height=height)
+
+
+def _header_size(data: bytes, magic: str) -> tuple[int, int]:
+    """Return the width and height a PNG's IHDR or a JPEG's frame header states (0, 0: none)."""
+    if magic == "PNG":
+        if data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            return int(width), int(height)
+        return 0, 0
+    at = 2
+    while at + 9 <= len(data):
+        if data[at] != 0xFF:
+            return 0, 0
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a frame header
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            width = int.from_bytes(data[at + 7 : at + 9], "big")
+            return width, height
+        at += 2 + length
+    return 0, 0
 
 
 def logo_of(session: Session, *, wave: Wave) -> WaveLogo | None:

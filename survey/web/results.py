@@ -57,8 +57,9 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
     """A cheap key that changes whenever what the wave's scores rest on changes.
 
     The counted responses (how many, and which ids), the OPDs covered with their names and
-    targets, the scheme, the questionnaire and the logo's upload time: any change to the counted data moves the
-    count, the largest or the sum of the ids (responses are never edited in place).
+    targets, the scheme, the questionnaire and the logo's upload time: any change to the
+    counted data moves the count, the largest or the sum of the ids (responses are never
+    edited in place).
     """
     counted = session.exec(
         select(sa.func.count(), sa.func.max(Response.id), sa.func.sum(Response.id)).where(
