@@ -100,15 +100,22 @@ def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def element_infos(items: Sequence[Element]) -> tuple[ElementInfo, ...]:
-    """Return the stored elements as the reports' value objects, in questionnaire order."""
+def element_infos(
+    items: Sequence[Element], scale_points: int | None = None
+) -> tuple[ElementInfo, ...]:
+    """Return the stored elements as the reports' value objects, in questionnaire order.
+
+    With ``scale_points``, the labels are the scale's only (a "not applicable" answer stored
+    past them, :mod:`survey.core.notapplicable`, is not a point of the scale).
+    """
+    end = scale_points
     return tuple(
         ElementInfo(
             code=e.code,
             name_id=e.name_id,
             name_en=e.name_en,
-            labels_id=tuple(e.labels_id),
-            labels_en=tuple(e.labels_en),
+            labels_id=tuple(e.labels_id[:end]),
+            labels_en=tuple(e.labels_en[:end]),
         )
         for e in items
     )
@@ -230,7 +237,7 @@ def score_wave(
         data_taken_at=utcnow(),
         simulated=wave.simulated,
         scheme_slug=slug,
-        elements=element_infos(items),
+        elements=element_infos(items, questionnaire.scale_points),
         opds=opds,
         score=score,
         aggregates=present,
@@ -394,7 +401,7 @@ def perception_scores(session: Session, *, wave: Wave) -> PerceptionReport | Non
         opds.append(PerceptionOpd(slug=opd.slug, name=opd.name, result=result))
     return PerceptionReport(
         wave=wave,
-        items=element_infos(items),
+        items=element_infos(items, questionnaire.scale_points),
         scale_points=questionnaire.scale_points,
         opds=tuple(opds),
         counted=counted,
