@@ -19,6 +19,7 @@ from scoring.schemes import converted
 
 from .formatting import Formatter
 from .model import ElementInfo, Lang
+from .texts import Texts
 
 __all__ = ["IkmTable", "IkmTableRow", "ikm_table"]
 
@@ -51,6 +52,8 @@ class IkmTable:
     category_code: str
     category_label: str
     n: str
+    # One sentence per element whose "not applicable" answer some respondents chose.
+    notes: tuple[str, ...] = ()
 
 
 def _weight(answered: int) -> tuple[Fraction, str]:
@@ -58,9 +61,17 @@ def _weight(answered: int) -> tuple[Fraction, str]:
 
 
 def ikm_table(
-    unit: UnitScore, elements: tuple[ElementInfo, ...], f: Formatter, lang: Lang
+    unit: UnitScore,
+    elements: tuple[ElementInfo, ...],
+    f: Formatter,
+    lang: Lang,
+    not_applicable: tuple[tuple[str, int], ...] = (),
 ) -> IkmTable:
-    """Return the regulation's table of one scored unit (``elements`` in questionnaire order)."""
+    """Return the regulation's table of one scored unit (``elements`` in questionnaire order).
+
+    ``not_applicable`` (:attr:`OpdInfo.not_applicable`) adds a note per element on the
+    respondents who chose its "not applicable" answer: counted, not scored.
+    """
     estimate = unit.estimate
     answered = int((estimate.n_answers > 0).sum())
     rows = []
@@ -81,6 +92,18 @@ def ikm_table(
             rows.append(IkmTableRow(info.code, info.name(lang), f.int(int(n)), "–", "0", "–"))
     category = estimate.category()
     points = estimate.scale_points
+    t = Texts(lang, points)
+    chose = dict(not_applicable)
+    notes = tuple(
+        t(
+            "reg.not_applicable",
+            code=info.code,
+            count=f.int(chose[info.code]),
+            label=info.not_applicable_en if lang == "en" else info.not_applicable_id,
+        )
+        for info in elements
+        if chose.get(info.code) and (info.not_applicable_id or info.not_applicable_en)
+    )
     conversion = "IKM × 25" if points == 4 else f"25 + 75 × (IKM − 1) / {points - 1}"
     return IkmTable(
         rows=tuple(rows),
@@ -90,4 +113,5 @@ def ikm_table(
         category_code=category.code,
         category_label=category.label_en if lang == "en" else category.label_id,
         n=f.int(estimate.n),
+        notes=notes,
     )

@@ -125,6 +125,8 @@ class ElementInfo:
         Element name (for U1 of the regulation, see :mod:`scoring.regulation`).
     labels_id, labels_en : tuple of str
         Answer labels for the values 1 .. scale points, worst first.
+    not_applicable_id, not_applicable_en : str
+        The element's "not applicable" answer, if it offers one (else empty).
     """
 
     code: str
@@ -132,6 +134,10 @@ class ElementInfo:
     name_en: str
     labels_id: tuple[str, ...] = ()
     labels_en: tuple[str, ...] = ()
+    # The answer "does not apply to me" (U9: never complained), stored but never scored; ""
+    # when the element does not offer it.
+    not_applicable_id: str = ""
+    not_applicable_en: str = ""
 
     def __post_init__(self) -> None:
         """Store the labels as tuples (lists from JSON columns are welcome)."""
@@ -165,6 +171,9 @@ class OpdInfo:
         Service users in the period (N of Krejcie & Morgan), if known.
     flagged : int
         Responses of this OPD flagged and excluded from the scores.
+    not_applicable : tuple of (str, int)
+        Per element code, the counted respondents who chose its "not applicable" answer
+        (only elements with some); they are not among the element's answers (n).
     """
 
     slug: str
@@ -173,6 +182,7 @@ class OpdInfo:
     target_n: int | None = None
     population: int | None = None
     flagged: int = 0
+    not_applicable: tuple[tuple[str, int], ...] = ()
 
     def label(self) -> str:
         """Return the short name, or the name when there is none."""

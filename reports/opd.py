@@ -331,7 +331,7 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
             "mean_conv": converted(score.mean_ikm(), unit.estimate.scale_points),
             "small_n": unit.estimate.small_n,
             "chart_elements": element_chart(ranking, unit, lang),
-            "ikm_table": ikm_table(unit, ranking.elements, f, lang),
+            "ikm_table": ikm_table(unit, ranking.elements, f, lang, opd.not_applicable),
             "chart_compare": chart_image(
                 charts.caterpillar_svg(score, name_labels, lang=lang, highlight=opd.slug),
                 t("chart.caterpillar.title"),

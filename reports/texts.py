@@ -385,6 +385,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "An element nobody answered is left out; the weights are shared among the answered "
         "elements.",
     ),
+    "reg.not_applicable": (
+        "{code}: {count} responden menjawab “{label}”; jawaban itu tidak diberi skor, jadi "
+        "tidak termasuk responden yang menjawab unsur ini.",
+        "{code}: {count} respondents answered “{label}”; that answer is not scored, so they "
+        "are not among the respondents answering this element.",
+    ),
     "reg.col.code": ("Kode", "Code"),
     "reg.col.element": ("Unsur pelayanan", "Service element"),
     "reg.col.answered": ("Responden menjawab", "Respondents answering"),

@@ -128,6 +128,13 @@ def test_u9_nrr_and_ikm_count_only_those_who_rated(session: Session, open_wave, 
     assert "U1 Persyaratan 4 3,500 1/9 0,3889" in lines
     assert "IKM (jumlah NRR tertimbang) 3,4444" in lines
     assert "Nilai konversi (IKM × 25) 86,11" in lines
+    assert scored.opd("bpbd").not_applicable == (("U9", 2),)
+    assert scored.opd("rsud").not_applicable == ()
+    text = " ".join(lines)
+    assert (
+        "U9: 2 responden menjawab “Belum pernah menyampaikan pengaduan”; jawaban itu tidak "
+        "diberi skor, jadi tidak termasuk responden yang menjawab unsur ini."
+    ) in text
 
 
 # --- Files in and out ---------------------------------------------------------------------------
