@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -279,3 +280,30 @@ def wave_list_command() -> None:
     with _database() as session:
         for wave, n_opds, n_counted in queries.wave_summaries(session):
             click.echo(f"{wave.slug}\t{wave.status}\t{wave.title}\t{n_opds}\t{n_counted}")
+
+
+@wave_group.command("logo")
+@click.argument("slug")
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--remove", is_flag=True, help="Remove the wave's logo instead.")
+def wave_logo_command(slug: str, file: Path | None, remove: bool) -> None:
+    """Set (PNG or JPEG, at most 512 KB) or --remove the evaluator's logo of a wave's reports."""
+    from survey.core import logos
+
+    if remove == (file is not None):
+        raise click.UsageError("give either FILE or --remove")
+    with _database() as session:
+        wave = _wave(session, slug)
+        if remove:
+            if logos.remove_logo(session, wave=wave, actor=None):
+                click.echo(f"Wave {slug}: logo removed")
+            else:
+                click.echo(f"Wave {slug} has no logo")
+            return
+        assert file is not None
+        with file.open("rb") as handle:
+            data = handle.read(logos.MAX_LOGO_BYTES + 1)
+        stored = logos.store_logo(session, wave=wave, data=data, actor=None)
+        click.echo(f"Wave {slug}: logo stored ({stored.media_type}, {len(stored.data):,} bytes)")

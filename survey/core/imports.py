@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from survey.core import opds, queries, submissions
+from survey.core import notapplicable, opds, queries, submissions
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave, utcnow
 from survey.core.problems import Problem, ProblemError, define, problem
@@ -194,6 +194,7 @@ def import_context(
             e.code: (e.question_id, e.question_en, e.name_id, e.name_en) for e in elements
         },
         answer_labels={e.code: (tuple(e.labels_id), tuple(e.labels_en)) for e in elements},
+        not_applicable=notapplicable.import_texts(notapplicable.by_code(elements, questionnaire)),
     )
 
 

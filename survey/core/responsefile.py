@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from survey.core import csvfiles, rules
 from survey.core.evidence import EVIDENCE_FIELDS
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES
+from survey.core.notapplicable import NOT_APPLICABLE, export_value
 from survey.core.problems import Problem, ProblemError, define, problem
 
 OPD_COLUMN = "opd"
@@ -134,6 +135,9 @@ class ImportContext:
     # languages) matched against headers, and code -> its answer labels, lowest first.
     question_texts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     answer_labels: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
+    # code -> the case-folded texts read as "not applicable" (stored 0), for the elements that
+    # offer that answer (survey.core.notapplicable.import_texts).
+    not_applicable: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -892,7 +896,8 @@ class CanonicalReader:
         for code in self.context.question_codes:
             table = maps.setdefault(code, {})
             for labels in self.context.answer_labels.get(code, ()):
-                for value, label in enumerate(labels, start=1):
+                # Past the scale a label is the "not applicable" answer, read by the check.
+                for value, label in enumerate(labels[: self.context.scale_points], start=1):
                     table.setdefault(normalise(label), str(value))
         for name, given in (mapping.values if mapping else {}).items():
             known = {c.lower(): c for c in canonical_columns(self.context.question_codes)}
@@ -997,7 +1002,9 @@ class CanonicalReader:
         answers = tuple(
             plain[cell]
             if (cell := values.get(code, "")) in plain
-            else _check_answer(code, cell, context.scale_points, reasons)
+            else _check_answer(
+                code, cell, context.scale_points, reasons, context.not_applicable.get(code)
+            )
             for code in context.question_codes
         )
         # A row whose answers are all bad already says so; "no answer" is for blank ones.
@@ -1070,13 +1077,22 @@ def _check_time(raw: str, context: ImportContext, reasons: list[Problem]) -> dat
     return parsed
 
 
-def _check_answer(code: str, raw: str, scale_points: int, reasons: list[Problem]) -> int | None:
-    """Return an answer 1..scale_points, None for an empty cell."""
+def _check_answer(
+    code: str,
+    raw: str,
+    scale_points: int,
+    reasons: list[Problem],
+    not_applicable: frozenset[str] | None = None,
+) -> int | None:
+    """Return an answer 1..scale_points, 0 for "not applicable" where the question offers it
+    (``not_applicable``: the texts that say so), None for an empty cell."""
     text = raw.strip()
     if not text:
         return None
     if text.isascii() and text.isdigit() and 1 <= int(text) <= scale_points:
         return int(text)
+    if not_applicable and " ".join(text.split()).casefold() in not_applicable:
+        return NOT_APPLICABLE
     reasons.append(problem("row-answer-invalid", code, value=text, scale=scale_points))
     return None
 
@@ -1164,11 +1180,12 @@ def format_time(value: datetime) -> str:
 
 
 def record_cells(record: ExportRecord) -> list[Any]:
-    """Return a record's cells in canonical column order (None for empty, numbers as int)."""
+    """Return a record's cells in canonical column order (None for empty, numbers as int,
+    ``NA`` for the "not applicable" answer)."""
     return [
         record.opd,
         format_time(record.submitted_at),
-        *record.answers,
+        *(export_value(answer) for answer in record.answers),
         record.sex,
         record.age,
         record.education,

@@ -743,6 +743,31 @@ def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "export-not-published": lambda: _(
             "Gelombang %(wave)s belum diterbitkan.", wave=v.get("wave")
         ),
+        "logo-empty": lambda: _("Berkas logo kosong."),
+        "logo-too-large": lambda: _(
+            "Berkas logo berukuran %(size)s KB; paling besar %(limit)s KB.",
+            size=format_number(-(-int(v.get("size", 0)) // 1024), 0),
+            limit=format_number(int(v.get("limit", 0)) // 1024, 0),
+        ),
+        "logo-not-image": lambda: _("Berkas logo bukan gambar PNG atau JPEG."),
+        "logo-broken": lambda: _(
+            "Berkas logo adalah gambar %(format)s yang rusak atau tidak lengkap.",
+            format=v.get("format"),
+        ),
+        "logo-dimensions": lambda: _(
+            "Logo berukuran %(width)s × %(height)s piksel; setiap sisi harus %(low)s sampai "
+            "%(high)s piksel dan luasnya paling banyak %(pixels)s piksel.",
+            width=format_number(v.get("width"), 0),
+            height=format_number(v.get("height"), 0),
+            low=format_number(v.get("low"), 0),
+            high=format_number(v.get("high"), 0),
+            pixels=format_number(v.get("pixels"), 0),
+        ),
+        "logo-wave-published": lambda: _(
+            "Gelombang %(wave)s sudah diterbitkan: sampul laporannya tetap, logonya tidak "
+            "dapat diubah.",
+            wave=v.get("wave"),
+        ),
     }
 
 

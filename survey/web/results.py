@@ -31,7 +31,7 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, select
 
 from survey.core import queries
-from survey.core.models import Opd, Response, Wave
+from survey.core.models import Opd, Response, Wave, WaveLogo
 from survey.web.database import get_session
 from survey.web.i18n import current_language
 
@@ -57,8 +57,9 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
     """A cheap key that changes whenever what the wave's scores rest on changes.
 
     The counted responses (how many, and which ids), the OPDs covered with their names and
-    targets, the scheme and the questionnaire: any change to the counted data moves the
-    count, the largest or the sum of the ids (responses are never edited in place).
+    targets, the scheme, the questionnaire and the logo's upload time: any change to the
+    counted data moves the count, the largest or the sum of the ids (responses are never
+    edited in place).
     """
     counted = session.exec(
         select(sa.func.count(), sa.func.max(Response.id), sa.func.sum(Response.id)).where(
@@ -72,6 +73,8 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
         (opd.id, opd.slug, opd.name, opd.short_name, opd.service_population, link.target_n)
         for opd, link in queries.wave_opds(session, wave=wave)
     )
+    # The logo is on the reports' covers: a new one is a new upload time (the bytes unread).
+    logo = session.exec(select(WaveLogo.uploaded_at).where(WaveLogo.wave_id == wave.id)).first()
     return (
         wave.status,
         wave.title,
@@ -83,6 +86,7 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
         tuple(int(v or 0) for v in counted),
         int(flagged or 0),
         opds,
+        logo,
     )
 
 

@@ -510,6 +510,12 @@ def upload_name(upload: FileStorage, *, default: str = "") -> str:
     return name or default
 
 
+class LogoForm(WorkspaceForm):
+    """A wave's logo upload: one PNG or JPEG file (its content is checked by the service)."""
+
+    berkas = FileField(validators=[FileRequired(lazy_gettext("Pilih berkas PNG atau JPEG."))])
+
+
 # --- Response imports ------------------------------------------------------------------------
 
 
