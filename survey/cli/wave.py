@@ -1,4 +1,4 @@
-"""``ikm wave``: create, edit, open, close, publish and list survey waves."""
+"""``ikm wave``: create, edit, open, close, publish, revise and list survey waves."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from survey.cli.common import command_session as _database
 from survey.cli.common import find_wave as _wave
-from survey.core import periods, queries, waves
+from survey.core import periods, publications, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import VERIFICATION_MODES
 
@@ -140,8 +140,18 @@ def wave_edit_command(
         click.echo(f"Wave {slug} changed" if changed else f"Wave {slug}: nothing to change")
 
 
-def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
-    """Open, close or publish a wave through the wave service (audited), and say so."""
+def _change_status(
+    slug: str,
+    action: str,
+    *,
+    confirmed: bool = False,
+    note: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Open, close, publish or revise a wave through the wave service (audited), and say so.
+
+    Publishing builds the new version's files here, with a progress line per batch.
+    """
     status, _audit_action = waves.STATUS_ACTIONS[action]
     with _database() as session:
         wave = _wave(session, slug)
@@ -152,7 +162,13 @@ def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
             if action == "open":
                 periods.check_can_open(wave, timezone=str(current_app.config["TIMEZONE"]))
             wave = waves.change_status(
-                session, wave=wave, action=action, actor=None, confirmed=confirmed
+                session,
+                wave=wave,
+                action=action,
+                actor=None,
+                confirmed=confirmed,
+                note=note,
+                reason=reason,
             )
         except waves.WaveSetupError as exc:
             message = str(exc)
@@ -160,6 +176,26 @@ def _change_status(slug: str, action: str, *, confirmed: bool = False) -> None:
                 message += " (pass --confirm-reviewed)"
             raise click.ClickException(message) from None
         click.echo(f"Wave {slug} is now {wave.status}")
+        building = publications.latest(session, wave=wave) if action == "publish" else None
+    if building is not None:
+        _build(slug, int(building.id or 0), building.version)
+
+
+def _build(slug: str, publication_id: int, version: int) -> None:
+    """Build a publication inline, printing its progress; a failure is a ClickException."""
+    from survey.web import snapshots
+
+    def progress(publication: Any) -> None:
+        click.echo(f"Version {version}: {publication.done} of {publication.total} files")
+
+    try:
+        snapshots.build_now(current_app, publication_id, progress=progress)
+    except Exception as exc:
+        raise click.ClickException(
+            f"building version {version} of wave {slug} failed ({type(exc).__name__}: {exc}); "
+            f"it is not public. Fix the cause and run: ikm wave snapshot {slug}"
+        ) from None
+    click.echo(f"Wave {slug}: version {version} is public")
 
 
 @wave_group.command("open")
@@ -183,9 +219,35 @@ def wave_close_command(slug: str) -> None:
     is_flag=True,
     help="Confirm that the flagged responses were reviewed (required, as on the wave's page).",
 )
-def wave_publish_command(slug: str, confirm_reviewed: bool) -> None:
-    """Publish a closed wave: its results become public and can no longer change."""
-    _change_status(slug, "publish", confirmed=confirm_reviewed)
+@click.option(
+    "--note",
+    help="Public change note of a corrected version (required from version 2 on).",
+)
+def wave_publish_command(slug: str, confirm_reviewed: bool, note: str | None) -> None:
+    """Publish a closed wave: its results are frozen into a new public version."""
+    _change_status(slug, "publish", confirmed=confirm_reviewed, note=note)
+
+
+@wave_group.command("revise")
+@click.argument("slug")
+@click.option("--reason", required=True, help="Why it is corrected (audit log only).")
+def wave_revise_command(slug: str, reason: str) -> None:
+    """Take a published wave back to closed for a correction; its version stays public."""
+    _change_status(slug, "revise", reason=reason)
+
+
+@wave_group.command("snapshot")
+@click.argument("slug")
+def wave_snapshot_command(slug: str) -> None:
+    """Build (again) the files of a wave's newest version after a failed or interrupted build."""
+    with _database() as session:
+        wave = _wave(session, slug)
+        try:
+            publication = publications.pending_publication(session, wave=wave)
+        except waves.WaveSetupError as exc:
+            raise click.ClickException(str(exc)) from None
+        publication_id, version = int(publication.id or 0), publication.version
+    _build(slug, publication_id, version)
 
 
 @wave_group.command("tick")

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from survey.core import periods, queries
+from survey.core import periods, publications, queries
 from survey.core import waves as wave_service
 from survey.core.builtin import DEFAULT_SCHEME_SLUG, PERMENPANRB_2017
 from survey.core.models import VERIFICATION_MODES, CategoryScheme, Questionnaire, Wave
@@ -32,6 +32,7 @@ from survey.core.questionnaires import (
     stored_elements,
 )
 from survey.core.scores import perception_scores
+from survey.web import snapshots
 from survey.web.dashboard import status_label
 from survey.web.database import get_session
 from survey.web.extensions import csrf
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 bp = Blueprint("waves", __name__)
 
-NOTICES = ("dibuat", "diubah", "tanpa-perubahan", "open", "close", "publish")
+NOTICES = ("dibuat", "diubah", "tanpa-perubahan", "open", "close", "publish", "revise")
 
 
 def _actor() -> str | None:
@@ -335,6 +336,8 @@ def _render_detail(
             notice=notice if notice in NOTICES else None,
             typical_sd=wave_service.TYPICAL_SD,
             verification=verification_label(wave.verification),
+            publication=publications.latest(session, wave=wave),
+            public_version=publications.latest_ready(session, wave=wave),
         ),
         status,
     )
@@ -364,10 +367,16 @@ def status(wave_slug: str) -> ResponseReturnValue:
             action=change.action,
             actor=_actor(),
             confirmed=change.confirmed,
+            note=change.note,
+            reason=change.reason,
         )
     except wave_service.WaveSetupError as exc:
         get_session().expire_all()
         return _render_detail(_wave_or_404(wave_slug), field_errors(exc.problems), 400)
+    if change.action == "publish":
+        building = publications.latest(get_session(), wave=wave)
+        if building is not None:
+            snapshots.start_build(snapshots.app_of(), int(building.id or 0))
     return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=change.action), code=303)
 
 

@@ -400,19 +400,27 @@ class StatusChange:
 
     action: str
     confirmed: bool
+    note: str | None = None  # the public change note of a corrected version
+    reason: str | None = None  # why a published wave is being corrected (audit only)
 
 
 class WaveStatusForm(WorkspaceForm):
-    """The open, close and publish buttons of a wave's page (publish with its tick)."""
+    """The open, close, publish and revise buttons of a wave's page (publish with its tick)."""
 
     # The service knows the actions and their order; an unknown one is its coded problem.
     action = StringField(filters=[cut(32)])
     confirm_reviewed = BooleanField()
+    # Cut above the service's limit, so that a too long text is its coded problem.
+    note = StringField(filters=[cut(2001)])
+    reason = StringField(filters=[cut(2001)])
 
     def as_change(self) -> StatusChange:
         """Return the requested move."""
         return StatusChange(
-            action=self.action.data or "", confirmed=bool(self.confirm_reviewed.data)
+            action=self.action.data or "",
+            confirmed=bool(self.confirm_reviewed.data),
+            note=self.note.data or None,
+            reason=self.reason.data or None,
         )
 
 
