@@ -329,17 +329,47 @@ def create_wave(
     return set_wave_status(session, slug=wave.slug, status=status)
 
 
-def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
-    """Move a wave to ``status`` through the life cycle's steps (publishing confirmed)."""
+# The application of the running test (the ``app`` fixture sets it): publishing builds the
+# new version's files with it, inline, as ``ikm wave publish`` does.
+CURRENT_APP: list[Flask] = []
+
+
+def set_wave_status(session: Session, *, slug: str, status: str, note: str | None = None) -> Wave:
+    """Move a wave to ``status`` through the life cycle's steps (publishing confirmed).
+
+    Publishing also builds the new version's snapshot inline, so its pages are served.
+    """
     wave = waves.find_wave(session, slug=slug)
     path = _status_path(wave.status, status)
     if path is None:
         raise ValueError(f"wave {slug!r} is {wave.status}; it cannot become {status}")
     for step in path:
         wave = waves.change_status(
-            session, wave=wave, action=waves.action_for(step), actor=None, confirmed=True
+            session,
+            wave=wave,
+            action=waves.action_for(step),
+            actor=None,
+            confirmed=True,
+            note=note,
         )
+        if step == "published":
+            build_latest(session, wave=wave)
     return wave
+
+
+def build_latest(session: Session, *, wave: Wave) -> None:
+    """Build the first phase of the wave's newest publication inline with the test's app.
+
+    The reports (the second phase) are made when first asked for, as before the job reaches
+    them, with the same bytes (tests that need the whole job call it themselves).
+    """
+    from survey.core import publications
+    from survey.web import snapshots
+
+    publication = publications.latest(session, wave=wave)
+    assert publication is not None and CURRENT_APP, "publishing needs the app fixture"
+    snapshots.build_now(CURRENT_APP[-1], int(publication.id or 0), later=False)
+    session.expire_all()
 
 
 def _status_path(start: str, goal: str) -> list[str] | None:

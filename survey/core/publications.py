@@ -270,6 +270,7 @@ def build(
     publication_id: int,
     plan: Planner,
     progress: Progress | None = None,
+    later: bool = True,
 ) -> Publication:
     """Render and store every missing file of a publication, then serve it (see the module).
 
@@ -303,6 +304,8 @@ def build(
             session.commit()
             if progress is not None:
                 progress(publication)
+        if not later:  # the second phase's files are made when first asked for (make_file)
+            return publication
         _run(session, publication, second, stored, progress)
         publication.completed_at = utcnow()
         session.add(publication)
@@ -336,7 +339,13 @@ def _run(
         pending += 1
         if step.large or pending >= BATCH:
             session.add(publication)
-            session.commit()
+            try:
+                session.commit()
+            except sa.exc.IntegrityError:  # a reader had it made meanwhile (make_file)
+                session.rollback()
+                publication.done = len(file_names(session, publication=publication))
+                session.add(publication)
+                session.commit()
             pending = 0
             if progress is not None:
                 progress(publication)
@@ -344,6 +353,33 @@ def _run(
     session.commit()
     if progress is not None and pending:
         progress(publication)
+
+
+def make_file(
+    session: Session, *, publication: Publication, name: str, plan: Planner
+) -> StoredFile | None:
+    """Make and store one planned file of a served version now (asked for before its turn).
+
+    The file comes from the same frozen input as the job's (the scored wave stored in the
+    first phase), so it has the bytes the job would have stored. None: no such file planned.
+    """
+    wave = session.get(Wave, publication.wave_id)
+    assert wave is not None
+    step = next((s for s in plan(session, wave, publication) if s.name == name), None)
+    if step is None:
+        return None
+    artifact = step.make()
+    try:
+        _store(session, publication, name, artifact)
+        session.execute(
+            sa.update(Publication)
+            .where(col(Publication.id) == publication.id)
+            .values(done=Publication.done + 1)
+        )
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()  # another worker stored it meanwhile: the same bytes
+    return file(session, publication=publication, name=name)
 
 
 def pending_publication(session: Session, *, wave: Wave) -> Publication:

@@ -4,9 +4,9 @@ Nothing of a wave is public before its first publication is ready: the pages ser
 that publishing stored (:mod:`survey.web.snapshots`, :mod:`survey.core.publications`), so they
 never change after publication; every page answers 404 for a wave without one (503 "being
 prepared" while the first one builds). ``/hasil`` lists the published waves,
-``/hasil/<wave>`` shows the ranking table (the same figures as ``ikm score --format json``), a plain-language summary and the
-charts inline as SVG, and ``/hasil/<wave>/<opd>`` shows one OPD's score and elements (no
-comments and no respondent breakdown on the public page).
+``/hasil/<wave>`` shows the ranking table (the same figures as ``ikm score --format json``),
+a plain-language summary and the charts inline as SVG, and ``/hasil/<wave>/<opd>`` shows one
+OPD's score and elements (no comments and no respondent breakdown on the public page).
 
 The figures come from the one scored-wave object, :class:`reports.model.ScoredWave`, built by
 :func:`survey.core.scores.score_wave` as for ``ikm score`` and the PDFs; the charts are the

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import pickle
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,13 +70,27 @@ def _frozen(wave: Wave) -> Wave:
     return Wave(**wave.model_dump())
 
 
-def _scored(session: Session, wave: Wave, taken: datetime, verified: bool) -> ScoredWave:
-    """The wave scored once for the publication, its "data taken" time the publication's."""
+def _scored(
+    session: Session, wave: Wave, publication: Publication, verified: bool
+) -> tuple[ScoredWave, Step | None]:
+    """The wave scored once for the publication, its "data taken" time the publication's.
+
+    The scored wave is stored with the version ("data:scored", pickled: written and read only
+    by this code), so a file made later (a report asked for before the job reached it, or a
+    resumed build) rests on the same frozen figures and names. Returns the step that stores
+    it when it is not stored yet.
+    """
     from survey.core.scores import score_wave
     from survey.web.results import SEED
 
+    name = "data:scored" + (":verified" if verified else "")
+    stored = publications.file(session, publication=publication, name=name)
+    if stored is not None:
+        return pickle.loads(stored.data), None
     scored = score_wave(session, wave=wave, seed=SEED, verified_only=verified)
-    return dataclasses.replace(scored, data_taken_at=taken)
+    scored = dataclasses.replace(scored, data_taken_at=publication.data_taken_at)
+    data = pickle.dumps(scored, protocol=pickle.HIGHEST_PROTOCOL)
+    return scored, Step(name, lambda: Artifact("application/octet-stream", data))
 
 
 def _page(app: Flask, path: str, lang: Lang, verified: bool, render: Callable[[], str]) -> Artifact:
@@ -98,7 +113,6 @@ def plan(app: Flask) -> publications.Planner:
         from survey.web.results import VerifiedSwitch, opd_page_html, wave_page_html
 
         wave = _frozen(live)
-        taken = publication.data_taken_at
         earlier = [
             VersionInfo(p.version, p.created_at, p.note)
             for p in publications.versions(session, wave=live)
@@ -106,17 +120,16 @@ def plan(app: Flask) -> publications.Planner:
         ]
         info = VersionInfo(publication.version, publication.created_at, publication.note)
         opds = [Opd(**opd.model_dump()) for opd, _link in queries.wave_opds(session, wave=live)]
-        scored = _scored(session, live, taken, verified=False)
+        scored, store = _scored(session, live, publication, verified=False)
+        data_steps = [store] if store is not None else []
         variants: list[tuple[bool, ScoredWave, VerifiedSwitch | None]] = [(False, scored, None)]
         if live.verification == "optional":
             share = verified_share(session, wave=live)
+            verified, store = _scored(session, live, publication, verified=True)
+            data_steps += [store] if store is not None else []
             variants = [
-                (on, _scored(session, live, taken, verified=True) if on else scored, None)
+                (on, verified if on else scored, VerifiedSwitch(on, share.counted, share.verified))
                 for on in (False, True)
-            ]
-            variants = [
-                (on, ranking, VerifiedSwitch(on=on, counted=share.counted, verified=share.verified))
-                for on, ranking, _none in variants
             ]
         design = wave_design(session, wave=live)
 
@@ -147,7 +160,7 @@ def plan(app: Flask) -> publications.Planner:
         def ranking_pdf(lang: Lang) -> Artifact:
             return Artifact(PDF, render_ranking_pdf(scored, lang=lang, design=design))
 
-        steps: list[Step] = []
+        steps: list[Step] = list(data_steps)
         for lang in LANGS:
             for on, ranking, switch in variants:
                 suffix = ":verified" if on else ""
@@ -167,13 +180,14 @@ def plan(app: Flask) -> publications.Planner:
                             partial(_page, app, path, lang, on, make),
                         )
                     )
-            if scored.score is not None:
-                steps.append(Step(f"pdf:{lang}:ranking", partial(ranking_pdf, lang), large=True))
         zone = str(app.config.get("TIMEZONE", "Asia/Jakarta"))
 
         def open_data() -> Artifact:
             return Artifact(
-                ZIP, exports.open_data_zip(session, wave=live, timezone=zone, taken_at=taken)
+                ZIP,
+                exports.open_data_zip(
+                    session, wave=live, timezone=zone, taken_at=publication.data_taken_at
+                ),
             )
 
         def opd_pdf(slug: str, public: bool, lang: Lang) -> Artifact:
@@ -182,6 +196,9 @@ def plan(app: Flask) -> publications.Planner:
 
         steps.append(Step("zip:open-data", open_data, large=True))
         if scored.score is not None:
+            for lang in LANGS:
+                pdf = partial(ranking_pdf, lang)
+                steps.append(Step(f"pdf:{lang}:ranking", pdf, later=True, large=True))
             for opd in opds:
                 if scored.unit(opd.slug) is None:
                     continue
@@ -207,11 +224,15 @@ def build_now(
     app: Flask,
     publication_id: int,
     progress: publications.Progress | None = None,
+    later: bool = True,
 ) -> Publication:
-    """Build a publication in this thread (its own session); errors are raised after recording."""
+    """Build a publication in this thread (its own session); errors are raised after recording.
+
+    ``later=False`` stops after the first phase (the reports are then made when asked for).
+    """
     with app.app_context(), session_scope(app) as session:
         return publications.build(
-            session, publication_id=publication_id, plan=plan(app), progress=progress
+            session, publication_id=publication_id, plan=plan(app), progress=progress, later=later
         )
 
 
@@ -349,9 +370,9 @@ def serve_file(
     if publication is None:
         abort(404)
     stored = publications.file(session, publication=publication, name=name)
+    if stored is None and publication.completed_at is None:
+        stored = _make_now(session, publication, name)
     if stored is None:
-        if publication.completed_at is None and _planned(publication, name):
-            return _file_preparing(publication)
         abort(404)
     default = LATEST_CACHE if number is None else VERSION_CACHE
     response = send(
@@ -362,24 +383,21 @@ def serve_file(
     return response
 
 
-def _planned(publication: Publication, name: str) -> bool:
-    """Whether a missing file is one the build's second phase will still store (OPD reports)."""
-    return name.startswith("pdf:") and ":opd" in name and publication.done < publication.total
+_MAKING = threading.Lock()  # one file made on request at a time per process
 
 
-def _file_preparing(publication: Publication) -> Response:
-    """503 for an OPD report not built yet: the version is served, its reports are coming."""
-    from flask_babel import gettext as _
-
-    text = _(
-        "Laporan ini sedang disiapkan (%(done)s dari %(total)s berkas); coba lagi sebentar lagi.",
-        done=publication.done,
-        total=publication.total,
-    )
-    response = Response(text, status=503, content_type="text/plain; charset=utf-8")
-    response.headers["Retry-After"] = str(RETRY_SECONDS)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _make_now(
+    session: Session, publication: Publication, name: str
+) -> publications.StoredFile | None:
+    """Make a second-phase file asked for before the job reached it, from the frozen input."""
+    if not name.startswith("pdf:"):
+        return None
+    app = app_of()
+    with _MAKING:
+        found = publications.file(session, publication=publication, name=name)
+        if found is not None:
+            return found
+        return publications.make_file(session, publication=publication, name=name, plan=plan(app))
 
 
 def version_links(wave: Wave, number: int) -> dict[str, str]:
