@@ -25,7 +25,7 @@ from survey.web.i18n import to_local
 HIGH = [[4] * 9, [3] * 9, [4] * 8 + [3]]
 LOW = [[2] * 9, [1] * 9, [2] * 8 + [3]]
 LATEST = ("/hasil/uji-2026", "/hasil/uji-2026/bpbd", "/hasil/uji-2026/data-terbuka.zip")
-PDFS = ("/r/uji-2026/ranking.pdf", "/r/uji-2026/opd/bpbd.pdf", "/r/uji-2026/ranking.pdf?lang=en")
+PDFS = ("/r/uji-2026/ranking.pdf", "/r/uji-2026/opd/bpbd.pdf")
 
 
 def fill(session: Session, wave: Wave) -> None:
