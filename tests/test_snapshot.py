@@ -106,13 +106,13 @@ def test_etag_304_and_cache_headers(client, published) -> None:
 
 def test_data_taken_is_the_publications(client, session: Session, published) -> None:
     taken = publication_of(session).data_taken_at
-    moment = to_local(taken).strftime("%H.%M")
+    moment = to_local(taken, "Asia/Jakarta").strftime("%H.%M")
     page = client.get("/hasil/uji-2026").get_data(as_text=True)
     shown = re.search(r'<p class="taken">Data diambil ([^;]*);', page)
     assert shown and shown[1].endswith(moment), shown
     archive = zipfile.ZipFile(io.BytesIO(client.get("/hasil/uji-2026/data-terbuka.zip").data))
     readme = archive.read("uji-2026/README.md").decode()
-    stamp = to_local(taken).isoformat(timespec="seconds")
+    stamp = to_local(taken, "Asia/Jakarta").isoformat(timespec="seconds")
     assert f"Data diambil / Data taken: {stamp}" in readme
 
 

@@ -333,6 +333,10 @@ def _run(
     for step in steps:
         if step.name in stored:
             continue
+        if step.large and pending:  # keep what is done before a long (or failing) render
+            session.add(publication)
+            session.commit()
+            pending = 0
         _store(session, publication, step.name, step.make())
         stored.add(step.name)
         publication.done += 1
