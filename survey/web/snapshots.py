@@ -72,21 +72,23 @@ def _frozen(wave: Wave) -> Wave:
 
 def _scored(
     session: Session, wave: Wave, publication: Publication, verified: bool
-) -> tuple[ScoredWave, Step | None]:
+) -> tuple[ScoredWave, Step]:
     """The wave scored once for the publication, its "data taken" time the publication's.
 
     The scored wave is stored with the version ("data:scored", pickled: written and read only
     by this code), so a file made later (a report asked for before the job reached it, or a
-    resumed build) rests on the same frozen figures and names. Returns the step that stores
-    it when it is not stored yet.
+    resumed build) rests on the same frozen figures and names. Returns it with the step that
+    stores it (a step already done when it was stored before).
     """
     from survey.core.scores import score_wave
     from survey.web.results import SEED
 
     name = "data:scored" + (":verified" if verified else "")
     stored = publications.file(session, publication=publication, name=name)
-    if stored is not None:
-        return pickle.loads(stored.data), None
+    if stored is not None:  # our own bytes (see above)
+        kept = stored.data
+        step = Step(name, lambda: Artifact("application/octet-stream", kept))  # stored already
+        return pickle.loads(kept), step
     scored = score_wave(session, wave=wave, seed=SEED, verified_only=verified)
     scored = dataclasses.replace(scored, data_taken_at=publication.data_taken_at)
     data = pickle.dumps(scored, protocol=pickle.HIGHEST_PROTOCOL)
@@ -121,12 +123,12 @@ def plan(app: Flask) -> publications.Planner:
         info = VersionInfo(publication.version, publication.created_at, publication.note)
         opds = [Opd(**opd.model_dump()) for opd, _link in queries.wave_opds(session, wave=live)]
         scored, store = _scored(session, live, publication, verified=False)
-        data_steps = [store] if store is not None else []
+        data_steps = [store]
         variants: list[tuple[bool, ScoredWave, VerifiedSwitch | None]] = [(False, scored, None)]
         if live.verification == "optional":
             share = verified_share(session, wave=live)
             verified, store = _scored(session, live, publication, verified=True)
-            data_steps += [store] if store is not None else []
+            data_steps.append(store)
             variants = [
                 (on, verified if on else scored, VerifiedSwitch(on, share.counted, share.verified))
                 for on in (False, True)
