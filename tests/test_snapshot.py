@@ -109,7 +109,7 @@ def test_data_taken_is_the_publications(client, session: Session, published) -> 
     moment = to_local(taken, "Asia/Jakarta").strftime("%H.%M")
     page = client.get("/hasil/uji-2026").get_data(as_text=True)
     shown = re.search(r'<p class="taken">Data diambil ([^;]*);', page)
-    assert shown and shown[1].endswith(moment), shown
+    assert shown and shown[1].endswith(f"{moment} WIB"), shown
     archive = zipfile.ZipFile(io.BytesIO(client.get("/hasil/uji-2026/data-terbuka.zip").data))
     readme = archive.read("uji-2026/README.md").decode()
     stamp = to_local(taken, "Asia/Jakarta").isoformat(timespec="seconds")
