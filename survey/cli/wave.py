@@ -147,6 +147,7 @@ def _change_status(
     confirmed: bool = False,
     note: str | None = None,
     reason: str | None = None,
+    reports: bool = True,
 ) -> None:
     """Open, close, publish or revise a wave through the wave service (audited), and say so.
 
@@ -178,18 +179,22 @@ def _change_status(
         click.echo(f"Wave {slug} is now {wave.status}")
         building = publications.latest(session, wave=wave) if action == "publish" else None
     if building is not None:
-        _build(slug, int(building.id or 0), building.version)
+        _build(slug, int(building.id or 0), building.version, reports=reports)
 
 
-def _build(slug: str, publication_id: int, version: int) -> None:
-    """Build a publication inline, printing its progress; a failure is a ClickException."""
+def _build(slug: str, publication_id: int, version: int, *, reports: bool = True) -> None:
+    """Build a publication inline, printing its progress; a failure is a ClickException.
+
+    Without ``reports`` only the first phase is built (pages, ZIP); each report is then made
+    when it is first asked for.
+    """
     from survey.web import snapshots
 
     def progress(publication: Any) -> None:
         click.echo(f"Version {version}: {publication.done} of {publication.total} files")
 
     try:
-        snapshots.build_now(current_app, publication_id, progress=progress)
+        snapshots.build_now(current_app, publication_id, progress=progress, later=reports)
     except Exception as exc:
         raise click.ClickException(
             f"building version {version} of wave {slug} failed ({type(exc).__name__}: {exc}); "
@@ -223,9 +228,16 @@ def wave_close_command(slug: str) -> None:
     "--note",
     help="Public change note of a corrected version (required from version 2 on).",
 )
-def wave_publish_command(slug: str, confirm_reviewed: bool, note: str | None) -> None:
+@click.option(
+    "--reports/--no-reports",
+    default=True,
+    help="Also build every OPD's reports now (default); without, each is made when first asked.",
+)
+def wave_publish_command(
+    slug: str, confirm_reviewed: bool, note: str | None, reports: bool
+) -> None:
     """Publish a closed wave: its results are frozen into a new public version."""
-    _change_status(slug, "publish", confirmed=confirm_reviewed, note=note)
+    _change_status(slug, "publish", confirmed=confirm_reviewed, note=note, reports=reports)
 
 
 @wave_group.command("revise")
