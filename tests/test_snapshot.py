@@ -102,6 +102,11 @@ def test_etag_304_and_cache_headers(client, published) -> None:
     assert version.status_code == 200
     assert version.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert version.get_data() == client.get("/r/uji-2026/ranking.pdf").get_data()
+    cached = client.get(
+        "/r/uji-2026/versi/1/ranking.pdf", headers={"If-None-Match": version.headers["ETag"]}
+    )
+    assert cached.status_code == 304 and cached.get_data() == b""
+    assert cached.headers["ETag"] == version.headers["ETag"]
 
 
 def test_data_taken_is_the_publications(client, session: Session, published) -> None:

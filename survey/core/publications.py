@@ -211,6 +211,14 @@ def file(session: Session, *, publication: Publication, name: str) -> StoredFile
     return StoredFile(name=name, content_type=content_type, data=bytes(data), etag=etag)
 
 
+def file_etag(session: Session, *, publication: Publication, name: str) -> str | None:
+    """The ETag of a stored file without reading its bytes (None: not stored)."""
+    query = select(PublicationFile.etag).where(
+        PublicationFile.publication_id == publication.id, PublicationFile.name == name
+    )
+    return session.exec(query).first()
+
+
 def file_names(session: Session, *, publication: Publication) -> set[str]:
     """The names of the files stored for a publication so far."""
     query = select(PublicationFile.name).where(PublicationFile.publication_id == publication.id)

@@ -371,12 +371,15 @@ def serve_file(
         return preparing(session, wave=wave)
     if publication is None:
         abort(404)
+    default = LATEST_CACHE if number is None else VERSION_CACHE
+    known = publications.file_etag(session, publication=publication, name=name)
+    if known is not None and request.if_none_match.contains(known):
+        return send(b"", content_type="", etag=known, cache=cache or default)  # 304, no read
     stored = publications.file(session, publication=publication, name=name)
     if stored is None and publication.completed_at is None:
         stored = _make_now(session, publication, name)
     if stored is None:
         abort(404)
-    default = LATEST_CACHE if number is None else VERSION_CACHE
     response = send(
         stored.data, content_type=stored.content_type, etag=stored.etag, cache=cache or default
     )
