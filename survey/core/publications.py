@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,15 +118,22 @@ def next_version(session: Session, *, wave: Wave) -> int:
 
 
 def begin(
-    session: Session, *, wave: Wave, actor: str | None, note: str | None, reason: str | None = None
+    session: Session,
+    *,
+    wave: Wave,
+    actor: str | None,
+    note: str | None,
+    reason: str | None = None,
+    at: datetime | None = None,
 ) -> Publication:
     """Add the wave's next publication, ``building`` (no commit: the caller's transaction).
 
     From version 2 on, a public change note is required (a correction must say what changed).
+    ``at`` is the moment of publishing (its "data taken" time); now by default.
     """
     version = next_version(session, wave=wave)
     cleaned = check_note(note, required=version > 1, version=version)
-    now = utcnow()
+    now = at or utcnow()
     publication = Publication(
         wave_id=int(wave.id or 0),
         version=version,

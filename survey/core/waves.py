@@ -645,7 +645,7 @@ def change_status(
         detail["published_at"] = wave.published_at.isoformat()
         detail["confirmed_review"] = True
         try:
-            publication = publications.begin(session, wave=wave, actor=actor, note=note)
+            publication = publications.begin(session, wave=wave, actor=actor, note=note, at=now)
         except WaveSetupError:
             session.rollback()
             raise
