@@ -231,3 +231,21 @@ def test_web_publish_builds_every_file(client, session: Session, users, open_wav
     assert "Versi 1 publik." in detail
     entries = session.exec(select(AuditLog).where(AuditLog.action == "wave.publish")).all()
     assert [(e.actor, e.detail["version"]) for e in entries] == [("eva", 1)]
+
+
+def test_cli_publish_without_reports(runner, client, session: Session, open_wave) -> None:
+    fill(session, open_wave)
+    set_wave_status(session, slug="uji-2026", status="closed")
+    result = runner.invoke(
+        args=["wave", "publish", "uji-2026", "--confirm-reviewed", "--no-reports"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Wave uji-2026 is now published"
+    assert lines[-1] == "Wave uji-2026: version 1 is public"
+    publication = publication_of(session)
+    assert lines[-2] == f"Version 1: {publication.done} of {publication.total} files"
+    assert publication.ready_at is not None and publication.completed_at is None
+    names = {f.name for f in session.exec(select(PublicationFile)).all()}
+    assert not any(name.startswith("pdf:") for name in names)
+    assert client.get("/hasil/uji-2026").status_code == 200
