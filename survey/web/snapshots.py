@@ -32,7 +32,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, abort, current_app, render_template, request, url_for
+from flask import Flask, Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
@@ -403,20 +403,6 @@ def _make_now(
         if found is not None:
             return found
         return publications.make_file(session, publication=publication, name=name, plan=plan(app))
-
-
-def version_links(wave: Wave, number: int) -> dict[str, str]:
-    """The addresses of one version's downloads (a superseded page lists them)."""
-    return {
-        "page": url_for("results.wave_version", wave_slug=wave.slug, number=number),
-        "ranking": url_for("reports.ranking_pdf_version", wave_slug=wave.slug, number=number),
-        "zip": url_for("dataio.open_data_version", wave_slug=wave.slug, number=number),
-    }
-
-
-def workspace_status(session: Session, *, wave: Wave) -> Publication | None:
-    """The newest publication of a wave, for its workspace page (progress, failure)."""
-    return publications.latest(session, wave=wave)
 
 
 def app_of() -> Flask:
