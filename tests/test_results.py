@@ -231,10 +231,12 @@ def test_english_page(client, runner, published) -> None:
     assert "Each element" in opd and num(bpbd["ikm_converted"], 2, "en") in opd
 
 
-def test_simulated_wave_says_so(client, session: Session, published) -> None:
-    published.simulated = True
-    session.add(published)
+def test_simulated_wave_says_so(client, session: Session, open_wave) -> None:
+    add_responses(session, open_wave, "bpbd", HIGH * 2)
+    open_wave.simulated = True  # set before publishing: the published pages are frozen
+    session.add(open_wave)
     session.commit()
+    set_wave_status(session, slug="uji-2026", status="published")
     for path in ("/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
         assert "Data simulasi (demo)" in client.get(path).get_data(as_text=True)
     assert "data simulasi" in client.get("/hasil").get_data(as_text=True)
@@ -271,8 +273,8 @@ def test_opd_page(client, runner, published) -> None:
     assert "Laki-laki" not in page
 
 
-def test_scored_once_charts_drawn_once_per_language(client, published, monkeypatch) -> None:
-    """The cache keeps the one scored wave (any language) and its charts per language."""
+def test_served_pages_score_and_draw_nothing(client, published, monkeypatch) -> None:
+    """Publishing scored the wave and drew its charts once; serving its pages does neither."""
     from reports import ranking
 
     scored, drawn = [], []
@@ -292,11 +294,11 @@ def test_scored_once_charts_drawn_once_per_language(client, published, monkeypat
     monkeypatch.setattr(ranking, "ranking_charts", counting_charts)
     for path in ("/hasil/uji-2026", "/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
         assert client.get(path).status_code == 200
-    assert (len(scored), drawn) == (1, ["id"])
-    assert client.get("/r/uji-2026/ranking.pdf").status_code == 200
-    assert len(scored) == 1  # the PDF reads the same cached scored wave
     assert client.get("/hasil/uji-2026?lang=en").status_code == 200
-    assert len(scored) == 1 and drawn[-1] == "en"
+    assert (scored, drawn) == ([], [])
+    # The report made on first request rests on the scored wave frozen at publication.
+    assert client.get("/r/uji-2026/ranking.pdf").status_code == 200
+    assert scored == []
 
 
 def test_flags_are_frozen_after_publication(client, session: Session, published) -> None:

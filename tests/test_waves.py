@@ -696,7 +696,8 @@ def test_detail_of_a_published_wave_links_the_public_results(client, session, dr
     login(client)
     page = client.get("/kerja/gelombang/uji-2026").get_data(as_text=True)
     assert 'href="/hasil/uji-2026"' in page
-    assert 'name="action"' not in page
+    # The one action left is a correction (errata); no open, close or publish.
+    assert re.findall(r'name="action" value="(\w+)"', page) == ["revise"]
 
 
 # --- Perception results --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``ikm wave``: create, edit, open, close, publish and list survey waves."""
+"""``ikm wave``: create, edit, open, close, publish, revise and list survey waves."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from survey.cli.common import command_session as _database
 from survey.cli.common import find_wave as _wave
-from survey.core import checklist, periods, queries, waves
+from survey.core import checklist, periods, publications, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import VERIFICATION_MODES
 
@@ -141,8 +141,14 @@ def wave_edit_command(
         click.echo(f"Wave {slug} changed" if changed else f"Wave {slug}: nothing to change")
 
 
-def _change_status(slug: str, action: str) -> None:
-    """Open or close a wave through the wave service (audited), and say so."""
+def _change_status(
+    slug: str,
+    action: str,
+    *,
+    note: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Open, close or revise a wave through the wave service (audited), and say so."""
     status, _audit_action = waves.STATUS_ACTIONS[action]
     with _database() as session:
         wave = _wave(session, slug)
@@ -152,10 +158,33 @@ def _change_status(slug: str, action: str) -> None:
         try:
             if action == "open":
                 periods.check_can_open(wave, timezone=str(current_app.config["TIMEZONE"]))
-            wave = waves.change_status(session, wave=wave, action=action, actor=None)
+            wave = waves.change_status(
+                session, wave=wave, action=action, actor=None, note=note, reason=reason
+            )
         except waves.WaveSetupError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Wave {slug} is now {wave.status}")
+
+
+def _build(slug: str, publication_id: int, version: int, *, reports: bool = True) -> None:
+    """Build a publication inline, printing its progress; a failure is a ClickException.
+
+    Without ``reports`` only the first phase is built (pages, ZIP); each report is then made
+    when it is first asked for.
+    """
+    from survey.web import snapshots
+
+    def progress(publication: Any) -> None:
+        click.echo(f"Version {version}: {publication.done} of {publication.total} files")
+
+    try:
+        snapshots.build_now(current_app, publication_id, progress=progress, later=reports)
+    except Exception as exc:
+        raise click.ClickException(
+            f"building version {version} of wave {slug} failed ({type(exc).__name__}: {exc}); "
+            f"it is not public. Fix the cause and run: ikm wave snapshot {slug}"
+        ) from None
+    click.echo(f"Wave {slug}: version {version} is public")
 
 
 @wave_group.command("open")
@@ -210,11 +239,27 @@ def _acknowledged(codes: tuple[str, ...], confirm_reviewed: bool) -> tuple[set[s
     is_flag=True,
     help="The same as --acknowledge flagged: the flagged responses were reviewed.",
 )
-def wave_publish_command(slug: str, acknowledge: tuple[str, ...], confirm_reviewed: bool) -> None:
-    """Publish a closed wave after its checklist: its results become public, for good.
+@click.option(
+    "--note",
+    help="Public change note of a corrected version (required from version 2 on).",
+)
+@click.option(
+    "--reports/--no-reports",
+    default=True,
+    help="Also build every OPD's reports now (default); without, each is made when first asked.",
+)
+def wave_publish_command(
+    slug: str,
+    acknowledge: tuple[str, ...],
+    confirm_reviewed: bool,
+    note: str | None,
+    reports: bool,
+) -> None:
+    """Publish a closed wave after its checklist: its results are frozen into a new version.
 
     Prints the checklist first. A blocking item refuses; every other item must be
-    acknowledged with --acknowledge CODE (exit status 2 otherwise, nothing changed).
+    acknowledged with --acknowledge CODE (exit status 2 otherwise, nothing changed). The new
+    version's files are built here, with a progress line per batch.
     """
     acknowledged, everything = _acknowledged(acknowledge, confirm_reviewed)
     timezone = str(current_app.config["TIMEZONE"])
@@ -251,6 +296,7 @@ def wave_publish_command(slug: str, acknowledge: tuple[str, ...], confirm_review
                 actor=None,
                 acknowledged=acknowledged,
                 timezone=timezone,
+                note=note,
             )
         except waves.WaveSetupError as exc:
             click.echo(f"Error: {exc}", err=True)
@@ -261,6 +307,31 @@ def wave_publish_command(slug: str, acknowledge: tuple[str, ...], confirm_review
                 )
             raise click.exceptions.Exit(2) from None
         click.echo(f"Wave {slug} is now {wave.status}")
+        building = publications.latest(session, wave=wave)
+    if building is not None:
+        _build(slug, int(building.id or 0), building.version, reports=reports)
+
+
+@wave_group.command("revise")
+@click.argument("slug")
+@click.option("--reason", required=True, help="Why it is corrected (audit log only).")
+def wave_revise_command(slug: str, reason: str) -> None:
+    """Take a published wave back to closed for a correction; its version stays public."""
+    _change_status(slug, "revise", reason=reason)
+
+
+@wave_group.command("snapshot")
+@click.argument("slug")
+def wave_snapshot_command(slug: str) -> None:
+    """Build (again) the files of a wave's newest version after a failed or interrupted build."""
+    with _database() as session:
+        wave = _wave(session, slug)
+        try:
+            publication = publications.pending_publication(session, wave=wave)
+        except waves.WaveSetupError as exc:
+            raise click.ClickException(str(exc)) from None
+        publication_id, version = int(publication.id or 0), publication.version
+    _build(slug, publication_id, version)
 
 
 @wave_group.command("tick")

@@ -507,8 +507,18 @@ def _scale_points(session: Session, wave: Wave) -> int:
     return int(questionnaire.scale_points) if questionnaire is not None else 4
 
 
-def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta") -> bytes:
-    """Return the open-data ZIP of a published wave; the same data give the same bytes."""
+def open_data_zip(
+    session: Session,
+    *,
+    wave: Wave,
+    timezone: str = "Asia/Jakarta",
+    taken_at: datetime | None = None,
+) -> bytes:
+    """Return the open-data ZIP of a published wave; the same data give the same bytes.
+
+    ``taken_at`` is the "data taken" time it states (a publication's); the first publication
+    time by default.
+    """
     from survey.core.scores import ScoreError, score_wave, to_csv, to_json
 
     if wave.status != "published":
@@ -527,7 +537,7 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
         scores_csv, scores_json, fingerprint, score_header = "opd\n", "[]\n", None, ["opd"]
     # Score text is numbers and names; OPD names could still start like a formula.
     scores_csv = _csv_text(score_header, list(csv.reader(io.StringIO(scores_csv)))[1:])
-    published = wave.published_at or wave.created_at
+    published = taken_at or wave.published_at or wave.created_at
     if published.tzinfo is None:
         published = published.replace(tzinfo=UTC)
     local = published.astimezone(zone)

@@ -556,13 +556,16 @@ def thank_you(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
 
 
 def _latest_published_wave(opd: Opd) -> Wave | None:
-    """Return the most recently published wave covering the OPD, None if there is none."""
+    """Return the most recently published wave covering the OPD (with a public version)."""
+    from survey.core.models import Publication
+
+    public = select(Publication.wave_id).where(col(Publication.ready_at).is_not(None))
     return (
         get_session()
         .exec(
             select(Wave)
             .join(WaveOpd, col(WaveOpd.wave_id) == col(Wave.id))
-            .where(col(WaveOpd.opd_id) == opd.id, col(Wave.status) == "published")
+            .where(col(WaveOpd.opd_id) == opd.id, col(Wave.id).in_(public))
             .order_by(col(Wave.published_at).desc().nulls_last(), col(Wave.id).desc())
             .limit(1)
         )

@@ -534,15 +534,27 @@ def export(wave_slug: str, fmt: str) -> ResponseReturnValue:
 
 @bp.get("/hasil/<wave_slug>/data-terbuka.zip")
 def open_data(wave_slug: str) -> ResponseReturnValue:
-    """The open-data package of a published wave (public); 404 for any other wave."""
+    """The open-data package of a published wave as its latest version stored it (public)."""
+    from survey.web import snapshots
+
     session = get_session()
     wave = _wave_or_404(session, wave_slug)
-    if wave.status != "published":
-        abort(404)
-    data = exports.open_data_zip(
-        session, wave=wave, timezone=current_app.config.get("TIMEZONE", "Asia/Jakarta")
+    return snapshots.serve_file(
+        session, wave=wave, name="zip:open-data", filename=f"data-terbuka-{wave.slug}.zip"
     )
-    response = make_response(data)
-    response.headers["Content-Type"] = "application/zip"
-    response.headers["Content-Disposition"] = f'attachment; filename="data-terbuka-{wave.slug}.zip"'
-    return response
+
+
+@bp.get("/hasil/<wave_slug>/versi/<int:number>/data-terbuka.zip")
+def open_data_version(wave_slug: str, number: int) -> ResponseReturnValue:
+    """The open-data package of one version of a published wave."""
+    from survey.web import snapshots
+
+    session = get_session()
+    wave = _wave_or_404(session, wave_slug)
+    return snapshots.serve_file(
+        session,
+        wave=wave,
+        name="zip:open-data",
+        number=number,
+        filename=f"data-terbuka-{wave.slug}-v{number}.zip",
+    )

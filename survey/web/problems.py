@@ -263,6 +263,32 @@ def problem_text(item: Problem) -> str:
         "wave-action-refused": lambda: _(
             "Tindakan ini tidak berlaku untuk gelombang dengan status saat ini."
         ),
+        "publication-note-required": lambda: _(
+            "Versi %(version)s mengoreksi versi yang sudah terbit: tuliskan catatan perubahan "
+            "untuk publik.",
+            version=v.get("version"),
+        ),
+        "publication-note-too-long": lambda: _(
+            "Catatan perubahan terdiri atas %(length)s karakter (paling banyak %(limit)s).",
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "revision-reason-required": lambda: _(
+            "Tuliskan alasan koreksi gelombang yang sudah terbit."
+        ),
+        "revision-reason-too-long": lambda: _(
+            "Alasan koreksi terdiri atas %(length)s karakter (paling banyak %(limit)s).",
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "publication-none": lambda: _(
+            "Gelombang %(wave)s belum memiliki publikasi untuk disiapkan.", wave=v.get("wave")
+        ),
+        "publication-ready": lambda: _(
+            "Versi %(version)s gelombang %(wave)s sudah lengkap.",
+            version=v.get("version"),
+            wave=v.get("wave"),
+        ),
         "wave-period-over": lambda: _(
             "Periode gelombang ini berakhir %(end)s. Ubah tanggal selesainya sebelum membukanya "
             "lagi.",

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from survey.core import checklist, periods, queries
+from survey.core import checklist, periods, publications, queries
 from survey.core import waves as wave_service
 from survey.core.builtin import DEFAULT_SCHEME_SLUG, PERMENPANRB_2017
 from survey.core.models import VERIFICATION_MODES, CategoryScheme, Questionnaire, Wave
@@ -33,6 +33,7 @@ from survey.core.questionnaires import (
     stored_elements,
 )
 from survey.core.scores import perception_scores
+from survey.web import snapshots
 from survey.web.dashboard import status_label
 from survey.web.database import get_session
 from survey.web.extensions import csrf
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 
 bp = Blueprint("waves", __name__)
 
-NOTICES = ("dibuat", "diubah", "tanpa-perubahan", "open", "close", "publish")
+NOTICES = ("dibuat", "diubah", "tanpa-perubahan", "open", "close", "publish", "revise")
 
 
 def _actor() -> str | None:
@@ -354,6 +355,8 @@ def _render_detail(
             notice=notice if notice in NOTICES else None,
             typical_sd=wave_service.TYPICAL_SD,
             verification=verification_label(wave.verification),
+            publication=publications.latest(session, wave=wave),
+            public_version=publications.latest_ready(session, wave=wave),
         ),
         status,
     )
@@ -388,12 +391,18 @@ def status(wave_slug: str) -> ResponseReturnValue:
             actor=_actor(),
             acknowledged=change.acknowledged,
             timezone=_timezone(),
+            note=change.note,
+            reason=change.reason,
         )
     except wave_service.WaveSetupError as exc:
         get_session().expire_all()
         return _render_detail(
             _wave_or_404(wave_slug), field_errors(exc.problems), 400, change.acknowledged
         )
+    if change.action == "publish":
+        building = publications.latest(get_session(), wave=wave)
+        if building is not None:
+            snapshots.start_build(snapshots.app_of(), int(building.id or 0))
     return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=change.action), code=303)
 
 

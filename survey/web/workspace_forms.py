@@ -403,16 +403,22 @@ class StatusChange:
 
     action: str
     acknowledged: tuple[str, ...] = ()
+    note: str | None = None  # the public change note of a corrected version
+    reason: str | None = None  # why a published wave is being corrected (audit only)
 
 
 class WaveStatusForm(WorkspaceForm):
-    """The open, close and publish buttons of a wave's page (publish with a tick per item)."""
+    """The open, close, publish and revise buttons of a wave's page (publish with a tick per
+    checklist item)."""
 
     # The service knows the actions and their order; an unknown one is its coded problem.
     action = StringField(filters=[cut(32)])
     # One checkbox per non-blocking item of the checklist, its value the item's code; a code
     # the checklist does not know is dropped (the service refuses what was not acknowledged).
     acknowledge = SelectMultipleField(choices=[], validate_choice=False)
+    # Cut above the service's limit, so that a too long text is its coded problem.
+    note = StringField(filters=[cut(2001)])
+    reason = StringField(filters=[cut(2001)])
 
     def as_change(self) -> StatusChange:
         """Return the requested move."""
@@ -420,6 +426,8 @@ class WaveStatusForm(WorkspaceForm):
         return StatusChange(
             action=self.action.data or "",
             acknowledged=tuple(c for c in checklist.ACKNOWLEDGEABLE_CODES if c in ticked),
+            note=self.note.data or None,
+            reason=self.reason.data or None,
         )
 
 
