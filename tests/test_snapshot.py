@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from auth_helpers import csrf_token, login
 from sqlmodel import Session, select
 from survey_helpers import add_responses, set_wave_status
@@ -259,3 +261,44 @@ def test_cli_publish_without_reports(runner, client, session: Session, open_wave
     names = {f.name for f in session.exec(select(PublicationFile)).all()}
     assert not any(name.startswith("pdf:") for name in names)
     assert client.get("/hasil/uji-2026").status_code == 200
+
+
+def test_a_wave_published_before_versions_gets_a_version_to_build(
+    app, client, runner, session: Session, open_wave
+) -> None:
+    """Migration 0009 gives a wave published before it a version 1, built by ``ikm wave
+    snapshot`` from its data, with its original publication time as "data taken"."""
+    from alembic import command
+
+    from survey.core.database import alembic_config, upgrade
+    from survey.web.database import get_engine
+
+    fill(session, open_wave)
+    session.close()
+    engine = get_engine(app)
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    with engine.begin() as connection:  # published as before versions existed
+        connection.execute(
+            sa.text(
+                "UPDATE wave SET status = 'published', published_at = :at WHERE slug = 'uji-2026'"
+            ),
+            {"at": datetime(2026, 6, 30, 3, 0, tzinfo=UTC)},
+        )
+    upgrade(engine)
+
+    legacy = publication_of(session)
+    assert (legacy.status, legacy.version, legacy.done, legacy.total) == ("building", 1, 0, 0)
+    assert legacy.data_taken_at == datetime(2026, 6, 30, 3, 0, tzinfo=UTC)
+    assert client.get("/hasil/uji-2026").status_code == 503  # "being prepared", not gone
+
+    result = runner.invoke(args=["wave", "snapshot", "uji-2026"])
+
+    assert result.exit_code == 0, result.output
+    assert "version 1 is public" in result.output
+    assert publication_of(session).status == "ready"
+    page = client.get("/hasil/uji-2026")
+    assert page.status_code == 200
+    assert "30 Juni 2026" in page.get_data(as_text=True)  # data taken: the publication's day
