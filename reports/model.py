@@ -36,6 +36,7 @@ __all__ = [
     "ElementInfo",
     "FrozenMap",
     "Lang",
+    "Logo",
     "OpdInfo",
     "OpdReportData",
     "Poster",
@@ -124,6 +125,8 @@ class ElementInfo:
         Element name (for U1 of the regulation, see :mod:`scoring.regulation`).
     labels_id, labels_en : tuple of str
         Answer labels for the values 1 .. scale points, worst first.
+    not_applicable_id, not_applicable_en : str
+        The element's "not applicable" answer, if it offers one (else empty).
     """
 
     code: str
@@ -131,6 +134,10 @@ class ElementInfo:
     name_en: str
     labels_id: tuple[str, ...] = ()
     labels_en: tuple[str, ...] = ()
+    # The answer "does not apply to me" (U9: never complained), stored but never scored; ""
+    # when the element does not offer it.
+    not_applicable_id: str = ""
+    not_applicable_en: str = ""
 
     def __post_init__(self) -> None:
         """Store the labels as tuples (lists from JSON columns are welcome)."""
@@ -164,6 +171,9 @@ class OpdInfo:
         Service users in the period (N of Krejcie & Morgan), if known.
     flagged : int
         Responses of this OPD flagged and excluded from the scores.
+    not_applicable : tuple of (str, int)
+        Per element code, the counted respondents who chose its "not applicable" answer
+        (only elements with some); they are not among the element's answers (n).
     """
 
     slug: str
@@ -172,10 +182,38 @@ class OpdInfo:
     target_n: int | None = None
     population: int | None = None
     flagged: int = 0
+    not_applicable: tuple[tuple[str, int], ...] = ()
 
     def label(self) -> str:
         """Return the short name, or the name when there is none."""
         return self.short_name or self.name
+
+
+@dataclass(frozen=True)
+class Logo:
+    """The evaluator's logo for the report covers: PNG or JPEG bytes, already checked.
+
+    Attributes
+    ----------
+    media_type : str
+        ``"image/png"`` or ``"image/jpeg"``.
+    data : bytes
+        The image file.
+    """
+
+    media_type: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        """Accept only the two types the covers print."""
+        if self.media_type not in ("image/png", "image/jpeg"):
+            raise ValueError(f"a logo is PNG or JPEG, not {self.media_type!r}")
+
+    def data_url(self) -> str:
+        """Return the image as a ``data:`` URL (the only kind of URL a report may load)."""
+        import base64
+
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
 # The per-OPD fields of ``UnitScore.as_dict`` other than the unit and its elements; an OPD
@@ -258,6 +296,8 @@ class ScoredWave:
     verified_only : bool
         Only answers that carried a valid visit code were scored (``counted`` is how many);
         a page that shows these figures must say so.
+    logo : Logo or None
+        The evaluator's logo, printed on the covers beside ``evaluator``.
     """
 
     title: str
@@ -280,6 +320,7 @@ class ScoredWave:
     wave_slug: str = ""
     timezone: str = "Asia/Jakarta"
     verified_only: bool = False
+    logo: Logo | None = None
     # Robustness counts by K, computed on first use: the scored wave is cached by the web
     # and shared by the wave page and the PDF, so each is computed once per process.
     _robustness: dict[int, WaveRobustness] = field(

@@ -26,6 +26,7 @@ from . import charts
 from .changes import CHANGE_TEXTS, change_sentences
 from .charts import ChartImage, chart_image
 from .formatting import Formatter
+from .ikmtable import ikm_table
 from .model import AGE_BANDS, Comment, Lang, OpdReportData, ScoredWave, TrendPoint
 from .render import html_to_pdf, render, w3c_date
 from .story import MIN_ELEMENT_ANSWERS, PRIORITIES, clear_positions, element_priorities
@@ -330,6 +331,7 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
             "mean_conv": converted(score.mean_ikm(), unit.estimate.scale_points),
             "small_n": unit.estimate.small_n,
             "chart_elements": element_chart(ranking, unit, lang),
+            "ikm_table": ikm_table(unit, ranking.elements, f, lang, opd.not_applicable),
             "chart_compare": chart_image(
                 charts.caterpillar_svg(score, name_labels, lang=lang, highlight=opd.slug),
                 t("chart.caterpillar.title"),

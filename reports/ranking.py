@@ -24,6 +24,7 @@ from scoring.schemes import converted
 from . import charts
 from .charts import ChartImage, chart_image
 from .formatting import MISSING, Formatter
+from .ikmtable import ikm_table
 from .model import Lang, OpdInfo, ScoredWave
 from .posterior import category_ranges, design_rows, posterior_section
 from .render import html_to_pdf, render, w3c_date
@@ -434,6 +435,8 @@ def ranking_context(
     mean_ikm = score.mean_ikm() if count else math.nan
     clear = clear_positions(score) if count else {}
     points = data.scale_points()
+    # Type error ignored below: only rows with a unit are in ``scored``.
+    ikm_tables = [(r, ikm_table(r.unit, data.elements, f, lang)) for r in scored]  # type: ignore[arg-type]
     return {
         "lang": lang,
         "t": t,
@@ -460,6 +463,8 @@ def ranking_context(
         "funnel_conv": converted(score.funnel.target, points) if score.funnel else math.nan,
         "charts": ranking_charts(data, k, lang),
         "nrr": _nrr_table(data, rows, f),
+        "ikm_tables": ikm_tables,
+        "ikm_unanswered": any(c.weight == "0" for _r, table in ikm_tables for c in table.rows),
         "flags": _flag_rows(data, t),
         "robustness": data.robustness(k) if count else None,
         "robustness_rows": robustness_rows(data, k, t, f) if count else [],

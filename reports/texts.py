@@ -46,6 +46,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "OPD scores and ranks, and how sure each of them is",
     ),
     "cover.evaluator": ("Penyelenggara survei", "Survey run by"),
+    "cover.logo_alt": ("Logo {name}", "Logo of {name}"),
     "cover.period": ("Periode survei", "Survey period"),
     "cover.taken": ("Data diambil", "Data taken"),
     "cover.opds": ("OPD yang dinilai", "OPDs rated"),
@@ -365,6 +366,56 @@ TEXTS: dict[str, tuple[str, str]] = {
         "the median of all OPDs. The element names are below the table.",
     ),
     "nrr.median": ("Median semua OPD", "Median of all OPDs"),
+    # --- the regulation's IKM table ----------------------------------------------------------
+    "reg.title": (
+        "Tabel IKM menurut PermenPANRB 14/2017",
+        "IKM table in the layout of PermenPANRB 14/2017",
+    ),
+    "reg.caption": (
+        "NRR tertimbang = NRR × penimbang; IKM = jumlah NRR tertimbang; nilai konversi = "
+        "{conversion}. Angka dibulatkan untuk dicetak; IKM dan kategorinya dihitung dari nilai "
+        "yang tidak dibulatkan.",
+        "Weighted NRR = NRR × weight; IKM = the sum of the weighted NRRs; converted score = "
+        "{conversion}. Figures are rounded for print; the IKM and its category are computed "
+        "from the unrounded values.",
+    ),
+    "reg.unanswered": (
+        "Unsur yang tidak dijawab seorang pun tidak dihitung; penimbangnya dibagi di antara "
+        "unsur yang dijawab.",
+        "An element nobody answered is left out; the weights are shared among the answered "
+        "elements.",
+    ),
+    "reg.not_applicable": (
+        "{code}: {count} responden menjawab “{label}”; jawaban itu tidak diberi skor, jadi "
+        "tidak termasuk responden yang menjawab unsur ini.",
+        "{code}: {count} respondents answered “{label}”; that answer is not scored, so they "
+        "are not among the respondents answering this element.",
+    ),
+    "reg.col.code": ("Kode", "Code"),
+    "reg.col.element": ("Unsur pelayanan", "Service element"),
+    "reg.col.answered": ("Responden menjawab", "Respondents answering"),
+    "reg.col.nrr": ("NRR per unsur", "NRR per element"),
+    "reg.col.weight": ("Penimbang", "Weight"),
+    "reg.col.weighted": ("NRR tertimbang", "Weighted NRR"),
+    "reg.ikm": ("IKM (jumlah NRR tertimbang)", "IKM (sum of the weighted NRRs)"),
+    "reg.converted": ("Nilai konversi ({conversion})", "Converted score ({conversion})"),
+    "reg.category": ("Mutu pelayanan (kinerja unit)", "Service quality (unit performance)"),
+    "reg.all_title": (
+        "Tabel IKM setiap OPD menurut PermenPANRB 14/2017",
+        "IKM table of every OPD in the layout of PermenPANRB 14/2017",
+    ),
+    "reg.all_caption": (
+        "OPD menurut peringkat. Setiap sel adalah NRR tertimbang satu unsur di satu OPD: NRR "
+        "(tabel sebelumnya) × penimbang {weight}. Jumlah satu baris adalah IKM OPD itu; "
+        "nilai konversi = {conversion}. Angka dibulatkan untuk dicetak; IKM dan kategorinya "
+        "dihitung dari nilai yang tidak dibulatkan.",
+        "OPDs by rank. Each cell is one element's weighted NRR at one OPD: the NRR (previous "
+        "table) × the weight {weight}. A row's sum is that OPD's IKM; converted score = "
+        "{conversion}. Figures are rounded for print; the IKM and its category are computed "
+        "from the unrounded values.",
+    ),
+    "reg.col.conv": ("Konversi", "Converted"),
+    "reg.col.category": ("Mutu", "Quality"),
     # --- methods appendix ------------------------------------------------------------------
     "methods.title": ("Lampiran: metode dan data", "Appendix: methods and data"),
     "methods.formula_title": ("Rumus", "Formula"),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import survey_helpers
 from auth_helpers import PASSWORD
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -184,6 +185,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
         "MIN_SUBMIT_SECONDS": 3.0,
         # The test client and the browser tests speak plain HTTP to a local server.
         "SESSION_COOKIE_SECURE": False,
+        "PUBLICATION_INLINE": True,  # the web publish builds its snapshot before answering
     }
 
 
@@ -194,7 +196,9 @@ def app(app_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         if name.startswith("IKM_") and not name.startswith("IKM_TEST_"):
             monkeypatch.delenv(name)
     application = create_app(app_config, instance_path=str(tmp_path / "instance"))
+    survey_helpers.CURRENT_APP[:] = [application]
     yield application
+    survey_helpers.CURRENT_APP.clear()
     application.extensions["ikm_engine"].dispose()
 
 

@@ -27,9 +27,17 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from survey.cli.main import ikm
-from survey.core import opds, queries, waves
+from survey.core import checklist, opds, queries, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
-from survey.core.models import Element, KioskDevice, Opd, Questionnaire, Response, Wave
+from survey.core.models import (
+    Element,
+    KioskDevice,
+    Opd,
+    Questionnaire,
+    Response,
+    Wave,
+    utcnow,
+)
 from survey.web import antiabuse
 
 ALL_FOURS = {f"U{i}": "4" for i in range(1, 10)}
@@ -329,17 +337,70 @@ def create_wave(
     return set_wave_status(session, slug=wave.slug, status=status)
 
 
-def set_wave_status(session: Session, *, slug: str, status: str) -> Wave:
-    """Move a wave to ``status`` through the life cycle's steps (publishing confirmed)."""
+# The application of the running test (the ``app`` fixture sets it): publishing builds the
+# new version's files with it, inline, as ``ikm wave publish`` does.
+CURRENT_APP: list[Flask] = []
+
+
+def set_wave_status(session: Session, *, slug: str, status: str, note: str | None = None) -> Wave:
+    """Move a wave to ``status`` through the life cycle's steps.
+
+    Publishing acknowledges every item of the checklist that does not block; a wave the
+    checklist blocks (no counted response at all) is refused, as for anyone. It also builds
+    the new version's snapshot inline, so its pages are served.
+    """
     wave = waves.find_wave(session, slug=slug)
     path = _status_path(wave.status, status)
     if path is None:
         raise ValueError(f"wave {slug!r} is {wave.status}; it cannot become {status}")
     for step in path:
         wave = waves.change_status(
-            session, wave=wave, action=waves.action_for(step), actor=None, confirmed=True
+            session,
+            wave=wave,
+            action=waves.action_for(step),
+            actor=None,
+            acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
+            note=note,
         )
+        if step == "published":
+            build_latest(session, wave=wave)
     return wave
+
+
+def publish_before_the_checklist(session: Session, *, slug: str) -> Wave:
+    """Publish a closed wave as the service did before the checklist (issue 13) existed.
+
+    Such a wave may have no counted response at all, which the checklist now refuses; the
+    databases that hold one must still serve its public pages. The status and the time are
+    written directly, as the old publication did, without going through the checklist; its
+    first version is then built as migration 0009 and ``ikm wave snapshot`` do for it.
+    """
+    from survey.core import publications
+
+    wave = waves.find_wave(session, slug=slug)
+    assert wave.status == "closed", wave.status
+    wave.status = "published"
+    wave.published_at = utcnow()
+    session.add(wave)
+    publications.begin(session, wave=wave, actor=None, note=None, at=wave.published_at)
+    session.commit()
+    build_latest(session, wave=wave)
+    return wave
+
+
+def build_latest(session: Session, *, wave: Wave) -> None:
+    """Build the first phase of the wave's newest publication inline with the test's app.
+
+    The reports (the second phase) are made when first asked for, as before the job reaches
+    them, with the same bytes (tests that need the whole job call it themselves).
+    """
+    from survey.core import publications
+    from survey.web import snapshots
+
+    publication = publications.latest(session, wave=wave)
+    assert publication is not None and CURRENT_APP, "publishing needs the app fixture"
+    snapshots.build_now(CURRENT_APP[-1], int(publication.id or 0), later=False)
+    session.expire_all()
 
 
 def _status_path(start: str, goal: str) -> list[str] | None:

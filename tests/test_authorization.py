@@ -44,6 +44,12 @@ PUBLIC = {
     "results.opd",
     "dataio.open_data",
     "reports.ranking_pdf",
+    # The versions of a published wave (errata): public like the latest ones.
+    "results.wave_version",
+    "results.opd_version",
+    "dataio.open_data_version",
+    "reports.ranking_pdf_version",
+    "reports.opd_pdf_version",
     "health.healthz",
 }
 

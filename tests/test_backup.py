@@ -31,6 +31,8 @@ from survey.core.models import (
     LoginFailure,
     Opd,
     OpdService,
+    Publication,
+    PublicationFile,
     RateCounter,
     Response,
     StaffSession,
@@ -110,6 +112,19 @@ def fill_every_table(session: Session) -> None:
     session.add(kiosk)
     session.add(VisitCode(wave_id=wave_id, opd_id=bpbd, code_hash="c" * 64, uses=1))
     session.add(WaveLogo(wave_id=wave_id, media_type="image/png", data=b"\x89PNG\r\n\x1a\n"))
+    publication = Publication(wave_id=wave_id, version=1, status="ready", done=1, total=1)
+    session.add(publication)
+    session.flush()
+    session.add(
+        PublicationFile(
+            publication_id=publication.id or 0,
+            name="zip:open-data",
+            content_type="application/zip",
+            data=b"PK\x05\x06" + b"\x00" * 18,
+            etag="e" * 64,
+            size=22,
+        )
+    )
     session.add(RateCounter(key="n:" + "1" * 64, bucket=29_000_000, count=3))
     session.add(Alarm(wave_id=wave_id, opd_id=bpbd, kind="rate", detail={"rate": 12.5}))
     admin = accounts.get_user(session, username="admin")

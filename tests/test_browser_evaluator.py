@@ -272,14 +272,18 @@ def test_evaluator_creates_watches_and_publishes_a_wave(
         expect(page.get_by_role("status")).to_contain_text("Gelombang ditutup")
         assert fresh_wave(session).status == "closed"
         assert anonymous.request.get(public_url).status == 404, "closed wave"
-        # Publishing without ticking the confirmation is refused, and says why.
+        # The checklist before publishing: publishing without ticking its items is refused,
+        # and says why next to each item.
+        expect(page.locator("#butir-no-responses")).to_contain_text("Rumah Sakit Umum Daerah")
         with page.expect_navigation() as sent:
             page.get_by_role("button", name="Terbitkan hasil").click()
         assert sent.value.status == 400
-        expect(page.locator("#err-confirm")).to_be_visible()
+        expect(page.locator("#err-checklist")).to_be_visible()
+        expect(page.locator("#err-ack-no-responses")).to_be_visible()
         assert axe_serious(page) == [], "wave page (publication refused)"
         assert fresh_wave(session).status == "closed"
-        page.get_by_label("Saya sudah meninjau respons yang ditandai").check()
+        for box in page.get_by_label("Sudah saya baca dan saya terima").all():
+            box.check()
         with page.expect_navigation():
             page.get_by_role("button", name="Terbitkan hasil").click()
         expect(page.get_by_role("status")).to_contain_text("Gelombang diterbitkan")

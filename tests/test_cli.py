@@ -16,7 +16,7 @@ from file_helpers import (
     responses,
 )
 from sqlmodel import col, select
-from survey_helpers import add_opd, set_wave_status
+from survey_helpers import add_opd, add_responses, set_wave_status
 
 from survey.core import opds, queries
 from survey.core.models import Opd, Response, Wave, WaveOpd
@@ -225,6 +225,7 @@ def test_wave_life_cycle_and_list(runner, session, three_opds):
 
 def test_published_wave_cannot_reopen(runner, session, open_wave):
     """A published wave stays published."""
+    add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="uji-2026", status="closed")
     set_wave_status(session, slug="uji-2026", status="published")
     result = runner.invoke(args=["wave", "open", "uji-2026"])
@@ -236,18 +237,28 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
     """ikm wave create/open/close/publish each write their audit entry; publish sets the time."""
     from survey.core.models import AuditLog
 
-    assert runner.invoke(args=["wave", "create", "--slug", "w1", "--title", "Gel 1"]).exit_code == 0
+    create = ["wave", "create", "--slug", "w1", "--title", "Gel 1", "--min-rank-n", "2"]
+    assert runner.invoke(args=create).exit_code == 0
     assert runner.invoke(args=["wave", "publish", "w1"]).exit_code == 1  # a draft cannot
     for command in ("open", "close"):
         result = runner.invoke(args=["wave", command, "w1"])
         assert result.exit_code == 0, result.output
-    # As on the wave's page, publishing needs the confirmation that flags were reviewed.
+    # Nothing counted: the checklist blocks publishing (exit status 2, the reason printed).
+    result = runner.invoke(args=["wave", "publish", "w1", "--acknowledge", "all"])
+    assert result.exit_code == 2
+    assert "[BLOCKING] nothing-counted: no OPD has a counted response" in result.output
+    wave = queries.get_wave(session, slug="w1")
+    for slug in ("bpbd", "rsud", "dishub"):
+        add_responses(session, wave, slug, [[4] * 9, [3] * 9])
+    add_responses(session, wave, "rsud", [[1] * 9], status="flagged", reason="manual")
+    # As on the wave's page, each item must be acknowledged: here the flagged response.
     result = runner.invoke(args=["wave", "publish", "w1"])
-    assert result.exit_code == 1
-    assert result.output == (
-        "Error: confirm that the flagged responses were reviewed before publishing "
-        "(pass --confirm-reviewed)\n"
-    )
+    assert result.exit_code == 2
+    assert "[to acknowledge] flagged: flagged responses, not counted: 1" in result.output
+    assert "    - Rumah Sakit Umum Daerah: 1 flagged response(s)\n" in result.output
+    assert "not acknowledged: flagged" in result.output
+    assert queries.get_wave(session, slug="w1").status == "closed"
+    # --confirm-reviewed is kept as the name of --acknowledge flagged.
     result = runner.invoke(args=["wave", "publish", "w1", "--confirm-reviewed"])
     assert result.exit_code == 0, result.output
     assert "Wave w1 is now published" in result.output
@@ -264,7 +275,8 @@ def test_wave_publish_is_audited_with_every_status_change(runner, session, three
         ("wave.publish", None, "published"),
     ]
     assert entries[-1].detail["published_at"] == wave.published_at.isoformat()
-    assert entries[-1].detail["confirmed_review"] is True
+    assert entries[-1].detail["acknowledged"] == ["flagged"]
+    assert [item["code"] for item in entries[-1].detail["checklist"]] == ["flagged"]
 
 
 @pytest.mark.parametrize(
@@ -303,7 +315,9 @@ def test_import_stores_exact_values(runner, session, open_wave, tmp_path):
         '"Petugas ramah, cepat."',
         "Rumah Sakit Umum Daerah,2025-06-13 14:05:30,1,2,3,4,1,2,3,4,1,L,,SMA,Swasta,,",
     )
-    result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert "jawaban.csv: 2 imported, 0 already present (wave uji-2026)" in result.output
     first, second = responses(session, "uji-2026")
@@ -393,9 +407,13 @@ def test_import_same_file_twice_adds_nothing(runner, session, open_wave, tmp_pat
     path = write_csv(
         tmp_path / "dua.csv", "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,", "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,"
     )
-    first = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    first = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert "2 imported, 0 already present" in first.output
-    second = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    second = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert second.exit_code == 0, second.output
     assert "0 imported, 2 already present" in second.output
     assert count(session, Response) == 2
@@ -405,7 +423,9 @@ def test_import_same_file_twice_adds_nothing(runner, session, open_wave, tmp_pat
         "bpbd,,3,3,3,3,3,3,3,3,3,,,,,,",
         "rsud,,2,,,,,,,,,,,,,,",
     )
-    third = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    third = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert "3 imported, 0 already present" in third.output
     assert count(session, Response) == 5
 
@@ -463,7 +483,9 @@ def test_export_then_import_round_trips(runner, session, open_wave, tmp_path):
     path.write_text(csv_text, encoding="utf-8", newline="")
     create = ["wave", "create", "--slug", "salinan", "--title", "Salinan", "--opds", "all"]
     assert runner.invoke(args=create).exit_code == 0
-    result = runner.invoke(args=["import", str(path), "--wave", "salinan"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "salinan", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert "4 imported, 0 already present" in result.output
     original = comparable(session, "uji-2026")

@@ -21,7 +21,7 @@ from code_helpers import (
     stored_text,
 )
 from sqlmodel import Session
-from survey_helpers import add_opd, install_clock, set_wave_status
+from survey_helpers import add_opd, add_responses, install_clock, set_wave_status
 
 from survey.core import codes, queries
 from survey.core.codes import code_hash, normalise_code, redeem_code
@@ -161,6 +161,8 @@ def test_ikm_codes_refusals_write_nothing(
     elif arrange == "off":
         set_verification(session, "uji-2026", "off")
     elif arrange in ("closed", "published"):
+        # One counted answer, so that the checklist lets the wave be published.
+        add_responses(session, optional, "bpbd", [[4] * 9])
         set_wave_status(session, slug="uji-2026", status=arrange)
     audits_before = len(stored_text(session).splitlines())
     pdf = tmp_path / "kode.pdf"

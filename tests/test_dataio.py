@@ -127,7 +127,9 @@ def test_xlsx_import_stores_exact_values(runner, session, open_wave, tmp_path):
              4, 4, "l", None, None, None, None, "'=HYPERLINK(\"x\")"],
         ],
     )  # fmt: skip
-    result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert "respon.xlsx: 2 imported, 0 already present" in result.output
     first, second = responses(session, "uji-2026")
@@ -139,7 +141,9 @@ def test_xlsx_import_stores_exact_values(runner, session, open_wave, tmp_path):
     assert first.comment == '=HYPERLINK("x")'
     assert all(r.channel == "import" and r.status == "counted" for r in (first, second))
 
-    again = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    again = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert again.exit_code == 0, again.output
     assert "0 imported, 2 already present" in again.output
     assert count(session, Response) == 2
@@ -346,7 +350,9 @@ def test_xlsx_export_then_import_round_trips(runner, session, open_wave, tmp_pat
     assert result.exit_code == 0, result.output
     create = ["wave", "create", "--slug", "salinan", "--title", "Salinan", "--opds", "all"]
     assert runner.invoke(args=create).exit_code == 0
-    result = runner.invoke(args=["import", str(target), "--wave", "salinan"])
+    result = runner.invoke(
+        args=["import", str(target), "--wave", "salinan", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert "5 imported, 0 already present" in result.output
     original = comparable(session, "uji-2026")

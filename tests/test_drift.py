@@ -18,6 +18,7 @@ from survey_helpers import (
     ALL_FOURS,
     SurveyActions,
     add_opd,
+    add_responses,
     create_wave,
     install_clock,
     stored,
@@ -138,6 +139,7 @@ def test_the_issue_file_imports_its_answers(runner, session, open_wave, tmp_path
             "uji-2026",
             "--column",
             "U2 Sistem, Mekanisme, dan Prosedur=U2",
+            "--allow-empty-elements",  # the file holds U2 and U3 only
         ]
     )
     assert result.exit_code == 0, result.output
@@ -186,7 +188,9 @@ def test_ages_15_and_100_are_taken_by_the_form_and_the_import(
     assert citizen.submit({**ALL_FOURS, "age": "15"}).status_code == 303
     path = tmp_path / "umur.csv"
     path.write_text("opd,U1,age\nbpbd,4,100\n")
-    result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert sorted(r.age for r in stored(session)) == [15, 100]
 
@@ -195,7 +199,7 @@ def test_ages_15_and_100_are_taken_by_the_form_and_the_import(
 
 
 def wave_audits(session: Session, slug: str) -> list[tuple]:
-    """Return a wave's status entries: (action, actor, from, to, confirmed review)."""
+    """Return a wave's status entries: (action, actor, from, to, items acknowledged)."""
     session.expire_all()
     query = (
         select(AuditLog)
@@ -203,7 +207,7 @@ def wave_audits(session: Session, slug: str) -> list[tuple]:
         .order_by(AuditLog.id)
     )
     return [
-        (e.action, e.actor, e.detail["from"], e.detail["to"], e.detail.get("confirmed_review"))
+        (e.action, e.actor, e.detail["from"], e.detail["to"], e.detail.get("acknowledged"))
         for e in session.exec(query).all()
         if e.detail["wave"] == slug
     ]
@@ -217,10 +221,12 @@ def wave_state(session: Session, slug: str) -> tuple:
 
 
 def test_a_wave_moves_the_same_way_from_the_cli_and_the_web(runner, evaluator, session) -> None:
-    """Open, close, publish (confirmed) and refused moves: same states, same audit entries."""
+    """Open, close, publish (acknowledged) and refused moves: same states, same audit entries."""
     add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    create_wave(session, slug="lewat-cli", title="Lewat CLI")
-    create_wave(session, slug="lewat-web", title="Lewat web")
+    for slug, title in (("lewat-cli", "Lewat CLI"), ("lewat-web", "Lewat web")):
+        wave = create_wave(session, slug=slug, title=title)
+        add_responses(session, wave, "bpbd", [[4] * 9, [3] * 9])
+        add_responses(session, wave, "bpbd", [[1] * 9], status="flagged", reason="manual")
 
     def web(action: str, **extra: str) -> int:
         """Post an action to the web wave's status form; return the status code."""
@@ -234,27 +240,28 @@ def test_a_wave_moves_the_same_way_from_the_cli_and_the_web(runner, evaluator, s
         """Run ``ikm wave ACTION lewat-cli``; return the exit status."""
         return runner.invoke(args=["wave", action, "lewat-cli", *extra]).exit_code
 
-    # (action, confirmed, accepted) in order; each is tried from both ends.
+    # (action, acknowledged, exit status, HTTP status) in order; each tried from both ends.
+    # The checklist of both waves holds one item, the flagged response.
     steps = [
-        ("close", False, False),  # a draft cannot close
-        ("open", False, True),
-        ("publish", True, False),  # an open wave cannot be published
-        ("close", False, True),
-        ("publish", False, False),  # not without the review confirmed
-        ("publish", True, True),
-        ("open", False, False),  # publishing is final
+        ("close", False, 1, 400),  # a draft cannot close
+        ("open", False, 0, 303),
+        ("publish", True, 1, 400),  # an open wave cannot be published
+        ("close", False, 0, 303),
+        ("publish", False, 2, 400),  # not without the flagged responses acknowledged
+        ("publish", True, 0, 303),
+        ("open", False, 1, 400),  # publishing is final
     ]
-    for action, confirmed, accepted in steps:
-        exit_code = cli(action, *(["--confirm-reviewed"] if confirmed else []))
-        status_code = web(action, **({"confirm_reviewed": "1"} if confirmed else {}))
-        assert (exit_code, status_code) == ((0, 303) if accepted else (1, 400)), action
+    for action, acknowledged, exit_status, http_status in steps:
+        exit_code = cli(action, *(["--acknowledge", "flagged"] if acknowledged else []))
+        status_code = web(action, **({"acknowledge": "flagged"} if acknowledged else {}))
+        assert (exit_code, status_code) == (exit_status, http_status), action
         assert wave_state(session, "lewat-cli") == wave_state(session, "lewat-web"), action
     assert wave_state(session, "lewat-cli") == ("published", True, True)
     cli_entries = wave_audits(session, "lewat-cli")
     assert cli_entries == [
         ("wave.open", None, "draft", "open", None),
         ("wave.close", None, "open", "closed", None),
-        ("wave.publish", None, "closed", "published", True),
+        ("wave.publish", None, "closed", "published", ["flagged"]),
     ]
     assert [(a, "eva", *rest) for a, _actor, *rest in cli_entries] == wave_audits(
         session, "lewat-web"

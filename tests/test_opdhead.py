@@ -16,7 +16,7 @@ import pytest
 from auth_helpers import AuthActions, login
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
-from survey_helpers import add_responses, create_wave
+from survey_helpers import add_responses, create_wave, set_wave_status
 
 from reports.texts import Texts
 from survey.core.models import Wave
@@ -28,7 +28,12 @@ SCRIPT = "<script>alert('x')</script> loket lambat"
 
 
 def set_status(session: Session, slug: str, status: str) -> Wave:
-    """Put a wave in `status` directly (tests need any status, in any order)."""
+    """Put a wave in `status` directly (tests need any status, in any order).
+
+    Publishing goes through the life cycle, which freezes the wave's public snapshot.
+    """
+    if status == "published":
+        return set_wave_status(session, slug=slug, status=status)
     session.expire_all()
     wave = session.exec(select(Wave).where(Wave.slug == slug)).one()
     wave.status = status

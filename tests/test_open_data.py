@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
-from survey_helpers import add_responses, set_wave_status
+from survey_helpers import add_responses, publish_before_the_checklist, set_wave_status
 
 from survey.core import exports, imports, queries
 from survey.core.models import Response
@@ -167,8 +167,10 @@ def test_open_data_only_for_published_waves(client, session, open_wave):
 
 
 def test_published_wave_without_responses(client, session, open_wave):
-    """A published wave with no counted response still gives a package (empty files)."""
-    publish(session)
+    """A wave published with no counted response (before the checklist refused that) still
+    gives a package (empty files)."""
+    set_wave_status(session, slug="uji-2026", status="closed")
+    publish_before_the_checklist(session, slug="uji-2026")
     files = members(client.get(URL).data)
     assert files["uji-2026/responses.csv"].splitlines()[1:] == []
     assert "Respons dihitung / Counted responses: 0" in files["uji-2026/README.md"]

@@ -18,7 +18,13 @@ import pypdf
 import pytest
 from auth_helpers import CSRF_RE, PASSWORD, AuthActions
 from sqlmodel import Session, select
-from survey_helpers import add_opd, add_responses, create_wave, set_wave_status
+from survey_helpers import (
+    add_opd,
+    add_responses,
+    create_wave,
+    publish_before_the_checklist,
+    set_wave_status,
+)
 
 from reports.formatting import format_number
 from reports.model import Lang
@@ -225,18 +231,21 @@ def test_english_page(client, runner, published) -> None:
     assert "Each element" in opd and num(bpbd["ikm_converted"], 2, "en") in opd
 
 
-def test_simulated_wave_says_so(client, session: Session, published) -> None:
-    published.simulated = True
-    session.add(published)
+def test_simulated_wave_says_so(client, session: Session, open_wave) -> None:
+    add_responses(session, open_wave, "bpbd", HIGH * 2)
+    open_wave.simulated = True  # set before publishing: the published pages are frozen
+    session.add(open_wave)
     session.commit()
+    set_wave_status(session, slug="uji-2026", status="published")
     for path in ("/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
         assert "Data simulasi (demo)" in client.get(path).get_data(as_text=True)
     assert "data simulasi" in client.get("/hasil").get_data(as_text=True)
 
 
 def test_published_wave_without_responses(client, session: Session, open_wave) -> None:
+    # The checklist now refuses such a wave; one published before it must still be served.
     set_wave_status(session, slug="uji-2026", status="closed")
-    set_wave_status(session, slug="uji-2026", status="published")
+    publish_before_the_checklist(session, slug="uji-2026")
     page = client.get("/hasil/uji-2026").get_data(as_text=True)
     assert "tidak memiliki respons yang dihitung" in page
     assert client.get("/hasil/uji-2026/bpbd").status_code == 200
@@ -264,8 +273,8 @@ def test_opd_page(client, runner, published) -> None:
     assert "Laki-laki" not in page
 
 
-def test_scored_once_charts_drawn_once_per_language(client, published, monkeypatch) -> None:
-    """The cache keeps the one scored wave (any language) and its charts per language."""
+def test_served_pages_score_and_draw_nothing(client, published, monkeypatch) -> None:
+    """Publishing scored the wave and drew its charts once; serving its pages does neither."""
     from reports import ranking
 
     scored, drawn = [], []
@@ -285,11 +294,11 @@ def test_scored_once_charts_drawn_once_per_language(client, published, monkeypat
     monkeypatch.setattr(ranking, "ranking_charts", counting_charts)
     for path in ("/hasil/uji-2026", "/hasil/uji-2026", "/hasil/uji-2026/bpbd"):
         assert client.get(path).status_code == 200
-    assert (len(scored), drawn) == (1, ["id"])
-    assert client.get("/r/uji-2026/ranking.pdf").status_code == 200
-    assert len(scored) == 1  # the PDF reads the same cached scored wave
     assert client.get("/hasil/uji-2026?lang=en").status_code == 200
-    assert len(scored) == 1 and drawn[-1] == "en"
+    assert (scored, drawn) == ([], [])
+    # The report made on first request rests on the scored wave frozen at publication.
+    assert client.get("/r/uji-2026/ranking.pdf").status_code == 200
+    assert scored == []
 
 
 def test_flags_are_frozen_after_publication(client, session: Session, published) -> None:

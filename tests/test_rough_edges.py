@@ -17,7 +17,7 @@ from auth_helpers import PASSWORD, AuthActions
 from file_helpers import CONTEXT, HEADER, count, responses, upload
 from flask.testing import FlaskClient
 from sqlmodel import Session
-from survey_helpers import create_wave, set_wave_status
+from survey_helpers import add_responses, create_wave, set_wave_status
 
 from survey.cli.main import public_url_note
 from survey.core.models import Response
@@ -224,10 +224,16 @@ def test_row_problems_name_their_column_in_indonesian(eva: FlaskClient, session:
     long = "x" * 121
     data = (HEADER + f"\r\nbpbd,,{ANSWERS},Lelaki,,,,{long},\r\n").encode()
     job_url = upload(eva, data, "salah.csv").headers["Location"]
-    _confirm(eva, job_url)
+    from file_helpers import confirm
+
+    # An answer no code or spelling reads is named on the mapping step, before any check.
+    refused = confirm(eva, job_url)
+    assert refused.status_code == 400 and count(session, Response) == 0
+    assert "“Lelaki” di kolom Jenis kelamin (1 baris)" in refused.get_data(as_text=True)
+    # Read as empty on purpose, the row still fails for its service, named in Indonesian.
+    assert confirm(eva, job_url, **{"nilai-sex-0": ""}).status_code == 302
     assert count(session, Response) == 0
     html = eva.get(job_url).get_data(as_text=True)
-    assert "Jenis kelamin (kolom sex) &#39;Lelaki&#39; bukan salah satu dari L, P." in html, html
     assert "Layanan (kolom service) berisi 121 karakter (paling banyak 120)." in html
     assert "sex &#39;Lelaki&#39;" not in html
 
@@ -243,7 +249,10 @@ def test_thank_you_page_links_to_published_results(
     html = client.get("/s/uji-2026/bpbd/terima-kasih").get_data(as_text=True)
     assert '<a href="/hasil">Hasil survei kepuasan masyarakat</a>' in html
     assert "/hasil/" not in html
-    create_wave(session, slug="ikm-2025", title="IKM 2025", opd_slugs=["bpbd"], status="open")
+    earlier = create_wave(
+        session, slug="ikm-2025", title="IKM 2025", opd_slugs=["bpbd"], status="open"
+    )
+    add_responses(session, earlier, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="ikm-2025", status="closed")
     set_wave_status(session, slug="ikm-2025", status="published")
     html = client.get("/s/uji-2026/bpbd/terima-kasih").get_data(as_text=True)

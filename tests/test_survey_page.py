@@ -105,10 +105,14 @@ def test_page_renders_one_fieldset_per_element(citizen, session):
     for number, (code, question) in enumerate(questions.items(), start=1):
         assert question["legend"] == f"{number}. {elements[code].question_id}"
         assert question["names"] == {code}
-        assert [v for v, _ in question["radios"]] == ["1", "2", "3", "4"]
-        assert [label for _, label in question["radios"]] == elements[code].labels_id
+        # U9 offers one more answer after its scale: "never complained", value 0.
+        extra = [("0", "Belum pernah menyampaikan pengaduan")] if code == "U9" else []
+        assert [v for v, _ in question["radios"]] == ["1", "2", "3", "4"] + [v for v, _ in extra]
+        assert [label for _, label in question["radios"]] == elements[code].labels_id + [
+            label for _, label in extra
+        ]
     for code, labels in REGULATION_LABELS.items():
-        assert [label for _, label in questions[code]["radios"]] == labels
+        assert [label for _, label in questions[code]["radios"]][:4] == labels
     assert set(page.hidden) == {"csrf_token", "token"}
     wave_id, opd_id, submission_id, rendered_at = token_payload(citizen.app, page)
     assert (wave_id, opd_id) == (

@@ -74,6 +74,7 @@ def test_cli_default_is_off_and_a_bad_mode_is_refused(runner, session: Session, 
 
 
 def test_cli_cannot_change_a_published_wave(runner, session: Session, open_wave) -> None:
+    add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="uji-2026", status="published")
     before = len(audit_actions(session, "wave.update"))
     result = runner.invoke(args=["wave", "edit", "uji-2026", "--verification", "required"])
@@ -151,6 +152,7 @@ def test_web_form_labels_are_translated(client, users) -> None:
 
 
 def test_web_cannot_change_a_published_wave(client, session: Session, users, open_wave) -> None:
+    add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="uji-2026", status="published")
     login(client, "eva")
     token = csrf_token(client, "/kerja")

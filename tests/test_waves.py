@@ -556,7 +556,9 @@ def test_edit_to_a_custom_scheme(client, session, draft) -> None:
 
 
 def test_published_wave_cannot_be_edited(client, session, draft) -> None:
-    for status in ("open", "closed", "published"):
+    set_wave_status(session, slug="uji-2026", status="open")
+    add_responses(session, draft, "bpbd", [FOURS, FOURS])
+    for status in ("closed", "published"):
         set_wave_status(session, slug="uji-2026", status=status)
     login(client)
     assert client.get(EDIT).status_code == 409
@@ -589,25 +591,39 @@ def test_open_close_reopen_publish(client, session, draft) -> None:
     assert [e.detail["to"] for e in audits(session, "wave.open")] == ["open", "open"]
     assert [e.detail["from"] for e in audits(session, "wave.open")] == ["draft", "closed"]
     assert len(audits(session, "wave.close")) == 2
-    # Publishing without the confirmation is refused and changes nothing.
+    # Nothing counted: the checklist blocks publishing (button disabled, POST refused).
+    page = client.get("/kerja/gelombang/uji-2026").get_data(as_text=True)
+    assert 'id="butir-nothing-counted" class="blocking"' in page
+    assert 'value="publish" disabled' in page
     before = snapshot(session)
     response = post(client, STATUS, {"action": "publish"})
     assert response.status_code == 400
+    assert "Daftar periksa menghalangi penerbitan: 1 butir harus diselesaikan dulu" in (
+        response.get_data(as_text=True)
+    )
+    assert snapshot(session) == before
+    # With answers, RSUD has none: an item to tick. Without the tick: refused, nothing changed.
+    add_responses(session, wave_row(session), "bpbd", [FOURS, [3] * 9])
+    response = post(client, STATUS, {"action": "publish"})
+    assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert 'id="err-confirm"' in page and "meninjau respons ditandai" in page
+    assert 'id="err-checklist"' in page and "1 butir belum dicentang" in page
+    assert 'id="err-ack-no-responses"' in page
+    assert "Rumah Sakit Umum Daerah: belum ada respons yang dihitung" in page
     assert snapshot(session) == before
     assert wave_row(session).published_at is None
-    response = post(client, STATUS, {"action": "publish", "confirm_reviewed": "1"})
+    response = post(client, STATUS, {"action": "publish", "acknowledge": "no-responses"})
     assert response.status_code == 303
     wave = wave_row(session)
     assert wave.status == "published" and wave.published_at is not None
     [entry] = audits(session, "wave.publish")
-    assert entry.actor == "eva" and entry.detail["confirmed_review"] is True
+    assert entry.actor == "eva" and entry.detail["acknowledged"] == ["no-responses"]
+    assert entry.detail["acknowledged_by"] == "eva"
     assert entry.detail["from"] == "closed"
     # Irreversible: nothing moves a published wave.
     before = snapshot(session)
     for action in ("open", "close", "publish"):
-        data = {"action": action, "confirm_reviewed": "1"}
+        data = {"action": action, "acknowledge": "no-responses"}
         assert post(client, STATUS, data).status_code == 400
     assert snapshot(session) == before
 
@@ -628,7 +644,7 @@ def test_transitions_that_do_not_exist_are_refused(client, session, draft, start
         set_wave_status(session, slug="uji-2026", status="open")
     login(client)
     before = snapshot(session)
-    response = post(client, STATUS, {"action": action, "confirm_reviewed": "1"})
+    response = post(client, STATUS, {"action": action, "acknowledge": "flagged"})
     assert response.status_code == 400
     assert 'role="alert"' in response.get_data(as_text=True)
     assert snapshot(session) == before
@@ -673,12 +689,15 @@ def test_detail_shows_settings_targets_actions_and_links(client, session, draft)
 
 
 def test_detail_of_a_published_wave_links_the_public_results(client, session, draft) -> None:
-    for status in ("open", "closed", "published"):
+    set_wave_status(session, slug="uji-2026", status="open")
+    add_responses(session, draft, "bpbd", [FOURS, FOURS])
+    for status in ("closed", "published"):
         set_wave_status(session, slug="uji-2026", status=status)
     login(client)
     page = client.get("/kerja/gelombang/uji-2026").get_data(as_text=True)
     assert 'href="/hasil/uji-2026"' in page
-    assert 'name="action"' not in page
+    # The one action left is a correction (errata); no open, close or publish.
+    assert re.findall(r'name="action" value="(\w+)"', page) == ["revise"]
 
 
 # --- Perception results --------------------------------------------------------------------

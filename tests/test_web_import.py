@@ -22,7 +22,7 @@ from file_helpers import (
 from flask.testing import FlaskClient
 from openpyxl import Workbook
 from sqlmodel import Session, select
-from survey_helpers import set_wave_status
+from survey_helpers import add_responses, set_wave_status
 
 from survey.core import imports as import_service
 from survey.core import queries, submissions
@@ -108,13 +108,22 @@ def test_canonical_csv_upload_mapping_confirm_and_audit(eva, session, open_wave)
     assert values["kolom-0"] == "opd" and values["kolom-10"] == "U9"
     assert values["format_waktu"] == ""
 
-    done = eva.post(job_url, data=values)
+    # GOOD leaves U9 of RSUD unanswered: the page lists it and the import needs the tick.
+    assert (
+        "U9 (Penanganan Pengaduan, Saran dan Masukan) tidak terisi untuk "
+        "Rumah Sakit Umum Daerah (1 baris)." in html
+    )
+    assert eva.post(job_url, data=values).status_code == 400
+    assert count(session, Response) == 0 and only_job(session).status == "mapping"
+    done = eva.post(job_url, data={**values, "akui_kosong": "1"})
     assert done.status_code == 302 and done.headers["Location"].endswith(job_url)
     job = only_job(session)
     assert (job.status, job.imported, job.already_present) == ("done", 2, 0)
     assert job.data == b"" and job.finished_at is not None
     assert job.processed_rows == job.total_rows == 2
-    assert job.mapping == {}  # canonical as it stands: read exactly as `ikm import` reads it
+    rsud = queries.get_opd(session, slug="rsud").id
+    # Canonical as it stands (read exactly as `ikm import` reads it); the accepted empty element.
+    assert job.mapping == {"acknowledged_empty": [f"U9@{rsud}"]}
     stored = responses(session, "uji-2026")
     assert len(stored) == 2
     first = stored[0]
@@ -147,14 +156,16 @@ def test_same_file_twice_adds_nothing_and_agrees_with_the_cli(
     data = csv_bytes(*GOOD)
     for _round in range(2):
         job_url = upload(eva, data, "respons.csv").headers["Location"]
-        confirm(eva, job_url)
+        confirm(eva, job_url, akui_kosong="1")
     job = only_job(session)
     assert (job.status, job.imported, job.already_present) == ("done", 0, 2)
     assert count(session, Response) == 2
     assert "2 sudah ada" in eva.get(job_url).get_data(as_text=True)
     path = tmp_path / "respons.csv"
     path.write_bytes(data)
-    result = runner.invoke(args=["import", str(path), "--wave", "uji-2026"])
+    result = runner.invoke(
+        args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+    )
     assert result.exit_code == 0, result.output
     assert "0 imported, 2 already present" in result.output
     assert count(session, Response) == 2
@@ -167,10 +178,15 @@ def test_cli_import_then_web_import_adds_nothing(eva, session, open_wave, runner
     data = csv_bytes(*GOOD)
     path = tmp_path / "respons.csv"
     path.write_bytes(data)
-    assert runner.invoke(args=["import", str(path), "--wave", "uji-2026"]).exit_code == 0
+    assert (
+        runner.invoke(
+            args=["import", str(path), "--wave", "uji-2026", "--allow-empty-elements"]
+        ).exit_code
+        == 0
+    )
     (cli_audit,) = import_audits(session)
     assert cli_audit.actor is None and cli_audit.detail["imported"] == 2
-    confirm(eva, upload(eva, data, "lain-nama.csv").headers["Location"])
+    confirm(eva, upload(eva, data, "lain-nama.csv").headers["Location"], akui_kosong="1")
     job = only_job(session)
     assert (job.status, job.imported, job.already_present) == ("done", 0, 2)
     assert count(session, Response) == 2
@@ -240,7 +256,7 @@ def test_bad_rows_are_reported_and_nothing_is_written(eva, session, open_wave):
         "bpbd,kemarin,4,4,4,4,4,4,4,4,4,,,,,,<b>x</b>",
     )
     job_url = upload(eva, data, "salah.csv").headers["Location"]
-    confirm(eva, job_url)
+    confirm(eva, job_url, akui_kosong="1")
     job = only_job(session)
     assert job.status == "failed" and job.data == b""
     assert [entry["row"] for entry in job.errors] == [3, 4, 6]
@@ -363,6 +379,7 @@ def test_published_wave_refuses_imports(eva, session, open_wave):
     """A published wave shows no upload form and refuses an upload and a pending job."""
     job_url = upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"]
     token_value = token(eva)
+    add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
     set_wave_status(session, slug="uji-2026", status="closed")
     set_wave_status(session, slug="uji-2026", status="published")
     html = eva.get(UPLOAD).get_data(as_text=True)
@@ -372,7 +389,7 @@ def test_published_wave_refuses_imports(eva, session, open_wave):
     refused = eva.post(job_url, data={"csrf_token": token_value, "kolom-0": "opd"})
     assert refused.status_code == 409
     assert only_job(session).status == "mapping"
-    assert count(session, Response) == 0
+    assert count(session, Response) == 2  # the two stored before publishing, nothing imported
 
 
 def test_roles(client, session, users, open_wave):
@@ -444,7 +461,7 @@ def test_worker_thread_runs_the_job(app, eva, session, open_wave):
     """Without IMPORT_INLINE the confirmation starts a thread; polling sees the job done."""
     app.config["IMPORT_INLINE"] = False
     job_url = upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"]
-    assert confirm(eva, job_url).status_code == 302
+    assert confirm(eva, job_url, akui_kosong="1").status_code == 302
     deadline = time.monotonic() + 30
     while only_job(session).status not in ("done", "failed"):
         assert time.monotonic() < deadline, "the import thread did not finish"
@@ -501,12 +518,12 @@ def test_a_concurrent_import_makes_the_job_fail_without_writing(
     eva, session, open_wave, monkeypatch
 ):
     """Rows another import stored meanwhile: the whole job fails and writes nothing more."""
-    confirm(eva, upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"])
+    confirm(eva, upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"], akui_kosong="1")
     assert count(session, Response) == 2
     job_url = upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"]
     # As if this job had looked before the other import committed: no row seen as present.
     monkeypatch.setattr(queries, "submission_ids", lambda *_args, **_kwargs: set())
-    confirm(eva, job_url)
+    confirm(eva, job_url, akui_kosong="1")
     job = only_job(session)
     assert job.status == "failed" and "another import" in job.message
     assert count(session, Response) == 2
@@ -525,7 +542,7 @@ def test_a_failure_while_writing_writes_nothing(eva, session, open_wave, monkeyp
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(submissions, "insert_responses", broken)
-    confirm(eva, upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"])
+    confirm(eva, upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"], akui_kosong="1")
     job = only_job(session)
     assert written and job.status == "failed" and job.data == b""
     assert job.message == "unexpected error while writing; nothing was imported"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -31,6 +33,7 @@ from survey.core import imports as import_service
 from survey.core.models import Wave
 from survey.core.responsefile import (
     COMMENT_MAX_LENGTH,
+    PROFILE_CODES,
     CanonicalReader,
     ColumnMapping,
     FileFormatError,
@@ -105,6 +108,67 @@ def _load_mapping(map_file: Path | None, column_options: tuple[str, ...]) -> Col
     return mapping
 
 
+def _load_value_map(path: Path) -> ColumnMapping:
+    """Return the readings of a --value-map file: CSV ``field,value,code`` rows or JSON.
+
+    The JSON form is ``{"sex": {"Cowok": "L"}, "occupation": {"TNI/Polri": "TNI"}}``; an
+    empty code stores the answer as empty (unknown).
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path.name}: not readable ({exc})") from None
+    table: dict[str, dict[str, str]] = {}
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"{path.name}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(v, dict) and all(isinstance(c, str) for c in v.values())
+            for v in data.values()
+        ):
+            raise click.ClickException(
+                f'{path.name}: expected {{"FIELD": {{"VALUE": "CODE"}}}} (codes as text)'
+            )
+        table = {str(name): {str(k): v for k, v in values.items()} for name, values in data.items()}
+    else:
+        for number, cells in enumerate(csv.reader(text.splitlines()), start=1):
+            if not cells or not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != 3:
+                raise click.ClickException(
+                    f"{path.name}: row {number}: expected 3 cells field,value,code"
+                )
+            name, value, code = (cell.strip() for cell in cells)
+            if number == 1 and (name, value, code) == ("field", "value", "code"):
+                continue
+            table.setdefault(name, {})[value] = code
+    for name, values in table.items():
+        if name not in PROFILE_CODES:
+            raise click.ClickException(
+                f"{path.name}: {name!r} is not a profile field ({', '.join(PROFILE_CODES)})"
+            )
+        for value, code in values.items():
+            if code and code not in PROFILE_CODES[name]:
+                raise click.ClickException(
+                    f"{path.name}: {name} {value!r} -> {code!r} is not one of "
+                    f"{', '.join(PROFILE_CODES[name])} (or empty)"
+                )
+    return ColumnMapping(values=table)
+
+
+def _unmapped_values(errors: list[RowError]) -> list[str]:
+    """Return 'field 'value' (N rows)' for each profile answer no code or value map reads."""
+    found: dict[tuple[str, str], int] = {}
+    for error in errors:
+        for item in error.problems:
+            if item.code == "row-choice-invalid":
+                key = (item.field, str(dict(item.params).get("value", "")))
+                found[key] = found.get(key, 0) + 1
+    return [f"{name} {value!r} ({rows} rows)" for (name, value), rows in sorted(found.items())]
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--wave", "wave_slug", required=True, help="Slug of the wave to import into.")
@@ -123,6 +187,19 @@ def _load_mapping(map_file: Path | None, column_options: tuple[str, ...]) -> Col
     metavar="HEADER=FIELD",
     help="Read column HEADER as FIELD (HEADER= ignores it); repeatable; wins over --map.",
 )
+@click.option(
+    "--value-map",
+    "value_map",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="How to read profile answers: CSV rows field,value,code (e.g. "
+    "occupation,TNI/Polri,TNI; an empty code stores nothing) or JSON "
+    '{"FIELD": {"VALUE": "CODE"}}; wins over the built-in spellings.',
+)
+@click.option(
+    "--allow-empty-elements",
+    is_flag=True,
+    help="Import even if an element would get no answer at all for an OPD (or has no column).",
+)
 @click.option("--ignore-extra", is_flag=True, help="Skip columns that map to no field.")
 @click.option(
     "--dry-run", is_flag=True, help="Print the column mapping and the check; write nothing."
@@ -133,6 +210,8 @@ def import_command(
     wave_slug: str,
     map_file: Path | None,
     column_options: tuple[str, ...],
+    value_map: Path | None,
+    allow_empty_elements: bool,
     ignore_extra: bool,
     dry_run: bool,
 ) -> None:
@@ -153,12 +232,22 @@ def import_command(
     "Pekerjaan", "Jenis Layanan", "Kritik dan Saran", "Timestamp"/"Cap waktu", "OPD"). In a
     mapped file, answers may be the questionnaire's labels ("Sangat sesuai", "Very
     suitable") and sex may be "Laki-laki"/"Perempuan". Unknown columns are an error unless
-    --ignore-extra. --dry-run shows the mapping and the check without writing. Every import
-    (not a dry run) is written to the audit log as import.run, with the file's SHA-256.
+    --ignore-extra; a column that resembles a question (a typo in its text) without clearly
+    being it must be mapped (--column 'HEADER=U2', or 'HEADER=' to ignore it). Profile
+    answers may be codes or common spellings (SLTA, Wiraswasta, Pelajar/Mahasiswa, Ibu
+    Rumah Tangga ...); --value-map reads others; answers nothing reads are listed and the
+    import refused. An import that would leave an element without any answer for an OPD,
+    or a question without a column, is refused with the list (exit code 2, nothing written)
+    unless --allow-empty-elements. --dry-run shows the mapping and the check without
+    writing. Every import (not a dry run) is written to the audit log as import.run, with
+    the file's SHA-256.
     """
     if file.suffix.lower() in (".xls", ".ods", ".xlsm"):
         raise click.ClickException(f"{file.name}: save it as .xlsx (Excel workbook) or CSV UTF-8")
     mapping = _load_mapping(map_file, column_options)
+    if value_map is not None:
+        readings = _load_value_map(value_map)
+        mapping = readings if mapping is None else mapping.merged(readings)
     data = file.read_bytes()
     with _database() as session:
         wave = _wave(session, wave_slug)
@@ -181,14 +270,36 @@ def import_command(
         if errors:
             for error in errors:
                 click.echo(str(error), err=True)
+            unmapped = _unmapped_values(errors)
+            if unmapped:
+                click.echo(
+                    "values not read (give them in --value-map): " + "; ".join(unmapped),
+                    err=True,
+                )
             total = len(rows) + len(errors)
             raise click.ClickException(
                 f"{file.name}: {len(errors)} of {total} rows have errors; nothing was imported"
             )
         if not rows:
             raise click.ClickException(f"{file.name}: no data rows to import")
-        for code in reader.missing_questions:
-            click.echo(f"note: no column {code}; its answers are left empty", err=True)
+        empties = import_service.empty_elements_of_rows(
+            context.question_codes, rows, mapped=reader.columns
+        )
+        if empties:
+            warnings = import_service.empty_element_problems(session, wave=wave, empties=empties)
+            for item in warnings:
+                click.echo(f"empty element: {item.english()}", err=True)
+            if not allow_empty_elements:
+                click.echo(
+                    f"{file.name}: {len(empties)} element(s) would be left empty; "
+                    f"{'a real import would be refused' if dry_run else 'nothing was imported'}"
+                    " (map the columns, or give --allow-empty-elements to import anyway)",
+                    err=True,
+                )
+                sys.exit(2)
+        acknowledged: dict[str, Any] = (
+            {"empty_elements_acknowledged": [item.key for item in empties]} if empties else {}
+        )
 
         if dry_run:
             fresh, already = import_service.new_import_rows(
@@ -214,6 +325,7 @@ def import_command(
                     rows=rows,
                     actor=None,
                     progress=bar.update,
+                    **acknowledged,
                 )
             except import_service.DataIOError as exc:
                 raise click.ClickException(str(exc)) from None

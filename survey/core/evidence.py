@@ -148,7 +148,7 @@ def is_straightline(
     >>> is_straightline({1: 4, 2: 4, 3: 4, 4: 4})
     False
     """
-    values = list(answers.values())
+    values = [v for v in answers.values() if v]  # 0, "not applicable", is not a rating
     return len(values) >= min_answered and len(set(values)) == 1
 
 

@@ -20,7 +20,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,6 +40,7 @@ from survey.core.kanon import (
     anonymise,
 )
 from survey.core.models import Questionnaire, Wave
+from survey.core.notapplicable import EXPORT_VALUE, by_code, export_value
 from survey.core.responsefile import (
     EVIDENCE_COLUMNS,
     ExportRecord,
@@ -319,7 +320,8 @@ def _open_responses(
     rows: list[list[Any]] = []
     for record, row in zip(records, safe.rows, strict=True):
         if row is not None:
-            rows.append([row.opd, row.date, *record.answers, *row[2:]])
+            answers = (export_value(answer) for answer in record.answers)
+            rows.append([row.opd, row.date, *answers, *row[2:]])
     # Sorted on the values, so that the order says nothing of when each row was stored.
     rows.sort(key=lambda row: tuple("" if v is None else str(v) for v in row))
     header = [*OPEN_RESPONSE_COLUMNS, *codes, *OPEN_RESPONDENT_COLUMNS]
@@ -338,6 +340,7 @@ def _readme(
     taken: str,
     fingerprint: str | None,
     scale_points: int = 4,
+    not_applicable: Mapping[str, tuple[str, str]] | None = None,
 ) -> str:
     """Return README.md of the open-data package, in Bahasa Indonesia and English.
 
@@ -382,10 +385,16 @@ def _readme(
         f"(YYYY-MM), atau `{PERIOD}` (dalam periode gelombang) | date answered (Asia/Jakarta, "
         f"YYYY-MM-DD), or its month (YYYY-MM), or `{PERIOD}` (within the wave's period) |",
     ]
+    offered = not_applicable or {}
     for code, name_id, name_en in codes:
+        na_id = na_en = ""
+        if code in offered:
+            label_id, label_en = offered[code]
+            na_id = f"; `{EXPORT_VALUE}`: {label_id}, tidak diberi skor"
+            na_en = f"; `{EXPORT_VALUE}`: {label_en}, not scored"
         lines.append(
-            f"| `{code}` | jawaban unsur {name_id} (1–4, kosong: tidak dijawab) | answer to "
-            f"element {name_en} (1–4, empty: not answered) |"
+            f"| `{code}` | jawaban unsur {name_id} (1–4, kosong: tidak dijawab{na_id}) | answer "
+            f"to element {name_en} (1–4, empty: not answered{na_en}) |"
         )
     lines += [
         "| `sex` | jenis kelamin (L/P) | sex (L = male, P = female) |",
@@ -498,8 +507,18 @@ def _scale_points(session: Session, wave: Wave) -> int:
     return int(questionnaire.scale_points) if questionnaire is not None else 4
 
 
-def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta") -> bytes:
-    """Return the open-data ZIP of a published wave; the same data give the same bytes."""
+def open_data_zip(
+    session: Session,
+    *,
+    wave: Wave,
+    timezone: str = "Asia/Jakarta",
+    taken_at: datetime | None = None,
+) -> bytes:
+    """Return the open-data ZIP of a published wave; the same data give the same bytes.
+
+    ``taken_at`` is the "data taken" time it states (a publication's); the first publication
+    time by default.
+    """
     from survey.core.scores import ScoreError, score_wave, to_csv, to_json
 
     if wave.status != "published":
@@ -518,15 +537,18 @@ def open_data_zip(session: Session, *, wave: Wave, timezone: str = "Asia/Jakarta
         scores_csv, scores_json, fingerprint, score_header = "opd\n", "[]\n", None, ["opd"]
     # Score text is numbers and names; OPD names could still start like a formula.
     scores_csv = _csv_text(score_header, list(csv.reader(io.StringIO(scores_csv)))[1:])
-    published = wave.published_at or wave.created_at
+    published = taken_at or wave.published_at or wave.created_at
     if published.tzinfo is None:
         published = published.replace(tzinfo=UTC)
     local = published.astimezone(zone)
     elements = queries.elements(session, questionnaire_id=wave.questionnaire_id)
     counts = queries.response_counts(session, wave=wave)
+    questionnaire = queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
+    assert questionnaire is not None  # a foreign key guarantees it
     readme = _readme(
         wave,
         codes=[(e.code, e.name_id, e.name_en) for e in elements],
+        not_applicable=by_code(elements, questionnaire),
         score_header=score_header,
         counted=len(safe.rows),
         flagged=counts.get("flagged", 0),

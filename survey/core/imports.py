@@ -29,23 +29,29 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from survey.core import opds, queries, submissions
+from survey.core import notapplicable, opds, queries, submissions
 from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave, utcnow
 from survey.core.problems import Problem, ProblemError, define, problem
 from survey.core.responsefile import (
     COMMENT_MAX_LENGTH,
+    COMMON_NAMES,
+    PROFILE_CODES,
     CanonicalReader,
     ColumnMapping,
+    ColumnMatch,
     FileFormatError,
     FileHead,
+    FileScan,
     ImportContext,
     ImportRow,
     RowError,
     canonical_columns,
     file_digest,
     import_submission_id,
+    match_column,
     normalise,
+    profile_code,
     read_head,
     suggest_field,
 )
@@ -92,6 +98,12 @@ define(
         ),
         "import-check-crashed": "unexpected error while checking the file",
         "import-write-crashed": "unexpected error while writing; nothing was imported",
+        "import-element-empty": (
+            "{code} ({element}) is not answered by any of the {rows} rows of {opd}"
+        ),
+        "import-element-unmapped": (
+            "{code} ({element}) has no column in the file: it would be empty in all {rows} rows"
+        ),
         "export-format-unknown": "unknown export format {value!r} (use {formats})",
         "export-not-published": "wave {wave!r} is not published",
     }
@@ -182,6 +194,7 @@ def import_context(
             e.code: (e.question_id, e.question_en, e.name_id, e.name_en) for e in elements
         },
         answer_labels={e.code: (tuple(e.labels_id), tuple(e.labels_en)) for e in elements},
+        not_applicable=notapplicable.import_texts(notapplicable.by_code(elements, questionnaire)),
     )
 
 
@@ -360,13 +373,20 @@ def job_head(job: ImportJob) -> FileHead:
 
 @dataclass(frozen=True)
 class ColumnChoice:
-    """One header cell on the mapping page: the field it is read as (None: ignored) and why."""
+    """One header cell on the mapping page: the field it is read as (None: ignored) and why.
+
+    ``match`` is the question the header resembles, if any; ``needs_choice`` marks a header
+    that resembles a question without clearly being it: nothing is preselected for it and the
+    evaluator must choose (a question, another field, or ignore it on purpose).
+    """
 
     index: int
     header: str
     field: str | None
-    source: str  # "canonical", "mapping", "suggested" or "ignored"
+    source: str  # "canonical", "mapping", "suggested", "similar", "ambiguous" or "ignored"
     preview: tuple[str, ...]
+    match: ColumnMatch | None = None
+    needs_choice: bool = False
 
 
 def column_choices(
@@ -374,16 +394,21 @@ def column_choices(
 ) -> list[ColumnChoice]:
     """Preselect the field of every header cell: the mapping, the canonical name, a guess.
 
-    A field already taken by an earlier column is not offered again (the later column is
-    preselected as ignored), so the preselection is always a valid mapping but for ``opd``.
+    A header that resembles a question clearly (a typo in the question text, "U02") is
+    preselected to it ("similar", with its score); one that resembles a question only
+    weakly, or a question an earlier column already takes, is left for the evaluator to
+    choose ("ambiguous"): never silently ignored. Another field already taken by an earlier
+    column is not offered again (the later column is preselected as ignored).
     """
     known = {name.lower(): name for name in canonical_columns(context.question_codes)}
+    questions = set(context.question_codes)
     explicit = {normalise(k): v for k, v in (mapping.columns if mapping else {}).items()}
     taken: set[str] = set()
     choices: list[ColumnChoice] = []
     for index, raw in enumerate(head.header):
         header = raw.strip()
         field: str | None
+        found: ColumnMatch | None = None
         if normalise(header) in explicit:
             target = explicit[normalise(header)]
             field, source = (known.get(target.lower()) if target else None), "mapping"
@@ -391,12 +416,23 @@ def column_choices(
             field, source = known[header.lower()], "canonical"
         else:
             field, source = (suggest_field(header, context) if header else None), "suggested"
+            if header and normalise(header) not in COMMON_NAMES:
+                found = match_column(header, context)
+            if found is not None and field == found.code and found.reason == "similar":
+                source = "similar"
+            elif field is None and found is not None:
+                source = "ambiguous"
+        preview = tuple(row[index] if index < len(row) else "" for row in head.rows)
+        if source == "ambiguous" or (
+            field in taken and field in questions and source in ("suggested", "similar")
+        ):
+            choices.append(ColumnChoice(index, header, None, "ambiguous", preview, found, True))
+            continue
         if field is None or field in taken:
-            field, source = None, "ignored"
+            field, source = None, "ignored" if source != "mapping" else source
         else:
             taken.add(field)
-        preview = tuple(row[index] if index < len(row) else "" for row in head.rows)
-        choices.append(ColumnChoice(index, header, field, source, preview))
+        choices.append(ColumnChoice(index, header, field, source, preview, found))
     return choices
 
 
@@ -437,21 +473,173 @@ def check_time_format(text: str) -> str | None:
 
 
 def mapping_from_choices(
-    headers: Sequence[str], fields: Sequence[str | None], time_format: str | None
+    headers: Sequence[str],
+    fields: Sequence[str | None],
+    time_format: str | None,
+    values: dict[str, dict[str, str]] | None = None,
 ) -> ColumnMapping | None:
     """Return the mapping the user chose; None when the file is canonical as it stands.
 
     Only headers read under another name than their own are written into the mapping, so a
-    canonical file confirmed unchanged is read exactly as ``ikm import`` reads it.
+    canonical file confirmed unchanged is read exactly as ``ikm import`` reads it. ``values``
+    are the chosen readings of profile answers (field -> text -> code, "" for empty); those
+    that only repeat the built-in reading (a code, a common spelling) are left out.
     """
     columns = {
         header: field
         for header, field in zip(headers, fields, strict=True)
         if not (field is not None and header.strip().lower() == field.lower())
     }
-    if not columns and time_format is None:
+    # Only readings other than the built-in one are kept: a canonical file stays canonical.
+    tables = {
+        name: kept
+        for name, table in (values or {}).items()
+        if (kept := {t: c for t, c in table.items() if c != profile_code(name, t)})
+    }
+    if not columns and time_format is None and not tables:
         return None
-    return ColumnMapping(columns=columns, time_format=time_format)
+    return ColumnMapping(columns=columns, values=tables, time_format=time_format)
+
+
+# --- Import: what the mapping step checks before anything is written -------------------------
+
+# The key of an import job's mapping JSON holding the empty elements the evaluator accepted.
+ACKNOWLEDGED_KEY = "acknowledged_empty"
+UNKNOWN_VALUE = "?"  # a profile answer nobody has chosen a reading for yet
+
+
+@dataclass(frozen=True)
+class EmptyElement:
+    """An element the import would leave without a single answer for one OPD (or for all)."""
+
+    code: str
+    opd_id: int | None  # None: no column is read as the element (empty for every OPD)
+    rows: int
+
+    @property
+    def key(self) -> str:
+        """Return a stable key ("U2@5", "U2@*") for acknowledgements and audit entries."""
+        return f"{self.code}@{'*' if self.opd_id is None else self.opd_id}"
+
+
+def empty_elements(
+    codes: Sequence[str],
+    opd_rows: dict[int, int] | Any,
+    answered: dict[int, frozenset[str]] | Any,
+    mapped: Iterable[str],
+) -> list[EmptyElement]:
+    """Return the elements left empty: unmapped ones first, then per OPD, in question order."""
+    present = set(mapped)
+    total = sum(opd_rows.values())
+    found = [EmptyElement(code, None, total) for code in codes if code not in present]
+    for opd_id in sorted(opd_rows):
+        done = answered.get(opd_id, frozenset())
+        found.extend(
+            EmptyElement(code, opd_id, opd_rows[opd_id])
+            for code in codes
+            if code in present and code not in done
+        )
+    return found
+
+
+def empty_elements_of_rows(
+    codes: Sequence[str], rows: Iterable[ImportRow], mapped: Iterable[str] | None = None
+) -> list[EmptyElement]:
+    """Return the elements checked rows leave empty for an OPD.
+
+    ``mapped`` are the questions the file has a column for (None: all of them); the others
+    are reported once as unmapped rather than once per OPD.
+    """
+    opd_rows: dict[int, int] = {}
+    answered: dict[int, set[int]] = {}
+    width = len(codes)
+    for row in rows:
+        opd_rows[row.opd_id] = opd_rows.get(row.opd_id, 0) + 1
+        done = answered.setdefault(row.opd_id, set())
+        if len(done) < width:
+            done.update(i for i, answer in enumerate(row.answers) if answer is not None)
+    by_code = {opd_id: frozenset(codes[i] for i in indexes) for opd_id, indexes in answered.items()}
+    return empty_elements(codes, opd_rows, by_code, codes if mapped is None else mapped)
+
+
+def empty_element_problems(
+    session: Session, *, wave: Wave, empties: Sequence[EmptyElement]
+) -> list[Problem]:
+    """Return one problem per empty element, naming the element and the OPD."""
+    names = {
+        e.code: e.name_id for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)
+    }
+    opd_names = {opd.id: opd.name for opd, _link in queries.wave_opds(session, wave=wave)}
+    return [
+        problem(
+            "import-element-unmapped",
+            item.code,
+            code=item.code,
+            element=names.get(item.code, item.code),
+            rows=item.rows,
+        )
+        if item.opd_id is None
+        else problem(
+            "import-element-empty",
+            item.code,
+            code=item.code,
+            element=names.get(item.code, item.code),
+            opd=opd_names.get(item.opd_id, str(item.opd_id)),
+            rows=item.rows,
+        )
+        for item in empties
+    ]
+
+
+@dataclass(frozen=True)
+class ValueChoice:
+    """One distinct profile answer of a file: how often, and the code it will be stored as."""
+
+    text: str
+    rows: int
+    code: str | None  # None: not chosen yet (unknown); "" : stored empty
+    source: str  # "synonym" (a code or common spelling), "mapping" (chosen) or "unknown"
+
+
+def value_choices(
+    scan: FileScan, mapping: ColumnMapping | None = None
+) -> dict[str, list[ValueChoice]]:
+    """Return, per profile column of the file, each distinct answer and its reading.
+
+    A reading chosen in ``mapping`` wins over the built-in codes and synonyms; an answer
+    neither knows is unknown until the evaluator chooses (a code, or empty).
+    """
+    chosen = {
+        name: {normalise(text): code for text, code in table.items()}
+        for name, table in (mapping.values if mapping else {}).items()
+    }
+    result: dict[str, list[ValueChoice]] = {}
+    for name in PROFILE_CODES:
+        if name not in scan.values:
+            continue
+        table = chosen.get(name, {})
+        items = []
+        for text, rows in sorted(scan.values[name].items(), key=lambda item: -item[1]):
+            if normalise(text) in table:
+                items.append(ValueChoice(text, rows, table[normalise(text)], "mapping"))
+            elif (code := profile_code(name, text)) is not None:
+                items.append(ValueChoice(text, rows, code, "synonym"))
+            else:
+                items.append(ValueChoice(text, rows, None, "unknown"))
+        result[name] = items
+    return result
+
+
+def _acknowledgement(keys: Sequence[str]) -> dict[str, Any]:
+    """Return the audit detail of accepted empty elements (nothing when there were none)."""
+    return {"empty_elements_acknowledged": list(keys)} if keys else {}
+
+
+def job_mapping(job: ImportJob) -> tuple[ColumnMapping | None, list[str]]:
+    """Return a job's stored column mapping and the empty elements its evaluator accepted."""
+    stored = dict(job.mapping or {})
+    acknowledged = [str(key) for key in stored.pop(ACKNOWLEDGED_KEY, None) or []]
+    return (ColumnMapping.from_json(stored) if stored else None), acknowledged
 
 
 def confirm_job(
@@ -460,11 +648,14 @@ def confirm_job(
     job: ImportJob,
     context: ImportContext,
     mapping: ColumnMapping | None,
+    acknowledged: Sequence[str] = (),
 ) -> bool:
     """Check the mapping against the file, store it and queue the job. Commits.
 
-    Raise FileFormatError (the job unchanged) for a mapping the file cannot be read with.
-    Return False if the job had left the mapping step already (a second click), else True.
+    ``acknowledged`` are the keys of the empty elements the evaluator accepted (recorded with
+    the mapping and in the import's audit entry). Raise FileFormatError (the job unchanged)
+    for a mapping the file cannot be read with. Return False if the job had left the mapping
+    step already (a second click), else True.
     """
     wave = session.get(Wave, job.wave_id)
     if wave is None:
@@ -474,6 +665,8 @@ def confirm_job(
     # Every column has a field or is ignored by choice, so nothing is "extra".
     CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
     stored = mapping.to_json() if mapping is not None else {}
+    if acknowledged:
+        stored[ACKNOWLEDGED_KEY] = list(acknowledged)
     # Compare and set: of two confirmations of one job only the first queues it.
     changed = _updated(
         session,
@@ -566,6 +759,7 @@ def run_import_job(
         job = session.get(ImportJob, job_id)
         assert job is not None
         filename, digest, actor, wave_id = job.filename, job.digest, job.actor, job.wave_id
+        acknowledged = [str(key) for key in (job.mapping or {}).get(ACKNOWLEDGED_KEY) or []]
         try:
             rows, errors = _check_job(session, job, timezone, comment_max_length)
         except (FileFormatError, DataIOError) as exc:
@@ -622,6 +816,7 @@ def run_import_job(
                 actor=actor,
                 before_commit=finish,
                 job=job_id,
+                **_acknowledgement(acknowledged),
             )
         except DataIOError as exc:
             session.rollback()
@@ -644,7 +839,7 @@ def _check_job(
     context = import_context(
         session, wave=wave, timezone=timezone, comment_max_length=comment_max_length
     )
-    mapping = ColumnMapping.from_json(job.mapping) if job.mapping else None
+    mapping, acknowledged = job_mapping(job)
     reader = CanonicalReader(
         job.data, context, kind=job.kind, mapping=mapping, ignore_extra=job.ignore_extra
     )
@@ -670,4 +865,15 @@ def _check_job(
     job.processed_rows = job.total_rows = seen
     session.add(job)
     session.commit()
+    if not errors:
+        # The mapping step listed the elements left empty and the evaluator accepted them;
+        # anything else left empty (the file changed its story?) stops the import unwritten.
+        accepted = set(acknowledged)
+        unaccepted = [
+            item
+            for item in empty_elements_of_rows(context.question_codes, rows)
+            if item.key not in accepted and f"{item.code}@*" not in accepted
+        ]
+        if unaccepted:
+            raise DataIOError(empty_element_problems(session, wave=wave, empties=unaccepted))
     return rows, errors

@@ -142,6 +142,52 @@ class WaveLogo(SQLModel, table=True):
     uploaded_at: datetime = Field(default_factory=utcnow)
 
 
+PUBLICATION_STATUSES = ("building", "ready", "failed")
+
+
+# One published version of a wave: publishing freezes the wave's results into stored files
+# (:class:`PublicationFile`) that the public pages and downloads serve. Version 1 is the first
+# publication; each correction (erratum) publishes the next version with a public change note.
+# ``ready_at`` is set once the files the public pages need are stored (the version is served
+# from then on); ``done``/``total`` count every file, the OPD reports built after them too.
+class Publication(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("wave_id", "version", name="uq_publication_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    version: int = Field(default=1)
+    status: str = Field(default="building", max_length=16)
+    done: int = Field(default=0)  # files stored so far
+    total: int = Field(default=0)  # files the version will have (0 until the plan is known)
+    note: str | None = Field(default=None, max_length=2000)  # public change note (version 2+)
+    reason: str | None = Field(default=None, max_length=2000)  # audit only, never shown
+    actor: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=2000)  # why the build failed (English)
+    created_at: datetime = Field(default_factory=utcnow)
+    data_taken_at: datetime = Field(default_factory=utcnow)  # the "data taken" time it shows
+    ready_at: datetime | None = None  # served from then on
+    completed_at: datetime | None = None  # every file stored
+    superseded_at: datetime | None = None  # a later version became ready
+
+
+# One stored file of a publication: a page ("page:id:wave", "page:en:opd:<slug>"), a PDF
+# ("pdf:id:ranking", "pdf:en:opd:<slug>", "pdf:id:opd-full:<slug>") or the open-data ZIP
+# ("zip:open-data"), with its SHA-256 as the strong ETag it is served with.
+class PublicationFile(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("publication_id", "name", name="uq_publicationfile_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    name: str = Field(max_length=200)
+    content_type: str = Field(max_length=64)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    etag: str = Field(max_length=64)  # sha256 hex of data
+    size: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 # An OPD covered by a wave, with its target sample size.
 class WaveOpd(SQLModel, table=True):
     wave_id: int = Field(foreign_key="wave.id", primary_key=True)

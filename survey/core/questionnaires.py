@@ -49,6 +49,8 @@ ELEMENT_KEYS = (
     "question_en",
     "labels_id",
     "labels_en",
+    "not_applicable_id",
+    "not_applicable_en",
 )
 
 
@@ -258,6 +260,22 @@ def _element(problems: list[Problem], path: str, raw: Any, scale: int | None) ->
                 kinds=", ".join(ELEMENT_KINDS),
             )
         )
+    # An extra answer "does not apply to me" (stored 0, not scored): kept as one label past
+    # the scale (survey.core.notapplicable), so a file without it stores what it always did.
+    not_applicable: tuple[str, ...] = ()
+    if "not_applicable_id" in raw or "not_applicable_en" in raw:
+        na_id = _text(
+            problems, f"{path}.not_applicable_id", raw.get("not_applicable_id"), LABEL_MAX_LENGTH
+        )
+        na_en = na_id
+        if raw.get("not_applicable_en") is not None:
+            na_en = _text(
+                problems,
+                f"{path}.not_applicable_en",
+                raw.get("not_applicable_en"),
+                LABEL_MAX_LENGTH,
+            )
+        not_applicable = (na_id, na_en)
     return ElementSpec(
         code=code,
         kind=str(kind),
@@ -269,8 +287,10 @@ def _element(problems: list[Problem], path: str, raw: Any, scale: int | None) ->
         question_en=_text(
             problems, f"{path}.question_en", raw.get("question_en"), QUESTION_MAX_LENGTH
         ),
-        labels_id=_labels(problems, f"{path}.labels_id", raw.get("labels_id"), scale),
-        labels_en=_labels(problems, f"{path}.labels_en", raw.get("labels_en"), scale),
+        labels_id=_labels(problems, f"{path}.labels_id", raw.get("labels_id"), scale)
+        + not_applicable[:1],
+        labels_en=_labels(problems, f"{path}.labels_en", raw.get("labels_en"), scale)
+        + not_applicable[1:],
     )
 
 

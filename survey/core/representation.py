@@ -59,7 +59,7 @@ def wave_design(
     rows: list[Any] = list(session.exec(query).all())
     for row in rows:
         opd_id, submitted_at, channel = row[0], row[1], row[2]
-        given = [int(a) for a in row[3:] if a is not None]
+        given = [int(a) for a in row[3:] if a]  # neither empty nor 0 ("not applicable")
         if int(opd_id) not in by_id or not given:
             continue
         values[opd_id].append(sum(given) / len(given))

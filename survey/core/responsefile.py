@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -32,6 +34,7 @@ from zoneinfo import ZoneInfo
 from survey.core import csvfiles, rules
 from survey.core.evidence import EVIDENCE_FIELDS
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES
+from survey.core.notapplicable import NOT_APPLICABLE, export_value
 from survey.core.problems import Problem, ProblemError, define, problem
 
 OPD_COLUMN = "opd"
@@ -73,6 +76,10 @@ define(
             "or map the columns, or ignore the extra ones)"
         ),
         "file-column-missing": "missing required column {value!r}",
+        "file-column-ambiguous": (
+            "column {value!r} resembles question {code} ({score}% alike) but not clearly: "
+            "say what it is (--column '{value}={code}', or '{value}=' to ignore it)"
+        ),
         "mapping-not-object": "the mapping must be a JSON object",
         "mapping-unknown-keys": "unknown mapping keys: {keys}",
         "mapping-columns": '"columns" must map headers to field names (or null)',
@@ -128,6 +135,9 @@ class ImportContext:
     # languages) matched against headers, and code -> its answer labels, lowest first.
     question_texts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     answer_labels: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
+    # code -> the case-folded texts read as "not applicable" (stored 0), for the elements that
+    # offer that answer (survey.core.notapplicable.import_texts).
+    not_applicable: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,39 +258,112 @@ def normalise(text: str) -> str:
 # The common spellings of the respondent's profile, read in every file (canonical or mapped,
 # web or ``ikm import``) besides the codes themselves; matched by ``profile_key`` (case-folded,
 # runs of spaces as one, none around / or -). There is no student or homemaker occupation
-# code, so those answers count as "Lainnya", as on the survey form.
+# code, so those answers count as "Lainnya", as on the survey form. "TNI/Polri" is left out on
+# purpose: it names two codes, so the evaluator chooses (the web mapping page, a value map).
 PROFILE_SYNONYMS: dict[str, dict[str, str]] = {
     "sex": {
         "laki-laki": "L",
         "laki laki": "L",
         "lakilaki": "L",
+        "laki": "L",
+        "lk": "L",
         "pria": "L",
         "male": "L",
+        "man": "L",
         "perempuan": "P",
         "wanita": "P",
+        "pr": "P",
         "female": "P",
+        "woman": "P",
     },
     "education": {
+        "sd/mi": "SD",
+        "mi": "SD",
+        "sd/sederajat": "SD",
+        "smp/mts": "SMP",
+        "mts": "SMP",
+        "sltp": "SMP",
+        "smp/sltp": "SMP",
+        "sltp/sederajat": "SMP",
+        "smp/sederajat": "SMP",
         "slta": "SMA",
         "smu": "SMA",
         "smk": "SMA",
+        "ma": "SMA",
+        "stm": "SMA",
         "sma/smk": "SMA",
-        "sltp": "SMP",
+        "sma/ma": "SMA",
+        "sma/ma/smk": "SMA",
+        "sma/slta": "SMA",
+        "slta/sederajat": "SMA",
+        "sma/sederajat": "SMA",
+        "sma/smk/sederajat": "SMA",
         "d1": "D1-D3",
         "d2": "D1-D3",
         "d3": "D1-D3",
+        "d-1": "D1-D3",
+        "d-2": "D1-D3",
+        "d-3": "D1-D3",
+        "d i": "D1-D3",
+        "d ii": "D1-D3",
+        "d iii": "D1-D3",
+        "d1/d2/d3": "D1-D3",
         "diploma": "D1-D3",
+        "diploma i": "D1-D3",
+        "diploma ii": "D1-D3",
+        "diploma iii": "D1-D3",
         "d4": "S1",
+        "d-4": "S1",
+        "d iv": "S1",
+        "diploma iv": "S1",
+        "d4/s1": "S1",
+        "s1/d4": "S1",
+        "s-1": "S1",
+        "sarjana": "S1",
+        "strata 1": "S1",
+        "s-2": "S2",
+        "magister": "S2",
+        "pascasarjana": "S2",
+        "strata 2": "S2",
+        "s-3": "S3",
+        "doktor": "S3",
+        "doktoral": "S3",
+        "strata 3": "S3",
     },
     "occupation": {
-        "wiraswasta": "Wirausaha",
+        "asn": "PNS",
+        "pns/asn": "PNS",
+        "asn/pns": "PNS",
+        "pegawai negeri sipil": "PNS",
+        "tentara": "TNI",
+        "polisi": "POLRI",
+        "swasta": "Swasta",
         "pegawai swasta": "Swasta",
         "karyawan swasta": "Swasta",
+        "karyawan": "Swasta",
+        "wiraswasta": "Wirausaha",
+        "wirausaha": "Wirausaha",
+        "pengusaha": "Wirausaha",
         "pelajar": "Lainnya",
         "mahasiswa": "Lainnya",
+        "siswa": "Lainnya",
         "pelajar/mahasiswa": "Lainnya",
+        "mahasiswa/pelajar": "Lainnya",
         "ibu rumah tangga": "Lainnya",
+        "irt": "Lainnya",
+        "pensiunan": "Lainnya",
+        "tidak bekerja": "Lainnya",
+        "lain-lain": "Lainnya",
+        "lain lain": "Lainnya",
+        "lainnya": "Lainnya",
     },
+}
+
+# The respondent fields whose answers are codes, and those codes, in form order.
+PROFILE_CODES: dict[str, tuple[str, ...]] = {
+    "sex": SEXES,
+    "education": EDUCATIONS,
+    "occupation": OCCUPATIONS,
 }
 
 
@@ -300,6 +383,21 @@ def _choices(name: str, codes: Sequence[str]) -> dict[str, str]:
 _SEX_CODES = _choices("sex", SEXES)
 _EDUCATION_CODES = _choices("education", EDUCATIONS)
 _OCCUPATION_CODES = _choices("occupation", OCCUPATIONS)
+_PROFILE_CHOICES = {
+    "sex": _SEX_CODES,
+    "education": _EDUCATION_CODES,
+    "occupation": _OCCUPATION_CODES,
+}
+
+
+def profile_code(name: str, text: str) -> str | None:
+    """Return the code a profile answer is read as by default (a code or a synonym), or None.
+
+    An empty answer is None too; ``name`` is "sex", "education" or "occupation".
+    """
+    if not text.strip():
+        return None
+    return _PROFILE_CHOICES[name].get(profile_key(text))
 
 
 @dataclass(frozen=True)
@@ -388,8 +486,195 @@ class ColumnPlan:
         ]
 
 
+# How sure a fuzzy match of a header to a question must be. A header that matches one question
+# at CLEAR_SCORE or better, ahead of every other by CLEAR_MARGIN, is read as that question; a
+# weaker match of at least PLAUSIBLE_SCORE (PLAUSIBLE_SHORT_SCORE for a header of fewer than
+# SHORT_HEADER characters, where chance likeness is high) resembles a question too much to be
+# ignored silently: the evaluator (or a --column/--map of ``ikm import``) must choose.
+CLEAR_SCORE = 0.85
+CLEAR_MARGIN = 0.1
+PLAUSIBLE_SCORE = 0.6
+PLAUSIBLE_SHORT_SCORE = 0.75
+SHORT_HEADER = 10
+_CODE_PREFIX = re.compile(r"^u ?0*(\d{1,3})(?: (.*))?$")
+_NUMBER_PREFIX = re.compile(r"^(?:no )?\d{1,3}(?: (.*))?$")
+
+
+def match_key(text: str) -> str:
+    """Return text for fuzzy matching: no accents, case-folded, punctuation as spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(re.sub(r"[^\w\s]|_", " ", plain).split())
+
+
+@dataclass(frozen=True)
+class ColumnMatch:
+    """How much a header resembles a question: the question, a score 0..1 and why.
+
+    ``reason`` is "code" (U2, "u 2", "U02"), "text" (the question or element name exactly),
+    "similar" (a fuzzy match of the question text or name) or "ambiguous"; ``clear`` says the
+    header can be read as ``code`` without asking, ``other`` is the runner-up when there is one.
+    """
+
+    code: str
+    score: float
+    reason: str
+    clear: bool
+    other: str | None = None
+
+
+def _common_prefix(texts: Sequence[str]) -> str:
+    """Return the words all texts start with ("bagaimana pendapat saudara tentang"), or ""."""
+    if len(texts) < 2:
+        return ""
+    words = [text.split() for text in texts]
+    common: list[str] = []
+    for group in zip(*words, strict=False):
+        if len(set(group)) != 1:
+            break
+        common.append(group[0])
+    # Never the whole of a text: a question reduced to nothing matches anything.
+    if any(len(w) <= len(common) for w in words):
+        return ""
+    return " ".join(common)
+
+
+@dataclass(frozen=True)
+class _MatchTexts:
+    """A questionnaire's texts prepared for fuzzy matching (built once per context)."""
+
+    texts: dict[str, tuple[str, ...]]  # code -> keys of its question and name texts
+    names: dict[str, tuple[str, ...]]  # code -> keys of its element names
+    prefixes: tuple[str, ...]  # the opening words every question of one language shares
+
+
+_MATCH_CACHE: dict[int, tuple[ImportContext, _MatchTexts]] = {}
+
+
+def _match_texts(context: ImportContext) -> _MatchTexts:
+    """Return the context's question texts as match keys, without their shared opening."""
+    cached = _MATCH_CACHE.get(id(context))
+    if cached is not None and cached[0] is context:
+        return cached[1]
+    codes = context.question_codes
+    by_slot: dict[int, list[str]] = {}
+    for code in codes:
+        for slot, text in enumerate(context.question_texts.get(code, ())):
+            by_slot.setdefault(slot, []).append(match_key(text))
+    # Slots 0 and 1 hold the question in each language; 2 and 3 the element names.
+    prefixes = tuple(
+        p for slot in (0, 1) if (p := _common_prefix(by_slot.get(slot, []))) and p != ""
+    )
+    texts: dict[str, tuple[str, ...]] = {}
+    names: dict[str, tuple[str, ...]] = {}
+    for code in codes:
+        keys: list[str] = []
+        for slot, text in enumerate(context.question_texts.get(code, ())):
+            key = _without_prefix(match_key(text), prefixes)
+            if key:
+                keys.append(key)
+                if slot >= 2:
+                    names.setdefault(code, ())
+                    names[code] = (*names[code], key)
+        texts[code] = tuple(keys)
+    prepared = _MatchTexts(texts, names, prefixes)
+    if len(_MATCH_CACHE) > 64:
+        _MATCH_CACHE.clear()
+    _MATCH_CACHE[id(context)] = (context, prepared)
+    return prepared
+
+
+def _without_prefix(key: str, prefixes: Sequence[str]) -> str:
+    """Return a key without the questions' shared opening words, if it starts with them."""
+    for prefix in prefixes:
+        if key.startswith(prefix + " "):
+            return key[len(prefix) + 1 :]
+    return key
+
+
+def _header_candidates(header: str) -> list[str]:
+    """Return the texts of a header to match: a Google Forms grid's [item] first, the whole."""
+    candidates = []
+    bracketed = _BRACKETED.match(header)  # Google Forms grids: "Penilaian [question]"
+    if bracketed:
+        candidates.append(bracketed.group(1))
+    candidates.append(header)
+    return candidates
+
+
+def _score(candidate: str, keys: Sequence[str], names: Sequence[str]) -> float:
+    """Return how well a header key matches one question's keys (1.0: the same text)."""
+    best = 0.0
+    padded = f" {candidate} "
+    for key in keys:
+        if key == candidate:
+            return 1.0
+        if len(candidate) >= 12 and f" {candidate} " in f" {key} ":
+            # Part of the question word for word ("Kesesuaian produk pelayanan").
+            best = max(best, 0.88)
+        matcher = difflib.SequenceMatcher(None, candidate, key, autojunk=False)
+        if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
+            best = max(best, matcher.ratio())
+    for name in names:
+        # A header that holds the element's whole name ("Persyaratan pelayanan") names it.
+        if len(name) >= 6 and f" {name} " in padded:
+            best = max(best, 0.9)
+    return best
+
+
+def match_column(header: str, context: ImportContext) -> ColumnMatch | None:
+    """Return the question a header resembles (clear, or only plausible), or None.
+
+    The header is compared without case, accents, punctuation, a leading number ("1.") or
+    code ("U1."), the questions' shared opening ("Bagaimana pendapat Saudara tentang") and a
+    Google Forms grid's "Title [item]" wrapper, against each question's text and element name
+    in both languages (``difflib``). A code alone (U2, "u 2", "U02") is clear.
+    """
+    codes = {code.casefold(): code for code in context.question_codes}
+    prepared = _match_texts(context)
+    best: dict[str, float] = {}
+    coded: str | None = None
+    for raw in _header_candidates(header):
+        key = match_key(raw)
+        if not key:
+            continue
+        code_match = _CODE_PREFIX.match(key)
+        if code_match and f"u{int(code_match.group(1))}" in codes:
+            coded = codes[f"u{int(code_match.group(1))}"]
+            key = code_match.group(2) or ""
+            if not key:
+                return ColumnMatch(coded, 1.0, "code", True)
+        elif (number_match := _NUMBER_PREFIX.match(key)) and number_match.group(1):
+            key = number_match.group(1)
+        key = _without_prefix(key, prepared.prefixes)
+        for code in context.question_codes:
+            score = _score(key, prepared.texts.get(code, ()), prepared.names.get(code, ()))
+            best[code] = max(best.get(code, 0.0), score)
+    if not best:
+        return None
+    ranked = sorted(best.items(), key=lambda item: -item[1])
+    (top, score), runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else (None, 0.0))
+    if coded is not None:
+        # "U2. <text>": the code decides unless the text clearly names another question.
+        if top != coded and score >= CLEAR_SCORE and best.get(coded, 0.0) < PLAUSIBLE_SCORE:
+            return ColumnMatch(coded, best.get(coded, 0.0), "ambiguous", False, top)
+        return ColumnMatch(coded, max(best.get(coded, 0.0), 0.95), "code", True)
+    short = len(match_key(header)) < SHORT_HEADER
+    if score < (PLAUSIBLE_SHORT_SCORE if short else PLAUSIBLE_SCORE):
+        return None
+    if score == 1.0 and runner_up[1] < 1.0:
+        return ColumnMatch(top, 1.0, "text", True)
+    clear = score >= CLEAR_SCORE and score - runner_up[1] >= CLEAR_MARGIN
+    other = runner_up[0] if runner_up[1] >= PLAUSIBLE_SCORE else None
+    return ColumnMatch(top, round(score, 3), "similar" if clear else "ambiguous", clear, other)
+
+
 def suggest_field(header: str, context: ImportContext) -> str | None:
-    """Return the canonical field a non-canonical header most likely means, or None."""
+    """Return the canonical field a non-canonical header clearly means, or None.
+
+    A header that only resembles a question (``match_column`` not clear) gives None here;
+    ``plan_columns`` refuses it unless a mapping says what it is.
+    """
     key = normalise(header)
     candidates = [key]
     bracketed = _BRACKETED.match(header)  # Google Forms grids: "Penilaian [question]"
@@ -402,7 +687,8 @@ def suggest_field(header: str, context: ImportContext) -> str | None:
                 return code
         if candidate in COMMON_NAMES:
             return COMMON_NAMES[candidate]
-    return None
+    found = match_column(header, context)
+    return found.code if found is not None and found.clear else None
 
 
 def plan_columns(
@@ -424,6 +710,7 @@ def plan_columns(
     fields: list[str | None] = []
     sources: list[str] = []
     unknown: list[str] = []
+    ambiguous: list[Problem] = []
     for index, raw in enumerate(header, start=1):
         name = raw.strip()
         target: str | None
@@ -440,7 +727,19 @@ def plan_columns(
             target, source = None, ""  # a staff export's evidence: not imported
         else:
             target, source = suggest_field(name, context), "suggested"
-            if target is None and not ignore_extra:
+            found = match_column(name, context) if target is None else None
+            if found is not None:
+                # Resembles a question too much to be dropped without a word.
+                ambiguous.append(
+                    problem(
+                        "file-column-ambiguous",
+                        "",
+                        value=name,
+                        code=found.code,
+                        score=round(found.score * 100),
+                    )
+                )
+            elif target is None and not ignore_extra:
                 unknown.append(name)
         if target is None:
             source = "ignored"
@@ -448,6 +747,8 @@ def plan_columns(
             raise _unreadable("file-column-twice", value=target)
         fields.append(target)
         sources.append(source)
+    if ambiguous:
+        raise FileFormatError(ambiguous)
     if unknown:
         raise _unreadable(
             "file-columns-unknown" if len(unknown) > 1 else "file-column-unknown",
@@ -538,6 +839,18 @@ def read_head(data: bytes, kind: str, *, limit: int = 5) -> FileHead:
     return FileHead(tuple(header), tuple(rows), estimated)
 
 
+@dataclass(frozen=True)
+class FileScan:
+    """What the mapping step shows before the check: rows per OPD, answered questions, and
+    the distinct answers of each profile column (text as in the file -> rows)."""
+
+    rows: int
+    opd_rows: Mapping[int, int]
+    answered: Mapping[int, frozenset[str]]
+    values: Mapping[str, Mapping[str, int]]
+    truncated: frozenset[str] = frozenset()  # profile columns with more distinct answers
+
+
 class CanonicalReader:
     """A response file opened for import: header checked, rows checked as iterated.
 
@@ -583,7 +896,8 @@ class CanonicalReader:
         for code in self.context.question_codes:
             table = maps.setdefault(code, {})
             for labels in self.context.answer_labels.get(code, ()):
-                for value, label in enumerate(labels, start=1):
+                # Past the scale a label is the "not applicable" answer, read by the check.
+                for value, label in enumerate(labels[: self.context.scale_points], start=1):
                     table.setdefault(normalise(label), str(value))
         for name, given in (mapping.values if mapping else {}).items():
             known = {c.lower(): c for c in canonical_columns(self.context.question_codes)}
@@ -593,6 +907,57 @@ class CanonicalReader:
                 {normalise(text): code for text, code in given.items()}
             )
         return maps
+
+    def scan(self, *, distinct_limit: int = 60) -> FileScan:
+        """Read every row's raw cells once, without checking them, for the mapping step.
+
+        Return the rows per OPD (rows naming an OPD the wave does not cover are left out: the
+        check refuses them), the questions each OPD's rows answer at least once, and the
+        distinct answers of the profile columns (at most ``distinct_limit`` per column).
+        """
+        fields = self.plan.fields
+        opd_ids = self.context.opd_ids
+        questions = [(i, name) for i, name in enumerate(fields) if name in self._question_set]
+        profile = [(i, name) for i, name in enumerate(fields) if name in PROFILE_CODES]
+        opd_index = fields.index(OPD_COLUMN) if OPD_COLUMN in fields else None
+        opd_rows: dict[int, int] = {}
+        answered: dict[int, set[str]] = {}
+        values: dict[str, dict[str, int]] = {name: {} for _i, name in profile}
+        cut: set[str] = set()
+        total = 0
+        for _number, cells in self._records:
+            if not any(cell.strip() for cell in cells):
+                continue
+            total += 1
+            for index, name in profile:
+                text = cells[index].strip() if index < len(cells) else ""
+                if not text:
+                    continue
+                seen = values[name]
+                if text in seen:
+                    seen[text] += 1
+                elif len(seen) < distinct_limit:
+                    seen[text] = 1
+                else:
+                    cut.add(name)
+            if opd_index is None or opd_index >= len(cells):
+                continue
+            opd_id = opd_ids.get(cells[opd_index].strip())
+            if opd_id is None:
+                continue
+            opd_rows[opd_id] = opd_rows.get(opd_id, 0) + 1
+            done = answered.setdefault(opd_id, set())
+            if len(done) < len(questions):
+                done.update(
+                    name for index, name in questions if index < len(cells) and cells[index].strip()
+                )
+        return FileScan(
+            rows=total,
+            opd_rows=opd_rows,
+            answered={opd_id: frozenset(codes) for opd_id, codes in answered.items()},
+            values=values,
+            truncated=frozenset(cut),
+        )
 
     def __iter__(self) -> Iterator[ImportRow | RowError]:
         """Yield each data row, checked; blank rows are skipped but keep their numbers."""
@@ -637,7 +1002,9 @@ class CanonicalReader:
         answers = tuple(
             plain[cell]
             if (cell := values.get(code, "")) in plain
-            else _check_answer(code, cell, context.scale_points, reasons)
+            else _check_answer(
+                code, cell, context.scale_points, reasons, context.not_applicable.get(code)
+            )
             for code in context.question_codes
         )
         # A row whose answers are all bad already says so; "no answer" is for blank ones.
@@ -710,13 +1077,22 @@ def _check_time(raw: str, context: ImportContext, reasons: list[Problem]) -> dat
     return parsed
 
 
-def _check_answer(code: str, raw: str, scale_points: int, reasons: list[Problem]) -> int | None:
-    """Return an answer 1..scale_points, None for an empty cell."""
+def _check_answer(
+    code: str,
+    raw: str,
+    scale_points: int,
+    reasons: list[Problem],
+    not_applicable: frozenset[str] | None = None,
+) -> int | None:
+    """Return an answer 1..scale_points, 0 for "not applicable" where the question offers it
+    (``not_applicable``: the texts that say so), None for an empty cell."""
     text = raw.strip()
     if not text:
         return None
     if text.isascii() and text.isdigit() and 1 <= int(text) <= scale_points:
         return int(text)
+    if not_applicable and " ".join(text.split()).casefold() in not_applicable:
+        return NOT_APPLICABLE
     reasons.append(problem("row-answer-invalid", code, value=text, scale=scale_points))
     return None
 
@@ -804,11 +1180,12 @@ def format_time(value: datetime) -> str:
 
 
 def record_cells(record: ExportRecord) -> list[Any]:
-    """Return a record's cells in canonical column order (None for empty, numbers as int)."""
+    """Return a record's cells in canonical column order (None for empty, numbers as int,
+    ``NA`` for the "not applicable" answer)."""
     return [
         record.opd,
         format_time(record.submitted_at),
-        *record.answers,
+        *(export_value(answer) for answer in record.answers),
         record.sex,
         record.age,
         record.education,

@@ -17,7 +17,7 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,9 +30,10 @@ from sqlmodel import Session, col, select
 from reports.formatting import format_number
 from reports.model import ElementInfo, OpdInfo, ScoredWave
 from scoring.units import PUBLISHED_RANK_DRAWS
-from survey.core import queries
+from survey.core import notapplicable, queries
 from survey.core.answers import read_wave_answers
 from survey.core.database import engine_of
+from survey.core.logos import report_logo
 from survey.core.models import CategoryScheme, Element, Response, Wave, utcnow
 from survey.core.problems import ProblemError, define, problem
 
@@ -99,18 +100,56 @@ def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def element_infos(items: Sequence[Element]) -> tuple[ElementInfo, ...]:
-    """Return the stored elements as the reports' value objects, in questionnaire order."""
+def element_infos(
+    items: Sequence[Element],
+    scale_points: int | None = None,
+    not_applicable: Mapping[str, tuple[str, str]] | None = None,
+) -> tuple[ElementInfo, ...]:
+    """Return the stored elements as the reports' value objects, in questionnaire order.
+
+    With ``scale_points``, the labels are the scale's only (a "not applicable" answer stored
+    past them, :mod:`survey.core.notapplicable`, is not a point of the scale);
+    ``not_applicable`` gives that answer by code.
+    """
+    end = scale_points
+    offered = not_applicable or {}
     return tuple(
         ElementInfo(
             code=e.code,
             name_id=e.name_id,
             name_en=e.name_en,
-            labels_id=tuple(e.labels_id),
-            labels_en=tuple(e.labels_en),
+            labels_id=tuple(e.labels_id[:end]),
+            labels_en=tuple(e.labels_en[:end]),
+            not_applicable_id=offered.get(e.code, ("", ""))[0],
+            not_applicable_en=offered.get(e.code, ("", ""))[1],
         )
         for e in items
     )
+
+
+def _not_applicable_counts(
+    session: Session, wave: Wave, items: Sequence[Element], codes: Collection[str], verified: bool
+) -> dict[int, tuple[tuple[str, int], ...]]:
+    """Return, per OPD id, how many counted respondents chose each element's "not applicable"."""
+    found: dict[int, list[tuple[str, int]]] = {}
+    for element in items:
+        if element.code not in codes:
+            continue
+        column = getattr(Response, f"a{element.position}")
+        query = (
+            select(Response.opd_id, func.count())
+            .where(
+                Response.wave_id == wave.id,
+                Response.status == "counted",
+                column == notapplicable.NOT_APPLICABLE,
+            )
+            .group_by(col(Response.opd_id))
+        )
+        if verified:
+            query = query.where(col(Response.verified).is_(True))
+        for opd_id, count in session.exec(query).all():
+            found.setdefault(int(opd_id), []).append((element.code, int(count)))
+    return {opd_id: tuple(pairs) for opd_id, pairs in found.items()}
 
 
 def score_wave(
@@ -152,6 +191,8 @@ def score_wave(
     codes = tuple(e.code for e in items)
     covered = queries.wave_opds(session, wave=wave)
     flagged, flag_reasons = _flagged_counts(session, wave)
+    offered = notapplicable.by_code(items, questionnaire)
+    chose_na = _not_applicable_counts(session, wave, items, offered, verified_only)
     opds = tuple(
         OpdInfo(
             slug=opd.slug,
@@ -160,6 +201,7 @@ def score_wave(
             target_n=link.target_n,
             population=opd.service_population,
             flagged=flagged.get(int(opd.id or 0), 0),
+            not_applicable=chose_na.get(int(opd.id or 0), ()),
         )
         for opd, link in covered
     )
@@ -229,7 +271,7 @@ def score_wave(
         data_taken_at=utcnow(),
         simulated=wave.simulated,
         scheme_slug=slug,
-        elements=element_infos(items),
+        elements=element_infos(items, questionnaire.scale_points, offered),
         opds=opds,
         score=score,
         aggregates=present,
@@ -238,6 +280,7 @@ def score_wave(
         flag_reasons=flag_reasons,
         seed=seed,
         fingerprint=_fingerprint(aggregates, slugs),
+        logo=report_logo(session, wave=wave),
         bootstrap=bootstrap,
         wave_slug=wave.slug,
         verified_only=verified_only,
@@ -392,7 +435,7 @@ def perception_scores(session: Session, *, wave: Wave) -> PerceptionReport | Non
         opds.append(PerceptionOpd(slug=opd.slug, name=opd.name, result=result))
     return PerceptionReport(
         wave=wave,
-        items=element_infos(items),
+        items=element_infos(items, questionnaire.scale_points),
         scale_points=questionnaire.scale_points,
         opds=tuple(opds),
         counted=counted,

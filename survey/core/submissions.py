@@ -87,7 +87,8 @@ class Submission:
         for position, value in self.answers.items():
             if not 1 <= position <= MAX_ITEMS:
                 raise ValueError(f"question position {position} is outside 1..{MAX_ITEMS}")
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            # 0 is the "not applicable" answer (survey.core.notapplicable); scores start at 1.
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"answer {value!r} at position {position} is not a score")
         object.__setattr__(self, "answers", MappingProxyType(dict(self.answers)))
 

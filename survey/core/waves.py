@@ -17,7 +17,7 @@ score it gives, with a typical standard deviation of 12 points (see the IKM stan
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -74,9 +74,6 @@ define(
         "wave-opds-answered": "these OPDs already have responses in this wave: {names}",
         "wave-action-unknown": "unknown action {action!r}",
         "wave-action-refused": "a {status} wave cannot be moved that way ({action})",
-        "wave-publish-unconfirmed": (
-            "confirm that the flagged responses were reviewed before publishing"
-        ),
         "wave-title-required": "the wave needs a title",
         "wave-title-too-long": "the title has {length} characters (at most {limit})",
         "wave-evaluator-too-long": "the evaluator has {length} characters (at most {limit})",
@@ -101,14 +98,16 @@ STATUS_ACTIONS = {
     "open": ("open", "wave.open"),
     "close": ("closed", "wave.close"),
     "publish": ("published", "wave.publish"),
+    "revise": ("closed", "wave.revise"),  # a correction: back to closed, its version stays public
 }
 # The life cycle, the only copy: draft -> open -> closed -> published, and a closed wave may
-# reopen. Publishing is final.
+# reopen. A published wave is corrected by "revise" (back to closed, its published version
+# still public) and published again as the next version (survey.core.publications).
 ALLOWED_STATUS = {
     "draft": ("open",),
     "open": ("closed",),
     "closed": ("open", "published"),
-    "published": (),
+    "published": ("closed",),
 }
 
 
@@ -582,31 +581,64 @@ def find_wave(session: Session, *, slug: str) -> Wave:
 def action_for(status: str) -> str:
     """Return the action (open, close, publish) that moves a wave to ``status``."""
     for action, (target, _audit_action) in STATUS_ACTIONS.items():
-        if target == status:
+        if target == status and action != "revise":
             return action
     raise WaveSetupError([problem("wave-action-unknown", "action", action=status)])
 
 
 def change_status(
-    session: Session, *, wave: Wave, action: str, actor: str | None, confirmed: bool = False
+    session: Session,
+    *,
+    wave: Wave,
+    action: str,
+    actor: str | None,
+    acknowledged: Collection[str] = (),
+    timezone: str = "Asia/Jakarta",
+    note: str | None = None,
+    reason: str | None = None,
 ) -> Wave:
-    """Open, close or publish a wave with its audit entry, in one commit.
+    """Open, close, publish or revise a wave with its audit entry, in one commit.
 
-    Publishing needs ``confirmed`` (the evaluator has reviewed the flagged responses) and
-    cannot be undone.
+    Publishing recomputes the wave's checklist (:mod:`survey.core.checklist`, the local day
+    in ``timezone``) in this transaction: refused while an item blocks or while an item's code
+    is not in ``acknowledged``; the audit entry lists the items acknowledged and by whom. It
+    adds the wave's next publication, to be built (:mod:`survey.core.publications`); from the
+    second version on it needs a public change ``note``. Revising (a published wave back to
+    closed, for a correction) needs a ``reason``; the published version stays public.
     """
+    from survey.core import publications
+
     if action not in STATUS_ACTIONS:
         raise WaveSetupError([problem("wave-action-unknown", "action", action=action)])
     status, audit_action = STATUS_ACTIONS[action]
     wave = _locked_wave(session, wave.id)
+    if (action == "revise") != (wave.status == "published" and status == "closed"):
+        session.rollback()
+        raise WaveSetupError(
+            [problem("wave-action-refused", "action", action=action, status=wave.status)]
+        )
     if status not in ALLOWED_STATUS.get(wave.status, ()):
         session.rollback()
         raise WaveSetupError(
             [problem("wave-action-refused", "action", action=action, status=wave.status)]
         )
-    if action == "publish" and not confirmed:
-        session.rollback()
-        raise WaveSetupError([problem("wave-publish-unconfirmed", "confirm")])
+    checked: dict[str, Any] = {}
+    if action == "publish":
+        from survey.core import checklist
+
+        items, refused = checklist.check_publication(
+            session, wave=wave, acknowledged=acknowledged, timezone=timezone
+        )
+        if refused:
+            session.rollback()
+            raise WaveSetupError(refused)
+        checked = checklist.audit_detail(items, actor=actor)
+    if action == "revise":
+        try:
+            reason = publications.check_reason(reason)
+        except WaveSetupError:
+            session.rollback()
+            raise
     previous = wave.status
     wave.status = status
     now = utcnow()
@@ -619,7 +651,18 @@ def change_status(
     detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
     if status == "published" and wave.published_at is not None:
         detail["published_at"] = wave.published_at.isoformat()
-        detail["confirmed_review"] = True
+        detail.update(checked)
+        try:
+            publication = publications.begin(session, wave=wave, actor=actor, note=note, at=now)
+        except WaveSetupError:
+            session.rollback()
+            raise
+        detail["version"] = publication.version
+        detail["note"] = publication.note
+    if action == "revise":
+        current = publications.latest_ready(session, wave=wave)
+        detail["version"] = current.version if current is not None else None
+        detail["reason"] = reason
     audit(session, actor=actor, action=audit_action, **detail)
     session.commit()
     return wave
@@ -695,5 +738,8 @@ def delete_wave(session: Session, *, wave: Wave) -> None:
     session.exec(sa.delete(KioskDevice).where(col(KioskDevice.wave_id) == wave.id))
     session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
     session.exec(sa.delete(WaveLogo).where(col(WaveLogo.wave_id) == wave.id))
+    from survey.core.publications import delete_for_wave
+
+    delete_for_wave(session, wave=wave)
     session.delete(wave)
     session.flush()

@@ -27,6 +27,7 @@ from survey.web import (
     i18n,
     imports_exports,
     kiosks,
+    logos,
     logs,
     opdhead,
     pdfs,
@@ -150,6 +151,7 @@ def configure_blueprints(app: Flask) -> None:
         health,
         kiosks,
         counter,
+        logos,
     )
     for module in views:
         app.register_blueprint(module.bp)

@@ -32,7 +32,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import evidence, generations, opds, periods, queries
+from survey.core import evidence, generations, notapplicable, opds, periods, queries
 from survey.core.alarms import after_answer
 from survey.core.kiosks import active_kiosk
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd, utcnow
@@ -204,7 +204,9 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     if form_class is None:
         scale = target.questionnaire.scale_points
         items = queries.elements(get_session(), questionnaire_id=int(q.id or 0))
-        questions = questions_for(items, scale_points=scale, lang=lang)
+        questions = questions_for(
+            items, scale_points=scale, lang=lang, not_applicable=notapplicable.by_code(items, q)
+        )
         form_class = survey_form_class(
             questions,
             scale_points=scale,
@@ -554,13 +556,16 @@ def thank_you(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
 
 
 def _latest_published_wave(opd: Opd) -> Wave | None:
-    """Return the most recently published wave covering the OPD, None if there is none."""
+    """Return the most recently published wave covering the OPD (with a public version)."""
+    from survey.core.models import Publication
+
+    public = select(Publication.wave_id).where(col(Publication.ready_at).is_not(None))
     return (
         get_session()
         .exec(
             select(Wave)
             .join(WaveOpd, col(WaveOpd.wave_id) == col(Wave.id))
-            .where(col(WaveOpd.opd_id) == opd.id, col(Wave.status) == "published")
+            .where(col(WaveOpd.opd_id) == opd.id, col(Wave.id).in_(public))
             .order_by(col(Wave.published_at).desc().nulls_last(), col(Wave.id).desc())
             .limit(1)
         )

@@ -13,7 +13,7 @@ the form.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from wtforms.validators import Optional, ValidationError
 
 from survey.core import rules
 from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, Element
+from survey.core.notapplicable import NOT_APPLICABLE
 from survey.core.submissions import Submission
 from survey.web import antiabuse
 from survey.web.i18n import format_number
@@ -58,6 +59,7 @@ class Question:
     number: int
     text: str
     labels: tuple[str, ...]
+    not_applicable: str | None = None  # the extra answer "does not apply to me", if offered
 
     @property
     def field_name(self) -> str:
@@ -65,9 +67,20 @@ class Question:
         return f"q{self.position}"
 
 
-def questions_for(elements: Sequence[Element], *, scale_points: int, lang: str) -> list[Question]:
-    """Return the questions of a questionnaire in order, texts in ``lang`` (Indonesian fallback)."""
+def questions_for(
+    elements: Sequence[Element],
+    *,
+    scale_points: int,
+    lang: str,
+    not_applicable: Mapping[str, tuple[str, str]] | None = None,
+) -> list[Question]:
+    """Return the questions of a questionnaire in order, texts in ``lang`` (Indonesian fallback).
+
+    ``not_applicable`` gives, by code, the extra answer of the elements that offer one
+    (:func:`survey.core.notapplicable.by_code`).
+    """
     questions = []
+    offered = not_applicable or {}
     for number, element in enumerate(elements, start=1):
         english = lang == "en"
         text = (element.question_en if english else element.question_id) or element.question_id
@@ -81,6 +94,11 @@ def questions_for(elements: Sequence[Element], *, scale_points: int, lang: str) 
                 number=number,
                 text=text,
                 labels=tuple(labels[:scale_points]),
+                not_applicable=(
+                    None
+                    if element.code not in offered
+                    else offered[element.code][1 if english else 0]
+                ),
             )
         )
     return questions
@@ -211,6 +229,7 @@ class SurveyForm(FlaskForm):
         self, *, wave_id: int, opd_id: int, submission_id: str, channel: str
     ) -> Submission:
         """Return the validated data as a value object ready to store."""
+        # "0" is the "not applicable" answer: chosen, so kept (a non-empty string).
         answers = {q.position: int(field.data) for q, field in self.answer_fields() if field.data}
         return Submission(
             wave_id=wave_id,
@@ -246,18 +265,22 @@ def survey_form_class(
     choice_message = _("Pilih salah satu pilihan yang tersedia.")
     attrs: dict[str, Any] = {"questions": tuple(questions), "comment_max": comment_max}
     for question in questions:
+        choices = [
+            SelectChoice(point, label) for point, label in zip(points, question.labels, strict=True)
+        ]
+        allowed = list(points)
+        if question.not_applicable is not None:
+            choices.append(SelectChoice(str(NOT_APPLICABLE), question.not_applicable))
+            allowed.append(str(NOT_APPLICABLE))
         attrs[question.field_name] = RadioField(
             _("Pertanyaan %(number)d", number=question.number),
             name=question.code,
             filters=[strip],
-            choices=[
-                SelectChoice(point, label)
-                for point, label in zip(points, question.labels, strict=True)
-            ],
+            choices=choices,
             validate_choice=False,
             validators=[
                 Optional(),
-                _one_of(points, _("Pilih salah satu dari %(n)d jawaban.", n=scale_points)),
+                _one_of(allowed, _("Pilih salah satu dari %(n)d jawaban.", n=len(allowed))),
             ],
         )
     attrs["sex"] = RadioField(

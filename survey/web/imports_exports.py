@@ -12,6 +12,7 @@ public. The work is done by ``survey.core.imports``; these views validate, call 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import (
@@ -36,6 +37,7 @@ from survey.core.audit import audit
 from survey.core.models import ImportJob, Wave
 from survey.core.responsefile import (
     OPD_COLUMN,
+    PROFILE_CODES,
     RESPONDENT_COLUMNS,
     SUBMITTED_AT_COLUMN,
     CanonicalReader,
@@ -46,15 +48,21 @@ from survey.core.responsefile import (
 )
 from survey.web.database import get_engine, get_session
 from survey.web.extensions import csrf
+from survey.web.i18n import format_number
 from survey.web.problems import problem_text, problems_text
 from survey.web.signin import current_user, roles_required
-from survey.web.workspace_forms import ImportUploadForm, mapping_form_class, upload_name
+from survey.web.workspace_forms import (
+    ImportUploadForm,
+    mapping_form_class,
+    upload_name,
+)
 
 bp = Blueprint("dataio", __name__)
 
 DEFAULT_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 WORKING = ("queued", "running")
 REFRESH_SECONDS = 2
+UNKNOWN = import_service.UNKNOWN_VALUE
 
 
 def _wave_or_404(session: Session, slug: str) -> Wave:
@@ -188,43 +196,91 @@ def _job_or_404(session: Session, job_id: int) -> tuple[ImportJob, Wave]:
     return job, wave
 
 
+@dataclass
+class _MappingCheck:
+    """What the mapping page shows for one set of choices, from one pass over the file."""
+
+    problem: str | None = None  # why the file cannot be read so (a header problem)
+    values: dict[str, list[import_service.ValueChoice]] = field(default_factory=dict)
+    truncated: frozenset[str] = frozenset()
+    empties: list[str] = field(default_factory=list)  # warnings, in the page's language
+    empty_keys: str = ""  # the keys of the empty elements, as the acknowledgement sends them
+
+
+def _check_mapping(
+    session: Session,
+    job: ImportJob,
+    wave: Wave,
+    context: Any,
+    mapping: ColumnMapping | None,
+) -> _MappingCheck:
+    """Read the whole file with a mapping: profile answers found, elements left empty."""
+    try:
+        reader = CanonicalReader(
+            job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True
+        )
+    except FileFormatError as exc:
+        return _MappingCheck(problem=problems_text(exc.problems))
+    scan = reader.scan()
+    empties = import_service.empty_elements(
+        context.question_codes, scan.opd_rows, scan.answered, reader.columns
+    )
+    warnings = import_service.empty_element_problems(session, wave=wave, empties=empties)
+    return _MappingCheck(
+        values=import_service.value_choices(scan, mapping),
+        truncated=scan.truncated,
+        empties=[problem_text(item) for item in warnings],
+        empty_keys=" ".join(item.key for item in empties),
+    )
+
+
 def _mapping_page(
     session: Session,
     job: ImportJob,
     wave: Wave,
     *,
     fields: list[str | None] | None = None,
+    values: dict[str, dict[str, str]] | None = None,
     time_format: str | None = None,
     problem: str | None = None,
     time_error: str | None = None,
     status: int = 200,
 ) -> Any:
-    """Render the mapping step: each header with its field, a preview, the time format."""
+    """Render the mapping step: each header with its field, a preview, the time format, the
+    readings of profile answers and the elements the import would leave empty."""
     try:
         head = import_service.job_head(job)
     except FileFormatError as exc:
         return _job_page(job, wave, problem=problems_text(exc.problems), status=400)
     context = _context(session, wave)
-    stored = ColumnMapping.from_json(job.mapping) if job.mapping else None
+    stored, _acknowledged = import_service.job_mapping(job)
     choices = import_service.column_choices(head, context, stored)
     if fields is not None and len(fields) == len(choices):
         choices = [
-            import_service.ColumnChoice(c.index, c.header, f, "mapping", c.preview)
+            import_service.ColumnChoice(
+                c.index,
+                c.header,
+                None if f == UNKNOWN else f,
+                "ambiguous" if f == UNKNOWN else "mapping",
+                c.preview,
+                c.match,
+                f == UNKNOWN,
+            )
             for c, f in zip(choices, fields, strict=True)
         ]
     chosen = [c.field for c in choices]
     if time_format is None:
         stamps = [c.preview for c in choices if c.field == SUBMITTED_AT_COLUMN]
         time_format = import_service.guess_time_format(stamps[0] if stamps else ()) or ""
+    mapping = import_service.mapping_from_choices(
+        [c.header for c in choices], chosen, time_format or None, values
+    )
+    if stored is not None and stored.values:
+        mapping = stored if mapping is None else stored.merged(mapping)
+    check = _check_mapping(session, job, wave, context, mapping)
     if problem is None and fields is None:
         # Say before the confirmation what would stop it, so the user can fix the mapping.
-        try:
-            mapping = import_service.mapping_from_choices(
-                [c.header for c in choices], chosen, time_format or None
-            )
-            CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
-        except FileFormatError as exc:
-            problem = problems_text(exc.problems)
+        problem = check.problem
     page = render_template(
         "dataio/mapping.html",
         job=job,
@@ -236,8 +292,35 @@ def _mapping_page(
         problem=problem,
         time_error=time_error,
         published=wave.status == "published",
+        check=check,
+        profile_fields=_profile_fields(),
+        unknown=UNKNOWN,
     )
     return make_response(page, status)
+
+
+def _profile_fields() -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Return each profile field's label and its codes with their labels, for the selects."""
+    education = {code: code for code in PROFILE_CODES["education"]}
+    labels = {
+        "sex": (_("Jenis kelamin"), {"L": _("Laki-laki"), "P": _("Perempuan")}),
+        "education": (_("Pendidikan"), education),
+        "occupation": (
+            _("Pekerjaan"),
+            {
+                "PNS": _("PNS/ASN"),
+                "TNI": _("TNI"),
+                "POLRI": _("Polri"),
+                "Swasta": _("Pegawai swasta"),
+                "Wirausaha": _("Wirausaha"),
+                "Lainnya": _("Lainnya"),
+            },
+        ),
+    }
+    return {
+        name: (label, [(code, names.get(code, code)) for code in PROFILE_CODES[name]])
+        for name, (label, names) in labels.items()
+    }
 
 
 def _row_texts(entry: dict[str, Any]) -> list[str]:
@@ -301,7 +384,8 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
     known = [name for name, _label in _field_labels(session, wave)]
     form = mapping_form_class(len(head.header), known)()
     valid = form.validate()
-    if form.bad_choice() or form.csrf_failed:
+    values = form.value_choices()
+    if form.bad_choice() or form.csrf_failed or values is None:
         abort(400)  # not an option of the form
     fields = form.fields()
     if not valid:
@@ -310,18 +394,84 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
             found,
             wave,
             fields=fields,
+            values=values,
             time_format=form.format_waktu.data or "",
             problem=_("Periksa isian yang ditandai."),
             time_error=form.errors_by_field()["format_waktu"],
             status=400,
         )
+    headers = [h.strip() for h in head.header]
+    undecided = [
+        headers[i] or _("(tanpa judul, kolom %(n)s)", n=i + 1)
+        for i, name in enumerate(fields)
+        if name == UNKNOWN
+    ]
+    if undecided:
+        return _mapping_page(
+            session,
+            found,
+            wave,
+            fields=fields,
+            values=values,
+            time_format=form.format_waktu.data or "",
+            problem=_(
+                "Kolom %(columns)s mirip pertanyaan kuesioner tetapi belum pasti: pilih "
+                "pertanyaan yang dimaksud, isian lain, atau “Abaikan kolom ini”.",
+                columns=", ".join(f"“{name}”" for name in undecided),
+            ),
+            status=400,
+        )
     time_format = form.time_format()
-    mapping = import_service.mapping_from_choices(
-        [h.strip() for h in head.header], fields, time_format
-    )
+    mapping = import_service.mapping_from_choices(headers, fields, time_format, values)
+    context = _context(session, wave)
+    check = _check_mapping(session, found, wave, context, mapping)
+    problem: str | None = check.problem
+    if problem is None:
+        unknown = [
+            (name, item)
+            for name, items in check.values.items()
+            for item in items
+            if item.code is None
+        ]
+        labels = _profile_fields()
+        if unknown:
+            named = [
+                _(
+                    "“%(value)s” di kolom %(column)s (%(rows)s baris)",
+                    value=item.text,
+                    column=labels[name][0],
+                    rows=format_number(item.rows, 0),
+                )
+                for name, item in unknown
+            ]
+            problem = _(
+                "Pilih kategori untuk setiap jawaban yang belum dikenali (atau “kosong”): "
+                "%(values)s.",
+                values="; ".join(named),
+            )
+        elif check.empty_keys and not form.acknowledged(check.empty_keys):
+            problem = _(
+                "Impor ini akan membiarkan elemen kosong (lihat daftar di bawah). Centang "
+                "pernyataan di bawah daftar itu untuk tetap mengimpor; belum ada yang disimpan."
+            )
+    if problem is not None:
+        return _mapping_page(
+            session,
+            found,
+            wave,
+            fields=fields,
+            values=values,
+            time_format=time_format or "",
+            problem=problem,
+            status=400,
+        )
     try:
         queued = import_service.confirm_job(
-            session, job=found, context=_context(session, wave), mapping=mapping
+            session,
+            job=found,
+            context=context,
+            mapping=mapping,
+            acknowledged=check.empty_keys.split(),
         )
     except (FileFormatError, import_service.DataIOError) as exc:
         session.rollback()
@@ -330,6 +480,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
             found,
             wave,
             fields=fields,
+            values=values,
             time_format=time_format or "",
             problem=problems_text(exc.problems),
             status=400,
@@ -383,15 +534,27 @@ def export(wave_slug: str, fmt: str) -> ResponseReturnValue:
 
 @bp.get("/hasil/<wave_slug>/data-terbuka.zip")
 def open_data(wave_slug: str) -> ResponseReturnValue:
-    """The open-data package of a published wave (public); 404 for any other wave."""
+    """The open-data package of a published wave as its latest version stored it (public)."""
+    from survey.web import snapshots
+
     session = get_session()
     wave = _wave_or_404(session, wave_slug)
-    if wave.status != "published":
-        abort(404)
-    data = exports.open_data_zip(
-        session, wave=wave, timezone=current_app.config.get("TIMEZONE", "Asia/Jakarta")
+    return snapshots.serve_file(
+        session, wave=wave, name="zip:open-data", filename=f"data-terbuka-{wave.slug}.zip"
     )
-    response = make_response(data)
-    response.headers["Content-Type"] = "application/zip"
-    response.headers["Content-Disposition"] = f'attachment; filename="data-terbuka-{wave.slug}.zip"'
-    return response
+
+
+@bp.get("/hasil/<wave_slug>/versi/<int:number>/data-terbuka.zip")
+def open_data_version(wave_slug: str, number: int) -> ResponseReturnValue:
+    """The open-data package of one version of a published wave."""
+    from survey.web import snapshots
+
+    session = get_session()
+    wave = _wave_or_404(session, wave_slug)
+    return snapshots.serve_file(
+        session,
+        wave=wave,
+        name="zip:open-data",
+        number=number,
+        filename=f"data-terbuka-{wave.slug}-v{number}.zip",
+    )

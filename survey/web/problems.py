@@ -9,12 +9,13 @@ English sentence meant for the command line can reach an Indonesian page.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
 
 from survey.core.problems import Problem
-from survey.web.i18n import format_number
+from survey.web.i18n import format_day, format_moment, format_number
 
 
 def field_label(name: str) -> str:
@@ -262,13 +263,36 @@ def problem_text(item: Problem) -> str:
         "wave-action-refused": lambda: _(
             "Tindakan ini tidak berlaku untuk gelombang dengan status saat ini."
         ),
+        "publication-note-required": lambda: _(
+            "Versi %(version)s mengoreksi versi yang sudah terbit: tuliskan catatan perubahan "
+            "untuk publik.",
+            version=v.get("version"),
+        ),
+        "publication-note-too-long": lambda: _(
+            "Catatan perubahan terdiri atas %(length)s karakter (paling banyak %(limit)s).",
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "revision-reason-required": lambda: _(
+            "Tuliskan alasan koreksi gelombang yang sudah terbit."
+        ),
+        "revision-reason-too-long": lambda: _(
+            "Alasan koreksi terdiri atas %(length)s karakter (paling banyak %(limit)s).",
+            length=v.get("length"),
+            limit=v.get("limit"),
+        ),
+        "publication-none": lambda: _(
+            "Gelombang %(wave)s belum memiliki publikasi untuk disiapkan.", wave=v.get("wave")
+        ),
+        "publication-ready": lambda: _(
+            "Versi %(version)s gelombang %(wave)s sudah lengkap.",
+            version=v.get("version"),
+            wave=v.get("wave"),
+        ),
         "wave-period-over": lambda: _(
             "Periode gelombang ini berakhir %(end)s. Ubah tanggal selesainya sebelum membukanya "
             "lagi.",
             end=v.get("end"),
-        ),
-        "wave-publish-unconfirmed": lambda: _(
-            "Centang konfirmasi bahwa Anda sudah meninjau respons ditandai sebelum menerbitkan."
         ),
         "score-scheme-unknown": lambda: _(
             "Skema kategori %(value)s tidak dikenal.", value=repr(v.get("value"))
@@ -318,6 +342,7 @@ def problem_text(item: Problem) -> str:
     texts.update(_import_texts(v))
     texts.update(_evidence_texts(v))
     texts.update(_code_texts(v))
+    texts.update(_checklist_texts(v))
     return texts[item.code]()
 
 
@@ -600,6 +625,13 @@ def _response_file_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "file-column-missing": lambda: _(
             "Kolom wajib %(value)s tidak ada.", value=repr(v.get("value"))
         ),
+        "file-column-ambiguous": lambda: _(
+            "Kolom %(value)s mirip pertanyaan %(code)s (%(score)s%% sama) tetapi belum pasti: "
+            "pilih cara membacanya.",
+            value=repr(v.get("value")),
+            code=v.get("code"),
+            score=v.get("score"),
+        ),
         "mapping-not-object": lambda: _("Pemetaan harus berupa objek JSON."),
         "mapping-unknown-keys": lambda: _(
             "Kunci pemetaan tidak dikenal: %(keys)s.", keys=v.get("keys")
@@ -716,6 +748,19 @@ def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "import-write-crashed": lambda: _(
             "Terjadi galat tak terduga saat menyimpan; tidak ada yang diimpor."
         ),
+        "import-element-empty": lambda: _(
+            "%(code)s (%(element)s) tidak terisi untuk %(opd)s (%(rows)s baris).",
+            code=v.get("code"),
+            element=v.get("element"),
+            opd=v.get("opd"),
+            rows=format_number(v.get("rows"), 0),
+        ),
+        "import-element-unmapped": lambda: _(
+            "%(code)s (%(element)s) tidak punya kolom di berkas: kosong di semua %(rows)s baris.",
+            code=v.get("code"),
+            element=v.get("element"),
+            rows=format_number(v.get("rows"), 0),
+        ),
         "export-format-unknown": lambda: _(
             "Format ekspor %(value)s tidak dikenal (gunakan %(formats)s).",
             value=repr(v.get("value")),
@@ -723,6 +768,201 @@ def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         ),
         "export-not-published": lambda: _(
             "Gelombang %(wave)s belum diterbitkan.", wave=v.get("wave")
+        ),
+        "logo-empty": lambda: _("Berkas logo kosong."),
+        "logo-too-large": lambda: _(
+            "Berkas logo berukuran %(size)s KB; paling besar %(limit)s KB.",
+            size=format_number(-(-int(v.get("size", 0)) // 1024), 0),
+            limit=format_number(int(v.get("limit", 0)) // 1024, 0),
+        ),
+        "logo-not-image": lambda: _("Berkas logo bukan gambar PNG atau JPEG."),
+        "logo-broken": lambda: _(
+            "Berkas logo adalah gambar %(format)s yang rusak atau tidak lengkap.",
+            format=v.get("format"),
+        ),
+        "logo-dimensions": lambda: _(
+            "Logo berukuran %(width)s × %(height)s piksel; setiap sisi harus %(low)s sampai "
+            "%(high)s piksel dan luasnya paling banyak %(pixels)s piksel.",
+            width=format_number(v.get("width"), 0),
+            height=format_number(v.get("height"), 0),
+            low=format_number(v.get("low"), 0),
+            high=format_number(v.get("high"), 0),
+            pixels=format_number(v.get("pixels"), 0),
+        ),
+        "logo-wave-published": lambda: _(
+            "Gelombang %(wave)s sudah diterbitkan: sampul laporannya tetap, logonya tidak "
+            "dapat diubah.",
+            wave=v.get("wave"),
+        ),
+    }
+
+
+def _iso_day(value: Any) -> str:
+    """Return an ISO day (a problem's parameter) as the page writes dates, else as it is."""
+    try:
+        return format_day(date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _iso_moment(value: Any) -> str:
+    """Return an ISO moment (a problem's parameter) in local time as pages write it."""
+    try:
+        return format_moment(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _alarm_kind(kind: Any) -> str:
+    """Return an alarm's kind in the current language."""
+    from survey.web.dashboard import alarm_kind_label
+
+    return alarm_kind_label(str(kind))
+
+
+def _count_codes(codes: Any) -> int:
+    """Return how many item codes a refusal names (they are joined with commas)."""
+    return len([code for code in str(codes or "").split(",") if code.strip()])
+
+
+def _checklist_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the checklist before publishing (survey.core.checklist)."""
+    return {
+        "checklist-nothing-counted": lambda: _("Belum ada OPD dengan respons yang dihitung"),
+        "checklist-no-responses": lambda: _(
+            "%(count)s OPD tanpa satu pun respons yang dihitung", count=v.get("count")
+        ),
+        "checklist-below-min-n": lambda: _(
+            "%(count)s OPD di bawah minimum %(min_n)s respons untuk peringkat",
+            count=v.get("count"),
+            min_n=v.get("min_n"),
+        ),
+        "checklist-unanswered-elements": lambda: _(
+            "%(count)s OPD memiliki unsur IKM yang tidak dijawab siapa pun", count=v.get("count")
+        ),
+        "checklist-period-not-over": lambda: _(
+            "Periode gelombang berlangsung sampai %(end)s; hari ini %(today)s",
+            end=_iso_day(v.get("end")),
+            today=_iso_day(v.get("today")),
+        ),
+        "checklist-flagged": lambda: _(
+            "%(count)s respons ditandai dan tidak dihitung", count=v.get("count")
+        ),
+        "checklist-open-alarms": lambda: _(
+            "%(count)s alarm integritas masih terbuka", count=v.get("count")
+        ),
+        "checklist-fragile-sets": lambda: _(
+            "%(count)s OPD berpindah keanggotaan %(k)s terbaik atau %(k)s terendah dengan "
+            "paling banyak %(few)s suara ekstrem",
+            count=v.get("count"),
+            k=v.get("k"),
+            few=v.get("few"),
+        ),
+        "checklist-nothing-counted-why": lambda: _(
+            "Tidak ada yang dapat dinilai, diperingkat, atau diterbitkan. Kumpulkan atau impor "
+            "respons, atau pulihkan respons yang keliru ditandai, lalu terbitkan."
+        ),
+        "checklist-no-responses-why": lambda: _(
+            "OPD ini diterbitkan dengan n = 0 dan tanpa skor. Periksa bahwa tautan surveinya "
+            "dipakai dan tidak ada impor yang ditujukan untuknya."
+        ),
+        "checklist-below-min-n-why": lambda: _(
+            "OPD ini memiliki respons dihitung lebih sedikit daripada minimum gelombang untuk "
+            "peringkat (%(min_n)s): diterbitkan tanpa peringkat dan kategori, ditandai „belum "
+            "cukup data”. Turunkan minimum hanya jika Anda dapat mempertanggungjawabkan "
+            "peringkat dari jawaban sesedikit itu.",
+            min_n=v.get("min_n"),
+        ),
+        "checklist-unanswered-elements-why": lambda: _(
+            "Tidak satu pun respons dihitung dari OPD ini menjawab unsur yang disebut. IKM-nya "
+            "lalu menjadi rata-rata unsur yang dijawab saja: tidak sebanding dengan OPD yang "
+            "dinilai dari semua unsur, dan OPD yang diperingkat dinilai dari unsur yang lebih "
+            "sedikit daripada OPD lain. Biasanya ini berarti sebuah pertanyaan hilang (kolom "
+            "impor yang tidak dipetakan): periksa impornya sebelum menerbitkan."
+        ),
+        "checklist-period-not-over-why": lambda: _(
+            "Hari terakhir periode (%(end)s, zona waktu %(timezone)s) belum lewat: menerbitkan "
+            "sekarang berarti menerbitkan hasil sebelum periode berakhir, dan jawaban pada hari "
+            "yang tersisa tidak akan pernah dihitung.",
+            end=_iso_day(v.get("end")),
+            timezone=v.get("timezone"),
+        ),
+        "checklist-flagged-why": lambda: _(
+            "Respons yang ditandai tidak ikut dinilai. Tinjau di halaman respons ditandai dan "
+            "pulihkan yang keliru ditandai sebelum menerbitkan."
+        ),
+        "checklist-open-alarms-why": lambda: _(
+            "Alarm melaporkan lonjakan atau perubahan mendadak pada jawaban sebuah OPD, yang "
+            "bisa berarti penggelembungan suara. Tinjau jawabannya, tandai yang bermasalah, dan "
+            "tutup alarmnya di dasbor."
+        ),
+        "checklist-fragile-sets-why": lambda: _(
+            "Untuk OPD ini, beberapa suara ekstrem yang ditambahkan ke OPD itu saja sudah "
+            "mengubah apakah OPD tersebut termasuk %(k)s terbaik atau %(k)s terendah: himpunan "
+            "yang diterbitkan bergantung pada sangat sedikit jawaban. Periksa respons OPD ini "
+            "(lihat tabel ketahanan).",
+            k=v.get("k"),
+        ),
+        "checklist-detail-opd": lambda: _(
+            "%(opd)s: belum ada respons yang dihitung", opd=v.get("opd")
+        ),
+        "checklist-detail-below-min-n": lambda: _(
+            "%(opd)s: %(n)s respons dihitung", opd=v.get("opd"), n=v.get("n")
+        ),
+        "checklist-detail-elements-ranked": lambda: _(
+            "%(opd)s (diperingkat, %(n)s respons dihitung): tidak ada yang menjawab %(elements)s",
+            opd=v.get("opd"),
+            n=v.get("n"),
+            elements=v.get("elements"),
+        ),
+        "checklist-detail-elements-unranked": lambda: _(
+            "%(opd)s (tidak diperingkat, %(n)s respons dihitung): tidak ada yang menjawab "
+            "%(elements)s",
+            opd=v.get("opd"),
+            n=v.get("n"),
+            elements=v.get("elements"),
+        ),
+        "checklist-detail-flagged": lambda: _(
+            "%(opd)s: %(n)s ditandai", opd=v.get("opd"), n=v.get("n")
+        ),
+        "checklist-detail-alarm": lambda: _(
+            "%(opd)s: %(kind)s, sejak %(moment)s",
+            opd=v.get("opd"),
+            kind=_alarm_kind(v.get("kind")),
+            moment=_iso_moment(v.get("raised_at")),
+        ),
+        "checklist-detail-top-leave": lambda: _(
+            "%(opd)s: %(count)s suara terburuk mengeluarkannya dari %(k)s terbaik",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "checklist-detail-top-enter": lambda: _(
+            "%(opd)s: %(count)s suara terbaik memasukkannya ke %(k)s terbaik",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "checklist-detail-bottom-leave": lambda: _(
+            "%(opd)s: %(count)s suara terbaik mengeluarkannya dari %(k)s terendah",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "checklist-detail-bottom-enter": lambda: _(
+            "%(opd)s: %(count)s suara terburuk memasukkannya ke %(k)s terendah",
+            opd=v.get("opd"),
+            count=v.get("count"),
+            k=v.get("k"),
+        ),
+        "wave-checklist-blocking": lambda: _(
+            "Daftar periksa menghalangi penerbitan: %(n)s butir harus diselesaikan dulu (lihat "
+            "penjelasannya di daftar periksa).",
+            n=_count_codes(v.get("codes")),
+        ),
+        "wave-checklist-unacknowledged": lambda: _(
+            "Centang setiap butir daftar periksa sebelum menerbitkan: %(n)s butir belum dicentang.",
+            n=_count_codes(v.get("codes")),
         ),
     }
 

@@ -1,10 +1,12 @@
 """Public results of published waves: ranking with intervals and rank sets, charts, PDFs, data.
 
-Nothing of a wave is public before it is published: every page here answers 404 for a wave
-in any other status. ``/hasil`` lists the published waves, ``/hasil/<wave>`` shows the ranking
-table (the same figures as ``ikm score --format json``), a plain-language summary and the
-charts inline as SVG, and ``/hasil/<wave>/<opd>`` shows one OPD's score and elements (no
-comments and no respondent breakdown on the public page).
+Nothing of a wave is public before its first publication is ready: the pages serve the files
+that publishing stored (:mod:`survey.web.snapshots`, :mod:`survey.core.publications`), so they
+never change after publication; every page answers 404 for a wave without one (503 "being
+prepared" while the first one builds). ``/hasil`` lists the published waves,
+``/hasil/<wave>`` shows the ranking table (the same figures as ``ikm score --format json``),
+a plain-language summary and the charts inline as SVG, and ``/hasil/<wave>/<opd>`` shows one
+OPD's score and elements (no comments and no respondent breakdown on the public page).
 
 The figures come from the one scored-wave object, :class:`reports.model.ScoredWave`, built by
 :func:`survey.core.scores.score_wave` as for ``ikm score`` and the PDFs; the charts are the
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,7 +33,7 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, select
 
 from survey.core import queries
-from survey.core.models import Opd, Response, Wave
+from survey.core.models import Opd, Response, Wave, WaveLogo
 from survey.web.database import get_session
 from survey.web.i18n import current_language
 
@@ -57,8 +59,9 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
     """A cheap key that changes whenever what the wave's scores rest on changes.
 
     The counted responses (how many, and which ids), the OPDs covered with their names and
-    targets, the scheme and the questionnaire: any change to the counted data moves the
-    count, the largest or the sum of the ids (responses are never edited in place).
+    targets, the scheme, the questionnaire and the logo's upload time: any change to the
+    counted data moves the count, the largest or the sum of the ids (responses are never
+    edited in place).
     """
     counted = session.exec(
         select(sa.func.count(), sa.func.max(Response.id), sa.func.sum(Response.id)).where(
@@ -72,6 +75,8 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
         (opd.id, opd.slug, opd.name, opd.short_name, opd.service_population, link.target_n)
         for opd, link in queries.wave_opds(session, wave=wave)
     )
+    # The logo is on the reports' covers: a new one is a new upload time (the bytes unread).
+    logo = session.exec(select(WaveLogo.uploaded_at).where(WaveLogo.wave_id == wave.id)).first()
     return (
         wave.status,
         wave.title,
@@ -83,6 +88,7 @@ def data_key(session: Session, *, wave: Wave) -> tuple[Any, ...]:
         tuple(int(v or 0) for v in counted),
         int(flagged or 0),
         opds,
+        logo,
     )
 
 
@@ -207,22 +213,17 @@ class PublishedWave:
 
 
 def published_waves(session: Session) -> list[PublishedWave]:
-    """Return the published waves, most recently published first, with their counts."""
+    """Return the waves with a served publication, most recently published first."""
+    from survey.core.publications import public_wave_ids
+
+    public = public_wave_ids(session)
     waves = [
         PublishedWave(wave=wave, opds=opds, counted=counted)
         for wave, opds, counted in queries.wave_summaries(session)
-        if wave.status == "published"
+        if wave.id in public
     ]
     waves.sort(key=lambda w: (w.wave.published_at or w.wave.created_at, w.wave.slug), reverse=True)
     return waves
-
-
-def published_wave_or_404(session: Session, slug: str) -> Wave:
-    """Return the published wave with this slug; 404 for any other status or an unknown one."""
-    wave = queries.get_wave(session, slug=slug)
-    if wave is None or wave.status != "published":
-        abort(404)
-    return wave
 
 
 @dataclass(frozen=True)
@@ -339,63 +340,70 @@ def index() -> ResponseReturnValue:
     return render_template("results/index.html", waves=published_waves(get_session()))
 
 
-@bp.get("/hasil/<wave_slug>")
-def wave(wave_slug: str) -> ResponseReturnValue:
-    """The ranking of a published wave: table, summary, charts, downloads."""
-    session = get_session()
-    found = published_wave_or_404(session, wave_slug)
-    lang = page_lang()
-    switch = verified_switch(session, wave=found)
-    verified = switch is not None and switch.on
-    ranking = scored_wave(session, wave=found, verified_only=verified)
+def wave_page_html(
+    session: Session,
+    *,
+    wave: Wave,
+    ranking: ScoredWave,
+    switch: VerifiedSwitch | None,
+    lang: Lang,
+    publication: Any = None,
+    earlier: Sequence[Any] = (),
+) -> str:
+    """The ranking page of a wave from one scored wave (the snapshot stores it)."""
+    from reports.ranking import ranking_charts
+
     context: dict[str, Any] = {}
     if ranking.score is not None:
-        charts = wave_charts(session, wave=found, lang=lang, verified_only=verified)
+        k = max(1, min(TOP_K, ranking.scored_count()))
+        charts = ranking_charts(ranking, k, lang, names=PAGE_CHARTS)
         context = wave_context(ranking, charts, lang)
     return render_template(
         "results/wave.html",
-        wave=found,
+        wave=wave,
         switch=switch,
         has_scores=ranking.score is not None,
         top_k=TOP_K,
         seed=SEED,
         finite=finite,
+        publication=publication,
+        earlier=earlier,
         **context,
     )
 
 
-@bp.get("/hasil/<wave_slug>/<opd_slug>")
-def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
-    """One OPD's public result in a published wave (no comments, no respondent profile)."""
+def opd_page_html(
+    *,
+    wave: Wave,
+    opd: Opd,
+    ranking: ScoredWave,
+    switch: VerifiedSwitch | None,
+    lang: Lang,
+    publication: Any = None,
+    earlier: Sequence[Any] = (),
+) -> str:
+    """One OPD's public page from one scored wave (the snapshot stores it)."""
     from reports.formatting import Formatter
     from reports.opd import element_chart
     from reports.texts import Texts
 
-    session = get_session()
-    found = published_wave_or_404(session, wave_slug)
-    item = queries.opd_in_wave(session, wave=found, opd_slug=opd_slug)
-    if item is None:
-        abort(404)
-    lang = page_lang()
-    switch = verified_switch(session, wave=found)
-    ranking = scored_wave(session, wave=found, verified_only=switch is not None and switch.on)
-    unit = ranking.unit(item.slug)
+    unit = ranking.unit(opd.slug)
     context: dict[str, Any] = {
-        "small": ranking.small_unit(item.slug),
+        "small": ranking.small_unit(opd.slug),
         "min_rank_n": ranking.min_rank_n(),
     }
     if unit is not None:
         context = {
-            "row": rank_row(ranking, item.slug),
+            "row": rank_row(ranking, opd.slug),
             "elements": element_rows(ranking, unit, lang),
             "element_chart": element_chart(ranking, unit, lang),
             "count": ranking.scored_count(),
         }
     return render_template(
         "results/opd.html",
-        wave=found,
+        wave=wave,
         switch=switch,
-        opd=item,
+        opd=opd,
         ranking=ranking if ranking.score is not None else None,  # nothing scored: no facts
         unit=unit,
         t=Texts(lang, ranking.scale_points()),
@@ -403,5 +411,63 @@ def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
         top_k=TOP_K,
         seed=SEED,
         finite=finite,
+        publication=publication,
+        earlier=earlier,
         **context,
+    )
+
+
+def _wave_or_404(session: Session, slug: str) -> Wave:
+    """Return the wave with this slug, or 404."""
+    found = queries.get_wave(session, slug=slug)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _page_name(wave: Wave, *parts: str) -> str:
+    """The stored page's name for the request's language and verified switch."""
+    verified = wave.verification == "optional" and request.args.get(VERIFIED_PARAM) == "1"
+    return ":".join(["page", page_lang(), *parts]) + (":verified" if verified else "")
+
+
+@bp.get("/hasil/<wave_slug>")
+def wave(wave_slug: str) -> ResponseReturnValue:
+    """The ranking of a published wave, as its latest version stored it."""
+    from survey.web import snapshots
+
+    session = get_session()
+    found = _wave_or_404(session, wave_slug)
+    return snapshots.serve_page(session, wave=found, name=_page_name(found, "wave"))
+
+
+@bp.get("/hasil/<wave_slug>/<opd_slug>")
+def opd(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
+    """One OPD's public result in a published wave (no comments, no respondent profile)."""
+    from survey.web import snapshots
+
+    session = get_session()
+    found = _wave_or_404(session, wave_slug)
+    return snapshots.serve_page(session, wave=found, name=_page_name(found, "opd", opd_slug))
+
+
+@bp.get("/hasil/<wave_slug>/versi/<int:number>")
+def wave_version(wave_slug: str, number: int) -> ResponseReturnValue:
+    """The ranking page of one version of a published wave (a superseded one says so)."""
+    from survey.web import snapshots
+
+    session = get_session()
+    found = _wave_or_404(session, wave_slug)
+    return snapshots.serve_page(session, wave=found, name=_page_name(found, "wave"), number=number)
+
+
+@bp.get("/hasil/<wave_slug>/versi/<int:number>/<opd_slug>")
+def opd_version(wave_slug: str, number: int, opd_slug: str) -> ResponseReturnValue:
+    """One OPD's page in one version of a published wave."""
+    from survey.web import snapshots
+
+    session = get_session()
+    found = _wave_or_404(session, wave_slug)
+    return snapshots.serve_page(
+        session, wave=found, name=_page_name(found, "opd", opd_slug), number=number
     )

@@ -11,6 +11,7 @@ form and range and give the settings; the rules that need the database and the w
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -19,7 +20,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
-from survey.core import periods, queries
+from survey.core import checklist, periods, publications, queries
 from survey.core import waves as wave_service
 from survey.core.builtin import DEFAULT_SCHEME_SLUG, PERMENPANRB_2017
 from survey.core.models import VERIFICATION_MODES, CategoryScheme, Questionnaire, Wave
@@ -32,6 +33,7 @@ from survey.core.questionnaires import (
     stored_elements,
 )
 from survey.core.scores import perception_scores
+from survey.web import snapshots
 from survey.web.dashboard import status_label
 from survey.web.database import get_session
 from survey.web.extensions import csrf
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 
 bp = Blueprint("waves", __name__)
 
-NOTICES = ("dibuat", "diubah", "tanpa-perubahan", "open", "close", "publish")
+NOTICES = ("dibuat", "diubah", "tanpa-perubahan", "open", "close", "publish", "revise")
 
 
 def _actor() -> str | None:
@@ -309,11 +311,25 @@ def _robustness(wave: Wave) -> tuple[ScoredWave, WaveRobustness] | None:
     return scored, scored.robustness(TOP_K)
 
 
-def _render_detail(
-    wave: Wave, errors: dict[str, str] | None = None, status: int = 200
-) -> ResponseReturnValue:
-    """Render a wave's page: settings, OPDs with targets, actions, perception results."""
+def _checklist(wave: Wave) -> list[checklist.ChecklistItem]:
+    """The checklist before publishing, for a closed wave (from the cached scored wave)."""
+    if wave.status != "closed":
+        return []
     session = get_session()
+    return checklist.publication_checklist(
+        session, wave=wave, timezone=_timezone(), scored=scored_wave(session, wave=wave)
+    )
+
+
+def _render_detail(
+    wave: Wave,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    acknowledged: Collection[str] = (),
+) -> ResponseReturnValue:
+    """Render a wave's page: settings, OPDs with targets, actions, checklist, perception."""
+    session = get_session()
+    items = _checklist(wave)
     questionnaire = queries.get_questionnaire(session, questionnaire_id=wave.questionnaire_id)
     scheme = session.get(CategoryScheme, wave.scheme_id)
     rows = wave_service.target_rows(session, wave=wave)
@@ -331,10 +347,16 @@ def _render_detail(
             allowed=wave_service.ALLOWED_STATUS.get(wave.status, ()),
             perception=perception_scores(session, wave=wave),
             robustness=_robustness(wave),
+            checklist=items,
+            blocking=[item for item in items if item.blocking],
+            acknowledged=set(acknowledged),
+            problem_text=problem_text,
             errors=errors or {},
             notice=notice if notice in NOTICES else None,
             typical_sd=wave_service.TYPICAL_SD,
             verification=verification_label(wave.verification),
+            publication=publications.latest(session, wave=wave),
+            public_version=publications.latest_ready(session, wave=wave),
         ),
         status,
     )
@@ -352,7 +374,11 @@ def detail(wave_slug: str) -> ResponseReturnValue:
 @bp.post("/kerja/gelombang/<wave_slug>/status")
 @roles_required("evaluator")
 def status(wave_slug: str) -> ResponseReturnValue:
-    """Open, close or publish the wave (field ``action``); publishing needs the confirmation."""
+    """Open, close or publish the wave (field ``action``).
+
+    Publishing needs no blocking item in the checklist and every other item ticked (the
+    ``acknowledge`` checkboxes); the service recomputes the checklist and decides.
+    """
     wave = _wave_or_404(wave_slug)
     change = WaveStatusForm().as_change()
     try:
@@ -363,11 +389,20 @@ def status(wave_slug: str) -> ResponseReturnValue:
             wave=wave,
             action=change.action,
             actor=_actor(),
-            confirmed=change.confirmed,
+            acknowledged=change.acknowledged,
+            timezone=_timezone(),
+            note=change.note,
+            reason=change.reason,
         )
     except wave_service.WaveSetupError as exc:
         get_session().expire_all()
-        return _render_detail(_wave_or_404(wave_slug), field_errors(exc.problems), 400)
+        return _render_detail(
+            _wave_or_404(wave_slug), field_errors(exc.problems), 400, change.acknowledged
+        )
+    if change.action == "publish":
+        building = publications.latest(get_session(), wave=wave)
+        if building is not None:
+            snapshots.start_build(snapshots.app_of(), int(building.id or 0))
     return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=change.action), code=303)
 
 

@@ -18,6 +18,7 @@ are built per request by a ``*_form_class`` function, like the citizen form.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +33,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import BooleanField, DateField, Field, SelectField, SelectMultipleField, StringField
 from wtforms.validators import AnyOf, Optional, Regexp, StopValidation, ValidationError
 
+from survey.core import checklist
 from survey.core import flags as flag_service
 from survey.core import imports as import_service
 from survey.core import opds as opd_service
@@ -39,6 +41,7 @@ from survey.core import waves as wave_service
 from survey.core.accounts import normalise_username
 from survey.core.models import VERIFICATION_MODES
 from survey.core.problems import Problem
+from survey.core.responsefile import PROFILE_CODES
 from survey.web.forms import strip
 from survey.web.i18n import format_number
 from survey.web.problems import field_errors
@@ -396,23 +399,35 @@ def wave_form_class(
 
 @dataclass(frozen=True)
 class StatusChange:
-    """A move in a wave's life cycle: the action and whether the review was confirmed."""
+    """A move in a wave's life cycle: the action and the checklist items acknowledged."""
 
     action: str
-    confirmed: bool
+    acknowledged: tuple[str, ...] = ()
+    note: str | None = None  # the public change note of a corrected version
+    reason: str | None = None  # why a published wave is being corrected (audit only)
 
 
 class WaveStatusForm(WorkspaceForm):
-    """The open, close and publish buttons of a wave's page (publish with its tick)."""
+    """The open, close, publish and revise buttons of a wave's page (publish with a tick per
+    checklist item)."""
 
     # The service knows the actions and their order; an unknown one is its coded problem.
     action = StringField(filters=[cut(32)])
-    confirm_reviewed = BooleanField()
+    # One checkbox per non-blocking item of the checklist, its value the item's code; a code
+    # the checklist does not know is dropped (the service refuses what was not acknowledged).
+    acknowledge = SelectMultipleField(choices=[], validate_choice=False)
+    # Cut above the service's limit, so that a too long text is its coded problem.
+    note = StringField(filters=[cut(2001)])
+    reason = StringField(filters=[cut(2001)])
 
     def as_change(self) -> StatusChange:
         """Return the requested move."""
+        ticked = set(self.acknowledge.data or ())
         return StatusChange(
-            action=self.action.data or "", confirmed=bool(self.confirm_reviewed.data)
+            action=self.action.data or "",
+            acknowledged=tuple(c for c in checklist.ACKNOWLEDGEABLE_CODES if c in ticked),
+            note=self.note.data or None,
+            reason=self.reason.data or None,
         )
 
 
@@ -503,6 +518,12 @@ def upload_name(upload: FileStorage, *, default: str = "") -> str:
     return name or default
 
 
+class LogoForm(WorkspaceForm):
+    """A wave's logo upload: one PNG or JPEG file (its content is checked by the service)."""
+
+    berkas = FileField(validators=[FileRequired(lazy_gettext("Pilih berkas PNG atau JPEG."))])
+
+
 # --- Response imports ------------------------------------------------------------------------
 
 
@@ -528,6 +549,26 @@ class MappingForm(WorkspaceForm):
     columns = 0
 
     format_waktu = StringField(filters=[cut(1000)])
+    # The tick under the list of elements the import would leave empty, and the keys of the
+    # list it was given for (a tick for another list is no acknowledgement of this one).
+    akui_kosong = BooleanField()
+    kunci_kosong = StringField()
+
+    def process(
+        self, formdata: Any = None, obj: Any = None, data: Any = None, **kwargs: Any
+    ) -> None:
+        """Fill the fields, keeping the posted data for the per-answer selects."""
+        wrapped = self.meta.wrap_formdata(self, formdata)
+        self._posted: Mapping[str, str] = wrapped if wrapped is not None else MultiDict()
+        super().process(wrapped, obj, data, **kwargs)
+
+    def value_choices(self) -> dict[str, dict[str, str]] | None:
+        """Return the readings of profile answers sent (``posted_value_choices``)."""
+        return posted_value_choices(self._posted)
+
+    def acknowledged(self, keys: str) -> bool:
+        """Return True when the tick was given for exactly this list of empty elements."""
+        return bool(self.akui_kosong.data) and (self.kunci_kosong.data or "") == keys
 
     def validate_format_waktu(self, field: Field) -> None:
         """Refuse a time format that cannot read what it writes."""
@@ -557,12 +598,43 @@ class MappingForm(WorkspaceForm):
 
 
 def mapping_form_class(columns: int, known: Collection[str]) -> type[MappingForm]:
-    """Build the mapping form of a file with ``columns`` columns and these canonical fields."""
-    choices = ["", *sorted(known)]
+    """Build the mapping form of a file with ``columns`` columns and these canonical fields.
+
+    Besides the fields and "" (ignore the column), a column may hold "?": the placeholder of a
+    column that resembles a question and waits for the evaluator's choice.
+    """
+    choices = ["", import_service.UNKNOWN_VALUE, *sorted(known)]
     attrs: dict[str, Any] = {"columns": columns}
     for i in range(columns):
         attrs[f"kolom-{i}"] = SelectField(choices=choices, default="")
     return type("MappingForm", (MappingForm,), attrs)
+
+
+VALUE_FIELD = re.compile(r"^nilai-(sex|education|occupation)-(\d{1,4})$")
+
+
+def posted_value_choices(data: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
+    """Return the readings of profile answers a mapping form sent: field -> text -> code.
+
+    Each select ``nilai-FIELD-N`` holds a code of FIELD, "" (store empty) or "?" (not chosen,
+    left out here) and its hidden ``teks-FIELD-N`` the answer as the file writes it. Return
+    None for a post the page never offers (an unknown code, a missing text).
+    """
+    chosen: dict[str, dict[str, str]] = {}
+    for key, value in data.items():
+        match = VALUE_FIELD.match(key)
+        if match is None:
+            continue
+        name, number = match.groups()
+        text = data.get(f"teks-{name}-{number}")
+        if text is None or len(text) > 1000:
+            return None
+        if value == import_service.UNKNOWN_VALUE:
+            continue
+        if value not in ("", *PROFILE_CODES[name]):
+            return None
+        chosen.setdefault(name, {})[text] = value
+    return chosen
 
 
 # --- Flags -----------------------------------------------------------------------------------
