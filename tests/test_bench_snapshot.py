@@ -96,13 +96,35 @@ def test_builder_publish_and_one_round_of_clients(app: Flask, database_url: str)
             assert first <= earliest <= latest < last
             assert 1 <= low <= high <= 4
 
-        bench.publish_wave(database_url, "kecil")
+        steps = bench.publish_wave(
+            database_url, "kecil", reports=("pdf:id:ranking", "pdf:id:opd:opd-uji-002")
+        )
         with engine.connect() as conn:
             status, published_at = conn.execute(
                 sa.text("SELECT status, published_at FROM wave WHERE slug = 'kecil'")
             ).one()
+            stored = {
+                name
+                for (name,) in conn.execute(
+                    sa.text(
+                        "SELECT f.name FROM publicationfile f JOIN publication p "
+                        "ON p.id = f.publication_id WHERE p.status = 'ready'"
+                    )
+                )
+            }
         assert status == "published"
         assert published_at is not None
+        assert list(steps) == [
+            "checklist and publish",
+            "first phase (scores, pages, ZIP)",
+            "pdf:id:ranking",
+            "pdf:id:opd:opd-uji-002",
+        ]
+        # The first phase and the two reports asked for, nothing more.
+        assert {"zip:open-data", "pdf:id:ranking", "pdf:id:opd:opd-uji-002"} <= stored
+        assert not any(
+            n.startswith("pdf:") for n in stored - {"pdf:id:ranking", "pdf:id:opd:opd-uji-002"}
+        )
     finally:
         engine.dispose()
 
@@ -112,7 +134,11 @@ def test_builder_publish_and_one_round_of_clients(app: Flask, database_url: str)
     assert bench.wait_until_ready(make(), "/r/kecil/ranking.pdf", timeout=120) is not None
     # One client, one round of the five URLs the bench times (a random OPD each time).
     samples = bench.run_clients(
-        make, bench.round_robin("kecil", built.opd_slugs), clients=1, requests=5, seed=1
+        make,
+        bench.round_robin("kecil", built.opd_slugs, pdf_opds=["opd-uji-002"]),
+        clients=1,
+        requests=5,
+        seed=1,
     )
     assert {kind: dict(c) for kind, c in samples.statuses.items()} == {
         kind: {200: 1} for kind in bench.KINDS
