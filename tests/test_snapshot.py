@@ -302,3 +302,31 @@ def test_a_wave_published_before_versions_gets_a_version_to_build(
     page = client.get("/hasil/uji-2026")
     assert page.status_code == 200
     assert "30 Juni 2026" in page.get_data(as_text=True)  # data taken: the publication's day
+
+
+def test_a_report_made_after_a_rename_keeps_the_published_names(
+    client, session: Session, published
+) -> None:
+    """A report the job has not reached yet is made from the frozen version: an OPD renamed
+    (or a wave retitled during a correction) after publication does not reach it."""
+    from code_helpers import pdf_text
+
+    assert publication_of(session).completed_at is None  # the reports are not built yet
+    opd = queries.get_opd(session, slug="bpbd")
+    assert opd is not None
+    old_name = opd.name
+    opds.update_opd(
+        session,
+        opd=opd,
+        name="Badan Baru Sesudah Terbit",
+        short_name=None,
+        service_population=None,
+        service_hours=None,
+        actor=None,
+    )
+    for path in ("/r/uji-2026/opd/bpbd.pdf", "/r/uji-2026/ranking.pdf"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        text = pdf_text(response.get_data())
+        assert "Badan Baru" not in text, path
+        assert " ".join(old_name.split()) in text, path
