@@ -89,7 +89,12 @@ def test_submission_value_object_refuses_nonsense():
     with pytest.raises(ValueError, match="position"):
         Submission(wave_id=1, opd_id=1, submission_id="a" * 32, answers={25: 1})
     with pytest.raises(ValueError, match="not a score"):
-        Submission(wave_id=1, opd_id=1, submission_id="a" * 32, answers={1: 0})
+        Submission(wave_id=1, opd_id=1, submission_id="a" * 32, answers={1: -1})
+    with pytest.raises(ValueError, match="not a score"):
+        Submission(wave_id=1, opd_id=1, submission_id="a" * 32, answers={1: True})
+    # 0 is the "not applicable" answer (U9's "never complained"); which elements offer it is
+    # the form's check (tests/test_u9_not_applicable.py).
+    assert Submission(wave_id=1, opd_id=1, submission_id="a" * 32, answers={9: 0}).answers[9] == 0
     value = Submission(wave_id=1, opd_id=1, submission_id="a" * 32, answers={1: 4})
     with pytest.raises(TypeError):
         value.answers[1] = 1  # type: ignore[index]

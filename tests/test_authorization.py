@@ -176,6 +176,11 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
         "/kerja/gelombang/tutup/loket/rsud",
         expect(OK, OK, OK, 404),
     ),
+    # The evaluator's logo of a wave: staff only (no logo stored: the image is a 404).
+    ("logos.logo", "GET", "/kerja/gelombang/tutup/logo", None, STAFF),
+    ("logos.logo", "POST", "/kerja/gelombang/tutup/logo", None, expect(400, 400, 403)),
+    ("logos.remove", "POST", "/kerja/gelombang/tutup/logo/hapus", None, expect(303, 303, 403)),
+    ("logos.image", "GET", "/kerja/gelombang/tutup/logo/gambar", None, expect(404, 404, 403)),
     ("auth.logout", "POST", "/keluar", None, expect(302, 302, 302)),
 ]
 
