@@ -363,7 +363,8 @@ def test_the_command_prints_the_checklist_and_needs_each_acknowledgement(
     every = [a for code in ALL_CODES if code != "flagged" for a in ("--acknowledge", code)]
     result = runner.invoke(args=["wave", "publish", SLUG, *every, "--confirm-reviewed"])
     assert result.exit_code == 0, result.output
-    assert result.output.endswith(f"Wave {SLUG} is now published\n")
+    assert f"Wave {SLUG} is now published\n" in result.output
+    assert result.output.endswith(f"Wave {SLUG}: version 1 is public\n")  # built here
     entry = publish_entry(session)
     assert (entry.actor, entry.detail["acknowledged"]) == (None, ALL_CODES)
 

@@ -155,11 +155,11 @@ def test_cli_revise_and_publish_with_note(runner, session: Session, published) -
     result = runner.invoke(args=["wave", "revise", "uji-2026", "--reason", "Data ganda"])
     assert result.exit_code == 0, result.output
     assert "Wave uji-2026 is now closed" in result.output
-    no_note = runner.invoke(args=["wave", "publish", "uji-2026", "--confirm-reviewed"])
+    no_note = runner.invoke(args=["wave", "publish", "uji-2026", "--acknowledge", "all"])
     assert no_note.exit_code != 0
     assert "version 2 corrects a published version: write a public change note" in no_note.output
     result = runner.invoke(
-        args=["wave", "publish", "uji-2026", "--confirm-reviewed", "--note", "Data ganda dihapus"]
+        args=["wave", "publish", "uji-2026", "--acknowledge", "all", "--note", "Data ganda dihapus"]
     )
     assert result.exit_code == 0, result.output
     assert "Version 2: " in result.output and "Wave uji-2026: version 2 is public" in result.output

@@ -84,7 +84,7 @@ def test_every_bad_row_is_reported_with_its_spreadsheet_row_number():
         f"rsud,,3,3,3,3,3,3,3,3,3,,,,,,{long_comment}",  # row 9
         "rsud,12/06/2025,3,3,3,3,3,3,3,3,3,,,,,,",  # row 10
         "rsud,,3,3,3,3,3,3,3,3,3,X,,,,,",  # row 11
-        "rsud,,3,3,3,3,3,3,3,3,3,,abc,Sarjana,Petani,,",  # row 12
+        "rsud,,3,3,3,3,3,3,3,3,3,,abc,Kursus,Petani,,",  # row 12
         ",2099-01-01,3.0,,,,,,,,,,,,,,",  # row 13
     )
     result = read_csv(data, CONTEXT)
@@ -102,7 +102,7 @@ def test_every_bad_row_is_reported_with_its_spreadsheet_row_number():
         11: ("sex 'X' is not one of L, P",),
         12: (
             "age 'abc' is not a whole number of years from 15 to 100",
-            f"education 'Sarjana' is not one of {', '.join(EDUCATIONS)}",
+            f"education 'Kursus' is not one of {', '.join(EDUCATIONS)}",
             f"occupation 'Petani' is not one of {', '.join(OCCUPATIONS)}",
         ),
         13: (
