@@ -616,7 +616,7 @@ def _score(candidate: str, keys: Sequence[str], names: Sequence[str]) -> float:
         if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
             best = max(best, matcher.ratio())
     for name in names:
-        # A header that holds the element's whole name ("Persyaratan pelayanan") names it.
+        # A header that holds the element's whole name (U1's name followed by "pelayanan") names it.
         if len(name) >= 6 and f" {name} " in padded:
             best = max(best, 0.9)
     return best
