@@ -361,7 +361,9 @@ def test_the_command_prints_the_checklist_and_needs_each_acknowledgement(
     assert state(session) == before
     # Each one, the flagged item by its old name --confirm-reviewed.
     every = [a for code in ALL_CODES if code != "flagged" for a in ("--acknowledge", code)]
-    result = runner.invoke(args=["wave", "publish", SLUG, *every, "--confirm-reviewed"])
+    result = runner.invoke(
+        args=["wave", "publish", SLUG, *every, "--confirm-reviewed", "--no-reports"]
+    )
     assert result.exit_code == 0, result.output
     assert f"Wave {SLUG} is now published\n" in result.output
     assert result.output.endswith(f"Wave {SLUG}: version 1 is public\n")  # built here
@@ -370,7 +372,7 @@ def test_the_command_prints_the_checklist_and_needs_each_acknowledgement(
 
 
 def test_acknowledge_all_names_every_item(runner, session: Session, closed_wave) -> None:
-    result = runner.invoke(args=["wave", "publish", SLUG, "--acknowledge", "all"])
+    result = runner.invoke(args=["wave", "publish", SLUG, "--acknowledge", "all", "--no-reports"])
     assert result.exit_code == 0, result.output
     assert f"Acknowledged (all): {', '.join(ALL_CODES)}\n" in result.output
     assert publish_entry(session).detail["acknowledged"] == ALL_CODES
@@ -399,7 +401,7 @@ def test_the_demo_wave_closed_is_published_with_acknowledgements(session: Sessio
     # The demo's period runs 30 days past the build; its flagged answers and the alarm.
     assert {"period-not-over", "flagged", "open-alarms"} <= set(codes)
     args = [a for code in codes for a in ("--acknowledge", code)]
-    result = runner.invoke(args=["wave", "publish", DEMO_WAVE_SLUG, *args])
+    result = runner.invoke(args=["wave", "publish", DEMO_WAVE_SLUG, *args, "--no-reports"])
     assert result.exit_code == 0, result.output
     session.expire_all()
     assert waves.find_wave(session, slug=DEMO_WAVE_SLUG).status == "published"

@@ -249,11 +249,12 @@ def test_cli_publish_without_reports(runner, client, session: Session, open_wave
     fill(session, open_wave)
     set_wave_status(session, slug="uji-2026", status="closed")
     result = runner.invoke(
-        args=["wave", "publish", "uji-2026", "--confirm-reviewed", "--no-reports"]
+        args=["wave", "publish", "uji-2026", "--acknowledge", "all", "--no-reports"]
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "Wave uji-2026 is now published"
+    assert lines[0] == "Checklist of wave uji-2026 before publishing:"
+    assert "Wave uji-2026 is now published" in lines
     assert lines[-1] == "Wave uji-2026: version 1 is public"
     publication = publication_of(session)
     assert lines[-2] == f"Version 1: {publication.done} of {publication.total} files"
