@@ -46,6 +46,7 @@ from survey.core.responsefile import (
     canonical_columns,
     file_kind,
 )
+from survey.web import background
 from survey.web.database import get_engine, get_session
 from survey.web.extensions import csrf
 from survey.web.i18n import format_number
@@ -486,8 +487,7 @@ def job_confirm(job_id: int) -> ResponseReturnValue:
             status=400,
         )
     if queued:
-        # Type error ignored below: Flask's proxy hides _get_current_object from the type checker.
-        start_worker(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
+        start_worker(background.app_of(), job_id)
     return redirect(url_for("dataio.job", job_id=job_id))
 
 
@@ -504,14 +504,7 @@ def _work(app: Flask, job_id: int) -> None:
 
 def start_worker(app: Flask, job_id: int) -> threading.Thread | None:
     """Start the job's worker thread (or run it now when IMPORT_INLINE is set)."""
-    if app.config.get("IMPORT_INLINE"):
-        _work(app, job_id)
-        return None
-    thread = threading.Thread(
-        target=_work, args=(app, job_id), name=f"ikm-import-{job_id}", daemon=True
-    )
-    thread.start()
-    return thread
+    return background.start(app, _work, job_id, inline="IMPORT_INLINE", name=f"ikm-import-{job_id}")
 
 
 @bp.get("/kerja/gelombang/<wave_slug>/ekspor/<fmt>")

@@ -32,13 +32,14 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, abort, current_app, render_template, request
+from flask import Flask, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
 from survey.core import publications, queries
 from survey.core.models import Opd, Publication, Wave
 from survey.core.publications import Artifact, Step
+from survey.web import background
 from survey.web.database import session_scope
 from survey.web.signin import current_user
 
@@ -248,14 +249,13 @@ def _work(app: Flask, publication_id: int) -> None:
 
 def start_build(app: Flask, publication_id: int) -> threading.Thread | None:
     """Start the build in a thread (or build now when ``PUBLICATION_INLINE`` is set)."""
-    if app.config.get("PUBLICATION_INLINE"):
-        _work(app, publication_id)
-        return None
-    thread = threading.Thread(
-        target=_work, args=(app, publication_id), name=f"ikm-publish-{publication_id}", daemon=True
+    return background.start(
+        app,
+        _work,
+        publication_id,
+        inline="PUBLICATION_INLINE",
+        name=f"ikm-publish-{publication_id}",
     )
-    thread.start()
-    return thread
 
 
 # --- Serving ---------------------------------------------------------------------------------
@@ -397,14 +397,9 @@ def _make_now(
     """Make a second-phase file asked for before the job reached it, from the frozen input."""
     if not name.startswith("pdf:"):
         return None
-    app = app_of()
+    app = background.app_of()
     with _MAKING:
         found = publications.file(session, publication=publication, name=name)
         if found is not None:
             return found
         return publications.make_file(session, publication=publication, name=name, plan=plan(app))
-
-
-def app_of() -> Flask:
-    """The current application object (for starting a thread)."""
-    return current_app._get_current_object()  # type: ignore[attr-defined]

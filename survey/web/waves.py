@@ -33,7 +33,7 @@ from survey.core.questionnaires import (
     stored_elements,
 )
 from survey.core.scores import perception_scores
-from survey.web import snapshots
+from survey.web import background, snapshots
 from survey.web.dashboard import status_label
 from survey.web.database import get_session
 from survey.web.extensions import csrf
@@ -402,7 +402,7 @@ def status(wave_slug: str) -> ResponseReturnValue:
     if change.action == "publish":
         building = publications.latest(get_session(), wave=wave)
         if building is not None:
-            snapshots.start_build(snapshots.app_of(), int(building.id or 0))
+            snapshots.start_build(background.app_of(), int(building.id or 0))
     return redirect(url_for("waves.detail", wave_slug=wave_slug, pesan=change.action), code=303)
 
 
