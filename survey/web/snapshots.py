@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import pickle
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from flask import Flask, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
+from reports import frozen
 from survey.core import publications, queries
 from survey.core.models import Opd, Publication, Wave
 from survey.core.publications import Artifact, Step
@@ -76,9 +76,9 @@ def _scored(
 ) -> tuple[ScoredWave, Step]:
     """The wave scored once for the publication, its "data taken" time the publication's.
 
-    The scored wave is stored with the version ("data:scored", pickled: written and read only
-    by this code), so a file made later (a report asked for before the job reached it, or a
-    resumed build) rests on the same frozen figures and names. Returns it with the step that
+    The scored wave is stored with the version ("data:scored", see :mod:`reports.frozen`), so
+    a file made later (a report asked for before the job reached it, or a resumed build) rests
+    on the same frozen figures and names. Returns it with the step that
     stores it (a step already done when it was stored before).
     """
     from survey.core.scores import score_wave
@@ -86,13 +86,13 @@ def _scored(
 
     name = "data:scored" + (":verified" if verified else "")
     stored = publications.file(session, publication=publication, name=name)
-    if stored is not None:  # our own bytes (see above)
+    if stored is not None:
         kept = stored.data
         step = Step(name, lambda: Artifact("application/octet-stream", kept))  # stored already
-        return pickle.loads(kept), step
+        return frozen.loads(kept), step
     scored = score_wave(session, wave=wave, seed=SEED, verified_only=verified)
     scored = dataclasses.replace(scored, data_taken_at=publication.data_taken_at)
-    data = pickle.dumps(scored, protocol=pickle.HIGHEST_PROTOCOL)
+    data = frozen.dumps(scored)
     return scored, Step(name, lambda: Artifact("application/octet-stream", data))
 
 
