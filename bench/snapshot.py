@@ -590,6 +590,7 @@ class Settings:
     worker_timeout: int
     seed: int
     pdf_opds: int = 10  # OPDs whose report is built at publishing and asked for
+    proxy: str = "nginx"  # "nginx" (deploy/nginx-ikm-app.conf in front) or "none"
 
 
 @dataclass
@@ -608,8 +609,15 @@ class Result:
 
 
 def server_environment(db: load.BenchDatabase, instance: Path, port: int, s: Settings) -> dict:
-    """The app's environment: bench/load.py's (production), with this bench's gunicorn sizes."""
+    """The app's environment: bench/load.py's (production), with this bench's gunicorn sizes.
+
+    Behind nginx, the citizens' addresses the wrk script sends in ``X-Forwarded-For`` come
+    second to last (nginx adds 127.0.0.1), as behind a load balancer and then nginx: so
+    ``IKM_PROXY_COUNT=2`` (docs/deploy.md), and the survey's limits still see many citizens.
+    """
     env = load.app_environment(db, instance, port)
+    if s.proxy == "nginx":
+        env["IKM_PROXY_COUNT"] = "2"
     env["IKM_WORKERS"] = os.environ.get("IKM_WORKERS", str(WORKERS))
     env["IKM_THREADS"] = os.environ.get("IKM_THREADS", str(THREADS))
     env["IKM_TIMEOUT"] = str(s.worker_timeout)
@@ -623,6 +631,63 @@ def server_command(port: int) -> list[str]:
         str(load.GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"),
         "--bind", f"127.0.0.1:{port}", "survey.web:create_app()",
     ]  # fmt: skip
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX_LOCATIONS = ROOT / "deploy" / "nginx-ikm-app.conf"
+
+
+def nginx_config(folder: Path, port: int, app_port: int) -> Path:
+    """An nginx configuration on loopback ``port`` around the deployed locations file.
+
+    The http-level pieces ``deploy/nginx-ikm.conf`` has (the upstream with its keep-alive
+    connections, the cache zone) with the work folder's paths, and then the very file a
+    deployment includes (``deploy/nginx-ikm-app.conf``): what is measured is what is shipped.
+    TLS is left out (loopback).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (folder / temp).mkdir(exist_ok=True)
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers may write the work folder
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"""{user}worker_processes auto;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    upstream ikm_app {{
+        server 127.0.0.1:{app_port};
+        keepalive 16;
+    }}
+    proxy_cache_path {folder}/cache levels=1:2 keys_zone=ikm_published:10m max_size=2g
+                     inactive=30d use_temp_path=off;
+    server {{
+        listen 127.0.0.1:{port};
+        server_name _;
+        include {NGINX_LOCATIONS};
+    }}
+}}
+""",
+        encoding="utf-8",
+    )
+    return conf
+
+
+def nginx_server(folder: Path, port: int, app_port: int) -> load.Server:
+    """nginx in the foreground (its own process group), stopped like gunicorn."""
+    conf = nginx_config(folder, port, app_port)
+    command = [NGINX, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"]
+    return load.Server(command, dict(os.environ), ROOT, folder / "nginx.log")
 
 
 def measure_backend(backend: str, s: Settings, work: Path) -> Result:
@@ -639,16 +704,21 @@ def measure_backend(backend: str, s: Settings, work: Path) -> Result:
             flush=True,
         )
         result = Result(backend, built)
-        port = load.free_port()
+        port = app_port = load.free_port()
+        proxy: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if s.proxy == "nginx":
+            port = load.free_port()
+            proxied = nginx_server(folder / "nginx", port, app_port)
+            proxy = load.running(proxied, f"http://127.0.0.1:{port}{db.paths[0]}")
         base = f"http://127.0.0.1:{port}"
         env = server_environment(db, instance, port, s)
-        server = load.Server(server_command(port), env, ROOT, folder / "gunicorn.log")
+        server = load.Server(server_command(app_port), env, ROOT, folder / "gunicorn.log")
 
         def client() -> HttpClient:
             return HttpClient(port, s.request_timeout)
 
         survey = dict(seconds=s.duration, citizens=s.citizens, pause_ms=s.pause_ms, seed=s.seed)
-        with load.running(server, base + db.paths[0]):
+        with load.running(server, f"http://127.0.0.1:{app_port}{db.paths[0]}"), proxy:
             # A few seconds of the same survey load warm the workers up (templates, database
             # connections), from addresses of their own; not timed.
             run_survey(
@@ -881,6 +951,12 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, tuple[str, ...], bool]:
         default=10,
         help="OPDs whose report is built at publishing and asked for in the runs (10)",
     )
+    parser.add_argument(
+        "--proxy",
+        choices=("nginx", "none"),
+        default="nginx",
+        help="nginx in front with deploy/nginx-ikm-app.conf, as deployed (default), or none",
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
@@ -897,6 +973,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, tuple[str, ...], bool]:
         worker_timeout=args.worker_timeout,
         seed=args.seed,
         pdf_opds=args.pdf_opds,
+        proxy=args.proxy,
     )
     if not 1 <= settings.opds <= 2000:
         parser.error("--opds must be within 1..2000")
@@ -914,7 +991,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its figures; return 0 when every target passes."""
     s, backends, keep = parse(argv)
     if not os.path.exists(load.WRK):
-        print("bench/snapshot.py: wrk is missing; install it with: apt-get install wrk")
+        print("bench/snapshot.py: wrk is missing; install it with: bash scripts/setup --browser")
+        return 1
+    if s.proxy == "nginx" and not os.path.exists(NGINX):
+        print("bench/snapshot.py: nginx is missing; install it with: bash scripts/setup --browser")
         return 1
     print(
         f"bench/snapshot.py: {s.opds} OPDs x {s.per_opd} responses, {s.duration:.0f} s runs, "
@@ -924,7 +1004,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"app: gunicorn -c gunicorn.conf.py on {os.cpu_count()} cores, "
         f"IKM_WORKERS={os.environ.get('IKM_WORKERS', WORKERS)} "
         f"IKM_THREADS={os.environ.get('IKM_THREADS', THREADS)} IKM_TIMEOUT={s.worker_timeout}; "
-        "IKM_ENV=production, IKM_PROXY_COUNT=1, IKM_MIN_SUBMIT_SECONDS=0 (as bench/load.py)"
+        "IKM_ENV=production, IKM_MIN_SUBMIT_SECONDS=0 (as bench/load.py); "
+        + (
+            "behind nginx with deploy/nginx-ikm-app.conf (IKM_PROXY_COUNT=2)"
+            if s.proxy == "nginx"
+            else "no proxy (IKM_PROXY_COUNT=1)"
+        )
     )
     work = Path(tempfile.mkdtemp(prefix="ikm-snapshot-"))
     signal.signal(signal.SIGTERM, _interrupt)

@@ -43,9 +43,17 @@ def current_language() -> str:
 
 
 def remember_language(response: Response) -> Response:
-    """Keep the language chosen with ``?lang=`` in a cookie for the next pages."""
+    """Keep the language chosen with ``?lang=`` on a page in a cookie for the next pages.
+
+    Only pages set it: a PDF or ZIP asked for with ``?lang=en`` is the same file for everyone,
+    and an answer that sets a cookie is one nginx's cache of published files never keeps.
+    """
     lang = request.args.get("lang")
-    if lang in LANGUAGES and request.cookies.get(LANG_COOKIE) != lang:
+    if (
+        lang in LANGUAGES
+        and response.mimetype == "text/html"
+        and request.cookies.get(LANG_COOKIE) != lang
+    ):
         response.set_cookie(
             LANG_COOKIE,
             lang,
