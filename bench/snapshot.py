@@ -5,8 +5,8 @@
 
 Issue 13 item 4's target: a public results page or PDF of a published 500-OPD wave served in
 under 20 ms median under load, and the survey's p99 unchanged while 8 clients download PDFs
-and the ZIP in a loop. Everything is measured over HTTP against gunicorn, so the bench means
-the same before and after publication builds a frozen snapshot.
+and the ZIP in a loop. Everything is measured over HTTP, as deployed: nginx in front of
+gunicorn.
 
 For each backend (SQLite in a temporary folder; PostgreSQL in a schema of its own in the local
 ``test`` database, dropped afterwards; both through ``bench/load.py``'s helpers) it:
@@ -16,7 +16,10 @@ For each backend (SQLite in a temporary folder; PostgreSQL in a schema of its ow
    the wave through the core services, the responses in bulk), over a period that is over,
    and closes it;
 2. starts gunicorn with the production config (``gunicorn.conf.py``: 2 workers a core,
-   ``IKM_TIMEOUT`` 60 s) and, as ``bench/load.py``, 2 threads a worker, on loopback;
+   ``IKM_TIMEOUT`` 60 s) and, as ``bench/load.py``, 2 threads a worker, on loopback, and in
+   front of it nginx with the deployed locations file (``deploy/nginx-ikm-app.conf``: published
+   PDFs and ZIPs kept in its cache; :func:`nginx_config`), which every client below goes
+   through (``--proxy none``: the clients talk to gunicorn itself);
 3. publishes the wave (:func:`publish_wave`, the one place that knows the publish API) and
    polls the public ranking PDF until it answers 200 (``--ready-timeout``), printing how long
    publishing and the snapshot took;
