@@ -123,6 +123,13 @@ def test_data_taken_is_the_publications(client, session: Session, published) -> 
     assert f"Data diambil / Data taken: {stamp}" in readme
 
 
+def test_the_wave_page_says_once_when_it_was_published(client, session: Session, published):
+    created = to_local(publication_of(session).created_at, "Asia/Jakarta").strftime("%H.%M")
+    page = client.get("/hasil/uji-2026").get_data(as_text=True)
+    assert "Versi 1</strong>, diterbitkan" in page
+    assert page.count("iterbitkan") == 1 and page.count(f"{created} WIB") >= 1
+
+
 def test_signed_in_reader_gets_the_workspace_link(client, session: Session, users, published):
     anonymous = client.get("/hasil/uji-2026")
     assert "Ruang kerja" not in anonymous.get_data(as_text=True)
