@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/snapshot.py [--opds 500] [--per-opd 30] [--duration 30]
                                        [--backend sqlite|postgresql|both] [--quick]
+                                       [--proxy nginx|none] [--download-mbps 1000]
+                                       [--downloaders-nice 19]
 
 Issue 13 item 4's target: a public results page or PDF of a published 500-OPD wave served in
 under 20 ms median under load, and the survey's p99 unchanged while 8 clients download PDFs
@@ -32,10 +34,18 @@ For each backend (SQLite in a temporary folder; PostgreSQL in a schema of its ow
    trip, GET the form then POST a ballot, paced so that it does not saturate the server) for
    ``--duration`` seconds alone (the baseline, measured first, right after gunicorn starts,
    so that nothing a client of (a) gave up on is still being rendered), then again while 8
-   clients download the PDFs and the ZIP in a loop, and prints p50/p99 of both, the ratio of
+   clients download the PDFs and the ZIP in a loop, and prints p50/p99 of both, the CPU
+   seconds each part used (gunicorn, nginx, the download clients, wrk), the ratio of
    the p99s and PASS/FAIL against "unchanged": p99 with downloads at most 1.5 x the
    baseline's, or at most 20 ms above it (whichever allows more: a fast baseline's p99 moves
    by a few ms on noise alone), and no survey request left unanswered.
+
+The 8 download clients stand for readers elsewhere on the network, and loopback has no link
+to share: left alone they read 2-3 Gbit/s here and use a whole core of the 2 the server has.
+So, by default, they read together at most as fast as a server's gigabit uplink carries
+(``--download-mbps 1000``, each client waiting after a download until its average is an eighth
+of that) and run at the lowest CPU priority (``--downloaders-nice 19``); nginx, gunicorn and
+wrk keep theirs. ``--download-mbps 0 --downloaders-nice 0`` measures them unbounded.
 
 Requests have a client time-out (``--request-timeout``, 70 s: what nginx waits for gunicorn in
 ``deploy/nginx-ikm.conf``); a failed or timed-out request is counted (and fails its target)
@@ -53,6 +63,7 @@ import http.client
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -408,11 +419,16 @@ def run_clients(
     seconds: float | None = None,
     requests: int | None = None,
     stop: threading.Event | None = None,
+    nice: int = 0,
+    bytes_per_second: float | None = None,
 ) -> Samples:
     """Run ``clients`` clients until ``seconds`` pass, each made ``requests``, or ``stop``.
 
     Each client makes one request after another (no pause) on its own connection, from its
     own seeded random choices; a request started before the end is finished and counted.
+    ``nice``: each client thread's CPU priority (Linux sets it per thread).
+    ``bytes_per_second``: each client waits after an answer until it has read no faster than
+    that on average, as a client at the end of a link of that speed would.
     """
     if seconds is None and requests is None and stop is None:
         raise ValueError("run_clients needs seconds, requests or stop")
@@ -427,17 +443,28 @@ def run_clients(
         )
 
     def client(index: int) -> None:
+        if nice:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         rng = random.Random(seed * 1000 + index)
         fetch = make_client()
-        n = 0
+        n = read = 0
+        began = time.monotonic()
         try:
             while not over(n):
                 chosen = pick(rng, n + index)
                 if chosen is None:
                     return
                 kind, path, headers = chosen
-                samples.record(kind, path, fetch(path, headers))
+                answer = fetch(path, headers)
+                samples.record(kind, path, answer)
                 n += 1
+                read += answer.size
+                if bytes_per_second:
+                    ahead = began + read / bytes_per_second - time.monotonic()
+                    if ahead > 0 and stop is not None:
+                        stop.wait(ahead)
+                    elif ahead > 0:
+                        time.sleep(ahead)
         finally:
             close = getattr(fetch, "close", None)
             if close is not None:
@@ -455,14 +482,28 @@ def run_clients(
 
 @contextlib.contextmanager
 def downloading(
-    make_client: Callable[[], Fetch], pick: Pick, *, clients: int, seed: int
+    make_client: Callable[[], Fetch],
+    pick: Pick,
+    *,
+    clients: int,
+    seed: int,
+    nice: int,
+    bytes_per_second: float | None,
 ) -> Iterator[Samples]:
-    """Run download clients in the background for the duration of the block."""
+    """Run download clients in the background during the block (see :func:`run_clients`)."""
     stop = threading.Event()
     result: list[Samples] = []
     runner = threading.Thread(
         target=lambda: result.append(
-            run_clients(make_client, pick, clients=clients, seed=seed, stop=stop)
+            run_clients(
+                make_client,
+                pick,
+                clients=clients,
+                seed=seed,
+                stop=stop,
+                nice=nice,
+                bytes_per_second=bytes_per_second,
+            )
         ),
         daemon=True,
     )
@@ -561,6 +602,7 @@ class SurveyRun:
 
     run: load.WrkRun = field(default_factory=load.WrkRun)
     unanswered: int = 0  # requests still waiting for an answer when wrk ended
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process, during it
 
     @property
     def ms(self) -> list[float]:
@@ -594,6 +636,8 @@ class Settings:
     seed: int
     pdf_opds: int = 10  # OPDs whose report is built at publishing and asked for
     proxy: str = "nginx"  # "nginx" (deploy/nginx-ikm-app.conf in front) or "none"
+    downloaders_nice: int = 19  # CPU priority of (b)'s download clients (see the module)
+    download_mbps: float = 1000.0  # (b)'s downloads together at most this fast (0: no limit)
 
 
 @dataclass
@@ -686,6 +730,28 @@ http {{
     return conf
 
 
+def cpu_seconds(servers: Mapping[str, load.Server]) -> dict[str, float]:
+    """CPU seconds used so far: each server's process group, and this process (the clients)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = {
+        "wall": time.monotonic(),
+        "download clients (this process)": used.ru_utime + used.ru_stime,
+    }
+    for name, server in servers.items():
+        if server.process is not None:
+            spent[name] = load.group_cpu_seconds(server.process.pid)
+    return spent
+
+
+def cpu_since(
+    before: Mapping[str, float], servers: Mapping[str, load.Server], run: SurveyRun
+) -> None:
+    """Record in ``run.cpu`` the CPU seconds each part used since ``before`` (wrk's too)."""
+    after = cpu_seconds(servers)
+    run.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+    run.cpu["wrk (the citizens)"] = run.run.cpu_seconds
+
+
 def nginx_server(folder: Path, port: int, app_port: int) -> load.Server:
     """nginx in the foreground (its own process group), stopped like gunicorn."""
     conf = nginx_config(folder, port, app_port)
@@ -721,6 +787,7 @@ def measure_backend(backend: str, s: Settings, work: Path) -> Result:
             return HttpClient(port, s.request_timeout)
 
         survey = dict(seconds=s.duration, citizens=s.citizens, pause_ms=s.pause_ms, seed=s.seed)
+        servers = {"gunicorn": server} | ({"nginx": proxied} if s.proxy == "nginx" else {})
         with load.running(server, f"http://127.0.0.1:{app_port}{db.paths[0]}"), proxy:
             # A few seconds of the same survey load warm the workers up (templates, database
             # connections), from addresses of their own; not timed.
@@ -733,9 +800,11 @@ def measure_backend(backend: str, s: Settings, work: Path) -> Result:
             )
             # (b), baseline: the survey alone, before anything public is asked for (so that no
             # render a client gave up on is still running on the server).
+            before = cpu_seconds(servers)
             result.baseline = run_survey(
                 base, db.paths, out=folder / "baseline", first_address=0, **survey
             )
+            cpu_since(before, servers, result.baseline)
             started = time.monotonic()
             pdf_opds = list(built.opd_slugs[: s.pdf_opds])
             reports = ["pdf:id:ranking", *(f"pdf:id:opd:{slug}" for slug in pdf_opds)]
@@ -793,11 +862,20 @@ def measure_backend(backend: str, s: Settings, work: Path) -> Result:
             downloads = round_robin(
                 built.slug, built.opd_slugs, kinds=DOWNLOAD_KINDS, pdf_opds=pdf_opds
             )
-            with downloading(client, downloads, clients=DOWNLOADERS, seed=s.seed + 2) as got:
+            with downloading(
+                client,
+                downloads,
+                clients=DOWNLOADERS,
+                seed=s.seed + 2,
+                nice=s.downloaders_nice,
+                bytes_per_second=s.download_mbps * 1e6 / 8 / DOWNLOADERS or None,
+            ) as got:
                 time.sleep(1.0)  # the downloads under way before the first citizen
+                before = cpu_seconds(servers)
                 result.loaded = run_survey(
                     base, db.paths, out=folder / "loaded", first_address=60_000, **survey
                 )
+                cpu_since(before, servers, result.loaded)
             result.downloads = got
         return result
     finally:
@@ -882,9 +960,22 @@ def report(result: Result, s: Settings) -> bool:
     done = sum(len(v) for v in dl.ms.values())
     failed = sum(dl.failed(k) for k in DOWNLOAD_KINDS)
     print(
-        f"  downloads meanwhile: {done:,} answered ({dl.bytes / 1e6:,.1f} MB), {failed} failed"
+        f"  downloads meanwhile: {done:,} answered ({dl.bytes / 1e6:,.1f} MB, "
+        f"{dl.bytes * 8 / 1e6 / max(dl.elapsed, 1e-9):,.0f} Mbit/s; limit: "
+        + (f"{s.download_mbps:,.0f} Mbit/s" if s.download_mbps else "none")
+        + f", the clients at nice {s.downloaders_nice}), {failed} failed"
         + ("; " + ", ".join(f"{k} x{n}" for k, n in dl.errors.most_common()) if dl.errors else "")
     )
+    cores = os.cpu_count() or 1
+    for name, run in (("alone", base), ("with downloads", loaded)):
+        if run.cpu:
+            wall = run.cpu.get("wall", 0.0)
+            print(
+                f"  CPU seconds {name} ({wall:.0f} s from wrk's start to its end, {cores} cores): "
+                + ", ".join(
+                    f"{part} {spent:.1f}" for part, spent in run.cpu.items() if part != "wall"
+                )
+            )
     p99_base, p99_loaded = percentile(base.ms, 99), percentile(loaded.ms, 99)
     ratio = p99_loaded / p99_base if p99_base > 0 else float("nan")
     allowed = max(p99_base * P99_RATIO_TOLERANCE, p99_base + P99_SLACK_MS)
@@ -960,6 +1051,21 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, tuple[str, ...], bool]:
         default="nginx",
         help="nginx in front with deploy/nginx-ikm-app.conf, as deployed (default), or none",
     )
+    parser.add_argument(
+        "--downloaders-nice",
+        type=int,
+        default=19,
+        choices=range(20),
+        metavar="0..19",
+        help="CPU priority of the 8 download clients of (b) (19, the lowest; 0: the server's)",
+    )
+    parser.add_argument(
+        "--download-mbps",
+        type=float,
+        default=1000.0,
+        help="the 8 download clients of (b) together read at most this many Mbit/s: a "
+        "server's uplink full of downloads (1000; 0: as fast as loopback goes)",
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
@@ -977,6 +1083,8 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, tuple[str, ...], bool]:
         seed=args.seed,
         pdf_opds=args.pdf_opds,
         proxy=args.proxy,
+        downloaders_nice=args.downloaders_nice,
+        download_mbps=args.download_mbps,
     )
     if not 1 <= settings.opds <= 2000:
         parser.error("--opds must be within 1..2000")
@@ -984,6 +1092,8 @@ def parse(argv: Sequence[str] | None) -> tuple[Settings, tuple[str, ...], bool]:
         parser.error("--per-opd must be within 1..1000")
     if not 1 <= settings.duration <= 600:
         parser.error("--duration must be within 1..600")
+    if settings.download_mbps < 0:
+        parser.error("--download-mbps must be 0 (no limit) or more")
     if not 1 <= settings.clients <= 64 or not 1 <= settings.citizens <= 64:
         parser.error("--clients and --citizens must be within 1..64")
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
