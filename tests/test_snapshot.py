@@ -111,6 +111,24 @@ def test_etag_304_and_cache_headers(client, published) -> None:
     assert cached.headers["ETag"] == version.headers["ETag"]
 
 
+def test_a_stored_page_is_read_once_per_process(client, session: Session, published) -> None:
+    """Stored files never change: each process keeps what it served, by ETag (its SHA-256)."""
+    first = client.get("/hasil/uji-2026/bpbd")
+    name = PublicationFile.name == "page:id:opd:bpbd"
+    # Bytes changed under the same ETag (nothing in the service does this) show the page is
+    # served from memory: the stored row is not read again.
+    session.execute(sa.update(PublicationFile).where(name).values(data=b"tampered"))
+    session.commit()
+    again = client.get("/hasil/uji-2026/bpbd")
+    assert again.status_code == 200 and again.get_data() == first.get_data()
+    # An If-None-Match that matches is a 304 without reading the bytes at all.
+    session.execute(sa.update(PublicationFile).where(name).values(etag="lain"))
+    session.commit()
+    assert (
+        client.get("/hasil/uji-2026/bpbd", headers={"If-None-Match": '"lain"'}).status_code == 304
+    )
+
+
 def test_data_taken_is_the_publications(client, session: Session, published) -> None:
     taken = publication_of(session).data_taken_at
     moment = to_local(taken, "Asia/Jakarta").strftime("%H.%M")

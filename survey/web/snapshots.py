@@ -31,6 +31,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from cachetools import LRUCache
 from flask import Flask, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
@@ -338,21 +339,26 @@ def serve_page(
         return preparing(session, wave=wave)
     if publication is None:
         abort(404)
-    stored = publications.file(session, publication=publication, name=name)
+    known = publications.file_etag(session, publication=publication, name=name)
+    if known is None:
+        abort(404)
+    superseded = publication.version != current.version
+    signed_in = current_user() is not None
+    cache = LATEST_CACHE if number is None else "public, max-age=3600"
+    if signed_in:
+        cache = "private, no-cache"
+    elif not superseded and request.if_none_match.contains(known):
+        return send(b"", content_type=HTML, etag=known, cache=cache)  # 304, no read
+    stored = _stored(session, publication, name, known)
     if stored is None:
         abort(404)
     data, etag = stored.data, stored.etag
-    superseded = publication.version != current.version
     if superseded:
         data = _with_notice(data, wave, current)
-    signed_in = current_user() is not None
     if signed_in:
         data = _with_nav(data)
     if data is not stored.data:
         etag = _etag(data)
-    cache = LATEST_CACHE if number is None else "public, max-age=3600"
-    if signed_in:
-        cache = "private, no-cache"
     return send(data, content_type=stored.content_type, etag=etag, cache=cache)
 
 
@@ -375,7 +381,7 @@ def serve_file(
     known = publications.file_etag(session, publication=publication, name=name)
     if known is not None and request.if_none_match.contains(known):
         return send(b"", content_type="", etag=known, cache=cache or default)  # 304, no read
-    stored = publications.file(session, publication=publication, name=name)
+    stored = None if known is None else _stored(session, publication, name, known)
     if stored is None and publication.completed_at is None:
         stored = _make_now(session, publication, name)
     if stored is None:
@@ -386,6 +392,34 @@ def serve_file(
     disposition = "attachment" if stored.content_type == ZIP else "inline"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     return response
+
+
+# A stored file never changes and its ETag is the SHA-256 of its bytes, so each process keeps
+# the files it served last in memory, by ETag, up to KEPT_BYTES in all (files over KEPT_LARGEST
+# are read each time; behind nginx the PDFs and ZIPs come from its cache anyway). A page is then
+# read from the database once per process, not once per reader: on PostgreSQL a 500-OPD wave's
+# page, read as bytea on every request, took the median from 10 to 34 ms (bench/snapshot.py).
+KEPT_BYTES = 32 * 1024 * 1024
+KEPT_LARGEST = 4 * 1024 * 1024
+_kept: LRUCache[str, tuple[str, bytes]] = LRUCache(
+    maxsize=KEPT_BYTES, getsizeof=lambda kept: max(1, len(kept[1]))
+)
+_KEPT_LOCK = threading.Lock()  # cachetools' caches are not thread-safe
+
+
+def _stored(
+    session: Session, publication: Publication, name: str, etag: str
+) -> publications.StoredFile | None:
+    """The stored file whose ETag is ``etag``: from this process's memory, or read and kept."""
+    with _KEPT_LOCK:
+        kept = _kept.get(etag)
+    if kept is not None:
+        return publications.StoredFile(name=name, content_type=kept[0], data=kept[1], etag=etag)
+    stored = publications.file(session, publication=publication, name=name)
+    if stored is not None and len(stored.data) <= KEPT_LARGEST:
+        with _KEPT_LOCK:
+            _kept[stored.etag] = (stored.content_type, stored.data)
+    return stored
 
 
 _MAKING = threading.Lock()  # one file made on request at a time per process
