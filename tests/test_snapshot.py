@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -192,6 +192,68 @@ def test_nothing_public_while_building_then_served(
     assert "Uji Coba 2026" in client.get("/hasil").get_data(as_text=True)
 
 
+def test_a_build_whose_job_died_is_resumed_by_the_next_reader(
+    client, session: Session, open_wave
+) -> None:
+    """A restart kills the build's thread: the version would say "being prepared" forever."""
+    fill(session, open_wave)
+    set_wave_status(session, slug="uji-2026", status="closed")
+    wave = waves.find_wave(session, slug="uji-2026")
+    waves.change_status(
+        session,
+        wave=wave,
+        action="publish",
+        actor=None,
+        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
+    )
+    publication = publication_of(session)
+    started = publication.created_at
+    # A job that committed 9 minutes ago is alive: nobody takes it over.
+    alive = started - timedelta(minutes=9)
+    session.execute(sa.update(Publication).values(created_at=alive, heartbeat_at=alive))
+    session.commit()
+    assert client.get("/hasil/uji-2026").status_code == 503
+    session.expire_all()
+    assert publication_of(session).done == 0
+    # Silent for 11 minutes: the next reader's request starts the build again (inline here).
+    dead = started - timedelta(minutes=11)
+    session.execute(sa.update(Publication).values(heartbeat_at=dead))
+    session.commit()
+    assert client.get("/hasil/uji-2026").status_code == 503  # this reader is told to wait
+    session.expire_all()
+    resumed = publication_of(session)
+    assert resumed.status == "ready" and resumed.completed_at is not None
+    assert resumed.heartbeat_at is not None and resumed.heartbeat_at > dead
+    assert client.get("/hasil/uji-2026").status_code == 200
+
+
+def test_one_reader_takes_over_a_stalled_build(session: Session, open_wave) -> None:
+    fill(session, open_wave)
+    set_wave_status(session, slug="uji-2026", status="closed")
+    wave = waves.find_wave(session, slug="uji-2026")
+    waves.change_status(
+        session,
+        wave=wave,
+        action="publish",
+        actor=None,
+        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
+    )
+    publication = publication_of(session)
+    later = publication.created_at + publications.STALLED_AFTER + timedelta(seconds=1)
+    assert not publications.claim_stalled(
+        session, publication=publication, now=later - timedelta(seconds=2)
+    )
+    assert publications.claim_stalled(session, publication=publication, now=later)
+    assert not publications.claim_stalled(session, publication=publication, now=later)
+    session.refresh(publication)
+    assert publication.heartbeat_at == later
+    # A failed build is not resumed by readers (it would fail again): a person looks at it.
+    session.execute(sa.update(Publication).values(status="failed"))
+    session.commit()
+    far = later + 2 * publications.STALLED_AFTER
+    assert not publications.claim_stalled(session, publication=publication, now=far)
+
+
 def test_failed_build_is_not_served_and_can_be_rebuilt(
     app, client, runner, session: Session, open_wave, monkeypatch
 ) -> None:
@@ -318,8 +380,7 @@ def test_a_wave_published_before_versions_gets_a_version_to_build(
     legacy = publication_of(session)
     assert (legacy.status, legacy.version, legacy.done, legacy.total) == ("building", 1, 0, 0)
     assert legacy.data_taken_at == datetime(2026, 6, 30, 3, 0, tzinfo=UTC)
-    assert client.get("/hasil/uji-2026").status_code == 503  # "being prepared", not gone
-
+    # (A reader arriving now would start the build too: its job never ran, see the next test.)
     result = runner.invoke(args=["wave", "snapshot", "uji-2026"])
 
     assert result.exit_code == 0, result.output
@@ -328,6 +389,30 @@ def test_a_wave_published_before_versions_gets_a_version_to_build(
     page = client.get("/hasil/uji-2026")
     assert page.status_code == 200
     assert "30 Juni 2026" in page.get_data(as_text=True)  # data taken: the publication's day
+
+
+def test_a_legacy_version_is_built_by_its_first_reader(
+    app, client, session: Session, open_wave
+) -> None:
+    """Migration 0009's version 1 of an old publication has never had a job: the first reader
+    who is told "being prepared" starts it (its creation time is the old publication's)."""
+    fill(session, open_wave)
+    set_wave_status(session, slug="uji-2026", status="closed")
+    wave = waves.find_wave(session, slug="uji-2026")
+    waves.change_status(
+        session,
+        wave=wave,
+        action="publish",
+        actor=None,
+        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
+    )
+    old = datetime(2026, 6, 30, 3, 0, tzinfo=UTC)  # as 0009 writes it: no heartbeat ever
+    session.execute(sa.update(Publication).values(created_at=old, heartbeat_at=None))
+    session.commit()
+    assert client.get("/hasil/uji-2026").status_code == 503
+    session.expire_all()
+    assert publication_of(session).status == "ready"
+    assert client.get("/hasil/uji-2026").status_code == 200
 
 
 def test_a_report_made_after_a_rename_keeps_the_published_names(

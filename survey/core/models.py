@@ -168,6 +168,7 @@ class Publication(SQLModel, table=True):
     ready_at: datetime | None = None  # served from then on
     completed_at: datetime | None = None  # every file stored
     superseded_at: datetime | None = None  # a later version became ready
+    heartbeat_at: datetime | None = None  # the build job's last commit (a job that died stops it)
 
 
 # One stored file of a publication: a page ("page:id:wave", "page:en:opd:<slug>"), a PDF

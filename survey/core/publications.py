@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -305,6 +305,9 @@ def build(
         publication.error = None
         session.add(publication)
         session.commit()
+    publication.heartbeat_at = utcnow()
+    session.add(publication)
+    session.commit()
     try:
         steps = list(plan(session, wave, publication))
         stored = file_names(session, publication=publication)
@@ -358,6 +361,7 @@ def _run(
         publication.done += 1
         pending += 1
         if step.large or pending >= BATCH:
+            publication.heartbeat_at = utcnow()
             session.add(publication)
             try:
                 session.commit()
@@ -373,6 +377,38 @@ def _run(
     session.commit()
     if progress is not None and pending:
         progress(publication)
+
+
+# A first phase whose job has not committed for this long has died with its process (a restart,
+# a killed worker): the next reader who would be told "being prepared" starts it again. The
+# longest single step between two commits (the scores and rank sets of a 500-OPD wave, or one
+# large report) takes about a minute; a second job on the same version is harmless anyway (it
+# keeps what is stored and skips what the other stores).
+STALLED_AFTER = timedelta(minutes=10)
+
+
+def claim_stalled(
+    session: Session, *, publication: Publication, now: datetime | None = None
+) -> bool:
+    """Take over a first phase whose job stopped sending signs of life; False if not stalled.
+
+    One UPDATE decides, so of several readers arriving at once exactly one gets True (and
+    builds); the publication's heartbeat is then now, so the others see a live job.
+    """
+    now = now or utcnow()
+    cutoff = now - STALLED_AFTER
+    last = sa.func.coalesce(col(Publication.heartbeat_at), col(Publication.created_at))
+    taken = session.execute(
+        sa.update(Publication)
+        .where(
+            col(Publication.id) == publication.id,
+            col(Publication.status) == "building",
+            last < cutoff,
+        )
+        .values(heartbeat_at=now)
+    )
+    session.commit()
+    return bool(taken.rowcount == 1)
 
 
 def make_file(

@@ -303,10 +303,20 @@ def _with_notice(html: bytes, wave: Wave, current: Publication) -> bytes:
 
 
 def preparing(session: Session, *, wave: Wave) -> ResponseReturnValue:
-    """503 "being prepared (x of y)" while the wave's first version builds; else 404."""
+    """503 "being prepared (x of y)" while the wave's first version builds; else 404.
+
+    A first phase whose job died (no commit for ``STALLED_AFTER``) is started again here, by
+    the reader who finds it so (see :func:`survey.core.publications.claim_stalled`).
+    """
     building = publications.latest(session, wave=wave)
     if building is None or building.status != "building" or wave.status != "published":
         abort(404)
+    if publications.claim_stalled(session, publication=building):
+        log.warning(
+            "resuming the build of %s version %s: its job stopped", wave.slug, building.version
+        )
+        start_build(background.app_of(), int(building.id or 0))
+        session.refresh(building)
     html = render_template(
         "results/preparing.html",
         wave=wave,
