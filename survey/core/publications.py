@@ -398,7 +398,7 @@ def claim_stalled(
     now = now or utcnow()
     cutoff = now - STALLED_AFTER
     last = sa.func.coalesce(col(Publication.heartbeat_at), col(Publication.created_at))
-    taken = session.execute(
+    taken = session.connection().execute(
         sa.update(Publication)
         .where(
             col(Publication.id) == publication.id,
