@@ -397,6 +397,9 @@ def claim_stalled(
     """
     now = now or utcnow()
     cutoff = now - STALLED_AFTER
+    seen = publication.heartbeat_at or publication.created_at
+    if publication.status != "building" or seen >= cutoff:
+        return False  # live as last read: no write (readers of a "being prepared" page poll)
     last = sa.func.coalesce(col(Publication.heartbeat_at), col(Publication.created_at))
     taken = session.connection().execute(
         sa.update(Publication)
