@@ -41,7 +41,7 @@ For each backend (SQLite in a temporary folder; PostgreSQL in a schema of its ow
    by a few ms on noise alone), and no survey request left unanswered.
 
 The 8 download clients stand for readers elsewhere on the network, and loopback has no link
-to share: left alone they read 2-3 Gbit/s here and use a whole core of the 2 the server has.
+to share: left alone they read up to 14 Gbit/s here and use a whole core of the 2 the server has.
 So, by default, they read together at most as fast as a server's gigabit uplink carries
 (``--download-mbps 1000``, each client waiting after a download until its average is an eighth
 of that) and run at the lowest CPU priority (``--downloaders-nice 19``); nginx, gunicorn and
