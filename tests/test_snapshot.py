@@ -36,6 +36,19 @@ def fill(session: Session, wave: Wave) -> None:
     add_responses(session, wave, "rsud", LOW * 2)
 
 
+def publish_unbuilt(session: Session, wave: Wave) -> None:
+    """Fill and publish the sample wave without building its version (its job never ran)."""
+    fill(session, wave)
+    set_wave_status(session, slug="uji-2026", status="closed")
+    waves.change_status(
+        session,
+        wave=waves.find_wave(session, slug="uji-2026"),
+        action="publish",
+        actor=None,
+        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
+    )
+
+
 @pytest.fixture
 def published(session: Session, open_wave) -> Wave:
     """The sample wave with answers, published (its first phase built inline)."""
@@ -167,16 +180,7 @@ def test_signed_in_reader_gets_the_workspace_link(client, session: Session, user
 def test_nothing_public_while_building_then_served(
     app, client, session: Session, open_wave
 ) -> None:
-    fill(session, open_wave)
-    set_wave_status(session, slug="uji-2026", status="closed")
-    wave = waves.find_wave(session, slug="uji-2026")
-    waves.change_status(
-        session,
-        wave=wave,
-        action="publish",
-        actor=None,
-        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
-    )
+    publish_unbuilt(session, open_wave)
     for path in (*LATEST, "/r/uji-2026/ranking.pdf"):
         response = client.get(path)
         assert response.status_code == 503, path
@@ -196,16 +200,7 @@ def test_a_build_whose_job_died_is_resumed_by_the_next_reader(
     client, session: Session, open_wave
 ) -> None:
     """A restart kills the build's thread: the version would say "being prepared" forever."""
-    fill(session, open_wave)
-    set_wave_status(session, slug="uji-2026", status="closed")
-    wave = waves.find_wave(session, slug="uji-2026")
-    waves.change_status(
-        session,
-        wave=wave,
-        action="publish",
-        actor=None,
-        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
-    )
+    publish_unbuilt(session, open_wave)
     publication = publication_of(session)
     started = publication.created_at
     # A job that committed 9 minutes ago is alive: nobody takes it over.
@@ -228,16 +223,7 @@ def test_a_build_whose_job_died_is_resumed_by_the_next_reader(
 
 
 def test_one_reader_takes_over_a_stalled_build(session: Session, open_wave) -> None:
-    fill(session, open_wave)
-    set_wave_status(session, slug="uji-2026", status="closed")
-    wave = waves.find_wave(session, slug="uji-2026")
-    waves.change_status(
-        session,
-        wave=wave,
-        action="publish",
-        actor=None,
-        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
-    )
+    publish_unbuilt(session, open_wave)
     publication = publication_of(session)
     later = publication.created_at + publications.STALLED_AFTER + timedelta(seconds=1)
     assert not publications.claim_stalled(
@@ -396,16 +382,7 @@ def test_a_legacy_version_is_built_by_its_first_reader(
 ) -> None:
     """Migration 0009's version 1 of an old publication has never had a job: the first reader
     who is told "being prepared" starts it (its creation time is the old publication's)."""
-    fill(session, open_wave)
-    set_wave_status(session, slug="uji-2026", status="closed")
-    wave = waves.find_wave(session, slug="uji-2026")
-    waves.change_status(
-        session,
-        wave=wave,
-        action="publish",
-        actor=None,
-        acknowledged=checklist.ACKNOWLEDGEABLE_CODES,
-    )
+    publish_unbuilt(session, open_wave)
     old = datetime(2026, 6, 30, 3, 0, tzinfo=UTC)  # as 0009 writes it: no heartbeat ever
     session.execute(sa.update(Publication).values(created_at=old, heartbeat_at=None))
     session.commit()
