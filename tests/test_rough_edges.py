@@ -103,6 +103,7 @@ def test_success_and_error_notices_look_different_in_chromium(
     """At 1920x1080 the kiosk page's success notice is framed in green on every side; the
     sign-in error stays red."""
     from browser import chromium, live_server, require_chromium
+    from playwright.sync_api import expect
 
     require_chromium()
     green, red = "rgb(29, 107, 53)", "rgb(176, 0, 32)"
@@ -113,8 +114,9 @@ def test_success_and_error_notices_look_different_in_chromium(
         page.fill("#f-username", "eva")
         page.fill("#f-password", "salah-sandi-sekali")
         page.click("button[type=submit]")
+        page.wait_for_load_state("load")  # the answer page's stylesheet applied (a 304 too)
         error = page.locator('.alert[role="alert"]').first
-        assert error.evaluate("e => getComputedStyle(e).borderTopColor") == red
+        expect(error).to_have_css("border-top-color", red)
         page.fill("#f-username", "eva")
         page.fill("#f-password", PASSWORD)
         page.click("button[type=submit]")
