@@ -36,6 +36,23 @@ def fill(session: Session, wave: Wave) -> None:
     add_responses(session, wave, "rsud", LOW * 2)
 
 
+def rename_bpbd(session: Session) -> str:
+    """Rename BPBD after publication, as an evaluator may; returns its old name."""
+    opd = queries.get_opd(session, slug="bpbd")
+    assert opd is not None
+    old_name = opd.name
+    opds.update_opd(
+        session,
+        opd=opd,
+        name="Badan Baru Sesudah Terbit",
+        short_name=None,
+        service_population=None,
+        service_hours=None,
+        actor=None,
+    )
+    return old_name
+
+
 def publish_unbuilt(session: Session, wave: Wave) -> None:
     """Fill and publish the sample wave without building its version (its job never ran)."""
     fill(session, wave)
@@ -79,17 +96,7 @@ def test_served_bytes_survive_rename_and_questionnaire_edit(
     assert before == served(client, LATEST + PDFS)  # the same bytes and ETag again
     for data, etag in before.values():
         assert etag == f'"{publications.digest(data)}"'  # strong, of the bytes served
-    opd = queries.get_opd(session, slug="bpbd")
-    assert opd is not None
-    opds.update_opd(
-        session,
-        opd=opd,
-        name="Badan Baru Sesudah Terbit",
-        short_name=None,
-        service_population=None,
-        service_hours=None,
-        actor=None,
-    )
+    rename_bpbd(session)
     element = session.exec(select(Element).where(Element.code == "U1")).first()
     assert element is not None
     element.name_id = "Unsur diubah sesudah terbit"
@@ -400,18 +407,7 @@ def test_a_report_made_after_a_rename_keeps_the_published_names(
     from code_helpers import pdf_text
 
     assert publication_of(session).completed_at is None  # the reports are not built yet
-    opd = queries.get_opd(session, slug="bpbd")
-    assert opd is not None
-    old_name = opd.name
-    opds.update_opd(
-        session,
-        opd=opd,
-        name="Badan Baru Sesudah Terbit",
-        short_name=None,
-        service_population=None,
-        service_hours=None,
-        actor=None,
-    )
+    old_name = rename_bpbd(session)
     for path in ("/r/uji-2026/opd/bpbd.pdf", "/r/uji-2026/ranking.pdf"):
         response = client.get(path)
         assert response.status_code == 200, path
