@@ -26,6 +26,7 @@ from survey.core.models import (
     Alarm,
     AuditLog,
     CategoryScheme,
+    EnumeratorScope,
     ImportJob,
     KioskDevice,
     LoginFailure,
@@ -35,11 +36,14 @@ from survey.core.models import (
     PublicationFile,
     RateCounter,
     Response,
+    ServiceUnit,
+    ShortLink,
     StaffSession,
     User,
     VisitCode,
     Wave,
     WaveLogo,
+    WaveUnit,
     utcnow,
 )
 from survey.core.questionnaires import add_questionnaire, load_questionnaire_file
@@ -108,7 +112,15 @@ def fill_every_table(session: Session) -> None:
     opd_ids = {o.slug: o.id or 0 for o in session.exec(select(Opd)).all()}
     wave_id, bpbd = wave.id or 0, opd_ids["bpbd"]
     session.add(OpdService(opd_id=bpbd, name="Rawat jalan", position=1))
-    kiosk = KioskDevice(wave_id=wave_id, opd_id=bpbd, label="Loket 1", enrolled_by="admin")
+    unit = ServiceUnit(opd_id=bpbd, slug="pos-1", name="Pos Siaga 1")
+    session.add(unit)
+    session.flush()
+    session.add(WaveUnit(wave_id=wave_id, unit_id=unit.id or 0, target_n=5))
+    session.add(ShortLink(code="k7m2q", wave_id=wave_id, opd_id=bpbd, unit_id=unit.id))
+    kiosk = KioskDevice(
+        wave_id=wave_id, opd_id=bpbd, unit_id=unit.id, label="Loket 1", enrolled_by="admin",
+        faces=True,
+    )  # fmt: skip
     session.add(kiosk)
     session.add(VisitCode(wave_id=wave_id, opd_id=bpbd, code_hash="c" * 64, uses=1))
     session.add(WaveLogo(wave_id=wave_id, media_type="image/png", data=b"\x89PNG\r\n\x1a\n"))
@@ -130,6 +142,14 @@ def fill_every_table(session: Session) -> None:
     admin = accounts.get_user(session, username="admin")
     assert admin is not None
     session.add(StaffSession(token_hash="d" * 64, user_id=admin.id or 0))
+    enumerator = accounts.create_user(
+        session, username="pencacah", password=PASSWORD, role="enumerator"
+    )
+    session.add(
+        EnumeratorScope(
+            user_id=enumerator.id or 0, wave_id=wave_id, opd_id=None, granted_by="admin"
+        )
+    )
     session.commit()
 
 
@@ -152,7 +172,7 @@ def test_round_trip_restores_every_table_row_by_row(
     assert result.exit_code == 0, result.output
     assert f"Backup written: {target}" in result.output
     assert f"{backend}, schema revision {backup.head_revision()}" in result.output
-    assert "\n  response\t4\n" in result.output and "\n  user\t2\n" in result.output
+    assert "\n  response\t4\n" in result.output and "\n  user\t3\n" in result.output
     assert target.stat().st_mode & 0o777 == 0o600
     assert not list(tmp_path.glob(".*.partial"))
     assert snapshot(app) == before  # a backup changes nothing

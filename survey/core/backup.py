@@ -495,11 +495,11 @@ def restore_postgres(engine: Engine, path: Path, *, replace: bool, workdir: Path
         for line in archive.lines
     ]
     listing.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    # Tables of newer migrations than the archive's would block the archive's DROPs (their
-    # foreign keys point at its tables): they go first, in the same transaction as the replay,
-    # and come back empty with the migrations that run after the restore.
-    newer = sorted(_app_tables(engine) - archive.tables)
-    prelude = "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in newer)
+    # Tables and foreign keys of newer migrations than the archive's would block the archive's
+    # DROPs (they point at its tables): every app table goes first, in the same transaction as
+    # the replay, and newer tables come back empty with the migrations run after the restore.
+    present = sorted(_app_tables(engine))
+    prelude = "".join(f'DROP TABLE IF EXISTS "{name}" CASCADE;\n' for name in present)
     engine.dispose()
     # The archive as SQL first (a broken archive stops here, before anything changed), then
     # psql runs the DROPs above and that SQL in one transaction: all or nothing.

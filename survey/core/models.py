@@ -22,7 +22,7 @@ MAX_ITEMS = 24  # question positions a questionnaire can use (a1 .. a24)
 ANSWER_COLUMNS = tuple(f"a{i}" for i in range(1, MAX_ITEMS + 1))
 
 WAVE_STATUSES = ("draft", "open", "closed", "published")
-CHANNELS = ("qr", "kiosk", "import")
+CHANNELS = ("qr", "kiosk", "import", "interview")  # interview: recorded by an enumerator
 RESPONSE_STATUSES = ("counted", "flagged")
 FLAG_REASONS = ("duplicate-device", "bot-suspect", "burst", "manual")
 VERIFICATION_MODES = ("off", "optional", "required")  # visit codes, a wave setting
@@ -52,6 +52,26 @@ class Opd(SQLModel, table=True):
     service_hours: str | None = Field(default=None, max_length=32)
 
 
+# A place where an OPD serves citizens (a Puskesmas under the Dinas Kesehatan, a kecamatan
+# office, a loket): answers may name one, and every score of a unit rolls up to its OPD.
+class ServiceUnit(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("opd_id", "slug", name="uq_serviceunit_slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    opd_id: int = Field(foreign_key="opd.id", index=True)
+    slug: str = Field(max_length=64)  # unique within its OPD; part of the unit's survey URL
+    name: str = Field(max_length=200)
+    position: int = Field(default=0)
+    active: bool = Field(default=True)
+
+
+# A unit's target sample in a wave (the OPD's own target stays on WaveOpd).
+class WaveUnit(SQLModel, table=True):
+    wave_id: int = Field(foreign_key="wave.id", primary_key=True)
+    unit_id: int = Field(foreign_key="serviceunit.id", primary_key=True)
+    target_n: int | None = None
+
+
 # A service an OPD offers, as the OPD lists it: citizens choose one of these, never type it,
 # so no free text from a citizen reaches a report through the service field.
 class OpdService(SQLModel, table=True):
@@ -73,6 +93,10 @@ class Questionnaire(SQLModel, table=True):
     version: int = Field(default=1)
     title_id: str = Field(max_length=200)
     title_en: str = Field(max_length=200)
+    # Titles in further languages the evaluator supplied: {"su": "Survei ..."}.
+    texts: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     scale_points: int = Field(default=4)  # 4 (the regulation) or 5
     builtin: bool = Field(default=False)
 
@@ -95,6 +119,11 @@ class Element(SQLModel, table=True):
     question_en: str = Field(max_length=500)
     labels_id: list[str] = Field(sa_column=Column(JSON, nullable=False))
     labels_en: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    # Texts in further languages the evaluator supplied, by locale:
+    # {"su": {"name": ..., "question": ..., "labels": [...]}}. Reports keep the Indonesian.
+    texts: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 # Named category thresholds (lower bounds, compared with >=), highest category first.
@@ -131,6 +160,8 @@ class Wave(SQLModel, table=True):
     )
     # OPDs with fewer counted responses are scored but not ranked ("belum cukup data").
     min_rank_n: int = Field(default=15, sa_column_kwargs={"server_default": "15"})
+    # Whether a citizen may rate several OPDs in one sitting from the wave's one link.
+    multi_opd: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 # The evaluator's logo for the covers of a wave's reports (PNG or JPEG). A table of its own so
@@ -225,7 +256,7 @@ class Response(ResponseBase, table=True):
     opd_id: int = Field(foreign_key="opd.id")
     submission_id: str = Field(max_length=64)  # made per form; a replayed POST reuses it
     submitted_at: datetime = Field(default_factory=utcnow)
-    channel: str = Field(default="qr", max_length=8)
+    channel: str = Field(default="qr", max_length=16)
     status: str = Field(default="counted", max_length=8)
     flag_reason: str | None = Field(default=None, max_length=32)
     # The evidence kept with every answer (signals, not verdicts; the flag says what counted).
@@ -239,6 +270,11 @@ class Response(ResponseBase, table=True):
     # HMAC of the sender's network (IPv4 /24, IPv6 /64), cut to 16 hex digits: enough to put a
     # burst's answers together, never the address; cleared with the other metadata.
     network: str | None = Field(default=None, max_length=16)
+    unit_id: int | None = Field(default=None, foreign_key="serviceunit.id")  # where it was given
+    enumerator_id: int | None = Field(default=None, foreign_key="user.id")  # who interviewed
+    # Random id shared by the responses one citizen gave in one sitting (several OPDs from the
+    # wave's link): never published, it tells the evaluator which answers share a respondent.
+    sitting: str | None = Field(default=None, max_length=32)
     a1: int | None = _answer_field()
     a2: int | None = _answer_field()
     a3: int | None = _answer_field()
@@ -269,14 +305,17 @@ class Response(ResponseBase, table=True):
         return {i: getattr(self, f"a{i}") for i in range(1, MAX_ITEMS + 1)}
 
 
-USER_ROLES = ("admin", "evaluator", "opd-head")
+USER_ROLES = ("admin", "evaluator", "opd-head", "enumerator")
 
 
-# A person who signs in to the workspace. Admins may do everything, evaluators run waves, and
-# an OPD head reads only their own OPD (so that role, and only that role, names an OPD).
+# A person who signs in to the workspace. Admins may do everything, evaluators run waves, an
+# OPD head reads only their own OPD (so that role, and only that role, names an OPD), and an
+# enumerator records interviews for the waves and OPDs an evaluator gave it (EnumeratorScope).
 class User(SQLModel, table=True):
     __table_args__ = (
-        sa.CheckConstraint("role IN ('admin', 'evaluator', 'opd-head')", name="ck_user_role"),
+        sa.CheckConstraint(
+            "role IN ('admin', 'evaluator', 'opd-head', 'enumerator')", name="ck_user_role"
+        ),
         sa.CheckConstraint(
             "(role = 'opd-head') = (opd_id IS NOT NULL)", name="ck_user_opd_head_has_opd"
         ),
@@ -294,6 +333,29 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = None
 
 
+# What an enumerator may record: one wave, and one OPD of it or (opd_id None) all its OPDs.
+class EnumeratorScope(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "wave_id", "opd_id", name="uq_enumeratorscope"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    opd_id: int | None = Field(default=None, foreign_key="opd.id")
+    granted_by: str = Field(max_length=64)
+    granted_at: datetime = Field(default_factory=utcnow)
+
+
+# A short printable address (/l/<code>) for a wave's link, an OPD's or a unit's survey page.
+class ShortLink(SQLModel, table=True):
+    code: str = Field(max_length=16, primary_key=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    opd_id: int | None = Field(default=None, foreign_key="opd.id")
+    unit_id: int | None = Field(default=None, foreign_key="serviceunit.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 # A kiosk tablet at an OPD's counter, enrolled by a staff member for one wave and OPD: its
 # signed cookie names this row, and answers from it count as kiosk answers until revoked.
 class KioskDevice(SQLModel, table=True):
@@ -301,6 +363,8 @@ class KioskDevice(SQLModel, table=True):
     wave_id: int = Field(foreign_key="wave.id", index=True)
     opd_id: int = Field(foreign_key="opd.id")
     label: str = Field(max_length=100)
+    unit_id: int | None = Field(default=None, foreign_key="serviceunit.id")  # its unit, if any
+    faces: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     enrolled_by: str = Field(max_length=64)
     enrolled_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None

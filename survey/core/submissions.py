@@ -79,6 +79,11 @@ class Submission:
     occupation: str | None = None
     service: str | None = None
     comment: str | None = None
+    unit_id: int | None = None  # the OPD's service unit it was given at, if any
+    enumerator_id: int | None = None  # the enumerator who recorded it (channel "interview")
+    sitting: str | None = None  # shared by the responses of one multi-OPD sitting
+    # When it was answered, for answers recorded offline and sent later; None: now.
+    answered_at: datetime | None = None
 
     def __post_init__(self) -> None:
         """Refuse values no form should have let through, and freeze the answers."""
@@ -111,7 +116,7 @@ def _row_values(
         "wave_id": submission.wave_id,
         "opd_id": submission.opd_id,
         "submission_id": submission.submission_id,
-        "submitted_at": utcnow(),
+        "submitted_at": submission.answered_at or utcnow(),
         "channel": submission.channel,
         "status": status,
         "flag_reason": flag_reason,
@@ -121,6 +126,9 @@ def _row_values(
         "occupation": submission.occupation,
         "service": submission.service,
         "comment": submission.comment,
+        "unit_id": submission.unit_id,
+        "enumerator_id": submission.enumerator_id,
+        "sitting": submission.sitting,
     }
     for position, value in submission.answers.items():
         values[f"a{position}"] = value
