@@ -42,7 +42,7 @@ def test_enrol_a_tablet_and_show_the_counter_screen(app, session: Session, users
         page.get_by_label("Label perangkat (misalnya Loket 1)").fill("Tablet loket 2")
         with page.expect_navigation():
             page.get_by_role("button", name="Daftarkan perangkat ini sebagai kios").click()
-        assert page.url == f"{base}/s/uji-2026/rsud"
+        assert page.url == f"{base}/lapangan/kios/uji-2026/rsud"
         [cookie] = [c for c in context.cookies() if c["name"] == antiabuse.KIOSK_COOKIE]
         assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
         with app.test_request_context(

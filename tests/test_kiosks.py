@@ -57,7 +57,9 @@ def test_enrol_sets_a_cookie_the_survey_accepts_and_revoking_ends_it(
     assert client.get(PAGE).status_code == 200
     response = enrol(client, opd="rsud", label="  Loket 2  ")
     assert response.status_code == 303
-    assert response.headers["Location"] == "/s/uji-2026/rsud"  # this host: the cookie is its
+    assert (
+        response.headers["Location"] == "/lapangan/kios/uji-2026/rsud"
+    )  # this host: the cookie is its
 
     [device] = devices(session)
     rsud = queries.get_opd(session, slug="rsud")

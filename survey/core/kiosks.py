@@ -71,9 +71,11 @@ def check_label(label: str) -> str:
 
 
 def enroll_kiosk(
-    session: Session, *, wave: Wave, opd_slug: str, label: str, actor: str
+    session: Session, *, wave: Wave, opd_slug: str, label: str, actor: str, faces: bool = False
 ) -> KioskDevice:
     """Enrol a device for a wave and OPD with its ``kiosk.enrol`` audit entry; commit.
+
+    ``faces``: the kiosk shows a face scale beside the answer labels.
 
     Refused (KioskError, nothing written) for a closed or published wave, an OPD the wave does
     not cover, or a bad label.
@@ -90,6 +92,7 @@ def enroll_kiosk(
         wave_id=int(wave.id or 0),
         opd_id=int(opd.id or 0),
         label=text,
+        faces=faces,
         enrolled_by=actor,
         enrolled_at=utcnow(),
     )
@@ -103,6 +106,7 @@ def enroll_kiosk(
         opd=opd.slug,
         device_id=device.id,
         label=text,
+        **({"faces": True} if faces else {}),
     )
     session.commit()
     return device

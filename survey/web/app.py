@@ -22,6 +22,7 @@ from survey.web import (
     dashboard,
     database,
     errors,
+    field,
     flags,
     health,
     i18n,
@@ -152,6 +153,7 @@ def configure_blueprints(app: Flask) -> None:
         kiosks,
         counter,
         logos,
+        field,
     )
     for module in views:
         app.register_blueprint(module.bp)

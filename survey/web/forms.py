@@ -20,6 +20,7 @@ from typing import Any
 from flask import request
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     Field,
     HiddenField,
@@ -163,6 +164,8 @@ class SurveyForm(FlaskForm):
     service_max: int = SERVICE_MAX_LENGTH
     verification: str = "off"
     service_choices: tuple[str, ...] = ()  # the OPD's services (empty: the field is not shown)
+    # What was posted, when not the request's form (an answer sent later as JSON).
+    posted_data: MultiDict[str, str] | None = None
 
     def answer_fields(self) -> list[tuple[Question, Field]]:
         """Return each question with its radio field, in order."""
@@ -175,7 +178,7 @@ class SurveyForm(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         """Validate every field, then refuse unknown or repeated names and an empty survey."""
         valid = super().validate(extra_validators)
-        posted = request.form
+        posted = request.form if self.posted_data is None else self.posted_data
         unknown = sorted(set(posted.keys()) - self.known_names())
         if unknown:
             names = ", ".join(name[:32] for name in unknown[:5])

@@ -3,8 +3,8 @@
 An evaluator or administrator opens ``/kerja/gelombang/<wave>/kios`` on the tablet itself,
 signed in, chooses the OPD and a label and presses "enrol this device": the service stores the
 device with who enrolled it, and the response sets the signed ``ikm_kiosk`` cookie naming the
-row and sends the tablet to the survey page of that OPD, on the same host (the cookie belongs
-to the host it was set on). Revoking a device (audited) makes its cookie worthless at once.
+row and sends the tablet to the kiosk page of that OPD (``survey.web.field``), on the same
+host (the cookie belongs to the host it was set on). Revoking a device (audited) makes its cookie worthless at once.
 OPD heads cannot enrol kiosks: a kiosk is exempt from the same-device check, and the OPD being
 rated should not hold that key.
 """
@@ -82,7 +82,12 @@ def enrol(wave_slug: str) -> ResponseReturnValue:
     session = get_session()
     try:
         device = kiosks.enroll_kiosk(
-            session, wave=wave, opd_slug=asked.opd_slug, label=asked.label, actor=_actor()
+            session,
+            wave=wave,
+            opd_slug=asked.opd_slug,
+            label=asked.label,
+            actor=_actor(),
+            faces=asked.faces,
         )
     except kiosks.KioskError as exc:
         session.rollback()
@@ -90,7 +95,7 @@ def enrol(wave_slug: str) -> ResponseReturnValue:
     opd = queries.opd_in_wave(session, wave=wave, opd_slug=asked.opd_slug)
     assert opd is not None and device.id is not None
     # A path, not the public URL: the cookie is this host's, so the tablet must stay on it.
-    response = redirect(urls.survey_path(wave.slug, opd.slug), code=303)
+    response = redirect(urls.kiosk_path(wave.slug, opd.slug), code=303)
     response.set_cookie(
         antiabuse.KIOSK_COOKIE,
         antiabuse.sign_kiosk(device_id=device.id, wave_id=device.wave_id, opd_id=device.opd_id),

@@ -23,9 +23,10 @@ the public URL is HTTPS; they are set where they are made (``configure_settings`
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, has_request_context, request
 
 PAGE_POLICY = "; ".join(
     (
@@ -40,6 +41,14 @@ PAGE_POLICY = "; ".join(
         "object-src 'none'",
     )
 )
+# The enumerator's and the kiosk's survey pages run this site's one script (survey/static/
+# field.js: it keeps answers on the device while offline and sends them later) and register
+# its service worker, which fetches this site's pages and the answer endpoint. Only they, and
+# the worker's own script, get this policy; every other page keeps ``script-src 'none'``.
+FIELD_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'") + (
+    "; worker-src 'self'; connect-src 'self'"
+)
+FIELD_PATH = re.compile(r"/lapangan/(?:(?:wawancara|kios)/[^/]+/[^/]+|sw\.js)")
 # A browser shows a PDF in a viewer page of its own that the PDF response's policy also
 # governs: Chromium's viewer embeds the file with <embed> and styles itself inline, so
 # default-src, style-src or object-src would leave it blank. A PDF runs no script of this
@@ -79,6 +88,8 @@ def hsts_value(config: dict[str, Any]) -> str | None:
 def add_headers(response: Response, *, hsts: str | None) -> Response:
     """Set the security headers on one response."""
     policy = PDF_POLICY if response.mimetype == "application/pdf" else PAGE_POLICY
+    if has_request_context() and FIELD_PATH.fullmatch(request.path):
+        policy = FIELD_POLICY
     response.headers["Content-Security-Policy"] = policy
     for name, value in STATIC_HEADERS.items():
         response.headers[name] = value

@@ -786,6 +786,7 @@ class KioskEnrolment:
 
     opd_slug: str
     label: str
+    faces: bool = False  # show the face scale beside the answer labels
 
 
 class KioskEnrolForm(WorkspaceForm):
@@ -794,10 +795,13 @@ class KioskEnrolForm(WorkspaceForm):
     # The kiosk service judges both (OPD in the wave, label rules) in coded problems.
     opd = StringField(filters=[strip, cut(100)])
     label = StringField(filters=[cut(1000)])
+    faces = BooleanField()
 
     def as_enrolment(self) -> KioskEnrolment:
         """Return the enrolment for the kiosk service."""
-        return KioskEnrolment(opd_slug=self.opd.data or "", label=self.label.data or "")
+        return KioskEnrolment(
+            opd_slug=self.opd.data or "", label=self.label.data or "", faces=bool(self.faces.data)
+        )
 
 
 class ConfirmForm(WorkspaceForm):
