@@ -4,7 +4,8 @@ An evaluator or administrator opens ``/kerja/gelombang/<wave>/kios`` on the tabl
 signed in, chooses the OPD and a label and presses "enrol this device": the service stores the
 device with who enrolled it, and the response sets the signed ``ikm_kiosk`` cookie naming the
 row and sends the tablet to the kiosk page of that OPD (``survey.web.field``), on the same
-host (the cookie belongs to the host it was set on). Revoking a device (audited) makes its cookie worthless at once.
+host (the cookie belongs to the host it was set on). Revoking a device (audited) makes its
+cookie worthless at once.
 OPD heads cannot enrol kiosks: a kiosk is exempt from the same-device check, and the OPD being
 rated should not hold that key.
 """
