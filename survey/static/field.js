@@ -14,6 +14,7 @@
     return;
   }
   const config = form.dataset;
+  const texts = status.dataset; // the messages, in the page's language
   const DB_NAME = "ikm-lapangan";
   const STORE = "jawaban";
   const RETRY_MS = 30000;
@@ -63,12 +64,12 @@
     const answers = (await allAnswers()).filter(mine);
     const waiting = answers.filter((a) => !a.refused).length;
     const refused = answers.filter((a) => a.refused).length;
-    let text = config.waiting.replace("{n}", String(waiting));
+    let text = texts.waiting.replace("{n}", String(waiting));
     if (refused) {
-      text += ". " + config.refused.replace("{n}", String(refused));
+      text += ". " + texts.refused.replace("{n}", String(refused));
     }
     if (signedOut && waiting) {
-      text += ". " + config.signedOut;
+      text += ". " + texts.signedOut;
     }
     status.textContent = text;
     status.dataset.count = String(waiting);
@@ -114,7 +115,7 @@
   async function onSubmit(event) {
     event.preventDefault();
     if (!anyQuestionAnswered()) {
-      status.textContent = config.oneAnswer;
+      status.textContent = texts.oneAnswer;
       return;
     }
     const answer = {
