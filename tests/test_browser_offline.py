@@ -201,7 +201,10 @@ def test_three_interviews_offline_are_stored_once_each(
         assert len(ids) == 3
 
         page.reload()  # offline: the service worker's copy
-        assert page.get_by_role("heading", level=1).inner_text() == "Badan Penanggulangan Bencana Daerah"
+        assert (
+            page.get_by_role("heading", level=1).inner_text()
+            == "Badan Penanggulangan Bencana Daerah"
+        )
         wait_until_waiting(page, 3)
         assert page.get_by_role("status").inner_text() == "3 jawaban menunggu dikirim"
         assert stored(session) == []
@@ -211,7 +214,11 @@ def test_three_interviews_offline_are_stored_once_each(
         rows = stored(session)
         assert sorted(r.submission_id for r in rows) == sorted(f"f-{i}" for i in ids)
         for row in rows:
-            assert (row.channel, row.enumerator_id, row.status) == ("interview", enumerator.id, "counted")
+            assert (row.channel, row.enumerator_id, row.status) == (
+                "interview",
+                enumerator.id,
+                "counted",
+            )
             assert row.seconds is not None and row.seconds >= 0
             assert (row.a1, row.a2, row.a4, row.a9) == (4, 3, 2, 1)
 

@@ -146,7 +146,9 @@ def test_kiosk_faces_sit_beside_the_labels(app: Flask, session: Session, open_wa
     assert html.count('<svg class="face" aria-hidden="true"') == 9 * 4
     assert 'd="M10 26 Q18 18.0 26 26"' in html  # the first point frowns
     assert 'd="M10 26 Q18 34.0 26 26"' in html  # the last one smiles
-    assert "</svg>Sangat baik</label>" in html or "</svg>" in html.split("U1")[1]
+    # The regulation's label follows its face inside the same label: the accessible name.
+    assert 'stroke-linecap="round"/></svg>Tidak sesuai</label>' in html
+    assert 'stroke-linecap="round"/></svg>Sangat sesuai</label>' in html
 
 
 def test_enrolment_with_faces_opens_the_kiosk_page(
@@ -451,3 +453,18 @@ def test_clamp_and_seconds_by_hand() -> None:
     assert fieldwork.submission_id("0F8FAD5B-D9CB-469F-A165-70867728950E") is None
     assert fieldwork.submission_id(12) is None
     assert date(2026, 1, 13) < date(2026, 1, 20)
+
+
+def test_an_enumerator_past_the_hard_limit_is_told_to_come_back(
+    app: Flask, session: Session, enumerator: User
+) -> None:
+    """Arrivals per enumerator and hour are capped too (LIMIT_HARD): the device keeps the
+    refused answer and sends it again later, so a flood cannot fill the database."""
+    app.config["LIMIT_HARD"] = 5
+    client = login(app.test_client(), "pencacah")
+    codes = [send(client, body(who=enumerator.id)).status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+    refused = send(client, body(who=enumerator.id))
+    assert refused.get_json()["reason"] == "too-many"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    assert len(stored(session)) == 5

@@ -97,20 +97,32 @@ def test_the_page_policy_allows_no_script_and_no_inline_style() -> None:
     }
 
 
+FIELD_SCRIPT = """<script src="{{ url_for('static', filename='field.js') }}" defer></script>"""
+
+
 def test_templates_use_no_script_and_no_inline_style() -> None:
     """No page template holds script, a style element or attribute, or an event handler.
 
     The report templates (``templates/reports``) are excluded: WeasyPrint reads them on the
-    server, no browser does.
+    server, no browser does. The one exception is the field pages' own external script
+    (``static/field.js``, loaded by ``survey/field.html`` alone; no inline script).
     """
     offenders = []
+    allowed = []
     for path in sorted(TEMPLATES.rglob("*.html")):
         if "reports" in path.relative_to(TEMPLATES).parts:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if INLINE.search(line):
-                offenders.append(f"{path.relative_to(TEMPLATES)}:{number}: {line.strip()}")
+                where = f"{path.relative_to(TEMPLATES)}:{number}"
+                if where.startswith("survey/field.html:") and FIELD_SCRIPT in line:
+                    allowed.append(where)
+                    line = line.replace(FIELD_SCRIPT, "")
+                    if not INLINE.search(line):
+                        continue
+                offenders.append(f"{where}: {line.strip()}")
     assert offenders == []
+    assert len(allowed) == 1
     assert len(list(TEMPLATES.rglob("*.html"))) > 20  # the scan really read the templates
 
 

@@ -5,7 +5,9 @@ Every response (pages, redirects, errors, static files, the QR SVGs and the PDFs
 - ``Content-Security-Policy``: the pages use no script at all and no inline style (the inline
   SVG charts of ``/hasil`` carry presentation attributes instead of ``style``), so the policy
   allows no script, styles and images from this site only, forms posting to this site only,
-  and no framing. PDFs get a smaller policy (see :data:`PDF_POLICY`);
+  and no framing. PDFs get a smaller policy (see :data:`PDF_POLICY`); the two field pages
+  (interview and kiosk, which work offline) and their service worker may run this site's own
+  script (see :data:`FIELD_POLICY`), never inline or another site's;
 - ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` (for browsers without
   ``frame-ancestors``), ``Cross-Origin-Opener-Policy: same-origin`` and a
   ``Permissions-Policy`` that denies the powerful features no page uses;
