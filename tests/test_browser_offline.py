@@ -151,7 +151,10 @@ def queued_ids(page) -> list[str]:
             const open = indexedDB.open('ikm-lapangan', 1);
             open.onsuccess = () => {
                 const request = open.result.transaction('jawaban').objectStore('jawaban').getAll();
-                request.onsuccess = () => { resolve(request.result.map((a) => a.id)); open.result.close(); };
+                request.onsuccess = () => {
+                    resolve(request.result.map((a) => a.id));
+                    open.result.close();
+                };
                 request.onerror = () => reject(request.error);
             };
             open.onerror = () => reject(open.error);
@@ -230,13 +233,12 @@ def test_three_interviews_offline_are_stored_once_each(
                     const tx = open.result.transaction('jawaban', 'readwrite');
                     for (const id of ids) {
                         tx.objectStore('jawaban').put({id, kind: 'interview', wave: 'uji-2026',
-                            opd: 'bpbd', who: %d, shown: Date.now() - 60000,
+                            opd: 'bpbd', who: WHO, shown: Date.now() - 60000,
                             answered: Date.now(), fields: {U1: '1'}, refused: null});
                     }
                     tx.oncomplete = () => { open.result.close(); resolve(); };
                 };
-            })"""
-            % enumerator.id,
+            })""".replace("WHO", str(enumerator.id)),
             ids,
         )
         page.reload()
