@@ -76,16 +76,46 @@ def seconds_between(shown: float, answered: float) -> int:
     return int(min(max(answered - shown, 0.0), float(MAX_SECONDS)))
 
 
+_TABLE = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
+
+
+def _counted_near(enumerator_id: int, wave_id: int, at: datetime) -> sa.Select[int]:
+    """Return the count of the enumerator's counted interviews within an hour of ``at``."""
+    return sa.select(sa.func.count()).where(
+        _TABLE.c.wave_id == wave_id,
+        _TABLE.c.enumerator_id == enumerator_id,
+        _TABLE.c.channel == "interview",
+        _TABLE.c.status == "counted",
+        _TABLE.c.submitted_at > at - CAP_WINDOW,
+        _TABLE.c.submitted_at < at + CAP_WINDOW,
+    )
+
+
 def interview_burst(session: Session, *, enumerator_id: int, wave_id: int, at: datetime) -> bool:
     """Return True if the enumerator already has ``INTERVIEW_HOUR_CAP`` counted interviews of
     this wave less than an hour before or after ``at`` (the new one is then flagged)."""
-    table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
-    statement = sa.select(sa.func.count()).where(
-        table.c.wave_id == wave_id,
-        table.c.enumerator_id == enumerator_id,
-        table.c.channel == "interview",
-        table.c.status == "counted",
-        table.c.submitted_at > at - CAP_WINDOW,
-        table.c.submitted_at < at + CAP_WINDOW,
+    found = session.execute(_counted_near(enumerator_id, wave_id, at)).scalar_one()
+    return int(found) >= INTERVIEW_HOUR_CAP
+
+
+def recheck_cap(
+    session: Session, *, response_id: int, enumerator_id: int, wave_id: int, at: datetime
+) -> bool:
+    """Flag a just-stored counted interview ``burst`` if racing sends took the hour past the
+    cap; return True if it was flagged. Commits.
+
+    Two sends that arrive together both see nineteen and both store "counted"; looking again
+    after the insert, each sees more than the cap and steps back, so a script sending in
+    parallel ends with at most the cap (an honest race, which needs two devices of one
+    account at the same moment, at worst loses one counted answer to the flag).
+    """
+    found = int(session.execute(_counted_near(enumerator_id, wave_id, at)).scalar_one())
+    if found <= INTERVIEW_HOUR_CAP:
+        return False
+    session.execute(
+        _TABLE.update()
+        .where(_TABLE.c.id == response_id, _TABLE.c.status == "counted")
+        .values(status="flagged", flag_reason="burst", burst=True)
     )
-    return int(session.execute(statement).scalar_one()) >= INTERVIEW_HOUR_CAP
+    session.commit()
+    return True

@@ -291,6 +291,16 @@ def _store(
             visit_code=claim,
             timezone=citizen._timezone(),
         )
+        if result.created and result.status == "counted" and recorder.kind == "interview":
+            assert recorder.enumerator_id is not None
+            if fieldwork.recheck_cap(
+                db,
+                response_id=result.response_id,
+                enumerator_id=recorder.enumerator_id,
+                wave_id=target.wave_id,
+                at=moment,
+            ):
+                return Stored(True, "flagged", "burst")
         return Stored(result.created, result.status, verdict.flag_reason)
 
     try:
