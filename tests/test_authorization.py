@@ -51,6 +51,12 @@ PUBLIC = {
     "reports.ranking_pdf_version",
     "reports.opd_pdf_version",
     "health.healthz",
+    # The kiosk's pages open for an enrolled device's cookie, not an account; the answer
+    # endpoint takes JSON from the field pages (their own rules: tests/test_field.py).
+    "field.kiosk",
+    "field.kiosk_thanks",
+    "field.service_worker",
+    "field.send",
 }
 
 
@@ -181,6 +187,16 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
     ("logos.logo", "POST", "/kerja/gelombang/tutup/logo", None, expect(400, 400, 403)),
     ("logos.remove", "POST", "/kerja/gelombang/tutup/logo/hapus", None, expect(303, 303, 403)),
     ("logos.image", "GET", "/kerja/gelombang/tutup/logo/gambar", None, expect(404, 404, 403)),
+    # An interview: enumerators with a scope of the wave only (none of these visitors).
+    ("field.interview", "GET", "/lapangan/wawancara/tutup/bpbd", None, expect(403, 403, 403)),
+    ("field.interview", "POST", "/lapangan/wawancara/tutup/bpbd", None, expect(403, 403, 403)),
+    (
+        "field.interview_thanks",
+        "GET",
+        "/lapangan/wawancara/tutup/bpbd/terima-kasih",
+        None,
+        expect(403, 403, 403),
+    ),
     ("auth.logout", "POST", "/keluar", None, expect(302, 302, 302)),
 ]
 

@@ -376,6 +376,8 @@ def _page(kind: str, wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     if stored.refused == "visit-code":
         form.prepare_rerender(form.token.data)
         return _render_page(recorder, target, form, 400)
+    if stored.refused == "outside-period":
+        return citizen._outside_period(target) or citizen._render_closed(target)
     if stored.refused is not None:
         return citizen._render_closed(target)
     endpoint = "field.interview_thanks" if kind == "interview" else "field.kiosk_thanks"
