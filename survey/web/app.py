@@ -29,6 +29,7 @@ from survey.web import (
     kiosks,
     logos,
     logs,
+    onelink,
     opdhead,
     pdfs,
     proxies,
@@ -152,6 +153,7 @@ def configure_blueprints(app: Flask) -> None:
         kiosks,
         counter,
         logos,
+        onelink,
     )
     for module in views:
         app.register_blueprint(module.bp)
