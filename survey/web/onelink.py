@@ -34,17 +34,14 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature
 from sqlmodel import select
-from wtforms import Form as PlainForm
-from wtforms import FormField, HiddenField
 
 from survey.core import evidence, opdsearch, periods, shortlinks, sittings, urls
 from survey.core.alarms import after_answer
 from survey.core.models import Opd, Questionnaire, Wave, utcnow
 from survey.core.queries import get_opd, wave_opds
-from survey.core.submissions import Submission, WaveNotOpenError, store_submission
+from survey.core.submissions import WaveNotOpenError, store_submission
 from survey.web import antiabuse
 from survey.web.citizen import (
     CLOSED_STATUSES,
@@ -60,7 +57,7 @@ from survey.web.citizen import (
 )
 from survey.web.database import session_scope
 from survey.web.extensions import csrf
-from survey.web.forms import AGE_MAX, AGE_MIN, Question, SurveyForm, strip
+from survey.web.forms import SittingChoiceForm, SittingForm, sitting_form_class
 from survey.web.i18n import current_language, format_day
 
 bp = Blueprint("onelink", __name__)
@@ -288,167 +285,10 @@ def short_link(code: str) -> ResponseReturnValue:
 # --- The sitting form -------------------------------------------------------------------------
 
 
-class SittingSection(PlainForm):
-    """One OPD's part of a sitting: its questions, its service (if it lists any), a comment."""
-
-    questions: tuple[Question, ...] = ()
-    service_choices: tuple[str, ...] = ()
-    comment_max: int = 0
-
-
-def _section_class(single: type[SurveyForm]) -> type[SittingSection]:
-    """Return the section class of one OPD, made of the fields of its own survey form."""
-    names = [q.field_name for q in single.questions]
-    if single.service_choices:
-        names.append("service")
-    names.append("comment")
-    attrs: dict[str, Any] = {name: getattr(single, name) for name in names}
-    attrs.update(
-        questions=single.questions,
-        service_choices=single.service_choices,
-        comment_max=single.comment_max,
-    )
-    return type("SittingSection", (SittingSection,), attrs)
-
-
-PROFILE_FIELDS = ("sex", "age", "education", "occupation")
-
-
-class SittingForm(FlaskForm):
-    """The profile once, then a section per chosen OPD (``o<id>-U1`` ...); see ``sitting_form``."""
-
-    chosen: tuple[Opd, ...] = ()
-    age_min: int = AGE_MIN
-    age_max: int = AGE_MAX
-
-    def sections(self) -> list[tuple[Opd, SittingSection]]:
-        """Return each chosen OPD with its bound section form, in the order chosen."""
-        return [(opd, self[f"o{opd.id}"].form) for opd in self.chosen]
-
-    def known_names(self) -> set[str]:
-        """Return every name this form accepts in a POST."""
-        names = {"opd"}
-        for name, bound in self._fields.items():
-            if isinstance(bound, FormField):
-                names.update(inner.name for inner in bound.form)
-            else:
-                names.add(bound.name if name != "csrf_token" else "csrf_token")
-        return names
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        """Validate every field, refuse unknown or repeated names and an unanswered section."""
-        valid = super().validate(extra_validators)
-        posted = request.form
-        unknown = sorted(set(posted.keys()) - self.known_names())
-        if unknown:
-            names = ", ".join(name[:32] for name in unknown[:5])
-            self.form_errors.append(
-                _("Formulir berisi isian yang tidak dikenal: %(names)s.", names=names)
-            )
-            valid = False
-        repeated = sorted(
-            name for name in set(posted.keys()) if name != "opd" and len(posted.getlist(name)) > 1
-        )
-        if repeated:
-            names = ", ".join(name[:32] for name in repeated[:5])
-            self.form_errors.append(
-                _("Isian ini dikirim lebih dari sekali: %(names)s.", names=names)
-            )
-            valid = False
-        self.empty_sections: list[Opd] = []
-        for opd, section in self.sections():
-            if not any(strip(section[q.field_name].data) for q in section.questions):
-                self.empty_sections.append(opd)
-                valid = False
-        return valid
-
-    @property
-    def csrf_failed(self) -> bool:
-        """Return True when the CSRF token was missing, expired or from another session."""
-        return bool(getattr(self, "csrf_token", None) and self.csrf_token.errors)
-
-    def field_errors(self) -> list[tuple[str, str, str]]:
-        """Return (anchor id, label, message) for each error, in page order."""
-        found = []
-        for name in PROFILE_FIELDS:
-            bound = self[name]
-            for message in bound.errors:
-                found.append((f"f-{name}", str(bound.label.text), message))
-        empty = {opd.id for opd in getattr(self, "empty_sections", [])}
-        for opd, section in self.sections():
-            label = opd.short_name or opd.name
-            if opd.id in empty:
-                found.append(
-                    (
-                        f"s{opd.id}",
-                        label,
-                        _(
-                            "Jawablah paling sedikit satu pertanyaan untuk OPD ini, atau kembali "
-                            "ke daftar dan hapus centangnya."
-                        ),
-                    )
-                )
-            for q in section.questions:
-                for message in section[q.field_name].errors:
-                    found.append((f"s{opd.id}-q-{q.code}", f"{label}: {q.number}", message))
-            for name in ("service", "comment"):
-                if name in section:
-                    for message in section[name].errors:
-                        text = f"{label}: {section[name].label.text}"
-                        found.append((f"s{opd.id}-{name}", text, message))
-        return found
-
-    def prepare_rerender(self, token: str) -> None:
-        """Keep the answers for another try, with ``token`` and an empty honeypot."""
-        self.token.data = token
-        self[antiabuse.HONEYPOT_FIELD].data = ""
-
-    def to_submissions(self, *, wave_id: int, base: str) -> list[Submission]:
-        """Return one submission per chosen OPD: its answers and the profile, one sitting id."""
-        sitting = sittings.sitting_id(base)
-        sex = self.sex.data or None
-        age = int(self.age.data) if self.age.data else None
-        education = self.education.data or None
-        occupation = self.occupation.data or None
-        found = []
-        for opd, section in self.sections():
-            answers = {
-                q.position: int(section[q.field_name].data)
-                for q in section.questions
-                if section[q.field_name].data
-            }
-            service = section["service"].data or None if "service" in section else None
-            found.append(
-                Submission(
-                    wave_id=wave_id,
-                    opd_id=int(opd.id or 0),
-                    submission_id=sittings.submission_id(base, int(opd.id or 0)),
-                    channel="qr",
-                    answers=answers,
-                    service=service,
-                    comment=section["comment"].data,
-                    sitting=sitting,
-                    sex=sex,
-                    age=age,
-                    education=education,
-                    occupation=occupation,
-                )
-            )
-        return found
-
-
 def sitting_form(listing: WaveListing, chosen: Sequence[Opd], **kwargs: Any) -> SittingForm:
     """Build the sitting form of these OPDs of the wave, in the current language."""
-    classes = [_form_class(_target(listing, opd)) for opd in chosen]
-    first = classes[0]
-    attrs: dict[str, Any] = {name: getattr(first, name) for name in PROFILE_FIELDS}
-    attrs["chosen"] = tuple(chosen)
-    attrs["token"] = HiddenField()
-    attrs[antiabuse.HONEYPOT_FIELD] = getattr(first, antiabuse.HONEYPOT_FIELD)
-    for opd, single in zip(chosen, classes, strict=True):
-        attrs[f"o{opd.id}"] = FormField(_section_class(single), separator="-", label=opd.name)
-    form_class = type("SittingForm", (SittingForm,), attrs)
-    return form_class(**kwargs)
+    singles = [_form_class(_target(listing, opd)) for opd in chosen]
+    return sitting_form_class(chosen, singles)(**kwargs)
 
 
 # --- The sitting's render token and its signed outcome ----------------------------------------
@@ -691,7 +531,7 @@ def _store_sitting(listing: WaveListing) -> ResponseReturnValue:
     """Take a sitting's POST: count it per OPD, check it, store each OPD's answers, thank."""
     wave = listing.wave
     wave_id = int(wave.id or 0)
-    slugs = [slug[:64] for slug in request.form.getlist("opd")[:50]]
+    slugs = SittingChoiceForm().slugs()
     errors = _choice_errors(listing, slugs)
     chosen, foreign = _chosen(listing, slugs)
     if not listing.multi:
