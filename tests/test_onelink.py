@@ -547,6 +547,24 @@ def test_an_opd_taken_off_the_wave_meanwhile_is_named_not_stored(app, session, c
     assert [row.opd_id for row in stored(session)] == [ids["rsud"]]
     html = citizen.get(response.headers["Location"]).get_data(as_text=True)
     assert "Dinas Kesehatan: OPD ini tidak lagi menerima jawaban dalam survei ini." in html
+    # Taken off through the wave service in this process: the page's list no longer has it,
+    # and the thanks still name it, as the form was shown for it.
+    hidden = citizen.open_sitting("rsud", "dishub")
+    wave = waves.find_wave(session, slug=WAVE)
+    current = waves.current_settings(session, wave=wave)
+    kept = tuple(slug for slug in current.opd_slugs if slug not in ("dishub", "dinkes"))
+    waves.update_wave(
+        session,
+        wave=wave,
+        settings=dataclasses.replace(current, opd_slugs=kept),
+        actor=None,
+    )
+    response = citizen.sit({"rsud": fours("U2"), "dishub": fours("U2")}, hidden=hidden)
+    assert response.status_code == 303
+    assert [row.opd_id for row in stored(session)] == [ids["rsud"], ids["rsud"]]
+    html = citizen.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Dinas Perhubungan: OPD ini tidak lagi menerima jawaban dalam survei ini." in html
+    assert "bukan OPD survei ini" not in html
 
 
 def test_a_sitting_sent_after_the_wave_closed_stores_nothing(app, session, clock):

@@ -549,7 +549,7 @@ def sitting_form_class(
 
 
 class SittingChoiceForm(FlaskForm):
-    """The OPDs a sitting's POST names (its hidden ``opd`` fields); the wave judges them."""
+    """The OPDs a sitting's POST names (its hidden ``opd`` fields) and its render token."""
 
     class Meta:
         """The sitting form around it carries the CSRF token."""
@@ -557,6 +557,7 @@ class SittingChoiceForm(FlaskForm):
         csrf = False
 
     opd = SelectMultipleField(choices=[], validate_choice=False)
+    token = HiddenField()  # the sitting's render token, read before its form is built
 
     def slugs(self, limit: int = 50) -> list[str]:
         """Return the slugs sent (each cut to a slug's length), at most ``limit`` of them."""

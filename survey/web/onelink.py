@@ -540,32 +540,45 @@ def _store_sitting(listing: WaveListing) -> ResponseReturnValue:
         # Nothing of a refused choice is stored; the list comes back with the reason.
         return _render_wave(listing, checked=slugs, errors=errors, status=400)
     session = _autocommit_session()
+    choice = SittingChoiceForm()
+    token = read_sitting_token(
+        choice.token.data,
+        wave_id=wave_id,
+        opd_ids=[int(opd.id or 0) for opd in chosen],
+        now=antiabuse.clock(),
+        max_age=float(current_app.config["RENDER_TOKEN_MAX_AGE"]),
+    )
+    # An OPD the form was shown for and the wave no longer covers keeps its section (its
+    # answers are then refused by the write, and named as not stored); any other choice that
+    # is no OPD of the wave stores nothing and is only said to be one.
+    gone = [
+        opd
+        for slug in sorted(set(slugs) - {opd.slug for opd in chosen})
+        if (opd := get_opd(session, slug=slug)) is not None
+        and token is not None
+        and opd.id in token.opd_ids
+    ]
+    stranger = len(set(slugs)) > len(chosen) + len(gone)
+    shown = [*chosen, *gone]
     outcomes: dict[int, Any] = {}
-    for opd in chosen:
+    for opd in shown:
         outcomes[int(opd.id or 0)] = antiabuse.count_submission(
             session, address=request.remote_addr, wave_id=wave_id, opd_id=int(opd.id or 0)
         )
     if all(outcome.refused for outcome in outcomes.values()):
         abort(429, retry_after=max(o.retry_after or 0 for o in outcomes.values()) or None)
     csrf_ok = _csrf_passes()
-    form = sitting_form(listing, chosen)
-    token = read_sitting_token(
-        form.token.data,
-        wave_id=wave_id,
-        opd_ids=[int(opd.id or 0) for opd in chosen],
-        now=antiabuse.clock(),
-        max_age=float(current_app.config["RENDER_TOKEN_MAX_AGE"]),
-    )
+    form = sitting_form(listing, shown)
     valid = form.validate()
     notices = [_("Sebagian pilihan bukan OPD survei ini; jawabannya tidak disimpan.")]
     if not (valid and csrf_ok and token is not None):
-        fresh = issue_sitting_token(wave_id=wave_id, opd_ids=[int(opd.id or 0) for opd in chosen])
+        fresh = issue_sitting_token(wave_id=wave_id, opd_ids=[int(opd.id or 0) for opd in shown])
         form.prepare_rerender(form.token.data if token is not None else fresh)
         expired = not csrf_ok or token is None
         return _render_sitting(
             listing, form, status=400, csrf_failed=expired, notices=notices if foreign else ()
         )
-    return _store_and_thank(listing, form, token, outcomes, foreign=foreign)
+    return _store_and_thank(listing, form, token, outcomes, foreign=stranger)
 
 
 def _store_and_thank(
@@ -576,7 +589,11 @@ def _store_and_thank(
     *,
     foreign: bool,
 ) -> ResponseReturnValue:
-    """Store each OPD's answers with its own evidence and verdict; redirect to the thanks."""
+    """Store each OPD's answers with its own evidence and verdict; redirect to the thanks.
+
+    An OPD the wave no longer covers (or a wave closed meanwhile) is refused by the write
+    itself and named on the thank-you page as not stored.
+    """
     wave = listing.wave
     wave_id = int(wave.id or 0)
     now = antiabuse.clock()
