@@ -55,6 +55,12 @@ wave_group = AppGroup("wave", help="Create, open, close and list survey waves.")
     show_default=True,
     help="OPDs with fewer counted responses are scored but not ranked (whole number >= 2).",
 )
+@click.option(
+    "--multi-opd/--single-opd",
+    default=False,
+    show_default=True,
+    help="Whether a citizen may rate up to 5 OPDs in one sitting from the wave's link /s/SLUG.",
+)
 def wave_create_command(
     slug: str,
     title: str,
@@ -66,6 +72,7 @@ def wave_create_command(
     end: datetime | None,
     verification: str,
     min_rank_n: int,
+    multi_opd: bool,
 ) -> None:
     """Create a wave (as a draft) over some or all OPDs with the default questionnaire."""
     opd_slugs: tuple[str, ...] | None = None
@@ -90,6 +97,7 @@ def wave_create_command(
             targets=dict.fromkeys(opd_slugs, target),
             verification=verification,
             min_rank_n=min_rank_n,
+            multi_opd=multi_opd,
         )
         wave = waves.create_wave(session, slug=slug, settings=settings, actor=None)
         covered = len(queries.wave_opds(session, wave=wave))
@@ -113,14 +121,20 @@ def wave_create_command(
     type=int,
     help="OPDs with fewer counted responses are scored but not ranked (whole number >= 2).",
 )
+@click.option(
+    "--multi-opd/--single-opd",
+    default=None,
+    help="Whether a citizen may rate up to 5 OPDs in one sitting from the wave's link.",
+)
 def wave_edit_command(
     slug: str,
     title: str | None,
     evaluator: str | None,
     verification: str | None,
     min_rank_n: int | None,
+    multi_opd: bool | None,
 ) -> None:
-    """Change a wave's title, evaluator, verification or minimum n for ranking.
+    """Change a wave's title, evaluator, verification, minimum n for ranking or sittings.
 
     Refused once it is published.
     """
@@ -136,6 +150,8 @@ def wave_edit_command(
             changes["verification"] = verification
         if min_rank_n is not None:
             changes["min_rank_n"] = min_rank_n
+        if multi_opd is not None:
+            changes["multi_opd"] = multi_opd
         settings = dataclasses.replace(current, **changes)
         changed = waves.update_wave(session, wave=wave, settings=settings, actor=None)
         click.echo(f"Wave {slug} changed" if changed else f"Wave {slug}: nothing to change")

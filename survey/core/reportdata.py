@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from sqlmodel import Session, col, select
 
 from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
-from survey.core import opds, queries, urls
+from survey.core import opds, queries, shortlinks, urls
 from survey.core.changes import Scorer, previous_comparable
 from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
@@ -158,16 +158,21 @@ def opd_report_data(
 
 
 def posters(session: Session, *, wave: Wave, public_url: str) -> list[Poster]:
-    """One poster per OPD of the wave, each with its absolute survey URL."""
+    """One poster per OPD of the wave, each with its absolute survey URL and its short link
+    (made on first demand; commits then)."""
     items = []
     for opd, _link in queries.wave_opds(session, wave=wave):
         url = urls.survey_url(public_url, wave.slug, opd.slug)
+        # The printed address is the OPD's short link (made on first demand, then kept): what
+        # people type, without the scheme. The QR code keeps the full address.
+        code = shortlinks.short_code(session, int(wave.id or 0), int(opd.id or 0))
+        short = shortlinks.short_url(public_url, code)
         items.append(
             Poster(
                 opd_name=opd.name,
                 opd_short_name=opd.short_name,
                 url=url,
-                short_url=url.split("://", 1)[-1],  # what people type: no scheme
+                short_url=short.split("://", 1)[-1],
             )
         )
     return items

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from scoring.schemes import converted
-from survey.core import queries, rules
+from survey.core import queries, rules, shortlinks
 from survey.core.audit import audit
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import (
@@ -172,6 +172,9 @@ class WaveSettings:
     verification: str | None = None
     # Minimum counted responses for an OPD to be ranked; None keeps the wave's (15 when new).
     min_rank_n: int | None = None
+    # Whether a citizen may rate several OPDs in one sitting from the wave's link; None keeps
+    # the wave's (off when new).
+    multi_opd: bool | None = None
 
 
 def valid_min_rank_n(value: object) -> bool:
@@ -339,6 +342,7 @@ def snapshot(session: Session, *, wave: Wave) -> dict[str, Any]:
         "targets": {opd.slug: link.target_n for opd, link in sorted(links, key=_by_slug)},
         "verification": wave.verification,
         "min_rank_n": wave.min_rank_n,
+        "multi_opd": wave.multi_opd,
     }
 
 
@@ -356,6 +360,7 @@ def current_settings(session: Session, *, wave: Wave) -> WaveSettings:
         targets={opd.slug: link.target_n for opd, link in links},
         verification=wave.verification,
         min_rank_n=wave.min_rank_n,
+        multi_opd=wave.multi_opd,
     )
 
 
@@ -484,6 +489,7 @@ def create_wave(session: Session, *, slug: str, settings: WaveSettings, actor: s
         min_rank_n=(
             MIN_RANK_N_DEFAULT if settings.min_rank_n is None else int(settings.min_rank_n)
         ),
+        multi_opd=bool(settings.multi_opd),
     )
     session.add(wave)
     session.flush()
@@ -540,6 +546,8 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
         wave.verification = settings.verification
     if settings.min_rank_n is not None:
         wave.min_rank_n = int(settings.min_rank_n)
+    if settings.multi_opd is not None:
+        wave.multi_opd = bool(settings.multi_opd)
     session.add(wave)
     links = {opd.slug: link for opd, link in queries.wave_opds(session, wave=wave)}
     for opd in removed:
@@ -738,6 +746,7 @@ def delete_wave(session: Session, *, wave: Wave) -> None:
     session.exec(sa.delete(KioskDevice).where(col(KioskDevice.wave_id) == wave.id))
     session.exec(sa.delete(WaveOpd).where(col(WaveOpd.wave_id) == wave.id))
     session.exec(sa.delete(WaveLogo).where(col(WaveLogo.wave_id) == wave.id))
+    shortlinks.delete_for_wave(session, wave_id=int(wave.id or 0))
     from survey.core.publications import delete_for_wave
 
     delete_for_wave(session, wave=wave)

@@ -30,6 +30,7 @@ from survey.web import (
     kiosks,
     logos,
     logs,
+    onelink,
     opdhead,
     pdfs,
     proxies,
@@ -154,6 +155,7 @@ def configure_blueprints(app: Flask) -> None:
         counter,
         logos,
         field,
+        onelink,
     )
     for module in views:
         app.register_blueprint(module.bp)

@@ -23,17 +23,20 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     Field,
+    FormField,
     HiddenField,
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
+from wtforms import Form as PlainForm
 from wtforms.validators import Optional, ValidationError
 
-from survey.core import rules
-from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, Element
+from survey.core import rules, sittings
+from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, Element, Opd
 from survey.core.notapplicable import NOT_APPLICABLE
 from survey.core.submissions import Submission
 from survey.web import antiabuse
@@ -377,3 +380,188 @@ def survey_form_class(
     attrs["token"] = HiddenField()
     attrs[antiabuse.HONEYPOT_FIELD] = StringField(_("Jangan isi kolom ini"))
     return type("SurveyForm", (SurveyForm,), attrs)
+
+
+# --- The multi-OPD sitting (survey.web.onelink) ----------------------------------------------
+
+
+class SittingSection(PlainForm):
+    """One OPD's part of a sitting: its questions, its service (if it lists any), a comment."""
+
+    questions: tuple[Question, ...] = ()
+    service_choices: tuple[str, ...] = ()
+    comment_max: int = 0
+
+
+def sitting_section_class(single: type[SurveyForm]) -> type[SittingSection]:
+    """Return the section class of one OPD, made of the fields of its own survey form.
+
+    The same field definitions, so a question, a service or a comment is checked exactly as
+    on the OPD's own page; a visit code is not among them (a wave requiring codes offers no
+    sittings, and an optional code belongs to that OPD's own page).
+    """
+    names = [q.field_name for q in single.questions]
+    if single.service_choices:
+        names.append("service")
+    names.append("comment")
+    attrs: dict[str, Any] = {name: getattr(single, name) for name in names}
+    attrs.update(
+        questions=single.questions,
+        service_choices=single.service_choices,
+        comment_max=single.comment_max,
+    )
+    return type("SittingSection", (SittingSection,), attrs)
+
+
+PROFILE_FIELDS = ("sex", "age", "education", "occupation")
+
+
+class SittingForm(FlaskForm):
+    """The profile once, then a section per chosen OPD, its fields named ``o<id>-U1`` ..."""
+
+    chosen: tuple[Opd, ...] = ()
+    age_min: int = AGE_MIN
+    age_max: int = AGE_MAX
+
+    def sections(self) -> list[tuple[Opd, SittingSection]]:
+        """Return each chosen OPD with its bound section form, in the order chosen."""
+        return [(opd, self[f"o{opd.id}"].form) for opd in self.chosen]
+
+    def known_names(self) -> set[str]:
+        """Return every name this form accepts in a POST (``opd`` repeats: the OPDs chosen)."""
+        names = {"opd"}
+        for bound in self:
+            if isinstance(bound, FormField):
+                names.update(inner.name for inner in bound.form)
+            else:
+                names.add(bound.name)
+        return names
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate every field, refuse unknown or repeated names and an unanswered section."""
+        valid = super().validate(extra_validators)
+        posted = request.form
+        unknown = sorted(set(posted.keys()) - self.known_names())
+        if unknown:
+            names = ", ".join(name[:32] for name in unknown[:5])
+            self.form_errors.append(
+                _("Formulir berisi isian yang tidak dikenal: %(names)s.", names=names)
+            )
+            valid = False
+        repeated = sorted(
+            name for name in set(posted.keys()) if name != "opd" and len(posted.getlist(name)) > 1
+        )
+        if repeated:
+            names = ", ".join(name[:32] for name in repeated[:5])
+            self.form_errors.append(
+                _("Isian ini dikirim lebih dari sekali: %(names)s.", names=names)
+            )
+            valid = False
+        # A ticked OPD left blank is far more likely scrolled past than meant: as on the single
+        # page, it is an error, and the citizen answers it or goes back to untick it.
+        self.empty_sections: list[Opd] = [
+            opd
+            for opd, section in self.sections()
+            if not any(strip(section[q.field_name].data) for q in section.questions)
+        ]
+        return valid and not self.empty_sections
+
+    @property
+    def csrf_failed(self) -> bool:
+        """Return True when the CSRF token was missing, expired or from another session."""
+        return bool(getattr(self, "csrf_token", None) and self.csrf_token.errors)
+
+    def field_errors(self) -> list[tuple[str, str, str]]:
+        """Return (anchor id, label, message) for each error, in page order."""
+        found = []
+        for name in PROFILE_FIELDS:
+            bound = self[name]
+            for message in bound.errors:
+                found.append((f"f-{name}", str(bound.label.text), message))
+        empty = {opd.id for opd in getattr(self, "empty_sections", [])}
+        for opd, section in self.sections():
+            label = opd.short_name or opd.name
+            if opd.id in empty:
+                message = _(
+                    "Jawablah paling sedikit satu pertanyaan untuk OPD ini, atau kembali ke "
+                    "daftar dan hapus centangnya."
+                )
+                found.append((f"s{opd.id}", label, message))
+            for q in section.questions:
+                for message in section[q.field_name].errors:
+                    found.append((f"s{opd.id}-q-{q.code}", f"{label}: {q.number}", message))
+            for name in ("service", "comment"):
+                if name in section:
+                    for message in section[name].errors:
+                        text = f"{label}: {section[name].label.text}"
+                        found.append((f"s{opd.id}-{name}", text, message))
+        return found
+
+    def prepare_rerender(self, token: str) -> None:
+        """Keep the answers for another try, with ``token`` and an empty honeypot."""
+        self.token.data = token
+        self[antiabuse.HONEYPOT_FIELD].data = ""
+
+    def to_submissions(self, *, wave_id: int, base: str) -> list[Submission]:
+        """Return one submission per chosen OPD: its answers, the profile, one sitting id."""
+        sitting = sittings.sitting_id(base)
+        sex = self.sex.data or None
+        age = int(self.age.data) if self.age.data else None
+        education = self.education.data or None
+        occupation = self.occupation.data or None
+        found = []
+        for opd, section in self.sections():
+            opd_id = int(opd.id or 0)
+            answers = {
+                q.position: int(section[q.field_name].data)
+                for q in section.questions
+                if section[q.field_name].data
+            }
+            found.append(
+                Submission(
+                    wave_id=wave_id,
+                    opd_id=opd_id,
+                    submission_id=sittings.submission_id(base, opd_id),
+                    channel="qr",
+                    answers=answers,
+                    sex=sex,
+                    age=age,
+                    education=education,
+                    occupation=occupation,
+                    service=(section["service"].data or None) if "service" in section else None,
+                    comment=section["comment"].data,
+                    sitting=sitting,
+                )
+            )
+        return found
+
+
+def sitting_form_class(
+    chosen: Sequence[Opd], singles: Sequence[type[SurveyForm]]
+) -> type[SittingForm]:
+    """Build the sitting form of the ``chosen`` OPDs from each one's own survey form class."""
+    first = singles[0]
+    attrs: dict[str, Any] = {name: getattr(first, name) for name in PROFILE_FIELDS}
+    attrs["chosen"] = tuple(chosen)
+    attrs["token"] = HiddenField()
+    attrs[antiabuse.HONEYPOT_FIELD] = getattr(first, antiabuse.HONEYPOT_FIELD)
+    for opd, single in zip(chosen, singles, strict=True):
+        section = sitting_section_class(single)
+        attrs[f"o{opd.id}"] = FormField(section, separator="-", label=opd.name)
+    return type("SittingForm", (SittingForm,), attrs)
+
+
+class SittingChoiceForm(FlaskForm):
+    """The OPDs a sitting's POST names (its hidden ``opd`` fields) and its render token."""
+
+    class Meta:
+        """The sitting form around it carries the CSRF token."""
+
+        csrf = False
+
+    opd = SelectMultipleField(choices=[], validate_choice=False)
+    token = HiddenField()  # the sitting's render token, read before its form is built
+
+    def slugs(self, limit: int = 50) -> list[str]:
+        """Return the slugs sent (each cut to a slug's length), at most ``limit`` of them."""
+        return [str(slug)[: rules.SLUG_MAX_LENGTH] for slug in (self.opd.data or [])[:limit]]

@@ -148,6 +148,7 @@ def _initial_data(wave: Wave | None) -> dict[str, Any]:
         scheme=scheme.slug if scheme else DEFAULT_SCHEME_SLUG,
         verification=wave.verification,
         min_rank_n=str(wave.min_rank_n),
+        multi_opd=wave.multi_opd,
     )
     data["opds"] = []
     for opd, link in queries.wave_opds(session, wave=wave):
@@ -188,6 +189,7 @@ FIELD_ORDER = (
     "category-",
     "verification",
     "min_rank_n",
+    "multi_opd",
 )
 
 

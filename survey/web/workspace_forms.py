@@ -239,6 +239,10 @@ class WaveForm(WorkspaceForm):
 
     # Blank (a post without the field) keeps the wave's setting, 15 for a new wave.
     min_rank_n = StringField(filters=[strip, cut(32)])
+    # A checkbox, with a hidden marker: a post carrying the marker sets the setting from the
+    # box (unticked: off); a post without it (an older form) keeps the wave's setting.
+    multi_opd = BooleanField()
+    multi_opd_shown = StringField(filters=[strip, cut(8)])
 
     def validate_min_rank_n(self, field: Field) -> None:
         """Refuse anything but blank or a whole number in the allowed range."""
@@ -350,6 +354,7 @@ class WaveForm(WorkspaceForm):
             compute_targets=bool(self.compute_targets.data),
             verification=self.verification.data or None,
             min_rank_n=min_rank_value(self.min_rank_n.data),
+            multi_opd=bool(self.multi_opd.data) if self.multi_opd_shown.data else None,
         )
 
 
