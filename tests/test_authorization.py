@@ -181,6 +181,31 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
     ("logos.logo", "POST", "/kerja/gelombang/tutup/logo", None, expect(400, 400, 403)),
     ("logos.remove", "POST", "/kerja/gelombang/tutup/logo/hapus", None, expect(303, 303, 403)),
     ("logos.image", "GET", "/kerja/gelombang/tutup/logo/gambar", None, expect(404, 404, 403)),
+    # Enumerators: staff manage them; an enumerator's own page (test_enumerators.py visits
+    # every row of this table as an enumerator).
+    ("enumerators.home", "GET", "/kerja/tugas", None, expect(OK, 403, 403)),
+    ("enumerators.index", "GET", "/kerja/gelombang/tutup/pencacah", None, STAFF),
+    (
+        "enumerators.create_account",
+        "POST",
+        "/kerja/gelombang/tutup/pencacah/akun",
+        None,
+        expect(400, 400, 403),
+    ),
+    (
+        "enumerators.grant",
+        "POST",
+        "/kerja/gelombang/tutup/pencacah/izin",
+        None,
+        expect(400, 400, 403),
+    ),
+    (
+        "enumerators.revoke",
+        "POST",
+        "/kerja/gelombang/tutup/pencacah/izin/999/cabut",
+        None,
+        expect(404, 404, 403),
+    ),
     ("auth.logout", "POST", "/keluar", None, expect(302, 302, 302)),
 ]
 

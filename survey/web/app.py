@@ -21,6 +21,7 @@ from survey.web import (
     counter,
     dashboard,
     database,
+    enumerators,
     errors,
     flags,
     health,
@@ -152,6 +153,7 @@ def configure_blueprints(app: Flask) -> None:
         kiosks,
         counter,
         logos,
+        enumerators,
     )
     for module in views:
         app.register_blueprint(module.bp)
