@@ -129,7 +129,11 @@ def grant_scope(
             raise EnumeratorError(
                 [problem("enumerator-opd-not-in-wave", "opd", opd=slug, wave=wave.slug)]
             )
-    user = _enumerator(session, username, lock=True)
+    try:
+        user = _enumerator(session, username, lock=True)
+    except EnumeratorError:
+        session.rollback()  # a refusal holds no lock
+        raise
     held = _scopes_of(session, user=user, wave=wave)
     if any(s.opd_id is None or (opd is not None and s.opd_id == opd.id) for s in held):
         session.rollback()
