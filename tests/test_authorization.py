@@ -182,7 +182,7 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
     ("logos.remove", "POST", "/kerja/gelombang/tutup/logo/hapus", None, expect(303, 303, 403)),
     ("logos.image", "GET", "/kerja/gelombang/tutup/logo/gambar", None, expect(404, 404, 403)),
     # Enumerators: staff manage them; an enumerator's own page (test_enumerators.py visits
-    # every row of this table as an enumerator).
+    # every workspace route as an enumerator).
     ("enumerators.home", "GET", "/kerja/tugas", None, expect(OK, 403, 403)),
     ("enumerators.index", "GET", "/kerja/gelombang/tutup/pencacah", None, STAFF),
     (
