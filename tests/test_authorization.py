@@ -197,6 +197,31 @@ TABLE: list[tuple[str, str, str, str | None, dict[str, object]]] = [
         None,
         expect(403, 403, 403),
     ),
+    # Enumerators: staff manage them; an enumerator's own page (test_enumerators.py visits
+    # every workspace route as an enumerator).
+    ("enumerators.home", "GET", "/kerja/tugas", None, expect(OK, 403, 403)),
+    ("enumerators.index", "GET", "/kerja/gelombang/tutup/pencacah", None, STAFF),
+    (
+        "enumerators.create_account",
+        "POST",
+        "/kerja/gelombang/tutup/pencacah/akun",
+        None,
+        expect(400, 400, 403),
+    ),
+    (
+        "enumerators.grant",
+        "POST",
+        "/kerja/gelombang/tutup/pencacah/izin",
+        None,
+        expect(400, 400, 403),
+    ),
+    (
+        "enumerators.revoke",
+        "POST",
+        "/kerja/gelombang/tutup/pencacah/izin/999/cabut",
+        None,
+        expect(404, 404, 403),
+    ),
     ("auth.logout", "POST", "/keluar", None, expect(302, 302, 302)),
 ]
 

@@ -27,6 +27,7 @@ from survey.cli import (
     data,
     database,
     demo,
+    enumerator,
     opd,
     privacy,
     questionnaire,
@@ -59,6 +60,7 @@ COMMANDS: tuple[click.Command, ...] = (
     backup.restore_command,
     privacy.privacy_group,
     codes.codes_command,
+    enumerator.enumerator_group,
 )
 
 

@@ -116,8 +116,17 @@ define(
         "admin-self-demote": "you cannot demote yourself",
         "admin-self-deactivate": "you cannot deactivate yourself",
         "admin-last": "{value!r} is the last active administrator",
+        "role-not-yours": "a user with role {actor_role!r} cannot give the role {role!r}",
     }
 )
+
+# The roles each signed-in role may give a new account: an evaluator makes its enumerators and
+# nothing else; an OPD head and an enumerator make none. The operator at the command line
+# (no actor role) may give any.
+CREATABLE_ROLES: dict[str, tuple[str, ...]] = {
+    "admin": USER_ROLES,
+    "evaluator": ("enumerator",),
+}
 
 
 class AccountError(ProblemError):
@@ -269,6 +278,12 @@ def check_new_user(
     return normalise_username(username), _resolve_role(session, role=role, opd_slug=opd_slug)
 
 
+def check_actor_may_give(*, actor_role: str | None, role: str) -> None:
+    """Refuse a role the acting user may not give (``actor_role`` None: the operator)."""
+    if actor_role is not None and role not in CREATABLE_ROLES.get(actor_role, ()):
+        raise AccountError([problem("role-not-yours", "role", actor_role=actor_role, role=role)])
+
+
 def check_password_strength(password: str, *, username: str | None = None) -> None:
     """Refuse an empty, short or guessable password (see :func:`password_problems`)."""
     problems = password_problems(password, username=username)
@@ -284,8 +299,14 @@ def create_user(
     role: str,
     opd_slug: str | None = None,
     actor: str | None = None,
+    actor_role: str | None = None,
 ) -> User:
-    """Create a user after checking every rule; write an audit entry; commit."""
+    """Create a user after checking every rule; write an audit entry; commit.
+
+    ``actor_role`` is the role of the signed-in user creating it: an evaluator may create
+    enumerators only (:data:`CREATABLE_ROLES`); None is the operator, who may create any.
+    """
+    check_actor_may_give(actor_role=actor_role, role=role)
     problems = new_user_problems(
         session, username=username, role=role, opd_slug=opd_slug, password=password
     )
@@ -319,12 +340,16 @@ def set_role(
     role: str,
     opd_slug: str | None = None,
     actor: str | None = None,
+    actor_role: str | None = None,
 ) -> User:
     """Change a user's role (and OPD), sign them out everywhere, write an audit entry; commit.
 
     Refuses to demote the last active administrator, and (on the web, where ``actor`` is
-    known) an administrator demoting themself.
+    known) an administrator demoting themself. Only an administrator (or the operator,
+    ``actor_role`` None) changes roles.
     """
+    if actor_role not in (None, "admin"):
+        raise AccountError([problem("role-not-yours", "role", actor_role=actor_role, role=role)])
     user = get_user(session, username=username)
     if user is None:
         raise AccountError([problem("user-unknown", "username", value=username)])

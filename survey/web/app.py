@@ -21,6 +21,7 @@ from survey.web import (
     counter,
     dashboard,
     database,
+    enumerators,
     errors,
     field,
     flags,
@@ -156,6 +157,7 @@ def configure_blueprints(app: Flask) -> None:
         logos,
         field,
         onelink,
+        enumerators,
     )
     for module in views:
         app.register_blueprint(module.bp)

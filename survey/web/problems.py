@@ -343,7 +343,41 @@ def problem_text(item: Problem) -> str:
     texts.update(_evidence_texts(v))
     texts.update(_code_texts(v))
     texts.update(_checklist_texts(v))
+    texts.update(_enumerator_texts(v))
     return texts[item.code]()
+
+
+def _enumerator_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    """Return the texts of the enumerator codes (``survey.core.enumerators``)."""
+    return {
+        "enumerator-user-unknown": lambda: _(
+            "Pengguna %(value)s tidak dikenal.", value=repr(v.get("value"))
+        ),
+        "enumerator-not-enumerator": lambda: _(
+            "Pengguna %(value)s bukan pencacah.", value=repr(v.get("value"))
+        ),
+        "enumerator-opd-not-in-wave": lambda: _(
+            "OPD %(opd)s tidak dicakup gelombang %(wave)s.", opd=v.get("opd"), wave=v.get("wave")
+        ),
+        "enumerator-wave-finished": lambda: _(
+            "Gelombang %(wave)s sudah ditutup atau diterbitkan: izin pencacah hanya diberikan "
+            "untuk gelombang draf atau yang sedang dibuka.",
+            wave=v.get("wave"),
+        ),
+        "enumerator-scope-exists": lambda: _(
+            "Pencacah %(value)s sudah boleh mewawancarai untuk OPD itu dalam gelombang ini.",
+            value=v.get("value"),
+        ),
+        "enumerator-scope-unknown": lambda: _(
+            "Pencacah %(value)s tidak memiliki izin itu dalam gelombang ini.",
+            value=v.get("value"),
+        ),
+        "enumerator-scope-id-unknown": lambda: _(
+            "Gelombang %(wave)s tidak memiliki izin pencacah %(value)s.",
+            wave=v.get("wave"),
+            value=v.get("value"),
+        ),
+    }
 
 
 def _evidence_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
@@ -458,6 +492,7 @@ def _account_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "admin-last": lambda: _(
             "Ini administrator aktif terakhir; jadikan pengguna lain administrator lebih dulu."
         ),
+        "role-not-yours": lambda: _("Akun Anda tidak berhak memberi peran ini."),
     }
 
 

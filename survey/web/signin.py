@@ -93,6 +93,7 @@ def role_label(role: str) -> str:
         "admin": _("Administrator"),
         "evaluator": _("Evaluator"),
         "opd-head": _("Kepala OPD"),
+        "enumerator": _("Pencacah"),
     }
     return labels.get(role, role)
 
@@ -375,6 +376,8 @@ def workspace() -> ResponseReturnValue:
     """The signed-in landing page: who is signed in, their role and their OPD."""
     user = current_user()
     assert user is not None  # login_required
+    if user.role == "enumerator":
+        return redirect(url_for("enumerators.home"))  # its own page is all it may open
     opd = get_session().get(Opd, user.opd_id) if user.opd_id else None
     return render_template(
         "auth/workspace.html", user=user, role_label=role_label(user.role), opd=opd

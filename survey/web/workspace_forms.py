@@ -782,6 +782,46 @@ class UserChangeForm(UserFieldsForm):
     action = StringField(validators=[AnyOf(("role", "password", "deactivate", "activate"))])
 
 
+# --- Enumerators ----------------------------------------------------------------------------
+
+
+class EnumeratorAccountForm(WorkspaceForm):
+    """A new enumerator account on a wave's enumerator page: no role to choose, no OPD."""
+
+    username = StringField(filters=[username_text, cut(100)])
+    password = StringField(filters=[cut(1024)])
+    confirmation = StringField(filters=[cut(1024)])
+
+    def as_input(self) -> UserInput:
+        """Return the values for the account service, with the enumerator role."""
+        return UserInput(
+            username=self.username.data or "",
+            role="enumerator",
+            password=self.password.data or "",
+            confirmation=self.confirmation.data or "",
+        )
+
+
+@dataclass(frozen=True)
+class ScopeGrant:
+    """A scope to grant: which enumerator, and one OPD of the wave (None: every OPD)."""
+
+    username: str
+    opd_slug: str | None
+
+
+class ScopeGrantForm(WorkspaceForm):
+    """Give an enumerator a wave's OPD, or all of them (an empty ``opd``)."""
+
+    # The enumerator service judges both (an enumerator, an OPD of the wave) in coded problems.
+    user = StringField(filters=[username_text, cut(100)])
+    opd = StringField(filters=[strip, cut(100)])
+
+    def as_grant(self) -> ScopeGrant:
+        """Return the grant for the enumerator service."""
+        return ScopeGrant(username=self.user.data or "", opd_slug=self.opd.data or None)
+
+
 # --- Kiosks and visit codes ------------------------------------------------------------------
 
 
