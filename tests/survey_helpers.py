@@ -27,7 +27,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from survey.cli.main import ikm
-from survey.core import checklist, opds, queries, waves
+from survey.core import checklist, opds, queries, shortlinks, waves
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import (
     Element,
@@ -454,3 +454,19 @@ def questionnaire_of_scale(session: Session, points: int) -> Questionnaire:
         )
     session.commit()
     return questionnaire
+
+
+def printed_short_link(session: Session, *, wave_slug: str, opd_slug: str) -> str:
+    """Return the short address a poster prints for an OPD (host and path, no scheme).
+
+    Checks on the way that it leads to the OPD's survey page, so a poster that prints it
+    sends citizens to the right place.
+    """
+    session.expire_all()
+    wave = session.exec(select(Wave).where(Wave.slug == wave_slug)).one()
+    opd = session.exec(select(Opd).where(Opd.slug == opd_slug)).one()
+    assert wave.id is not None and opd.id is not None
+    code = shortlinks.short_code(session, wave.id, opd.id)
+    target = shortlinks.resolve(session, code)
+    assert target is not None and target.path() == f"/s/{wave_slug}/{opd_slug}"
+    return f"skm.example.go.id/l/{code}"

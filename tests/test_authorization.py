@@ -37,6 +37,9 @@ PUBLIC = {
     "auth.login",
     "public.survey_page",
     "public.thank_you",
+    # The wave's one link (search, sittings) and short links (their rules: test_onelink.py).
+    "onelink.wave_page",
+    "onelink.short_link",
     "qr.survey_qr",
     "results.home",
     "results.index",

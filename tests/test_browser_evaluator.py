@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from browser import chromium, live_server, require_chromium
 from sqlmodel import Session, select
-from survey_helpers import add_opd
+from survey_helpers import add_opd, printed_short_link
 
 from survey.core import accounts, queries
 from survey.core.models import Response, Wave
@@ -224,7 +224,8 @@ def test_evaluator_creates_watches_and_publishes_a_wave(
         texts = pdf_pages(posters_pdf(page))
         assert len(texts) == len(CHOSEN)
         bpbd = next(t for t in texts if "Badan Penanggulangan" in t)
-        assert f"skm.example.go.id/s/{SLUG}/bpbd" in re.sub(r"\s+", "", bpbd)
+        short = printed_short_link(session, wave_slug=SLUG, opd_slug="bpbd")
+        assert short in re.sub(r"\s+", "", bpbd)
         assert not any(names[LEFT_OUT] in t for t in texts)
 
         # 4. The live dashboard counts a citizen's response by itself.

@@ -28,7 +28,15 @@ import sqlalchemy as sa
 from auth_helpers import PASSWORD, AuthActions
 from flask import Flask
 from sqlmodel import Session
-from survey_helpers import ALL_FOURS, SurveyActions, add_opd, create_wave, install_clock, stored
+from survey_helpers import (
+    ALL_FOURS,
+    SurveyActions,
+    add_opd,
+    create_wave,
+    install_clock,
+    printed_short_link,
+    stored,
+)
 
 from survey.core import accounts
 from survey.core.database import make_engine
@@ -467,7 +475,7 @@ def test_behind_a_proxy_qr_posters_and_cookies_use_the_public_url(proxied):
     assert pdf.status_code == 200
     reader = pypdf.PdfReader(io.BytesIO(pdf.get_data()))
     text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
-    assert "skm.example.go.id/s/uji-2026/bpbd" in text
+    assert printed_short_link(session, wave_slug="uji-2026", opd_slug="bpbd") in text
     assert "internal" not in text and "10.0.0.5" not in text
 
 

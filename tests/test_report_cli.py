@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from auth_helpers import PASSWORD, AuthActions
 from pypdf import PdfReader
-from survey_helpers import add_responses, set_wave_status
+from survey_helpers import add_responses, printed_short_link, set_wave_status
 
 from survey.core import accounts
 
@@ -117,8 +117,8 @@ def test_opd_report_errors(runner, scored, tmp_path: Path, args, message):
     assert not list(tmp_path.glob("*.pdf"))
 
 
-def test_posters_one_page_per_opd(runner, open_wave, tmp_path: Path):
-    """Each OPD gets an A4 page with its name and survey address (no responses needed)."""
+def test_posters_one_page_per_opd(runner, open_wave, session, tmp_path: Path):
+    """Each OPD gets an A4 page with its name and short survey address (no responses needed)."""
     target = tmp_path / "posters.pdf"
     result = runner.invoke(args=["report", "posters", "--wave", "uji-2026", "-o", str(target)])
     assert result.exit_code == 0, result.output
@@ -126,7 +126,8 @@ def test_posters_one_page_per_opd(runner, open_wave, tmp_path: Path):
     assert len(texts) == 3
     for slug, name in (("bpbd", "Badan Penanggulangan"), ("dishub", "Dinas Perhubungan")):
         page = next(t for t in texts if name in t)
-        assert f"skm.example.go.id/s/uji-2026/{slug}" in page.replace(" ", "")
+        short = printed_short_link(session, wave_slug="uji-2026", opd_slug=slug)
+        assert short in page.replace(" ", "")
     box = PdfReader(target).pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in points
 
