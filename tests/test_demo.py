@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from survey.core import accounts, queries
+from survey.core import accounts, enumerators, queries
 from survey.core.demo import (
     DEMO_OPDS,
     DEMO_SEED,
@@ -203,10 +203,15 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
         ("demo-admin", "admin"),
         ("demo-evaluator", "evaluator"),
         ("demo-kepala-bpbd", "opd-head"),
+        ("demo-pencacah", "enumerator"),
     ]
     head = accounts.get_user(session, username="demo-kepala-bpbd")
     assert head is not None and accounts.check_password(head.password_hash, printed[2][2])
     assert session.get(Opd, head.opd_id).slug == "bpbd"
+    # The demo enumerator may interview for every OPD of the demo wave (granted once).
+    wave = queries.get_wave(session, slug=DEMO_WAVE_SLUG)
+    scopes = [(s.username, s.opd_slug) for s in enumerators.list_scopes(session, wave=wave)]
+    assert scopes == [("demo-pencacah", None)]
 
     again = runner.invoke(args=["demo", "--no-reports"])
     assert again.exit_code == 0, again.output
@@ -219,6 +224,8 @@ def test_demo_command_builds_the_database(app, runner, session, data, tmp_path: 
     assert stored(session) == first
     assert len(session.exec(select(Opd)).all()) == 20
     assert len(session.exec(select(Wave)).all()) == 1
+    rebuilt = queries.get_wave(session, slug=DEMO_WAVE_SLUG)
+    assert [s.username for s in enumerators.list_scopes(session, wave=rebuilt)] == ["demo-pencacah"]
 
 
 def test_demo_keeps_other_data_and_refuses_a_real_wave(runner, session, open_wave):

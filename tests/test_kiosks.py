@@ -55,6 +55,8 @@ def test_enrol_sets_a_cookie_the_survey_accepts_and_revoking_ends_it(
 ) -> None:
     login(client, "eva")
     assert client.get(PAGE).status_code == 200
+    staff_cookie = client.get_cookie("session")
+    assert staff_cookie is not None
     response = enrol(client, opd="rsud", label="  Loket 2  ")
     assert response.status_code == 303
     assert (
@@ -100,6 +102,14 @@ def test_enrol_sets_a_cookie_the_survey_accepts_and_revoking_ends_it(
         "device_id": device.id,
         "label": "Loket 2",
     }
+    # The tablet stands at the counter now: the evaluator is signed out of it, on the server
+    # too, so neither the browser nor a copy of its old cookie opens the workspace.
+    assert client.get("/kerja").headers["Location"].startswith("/masuk")
+    assert client.get(PAGE).status_code == 302
+    assert client.get("/lapangan/kios/uji-2026/rsud").status_code == 200  # the kiosk still is
+    client.set_cookie("session", staff_cookie.value)
+    assert client.get(PAGE).status_code == 302
+    login(client, "eva")
     html = client.get(PAGE).get_data(as_text=True)
     assert "Loket 2" in html and "Rumah Sakit Umum Daerah" in html and "eva" in html
 

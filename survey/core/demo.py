@@ -539,6 +539,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
     ("demo-admin", "admin", None),
     ("demo-evaluator", "evaluator", None),
     ("demo-kepala-bpbd", "opd-head", "bpbd"),
+    ("demo-pencacah", "enumerator", None),  # may interview for every OPD of the demo wave
 )
 
 
@@ -563,4 +564,22 @@ def write_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
             accounts.set_password(session, username=username, password=password)
             role = user.role
         made.append((username, role, password))
+    _grant_demo_enumerator(session)
     return made
+
+
+def _grant_demo_enumerator(session: Session) -> None:
+    """Let the demo enumerator interview for every OPD of the demo wave (once; audited)."""
+    from survey.core import accounts, enumerators
+
+    wave = queries.get_wave(session, slug=DEMO_WAVE_SLUG)
+    user = accounts.get_user(session, username="demo-pencacah")
+    if wave is None or user is None or user.role != "enumerator":
+        return  # an operator changed the account's role: leave it alone
+    if wave.status not in enumerators.GRANTABLE_STATUSES:
+        return  # the demo wave is closed or published: nothing left to interview for
+    held = enumerators.list_scopes(session, wave=wave)
+    if not any(row.username == user.username for row in held):
+        enumerators.grant_scope(
+            session, wave=wave, username=user.username, opd_slug=None, actor=None
+        )

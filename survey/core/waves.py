@@ -31,7 +31,9 @@ from survey.core.audit import audit
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import (
     VERIFICATION_MODES,
+    Alarm,
     CategoryScheme,
+    EnumeratorScope,
     ImportJob,
     KioskDevice,
     Opd,
@@ -41,6 +43,7 @@ from survey.core.models import (
     Wave,
     WaveLogo,
     WaveOpd,
+    WaveUnit,
     utcnow,
 )
 from survey.core.problems import Problem, ProblemError, define, problem
@@ -737,9 +740,12 @@ def questionnaire_changeable(session: Session, *, wave: Wave) -> bool:
 
 
 def delete_wave(session: Session, *, wave: Wave) -> None:
-    """Delete a wave with its responses, import jobs, visit codes, kiosks and OPD links; no
-    commit (the demo's)."""
+    """Delete a wave with its responses, import jobs, visit codes, kiosks, enumerators' scopes,
+    alarms and OPD and unit links; no commit (the demo's)."""
     session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
+    session.exec(sa.delete(EnumeratorScope).where(col(EnumeratorScope.wave_id) == wave.id))
+    session.exec(sa.delete(Alarm).where(col(Alarm.wave_id) == wave.id))
+    session.exec(sa.delete(WaveUnit).where(col(WaveUnit.wave_id) == wave.id))
     session.exec(sa.delete(ImportJob).where(col(ImportJob.wave_id) == wave.id))
     # After the responses, which name their kiosk.
     session.exec(sa.delete(VisitCode).where(col(VisitCode.wave_id) == wave.id))

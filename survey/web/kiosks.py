@@ -20,7 +20,7 @@ from survey.core.models import Wave
 from survey.web import antiabuse
 from survey.web.database import get_session
 from survey.web.problems import field_errors
-from survey.web.signin import current_user, roles_required
+from survey.web.signin import current_user, end_current_session, roles_required
 from survey.web.workspace_forms import ConfirmForm, KioskEnrolForm
 
 bp = Blueprint("kiosks", __name__)
@@ -105,6 +105,9 @@ def enrol(wave_slug: str) -> ResponseReturnValue:
         samesite="Lax",
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE", False)),
     )
+    # The tablet now stands at the counter for every citizen: the evaluator who enrolled it
+    # is signed out of it, so nobody walks from the kiosk into the workspace.
+    end_current_session()
     return response
 
 

@@ -362,12 +362,17 @@ def logout() -> ResponseReturnValue:
 
     The session's row on the server ends, so the cookie is refused even if a copy survives.
     """
+    end_current_session()
+    return redirect(url_for("auth.login"))
+
+
+def end_current_session() -> None:
+    """End this browser's staff session, on the server too (its cookie opens nothing after)."""
     token = session.get("st")
     if isinstance(token, str):
         accounts.end_staff_session(get_session(), token=token)
     session.clear()
     g.ikm_user = None
-    return redirect(url_for("auth.login"))
 
 
 @bp.get("/kerja")
