@@ -30,12 +30,7 @@ def test_enrol_a_tablet_and_show_the_counter_screen(app, session: Session, users
     with live_server(app) as base, chromium() as browser:
         context = browser.new_context(viewport=TABLET)
         page = context.new_page()
-        page.goto(f"{base}/masuk")
-        page.get_by_label("Nama pengguna").fill("eva")
-        page.get_by_label("Kata sandi").fill(PASSWORD)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Masuk").click()
-
+        sign_in(page, base)
         page.goto(f"{base}/kerja/gelombang/uji-2026/kios")
         assert axe_violations(page) == [], "kiosk page"
         page.get_by_label("OPD").select_option("rsud")
@@ -56,6 +51,10 @@ def test_enrol_a_tablet_and_show_the_counter_screen(app, session: Session, users
         device = kiosks.active_kiosk(session, device_id=device_id, wave_id=wave_id, opd_id=opd_id)
         assert device is not None and device.label == "Tablet loket 2"
 
+        # Enrolling signed the evaluator out of the tablet: the workspace asks to sign in.
+        page.goto(f"{base}/kerja/gelombang/uji-2026/kios")
+        assert page.url.startswith(f"{base}/masuk")
+        sign_in(page, base)
         page.goto(f"{base}/kerja/gelombang/uji-2026/loket/rsud")
         assert axe_violations(page, known=REFRESH) == [], "counter screen"
         shown = page.locator("#kode")
@@ -66,3 +65,12 @@ def test_enrol_a_tablet_and_show_the_counter_screen(app, session: Session, users
         overflow = page.evaluate("() => document.documentElement.scrollWidth")
         assert overflow <= TABLET["width"]
         context.close()
+
+
+def sign_in(page, base: str) -> None:
+    """Sign in as the evaluator on the sign-in page."""
+    page.goto(f"{base}/masuk")
+    page.get_by_label("Nama pengguna").fill("eva")
+    page.get_by_label("Kata sandi").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Masuk").click()
