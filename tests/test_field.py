@@ -361,11 +361,12 @@ def test_a_closed_wave_refuses_for_good(app: Flask, session: Session, enumerator
 
 
 def test_an_enumerator_with_a_script_gets_twenty_counted_an_hour(
-    app: Flask, session: Session, enumerator: User
+    app: Flask, session: Session, enumerator: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The attack, run: 30 "interviews" claimed inside one hour, sent in a random order,
     each claiming a plausible five minutes. Exactly 20 count; the rest are stored flagged
     ``burst``, visible to the evaluator with the enumerator's id."""
+    clock = install_clock(monkeypatch)  # the limits' clock of arrival
     client = login(app.test_client(), "pencacah")
     start = time.time() - 2 * 3600
     answers = [body(who=enumerator.id, answered=start + i * 110) for i in range(30)]
@@ -383,11 +384,47 @@ def test_an_enumerator_with_a_script_gets_twenty_counted_an_hour(
     times = sorted(r.submitted_at for r in counted)
     for i, moment in enumerate(times):
         assert sum(1 for t in times[i:] if t - moment < timedelta(hours=1)) <= 20
-    # The next hour is the enumerator's again; a five-second "interview" is flagged.
+    # The next hour (of answer time, and of arrival) is the enumerator's again; a five-second
+    # "interview" is flagged.
+    clock.advance(3600)
     later = send(client, body(who=enumerator.id, answered=time.time()))
     quick = send(client, body(who=enumerator.id, answered=time.time(), took=5))
     assert later.get_json()["reason"] is None
     assert quick.get_json() == {"stored": True, "status": "flagged", "reason": "bot-suspect"}
+
+
+def test_a_script_spreading_claims_over_the_week_still_gets_twenty_an_hour(
+    app: Flask, session: Session, enumerator: User
+) -> None:
+    """The attack, run: 60 "interviews" claimed one every 70 minutes back over the 7 days a
+    device may reach (never two in one claimed hour), all sent within one real hour. The cap on
+    answer times alone counted every one; the soft limit on arrival counts 20, the rest are
+    stored flagged ``burst`` under the enumerator for the evaluator to review."""
+    client = login(app.test_client(), "pencacah")
+    now = time.time()
+    for i in range(60):
+        response = send(client, body(who=enumerator.id, answered=now - 60 - i * 70 * 60))
+        assert response.status_code == 200
+    rows = stored(session)
+    counted = [r for r in rows if r.status == "counted"]
+    assert len(rows) == 60 and len(counted) == 20
+    assert {(r.flag_reason, r.enumerator_id) for r in rows if r.status == "flagged"} == {
+        ("burst", enumerator.id)
+    }
+
+
+def test_a_huge_number_for_a_time_is_refused_not_a_crash(app: Flask, open_wave: Wave) -> None:
+    """A 400-digit integer (no float holds it) is no clock reading: 400, before any sign-in."""
+    huge = 10**400
+    raw = (
+        json.dumps({**body(who=1), "shown": 0, "answered": 0})
+        .replace('"answered": 0', f'"answered": {huge}')
+        .replace('"shown": 0', f'"shown": {huge}')
+    )
+    response = app.test_client().post(
+        SEND, data=raw, headers=ORIGIN, content_type="application/json"
+    )
+    assert response.status_code == 400 and response.get_json()["reason"] == "invalid"
 
 
 def test_a_kiosk_sends_its_answers_later(app: Flask, session: Session, open_wave: Wave) -> None:

@@ -14,9 +14,13 @@ shown, when it was answered, its id) is a claim, so this module bounds each clai
   time: twenty is one interview every three minutes, already faster than a real one, so an
   honest enumerator never meets it, while an account with a script gets at most twenty counted
   ballots an hour (the rest is stored flagged ``burst`` for the evaluator to see). The window
-  is measured on the stored answers' times, not on arrival, so a day's interviews sent at once
-  in the evening still count; and it is checked both ways around each answer (the hour before
-  and the hour after), so no order of sending fits more than twenty into any one hour.
+  is measured on the stored answers' times, and checked both ways around each answer (the
+  hour before and the hour after), so no order of sending fits more than twenty into any one
+  hour of answer time. Since a device may claim any hour of the last week, the web layer also
+  applies the same soft limit to arrivals (``survey.web.field._count``): answers claimed over
+  168 hours and sent within one real hour count twenty, not 3,360. The price: more than twenty
+  honest interviews sent at once (after a day without signal) arrive partly flagged ``burst``,
+  and the evaluator restores them in the flagged review.
 - the submission id is the device's UUID behind a prefix, so a resend (the network dropped
   after the server stored it) finds the first row instead of storing the answer twice.
 """

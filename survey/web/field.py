@@ -199,7 +199,11 @@ def _count(recorder: Recorder, target: SurveyTarget) -> limits.Outcome:
     key = evidence.keyed_hash(
         f"enumerator:{target.wave_id}:{recorder.enumerator_id}", secret=config["SECRET_KEY"]
     )
-    rules = [limits.Rule(key, None, settings.hard)]
+    # Soft limit on arrival too: the cap on answer times alone let a script spread 20 claims
+    # over each of the 168 hours a device may go back and send them all within one real hour.
+    # Past it an answer is stored flagged ``burst``, for the evaluator to restore if honest (a
+    # week of interviews sent at once).
+    rules = [limits.Rule(key, settings.soft, settings.hard)]
     try:
         return limits.hit(
             antiabuse.limit_store(session), rules, now=antiabuse.clock(), limits=settings
@@ -475,6 +479,8 @@ def _client_moment(value: object) -> float | None:
     """Return a device time (milliseconds since the epoch) in seconds, or None if not one."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    if isinstance(value, int) and not 0 < value < 4_102_444_800_000:
+        return None  # before float(), which overflows on a 400-digit integer
     seconds = float(value) / 1000.0
     # A year of 1970 or after 2100 is no clock reading.
     if not 0 < seconds < 4_102_444_800:
