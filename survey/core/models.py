@@ -93,7 +93,7 @@ class Questionnaire(SQLModel, table=True):
     version: int = Field(default=1)
     title_id: str = Field(max_length=200)
     title_en: str = Field(max_length=200)
-    # Titles in further languages the evaluator supplied: {"su": "Survei ..."}.
+    # The title in further languages the evaluator supplied: {"su": {"title": "Survéy ..."}}.
     texts: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )

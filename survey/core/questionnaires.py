@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 import yaml
 from sqlmodel import Session, col, select
 
-from survey.core import rules
+from survey.core import locales, rules
 from survey.core.audit import audit
 from survey.core.models import ELEMENT_KINDS, MAX_ITEMS, Element, Questionnaire
 from survey.core.problems import Problem, ProblemError, define, problem
@@ -39,7 +39,7 @@ NAME_MAX_LENGTH = 200
 QUESTION_MAX_LENGTH = 500
 LABEL_MAX_LENGTH = 120
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
-TOP_KEYS = ("slug", "version", "title_id", "title_en", "scale_points", "elements")
+TOP_KEYS = ("slug", "version", "title_id", "title_en", "scale_points", "elements", "texts")
 ELEMENT_KEYS = (
     "code",
     "kind",
@@ -51,7 +51,12 @@ ELEMENT_KEYS = (
     "labels_en",
     "not_applicable_id",
     "not_applicable_en",
+    "texts",
 )
+# The keys of an element's texts in a further language (``texts: {su: {...}}``); each falls
+# back to the Indonesian when left out, but one of them must be there.
+LOCALE_ELEMENT_KEYS = ("name", "question", "labels", "not_applicable")
+LOCALE_TITLE_KEYS = ("title",)
 
 
 # The field of each problem is its place in the file ("elements[2].labels_id", or the file's
@@ -95,6 +100,24 @@ define(
         "questionnaire-labels-list": "{field}: must be a list of labels",
         "questionnaire-labels-count": "{field}: {count} labels, scale_points is {scale}",
         "questionnaire-builtin": "{field}: {value!r} is a built-in questionnaire; choose another",
+        "questionnaire-texts-mapping": (
+            "{field}: must be a mapping from a language code (such as su) to its texts"
+        ),
+        "questionnaire-locale-unknown": (
+            "{field}: {value!r} is not a language code Babel knows (such as su or jv)"
+        ),
+        "questionnaire-locale-builtin": (
+            "{field}: Indonesian and English have their own keys ({keys}); "
+            "texts are for further languages"
+        ),
+        "questionnaire-locale-too-many": "{field}: {count} languages; at most {limit}",
+        "questionnaire-locale-texts": "{field}: must be a mapping with some of the keys {keys}",
+        "questionnaire-locale-missing": (
+            "{field}: no texts in {locale}; every element needs them, as {first} has"
+        ),
+        "questionnaire-locale-not-applicable": (
+            "{field}: the element offers no not_applicable_id to translate"
+        ),
     }
 )
 
@@ -115,6 +138,9 @@ class ElementSpec:
     question_en: str
     labels_id: tuple[str, ...]
     labels_en: tuple[str, ...]
+    # Further languages: {"su": {"name": ..., "question": ..., "labels": [...]}}
+    # (survey.core.locales); the keys a file leaves out are not there.
+    texts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,6 +153,8 @@ class QuestionnaireSpec:
     title_en: str
     scale_points: int
     elements: tuple[ElementSpec, ...]
+    # The title in further languages: {"su": {"title": ...}} (survey.core.locales).
+    texts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def counts(self) -> tuple[int, int]:
         """Return the number of IKM elements and of perception items."""
@@ -147,7 +175,9 @@ class NoAliasLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing every anchor (``&a``) and alias (``*a``).
 
     Checked on the events before a node is built, so an expanding file is refused after reading
-    its first anchor, whatever it would have grown to.
+    its first anchor, whatever it would have grown to. Only ``true`` and ``false`` are booleans
+    (as in YAML 1.2): YAML 1.1 also reads ``yes``, ``no``, ``on`` and ``off`` so, and ``no`` is
+    Norwegian's language code; no key or value of a questionnaire file is a boolean.
     """
 
     def compose_node(self, parent: Any, index: Any) -> Any:
@@ -156,6 +186,17 @@ class NoAliasLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _AliasFound(event.start_mark)
         return super().compose_node(parent, index)
+
+
+NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+NoAliasLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 def safe_yaml(text: str) -> Any:
@@ -236,6 +277,109 @@ def _labels(problems: list[Problem], path: str, value: Any, scale: int | None) -
     return labels
 
 
+def _locale_entries(problems: list[Problem], path: str, raw: Any) -> list[tuple[str, Any]]:
+    """Return the (language code, texts) pairs of a ``texts`` mapping, noting bad codes."""
+    if not isinstance(raw, dict):
+        problems.append(problem("questionnaire-texts-mapping", path))
+        return []
+    entries = []
+    for code, texts in raw.items():
+        where = f"{path}.{code}"
+        parsed = locales.parse_locale(code)
+        if parsed is None:
+            problems.append(problem("questionnaire-locale-unknown", where, value=_shown(code)))
+        elif parsed.language in locales.BUILTIN_LOCALES:
+            keys = "title_id, title_en, name_id, question_id, labels_id, ..."
+            problems.append(problem("questionnaire-locale-builtin", where, keys=keys))
+        else:
+            entries.append((str(code), texts))
+    if len(entries) > locales.MAX_EXTRA_LOCALES:
+        problems.append(
+            problem(
+                "questionnaire-locale-too-many",
+                path,
+                count=len(entries),
+                limit=locales.MAX_EXTRA_LOCALES,
+            )
+        )
+    return entries
+
+
+def _locale_texts(
+    problems: list[Problem],
+    path: str,
+    raw: Any,
+    *,
+    scale: int | None,
+    not_applicable: bool,
+) -> dict[str, dict[str, Any]]:
+    """Check an element's ``texts`` (further languages); return them as stored."""
+    found: dict[str, dict[str, Any]] = {}
+    for code, texts in _locale_entries(problems, path, raw):
+        where = f"{path}.{code}"
+        if not isinstance(texts, dict) or not texts:
+            keys = ", ".join(LOCALE_ELEMENT_KEYS)
+            problems.append(problem("questionnaire-locale-texts", where, keys=keys))
+            continue
+        entry: dict[str, Any] = {}
+        for key, value in texts.items():
+            at = f"{where}.{key}"
+            if key == "name":
+                entry[key] = _text(problems, at, value, NAME_MAX_LENGTH)
+            elif key == "question":
+                entry[key] = _text(problems, at, value, QUESTION_MAX_LENGTH)
+            elif key == "labels":
+                entry[key] = list(_labels(problems, at, value, scale))
+            elif key == "not_applicable":
+                if not not_applicable:
+                    problems.append(problem("questionnaire-locale-not-applicable", at))
+                entry[key] = _text(problems, at, value, LABEL_MAX_LENGTH)
+            else:
+                problems.append(problem("questionnaire-unknown-key", at))
+        found[code] = entry
+    return found
+
+
+def _title_texts(problems: list[Problem], raw: Any) -> dict[str, dict[str, Any]]:
+    """Check the top level's ``texts`` (the title in further languages)."""
+    found: dict[str, dict[str, Any]] = {}
+    for code, texts in _locale_entries(problems, "texts", raw):
+        where = f"texts.{code}"
+        if not isinstance(texts, dict) or not texts:
+            keys = ", ".join(LOCALE_TITLE_KEYS)
+            problems.append(problem("questionnaire-locale-texts", where, keys=keys))
+            continue
+        entry: dict[str, Any] = {}
+        for key, value in texts.items():
+            if key == "title":
+                entry[key] = _text(problems, f"{where}.title", value, TITLE_MAX_LENGTH)
+            else:
+                problems.append(problem("questionnaire-unknown-key", f"{where}.{key}"))
+        found[code] = entry
+    return found
+
+
+def _check_coverage(
+    problems: list[Problem], elements: Sequence[ElementSpec], title: Mapping[str, Any]
+) -> None:
+    """Note each element lacking a language another element (or the title) has."""
+    first: dict[str, str] = {code: "texts" for code in title}
+    for i, element in enumerate(elements):
+        for code in element.texts:
+            first.setdefault(code, f"elements[{i}]")
+    for code, where in first.items():
+        for i, element in enumerate(elements):
+            if code not in element.texts:
+                problems.append(
+                    problem(
+                        "questionnaire-locale-missing",
+                        f"elements[{i}].texts",
+                        locale=code,
+                        first=where,
+                    )
+                )
+
+
 def _element(problems: list[Problem], path: str, raw: Any, scale: int | None) -> ElementSpec | None:
     """Check one element of the file; None if it is not even a mapping."""
     if not isinstance(raw, dict):
@@ -291,6 +435,17 @@ def _element(problems: list[Problem], path: str, raw: Any, scale: int | None) ->
         + not_applicable[:1],
         labels_en=_labels(problems, f"{path}.labels_en", raw.get("labels_en"), scale)
         + not_applicable[1:],
+        texts=(
+            {}
+            if "texts" not in raw
+            else _locale_texts(
+                problems,
+                f"{path}.texts",
+                raw["texts"],
+                scale=scale,
+                not_applicable=bool(not_applicable),
+            )
+        ),
     )
 
 
@@ -347,6 +502,8 @@ def check_questionnaire(raw: Any) -> QuestionnaireSpec:
             elements.append(element)
         if elements and not any(e.kind == "ikm" for e in elements):
             problems.append(problem("questionnaire-no-ikm", "elements"))
+    title_texts = _title_texts(problems, raw["texts"]) if "texts" in raw else {}
+    _check_coverage(problems, elements, title_texts)
     if problems:
         raise QuestionnaireError(problems)
     assert scale is not None
@@ -357,6 +514,7 @@ def check_questionnaire(raw: Any) -> QuestionnaireSpec:
         title_en=title_en,
         scale_points=scale,
         elements=tuple(elements),
+        texts=title_texts,
     )
 
 
@@ -368,12 +526,24 @@ def load_questionnaire_file(data: bytes, filename: str) -> QuestionnaireSpec:
 # --- Storage ---------------------------------------------------------------------------------
 
 
-def _content(title_id: str, title_en: str, scale: int, elements: Sequence[Any]) -> tuple:
-    """The comparable content of a questionnaire (stored or from a file)."""
+def _canonical(texts: Mapping[str, Any] | None) -> str:
+    """Return further-language texts as comparable text (key order does not matter)."""
+    return json.dumps(texts or {}, sort_keys=True, ensure_ascii=False)
+
+
+def _content(
+    title_id: str, title_en: str, scale: int, elements: Sequence[Any], texts: Mapping[str, Any]
+) -> tuple:
+    """The comparable content of a questionnaire (stored or from a file).
+
+    The further languages count: a file that only adds or corrects a translation is a new
+    version, so a wave keeps the very texts its citizens answered.
+    """
     return (
         title_id,
         title_en,
         scale,
+        _canonical(texts),
         tuple(
             (
                 e.code,
@@ -384,10 +554,19 @@ def _content(title_id: str, title_en: str, scale: int, elements: Sequence[Any]) 
                 e.question_en,
                 tuple(e.labels_id),
                 tuple(e.labels_en),
+                _canonical(e.texts),
             )
             for e in elements
         ),
     )
+
+
+def _languages(spec: QuestionnaireSpec) -> tuple[str, ...]:
+    """Return the further languages of a checked file (every element has each)."""
+    found = set(spec.texts)
+    for element in spec.elements:
+        found.update(element.texts)
+    return tuple(sorted(found))
 
 
 def stored_elements(session: Session, *, questionnaire_id: int) -> list[Element]:
@@ -398,6 +577,16 @@ def stored_elements(session: Session, *, questionnaire_id: int) -> list[Element]
         .order_by(col(Element.position))
     )
     return list(session.exec(query).all())
+
+
+def find_questionnaire(
+    session: Session, *, slug: str, version: int | None = None
+) -> Questionnaire | None:
+    """Return the questionnaire ``slug`` in ``version`` (default: its newest), or None."""
+    query = select(Questionnaire).where(Questionnaire.slug == slug)
+    if version is not None:
+        query = query.where(Questionnaire.version == version)
+    return session.exec(query.order_by(col(Questionnaire.version).desc())).first()
 
 
 def add_questionnaire(
@@ -418,11 +607,14 @@ def add_questionnaire(
     )
     if any(q.builtin for q in versions):
         raise QuestionnaireError([problem("questionnaire-builtin", "slug", value=spec.slug)])
-    wanted = _content(spec.title_id, spec.title_en, spec.scale_points, spec.elements)
+    wanted = _content(spec.title_id, spec.title_en, spec.scale_points, spec.elements, spec.texts)
     for stored in versions:
         assert stored.id is not None
         items = stored_elements(session, questionnaire_id=stored.id)
-        if _content(stored.title_id, stored.title_en, stored.scale_points, items) == wanted:
+        content = _content(
+            stored.title_id, stored.title_en, stored.scale_points, items, stored.texts
+        )
+        if content == wanted:
             return stored, False
     version = max([q.version + 1 for q in versions] + [spec.version or 1])
     questionnaire = Questionnaire(
@@ -432,6 +624,7 @@ def add_questionnaire(
         title_en=spec.title_en,
         scale_points=spec.scale_points,
         builtin=False,
+        texts={code: dict(entry) for code, entry in spec.texts.items()},
     )
     session.add(questionnaire)
     session.flush()
@@ -449,6 +642,7 @@ def add_questionnaire(
                 question_en=element.question_en,
                 labels_id=list(element.labels_id),
                 labels_en=list(element.labels_en),
+                texts={code: dict(entry) for code, entry in element.texts.items()},
             )
         )
     ikm, perception = spec.counts()
@@ -462,6 +656,7 @@ def add_questionnaire(
         scale_points=spec.scale_points,
         ikm_elements=ikm,
         perception_items=perception,
+        languages=list(_languages(spec)),
     )
     session.commit()
     return questionnaire, True

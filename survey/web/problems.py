@@ -618,6 +618,43 @@ def _questionnaire_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             field=v.get("field"),
             value=repr(v.get("value")),
         ),
+        "questionnaire-texts-mapping": lambda: _(
+            "%(field)s: wajib berupa pemetaan dari kode bahasa (misalnya su) ke teksnya.",
+            field=v.get("field"),
+        ),
+        "questionnaire-locale-unknown": lambda: _(
+            "%(field)s: %(value)s bukan kode bahasa yang dikenal Babel (misalnya su atau jv).",
+            field=v.get("field"),
+            value=repr(v.get("value")),
+        ),
+        "questionnaire-locale-builtin": lambda: _(
+            "%(field)s: bahasa Indonesia dan Inggris punya kuncinya sendiri (%(keys)s); "
+            "texts untuk bahasa lain.",
+            field=v.get("field"),
+            keys=v.get("keys"),
+        ),
+        "questionnaire-locale-too-many": lambda: _(
+            "%(field)s: %(count)s bahasa; paling banyak %(limit)s.",
+            field=v.get("field"),
+            count=v.get("count"),
+            limit=v.get("limit"),
+        ),
+        "questionnaire-locale-texts": lambda: _(
+            "%(field)s: wajib berupa pemetaan dengan sebagian dari kunci %(keys)s.",
+            field=v.get("field"),
+            keys=v.get("keys"),
+        ),
+        "questionnaire-locale-missing": lambda: _(
+            "%(field)s: tidak ada teks dalam bahasa %(locale)s; setiap elemen memerlukannya, "
+            "seperti %(first)s.",
+            field=v.get("field"),
+            locale=v.get("locale"),
+            first=v.get("first"),
+        ),
+        "questionnaire-locale-not-applicable": lambda: _(
+            "%(field)s: elemen ini tidak punya not_applicable_id untuk diterjemahkan.",
+            field=v.get("field"),
+        ),
     }
 
 
