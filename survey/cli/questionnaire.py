@@ -61,3 +61,47 @@ def questionnaire_list_command() -> None:
                 f"{q.slug}\t{q.version}\t{q.scale_points}\t{row.ikm}\t{row.perception}\t"
                 f"{q.title_id}"
             )
+
+
+@questionnaire_group.command("show")
+@click.argument("slug")
+@click.option("--version", "version", type=int, default=None, help="Default: the newest.")
+@click.option(
+    "--lang",
+    "lang",
+    default="id",
+    show_default=True,
+    help="id, en or a further language of the questionnaire file (e.g. su).",
+)
+def questionnaire_show_command(slug: str, version: int | None, lang: str) -> None:
+    """Print a questionnaire's questions and answer labels in one of its languages."""
+    from survey.cli.common import command_session
+    from survey.core import locales, notapplicable
+    from survey.core.questionnaires import find_questionnaire, stored_elements
+
+    with command_session() as session:
+        questionnaire = find_questionnaire(session, slug=slug, version=version)
+        if questionnaire is None:
+            which = slug if version is None else f"{slug} version {version}"
+            raise click.ClickException(f"no questionnaire {which}")
+        offered = locales.offered_locales(questionnaire)
+        if lang not in offered:
+            raise click.ClickException(
+                f"{questionnaire.slug} version {questionnaire.version} is in "
+                f"{', '.join(offered)}, not {lang!r}"
+            )
+        assert questionnaire.id is not None
+        items = stored_elements(session, questionnaire_id=questionnaire.id)
+        extra = notapplicable.by_code(items, questionnaire)
+        click.echo(
+            f"{locales.title_in(questionnaire, lang)} "
+            f"({questionnaire.slug} version {questionnaire.version}, {lang})"
+        )
+        for question in locales.questions(
+            items, scale_points=questionnaire.scale_points, lang=lang, not_applicable=extra
+        ):
+            click.echo(f"{question.number}. [{question.code}] {question.name}: {question.text}")
+            answers = [f"{i}={label}" for i, label in enumerate(question.labels, start=1)]
+            if question.not_applicable is not None:
+                answers.append(f"NA={question.not_applicable}")
+            click.echo("   " + "; ".join(answers))

@@ -32,7 +32,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import evidence, generations, notapplicable, opds, periods, queries
+from survey.core import evidence, generations, locales, notapplicable, opds, periods, queries
 from survey.core.alarms import after_answer
 from survey.core.kiosks import active_kiosk
 from survey.core.models import Opd, Questionnaire, Wave, WaveOpd, utcnow
@@ -46,7 +46,7 @@ from survey.web import antiabuse
 from survey.web.database import get_session, session_scope
 from survey.web.extensions import csrf
 from survey.web.forms import SurveyForm, questions_for, survey_form_class
-from survey.web.i18n import LANGUAGES, current_language
+from survey.web.i18n import chosen_language, current_language, known_language
 from survey.web.problems import problem_text
 
 bp = Blueprint("public", __name__)
@@ -164,7 +164,21 @@ def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
 def _lang_args() -> dict[str, str]:
     """Return the ``lang`` query argument to carry on, if the citizen chose one explicitly."""
     lang = request.args.get("lang")
-    return {"lang": lang} if lang in LANGUAGES else {}
+    return {"lang": lang} if lang and known_language(lang) else {}
+
+
+def question_language(target: SurveyTarget) -> str:
+    """Return the language of the target's questions: the citizen's choice when the
+    questionnaire offers it (a further language of its file too), else the page's."""
+    chosen = chosen_language()
+    if chosen in locales.offered_locales(target.questionnaire):
+        return chosen
+    return current_language()
+
+
+def language_choices(target: SurveyTarget) -> list[tuple[str, str]]:
+    """Return (code, name in itself) of the languages the target's survey page offers."""
+    return locales.names(locales.offered_locales(target.questionnaire))
 
 
 _SERVICES_CACHE = "ikm_opd_services"
@@ -191,13 +205,15 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
     the class (its elements query and some forty translated labels) was a third of a survey
     request's time.
     """
-    lang = current_language()
+    lang = question_language(target)
     comment_max = int(current_app.config["COMMENT_MAX_LENGTH"])
     q = target.questionnaire
     verification = target.wave.verification
     # The OPD's services are choices of the form (and of its pre-rendered fields).
     services = _services(target)
-    key = (q.id, q.slug, q.version, q.scale_points, lang, comment_max, verification, services)
+    # The interface language too: the form's own labels and messages are in it.
+    ui = current_language()
+    key = (q.id, q.slug, q.version, q.scale_points, lang, ui, comment_max, verification, services)
     cache: dict[tuple[Any, ...], type[SurveyForm]]
     cache = current_app.extensions.setdefault(_FORM_CACHE, {})
     form_class = cache.get(key)
@@ -296,6 +312,8 @@ def _render_form(
         csrf_failed=csrf_failed or form.csrf_failed,
         # The query keeps the language across a re-rendered form.
         action=_lang_args(),
+        question_languages=language_choices(target),
+        question_language=question_language(target),
     )
     response = make_response(page, status)
     # A shared cache would hand one submission id to many citizens and merge their answers.

@@ -13,8 +13,7 @@ the form.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import request
@@ -35,8 +34,9 @@ from wtforms import (
 from wtforms import Form as PlainForm
 from wtforms.validators import Optional, ValidationError
 
-from survey.core import rules, sittings
-from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, Element, Opd
+from survey.core import locales, rules, sittings
+from survey.core.locales import Question
+from survey.core.models import EDUCATIONS, OCCUPATIONS, SEXES, Opd
 from survey.core.notapplicable import NOT_APPLICABLE
 from survey.core.submissions import Submission
 from survey.web import antiabuse
@@ -54,58 +54,8 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AGE_RE = re.compile(r"[0-9]{1,3}")
 
 
-@dataclass(frozen=True)
-class Question:
-    """One element as the citizen sees it: number, code, text and answer labels."""
-
-    position: int
-    code: str
-    number: int
-    text: str
-    labels: tuple[str, ...]
-    not_applicable: str | None = None  # the extra answer "does not apply to me", if offered
-
-    @property
-    def field_name(self) -> str:
-        """Return the form attribute that holds this question's answer."""
-        return f"q{self.position}"
-
-
-def questions_for(
-    elements: Sequence[Element],
-    *,
-    scale_points: int,
-    lang: str,
-    not_applicable: Mapping[str, tuple[str, str]] | None = None,
-) -> list[Question]:
-    """Return the questions of a questionnaire in order, texts in ``lang`` (Indonesian fallback).
-
-    ``not_applicable`` gives, by code, the extra answer of the elements that offer one
-    (:func:`survey.core.notapplicable.by_code`).
-    """
-    questions = []
-    offered = not_applicable or {}
-    for number, element in enumerate(elements, start=1):
-        english = lang == "en"
-        text = (element.question_en if english else element.question_id) or element.question_id
-        labels = list((element.labels_en if english else element.labels_id) or element.labels_id)
-        # A questionnaire with fewer labels than points still offers every point, as a number.
-        labels += [str(i) for i in range(len(labels) + 1, scale_points + 1)]
-        questions.append(
-            Question(
-                position=element.position,
-                code=element.code,
-                number=number,
-                text=text,
-                labels=tuple(labels[:scale_points]),
-                not_applicable=(
-                    None
-                    if element.code not in offered
-                    else offered[element.code][1 if english else 0]
-                ),
-            )
-        )
-    return questions
+# The questions in a language: one selection, in core (the CLI's ``questionnaire show`` too).
+questions_for = locales.questions
 
 
 def clean_text(value: str | None) -> str | None:

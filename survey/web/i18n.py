@@ -3,6 +3,11 @@
 The language comes from a ``lang`` query parameter (the visible switch on every page), then
 the ``lang`` cookie that the switch sets, then the default. UI strings go through the Babel
 catalogs in ``survey/translations``; questionnaire texts are data and carry both languages.
+
+A questionnaire may carry further languages (``survey.core.locales``, e.g. ``su``): those are
+accepted from the parameter and the cookie only when a stored questionnaire offers them
+(:func:`chosen_language`); the survey's questions then show in it, and everything else,
+which has no Babel catalog in it, in Indonesian (:func:`select_locale`).
 """
 
 from __future__ import annotations
@@ -25,15 +30,48 @@ if TYPE_CHECKING:  # annotations only: the model module loads the statistics lib
 
 LANGUAGES = ("id", "en")
 LANG_COOKIE = "lang"
+_LOCALES_CACHE = "ikm_questionnaire_locales"
+LOCALES_TTL = 30.0  # seconds another process's new questionnaire language may take to show
 babel = Babel()
 
 
-def select_locale() -> str:
-    """Pick the request's language: query parameter, then cookie, then the default."""
+def further_languages() -> frozenset[str]:
+    """Return the further languages stored questionnaires offer (read at most every 30 s)."""
+    from survey.core.locales import stored_locales
+    from survey.web.citizen import _read_through
+    from survey.web.database import get_session
+
+    return _read_through(_LOCALES_CACHE, "all", LOCALES_TTL, lambda: stored_locales(get_session()))
+
+
+def known_language(candidate: str | None) -> bool:
+    """Return True for id, en and a further language some stored questionnaire offers."""
+    if not candidate:
+        return False
+    if candidate in LANGUAGES:
+        return True
+    from survey.core.locales import LOCALE_PATTERN
+
+    # Only a well-formed code costs a look at the stored questionnaires.
+    return bool(LOCALE_PATTERN.fullmatch(candidate)) and candidate in further_languages()
+
+
+def chosen_language() -> str:
+    """Return the language the citizen chose (parameter, then cookie), else the default.
+
+    id, en or a further language of a stored questionnaire; anything else is ignored.
+    """
     for candidate in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
-        if candidate in LANGUAGES:
-            return candidate
+        if known_language(candidate):
+            return str(candidate)
     return current_app.config.get("DEFAULT_LOCALE", "id")
+
+
+def select_locale() -> str:
+    """Pick the request's interface language: the chosen one when it has a Babel catalog
+    (id or en), else the default (Indonesian)."""
+    chosen = chosen_language()
+    return chosen if chosen in LANGUAGES else current_app.config.get("DEFAULT_LOCALE", "id")
 
 
 def current_language() -> str:
@@ -50,9 +88,10 @@ def remember_language(response: Response) -> Response:
     """
     lang = request.args.get("lang")
     if (
-        lang in LANGUAGES
+        lang
         and response.mimetype == "text/html"
         and request.cookies.get(LANG_COOKIE) != lang
+        and known_language(lang)
     ):
         response.set_cookie(
             LANG_COOKIE,
