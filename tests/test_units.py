@@ -8,6 +8,7 @@ import io
 import pypdf
 import pytest
 import segno
+from auth_helpers import csrf_token, login
 from sqlmodel import select
 from survey_helpers import ALL_FOURS, SurveyActions, install_clock, stored
 
@@ -273,3 +274,57 @@ def test_posters_print_one_page_per_active_unit_after_its_opd(runner, session, t
     assert f"skm.example.go.id/l/{code}" in pages[1]
     target = shortlinks.resolve(session, code)
     assert target is not None and target.path() == "/s/uji-2026/bpbd/pos-timur"
+
+
+# --- The workspace ---------------------------------------------------------------------------
+
+
+def test_admin_adds_and_deactivates_units(client, session, users):
+    login(client, "eva")
+    token = csrf_token(client, "/kerja/opd/bpbd")
+    response = client.post(
+        "/kerja/opd/bpbd",
+        data={
+            "csrf_token": token,
+            "action": "unit-add",
+            "unit_slug": "pos-a",
+            "unit_name": "Pos A",
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/kerja/opd/bpbd?hasil=unit-ditambah#unit"
+    page = client.get("/kerja/opd/bpbd").get_data(as_text=True)
+    assert "<td>Pos A</td><td>pos-a</td>" in page
+    response = client.post(
+        "/kerja/opd/bpbd",
+        data={"csrf_token": token, "action": "unit-deactivate", "unit_slug": "pos-a"},
+    )
+    assert response.status_code == 302
+    assert _units(session) == [("pos-a", "Pos A", 1, False)]
+    assert [(a, d["unit"]) for a, d in _actions(session)] == [
+        ("opd.unit.add", "pos-a"),
+        ("opd.unit.deactivate", "pos-a"),
+    ]
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "opd.unit.add")).one()
+    assert entry.actor == "eva"
+
+
+@pytest.mark.parametrize(
+    ("data", "lang", "message"),
+    [
+        ({"unit_slug": "Pos A", "unit_name": "Pos"}, "", "bukan &#39;Pos A&#39;"),
+        ({"unit_slug": "pos-a", "unit_name": "pos a"}, "", "sudah punya unit bernama"),
+        ({"unit_slug": "pos-a", "unit_name": "pos a"}, "?lang=en", "already has a unit named"),
+    ],
+)
+def test_admin_refuses_bad_units_writing_nothing(client, session, users, data, lang, message):
+    units.add_unit(session, opd=_opd(session), slug="pos-b", name="Pos A", actor="eva")
+    before = _units(session), _actions(session)
+    login(client, "eva")
+    token = csrf_token(client, "/kerja/opd/bpbd")
+    response = client.post(
+        "/kerja/opd/bpbd" + lang, data={"csrf_token": token, "action": "unit-add", **data}
+    )
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert (_units(session), _actions(session)) == before
