@@ -10,7 +10,7 @@ import pytest
 import segno
 from auth_helpers import csrf_token, login
 from sqlmodel import select
-from survey_helpers import ALL_FOURS, SurveyActions, install_clock, stored
+from survey_helpers import ALL_FOURS, SurveyActions, add_responses, install_clock, stored
 
 from survey.core import queries, shortlinks, units
 from survey.core.models import AuditLog, ServiceUnit, WaveUnit
@@ -328,3 +328,25 @@ def test_admin_refuses_bad_units_writing_nothing(client, session, users, data, l
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert (_units(session), _actions(session)) == before
+
+
+# --- The dashboard ---------------------------------------------------------------------------
+
+
+def test_dashboard_shows_unit_counts_against_targets(app, client, session, two_units, users):
+    opd = _opd(session)
+    timur = units.unit_or_error(session, opd=opd, slug="pos-timur")
+    units.set_unit_target(session, wave=two_units, opd=opd, unit=timur, target="4", actor="eva")
+    add_responses(session, two_units, "bpbd", [[4] * 9] * 3, unit_id=timur.id)
+    add_responses(session, two_units, "bpbd", [[3] * 9] * 2)
+    login(client, "eva")
+    page = client.get("/kerja/gelombang/uji-2026/dasbor").get_data(as_text=True)
+    row = page.split('id="unit-bpbd-pos-timur">', 1)[1].split("</tr>", 1)[0]
+    assert "Unit: Pos Timur" in row
+    assert '3 / 4<br><progress value="3" max="4">75 %</progress>' in row
+    assert "hanya jumlah respons" in row
+    barat = page.split('id="unit-bpbd-pos-barat">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num count">0<br></td>' in barat
+    # The OPD's own row counts every response, with a unit or without.
+    opd_row = page.split('id="opd-bpbd">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num count">5 / 30' in opd_row

@@ -254,6 +254,11 @@ class UnitCount:
     counted: int
     flagged: int
 
+    @property
+    def bar_value(self) -> int:
+        """Return a progress bar's value: the counted responses, the target at most."""
+        return min(self.counted, self.target or 0)
+
 
 def unit_counts(session: Session, *, wave: Wave, opd: Opd) -> list[UnitCount]:
     """Return the wave's figures for each of the OPD's units (inactive ones too), in order."""
