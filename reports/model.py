@@ -589,9 +589,13 @@ class Poster:
         Encoded in the QR code (the absolute survey URL).
     short_url : str or None
         Printed under the code for people who type it; ``url`` if None.
+    unit_name : str or None
+        The OPD's service unit the poster is for (printed under the OPD's name); None for
+        the OPD's own poster.
     """
 
     opd_name: str
     opd_short_name: str | None
     url: str
     short_url: str | None = None
+    unit_name: str | None = None

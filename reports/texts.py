@@ -880,6 +880,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Scan this QR code and fill in a short survey (about 1 minute). No login, no name.",
     ),
     "poster.or": ("atau buka", "or open"),
+    "poster.unit": ("Unit layanan: {unit}", "Service unit: {unit}"),
     "poster.footer": (
         "Survei Kepuasan Masyarakat · {wave} · Jawaban Anda membantu memperbaiki pelayanan publik.",
         "Public Satisfaction Survey · {wave} · Your answers help improve public services.",

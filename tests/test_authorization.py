@@ -37,10 +37,13 @@ PUBLIC = {
     "auth.login",
     "public.survey_page",
     "public.thank_you",
+    "public.unit_survey_page",
+    "public.unit_thank_you",
     # The wave's one link (search, sittings) and short links (their rules: test_onelink.py).
     "onelink.wave_page",
     "onelink.short_link",
     "qr.survey_qr",
+    "qr.unit_qr",
     "results.home",
     "results.index",
     "results.wave",

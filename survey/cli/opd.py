@@ -9,7 +9,8 @@ from flask.cli import AppGroup
 from sqlmodel import Session
 
 from survey.cli.common import command_session as _database
-from survey.core import opds, queries
+from survey.cli.common import find_wave
+from survey.core import opds, queries, units
 from survey.core.models import Opd
 
 # --- OPDs -------------------------------------------------------------------------------------
@@ -158,3 +159,106 @@ def opd_service_remove_command(slug: str, name: str) -> None:
     with _database() as session:
         opds.remove_service(session, opd=_opd_or_fail(session, slug), name=name, actor=None)
         click.echo(f"Removed service {name.strip()!r} from OPD {slug}")
+
+
+# --- Service units ----------------------------------------------------------------------------
+
+unit_group = AppGroup(
+    "unit", help="Manage an OPD's service units (a Puskesmas, a kecamatan office, a counter)."
+)
+opd_group.add_command(unit_group)
+
+
+@unit_group.command("add")
+@click.argument("opd_slug", metavar="OPD")
+@click.argument("slug")
+@click.argument("name")
+def unit_add_command(opd_slug: str, slug: str, name: str) -> None:
+    """Add a unit to an OPD (its survey page is /s/<wave>/<OPD>/<SLUG>; audited)."""
+    with _database() as session:
+        unit = units.add_unit(
+            session, opd=_opd_or_fail(session, opd_slug), slug=slug, name=name, actor=None
+        )
+        click.echo(f"Added unit {unit.slug} to OPD {opd_slug}: {unit.name}")
+
+
+@unit_group.command("list")
+@click.argument("opd_slug", metavar="OPD")
+def unit_list_command(opd_slug: str) -> None:
+    """List an OPD's units in order: slug, name, active|inactive (tab-separated)."""
+    with _database() as session:
+        opd = _opd_or_fail(session, opd_slug)
+        assert opd.id is not None
+        for unit in units.list_units(session, opd_id=opd.id):
+            click.echo(f"{unit.slug}\t{unit.name}\t{'active' if unit.active else 'inactive'}")
+
+
+@unit_group.command("rename")
+@click.argument("opd_slug", metavar="OPD")
+@click.argument("slug")
+@click.argument("name")
+def unit_rename_command(opd_slug: str, slug: str, name: str) -> None:
+    """Give a unit a new name (its slug, and so its links, stay; audited)."""
+    with _database() as session:
+        opd = _opd_or_fail(session, opd_slug)
+        unit = units.unit_or_error(session, opd=opd, slug=slug)
+        if units.rename_unit(session, opd=opd, unit=unit, name=name, actor=None):
+            click.echo(f"Unit {opd_slug}/{unit.slug} renamed: {unit.name}")
+        else:
+            click.echo(f"Unit {opd_slug}/{unit.slug}: nothing changed")
+
+
+def _set_active(opd_slug: str, slug: str, active: bool) -> None:
+    """Deactivate or reactivate a unit and say what happened."""
+    with _database() as session:
+        opd = _opd_or_fail(session, opd_slug)
+        unit = units.unit_or_error(session, opd=opd, slug=slug)
+        state = "active" if active else "inactive"
+        if units.set_unit_active(session, opd=opd, unit=unit, active=active, actor=None):
+            click.echo(f"Unit {opd_slug}/{unit.slug} is now {state}")
+        else:
+            click.echo(f"Unit {opd_slug}/{unit.slug} was already {state}")
+
+
+@unit_group.command("deactivate")
+@click.argument("opd_slug", metavar="OPD")
+@click.argument("slug")
+def unit_deactivate_command(opd_slug: str, slug: str) -> None:
+    """Deactivate a unit: its survey page and poster go, its answers stay (audited)."""
+    _set_active(opd_slug, slug, False)
+
+
+@unit_group.command("activate")
+@click.argument("opd_slug", metavar="OPD")
+@click.argument("slug")
+def unit_activate_command(opd_slug: str, slug: str) -> None:
+    """Reactivate a unit (audited)."""
+    _set_active(opd_slug, slug, True)
+
+
+@unit_group.command("target")
+@click.argument("opd_slug", metavar="OPD")
+@click.argument("slug")
+@click.option("--wave", "wave_slug", required=True, help="The wave the target is for.")
+@click.option("--target", help="Target sample size of the unit in the wave ('' clears it).")
+@click.option("--clear", is_flag=True, help="Remove the unit's target in the wave.")
+def unit_target_command(
+    opd_slug: str, slug: str, wave_slug: str, target: str | None, clear: bool
+) -> None:
+    """Set or clear a unit's target sample in a wave (the OPD's target stays; audited)."""
+    if clear == (target is not None):
+        raise click.UsageError("give either --target N or --clear")
+    with _database() as session:
+        wave = find_wave(session, wave_slug)
+        opd = _opd_or_fail(session, opd_slug)
+        unit = units.unit_or_error(session, opd=opd, slug=slug)
+        value = None if clear else target
+        changed = units.set_unit_target(
+            session, wave=wave, opd=opd, unit=unit, target=value, actor=None
+        )
+        shown = units.unit_targets(session, wave=wave).get(int(unit.id or 0))
+        verb = "is" if changed else "was already"
+        click.echo(
+            f"Unit {opd_slug}/{unit.slug} in wave {wave.slug}: target {verb} "
+            f"{shown if shown is not None else 'none'}"
+        )

@@ -151,7 +151,7 @@ def write_opd_reports(
 @click.option("--lang", type=LANGS, default="id", show_default=True)
 @with_appcontext
 def report_posters_command(wave_slug: str, output: Path, lang: Lang) -> None:
-    """Write the QR posters of a wave: one A4 page per OPD (PDF)."""
+    """Write the QR posters of a wave: one A4 page per OPD, then one per active unit of it (PDF)."""
     with _database() as session:
         wave = _wave(session, wave_slug)
         count, size = write_posters(session, wave, output, lang=lang)

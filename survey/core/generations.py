@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from survey.core.models import Opd, OpdService, Questionnaire, Wave, WaveOpd
+from survey.core.models import Opd, OpdService, Questionnaire, ServiceUnit, Wave, WaveOpd
 
 WATCHED_TABLES = frozenset(
-    str(model.__tablename__) for model in (Wave, WaveOpd, Opd, OpdService, Questionnaire)
+    str(model.__tablename__)
+    for model in (Wave, WaveOpd, Opd, OpdService, ServiceUnit, Questionnaire)
 )
 
 _generation = 0

@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from sqlmodel import Session, col, select
 
 from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
-from survey.core import opds, queries, shortlinks, urls
+from survey.core import opds, queries, shortlinks, units, urls
 from survey.core.changes import Scorer, previous_comparable
 from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
@@ -159,9 +159,14 @@ def opd_report_data(
 
 def posters(session: Session, *, wave: Wave, public_url: str) -> list[Poster]:
     """One poster per OPD of the wave, each with its absolute survey URL and its short link
-    (made on first demand; commits then)."""
+    (made on first demand; commits then), each followed by one per active service unit of
+    the OPD, in the units' order."""
     items = []
-    for opd, _link in queries.wave_opds(session, wave=wave):
+    links = queries.wave_opds(session, wave=wave)
+    active_units = units.units_by_opd(
+        session, opd_ids=[int(opd.id or 0) for opd, _link in links], active_only=True
+    )
+    for opd, _link in links:
         url = urls.survey_url(public_url, wave.slug, opd.slug)
         # The printed address is the OPD's short link (made on first demand, then kept): what
         # people type, without the scheme. The QR code keeps the full address.
@@ -175,4 +180,19 @@ def posters(session: Session, *, wave: Wave, public_url: str) -> list[Poster]:
                 short_url=short.split("://", 1)[-1],
             )
         )
+        for unit in active_units[int(opd.id or 0)]:
+            path = urls.unit_survey_path(wave.slug, opd.slug, unit.slug)
+            code = shortlinks.short_code(
+                session, int(wave.id or 0), int(opd.id or 0), int(unit.id or 0)
+            )
+            short = shortlinks.short_url(public_url, code)
+            items.append(
+                Poster(
+                    opd_name=opd.name,
+                    opd_short_name=opd.short_name,
+                    url=public_url.rstrip("/") + path,
+                    short_url=short.split("://", 1)[-1],
+                    unit_name=unit.name,
+                )
+            )
     return items

@@ -17,11 +17,12 @@ from flask_babel import gettext as _
 from sqlmodel import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from survey.core import accounts
+from survey.core import accounts, units
 from survey.core import opds as opd_service
 from survey.core.accounts import AccountError
 from survey.core.models import USER_ROLES, Opd, User
 from survey.core.opds import OpdError
+from survey.core.units import UnitError
 from survey.web import signin
 from survey.web.database import get_session
 from survey.web.extensions import csrf
@@ -34,6 +35,7 @@ from survey.web.workspace_forms import (
     OpdForm,
     OpdImportForm,
     OpdServiceForm,
+    OpdUnitForm,
     UserChangeForm,
     UserInput,
     upload_name,
@@ -52,6 +54,9 @@ OPD_RESULTS = (
     "tetap",
     "layanan-ditambah",
     "layanan-dihapus",
+    "unit-ditambah",
+    "unit-nonaktif",
+    "unit-aktif",
 )
 
 
@@ -324,6 +329,8 @@ def _opd_page(
     result: str | None = None,
     status: int = 200,
     service_typed: str = "",
+    unit_errors: dict[str, str] | None = None,
+    unit_typed: tuple[str, str] = ("", ""),
 ) -> ResponseReturnValue:
     """Render one OPD's edit page (its current values, or the refused ones as typed)."""
     population = opd.service_population
@@ -341,6 +348,9 @@ def _opd_page(
         result=result,
         services=opd_service.list_services(session, opd_id=int(opd.id or 0)),
         service_typed=service_typed,
+        units=units.list_units(session, opd_id=int(opd.id or 0)),
+        unit_errors=unit_errors or {},
+        unit_typed=unit_typed,
     )
     return page, status
 
@@ -366,6 +376,8 @@ def opd(slug: str) -> ResponseReturnValue:
         return redirect(url_for("admin.opd", slug=target.slug, hasil=result))
     if action.action.data in ("service-add", "service-remove"):
         return _change_services(session, target, adding=action.action.data == "service-add")
+    if action.action.data in ("unit-add", "unit-deactivate", "unit-activate"):
+        return _change_units(session, target, action.action.data)
     form = OpdFieldsForm()
     if not form.validate():
         return _opd_page(session, opd=target, form=form, errors=form.errors_by_field(), status=400)
@@ -408,6 +420,30 @@ def _change_services(session: Session, target: Opd, *, adding: bool) -> Response
         return _opd_page(session, opd=target, errors=errors, status=400, service_typed=typed)
     result = "layanan-ditambah" if adding else "layanan-dihapus"
     return redirect(url_for("admin.opd", slug=target.slug, hasil=result, _anchor="layanan"))
+
+
+def _change_units(session: Session, target: Opd, action: str) -> ResponseReturnValue:
+    """Add a service unit, or deactivate or reactivate one; the page again with the problem."""
+    form = OpdUnitForm()
+    if not form.validate():
+        abort(400)
+    slug, name = form.unit_slug.data or "", form.unit_name.data or ""
+    try:
+        if action == "unit-add":
+            units.add_unit(session, opd=target, slug=slug, name=name, actor=_actor())
+            result = "unit-ditambah"
+        else:
+            unit = units.unit_or_error(session, opd=target, slug=slug)
+            active = action == "unit-activate"
+            units.set_unit_active(session, opd=target, unit=unit, active=active, actor=_actor())
+            result = "unit-aktif" if active else "unit-nonaktif"
+    except UnitError as exc:
+        session.rollback()
+        session.refresh(target)
+        errors = {f"unit_{key}": text for key, text in field_errors(exc.problems).items()}
+        typed = (slug, name) if action == "unit-add" else ("", "")
+        return _opd_page(session, opd=target, status=400, unit_errors=errors, unit_typed=typed)
+    return redirect(url_for("admin.opd", slug=target.slug, hasil=result, _anchor="unit"))
 
 
 @bp.route("/kerja/opd/impor", methods=["GET", "POST"])

@@ -32,10 +32,19 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from survey.core import evidence, generations, locales, notapplicable, opds, periods, queries
+from survey.core import (
+    evidence,
+    generations,
+    locales,
+    notapplicable,
+    opds,
+    periods,
+    queries,
+    units,
+)
 from survey.core.alarms import after_answer
 from survey.core.kiosks import active_kiosk
-from survey.core.models import Opd, Questionnaire, Wave, WaveOpd, utcnow
+from survey.core.models import Opd, Questionnaire, ServiceUnit, Wave, WaveOpd, utcnow
 from survey.core.submissions import (
     VisitCodeClaim,
     VisitCodeError,
@@ -59,11 +68,29 @@ _FORM_CACHE_MAX = 256  # questionnaires x languages held per process; past it, s
 
 @dataclass(frozen=True)
 class SurveyTarget:
-    """The wave and OPD a survey URL points at, with the questionnaire to show."""
+    """The wave and OPD a survey URL points at, with the questionnaire to show, and the OPD's
+    service unit when the URL names one."""
 
     wave: Wave
     opd: Opd
     questionnaire: Questionnaire
+    unit: ServiceUnit | None = None
+
+    @property
+    def unit_id(self) -> int | None:
+        """Return the unit's id, or None for the OPD's own page."""
+        return None if self.unit is None else self.unit.id
+
+    def url_args(self) -> dict[str, Any]:
+        """Return the slugs that name this page's routes (the unit's too, when it has one)."""
+        found: dict[str, Any] = {"wave_slug": self.wave.slug, "opd_slug": self.opd.slug}
+        if self.unit is not None:
+            found["unit_slug"] = self.unit.slug
+        return found
+
+    def endpoint(self, name: str) -> str:
+        """Return the endpoint of the OPD's page ``name`` or of its unit's twin."""
+        return f"public.{'unit_' if self.unit is not None else ''}{name}"
 
     @property
     def wave_id(self) -> int:
@@ -159,6 +186,27 @@ def find_target(wave_slug: str, opd_slug: str) -> SurveyTarget:
     if target.wave.status == "draft":
         abort(404)
     return target
+
+
+_UNIT_CACHE = "ikm_service_units"
+
+
+def find_unit_target(wave_slug: str, opd_slug: str, unit_slug: str) -> SurveyTarget:
+    """Return the target of a unit's survey URL; 404 for an unknown or inactive unit (and for
+    whatever ``find_target`` refuses)."""
+    target = find_target(wave_slug, opd_slug)
+
+    def load() -> ServiceUnit | None:
+        session = _autocommit_session()
+        unit = units.get_unit(session, opd_id=target.opd_id, slug=unit_slug)
+        if unit is not None:
+            session.expunge(unit)
+        return unit
+
+    unit = _read_through(_UNIT_CACHE, (target.opd_id, unit_slug), TARGET_TTL, load)
+    if unit is None or not unit.active:
+        abort(404)
+    return replace(target, unit=unit)
 
 
 def _lang_args() -> dict[str, str]:
@@ -306,12 +354,13 @@ def _render_form(
         fields_html=pristine_html,
         wave=target.wave,
         opd=target.opd,
+        unit=target.unit,
         form=form,
         field_errors=form.field_errors(),
         form_errors=list(form.form_errors),
         csrf_failed=csrf_failed or form.csrf_failed,
         # The query keeps the language across a re-rendered form.
-        action=_lang_args(),
+        action_url=url_for(target.endpoint("survey_page"), **{**target.url_args(), **_lang_args()}),
         question_languages=language_choices(target),
         question_language=question_language(target),
     )
@@ -426,6 +475,8 @@ def _store_and_thank(
         submission_id=token.submission_id,
         channel=channel,
     )
+    if target.unit_id is not None:
+        submission = replace(submission, unit_id=target.unit_id)
     # A kiosk is one device shared by many citizens: its cookie says nothing about repeats.
     seen = antiabuse.seen_keys(request) if kiosk is None else []
     key = antiabuse.device_key(target.wave_id, target.opd_id)
@@ -499,9 +550,8 @@ def _store_and_thank(
     after_answer(
         get_session(), wave_id=target.wave_id, opd_id=target.opd_id, burst=burst
     )  # the alarm
-    query: dict[str, Any] = {**_lang_args()}
-    query.update(wave_slug=target.wave.slug, opd_slug=target.opd.slug)
-    response = redirect(url_for("public.thank_you", **query), code=303)
+    query: dict[str, Any] = {**_lang_args(), **target.url_args()}
+    response = redirect(url_for(target.endpoint("thank_you"), **query), code=303)
     if kiosk is None:
         antiabuse.remember_device(response, seen, key)
     return response
@@ -514,7 +564,19 @@ def _store_and_thank(
 @bp.route("/s/<wave_slug>/<opd_slug>", methods=["GET", "POST"])
 def survey_page(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     """Show the survey form, or take a submission and redirect to the thank-you page."""
-    target = find_target(wave_slug, opd_slug)
+    return _survey(find_target(wave_slug, opd_slug))
+
+
+@csrf.exempt
+@bp.route("/s/<wave_slug>/<opd_slug>/<unit_slug>", methods=["GET", "POST"])
+def unit_survey_page(wave_slug: str, opd_slug: str, unit_slug: str) -> ResponseReturnValue:
+    """The survey page of one of the OPD's service units: the OPD's form, the unit's name
+    shown, and the answer stored with the unit (404 for an unknown or inactive unit)."""
+    return _survey(find_unit_target(wave_slug, opd_slug, unit_slug))
+
+
+def _survey(target: SurveyTarget) -> ResponseReturnValue:
+    """Show a target's survey form, or take a submission and redirect to its thank-you page."""
     if target.closed:
         return _render_closed(target)
     outside = _outside_period(target)
@@ -561,13 +623,25 @@ def survey_page(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
 @bp.route("/s/<wave_slug>/<opd_slug>/terima-kasih")
 def thank_you(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     """Thank the citizen; an enrolled kiosk gets a link to a fresh form for the next person."""
-    target = find_target(wave_slug, opd_slug)
+    return _thanks(find_target(wave_slug, opd_slug))
+
+
+@bp.route("/s/<wave_slug>/<opd_slug>/<unit_slug>/terima-kasih")
+def unit_thank_you(wave_slug: str, opd_slug: str, unit_slug: str) -> ResponseReturnValue:
+    """Thank the citizen who answered at a service unit."""
+    return _thanks(find_unit_target(wave_slug, opd_slug, unit_slug))
+
+
+def _thanks(target: SurveyTarget) -> ResponseReturnValue:
+    """Render a target's thank-you page."""
     kiosk = not target.closed and _kiosk_device(target) is not None
     published = None if kiosk else _latest_published_wave(target.opd)
     return render_template(
         "survey/thanks.html",
         wave=target.wave,
         opd=target.opd,
+        unit=target.unit,
+        form_url=url_for(target.endpoint("survey_page"), **target.url_args()),
         kiosk=kiosk,
         published_wave=published,
     )

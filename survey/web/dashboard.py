@@ -37,7 +37,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
-from survey.core import alarms, periods, queries
+from survey.core import alarms, periods, queries, units
 from survey.core.models import Opd, Questionnaire, Response, Wave
 from survey.core.scores import score_wave
 from survey.web.database import get_session
@@ -249,6 +249,21 @@ def _scale_points(session: Session, wave: Wave) -> int:
     return questionnaire.scale_points if questionnaire is not None else 4
 
 
+def _unit_rows(
+    session: Session, *, wave: Wave, slugs: list[str]
+) -> dict[str, list[units.UnitCount]]:
+    """Return each OPD's service units with their counts against their targets (counts only:
+    no score per unit here); inactive units only when they have answers."""
+    found: dict[str, list[units.UnitCount]] = {}
+    for slug in slugs:
+        opd = queries.get_opd(session, slug=slug)
+        if opd is None:
+            continue
+        rows = units.unit_counts(session, wave=wave, opd=opd)
+        found[slug] = [r for r in rows if r.active or r.counted or r.flagged]
+    return found
+
+
 def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     session = get_session()
     wave = queries.get_wave(session, slug=wave_slug)
@@ -264,6 +279,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
     switch = None if tv else verified_switch(session, wave=wave)
     verified = switch is not None and switch.on
     rows, totals, taken_at = dashboard_data(session, wave=wave, verified_only=verified)
+    unit_rows = _unit_rows(session, wave=wave, slugs=[row.slug for row in rows])
     # WCAG 2.2.1: whoever reads the page may stop its self-refresh (?segarkan=0); the TV
     # layout, on a meeting-room screen no one operates, always refreshes.
     paused = not tv and request.args.get("segarkan") == "0"
@@ -275,6 +291,7 @@ def _show(wave_slug: str, *, tv: bool) -> ResponseReturnValue:
         "dashboard/tv.html" if tv else "dashboard/wave.html",
         wave=wave,
         rows=rows,
+        unit_rows=unit_rows,
         totals=totals,
         taken_at=taken_at,
         refresh=refresh,

@@ -27,6 +27,7 @@ def field_label(name: str) -> str:
         "service_population": _("Populasi layanan"),
         "service_hours": _("Jam layanan"),
         "service": _("Nama layanan"),
+        "target": _("Target"),
     }
     return labels.get(name, name)
 
@@ -213,6 +214,21 @@ def problem_text(item: Problem) -> str:
         "service-unknown": lambda: _(
             "Layanan %(value)s tidak ada dalam daftar.", value=repr(v.get("value"))
         ),
+        "unit-slug-taken": lambda: _(
+            "OPD ini sudah punya unit dengan slug %(value)s.", value=repr(v.get("value"))
+        ),
+        "unit-name-taken": lambda: _(
+            "OPD ini sudah punya unit bernama %(value)s.", value=repr(v.get("value"))
+        ),
+        "unit-unknown": lambda: _(
+            "OPD ini tidak punya unit %(value)s.", value=repr(v.get("value"))
+        ),
+        "unit-target": lambda: _(
+            "Target %(value)s bukan bilangan bulat dari 1 sampai %(limit)s.",
+            value=repr(v.get("value")),
+            limit=format_number(v.get("limit"), 0),
+        ),
+        "unit-wave-opd": lambda: _("Gelombang ini tidak mencakup OPD unit ini."),
         "scheme-name-required": lambda: _("Isi nama skema kategori."),
         "scheme-name-too-long": lambda: _("Nama skema paling banyak 200 karakter."),
         "category-code": lambda: _("Kode kategori wajib diisi (paling banyak 8 karakter)."),

@@ -15,7 +15,7 @@ import segno
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from survey.core import queries, urls
+from survey.core import queries, units, urls
 from survey.web.database import get_session
 
 bp = Blueprint("qr", __name__)
@@ -45,7 +45,26 @@ def survey_qr(wave_slug: str, opd_slug: str) -> BaseResponse:
     wave = queries.get_wave(session, slug=wave_slug)
     if wave is None or queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug) is None:
         abort(404)
-    response = Response(qr_svg(survey_url(wave_slug, opd_slug)), mimetype="image/svg+xml")
+    return _svg_response(survey_url(wave_slug, opd_slug))
+
+
+@bp.route("/qr/<wave_slug>/<opd_slug>/<unit_slug>.svg")
+def unit_qr(wave_slug: str, opd_slug: str, unit_slug: str) -> BaseResponse:
+    """Serve the QR code of a service unit's survey page; 404 for an unknown or inactive unit
+    (or an unknown wave, or an OPD the wave does not cover)."""
+    session = get_session()
+    wave = queries.get_wave(session, slug=wave_slug)
+    opd = None if wave is None else queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
+    unit = None if opd is None else units.get_unit(session, opd_id=int(opd.id or 0), slug=unit_slug)
+    if unit is None or not unit.active:
+        abort(404)
+    path = urls.unit_survey_path(wave_slug, opd_slug, unit_slug)
+    return _svg_response(current_app.config["PUBLIC_URL"].rstrip("/") + path)
+
+
+def _svg_response(url: str) -> BaseResponse:
+    """Return the QR code of ``url`` as a cacheable SVG response."""
+    response = Response(qr_svg(url), mimetype="image/svg+xml")
     # The image changes only if PUBLIC_URL does; a day of caching spares the poster printer.
     response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
     response.add_etag()

@@ -496,8 +496,29 @@ class OpdActionForm(WorkspaceForm):
     add a service to its list or remove one."""
 
     action = StringField(
-        validators=[AnyOf(("update", "deactivate", "activate", "service-add", "service-remove"))]
+        validators=[
+            AnyOf(
+                (
+                    "update",
+                    "deactivate",
+                    "activate",
+                    "service-add",
+                    "service-remove",
+                    "unit-add",
+                    "unit-deactivate",
+                    "unit-activate",
+                )
+            )
+        ]
     )
+
+
+class OpdUnitForm(WorkspaceForm):
+    """A service unit to add (slug and name), or to deactivate or reactivate (its slug); the
+    unit service judges the values."""
+
+    unit_slug = StringField(filters=[cut(1000)])
+    unit_name = StringField(filters=[cut(1000)])
 
 
 class OpdServiceForm(WorkspaceForm):

@@ -1,0 +1,62 @@
+"""Service units in a real browser (Debian's Chromium, Playwright) on a 360x640 phone.
+
+An evaluator adds a unit on the OPD's page (and first sends a bad slug); a citizen answers on
+the unit's survey page. axe-core finds no serious or critical violation on those pages, and
+nothing is wider than the screen.
+"""
+
+from __future__ import annotations
+
+import pytest
+from auth_helpers import PASSWORD
+from browser import axe_violations, chromium, live_server, require_chromium
+from sqlmodel import select
+
+from survey.core.models import Response, ServiceUnit
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 640}
+
+
+def fits(page) -> bool:
+    """Return True when nothing is wider than the phone's screen."""
+    return page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_units_admin_and_survey_page_on_a_phone(app, session, open_wave, users):
+    require_chromium()
+    with live_server(app) as base, chromium() as browser:
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        page.goto(f"{base}/masuk")
+        page.get_by_label("Nama pengguna").fill("eva")
+        page.get_by_label("Kata sandi").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Masuk").click()
+        page.goto(f"{base}/kerja/opd/bpbd")
+        assert axe_violations(page) == [], "OPD page without units"
+        page.get_by_label("Slug unit baru").fill("Pos Barat")
+        page.get_by_label("Nama unit baru").fill("Pos Barat")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Tambah unit").click()
+        assert page.locator("#e-unit_slug").count() == 1
+        assert axe_violations(page) == [], "OPD page with a refused unit"
+        page.get_by_label("Slug unit baru").fill("pos-barat")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Tambah unit").click()
+        assert page.locator("#hasil").inner_text() == "Unit layanan ditambahkan."
+        assert axe_violations(page) == [], "OPD page with a unit"
+        assert fits(page)
+        context.close()
+        citizen = browser.new_context(viewport=PHONE)
+        page = citizen.new_page()
+        page.goto(f"{base}/s/uji-2026/bpbd/pos-barat")
+        assert page.locator("p.unit").inner_text() == "Unit layanan: Pos Barat"
+        assert axe_violations(page) == [], "unit survey page"
+        assert fits(page)
+        citizen.close()
+    session.expire_all()
+    [unit] = session.exec(select(ServiceUnit)).all()
+    assert (unit.slug, unit.name, unit.active) == ("pos-barat", "Pos Barat", True)
+    assert session.exec(select(Response)).all() == []
