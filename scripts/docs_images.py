@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +86,8 @@ def _sign_in(page: Any, base: str, username: str, goal: str) -> None:
 
 def _enumerator_pictures(browser: Any, base: str) -> None:
     """The evaluator's enumerator page; the interview page with one answer kept offline."""
+    from survey.web.devtools import wait_for
+
     desk = browser.new_page(viewport={"width": 1280, "height": 900})
     _sign_in(desk, base, "demo-evaluator", f"/kerja/gelombang/{WAVE}/pencacah")
     desk.screenshot(path=str(DOCS / "enumerators-page.png"))
@@ -96,12 +97,12 @@ def _enumerator_pictures(browser: Any, base: str) -> None:
     _sign_in(page, base, "demo-pencacah", "/kerja/tugas")
     page.get_by_role("link", name="Dinas Kependudukan dan Pencatatan Sipil").click()
     page.wait_for_load_state("networkidle")
-    _wait(page, "return navigator.serviceWorker.controller !== null;")
+    wait_for(page, "return navigator.serviceWorker.controller !== null;")
     context.set_offline(True)
     for number in range(1, 10):
         page.locator(f'input[name="U{number}"][value="3"]').check()
     page.get_by_role("button", name="Kirim jawaban").click()
-    _wait(page, "return document.getElementById('antrean').dataset.count === '1';")
+    wait_for(page, "return document.getElementById('antrean').dataset.count === '1';")
     page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(DOCS / "enumerator-phone.png"))
     context.close()
@@ -121,16 +122,6 @@ def _kiosk_pictures(browser: Any, base: str) -> None:
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(DOCS / "kiosk-tablet.png"))
     context.close()
-
-
-def _wait(page: Any, script: str, timeout: float = 20.0) -> None:
-    """Poll a condition in the page (the field pages refuse string evaluation)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if page.evaluate(f"async () => {{ {script} }}"):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"timed out waiting for: {script}")
 
 
 if __name__ == "__main__":

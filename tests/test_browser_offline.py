@@ -28,6 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from survey.core import accounts, fieldwork
 from survey.core.models import EnumeratorScope, KioskDevice, Wave
 from survey.web import antiabuse
+from survey.web.devtools import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -82,16 +83,6 @@ def switchable(app: Flask) -> Iterator[SwitchableServer]:
     finally:
         if server.server is not None:
             server.stop()
-
-
-def wait_for(page, script: str, *, timeout: float = 20.0) -> None:
-    """Wait until ``script`` (an async function's body, run in the page) returns true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if page.evaluate(f"async () => {{ {script} }}"):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for: {script}")
 
 
 def ready_offline(page) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,3 +54,17 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def wait_for(page: Any, script: str, *, timeout: float = 20.0) -> None:
+    """Wait until ``script`` (an async function's body, run in the page) returns true.
+
+    Polled from here: Playwright's own wait_for_function evaluates a string, which the field
+    pages' policy (no 'unsafe-eval') rightly refuses.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(f"async () => {{ {script} }}"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for: {script}")
