@@ -479,8 +479,25 @@ class Comment:
     submitted_at: datetime | None = None
 
 
+class _ConvertedScore:
+    """The converted score (25..100) of a value object holding an IKM on 1..m and its interval."""
+
+    ikm: float
+    ci_low: float
+    ci_high: float
+    scale_points: int
+
+    def conv(self) -> float:
+        """The converted IKM on 25..100 (NaN stays NaN)."""
+        return converted(self.ikm, self.scale_points)
+
+    def conv_interval(self) -> tuple[float, float]:
+        """The interval on the converted 25..100 scale."""
+        return converted(self.ci_low, self.scale_points), converted(self.ci_high, self.scale_points)
+
+
 @dataclass(frozen=True)
-class TrendPoint:
+class TrendPoint(_ConvertedScore):
     """The OPD's result in an earlier wave.
 
     Attributes
@@ -506,13 +523,40 @@ class TrendPoint:
     n: int = 0
     scale_points: int = 4
 
-    def conv(self) -> float:
-        """The converted IKM on 25..100."""
-        return converted(self.ikm, self.scale_points)
 
-    def conv_interval(self) -> tuple[float, float]:
-        """The interval on the converted 25..100 scale."""
-        return converted(self.ci_low, self.scale_points), converted(self.ci_high, self.scale_points)
+@dataclass(frozen=True)
+class ServiceUnitResult(_ConvertedScore):
+    """One service unit's result within its OPD (a Puskesmas, a kecamatan office, a counter).
+
+    Computed as the OPD's own figures are, on the unit's counted responses only: the IKM on
+    1..m and its interval at the wave's confidence level (NaN without responses). The report
+    decides what it may print (:func:`reports.opd.service_unit_rows`: no score of a group under
+    5 respondents, nor one that could be worked out from the others).
+
+    Attributes
+    ----------
+    name : str
+        The unit's name; for ``direct`` the report prints its own label.
+    n : int
+        Counted responses given at the unit.
+    ikm, ci_low, ci_high : float
+        IKM on 1..m and its interval (NaN without responses, or without an interval).
+    scale_points : int
+        The answer scale 1..m.
+    direct : bool
+        The responses given on the OPD's own page, at no unit.
+    active : bool
+        False for a unit the OPD has closed (its answers still count).
+    """
+
+    name: str
+    n: int
+    ikm: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    scale_points: int = 4
+    direct: bool = False
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -543,6 +587,9 @@ class OpdReportData:
     change : reports.changes.OpdChange or None
         The OPD's change from the previous comparable wave (same questionnaire and scheme),
         printed as "Perubahan dari gelombang sebelumnya"; None when there is none.
+    service_units : tuple of ServiceUnitResult
+        The OPD's service units (and its own page's responses, ``direct``), in the units'
+        order; empty for an OPD without units. Their responses add up to the OPD's.
     """
 
     ranking: ScoredWave
@@ -552,10 +599,12 @@ class OpdReportData:
     trend: tuple[TrendPoint, ...] = ()
     public: bool = False
     change: OpdChange | None = None
+    service_units: tuple[ServiceUnitResult, ...] = ()
 
     def __post_init__(self) -> None:
         """Freeze the collections; the OPD must be one of the wave's."""
         object.__setattr__(self, "comments", tuple(self.comments))
+        object.__setattr__(self, "service_units", tuple(self.service_units))
         object.__setattr__(self, "trend", tuple(self.trend))
         object.__setattr__(
             self,

@@ -27,7 +27,15 @@ from .changes import CHANGE_TEXTS, change_sentences
 from .charts import ChartImage, chart_image
 from .formatting import Formatter
 from .ikmtable import ikm_table
-from .model import AGE_BANDS, Comment, Lang, OpdReportData, ScoredWave, TrendPoint
+from .model import (
+    AGE_BANDS,
+    Comment,
+    Lang,
+    OpdReportData,
+    ScoredWave,
+    ServiceUnitResult,
+    TrendPoint,
+)
 from .render import html_to_pdf, render, w3c_date
 from .story import MIN_ELEMENT_ANSWERS, PRIORITIES, clear_positions, element_priorities
 from .texts import Texts
@@ -36,12 +44,15 @@ __all__ = [
     "MIN_GROUP",
     "MIN_N_COMMENTS",
     "ProfileField",
+    "ServiceUnitRow",
     "element_chart",
     "element_medians",
     "opd_context",
     "profile_fields",
     "render_opd_pdf",
     "render_opd_pdfs",
+    "service_unit_rows",
+    "suppressed_groups",
     "trend_chart",
     "visible_comments",
     "weakest_elements",
@@ -138,6 +149,92 @@ def profile_fields(
             hidden = True
         out.append(ProfileField(key, t.get(f"profile.{key}", key), tuple(groups), merged, hidden))
     return out
+
+
+def suppressed_groups(sizes: Sequence[int], *, minimum: int = MIN_GROUP) -> set[int]:
+    """Return the positions of the groups whose score must not be printed.
+
+    A group of 1..``minimum - 1`` respondents is suppressed. Since the whole's score is printed
+    too (and, with every answer given, it is the groups' scores weighted by their sizes), one
+    suppressed group among printed ones could be worked out from them: so the smallest other
+    groups are suppressed as well until the suppressed groups hold ``minimum`` respondents or
+    more together (or every group is suppressed). Empty groups have no score to hide.
+
+    Examples
+    --------
+    >>> sorted(suppressed_groups([40, 3, 12])), sorted(suppressed_groups([40, 3, 2, 9]))
+    ([1, 2], [1, 2])
+    >>> sorted(suppressed_groups([4])), sorted(suppressed_groups([6, 0, 5]))
+    ([0], [])
+    """
+    hidden = {i for i, size in enumerate(sizes) if 0 < size < minimum}
+    while hidden and sum(sizes[i] for i in hidden) < minimum:
+        rest = [i for i, size in enumerate(sizes) if size > 0 and i not in hidden]
+        if not rest:
+            break
+        hidden.add(min(rest, key=lambda i: (sizes[i], i)))
+    return hidden
+
+
+@dataclass(frozen=True)
+class ServiceUnitRow:
+    """One service unit's line in the OPD's table, as printed.
+
+    ``shown`` is False for a unit without a score to print; ``withheld`` for one that has
+    responses but whose score is withheld (:func:`suppressed_groups`). Then ``score``,
+    ``interval`` and ``category`` are "–". ``unreliable`` marks fewer respondents
+    than the small-sample threshold, as for the OPD.
+    """
+
+    name: str
+    n: str
+    shown: bool
+    withheld: bool
+    score: str
+    interval: str
+    category: str
+    unreliable: bool
+    direct: bool
+    active: bool
+
+
+def service_unit_rows(
+    units: Sequence[ServiceUnitResult],
+    scheme: Scheme,
+    t: Texts,
+    f: Formatter,
+    *,
+    minimum: int = MIN_GROUP,
+    small_n: int = 15,
+) -> list[ServiceUnitRow]:
+    """Return the OPD's service units as printed: converted score by the display rule, the
+    interval, the category; no score for a group under ``minimum`` (or one that would give it
+    away, :func:`suppressed_groups`)."""
+    hidden = suppressed_groups([u.n for u in units], minimum=minimum)
+    rows = []
+    for i, u in enumerate(units):
+        shown = u.n > 0 and i not in hidden and math.isfinite(u.ikm)
+        score = interval = category = "–"
+        if shown:
+            conv = u.conv()
+            score = f.beside(conv, scheme.shown_bounds(u.scale_points, converted=True))
+            interval = f.interval(*u.conv_interval())
+            category = scheme.categorize(u.ikm, u.scale_points).code
+        rows.append(
+            ServiceUnitRow(
+                name=t("opd.units_direct") if u.direct else u.name,
+                n=f.int(u.n),
+                shown=shown,
+                withheld=u.n > 0 and not shown,
+                score=score,
+                interval=interval,
+                category=category,
+                unreliable=shown and u.n < small_n,
+                direct=u.direct,
+                active=u.active,
+            )
+        )
+    return rows
 
 
 def visible_comments(
@@ -338,6 +435,9 @@ def opd_context(data: OpdReportData, *, lang: Lang = "id") -> dict[str, Any]:
                 max_height_mm=170,
             ),
             "chart_trend": trend_chart(trend, scheme, lang) if len(trend) > 1 else None,
+            "service_units": service_unit_rows(
+                data.service_units, scheme, t, f, small_n=unit.estimate.small_n
+            ),
             "change_title": CHANGE_TEXTS["title"][0 if lang == "id" else 1],
             "change_lines": [] if data.change is None else change_sentences(data.change, lang),
         }
@@ -433,7 +533,15 @@ def _payload(item: OpdReportData, shared: ScoredWave | None) -> Any:
     """What a worker needs for one report: its own parts only, when the wave is shared."""
     if shared is None:
         return item
-    return (item.opd_slug, item.comments, dict(item.profile), item.trend, item.public, item.change)
+    return (
+        item.opd_slug,
+        item.comments,
+        dict(item.profile),
+        item.trend,
+        item.public,
+        item.change,
+        item.service_units,
+    )
 
 
 def _render_in_worker(payload: Any, lang: Lang) -> bytes:
@@ -441,6 +549,8 @@ def _render_in_worker(payload: Any, lang: Lang) -> bytes:
     if isinstance(payload, OpdReportData):
         return render_opd_pdf(payload, lang=lang)
     assert _WORKER_RANKING is not None
-    slug, comments, profile, trend, public, change = payload
-    item = OpdReportData(_WORKER_RANKING, slug, comments, profile, trend, public, change)
+    slug, comments, profile, trend, public, change, service_units = payload
+    item = OpdReportData(
+        _WORKER_RANKING, slug, comments, profile, trend, public, change, service_units
+    )
     return render_opd_pdf(item, lang=lang)

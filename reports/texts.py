@@ -797,6 +797,31 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col.action": ("Tindakan perbaikan", "Action"),
     "col.timeline": ("Waktu", "Timeline"),
     "col.responsible": ("Penanggung jawab", "Responsible"),
+    "opd.units_title": ("Per unit layanan", "By service unit"),
+    "opd.units_intro": (
+        "Nilai setiap unit layanan dihitung seperti nilai OPD, dari respons yang diberikan di "
+        "unit itu saja; jumlah respons semua baris sama dengan jumlah respons OPD, dan nilai "
+        "OPD dihitung dari semuanya.",
+        "Each service unit is scored as the OPD is, on the responses given at that unit only; "
+        "the rows' responses add up to the OPD's, and the OPD's score is computed from all of "
+        "them.",
+    ),
+    "opd.units_hidden": (
+        "– : nilai tidak ditampilkan demi kerahasiaan responden: unit dengan kurang dari {min} "
+        "responden, dan bila perlu unit terkecil berikutnya, agar nilainya tidak dapat dihitung "
+        "dari baris lain.",
+        "– : score withheld to keep respondents anonymous: units with fewer than {min} "
+        "respondents and, where needed, the next smallest, so that it cannot be worked out "
+        "from the other rows.",
+    ),
+    "opd.units_unreliable": (
+        "* kurang dari {small} responden: perkiraan belum andal.",
+        "* fewer than {small} respondents: the estimate is not yet reliable.",
+    ),
+    "opd.units_direct": ("Langsung ke OPD (tanpa unit)", "At the OPD itself (no unit)"),
+    "opd.units_total": ("Seluruh OPD", "Whole OPD"),
+    "opd.units_closed": ("(ditutup)", "(closed)"),
+    "col.unit": ("Unit layanan", "Service unit"),
     "opd.profile_title": ("Profil responden", "Respondents"),
     "opd.profile_note": (
         "Demi kerahasiaan, kelompok dengan kurang dari {min} responden tidak ditampilkan "

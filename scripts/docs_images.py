@@ -113,8 +113,8 @@ def _kiosk_pictures(browser: Any, base: str) -> None:
     context = browser.new_context(viewport=TABLET)
     page = context.new_page()
     _sign_in(page, base, "demo-evaluator", f"/kerja/gelombang/{WAVE}/kios")
-    page.get_by_label("OPD").select_option("disdukcapil")
-    page.get_by_label("Label perangkat (misalnya Loket 1)").fill("Loket 1")
+    page.get_by_label("OPD atau unit layanan").select_option("bpbd/pusdalops")
+    page.get_by_label("Label perangkat (misalnya Loket 1)").fill("Tablet Pusdalops")
     page.get_by_label("Tampilkan skala wajah di samping label jawaban").check()
     page.locator("form.stack").screenshot(path=str(DOCS / "kiosk-enrol.png"))
     with page.expect_navigation():

@@ -60,3 +60,36 @@ def test_units_admin_and_survey_page_on_a_phone(app, session, open_wave, users):
     [unit] = session.exec(select(ServiceUnit)).all()
     assert (unit.slug, unit.name, unit.active) == ("pos-barat", "Pos Barat", True)
     assert session.exec(select(Response)).all() == []
+
+
+def test_opd_heads_units_table_on_a_phone(app, session, open_wave, users, tmp_path):
+    from survey_helpers import add_responses, set_wave_status
+
+    from survey.core import queries, units
+
+    opd = queries.get_opd(session, slug="bpbd")
+    barat = units.add_unit(session, opd=opd, slug="pos-barat", name="Pos Barat", actor="eva")
+    timur = units.add_unit(session, opd=opd, slug="pos-timur", name="Pos Timur", actor="eva")
+    add_responses(session, open_wave, "bpbd", [[4] * 9] * 6 + [[3] * 9] * 4, unit_id=barat.id)
+    add_responses(session, open_wave, "bpbd", [[2] * 9] * 3, unit_id=timur.id)
+    add_responses(session, open_wave, "bpbd", [[4] * 9] * 4 + [[3] * 9])
+    set_wave_status(session, slug="uji-2026", status="closed")
+    require_chromium()
+    with live_server(app) as base, chromium() as browser:
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        page.goto(f"{base}/masuk")
+        page.get_by_label("Nama pengguna").fill("kepala-bpbd")
+        page.get_by_label("Kata sandi").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Masuk").click()
+        page.goto(f"{base}/kerja/hasil-opd/bpbd/uji-2026")
+        table = page.locator("table.units-table")
+        assert table.locator("tbody tr").count() == 4
+        assert table.locator("tbody tr").nth(1).inner_text().split() == [
+            "Pos", "Timur", "3", "–", "–",
+        ]  # fmt: skip
+        assert axe_violations(page) == [], "OPD head's page with its units"
+        assert fits(page)
+        table.screenshot(path=str(tmp_path / "units.png"))
+        context.close()

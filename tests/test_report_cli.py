@@ -172,4 +172,9 @@ def test_demo_writes_its_reports(runner, tmp_path: Path):
         assert str(folder / name) in result.output
     ranking = pdf_text((folder / "evaluasi-100-hari-kerja-ranking.pdf").read_bytes())
     assert "DATA SIMULASI" in ranking and "DPD KNPI Kota Serang" in ranking
-    assert len(PdfReader(folder / "evaluasi-100-hari-kerja-posters.pdf").pages) == 20
+    # One poster per OPD (20), and one per unit of BPBD (2).
+    assert len(PdfReader(folder / "evaluasi-100-hari-kerja-posters.pdf").pages) == 22
+    bpbd = pdf_text((folder / "evaluasi-100-hari-kerja-bpbd.pdf").read_bytes())
+    table = bpbd.split("Per unit layanan", 1)[1].split("Profil responden", 1)[0]
+    assert "Pusdalops PB" in table and "Posko Kecamatan Walantaka" in table
+    assert "Seluruh OPD 43 " in table

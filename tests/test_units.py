@@ -4,16 +4,31 @@ and poster, the workspace, the dashboard and the OPD report's per-unit table."""
 from __future__ import annotations
 
 import io
+import re
 
+import numpy as np
 import pypdf
 import pytest
 import segno
 from auth_helpers import csrf_token, login
+from code_helpers import audit_actions, pdf_text
 from sqlmodel import select
-from survey_helpers import ALL_FOURS, SurveyActions, add_responses, install_clock, stored
+from survey_helpers import (
+    ALL_FOURS,
+    FormPage,
+    SurveyActions,
+    add_responses,
+    install_clock,
+    set_wave_status,
+    stored,
+)
 
+from reports import render_opd_pdf
+from reports.opd import suppressed_groups
 from survey.core import queries, shortlinks, units
-from survey.core.models import AuditLog, ServiceUnit, WaveUnit
+from survey.core.models import AuditLog, KioskDevice, ServiceUnit, WaveUnit
+from survey.core.reportdata import opd_report_data
+from survey.core.scores import score_wave
 from survey.core.units import UnitError
 from survey.web.qr import QR_ERROR, SVG_OPTIONS
 
@@ -350,3 +365,210 @@ def test_dashboard_shows_unit_counts_against_targets(app, client, session, two_u
     # The OPD's own row counts every response, with a unit or without.
     opd_row = page.split('id="opd-bpbd">', 1)[1].split("</tr>", 1)[0]
     assert '<td class="num count">5 / 30' in opd_row
+
+
+# --- The OPD report per unit -----------------------------------------------------------------
+
+FOURS, THREES, TWOS = [4] * 9, [3] * 9, [2] * 9
+
+
+def _unit_responses(session, wave, *, timur):
+    """BPBD: Pos Barat 6 x all 4 and 4 x all 3; Pos Timur ``timur``; its own page 4 x all 4
+    and 1 x all 3; a closed unit with none. RSUD 20 x all 3 (so the wave has a ranking)."""
+    opd = _opd(session)
+    barat = units.unit_or_error(session, opd=opd, slug="pos-barat")
+    tutup = units.add_unit(session, opd=opd, slug="tutup", name="Loket Tutup", actor="eva")
+    units.set_unit_active(session, opd=opd, unit=tutup, active=False, actor="eva")
+    add_responses(session, wave, "bpbd", [FOURS] * 6 + [THREES] * 4, unit_id=barat.id)
+    timur_id = units.unit_or_error(session, opd=opd, slug="pos-timur").id
+    add_responses(session, wave, "bpbd", timur, unit_id=timur_id)
+    add_responses(session, wave, "bpbd", [FOURS] * 4 + [THREES])
+    # Neither a flagged response nor one answering no IKM element counts anywhere.
+    add_responses(session, wave, "bpbd", [TWOS], unit_id=barat.id, status="flagged", reason="x")
+    add_responses(session, wave, "bpbd", [[None] * 9], unit_id=barat.id)
+    add_responses(session, wave, "rsud", [THREES] * 20)
+
+
+def _report_data(session, slug="uji-2026"):
+    wave = queries.get_wave(session, slug=slug)
+    ranking = score_wave(session, wave=wave, wave_tests=False)
+    return opd_report_data(session, wave=wave, ranking=ranking, opd_slug="bpbd")
+
+
+def test_units_are_scored_like_the_opd_and_add_up_to_it(session, two_units):
+    _unit_responses(session, two_units, timur=[TWOS] * 3 + [THREES] * 3)
+    data = _report_data(session)
+    got = [(u.name, u.n, u.direct, u.active) for u in data.service_units]
+    # Units in their order, the OPD's own page last; the closed unit has no response: no row.
+    assert got == [
+        ("Pos Barat", 10, False, True),
+        ("Pos Timur", 6, False, True),
+        ("", 5, True, True),
+    ]
+    assert sum(u.n for u in data.service_units) == data.unit.n == 21
+    barat, timur, direct = data.service_units
+    # Pos Barat by hand: IKM = (6 x 4 + 4 x 3) / 10 = 3.6; respondents' variance on 0..1
+    # s2 = (0.2667 / 9) = 0.02963; the logit interval (0.1 pseudo-respondent at each end):
+    # p~ = (10 x 0.8667 + 0.1) / 10.2 = 0.85948, s~2 = 0.34303 / 9.2 = 0.037286,
+    # se on the logit scale 0.0604610 / (0.85948 x 0.14052) = 0.50060, centre ln(6.1163) =
+    # 1.81094, +- 1.95996 x 0.50060 -> 1 + 3 expit(0.82978) = 3.0889, 1 + 3 expit(2.79210)
+    # = 3.8267 (to the 4 decimals this hand computation keeps).
+    assert barat.ikm == pytest.approx(3.6)
+    assert (barat.ci_low, barat.ci_high) == pytest.approx((3.0889, 3.8267), abs=1e-4)
+    assert timur.ikm == pytest.approx(2.5) and direct.ikm == pytest.approx(3.8)
+    # The OPD's score is all 21 (70 / 21), not a mean of the units' scores.
+    assert data.unit.ikm == pytest.approx(70 / 21)
+
+
+def test_the_opd_report_prints_the_units_table(session, two_units):
+
+    _unit_responses(session, two_units, timur=[TWOS] * 3 + [THREES] * 3)
+    text = pdf_text(render_opd_pdf(_report_data(session)))
+    table = text.split("Per unit layanan", 1)[1].split("Profil responden", 1)[0]
+    # Name, n, converted score (25 x IKM), 95% interval on 25..100, category.
+    assert "Pos Barat 10 90,00* 77,2–95,7 A" in table
+    assert "Pos Timur 6 62,50* 50,8–74,2 D" in table
+    assert "Langsung ke OPD (tanpa unit) 5 95,00* 64,4–99,3 A" in table
+    assert "Seluruh OPD 21 83,33 73,9–89,8 B" in table
+    assert "kurang dari 15 responden" in table
+    assert "Loket Tutup" not in table and "tidak ditampilkan demi" not in table
+
+
+def test_small_units_are_withheld_and_cannot_be_worked_out(app, client, session, two_units, users):
+    # Pos Timur: 3 respondents, withheld. With it alone withheld, its score would follow from
+    # the OPD's and the others' (the OPD's is their n-weighted mean), so the next smallest
+    # group (the OPD's own page, 5) is withheld too; Pos Barat (10) is shown.
+    _unit_responses(session, two_units, timur=[TWOS] * 3)
+    text = pdf_text(render_opd_pdf(_report_data(session)))
+    table = text.split("Per unit layanan", 1)[1].split("Profil responden", 1)[0]
+    assert "Pos Barat 10 90,00* 77,2–95,7 A" in table
+    assert "Pos Timur 3 – – –" in table
+    assert "Langsung ke OPD (tanpa unit) 5 – – –" in table
+    assert "Seluruh OPD 18 84,72 73,4–91,7 B" in table
+    assert "nilai tidak ditampilkan demi kerahasiaan" in table
+    # The OPD head's page says the same.
+    set_wave_status(session, slug="uji-2026", status="closed")
+    login(client, "kepala-bpbd")
+    page = client.get("/kerja/hasil-opd/bpbd/uji-2026?lang=en").get_data(as_text=True)
+    section = page.split('id="unit-layanan"', 1)[1].split("</table>", 1)[0]
+    rows = [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)
+    ]
+    # The whole OPD: (10 x 4 + 5 x 3 + 3 x 2) / 18 = 3.3889, 25 x that = 84.72.
+    assert rows[1:] == [
+        "Pos Barat 10 90.00* 77.2–95.7 A",
+        "Pos Timur 3 – –",
+        "At the OPD itself (no unit) 5 – –",
+        "Whole OPD 18 84.72 73.4–91.7 B",
+    ]
+    assert "score withheld to keep respondents anonymous" in page
+
+
+def test_an_opd_without_units_has_no_units_table(client, session, open_wave, users):
+    add_responses(session, open_wave, "bpbd", [FOURS] * 20)
+    assert _report_data(session).service_units == ()
+    set_wave_status(session, slug="uji-2026", status="closed")
+    login(client, "kepala-bpbd")
+    page = client.get("/kerja/hasil-opd/bpbd/uji-2026").get_data(as_text=True)
+    assert 'id="profil"' in page  # the scored part of the page is there
+    assert 'id="unit-layanan"' not in page and "Per unit layanan" not in page
+
+
+def test_withheld_groups_never_give_a_small_group_away():
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        sizes = [int(s) for s in rng.integers(0, 12, size=int(rng.integers(1, 6)))]
+        hidden = suppressed_groups(sizes, minimum=5)
+        # Every group of 1..4 is withheld; what is withheld holds 5 or more respondents
+        # together (so no small group follows from the whole and the rest), or is everything.
+        assert {i for i, s in enumerate(sizes) if 0 < s < 5} <= hidden
+        total = sum(sizes[i] for i in hidden)
+        everything = hidden == {i for i, s in enumerate(sizes) if s > 0}
+        assert total == 0 or total >= 5 or everything, sizes
+        assert all(sizes[i] > 0 for i in hidden)
+
+
+def test_units_follow_a_ranking_of_verified_answers_only(session, two_units):
+    opd = _opd(session)
+    barat = units.unit_or_error(session, opd=opd, slug="pos-barat")
+    add_responses(session, two_units, "bpbd", [FOURS] * 16, unit_id=barat.id, verified=True)
+    add_responses(session, two_units, "bpbd", [TWOS] * 9, unit_id=barat.id)
+    add_responses(session, two_units, "bpbd", [THREES] * 4, verified=True)
+    wave = queries.get_wave(session, slug="uji-2026")
+    ranking = score_wave(session, wave=wave, wave_tests=False, verified_only=True)
+    data = opd_report_data(session, wave=wave, ranking=ranking, opd_slug="bpbd")
+    got = [(u.name, u.n, u.ikm) for u in data.service_units]
+    # Pos Timur has no response but is open: its row says 0; the 9 unverified twos are out.
+    assert got[0] == ("Pos Barat", 16, 4.0)
+    assert got[1][:2] == ("Pos Timur", 0) and np.isnan(got[1][2])
+    assert got[2] == ("", 4, 3.0)
+    assert data.unit.n == 20
+
+
+# --- A kiosk at a unit -----------------------------------------------------------------------
+
+KIOSKS = "/kerja/gelombang/uji-2026/kios"
+
+
+def test_a_kiosk_enrolled_at_a_unit_records_its_answers_there(
+    app, client, session, two_units, users, monkeypatch
+):
+    opd = _opd(session)
+    barat = units.unit_or_error(session, opd=opd, slug="pos-barat")
+    timur = units.unit_or_error(session, opd=opd, slug="pos-timur")
+    units.set_unit_active(session, opd=opd, unit=timur, active=False, actor="eva")
+    login(client, "eva")
+    page = client.get(KIOSKS).get_data(as_text=True)
+    # Each OPD, then its open units; a closed unit is no place for a kiosk.
+    assert '<option value="bpbd">' in page and '<option value="bpbd/pos-barat">' in page
+    assert "bpbd/pos-timur" not in page
+    token = csrf_token(client, "/kerja")
+    for place, message in (
+        ("bpbd/pos-timur", "OPD bpbd tidak memiliki unit layanan aktif pos-timur."),
+        ("bpbd/tidak-ada", "OPD bpbd tidak memiliki unit layanan aktif tidak-ada."),
+        ("rsud/pos-barat", "OPD rsud tidak memiliki unit layanan aktif pos-barat."),
+    ):
+        refused = client.post(KIOSKS, data={"csrf_token": token, "opd": place, "label": "T"})
+        assert refused.status_code == 400 and message in refused.get_data(as_text=True)
+    assert session.exec(select(KioskDevice)).all() == []
+    response = client.post(
+        KIOSKS, data={"csrf_token": token, "opd": "bpbd/pos-barat", "label": "Tablet Pos Barat"}
+    )
+    assert response.headers["Location"] == "/lapangan/kios/uji-2026/bpbd"
+    [device] = session.exec(select(KioskDevice)).all()
+    assert device.unit_id == barat.id
+    assert audit_actions(session, "kiosk.enrol")[0].detail["unit"] == "pos-barat"
+    # The tablet (the evaluator is signed out of it) shows the unit and stores it.
+    clock = install_clock(monkeypatch)
+    kiosk = "/lapangan/kios/uji-2026/bpbd"
+    form = FormPage.parse(client.get(kiosk))
+    assert "Unit layanan: Pos Barat" in form.html
+    clock.advance(30)
+    assert client.post(kiosk, data={**form.hidden, **ALL_FOURS}).status_code == 303
+    assert "Unit layanan: Pos Barat" in client.get(f"{kiosk}/terima-kasih").get_data(as_text=True)
+    # And so does an answer it kept while offline and sends later.
+    now = clock.now
+    answer = {
+        "id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "kind": "kiosk",
+        "wave": "uji-2026",
+        "opd": "bpbd",
+        "who": None,
+        "shown": (now - 40) * 1000,
+        "answered": now * 1000,
+        "fields": ALL_FOURS,
+    }
+    sent = client.post(
+        "/lapangan/kirim", json=answer, headers={"Origin": "http://localhost"}
+    ).get_json()
+    assert sent["stored"] is True, sent
+    assert [(r.channel, r.unit_id, r.device_id) for r in stored(session)] == [
+        ("kiosk", barat.id, device.id),
+        ("kiosk", barat.id, device.id),
+    ]
+    # The staff list says where the kiosk stands.
+    login(client, "eva")
+    assert "Badan Penanggulangan Bencana Daerah – Pos Barat" in client.get(KIOSKS).get_data(
+        as_text=True
+    )

@@ -26,7 +26,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 from sqlmodel import Session
 
-from survey.core import opds, queries, submissions, waves
+from survey.core import opds, queries, submissions, units, waves
 from survey.core.builtin import DEFAULT_ELEMENTS, DEFAULT_SCHEME_SLUG
 from survey.core.models import EDUCATIONS, OCCUPATIONS, Wave
 from survey.core.problems import ProblemError, define, problem
@@ -47,6 +47,13 @@ PERIOD_END = date(2025, 6, 16)
 DAYS_OPEN_AHEAD = 30  # the demo wave's period ends this many days after the build
 TARGET_N = 50
 SAMPLE_RANGE = (20, 80)  # counted responses per OPD, inclusive
+# BPBD (the demo OPD head's) serves at two units as well as at its office: its responses are
+# spread over them by their place in the data (two of five at the first unit, one at the
+# second, two at the office), so the OPD report has its per-unit table; no figure changes.
+DEMO_UNITS: dict[str, tuple[tuple[str, str], ...]] = {
+    "bpbd": (("pusdalops", "Pusdalops PB"), ("posko-walantaka", "Posko Kecamatan Walantaka")),
+}
+UNIT_CYCLE = (0, 0, 1, None, None)  # index into the OPD's DEMO_UNITS, None: the office
 
 
 class DemoError(ProblemError):
@@ -494,6 +501,15 @@ def write_demo(
             if service.casefold() not in listed:
                 opds.add_service(session, opd=stored, name=service, actor=None)
         opd_ids[opd.slug] = stored.id
+    unit_ids: dict[str, list[int]] = {}
+    for slug, wanted in DEMO_UNITS.items():
+        stored = queries.get_opd(session, slug=slug)
+        assert stored is not None
+        for unit_slug, name in wanted:
+            unit = units.get_unit(session, opd_id=opd_ids[slug], slug=unit_slug)
+            if unit is None:
+                unit = units.add_unit(session, opd=stored, slug=unit_slug, name=name, actor=None)
+            unit_ids.setdefault(slug, []).append(int(unit.id or 0))
     settings = waves.WaveSettings(
         title=DEMO_WAVE_TITLE,
         evaluator=DEMO_EVALUATOR,
@@ -519,9 +535,13 @@ def write_demo(
 
     def stored_rows() -> Iterator[dict[str, Any]]:
         """Yield the column values of each simulated response for this wave."""
-        for row in data.responses:
+        for i, row in enumerate(data.responses):
             values = {key: value for key, value in row.items() if key not in ("opd", "answers")}
             values.update(wave_id=wave.id, opd_id=opd_ids[row["opd"]])
+            place = UNIT_CYCLE[i % len(UNIT_CYCLE)]
+            at = unit_ids.get(row["opd"])
+            # Every row has the same keys (one bulk insert takes its columns from the first).
+            values["unit_id"] = None if at is None or place is None else at[place]
             values["submitted_at"] = row["submitted_at"] + shift
             values.update(
                 {f"a{pos}": answer for pos, answer in zip(positions, row["answers"], strict=True)}

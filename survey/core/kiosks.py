@@ -17,9 +17,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from survey.core import queries
+from survey.core import queries, units
 from survey.core.audit import audit
-from survey.core.models import KioskDevice, Opd, Wave, utcnow
+from survey.core.models import KioskDevice, Opd, ServiceUnit, Wave, utcnow
 from survey.core.problems import ProblemError, define, problem
 from survey.core.rules import column_width
 
@@ -32,6 +32,7 @@ define(
         "kiosk-wave-finished": "wave {wave!r} is {status}: kiosks are enrolled for a draft or "
         "open wave only",
         "kiosk-unknown": "wave {wave!r} has no kiosk {value}",
+        "kiosk-unit-unknown": "OPD {opd!r} has no active service unit {unit!r}",
     }
 )
 
@@ -71,14 +72,23 @@ def check_label(label: str) -> str:
 
 
 def enroll_kiosk(
-    session: Session, *, wave: Wave, opd_slug: str, label: str, actor: str, faces: bool = False
+    session: Session,
+    *,
+    wave: Wave,
+    opd_slug: str,
+    label: str,
+    actor: str,
+    faces: bool = False,
+    unit_slug: str | None = None,
 ) -> KioskDevice:
     """Enrol a device for a wave and OPD with its ``kiosk.enrol`` audit entry; commit.
 
-    ``faces``: the kiosk shows a face scale beside the answer labels.
+    ``faces``: the kiosk shows a face scale beside the answer labels. ``unit_slug``: the
+    kiosk stands at that service unit of the OPD, and every answer given on it carries the
+    unit (as on the unit's own survey page).
 
     Refused (KioskError, nothing written) for a closed or published wave, an OPD the wave does
-    not cover, or a bad label.
+    not cover, a unit the OPD does not have (or has closed), or a bad label.
     """
     if wave.status not in ("draft", "open"):
         raise KioskError(
@@ -87,10 +97,16 @@ def enroll_kiosk(
     opd = queries.opd_in_wave(session, wave=wave, opd_slug=opd_slug)
     if opd is None:
         raise KioskError([problem("kiosk-opd-not-in-wave", "opd", opd=opd_slug, wave=wave.slug)])
+    unit = None
+    if unit_slug:
+        unit = units.get_unit(session, opd_id=int(opd.id or 0), slug=unit_slug)
+        if unit is None or not unit.active:
+            raise KioskError([problem("kiosk-unit-unknown", "opd", opd=opd.slug, unit=unit_slug)])
     text = check_label(label)
     device = KioskDevice(
         wave_id=int(wave.id or 0),
         opd_id=int(opd.id or 0),
+        unit_id=None if unit is None else unit.id,
         label=text,
         faces=faces,
         enrolled_by=actor,
@@ -106,6 +122,7 @@ def enroll_kiosk(
         opd=opd.slug,
         device_id=device.id,
         label=text,
+        **({"unit": unit.slug} if unit is not None else {}),
         **({"faces": True} if faces else {}),
     )
     session.commit()
@@ -154,6 +171,7 @@ class KioskRow:
     label: str
     opd_slug: str
     opd_name: str
+    unit_name: str | None
     enrolled_by: str
     enrolled_at: datetime
     revoked_at: datetime | None
@@ -168,8 +186,9 @@ class KioskRow:
 def list_kiosks(session: Session, *, wave: Wave) -> list[KioskRow]:
     """Return every device enrolled for the wave (revoked ones too), newest first."""
     query = (
-        select(KioskDevice, Opd)
+        select(KioskDevice, Opd, ServiceUnit)
         .join(Opd, col(Opd.id) == KioskDevice.opd_id)
+        .join(ServiceUnit, col(ServiceUnit.id) == KioskDevice.unit_id, isouter=True)
         .where(KioskDevice.wave_id == wave.id)
         .order_by(col(KioskDevice.enrolled_at).desc(), col(KioskDevice.id).desc())
     )
@@ -179,10 +198,11 @@ def list_kiosks(session: Session, *, wave: Wave) -> list[KioskRow]:
             label=device.label,
             opd_slug=opd.slug,
             opd_name=opd.name,
+            unit_name=None if unit is None else unit.name,
             enrolled_by=device.enrolled_by,
             enrolled_at=device.enrolled_at,
             revoked_at=device.revoked_at,
             revoked_by=device.revoked_by,
         )
-        for device, opd in session.exec(query).all()
+        for device, opd, unit in session.exec(query).all()
     ]

@@ -11,13 +11,26 @@ report only where staff chose it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Collection, Sequence
+from dataclasses import replace
+from typing import Any, cast
 
+import numpy as np
 from sqlmodel import Session, col, select
 
-from reports.model import Comment, OpdReportData, Poster, ScoredWave, TrendPoint, age_band
-from survey.core import opds, queries, shortlinks, units, urls
+from reports.model import (
+    Comment,
+    OpdReportData,
+    Poster,
+    ScoredWave,
+    ServiceUnitResult,
+    TrendPoint,
+    age_band,
+)
+from scoring import aggregate_units, ikm
+from survey.core import notapplicable, opds, queries, shortlinks, units, urls
 from survey.core.changes import Scorer, previous_comparable
 from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
@@ -121,6 +134,66 @@ def trend(
     return tuple(points)
 
 
+def service_unit_results(
+    session: Session, *, wave: Wave, opd: Opd, ranking: ScoredWave
+) -> tuple[ServiceUnitResult, ...]:
+    """Score each service unit of the OPD as the OPD is scored in ``ranking``.
+
+    One row per unit of the OPD in the units' order (an inactive unit only if it has counted
+    responses), then one for the responses given on the OPD's own page (``direct``) if any;
+    nothing for an OPD without units. The same responses as the OPD's score: counted (and
+    verified, when ``ranking`` scored verified answers only), at least one IKM element answered;
+    the IKM and its analytic interval at the ranking's confidence level. So the rows' ``n`` add
+    up to the OPD's and their statistics merge into the OPD's exactly.
+    """
+    assert opd.id is not None
+    listed = units.list_units(session, opd_id=opd.id)
+    if not listed or ranking.score is None:
+        return ()
+    items = [
+        e
+        for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)
+        if e.kind == "ikm"
+    ]
+    columns = [col(getattr(Response, f"a{e.position}")) for e in items]
+    query = select(col(Response.unit_id), *columns).where(
+        Response.wave_id == wave.id, Response.opd_id == opd.id, Response.status == "counted"
+    )
+    if ranking.verified_only:
+        query = query.where(col(Response.verified).is_(True))
+    # A select of a variable number of columns: SQLModel's overloads cannot type its rows.
+    rows: list[tuple[Any, ...]] = [tuple(row) for row in cast(Any, session.exec(query)).all()]
+    blank = (None, notapplicable.NOT_APPLICABLE)
+    answers = np.array(
+        [[math.nan if v in blank else float(v) for v in row[1:]] for row in rows], dtype=np.float64
+    ).reshape(len(rows), len(items))
+    # Groups: 0..len(listed)-1 the units in order, len(listed) the OPD's own page.
+    position = {int(u.id or 0): i for i, u in enumerate(listed)}
+    group = np.array([position.get(int(row[0] or 0), len(listed)) for row in rows], np.int64)
+    keep = ~np.all(np.isnan(answers), axis=1)
+    scale_points = ranking.scale_points()
+    parts = aggregate_units(group[keep], answers[keep], len(listed) + 1, scale_points=scale_points)
+    score = ranking.wave_score()
+    results = []
+    for i, part in enumerate(parts):
+        direct = i == len(listed)
+        if part.n == 0 and (direct or not listed[i].active):
+            continue
+        result = ServiceUnitResult(
+            name="" if direct else listed[i].name,
+            n=part.n,
+            scale_points=scale_points,
+            direct=direct,
+            active=direct or listed[i].active,
+        )
+        if part.n:
+            estimate = ikm(part, scheme=score.scheme)
+            interval = estimate.confidence_interval(score.confidence_level)
+            result = replace(result, ikm=estimate.ikm, ci_low=interval.low, ci_high=interval.high)
+        results.append(result)
+    return tuple(results)
+
+
 def opd_report_data(
     session: Session,
     *,
@@ -154,6 +227,7 @@ def opd_report_data(
         profile=respondent_profile(responses, services=listed_services_of(session, opd)),
         trend=trend(session, wave=wave, opd=opd, seed=ranking.seed, scorer=score),
         change=change,
+        service_units=service_unit_results(session, wave=wave, opd=opd, ranking=ranking),
     )
 
 

@@ -45,7 +45,7 @@ from survey.core import evidence, fieldwork, limits
 from survey.core.alarms import after_answer
 from survey.core.enumerators import may_record
 from survey.core.kiosks import active_kiosk
-from survey.core.models import KioskDevice, User, utcnow
+from survey.core.models import KioskDevice, ServiceUnit, User, utcnow
 from survey.core.submissions import (
     VisitCodeClaim,
     VisitCodeError,
@@ -115,6 +115,16 @@ def _kiosk(target: SurveyTarget) -> KioskDevice | None:
     return active_kiosk(get_session(), device_id=device_id, wave_id=wave_id, opd_id=opd_id)
 
 
+def _at_unit(target: SurveyTarget, device: KioskDevice) -> SurveyTarget:
+    """Return the target of a kiosk enrolled at one of the OPD's service units: its answers
+    carry the unit, as on the unit's own page (even once the unit is closed: they were given
+    there)."""
+    if device.unit_id is None:
+        return target
+    unit = get_session().get(ServiceUnit, device.unit_id)
+    return target if unit is None else replace(target, unit=unit)
+
+
 def _to_login() -> ResponseReturnValue:
     """Send a signed-out visitor to the sign-in page, coming back here afterwards."""
     return redirect(url_for("auth.login", next=request.path))
@@ -147,6 +157,7 @@ def _render_page(
         faces=recorder.kiosk is not None and recorder.kiosk.faces,
         wave=target.wave,
         opd=target.opd,
+        unit=target.unit,
         form=form,
         field_errors=form.field_errors(),
         form_errors=list(form.form_errors),
@@ -245,7 +256,12 @@ def _store(
         channel=recorder.channel,
     )
     moment = answered_at or utcnow()
-    submission = replace(submission, enumerator_id=recorder.enumerator_id, answered_at=answered_at)
+    submission = replace(
+        submission,
+        enumerator_id=recorder.enumerator_id,
+        answered_at=answered_at,
+        unit_id=target.unit_id,
+    )
     if recorder.kind == "interview":
         assert recorder.enumerator_id is not None
         burst = burst or fieldwork.interview_burst(
@@ -342,6 +358,7 @@ def _page(kind: str, wave_slug: str, opd_slug: str) -> ResponseReturnValue:
         if device is None:
             return _not_a_kiosk(target)
         recorder = Recorder(kind, kiosk=device)
+        target = _at_unit(target, device)
     if target.closed:
         return citizen._render_closed(target)
     outside = citizen._outside_period(target)
@@ -425,13 +442,16 @@ def interview_thanks(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
 def kiosk_thanks(wave_slug: str, opd_slug: str) -> ResponseReturnValue:
     """Thank the citizen; the page returns to a fresh form by itself (a meta refresh)."""
     target = citizen.find_target(wave_slug, opd_slug)
-    if _kiosk(target) is None:
+    device = _kiosk(target)
+    if device is None:
         return _not_a_kiosk(target)
+    target = _at_unit(target, device)
     return render_template(
         "survey/field_thanks.html",
         kind="kiosk",
         wave=target.wave,
         opd=target.opd,
+        unit=target.unit,
         next_url=_page_path("kiosk", target),
         thanks_seconds=THANKS_SECONDS,
     )
@@ -557,6 +577,7 @@ def send() -> ResponseReturnValue:
         if device is None:
             return _answer(403, stored=False, reason="not-a-kiosk")
         recorder = Recorder(kind, kiosk=device)
+        target = _at_unit(target, device)
     if target.closed:
         return _answer(410, stored=False, reason="closed")
     outcome = _count(recorder, target)

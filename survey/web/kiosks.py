@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlmodel import Session
 
-from survey.core import kiosks, queries, urls
+from survey.core import kiosks, queries, units, urls
 from survey.core.models import Wave
 from survey.web import antiabuse
 from survey.web.database import get_session
@@ -43,6 +44,21 @@ def _actor() -> str:
     return user.username
 
 
+def _places(session: Session, wave: Wave) -> list[tuple[str, str]]:
+    """Return (value, name) of each place a kiosk may stand: every OPD of the wave, each
+    followed by its active service units (``opd/unit``)."""
+    covered = [opd for opd, _link in queries.wave_opds(session, wave=wave)]
+    active = units.units_by_opd(
+        session, opd_ids=[int(opd.id or 0) for opd in covered], active_only=True
+    )
+    places = []
+    for opd in covered:
+        places.append((opd.slug, opd.name))
+        for unit in active[int(opd.id or 0)]:
+            places.append((f"{opd.slug}/{unit.slug}", f"{opd.name} – {unit.name}"))
+    return places
+
+
 def _render(
     wave: Wave, form: KioskEnrolForm, errors: dict[str, str] | None = None, status: int = 200
 ) -> ResponseReturnValue:
@@ -54,7 +70,7 @@ def _render(
             "kiosks/index.html",
             wave=wave,
             rows=kiosks.list_kiosks(session, wave=wave),
-            opds=[opd for opd, _link in queries.wave_opds(session, wave=wave)],
+            places=_places(session, wave),
             values=form.shown(),
             errors=errors or {},
             notice=notice if notice in NOTICES else None,
@@ -89,6 +105,7 @@ def enrol(wave_slug: str) -> ResponseReturnValue:
             label=asked.label,
             actor=_actor(),
             faces=asked.faces,
+            unit_slug=asked.unit_slug,
         )
     except kiosks.KioskError as exc:
         session.rollback()

@@ -227,6 +227,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
         MIN_N_COMMENTS,
         element_chart,
         profile_fields,
+        service_unit_rows,
         visible_comments,
         weakest_elements,
     )
@@ -238,6 +239,7 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
         counted_of_opd,
         listed_services_of,
         respondent_profile,
+        service_unit_results,
     )
 
     session = get_session()
@@ -271,6 +273,14 @@ def wave(opd_slug: str, wave_slug: str) -> ResponseReturnValue:
                 respondent_profile(responses, services=listed_services_of(session, item)), t
             ),
             "comments": visible_comments(list(comments_of(responses)), unit.n),
+            "service_units": service_unit_rows(
+                service_unit_results(session, wave=found, opd=item, ranking=ranking),
+                ranking.wave_score().scheme,
+                t,
+                Formatter(lang),
+                small_n=unit.estimate.small_n,
+            ),
+            "small_n": unit.estimate.small_n,
             **change_context(session, wave=found, opd_slug=item.slug, lang=lang),
             "posterior": unit_posterior_view(ranking, item.slug, lang=lang),
             "design": design_unit_view(

@@ -477,6 +477,11 @@ def _code_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             wave=v.get("wave"),
             value=v.get("value"),
         ),
+        "kiosk-unit-unknown": lambda: _(
+            "OPD %(opd)s tidak memiliki unit layanan aktif %(unit)s.",
+            opd=v.get("opd"),
+            unit=v.get("unit"),
+        ),
     }
 
 

@@ -848,25 +848,31 @@ class ScopeGrantForm(WorkspaceForm):
 
 @dataclass(frozen=True)
 class KioskEnrolment:
-    """A device to enrol: the OPD it serves and its label."""
+    """A device to enrol: the OPD (and service unit) it serves and its label."""
 
     opd_slug: str
     label: str
     faces: bool = False  # show the face scale beside the answer labels
+    unit_slug: str | None = None
 
 
 class KioskEnrolForm(WorkspaceForm):
-    """ "Enrol this device" on a wave's kiosk page: which OPD, and a label for the list."""
+    """ "Enrol this device" on a wave's kiosk page: which OPD or unit, and a label."""
 
-    # The kiosk service judges both (OPD in the wave, label rules) in coded problems.
-    opd = StringField(filters=[strip, cut(100)])
+    # The kiosk service judges both (OPD in the wave, its unit, label rules) in coded problems.
+    opd = StringField(filters=[strip, cut(200)])  # "opd" or "opd/unit", 64 characters each
     label = StringField(filters=[cut(1000)])
     faces = BooleanField()
 
     def as_enrolment(self) -> KioskEnrolment:
-        """Return the enrolment for the kiosk service."""
+        """Return the enrolment for the kiosk service; ``opd`` is an OPD's slug, or
+        ``opd/unit`` for one of its service units."""
+        opd, _slash, unit = (self.opd.data or "").partition("/")
         return KioskEnrolment(
-            opd_slug=self.opd.data or "", label=self.label.data or "", faces=bool(self.faces.data)
+            opd_slug=opd,
+            label=self.label.data or "",
+            faces=bool(self.faces.data),
+            unit_slug=unit or None,
         )
 
 
