@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from survey.core import urls
-from survey.core.models import Opd, ServiceUnit, ShortLink, Wave
+from survey.core.models import Opd, ServiceUnit, ShortLink, Wave, WaveOpd
 
 # Digits 2-9 and the lower-case letters without i, l and o: 31 signs, 31**6 (887 million) codes.
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -95,13 +95,19 @@ def short_code(
     raise RuntimeError(f"no free short code after {MAX_ATTEMPTS} attempts")
 
 
-def resolve(session: Session, code: str) -> ShortTarget | None:
-    """Return where a typed code leads (any case), or None for a code nobody made."""
+def resolve(session: Session, code: str, *, public: bool = False) -> ShortTarget | None:
+    """Return where a typed code leads (any case), or None for a code nobody made.
+
+    ``public``: None as well for a code whose page is not public now (a draft wave, whose
+    posters may be printed before it opens; an OPD the wave no longer covers; an inactive
+    unit), so that probing codes tells nothing the pages themselves do not: each of those
+    pages is a 404.
+    """
     normal = normalise(code)
     if normal is None:
         return None
     query = (
-        select(Wave.slug, Opd.slug, ServiceUnit.slug)
+        select(Wave, Opd, ServiceUnit)
         .select_from(ShortLink)
         .join(Wave, col(Wave.id) == ShortLink.wave_id)
         .outerjoin(Opd, col(Opd.id) == ShortLink.opd_id)
@@ -111,7 +117,16 @@ def resolve(session: Session, code: str) -> ShortTarget | None:
     row = session.exec(query).first()
     if row is None:
         return None
-    wave_slug, opd_slug, unit_slug = row
+    wave, opd, unit = row
+    if public and (
+        wave.status == "draft"
+        or (opd is not None and session.get(WaveOpd, (wave.id, opd.id)) is None)
+        or (unit is not None and not unit.active)
+    ):
+        return None
+    wave_slug = wave.slug
+    opd_slug = None if opd is None else opd.slug
+    unit_slug = None if unit is None else unit.slug
     return ShortTarget(wave_slug=wave_slug, opd_slug=opd_slug, unit_slug=unit_slug)
 
 

@@ -275,8 +275,10 @@ def survey_share(wave: Wave, opd: Opd | None = None) -> Share:
 
 @bp.get("/l/<code>")
 def short_link(code: str) -> ResponseReturnValue:
-    """Send a short code (any case) to its page; 404 for a code nobody made."""
-    target = shortlinks.resolve(_autocommit_session(), code[: shortlinks.CODE_MAX_LENGTH + 1])
+    """Send a short code (any case) to its page; 404 for a code nobody made, and for one
+    whose page is not public now (a draft wave, an OPD off the wave, an inactive unit)."""
+    session = _autocommit_session()
+    target = shortlinks.resolve(session, code[: shortlinks.CODE_MAX_LENGTH + 1], public=True)
     if target is None:
         abort(404)
     return redirect(target.path(), code=302)
