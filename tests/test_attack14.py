@@ -36,7 +36,7 @@ from test_languages import store, sunda
 from test_onelink import WAVE, Citizen, fours, make_wave, opd_ids
 
 from reports import render_opd_pdf
-from survey.core import accounts, enumerators, queries, shortlinks, units, waves
+from survey.core import accounts, enumerators, kiosks, queries, shortlinks, units, waves
 from survey.core.models import EnumeratorScope
 from survey.core.reportdata import opd_report_data
 from survey.core.scores import score_wave
@@ -452,3 +452,32 @@ def test_markup_in_a_questionnaires_texts_is_text_everywhere(
     report = opd_report_data(session, wave=wave, ranking=ranking, opd_slug="bpbd")
     text = pdf_text(render_opd_pdf(report))
     assert "<b>tebal</b> & <font" in text
+
+
+def test_a_kiosk_at_a_unit_closed_later_keeps_recording_there_until_revoked(
+    app, session, open_wave
+):
+    """A kiosk enrolled at Pos Timur; the unit is then closed (its page is a 404). As the README
+    says, the kiosk's answers still carry the unit (they were given there), counted for the
+    OPD; revoking the kiosk ends it at once, and the cookie is then worth nothing."""
+    opd = queries.get_opd(session, slug="bpbd")
+    timur = units.add_unit(session, opd=opd, slug="pos-timur", name="Pos Timur", actor="eva")
+    device = kiosks.enroll_kiosk(
+        session, wave=open_wave, opd_slug="bpbd", label="Loket", actor="eva", unit_slug="pos-timur"
+    )
+    tablet = app.test_client()
+    with app.test_request_context():
+        value = antiabuse.sign_kiosk(
+            device_id=int(device.id or 0), wave_id=device.wave_id, opd_id=device.opd_id
+        )
+    tablet.set_cookie(antiabuse.KIOSK_COOKIE, value)
+    units.set_unit_active(session, opd=opd, unit=timur, active=False, actor="eva")
+    assert app.test_client().get("/s/uji-2026/bpbd/pos-timur").status_code == 404
+    assert send(tablet, answer(kind="kiosk")).get_json()["status"] == "counted"
+    kiosks.revoke_kiosk(session, wave=open_wave, device_id=int(device.id or 0), actor="eva")
+    late = send(tablet, answer(kind="kiosk"))
+    assert (late.status_code, late.get_json()["reason"]) == (403, "not-a-kiosk")
+    assert tablet.get("/lapangan/kios/uji-2026/bpbd").status_code == 403
+    assert [(r.channel, r.unit_id, r.status) for r in stored(session)] == [
+        ("kiosk", timur.id, "counted")
+    ]
