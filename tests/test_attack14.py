@@ -34,6 +34,8 @@ from survey_helpers import (
 )
 from test_languages import store, sunda
 from test_onelink import WAVE, Citizen, fours, make_wave, opd_ids
+from test_stuffing import redis_prefix as limits_prefix
+from test_stuffing import use_redis
 
 from reports import render_opd_pdf
 from survey.core import accounts, enumerators, kiosks, queries, shortlinks, units, waves
@@ -44,6 +46,7 @@ from survey.web import antiabuse
 
 SEND = "/lapangan/kirim"
 ORIGIN = {"Origin": "http://localhost"}
+redis_prefix = limits_prefix  # the Redis key prefix fixture, for the Redis half of attack 1
 FIVE = ("rsud", "dinkes", "disdukcapil", "dishub", "bpbd")
 
 
@@ -64,13 +67,18 @@ def _by_opd(session: Session, app: Flask) -> dict[str, tuple[int, int]]:
 # --- 1. Multi-OPD sittings against the per-network budget -------------------------------------
 
 
-def test_sittings_of_five_opds_give_no_more_than_the_single_pages(app, session, monkeypatch):
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_sittings_of_five_opds_give_no_more_than_the_single_pages(
+    app, session, monkeypatch, store, request
+):
     """The attack, run: a script on one /24 sends 25 sittings of the same 5 OPDs within one
     hour, each from a fresh cookie jar and alternating between two addresses of the network,
     then 5 more answers for RSUD on its single page. Each OPD counts 20 (its per-network
     budget, shared by its single page and the sittings); the rest is stored flagged
     ``burst``. Five OPDs in one sitting give 5 x 20, exactly what the five single pages give:
-    the sitting adds nothing."""
+    the sitting adds nothing. The same with the counters in Redis."""
+    if store == "redis":
+        use_redis(app, prefix=request.getfixturevalue("redis_prefix"))
     clock = install_clock(monkeypatch)
     make_wave(session)
     for i in range(25):
