@@ -154,26 +154,24 @@ def profile_fields(
 def suppressed_groups(sizes: Sequence[int], *, minimum: int = MIN_GROUP) -> set[int]:
     """Return the positions of the groups whose score must not be printed.
 
-    A group of 1..``minimum - 1`` respondents is suppressed. Since the whole's score is printed
-    too (and, with every answer given, it is the groups' scores weighted by their sizes), one
-    suppressed group among printed ones could be worked out from them: so the smallest other
-    groups are suppressed as well until the suppressed groups hold ``minimum`` respondents or
-    more together (or every group is suppressed). Empty groups have no score to hide.
+    While any group has 1..``minimum - 1`` respondents, no group's score is printed. The
+    whole's score is printed too (with every answer given, it is the groups' scores weighted by
+    their sizes), so one withheld small group among printed ones could be worked out from them;
+    withholding the next smallest as well is not enough either, since which group that is
+    changes as answers arrive (or are restored from the flagged review), and two readings then
+    give the small group away. All or nothing holds over time: every reading while a group is
+    small shows the same nothing. Empty groups have no score to hide.
 
     Examples
     --------
-    >>> sorted(suppressed_groups([40, 3, 12])), sorted(suppressed_groups([40, 3, 2, 9]))
-    ([1, 2], [1, 2])
-    >>> sorted(suppressed_groups([4])), sorted(suppressed_groups([6, 0, 5]))
-    ([0], [])
+    >>> sorted(suppressed_groups([40, 3, 12])), sorted(suppressed_groups([40, 0, 5, 9]))
+    ([0, 1, 2], [])
+    >>> sorted(suppressed_groups([4])), sorted(suppressed_groups([6, 0, 1]))
+    ([0], [0, 2])
     """
-    hidden = {i for i, size in enumerate(sizes) if 0 < size < minimum}
-    while hidden and sum(sizes[i] for i in hidden) < minimum:
-        rest = [i for i, size in enumerate(sizes) if size > 0 and i not in hidden]
-        if not rest:
-            break
-        hidden.add(min(rest, key=lambda i: (sizes[i], i)))
-    return hidden
+    if all(size == 0 or size >= minimum for size in sizes):
+        return set()
+    return {i for i, size in enumerate(sizes) if size > 0}
 
 
 @dataclass(frozen=True)
@@ -208,8 +206,8 @@ def service_unit_rows(
     small_n: int = 15,
 ) -> list[ServiceUnitRow]:
     """Return the OPD's service units as printed: converted score by the display rule, the
-    interval, the category; no score for a group under ``minimum`` (or one that would give it
-    away, :func:`suppressed_groups`)."""
+    interval, the category; no unit's score while a group is under ``minimum``
+    (:func:`suppressed_groups`)."""
     hidden = suppressed_groups([u.n for u in units], minimum=minimum)
     rows = []
     for i, u in enumerate(units):

@@ -807,12 +807,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "them.",
     ),
     "opd.units_hidden": (
-        "– : nilai tidak ditampilkan demi kerahasiaan responden: unit dengan kurang dari {min} "
-        "responden, dan bila perlu unit terkecil berikutnya, agar nilainya tidak dapat dihitung "
-        "dari baris lain.",
-        "– : score withheld to keep respondents anonymous: units with fewer than {min} "
-        "respondents and, where needed, the next smallest, so that it cannot be worked out "
-        "from the other rows.",
+        "– : nilai unit tidak ditampilkan selama ada unit dengan kurang dari {min} responden: "
+        "nilai unit kecil itu dapat dihitung dari nilai OPD dan unit lainnya.",
+        "– : no unit's score is shown while a unit has fewer than {min} respondents: the "
+        "small unit's score could be worked out from the OPD's and the other units'.",
     ),
     "opd.units_unreliable": (
         "* kurang dari {small} responden: perkiraan belum andal.",

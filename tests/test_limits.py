@@ -12,7 +12,7 @@ from survey.core.evidence import keyed_hash
 from survey.core.limits import DatabaseStore, Limits, RedisStore, Rule, hit, survey_rules
 from survey.core.models import RateCounter
 
-SMALL = Limits(window=300, bucket=60, soft=2, hard=4, network_hard=6, flood=10)
+SMALL = Limits(window=300, bucket=60, soft=2, kiosk_soft=3, hard=4, network_hard=6, flood=10)
 
 
 class MemoryStore:
@@ -134,7 +134,7 @@ def test_survey_rules_keys():
     kiosk = survey_rules(
         SMALL, secret="k" * 32, address="203.0.113.7", wave_id=1, opd_id=2, kiosk_device=9
     )
-    assert [(r.soft, r.hard) for r in kiosk] == [(None, 4), (None, 10)]
+    assert [(r.soft, r.hard) for r in kiosk] == [(3, 4), (None, 10)]
     assert kiosk[1].key == rules[2].key
 
 

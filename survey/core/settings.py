@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "LIMIT_WINDOW": 3600,
     "LIMIT_BUCKET": 60,
     "LIMIT_SOFT": 20,
+    # Per enrolled kiosk: a busy counter serves more than one place's 20 an hour, but the
+    # counter's own staff could tap it; past this its answers are flagged "burst" for review.
+    "LIMIT_KIOSK_SOFT": 60,
     "LIMIT_HARD": 120,  # per address, wave and OPD (and per enrolled kiosk)
     "LIMIT_NETWORK_HARD": 600,  # per network, wave and OPD
     "LIMIT_FLOOD": 600,  # per address over every survey
@@ -88,6 +91,7 @@ _NUMERIC = {
     "LIMIT_WINDOW": int,
     "LIMIT_BUCKET": int,
     "LIMIT_SOFT": int,
+    "LIMIT_KIOSK_SOFT": int,
     "LIMIT_HARD": int,
     "LIMIT_NETWORK_HARD": int,
     "LIMIT_FLOOD": int,
