@@ -81,24 +81,55 @@ def _wave_figures(
     if not k:
         return keyed
     answers = ", ".join(f"a{p}" for p in positions)
-    result = bind.execution_options(yield_per=50_000).execute(
-        sa.text(f"SELECT {key}, {answers} FROM response WHERE wave_id = :w AND status = 'counted'"),
-        {"w": wave_id},
-    )
-    for part in result.partitions():
-        block = np.array(part, dtype=np.float64)  # None becomes NaN
-        chose = block[:, 3:] == NOT_APPLICABLE
-        x = np.nan_to_num(block[:, 3:], nan=0.0).astype(np.int64)
-        keys, group = np.unique(block[:, :3].astype(np.int64), axis=0, return_inverse=True)
-        group = group.reshape(-1)
-        order = np.argsort(group, kind="stable")
-        bounds = np.searchsorted(group[order], np.arange(len(keys) + 1))
-        for i, (opd_id, unit_id, verified) in enumerate(keys.tolist()):
-            rows = order[bounds[i] : bounds[i + 1]]
-            target = figures(opd_id, unit_id, verified)
-            target["not_applicable"] += chose[rows].sum(axis=0)
-            part_stats = _stats(x[rows], scale)
-            target["stats"] = {f: target["stats"][f] + part_stats[f] for f in STAT_FIELDS}
+    # A driver cursor: plain tuples, which NumPy converts many times faster than rows.
+    cursor = bind.connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT {key}, {answers} FROM response "  # nosec B608: fixed words, integer id
+            f"WHERE wave_id = {int(wave_id)} AND status = 'counted'"
+        )
+        while part := cursor.fetchmany(20_000):
+            block = np.array(part, dtype=np.float64)  # None becomes NaN
+            keys, group = np.unique(block[:, :3].astype(np.int64), axis=0, return_inverse=True)
+            order = np.argsort(group.reshape(-1), kind="stable")
+            block = block[order]
+            starts = np.searchsorted(group.reshape(-1)[order], np.arange(len(keys)))
+            chose = (block[:, 3:] == NOT_APPLICABLE).astype(np.float64)
+            x = np.nan_to_num(block[:, 3:], nan=0.0)
+            d = (x > 0).astype(np.float64)
+            z = np.concatenate([x, d, d.any(axis=1, keepdims=True)], axis=1)
+            # Every row's outer product, summed per key: whole numbers below 2**53, exact.
+            gram = np.add.reduceat(z[:, :, None] * z[:, None, :], starts, axis=0)
+            gram = np.rint(gram).astype(np.int64)
+            na = np.rint(np.add.reduceat(chose, starts, axis=0)).astype(np.int64)
+            codes = (
+                (
+                    np.arange(len(keys)).repeat(np.diff(np.append(starts, len(x))))[:, None] * k
+                    + np.arange(k)
+                )
+                * scale
+                + x.astype(np.int64)
+                - 1
+            )
+            counts = np.bincount(codes[x > 0], minlength=len(keys) * k * scale).reshape(
+                len(keys), k, scale
+            )
+            for i, (opd_id, unit_id, verified) in enumerate(keys.tolist()):
+                g = gram[i]
+                part_stats = {
+                    "n": int(g[2 * k, 2 * k]),
+                    "n_answers": g[2 * k, k : 2 * k],
+                    "n_both": g[k : 2 * k, k : 2 * k],
+                    "sums": g[2 * k, :k],
+                    "products": g[:k, :k],
+                    "pair_sums": g[:k, k : 2 * k],
+                    "counts": counts[i],
+                }
+                target = figures(opd_id, unit_id, verified)
+                target["not_applicable"] += na[i]
+                target["stats"] = {f: target["stats"][f] + part_stats[f] for f in STAT_FIELDS}
+    finally:
+        cursor.close()
     return keyed
 
 
