@@ -36,6 +36,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path, where this file's own name would
+# hide the scoring package from the project's modules: the project's root goes there instead.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(ROOT)
 IKM = str(Path(sys.executable).with_name("ikm"))
 K = 9
 
@@ -288,6 +292,8 @@ def main() -> int:
             started = time.perf_counter()
             build_database(path, args.responses, args.opds, args.seed)
             print(f"  built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        elif args.db is not None:
+            keep_statistics(path)  # a reused file may predate them, or have had rows written
         env = {
             **os.environ,
             "IKM_DATABASE_URL": f"sqlite:///{path}",
@@ -308,8 +314,6 @@ def main() -> int:
             rank_walls.append(wall)
             rank_peaks.append(peak)
             rank_inner.append(float(stdout.strip()))
-        if args.db is not None:
-            keep_statistics(path)  # a reused file may predate them, or have had rows written
         inputs_kept, inputs_rows = [], []
         for _ in range(args.runs):
             _wall, _peak, stdout = run_measured([sys.executable, "-c", INPUTS_SNIPPET], env)

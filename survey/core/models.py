@@ -499,6 +499,19 @@ class ImportJob(SQLModel, table=True):
 
 # Responses added, changed or deleted through the ORM's unit of work change the kept statistics
 # in the same flush (survey.core.tallies); Core statements call that module themselves.
+def _keep_old_value(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    return value
+
+
+# A changed status (or answer, OPD, unit...) must be known with the value it replaces, even on
+# a response whose attributes expired at a commit: load it before the change.
+_ANSWERS = tuple(f"a{_p}" for _p in range(1, MAX_ITEMS + 1))
+for _name in ("wave_id", "opd_id", "unit_id", "verified", "status", "flag_reason", *_ANSWERS):
+    sa.event.listen(
+        getattr(Response, _name), "set", _keep_old_value, active_history=True, retval=True
+    )
+
+
 @sa.event.listens_for(sa.orm.Session, "before_flush")
 def _tallies_before_flush(session: Any, _context: Any, _instances: Any) -> None:
     from survey.core import tallies
