@@ -1,9 +1,11 @@
 """Scoring a wave from the database: read the counted answers once, hand them to ``scoring``.
 
 This is the glue between storage and the pure statistics: it finds the wave's questionnaire,
-scheme and OPDs, reads the counted answers in one scan (:mod:`survey.core.answers`), builds every
-OPD's sufficient statistics in one vectorised pass, and calls :func:`scoring.score_units`.
-Flagged responses are never scored; their count per OPD is reported beside the scores.
+scheme and OPDs, reads every OPD's sufficient statistics as they are kept with the rows
+(:mod:`survey.core.tallies`, a few rows per OPD whatever the number of answers), and calls
+:func:`scoring.score_units`. Only Cronbach's alpha, Kruskal-Wallis and the bootstrap read the
+counted answers themselves (:mod:`survey.core.answers`, one scan). Flagged responses are never
+scored; their count per OPD is reported beside the scores.
 
 :func:`score_wave` is the one service that scores a wave: it returns the one result object,
 :class:`reports.model.ScoredWave`, which ``ikm score`` prints (:func:`to_table`,
