@@ -1,4 +1,4 @@
-"""Scoring a wave from the database: read the counted answers once, hand them to ``scoring``.
+"""Scoring a wave from the database: its kept statistics (rows only where needed) to ``scoring``.
 
 This is the glue between storage and the pure statistics: it finds the wave's questionnaire,
 scheme and OPDs, reads every OPD's sufficient statistics as they are kept with the rows
