@@ -257,15 +257,17 @@ def insert_responses(
     connection = session.connection()
     total = 0
     batch: list[dict[str, Any]] = []
+    added: dict[tallies.Key, tallies.Figures] = {}
     for row in rows:
         batch.append(row)
         if len(batch) >= batch_size:
             connection.execute(table.insert(), batch)
-            tallies.rows_added(session, batch)
+            tallies.figures_of_new_rows(session, batch, added)
             total += len(batch)
             batch = []
     if batch:
         connection.execute(table.insert(), batch)
-        tallies.rows_added(session, batch)
+        tallies.figures_of_new_rows(session, batch, added)
         total += len(batch)
+    tallies.apply(session, added)
     return total

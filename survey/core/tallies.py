@@ -301,6 +301,19 @@ def rows_added(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
         apply(session, figures_of(rows, _layouts(session, (r["wave_id"] for r in rows))))
 
 
+def figures_of_new_rows(
+    session: Session, rows: Sequence[Mapping[str, Any]], into: dict[Key, Figures]
+) -> None:
+    """Add the figures of new rows to ``into``, for one :func:`apply` after several batches
+    (each transaction then locks its keys once, in order, so two bulk inserts cannot
+    deadlock)."""
+    for key, figures in figures_of(rows, _layouts(session, (r["wave_id"] for r in rows))).items():
+        if key in into:
+            into[key].add(figures)
+        else:
+            into[key] = figures
+
+
 def rows_changed(
     session: Session,
     before: Sequence[Mapping[str, Any]],
