@@ -83,14 +83,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import numpy as np  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from bench import load  # noqa: E402  (gunicorn, wrk and database helpers)
 from survey.core import opds as opd_service  # noqa: E402
 from survey.core import waves  # noqa: E402
 from survey.core.database import make_engine  # noqa: E402
-from survey.core.models import EDUCATIONS, OCCUPATIONS, Response  # noqa: E402
+from survey.core.models import EDUCATIONS, OCCUPATIONS  # noqa: E402
+from survey.core.submissions import insert_responses  # noqa: E402
 
 PUBLISHED_SLUG = "hasil-uji-2026"
 # A period that is over: nothing about it is left for a publication checklist to wait for.
@@ -207,8 +207,8 @@ def build_published_wave(
             wave = waves.change_status(session, wave=wave, action="open", actor="bench")
             assert wave.id is not None
             rows = _responses(wave.id, opd_ids, per_opd, rng)
-            for at in range(0, len(rows), 5000):
-                session.execute(sa.insert(Response), rows[at : at + 5000])
+            # In bulk through the service, which keeps the scores' statistics with the rows.
+            insert_responses(session, rows=rows)
             session.commit()
             waves.change_status(session, wave=wave, action="close", actor="bench")
     finally:

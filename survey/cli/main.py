@@ -21,6 +21,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
 from survey.cli import (
+    aggregates,
     backup,
     codes,
     compare,
@@ -53,6 +54,7 @@ COMMANDS: tuple[click.Command, ...] = (
     data.import_command,
     data.export_command,
     score.score_command,
+    aggregates.aggregates_group,
     compare.compare_command,
     report.report_group,
     demo.demo_command,

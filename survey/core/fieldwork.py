@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from survey.core import tallies
 from survey.core.models import Response
 
 OFFLINE_MAX_AGE = timedelta(days=7)
@@ -116,10 +117,13 @@ def recheck_cap(
     found = int(session.execute(_counted_near(enumerator_id, wave_id, at)).scalar_one())
     if found <= INTERVIEW_HOUR_CAP:
         return False
+    before = tallies.locked_rows(session, _TABLE.c.id == response_id, _TABLE.c.status == "counted")
     session.execute(
         _TABLE.update()
         .where(_TABLE.c.id == response_id, _TABLE.c.status == "counted")
         .values(status="flagged", flag_reason="burst", burst=True)
     )
+    after = [{**row, "status": "flagged", "flag_reason": "burst"} for row in before]
+    tallies.rows_changed(session, before, after)
     session.commit()
     return True

@@ -25,6 +25,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from survey.core import tallies
 from survey.core.audit import audit
 from survey.core.models import Opd, Response, Wave
 from survey.core.problems import ProblemError, define, problem
@@ -176,20 +177,26 @@ def act_on_group(
     count_query = select(sa.func.count()).select_from(Response)
     counted_before = session.exec(count_query.where(*in_group, Response.status == "counted")).one()
     if action == "flag":
-        change = sa.update(Response).where(*in_group, col(Response.status) == "counted")
-        change = change.values(status="flagged", flag_reason="burst")
+        chosen = [*in_group, col(Response.status) == "counted"]
+        new_values: dict[str, Any] = {"status": "flagged", "flag_reason": "burst"}
     else:
-        change = sa.update(Response).where(
+        chosen = [
             *in_group,
             col(Response.status) == "flagged",
             col(Response.flag_reason).in_(GROUP_RESTORABLE),
-        )
-        change = change.values(status="counted", flag_reason=None)
+        ]
+        new_values = {"status": "counted", "flag_reason": None}
     try:
+        # The rows are locked and then changed by id, so the kept statistics change by exactly
+        # the rows that changed, even with answers arriving in the same hour meanwhile.
+        before = tallies.locked_rows(session, *chosen)
+        ids = [int(row["id"]) for row in before]
+        change = sa.update(Response).where(tallies.ids_condition(ids), *chosen).values(new_values)
         result = session.execute(change.execution_options(synchronize_session=False))
         changed = cast("sa.CursorResult[Any]", result).rowcount
         if not changed:
             raise GroupError([problem("group-empty", "network", network=network, opd=opd_slug)])
+        tallies.rows_changed(session, before, [{**row, **new_values} for row in before])
         after = counted_before - changed if action == "flag" else counted_before + changed
         audit(
             session,

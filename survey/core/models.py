@@ -305,6 +305,28 @@ class Response(ResponseBase, table=True):
         return {i: getattr(self, f"a{i}") for i in range(1, MAX_ITEMS + 1)}
 
 
+# The kept sufficient statistics of the responses of one (wave, OPD, service unit, verified):
+# ``survey.core.tallies`` keeps them equal to the rows in the transaction that writes the rows,
+# so scoring reads a few rows per OPD instead of every response. ``unit_id`` is 0 for answers
+# given to no unit (a key column cannot be NULL), hence no foreign key. The figures are JSON
+# of whole numbers: exact on both backends (JSON integers are not rounded), one row to lock
+# and rewrite per change, and a questionnaire of 24 elements needs 1,700 of them, more than a
+# table may have columns.
+class Tally(SQLModel, table=True):
+    wave_id: int = Field(foreign_key="wave.id", primary_key=True)
+    opd_id: int = Field(foreign_key="opd.id", primary_key=True)
+    unit_id: int = Field(default=0, primary_key=True)
+    verified: bool = Field(default=False, primary_key=True)
+    responses: int = 0  # every response of the key, counted or flagged
+    counted: int = 0  # counted responses, with or without an IKM answer
+    # Flagged responses by reason ({"burst": 2}); a flag without a reason counts as "manual".
+    flagged: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Per IKM element (questionnaire order): counted responses that chose "not applicable".
+    not_applicable: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # scoring.Aggregates.as_dict() of the counted responses' IKM answers.
+    stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 USER_ROLES = ("admin", "evaluator", "opd-head", "enumerator")
 
 
@@ -473,3 +495,33 @@ class ImportJob(SQLModel, table=True):
     message: str | None = Field(default=None, max_length=1000)  # English, for logs
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+# Responses added, changed or deleted through the ORM's unit of work change the kept statistics
+# in the same flush (survey.core.tallies); Core statements call that module themselves.
+def _keep_old_value(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    return value
+
+
+# A changed status (or answer, OPD, unit...) must be known with the value it replaces, even on
+# a response whose attributes expired at a commit: load it before the change.
+_ANSWERS = tuple(f"a{_p}" for _p in range(1, MAX_ITEMS + 1))
+for _name in ("wave_id", "opd_id", "unit_id", "verified", "status", "flag_reason", *_ANSWERS):
+    sa.event.listen(
+        getattr(Response, _name), "set", _keep_old_value, active_history=True, retval=True
+    )
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _tallies_before_flush(session: Any, _context: Any, _instances: Any) -> None:
+    from survey.core import tallies
+
+    tallies.drop_pending(session)
+    tallies.collect_flush(session)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_flush")
+def _tallies_after_flush(session: Any, _context: Any) -> None:
+    from survey.core import tallies
+
+    tallies.apply_flush(session)

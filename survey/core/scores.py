@@ -1,9 +1,11 @@
-"""Scoring a wave from the database: read the counted answers once, hand them to ``scoring``.
+"""Scoring a wave from the database: its kept statistics (rows only where needed) to ``scoring``.
 
 This is the glue between storage and the pure statistics: it finds the wave's questionnaire,
-scheme and OPDs, reads the counted answers in one scan (:mod:`survey.core.answers`), builds every
-OPD's sufficient statistics in one vectorised pass, and calls :func:`scoring.score_units`.
-Flagged responses are never scored; their count per OPD is reported beside the scores.
+scheme and OPDs, reads every OPD's sufficient statistics as they are kept with the rows
+(:mod:`survey.core.tallies`, a few rows per OPD whatever the number of answers), and calls
+:func:`scoring.score_units`. Only Cronbach's alpha, Kruskal-Wallis and the bootstrap read the
+counted answers themselves (:mod:`survey.core.answers`, one scan). Flagged responses are never
+scored; their count per OPD is reported beside the scores.
 
 :func:`score_wave` is the one service that scores a wave: it returns the one result object,
 :class:`reports.model.ScoredWave`, which ``ikm score`` prints (:func:`to_table`,
@@ -18,19 +20,19 @@ import io
 import json
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from reports.formatting import format_number
 from reports.model import ElementInfo, OpdInfo, ScoredWave
 from scoring.units import PUBLISHED_RANK_DRAWS
-from survey.core import notapplicable, queries
+from survey.core import notapplicable, queries, tallies
 from survey.core.answers import read_wave_answers
 from survey.core.database import engine_of
 from survey.core.logos import report_logo
@@ -70,21 +72,6 @@ def _stored_scheme(session: Session, wave: Wave, slug: str | None) -> CategorySc
     stored = session.get(CategoryScheme, wave.scheme_id)
     assert stored is not None
     return stored
-
-
-def _flagged_counts(session: Session, wave: Wave) -> tuple[dict[int, int], dict[str, int]]:
-    """Return the wave's flagged responses counted by OPD id, and by reason."""
-    query = (
-        select(Response.opd_id, Response.flag_reason, func.count())
-        .where(Response.wave_id == wave.id, Response.status == "flagged")
-        .group_by(col(Response.opd_id), col(Response.flag_reason))
-    )
-    by_opd: Counter[int] = Counter()
-    by_reason: Counter[str] = Counter()
-    for opd_id, reason, count in session.exec(query).all():
-        by_opd[int(opd_id)] += int(count)
-        by_reason[str(reason or "manual")] += int(count)
-    return dict(by_opd), dict(by_reason)
 
 
 def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
@@ -127,29 +114,96 @@ def element_infos(
     )
 
 
-def _not_applicable_counts(
-    session: Session, wave: Wave, items: Sequence[Element], codes: Collection[str], verified: bool
-) -> dict[int, tuple[tuple[str, int], ...]]:
-    """Return, per OPD id, how many counted respondents chose each element's "not applicable"."""
-    found: dict[int, list[tuple[str, int]]] = {}
-    for element in items:
-        if element.code not in codes:
+@dataclass
+class _OpdFigures:
+    """One OPD's kept figures, summed over its service units (and verification, if asked)."""
+
+    aggregates: Aggregates
+    flagged: int
+    not_applicable: tuple[tuple[str, int], ...]
+
+
+def _kept_figures(
+    session: Session,
+    wave: Wave,
+    codes: Sequence[str],
+    offered: Collection[str],
+    scale_points: int,
+    verified_only: bool,
+) -> tuple[dict[int, _OpdFigures], dict[str, int]]:
+    """Return the wave's kept figures by OPD id, and its flagged responses by reason.
+
+    Flagged responses count whether verified or not; the answers and the "not applicable"
+    choices of counted ones only when verified if ``verified_only``.
+    """
+    from scoring import Aggregates
+
+    lay = tallies.layout(session, wave_id=int(wave.id or 0))
+    summed: dict[int, tallies.Figures] = {}
+    flagged: Counter[int] = Counter()
+    reasons: Counter[str] = Counter()
+    for (_wave, opd_id, _unit, verified), figures in tallies.kept(
+        session, wave_id=int(wave.id or 0), lay=lay
+    ).items():
+        flagged[opd_id] += sum(figures.flagged.values())
+        reasons.update(figures.flagged)
+        if verified_only and not verified:
             continue
-        column = getattr(Response, f"a{element.position}")
-        query = (
-            select(Response.opd_id, func.count())
-            .where(
-                Response.wave_id == wave.id,
-                Response.status == "counted",
-                column == notapplicable.NOT_APPLICABLE,
-            )
-            .group_by(col(Response.opd_id))
+        if opd_id not in summed:
+            summed[opd_id] = tallies.Figures(lay.k, lay.scale_points)
+        summed[opd_id].add(figures)
+    if lay.scale_points != scale_points or lay.k != len(codes):
+        raise ValueError("the kept statistics do not fit the wave's questionnaire")
+    found = {
+        opd_id: _OpdFigures(
+            aggregates=Aggregates(**figures.stats),
+            flagged=flagged[opd_id],
+            not_applicable=tuple(
+                (code, int(count))
+                for code, count in zip(codes, figures.not_applicable, strict=True)
+                if code in offered and count
+            ),
         )
-        if verified:
-            query = query.where(col(Response.verified).is_(True))
-        for opd_id, count in session.exec(query).all():
-            found.setdefault(int(opd_id), []).append((element.code, int(count)))
-    return {opd_id: tuple(pairs) for opd_id, pairs in found.items()}
+        for opd_id, figures in summed.items()
+    }
+    for opd_id in flagged.keys() - found.keys():
+        found[opd_id] = _OpdFigures(Aggregates.empty(lay.k, lay.scale_points), flagged[opd_id], ())
+    return found, {r: c for r, c in reasons.items() if c}
+
+
+def _rows_by_opd(
+    session: Session,
+    wave: Wave,
+    items: Sequence[Element],
+    covered: Sequence[tuple[Any, Any]],
+    slugs: Sequence[str],
+    present: Collection[str],
+    verified_only: bool,
+) -> dict[str, NDArray[np.float64]]:
+    """Return the counted answers of each scored OPD (rows with at least one IKM answer)."""
+    data = read_wave_answers(
+        engine_of(session),
+        wave_id=int(wave.id or 0),
+        positions=[e.position for e in items],
+        verified_only=verified_only,
+    )
+    index_of = {int(opd.id or 0): i for i, (opd, _link) in enumerate(covered)}
+    lookup = np.full(max(index_of, default=0) + 2, -1, dtype=np.int64)
+    for opd_id, i in index_of.items():
+        lookup[opd_id] = i
+    opd_index = lookup[np.clip(data.opd_ids, 0, len(lookup) - 1)]
+    # Responses of an OPD the wave no longer covers are not part of this wave's ranking.
+    # A response with no answer at all to the IKM elements says nothing about the IKM.
+    keep = (opd_index >= 0) & ~np.all(np.isnan(data.answers), axis=1)
+    opd_index, answers = opd_index[keep], data.answers[keep]
+    order = np.argsort(opd_index, kind="stable")
+    opd_index, answers = opd_index[order], answers[order]
+    bounds = np.searchsorted(opd_index, np.arange(len(slugs) + 1))
+    return {
+        slugs[i]: answers[bounds[i] : bounds[i + 1]]
+        for i in range(len(slugs))
+        if slugs[i] in present
+    }
 
 
 def score_wave(
@@ -190,9 +244,15 @@ def score_wave(
         raise _refused("score-no-elements", wave=wave.slug)
     codes = tuple(e.code for e in items)
     covered = queries.wave_opds(session, wave=wave)
-    flagged, flag_reasons = _flagged_counts(session, wave)
     offered = notapplicable.by_code(items, questionnaire)
-    chose_na = _not_applicable_counts(session, wave, items, offered, verified_only)
+    # The scores need only each OPD's kept sufficient statistics (survey.core.tallies), a few
+    # rows per OPD however many answers it has.
+    kept, flag_reasons = _kept_figures(
+        session, wave, codes, offered, questionnaire.scale_points, verified_only
+    )
+    from scoring import Aggregates, Scheme, score_units
+
+    empty = Aggregates.empty(len(codes), questionnaire.scale_points)
     opds = tuple(
         OpdInfo(
             slug=opd.slug,
@@ -200,57 +260,28 @@ def score_wave(
             short_name=opd.short_name,
             target_n=link.target_n,
             population=opd.service_population,
-            flagged=flagged.get(int(opd.id or 0), 0),
-            not_applicable=chose_na.get(int(opd.id or 0), ()),
+            flagged=kept[int(opd.id or 0)].flagged if int(opd.id or 0) in kept else 0,
+            not_applicable=kept[int(opd.id or 0)].not_applicable
+            if int(opd.id or 0) in kept
+            else (),
         )
         for opd, link in covered
     )
-    index_of = {int(opd.id or 0): i for i, (opd, _link) in enumerate(covered)}
-
-    # Read the answers in a worker thread while the statistics libraries load: SQLite steps
-    # through the rows without the GIL, the import is Python work, so the two overlap.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(
-            read_wave_answers,
-            engine_of(session),
-            wave_id=int(wave.id or 0),
-            positions=[e.position for e in items],
-            verified_only=verified_only,
-        )
-        from scoring import Scheme, aggregate_units, score_units
-
-        slug = stored_scheme.slug
-        scheme = Scheme.from_dicts(stored_scheme.categories, name=stored_scheme.name)
-        data = reading.result()
-    lookup = np.full(max(index_of, default=0) + 2, -1, dtype=np.int64)
-    for opd_id, i in index_of.items():
-        lookup[opd_id] = i
-    opd_index = lookup[np.clip(data.opd_ids, 0, len(lookup) - 1)]
-    # Responses of an OPD the wave no longer covers are not part of this wave's ranking.
-    # A response with no answer at all to the IKM elements says nothing about the IKM.
-    keep = (opd_index >= 0) & ~np.all(np.isnan(data.answers), axis=1)
-    answers = data.answers
-    if not keep.all():  # copying a million rows costs; skip it in the usual case
-        opd_index, answers = opd_index[keep], answers[keep]
-
-    # Sorted by OPD once: aggregate_units skips its own sort, and each OPD's rows are a slice.
-    order = np.argsort(opd_index, kind="stable")
-    opd_index, answers = opd_index[order], answers[order]
     slugs = [o.slug for o in opds]
-    aggregates = aggregate_units(
-        opd_index, answers, len(opds), scale_points=questionnaire.scale_points
-    )
+    aggregates = [
+        kept[int(opd.id or 0)].aggregates if int(opd.id or 0) in kept else empty
+        for opd, _link in covered
+    ]
+    slug = stored_scheme.slug
+    scheme = Scheme.from_dicts(stored_scheme.categories, name=stored_scheme.name)
     present = {slugs[i]: agg for i, agg in enumerate(aggregates) if agg.n > 0}
     score = None
     if present:
         rows = None
         if wave_tests or bootstrap:
-            bounds = np.searchsorted(opd_index, np.arange(len(opds) + 1))
-            rows = {
-                slugs[i]: answers[bounds[i] : bounds[i + 1]]
-                for i in range(len(opds))
-                if slugs[i] in present
-            }
+            # Cronbach's alpha with missing answers, Kruskal-Wallis and the bootstrap need
+            # every row: only then are the answers read.
+            rows = _rows_by_opd(session, wave, items, covered, slugs, present, verified_only)
         score = score_units(
             present,
             scheme,
@@ -275,7 +306,7 @@ def score_wave(
         opds=opds,
         score=score,
         aggregates=present,
-        counted=len(opd_index),
+        counted=sum(agg.n for agg in aggregates),
         flagged=sum(o.flagged for o in opds),
         flag_reasons=flag_reasons,
         seed=seed,

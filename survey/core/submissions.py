@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from survey.core import periods, queries
+from survey.core import periods, queries, tallies
 from survey.core.codes import redeem_code
 from survey.core.evidence import Evidence
 from survey.core.models import (
@@ -219,6 +219,8 @@ def store_submission(
             # Nothing was written; a visit code's UPDATE in the same transaction goes back too.
             session.rollback()
             raise WaveNotOpenError(submission.wave_id)
+        # The kept statistics change in the same transaction as the row (survey.core.tallies).
+        tallies.rows_added(session, [values])
         session.commit()
     except IntegrityError:
         # A double tap, a retried POST, or another request with the same submission id that
@@ -248,19 +250,24 @@ def insert_responses(
     """Insert response rows (dicts of column values, same keys in each) in bulk; no commit.
 
     Core executemany in batches keeps a 100,000-row import to seconds and its memory flat;
-    the caller commits once so that the rows arrive all together or not at all.
+    the caller commits once so that the rows arrive all together or not at all. The kept
+    statistics (:mod:`survey.core.tallies`) take each batch in the same transaction.
     """
     table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel at runtime
     connection = session.connection()
     total = 0
     batch: list[dict[str, Any]] = []
+    added: dict[tallies.Key, tallies.Figures] = {}
     for row in rows:
         batch.append(row)
         if len(batch) >= batch_size:
             connection.execute(table.insert(), batch)
+            tallies.figures_of_new_rows(session, batch, added)
             total += len(batch)
             batch = []
     if batch:
         connection.execute(table.insert(), batch)
+        tallies.figures_of_new_rows(session, batch, added)
         total += len(batch)
+    tallies.apply(session, added)
     return total

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from scoring.schemes import converted
-from survey.core import queries, rules, shortlinks
+from survey.core import queries, rules, shortlinks, tallies
 from survey.core.audit import audit
 from survey.core.builtin import DEFAULT_SCHEME_SLUG
 from survey.core.models import (
@@ -743,6 +743,7 @@ def delete_wave(session: Session, *, wave: Wave) -> None:
     """Delete a wave with its responses, import jobs, visit codes, kiosks, enumerators' scopes,
     alarms and OPD and unit links; no commit (the demo's)."""
     session.exec(sa.delete(Response).where(col(Response.wave_id) == wave.id))
+    tallies.forget_wave(session, wave_id=int(wave.id or 0))
     session.exec(sa.delete(EnumeratorScope).where(col(EnumeratorScope.wave_id) == wave.id))
     session.exec(sa.delete(Alarm).where(col(Alarm.wave_id) == wave.id))
     session.exec(sa.delete(WaveUnit).where(col(WaveUnit.wave_id) == wave.id))
