@@ -11,13 +11,10 @@ report only where staff chose it.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from typing import Any, cast
 
-import numpy as np
 from sqlmodel import Session, col, select
 
 from reports.model import (
@@ -29,8 +26,8 @@ from reports.model import (
     TrendPoint,
     age_band,
 )
-from scoring import aggregate_units, ikm
-from survey.core import notapplicable, opds, queries, shortlinks, units, urls
+from scoring import Aggregates, ikm
+from survey.core import opds, queries, shortlinks, tallies, units, urls
 from survey.core.changes import Scorer, previous_comparable
 from survey.core.models import Opd, Response, Wave
 from survey.core.scores import score_wave
@@ -141,53 +138,42 @@ def service_unit_results(
 
     One row per unit of the OPD in the units' order (an inactive unit only if it has counted
     responses), then one for the responses given on the OPD's own page (``direct``) if any;
-    nothing for an OPD without units. The same responses as the OPD's score: counted (and
-    verified, when ``ranking`` scored verified answers only), at least one IKM element answered;
-    the IKM and its analytic interval at the ranking's confidence level. So the rows' ``n`` add
-    up to the OPD's and their statistics merge into the OPD's exactly.
+    nothing for an OPD without units. From the kept statistics per (wave, OPD, unit)
+    (:mod:`survey.core.tallies`), the ones the OPD's score sums: counted responses (verified
+    only, when ``ranking`` scored verified answers only), the IKM and its analytic interval at
+    the ranking's confidence level. So the rows' ``n`` add up to the OPD's and their statistics
+    merge into the OPD's exactly.
     """
     assert opd.id is not None
     listed = units.list_units(session, opd_id=opd.id)
     if not listed or ranking.score is None:
         return ()
-    items = [
-        e
-        for e in queries.elements(session, questionnaire_id=wave.questionnaire_id)
-        if e.kind == "ikm"
-    ]
-    columns = [col(getattr(Response, f"a{e.position}")) for e in items]
-    query = select(col(Response.unit_id), *columns).where(
-        Response.wave_id == wave.id, Response.opd_id == opd.id, Response.status == "counted"
-    )
-    if ranking.verified_only:
-        query = query.where(col(Response.verified).is_(True))
-    # A select of a variable number of columns: SQLModel's overloads cannot type its rows.
-    rows: list[tuple[Any, ...]] = [tuple(row) for row in cast(Any, session.exec(query)).all()]
-    blank = (None, notapplicable.NOT_APPLICABLE)
-    answers = np.array(
-        [[math.nan if v in blank else float(v) for v in row[1:]] for row in rows], dtype=np.float64
-    ).reshape(len(rows), len(items))
-    # Groups: 0..len(listed)-1 the units in order, len(listed) the OPD's own page.
-    position = {int(u.id or 0): i for i, u in enumerate(listed)}
-    group = np.array([position.get(int(row[0] or 0), len(listed)) for row in rows], np.int64)
-    keep = ~np.all(np.isnan(answers), axis=1)
-    scale_points = ranking.scale_points()
-    parts = aggregate_units(group[keep], answers[keep], len(listed) + 1, scale_points=scale_points)
+    lay = tallies.layout(session, wave_id=int(wave.id or 0))
+    by_unit: dict[int, tallies.Figures] = {}
+    for (_wave, opd_id, unit_id, verified), figures in tallies.kept(
+        session, wave_id=int(wave.id or 0), lay=lay
+    ).items():
+        if opd_id != opd.id or (ranking.verified_only and not verified):
+            continue
+        by_unit.setdefault(unit_id, tallies.Figures(lay.k, lay.scale_points)).add(figures)
     score = ranking.wave_score()
+    places = [(u, int(u.id or 0)) for u in listed] + [(None, 0)]
     results = []
-    for i, part in enumerate(parts):
-        direct = i == len(listed)
-        if part.n == 0 and (direct or not listed[i].active):
+    for unit, unit_id in places:
+        kept = by_unit.get(unit_id)
+        aggregates: Aggregates | None = None if kept is None else kept.aggregates()
+        n = 0 if aggregates is None else int(aggregates.n)
+        if n == 0 and (unit is None or not unit.active):
             continue
         result = ServiceUnitResult(
-            name="" if direct else listed[i].name,
-            n=part.n,
-            scale_points=scale_points,
-            direct=direct,
-            active=direct or listed[i].active,
+            name="" if unit is None else unit.name,
+            n=n,
+            scale_points=lay.scale_points,
+            direct=unit is None,
+            active=unit is None or unit.active,
         )
-        if part.n:
-            estimate = ikm(part, scheme=score.scheme)
+        if aggregates is not None and n:
+            estimate = ikm(aggregates, scheme=score.scheme)
             interval = estimate.confidence_interval(score.confidence_level)
             result = replace(result, ikm=estimate.ikm, ci_low=interval.low, ci_high=interval.high)
         results.append(result)
