@@ -28,7 +28,7 @@ from .charts import ChartImage, chart_image
 from .formatting import Formatter
 from .ikmtable import ikm_table
 from .model import AGE_BANDS, Comment, Lang, OpdReportData, ScoredWave, TrendPoint
-from .render import html_to_pdf, render, w3c_date
+from .render import fewer_collections, html_to_pdf, render, w3c_date
 from .story import MIN_ELEMENT_ANSWERS, PRIORITIES, clear_positions, element_priorities
 from .texts import Texts
 
@@ -360,7 +360,8 @@ def render_opd_pdf(data: OpdReportData, *, lang: Lang = "id") -> bytes:
     bytes
         A tagged PDF (PDF/UA-1) with embedded fonts; the same input gives the same bytes.
     """
-    return html_to_pdf(render("opd.html", opd_context(data, lang=lang)))
+    with fewer_collections():
+        return html_to_pdf(render("opd.html", opd_context(data, lang=lang)))
 
 
 Progress = Callable[[int, int, str], None]
