@@ -278,10 +278,10 @@ def caterpillar_svg(
 ) -> str:
     """Every OPD's converted IKM with its interval, best at the top, over the category bands.
 
-    The figure of a wave is built once per language and labels and kept while the wave's
-    score lives (see :class:`_Caterpillar`): the OPD reports of a wave all print this chart,
-    each with its own OPD highlighted, and building the figure is half of drawing it. The
-    SVG is the same as that of a figure built afresh with the highlight.
+    The figure is built once for a wave, language and labels and kept for the next call (the
+    last two such figures are kept; see :class:`_Caterpillar`): the OPD reports of a wave all
+    print this chart, each with its own OPD highlighted, and building the figure is half of
+    drawing it. The SVG is the same as that of a figure built afresh with the highlight.
 
     Parameters
     ----------
