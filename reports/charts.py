@@ -28,6 +28,7 @@ import math
 import re
 import textwrap
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -277,6 +278,11 @@ def caterpillar_svg(
 ) -> str:
     """Every OPD's converted IKM with its interval, best at the top, over the category bands.
 
+    The figure is built once for a wave, language and labels and kept for the next call (the
+    last two such figures are kept; see :class:`_Caterpillar`): the OPD reports of a wave all
+    print this chart, each with its own OPD highlighted, and building the figure is half of
+    drawing it. The SVG is the same as that of a figure built afresh with the highlight.
+
     Parameters
     ----------
     score : WaveScore
@@ -291,45 +297,75 @@ def caterpillar_svg(
     str
         An SVG document.
     """
-    t = Texts(lang)
-    units = _sorted_units(score)
-    count = len(units)
-    values = np.array([u.converted() for u in units])
-    lows = np.array([u.interval.converted()[0] for u in units])
-    highs = np.array([u.interval.converted()[1] for u in units])
-    lo = float(np.nanmin(np.concatenate([lows, values])))
-    hi = float(np.nanmax(np.concatenate([highs, values])))
-    pad = max(1.5, 0.06 * (hi - lo))
-    lo, hi = max(25.0, lo - pad), min(100.0, hi + pad)
-    y = np.arange(count)[::-1]
-    with _style():
+    with _style():  # also guards the shared figure: one thread draws it at a time
+        return _caterpillar(score, labels, lang).svg(highlight)
+
+
+# The last waves' caterpillar figures: (weak reference to the WaveScore, labels, lang, figure).
+# A few, so that reports of two waves rendered in turn (a web server) do not rebuild each time.
+_CATERPILLARS: list[tuple[weakref.ref[WaveScore], dict[str, str], Lang, _Caterpillar]] = []
+_CATERPILLARS_KEPT = 2
+
+
+def _caterpillar(score: WaveScore, labels: Mapping[str, str], lang: Lang) -> _Caterpillar:
+    """The figure of `score` in `lang` with `labels`, built on first use (call under _style)."""
+    wanted = dict(labels)
+    for ref, kept_labels, kept_lang, chart in _CATERPILLARS:
+        if ref() is score and kept_lang == lang and kept_labels == wanted:
+            return chart
+    chart = _Caterpillar(score, wanted, lang)
+    _CATERPILLARS[:] = [e for e in _CATERPILLARS if e[0]() is not None][-(_CATERPILLARS_KEPT - 1) :]
+    _CATERPILLARS.append((weakref.ref(score), wanted, lang, chart))
+    return chart
+
+
+class _Caterpillar:
+    """The caterpillar figure of a wave, saved as SVG with any one OPD highlighted.
+
+    Built with no highlight; :meth:`svg` restyles the highlighted OPD's row (interval, point,
+    label) as if it had been drawn so, saves, and puts the row back. Used under
+    :func:`_style` only (the save reads the SVG rcParams; the lock keeps threads apart).
+    """
+
+    def __init__(self, score: WaveScore, labels: Mapping[str, str], lang: Lang) -> None:
+        """Build the figure of every OPD, none highlighted."""
+        t = Texts(lang)
+        units = _sorted_units(score)
+        count = len(units)
+        values = np.array([u.converted() for u in units])
+        lows = np.array([u.interval.converted()[0] for u in units])
+        highs = np.array([u.interval.converted()[1] for u in units])
+        lo = float(np.nanmin(np.concatenate([lows, values])))
+        hi = float(np.nanmax(np.concatenate([highs, values])))
+        pad = max(1.5, 0.06 * (hi - lo))
+        lo, hi = max(25.0, lo - pad), min(100.0, hi + pad)
+        y = np.arange(count)[::-1]
         fig = Figure(figsize=(WIDTH, _row_height(count)))
         ax = fig.add_subplot()
         _draw_bands(ax, score.scheme, 25.0, lo, hi, t)
         if score.funnel is not None:
             mean = converted(score.mean_ikm(), _points(score))  # the one average
             ax.axvline(mean, color=INK, lw=0.8, ls=":", zorder=2)
+        # Per OPD: its interval line (None when open-ended), its point, whether it is unreliable.
+        self._rows: dict[str, tuple[Any, Any, bool]] = {}
         for yi, u, value, low, high in zip(y, units, values, lows, highs, strict=True):
-            own = u.unit == highlight
-            colour = VERMILLION if own else INK
+            interval = None
             if math.isfinite(low) and math.isfinite(high):
-                ax.plot([low, high], [yi, yi], color=colour, lw=1.6 if own else 1.1, zorder=3)
-            ax.plot(
+                (interval,) = ax.plot([low, high], [yi, yi], color=INK, lw=1.1, zorder=3)
+            (point,) = ax.plot(
                 [value],
                 [yi],
-                marker="D" if own else "o",
-                ms=5 if own else 3.8,
-                color=colour,
-                mfc="white" if u.unreliable() else colour,
+                marker="o",
+                ms=3.8,
+                color=INK,
+                mfc="white" if u.unreliable() else INK,
                 mew=1.0,
                 zorder=4,
                 ls="none",
             )
+            self._rows[u.unit] = (interval, point, u.unreliable())
         ax.set_yticks(y, [_shorten(labels.get(u.unit, u.unit)) for u in units])
-        for tick, u in zip(ax.get_yticklabels(), units, strict=True):
-            if u.unit == highlight:
-                tick.set_color(VERMILLION)
-                tick.set_fontweight("bold")
+        self._ticks = dict(zip((u.unit for u in units), ax.get_yticklabels(), strict=True))
         ax.set_ylim(-0.7, count - 0.3)
         ax.set_xlim(lo, hi)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
@@ -354,7 +390,32 @@ def caterpillar_svg(
             top=1 - 0.3 / fig.get_figheight(),
             bottom=0.7 / fig.get_figheight(),
         )
-        return _svg(fig)
+        self._fig = fig
+
+    def _mark(self, slug: str | None, own: bool) -> None:
+        """Style the row of `slug` as the report's own OPD (or back as any other)."""
+        if slug not in self._rows:
+            return
+        interval, point, unreliable = self._rows[slug]
+        colour = VERMILLION if own else INK
+        if interval is not None:
+            interval.set_color(colour)
+            interval.set_linewidth(1.6 if own else 1.1)
+        point.set_color(colour)
+        point.set_marker("D" if own else "o")
+        point.set_markersize(5 if own else 3.8)
+        point.set_markerfacecolor("white" if unreliable else colour)
+        tick = self._ticks[slug]
+        tick.set_color(colour)
+        tick.set_fontweight("bold" if own else "normal")
+
+    def svg(self, highlight: str | None) -> str:
+        """The chart as SVG with `highlight` (a slug, or None) drawn in colour."""
+        self._mark(highlight, True)
+        try:
+            return _svg(self._fig)
+        finally:
+            self._mark(highlight, False)
 
 
 def rank_interval_svg(

@@ -36,7 +36,7 @@ from .model import (
     ServiceUnitResult,
     TrendPoint,
 )
-from .render import html_to_pdf, render, w3c_date
+from .render import fewer_collections, html_to_pdf, render, w3c_date
 from .story import MIN_ELEMENT_ANSWERS, PRIORITIES, clear_positions, element_priorities
 from .texts import Texts
 
@@ -458,7 +458,8 @@ def render_opd_pdf(data: OpdReportData, *, lang: Lang = "id") -> bytes:
     bytes
         A tagged PDF (PDF/UA-1) with embedded fonts; the same input gives the same bytes.
     """
-    return html_to_pdf(render("opd.html", opd_context(data, lang=lang)))
+    with fewer_collections():
+        return html_to_pdf(render("opd.html", opd_context(data, lang=lang)))
 
 
 Progress = Callable[[int, int, str], None]

@@ -27,7 +27,7 @@ from .formatting import MISSING, Formatter
 from .ikmtable import ikm_table
 from .model import Lang, OpdInfo, ScoredWave
 from .posterior import category_ranges, design_rows, posterior_section
-from .render import html_to_pdf, render, w3c_date
+from .render import fewer_collections, html_to_pdf, render, w3c_date
 from .story import bonferroni_z, clear_positions
 from .texts import Texts
 
@@ -509,5 +509,6 @@ def render_ranking_pdf(
     bytes
         A tagged PDF (PDF/UA-1) with embedded fonts; the same input gives the same bytes.
     """
-    context = ranking_context(data, lang=lang, top_k=top_k, design=design)
-    return html_to_pdf(render("ranking.html", context))
+    with fewer_collections():
+        context = ranking_context(data, lang=lang, top_k=top_k, design=design)
+        return html_to_pdf(render("ranking.html", context))

@@ -14,7 +14,10 @@ random ids in the PDF/UA variant. The same data give the same bytes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import gc
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from weasyprint.urls import URLFetcher
 __all__ = [
     "TEMPLATE_DIR",
     "environment",
+    "fewer_collections",
     "html_to_pdf",
     "render",
     "w3c_date",
@@ -142,6 +146,41 @@ def w3c_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Rendering a report allocates millions of short-lived objects (boxes, styles, matplotlib
+# artists); with the default threshold (700) the collector runs thousands of times per report,
+# each young collection also walking the large heap of imported modules now and then. A higher
+# first threshold while a report renders takes a quarter off its time; memory stays bounded
+# (cycles are still collected, only after more allocations).
+GC_THRESHOLD = 100_000
+_GC_LOCK = threading.Lock()
+_gc_depth = 0
+_gc_saved: tuple[int, int, int] = (0, 0, 0)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Raise the garbage collector's first threshold while a report renders, then restore it.
+
+    Nests and is safe across threads (the thresholds are global to the process): the first
+    entry raises it, the last exit puts back what was there. A collector that is off
+    (threshold 0) or already less eager is left alone.
+    """
+    global _gc_depth, _gc_saved
+    with _GC_LOCK:
+        if _gc_depth == 0:
+            _gc_saved = gc.get_threshold()
+            if 0 < _gc_saved[0] < GC_THRESHOLD:
+                gc.set_threshold(GC_THRESHOLD, *_gc_saved[1:])
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_depth -= 1
+            if _gc_depth == 0:
+                gc.set_threshold(*_gc_saved)
+
+
 def html_to_pdf(html: str, *, tagged: bool = True) -> bytes:
     """Render HTML from :func:`render` to PDF bytes (PDF/UA-1, tagged, unless `tagged` is off).
 
@@ -155,4 +194,5 @@ def html_to_pdf(html: str, *, tagged: bool = True) -> bytes:
     options: dict[str, Any] = {"pdf_identifier": True}  # an md5 of the content: stable
     if tagged:
         options["pdf_variant"] = "pdf/ua-1"
-    return document.write_pdf(font_config=font_config, **options)
+    with fewer_collections():
+        return document.write_pdf(font_config=font_config, **options)

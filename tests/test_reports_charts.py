@@ -99,6 +99,43 @@ def test_caterpillar_names_every_opd_best_first(wave):
     assert named[0] == wave.opd(best.unit).label()
 
 
+def _highlighted(svg: str) -> list[str]:
+    """The texts drawn in the highlight colour (the OPD report's own OPD)."""
+    root = ET.fromstring(svg)
+    return [
+        "".join(node.itertext())
+        for node in root.iter(f"{SVG_NS}text")
+        if charts.VERMILLION.lower() in (node.get("style") or "").lower()
+    ]
+
+
+def test_caterpillar_shared_figure_draws_each_highlight_as_built_afresh(wave):
+    """The reports of a wave share one caterpillar figure: each OPD's chart is the SVG a figure
+    built for it alone gives, whichever OPDs were highlighted on the shared figure before."""
+    labels = _labels(wave)
+    first, second = (u.unit for u in wave.score.units[:2])
+    charts._CATERPILLARS.clear()
+    fresh_first = charts.caterpillar_svg(wave.score, labels, highlight=first)
+    charts._CATERPILLARS.clear()
+    fresh_none = charts.caterpillar_svg(wave.score, labels)
+    shared_second = charts.caterpillar_svg(wave.score, labels, highlight=second)
+    shared_first = charts.caterpillar_svg(wave.score, labels, highlight=first)
+    shared_none = charts.caterpillar_svg(wave.score, labels)
+    assert len(charts._CATERPILLARS) == 1  # one figure served all four
+    assert shared_first == fresh_first
+    assert shared_none == fresh_none
+    # Only the highlighted OPD is drawn in colour, and no colour is left behind.
+    assert _highlighted(shared_first) == [labels[first]]
+    assert _highlighted(shared_second) == [labels[second]]
+    assert _highlighted(shared_none) == []
+    # Other labels or another language: another figure, not the cached one.
+    renamed = {**labels, first: "Dinas Baru"}
+    assert "Dinas Baru" in _texts(charts.caterpillar_svg(wave.score, renamed, highlight=first))
+    english = charts.caterpillar_svg(wave.score, labels, lang="en")
+    assert "IKM score (scale 25–100)" in _texts(english)
+    assert "Nilai IKM (skala 25–100)" in _texts(shared_none)
+
+
 def test_funnel_names_the_outliers(wave):
     """OPDs outside the 95% limits are named on the funnel plot, the others are not."""
     texts = _texts(charts.funnel_svg(wave.score, _labels(wave)))

@@ -7,6 +7,7 @@ pypdf; text is compared after collapsing whitespace, since table cells wrap.
 from __future__ import annotations
 
 import functools
+import gc
 import io
 from datetime import UTC, date, datetime
 
@@ -25,7 +26,7 @@ from reports import (
 )
 from reports.formatting import Formatter
 from reports.opd import opd_context
-from reports.render import render
+from reports.render import GC_THRESHOLD, fewer_collections, render
 from reports.sample import sample_opd_report, sample_posters, sample_ranking
 from reports.story import element_priorities
 from scoring import krejcie_morgan
@@ -336,3 +337,30 @@ def test_unknown_language_is_refused(small_wave):
     """Only Bahasa Indonesia and English are offered."""
     with pytest.raises(ValueError, match="lang"):
         render_ranking_pdf(small_wave, lang="jv")  # type: ignore[arg-type]
+
+
+def test_fewer_collections_while_rendering_then_the_thresholds_restored():
+    """The collector's first threshold is raised while a report renders (nested calls keep it
+    raised until the outermost ends) and restored after, also after an error; a collector that
+    is off or already less eager is left as it is."""
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with fewer_collections():
+            assert gc.get_threshold() == (GC_THRESHOLD, 10, 10)
+            with fewer_collections():
+                assert gc.get_threshold() == (GC_THRESHOLD, 10, 10)
+            assert gc.get_threshold() == (GC_THRESHOLD, 10, 10)  # the outer call still runs
+        assert gc.get_threshold() == (700, 10, 10)
+        with pytest.raises(RuntimeError, match="stop"), fewer_collections():
+            raise RuntimeError("stop")
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0, 10, 10)
+        with fewer_collections():
+            assert gc.get_threshold() == (0, 10, 10)
+        gc.set_threshold(500_000, 5, 5)
+        with fewer_collections():
+            assert gc.get_threshold() == (500_000, 5, 5)
+        assert gc.get_threshold() == (500_000, 5, 5)
+    finally:
+        gc.set_threshold(*saved)
