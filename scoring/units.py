@@ -483,6 +483,9 @@ def score_units(
         Draws for the rank critical values (default 1000; published tables use
         :data:`PUBLISHED_RANK_DRAWS`). The draws are t per unit with the stabilised se and
         ``n - 1 + variance_prior_df`` degrees of freedom (:func:`stabilised_variances`).
+        0 skips rank inference (for a page that shows no rank sets, such as the live
+        dashboard): every rank set is then the whole range 1..p, which always holds, and so
+        every ranked unit is in the top and bottom sets; the point ranks are as usual.
     element_codes : sequence of str, optional
         Element codes (default ``U1``..``Uk``).
     small_n : int, optional
@@ -593,6 +596,8 @@ def score_units(
     # Rank inference is the costliest step and NumPy releases the GIL in it, so it runs in a
     # worker thread while the intervals, funnel, shrinkage, alpha and Kruskal-Wallis are
     # computed here; the result does not depend on the order.
+    if isinstance(rank_draws, bool) or int(rank_draws) != rank_draws or rank_draws < 0:
+        raise ValueError(f"rank_draws must be a whole number >= 0, got {rank_draws!r}")
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = (
             pool.submit(
@@ -604,7 +609,7 @@ def score_units(
                 rng=seed,
                 df=df,
             )
-            if p
+            if p and rank_draws
             else None
         )
         comparable = p >= 2 and bool(np.all(se > 0))
@@ -633,7 +638,12 @@ def score_units(
             for unit, est in all_estimates.items()
         }
         alpha, kruskal = _wave_tests(aggregates, row_arrays, scored, k)
-        ranks = pending.result() if pending is not None else _no_ranks(confidence_level, rank_draws)
+        if pending is not None:
+            ranks = pending.result()
+        elif p:
+            ranks = _whole_range_ranks(values, confidence_level)
+        else:
+            ranks = _no_ranks(confidence_level, rank_draws)
     top = ranks.tau_best(tau) if p else np.zeros(0, dtype=bool)
     bottom = ranks.tau_worst(tau) if p else np.zeros(0, dtype=bool)
 
@@ -721,4 +731,23 @@ def _no_ranks(confidence_level: float, draws: int) -> RankResult:
         surely_better=np.zeros((0, 0), dtype=bool),
         confidence_level=float(confidence_level),
         draws=int(draws),
+    )
+
+
+def _whole_range_ranks(values: NDArray[np.float64], confidence_level: float) -> RankResult:
+    """The rank result without rank inference (``rank_draws=0``): point ranks, and every
+    confidence set the whole range 1..p (true, and saying nothing)."""
+    p = values.size
+    rank = 1 + (values[None, :] > values[:, None]).sum(axis=1).astype(np.int64)
+    low, high = np.ones(p, dtype=np.int64), np.full(p, p, dtype=np.int64)
+    return RankResult(
+        estimates=values.copy(),
+        rank=rank,
+        low=low,
+        high=high,
+        marginal_low=low,
+        marginal_high=high,
+        surely_better=np.zeros((p, p), dtype=bool),
+        confidence_level=float(confidence_level),
+        draws=0,
     )

@@ -211,3 +211,27 @@ def test_docstring_examples(module):
     mod = importlib.import_module(f"scoring.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_no_rank_draws_gives_whole_range_sets_and_everything_else_unchanged():
+    """rank_draws=0 (the live dashboard): no rank inference; each set is 1..p (always true),
+    so every unit is in the top and bottom sets; scores, intervals, point ranks, funnel and
+    shrinkage are those of a run with draws."""
+    aggs = {u: aggregate(r) for u, r in wave().items()}
+    full = score_units(aggs, seed=3, top_k=3)
+    bare = score_units(aggs, seed=3, top_k=3, rank_draws=0)
+    p = len(full.units)
+    assert bare.ranks.draws == 0
+    for a, b in zip(full.units, bare.units, strict=True):
+        assert (a.unit, a.ikm, a.interval, a.rank, a.funnel_95, a.shrunken) == (
+            b.unit,
+            b.ikm,
+            b.interval,
+            b.rank,
+            b.funnel_95,
+            b.shrunken,
+        )
+        assert (b.rank_low, b.rank_high, b.rank_marginal_low, b.rank_marginal_high) == (1, p, 1, p)
+        assert b.in_top_set and b.in_bottom_set
+    with pytest.raises(ValueError, match="rank_draws must be a whole number >= 0"):
+        score_units(aggs, rank_draws=-1)

@@ -67,8 +67,8 @@ def _wave_figures(
     key = "opd_id, COALESCE(unit_id, 0), verified"
     for opd_id, unit_id, verified, status, reason, count in bind.execute(
         sa.text(
-            f"SELECT {key}, status, flag_reason, COUNT(*) FROM response WHERE wave_id = :w "
-            f"GROUP BY {key}, status, flag_reason"
+            f"SELECT {key}, status, flag_reason, COUNT(*) FROM response "  # nosec B608: fixed words
+            f"WHERE wave_id = :w GROUP BY {key}, status, flag_reason"
         ),
         {"w": wave_id},
     ):
