@@ -2,7 +2,8 @@
 
 1. Builds (or reuses, with --db) the SQLite database of ``bench/scoring.py`` (one wave of
    1,000,000 responses of 9 elements over 500 OPDs, 3% flagged, its kept statistics built),
-   and opens the wave, as the dashboard is for a wave under way.
+   and opens the wave, as the dashboard is for a wave under way (``--status closed``: the
+   wave ended, so no alarm check runs with the refresh).
 2. Times in this process, after one warm-up (imports, first queries), the median of --runs:
    - the whole page ``GET /kerja/gelombang/bench/dasbor`` as a signed-in evaluator, through
      Flask's test client (the server's work: alarms check, scores, counts, the template);
@@ -65,6 +66,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", type=Path, help="reuse (or create) this database file")
+    parser.add_argument(
+        "--status",
+        choices=("open", "closed"),
+        default="open",
+        help="the wave's status: open (the alarm checks run with each refresh) or closed",
+    )
     args = parser.parse_args()
     builder = _scoring_bench()
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +82,9 @@ def main() -> int:
         else:
             builder.keep_statistics(path)  # type: ignore[attr-defined]
         con = sqlite3.connect(path)
-        con.execute("UPDATE wave SET status = 'open', period_start = NULL, period_end = NULL")
+        con.execute(
+            "UPDATE wave SET status = ?, period_start = NULL, period_end = NULL", (args.status,)
+        )
         con.commit()
         counted = con.execute("SELECT COUNT(*) FROM response WHERE status = 'counted'").fetchone()
         con.close()
@@ -132,7 +141,8 @@ def main() -> int:
     before_median = statistics.median(before_s)
     print(
         f"Live dashboard, {args.opds} OPDs, {counted[0]:,} counted responses "
-        f"({args.responses:,} stored); medians of {args.runs} refreshes after a warm-up"
+        f"({args.responses:,} stored), wave {args.status}; medians of {args.runs} refreshes "
+        "after a warm-up"
     )
     print(f"  whole page (server side)          {1000 * page_median:8.1f} ms")
     print(f"  dashboard_data (the figures)      {1000 * figures_median:8.1f} ms")

@@ -249,6 +249,9 @@ class Response(ResponseBase, table=True):
         sa.UniqueConstraint("wave_id", "submission_id", name="uq_response_submission"),
         # (wave, status, OPD): counted or flagged responses of a wave, grouped by OPD, by range.
         sa.Index("ix_response_wave_status_opd", "wave_id", "status", "opd_id"),
+        # (wave, OPD, time): an OPD's latest answer by one index seek (the dashboard's "last
+        # answer" of 500 OPDs), and its answers in order (the alarm checks).
+        sa.Index("ix_response_wave_opd_time", "wave_id", "opd_id", "submitted_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -14,6 +14,7 @@ transaction. No Flask here: the views and the CLI call these functions.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from survey.core import opds, rules
 from survey.core.audit import audit
-from survey.core.models import Opd, Response, ServiceUnit, Wave, WaveOpd, WaveUnit
+from survey.core.models import Opd, ServiceUnit, Tally, Wave, WaveOpd, WaveUnit
 from survey.core.problems import Problem, ProblemError, define, problem
 
 define(
@@ -263,31 +264,38 @@ class UnitCount:
 def unit_counts(session: Session, *, wave: Wave, opd: Opd) -> list[UnitCount]:
     """Return the wave's figures for each of the OPD's units (inactive ones too), in order."""
     assert opd.id is not None
-    query = (
-        select(Response.unit_id, Response.status, sa.func.count())
-        .where(Response.wave_id == wave.id, Response.opd_id == opd.id)
-        .where(col(Response.unit_id).is_not(None))
-        .group_by(col(Response.unit_id), col(Response.status))
+    return wave_unit_counts(session, wave=wave, opd_ids=[opd.id])[opd.id]
+
+
+def wave_unit_counts(
+    session: Session, *, wave: Wave, opd_ids: Sequence[int]
+) -> dict[int, list[UnitCount]]:
+    """Return, for each OPD id given, the wave's figures of each of its units (inactive ones
+    too), in the units' order: one query for the units and one of the kept statistics
+    (:class:`~survey.core.models.Tally`, a few rows per OPD), whatever the responses."""
+    counts: Counter[tuple[int, str]] = Counter()
+    query = select(Tally.unit_id, Tally.counted, Tally.flagged).where(
+        Tally.wave_id == wave.id, Tally.unit_id != 0
     )
-    counts: dict[tuple[int, str], int] = {}
-    for unit_id, status, n in session.exec(query).all():
-        counts[(int(unit_id or 0), str(status))] = int(n)
+    for unit_id, counted, flagged in session.exec(query).all():
+        counts[(int(unit_id), "counted")] += int(counted)
+        counts[(int(unit_id), "flagged")] += sum(int(n) for n in (flagged or {}).values())
     targets = unit_targets(session, wave=wave)
-    rows = []
-    for unit in list_units(session, opd_id=opd.id):
-        unit_id = int(unit.id or 0)
-        rows.append(
+    found: dict[int, list[UnitCount]] = {}
+    for opd_id, listed in units_by_opd(session, opd_ids=opd_ids).items():
+        found[opd_id] = [
             UnitCount(
-                unit_id=unit_id,
+                unit_id=int(unit.id or 0),
                 slug=unit.slug,
                 name=unit.name,
                 active=unit.active,
-                target=targets.get(unit_id),
-                counted=counts.get((unit_id, "counted"), 0),
-                flagged=counts.get((unit_id, "flagged"), 0),
+                target=targets.get(int(unit.id or 0)),
+                counted=counts[(int(unit.id or 0), "counted")],
+                flagged=counts[(int(unit.id or 0), "flagged")],
             )
-        )
-    return rows
+            for unit in listed
+        ]
+    return found
 
 
 def _commit(session: Session) -> None:

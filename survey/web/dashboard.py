@@ -38,7 +38,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
 from survey.core import alarms, periods, queries, units
-from survey.core.models import Opd, Questionnaire, Response, Wave
+from survey.core.models import Opd, Questionnaire, Response, Wave, WaveOpd
 from survey.core.scores import score_wave
 from survey.web.database import get_session
 from survey.web.i18n import current_language, format_number
@@ -122,12 +122,20 @@ def alarm_figures(kind: str, detail: dict[str, Any]) -> str:
 
 
 def last_response_times(session: Session, *, wave: Wave) -> dict[str, datetime]:
-    """Return the time of each OPD's latest response to the wave (any status), by slug."""
+    """Return the time of each OPD's latest response to the wave (any status), by slug.
+
+    One MAX per OPD of the wave, each a seek to the end of its part of the (wave, OPD, time)
+    index: a few milliseconds for 500 OPDs, where grouping the wave's rows read them all.
+    """
+    latest = (
+        select(sa.func.max(Response.submitted_at))
+        .where(Response.wave_id == wave.id, Response.opd_id == WaveOpd.opd_id)
+        .scalar_subquery()
+    )
     query = (
-        select(Opd.slug, sa.func.max(Response.submitted_at))
-        .join(Opd, col(Opd.id) == Response.opd_id)
-        .where(Response.wave_id == wave.id)
-        .group_by(col(Opd.slug))
+        select(Opd.slug, latest)
+        .join(WaveOpd, col(WaveOpd.opd_id) == Opd.id)
+        .where(WaveOpd.wave_id == wave.id)
     )
     return {slug: at for slug, at in session.exec(query).all() if at is not None}
 
@@ -254,13 +262,14 @@ def _unit_rows(
 ) -> dict[str, list[units.UnitCount]]:
     """Return each OPD's service units with their counts against their targets (counts only:
     no score per unit here); inactive units only when they have answers."""
+    by_slug = {opd.slug: int(opd.id or 0) for opd, _link in queries.wave_opds(session, wave=wave)}
+    ids = [by_slug[slug] for slug in slugs if slug in by_slug]
+    counts = units.wave_unit_counts(session, wave=wave, opd_ids=ids)
     found: dict[str, list[units.UnitCount]] = {}
     for slug in slugs:
-        opd = queries.get_opd(session, slug=slug)
-        if opd is None:
-            continue
-        rows = units.unit_counts(session, wave=wave, opd=opd)
-        found[slug] = [r for r in rows if r.active or r.counted or r.flagged]
+        if slug in by_slug:
+            rows = counts[by_slug[slug]]
+            found[slug] = [r for r in rows if r.active or r.counted or r.flagged]
     return found
 
 

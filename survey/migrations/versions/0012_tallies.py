@@ -1,4 +1,5 @@
-"""tallies: kept sufficient statistics per (wave, OPD, service unit, verified), backfilled
+"""tallies: kept sufficient statistics per (wave, OPD, service unit, verified), backfilled;
+an index of each OPD's responses by time (the dashboard's last answers, the alarms' series)
 
 Revision ID: 0012
 Revises: 0011
@@ -196,6 +197,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("wave_id", "opd_id", "unit_id", "verified"),
     )
     _backfill(op.get_bind())
+    op.create_index(
+        "ix_response_wave_opd_time", "response", ["wave_id", "opd_id", "submitted_at"], unique=False
+    )
 
 
 def downgrade() -> None:
@@ -205,4 +209,5 @@ def downgrade() -> None:
         # revision's version update, so it is switched off here, before. Each new connection
         # switches it on again (survey.core.database).
         op.execute("PRAGMA foreign_keys = OFF")
+    op.drop_index("ix_response_wave_opd_time", table_name="response")
     op.drop_table("tally")
