@@ -38,3 +38,15 @@ def axe_violations(page, *, known: frozenset[str] = frozenset()) -> list[str]:
         for v in results.response["violations"]
         if v["impact"] in SERIOUS and v["id"] not in known
     ]
+
+
+def sign_in(page, base: str, username: str, goal: str) -> None:
+    """Sign in through the sign-in page and land on ``goal`` (a path)."""
+    from auth_helpers import PASSWORD
+
+    page.goto(f"{base}/masuk?next={goal}")
+    page.get_by_label("Nama pengguna").fill(username)
+    page.get_by_label("Kata sandi").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Masuk").click()
+    assert page.url == f"{base}{goal}"

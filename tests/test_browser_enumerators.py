@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from auth_helpers import PASSWORD
-from browser import axe_violations, chromium, live_server, require_chromium
+from browser import axe_violations, chromium, live_server, require_chromium, sign_in
 from sqlmodel import Session
 from survey_helpers import add_responses
 
@@ -21,16 +21,6 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 640}
 BASE = [2, 3, 3, 2, 3, 3, 2, 3, 3]
-
-
-def sign_in(page, base: str, username: str, goal: str) -> None:
-    """Sign in and land on ``goal``."""
-    page.goto(f"{base}/masuk?next={goal}")
-    page.get_by_label("Nama pengguna").fill(username)
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Masuk").click()
-    assert page.url == f"{base}{goal}"
 
 
 def page_width(page) -> int:

@@ -8,8 +8,7 @@ nothing is wider than the screen.
 from __future__ import annotations
 
 import pytest
-from auth_helpers import PASSWORD
-from browser import axe_violations, chromium, live_server, require_chromium
+from browser import axe_violations, chromium, live_server, require_chromium, sign_in
 from sqlmodel import select
 
 from survey.core.models import Response, ServiceUnit
@@ -29,12 +28,7 @@ def test_units_admin_and_survey_page_on_a_phone(app, session, open_wave, users):
     with live_server(app) as base, chromium() as browser:
         context = browser.new_context(viewport=PHONE)
         page = context.new_page()
-        page.goto(f"{base}/masuk")
-        page.get_by_label("Nama pengguna").fill("eva")
-        page.get_by_label("Kata sandi").fill(PASSWORD)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Masuk").click()
-        page.goto(f"{base}/kerja/opd/bpbd")
+        sign_in(page, base, "eva", "/kerja/opd/bpbd")
         assert axe_violations(page) == [], "OPD page without units"
         page.get_by_label("Slug unit baru").fill("Pos Barat")
         page.get_by_label("Nama unit baru").fill("Pos Barat")
@@ -78,12 +72,7 @@ def test_opd_heads_units_table_on_a_phone(app, session, open_wave, users, tmp_pa
     with live_server(app) as base, chromium() as browser:
         context = browser.new_context(viewport=PHONE)
         page = context.new_page()
-        page.goto(f"{base}/masuk")
-        page.get_by_label("Nama pengguna").fill("kepala-bpbd")
-        page.get_by_label("Kata sandi").fill(PASSWORD)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Masuk").click()
-        page.goto(f"{base}/kerja/hasil-opd/bpbd/uji-2026")
+        sign_in(page, base, "kepala-bpbd", "/kerja/hasil-opd/bpbd/uji-2026")
         table = page.locator("table.units-table")
         assert table.locator("tbody tr").count() == 4
         assert table.locator("tbody tr").nth(1).inner_text().split() == [
