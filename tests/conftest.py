@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis_helpers
 import sqlalchemy as sa
 import survey_helpers
 from auth_helpers import PASSWORD
@@ -270,3 +272,19 @@ def users(session: Session) -> dict[str, User]:
         )
         for username, role, opd_slug in specs
     }
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own, deleted afterwards."""
+    prefix = f"ikm-test:{uuid.uuid4().hex}:"
+    yield prefix
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(redis_helpers.REDIS_URL, socket_connect_timeout=1.0)
+    try:
+        for name in client.scan_iter(f"{prefix}*"):
+            client.delete(name)
+    except redis.RedisError:
+        pass  # nothing was written
+    finally:
+        client.close()

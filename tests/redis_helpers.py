@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import pytest
+from flask import Flask
 
 REDIS_URL = os.environ.get("IKM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -26,3 +27,10 @@ def redis_client_or_skip() -> Any:
             pytest.fail(message)
         pytest.skip(message)
     return client
+
+
+def use_redis(*apps: Flask, prefix: str) -> None:
+    """Point the apps' limits at Redis, or skip saying how to enable these tests."""
+    redis_client_or_skip().close()
+    for each in apps:
+        each.config.update(REDIS_URL=REDIS_URL, REDIS_PREFIX=prefix)

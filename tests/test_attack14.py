@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from auth_helpers import PASSWORD, login
 from code_helpers import pdf_text
+from field_helpers import WAVE, Citizen, fours, make_wave, opd_ids, store, sunda
 from flask import Flask
 from flask.testing import FlaskClient
+from redis_helpers import use_redis
 from sqlmodel import Session, select
 from survey_helpers import (
     ALL_FOURS,
@@ -31,10 +33,6 @@ from survey_helpers import (
     set_wave_status,
     stored,
 )
-from test_languages import store, sunda
-from test_onelink import WAVE, Citizen, fours, make_wave, opd_ids
-from test_stuffing import redis_prefix as limits_prefix
-from test_stuffing import use_redis
 
 from reports import render_opd_pdf
 from survey.core import accounts, enumerators, kiosks, queries, shortlinks, units, waves
@@ -45,7 +43,6 @@ from survey.web import antiabuse
 
 SEND = "/lapangan/kirim"
 ORIGIN = {"Origin": "http://localhost"}
-redis_prefix = limits_prefix  # the Redis key prefix fixture, for the Redis half of attack 1
 FIVE = ("rsud", "dinkes", "disdukcapil", "dishub", "bpbd")
 
 

@@ -9,14 +9,11 @@ Indonesian labels.
 
 from __future__ import annotations
 
-import copy
 import io
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+from field_helpers import SLUG, SUNDA, U1_ID, U1_SU, as_yaml, problems_of, store, sunda
 from pypdf import PdfReader
 from sqlmodel import Session, select
 from survey_helpers import SurveyActions, add_opd, add_responses, create_wave, install_clock, stored
@@ -24,45 +21,9 @@ from survey_helpers import SurveyActions, add_opd, add_responses, create_wave, i
 from survey.core import locales, queries
 from survey.core.models import AuditLog, Element, Questionnaire
 from survey.core.questionnaires import (
-    QuestionnaireError,
-    add_questionnaire,
     load_questionnaire_file,
     safe_yaml,
 )
-
-SUNDA = Path(__file__).resolve().parent.parent / "docs" / "examples" / "basa-sunda.yaml"
-SLUG = "permenpanrb-basa-sunda"
-U1_SU = (
-    "Kumaha pamadegan Saderek ngeunaan saluyuna sarat-sarat palayanan sareng jinis palayananana?"
-)
-U1_ID = (
-    "Bagaimana pendapat Saudara tentang kesesuaian persyaratan pelayanan dengan jenis pelayanannya?"
-)
-
-
-def sunda() -> dict[str, Any]:
-    """Return the Basa Sunda example as a dict, to vary."""
-    return copy.deepcopy(safe_yaml(SUNDA.read_text(encoding="utf-8")))
-
-
-def as_yaml(data: dict[str, Any]) -> bytes:
-    """Return a questionnaire dict as YAML bytes."""
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode()
-
-
-def problems_of(data: dict[str, Any]) -> list[str]:
-    """Return the problems a file is refused with, as the command line says them."""
-    with pytest.raises(QuestionnaireError) as info:
-        load_questionnaire_file(as_yaml(data), "q.yaml")
-    return [item.english() for item in info.value.problems]
-
-
-def store(session: Session, data: dict[str, Any] | None = None) -> Questionnaire:
-    """Store the example (or ``data``) and return the questionnaire."""
-    raw = SUNDA.read_bytes() if data is None else as_yaml(data)
-    spec = load_questionnaire_file(raw, "basa-sunda.yaml")
-    questionnaire, _created = add_questionnaire(session, spec=spec, actor="eva")
-    return questionnaire
 
 
 @pytest.fixture

@@ -14,197 +14,38 @@ import dataclasses
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
-from flask.testing import FlaskClient
+from field_helpers import (
+    BY_NAME,
+    OPDS,
+    PUBLIC,
+    WAVE,
+    Citizen,
+    fours,
+    make_wave,
+    opd_ids,
+    parse,
+    set_multi,
+)
 from sqlmodel import Session, select
 from survey_helpers import (
     FakeClock,
     add_opd,
     add_responses,
-    create_wave,
     install_clock,
     set_wave_status,
     stored,
 )
 from werkzeug.datastructures import MultiDict
-from werkzeug.test import TestResponse
 
 from survey.core import exports, limits, opdsearch, queries, shortlinks, sittings, waves
-from survey.core.models import AuditLog, Opd, Response, ShortLink, Wave
+from survey.core.models import AuditLog, Response, ShortLink
 from survey.core.reportdata import posters
 from survey.web import antiabuse
-
-PUBLIC = "https://skm.example.go.id"
-WAVE = "satu-link"
-
-# (slug, name, short name), added in this order; the page sorts them by name.
-OPDS = (
-    ("rsud", "Rumah Sakit Umum Daerah", "RSUD"),
-    ("dinkes", "Dinas Kesehatan", "Dinkes"),
-    ("disdukcapil", "Dinas Kependudukan dan Pencatatan Sipil", "Disdukcapil"),
-    ("dishub", "Dinas Perhubungan", "Dishub"),
-    ("keraton", "Dinas Kebudayaan Kératon", None),
-    ("bpbd", "Badan Penanggulangan Bencana Daerah", "BPBD"),
-)
-BY_NAME = [
-    "Badan Penanggulangan Bencana Daerah",
-    "Dinas Kebudayaan Kératon",
-    "Dinas Kependudukan dan Pencatatan Sipil",
-    "Dinas Kesehatan",
-    "Dinas Perhubungan",
-    "Rumah Sakit Umum Daerah",
-]
-PROFILE = {"sex": "P", "age": "34", "education": "S1", "occupation": "Wirausaha"}
-
-
-# --- Arranging ---------------------------------------------------------------------------------
-
-
-def make_wave(
-    session: Session,
-    *,
-    multi: bool = True,
-    slugs: Iterable[str] | None = None,
-    status: str = "open",
-    **settings: Any,
-) -> Wave:
-    """Add the OPDs and an open wave over them; ``multi`` sets its multi-OPD sittings."""
-    for slug, name, short in OPDS:
-        if queries.get_opd(session, slug=slug) is None:
-            add_opd(session, slug=slug, name=name, short_name=short)
-    chosen = [slug for slug, _n, _s in OPDS] if slugs is None else list(slugs)
-    create_wave(
-        session,
-        slug=WAVE,
-        title="Evaluasi 100 Hari",
-        evaluator="DPD KNPI Kota Serang",
-        opd_slugs=chosen,
-        **settings,
-    )
-    set_multi(session, multi)
-    return set_wave_status(session, slug=WAVE, status=status)
-
-
-def set_multi(session: Session, on: bool) -> Wave:
-    """Switch the wave's multi-OPD sittings through the wave service (audited)."""
-    wave = waves.find_wave(session, slug=WAVE)
-    settings = dataclasses.replace(waves.current_settings(session, wave=wave), multi_opd=on)
-    waves.update_wave(session, wave=wave, settings=settings, actor="eva")
-    return waves.find_wave(session, slug=WAVE)
-
-
-class _Page(HTMLParser):
-    """Collect a page's hidden inputs (in order), links, meta tags and scripts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hidden: list[tuple[str, str]] = []
-        self.links: list[tuple[str, str]] = []
-        self.meta: dict[str, str] = {}
-        self.scripts = 0
-        self.stylesheets: list[str] = []
-        self._href: str | None = None
-        self._text = ""
-        self.checkboxes: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "input" and a.get("type") == "hidden":
-            self.hidden.append((a["name"], a.get("value", "")))
-        elif tag == "input" and a.get("type") == "checkbox":
-            self.checkboxes.append(a["value"])
-        elif tag == "a":
-            self._href, self._text = a.get("href", ""), ""
-        elif tag == "meta" and ("property" in a or "name" in a):
-            self.meta[a.get("property") or a["name"]] = a.get("content", "")
-        elif tag == "script":
-            self.scripts += 1
-        elif tag == "link" and a.get("rel") == "stylesheet":
-            self.stylesheets.append(a["href"])
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.links.append((self._href, self._text.strip()))
-            self._href = None
-
-
-def parse(response: TestResponse) -> _Page:
-    """Parse a page."""
-    page = _Page()
-    page.feed(response.get_data(as_text=True))
-    return page
-
-
-class Citizen:
-    """One browser on the wave's link: requests each in an app context of their own."""
-
-    def __init__(self, app: Flask, clock: FakeClock, client: FlaskClient | None = None) -> None:
-        self.app, self.clock = app, clock
-        self.client = client or app.test_client()
-
-    def get(self, url: str, **kwargs: Any) -> TestResponse:
-        with self.app.app_context():
-            return self.client.get(url, **kwargs)
-
-    def post(self, url: str, data: Sequence[tuple[str, str]], **kwargs: Any) -> TestResponse:
-        with self.app.app_context():
-            return self.client.post(url, data=MultiDict(data), **kwargs)
-
-    def found(self, query: str) -> list[str]:
-        """Return the OPD names the wave's page lists for a search, in order."""
-        response = self.get(f"/s/{WAVE}?q={quote(query)}")
-        assert response.status_code == 200
-        return [text for href, text in parse(response).links if href.startswith(f"/s/{WAVE}/")]
-
-    def open_sitting(self, *slugs: str) -> list[tuple[str, str]]:
-        """Open the sitting form of these OPDs; return its hidden fields."""
-        query = "&".join(f"opd={slug}" for slug in slugs)
-        response = self.get(f"/s/{WAVE}?{query}")
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return parse(response).hidden
-
-    def sit(
-        self,
-        answers: dict[str, dict[str, str]],
-        *,
-        hidden: list[tuple[str, str]] | None = None,
-        profile: dict[str, str] | None = None,
-        extra: Sequence[tuple[str, str]] = (),
-        wait: float = 10.0,
-    ) -> TestResponse:
-        """Answer a sitting: ``answers`` by OPD slug ({"U1": "4", ...}); returns the POST."""
-        hidden = hidden if hidden is not None else self.open_sitting(*answers)
-        data = list(hidden) + list((profile if profile is not None else PROFILE).items())
-        for slug, fields in answers.items():
-            opd_id = opd_ids(self.app)[slug]
-            data += [(f"o{opd_id}-{code}", value) for code, value in fields.items()]
-        data += list(extra)
-        self.clock.advance(wait)
-        return self.post(f"/s/{WAVE}", data)
-
-
-def opd_ids(app: Flask) -> dict[str, int]:
-    """Return the OPDs' ids by slug."""
-    from survey.web.database import session_scope
-
-    with session_scope(app) as session:
-        return {opd.slug: int(opd.id or 0) for opd in session.exec(select(Opd)).all()}
-
-
-def fours(*codes: str) -> dict[str, str]:
-    """Answer 4 to each question code."""
-    return dict.fromkeys(codes, "4")
 
 
 @pytest.fixture

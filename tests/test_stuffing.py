@@ -7,14 +7,13 @@ holds afterwards: how many answers count, how many are kept flagged and why, wha
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-import redis_helpers
 import sqlalchemy as sa
 from flask import Flask
+from redis_helpers import use_redis
 from survey_helpers import (
     ALL_FOURS,
     FormPage,
@@ -61,29 +60,6 @@ def second_app(app_config: dict, tmp_path) -> Iterator[Flask]:
     other = create_app(app_config, instance_path=str(tmp_path / "instance"))
     yield other
     other.extensions["ikm_engine"].dispose()
-
-
-def use_redis(*apps: Flask, prefix: str) -> None:
-    """Point the apps' limits at Redis, or skip saying how to enable these tests."""
-    redis_helpers.redis_client_or_skip().close()
-    for each in apps:
-        each.config.update(REDIS_URL=redis_helpers.REDIS_URL, REDIS_PREFIX=prefix)
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A Redis key prefix of this test's own, deleted afterwards."""
-    prefix = f"ikm-test:{uuid.uuid4().hex}:"
-    yield prefix
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(redis_helpers.REDIS_URL, socket_connect_timeout=1.0)
-    try:
-        for name in client.scan_iter(f"{prefix}*"):
-            client.delete(name)
-    except redis.RedisError:
-        pass  # nothing was written
-    finally:
-        client.close()
 
 
 # ---------------------------------------------------------------------------------------------
