@@ -43,6 +43,7 @@ best value so far, are evaluated exactly. The result is the same as evaluating e
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ _PARTNERS = 4
 # tighter bounds at a cost of one (draws x units) pass each.
 _GROUPS_BY_VARIANCE = 8
 _GROUPS_BY_ESTIMATE = 8
+# The upper bounds are computed over blocks of at most this many (draw, unit) values.
+_BLOCK_ELEMENTS = 16_384
+# The first exact evaluations take the top + top // _FIRST_MARGIN highest bounds per column.
+_FIRST_MARGIN = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,10 +212,6 @@ class _Pairs:
         self.random = off & ~self.deterministic
         self.inv = np.zeros((p, p))
         np.divide(1.0, self.sigma, out=self.inv, where=self.random)
-        # Lower bounds: exact values at the draw's most extreme partners.
-        k = min(_PARTNERS, p)
-        order = np.argsort(z, axis=1)
-        self.partners = np.concatenate([order[:, :k], order[:, -k:]], axis=1)
         # Upper bounds: groups of similar variance and estimate; per draw, each group's
         # extreme Z bounds every difference with a member of the group.
         var_bin = np.minimum(
@@ -220,6 +221,10 @@ class _Pairs:
         self.perm = np.lexsort((x, var_bin))
         n_groups = min(p, _GROUPS_BY_VARIANCE * _GROUPS_BY_ESTIMATE)
         self.starts = np.unique(np.linspace(0, p, n_groups + 1).astype(np.intp)[:-1])
+        self.group = np.empty(p, dtype=np.intp)
+        self.group[self.perm] = np.repeat(
+            np.arange(self.starts.size), np.diff(np.append(self.starts, p))
+        )
         zp = z[:, self.perm]
         self.zmin = np.minimum.reduceat(zp, self.starts, axis=1)
         self.zmax = np.maximum.reduceat(zp, self.starts, axis=1)
@@ -228,35 +233,70 @@ class _Pairs:
         masked = np.where(mask[units], self.inv[units], 0.0)[:, self.perm]
         return np.maximum.reduceat(masked, self.starts, axis=1)
 
-    def upper(self, pos: BoolArray, neg: BoolArray | None, units: IntArray) -> FloatArray:
-        """Upper bounds (draws x len(units)) of the units' maxima over their families."""
-        z = self.z[:, units]
-        bound = np.zeros(z.shape)
-        for mask, sign, extreme in ((pos, 1.0, self.zmin), (neg, -1.0, self.zmax)):
-            if mask is None:
-                continue
-            maxinv = self._group_maxinv(mask, units)
-            for g in range(self.starts.size):
-                # sign * (z_i - z_j) <= sign * (z_i - extreme_g); clipped at 0 it bounds the
-                # product with any 1/sigma_ij <= maxinv, negative values included.
-                gap = sign * (z - extreme[:, g : g + 1])
-                np.maximum(gap, 0.0, out=gap)
-                gap *= maxinv[:, g]
-                np.maximum(bound, gap, out=bound)
+    def upper(
+        self, pos: BoolArray, neg: BoolArray | None, units: IntArray, rows: IntArray | None = None
+    ) -> FloatArray:
+        """Upper bounds (rows x len(units)) of the units' maxima over their families.
+
+        All draws, or only the draws `rows`. The draws are taken in blocks small enough to
+        stay in the processor's cache during the pass over the groups.
+        """
+        n_rows = self.z.shape[0] if rows is None else rows.size
+        bound = np.zeros((n_rows, units.size))
+        sides = [(pos, 1.0, self.zmin)]
+        if neg is not None:
+            sides.append((neg, -1.0, self.zmax))
+        maxinvs = [self._group_maxinv(mask, units).T.copy() for mask, _, _ in sides]
+        step = max(1, _BLOCK_ELEMENTS // max(1, units.size))
+        gap = np.empty((min(step, n_rows), units.size))
+        for a in range(0, n_rows, step):
+            b = min(n_rows, a + step)
+            rr = np.arange(a, b) if rows is None else rows[a:b]
+            z = self.z[rr][:, units]
+            out = bound[a:b]
+            g_buf = gap[: b - a]
+            for (_, sign, extreme), maxinv in zip(sides, maxinvs, strict=True):
+                ext = extreme[rr]
+                for g in range(self.starts.size):
+                    # sign * (z_i - z_j) <= sign * (z_i - extreme_g), times any
+                    # 1/sigma_ij <= maxinv; negative products never exceed the start, 0.
+                    if sign > 0:
+                        np.subtract(z, ext[:, g : g + 1], out=g_buf)
+                    else:
+                        np.subtract(ext[:, g : g + 1], z, out=g_buf)
+                    g_buf *= maxinv[g]
+                    np.maximum(out, g_buf, out=out)
         has = pos[units].any(axis=1)
         if neg is not None:
             has |= neg[units].any(axis=1)
         bound[:, ~has] = -np.inf
         return bound
 
-    def lower(self, pos: BoolArray) -> FloatArray:
-        """Lower bounds (draws x units) of each unit's maximum over pos-pairs."""
-        z = self.z
-        rows = np.arange(self.p)[None, :, None]
-        j = self.partners[:, None, :]
-        zj = np.take_along_axis(z, self.partners, axis=1)[:, None, :]
-        t = (z[:, :, None] - zj) * self.inv[rows, j]
-        return np.where(pos[rows, j], t, -np.inf).max(axis=2)
+    def draw_upper(self, active: BoolArray) -> FloatArray:
+        """Upper bounds (draws,) of the maximum over all active pairs, from group pairs."""
+        maxinv = self._group_maxinv(active, self.perm)  # rows in group order
+        n = self.starts.size
+        m = np.maximum.reduceat(maxinv, self.starts, axis=0)  # m[G, g]
+        bound = np.zeros(self.z.shape[0])
+        for g in range(n):
+            if not m[g].any():
+                continue
+            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g.
+            t = (self.zmax[:, g : g + 1] - self.zmin) * m[g]
+            np.maximum(bound, t.max(axis=1), out=bound)
+        return bound
+
+    def lower(self, pos: BoolArray, rows: IntArray) -> FloatArray:
+        """Lower bounds (rows x units) of each unit's maximum over pos-pairs."""
+        z = self.z[rows]
+        k = min(_PARTNERS, self.p)
+        order = np.argsort(z, axis=1)
+        partners = np.concatenate([order[:, :k], order[:, -k:]], axis=1)
+        units = np.arange(self.p)[None, :, None]
+        j = partners[:, None, :]
+        zj = np.take_along_axis(z, partners, axis=1)[:, None, :]
+        t = (z[:, :, None] - zj) * self.inv[units, j]
+        return np.where(pos[units, j], t, -np.inf).max(axis=2)
 
     def exact(self, r: IntArray, i: IntArray, pos: BoolArray, neg: BoolArray | None) -> FloatArray:
         """Each unit's exact maximum over its family, for the (draw r, unit i) pairs given."""
@@ -292,20 +332,22 @@ class _Pairs:
 
 def _lazy_quantiles(
     upper: FloatArray, evaluate: Callable[[IntArray, IntArray], FloatArray], level: float
-) -> FloatArray:
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
     """Column-wise `level` quantiles (numpy "linear") of values known through upper bounds.
 
     ``evaluate(r, c)`` returns the exact values at rows r of columns c. Only the rows that
     can reach the order statistics the quantile uses are evaluated: first the highest bounds,
     then any row whose bound reaches the order statistic found so far. Rows never evaluated
     lie strictly below that statistic, so setting them to -inf leaves the quantile unchanged.
+
+    Returns the quantiles and the evaluated entries (rows, columns, exact values).
     """
     draws = upper.shape[0]
     lo = int(np.floor((draws - 1) * level))
     top = draws - lo  # values at or above the lower order statistic
     values = np.full(upper.shape, -np.inf)
     done = np.zeros(upper.shape, dtype=bool)
-    first = min(draws, 2 * top + 8)
+    first = min(draws, top + top // _FIRST_MARGIN + 8)
     idx = np.argpartition(-upper, first - 1, axis=0)[:first] if first < draws else None
     if idx is None:
         need = np.ones(upper.shape, dtype=bool)
@@ -321,45 +363,57 @@ def _lazy_quantiles(
         done |= need
         stat = -np.partition(-values, top - 1, axis=0)[top - 1]
         need = upper >= stat[None, :]
-    return np.quantile(values, level, axis=0)
+    r, c = np.nonzero(done)
+    return np.quantile(values, level, axis=0), r, c, values[r, c]
 
 
-def _critical_simultaneous(pairs: _Pairs, active: BoolArray, level: float) -> float:
-    """Quantile over draws of the max over all active pairs."""
-    upper = pairs.upper(active, None, np.arange(pairs.p))
-    lower = pairs.lower(active).max(axis=1)
+def _critical_simultaneous(
+    pairs: _Pairs, active: BoolArray, level: float, known: FloatArray
+) -> float:
+    """Quantile over draws of the max over all active pairs.
+
+    `known` holds upper bounds per draw (an earlier step's exact maxima: the active set only
+    shrinks), +inf where none; it is updated with this step's exact maxima.
+    """
+    bound = np.minimum(pairs.draw_upper(active), known)
+    units = np.arange(pairs.p)
 
     def draw_max(r: IntArray, _c: IntArray) -> FloatArray:
         # Exact max for draws r: start from the unit with the highest bound, then every unit
         # whose bound exceeds the best value so far.
-        best = np.maximum(lower[r], pairs.exact(r, upper[r].argmax(axis=1), active, None))
-        rows, units = np.nonzero(upper[r] > best[:, None])
+        upper = pairs.upper(active, None, units, r)
+        best = np.maximum(
+            pairs.lower(active, r).max(axis=1),
+            pairs.exact(r, upper.argmax(axis=1), active, None),
+        )
+        rows, cols = np.nonzero(upper > best[:, None])
         if rows.size:
-            np.maximum.at(best, rows, pairs.exact(r[rows], units, active, None))
+            np.maximum.at(best, rows, pairs.exact(r[rows], cols, active, None))
         return best
 
-    return float(_lazy_quantiles(upper.max(axis=1)[:, None], draw_max, level)[0])
-
-
-def _critical_marginal(
-    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, level: float
-) -> FloatArray:
-    """Per-unit quantiles of the max over each unit's own active family (units given)."""
-    upper = pairs.upper(row, col, units)
-    return _lazy_quantiles(upper, lambda r, c: pairs.exact(r, units[c], row, col), level)
+    q, r, _, v = _lazy_quantiles(bound[:, None], draw_max, level)
+    known[r] = v
+    return float(q[0])
 
 
 def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
     better = pairs.deterministic & (pairs.diff > 0)
     active = pairs.random.copy()
+    known = np.full(pairs.z.shape[0], np.inf)
     while active.any():
-        c = _critical_simultaneous(pairs, active, level)
+        c = _critical_simultaneous(pairs, active, level, known)
         new = active & (pairs.diff - pairs.sigma * c > 0)
         if not new.any():
             break
         better |= new
         active &= ~new
     return better
+
+
+def _exact_columns(
+    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, r: IntArray, k: IntArray
+) -> FloatArray:
+    return pairs.exact(r, units[k], row, col)
 
 
 def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
@@ -371,8 +425,18 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     above = det_better.sum(axis=0)  # units surely better than i
     below = det_better.sum(axis=1)  # units surely worse than i
     open_units = np.flatnonzero(row.any(axis=1))
+    # Upper bounds (draws x units) of each unit's maximum, valid for every later step too:
+    # families only shrink, so the group bounds and an earlier step's exact maxima stay
+    # upper bounds. Computed once, tightened by each step's exact values.
+    bound = np.full((pairs.z.shape[0], p), -np.inf)
+    if open_units.size:
+        bound[:, open_units] = pairs.upper(row, col, open_units)
     while open_units.size:
-        c = _critical_marginal(pairs, open_units, row, col, level)
+        units = open_units
+        c, r, cc, v = _lazy_quantiles(
+            bound[:, units], functools.partial(_exact_columns, pairs, units, row, col), level
+        )
+        bound[r, units[cc]] = v
         diff = pairs.diff[open_units]
         sigma = pairs.sigma[open_units]
         # (i, j) rejected: i surely better than j. (j, i) rejected: j surely better than i.
