@@ -58,7 +58,7 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 # Exact evaluations are done for at most this many (draw, partner) values at a time.
-_CHUNK_ELEMENTS = 2_000_000
+_CHUNK_ELEMENTS = 65_536
 # Extreme partners per draw used for the cheap lower bounds.
 _PARTNERS = 4
 # Partners are grouped (by variance, then by estimate) for the upper bounds: more groups give
@@ -299,35 +299,63 @@ class _Pairs:
         return np.where(pos[units, j], t, -np.inf).max(axis=2)
 
     def exact(self, r: IntArray, i: IntArray, pos: BoolArray, neg: BoolArray | None) -> FloatArray:
-        """Each unit's exact maximum over its family, for the (draw r, unit i) pairs given."""
+        """Each unit's exact maximum over its family, for the (draw r, unit i) pairs given.
+
+        The draws' whole rows are used (contiguous, unlike a selection of columns), with
+        1/sigma set to 0 outside the family: a positive maximum then comes from a member of
+        the family, bit for bit; draws whose maximum is not positive are redone over the
+        family's columns alone.
+        """
         out = np.empty(r.size)
         order = np.argsort(i, kind="stable")
         units, first = np.unique(i[order], return_index=True)
         bounds = np.append(first, order.size)
+        step = max(1, _CHUNK_ELEMENTS // self.p)
         for u, a, b in zip(units, bounds[:-1], bounds[1:], strict=True):
             sel = order[a:b]
-            use = pos[u] if neg is None else pos[u] | neg[u]
-            cols = np.flatnonzero(use)
-            if cols.size == 0:
+            p_row = pos[u]
+            n_row = None if neg is None else neg[u]
+            if not (p_row.any() or (n_row is not None and n_row.any())):
                 out[sel] = -np.inf
                 continue
-            inv = self.inv[u, cols]
-            p_mask = pos[u, cols]
-            n_mask = None if neg is None else neg[u, cols]
-            step = max(1, _CHUNK_ELEMENTS // cols.size)
+            inv_p = np.where(p_row, self.inv[u], 0.0)
+            same = n_row is not None and bool(np.array_equal(p_row, n_row))
+            inv_n = None if n_row is None or same else np.where(n_row, self.inv[u], 0.0)
             for c in range(0, sel.size, step):
                 part = sel[c : c + step]
                 rr = r[part]
-                t = (self.z[rr, u][:, None] - self.z[np.ix_(rr, cols)]) * inv
-                # Skipping the mask where it is all True saves a pass over t.
-                best = t.max(axis=1) if p_mask.all() else np.where(p_mask, t, -np.inf).max(axis=1)
-                if n_mask is not None:
-                    if n_mask.all():
-                        np.maximum(best, -t.min(axis=1), out=best)
-                    else:
-                        np.maximum(best, np.where(n_mask, -t, -np.inf).max(axis=1), out=best)
+                t = self.z[rr]
+                t = t[:, u : u + 1] - t
+                if same:
+                    t *= inv_p
+                    best = t.max(axis=1)
+                    np.maximum(best, -t.min(axis=1), out=best)
+                elif inv_n is None:
+                    t *= inv_p
+                    best = t.max(axis=1)
+                else:
+                    best = (t * inv_p).max(axis=1)
+                    t *= inv_n
+                    np.maximum(best, -t.min(axis=1), out=best)
+                redo = best <= 0
+                if redo.any():
+                    best[redo] = self._exact_columns(rr[redo], u, pos, neg)
                 out[part] = best
         return out
+
+    def _exact_columns(
+        self, rr: IntArray, u: int, pos: BoolArray, neg: BoolArray | None
+    ) -> FloatArray:
+        """Unit u's exact maximum over its family's columns alone, for the draws rr."""
+        use = pos[u] if neg is None else pos[u] | neg[u]
+        cols = np.flatnonzero(use)
+        inv = self.inv[u, cols]
+        p_mask = pos[u, cols]
+        t = (self.z[rr, u][:, None] - self.z[np.ix_(rr, cols)]) * inv
+        best = np.where(p_mask, t, -np.inf).max(axis=1)
+        if neg is not None:
+            np.maximum(best, np.where(neg[u, cols], -t, -np.inf).max(axis=1), out=best)
+        return best
 
 
 def _lazy_quantiles(
