@@ -361,38 +361,39 @@ class _Pairs:
 def _lazy_quantiles(
     upper: FloatArray, evaluate: Callable[[IntArray, IntArray], FloatArray], level: float
 ) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
-    """Column-wise `level` quantiles (numpy "linear") of values known through upper bounds.
+    """Row-wise `level` quantiles (numpy "linear") of values known through upper bounds.
 
-    ``evaluate(r, c)`` returns the exact values at rows r of columns c. Only the rows that
-    can reach the order statistics the quantile uses are evaluated: first the highest bounds,
-    then any row whose bound reaches the order statistic found so far. Rows never evaluated
-    lie strictly below that statistic, so setting them to -inf leaves the quantile unchanged.
+    `upper` is (columns x draws), C-contiguous: each row's draws lie together, which makes
+    the partitions fast. ``evaluate(r, c)`` returns the exact values at draws r of columns c
+    (c ascending). Only the draws that can reach the order statistics the quantile uses are
+    evaluated: first the highest bounds, then any draw whose bound reaches the order
+    statistic found so far. Draws never evaluated lie strictly below that statistic, so
+    setting them to -inf leaves the quantile unchanged.
 
-    Returns the quantiles and the evaluated entries (rows, columns, exact values).
+    Returns the quantiles and the evaluated entries (draws, columns, exact values).
     """
-    draws = upper.shape[0]
+    draws = upper.shape[1]
     lo = int(np.floor((draws - 1) * level))
     top = draws - lo  # values at or above the lower order statistic
     values = np.full(upper.shape, -np.inf)
     done = np.zeros(upper.shape, dtype=bool)
     first = min(draws, top + top // _FIRST_MARGIN + 8)
-    idx = np.argpartition(-upper, first - 1, axis=0)[:first] if first < draws else None
-    if idx is None:
-        need = np.ones(upper.shape, dtype=bool)
-    else:
-        need = np.zeros(upper.shape, dtype=bool)
-        np.put_along_axis(need, idx, True, axis=0)
+    # At least the `first` highest bounds of each row (more where bounds tie). Partitions
+    # select on the negated values: numpy's introselect is slow for a high k among many
+    # equal low values (the -inf of draws not evaluated).
+    need = upper >= -np.partition(-upper, first - 1, axis=1)[:, first - 1, None]
     while True:
-        need &= ~done & (upper > -np.inf)
-        r, c = np.nonzero(need)
+        need &= ~done
+        need &= upper > -np.inf
+        c, r = np.nonzero(need)
         if r.size == 0:
             break
-        values[r, c] = evaluate(r, c)
+        values[c, r] = evaluate(r, c)
         done |= need
-        stat = -np.partition(-values, top - 1, axis=0)[top - 1]
-        need = upper >= stat[None, :]
-    r, c = np.nonzero(done)
-    return np.quantile(values, level, axis=0), r, c, values[r, c]
+        stat = -np.partition(-values, top - 1, axis=1)[:, top - 1, None]
+        need = upper >= stat
+    c, r = np.nonzero(done)
+    return np.quantile(values, level, axis=1), r, c, values[c, r]
 
 
 def _critical_simultaneous(
@@ -419,7 +420,7 @@ def _critical_simultaneous(
             np.maximum.at(best, rows, pairs.exact(r[rows], cols, active, None))
         return best
 
-    q, r, _, v = _lazy_quantiles(bound[:, None], draw_max, level)
+    q, r, _, v = _lazy_quantiles(bound[None, :], draw_max, level)
     known[r] = v
     return float(q[0])
 
@@ -456,15 +457,15 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     # Upper bounds (draws x units) of each unit's maximum, valid for every later step too:
     # families only shrink, so the group bounds and an earlier step's exact maxima stay
     # upper bounds. Computed once, tightened by each step's exact values.
-    bound = np.full((pairs.z.shape[0], p), -np.inf)
+    bound = np.full((p, pairs.z.shape[0]), -np.inf)
     if open_units.size:
-        bound[:, open_units] = pairs.upper(row, col, open_units)
+        bound[open_units] = pairs.upper(row, col, open_units).T
     while open_units.size:
         units = open_units
         c, r, cc, v = _lazy_quantiles(
-            bound[:, units], functools.partial(_exact_columns, pairs, units, row, col), level
+            bound[units], functools.partial(_exact_columns, pairs, units, row, col), level
         )
-        bound[r, units[cc]] = v
+        bound[units[cc], r] = v
         diff = pairs.diff[open_units]
         sigma = pairs.sigma[open_units]
         # (i, j) rejected: i surely better than j. (j, i) rejected: j surely better than i.
