@@ -298,13 +298,21 @@ class _Pairs:
         t = (z[:, :, None] - zj) * self.inv[units, j]
         return np.where(pos[units, j], t, -np.inf).max(axis=2)
 
-    def exact(self, r: IntArray, i: IntArray, pos: BoolArray, neg: BoolArray | None) -> FloatArray:
+    def exact(
+        self,
+        r: IntArray,
+        i: IntArray,
+        pos: BoolArray,
+        neg: BoolArray | None,
+        partner: IntArray | None = None,
+    ) -> FloatArray:
         """Each unit's exact maximum over its family, for the (draw r, unit i) pairs given.
 
         The draws' whole rows are used (contiguous, unlike a selection of columns), with
         1/sigma set to 0 outside the family: a positive maximum then comes from a member of
         the family, bit for bit; draws whose maximum is not positive are redone over the
-        family's columns alone.
+        family's columns alone. If `partner` is given (same size as r), it receives the
+        member attaining each maximum: j + 1 for T_ij (a pos pair), -(j + 1) for -T_ij.
         """
         out = np.empty(r.size)
         order = np.argsort(i, kind="stable")
@@ -317,6 +325,8 @@ class _Pairs:
             n_row = None if neg is None else neg[u]
             if not (p_row.any() or (n_row is not None and n_row.any())):
                 out[sel] = -np.inf
+                if partner is not None:
+                    partner[sel] = 0
                 continue
             inv_p = np.where(p_row, self.inv[u], 0.0)
             same = n_row is not None and bool(np.array_equal(p_row, n_row))
@@ -326,40 +336,70 @@ class _Pairs:
                 rr = r[part]
                 t = self.z[rr]
                 t = t[:, u : u + 1] - t
-                if same:
-                    t *= inv_p
-                    best = t.max(axis=1)
-                    np.maximum(best, -t.min(axis=1), out=best)
-                elif inv_n is None:
-                    t *= inv_p
-                    best = t.max(axis=1)
+                if partner is None:
+                    if same:
+                        t *= inv_p
+                        best = t.max(axis=1)
+                        np.maximum(best, -t.min(axis=1), out=best)
+                    elif inv_n is None:
+                        t *= inv_p
+                        best = t.max(axis=1)
+                    else:
+                        best = (t * inv_p).max(axis=1)
+                        t *= inv_n
+                        np.maximum(best, -t.min(axis=1), out=best)
                 else:
-                    best = (t * inv_p).max(axis=1)
-                    t *= inv_n
-                    np.maximum(best, -t.min(axis=1), out=best)
+                    k = np.arange(rr.size)
+                    tp = t * inv_p
+                    jp = tp.argmax(axis=1)
+                    best = tp[k, jp]
+                    code = jp + 1
+                    if n_row is not None:
+                        if not same:
+                            np.multiply(t, inv_n, out=tp)
+                        jn = tp.argmin(axis=1)
+                        vn = -tp[k, jn]
+                        use_n = vn > best
+                        best[use_n] = vn[use_n]
+                        code[use_n] = -(jn[use_n] + 1)
                 redo = best <= 0
                 if redo.any():
-                    best[redo] = self._exact_columns(rr[redo], u, pos, neg)
+                    best[redo], code_redo = self._exact_columns(rr[redo], u, pos, neg)
+                    if partner is not None:
+                        code[redo] = code_redo
                 out[part] = best
+                if partner is not None:
+                    partner[part] = code
         return out
 
     def _exact_columns(
         self, rr: IntArray, u: int, pos: BoolArray, neg: BoolArray | None
-    ) -> FloatArray:
+    ) -> tuple[FloatArray, IntArray]:
         """Unit u's exact maximum over its family's columns alone, for the draws rr."""
         use = pos[u] if neg is None else pos[u] | neg[u]
         cols = np.flatnonzero(use)
         inv = self.inv[u, cols]
-        p_mask = pos[u, cols]
+        k = np.arange(rr.size)
         t = (self.z[rr, u][:, None] - self.z[np.ix_(rr, cols)]) * inv
-        best = np.where(p_mask, t, -np.inf).max(axis=1)
+        tp = np.where(pos[u, cols], t, -np.inf)
+        jp = tp.argmax(axis=1)
+        best = tp[k, jp]
+        code = cols[jp] + 1
         if neg is not None:
-            np.maximum(best, np.where(neg[u, cols], -t, -np.inf).max(axis=1), out=best)
-        return best
+            tn = np.where(neg[u, cols], -t, -np.inf)
+            jn = tn.argmax(axis=1)
+            vn = tn[k, jn]
+            use_n = vn > best
+            best[use_n] = vn[use_n]
+            code[use_n] = -(cols[jn[use_n]] + 1)
+        return best, code
 
 
 def _lazy_quantiles(
-    upper: FloatArray, evaluate: Callable[[IntArray, IntArray], FloatArray], level: float
+    upper: FloatArray,
+    evaluate: Callable[[IntArray, IntArray], FloatArray],
+    level: float,
+    known: BoolArray | None = None,
 ) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
     """Row-wise `level` quantiles (numpy "linear") of values known through upper bounds.
 
@@ -370,18 +410,28 @@ def _lazy_quantiles(
     statistic found so far. Draws never evaluated lie strictly below that statistic, so
     setting them to -inf leaves the quantile unchanged.
 
-    Returns the quantiles and the evaluated entries (draws, columns, exact values).
+    Where `known` is True, `upper` is already the exact value.
+
+    Returns the quantiles and the evaluated or known entries (draws, columns, exact values).
     """
     draws = upper.shape[1]
     lo = int(np.floor((draws - 1) * level))
     top = draws - lo  # values at or above the lower order statistic
-    values = np.full(upper.shape, -np.inf)
-    done = np.zeros(upper.shape, dtype=bool)
     first = min(draws, top + top // _FIRST_MARGIN + 8)
     # At least the `first` highest bounds of each row (more where bounds tie). Partitions
     # select on the negated values: numpy's introselect is slow for a high k among many
     # equal low values (the -inf of draws not evaluated).
-    need = upper >= -np.partition(-upper, first - 1, axis=1)[:, first - 1, None]
+    threshold = -np.partition(-upper, first - 1, axis=1)[:, first - 1, None]
+    if known is None:
+        values = np.full(upper.shape, -np.inf)
+        done = np.zeros(upper.shape, dtype=bool)
+    else:
+        values = np.where(known, upper, -np.inf)
+        done = known.copy()
+        # Every draw whose bound reaches the known values' order statistic is needed.
+        stat = -np.partition(-values, top - 1, axis=1)[:, top - 1, None]
+        np.maximum(threshold, stat, out=threshold)
+    need = upper >= threshold
     while True:
         need &= ~done
         need &= upper > -np.inf
@@ -440,9 +490,19 @@ def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
 
 
 def _exact_columns(
-    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, r: IntArray, k: IntArray
+    pairs: _Pairs,
+    units: IntArray,
+    row: BoolArray,
+    col: BoolArray,
+    partner: IntArray,
+    r: IntArray,
+    k: IntArray,
 ) -> FloatArray:
-    return pairs.exact(r, units[k], row, col)
+    """Exact marginal maxima of units[k] at draws r, recording their partners."""
+    code = np.empty(r.size, dtype=np.int64)
+    out = pairs.exact(r, units[k], row, col, code)
+    partner[units[k], r] = code
+    return out
 
 
 def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
@@ -457,13 +517,24 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     # Upper bounds (draws x units) of each unit's maximum, valid for every later step too:
     # families only shrink, so the group bounds and an earlier step's exact maxima stay
     # upper bounds. Computed once, tightened by each step's exact values.
+    # Where an entry was evaluated, partner holds the member attaining its maximum (see
+    # _Pairs.exact): while that member stays in the family, the maximum is unchanged.
     bound = np.full((p, pairs.z.shape[0]), -np.inf)
+    partner = np.zeros(bound.shape, dtype=np.int64)
     if open_units.size:
         bound[open_units] = pairs.upper(row, col, open_units).T
     while open_units.size:
         units = open_units
+        code = partner[units]
+        j = np.abs(code) - 1
+        in_row = np.take_along_axis(row[units], np.maximum(j, 0), axis=1)
+        in_col = np.take_along_axis(col[units], np.maximum(j, 0), axis=1)
+        known = np.where(code > 0, in_row, in_col) & (code != 0)
         c, r, cc, v = _lazy_quantiles(
-            bound[units], functools.partial(_exact_columns, pairs, units, row, col), level
+            bound[units],
+            functools.partial(_exact_columns, pairs, units, row, col, partner),
+            level,
+            known,
         )
         bound[units[cc], r] = v
         diff = pairs.diff[open_units]
