@@ -355,7 +355,7 @@ class _Pairs:
                     best = tp[k, jp]
                     code = jp + 1
                     if n_row is not None:
-                        if not same:
+                        if inv_n is not None:
                             np.multiply(t, inv_n, out=tp)
                         jn = tp.argmin(axis=1)
                         vn = -tp[k, jn]
