@@ -228,25 +228,42 @@ class _Pairs:
         zp = z[:, self.perm]
         self.zmin = np.minimum.reduceat(zp, self.starts, axis=1)
         self.zmax = np.maximum.reduceat(zp, self.starts, axis=1)
+        # Coarse groups (unions of consecutive groups, about one per variance bin) for a
+        # first, cheap bound over all draws.
+        self.coarse = np.arange(0, self.starts.size, _GROUPS_BY_ESTIMATE)
+        self.zmin_coarse = np.minimum.reduceat(self.zmin, self.coarse, axis=1)
+        self.zmax_coarse = np.maximum.reduceat(self.zmax, self.coarse, axis=1)
 
     def _group_maxinv(self, mask: BoolArray, units: IntArray) -> FloatArray:
         masked = np.where(mask[units], self.inv[units], 0.0)[:, self.perm]
         return np.maximum.reduceat(masked, self.starts, axis=1)
 
     def upper(
-        self, pos: BoolArray, neg: BoolArray | None, units: IntArray, rows: IntArray | None = None
+        self,
+        pos: BoolArray,
+        neg: BoolArray | None,
+        units: IntArray,
+        rows: IntArray | None = None,
+        coarse: bool = False,
     ) -> FloatArray:
         """Upper bounds (rows x len(units)) of the units' maxima over their families.
 
-        All draws, or only the draws `rows`. The draws are taken in blocks small enough to
-        stay in the processor's cache during the pass over the groups.
+        All draws, or only the draws `rows`; with the coarse groups if `coarse`. The draws
+        are taken in blocks small enough to stay in the processor's cache during the pass
+        over the groups.
         """
         n_rows = self.z.shape[0] if rows is None else rows.size
         bound = np.zeros((n_rows, units.size))
-        sides = [(pos, 1.0, self.zmin)]
+        lo, hi = (self.zmin_coarse, self.zmax_coarse) if coarse else (self.zmin, self.zmax)
+        sides = [(pos, 1.0, lo)]
         if neg is not None:
-            sides.append((neg, -1.0, self.zmax))
-        maxinvs = [self._group_maxinv(mask, units).T.copy() for mask, _, _ in sides]
+            sides.append((neg, -1.0, hi))
+        maxinvs = []
+        for mask, _, _ in sides:
+            maxinv = self._group_maxinv(mask, units)
+            if coarse:
+                maxinv = np.maximum.reduceat(maxinv, self.coarse, axis=1)
+            maxinvs.append(maxinv.T.copy())
         step = max(1, _BLOCK_ELEMENTS // max(1, units.size))
         gap = np.empty((min(step, n_rows), units.size))
         for a in range(0, n_rows, step):
@@ -257,7 +274,7 @@ class _Pairs:
             g_buf = gap[: b - a]
             for (_, sign, extreme), maxinv in zip(sides, maxinvs, strict=True):
                 ext = extreme[rr]
-                for g in range(self.starts.size):
+                for g in range(ext.shape[1]):
                     # sign * (z_i - z_j) <= sign * (z_i - extreme_g), times any
                     # 1/sigma_ij <= maxinv; negative products never exceed the start, 0.
                     if sign > 0:
@@ -271,6 +288,29 @@ class _Pairs:
             has |= neg[units].any(axis=1)
         bound[:, ~has] = -np.inf
         return bound
+
+    def upper_entries(
+        self, pos: BoolArray, neg: BoolArray | None, u: IntArray, r: IntArray
+    ) -> FloatArray:
+        """Upper bounds, as ``upper``, of unit u[k]'s maximum at draw r[k], for each k."""
+        units = np.arange(self.p)
+        sides = [(self._group_maxinv(pos, units), 1.0, self.zmin)]
+        if neg is not None:
+            sides.append((self._group_maxinv(neg, units), -1.0, self.zmax))
+        out = np.zeros(u.size)
+        step = max(1, _BLOCK_ELEMENTS // self.starts.size)
+        for a in range(0, u.size, step):
+            uu, rr = u[a : a + step], r[a : a + step]
+            zi = self.z[rr, uu][:, None]
+            for maxinv, sign, extreme in sides:
+                t = (zi - extreme[rr]) if sign > 0 else (extreme[rr] - zi)
+                t *= maxinv[uu]
+                np.maximum(out[a : a + step], t.max(axis=1), out=out[a : a + step])
+        has = np.asarray(pos.any(axis=1))
+        if neg is not None:
+            has |= np.asarray(neg.any(axis=1))
+        out[~has[u]] = -np.inf
+        return out
 
     def draw_upper(self, active: BoolArray) -> FloatArray:
         """Upper bounds (draws,) of the maximum over all active pairs, from group pairs."""
@@ -400,6 +440,8 @@ def _lazy_quantiles(
     evaluate: Callable[[IntArray, IntArray], FloatArray],
     level: float,
     known: BoolArray | None = None,
+    refine: Callable[[IntArray, IntArray], FloatArray] | None = None,
+    refined: BoolArray | None = None,
 ) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
     """Row-wise `level` quantiles (numpy "linear") of values known through upper bounds.
 
@@ -410,7 +452,10 @@ def _lazy_quantiles(
     statistic found so far. Draws never evaluated lie strictly below that statistic, so
     setting them to -inf leaves the quantile unchanged.
 
-    Where `known` is True, `upper` is already the exact value.
+    Where `known` is True, `upper` is already the exact value. With ``refine(r, c)`` (tighter
+    upper bounds) and `refined` (where `upper` needs no refining), the draws needed after the
+    first evaluations are refined before they are evaluated; `upper` and `refined` are
+    updated in place.
 
     Returns the quantiles and the evaluated or known entries (draws, columns, exact values).
     """
@@ -422,6 +467,17 @@ def _lazy_quantiles(
     # select on the negated values: numpy's introselect is slow for a high k among many
     # equal low values (the -inf of draws not evaluated).
     threshold = -np.partition(-upper, first - 1, axis=1)[:, first - 1, None]
+    if refine is not None and refined is not None and first < draws:
+        # Refine twice as many of the highest bounds, then take the highest refined ones.
+        wide = min(draws, 2 * first)
+        cand = upper >= -np.partition(-upper, wide - 1, axis=1)[:, wide - 1, None]
+        cand &= ~refined
+        if known is not None:
+            cand &= ~known
+        c, r = np.nonzero(cand)
+        upper[c, r] = np.minimum(upper[c, r], refine(r, c))
+        refined |= cand
+        threshold = -np.partition(-upper, first - 1, axis=1)[:, first - 1, None]
     if known is None:
         values = np.full(upper.shape, -np.inf)
         done = np.zeros(upper.shape, dtype=bool)
@@ -429,12 +485,20 @@ def _lazy_quantiles(
         values = np.where(known, upper, -np.inf)
         done = known.copy()
         # Every draw whose bound reaches the known values' order statistic is needed.
-        stat = -np.partition(-values, top - 1, axis=1)[:, top - 1, None]
-        np.maximum(threshold, stat, out=threshold)
+        known_stat = -np.partition(-values, top - 1, axis=1)[:, top - 1, None]
+        np.maximum(threshold, known_stat, out=threshold)
     need = upper >= threshold
+    stat: FloatArray | None = None
     while True:
         need &= ~done
         need &= upper > -np.inf
+        if refine is not None and refined is not None and stat is not None:
+            cand = need & ~refined
+            c, r = np.nonzero(cand)
+            if r.size:
+                upper[c, r] = np.minimum(upper[c, r], refine(r, c))
+                refined |= cand
+                need &= upper >= stat
         c, r = np.nonzero(need)
         if r.size == 0:
             break
@@ -505,6 +569,13 @@ def _exact_columns(
     return out
 
 
+def _refine_columns(
+    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, r: IntArray, k: IntArray
+) -> FloatArray:
+    """Bounds with all groups of the marginal maxima of units[k] at draws r."""
+    return pairs.upper_entries(row, col, units[k], r)
+
+
 def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     p = pairs.p
     # row[i, j]: pair (i, j) still active in unit i's family; col[i, j]: pair (j, i) is.
@@ -519,10 +590,12 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     # upper bounds. Computed once, tightened by each step's exact values.
     # Where an entry was evaluated, partner holds the member attaining its maximum (see
     # _Pairs.exact): while that member stays in the family, the maximum is unchanged.
+    # The bounds start from the coarse groups and are refined (all groups) where needed.
     bound = np.full((p, pairs.z.shape[0]), -np.inf)
+    refined = np.zeros(bound.shape, dtype=bool)
     partner = np.zeros(bound.shape, dtype=np.int64)
     if open_units.size:
-        bound[open_units] = pairs.upper(row, col, open_units).T
+        bound[open_units] = pairs.upper(row, col, open_units, coarse=True).T
     while open_units.size:
         units = open_units
         code = partner[units]
@@ -530,12 +603,17 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
         in_row = np.take_along_axis(row[units], np.maximum(j, 0), axis=1)
         in_col = np.take_along_axis(col[units], np.maximum(j, 0), axis=1)
         known = np.where(code > 0, in_row, in_col) & (code != 0)
+        upper, done_refining = bound[units], refined[units]
         c, r, cc, v = _lazy_quantiles(
-            bound[units],
+            upper,
             functools.partial(_exact_columns, pairs, units, row, col, partner),
             level,
             known,
+            functools.partial(_refine_columns, pairs, units, row, col),
+            done_refining,
         )
+        bound[units] = upper
+        refined[units] = done_refining
         bound[units[cc], r] = v
         diff = pairs.diff[open_units]
         sigma = pairs.sigma[open_units]
