@@ -435,6 +435,22 @@ class _Pairs:
         return best, code
 
 
+def _kth_largest(mask: BoolArray, values: FloatArray, k: int) -> FloatArray:
+    """Each row's k-th largest of the values where mask is True (-inf if fewer), as (n, 1).
+
+    The selected values are gathered into a narrow array first: partitions over whole rows
+    of mostly -inf would cost far more.
+    """
+    c, r = np.nonzero(mask)
+    n = mask.shape[0]
+    counts = np.bincount(c, minlength=n)
+    width = max(k, int(counts.max()) if n else 0)
+    compact = np.full((n, width), np.inf)  # negated values: the k-th smallest
+    start = np.cumsum(counts) - counts
+    compact[c, np.arange(c.size) - start[c]] = -values[c, r]
+    return -np.partition(compact, k - 1, axis=1)[:, k - 1, None]
+
+
 def _lazy_quantiles(
     upper: FloatArray,
     evaluate: Callable[[IntArray, IntArray], FloatArray],
@@ -463,21 +479,26 @@ def _lazy_quantiles(
     lo = int(np.floor((draws - 1) * level))
     top = draws - lo  # values at or above the lower order statistic
     first = min(draws, top + top // _FIRST_MARGIN + 8)
+    wide = min(draws, 2 * first)
+    refining = refine is not None and refined is not None and first < draws
     # At least the `first` highest bounds of each row (more where bounds tie). Partitions
     # select on the negated values: numpy's introselect is slow for a high k among many
     # equal low values (the -inf of draws not evaluated).
-    threshold = -np.partition(-upper, first - 1, axis=1)[:, first - 1, None]
-    if refine is not None and refined is not None and first < draws:
+    kth = [first - 1, wide - 1] if refining else [first - 1]
+    part = np.partition(-upper, kth, axis=1)
+    threshold = -part[:, first - 1, None]
+    if refining:
+        assert refine is not None and refined is not None
         # Refine twice as many of the highest bounds, then take the highest refined ones.
-        wide = min(draws, 2 * first)
-        cand = upper >= -np.partition(-upper, wide - 1, axis=1)[:, wide - 1, None]
-        cand &= ~refined
+        wide_set = upper >= -part[:, wide - 1, None]
+        cand = wide_set & ~refined
         if known is not None:
             cand &= ~known
         c, r = np.nonzero(cand)
         upper[c, r] = np.minimum(upper[c, r], refine(r, c))
         refined |= cand
-        threshold = -np.partition(-upper, first - 1, axis=1)[:, first - 1, None]
+        threshold = _kth_largest(wide_set, upper, first)
+    del part
     if known is None:
         values = np.full(upper.shape, -np.inf)
         done = np.zeros(upper.shape, dtype=bool)
@@ -485,8 +506,7 @@ def _lazy_quantiles(
         values = np.where(known, upper, -np.inf)
         done = known.copy()
         # Every draw whose bound reaches the known values' order statistic is needed.
-        known_stat = -np.partition(-values, top - 1, axis=1)[:, top - 1, None]
-        np.maximum(threshold, known_stat, out=threshold)
+        np.maximum(threshold, _kth_largest(known, values, top), out=threshold)
     need = upper >= threshold
     stat: FloatArray | None = None
     while True:
@@ -504,7 +524,7 @@ def _lazy_quantiles(
             break
         values[c, r] = evaluate(r, c)
         done |= need
-        stat = -np.partition(-values, top - 1, axis=1)[:, top - 1, None]
+        stat = _kth_largest(done, values, top)
         need = upper >= stat
     c, r = np.nonzero(done)
     return np.quantile(values, level, axis=1), r, c, values[c, r]
@@ -558,7 +578,7 @@ def _exact_columns(
     units: IntArray,
     row: BoolArray,
     col: BoolArray,
-    partner: IntArray,
+    partner: NDArray[np.int32],
     r: IntArray,
     k: IntArray,
 ) -> FloatArray:
@@ -593,16 +613,16 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     # The bounds start from the coarse groups and are refined (all groups) where needed.
     bound = np.full((p, pairs.z.shape[0]), -np.inf)
     refined = np.zeros(bound.shape, dtype=bool)
-    partner = np.zeros(bound.shape, dtype=np.int64)
+    partner = np.zeros(bound.shape, dtype=np.int32)
     if open_units.size:
         bound[open_units] = pairs.upper(row, col, open_units, coarse=True).T
     while open_units.size:
         units = open_units
-        code = partner[units]
+        kc, kr = np.nonzero(partner[units])
+        code = partner[units[kc], kr]
         j = np.abs(code) - 1
-        in_row = np.take_along_axis(row[units], np.maximum(j, 0), axis=1)
-        in_col = np.take_along_axis(col[units], np.maximum(j, 0), axis=1)
-        known = np.where(code > 0, in_row, in_col) & (code != 0)
+        known = np.zeros((units.size, bound.shape[1]), dtype=bool)
+        known[kc, kr] = np.where(code > 0, row[units[kc], j], col[units[kc], j])
         upper, done_refining = bound[units], refined[units]
         c, r, cc, v = _lazy_quantiles(
             upper,
