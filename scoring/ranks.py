@@ -59,8 +59,6 @@ BoolArray = NDArray[np.bool_]
 
 # Exact evaluations are done for at most this many (draw, partner) values at a time.
 _CHUNK_ELEMENTS = 65_536
-# Extreme partners per draw used for the cheap lower bounds.
-_PARTNERS = 4
 # Partners are grouped (by variance, then by estimate) for the upper bounds: more groups give
 # tighter bounds at a cost of one (draws x units) pass each.
 _GROUPS_BY_VARIANCE = 8
@@ -228,6 +226,8 @@ class _Pairs:
         zp = z[:, self.perm]
         self.zmin = np.minimum.reduceat(zp, self.starts, axis=1)
         self.zmax = np.maximum.reduceat(zp, self.starts, axis=1)
+        self.zmin_t = np.ascontiguousarray(self.zmin.T)
+        self.zmax_t = np.ascontiguousarray(self.zmax.T)
         # Coarse groups (unions of consecutive groups, about one per variance bin) for a
         # first, cheap bound over all draws.
         self.coarse = np.arange(0, self.starts.size, _GROUPS_BY_ESTIMATE)
@@ -319,24 +319,14 @@ class _Pairs:
         m = np.maximum.reduceat(maxinv, self.starts, axis=0)  # m[G, g]
         bound = np.zeros(self.z.shape[0])
         for g in range(n):
-            if not m[g].any():
+            partners = np.flatnonzero(m[g])
+            if partners.size == 0:
                 continue
-            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g.
-            t = (self.zmax[:, g : g + 1] - self.zmin) * m[g]
-            np.maximum(bound, t.max(axis=1), out=bound)
+            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g;
+            # groups by draws (rows of zmin_t) for fast reductions across groups.
+            t = (self.zmax_t[g] - self.zmin_t[partners]) * m[g, partners, None]
+            np.maximum(bound, t.max(axis=0), out=bound)
         return bound
-
-    def lower(self, pos: BoolArray, rows: IntArray) -> FloatArray:
-        """Lower bounds (rows x units) of each unit's maximum over pos-pairs."""
-        z = self.z[rows]
-        k = min(_PARTNERS, self.p)
-        order = np.argsort(z, axis=1)
-        partners = np.concatenate([order[:, :k], order[:, -k:]], axis=1)
-        units = np.arange(self.p)[None, :, None]
-        j = partners[:, None, :]
-        zj = np.take_along_axis(z, partners, axis=1)[:, None, :]
-        t = (z[:, :, None] - zj) * self.inv[units, j]
-        return np.where(pos[units, j], t, -np.inf).max(axis=2)
 
     def exact(
         self,
@@ -545,10 +535,7 @@ def _critical_simultaneous(
         # Exact max for draws r: start from the unit with the highest bound, then every unit
         # whose bound exceeds the best value so far.
         upper = pairs.upper(active, None, units, r)
-        best = np.maximum(
-            pairs.lower(active, r).max(axis=1),
-            pairs.exact(r, upper.argmax(axis=1), active, None),
-        )
+        best = pairs.exact(r, upper.argmax(axis=1), active, None)
         rows, cols = np.nonzero(upper > best[:, None])
         if rows.size:
             np.maximum.at(best, rows, pairs.exact(r[rows], cols, active, None))
