@@ -31,14 +31,18 @@ difference has standard error exactly 0 is decided without error (ordered if the
 differ) and left out of the maximum; and, optionally (``df``), the draws are t rather than
 normal, for standard errors estimated from few respondents.
 
-Scale: with 500 units there are 249,500 ordered pairs, too many to evaluate for each of 1,000
-draws at every step (and for every unit's marginal family). Each unit's maximum in a draw is
-bounded above group by group (partners grouped by variance and estimate: (Z_i - min of the
-group's Z) times the group's largest 1/sigma_ij) and below by its value at the draw's most
-extreme partners. The quantile needs only the two order statistics it interpolates, so only
-draws whose bound can reach them, and within a draw only units whose bound exceeds the draw's
-best value so far, are evaluated exactly. The result is the same as evaluating every pair
-(the tests compare with a plain loop); 500 units take about 2 s and under 100 MiB.
+Scale: with 500 units there are 249,500 ordered pairs, too many to evaluate for each of
+10,000 draws at every step (and for every unit's marginal family). Partners are grouped by
+variance and estimate, and a unit's maximum in a draw is bounded above group by group ((Z_i -
+min of the group's Z) times the group's largest 1/sigma_ij); the simultaneous maximum of a
+draw is bounded by pairs of groups. The quantile needs only the two order statistics it
+interpolates, so only draws whose bound can reach them, and within a draw only units whose
+bound exceeds the draw's best value so far, are evaluated exactly. Marginal bounds start
+from coarse groups (one per variance bin) and are refined with all groups only for the
+draws that may be needed. Families only shrink as the steps go down, so every bound and
+every earlier exact maximum stays an upper bound, and a marginal maximum whose attaining
+partner is still in the family is known without evaluation. The result is the same as
+evaluating every pair (the tests compare with a plain loop over all pairs).
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-# Exact evaluations are done for at most this many (draw, partner) values at a time.
-_CHUNK_ELEMENTS = 65_536
+# Exact evaluations are done for at most this many (draw, unit) values at a time.
+_CHUNK_ELEMENTS = 262_144
 # Partners are grouped (by variance, then by estimate) for the upper bounds: more groups give
 # tighter bounds at a cost of one (draws x units) pass each.
 _GROUPS_BY_VARIANCE = 8
@@ -685,8 +689,9 @@ def rank_confidence_sets(
 
     Notes
     -----
-    Time and memory grow with p^2 only through the (p, p) pair matrices; 500 units with 1000
-    draws take a few seconds and well under 1 GiB.
+    Memory grows with p * draws (the draws and the marginal bounds) and p^2 (the pair
+    matrices); 500 units with 10,000 draws take a few seconds and about 0.5 GiB
+    (``bench/rank_draws.py``).
 
     Examples
     --------
