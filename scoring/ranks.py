@@ -587,7 +587,8 @@ def _refine_columns(
     return pairs.upper_entries(row, col, units[k], r)
 
 
-def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
+def _marginal(pairs: _Pairs, level: float, subset: IntArray) -> tuple[IntArray, IntArray]:
+    """Marginal rank sets (low, high) of the units in `subset` (other entries meaningless)."""
     p = pairs.p
     # row[i, j]: pair (i, j) still active in unit i's family; col[i, j]: pair (j, i) is.
     row = pairs.random.copy()
@@ -595,7 +596,7 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     det_better = pairs.deterministic & (pairs.diff > 0)
     above = det_better.sum(axis=0)  # units surely better than i
     below = det_better.sum(axis=1)  # units surely worse than i
-    open_units = np.flatnonzero(row.any(axis=1))
+    open_units = subset[row[subset].any(axis=1)]
     # Upper bounds (draws x units) of each unit's maximum, valid for every later step too:
     # families only shrink, so the group bounds and an earlier step's exact maxima stay
     # upper bounds. Computed once, tightened by each step's exact values.
@@ -719,12 +720,17 @@ def rank_confidence_sets(
     pairs = _Pairs(x, var, full, _draw(generator, int(draws), var, full, dof))
     m_low = m_high = None
     if marginal:
-        # The two families share the draws but nothing else, and NumPy releases the GIL in
-        # its array loops: on two cores the marginal sets cost little extra wall time.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(_marginal, pairs, level)
+        # The families share the draws but nothing else, and each unit's marginal family is
+        # its own: two threads take half of the units each while this one does the
+        # simultaneous family (NumPy releases the GIL in its array loops).
+        halves = [np.arange(0, p, 2), np.arange(1, p, 2)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = [pool.submit(_marginal, pairs, level, h) for h in halves]
             better = _simultaneous(pairs, level)
-            m_low, m_high = pending.result()
+            m_low, m_high = np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64)
+            for h, job in zip(halves, pending, strict=True):
+                h_low, h_high = job.result()
+                m_low[h], m_high[h] = h_low[h], h_high[h]
     else:
         better = _simultaneous(pairs, level)
     low = 1 + better.sum(axis=0)
