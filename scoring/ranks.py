@@ -570,13 +570,14 @@ def _exact_columns(
     row: BoolArray,
     col: BoolArray,
     partner: NDArray[np.int32],
+    slots: IntArray,
     r: IntArray,
     k: IntArray,
 ) -> FloatArray:
-    """Exact marginal maxima of units[k] at draws r, recording their partners."""
+    """Exact marginal maxima of units[k] at draws r, recording their partners (row slots[k])."""
     code = np.empty(r.size, dtype=np.int64)
     out = pairs.exact(r, units[k], row, col, code)
-    partner[units[k], r] = code
+    partner[slots[k], r] = code
     return out
 
 
@@ -603,30 +604,34 @@ def _marginal(pairs: _Pairs, level: float, subset: IntArray) -> tuple[IntArray, 
     # Where an entry was evaluated, partner holds the member attaining its maximum (see
     # _Pairs.exact): while that member stays in the family, the maximum is unchanged.
     # The bounds start from the coarse groups and are refined (all groups) where needed.
-    bound = np.full((p, pairs.z.shape[0]), -np.inf)
+    # Their rows: slot[i] for unit i of the subset.
+    slot = np.full(p, -1)
+    slot[subset] = np.arange(subset.size)
+    bound = np.full((subset.size, pairs.z.shape[0]), -np.inf)
     refined = np.zeros(bound.shape, dtype=bool)
     partner = np.zeros(bound.shape, dtype=np.int32)
     if open_units.size:
-        bound[open_units] = pairs.upper(row, col, open_units, coarse=True).T
+        bound[slot[open_units]] = pairs.upper(row, col, open_units, coarse=True).T
     while open_units.size:
         units = open_units
-        kc, kr = np.nonzero(partner[units])
-        code = partner[units[kc], kr]
+        slots = slot[units]
+        kc, kr = np.nonzero(partner[slots])
+        code = partner[slots[kc], kr]
         j = np.abs(code) - 1
         known = np.zeros((units.size, bound.shape[1]), dtype=bool)
         known[kc, kr] = np.where(code > 0, row[units[kc], j], col[units[kc], j])
-        upper, done_refining = bound[units], refined[units]
+        upper, done_refining = bound[slots], refined[slots]
         c, r, cc, v = _lazy_quantiles(
             upper,
-            functools.partial(_exact_columns, pairs, units, row, col, partner),
+            functools.partial(_exact_columns, pairs, units, row, col, partner, slots),
             level,
             known,
             functools.partial(_refine_columns, pairs, units, row, col),
             done_refining,
         )
-        bound[units] = upper
-        refined[units] = done_refining
-        bound[units[cc], r] = v
+        bound[slots] = upper
+        refined[slots] = done_refining
+        bound[slots[cc], r] = v
         diff = pairs.diff[open_units]
         sigma = pairs.sigma[open_units]
         # (i, j) rejected: i surely better than j. (j, i) rejected: j surely better than i.
