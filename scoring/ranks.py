@@ -179,10 +179,13 @@ def _draw(
     df: FloatArray | None,
 ) -> FloatArray:
     if df is not None:
-        return rng.standard_t(df, size=(draws, var.size)) * np.sqrt(var)
+        z = rng.standard_t(df, size=(draws, var.size))
+        z *= np.sqrt(var)  # in place: the same products, no second (draws x p) array
+        return z
     z = rng.standard_normal((draws, var.size))
     if cov is None:
-        return z * np.sqrt(var)
+        z *= np.sqrt(var)
+        return z
     # Symmetric square root: works for singular (semi-definite) matrices too.
     vals, vecs = np.linalg.eigh(cov)
     root = vecs * np.sqrt(np.clip(vals, 0, None))
@@ -227,9 +230,14 @@ class _Pairs:
         self.group[self.perm] = np.repeat(
             np.arange(self.starts.size), np.diff(np.append(self.starts, p))
         )
-        zp = z[:, self.perm]
-        self.zmin = np.minimum.reduceat(zp, self.starts, axis=1)
-        self.zmax = np.maximum.reduceat(zp, self.starts, axis=1)
+        # Group extremes per draw, in blocks of draws (no full permuted copy of z).
+        self.zmin = np.empty((z.shape[0], self.starts.size))
+        self.zmax = np.empty((z.shape[0], self.starts.size))
+        step = max(1, _CHUNK_ELEMENTS // p)
+        for a in range(0, z.shape[0], step):
+            zp = z[a : a + step, self.perm]
+            self.zmin[a : a + step] = np.minimum.reduceat(zp, self.starts, axis=1)
+            self.zmax[a : a + step] = np.maximum.reduceat(zp, self.starts, axis=1)
         self.zmin_t = np.ascontiguousarray(self.zmin.T)
         self.zmax_t = np.ascontiguousarray(self.zmax.T)
         # Coarse groups (unions of consecutive groups, about one per variance bin) for a
@@ -479,7 +487,8 @@ def _lazy_quantiles(
     # select on the negated values: numpy's introselect is slow for a high k among many
     # equal low values (the -inf of draws not evaluated).
     kth = [first - 1, wide - 1] if refining else [first - 1]
-    part = np.partition(-upper, kth, axis=1)
+    part = np.negative(upper)
+    part.partition(kth, axis=1)
     threshold = -part[:, first - 1, None]
     if refining:
         assert refine is not None and refined is not None
