@@ -7,7 +7,9 @@ reports:
 - ``rank_confidence_sets`` alone (simultaneous + marginal sets, t draws with the stabilised
   se and n - 1 + d0 df, as ``score_units`` calls it), wall and CPU seconds;
 - ``score_units`` on the OPDs' aggregates (ranks plus intervals, funnel, shrinkage);
-- the process's peak resident set size (``ru_maxrss``) after the imports and at the end.
+- the process's peak resident set size (``ru_maxrss``) after the imports and at the end;
+- PASS or FAIL against issue 15's target: ``rank_confidence_sets`` for 500 OPDs with 10,000
+  draws in at most 3 s wall (printed when those sizes are run).
 
     .venv/bin/python bench/rank_draws.py [--sizes 20,100,500] [--draws 10000] [--seed 5]
 """
@@ -23,6 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Issue 15: rank inference for 500 OPDs with 10,000 draws in at most 3 s.
+TARGET_OPDS, TARGET_DRAWS, TARGET_SECONDS = 500, 10_000, 3.0
 
 
 def one(p: int, draws: int, seed: int) -> dict[str, float]:
@@ -109,6 +113,12 @@ def main() -> None:
             f" {r['score_cpu']:>5.2f}s {r['peak_rss_mib']:>6.0f} MiB"
             f" (after imports {r['rss_after_imports_mib']:.0f} MiB)"
         )
+        if p == TARGET_OPDS and args.draws == TARGET_DRAWS:
+            verdict = "PASS" if r["ranks_wall"] <= TARGET_SECONDS else "FAIL"
+            print(
+                f"issue 15 target ({TARGET_OPDS} OPDs, {TARGET_DRAWS:,} draws, ranks wall <= "
+                f"{TARGET_SECONDS:g} s): {verdict} ({r['ranks_wall']:.2f} s)"
+            )
 
 
 if __name__ == "__main__":

@@ -31,18 +31,23 @@ difference has standard error exactly 0 is decided without error (ordered if the
 differ) and left out of the maximum; and, optionally (``df``), the draws are t rather than
 normal, for standard errors estimated from few respondents.
 
-Scale: with 500 units there are 249,500 ordered pairs, too many to evaluate for each of 1,000
-draws at every step (and for every unit's marginal family). Each unit's maximum in a draw is
-bounded above group by group (partners grouped by variance and estimate: (Z_i - min of the
-group's Z) times the group's largest 1/sigma_ij) and below by its value at the draw's most
-extreme partners. The quantile needs only the two order statistics it interpolates, so only
-draws whose bound can reach them, and within a draw only units whose bound exceeds the draw's
-best value so far, are evaluated exactly. The result is the same as evaluating every pair
-(the tests compare with a plain loop); 500 units take about 2 s and under 100 MiB.
+Scale: with 500 units there are 249,500 ordered pairs, too many to evaluate for each of
+10,000 draws at every step (and for every unit's marginal family). Partners are grouped by
+variance and estimate, and a unit's maximum in a draw is bounded above group by group ((Z_i -
+min of the group's Z) times the group's largest 1/sigma_ij); the simultaneous maximum of a
+draw is bounded by pairs of groups. The quantile needs only the two order statistics it
+interpolates, so only draws whose bound can reach them, and within a draw only units whose
+bound exceeds the draw's best value so far, are evaluated exactly. Marginal bounds start
+from coarse groups (one per variance bin) and are refined with all groups only for the
+draws that may be needed. Families only shrink as the steps go down, so every bound and
+every earlier exact maximum stays an upper bound, and a marginal maximum whose attaining
+partner is still in the family is known without evaluation. The result is the same as
+evaluating every pair (the tests compare with a plain loop over all pairs).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,14 +61,16 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-# Exact evaluations are done for at most this many (draw, partner) values at a time.
-_CHUNK_ELEMENTS = 2_000_000
-# Extreme partners per draw used for the cheap lower bounds.
-_PARTNERS = 4
+# Exact evaluations are done for at most this many (draw, unit) values at a time.
+_CHUNK_ELEMENTS = 262_144
 # Partners are grouped (by variance, then by estimate) for the upper bounds: more groups give
 # tighter bounds at a cost of one (draws x units) pass each.
 _GROUPS_BY_VARIANCE = 8
 _GROUPS_BY_ESTIMATE = 8
+# The upper bounds are computed over blocks of at most this many (draw, unit) values.
+_BLOCK_ELEMENTS = 16_384
+# The first exact evaluations take the top + top // _FIRST_MARGIN highest bounds per column.
+_FIRST_MARGIN = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,10 +179,13 @@ def _draw(
     df: FloatArray | None,
 ) -> FloatArray:
     if df is not None:
-        return rng.standard_t(df, size=(draws, var.size)) * np.sqrt(var)
+        z = rng.standard_t(df, size=(draws, var.size))
+        z *= np.sqrt(var)  # in place: the same products, no second (draws x p) array
+        return z
     z = rng.standard_normal((draws, var.size))
     if cov is None:
-        return z * np.sqrt(var)
+        z *= np.sqrt(var)
+        return z
     # Symmetric square root: works for singular (semi-definite) matrices too.
     vals, vecs = np.linalg.eigh(cov)
     root = vecs * np.sqrt(np.clip(vals, 0, None))
@@ -207,10 +217,6 @@ class _Pairs:
         self.random = off & ~self.deterministic
         self.inv = np.zeros((p, p))
         np.divide(1.0, self.sigma, out=self.inv, where=self.random)
-        # Lower bounds: exact values at the draw's most extreme partners.
-        k = min(_PARTNERS, p)
-        order = np.argsort(z, axis=1)
-        self.partners = np.concatenate([order[:, :k], order[:, -k:]], axis=1)
         # Upper bounds: groups of similar variance and estimate; per draw, each group's
         # extreme Z bounds every difference with a member of the group.
         var_bin = np.minimum(
@@ -220,140 +226,345 @@ class _Pairs:
         self.perm = np.lexsort((x, var_bin))
         n_groups = min(p, _GROUPS_BY_VARIANCE * _GROUPS_BY_ESTIMATE)
         self.starts = np.unique(np.linspace(0, p, n_groups + 1).astype(np.intp)[:-1])
-        zp = z[:, self.perm]
-        self.zmin = np.minimum.reduceat(zp, self.starts, axis=1)
-        self.zmax = np.maximum.reduceat(zp, self.starts, axis=1)
+        self.group = np.empty(p, dtype=np.intp)
+        self.group[self.perm] = np.repeat(
+            np.arange(self.starts.size), np.diff(np.append(self.starts, p))
+        )
+        # Group extremes per draw, in blocks of draws (no full permuted copy of z).
+        self.zmin = np.empty((z.shape[0], self.starts.size))
+        self.zmax = np.empty((z.shape[0], self.starts.size))
+        step = max(1, _CHUNK_ELEMENTS // p)
+        for a in range(0, z.shape[0], step):
+            zp = z[a : a + step, self.perm]
+            self.zmin[a : a + step] = np.minimum.reduceat(zp, self.starts, axis=1)
+            self.zmax[a : a + step] = np.maximum.reduceat(zp, self.starts, axis=1)
+        self.zmin_t = np.ascontiguousarray(self.zmin.T)
+        self.zmax_t = np.ascontiguousarray(self.zmax.T)
+        # Coarse groups (unions of consecutive groups, about one per variance bin) for a
+        # first, cheap bound over all draws.
+        self.coarse = np.arange(0, self.starts.size, _GROUPS_BY_ESTIMATE)
+        self.zmin_coarse = np.minimum.reduceat(self.zmin, self.coarse, axis=1)
+        self.zmax_coarse = np.maximum.reduceat(self.zmax, self.coarse, axis=1)
 
     def _group_maxinv(self, mask: BoolArray, units: IntArray) -> FloatArray:
         masked = np.where(mask[units], self.inv[units], 0.0)[:, self.perm]
         return np.maximum.reduceat(masked, self.starts, axis=1)
 
-    def upper(self, pos: BoolArray, neg: BoolArray | None, units: IntArray) -> FloatArray:
-        """Upper bounds (draws x len(units)) of the units' maxima over their families."""
-        z = self.z[:, units]
-        bound = np.zeros(z.shape)
-        for mask, sign, extreme in ((pos, 1.0, self.zmin), (neg, -1.0, self.zmax)):
-            if mask is None:
-                continue
+    def upper(
+        self,
+        pos: BoolArray,
+        neg: BoolArray | None,
+        units: IntArray,
+        rows: IntArray | None = None,
+        coarse: bool = False,
+    ) -> FloatArray:
+        """Upper bounds (rows x len(units)) of the units' maxima over their families.
+
+        All draws, or only the draws `rows`; with the coarse groups if `coarse`. The draws
+        are taken in blocks small enough to stay in the processor's cache during the pass
+        over the groups.
+        """
+        n_rows = self.z.shape[0] if rows is None else rows.size
+        bound = np.zeros((n_rows, units.size))
+        lo, hi = (self.zmin_coarse, self.zmax_coarse) if coarse else (self.zmin, self.zmax)
+        sides = [(pos, 1.0, lo)]
+        if neg is not None:
+            sides.append((neg, -1.0, hi))
+        maxinvs = []
+        for mask, _, _ in sides:
             maxinv = self._group_maxinv(mask, units)
-            for g in range(self.starts.size):
-                # sign * (z_i - z_j) <= sign * (z_i - extreme_g); clipped at 0 it bounds the
-                # product with any 1/sigma_ij <= maxinv, negative values included.
-                gap = sign * (z - extreme[:, g : g + 1])
-                np.maximum(gap, 0.0, out=gap)
-                gap *= maxinv[:, g]
-                np.maximum(bound, gap, out=bound)
+            if coarse:
+                maxinv = np.maximum.reduceat(maxinv, self.coarse, axis=1)
+            maxinvs.append(maxinv.T.copy())
+        step = max(1, _BLOCK_ELEMENTS // max(1, units.size))
+        gap = np.empty((min(step, n_rows), units.size))
+        for a in range(0, n_rows, step):
+            b = min(n_rows, a + step)
+            rr = np.arange(a, b) if rows is None else rows[a:b]
+            z = self.z[rr][:, units]
+            out = bound[a:b]
+            g_buf = gap[: b - a]
+            for (_, sign, extreme), maxinv in zip(sides, maxinvs, strict=True):
+                ext = extreme[rr]
+                for g in range(ext.shape[1]):
+                    # sign * (z_i - z_j) <= sign * (z_i - extreme_g), times any
+                    # 1/sigma_ij <= maxinv; negative products never exceed the start, 0.
+                    if sign > 0:
+                        np.subtract(z, ext[:, g : g + 1], out=g_buf)
+                    else:
+                        np.subtract(ext[:, g : g + 1], z, out=g_buf)
+                    g_buf *= maxinv[g]
+                    np.maximum(out, g_buf, out=out)
         has = pos[units].any(axis=1)
         if neg is not None:
             has |= neg[units].any(axis=1)
         bound[:, ~has] = -np.inf
         return bound
 
-    def lower(self, pos: BoolArray) -> FloatArray:
-        """Lower bounds (draws x units) of each unit's maximum over pos-pairs."""
-        z = self.z
-        rows = np.arange(self.p)[None, :, None]
-        j = self.partners[:, None, :]
-        zj = np.take_along_axis(z, self.partners, axis=1)[:, None, :]
-        t = (z[:, :, None] - zj) * self.inv[rows, j]
-        return np.where(pos[rows, j], t, -np.inf).max(axis=2)
+    def upper_entries(
+        self, pos: BoolArray, neg: BoolArray | None, u: IntArray, r: IntArray
+    ) -> FloatArray:
+        """Upper bounds, as ``upper``, of unit u[k]'s maximum at draw r[k], for each k."""
+        units = np.arange(self.p)
+        sides = [(self._group_maxinv(pos, units), 1.0, self.zmin)]
+        if neg is not None:
+            sides.append((self._group_maxinv(neg, units), -1.0, self.zmax))
+        out = np.zeros(u.size)
+        step = max(1, _BLOCK_ELEMENTS // self.starts.size)
+        for a in range(0, u.size, step):
+            uu, rr = u[a : a + step], r[a : a + step]
+            zi = self.z[rr, uu][:, None]
+            for maxinv, sign, extreme in sides:
+                t = (zi - extreme[rr]) if sign > 0 else (extreme[rr] - zi)
+                t *= maxinv[uu]
+                np.maximum(out[a : a + step], t.max(axis=1), out=out[a : a + step])
+        has = np.asarray(pos.any(axis=1))
+        if neg is not None:
+            has |= np.asarray(neg.any(axis=1))
+        out[~has[u]] = -np.inf
+        return out
 
-    def exact(self, r: IntArray, i: IntArray, pos: BoolArray, neg: BoolArray | None) -> FloatArray:
-        """Each unit's exact maximum over its family, for the (draw r, unit i) pairs given."""
+    def draw_upper(self, active: BoolArray) -> FloatArray:
+        """Upper bounds (draws,) of the maximum over all active pairs, from group pairs."""
+        maxinv = self._group_maxinv(active, self.perm)  # rows in group order
+        n = self.starts.size
+        m = np.maximum.reduceat(maxinv, self.starts, axis=0)  # m[G, g]
+        bound = np.zeros(self.z.shape[0])
+        for g in range(n):
+            partners = np.flatnonzero(m[g])
+            if partners.size == 0:
+                continue
+            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g;
+            # groups by draws (rows of zmin_t) for fast reductions across groups.
+            t = (self.zmax_t[g] - self.zmin_t[partners]) * m[g, partners, None]
+            np.maximum(bound, t.max(axis=0), out=bound)
+        return bound
+
+    def exact(
+        self,
+        r: IntArray,
+        i: IntArray,
+        pos: BoolArray,
+        neg: BoolArray | None,
+        partner: IntArray | None = None,
+    ) -> FloatArray:
+        """Each unit's exact maximum over its family, for the (draw r, unit i) pairs given.
+
+        The draws' whole rows are used (contiguous, unlike a selection of columns), with
+        1/sigma set to 0 outside the family: a positive maximum then comes from a member of
+        the family, bit for bit; draws whose maximum is not positive are redone over the
+        family's columns alone. If `partner` is given (same size as r), it receives the
+        member attaining each maximum: j + 1 for T_ij (a pos pair), -(j + 1) for -T_ij.
+        """
         out = np.empty(r.size)
         order = np.argsort(i, kind="stable")
         units, first = np.unique(i[order], return_index=True)
         bounds = np.append(first, order.size)
+        step = max(1, _CHUNK_ELEMENTS // self.p)
         for u, a, b in zip(units, bounds[:-1], bounds[1:], strict=True):
             sel = order[a:b]
-            use = pos[u] if neg is None else pos[u] | neg[u]
-            cols = np.flatnonzero(use)
-            if cols.size == 0:
+            p_row = pos[u]
+            n_row = None if neg is None else neg[u]
+            if not (p_row.any() or (n_row is not None and n_row.any())):
                 out[sel] = -np.inf
+                if partner is not None:
+                    partner[sel] = 0
                 continue
-            inv = self.inv[u, cols]
-            p_mask = pos[u, cols]
-            n_mask = None if neg is None else neg[u, cols]
-            step = max(1, _CHUNK_ELEMENTS // cols.size)
+            inv_p = np.where(p_row, self.inv[u], 0.0)
+            same = n_row is not None and bool(np.array_equal(p_row, n_row))
+            inv_n = None if n_row is None or same else np.where(n_row, self.inv[u], 0.0)
             for c in range(0, sel.size, step):
                 part = sel[c : c + step]
                 rr = r[part]
-                t = (self.z[rr, u][:, None] - self.z[np.ix_(rr, cols)]) * inv
-                # Skipping the mask where it is all True saves a pass over t.
-                best = t.max(axis=1) if p_mask.all() else np.where(p_mask, t, -np.inf).max(axis=1)
-                if n_mask is not None:
-                    if n_mask.all():
+                t = self.z[rr]
+                t = t[:, u : u + 1] - t
+                if partner is None:
+                    if same:
+                        t *= inv_p
+                        best = t.max(axis=1)
                         np.maximum(best, -t.min(axis=1), out=best)
+                    elif inv_n is None:
+                        t *= inv_p
+                        best = t.max(axis=1)
                     else:
-                        np.maximum(best, np.where(n_mask, -t, -np.inf).max(axis=1), out=best)
+                        best = (t * inv_p).max(axis=1)
+                        t *= inv_n
+                        np.maximum(best, -t.min(axis=1), out=best)
+                else:
+                    k = np.arange(rr.size)
+                    tp = t * inv_p
+                    jp = tp.argmax(axis=1)
+                    best = tp[k, jp]
+                    code = jp + 1
+                    if n_row is not None:
+                        if inv_n is not None:
+                            np.multiply(t, inv_n, out=tp)
+                        jn = tp.argmin(axis=1)
+                        vn = -tp[k, jn]
+                        use_n = vn > best
+                        best[use_n] = vn[use_n]
+                        code[use_n] = -(jn[use_n] + 1)
+                redo = best <= 0
+                if redo.any():
+                    best[redo], code_redo = self._exact_columns(rr[redo], u, pos, neg)
+                    if partner is not None:
+                        code[redo] = code_redo
                 out[part] = best
+                if partner is not None:
+                    partner[part] = code
         return out
+
+    def _exact_columns(
+        self, rr: IntArray, u: int, pos: BoolArray, neg: BoolArray | None
+    ) -> tuple[FloatArray, IntArray]:
+        """Unit u's exact maximum over its family's columns alone, for the draws rr."""
+        use = pos[u] if neg is None else pos[u] | neg[u]
+        cols = np.flatnonzero(use)
+        inv = self.inv[u, cols]
+        k = np.arange(rr.size)
+        t = (self.z[rr, u][:, None] - self.z[np.ix_(rr, cols)]) * inv
+        tp = np.where(pos[u, cols], t, -np.inf)
+        jp = tp.argmax(axis=1)
+        best = tp[k, jp]
+        code = cols[jp] + 1
+        if neg is not None:
+            tn = np.where(neg[u, cols], -t, -np.inf)
+            jn = tn.argmax(axis=1)
+            vn = tn[k, jn]
+            use_n = vn > best
+            best[use_n] = vn[use_n]
+            code[use_n] = -(cols[jn[use_n]] + 1)
+        return best, code
+
+
+def _kth_largest(mask: BoolArray, values: FloatArray, k: int) -> FloatArray:
+    """Each row's k-th largest of the values where mask is True (-inf if fewer), as (n, 1).
+
+    The selected values are gathered into a narrow array first: partitions over whole rows
+    of mostly -inf would cost far more.
+    """
+    c, r = np.nonzero(mask)
+    n = mask.shape[0]
+    counts = np.bincount(c, minlength=n)
+    width = max(k, int(counts.max()) if n else 0)
+    compact = np.full((n, width), np.inf)  # negated values: the k-th smallest
+    start = np.cumsum(counts) - counts
+    compact[c, np.arange(c.size) - start[c]] = -values[c, r]
+    return -np.partition(compact, k - 1, axis=1)[:, k - 1, None]
 
 
 def _lazy_quantiles(
-    upper: FloatArray, evaluate: Callable[[IntArray, IntArray], FloatArray], level: float
-) -> FloatArray:
-    """Column-wise `level` quantiles (numpy "linear") of values known through upper bounds.
+    upper: FloatArray,
+    evaluate: Callable[[IntArray, IntArray], FloatArray],
+    level: float,
+    known: BoolArray | None = None,
+    refine: Callable[[IntArray, IntArray], FloatArray] | None = None,
+    refined: BoolArray | None = None,
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
+    """Row-wise `level` quantiles (numpy "linear") of values known through upper bounds.
 
-    ``evaluate(r, c)`` returns the exact values at rows r of columns c. Only the rows that
-    can reach the order statistics the quantile uses are evaluated: first the highest bounds,
-    then any row whose bound reaches the order statistic found so far. Rows never evaluated
-    lie strictly below that statistic, so setting them to -inf leaves the quantile unchanged.
+    `upper` is (columns x draws), C-contiguous: each row's draws lie together, which makes
+    the partitions fast. ``evaluate(r, c)`` returns the exact values at draws r of columns c
+    (c ascending). Only the draws that can reach the order statistics the quantile uses are
+    evaluated: first the highest bounds, then any draw whose bound reaches the order
+    statistic found so far. Draws never evaluated lie strictly below that statistic, so
+    setting them to -inf leaves the quantile unchanged.
+
+    Where `known` is True, `upper` is already the exact value. With ``refine(r, c)`` (tighter
+    upper bounds) and `refined` (where `upper` needs no refining), the draws needed after the
+    first evaluations are refined before they are evaluated; `upper` and `refined` are
+    updated in place.
+
+    Returns the quantiles and the evaluated or known entries (draws, columns, exact values).
     """
-    draws = upper.shape[0]
+    draws = upper.shape[1]
     lo = int(np.floor((draws - 1) * level))
     top = draws - lo  # values at or above the lower order statistic
-    values = np.full(upper.shape, -np.inf)
-    done = np.zeros(upper.shape, dtype=bool)
-    first = min(draws, 2 * top + 8)
-    idx = np.argpartition(-upper, first - 1, axis=0)[:first] if first < draws else None
-    if idx is None:
-        need = np.ones(upper.shape, dtype=bool)
+    first = min(draws, top + top // _FIRST_MARGIN + 8)
+    wide = min(draws, 2 * first)
+    refining = refine is not None and refined is not None and first < draws
+    # At least the `first` highest bounds of each row (more where bounds tie). Partitions
+    # select on the negated values: numpy's introselect is slow for a high k among many
+    # equal low values (the -inf of draws not evaluated).
+    kth = [first - 1, wide - 1] if refining else [first - 1]
+    part = np.negative(upper)
+    part.partition(kth, axis=1)
+    threshold = -part[:, first - 1, None]
+    if refining:
+        assert refine is not None and refined is not None
+        # Refine twice as many of the highest bounds, then take the highest refined ones.
+        wide_set = upper >= -part[:, wide - 1, None]
+        cand = wide_set & ~refined
+        if known is not None:
+            cand &= ~known
+        c, r = np.nonzero(cand)
+        upper[c, r] = np.minimum(upper[c, r], refine(r, c))
+        refined |= cand
+        threshold = _kth_largest(wide_set, upper, first)
+    del part
+    if known is None:
+        values = np.full(upper.shape, -np.inf)
+        done = np.zeros(upper.shape, dtype=bool)
     else:
-        need = np.zeros(upper.shape, dtype=bool)
-        np.put_along_axis(need, idx, True, axis=0)
+        values = np.where(known, upper, -np.inf)
+        done = known.copy()
+        # Every draw whose bound reaches the known values' order statistic is needed.
+        np.maximum(threshold, _kth_largest(known, values, top), out=threshold)
+    need = upper >= threshold
+    stat: FloatArray | None = None
     while True:
-        need &= ~done & (upper > -np.inf)
-        r, c = np.nonzero(need)
+        need &= ~done
+        need &= upper > -np.inf
+        if refine is not None and refined is not None and stat is not None:
+            cand = need & ~refined
+            c, r = np.nonzero(cand)
+            if r.size:
+                upper[c, r] = np.minimum(upper[c, r], refine(r, c))
+                refined |= cand
+                need &= upper >= stat
+        c, r = np.nonzero(need)
         if r.size == 0:
             break
-        values[r, c] = evaluate(r, c)
+        values[c, r] = evaluate(r, c)
         done |= need
-        stat = -np.partition(-values, top - 1, axis=0)[top - 1]
-        need = upper >= stat[None, :]
-    return np.quantile(values, level, axis=0)
+        stat = _kth_largest(done, values, top)
+        need = upper >= stat
+    c, r = np.nonzero(done)
+    return np.quantile(values, level, axis=1), r, c, values[c, r]
 
 
-def _critical_simultaneous(pairs: _Pairs, active: BoolArray, level: float) -> float:
-    """Quantile over draws of the max over all active pairs."""
-    upper = pairs.upper(active, None, np.arange(pairs.p))
-    lower = pairs.lower(active).max(axis=1)
+def _critical_simultaneous(
+    pairs: _Pairs, active: BoolArray, level: float, known: FloatArray
+) -> float:
+    """Quantile over draws of the max over all active pairs.
+
+    `known` holds upper bounds per draw (an earlier step's exact maxima: the active set only
+    shrinks), +inf where none; it is updated with this step's exact maxima.
+    """
+    bound = np.minimum(pairs.draw_upper(active), known)
+    units = np.arange(pairs.p)
 
     def draw_max(r: IntArray, _c: IntArray) -> FloatArray:
         # Exact max for draws r: start from the unit with the highest bound, then every unit
         # whose bound exceeds the best value so far.
-        best = np.maximum(lower[r], pairs.exact(r, upper[r].argmax(axis=1), active, None))
-        rows, units = np.nonzero(upper[r] > best[:, None])
+        upper = pairs.upper(active, None, units, r)
+        best = pairs.exact(r, upper.argmax(axis=1), active, None)
+        rows, cols = np.nonzero(upper > best[:, None])
         if rows.size:
-            np.maximum.at(best, rows, pairs.exact(r[rows], units, active, None))
+            np.maximum.at(best, rows, pairs.exact(r[rows], cols, active, None))
         return best
 
-    return float(_lazy_quantiles(upper.max(axis=1)[:, None], draw_max, level)[0])
-
-
-def _critical_marginal(
-    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, level: float
-) -> FloatArray:
-    """Per-unit quantiles of the max over each unit's own active family (units given)."""
-    upper = pairs.upper(row, col, units)
-    return _lazy_quantiles(upper, lambda r, c: pairs.exact(r, units[c], row, col), level)
+    q, r, _, v = _lazy_quantiles(bound[None, :], draw_max, level)
+    known[r] = v
+    return float(q[0])
 
 
 def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
     better = pairs.deterministic & (pairs.diff > 0)
     active = pairs.random.copy()
+    known = np.full(pairs.z.shape[0], np.inf)
     while active.any():
-        c = _critical_simultaneous(pairs, active, level)
+        c = _critical_simultaneous(pairs, active, level, known)
         new = active & (pairs.diff - pairs.sigma * c > 0)
         if not new.any():
             break
@@ -362,7 +573,32 @@ def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
     return better
 
 
-def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
+def _exact_columns(
+    pairs: _Pairs,
+    units: IntArray,
+    row: BoolArray,
+    col: BoolArray,
+    partner: NDArray[np.int32],
+    slots: IntArray,
+    r: IntArray,
+    k: IntArray,
+) -> FloatArray:
+    """Exact marginal maxima of units[k] at draws r, recording their partners (row slots[k])."""
+    code = np.empty(r.size, dtype=np.int64)
+    out = pairs.exact(r, units[k], row, col, code)
+    partner[slots[k], r] = code
+    return out
+
+
+def _refine_columns(
+    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, r: IntArray, k: IntArray
+) -> FloatArray:
+    """Bounds with all groups of the marginal maxima of units[k] at draws r."""
+    return pairs.upper_entries(row, col, units[k], r)
+
+
+def _marginal(pairs: _Pairs, level: float, subset: IntArray) -> tuple[IntArray, IntArray]:
+    """Marginal rank sets (low, high) of the units in `subset` (other entries meaningless)."""
     p = pairs.p
     # row[i, j]: pair (i, j) still active in unit i's family; col[i, j]: pair (j, i) is.
     row = pairs.random.copy()
@@ -370,9 +606,41 @@ def _marginal(pairs: _Pairs, level: float) -> tuple[IntArray, IntArray]:
     det_better = pairs.deterministic & (pairs.diff > 0)
     above = det_better.sum(axis=0)  # units surely better than i
     below = det_better.sum(axis=1)  # units surely worse than i
-    open_units = np.flatnonzero(row.any(axis=1))
+    open_units = subset[row[subset].any(axis=1)]
+    # Upper bounds (draws x units) of each unit's maximum, valid for every later step too:
+    # families only shrink, so the group bounds and an earlier step's exact maxima stay
+    # upper bounds. Computed once, tightened by each step's exact values.
+    # Where an entry was evaluated, partner holds the member attaining its maximum (see
+    # _Pairs.exact): while that member stays in the family, the maximum is unchanged.
+    # The bounds start from the coarse groups and are refined (all groups) where needed.
+    # Their rows: slot[i] for unit i of the subset.
+    slot = np.full(p, -1)
+    slot[subset] = np.arange(subset.size)
+    bound = np.full((subset.size, pairs.z.shape[0]), -np.inf)
+    refined = np.zeros(bound.shape, dtype=bool)
+    partner = np.zeros(bound.shape, dtype=np.int32)
+    if open_units.size:
+        bound[slot[open_units]] = pairs.upper(row, col, open_units, coarse=True).T
     while open_units.size:
-        c = _critical_marginal(pairs, open_units, row, col, level)
+        units = open_units
+        slots = slot[units]
+        kc, kr = np.nonzero(partner[slots])
+        code = partner[slots[kc], kr]
+        j = np.abs(code) - 1
+        known = np.zeros((units.size, bound.shape[1]), dtype=bool)
+        known[kc, kr] = np.where(code > 0, row[units[kc], j], col[units[kc], j])
+        upper, done_refining = bound[slots], refined[slots]
+        c, r, cc, v = _lazy_quantiles(
+            upper,
+            functools.partial(_exact_columns, pairs, units, row, col, partner, slots),
+            level,
+            known,
+            functools.partial(_refine_columns, pairs, units, row, col),
+            done_refining,
+        )
+        bound[slots] = upper
+        refined[slots] = done_refining
+        bound[slots[cc], r] = v
         diff = pairs.diff[open_units]
         sigma = pairs.sigma[open_units]
         # (i, j) rejected: i surely better than j. (j, i) rejected: j surely better than i.
@@ -436,8 +704,9 @@ def rank_confidence_sets(
 
     Notes
     -----
-    Time and memory grow with p^2 only through the (p, p) pair matrices; 500 units with 1000
-    draws take a few seconds and well under 1 GiB.
+    Memory grows with p * draws (the draws and the marginal bounds) and p^2 (the pair
+    matrices); 500 units with 10,000 draws take a few seconds and about 0.5 GiB
+    (``bench/rank_draws.py``).
 
     Examples
     --------
@@ -465,12 +734,17 @@ def rank_confidence_sets(
     pairs = _Pairs(x, var, full, _draw(generator, int(draws), var, full, dof))
     m_low = m_high = None
     if marginal:
-        # The two families share the draws but nothing else, and NumPy releases the GIL in
-        # its array loops: on two cores the marginal sets cost little extra wall time.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(_marginal, pairs, level)
+        # The families share the draws but nothing else, and each unit's marginal family is
+        # its own: two threads take half of the units each while this one does the
+        # simultaneous family (NumPy releases the GIL in its array loops).
+        halves = [np.arange(0, p, 2), np.arange(1, p, 2)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = [pool.submit(_marginal, pairs, level, h) for h in halves]
             better = _simultaneous(pairs, level)
-            m_low, m_high = pending.result()
+            m_low, m_high = np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64)
+            for h, job in zip(halves, pending, strict=True):
+                h_low, h_high = job.result()
+                m_low[h], m_high[h] = h_low[h], h_high[h]
     else:
         better = _simultaneous(pairs, level)
     low = 1 + better.sum(axis=0)

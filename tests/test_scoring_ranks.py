@@ -165,6 +165,80 @@ def test_matches_the_literal_procedure_on_a_larger_league():
         assert (full.marginal_low[i], full.marginal_high[i]) == (m_low[0], m_high[0])
 
 
+def plain_all_pairs(x, se, draws, seed, level, df=None):
+    """The module's procedure with every pair evaluated in every draw (no bounds, no reuse).
+
+    Same draws and arithmetic as rank_confidence_sets: T_rij = (Z_ri - Z_rj) * (1 / sigma_ij);
+    pairs with sigma_ij = 0 are decided without error and left out of the maxima.
+    """
+    p = len(x)
+    var = se * se
+    rng = np.random.default_rng(seed)
+    if df is None:
+        z = rng.standard_normal((draws, p)) * np.sqrt(var)
+    else:
+        z = rng.standard_t(df, size=(draws, p)) * np.sqrt(var)
+    sigma = np.sqrt(var[:, None] + var[None, :])
+    off = ~np.eye(p, dtype=bool)
+    random = off & (sigma > 0)
+    inv = np.divide(1.0, sigma, out=np.zeros((p, p)), where=random)
+    t = (z[:, :, None] - z[:, None, :]) * inv  # t[r, i, j]
+    diff = x[:, None] - x[None, :]
+    better = off & (sigma == 0) & (diff > 0)
+    active = random.copy()
+    while active.any():
+        c = np.quantile(np.where(active, t, -np.inf).max(axis=(1, 2)), level)
+        new = active & (diff - sigma * c > 0)
+        if not new.any():
+            break
+        better |= new
+        active &= ~new
+    m_low, m_high = np.ones(p, dtype=int), np.full(p, p)
+    for i in range(p):
+        row, col = random[i].copy(), random[i].copy()  # pairs (i, j) and (j, i) active
+        above = int((off[i] & (sigma[i] == 0) & (diff[i] < 0)).sum())
+        below = int((off[i] & (sigma[i] == 0) & (diff[i] > 0)).sum())
+        while row.any() or col.any():
+            stat = np.maximum(
+                np.where(row, t[:, i, :], -np.inf).max(axis=1),
+                np.where(col, -t[:, i, :], -np.inf).max(axis=1),
+            )
+            c = np.quantile(stat, level)
+            new_row = row & (diff[i] - sigma[i] * c > 0)
+            new_col = col & (-diff[i] - sigma[i] * c > 0)
+            if not (new_row.any() or new_col.any()):
+                break
+            below += int(new_row.sum())
+            above += int(new_col.sum())
+            row &= ~new_row
+            col &= ~new_col
+        m_low[i], m_high[i] = 1 + above, p - below
+    return better, m_low, m_high
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 5, 9, 50, 150])
+def test_bounds_and_shortcuts_change_nothing(p):
+    # Random leagues (ties, zero standard errors, t draws with small df, few or many draws,
+    # several levels): the sets equal those of the plain all-pairs procedure.
+    cases = {50: 8, 150: 3}.get(p, 60)
+    for case in range(cases):
+        rng = np.random.default_rng(1000 * p + case)
+        x = np.round(rng.normal(3.0, rng.choice([0.02, 0.1, 0.3]), p), 2)  # rounding: ties
+        se = rng.uniform(0.01, 0.1, p) * rng.choice([0.3, 1.0, 3.0], p)
+        se[rng.random(p) < 0.15] = 0.0
+        df = rng.uniform(0.5, 30.0, p) if case % 2 else None
+        draws = int(rng.choice([2, 3, 17, 120, 400]))
+        level = float(rng.choice([0.5, 0.8, 0.95]))
+        res = rank_confidence_sets(x, se, draws=draws, rng=case, df=df, confidence_level=level)
+        better, m_low, m_high = plain_all_pairs(x, se, draws, case, level, df)
+        where = f"p={p} case={case}"
+        np.testing.assert_array_equal(res.surely_better, better, err_msg=where)
+        np.testing.assert_array_equal(res.low, 1 + better.sum(axis=0), err_msg=where)
+        np.testing.assert_array_equal(res.high, p - better.sum(axis=1), err_msg=where)
+        np.testing.assert_array_equal(res.marginal_low, m_low, err_msg=where)
+        np.testing.assert_array_equal(res.marginal_high, m_high, err_msg=where)
+
+
 # --- cases whose answer is clear without any computation ----------------------------------
 
 
