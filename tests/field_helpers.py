@@ -228,3 +228,21 @@ def store(session: Session, data: dict[str, Any] | None = None) -> Questionnaire
     spec = load_questionnaire_file(raw, "basa-sunda.yaml")
     questionnaire, _created = add_questionnaire(session, spec=spec, actor="eva")
     return questionnaire
+
+
+SUNDA_WAVE = "sunda-2026"
+
+
+def open_sunda_wave(session: Session, data: dict[str, Any] | None = None) -> Wave:
+    """Store the Basa Sunda example (or ``data``) and open a wave asking it at bpbd."""
+    if queries.get_opd(session, slug="bpbd") is None:
+        add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
+    questionnaire = store(session, data)
+    return create_wave(
+        session,
+        slug=SUNDA_WAVE,
+        title="Survei Sunda 2026",
+        opd_slugs=["bpbd"],
+        questionnaire_id=questionnaire.id,
+        status="open",
+    )

@@ -9,21 +9,18 @@ the screen.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from browser import axe_violations, chromium, live_server, require_chromium
+from field_helpers import open_sunda_wave
 from sqlmodel import Session, select
-from survey_helpers import add_opd, create_wave
 
 from survey.core.models import Response
-from survey.core.questionnaires import add_questionnaire, load_questionnaire_file
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 640}
 MIN_SUBMIT = 0.5
-SUNDA = Path(__file__).resolve().parent.parent / "docs" / "examples" / "basa-sunda.yaml"
 
 
 @pytest.fixture
@@ -39,17 +36,7 @@ def fits(page) -> bool:
 
 def test_basa_sunda_on_a_phone(app, session: Session):
     require_chromium()
-    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    spec = load_questionnaire_file(SUNDA.read_bytes(), SUNDA.name)
-    questionnaire, _created = add_questionnaire(session, spec=spec, actor=None)
-    create_wave(
-        session,
-        slug="sunda-2026",
-        title="Survei Sunda 2026",
-        opd_slugs=["bpbd"],
-        questionnaire_id=questionnaire.id,
-        status="open",
-    )
+    open_sunda_wave(session)
     with live_server(app) as base, chromium() as browser:
         context = browser.new_context(viewport=PHONE)
         page = context.new_page()

@@ -13,10 +13,20 @@ import io
 import re
 
 import pytest
-from field_helpers import SLUG, SUNDA, U1_ID, U1_SU, as_yaml, problems_of, store, sunda
+from field_helpers import (
+    SLUG,
+    SUNDA,
+    U1_ID,
+    U1_SU,
+    as_yaml,
+    open_sunda_wave,
+    problems_of,
+    store,
+    sunda,
+)
 from pypdf import PdfReader
 from sqlmodel import Session, select
-from survey_helpers import SurveyActions, add_opd, add_responses, create_wave, install_clock, stored
+from survey_helpers import SurveyActions, add_responses, install_clock, stored
 
 from survey.core import locales, queries
 from survey.core.models import AuditLog, Element, Questionnaire
@@ -29,16 +39,7 @@ from survey.core.questionnaires import (
 @pytest.fixture
 def sunda_wave(session: Session):
     """An open wave asking the Basa Sunda questionnaire at bpbd."""
-    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
-    questionnaire = store(session)
-    return create_wave(
-        session,
-        slug="sunda-2026",
-        title="Survei Sunda 2026",
-        opd_slugs=["bpbd"],
-        questionnaire_id=questionnaire.id,
-        status="open",
-    )
+    return open_sunda_wave(session)
 
 
 def citizen(app, monkeypatch) -> SurveyActions:
@@ -311,20 +312,11 @@ def test_a_refused_answer_keeps_the_language_and_marks_the_error(
 
 
 def test_a_text_left_out_falls_back_to_indonesian(app, session, monkeypatch) -> None:
-    add_opd(session, slug="bpbd", name="Badan Penanggulangan Bencana Daerah")
     data = sunda()
     del data["elements"][0]["texts"]["su"]["labels"]
     del data["elements"][1]["texts"]["su"]["question"]
     del data["elements"][8]["texts"]["su"]["not_applicable"]
-    questionnaire = store(session, data)
-    create_wave(
-        session,
-        slug="sunda-2026",
-        title="Survei Sunda 2026",
-        opd_slugs=["bpbd"],
-        questionnaire_id=questionnaire.id,
-        status="open",
-    )
+    open_sunda_wave(session, data)
     html = citizen(app, monkeypatch).open("?lang=su").html
     # U1: the Sundanese question, the Indonesian labels (marked so).
     assert f'id="q-U1" lang="su">\n<legend>1. {U1_SU}</legend>' in html
