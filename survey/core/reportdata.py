@@ -150,10 +150,10 @@ def service_unit_results(
         return ()
     lay = tallies.layout(session, wave_id=int(wave.id or 0))
     by_unit: dict[int, tallies.Figures] = {}
-    for (_wave, opd_id, unit_id, verified), figures in tallies.kept(
-        session, wave_id=int(wave.id or 0), lay=lay
+    for (_wave, _opd, unit_id, verified), figures in tallies.kept(
+        session, wave_id=int(wave.id or 0), lay=lay, opd_id=opd.id
     ).items():
-        if opd_id != opd.id or (ranking.verified_only and not verified):
+        if ranking.verified_only and not verified:
             continue
         by_unit.setdefault(unit_id, tallies.Figures(lay.k, lay.scale_points)).add(figures)
     score = ranking.wave_score()

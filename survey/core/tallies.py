@@ -482,10 +482,15 @@ def recount(session: Session, *, wave_id: int) -> dict[Key, Figures]:
     return found
 
 
-def kept(session: Session, *, wave_id: int, lay: Layout | None = None) -> dict[Key, Figures]:
-    """Return the kept figures of the wave by key (a few rows per OPD)."""
+def kept(
+    session: Session, *, wave_id: int, lay: Layout | None = None, opd_id: int | None = None
+) -> dict[Key, Figures]:
+    """Return the kept figures of the wave by key (a few rows per OPD); ``opd_id``: of that
+    OPD only."""
     lay = lay or layout(session, wave_id=wave_id)
     query = sa.select(TABLE).where(TABLE.c.wave_id == wave_id)
+    if opd_id is not None:
+        query = query.where(TABLE.c.opd_id == opd_id)
     return {
         (wave_id, int(row.opd_id), int(row.unit_id), bool(row.verified)): Figures.from_values(
             row._mapping, lay
