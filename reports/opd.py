@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring import ElementScore, Scheme, UnitScore
+from scoring import SMALL_N, ElementScore, Scheme, UnitScore
 from scoring.schemes import converted
 
 from . import charts
@@ -203,7 +203,7 @@ def service_unit_rows(
     f: Formatter,
     *,
     minimum: int = MIN_GROUP,
-    small_n: int = 15,
+    small_n: int = SMALL_N,
 ) -> list[ServiceUnitRow]:
     """Return the OPD's service units as printed: converted score by the display rule, the
     interval, the category; no unit's score while a group is under ``minimum``
