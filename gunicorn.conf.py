@@ -22,6 +22,7 @@ kept.
 
 from __future__ import annotations
 
+import gc
 import os
 
 
@@ -70,6 +71,17 @@ if os.path.isdir("/dev/shm"):  # nosec B108
 control_socket_disable = True
 
 proc_name = "ikm"
+
+
+def post_worker_init(worker: object) -> None:
+    """Once the worker has built its app: move every object it holds to the garbage
+    collector's permanent generation (``gc.freeze``). The imports leave about 170,000
+    objects; a full collection walked them all, about 100 ms, every few requests (a
+    dashboard refresh at 500 OPDs took 240 or 350 ms depending on it). Objects made by
+    requests are collected as before.
+    """
+    gc.freeze()
+
 
 accesslog = None
 errorlog = "-"
