@@ -24,6 +24,7 @@ never in B.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -33,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
-from babel.numbers import format_decimal as _babel_decimal
+from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 
 if TYPE_CHECKING:  # annotations only: importing the model would load scoring (NumPy, SciPy)
     from .model import Lang
@@ -78,10 +79,24 @@ def format_number(
     """
     if value is None or not math.isfinite(value):
         return missing
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    # Babel would round half-even; hand it a Decimal already rounded half-up (as people and
-    # spreadsheets do), so that it has nothing left to round.
-    return _babel_decimal(_round_half_up(value, digits), format=pattern, locale=_locale(lang))
+    # Rounded half-up first, as people and spreadsheets do (Babel would round half-even).
+    return _written(_round_half_up(value, digits), max(digits, 0), _locale(lang))
+
+
+def _written(value: Decimal, places: int, locale: str) -> str:
+    """``value`` (already rounded) with ``places`` decimals and grouped thousands: Python's
+    formatting, then the locale's signs from Babel. The same text as Babel's "#,##0.00"
+    pattern (tested against it), at a tenth of the cost (a dashboard of 500 OPDs prints
+    3,000 numbers a refresh)."""
+    decimal_sign, group_sign, minus_sign = _signs(locale)
+    text = f"{value:,.{places}f}"
+    return text.translate({ord(","): group_sign, ord("."): decimal_sign, ord("-"): minus_sign})
+
+
+@functools.lru_cache(maxsize=4)
+def _signs(locale: str) -> tuple[str, str, str]:
+    """The decimal sign, the group sign and the minus sign of a Babel locale."""
+    return get_decimal_symbol(locale), get_group_symbol(locale), get_minus_sign_symbol(locale)
 
 
 def _round_half_up(value: float, digits: int) -> Decimal:
@@ -203,8 +218,7 @@ class Formatter:
             return MISSING
         shown = category_decimal(value, bounds, digits)
         places = max(digits, -int(shown.as_tuple().exponent))
-        pattern = "#,##0." + "0" * places
-        return _babel_decimal(shown, format=pattern, locale=self.lang)
+        return _written(shown, places, self.lang)
 
     def unit_score(self, unit: object) -> str:
         """Return a unit's IKM (1..m) by the display rule (a scoring UnitScore or IKMResult)."""
@@ -229,7 +243,7 @@ class Formatter:
         """Return a whole number with the thousands separator (1.234 / 1,234)."""
         if value is None:
             return MISSING
-        return _babel_decimal(int(value), format="#,##0", locale=self.lang)
+        return _written(Decimal(int(value)), 0, self.lang)
 
     def pct(self, share: float | None, digits: builtins.int = 0) -> str:
         """Return a share (0.15) as a percentage (``15%``)."""

@@ -15,7 +15,13 @@ alpha), :mod:`~scoring.units` (:func:`score_units`, a whole wave at once),
 :mod:`~scoring.design` (response rates, channels, design effect of clustering by day).
 """
 
-from .aggregates import Aggregates, aggregate, aggregate_units, merge_aggregates
+from .aggregates import (
+    Aggregates,
+    aggregate,
+    aggregate_units,
+    merge_aggregates,
+    stacked_aggregates,
+)
 from .compare import (
     FunnelResult,
     KruskalResult,
@@ -92,5 +98,6 @@ __all__ = [
     "score_units",
     "shrink",
     "stabilised_variances",
+    "stacked_aggregates",
     "wave_robustness",
 ]

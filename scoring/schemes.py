@@ -13,6 +13,7 @@ legacy :data:`KEPMENPAN_2004`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -132,6 +133,7 @@ def from_converted(value: float | Fraction, scale_points: int = 4) -> float | Fr
     return 1 + (value - 25) * (m - 1) / 75
 
 
+@functools.lru_cache(maxsize=256)
 def _decimal(bound: float) -> Fraction:
     # A bound is a printed decimal (3.5324): its shortest repr is that decimal exactly.
     return Fraction(repr(float(bound)))
@@ -309,9 +311,8 @@ class Scheme:
                     f"category {item['code']!r} of scheme {name!r}: bound is not a number ({exc})"
                 ) from None
             if min_ikm is None:
-                # Type error ignored below: min_conv is known not to be None when min_ikm is
-                # (checked above).
-                min_ikm = float(from_converted(_decimal(min_conv), m))  # type: ignore[arg-type]
+                # min_conv is known not to be None when min_ikm is (checked above).
+                min_ikm = float(from_converted(_decimal(min_conv), m))
             if min_conv is None:
                 min_conv = float(converted(_decimal(min_ikm), m))
             categories.append(
@@ -383,16 +384,7 @@ class Scheme:
         (4.3765333333, 3.7525333333)
         """
         m = self.scale_points if scale_points is None else _check_points(scale_points)
-        on_ikm = self.basis == "ikm" and m == self.scale_points
-        out = []
-        for c in self.categories:
-            if on_ikm:
-                value = convert_score(_decimal(c.min_ikm), m) if converted else _decimal(c.min_ikm)
-            else:
-                conv = _decimal(c.min_converted)
-                value = conv if converted else from_converted(conv, m)
-            out.append(round(float(value), 10))
-        return tuple(out)
+        return _shown_bounds(self, m, converted)
 
     def crosses_boundary(
         self, low: float | Fraction, high: float | Fraction, scale_points: int | None = None
@@ -449,3 +441,19 @@ SCHEMES: Mapping[str, Scheme] = MappingProxyType(
     {"permenpanrb-14-2017": PERMENPANRB_2017, "kepmenpan-25-2004": KEPMENPAN_2004}
 )
 """The built-in schemes by the slugs the database uses."""
+
+
+@functools.lru_cache(maxsize=64)
+def _shown_bounds(scheme: Scheme, m: int, converted: bool) -> tuple[float, ...]:
+    """:meth:`Scheme.shown_bounds`, computed once per scheme, scale and kind (pages print a
+    score by them for each of 500 OPDs)."""
+    on_ikm = scheme.basis == "ikm" and m == scheme.scale_points
+    out = []
+    for c in scheme.categories:
+        if on_ikm:
+            value = convert_score(_decimal(c.min_ikm), m) if converted else _decimal(c.min_ikm)
+        else:
+            conv = _decimal(c.min_converted)
+            value = conv if converted else from_converted(conv, m)
+        out.append(round(float(value), 10))
+    return tuple(out)

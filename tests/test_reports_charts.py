@@ -164,6 +164,27 @@ def test_nrr_colour_darkens_with_the_value():
     assert charts.nrr_colour(float("nan"), 2.0, 3.5)[0] == "#ffffff"
 
 
+def test_format_number_writes_what_babels_pattern_writes():
+    """The fast formatter gives Babel's "#,##0.00" text for the half-up rounded value, in both
+    languages, over signs, zeros, large numbers and 0 to 4 decimals."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from babel.numbers import format_decimal
+
+    rng = np.random.default_rng(15)
+    values = [0.0, -0.0, -0.001, 0.005, 2.505, -2.505, 88.125, 1234567.891, -1e9 - 0.5]
+    values += list(rng.normal(0, 10.0 ** rng.integers(0, 8, 300)))
+    for value in values:
+        for digits in range(5):
+            rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+            pattern = "#,##0" + ("." + "0" * digits if digits else "")
+            for lang in ("id", "en"):
+                expected = format_decimal(rounded, format=pattern, locale=lang)
+                assert format_number(value, lang, digits) == expected, (value, digits, lang)
+    assert format_number(-1234.5, "id", 1) == "-1.234,5"
+    assert format_number(-1234.5, "en", 0) == "-1,235"
+
+
 def test_formats_follow_the_language():
     """Decimal comma and Indonesian month names in Indonesian; point and English otherwise."""
     assert format_number(3.0744, "id") == "3,07"

@@ -15,6 +15,7 @@ from scoring import (
     cronbach_alpha,
     ikm,
     merge_aggregates,
+    stacked_aggregates,
 )
 
 
@@ -143,6 +144,45 @@ def test_dict_round_trip_and_validation():
     asym[0, 1] += 1
     with pytest.raises(ValueError, match="n_both is symmetric"):
         Aggregates.from_dict(dict(data, n_both=asym))
+
+
+def _stack(parts: list[Aggregates]) -> dict[str, np.ndarray]:
+    return {f: np.stack([np.asarray(p.as_dict()[f]) for p in parts]) for f in parts[0].as_dict()}
+
+
+def test_stacked_aggregates_equal_one_by_one_and_check_the_same():
+    """Stacked figures give the same Aggregates as one construction each, read-only; and a
+    perturbed figure is refused by the stacked checks exactly when the constructor refuses it,
+    with the constructor's message and the unit's index."""
+    parts = [aggregate(survey(n, seed=n, k=5)) for n in (1, 2, 7, 40)]
+    parts.append(Aggregates.empty(5))
+    built = stacked_aggregates(_stack(parts))
+    assert built == parts
+    assert all(isinstance(b.n, int) for b in built)
+    with pytest.raises(ValueError, match="read-only"):
+        built[2].counts[0, 0] = 9
+    assert stacked_aggregates({f: v[:0] for f, v in _stack(parts).items()}) == []
+    rng = np.random.default_rng(15)
+    refused = 0
+    for trial in range(400):
+        stacked = {f: v.copy() for f, v in _stack(parts).items()}
+        field = ["n", "n_answers", "n_both", "sums", "products", "pair_sums", "counts"][trial % 7]
+        unit = int(rng.integers(len(parts)))
+        figure = stacked[field][unit : unit + 1].reshape(-1)
+        figure[int(rng.integers(figure.size))] += int(rng.choice([-2, -1, 1, 2]))
+        stacked[field][unit] = figure.reshape(stacked[field][unit].shape)
+        try:
+            Aggregates(**{f: v[unit] for f, v in stacked.items()})
+        except ValueError as exc:
+            refused += 1
+            with pytest.raises(ValueError) as caught:
+                stacked_aggregates(stacked)
+            assert str(caught.value) == f"unit {unit}: {exc}"
+        else:
+            assert stacked_aggregates(stacked)[unit] == Aggregates(
+                **{f: v[unit] for f, v in stacked.items()}
+            )
+    assert 300 < refused < 400  # most perturbations break a check; some (n up) do not
 
 
 def test_arrays_are_read_only():

@@ -235,3 +235,17 @@ def test_no_rank_draws_gives_whole_range_sets_and_everything_else_unchanged():
         assert b.in_top_set and b.in_bottom_set
     with pytest.raises(ValueError, match="rank_draws must be a whole number >= 0"):
         score_units(aggs, rank_draws=-1)
+
+
+def test_without_elements_the_units_figures_are_the_same():
+    """elements=False (the live dashboard) leaves every unit's element scores out and changes
+    nothing else: IKM, interval, ranks, sets, funnel and shrinkage are the same, ranked or
+    not; the JSON row has no element."""
+    aggs = {u: aggregate(r) for u, r in wave().items()}
+    full = score_units(aggs, seed=3, top_k=3, min_rank_n=40)
+    bare = score_units(aggs, seed=3, top_k=3, min_rank_n=40, elements=False)
+    assert full.unranked and full.units  # both kinds are compared
+    for a, b in zip(full.units + full.unranked, bare.units + bare.unranked, strict=True):
+        assert len(a.elements) == a.estimate.n_answers.size and b.elements == ()
+        assert {**a.as_dict(), "elements": {}} == b.as_dict()
+        assert b.as_dict()["elements"] == {}
