@@ -340,10 +340,12 @@ class ScoredWave:
         if len(set(slugs)) != len(slugs):
             raise ValueError("opds has a slug more than once")
         units = self.units()
-        unknown = [u.unit for u in units if u.unit not in set(slugs)]
+        known = set(slugs)
+        unknown = [u.unit for u in units if u.unit not in known]
         if unknown:
             raise ValueError(f"scored units without an OpdInfo: {', '.join(unknown)}")
-        if units and len(units[0].elements) != len(self.elements):
+        # Scores made without element scores (elements=False, the live dashboard) have none.
+        if units and units[0].elements and len(units[0].elements) != len(self.elements):
             raise ValueError(
                 f"{len(self.elements)} elements given, the scores have {len(units[0].elements)}"
             )

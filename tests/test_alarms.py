@@ -349,3 +349,70 @@ def test_an_opd_head_cannot_see_or_clear_alarms(
     url = f"/kerja/gelombang/uji-2026/alarm/{alarm.id}/selesai"
     assert client.post(url, data={"csrf_token": token}).status_code == 403
     assert alarm_rows(session)[0].cleared_at is None
+
+
+def test_the_wave_check_looks_only_at_opds_with_new_answers(
+    session: Session, open_wave: Wave
+) -> None:
+    """After a check, an OPD is due again only when an answer came in since that check began;
+    the latest answered is checked first, and an attack after a check is still found."""
+    history(session, open_wave)
+    ids = {slug: opd(session, slug).id for slug in ("bpbd", "rsud", "dishub")}
+    assert sorted(alarms.due_opds(session, wave=open_wave)) == sorted(ids.values())
+    assert alarms.check_wave(session, wave=open_wave, now=ATTACK) == []
+    assert alarms.due_opds(session, wave=open_wave) == []  # nothing new: nothing to check
+    add_responses(
+        session, open_wave, "rsud", [[3] * 9], submitted_at=ATTACK + timedelta(seconds=90)
+    )
+    add_responses(
+        session, open_wave, "dishub", [[3] * 9], submitted_at=ATTACK + timedelta(seconds=30)
+    )
+    assert alarms.due_opds(session, wave=open_wave) == [ids["rsud"], ids["dishub"]]
+    rng = np.random.default_rng(3)
+    for i, row in enumerate(honest_rows(rng, 30)):
+        moment = ATTACK + timedelta(minutes=3, seconds=6 * i)
+        add_responses(session, open_wave, "bpbd", [row], submitted_at=moment)
+    assert alarms.due_opds(session, wave=open_wave)[0] == ids["bpbd"]
+    later = ATTACK + timedelta(minutes=7)
+    assert ("bpbd", "rate") in alarms.check_wave(session, wave=open_wave, now=later)
+    assert alarms.due_opds(session, wave=open_wave) == []
+
+
+def test_a_dashboard_refresh_checks_within_its_budget_and_the_rest_once_sent(
+    client: FlaskClient, session: Session, attacked, monkeypatch
+) -> None:
+    """With no time to spare, the refresh checks one OPD before the page (the latest
+    answered, here the attacked BPBD, whose alarm the page lists) and the others once the
+    page is sent."""
+    from survey.web import dashboard
+
+    add_responses(
+        session, attacked, "rsud", [[3] * 9], submitted_at=utcnow() - timedelta(minutes=9)
+    )
+    add_responses(
+        session, attacked, "dishub", [[3] * 9], submitted_at=utcnow() - timedelta(minutes=8)
+    )
+    monkeypatch.setattr(dashboard, "CHECK_BUDGET_SECONDS", 0.0)
+    ids = {slug: opd(session, slug).id for slug in ("bpbd", "rsud", "dishub")}
+
+    def checked() -> set[int]:
+        session.expire_all()
+        keys = session.exec(select(RateCounter.key)).all()
+        return {int(key.rsplit(":", 1)[1]) for key in keys if key.startswith("alarm-check:")}
+
+    seen: list[set[int]] = []
+    original = dashboard.render_template
+
+    def render(*args, **kwargs):
+        seen.append(checked())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard, "render_template", render)
+    login(client, "eva")
+    response = client.get(DASHBOARD)
+    html = response.get_data(as_text=True)
+    response.close()
+    (alarm,) = alarm_rows(session)
+    assert alarm.kind == "rate" and alarm_items(html) == [str(alarm.id)]
+    assert seen == [{ids["bpbd"]}]  # one check before the page: the latest answered
+    assert checked() == set(ids.values())  # the others once the page was sent

@@ -207,3 +207,18 @@ def test_tv_mode_pages_through_every_opd(
             re.findall(r'<tr id="opd-([a-z]+)">', page(evaluator, f"{tv}?halaman={bad}"))
             == (shown[0])
         )
+
+
+def test_a_score_beside_its_category_is_not_rounded_across_its_bound(
+    evaluator: FlaskClient, session: Session, open_wave
+) -> None:
+    """16 respondents answering 374 points over 144 answers: IKM 374/144 = 2.59722, category
+    D (C starts at 2.60). Rounded to 2 decimals it would read "2,60", C's bound: the dashboard
+    shows one decimal more, as the public pages and the reports do."""
+    rows = [[3] * 9] * 9 + [[3] * 5 + [2] * 4] + [[2] * 9] * 6
+    assert sum(map(sum, rows)) == 374 and len(rows) == 16
+    add_responses(session, open_wave, "bpbd", rows, submitted_at=EARLIER)
+    row = opd_row(page(evaluator), "bpbd")
+    assert "2,597" in row and "2,60" not in row
+    assert "64,93" in row  # converted 64.93 is clear of the 65.00 bound
+    assert "D (" in row

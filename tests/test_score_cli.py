@@ -194,3 +194,31 @@ def test_reports_build_no_command_lines():
     templates = sorted((root / "templates" / "reports").glob("*.html"))
     found += [p.name for p in templates if re.search(r"\bikm score\b", p.read_text("utf-8"))]
     assert found == []
+
+
+def test_the_fingerprint_hashes_the_same_text_as_before():
+    """The fingerprint's text of each OPD's figures, now written by orjson, is byte for byte
+    json.dumps(as_dict(), sort_keys=True), for C-ordered, stacked-view and Fortran-ordered
+    arrays (the last through the json fallback), so no published fingerprint changes."""
+    import json
+
+    import numpy as np
+
+    from scoring import Aggregates, aggregate, stacked_aggregates
+    from survey.core.scores import _figures_text, _fingerprint
+
+    rng = np.random.default_rng(15)
+    parts = [aggregate(rng.integers(1, 5, size=(n, 9)).astype(float)) for n in (1, 30, 2000)]
+    stacked = stacked_aggregates(
+        {f: np.stack([np.asarray(p.as_dict()[f]) for p in parts]) for f in parts[0].as_dict()}
+    )
+    fortran = Aggregates(
+        **{
+            f: v if f == "n" else np.asfortranarray(np.asarray(v))
+            for f, v in parts[2].as_dict().items()
+        }
+    )
+    assert not fortran.products.flags.c_contiguous
+    for agg in (*parts, *stacked, fortran, Aggregates.empty(9, 5)):
+        assert _figures_text(agg) == json.dumps(agg.as_dict(), sort_keys=True).encode()
+    assert _fingerprint(parts, ["a", "b", "c"]) == _fingerprint(stacked, ["a", "b", "c"])

@@ -207,3 +207,23 @@ def counted_responses(session: Session, *, wave: Wave) -> Iterator[sa.Row[Any]]:
         .execution_options(yield_per=2000)
     )
     yield from session.connection().execute(query)
+
+
+def last_answer_times(session: Session, *, wave: Wave) -> list[tuple[int, str, Any]]:
+    """Return (OPD id, slug, time) of each OPD's latest response to the wave (any status), for
+    the OPDs that have one.
+
+    One MAX per OPD of the wave, each a seek to the end of its part of the (wave, OPD, time)
+    index: a few milliseconds for 500 OPDs, where grouping the wave's rows read them all.
+    """
+    latest = (
+        select(sa.func.max(Response.submitted_at))
+        .where(Response.wave_id == wave.id, Response.opd_id == WaveOpd.opd_id)
+        .scalar_subquery()
+    )
+    query = (
+        select(Opd.id, Opd.slug, latest)
+        .join(WaveOpd, col(WaveOpd.opd_id) == Opd.id)
+        .where(WaveOpd.wave_id == wave.id)
+    )
+    return [(int(i or 0), slug, at) for i, slug, at in session.exec(query).all() if at is not None]
