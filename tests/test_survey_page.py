@@ -20,7 +20,7 @@ from survey_helpers import (
     token_payload,
 )
 
-from survey.core import evidence, opds, queries
+from survey.core import evidence, opds, queries, tallies
 from survey.core.codes import code_hash
 from survey.core.models import Element, Questionnaire, VisitCode
 from survey.web import citizen as citizen_views
@@ -206,6 +206,18 @@ def test_five_point_questionnaire(app, session, clock):
     assert citizen.submit({"P1": "5"}).status_code == 303
     [row] = stored(session)
     assert row.a1 == 5 and row.a2 is None
+    # No IKM element: the kept statistics count the response, with no figure of answers.
+    assert tallies.differences(session, wave_id=row.wave_id) == []
+
+
+def test_a_stored_answer_keeps_its_statistics_with_the_pages_layout(app, citizen, session):
+    """The survey page hands the wave's layout (kept per process, like its form) to the
+    store; the kept statistics are exactly a recount, and the layout is the one read."""
+    assert citizen.submit({**ALL_FOURS, "U3": "2"}).status_code == 303
+    [row] = stored(session)
+    assert tallies.differences(session, wave_id=row.wave_id) == []
+    kept = app.extensions[citizen_views._LAYOUT_CACHE]
+    assert list(kept.values()) == [tallies.layout(session, wave_id=row.wave_id)]
 
 
 # ---------------------------------------------------------------------------------------------

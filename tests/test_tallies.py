@@ -247,3 +247,21 @@ def test_the_migration_backfill_counts_existing_rows(session: Session, open_wave
         "manual": 1
     }
     _agree(session, open_wave)
+
+
+def test_one_rows_statistics_are_those_of_the_many_rows_path() -> None:
+    """The single-answer path gives exactly the statistics of scoring.aggregate for that row,
+    over answered, skipped and empty rows and 4- to 7-point scales."""
+    import numpy as np
+
+    from scoring import aggregate
+
+    rng = np.random.default_rng(15)
+    for trial in range(300):
+        m, k = int(rng.integers(4, 8)), int(rng.integers(1, 12))
+        row = rng.integers(1, m + 1, size=k).astype(float)
+        row[rng.random(k) < (0.3 if trial % 10 else 1.0)] = np.nan  # every tenth row is empty
+        fast = tallies._one_row_stats(list(row), m)
+        slow = aggregate(row[None, :], scale_points=m)
+        for name in tallies.STAT_FIELDS:
+            assert np.array_equal(fast[name], getattr(slow, name)), (name, row)

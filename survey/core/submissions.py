@@ -173,8 +173,12 @@ def store_submission(
     evidence: Evidence | None = None,
     visit_code: VisitCodeClaim | None = None,
     timezone: str = periods.DEFAULT_TIMEZONE,
+    layout: tallies.Layout | None = None,
 ) -> StoreResult:
     """Store a submission once per (wave, submission id); a repeat gets the first row. Commits.
+
+    ``layout``: the wave's :func:`survey.core.tallies.layout`, when the caller keeps it (else
+    it is read).
 
     With a visit code the answer is stored verified only if the code is redeemed in the same
     transaction; a code that is not valid refuses the answer (VisitCodeError), as does a
@@ -220,7 +224,8 @@ def store_submission(
             session.rollback()
             raise WaveNotOpenError(submission.wave_id)
         # The kept statistics change in the same transaction as the row (survey.core.tallies).
-        tallies.rows_added(session, [values])
+        layouts = {submission.wave_id: layout} if layout is not None else None
+        tallies.rows_added(session, [values], layouts)
         session.commit()
     except IntegrityError:
         # A double tap, a retried POST, or another request with the same submission id that

@@ -40,6 +40,7 @@ from survey.core import (
     opds,
     periods,
     queries,
+    tallies,
     units,
 )
 from survey.core.alarms import after_answer
@@ -62,6 +63,7 @@ bp = Blueprint("public", __name__)
 
 CLOSED_STATUSES = ("closed", "published")
 _FORM_CACHE = "ikm_survey_form_classes"
+_LAYOUT_CACHE = "ikm_tally_layouts"
 _PRISTINE_ATTR = "_pristine_fields_html"
 _FORM_CACHE_MAX = 256  # questionnaires x languages held per process; past it, start afresh
 
@@ -282,6 +284,23 @@ def _form_class(target: SurveyTarget) -> type[SurveyForm]:
             cache.clear()
         cache[key] = form_class
     return form_class
+
+
+def tally_layout(target: SurveyTarget) -> tallies.Layout:
+    """Return the layout of the wave's kept statistics (its IKM elements and scale), kept per
+    process like the form, under the same questionnaire key (a stored questionnaire does not
+    change): a stored answer then need not read it."""
+    q = target.questionnaire
+    key = (int(target.wave.id or 0), target.wave.questionnaire_id, q.id, q.slug, q.version)
+    cache: dict[tuple[Any, ...], tallies.Layout]
+    cache = current_app.extensions.setdefault(_LAYOUT_CACHE, {})
+    found = cache.get(key)
+    if found is None:
+        found = tallies.layout(get_session(), wave_id=int(target.wave.id or 0))
+        if len(cache) >= _FORM_CACHE_MAX:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def _build_form(target: SurveyTarget, **kwargs: Any) -> SurveyForm:
@@ -516,6 +535,7 @@ def _store_and_thank(
             evidence=signals,
             visit_code=claim,
             timezone=_timezone(),
+            layout=tally_layout(target),
         )
 
     try:

@@ -310,6 +310,7 @@ def _store(
             evidence=signals,
             visit_code=claim,
             timezone=citizen._timezone(),
+            layout=citizen.tally_layout(target),
         )
         if result.created and result.status == "counted" and recorder.kind == "interview":
             assert recorder.enumerator_id is not None

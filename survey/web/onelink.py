@@ -54,6 +54,7 @@ from survey.web.citizen import (
     _lang_args,
     _read_through,
     _timezone,
+    tally_layout,
 )
 from survey.web.database import session_scope
 from survey.web.extensions import csrf
@@ -636,6 +637,7 @@ def _store_and_thank(
                 flag_reason=verdict.flag_reason,
                 evidence=signals,
                 timezone=_timezone(),
+                layout=tally_layout(_target(listing, opd)),
             )
         except WaveNotOpenError:
             result.outcomes.append(sittings.SittingOutcome(opd.slug, sittings.NOT_OPEN))
