@@ -69,9 +69,10 @@ OPDS = (
     ("dishub", "Dinas Perhubungan"),
     ("disdukcapil", "Dinas Kependudukan dan Pencatatan Sipil"),
 )
-# Targets of issue 6 on this 2-core machine.
-TARGET_RATE = 300.0
-TARGET_P99_MS = 200.0
+# Targets of issue 15 on this 2-core machine (issue 6 asked for 300/s and 200 ms).
+TARGET_RATE = 450.0
+TARGET_P99_MS = 100.0
+TARGET_CPU_MS = 3.0  # gunicorn's CPU per citizen (GET + POST)
 # gunicorn.conf.py's IKM_WORKERS and IKM_THREADS for the bench (the environment may override
 # them). Threads, not plain sync workers: wrk talks to gunicorn directly, without the buffering
 # proxy sync workers need, and when a wrk connection stops wrk leaves a fresh idle connection
@@ -566,6 +567,10 @@ class BackendResult:
         return {
             f">= {TARGET_RATE:.0f} accepted submissions/s": self.rate >= TARGET_RATE,
             f"p99 <= {TARGET_P99_MS:.0f} ms (GET and POST)": p99 <= TARGET_P99_MS,
+            f"gunicorn CPU <= {TARGET_CPU_MS:.0f} ms per citizen (GET + POST)": (
+                self.run.accepted > 0
+                and 1000 * self.run.server_cpu / self.run.accepted <= TARGET_CPU_MS
+            ),
             "no errors": self.errors == 0,
             "nothing lost": not lost,
             "no duplicates": not duplicates and not twice_acked,
