@@ -118,3 +118,28 @@ def test_unknown_language_falls_back_to_indonesian(visitor):
     response = visitor.get("/s/uji-2026/bpbd?lang=fr")
     assert '<html lang="id">' in response.get_data(as_text=True)
     assert visitor.client.get_cookie("lang") is None
+
+
+def test_a_moment_is_written_as_babel_writes_it():
+    """The dashboard's times ('13 Januari 2026 14.05'), written from Babel's month names, are
+    Babel's own "d MMMM y HH.mm" text, in both languages, over every month and hour."""
+    import random
+    from datetime import datetime
+
+    from babel.dates import format_datetime
+
+    from survey.web.i18n import _moment_text
+
+    rng = random.Random(15)
+    for _ in range(500):
+        moment = datetime(
+            rng.randint(1999, 2040),
+            rng.randint(1, 12),
+            rng.randint(1, 28),
+            rng.randint(0, 23),
+            rng.randint(0, 59),
+        )
+        for lang in ("id", "en"):
+            expected = format_datetime(moment, format="d MMMM y HH.mm", locale=lang)
+            assert _moment_text(moment, lang) == expected
+    assert _moment_text(datetime(2026, 1, 3, 4, 5), "id") == "3 Januari 2026 04.05"

@@ -12,13 +12,14 @@ which has no Babel catalog in it, in Indonesian (:func:`select_locale`).
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
-from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import get_month_names
 from flask import Flask, Response, current_app, request
 from flask_babel import Babel, get_locale
 
@@ -110,10 +111,11 @@ def format_number(value: float | None, digits: int = 2, lang: str | None = None)
     return report_number(value, language, digits, missing="–")
 
 
-def shown_score(unit: object, converted: bool = False) -> str:
-    """A unit's IKM (or converted IKM) for a page, by the display rule beside a category."""
-    lang: Lang = "en" if current_language() == "en" else "id"
-    f = Formatter(lang)
+def shown_score(unit: object, converted: bool = False, lang: str | None = None) -> str:
+    """A unit's IKM (or converted IKM) for a page, by the display rule beside a category;
+    ``lang`` as the page's (given by a page that prints hundreds, else looked up)."""
+    language: Lang = "en" if (lang or current_language()) == "en" else "id"
+    f = Formatter(language)
     return f.unit_conv(unit) if converted else f.unit_score(unit)
 
 
@@ -137,8 +139,21 @@ def format_moment(value: datetime | None, lang: str | None = None) -> str:
     if value is None:
         return ""
     local = to_local(value)
-    text = babel_format_datetime(local, format="d MMMM y HH.mm", locale=lang or current_language())
+    text = _moment_text(local, lang or current_language())
     return f"{text} {local.tzname()}" if local.tzname() != "+07" else f"{text} WIB"
+
+
+def _moment_text(local: datetime, lang: str) -> str:
+    """Babel's "d MMMM y HH.mm" of ``local``, written with the month names Babel gives (a
+    dashboard of 500 OPDs prints a time on each row; Babel parses its pattern at every call)."""
+    month = _month_names(lang)[local.month]
+    return f"{local.day} {month} {local.year} {local.hour:02d}.{local.minute:02d}"
+
+
+@functools.lru_cache(maxsize=8)
+def _month_names(lang: str) -> dict[int, str]:
+    """The wide month names of a language, as dates print them."""
+    return dict(get_month_names("wide", context="format", locale=lang))
 
 
 def switch_language_url(lang: str) -> str:
