@@ -534,14 +534,14 @@ def test_a_failure_while_writing_writes_nothing(eva, session, open_wave, monkeyp
     """An error in the middle of the write rolls every row back and marks the job failed."""
     written = []
 
-    def broken(session: Session, *, rows, batch_size: int = 5000) -> int:
+    def broken(session: Session, *, columns, rows, batch_size: int = 5000, progress=None) -> int:
         """Insert the first row, then fail."""
-        first = next(iter(rows))
+        first = dict(zip(columns, next(iter(rows)), strict=True))
         session.connection().execute(Response.__table__.insert(), [first])
         written.append(first)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(submissions, "insert_responses", broken)
+    monkeypatch.setattr(submissions, "insert_response_tuples", broken)
     confirm(eva, upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"], akui_kosong="1")
     job = only_job(session)
     assert written and job.status == "failed" and job.data == b""

@@ -293,6 +293,19 @@ def insert_response_tuples(
     ``IntegrityError``, as an ORM insert would; the caller rolls back.
     """
     table: sa.Table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
+    # The Python-side defaults SQLAlchemy would add for the columns left out (those with a
+    # default in the database get it there).
+    defaults = [
+        (column.name, column.default)
+        for column in table.c
+        if column.name not in columns
+        and column.default is not None
+        and column.server_default is None
+        and not column.primary_key
+    ]
+    if defaults:
+        columns = (*columns, *(name for name, _default in defaults))
+        rows = _with_defaults(rows, [default for _name, default in defaults])
     connection = session.connection()
     dialect = connection.dialect
     converters = [
@@ -356,6 +369,17 @@ def insert_response_tuples(
                     copy.__exit__(*sys.exc_info())
     tallies.apply(session, added)
     return total
+
+
+def _with_defaults(
+    rows: Iterable[Sequence[Any]], defaults: Sequence[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Yield rows with the values of column defaults (``ColumnDefault``) added at the end."""
+    for row in rows:
+        yield (
+            *row,
+            *(d.arg(None) if d.is_callable else d.arg for d in defaults),
+        )
 
 
 def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
