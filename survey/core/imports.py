@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,9 +61,15 @@ from survey.core.responsefile import (
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 250  # rows between two progress commits of a web import
+PROGRESS_EVERY = 250  # rows between two looks at the clock for a web import's progress
+# Seconds between two progress commits of a web import: each rewrites the job's row, which on
+# SQLite means its whole upload (megabytes) again.
+PROGRESS_SECONDS = 1.0
 ERROR_LIMIT = 1000  # bad rows kept in a failed job's report
 PREVIEW_ROWS = 5  # data rows shown on the mapping page
+# Rows the mapping page reads for its lists (profile answers, empty elements): a page, not a
+# job; the job checks every row of the file anyway.
+MAPPING_SCAN_ROWS = 20_000
 WRITING = "writing"  # the message of a running job whose rows are all checked
 # strptime formats tried, in order, on the submitted_at cells of a file that is not ISO 8601
 # (Google Forms in Indonesian writes "13/06/2025 9:30:00").
@@ -379,6 +386,16 @@ def create_import_job(
 def job_head(job: ImportJob) -> FileHead:
     """Return the header and first rows of a job's file (FileFormatError if unreadable)."""
     return read_head(job.data, job.kind, limit=PREVIEW_ROWS)
+
+
+def mapping_scan(
+    job: ImportJob, context: ImportContext, mapping: ColumnMapping | None
+) -> tuple[tuple[str, ...], FileScan]:
+    """Return the fields a job's file is read as with a mapping and a scan of its first
+    ``MAPPING_SCAN_ROWS`` rows, for the mapping page (FileFormatError if the mapping does
+    not fit the file). Every column has a field or is ignored by choice there."""
+    reader = CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
+    return reader.columns, reader.scan(row_limit=MAPPING_SCAN_ROWS)
 
 
 @dataclass(frozen=True)
@@ -848,7 +865,7 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
 def _check_job(
     session: Session, job: ImportJob, timezone: str, comment_max_length: int
 ) -> tuple[list[ImportRow], list[RowError]]:
-    """Check every row of a job's file, committing progress every PROGRESS_EVERY rows."""
+    """Check every row of a job's file, committing its progress every PROGRESS_SECONDS."""
     wave = session.get(Wave, job.wave_id)
     if wave is None:
         raise refused("import-wave-gone")
@@ -869,13 +886,15 @@ def _check_job(
     rows: list[ImportRow] = []
     errors: list[RowError] = []
     seen = 0
+    shown = time.monotonic()
     for item in reader:
         if isinstance(item, RowError):
             errors.append(item)
         else:
             rows.append(item)
         seen += 1
-        if seen % PROGRESS_EVERY == 0:
+        if seen % PROGRESS_EVERY == 0 and time.monotonic() - shown >= PROGRESS_SECONDS:
+            shown = time.monotonic()
             job.processed_rows = seen
             job.total_rows = max(job.total_rows, seen)
             session.add(job)

@@ -802,27 +802,50 @@ def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]
     The header is the first record. Raise FileFormatError for an unreadable or empty file.
     """
     if kind == "xlsx":
-        from survey.core.spreadsheet import read_xlsx
-
-        try:
-            sheet = read_xlsx(data)
-        except ValueError as exc:
-            raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
-        while sheet and not any(cell.strip() for cell in sheet[-1]):
-            sheet.pop()
-        if not sheet:
-            raise _unreadable("file-sheet-empty")
-        header = sheet[0]
-        while header and not header[-1].strip():
-            header = header[:-1]  # workbooks often carry empty columns at the right
-        sheet[0] = header
-        return iter(enumerate(sheet, start=1)), len(sheet) - 1
+        return _xlsx_records(data)
     text = _decode(data)
     if not text.strip():
         raise _unreadable("file-empty")
     # Rows to come, for progress only: a comment may span lines, so this may overcount.
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     return _csv_records(text), max(lines - 1, 0)
+
+
+def _xlsx_records(data: bytes) -> tuple[Iterator[tuple[int, list[str]]], int]:
+    """Return ``open_records`` of a workbook: its first sheet's rows, read as they are needed.
+
+    Blank rows at the end are skipped (as everywhere else); the header loses the empty
+    columns workbooks often carry at the right.
+    """
+    from survey.core.spreadsheet import open_xlsx
+
+    try:
+        rows, total = open_xlsx(data)
+        header = next(rows, None)
+    except ValueError as exc:
+        raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
+    ahead: list[list[str]] = []
+    if header is None or not any(cell.strip() for cell in header):
+        # A blank first row: an empty sheet, or a sheet without a header.
+        for cells in _unreadable_as_file_error(rows):
+            ahead.append(cells)
+            if any(cell.strip() for cell in cells):
+                break
+        else:
+            raise _unreadable("file-sheet-empty")
+    assert header is not None
+    while header and not header[-1].strip():
+        header = header[:-1]  # workbooks often carry empty columns at the right
+    records = itertools.chain([header], ahead, _unreadable_as_file_error(rows))
+    return enumerate(records, start=1), max(total - 1, 0)
+
+
+def _unreadable_as_file_error(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """Yield a workbook's rows; a sheet that turns out broken is a FileFormatError."""
+    try:
+        yield from rows
+    except ValueError as exc:
+        raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -865,6 +888,7 @@ class FileScan:
     answered: Mapping[int, frozenset[str]]
     values: Mapping[str, Mapping[str, int]]
     truncated: frozenset[str] = frozenset()  # profile columns with more distinct answers
+    complete: bool = True  # False: the scan stopped after its first ``rows`` rows
 
 
 class CanonicalReader:
@@ -924,12 +948,14 @@ class CanonicalReader:
             )
         return maps
 
-    def scan(self, *, distinct_limit: int = 60) -> FileScan:
+    def scan(self, *, distinct_limit: int = 60, row_limit: int | None = None) -> FileScan:
         """Read every row's raw cells once, without checking them, for the mapping step.
 
         Return the rows per OPD (rows naming an OPD the wave does not cover are left out: the
         check refuses them), the questions each OPD's rows answer at least once, and the
         distinct answers of the profile columns (at most ``distinct_limit`` per column).
+        With ``row_limit`` only the first so many non-blank rows are read (``complete`` says
+        whether that was all of them).
         """
         fields = self.plan.fields
         opd_ids = self.context.opd_ids
@@ -941,9 +967,13 @@ class CanonicalReader:
         values: dict[str, dict[str, int]] = {name: {} for _i, name in profile}
         cut: set[str] = set()
         total = 0
+        complete = True
         for _number, cells in self._records:
             if not any(cell.strip() for cell in cells):
                 continue
+            if row_limit is not None and total >= row_limit:
+                complete = False
+                break
             total += 1
             for index, name in profile:
                 text = cells[index].strip() if index < len(cells) else ""
@@ -973,6 +1003,7 @@ class CanonicalReader:
             answered={opd_id: frozenset(codes) for opd_id, codes in answered.items()},
             values=values,
             truncated=frozenset(cut),
+            complete=complete,
         )
 
     def __iter__(self) -> Iterator[ImportRow | RowError]:
