@@ -1059,7 +1059,7 @@ class CanonicalReader:
         codes = context.question_codes
         cells = [values.get(code, "") for code in codes]
         # Nearly every cell is "1".."4" or empty: one lookup each; the rest get the check.
-        found = list(map(plain.get, cells, itertools.repeat(_NOT_PLAIN)))
+        found: list[Any] = list(map(plain.get, cells, itertools.repeat(_NOT_PLAIN)))
         if _NOT_PLAIN in found:
             found = [
                 _check_answer(

@@ -220,7 +220,7 @@ def _dimension(source: Any) -> tuple[int, int, int, int] | None:
     for _event, element in ElementTree.iterparse(source, events=("start",)):
         if element.tag == f"{_MAIN}dimension":
             ref = element.get("ref")
-            return range_boundaries(ref) if ref else None  # type: ignore[return-value]
+            return range_boundaries(ref) if ref else None
         if element.tag == f"{_MAIN}sheetData":
             return None
     return None
