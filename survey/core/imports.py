@@ -385,7 +385,7 @@ def create_import_job(
 
 def job_head(job: ImportJob) -> FileHead:
     """Return the header and first rows of a job's file (FileFormatError if unreadable)."""
-    return read_head(job.data, job.kind, limit=PREVIEW_ROWS)
+    return read_head(job.data, job.kind, limit=PREVIEW_ROWS, estimate=False)
 
 
 def mapping_scan(
@@ -394,7 +394,9 @@ def mapping_scan(
     """Return the fields a job's file is read as with a mapping and a scan of its first
     ``MAPPING_SCAN_ROWS`` rows, for the mapping page (FileFormatError if the mapping does
     not fit the file). Every column has a field or is ignored by choice there."""
-    reader = CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
+    reader = CanonicalReader(
+        job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True, estimate=False
+    )
     return reader.columns, reader.scan(row_limit=MAPPING_SCAN_ROWS)
 
 
@@ -690,7 +692,9 @@ def confirm_job(
     if wave.status == "published":
         raise _published(wave)
     # Every column has a field or is ignored by choice, so nothing is "extra".
-    CanonicalReader(job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True)
+    CanonicalReader(
+        job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True, estimate=False
+    )
     stored = mapping.to_json() if mapping is not None else {}
     if acknowledged:
         stored[ACKNOWLEDGED_KEY] = list(acknowledged)

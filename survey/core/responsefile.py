@@ -796,13 +796,16 @@ def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
         yield row_number, cells
 
 
-def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]], int]:
-    """Return (row number, cells) of every row of a file and its estimated data rows.
+def open_records(
+    data: bytes, kind: str, *, estimate: bool = True
+) -> tuple[Iterator[tuple[int, list[str]]], int]:
+    """Return (row number, cells) of every row of a file and its estimated data rows (0 for a
+    workbook that does not state its size when not ``estimate``: counting reads it all).
 
     The header is the first record. Raise FileFormatError for an unreadable or empty file.
     """
     if kind == "xlsx":
-        return _xlsx_records(data)
+        return _xlsx_records(data, estimate=estimate)
     text = _decode(data)
     if not text.strip():
         raise _unreadable("file-empty")
@@ -811,7 +814,7 @@ def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]
     return _csv_records(text), max(lines - 1, 0)
 
 
-def _xlsx_records(data: bytes) -> tuple[Iterator[tuple[int, list[str]]], int]:
+def _xlsx_records(data: bytes, *, estimate: bool) -> tuple[Iterator[tuple[int, list[str]]], int]:
     """Return ``open_records`` of a workbook: its first sheet's rows, read as they are needed.
 
     Blank rows at the end are skipped (as everywhere else); the header loses the empty
@@ -820,7 +823,7 @@ def _xlsx_records(data: bytes) -> tuple[Iterator[tuple[int, list[str]]], int]:
     from survey.core.spreadsheet import open_xlsx
 
     try:
-        rows, total = open_xlsx(data)
+        rows, total = open_xlsx(data, estimate=estimate)
         header = next(rows, None)
     except ValueError as exc:
         raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
@@ -857,12 +860,12 @@ class FileHead:
     estimated_rows: int
 
 
-def read_head(data: bytes, kind: str, *, limit: int = 5) -> FileHead:
+def read_head(data: bytes, kind: str, *, limit: int = 5, estimate: bool = True) -> FileHead:
     """Return a file's header and first ``limit`` non-blank rows, for a mapping step.
 
     Raise FileFormatError if the file cannot be read at all or has no header.
     """
-    records, estimated = open_records(data, kind)
+    records, estimated = open_records(data, kind, estimate=estimate)
     try:
         _, header = next(records)
     except StopIteration:
@@ -906,11 +909,16 @@ class CanonicalReader:
         kind: str = "csv",
         mapping: ColumnMapping | None = None,
         ignore_extra: bool = False,
+        estimate: bool = True,
     ) -> None:
-        """Read the file and check its header; raise FileFormatError if it is unusable."""
+        """Read the file and check its header; raise FileFormatError if it is unusable.
+
+        ``estimate`` False leaves ``estimated_rows`` 0 where finding it reads the whole file
+        (a workbook that does not state its size): for a reader of the header or a few rows.
+        """
         self.context = context
         self.digest = file_digest(data)
-        records, self.estimated_rows = open_records(data, kind)
+        records, self.estimated_rows = open_records(data, kind, estimate=estimate)
         try:
             _, header = next(records)
         except StopIteration:
