@@ -378,6 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     ok = True
+    # Other work on the machine stretches the wall times; the same-run baseline shows by how much.
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     if not args.skip_csv:
         data = csv_bytes(file_rows(args.rows, args.seed))
         print(f"CSV file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB", flush=True)
