@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from file_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
 
 from survey.core import queries
 from survey.core.models import Response
@@ -31,8 +33,16 @@ from survey.core.responsefile import (
     ImportContext,
     canonical_columns,
     plan_columns,
+    read_file,
 )
-from survey.core.spreadsheet import neutralise, read_xlsx, unneutralise, xlsx_bytes
+from survey.core.spreadsheet import (
+    cell_text,
+    neutralise,
+    open_xlsx,
+    read_xlsx,
+    unneutralise,
+    xlsx_bytes,
+)
 
 COLUMNS = canonical_columns(CODES)
 
@@ -87,6 +97,71 @@ def test_xlsx_cells_read_as_csv_text():
         [("s", ["a", "b", "c", "d"], [[4.0, datetime(2025, 6, 12, 9, 30), None, "=1"]])]
     )
     assert read_xlsx(data) == [["a", "b", "c", "d"], ["4", "2025-06-12T09:30:00", "", "=1"]]
+
+
+def _openpyxl_rows(data: bytes) -> list[list[str]]:
+    """Return the first sheet's rows as openpyxl's read-only mode gives them, as text."""
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        return [[cell_text(value) for value in row] for row in rows]
+    finally:
+        workbook.close()
+
+
+def _awkward_workbook(*, write_only: bool) -> bytes:
+    """A workbook of every kind of cell, gaps, a styled empty cell and a second sheet."""
+    workbook = Workbook(write_only=write_only)
+    sheet = workbook.create_sheet("Respons") if write_only else workbook.active
+    rows = [
+        ["opd", "submitted_at", "U1", None, "komentar"],
+        ["bpbd", datetime(2025, 6, 12, 9, 30), 3, 2.5, True],
+        [],
+        ["rsud", date(2025, 6, 13), "=1+2", "'=x", "baris_x000D_dua"],
+        [None, time(9, 30), 1e20, -4, "0042"],
+        ["a & b <c>", 12.0, 7, False, "tab\there"],
+    ]
+    for row in rows:
+        sheet.append(row)
+    if not write_only:
+        sheet["G9"] = "far away"
+        sheet["D11"].font = Font(bold=True)  # styled, empty
+    workbook.create_sheet("Lain").append(["not read"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("write_only", [False, True], ids=["shared-strings", "inline-strings"])
+def test_fast_xlsx_reader_reads_what_openpyxl_reads(write_only):
+    """The lean sheet reader gives exactly openpyxl's read-only rows, cell for cell, for
+    shared and inline strings, dates and times, numbers, booleans, gaps and styled cells."""
+    data = _awkward_workbook(write_only=write_only)
+    expected = _openpyxl_rows(data)
+    assert read_xlsx(data) == expected
+    assert expected[1][:5] == ["bpbd", "2025-06-12T09:30:00", "3", "2.5", "TRUE"]
+    rows, estimated = open_xlsx(data)
+    assert list(rows) == expected
+    # A sheet that states its size says so; one that does not has its rows counted.
+    assert estimated == len(expected)
+
+
+def test_a_workbook_broken_inside_its_sheet_is_an_unreadable_file():
+    """A sheet whose XML breaks off after the header: the rows read so far, then the
+    unreadable-workbook error (not another exception)."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes([("s", ["opd", "U1"], [["bpbd", 1]] * 50)])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as broken:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename.endswith("sheet1.xml"):
+                content = content[: len(content) // 2]
+            broken.writestr(item, content)
+    with pytest.raises(FileFormatError) as caught:
+        read_file(buffer.getvalue(), CONTEXT, kind="xlsx", ignore_extra=True)
+    assert [item.code for item in caught.value.problems] == ["file-xlsx-unreadable"]
 
 
 def test_header_suggestions_and_unknown_columns():

@@ -265,3 +265,44 @@ def test_one_rows_statistics_are_those_of_the_many_rows_path() -> None:
         slow = aggregate(row[None, :], scale_points=m)
         for name in tallies.STAT_FIELDS:
             assert np.array_equal(fast[name], getattr(slow, name)), (name, row)
+
+
+def test_figures_of_tuples_equal_figures_of_the_same_rows():
+    """The bulk insert's NumPy figures equal the row-by-row ones: keys, counts, flags by
+    reason, "not applicable" choices and every statistic, over two waves' layouts."""
+    import random
+
+    layouts = {
+        1: tallies.Layout((1, 2, 4), 4),
+        2: tallies.Layout((1, 3), 5),
+        3: tallies.Layout((), 4),
+    }
+    rng = random.Random(15)
+    columns = ("wave_id", "opd_id", "unit_id", "verified", "status", "flag_reason")
+    columns += tuple(f"a{p}" for p in range(1, 5))
+    rows = []
+    for _ in range(400):
+        wave_id = rng.choice((1, 2, 3))
+        flagged = rng.random() < 0.2
+        rows.append(
+            (
+                wave_id, rng.choice((7, 8)), rng.choice((None, 0, 3)), rng.random() < 0.3,
+                "flagged" if flagged else rng.choice(("counted", None)),
+                rng.choice(("burst", None)) if flagged else None,
+                *(rng.choice((None, 0, 1, 2, 3, 4)) for _ in range(4)),
+            )
+        )  # fmt: skip
+    expected = tallies.figures_of([dict(zip(columns, row, strict=True)) for row in rows], layouts)
+    found = tallies.figures_of_tuples(columns, rows, layouts)
+    assert sorted(found) == sorted(expected)
+    for key, figures in expected.items():
+        assert found[key].values() == figures.values(), key
+    # Columns left out take the table's defaults: counted, no unit, not verified.
+    short = ("opd_id", "a2", "wave_id")
+    plain = [(7, 3, 1), (8, None, 1), (7, 0, 1)]
+    assert {k: f.values() for k, f in tallies.figures_of_tuples(short, plain, layouts).items()} == {
+        k: f.values()
+        for k, f in tallies.figures_of(
+            [dict(zip(short, r, strict=True)) for r in plain], layouts
+        ).items()
+    }

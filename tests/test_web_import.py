@@ -25,8 +25,9 @@ from sqlmodel import Session, select
 from survey_helpers import add_responses, set_wave_status
 
 from survey.core import imports as import_service
-from survey.core import queries, submissions
+from survey.core import queries, submissions, tallies
 from survey.core.models import AuditLog, ImportJob, Response
+from survey.core.responsefile import read_file
 
 GOOD = [
     "bpbd,2025-06-12T09:30:00+07:00,4,4,4,4,4,4,4,4,4,L,30,SMA,Swasta,KTP,Bagus",
@@ -534,14 +535,14 @@ def test_a_failure_while_writing_writes_nothing(eva, session, open_wave, monkeyp
     """An error in the middle of the write rolls every row back and marks the job failed."""
     written = []
 
-    def broken(session: Session, *, rows, batch_size: int = 5000) -> int:
+    def broken(session: Session, *, columns, rows, batch_size: int = 5000, progress=None) -> int:
         """Insert the first row, then fail."""
-        first = next(iter(rows))
+        first = dict(zip(columns, next(iter(rows)), strict=True))
         session.connection().execute(Response.__table__.insert(), [first])
         written.append(first)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(submissions, "insert_responses", broken)
+    monkeypatch.setattr(submissions, "insert_response_tuples", broken)
     confirm(eva, upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"], akui_kosong="1")
     job = only_job(session)
     assert written and job.status == "failed" and job.data == b""
@@ -584,3 +585,44 @@ def test_stale_and_abandoned_jobs_expire(eva, session, open_wave):
     assert state["dead"].data == b"" and state["left"].data == b""
     assert state["fresh"].data == b"opd\n" and state["busy"].data == b"opd\n"
     assert session.exec(select(Response)).all() == []
+
+
+def test_mapping_page_of_a_large_file_reads_its_first_rows_and_says_so(
+    eva, session, open_wave, monkeypatch
+):
+    """The page's lists come from the first MAPPING_SCAN_ROWS rows and it says so; the job
+    still checks every row, and stops on an element the page could not show empty."""
+    monkeypatch.setattr(import_service, "MAPPING_SCAN_ROWS", 1)
+    job_url = upload(eva, csv_bytes(*GOOD), "respons.csv").headers["Location"]
+    html = eva.get(job_url).get_data(as_text=True)
+    assert "Daftar di bawah ini dibuat dari 1 baris pertama" in html
+    # Only the first row (BPBD, every element answered) was read: nothing shows empty.
+    assert 'id="elemen-kosong"' not in html
+    assert eva.post(job_url, data=form_values(html)).status_code == 302
+    job = only_job(session)
+    assert job.status == "failed" and job.processed_rows == 2
+    assert [item["code"] for item in job.problems] == ["import-element-empty"]
+    assert count(session, Response) == 0 and import_audits(session) == []
+
+
+def test_a_concurrent_import_of_the_same_rows_writes_nothing(session, open_wave, monkeypatch):
+    """Rows another import stored meanwhile (unseen when the new ones were picked): the bulk
+    insert's constraint error is the import's "concurrent" refusal, and nothing is written."""
+    context = import_service.import_context(session, wave=open_wave)
+    data = csv_bytes(*GOOD)
+    read = read_file(data, context)
+    first = import_service.write_import(
+        session, wave=open_wave, filename="a.csv", digest=read.digest, rows=read.rows, actor=None
+    )
+    assert first.imported == 2
+    before = count(session, Response)
+    monkeypatch.setattr(queries, "submission_ids", lambda *args, **kwargs: set())
+    with pytest.raises(import_service.ConcurrentImportError) as refused:
+        import_service.write_import(
+            session, wave=open_wave, filename="a.csv", digest=read.digest, rows=read.rows,
+            actor=None,
+        )  # fmt: skip
+    assert [item.code for item in refused.value.problems] == ["import-concurrent"]
+    assert count(session, Response) == before == 2
+    assert len(import_audits(session)) == 1
+    assert tallies.differences(session, wave_id=open_wave.id) == []

@@ -249,7 +249,7 @@ def import_command(
         readings = _load_value_map(value_map)
         mapping = readings if mapping is None else mapping.merged(readings)
     data = file.read_bytes()
-    with _database() as session:
+    with _database() as session, import_service.gc_paused():
         wave = _wave(session, wave_slug)
         if wave.status == "published" and not dry_run:
             raise click.ClickException(

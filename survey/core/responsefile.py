@@ -22,10 +22,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+import functools
 import hashlib
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple, TextIO
@@ -215,6 +217,19 @@ def import_submission_id(wave_id: int, digest: str, row: int) -> str:
     return f"import-{token[:40]}"
 
 
+def import_submission_ids(wave_id: int, digest: str) -> Callable[[int], str]:
+    """Return ``import_submission_id`` for one wave and file, as a function of the row: the
+    same ids, faster (the hash of the common prefix is computed once)."""
+    prefix = hashlib.sha256(f"{wave_id}:{digest}:".encode())
+
+    def submission_id(row: int) -> str:
+        token = prefix.copy()
+        token.update(str(row).encode())
+        return f"import-{token.hexdigest()[:40]}"
+
+    return submission_id
+
+
 def _decode(data: bytes) -> str:
     """Decode UTF-8 with or without a byte-order mark, or explain what to do."""
     try:
@@ -370,6 +385,7 @@ PROFILE_CODES: dict[str, tuple[str, ...]] = {
 _AROUND_MARK = re.compile(r"\s*([/-])\s*")
 
 
+@functools.lru_cache(maxsize=4096)
 def profile_key(text: str) -> str:
     """Return a profile answer for matching: ``normalise`` d, no spaces around / and -."""
     return _AROUND_MARK.sub(r"\1", normalise(text))
@@ -780,33 +796,59 @@ def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
         yield row_number, cells
 
 
-def open_records(data: bytes, kind: str) -> tuple[Iterator[tuple[int, list[str]]], int]:
-    """Return (row number, cells) of every row of a file and its estimated data rows.
+def open_records(
+    data: bytes, kind: str, *, estimate: bool = True
+) -> tuple[Iterator[tuple[int, list[str]]], int]:
+    """Return (row number, cells) of every row of a file and its estimated data rows (0 for a
+    workbook that does not state its size when not ``estimate``: counting reads it all).
 
     The header is the first record. Raise FileFormatError for an unreadable or empty file.
     """
     if kind == "xlsx":
-        from survey.core.spreadsheet import read_xlsx
-
-        try:
-            sheet = read_xlsx(data)
-        except ValueError as exc:
-            raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
-        while sheet and not any(cell.strip() for cell in sheet[-1]):
-            sheet.pop()
-        if not sheet:
-            raise _unreadable("file-sheet-empty")
-        header = sheet[0]
-        while header and not header[-1].strip():
-            header = header[:-1]  # workbooks often carry empty columns at the right
-        sheet[0] = header
-        return iter(enumerate(sheet, start=1)), len(sheet) - 1
+        return _xlsx_records(data, estimate=estimate)
     text = _decode(data)
     if not text.strip():
         raise _unreadable("file-empty")
     # Rows to come, for progress only: a comment may span lines, so this may overcount.
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     return _csv_records(text), max(lines - 1, 0)
+
+
+def _xlsx_records(data: bytes, *, estimate: bool) -> tuple[Iterator[tuple[int, list[str]]], int]:
+    """Return ``open_records`` of a workbook: its first sheet's rows, read as they are needed.
+
+    Blank rows at the end are skipped (as everywhere else); the header loses the empty
+    columns workbooks often carry at the right.
+    """
+    from survey.core.spreadsheet import open_xlsx
+
+    try:
+        rows, total = open_xlsx(data, estimate=estimate)
+        header = next(rows, None)
+    except ValueError as exc:
+        raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
+    ahead: list[list[str]] = []
+    if header is None or not any(cell.strip() for cell in header):
+        # A blank first row: an empty sheet, or a sheet without a header.
+        for cells in _unreadable_as_file_error(rows):
+            ahead.append(cells)
+            if any(cell.strip() for cell in cells):
+                break
+        else:
+            raise _unreadable("file-sheet-empty")
+    assert header is not None
+    while header and not header[-1].strip():
+        header = header[:-1]  # workbooks often carry empty columns at the right
+    records = itertools.chain([header], ahead, _unreadable_as_file_error(rows))
+    return enumerate(records, start=1), max(total - 1, 0)
+
+
+def _unreadable_as_file_error(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """Yield a workbook's rows; a sheet that turns out broken is a FileFormatError."""
+    try:
+        yield from rows
+    except ValueError as exc:
+        raise _unreadable("file-xlsx-unreadable", detail=str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -818,12 +860,12 @@ class FileHead:
     estimated_rows: int
 
 
-def read_head(data: bytes, kind: str, *, limit: int = 5) -> FileHead:
+def read_head(data: bytes, kind: str, *, limit: int = 5, estimate: bool = True) -> FileHead:
     """Return a file's header and first ``limit`` non-blank rows, for a mapping step.
 
     Raise FileFormatError if the file cannot be read at all or has no header.
     """
-    records, estimated = open_records(data, kind)
+    records, estimated = open_records(data, kind, estimate=estimate)
     try:
         _, header = next(records)
     except StopIteration:
@@ -849,6 +891,7 @@ class FileScan:
     answered: Mapping[int, frozenset[str]]
     values: Mapping[str, Mapping[str, int]]
     truncated: frozenset[str] = frozenset()  # profile columns with more distinct answers
+    complete: bool = True  # False: the scan stopped after its first ``rows`` rows
 
 
 class CanonicalReader:
@@ -866,11 +909,16 @@ class CanonicalReader:
         kind: str = "csv",
         mapping: ColumnMapping | None = None,
         ignore_extra: bool = False,
+        estimate: bool = True,
     ) -> None:
-        """Read the file and check its header; raise FileFormatError if it is unusable."""
+        """Read the file and check its header; raise FileFormatError if it is unusable.
+
+        ``estimate`` False leaves ``estimated_rows`` 0 where finding it reads the whole file
+        (a workbook that does not state its size): for a reader of the header or a few rows.
+        """
         self.context = context
         self.digest = file_digest(data)
-        records, self.estimated_rows = open_records(data, kind)
+        records, self.estimated_rows = open_records(data, kind, estimate=estimate)
         try:
             _, header = next(records)
         except StopIteration:
@@ -908,12 +956,14 @@ class CanonicalReader:
             )
         return maps
 
-    def scan(self, *, distinct_limit: int = 60) -> FileScan:
+    def scan(self, *, distinct_limit: int = 60, row_limit: int | None = None) -> FileScan:
         """Read every row's raw cells once, without checking them, for the mapping step.
 
         Return the rows per OPD (rows naming an OPD the wave does not cover are left out: the
         check refuses them), the questions each OPD's rows answer at least once, and the
         distinct answers of the profile columns (at most ``distinct_limit`` per column).
+        With ``row_limit`` only the first so many non-blank rows are read (``complete`` says
+        whether that was all of them).
         """
         fields = self.plan.fields
         opd_ids = self.context.opd_ids
@@ -925,9 +975,13 @@ class CanonicalReader:
         values: dict[str, dict[str, int]] = {name: {} for _i, name in profile}
         cut: set[str] = set()
         total = 0
+        complete = True
         for _number, cells in self._records:
             if not any(cell.strip() for cell in cells):
                 continue
+            if row_limit is not None and total >= row_limit:
+                complete = False
+                break
             total += 1
             for index, name in profile:
                 text = cells[index].strip() if index < len(cells) else ""
@@ -957,6 +1011,7 @@ class CanonicalReader:
             answered={opd_id: frozenset(codes) for opd_id, codes in answered.items()},
             values=values,
             truncated=frozenset(cut),
+            complete=complete,
         )
 
     def __iter__(self) -> Iterator[ImportRow | RowError]:
@@ -966,13 +1021,17 @@ class CanonicalReader:
         value_maps = self._value_maps
         plain = self._plain_answers
         for row_number, cells in self._records:
-            if not any(cell.strip() for cell in cells):
+            # One joined string tells a blank row (no cell holds more than white space) and
+            # a row without any NUL, the usual case, faster than a look at every cell.
+            joined = "".join(cells)
+            if not joined.strip():
                 continue
             if len(cells) > width and any(cell.strip() for cell in cells[width:]):
                 extra = problem("row-extra-cells", "", count=len(cells), columns=width)
                 yield RowError(row_number, (extra,))
                 continue
-            cells = cells[:width] + [""] * (width - len(cells))
+            if len(cells) != width:
+                cells = cells[:width] + [""] * (width - len(cells))
             values = {name: cell for name, cell in zip(fields, cells, strict=True) if name}
             if value_maps:
                 for name, table in value_maps.items():
@@ -985,30 +1044,42 @@ class CanonicalReader:
                     values[SUBMITTED_AT_COLUMN] = datetime.strptime(
                         stamp, self._time_format
                     ).isoformat()
-            yield self._check_row(row_number, values)
+            yield self._check_row(row_number, values, nul="\x00" in joined)
 
-    def _check_row(self, row: int, values: dict[str, str]) -> ImportRow | RowError:
-        """Check one row's cells and build the row, or collect every reason it is bad."""
+    def _check_row(
+        self, row: int, values: dict[str, str], *, nul: bool = True
+    ) -> ImportRow | RowError:
+        """Check one row's cells and build the row, or collect every reason it is bad.
+
+        ``nul`` False says no cell holds a NUL character (the caller looked).
+        """
         context = self.context
         reasons: list[Problem] = []
-        for name, value in values.items():
-            if "\x00" in value:
-                reasons.append(problem("row-nul", name))
-                values[name] = value.replace("\x00", "")
+        if nul:
+            for name, value in values.items():
+                if "\x00" in value:
+                    reasons.append(problem("row-nul", name))
+                    values[name] = value.replace("\x00", "")
         opd_id = _check_opd(values.get(OPD_COLUMN, ""), context, reasons)
         submitted_at = _check_time(values.get(SUBMITTED_AT_COLUMN, ""), context, reasons)
         before = len(reasons)
         plain = self._plain_answers
-        answers = tuple(
-            plain[cell]
-            if (cell := values.get(code, "")) in plain
-            else _check_answer(
-                code, cell, context.scale_points, reasons, context.not_applicable.get(code)
-            )
-            for code in context.question_codes
-        )
+        codes = context.question_codes
+        cells = [values.get(code, "") for code in codes]
+        # Nearly every cell is "1".."4" or empty: one lookup each; the rest get the check.
+        found: list[Any] = list(map(plain.get, cells, itertools.repeat(_NOT_PLAIN)))
+        if _NOT_PLAIN in found:
+            found = [
+                _check_answer(
+                    code, cell, context.scale_points, reasons, context.not_applicable.get(code)
+                )
+                if answer is _NOT_PLAIN
+                else answer
+                for code, cell, answer in zip(codes, cells, found, strict=True)
+            ]
+        answers = tuple(found)
         # A row whose answers are all bad already says so; "no answer" is for blank ones.
-        if len(reasons) == before and all(answer is None for answer in answers):
+        if len(reasons) == before and answers.count(None) == len(answers):
             reasons.append(problem("row-no-answer"))
         sex = _check_choice("sex", values.get("sex", ""), SEXES, _SEX_CODES, reasons)
         age = _check_age(values.get("age", ""), reasons)
@@ -1043,6 +1114,10 @@ class CanonicalReader:
             service=service,
             comment=comment,
         )
+
+
+# What the plain answers' lookup gives a cell that is not "1".."4" or empty.
+_NOT_PLAIN = object()
 
 
 def _check_opd(raw: str, context: ImportContext, reasons: list[Problem]) -> int | None:

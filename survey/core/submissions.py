@@ -10,10 +10,14 @@ the answer it verifies, so a code is used up only by an answer that is stored.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterable, Mapping
+import itertools
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -254,25 +258,151 @@ def insert_responses(
 ) -> int:
     """Insert response rows (dicts of column values, same keys in each) in bulk; no commit.
 
-    Core executemany in batches keeps a 100,000-row import to seconds and its memory flat;
-    the caller commits once so that the rows arrive all together or not at all. The kept
-    statistics (:mod:`survey.core.tallies`) take each batch in the same transaction.
+    The caller commits once so that the rows arrive all together or not at all; the kept
+    statistics (:mod:`survey.core.tallies`) change in the same transaction.
     """
-    table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel at runtime
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return 0
+    columns = tuple(first)
+    pick = itemgetter(*columns)
+    tuples = (pick(row) for row in itertools.chain((first,), iterator))
+    if len(columns) == 1:
+        tuples = ((value,) for value in tuples)
+    return insert_response_tuples(session, columns=columns, rows=tuples, batch_size=batch_size)
+
+
+def insert_response_tuples(
+    session: Session,
+    *,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Insert response rows (tuples of the ``columns``' values) in bulk; no commit.
+
+    Through the driver of the session's own connection, in its transaction: ``COPY`` on
+    PostgreSQL, ``executemany`` of one prepared INSERT on SQLite, with each value converted as
+    SQLAlchemy would bind it (so the stored rows are the same). Batches of ``batch_size`` keep
+    the memory flat; their statistics are added up and applied to the kept rows once, at the
+    end (each transaction then locks its keys once, in order, so two bulk inserts cannot
+    deadlock). ``progress`` is called with the rows of each batch once it is sent. A row
+    that breaks a constraint (a submission id already stored) raises SQLAlchemy's
+    ``IntegrityError``, as an ORM insert would; the caller rolls back.
+    """
+    table: sa.Table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
+    # The Python-side defaults SQLAlchemy would add for the columns left out (those with a
+    # default in the database get it there).
+    defaults = [
+        (column.name, column.default)
+        for column in table.c
+        if column.name not in columns
+        and column.default is not None
+        and column.server_default is None
+        and not column.primary_key
+    ]
+    if defaults:
+        columns = (*columns, *(name for name, _default in defaults))
+        rows = _with_defaults(rows, [default for _name, default in defaults])
     connection = session.connection()
-    total = 0
-    batch: list[dict[str, Any]] = []
+    dialect = connection.dialect
+    converters = [
+        (i, convert)
+        for i, name in enumerate(columns)
+        if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    names = ", ".join(table.c[name].name for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    wave_at = list(columns).index("wave_id")
+    driver = connection.connection.dbapi_connection
+    assert driver is not None  # a checked-out connection
+    postgres = dialect.name == "postgresql"
+    layouts: dict[int, tallies.Layout] = {}
     added: dict[tallies.Key, tallies.Figures] = {}
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= batch_size:
-            connection.execute(table.insert(), batch)
-            tallies.figures_of_new_rows(session, batch, added)
-            total += len(batch)
-            batch = []
-    if batch:
-        connection.execute(table.insert(), batch)
-        tallies.figures_of_new_rows(session, batch, added)
-        total += len(batch)
+    total = 0
+    with contextlib.ExitStack() as stack:
+        cursor = driver.cursor()
+        stack.callback(cursor.close)
+        copy: Any = None  # the COPY's context manager while one runs
+        writer: Any = None  # and its Copy object
+        try:
+            for batch in _batches(rows, batch_size):
+                new_waves = {row[wave_at] for row in batch} - layouts.keys()
+                if new_waves and copy is not None:
+                    # No other statement while a COPY runs: end it to read the layouts.
+                    copy.__exit__(None, None, None)
+                    copy = None
+                for wave_id in new_waves:
+                    layouts[wave_id] = tallies.layout(session, wave_id=wave_id)
+                stored = _converted(batch, converters)
+                if postgres:
+                    if copy is None:
+                        copy = cursor.copy(f"COPY response ({names}) FROM STDIN")  # nosec B608
+                        writer = copy.__enter__()
+                    for row in stored:
+                        writer.write_row(row)
+                else:
+                    cursor.executemany(
+                        f"INSERT INTO response ({names}) VALUES ({marks})",  # nosec B608
+                        stored,
+                    )
+                # The statistics are computed while the server takes the COPY's rows.
+                for key, figures in tallies.figures_of_tuples(columns, batch, layouts).items():
+                    if key in added:
+                        added[key].add(figures)
+                    else:
+                        added[key] = figures
+                total += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+            if copy is not None:
+                ending, copy = copy, None
+                ending.__exit__(None, None, None)
+        except dialect.loaded_dbapi.IntegrityError as exc:
+            raise sa.exc.IntegrityError(f"INSERT INTO response ({names})", None, exc) from exc
+        finally:
+            if copy is not None:
+                # The COPY is abandoned (the caller rolls the transaction back).
+                with contextlib.suppress(Exception):
+                    copy.__exit__(*sys.exc_info())
     tallies.apply(session, added)
     return total
+
+
+def _with_defaults(
+    rows: Iterable[Sequence[Any]], defaults: Sequence[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Yield rows with the values of column defaults (``ColumnDefault``) added at the end."""
+    for row in rows:
+        yield (
+            *row,
+            *(d.arg(None) if d.is_callable else d.arg for d in defaults),
+        )
+
+
+def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    """Yield lists of at most ``size`` rows."""
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _converted(
+    batch: list[Sequence[Any]], converters: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> list[Sequence[Any]]:
+    """Return rows with the values the driver is given for them (SQLAlchemy's bind
+    conversion, e.g. a time as SQLite's text)."""
+    if not converters:
+        return batch
+    if len(converters) == 1:  # an import's rows: their time only
+        ((i, convert),) = converters
+        return [(*row[:i], convert(row[i]), *row[i + 1 :]) for row in batch]
+    converted: list[Sequence[Any]] = []
+    for row in batch:
+        values = list(row)
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        converted.append(values)
+    return converted

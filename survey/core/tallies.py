@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -250,6 +251,79 @@ def _one_row_stats(values: Sequence[float], m: int) -> dict[str, Any]:
         "pair_sums": np.multiply.outer(x, answered),
         "counts": counts,
     }
+
+
+def figures_of_tuples(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], layouts: Mapping[int, Layout]
+) -> dict[Key, Figures]:
+    """Return what :func:`figures_of` returns for rows given as tuples of ``columns``' values.
+
+    The bulk insert's form: one pass to key the rows, then NumPy for the answers (a tenth of
+    :func:`figures_of`'s time on 100,000 rows). Columns left out take the table's defaults,
+    as there; answer columns left out are no answer.
+    """
+    index = {name: i for i, name in enumerate(columns)}
+    w, o = index["wave_id"], index["opd_id"]
+    u, v = index.get("unit_id"), index.get("verified")
+    s, f = index.get("status"), index.get("flag_reason")
+    slots: dict[Key, int] = {}
+    found: list[Figures] = []
+    group = np.empty(len(rows), np.int64)
+    counted = np.ones(len(rows), bool)
+    for i, row in enumerate(rows):
+        key = (
+            int(row[w]),
+            int(row[o]),
+            int(row[u] or 0) if u is not None else 0,
+            bool(row[v]) if v is not None else False,
+        )
+        slot = slots.get(key)
+        if slot is None:
+            slot = slots[key] = len(found)
+            lay = layouts[key[0]]
+            found.append(Figures(lay.k, lay.scale_points))
+        group[i] = slot
+        if s is not None and (row[s] or "counted") != "counted":
+            counted[i] = False
+            found[slot].flagged[str((row[f] if f is not None else None) or "manual")] += 1
+    responses = np.bincount(group, minlength=len(found))
+    counts = np.bincount(group[counted], minlength=len(found))
+    for slot, figures in enumerate(found):
+        figures.responses = int(responses[slot])
+        figures.counted = int(counts[slot])
+    keys = list(slots)
+    for wave_id in sorted({key[0] for key in keys}):
+        lay = layouts[wave_id]
+        if not lay.k:
+            continue
+        in_wave = np.array([key[0] == wave_id for key in keys], bool)[group] & counted
+        chosen = np.flatnonzero(in_wave)
+        if not len(chosen):
+            continue
+        places = [index.get(f"a{p}") for p in lay.positions]
+        taken = [i for i in places if i is not None]
+        answers = np.full((len(chosen), lay.k), np.nan)
+        if taken:
+            pick = itemgetter(*taken)
+            values = np.array([pick(rows[i]) for i in chosen.tolist()], np.float64)
+            answers[:, [j for j, i in enumerate(places) if i is not None]] = values.reshape(
+                len(chosen), len(taken)
+            )
+        chose = answers == NOT_APPLICABLE
+        answers[chose] = np.nan
+        slots_used, local = np.unique(group[chosen], return_inverse=True)
+        local = local.reshape(-1)
+        stats = _stats_of(local, answers, len(slots_used), lay.scale_points)
+        # Per slot and element: the counted rows that chose "not applicable".
+        not_applicable = np.stack(
+            [np.bincount(local[chose[:, j]], minlength=len(slots_used)) for j in range(lay.k)],
+            axis=1,
+        ).astype(np.int64)
+        for at, (slot, agg) in enumerate(zip(slots_used.tolist(), stats, strict=True)):
+            figures = found[slot]
+            figures.not_applicable = not_applicable[at]
+            figures.stats = {name: getattr(agg, name) for name in STAT_FIELDS}
+    return {key: found[slot] for key, slot in slots.items()}
 
 
 def _layouts(session: Session, wave_ids: Iterable[int]) -> dict[int, Layout]:

@@ -40,7 +40,6 @@ from survey.core.responsefile import (
     PROFILE_CODES,
     RESPONDENT_COLUMNS,
     SUBMITTED_AT_COLUMN,
-    CanonicalReader,
     ColumnMapping,
     FileFormatError,
     canonical_columns,
@@ -206,6 +205,7 @@ class _MappingCheck:
     truncated: frozenset[str] = frozenset()
     empties: list[str] = field(default_factory=list)  # warnings, in the page's language
     empty_keys: str = ""  # the keys of the empty elements, as the acknowledgement sends them
+    scanned: int | None = None  # the rows read, when not the whole file
 
 
 def _check_mapping(
@@ -215,16 +215,14 @@ def _check_mapping(
     context: Any,
     mapping: ColumnMapping | None,
 ) -> _MappingCheck:
-    """Read the whole file with a mapping: profile answers found, elements left empty."""
+    """Read the file with a mapping: profile answers found, elements left empty (in its
+    first ``MAPPING_SCAN_ROWS`` rows: the job checks them all)."""
     try:
-        reader = CanonicalReader(
-            job.data, context, kind=job.kind, mapping=mapping, ignore_extra=True
-        )
+        columns, scan = import_service.mapping_scan(job, context, mapping)
     except FileFormatError as exc:
         return _MappingCheck(problem=problems_text(exc.problems))
-    scan = reader.scan()
     empties = import_service.empty_elements(
-        context.question_codes, scan.opd_rows, scan.answered, reader.columns
+        context.question_codes, scan.opd_rows, scan.answered, columns
     )
     warnings = import_service.empty_element_problems(session, wave=wave, empties=empties)
     return _MappingCheck(
@@ -232,6 +230,7 @@ def _check_mapping(
         truncated=scan.truncated,
         empties=[problem_text(item) for item in warnings],
         empty_keys=" ".join(item.key for item in empties),
+        scanned=None if scan.complete else scan.rows,
     )
 
 
