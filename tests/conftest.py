@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import app_helpers
 import pytest
 import redis_helpers
-import routing_helpers
 import sqlalchemy as sa
 import survey_helpers
 from auth_helpers import PASSWORD
@@ -161,9 +161,9 @@ def _reset_postgres() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def remembered_url_builders() -> Iterator[None]:
-    """Compile werkzeug's URL builders once per worker (see ``routing_helpers``)."""
+    """Compile werkzeug's URL builders once per worker (see ``app_helpers``)."""
     with pytest.MonkeyPatch.context() as patch:
-        routing_helpers.remember_url_builders(patch)
+        app_helpers.remember_url_builders(patch)
         yield
 
 
@@ -247,6 +247,7 @@ def app(app_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         if name.startswith("IKM_") and not name.startswith("IKM_TEST_"):
             monkeypatch.delenv(name)
     application = create_app(app_config, instance_path=str(tmp_path / "instance"))
+    app_helpers.share_template_code(application)
     survey_helpers.CURRENT_APP[:] = [application]
     yield application
     survey_helpers.CURRENT_APP.clear()
