@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
-from xml.etree import ElementTree  # nosec B405: expat, no external entities (as openpyxl's)
+
+from defusedxml import ElementTree  # an upload is untrusted XML: no entities, no DTD tricks
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # OOXML writes characters XML cannot carry (control characters; a CR would be read back as
