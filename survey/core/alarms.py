@@ -460,9 +460,9 @@ def check_wave(
     for i, opd_id in enumerate(due_opds(session, wave=wave)):
         if budget_seconds is not None and i and time.monotonic() - started >= budget_seconds:
             break
-        opd = session.get(Opd, opd_id)
-        assert opd is not None
         if claim_check(session, wave_id=wave.id, opd_id=opd_id, now=moment):
+            opd = session.get(Opd, opd_id)
+            assert opd is not None
             raised += [
                 (opd.slug, kind) for kind in check_opd(session, wave=wave, opd=opd, now=moment)
             ]

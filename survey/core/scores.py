@@ -88,7 +88,6 @@ def _fingerprint(aggregates: Sequence[Aggregates], slugs: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-_STAT_NAMES = ("n", "n_answers", "n_both", "sums", "products", "pair_sums", "counts")
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -98,7 +97,7 @@ def _figures_text(agg: Aggregates) -> bytes:
     of whole numbers and these keys differs from json's only by the spaces after "," and ":"."""
     try:
         compact = orjson.dumps(
-            {name: getattr(agg, name) for name in _STAT_NAMES}, option=_ORJSON_OPTIONS
+            {name: getattr(agg, name) for name in tallies.STAT_FIELDS}, option=_ORJSON_OPTIONS
         )
     except orjson.JSONEncodeError:  # an array orjson does not take (not C-contiguous)
         return json.dumps(agg.as_dict(), sort_keys=True).encode()
