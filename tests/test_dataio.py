@@ -164,6 +164,29 @@ def test_a_workbook_broken_inside_its_sheet_is_an_unreadable_file():
     assert [item.code for item in caught.value.problems] == ["file-xlsx-unreadable"]
 
 
+def test_a_sheet_declaring_entities_is_an_unreadable_file():
+    """An uploaded sheet whose XML declares entities (the "billion laughs" expansion) is
+    refused as an unreadable workbook, its entities never expanded."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes([("s", ["opd", "U1"], [["bpbd", 1]] * 5)])))
+    laughs = (
+        b'<!DOCTYPE worksheet [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as hostile:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename.endswith("sheet1.xml"):
+                head, _, rest = content.partition(b"?>")
+                content = head + b"?>" + laughs + rest.replace(b"bpbd", b"&c;", 1)
+            hostile.writestr(item, content)
+    with pytest.raises(FileFormatError) as caught:
+        read_file(buffer.getvalue(), CONTEXT, kind="xlsx", ignore_extra=True)
+    assert [item.code for item in caught.value.problems] == ["file-xlsx-unreadable"]
+
+
 def test_header_suggestions_and_unknown_columns():
     """Question sentences and common names are suggested; what is left unknown is named."""
     context = ImportContext(
