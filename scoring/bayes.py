@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
 
+from .distributions import norm_cdf, norm_ppf, norm_sf
 from .schemes import Category, Scheme
 
 if TYPE_CHECKING:  # pragma: no cover - typing only (units imports compare, which imports us)
@@ -93,6 +93,8 @@ def reml_tau2(estimates: ArrayLike, variances: ArrayLike) -> float:
     if y.size < 2 or np.all(y == y[0]):
         return 0.0
     scale = float(np.var(y) + np.max(v))
+    from scipy import optimize  # imported here: commands that score nothing skip it (0.2 s)
+
     res = optimize.minimize_scalar(
         _reml_objective,
         bounds=(0.0, 100 * scale),
@@ -305,7 +307,7 @@ def _pairwise_greater(m: FloatArray, var: FloatArray, b: FloatArray, v_mu: float
     scale = float(np.max(var)) if var.size else 0.0
     tiny = dvar <= 1e-14 * max(scale, 1e-300)
     sd = np.sqrt(np.where(tiny, 1.0, np.maximum(dvar, 0.0)))
-    p = stats.norm.cdf(diff / sd)
+    p = norm_cdf(diff / sd)
     degenerate = np.where(
         np.abs(diff) <= 1e-12, 0.5, np.where(diff > 0, 1.0, 0.0)
     )  # theta_j - theta_i is a constant
@@ -400,7 +402,7 @@ def posterior(
     m = b * mu + (1 - b) * y
     var = (1 - b) * v + b * b * v_mu
     sd = np.sqrt(var)
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(norm_ppf(0.5 + level / 2))
 
     bounds = category_bounds(scheme, low=scale[0], high=scale[1])
     codes = [c.code for c, _ in bounds]
@@ -478,7 +480,7 @@ def posterior(
 
 def _prob_at_least(m: FloatArray, sd: FloatArray, bound: float) -> FloatArray:
     safe = np.where(sd > 0, sd, 1.0)
-    return np.where(sd > 0, stats.norm.sf((bound - m) / safe), (m >= bound).astype(float))
+    return np.where(sd > 0, norm_sf((bound - m) / safe), (m >= bound).astype(float))
 
 
 def _order(theta: FloatArray, tiebreak: FloatArray) -> NDArray[np.intp]:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
+
+from .distributions import t_ppf, t_sf
 
 __all__ = ["ChangeInput", "ChangeResult", "UnitChange", "compare_waves", "holm", "welch"]
 
@@ -85,8 +86,8 @@ def welch(a: ChangeInput, b: ChangeInput, level: float = LEVEL) -> WelchResult:
         return WelchResult(diff, nan, nan, nan, nan, nan)
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / a.df + vb**2 / b.df)
-    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
-    p = float(2 * stats.t.sf(abs(diff) / se, df))
+    half = float(t_ppf(0.5 + level / 2, df)) * se
+    p = float(2 * t_sf(abs(diff) / se, df))
     return WelchResult(diff, se, df, diff - half, diff + half, min(1.0, p))
 
 

@@ -18,10 +18,10 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from .aggregates import _check_answers
 from .bayes import reml_tau2
+from .distributions import norm_ppf, norm_sf
 
 __all__ = [
     "FunnelResult",
@@ -59,7 +59,7 @@ def _estimates_and_se(estimates: ArrayLike, se: ArrayLike, minimum: int) -> tupl
 def _z_level(level: float) -> float:
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
-    return float(stats.norm.ppf(0.5 + level / 2))
+    return float(norm_ppf(0.5 + level / 2))
 
 
 @dataclass(frozen=True, eq=False)
@@ -358,6 +358,8 @@ def kruskal_units(groups: Sequence[ArrayLike], *, pairwise: bool = False) -> Kru
             raise ValueError(f"group {i} is empty")
         if not np.all(np.isfinite(a)):
             raise ValueError(f"group {i} has a value that is not finite")
+    from scipy import stats  # imported here: most scores never need it (0.3 s)
+
     df = len(arrays) - 1
     pooled = np.concatenate(arrays)
     if np.all(pooled == pooled[0]):
@@ -377,7 +379,7 @@ def kruskal_units(groups: Sequence[ArrayLike], *, pairwise: bool = False) -> Kru
         z = (mean_rank[first] - mean_rank[second]) / np.sqrt(
             spread * (1 / sizes[first] + 1 / sizes[second])
         )
-        p = _holm(2 * stats.norm.sf(np.abs(z)))
+        p = _holm(2 * norm_sf(np.abs(z)))
         pair_p = np.ones((g, g))
         pair_p[first, second] = p
         pair_p[second, first] = p

@@ -49,9 +49,9 @@ from fractions import Fraction
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from .aggregates import Aggregates, _check_answers
+from .distributions import norm_ppf, t_ppf
 from .schemes import PERMENPANRB_2017, Category, Scheme, converted
 
 __all__ = [
@@ -146,12 +146,12 @@ class Interval:
 @functools.lru_cache(maxsize=4096)
 def _t_quantile(q: float, df: int) -> float:
     # Cached: a wave of 500 units asks for the same few quantiles thousands of times.
-    return float(stats.t.ppf(q, df))
+    return float(t_ppf(q, df))
 
 
 @functools.lru_cache(maxsize=64)
 def _normal_quantile(q: float) -> float:
-    return float(stats.norm.ppf(q))
+    return float(norm_ppf(q))
 
 
 def _t_interval(
@@ -638,6 +638,8 @@ def bootstrap_ikm(
     given = ~np.isnan(rows)
     x = np.where(given, rows, 0.0)
     statistic = _resample_statistic(x, given.astype(np.float64))
+    from scipy import stats  # imported here: the analytic scores never need it (0.3 s)
+
     # Keep each batch of resampled rows (batch x n x k doubles) to about 16 MB.
     batch = max(1, int(2_000_000 // (n * rows.shape[1])))
     with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from .aggregates import _check_answers
+from .distributions import norm_ppf, t_ppf
 
 __all__ = ["PerceptionItem", "PerceptionResult", "perception_scores", "positive_threshold"]
 
@@ -156,7 +156,7 @@ def perception_scores(
     if isinstance(confidence_level, bool) or not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level!r}")
     rows = _check_answers(answers, scale_points)
-    z = float(stats.norm.ppf(0.5 + confidence_level / 2))
+    z = float(norm_ppf(0.5 + confidence_level / 2))
     items = []
     for j in range(rows.shape[1]):
         column = rows[:, j]
@@ -167,7 +167,7 @@ def perception_scores(
         mean = float(given.mean()) if n else math.nan
         if n >= 2:
             sd = float(given.std(ddof=1))
-            half = float(stats.t.ppf(0.5 + confidence_level / 2, n - 1)) * sd / math.sqrt(n)
+            half = float(t_ppf(0.5 + confidence_level / 2, n - 1)) * sd / math.sqrt(n)
             low, high = mean - half, mean + half
         else:
             low = high = math.nan

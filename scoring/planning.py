@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from .aggregates import Aggregates, _check_answers
+from .distributions import f_ppf, norm_ppf, t_ppf
 
 __all__ = [
     "AlphaResult",
@@ -110,7 +110,7 @@ def margin_of_error(
         raise ValueError(f"sd must be finite and >= 0, got {sd!r}")
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be between 0 and 1, got {confidence_level!r}")
-    t = float(stats.t.ppf(0.5 + confidence_level / 2, size - 1))
+    t = float(t_ppf(0.5 + confidence_level / 2, size - 1))
     return t * sd / math.sqrt(size) * _fpc(size, population)
 
 
@@ -149,7 +149,7 @@ def sample_size_for_margin(
     high = population
     if high is None:
         # The t quantile only falls with n, so the z-based size times a little is enough.
-        z = float(stats.norm.ppf(0.5 + confidence_level / 2))
+        z = float(norm_ppf(0.5 + confidence_level / 2))
         high = max(2, math.ceil((z * sd / margin) ** 2 * 1.5) + 10)
         while margin_of_error(high, sd, confidence_level=confidence_level) > margin:
             high *= 2
@@ -201,8 +201,8 @@ class AlphaResult:
             return (float("nan"), float("nan"))
         df1, df2 = self.n - 1, (self.n - 1) * (self.k - 1)
         gamma = 1 - confidence_level
-        low = 1 - (1 - self.alpha) * float(stats.f.ppf(1 - gamma / 2, df1, df2))
-        high = 1 - (1 - self.alpha) * float(stats.f.ppf(gamma / 2, df1, df2))
+        low = 1 - (1 - self.alpha) * float(f_ppf(1 - gamma / 2, df1, df2))
+        high = 1 - (1 - self.alpha) * float(f_ppf(gamma / 2, df1, df2))
         return (low, high)
 
 

@@ -47,9 +47,9 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from .aggregates import Aggregates, merge_aggregates
+from .distributions import norm_ppf
 from .ikm import IKMResult, ikm
 from .ranks import rank_confidence_sets
 from .schemes import Scheme
@@ -386,7 +386,7 @@ class _Ranker:
         low = float(kept.max()) if kept.size else 0.0
         high = float(rejected.min()) if rejected.size else math.inf
         pairs = max(self.p * (self.p - 1), 1)
-        guess = float(stats.norm.ppf(1 - (1 - self.level) / pairs))
+        guess = float(norm_ppf(1 - (1 - self.level) / pairs))
         return min(max(guess, low), high)
 
     def membership(self, i: int, value: int, count: int) -> tuple[bool, bool]:

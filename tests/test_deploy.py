@@ -627,3 +627,22 @@ def test_gunicorn_workers_freeze_their_startup_heap():
         assert gc.get_freeze_count() > 10_000  # the imported modules' functions, types...
     finally:
         gc.unfreeze()
+
+
+def test_gunicorn_workers_import_scipy_before_any_request():
+    """The app imports scipy.stats and scipy.optimize on first use (ikm commands start 0.5 s
+    sooner); a gunicorn worker imports them in post_worker_init, before it serves anyone."""
+    script = (
+        "import gc, runpy, sys\n"
+        f"config = runpy.run_path({str(ROOT / 'gunicorn.conf.py')!r})\n"
+        "import survey.web\n"
+        "before = sorted(m for m in ('scipy.stats', 'scipy.optimize') if m in sys.modules)\n"
+        "config['post_worker_init'](object())\n"
+        "after = sorted(m for m in ('scipy.stats', 'scipy.optimize') if m in sys.modules)\n"
+        "gc.unfreeze()\n"
+        "print(before, after)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split("\n")[0] == "[] ['scipy.optimize', 'scipy.stats']"

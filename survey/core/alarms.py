@@ -43,7 +43,6 @@ from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
-from scipy.stats import binom, poisson
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -130,6 +129,8 @@ def _rate(answers: Sequence[Answer], now: datetime) -> Finding | None:
     cold = now - RATE_WINDOW - answers[first].at < RATE_WARM_UP if first < start else True
     floor = RATE_COLD_FLOOR if cold else RATE_FLOOR
     expected = max(busiest * (RATE_WINDOW / timedelta(hours=1)), floor)
+    from scipy.stats import poisson  # imported on first use: 0.3 s that most commands skip
+
     tail = float(poisson.sf(count - 1, expected))
     if tail >= RATE_ALPHA:
         return None
@@ -158,6 +159,8 @@ def _pattern(answers: Sequence[Answer], now: datetime, others: OtherShare) -> Fi
         return None
     same, total = others(pattern)
     share = max((same + 0.5) / (total + 1), PATTERN_FLOOR)
+    from scipy.stats import binom  # imported on first use: 0.3 s that most commands skip
+
     tail = float(binom.sf(count - 1, len(recent), share))
     if tail >= ALPHA:
         return None

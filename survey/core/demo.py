@@ -22,7 +22,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr
 from sqlmodel import Session
 
@@ -306,6 +305,8 @@ def expected_mean(location: float, offsets: np.ndarray, sd: float) -> float:
 
 def calibrate(score: float, offsets: np.ndarray, sd: float) -> float:
     """Return the latent location whose expected mean answer is ``score``."""
+    from scipy.optimize import brentq  # imported here: only the demo builder needs it
+
     return float(brentq(lambda loc: expected_mean(loc, offsets, sd) - score, -3.0, 8.0))
 
 
