@@ -61,12 +61,13 @@ def test_f_quantile_is_scipy_stats_bit_for_bit(dfn: float, dfd: float) -> None:
         assert same(f_ppf(q, dfn, dfd), stats.f.ppf(q, dfn, dfd)), (q, dfn, dfd)
 
 
-def test_the_cli_starts_without_importing_scipy() -> None:
-    """Every ``ikm`` command imports the CLI and the web app; scipy (0.8 s) waits for a score."""
+def test_the_cli_starts_without_importing_scipy_or_redis() -> None:
+    """Every ``ikm`` command imports the CLI and the web app; scipy (0.8 s) waits for a score,
+    redis (0.1 s) for a Redis client."""
     script = (
         "import sys\n"
         "import survey.cli.main, survey.web, scoring\n"
-        "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'redis')))\n"
         "scoring.ikm\n"
     )
     out = subprocess.run(

@@ -28,11 +28,12 @@ import hashlib
 import hmac
 import logging
 import re
+import sys
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import redis
 from flask import Flask, Request, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session
@@ -40,6 +41,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from survey.core import limits
 from survey.core.evidence import COUNTED, Verdict, assess
+
+if TYPE_CHECKING:
+    import redis
 
 __all__ = ["COUNTED", "Verdict", "assess"]
 
@@ -213,9 +217,23 @@ def _redis_client(app: Flask) -> redis.Redis | None:
         return None
     client: redis.Redis | None = app.extensions.get(_REDIS_KEY)
     if client is None:
+        import redis  # imported with the first client: 0.1 s that apps without Redis skip
+
         client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         app.extensions[_REDIS_KEY] = client
     return client
+
+
+class _NeverRaised(Exception):
+    """Stands for redis.RedisError while no Redis client was made (none can be raised then)."""
+
+
+def redis_error() -> type[Exception]:
+    """Return ``redis.RedisError`` once redis is imported (a client exists), else a class no
+    code raises; for ``except redis_error():`` clauses, evaluated only when something is raised.
+    """
+    module = sys.modules.get("redis")
+    return module.RedisError if module is not None else _NeverRaised
 
 
 def limit_store(session: Session, app: Flask | None = None) -> limits.Store:
@@ -253,6 +271,6 @@ def count_submission(
     store = limit_store(session)
     try:
         return limits.hit(store, rules, now=clock(), limits=settings)
-    except redis.RedisError as exc:
+    except redis_error() as exc:
         log.warning("Redis limit store failed (%s); counting in the database", type(exc).__name__)
         return limits.hit(limits.DatabaseStore(session), rules, now=clock(), limits=settings)

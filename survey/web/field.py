@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from flask import (
     Blueprint,
     Response,
@@ -219,7 +218,7 @@ def _count(recorder: Recorder, target: SurveyTarget) -> limits.Outcome:
         return limits.hit(
             antiabuse.limit_store(session), rules, now=antiabuse.clock(), limits=settings
         )
-    except redis.RedisError as exc:
+    except antiabuse.redis_error() as exc:
         log.warning("Redis limit store failed (%s); counting in the database", type(exc).__name__)
         return limits.hit(
             limits.DatabaseStore(session), rules, now=antiabuse.clock(), limits=settings
