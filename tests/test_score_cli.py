@@ -106,6 +106,32 @@ def test_same_seed_same_output_and_bootstrap(session, open_wave, runner):
     assert analytic["bpbd"]["ci_low"] != first["bpbd"]["ci_low"]
 
 
+def test_no_rank_sets_keeps_every_score_and_claims_no_rank_certainty(session, open_wave, runner):
+    """--no-rank-sets: the same scores, intervals and point ranks; every rank set 1..p."""
+    add_responses(session, open_wave, "bpbd", [[4] * 9] * 20)
+    add_responses(session, open_wave, "rsud", [[2] * 9] * 20)
+    add_responses(session, open_wave, "dishub", [[3] * 9] * 20)
+    full, _ = score_json(runner)
+    quick, result = score_json(runner, "--no-rank-sets")
+    # Far apart, the published sets are certain: ranks 1, 3, 2 each on its own.
+    assert [
+        (full[s]["rank_ci_low"], full[s]["rank_ci_high"]) for s in ("bpbd", "rsud", "dishub")
+    ] == [
+        (1, 1),
+        (3, 3),
+        (2, 2),
+    ]
+    assert [(quick[s]["rank_ci_low"], quick[s]["rank_ci_high"]) for s in quick] == [(1, 3)] * 3
+    assert [quick[s]["rank"] for s in ("bpbd", "rsud", "dishub")] == [1, 3, 2]
+    sets = {"rank_ci_low", "rank_ci_high", "rank_marginal_low", "rank_marginal_high"}
+    sets |= {"in_top_set", "in_bottom_set"}
+    for slug, row in full.items():
+        assert {k: v for k, v in row.items() if k not in sets} == {
+            k: v for k, v in quick[slug].items() if k not in sets
+        }
+    assert "rank sets not computed (--no-rank-sets)" in result.stderr
+
+
 def test_table_and_csv_formats(session, open_wave, runner):
     """The table names the wave and the sets; the CSV has one row per OPD with elements."""
     add_responses(session, open_wave, "bpbd", [[3] * 9, [4] * 9] * 10)
