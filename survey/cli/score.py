@@ -66,6 +66,7 @@ def score_command(
     Only counted responses are scored; flagged ones are excluded and counted per OPD. The
     same data and seed always give the same output.
     """
+    from scoring import PUBLISHED_RANK_DRAWS
     from survey.core.scores import ScoreError, score_wave, to_csv, to_json, to_table
 
     with _database() as session:
@@ -81,7 +82,7 @@ def score_command(
                 # The listing shows no alpha or Kruskal-Wallis; skipping them saves a pass
                 # over every row.
                 wave_tests=False,
-                **({"rank_draws": 0} if no_rank_sets else {}),
+                rank_draws=0 if no_rank_sets else PUBLISHED_RANK_DRAWS,
             )
         except ScoreError as exc:
             raise click.ClickException(str(exc)) from None
