@@ -69,6 +69,8 @@ _GROUPS_BY_VARIANCE = 8
 _GROUPS_BY_ESTIMATE = 8
 # The upper bounds are computed over blocks of at most this many (draw, unit) values.
 _BLOCK_ELEMENTS = 16_384
+# The marginal families are done in chunks of units with at most this many (unit, draw) bounds.
+_MARGINAL_ELEMENTS = 1_000_000
 # The first exact evaluations take the top + top // _FIRST_MARGIN highest bounds per column.
 _FIRST_MARGIN = 4
 
@@ -238,8 +240,6 @@ class _Pairs:
             zp = z[a : a + step, self.perm]
             self.zmin[a : a + step] = np.minimum.reduceat(zp, self.starts, axis=1)
             self.zmax[a : a + step] = np.maximum.reduceat(zp, self.starts, axis=1)
-        self.zmin_t = np.ascontiguousarray(self.zmin.T)
-        self.zmax_t = np.ascontiguousarray(self.zmax.T)
         # Coarse groups (unions of consecutive groups, about one per variance bin) for a
         # first, cheap bound over all draws.
         self.coarse = np.arange(0, self.starts.size, _GROUPS_BY_ESTIMATE)
@@ -329,15 +329,27 @@ class _Pairs:
         maxinv = self._group_maxinv(active, self.perm)  # rows in group order
         n = self.starts.size
         m = np.maximum.reduceat(maxinv, self.starts, axis=0)  # m[G, g]
-        bound = np.zeros(self.z.shape[0])
+        sides = []
         for g in range(n):
             partners = np.flatnonzero(m[g])
-            if partners.size == 0:
-                continue
-            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g;
-            # groups by draws (rows of zmin_t) for fast reductions across groups.
-            t = (self.zmax_t[g] - self.zmin_t[partners]) * m[g, partners, None]
-            np.maximum(bound, t.max(axis=0), out=bound)
+            if partners.size:
+                sides.append((g, partners, m[g, partners, None]))
+        draws = self.z.shape[0]
+        bound = np.zeros(draws)
+        # Blocks of draws small enough for the temporaries to stay in the processor's cache
+        # (over all draws at once, each group's pass is bound by memory bandwidth).
+        step = max(1, _BLOCK_ELEMENTS * 4 // max(1, n))
+        for a in range(0, draws, step):
+            b = min(draws, a + step)
+            out = bound[a:b]
+            # Groups by draws (rows) for fast reductions across groups.
+            zmin = np.ascontiguousarray(self.zmin[a:b].T)
+            zmax = np.ascontiguousarray(self.zmax[a:b].T)
+            for g, partners, m_g in sides:
+                # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g.
+                t = zmax[g] - zmin[partners]
+                t *= m_g
+                np.maximum(out, t.max(axis=0), out=out)
         return bound
 
     def exact(
@@ -735,14 +747,16 @@ def rank_confidence_sets(
     m_low = m_high = None
     if marginal:
         # The families share the draws but nothing else, and each unit's marginal family is
-        # its own: two threads take half of the units each while this one does the
-        # simultaneous family (NumPy releases the GIL in its array loops).
-        halves = [np.arange(0, p, 2), np.arange(1, p, 2)]
+        # its own: two threads take chunks of units in turn while this one does the
+        # simultaneous family (NumPy releases the GIL in its array loops). Small chunks keep
+        # the marginal bounds (units x draws) small.
+        size = max(1, _MARGINAL_ELEMENTS // int(draws))
+        chunks = [np.arange(a, min(p, a + size)) for a in range(0, p, size)]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            pending = [pool.submit(_marginal, pairs, level, h) for h in halves]
+            pending = [pool.submit(_marginal, pairs, level, h) for h in chunks]
             better = _simultaneous(pairs, level)
             m_low, m_high = np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64)
-            for h, job in zip(halves, pending, strict=True):
+            for h, job in zip(chunks, pending, strict=True):
                 h_low, h_high = job.result()
                 m_low[h], m_high[h] = h_low[h], h_high[h]
     else:
