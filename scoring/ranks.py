@@ -36,8 +36,9 @@ Scale: with 500 units there are 249,500 ordered pairs, too many to evaluate for 
 variance and estimate, and a unit's maximum in a draw is bounded above group by group ((Z_i -
 min of the group's Z) times the group's largest 1/sigma_ij); the simultaneous maximum of a
 draw is bounded by pairs of groups. The quantile needs only the two order statistics it
-interpolates, so only draws whose bound can reach them, and within a draw only units whose
-bound exceeds the draw's best value so far, are evaluated exactly. Marginal families are
+interpolates, so only draws whose bound can reach them, and within a draw only units of
+groups whose bound exceeds the draw's best value so far and whose own bound does too, are
+evaluated exactly. Marginal families are
 done a few units at a time (by two threads beside the simultaneous family); each unit's
 bounds start from coarse groups (one per variance bin) over all draws, and its draws are
 taken in decreasing order of that bound only as far as the quantile may need them, refined
@@ -231,6 +232,11 @@ class _Pairs:
         self.perm = np.lexsort((x, var_bin))
         n_groups = min(p, _GROUPS_BY_VARIANCE * _GROUPS_BY_ESTIMATE)
         self.starts = np.unique(np.linspace(0, p, n_groups + 1).astype(np.intp)[:-1])
+        # Each group's members (padded with repeats of the last one), and which are not pads.
+        sizes = np.diff(np.append(self.starts, p))
+        offsets = np.arange(int(sizes.max()))
+        self.members = self.perm[self.starts[:, None] + np.minimum(offsets, sizes[:, None] - 1)]
+        self.member_valid = offsets < sizes[:, None]
         self.group = np.empty(p, dtype=np.intp)
         self.group[self.perm] = np.repeat(
             np.arange(self.starts.size), np.diff(np.append(self.starts, p))
@@ -347,32 +353,39 @@ class _Pairs:
         out[~has[which]] = -np.inf
         return out
 
-    def draw_upper(self, active: BoolArray) -> FloatArray:
-        """Upper bounds (draws,) of the maximum over all active pairs, from group pairs."""
+    def group_pair_maxinv(self, active: BoolArray) -> FloatArray:
+        """m[G, g]: the largest 1/sigma_ij of the active pairs with i in group G, j in g."""
         maxinv = self._group_maxinv(active, self.perm)  # rows in group order
-        n = self.starts.size
-        m = np.maximum.reduceat(maxinv, self.starts, axis=0)  # m[G, g]
-        sides = []
-        for g in range(n):
+        return np.maximum.reduceat(maxinv, self.starts, axis=0)
+
+    def group_upper(self, m: FloatArray, rows: slice | IntArray) -> FloatArray:
+        """Upper bounds (groups G x draws `rows`) of the maximum over the active pairs (i, j)
+        with i in G, given m = ``group_pair_maxinv(active)``: (zmax_G - zmin_g) * m[G, g]
+        over the groups g (at least 0). Few enough rows to stay in the processor's cache."""
+        # Groups by draws (rows) for fast reductions across groups.
+        zmin = np.ascontiguousarray(self.zmin[rows].T)
+        zmax = np.ascontiguousarray(self.zmax[rows].T)
+        bound = np.zeros(zmax.shape)
+        for g in range(m.shape[0]):
             partners = np.flatnonzero(m[g])
             if partners.size:
-                sides.append((g, partners, m[g, partners, None]))
-        draws = self.z.shape[0]
-        bound = np.zeros(draws)
-        # Blocks of draws small enough for the temporaries to stay in the processor's cache
-        # (over all draws at once, each group's pass is bound by memory bandwidth).
-        step = max(1, _BLOCK_ELEMENTS * 4 // max(1, n))
-        for a in range(0, draws, step):
-            b = min(draws, a + step)
-            out = bound[a:b]
-            # Groups by draws (rows) for fast reductions across groups.
-            zmin = np.ascontiguousarray(self.zmin[a:b].T)
-            zmax = np.ascontiguousarray(self.zmax[a:b].T)
-            for g, partners, m_g in sides:
                 # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g.
                 t = zmax[g] - zmin[partners]
-                t *= m_g
-                np.maximum(out, t.max(axis=0), out=out)
+                t *= m[g, partners, None]
+                np.maximum(bound[g], t.max(axis=0), out=bound[g])
+        return bound
+
+    def draw_upper(self, m: FloatArray) -> FloatArray:
+        """Upper bounds (draws,) of the maximum over all active pairs, from group pairs (m as
+        in ``group_upper``)."""
+        draws = self.z.shape[0]
+        bound = np.empty(draws)
+        # Blocks of draws small enough for the temporaries to stay in the processor's cache
+        # (over all draws at once, each group's pass is bound by memory bandwidth).
+        step = max(1, _BLOCK_ELEMENTS * 4 // max(1, m.shape[0]))
+        for a in range(0, draws, step):
+            b = min(draws, a + step)
+            bound[a:b] = self.group_upper(m, slice(a, b)).max(axis=0)
         return bound
 
     def exact(
@@ -548,17 +561,27 @@ def _critical_simultaneous(
     `known` holds upper bounds per draw (an earlier step's exact maxima: the active set only
     shrinks), +inf where none; it is updated with this step's exact maxima.
     """
-    bound = np.minimum(pairs.draw_upper(active), known)
-    units = np.arange(pairs.p)
+    m = pairs.group_pair_maxinv(active)
+    bound = np.minimum(pairs.draw_upper(m), known)
 
     def draw_max(r: IntArray, _c: IntArray) -> FloatArray:
-        # Exact max for draws r: start from the unit with the highest bound, then every unit
-        # whose bound exceeds the best value so far.
-        upper = pairs.upper(active, None, units, r)
-        best = pairs.exact(r, upper.argmax(axis=1), active, None)
-        rows, cols = np.nonzero(upper > best[:, None])
-        if rows.size:
-            np.maximum.at(best, rows, pairs.exact(r[rows], cols, active, None))
+        # Exact max for draws r: start from the highest draw of the group with the highest
+        # bound, then every unit of a group whose bound exceeds the best value so far whose
+        # own bound does too.
+        groups = np.empty((r.size, m.shape[0]))
+        step = max(1, _BLOCK_ELEMENTS * 4 // max(1, m.shape[0]))
+        for a in range(0, r.size, step):
+            groups[a : a + step] = pairs.group_upper(m, r[a : a + step]).T
+        top = pairs.members[groups.argmax(axis=1)]
+        first = top[np.arange(r.size), pairs.z[r[:, None], top].argmax(axis=1)]
+        best = pairs.exact(r, first, active, None)
+        d, g = np.nonzero(groups > best[:, None])
+        d = np.repeat(d, pairs.members.shape[1])[pairs.member_valid[g].ravel()]
+        units = pairs.members[g][pairs.member_valid[g]]
+        upper = pairs.upper_entries(active, None, units, r[d])
+        more = upper > best[d]
+        if more.any():
+            np.maximum.at(best, d[more], pairs.exact(r[d[more]], units[more], active, None))
         return best
 
     q, r, _, v = _lazy_quantiles(bound[None, :], draw_max, level)
