@@ -366,13 +366,14 @@ class _Pairs:
         zmin = np.ascontiguousarray(self.zmin[rows].T)
         zmax = np.ascontiguousarray(self.zmax[rows].T)
         bound = np.zeros(zmax.shape)
-        for g in range(m.shape[0]):
-            partners = np.flatnonzero(m[g])
-            if partners.size:
-                # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g.
-                t = zmax[g] - zmin[partners]
-                t *= m[g, partners, None]
-                np.maximum(bound[g], t.max(axis=0), out=bound[g])
+        t = np.empty(zmin.shape)
+        for g in np.flatnonzero(m.any(axis=1)):
+            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g; groups
+            # g without active pairs give 0 (the start).
+            np.subtract(zmax[g], zmin, out=t)
+            t *= m[g, :, None]
+            t.max(axis=0, out=bound[g])
+        np.maximum(bound, 0.0, out=bound)
         return bound
 
     def draw_upper(self, m: FloatArray) -> FloatArray:
@@ -558,11 +559,11 @@ def _critical_simultaneous(
 ) -> float:
     """Quantile over draws of the max over all active pairs.
 
-    `known` holds upper bounds per draw (an earlier step's exact maxima: the active set only
-    shrinks), +inf where none; it is updated with this step's exact maxima.
+    `known` holds upper bounds per draw, valid for every later step too since the active
+    set only shrinks (the first step's group-pair bounds, an earlier step's exact maxima);
+    it is updated with this step's exact maxima.
     """
     m = pairs.group_pair_maxinv(active)
-    bound = np.minimum(pairs.draw_upper(m), known)
 
     def draw_max(r: IntArray, _c: IntArray) -> FloatArray:
         # Exact max for draws r: start from the highest draw of the group with the highest
@@ -584,7 +585,7 @@ def _critical_simultaneous(
             np.maximum.at(best, d[more], pairs.exact(r[d[more]], units[more], active, None))
         return best
 
-    q, r, _, v = _lazy_quantiles(bound[None, :], draw_max, level)
+    q, r, _, v = _lazy_quantiles(known[None, :], draw_max, level)
     known[r] = v
     return float(q[0])
 
@@ -592,7 +593,9 @@ def _critical_simultaneous(
 def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
     better = pairs.deterministic & (pairs.diff > 0)
     active = pairs.random.copy()
-    known = np.full(pairs.z.shape[0], np.inf)
+    # Recomputing the bounds at each step, for the smaller active set, was found to spare
+    # no exact evaluation (500 units, 10,000 draws).
+    known = pairs.draw_upper(pairs.group_pair_maxinv(active))
     while active.any():
         c = _critical_simultaneous(pairs, active, level, known)
         new = active & (pairs.diff - pairs.sigma * c > 0)
