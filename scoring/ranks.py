@@ -722,11 +722,15 @@ def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, I
                     cand[few] |= wide_set & ~known_w[few] & ~refined[w[few]]
                 a, k = np.nonzero(cand)
                 rr = w[a]
-                bound[rr, k] = np.minimum(
+                tighter = np.minimum(
                     bound[rr, k], pairs.upper_entries(row, col, units[rr], draw[rr, k])
                 )
+                bound[rr, k] = tighter
                 refined[rr, k] = True
-                continue
+                if few.any():
+                    continue  # their thresholds change
+                # The others' thresholds (from exact values) stand: on to the evaluations.
+                need[a, k] = tighter >= threshold[a]
             work[w[~need.any(axis=1)]] = False
             a, k = np.nonzero(need)
             if a.size == 0:
