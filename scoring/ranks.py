@@ -36,18 +36,20 @@ Scale: with 500 units there are 249,500 ordered pairs, too many to evaluate for 
 variance and estimate, and a unit's maximum in a draw is bounded above group by group ((Z_i -
 min of the group's Z) times the group's largest 1/sigma_ij); the simultaneous maximum of a
 draw is bounded by pairs of groups. The quantile needs only the two order statistics it
-interpolates, so only draws whose bound can reach them, and within a draw only units whose
-bound exceeds the draw's best value so far, are evaluated exactly. Marginal bounds start
-from coarse groups (one per variance bin) and are refined with all groups only for the
-draws that may be needed. Families only shrink as the steps go down, so every bound and
-every earlier exact maximum stays an upper bound, and a marginal maximum whose attaining
+interpolates, so only draws whose bound can reach them, and within a draw only units of
+groups whose bound exceeds the draw's best value so far and whose own bound does too, are
+evaluated exactly. Marginal families are
+done a few units at a time (by two threads beside the simultaneous family); each unit's
+bounds start from coarse groups (one per variance bin) over all draws, and its draws are
+taken in decreasing order of that bound only as far as the quantile may need them, refined
+with all groups, then evaluated. Families only shrink as the steps go down, so every bound
+and every earlier exact maximum stays an upper bound, and a marginal maximum whose attaining
 partner is still in the family is known without evaluation. The result is the same as
 evaluating every pair (the tests compare with a plain loop over all pairs).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,12 +65,16 @@ BoolArray = NDArray[np.bool_]
 
 # Exact evaluations are done for at most this many (draw, unit) values at a time.
 _CHUNK_ELEMENTS = 262_144
+# Exact maxima are computed over blocks of at most this many (draw, partner) values.
+_EXACT_ELEMENTS = 65_536
 # Partners are grouped (by variance, then by estimate) for the upper bounds: more groups give
 # tighter bounds at a cost of one (draws x units) pass each.
 _GROUPS_BY_VARIANCE = 8
 _GROUPS_BY_ESTIMATE = 8
 # The upper bounds are computed over blocks of at most this many (draw, unit) values.
 _BLOCK_ELEMENTS = 16_384
+# The marginal families are done in chunks of units with at most this many (unit, draw) bounds.
+_MARGINAL_ELEMENTS = 250_000
 # The first exact evaluations take the top + top // _FIRST_MARGIN highest bounds per column.
 _FIRST_MARGIN = 4
 
@@ -226,6 +232,11 @@ class _Pairs:
         self.perm = np.lexsort((x, var_bin))
         n_groups = min(p, _GROUPS_BY_VARIANCE * _GROUPS_BY_ESTIMATE)
         self.starts = np.unique(np.linspace(0, p, n_groups + 1).astype(np.intp)[:-1])
+        # Each group's members (padded with repeats of the last one), and which are not pads.
+        sizes = np.diff(np.append(self.starts, p))
+        offsets = np.arange(int(sizes.max()))
+        self.members = self.perm[self.starts[:, None] + np.minimum(offsets, sizes[:, None] - 1)]
+        self.member_valid = offsets < sizes[:, None]
         self.group = np.empty(p, dtype=np.intp)
         self.group[self.perm] = np.repeat(
             np.arange(self.starts.size), np.diff(np.append(self.starts, p))
@@ -238,8 +249,6 @@ class _Pairs:
             zp = z[a : a + step, self.perm]
             self.zmin[a : a + step] = np.minimum.reduceat(zp, self.starts, axis=1)
             self.zmax[a : a + step] = np.maximum.reduceat(zp, self.starts, axis=1)
-        self.zmin_t = np.ascontiguousarray(self.zmin.T)
-        self.zmax_t = np.ascontiguousarray(self.zmax.T)
         # Coarse groups (unions of consecutive groups, about one per variance bin) for a
         # first, cheap bound over all draws.
         self.coarse = np.arange(0, self.starts.size, _GROUPS_BY_ESTIMATE)
@@ -257,15 +266,15 @@ class _Pairs:
         units: IntArray,
         rows: IntArray | None = None,
         coarse: bool = False,
+        by_unit: bool = False,
     ) -> FloatArray:
         """Upper bounds (rows x len(units)) of the units' maxima over their families.
 
-        All draws, or only the draws `rows`; with the coarse groups if `coarse`. The draws
-        are taken in blocks small enough to stay in the processor's cache during the pass
-        over the groups.
+        All draws, or only the draws `rows`; with the coarse groups if `coarse`; transposed
+        (len(units) x rows, C-contiguous) if `by_unit`. The draws are taken in blocks small
+        enough to stay in the processor's cache during the pass over the groups.
         """
         n_rows = self.z.shape[0] if rows is None else rows.size
-        bound = np.zeros((n_rows, units.size))
         lo, hi = (self.zmin_coarse, self.zmax_coarse) if coarse else (self.zmin, self.zmax)
         sides = [(pos, 1.0, lo)]
         if neg is not None:
@@ -277,12 +286,19 @@ class _Pairs:
                 maxinv = np.maximum.reduceat(maxinv, self.coarse, axis=1)
             maxinvs.append(maxinv.T.copy())
         step = max(1, _BLOCK_ELEMENTS // max(1, units.size))
+        if by_unit:
+            bound = np.empty((units.size, n_rows))
+            block = np.empty((min(step, n_rows), units.size))
+        else:
+            bound = np.empty((n_rows, units.size))
         gap = np.empty((min(step, n_rows), units.size))
         for a in range(0, n_rows, step):
             b = min(n_rows, a + step)
+            # Only the units' columns (all of each row when the rows are scattered).
             rr = np.arange(a, b) if rows is None else rows[a:b]
-            z = self.z[rr][:, units]
-            out = bound[a:b]
+            z = self.z[a:b, units] if rows is None else self.z[rr][:, units]
+            out = block[: b - a] if by_unit else bound[a:b]
+            out.fill(0.0)
             g_buf = gap[: b - a]
             for (_, sign, extreme), maxinv in zip(sides, maxinvs, strict=True):
                 ext = extreme[rr]
@@ -295,49 +311,82 @@ class _Pairs:
                         np.subtract(ext[:, g : g + 1], z, out=g_buf)
                     g_buf *= maxinv[g]
                     np.maximum(out, g_buf, out=out)
+            if by_unit:
+                bound[:, a:b] = out.T
         has = pos[units].any(axis=1)
         if neg is not None:
             has |= neg[units].any(axis=1)
-        bound[:, ~has] = -np.inf
+        if by_unit:
+            bound[~has] = -np.inf
+        else:
+            bound[:, ~has] = -np.inf
         return bound
 
     def upper_entries(
         self, pos: BoolArray, neg: BoolArray | None, u: IntArray, r: IntArray
     ) -> FloatArray:
         """Upper bounds, as ``upper``, of unit u[k]'s maximum at draw r[k], for each k."""
-        units = np.arange(self.p)
+        units, which = np.unique(u, return_inverse=True)
         sides = [(self._group_maxinv(pos, units), 1.0, self.zmin)]
         if neg is not None:
             sides.append((self._group_maxinv(neg, units), -1.0, self.zmax))
         out = np.zeros(u.size)
         step = max(1, _BLOCK_ELEMENTS // self.starts.size)
+        t = np.empty((min(step, u.size), self.starts.size))
+        m = np.empty_like(t)
         for a in range(0, u.size, step):
-            uu, rr = u[a : a + step], r[a : a + step]
-            zi = self.z[rr, uu][:, None]
+            kk, rr = which[a : a + step], r[a : a + step]
+            zi = self.z[rr, u[a : a + step], None]
+            t_b, m_b, out_b = t[: rr.size], m[: rr.size], out[a : a + step]
             for maxinv, sign, extreme in sides:
-                t = (zi - extreme[rr]) if sign > 0 else (extreme[rr] - zi)
-                t *= maxinv[uu]
-                np.maximum(out[a : a + step], t.max(axis=1), out=out[a : a + step])
-        has = np.asarray(pos.any(axis=1))
+                np.take(extreme, rr, axis=0, out=t_b, mode="clip")  # rr is in range
+                if sign > 0:
+                    np.subtract(zi, t_b, out=t_b)
+                else:
+                    np.subtract(t_b, zi, out=t_b)
+                np.take(maxinv, kk, axis=0, out=m_b, mode="clip")
+                t_b *= m_b
+                np.maximum(out_b, t_b.max(axis=1), out=out_b)
+        has = np.asarray(pos[units].any(axis=1))
         if neg is not None:
-            has |= np.asarray(neg.any(axis=1))
-        out[~has[u]] = -np.inf
+            has |= neg[units].any(axis=1)
+        out[~has[which]] = -np.inf
         return out
 
-    def draw_upper(self, active: BoolArray) -> FloatArray:
-        """Upper bounds (draws,) of the maximum over all active pairs, from group pairs."""
+    def group_pair_maxinv(self, active: BoolArray) -> FloatArray:
+        """m[G, g]: the largest 1/sigma_ij of the active pairs with i in group G, j in g."""
         maxinv = self._group_maxinv(active, self.perm)  # rows in group order
-        n = self.starts.size
-        m = np.maximum.reduceat(maxinv, self.starts, axis=0)  # m[G, g]
-        bound = np.zeros(self.z.shape[0])
-        for g in range(n):
-            partners = np.flatnonzero(m[g])
-            if partners.size == 0:
-                continue
-            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g;
-            # groups by draws (rows of zmin_t) for fast reductions across groups.
-            t = (self.zmax_t[g] - self.zmin_t[partners]) * m[g, partners, None]
-            np.maximum(bound, t.max(axis=0), out=bound)
+        return np.maximum.reduceat(maxinv, self.starts, axis=0)
+
+    def group_upper(self, m: FloatArray, rows: slice | IntArray) -> FloatArray:
+        """Upper bounds (groups G x draws `rows`) of the maximum over the active pairs (i, j)
+        with i in G, given m = ``group_pair_maxinv(active)``: (zmax_G - zmin_g) * m[G, g]
+        over the groups g (at least 0). Few enough rows to stay in the processor's cache."""
+        # Groups by draws (rows) for fast reductions across groups.
+        zmin = np.ascontiguousarray(self.zmin[rows].T)
+        zmax = np.ascontiguousarray(self.zmax[rows].T)
+        bound = np.zeros(zmax.shape)
+        t = np.empty(zmin.shape)
+        for g in np.flatnonzero(m.any(axis=1)):
+            # (z_i - z_j) / sigma_ij <= (zmax_G - zmin_g) * m[G, g] for i in G, j in g; groups
+            # g without active pairs give 0 (the start).
+            np.subtract(zmax[g], zmin, out=t)
+            t *= m[g, :, None]
+            t.max(axis=0, out=bound[g])
+        np.maximum(bound, 0.0, out=bound)
+        return bound
+
+    def draw_upper(self, m: FloatArray) -> FloatArray:
+        """Upper bounds (draws,) of the maximum over all active pairs, from group pairs (m as
+        in ``group_upper``)."""
+        draws = self.z.shape[0]
+        bound = np.empty(draws)
+        # Blocks of draws small enough for the temporaries to stay in the processor's cache
+        # (over all draws at once, each group's pass is bound by memory bandwidth).
+        step = max(1, _BLOCK_ELEMENTS * 4 // max(1, m.shape[0]))
+        for a in range(0, draws, step):
+            b = min(draws, a + step)
+            bound[a:b] = self.group_upper(m, slice(a, b)).max(axis=0)
         return bound
 
     def exact(
@@ -357,10 +406,15 @@ class _Pairs:
         member attaining each maximum: j + 1 for T_ij (a pos pair), -(j + 1) for -T_ij.
         """
         out = np.empty(r.size)
-        order = np.argsort(i, kind="stable")
+        # By unit, and by draw within a unit (the rows of z then come in memory order).
+        order = np.lexsort((r, i))
         units, first = np.unique(i[order], return_index=True)
         bounds = np.append(first, order.size)
-        step = max(1, _CHUNK_ELEMENTS // self.p)
+        # Blocks of draws small enough for the two work arrays to stay in the processor's
+        # cache through the passes; no new arrays per block.
+        step = max(1, _EXACT_ELEMENTS // self.p)
+        work = np.empty((min(step, r.size), self.p))
+        prod = np.empty_like(work)
         for u, a, b in zip(units, bounds[:-1], bounds[1:], strict=True):
             sel = order[a:b]
             p_row = pos[u]
@@ -376,8 +430,9 @@ class _Pairs:
             for c in range(0, sel.size, step):
                 part = sel[c : c + step]
                 rr = r[part]
-                t = self.z[rr]
-                t = t[:, u : u + 1] - t
+                t = work[: rr.size]
+                np.take(self.z, rr, axis=0, out=t, mode="clip")  # rr is in range
+                np.subtract(self.z[rr, u, None], t, out=t)
                 if partner is None:
                     if same:
                         t *= inv_p
@@ -387,12 +442,15 @@ class _Pairs:
                         t *= inv_p
                         best = t.max(axis=1)
                     else:
-                        best = (t * inv_p).max(axis=1)
+                        tp = prod[: rr.size]
+                        np.multiply(t, inv_p, out=tp)
+                        best = tp.max(axis=1)
                         t *= inv_n
                         np.maximum(best, -t.min(axis=1), out=best)
                 else:
                     k = np.arange(rr.size)
-                    tp = t * inv_p
+                    tp = prod[: rr.size]
+                    np.multiply(t, inv_p, out=tp)
                     jp = tp.argmax(axis=1)
                     best = tp[k, jp]
                     code = jp + 1
@@ -457,9 +515,6 @@ def _lazy_quantiles(
     upper: FloatArray,
     evaluate: Callable[[IntArray, IntArray], FloatArray],
     level: float,
-    known: BoolArray | None = None,
-    refine: Callable[[IntArray, IntArray], FloatArray] | None = None,
-    refined: BoolArray | None = None,
 ) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
     """Row-wise `level` quantiles (numpy "linear") of values known through upper bounds.
 
@@ -470,65 +525,31 @@ def _lazy_quantiles(
     statistic found so far. Draws never evaluated lie strictly below that statistic, so
     setting them to -inf leaves the quantile unchanged.
 
-    Where `known` is True, `upper` is already the exact value. With ``refine(r, c)`` (tighter
-    upper bounds) and `refined` (where `upper` needs no refining), the draws needed after the
-    first evaluations are refined before they are evaluated; `upper` and `refined` are
-    updated in place.
-
-    Returns the quantiles and the evaluated or known entries (draws, columns, exact values).
+    Returns the quantiles and the evaluated entries (draws, columns, exact values).
     """
     draws = upper.shape[1]
     lo = int(np.floor((draws - 1) * level))
     top = draws - lo  # values at or above the lower order statistic
     first = min(draws, top + top // _FIRST_MARGIN + 8)
-    wide = min(draws, 2 * first)
-    refining = refine is not None and refined is not None and first < draws
     # At least the `first` highest bounds of each row (more where bounds tie). Partitions
     # select on the negated values: numpy's introselect is slow for a high k among many
     # equal low values (the -inf of draws not evaluated).
-    kth = [first - 1, wide - 1] if refining else [first - 1]
     part = np.negative(upper)
-    part.partition(kth, axis=1)
+    part.partition(first - 1, axis=1)
     threshold = -part[:, first - 1, None]
-    if refining:
-        assert refine is not None and refined is not None
-        # Refine twice as many of the highest bounds, then take the highest refined ones.
-        wide_set = upper >= -part[:, wide - 1, None]
-        cand = wide_set & ~refined
-        if known is not None:
-            cand &= ~known
-        c, r = np.nonzero(cand)
-        upper[c, r] = np.minimum(upper[c, r], refine(r, c))
-        refined |= cand
-        threshold = _kth_largest(wide_set, upper, first)
     del part
-    if known is None:
-        values = np.full(upper.shape, -np.inf)
-        done = np.zeros(upper.shape, dtype=bool)
-    else:
-        values = np.where(known, upper, -np.inf)
-        done = known.copy()
-        # Every draw whose bound reaches the known values' order statistic is needed.
-        np.maximum(threshold, _kth_largest(known, values, top), out=threshold)
+    values = np.full(upper.shape, -np.inf)
+    done = np.zeros(upper.shape, dtype=bool)
     need = upper >= threshold
-    stat: FloatArray | None = None
     while True:
         need &= ~done
         need &= upper > -np.inf
-        if refine is not None and refined is not None and stat is not None:
-            cand = need & ~refined
-            c, r = np.nonzero(cand)
-            if r.size:
-                upper[c, r] = np.minimum(upper[c, r], refine(r, c))
-                refined |= cand
-                need &= upper >= stat
         c, r = np.nonzero(need)
         if r.size == 0:
             break
         values[c, r] = evaluate(r, c)
         done |= need
-        stat = _kth_largest(done, values, top)
-        need = upper >= stat
+        need = upper >= _kth_largest(done, values, top)
     c, r = np.nonzero(done)
     return np.quantile(values, level, axis=1), r, c, values[c, r]
 
@@ -538,23 +559,33 @@ def _critical_simultaneous(
 ) -> float:
     """Quantile over draws of the max over all active pairs.
 
-    `known` holds upper bounds per draw (an earlier step's exact maxima: the active set only
-    shrinks), +inf where none; it is updated with this step's exact maxima.
+    `known` holds upper bounds per draw, valid for every later step too since the active
+    set only shrinks (the first step's group-pair bounds, an earlier step's exact maxima);
+    it is updated with this step's exact maxima.
     """
-    bound = np.minimum(pairs.draw_upper(active), known)
-    units = np.arange(pairs.p)
+    m = pairs.group_pair_maxinv(active)
 
     def draw_max(r: IntArray, _c: IntArray) -> FloatArray:
-        # Exact max for draws r: start from the unit with the highest bound, then every unit
-        # whose bound exceeds the best value so far.
-        upper = pairs.upper(active, None, units, r)
-        best = pairs.exact(r, upper.argmax(axis=1), active, None)
-        rows, cols = np.nonzero(upper > best[:, None])
-        if rows.size:
-            np.maximum.at(best, rows, pairs.exact(r[rows], cols, active, None))
+        # Exact max for draws r: start from the highest draw of the group with the highest
+        # bound, then every unit of a group whose bound exceeds the best value so far whose
+        # own bound does too.
+        groups = np.empty((r.size, m.shape[0]))
+        step = max(1, _BLOCK_ELEMENTS * 4 // max(1, m.shape[0]))
+        for a in range(0, r.size, step):
+            groups[a : a + step] = pairs.group_upper(m, r[a : a + step]).T
+        top = pairs.members[groups.argmax(axis=1)]
+        first = top[np.arange(r.size), pairs.z[r[:, None], top].argmax(axis=1)]
+        best = pairs.exact(r, first, active, None)
+        d, g = np.nonzero(groups > best[:, None])
+        d = np.repeat(d, pairs.members.shape[1])[pairs.member_valid[g].ravel()]
+        units = pairs.members[g][pairs.member_valid[g]]
+        upper = pairs.upper_entries(active, None, units, r[d])
+        more = upper > best[d]
+        if more.any():
+            np.maximum.at(best, d[more], pairs.exact(r[d[more]], units[more], active, None))
         return best
 
-    q, r, _, v = _lazy_quantiles(bound[None, :], draw_max, level)
+    q, r, _, v = _lazy_quantiles(known[None, :], draw_max, level)
     known[r] = v
     return float(q[0])
 
@@ -562,7 +593,9 @@ def _critical_simultaneous(
 def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
     better = pairs.deterministic & (pairs.diff > 0)
     active = pairs.random.copy()
-    known = np.full(pairs.z.shape[0], np.inf)
+    # Recomputing the bounds at each step, for the smaller active set, was found to spare
+    # no exact evaluation (500 units, 10,000 draws).
+    known = pairs.draw_upper(pairs.group_pair_maxinv(active))
     while active.any():
         c = _critical_simultaneous(pairs, active, level, known)
         new = active & (pairs.diff - pairs.sigma * c > 0)
@@ -573,86 +606,161 @@ def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
     return better
 
 
-def _exact_columns(
-    pairs: _Pairs,
-    units: IntArray,
-    row: BoolArray,
-    col: BoolArray,
-    partner: NDArray[np.int32],
-    slots: IntArray,
-    r: IntArray,
-    k: IntArray,
+def _kth_by_row(values: FloatArray, mask: BoolArray | None, k: int) -> FloatArray:
+    """Each row's k-th largest of the values (where mask is True), -inf if fewer; shape (n,).
+
+    The partition selects on the negated values: numpy's introselect is slow for a high k
+    among many equal low values.
+    """
+    if k > values.shape[1]:
+        return np.full(values.shape[0], -np.inf)
+    neg = np.negative(values) if mask is None else np.where(mask, -values, np.inf)
+    neg.partition(k - 1, axis=1)
+    return -neg[:, k - 1]
+
+
+def _quantile_of_order_stats(
+    lower: FloatArray, upper: FloatArray, draws: int, level: float
 ) -> FloatArray:
-    """Exact marginal maxima of units[k] at draws r, recording their partners (row slots[k])."""
-    code = np.empty(r.size, dtype=np.int64)
-    out = pairs.exact(r, units[k], row, col, code)
-    partner[slots[k], r] = code
-    return out
+    """The `level` quantiles (numpy "linear") of rows of `draws` finite values, from the two
+    order statistics they interpolate: `lower` the (lo + 1)-th smallest, lo = floor((draws -
+    1) * level), and `upper` the next one (or `lower` again if there is none).
+
+    numpy's own interpolation is applied to the pair, with the same weight: the same result,
+    bit for bit, as ``np.quantile`` over the whole rows (the tests check this).
+    """
+    virtual = (draws - 1) * level
+    gamma = virtual - np.floor(virtual)
+    return np.quantile(np.stack([lower, upper], axis=1), gamma, axis=1)
 
 
-def _refine_columns(
-    pairs: _Pairs, units: IntArray, row: BoolArray, col: BoolArray, r: IntArray, k: IntArray
-) -> FloatArray:
-    """Bounds with all groups of the marginal maxima of units[k] at draws r."""
-    return pairs.upper_entries(row, col, units[k], r)
+def _take_highest(rest: FloatArray, count: int) -> tuple[IntArray, FloatArray]:
+    """Columns and values of each row's `count` highest entries of `rest` (unordered), which
+    are then set to -inf there (`count` at most the number of finite entries of each row)."""
+    idx = np.argpartition(np.negative(rest), count - 1, axis=1)[:, :count]
+    values = np.take_along_axis(rest, idx, axis=1)
+    np.put_along_axis(rest, idx, -np.inf, axis=1)
+    return idx, values
 
 
-def _marginal(pairs: _Pairs, level: float, subset: IntArray) -> tuple[IntArray, IntArray]:
-    """Marginal rank sets (low, high) of the units in `subset` (other entries meaningless)."""
+def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, IntArray]:
+    """Marginal rank sets (low, high) of the units in `chunk` (arrays of chunk.size).
+
+    Each unit's family is its own, so the units of a chunk only share the passes over the
+    arrays. For each unit, the coarse upper bounds of its maximum at every draw are computed
+    once (valid at every step: families only shrink); the draws are then taken in
+    decreasing order of that bound, as many as the quantile may need (the bound of every
+    draw not taken yet is at most `tail`). Per taken draw: the tightest upper bound so far
+    (coarse, refined with all groups, or an earlier step's exact maximum), whether it is
+    refined, and the partner attaining an exact maximum (0 if none or no longer in the
+    family). At each step, as in ``_lazy_quantiles``: the highest bounds are refined and
+    evaluated until every draw whose bound reaches the order statistic of the exact values
+    is exact.
+    """
     p = pairs.p
+    draws = pairs.z.shape[0]
+    lo = int(np.floor((draws - 1) * level))
+    top = draws - lo  # values at or above the lower order statistic
+    first = min(draws, top + top // _FIRST_MARGIN + 8)
+    wide = min(draws, 2 * first)
     # row[i, j]: pair (i, j) still active in unit i's family; col[i, j]: pair (j, i) is.
+    # Only the chunk's rows are used.
     row = pairs.random.copy()
     col = pairs.random.copy()
     det_better = pairs.deterministic & (pairs.diff > 0)
-    above = det_better.sum(axis=0)  # units surely better than i
-    below = det_better.sum(axis=1)  # units surely worse than i
-    open_units = subset[row[subset].any(axis=1)]
-    # Upper bounds (draws x units) of each unit's maximum, valid for every later step too:
-    # families only shrink, so the group bounds and an earlier step's exact maxima stay
-    # upper bounds. Computed once, tightened by each step's exact values.
-    # Where an entry was evaluated, partner holds the member attaining its maximum (see
-    # _Pairs.exact): while that member stays in the family, the maximum is unchanged.
-    # The bounds start from the coarse groups and are refined (all groups) where needed.
-    # Their rows: slot[i] for unit i of the subset.
-    slot = np.full(p, -1)
-    slot[subset] = np.arange(subset.size)
-    bound = np.full((subset.size, pairs.z.shape[0]), -np.inf)
-    refined = np.zeros(bound.shape, dtype=bool)
-    partner = np.zeros(bound.shape, dtype=np.int32)
-    if open_units.size:
-        bound[slot[open_units]] = pairs.upper(row, col, open_units, coarse=True).T
-    while open_units.size:
-        units = open_units
-        slots = slot[units]
-        kc, kr = np.nonzero(partner[slots])
-        code = partner[slots[kc], kr]
-        j = np.abs(code) - 1
-        known = np.zeros((units.size, bound.shape[1]), dtype=bool)
-        known[kc, kr] = np.where(code > 0, row[units[kc], j], col[units[kc], j])
-        upper, done_refining = bound[slots], refined[slots]
-        c, r, cc, v = _lazy_quantiles(
-            upper,
-            functools.partial(_exact_columns, pairs, units, row, col, partner, slots),
-            level,
-            known,
-            functools.partial(_refine_columns, pairs, units, row, col),
-            done_refining,
+    above = det_better[:, chunk].sum(axis=0)  # units surely better than i
+    below = det_better[chunk].sum(axis=1)  # units surely worse than i
+    where = np.flatnonzero(row[chunk].any(axis=1))  # positions in the chunk
+    units = chunk[where]
+    m = units.size
+    if m == 0:
+        return 1 + above, p - below
+    rest = pairs.upper(row, col, units, coarse=True, by_unit=True)  # bounds of draws not taken
+    taken = 0
+    tail = np.full(m, np.inf)
+    draw = np.empty((m, 0), dtype=np.intp)
+    bound = np.empty((m, 0))
+    refined = np.empty((m, 0), dtype=bool)
+    code = np.empty((m, 0), dtype=np.int64)  # partner code of an exact value (_Pairs.exact)
+    is_open = np.ones(m, dtype=bool)
+    while is_open.any():
+        # An earlier exact maximum stays exact while its attaining partner is in the family;
+        # otherwise it remains an upper bound.
+        i, k = np.nonzero((code != 0) & is_open[:, None])
+        codes = code[i, k]
+        j = np.abs(codes) - 1
+        stale = ~np.where(codes > 0, row[units[i], j], col[units[i], j])
+        code[i[stale], k[stale]] = 0
+        known = code != 0
+        work = is_open.copy()
+        while work.any():
+            w = np.flatnonzero(work)
+            bound_w, known_w = bound[w], known[w]
+            threshold = _kth_by_row(bound_w, known_w, top)
+            few = known_w.sum(axis=1) < top
+            if few.any():
+                # Not enough exact values yet: the `first` highest bounds are needed.
+                threshold[few] = _kth_by_row(bound_w[few], None, first)
+            if taken < draws and (tail[w] >= threshold).any():
+                count = min(draws - taken, max(taken, 2 * wide))
+                idx, values = _take_highest(rest, count)
+                taken += count
+                tail = rest.max(axis=1) if taken < draws else np.full(m, -np.inf)
+                draw = np.concatenate([draw, idx], axis=1)
+                bound = np.concatenate([bound, values], axis=1)
+                refined = np.concatenate([refined, np.zeros(idx.shape, dtype=bool)], axis=1)
+                code = np.concatenate([code, np.zeros(idx.shape, dtype=np.int64)], axis=1)
+                known = np.concatenate([known, np.zeros(idx.shape, dtype=bool)], axis=1)
+                continue
+            need = ~known_w & (bound_w >= threshold[:, None])
+            cand = need & ~refined[w]
+            if cand.any():
+                # Refine before evaluating; where exact values are still few, twice as many
+                # of the highest bounds at once.
+                if few.any():
+                    wide_set = bound_w[few] >= _kth_by_row(bound_w[few], None, wide)[:, None]
+                    cand[few] |= wide_set & ~known_w[few] & ~refined[w[few]]
+                a, k = np.nonzero(cand)
+                rr = w[a]
+                tighter = np.minimum(
+                    bound[rr, k], pairs.upper_entries(row, col, units[rr], draw[rr, k])
+                )
+                bound[rr, k] = tighter
+                refined[rr, k] = True
+                if few.any():
+                    continue  # their thresholds change
+                # The others' thresholds (from exact values) stand: on to the evaluations.
+                need[a, k] = tighter >= threshold[a]
+            work[w[~need.any(axis=1)]] = False
+            a, k = np.nonzero(need)
+            if a.size == 0:
+                break
+            rr = w[a]
+            partner = np.empty(a.size, dtype=np.int64)
+            bound[rr, k] = pairs.exact(draw[rr, k], units[rr], row, col, partner)
+            code[rr, k] = partner
+            known[rr, k] = True
+            refined[rr, k] = True
+        o = np.flatnonzero(is_open)
+        # Every draw not exact lies below the top-th highest exact value.
+        order_stats = np.where(known[o], -bound[o], np.inf)  # negated
+        order_stats.partition([top - 2, top - 1] if top >= 2 else [0], axis=1)
+        c = _quantile_of_order_stats(
+            -order_stats[:, top - 1], -order_stats[:, max(0, top - 2)], draws, level
         )
-        bound[slots] = upper
-        refined[slots] = done_refining
-        bound[slots[cc], r] = v
-        diff = pairs.diff[open_units]
-        sigma = pairs.sigma[open_units]
+        u = units[o]
+        diff = pairs.diff[u]
+        sigma = pairs.sigma[u]
         # (i, j) rejected: i surely better than j. (j, i) rejected: j surely better than i.
-        new_row = row[open_units] & (diff - sigma * c[:, None] > 0)
-        new_col = col[open_units] & (-diff - sigma * c[:, None] > 0)
-        below[open_units] += new_row.sum(axis=1)
-        above[open_units] += new_col.sum(axis=1)
-        row[open_units] &= ~new_row
-        col[open_units] &= ~new_col
+        new_row = row[u] & (diff - sigma * c[:, None] > 0)
+        new_col = col[u] & (-diff - sigma * c[:, None] > 0)
+        below[where[o]] += new_row.sum(axis=1)
+        above[where[o]] += new_col.sum(axis=1)
+        row[u] &= ~new_row
+        col[u] &= ~new_col
         changed = new_row.any(axis=1) | new_col.any(axis=1)
-        still = row[open_units].any(axis=1) | col[open_units].any(axis=1)
-        open_units = open_units[changed & still]
+        still = row[u].any(axis=1) | col[u].any(axis=1)
+        is_open[o[~(changed & still)]] = False
     return 1 + above, p - below
 
 
@@ -704,9 +812,10 @@ def rank_confidence_sets(
 
     Notes
     -----
-    Memory grows with p * draws (the draws and the marginal bounds) and p^2 (the pair
-    matrices); 500 units with 10,000 draws take a few seconds and about 0.5 GiB
-    (``bench/rank_draws.py``).
+    Memory grows with p * draws (the draws, 8 bytes each, and per-draw group extremes) and
+    p^2 (the pair matrices); the marginal bounds are held for a few units at a time. 500
+    units with 10,000 draws (``bench/rank_draws.py``) take about 2.4 CPU-seconds, spread
+    over up to three threads, and about 90 MB above the memory of the imports.
 
     Examples
     --------
@@ -735,16 +844,17 @@ def rank_confidence_sets(
     m_low = m_high = None
     if marginal:
         # The families share the draws but nothing else, and each unit's marginal family is
-        # its own: two threads take half of the units each while this one does the
-        # simultaneous family (NumPy releases the GIL in its array loops).
-        halves = [np.arange(0, p, 2), np.arange(1, p, 2)]
+        # its own: two threads take chunks of units in turn while this one does the
+        # simultaneous family (NumPy releases the GIL in its array loops). Small chunks keep
+        # the marginal bounds (units x draws) small.
+        size = max(1, _MARGINAL_ELEMENTS // int(draws))
+        chunks = [np.arange(a, min(p, a + size)) for a in range(0, p, size)]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            pending = [pool.submit(_marginal, pairs, level, h) for h in halves]
+            pending = [pool.submit(_marginal, pairs, level, h) for h in chunks]
             better = _simultaneous(pairs, level)
             m_low, m_high = np.empty(p, dtype=np.int64), np.empty(p, dtype=np.int64)
-            for h, job in zip(halves, pending, strict=True):
-                h_low, h_high = job.result()
-                m_low[h], m_high[h] = h_low[h], h_high[h]
+            for h, job in zip(chunks, pending, strict=True):
+                m_low[h], m_high[h] = job.result()
     else:
         better = _simultaneous(pairs, level)
     low = 1 + better.sum(axis=0)

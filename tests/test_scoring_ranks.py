@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from scoring import aggregate, ikm, rank_confidence_sets
+from scoring import ranks as ranks_module
 
 # --- a plain, slow transcription of csranks (csdiffmeans, csranks_simul, cstaubest, ...) ----
 
@@ -178,7 +179,12 @@ def plain_all_pairs(x, se, draws, seed, level, df=None):
         z = rng.standard_normal((draws, p)) * np.sqrt(var)
     else:
         z = rng.standard_t(df, size=(draws, p)) * np.sqrt(var)
-    sigma = np.sqrt(var[:, None] + var[None, :])
+    return plain_from_draws(x, np.sqrt(var[:, None] + var[None, :]), z, level)
+
+
+def plain_from_draws(x, sigma, z, level):
+    """plain_all_pairs given the draws z and the standard errors sigma of the differences."""
+    p = len(x)
     off = ~np.eye(p, dtype=bool)
     random = off & (sigma > 0)
     inv = np.divide(1.0, sigma, out=np.zeros((p, p)), where=random)
@@ -237,6 +243,120 @@ def test_bounds_and_shortcuts_change_nothing(p):
         np.testing.assert_array_equal(res.high, p - better.sum(axis=1), err_msg=where)
         np.testing.assert_array_equal(res.marginal_low, m_low, err_msg=where)
         np.testing.assert_array_equal(res.marginal_high, m_high, err_msg=where)
+
+
+def test_marginal_sets_in_small_chunks_match_all_pairs(monkeypatch):
+    # The marginal families are done a few units at a time, each unit's draws taken from
+    # its bounds in several rounds (enough draws for that): the same sets as the plain
+    # procedure, on awkward leagues (ties, zero standard errors, one unit, t draws, a
+    # singular covariance with a zero-variance unit and a perfectly correlated pair).
+    monkeypatch.setattr(ranks_module, "_MARGINAL_ELEMENTS", 5000)
+    rounds = []
+    take = ranks_module._take_highest
+
+    def counted(rest, count):
+        # Units of the chunk, and whether some draws were taken before (marked -inf).
+        rounds.append((rest.shape[0], bool(np.isneginf(rest).any())))
+        return take(rest, count)
+
+    monkeypatch.setattr(ranks_module, "_take_highest", counted)
+    rng = np.random.default_rng(21)
+    p = 12
+    a = rng.normal(size=(p, p - 3)) * 0.04
+    cov = a @ a.T
+    cov[0, :] = cov[:, 0] = 0.0  # unit 0 estimated without error
+    cov[2, :] = cov[1, :]
+    cov[:, 2] = cov[:, 1]  # units 1 and 2 move together: their difference has sigma 0
+    x_cov = np.round(rng.normal(3.0, 0.08, p), 2)
+    x_cov[3] = x_cov[4]
+    leagues = [
+        (x_cov, dict(cov=cov), 0.95, 3000),
+        (np.round(rng.normal(3.0, 0.05, 25), 2), dict(se=rng.uniform(0.01, 0.05, 25)), 0.9,
+         2500),
+        ([3.2], dict(se=[0.05]), 0.95, 1000),
+        ([3.0, 3.0, 2.9, 3.1], dict(se=[0.0, 0.05, 0.0, 0.02]), 0.99, 1200),
+    ]  # fmt: skip
+    for seed, (x, kw, level, draws) in enumerate(leagues):
+        x = np.asarray(x, dtype=float)
+        for df in (None, 4.0) if "se" in kw else (None,):
+            res = rank_confidence_sets(
+                x, **kw, draws=draws, rng=seed, df=df, confidence_level=level
+            )
+            rng_z = np.random.default_rng(seed)
+            if "cov" in kw:
+                var = np.diag(kw["cov"]).copy()
+                z = draws_for(seed, draws, cov=kw["cov"])
+                sigma = np.sqrt(np.clip(var[:, None] + var[None, :] - 2 * kw["cov"], 0, None))
+            else:
+                var = np.asarray(kw["se"]) ** 2
+                z = (
+                    rng_z.standard_normal((draws, x.size))
+                    if df is None
+                    else rng_z.standard_t(df, size=(draws, x.size))
+                ) * np.sqrt(var)
+                sigma = np.sqrt(var[:, None] + var[None, :])
+            better, m_low, m_high = plain_from_draws(x, sigma, z, level)
+            where = f"league {seed} df={df}"
+            np.testing.assert_array_equal(res.surely_better, better, err_msg=where)
+            np.testing.assert_array_equal(res.marginal_low, m_low, err_msg=where)
+            np.testing.assert_array_equal(res.marginal_high, m_high, err_msg=where)
+    # Chunks of at most 5000 // draws units, and some took their draws in several rounds.
+    assert max(units for units, _ in rounds) <= 5000 // 1000
+    assert any(again for _, again in rounds)
+
+
+def plain_simultaneous(x, sigma, z, level):
+    """surely_better of plain_from_draws, the draws taken 50 at a time (less memory)."""
+    p = len(x)
+    off = ~np.eye(p, dtype=bool)
+    random = off & (sigma > 0)
+    inv = np.divide(1.0, sigma, out=np.zeros((p, p)), where=random)
+    diff = x[:, None] - x[None, :]
+    better = off & (sigma == 0) & (diff > 0)
+    active = random.copy()
+    while active.any():
+        stat = np.empty(z.shape[0])
+        for a in range(0, z.shape[0], 50):
+            t = (z[a : a + 50, :, None] - z[a : a + 50, None, :]) * inv
+            t[:, ~active] = -np.inf
+            stat[a : a + 50] = t.max(axis=(1, 2))
+        c = np.quantile(stat, level)
+        new = active & (diff - sigma * c > 0)
+        if not new.any():
+            break
+        better |= new
+        active &= ~new
+    return better
+
+
+def test_simultaneous_sets_of_larger_leagues_match_all_pairs():
+    # 120 units, 2000 t draws: a draw's maximum is often not attained by the unit first
+    # evaluated, so the groups and units whose bounds exceed it must all be looked at.
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        p, draws = 120, 2000
+        x = np.round(rng.normal(3.0, 0.15, p), 2)
+        se = rng.uniform(0.02, 0.08, p)
+        df = rng.uniform(3.0, 60.0, p)
+        res = rank_confidence_sets(x, se, draws=draws, rng=seed, df=df, marginal=False)
+        z = np.random.default_rng(seed).standard_t(df, size=(draws, p)) * se
+        better = plain_simultaneous(x, np.sqrt(se[:, None] ** 2 + se[None, :] ** 2), z, 0.95)
+        np.testing.assert_array_equal(res.surely_better, better, err_msg=f"seed {seed}")
+
+
+def test_quantile_from_two_order_statistics_is_numpys():
+    rng = np.random.default_rng(3)
+    for draws in (2, 3, 17, 100, 999, 1000, 10_000):
+        for level in (0.5, 0.8, 0.9, 0.95, 0.975, 0.99, 1 - 1e-17, 0.3333333333333333):
+            rows = np.round(rng.normal(size=(6, draws)), 1)  # ties
+            rows[0] = 2.5
+            lo = int(np.floor((draws - 1) * level))
+            ordered = np.sort(rows, axis=1)
+            got = ranks_module._quantile_of_order_stats(
+                ordered[:, lo], ordered[:, min(lo + 1, draws - 1)], draws, level
+            )
+            want = np.quantile(rows, level, axis=1)
+            np.testing.assert_array_equal(got, want, err_msg=f"{draws} {level}")
 
 
 # --- cases whose answer is clear without any computation ----------------------------------
