@@ -102,7 +102,9 @@ def render_code_sheet(
     pages = _pages(sheet.codes)
     parts = [
         html_to_pdf(
-            render("codesheet.html", {**context, "pages": pages[i : i + CHUNK_PAGES]}), tagged=False
+            render("codesheet.html", {**context, "pages": pages[i : i + CHUNK_PAGES]}),
+            stylesheet="codesheet.css",
+            tagged=False,
         )
         for i in range(0, len(pages), CHUNK_PAGES)
     ]

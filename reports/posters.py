@@ -84,4 +84,4 @@ def render_posters_pdf(
         "doc_title": f"{t('poster.doc_title')}: {wave_title}",
         "doc_date": w3c_date(created_at) if created_at is not None else "",
     }
-    return html_to_pdf(render("posters.html", context))
+    return html_to_pdf(render("posters.html", context), stylesheet="posters.css")

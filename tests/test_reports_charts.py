@@ -73,6 +73,32 @@ def test_charts_are_valid_deterministic_svg(wave):
         assert "<dc:date>" not in svg  # no timestamp in the metadata
 
 
+def _drawn(svg: str) -> list[tuple[str, dict[str, str], str]]:
+    """Every element but the groups, in document order, with its attributes and text."""
+    return [
+        (node.tag, dict(node.attrib), node.text or "")
+        for node in ET.fromstring(svg).iter()
+        if node.tag != f"{SVG_NS}g"
+    ]
+
+
+def test_charts_drop_only_groups_that_do_nothing(wave, monkeypatch):
+    """The empty and id-only groups of matplotlib's SVG are gone (WeasyPrint draws each node);
+    every other element is still there, in the same order and nesting of styled groups."""
+    slim = _all_charts(wave, "id")
+    monkeypatch.setattr(charts, "_slim", lambda svg: svg)
+    charts._CATERPILLARS.clear()
+    raw = _all_charts(wave, "id")
+    for name, svg in slim.items():
+        groups = list(ET.fromstring(svg).iter(f"{SVG_NS}g"))
+        raw_groups = list(ET.fromstring(raw[name]).iter(f"{SVG_NS}g"))
+        assert len(groups) < len(raw_groups) / 2, name
+        assert all(set(g.attrib) != {"id"} and len(g) for g in groups), name
+        assert _drawn(svg) == _drawn(raw[name]), name
+        kept = [dict(g.attrib) for g in raw_groups if set(g.attrib) != {"id"}]
+        assert [dict(g.attrib) for g in groups] == kept, name
+
+
 def test_charts_speak_the_report_language(wave):
     """Labels are in the report's language, with its decimal mark."""
     indonesian = _all_charts(wave, "id")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gc
 import io
+import threading
 from datetime import UTC, date, datetime
 
 import pypdf
@@ -26,7 +27,7 @@ from reports import (
 )
 from reports.formatting import Formatter
 from reports.opd import opd_context
-from reports.render import GC_THRESHOLD, fewer_collections, render
+from reports.render import GC_THRESHOLD, fewer_collections, html_to_pdf, render
 from reports.sample import sample_opd_report, sample_posters, sample_ranking
 from reports.story import element_priorities
 from scoring import krejcie_morgan
@@ -364,3 +365,17 @@ def test_fewer_collections_while_rendering_then_the_thresholds_restored():
         assert gc.get_threshold() == (500_000, 5, 5)
     finally:
         gc.set_threshold(*saved)
+
+
+def test_stylesheets_parsed_once_per_thread_give_the_same_pdf(wave, ranking_id):
+    """The stylesheet and fonts kept by a thread style the report as the linked stylesheet did
+    (A4 pages, DejaVu Sans): another thread, with its own parsed copies, gives the same bytes."""
+    page = pypdf.PdfReader(io.BytesIO(ranking_id)).pages[0]
+    assert [round(float(v)) for v in page.mediabox] == [0, 0, 595, 842]  # report.css: A4
+    results: list[bytes] = []
+    thread = threading.Thread(target=lambda: results.append(render_ranking_pdf(wave)))
+    thread.start()
+    thread.join()
+    assert results == [ranking_id]
+    with pytest.raises(ValueError, match="stylesheet"):
+        html_to_pdf("<html><body>x</body></html>", stylesheet="../survey.css")
