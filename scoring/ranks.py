@@ -161,6 +161,12 @@ def _check_inputs(
             raise ValueError(
                 f"se must be finite and >= 0, got se[{np.argmax(bad)}] = {float(s[bad][0])}"
             )
+        with np.errstate(over="ignore"):
+            huge = ~np.isfinite(2 * s * s)  # a pair's variance would overflow (NaN sets)
+        if huge.any():
+            raise ValueError(
+                f"se is too large to rank with, got se[{np.argmax(huge)}] = {float(s[huge][0]):g}"
+            )
         return x, s * s, None
     c = np.asarray(cov, dtype=np.float64)
     if c.shape != (p, p):

@@ -126,6 +126,10 @@ def test_t_draws_match_the_literal_procedure_and_widen_the_sets():
     assert np.all(res.low <= normal.low) and np.all(res.high >= normal.high)
     with pytest.raises(ValueError, match=r"df must be finite and > 0, got 0\.0"):
         rank_confidence_sets(x, se, df=np.arange(10))
+    # A standard error whose pair variance overflows would give NaN sets: refused.
+    with pytest.raises(ValueError, match=r"se is too large to rank with, got se\[1\] = 1e\+154"):
+        rank_confidence_sets([1.0, 2.0], [0.1, 1e154])
+    assert rank_confidence_sets([1.0, 2.0], [0.1, 1e150], draws=10, rng=0).low.tolist() == [1, 1]
     with pytest.raises(ValueError, match="df can only be given with se"):
         rank_confidence_sets(x, cov=np.diag(se**2), df=5)
 
