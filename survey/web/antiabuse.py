@@ -31,6 +31,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -228,9 +229,9 @@ class _NeverRaised(Exception):
     """Stands for redis.RedisError while no Redis client was made (none can be raised then)."""
 
 
-def redis_error() -> type[Exception]:
+def _redis_error() -> type[Exception]:
     """Return ``redis.RedisError`` once redis is imported (a client exists), else a class no
-    code raises; for ``except redis_error():`` clauses, evaluated only when something is raised.
+    code raises; for ``except _redis_error():`` clauses, evaluated only when something is raised.
     """
     module = sys.modules.get("redis")
     return module.RedisError if module is not None else _NeverRaised
@@ -253,11 +254,8 @@ def count_submission(
     opd_id: int,
     kiosk_device: int | None = None,
 ) -> limits.Outcome:
-    """Count one survey POST against the shared limits and return what they say.
-
-    If Redis is configured but does not answer, the database counts instead: a limit that
-    stops working would open the survey to floods, one that fails would close it to citizens.
-    """
+    """Count one survey POST against the shared limits and return what they say (see
+    :func:`hit` for a Redis store that does not answer)."""
     config = current_app.config
     settings = limits.Limits.from_config(config)
     rules = limits.survey_rules(
@@ -268,9 +266,17 @@ def count_submission(
         opd_id=opd_id,
         kiosk_device=kiosk_device,
     )
-    store = limit_store(session)
+    return hit(session, rules, settings)
+
+
+def hit(session: Session, rules: Sequence[limits.Rule], settings: limits.Limits) -> limits.Outcome:
+    """Count one hit on `rules` in the app's limit store and return what the limits say.
+
+    If Redis is configured but does not answer, the database counts instead: a limit that
+    stops working would open the survey to floods, one that fails would close it to citizens.
+    """
     try:
-        return limits.hit(store, rules, now=clock(), limits=settings)
-    except redis_error() as exc:
+        return limits.hit(limit_store(session), rules, now=clock(), limits=settings)
+    except _redis_error() as exc:
         log.warning("Redis limit store failed (%s); counting in the database", type(exc).__name__)
         return limits.hit(limits.DatabaseStore(session), rules, now=clock(), limits=settings)

@@ -18,7 +18,6 @@ when the network returns; the bounds on what a device may claim are in
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -60,7 +59,6 @@ from survey.web.problems import problem_text
 from survey.web.signin import current_user
 
 bp = Blueprint("field", __name__)
-log = logging.getLogger(__name__)
 
 BODY_MAX = 64 * 1024  # bytes of one JSON answer: a full comment is under 5 KB
 FIELDS_MAX = 100  # names in one answer (a questionnaire has at most 25 questions)
@@ -214,15 +212,7 @@ def _count(recorder: Recorder, target: SurveyTarget) -> limits.Outcome:
     # Past it an answer is stored flagged ``burst``, for the evaluator to restore if honest (a
     # week of interviews sent at once).
     rules = [limits.Rule(key, settings.soft, settings.hard)]
-    try:
-        return limits.hit(
-            antiabuse.limit_store(session), rules, now=antiabuse.clock(), limits=settings
-        )
-    except antiabuse.redis_error() as exc:
-        log.warning("Redis limit store failed (%s); counting in the database", type(exc).__name__)
-        return limits.hit(
-            limits.DatabaseStore(session), rules, now=antiabuse.clock(), limits=settings
-        )
+    return antiabuse.hit(session, rules, settings)
 
 
 @dataclass(frozen=True)
