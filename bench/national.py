@@ -44,6 +44,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.scoring import run_measured  # noqa: E402  (wall, own peak RSS, time limit)
 from survey.core.database import make_engine, normalise_url, upgrade  # noqa: E402
 
 IKM = str(Path(sys.executable).with_name("ikm"))
@@ -165,35 +166,6 @@ def drop(schema: str) -> None:
     with admin.begin() as conn:
         conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
-
-
-def run_measured(
-    args: list[str], env: dict[str, str], timeout: float | None = None
-) -> tuple[float, float, str]:
-    """Run a command; return (wall seconds, its own peak RSS in MiB, stdout).
-
-    ``os.wait4`` gives this child's own resource usage, not all children's; past `timeout`
-    seconds the child is killed and ``subprocess.TimeoutExpired`` raised.
-    """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if timeout is not None and time.perf_counter() - started > timeout:
-                process.kill()
-                os.wait4(process.pid, 0)
-                raise subprocess.TimeoutExpired(args, timeout)
-            time.sleep(0.01)
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise SystemExit(f"{' '.join(args[:3])} failed:\n{err.read()}")
-        return wall, usage.ru_maxrss / 1024, out.read()
 
 
 def main() -> int:

@@ -209,13 +209,27 @@ INPUTS_SNIPPET = textwrap.dedent(
 )
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return (wall seconds, its own max RSS in MiB, stdout)."""
+def run_measured(
+    args: list[str], env: dict[str, str], timeout: float | None = None
+) -> tuple[float, float, str]:
+    """Run a command; return (wall seconds, its own max RSS in MiB, stdout).
+
+    ``os.wait4`` gives this child's own resource usage (peak RSS), not all children's. With a
+    `timeout` the child is polled and, past it, killed and ``subprocess.TimeoutExpired`` raised.
+    """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         process = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
-        # wait4 gives this child's own resource usage (peak RSS), not all children's.
-        _pid, status, usage = os.wait4(process.pid, 0)
+        if timeout is None:
+            _pid, status, usage = os.wait4(process.pid, 0)
+        else:
+            while not (waited := os.wait4(process.pid, os.WNOHANG))[0]:
+                if time.perf_counter() - started > timeout:
+                    process.kill()
+                    os.wait4(process.pid, 0)
+                    raise subprocess.TimeoutExpired(args, timeout)
+                time.sleep(0.01)
+            _pid, status, usage = waited
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
