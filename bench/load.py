@@ -17,7 +17,8 @@ gunicorn runs ``gunicorn.conf.py`` with ``IKM_WORKERS=4`` and ``IKM_THREADS=2`` 
 WORKERS below for why not sync workers here). A few seconds of the same load warm the workers up
 first (not timed). It prints accepted submissions per second, p50/p90/p99 latency of GETs and
 POSTs, errors, then checks the database: every acknowledged submission id (the Lua script
-writes each 303's id to a file per connection) stored exactly once, nothing else stored.
+writes each 303's id to a file per connection) stored exactly once, nothing else stored, and the
+kept statistics the scores read equal a recount of the rows.
 A bare Flask app (``bench/bare_app.py``, gunicorn with 4 workers) is measured in the same run
 and the survey's submission rate is printed as a ratio of the bare app's POST rate. Bounded: a
 fixed duration, a cap on citizens per connection, loopback only; gunicorn and wrk are stopped
@@ -347,6 +348,15 @@ def integrity_problems(db: BenchDatabase) -> list[str]:
                 ).all()
                 if broken:
                     problems.append(f"indexes not valid: {broken}")
+        from sqlmodel import Session
+
+        from survey.core import tallies
+
+        with Session(engine) as session:
+            # The kept statistics the scores read equal a recount of the rows.
+            wrong = tallies.differences(session)
+            if wrong:
+                problems.append(f"kept statistics differ from a recount at {wrong[:4]}")
     finally:
         engine.dispose()
     return problems

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from auth_helpers import PASSWORD
 from flask import Flask
@@ -183,9 +184,14 @@ def test_deleting_a_wave_deletes_its_figures(session: Session, open_wave: Wave) 
     assert session.exec(select(Tally)).all() == []
 
 
-def test_concurrent_writers_lose_nothing(app: Flask, session: Session, open_wave: Wave) -> None:
+@pytest.mark.parametrize("mode", ["transaction", "autocommit"])
+def test_concurrent_writers_lose_nothing(
+    app: Flask, session: Session, open_wave: Wave, mode: str
+) -> None:
     """Eight threads, each with its own session, store 15 answers each to one OPD at once (on
-    PostgreSQL they truly race; SQLite takes them one at a time): all 120 are kept."""
+    PostgreSQL they truly race; SQLite takes them one at a time): all 120 are kept. Also with
+    the sessions in autocommit mode, as the survey page reads (where the row and its figures
+    were once written by separate statements, and PostgreSQL lost about a tenth of them)."""
     from concurrent.futures import ThreadPoolExecutor
 
     engine = app.extensions["ikm_engine"]
@@ -193,6 +199,8 @@ def test_concurrent_writers_lose_nothing(app: Flask, session: Session, open_wave
 
     def write(worker: int) -> None:
         with Session(engine) as own:
+            if mode == "autocommit":
+                own.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             for i in range(15):
                 store_submission(
                     own,
@@ -207,6 +215,42 @@ def test_concurrent_writers_lose_nothing(app: Flask, session: Session, open_wave
     _agree(session, open_wave)
     row = _kept_rows(session, open_wave)["bpbd", 0, False]
     assert (row.responses, row.counted, row.stats["n"]) == (120, 120, 120)
+
+
+def test_a_submission_in_autocommit_mode_writes_its_row_and_figures_together(
+    app: Flask, session: Session, open_wave: Wave, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The survey page's session runs in autocommit mode; a submission stored on it still
+    writes its row and its kept figures in one transaction: when the figures fail, no row is
+    left behind (it was, when each statement committed on its own)."""
+    engine = app.extensions["ikm_engine"]
+    wave_id, opd_id = int(open_wave.id or 0), _opd_id(session, "bpbd")
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("figures failed")
+
+    monkeypatch.setattr(tallies, "apply", broken)
+    with Session(engine) as own:
+        own.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        submission = Submission(
+            wave_id=wave_id, opd_id=opd_id, submission_id="lost", answers={1: 4}
+        )
+        with pytest.raises(RuntimeError, match="figures failed"):
+            store_submission(own, submission=submission)
+    monkeypatch.undo()
+    session.expire_all()
+    assert session.exec(select(Response).where(Response.submission_id == "lost")).all() == []
+    _agree(session, open_wave)
+
+
+def test_the_figures_refuse_a_connection_in_autocommit_mode(app: Flask, open_wave: Wave) -> None:
+    """Reading and writing a kept row in two transactions loses concurrent changes: refused."""
+    with Session(app.extensions["ikm_engine"]) as own:
+        own.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        change = tallies.Figures(9, 4)
+        change.responses = 1
+        with pytest.raises(RuntimeError, match="autocommit"):
+            tallies.apply(own, {(int(open_wave.id or 0), 1, 0, False): change})
 
 
 def test_cli_verify_names_what_differs_and_rebuild_mends_it(

@@ -190,6 +190,20 @@ def store_submission(
     nor when the wave is no longer open, no longer covers the OPD, or the day of the answer in
     ``timezone`` is outside the wave's period (WaveNotOpenError).
     """
+    if tallies.autocommit(session):
+        # The row and its kept statistics change in one transaction (survey.core.tallies): a
+        # caller reading in autocommit mode (the survey page) gets a session of its own.
+        with Session(session.get_bind(), expire_on_commit=False) as own:
+            return store_submission(
+                own,
+                submission=submission,
+                status=status,
+                flag_reason=flag_reason,
+                evidence=evidence,
+                visit_code=visit_code,
+                timezone=timezone,
+                layout=layout,
+            )
     if status not in RESPONSE_STATUSES:
         raise ValueError(f"unknown response status {status!r}")
     if (flag_reason is None) != (status == "counted") or (

@@ -347,11 +347,24 @@ _UPDATE_ROW = (
 )
 
 
+def autocommit(session: Session) -> bool:
+    """Tell whether the session's connection runs each statement in a transaction of its own."""
+    options = session.connection().get_execution_options()
+    return bool(options.get("isolation_level") == "AUTOCOMMIT")
+
+
 def apply(session: Session, changes: Mapping[Key, Figures]) -> None:
     """Add each key's change to its kept row, locking it; no commit (the caller's transaction).
 
-    Keys are taken in order, so two transactions lock their rows in the same order.
+    Keys are taken in order, so two transactions lock their rows in the same order. Refused
+    on a connection in autocommit mode: the read and the write of a kept row would then be
+    two transactions, and two concurrent writers would each add to the same old figures (one
+    change lost), besides the rows changing without their figures if the second failed.
     """
+    if autocommit(session):
+        raise RuntimeError(
+            "the kept statistics change in the writer's transaction, not in autocommit"
+        )
     for key in sorted(changes):
         change = changes[key]
         if change.is_zero():
