@@ -314,11 +314,10 @@ def _store(
         return Stored(result.created, result.status, verdict.flag_reason)
 
     try:
-        if claim is not None and claim.code:
-            with session_scope() as own:
-                stored = store(own)
-        else:
-            stored = store(session)
+        # A session of its own, in a transaction: the request's reads run in autocommit mode,
+        # and the row, a code's use and the kept statistics must change together.
+        with session_scope() as own:
+            stored = store(own)
     except WaveNotOpenError:
         session.rollback()
         fresh = session.get(type(target.wave), target.wave_id, populate_existing=True)
