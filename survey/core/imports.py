@@ -32,9 +32,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from survey.core import notapplicable, opds, queries, submissions
+from survey.core import notapplicable, opds, queries, submissions, tallies
 from survey.core.audit import audit
-from survey.core.models import ImportJob, Wave, utcnow
+from survey.core.models import ImportJob, Response, Wave, utcnow
 from survey.core.problems import Problem, ProblemError, define, problem
 from survey.core.responsefile import (
     COMMENT_MAX_LENGTH,
@@ -66,6 +66,12 @@ PROGRESS_EVERY = 250  # rows between two looks at the clock for a web import's p
 # SQLite means its whole upload (megabytes) again.
 PROGRESS_SECONDS = 1.0
 ERROR_LIMIT = 1000  # bad rows kept in a failed job's report
+# On SQLite a web import writes its rows in transactions of this many (a few tens of ms each),
+# pausing WRITE_PAUSE_SECONDS after each so that the citizens' answers waiting for the one
+# write lock get it; one transaction of a million rows held it for a minute, and answers
+# waiting longer than the busy timeout (10 s) failed.
+WRITE_CHUNK_ROWS = 2000
+WRITE_PAUSE_SECONDS = 0.02
 PREVIEW_ROWS = 5  # data rows shown on the mapping page
 # Rows the mapping page reads for its lists (profile answers, empty elements): a page, not a
 # job; the job checks every row of the file anyway.
@@ -107,6 +113,9 @@ define(
         ),
         "import-check-crashed": "unexpected error while checking the file",
         "import-write-crashed": "unexpected error while writing; nothing was imported",
+        "import-running": (
+            "an import into wave {wave!r} is still running; wait until it has finished"
+        ),
         "import-element-empty": (
             "{code} ({element}) is not answered by any of the {rows} rows of {opd}"
         ),
@@ -254,6 +263,40 @@ def new_import_rows(
     return fresh, already
 
 
+def import_columns(positions: Sequence[int]) -> tuple[str, ...]:
+    """Return the columns an imported row is written with (``IMPORT_COLUMNS``, the answers)."""
+    return (*IMPORT_COLUMNS, *(f"a{position}" for position in positions))
+
+
+def import_values(
+    wave_id: int, fresh: Iterable[tuple[str, ImportRow]]
+) -> Iterator[tuple[Any, ...]]:
+    """Yield the column values (``import_columns``) of each new row with its submission id."""
+    for submission_id, row in fresh:
+        yield (
+            wave_id, row.opd_id, submission_id, row.submitted_at, "import", "counted",
+            row.sex, row.age, row.education, row.occupation, row.service, row.comment,
+            *row.answers,
+        )  # fmt: skip
+
+
+def _check_wave_open_to_rows(session: Session, wave_id: int | None) -> Wave:
+    """Return the wave, read in the caller's transaction and share-locked on PostgreSQL (a
+    publication waits for the import, or the import sees it); refuse a gone or published one.
+    """
+    wave = session.exec(
+        select(Wave)
+        .where(Wave.id == wave_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).first()
+    if wave is None:
+        raise refused("import-wave-gone")
+    if wave.status == "published":
+        raise _published(wave)
+    return wave
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """What an import wrote: new rows, and rows a former import of the file already wrote."""
@@ -281,28 +324,22 @@ def write_import(
     ConcurrentImportError, with nothing written, if another import stored some of these rows
     meanwhile.
     """
-    if wave.status == "published":
-        raise _published(wave)
+    _check_wave_open_to_rows(session, wave.id)
     positions = answer_positions(session, wave=wave)
     fresh, already = new_import_rows(session, wave=wave, digest=digest, rows=rows)
-    columns = (*IMPORT_COLUMNS, *(f"a{position}" for position in positions))
-    wave_id = wave.id
-
-    def values() -> Iterator[tuple[Any, ...]]:
-        """Yield the column values of each new row (``IMPORT_COLUMNS``, then the answers)."""
-        for submission_id, row in fresh:
-            yield (
-                wave_id, row.opd_id, submission_id, row.submitted_at, "import", "counted",
-                row.sex, row.age, row.education, row.occupation, row.service, row.comment,
-                *row.answers,
-            )  # fmt: skip
-
+    columns = import_columns(positions)
     result = ImportResult(imported=len(fresh), already_present=already)
     try:
         if fresh:
             submissions.insert_response_tuples(
-                session, columns=columns, rows=values(), progress=progress
+                session,
+                columns=columns,
+                rows=import_values(wave.id or 0, fresh),
+                progress=progress,
             )
+            # Again, now that this transaction holds SQLite's write lock (its first read ran
+            # before it had one): a publication committed meanwhile refuses the rows.
+            _check_wave_open_to_rows(session, wave.id)
         audit(
             session,
             actor=actor,
@@ -320,6 +357,9 @@ def write_import(
     except sa.exc.IntegrityError:
         session.rollback()
         raise ConcurrentImportError([problem("import-concurrent", "", wave=wave.slug)]) from None
+    except DataIOError:
+        session.rollback()
+        raise
     return result
 
 
@@ -346,6 +386,10 @@ def expire_stale_jobs(session: Session, *, now: datetime | None = None) -> int:
     ).all()
     for job in stale:
         reason = problem("import-expired" if job.status == "mapping" else "import-stopped")
+        # Rows a dead SQLite job committed in parts (write_in_parts) go with it.
+        for first, last in job.written or []:
+            _delete_range(session, job.wave_id, int(first), int(last))
+        job.written = []
         job.message = reason.english()
         job.problems = [problem_record(reason)]
         job.status = "failed"
@@ -799,8 +843,14 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
         assert job is not None
         filename, digest, actor, wave_id = job.filename, job.digest, job.actor, job.wave_id
         acknowledged = [str(key) for key in (job.mapping or {}).get(ACKNOWLEDGED_KEY) or []]
+        # The upload leaves the row now (the check reads it from memory): each progress commit
+        # rewrites the job's row, which on SQLite would write the whole file again every
+        # second. A job whose worker dies is failed as "upload the file again" anyway.
+        data = job.data
+        session.execute(sa.update(ImportJob).where(col(ImportJob.id) == job_id).values(data=b""))
+        session.commit()
         try:
-            rows, errors = _check_job(session, job, timezone, comment_max_length)
+            rows, errors = _check_job(session, job, data, timezone, comment_max_length)
         except (FileFormatError, DataIOError) as exc:
             session.rollback()
             _fail(engine, job_id, exc.problems, filename=filename)
@@ -840,8 +890,19 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
         done.finished_at = utcnow()
         session.add(done)
 
+    detail = {"job": job_id, **_acknowledgement(acknowledged)}
+    if _writes_in_parts(engine):
+        write = JobWrite(job_id, wave_id, filename, digest, actor, detail)
+        try:
+            write_in_parts(engine, write, rows, finish)
+        except DataIOError as exc:
+            _fail(engine, job_id, exc.problems, filename=filename)
+        except Exception:
+            log.exception("import job %s failed while writing", job_id)
+            _fail(engine, job_id, [problem("import-write-crashed")])
+        return
     # A fresh session: the rows are written in one transaction that began after the last
-    # progress commit (SQLite refuses to turn an older read transaction into a write).
+    # progress commit. PostgreSQL's COPY writes them in seconds, locking no citizen out.
     with Session(engine, expire_on_commit=False) as session:
         try:
             wave = session.get(Wave, wave_id)
@@ -854,8 +915,7 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
                 rows=rows,
                 actor=actor,
                 before_commit=finish,
-                job=job_id,
-                **_acknowledgement(acknowledged),
+                **detail,
             )
         except DataIOError as exc:
             session.rollback()
@@ -866,8 +926,175 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
             _fail(engine, job_id, [problem("import-write-crashed")])
 
 
+def _writes_in_parts(engine: Engine) -> bool:
+    """Tell whether a web job writes its rows in parts (SQLite: one writer at a time)."""
+    return engine.dialect.name == "sqlite"
+
+
+@dataclass(frozen=True)
+class JobWrite:
+    """What a job writes its rows as: its id, wave, file and audit details."""
+
+    job_id: int
+    wave_id: int
+    filename: str
+    digest: str
+    actor: str | None
+    detail: dict[str, Any]
+
+
+def write_in_parts(
+    engine: Engine,
+    write: JobWrite,
+    rows: Sequence[ImportRow],
+    finish: Callable[[Session, ImportResult], None],
+    *,
+    chunk_rows: int | None = None,
+    pause: float | None = None,
+) -> ImportResult:
+    """Write a running job's new rows in transactions of ``chunk_rows`` (SQLite's web import;
+    ``WRITE_CHUNK_ROWS`` and ``WRITE_PAUSE_SECONDS`` by default).
+
+    Each transaction first claims the job (still ``running``: not expired meanwhile), checks
+    the wave (not gone, not published) once it holds the write lock, inserts its rows with
+    their kept statistics and records their ids in the job's ``written``; the last one adds
+    the ``import.run`` audit entry and ``finish``'s final state and clears ``written``. The
+    rows count as they are written (a dashboard sees them grow); if anything fails, the rows
+    written are deleted again, with their statistics, before the error is raised, and a job
+    whose worker died is cleaned up by :func:`expire_stale_jobs`. A publication waits for the
+    job (:func:`check_no_running_import`).
+    """
+    chunk_rows = chunk_rows or WRITE_CHUNK_ROWS
+    pause = WRITE_PAUSE_SECONDS if pause is None else pause
+    with Session(engine, expire_on_commit=False) as session:
+        wave = _check_wave_open_to_rows(session, write.wave_id)
+        slug = wave.slug
+        columns = import_columns(answer_positions(session, wave=wave))
+        fresh, already = new_import_rows(session, wave=wave, digest=write.digest, rows=rows)
+    written: list[list[int]] = []
+    try:
+        for start in range(0, len(fresh), chunk_rows):
+            if start:
+                time.sleep(pause)
+            part = fresh[start : start + chunk_rows]
+            with Session(engine, expire_on_commit=False) as session:
+                _claim_part(session, write.job_id)
+                _check_wave_open_to_rows(session, write.wave_id)
+                before = _last_response_id(session)
+                submissions.insert_response_tuples(
+                    session,
+                    columns=columns,
+                    rows=import_values(write.wave_id, part),
+                    batch_size=chunk_rows,
+                )
+                written.append([before + 1, _last_response_id(session)])
+                session.execute(
+                    sa.update(ImportJob)
+                    .where(col(ImportJob.id) == write.job_id)
+                    .values(written=written)
+                )
+                session.commit()
+        result = ImportResult(imported=len(fresh), already_present=already)
+        with Session(engine, expire_on_commit=False) as session:
+            _claim_part(session, write.job_id)
+            _check_wave_open_to_rows(session, write.wave_id)
+            audit(
+                session,
+                actor=write.actor,
+                action="import.run",
+                wave=slug,
+                file=write.filename,
+                sha256=write.digest,
+                imported=result.imported,
+                already_present=result.already_present,
+                **write.detail,
+            )
+            finish(session, result)
+            session.execute(
+                sa.update(ImportJob).where(col(ImportJob.id) == write.job_id).values(written=[])
+            )
+            session.commit()
+        return result
+    except BaseException as exc:
+        # Nothing half-written: take back what the committed parts wrote (if that fails too,
+        # the job keeps them in ``written`` for expire_stale_jobs).
+        try:
+            delete_written(engine, write.wave_id, written, job_id=write.job_id)
+        except Exception:
+            log.exception("import job %s could not take back its rows", write.job_id)
+        if isinstance(exc, sa.exc.IntegrityError):
+            raise ConcurrentImportError([problem("import-concurrent", "", wave=slug)]) from None
+        raise
+
+
+def _claim_part(session: Session, job_id: int) -> None:
+    """Begin a part's transaction by taking the job row (so SQLite's write lock); refuse a job
+    that is no longer running (expired as stopped meanwhile)."""
+    claimed = _updated(
+        session,
+        sa.update(ImportJob)
+        .where(col(ImportJob.id) == job_id, col(ImportJob.status) == "running")
+        .values(message=WRITING),
+    )
+    if not claimed:
+        raise refused("import-stopped")
+
+
+def _last_response_id(session: Session) -> int:
+    """Return the highest response id (0 if none), in the caller's transaction."""
+    return int(session.execute(sa.select(sa.func.max(col(Response.id)))).scalar() or 0)
+
+
+def delete_written(
+    engine: Engine, wave_id: int, written: Sequence[Sequence[int]], *, job_id: int | None = None
+) -> int:
+    """Delete the imported rows of ``written`` id ranges of a wave with their kept statistics,
+    a range a transaction (and clear the job's ``written``); return how many went."""
+    deleted = 0
+    for first, last in written:
+        with Session(engine) as session:
+            deleted += _delete_range(session, wave_id, int(first), int(last))
+            session.commit()
+    if job_id is not None:
+        with Session(engine) as session:
+            session.execute(
+                sa.update(ImportJob).where(col(ImportJob.id) == job_id).values(written=[])
+            )
+            session.commit()
+    return deleted
+
+
+def _delete_range(session: Session, wave_id: int, first: int, last: int) -> int:
+    """Delete a wave's imported rows with ids in first..last, with their kept statistics."""
+    conditions = (
+        col(Response.wave_id) == wave_id,
+        col(Response.channel) == "import",
+        col(Response.id).between(first, last),
+    )
+    before = tallies.locked_rows(session, *conditions)
+    session.execute(sa.delete(Response).where(*conditions))
+    tallies.rows_changed(session, before, [])
+    return len(before)
+
+
+def check_no_running_import(session: Session, *, wave: Wave) -> None:
+    """Refuse to publish a wave while an import into it is queued or running: on SQLite its
+    rows are committed in parts, and a failure would take them back out of a published wave.
+    """
+    running = session.exec(
+        select(sa.func.count())
+        .select_from(ImportJob)
+        .where(
+            col(ImportJob.wave_id) == wave.id,
+            col(ImportJob.status).in_(("queued", "running")),
+        )
+    ).one()
+    if running:
+        raise refused("import-running", wave=wave.slug)
+
+
 def _check_job(
-    session: Session, job: ImportJob, timezone: str, comment_max_length: int
+    session: Session, job: ImportJob, data: bytes, timezone: str, comment_max_length: int
 ) -> tuple[list[ImportRow], list[RowError]]:
     """Check every row of a job's file, committing its progress every PROGRESS_SECONDS."""
     wave = session.get(Wave, job.wave_id)
@@ -880,7 +1107,7 @@ def _check_job(
     )
     mapping, acknowledged = job_mapping(job)
     reader = CanonicalReader(
-        job.data, context, kind=job.kind, mapping=mapping, ignore_extra=job.ignore_extra
+        data, context, kind=job.kind, mapping=mapping, ignore_extra=job.ignore_extra
     )
     if reader.digest != job.digest:
         raise refused("import-digest-mismatch")

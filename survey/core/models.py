@@ -498,6 +498,13 @@ class ImportJob(SQLModel, table=True):
     message: str | None = Field(default=None, max_length=1000)  # English, for logs
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # While a job writes on SQLite, in transactions of a few thousand rows so that citizens'
+    # answers get the write lock in between: the response ids each committed transaction
+    # wrote, [[first, last], ...], so that a job that fails or dies takes them back out.
+    # Empty otherwise.
+    written: list[list[int]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 # Responses added, changed or deleted through the ORM's unit of work change the kept statistics

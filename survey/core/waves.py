@@ -622,6 +622,11 @@ def change_status(
     if action not in STATUS_ACTIONS:
         raise WaveSetupError([problem("wave-action-unknown", "action", action=action)])
     status, audit_action = STATUS_ACTIONS[action]
+    if action == "publish":
+        from survey.core import imports
+
+        # A job whose worker died is failed (its rows taken back) before the check below.
+        imports.expire_stale_jobs(session)
     wave = _locked_wave(session, wave.id)
     if (action == "revise") != (wave.status == "published" and status == "closed"):
         session.rollback()
@@ -635,7 +640,13 @@ def change_status(
         )
     checked: dict[str, Any] = {}
     if action == "publish":
-        from survey.core import checklist
+        from survey.core import checklist, imports
+
+        try:
+            imports.check_no_running_import(session, wave=wave)
+        except imports.DataIOError as exc:
+            session.rollback()
+            raise WaveSetupError(exc.problems) from None
 
         items, refused = checklist.check_publication(
             session, wave=wave, acknowledged=acknowledged, timezone=timezone

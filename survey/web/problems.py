@@ -837,6 +837,10 @@ def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             "Impor berhenti sebelum selesai (server dimulai ulang?); tidak ada yang "
             "disimpan: unggah berkasnya lagi."
         ),
+        "import-running": lambda: _(
+            "Impor ke gelombang %(wave)s masih berjalan; tunggu sampai selesai.",
+            wave=v.get("wave"),
+        ),
         "import-check-crashed": lambda: _("Terjadi galat tak terduga saat memeriksa berkas."),
         "import-write-crashed": lambda: _(
             "Terjadi galat tak terduga saat menyimpan; tidak ada yang diimpor."
