@@ -96,8 +96,9 @@ def test_builder_publish_and_one_round_of_clients(app: Flask, database_url: str)
             assert first <= earliest <= latest < last
             assert 1 <= low <= high <= 4
 
+        cpu: dict[str, float] = {}
         steps = bench.publish_wave(
-            database_url, "kecil", reports=("pdf:id:ranking", "pdf:id:opd:opd-uji-002")
+            database_url, "kecil", reports=("pdf:id:ranking", "pdf:id:opd:opd-uji-002"), cpu=cpu
         )
         with engine.connect() as conn:
             status, published_at = conn.execute(
@@ -120,6 +121,10 @@ def test_builder_publish_and_one_round_of_clients(app: Flask, database_url: str)
             "pdf:id:ranking",
             "pdf:id:opd:opd-uji-002",
         ]
+        # The CPU seconds of each step, as the bench prints them beside the wall times.
+        assert list(cpu) == list(steps)
+        assert all(0 <= spent < 600 for spent in cpu.values())
+        assert cpu["first phase (scores, pages, ZIP)"] > 0
         # The first phase and the two reports asked for, nothing more.
         assert {"zip:open-data", "pdf:id:ranking", "pdf:id:opd:opd-uji-002"} <= stored
         assert not any(

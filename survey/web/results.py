@@ -269,11 +269,28 @@ def element_rows(ranking: ScoredWave, unit: UnitScore, lang: Lang) -> list[Eleme
     ]
 
 
-def rank_row(ranking: ScoredWave, slug: str) -> RankRow | None:
-    """The ranking row of one OPD (with its best-K and lowest-K verdicts), or None."""
+def rank_rows(ranking: ScoredWave) -> dict[str, RankRow]:
+    """Every OPD's ranking row (with its best-K and lowest-K verdicts), by slug.
+
+    Made once for all of a snapshot's OPD pages: :func:`~reports.ranking.ranking_rows` goes
+    through every OPD, so making it again for each page grew with the square of the OPDs.
+    """
     from reports.ranking import ranking_rows
 
-    return next((r for r in ranking_rows(ranking, TOP_K) if r.opd.slug == slug), None)
+    rows: dict[str, RankRow] = {}
+    for row in ranking_rows(ranking, TOP_K):
+        rows.setdefault(row.opd.slug, row)
+    return rows
+
+
+def rank_row(
+    ranking: ScoredWave, slug: str, rows: Mapping[str, RankRow] | None = None
+) -> RankRow | None:
+    """The ranking row of one OPD (with its best-K and lowest-K verdicts), or None.
+
+    ``rows``: :func:`rank_rows` of ``ranking``, when the caller has it already.
+    """
+    return (rank_rows(ranking) if rows is None else rows).get(slug)
 
 
 def finite(value: float | None) -> bool:
@@ -381,8 +398,12 @@ def opd_page_html(
     lang: Lang,
     publication: Any = None,
     earlier: Sequence[Any] = (),
+    rows: Mapping[str, RankRow] | None = None,
 ) -> str:
-    """One OPD's public page from one scored wave (the snapshot stores it)."""
+    """One OPD's public page from one scored wave (the snapshot stores it).
+
+    ``rows``: :func:`rank_rows` of ``ranking``, shared by the pages of one snapshot.
+    """
     from reports.formatting import Formatter
     from reports.opd import element_chart
     from reports.texts import Texts
@@ -394,7 +415,7 @@ def opd_page_html(
     }
     if unit is not None:
         context = {
-            "row": rank_row(ranking, opd.slug),
+            "row": rank_row(ranking, opd.slug, rows),
             "elements": element_rows(ranking, unit, lang),
             "element_chart": element_chart(ranking, unit, lang),
             "count": ranking.scored_count(),

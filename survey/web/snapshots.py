@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -46,6 +46,7 @@ from survey.web.signin import current_user
 
 if TYPE_CHECKING:
     from reports.model import Lang, ScoredWave
+    from reports.ranking import RankRow
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def plan(app: Flask) -> publications.Planner:
         from survey.core.reportdata import opd_report_data
         from survey.core.representation import wave_design
         from survey.core.scores import verified_share
-        from survey.web.results import VerifiedSwitch, opd_page_html, wave_page_html
+        from survey.web.results import VerifiedSwitch, opd_page_html, rank_rows, wave_page_html
 
         wave = _frozen(live)
         earlier = [
@@ -148,9 +149,16 @@ def plan(app: Flask) -> publications.Planner:
                 earlier=earlier,
             )
 
+        # Each variant's ranking rows (by its "verified" switch), made once for all of its OPD
+        # pages, when the first of them is rendered.
+        rows_of: dict[bool, Mapping[str, RankRow]] = {}
+
         def opd_html(
-            opd: Opd, ranking: ScoredWave, switch: VerifiedSwitch | None, lang: Lang
+            opd: Opd, on: bool, ranking: ScoredWave, switch: VerifiedSwitch | None, lang: Lang
         ) -> str:
+            rows = rows_of.get(on)
+            if rows is None:
+                rows = rows_of[on] = rank_rows(ranking)
             return opd_page_html(
                 wave=wave,
                 opd=opd,
@@ -159,6 +167,7 @@ def plan(app: Flask) -> publications.Planner:
                 lang=lang,
                 publication=info,
                 earlier=earlier,
+                rows=rows,
             )
 
         def ranking_pdf(lang: Lang) -> Artifact:
@@ -176,7 +185,7 @@ def plan(app: Flask) -> publications.Planner:
                     )
                 )
                 for opd in opds:
-                    make = partial(opd_html, opd, ranking, switch, lang)
+                    make = partial(opd_html, opd, on, ranking, switch, lang)
                     path = f"/hasil/{wave.slug}/{opd.slug}"
                     steps.append(
                         Step(
