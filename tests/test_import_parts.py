@@ -64,22 +64,25 @@ def engine(app: Flask) -> Any:
 
 
 @pytest.fixture
-def parts(monkeypatch: pytest.MonkeyPatch) -> list[list[list[int]]]:
-    """Parts of two rows, no pause; returns the ``written`` ranges seen after each part."""
+def parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of two rows, no pause, from the first row on."""
+    monkeypatch.setattr(import_service, "PARTS_ABOVE_ROWS", 0)
     monkeypatch.setattr(import_service, "WRITE_CHUNK_ROWS", 2)
     monkeypatch.setattr(import_service, "WRITE_PAUSE_SECONDS", 0.0)
-    return []
+    monkeypatch.setattr(import_service, "WRITE_PAUSE_RATIO", 0.0)
 
 
 def _run_in_parts(engine: Any, job_id: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the job with the SQLite write path whatever the backend (PostgreSQL uses COPY in
     one transaction in production; the parts path must hold on both)."""
-    monkeypatch.setattr(import_service, "_writes_in_parts", lambda _engine: True, raising=True)
+    monkeypatch.setattr(
+        import_service, "_writes_in_parts", lambda _engine, _rows: True, raising=True
+    )
     import_service.run_import_job(engine, job_id=job_id)
 
 
 def test_a_job_written_in_parts_writes_every_row_once(
-    engine: Any, session: Session, open_wave: Wave, parts: Any, monkeypatch: pytest.MonkeyPatch
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Seven rows in parts of two (four transactions, then the last with the audit entry):
     all seven stored once, the kept statistics equal a recount, ``written`` cleared, one
@@ -109,12 +112,15 @@ def test_a_job_written_in_parts_writes_every_row_once(
 
 
 def test_a_failure_in_a_later_part_takes_back_the_parts_written(
-    engine: Any, session: Session, open_wave: Wave, parts: Any, monkeypatch: pytest.MonkeyPatch
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The third part fails after two committed: their four rows are deleted again with their
-    kept statistics, the job fails as "nothing was imported", the citizens' rows stay."""
+    kept statistics, the job fails as "nothing was imported", and the citizens' rows stay,
+    those from before and one answered between the two parts (its id inside the job's span).
+    """
     add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
     real = submissions.insert_response_tuples
+    real_claim = import_service._claim_part
     calls: list[int] = []
 
     def third_fails(session: Session, **kwargs: Any) -> int:
@@ -123,20 +129,27 @@ def test_a_failure_in_a_later_part_takes_back_the_parts_written(
             raise RuntimeError("disk full")
         return real(session, **kwargs)
 
+    def claim(part: Session, job_id: int) -> None:
+        if len(calls) == 1:  # a citizen answers between the first part and the second
+            with Session(engine) as other:
+                add_responses(other, open_wave, "rsud", [[2] * 9])
+        real_claim(part, job_id)
+
     monkeypatch.setattr(submissions, "insert_response_tuples", third_fails)
+    monkeypatch.setattr(import_service, "_claim_part", claim)
     job_id = _queued_job(session, open_wave)
     _run_in_parts(engine, job_id, monkeypatch)
     job = _job(session, job_id)
     assert job.status == "failed" and job.written == []
     assert job.message == "unexpected error while writing; nothing was imported"
     assert len(calls) == 3
-    assert _imported(session) == 0 and count(session, Response) == 2
+    assert _imported(session) == 0 and count(session, Response) == 3
     _agree(session, open_wave)
     assert session.exec(select(AuditLog).where(AuditLog.action == "import.run")).all() == []
 
 
 def test_a_job_expired_while_writing_stops_and_takes_back_its_rows(
-    engine: Any, session: Session, open_wave: Wave, parts: Any, monkeypatch: pytest.MonkeyPatch
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process failed the job as stopped between two parts: the next part's claim
     finds it no longer running, and the rows written are deleted."""
@@ -244,3 +257,81 @@ def test_the_upload_leaves_the_job_row_while_its_rows_are_checked(
     assert sizes == [0]
     assert _job(session, job_id).status == "done"
     assert _imported(session) == 7
+
+
+def test_a_background_job_runs_at_a_lower_cpu_priority(app: Flask) -> None:
+    """An import's or a publication's thread takes a lower CPU priority than the requests."""
+    import os
+    import threading
+
+    from survey.web import background
+
+    seen: list[int] = []
+
+    def work(_app: Flask, _job_id: int) -> None:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    app.config["SOME_INLINE"] = False
+    thread = background.start(app, work, 1, inline="SOME_INLINE", name="ikm-test")
+    assert thread is not None
+    thread.join()
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(19, mine + background.BACKGROUND_NICE)]
+
+
+def _checked_rows(session: Session, wave: Wave) -> tuple[str, list[Any]]:
+    context = import_service.import_context(session, wave=wave)
+    read = import_service.CanonicalReader(_file(), context, kind="csv")
+    rows = [row for row in read if not isinstance(row, import_service.RowError)]
+    assert len(rows) == 7
+    return read.digest, rows
+
+
+def test_ikm_import_on_sqlite_is_a_job_written_in_parts(
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ikm import``'s write (import_rows): on SQLite a job of its own, written in parts
+    (progress per part), done with its counts; on PostgreSQL one transaction, no job."""
+    digest, rows = _checked_rows(session, open_wave)
+    steps: list[int] = []
+    result = import_service.import_rows(
+        session, wave=open_wave, filename="kertas.csv", kind="csv", digest=digest, rows=rows,
+        actor=None, progress=steps.append,
+    )  # fmt: skip
+    assert (result.imported, result.already_present) == (7, 0)
+    assert _imported(session) == 7
+    _agree(session, open_wave)
+    jobs = session.exec(select(ImportJob)).all()
+    if engine.dialect.name == "sqlite":
+        assert steps == [2, 2, 2, 1]
+        assert [(j.status, j.imported, j.written, j.data) for j in jobs] == [("done", 7, [], b"")]
+    else:
+        assert sum(steps) == 7 and jobs == []
+
+
+def test_an_interrupted_ikm_import_on_sqlite_takes_its_rows_back(
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the third part: the two parts written are deleted, the job failed."""
+    monkeypatch.setattr(import_service, "_writes_in_parts", lambda _engine, _rows: True)
+    digest, rows = _checked_rows(session, open_wave)
+    real = submissions.insert_response_tuples
+    calls: list[int] = []
+
+    def interrupted(session: Session, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(submissions, "insert_response_tuples", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        import_service.import_rows(
+            session, wave=open_wave, filename="kertas.csv", kind="csv", digest=digest,
+            rows=rows, actor=None,
+        )  # fmt: skip
+    assert _imported(session) == 0
+    _agree(session, open_wave)
+    session.expire_all()
+    jobs = session.exec(select(ImportJob)).all()
+    assert [(j.status, j.written) for j in jobs] == [("failed", [])]

@@ -13,7 +13,8 @@
 --   IKM_BENCH_THREADS  number of threads (for distinct client addresses)
 --   IKM_BENCH_SEED     seed of the answers
 --   IKM_BENCH_FIRST_ADDRESS  number of the first client address (see citizen_address)
--- Record lines: "G status us", "P status us sid", "X sid" (a POST sent but never answered),
+-- Record lines: "G status us sent", "P status us sid sent" (sent: the request's send time, us
+-- of CLOCK_MONOTONIC, as Python's time.monotonic), "X sid" (a POST sent but never answered),
 -- "B" (a 200 page without the form's hidden fields),
 -- "T first_us last_us" (the thread's first request and last response, monotonic clock).
 
@@ -145,7 +146,7 @@ function response(status, headers, body)
   last_us = now
   local latency = now - sent_at
   if state == "get" then
-    out:write("G ", status, " ", latency, "\n")
+    out:write("G ", status, " ", latency, " ", sent_at, "\n")
     local set_cookie = headers["Set-Cookie"] or headers["set-cookie"] or ""
     cookie = string.match(set_cookie, "^([^;]+)")
     csrf = string.match(body, 'name="csrf_token"[^>]-value="([^"]*)"')
@@ -160,7 +161,7 @@ function response(status, headers, body)
       state = "idle"
     end
   elseif state == "post" then
-    out:write("P ", status, " ", latency, " ", sid, "\n")
+    out:write("P ", status, " ", latency, " ", sid, " ", sent_at, "\n")
     state = "idle"
   end
   if state == "idle" and not stopped and (citizens >= max_citizens or now >= deadline_us) then

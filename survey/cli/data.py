@@ -317,10 +317,11 @@ def import_command(
             update_min_steps=PROGRESS_STEP,
         ) as bar:
             try:
-                result = import_service.write_import(
+                result = import_service.import_rows(
                     session,
                     wave=wave,
                     filename=file.name,
+                    kind=file_kind(file.name),
                     digest=reader.digest,
                     rows=rows,
                     actor=None,

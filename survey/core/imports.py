@@ -66,12 +66,17 @@ PROGRESS_EVERY = 250  # rows between two looks at the clock for a web import's p
 # SQLite means its whole upload (megabytes) again.
 PROGRESS_SECONDS = 1.0
 ERROR_LIMIT = 1000  # bad rows kept in a failed job's report
-# On SQLite a web import writes its rows in transactions of this many (a few tens of ms each),
-# pausing WRITE_PAUSE_SECONDS after each so that the citizens' answers waiting for the one
-# write lock get it; one transaction of a million rows held it for a minute, and answers
-# waiting longer than the busy timeout (10 s) failed.
-WRITE_CHUNK_ROWS = 2000
-WRITE_PAUSE_SECONDS = 0.02
+# On SQLite a web import writes its rows in transactions of this many (about 10 ms each),
+# pausing after each for WRITE_PAUSE_RATIO times as long as it held the one write lock (at
+# least WRITE_PAUSE_SECONDS), so that the citizens' answers waiting for it get it while their
+# busy handler still polls every few ms; one transaction of a million rows held it for a
+# minute, and answers waiting longer than the busy timeout (10 s) failed.
+WRITE_CHUNK_ROWS = 500
+WRITE_PAUSE_SECONDS = 0.01
+WRITE_PAUSE_RATIO = 2.0
+# Fewer rows than this are written in one transaction on SQLite too (about a second of the
+# write lock at most: citizens' answers wait, none fails), and so at full speed.
+PARTS_ABOVE_ROWS = 50_000
 PREVIEW_ROWS = 5  # data rows shown on the mapping page
 # Rows the mapping page reads for its lists (profile answers, empty elements): a page, not a
 # job; the job checks every row of the file anyway.
@@ -891,7 +896,7 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
         session.add(done)
 
     detail = {"job": job_id, **_acknowledgement(acknowledged)}
-    if _writes_in_parts(engine):
+    if _writes_in_parts(engine, len(rows)):
         write = JobWrite(job_id, wave_id, filename, digest, actor, detail)
         try:
             write_in_parts(engine, write, rows, finish)
@@ -926,9 +931,86 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
             _fail(engine, job_id, [problem("import-write-crashed")])
 
 
-def _writes_in_parts(engine: Engine) -> bool:
-    """Tell whether a web job writes its rows in parts (SQLite: one writer at a time)."""
-    return engine.dialect.name == "sqlite"
+def import_rows(
+    session: Session,
+    *,
+    wave: Wave,
+    filename: str,
+    kind: str,
+    digest: str,
+    rows: Sequence[ImportRow],
+    actor: str | None,
+    progress: Callable[[int], None] | None = None,
+    **detail: Any,
+) -> ImportResult:
+    """Write checked rows as ``ikm import`` does: :func:`write_import` in one transaction on
+    PostgreSQL; on SQLite as a job of its own (``running``, no upload kept) written in parts
+    (:func:`write_in_parts`), so that citizens are not locked out meanwhile, a publication
+    waits for it, and an interrupted import takes its rows back (or, killed, leaves them to
+    :func:`expire_stale_jobs`). Raise DataIOError (nothing written) as ``write_import`` does.
+    """
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)  # the sessions here are bound to an engine
+    if not _writes_in_parts(engine, len(rows)):
+        return write_import(
+            session,
+            wave=wave,
+            filename=filename,
+            digest=digest,
+            rows=rows,
+            actor=actor,
+            progress=progress,
+            **detail,
+        )
+    job = ImportJob(
+        wave_id=wave.id or 0,
+        actor=actor,
+        filename=filename[:255],
+        kind=kind,
+        digest=digest,
+        status="running",
+        total_rows=len(rows),
+        processed_rows=len(rows),
+    )
+    session.add(job)
+    session.commit()
+    job_id = int(job.id or 0)
+    outcome: list[ImportResult] = []
+
+    def finish(session: Session, result: ImportResult) -> None:
+        """Record the job's result in the transaction of its last part."""
+        outcome.append(result)
+        session.execute(
+            sa.update(ImportJob)
+            .where(col(ImportJob.id) == job_id)
+            .values(
+                status="done",
+                imported=result.imported,
+                already_present=result.already_present,
+                message=(
+                    f"{filename}: {result.imported} imported, "
+                    f"{result.already_present} already present"
+                ),
+                finished_at=utcnow(),
+            )
+        )
+
+    write = JobWrite(job_id, wave.id or 0, filename, digest, actor, detail)
+    try:
+        write_in_parts(engine, write, rows, finish, progress=progress)
+    except DataIOError as exc:
+        _fail(engine, job_id, exc.problems, filename=filename)
+        raise
+    except BaseException:
+        _fail(engine, job_id, [problem("import-write-crashed")])
+        raise
+    return outcome[0]
+
+
+def _writes_in_parts(engine: Engine, rows: int) -> bool:
+    """Tell whether an import of ``rows`` rows writes them in parts (on SQLite, one writer at
+    a time, above ``PARTS_ABOVE_ROWS``)."""
+    return engine.dialect.name == "sqlite" and rows > PARTS_ABOVE_ROWS
 
 
 @dataclass(frozen=True)
@@ -951,9 +1033,12 @@ def write_in_parts(
     *,
     chunk_rows: int | None = None,
     pause: float | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Write a running job's new rows in transactions of ``chunk_rows`` (SQLite's web import;
-    ``WRITE_CHUNK_ROWS`` and ``WRITE_PAUSE_SECONDS`` by default).
+    """Write a running job's new rows in transactions of ``chunk_rows`` (SQLite's web import
+    and ``ikm import``; ``WRITE_CHUNK_ROWS`` and ``WRITE_PAUSE_SECONDS`` by default). SQLite
+    only: the id ranges it records hold only this job's rows because SQLite has one writer at
+    a time (on PostgreSQL concurrent transactions' ids interleave).
 
     Each transaction first claims the job (still ``running``: not expired meanwhile), checks
     the wave (not gone, not published) once it holds the write lock, inserts its rows with
@@ -972,11 +1057,13 @@ def write_in_parts(
         columns = import_columns(answer_positions(session, wave=wave))
         fresh, already = new_import_rows(session, wave=wave, digest=write.digest, rows=rows)
     written: list[list[int]] = []
+    held = 0.0  # seconds the last part's transaction took
     try:
         for start in range(0, len(fresh), chunk_rows):
             if start:
-                time.sleep(pause)
+                time.sleep(max(pause, WRITE_PAUSE_RATIO * held))
             part = fresh[start : start + chunk_rows]
+            began = time.monotonic()
             with Session(engine, expire_on_commit=False) as session:
                 _claim_part(session, write.job_id)
                 _check_wave_open_to_rows(session, write.wave_id)
@@ -987,13 +1074,20 @@ def write_in_parts(
                     rows=import_values(write.wave_id, part),
                     batch_size=chunk_rows,
                 )
-                written.append([before + 1, _last_response_id(session)])
+                last = _last_response_id(session)
+                if written and written[-1][1] == before:
+                    written[-1][1] = last  # no other writer's rows in between: one range
+                else:
+                    written.append([before + 1, last])
                 session.execute(
                     sa.update(ImportJob)
                     .where(col(ImportJob.id) == write.job_id)
                     .values(written=written)
                 )
                 session.commit()
+            held = time.monotonic() - began
+            if progress is not None:
+                progress(len(part))
         result = ImportResult(imported=len(fresh), already_present=already)
         with Session(engine, expire_on_commit=False) as session:
             _claim_part(session, write.job_id)
