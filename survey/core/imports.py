@@ -944,7 +944,8 @@ def import_rows(
     **detail: Any,
 ) -> ImportResult:
     """Write checked rows as ``ikm import`` does: :func:`write_import` in one transaction on
-    PostgreSQL; on SQLite as a job of its own (``running``, no upload kept) written in parts
+    PostgreSQL and for at most ``PARTS_ABOVE_ROWS`` rows; above that on SQLite as a job of its
+    own (``running``, no upload kept) written in parts
     (:func:`write_in_parts`), so that citizens are not locked out meanwhile, a publication
     waits for it, and an interrupted import takes its rows back (or, killed, leaves them to
     :func:`expire_stale_jobs`). Raise DataIOError (nothing written) as ``write_import`` does.
