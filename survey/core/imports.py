@@ -1143,19 +1143,44 @@ def delete_written(
     engine: Engine, wave_id: int, written: Sequence[Sequence[int]], *, job_id: int | None = None
 ) -> int:
     """Delete the imported rows of ``written`` id ranges of a wave with their kept statistics,
-    a range a transaction (and clear the job's ``written``); return how many went."""
+    a range a transaction; return how many went.
+
+    With ``job_id`` the ranges are those still recorded in the job's ``written`` (``written``
+    is ignored): each transaction takes the job row first (SQLite's write lock), deletes the
+    first recorded range and drops it from the record, so a range is deleted once. A range
+    someone else took back meanwhile (``expire_stale_jobs``) is not deleted again: SQLite
+    hands the ids of deleted rows to the next rows written, another import's maybe; nor is a
+    range of a part whose commit failed (remembered in memory, never written).
+    """
     deleted = 0
-    for first, last in written:
+    if job_id is None:
+        for first, last in written:
+            with Session(engine) as session:
+                deleted += _delete_range(session, wave_id, int(first), int(last))
+                session.commit()
+        return deleted
+    while True:
         with Session(engine) as session:
-            deleted += _delete_range(session, wave_id, int(first), int(last))
-            session.commit()
-    if job_id is not None:
-        with Session(engine) as session:
+            # Take the job row (and on SQLite the write lock) before reading its ranges.
             session.execute(
-                sa.update(ImportJob).where(col(ImportJob.id) == job_id).values(written=[])
+                sa.update(ImportJob)
+                .where(col(ImportJob.id) == job_id)
+                .values(written=col(ImportJob.written))
+            )
+            recorded = session.execute(
+                sa.select(col(ImportJob.written)).where(col(ImportJob.id) == job_id)
+            ).scalar()
+            if not recorded:
+                session.rollback()
+                return deleted
+            first, last = recorded[0]
+            deleted += _delete_range(session, wave_id, int(first), int(last))
+            session.execute(
+                sa.update(ImportJob)
+                .where(col(ImportJob.id) == job_id)
+                .values(written=[list(item) for item in recorded[1:]])
             )
             session.commit()
-    return deleted
 
 
 def _delete_range(session: Session, wave_id: int, first: int, last: int) -> int:
