@@ -379,31 +379,52 @@ MAPPING_EXPIRES_AFTER = timedelta(hours=24)
 
 
 def expire_stale_jobs(session: Session, *, now: datetime | None = None) -> int:
-    """Fail jobs whose worker is gone and drop uploads abandoned at mapping; commit; count them."""
+    """Fail jobs whose worker is gone and drop uploads abandoned at mapping; commit; count them.
+
+    A failed job whose take-back failed too (``write_in_parts``) still records the rows it
+    wrote: they go as well (the job stays failed as it was; not counted).
+    """
     now = now or utcnow()
-    stale = session.exec(
-        select(ImportJob).where(
-            (col(ImportJob.status).in_(("queued", "running")))
-            & (col(ImportJob.created_at) < now - JOB_STALE_AFTER)
-            | (col(ImportJob.status) == "mapping")
-            & (col(ImportJob.created_at) < now - MAPPING_EXPIRES_AFTER)
-        )
+    stale_jobs = (col(ImportJob.status).in_(("queued", "running"))) & (
+        col(ImportJob.created_at) < now - JOB_STALE_AFTER
+    ) | (col(ImportJob.status) == "mapping") & (
+        col(ImportJob.created_at) < now - MAPPING_EXPIRES_AFTER
+    )
+    leftover_rows = (col(ImportJob.status) == "failed") & (
+        sa.cast(col(ImportJob.written), sa.Text) != "[]"
+    )
+    found = session.exec(select(ImportJob.id).where(stale_jobs | leftover_rows)).all()
+    if not found:
+        return 0
+    # Take the jobs' rows (on SQLite the write lock) and read them again in this transaction:
+    # their ranges may have been taken back meanwhile, and their ids given to other rows.
+    session.execute(
+        sa.update(ImportJob)
+        .where(col(ImportJob.id).in_(found))
+        .values(written=col(ImportJob.written))
+    )
+    jobs = session.exec(
+        select(ImportJob)
+        .where(col(ImportJob.id).in_(found), stale_jobs | leftover_rows)
+        .execution_options(populate_existing=True)
     ).all()
-    for job in stale:
-        reason = problem("import-expired" if job.status == "mapping" else "import-stopped")
-        # Rows a dead SQLite job committed in parts (write_in_parts) go with it.
+    stale = 0
+    for job in jobs:
+        # Rows a dead or failed SQLite job committed in parts (write_in_parts) go with it.
         for first, last in job.written or []:
             _delete_range(session, job.wave_id, int(first), int(last))
         job.written = []
-        job.message = reason.english()
-        job.problems = [problem_record(reason)]
-        job.status = "failed"
-        job.data = b""
-        job.finished_at = now
+        if job.status != "failed":
+            stale += 1
+            reason = problem("import-expired" if job.status == "mapping" else "import-stopped")
+            job.message = reason.english()
+            job.problems = [problem_record(reason)]
+            job.status = "failed"
+            job.data = b""
+            job.finished_at = now
         session.add(job)
-    if stale:
-        session.commit()
-    return len(stale)
+    session.commit()
+    return stale
 
 
 def create_import_job(
