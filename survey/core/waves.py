@@ -670,6 +670,17 @@ def change_status(
         wave.published_at = now
     session.add(wave)
     session.flush()
+    if action == "publish":
+        from survey.core import imports
+
+        # Again, now that the UPDATE holds SQLite's write lock (the check above was a read
+        # outside any transaction there): an import that began writing its parts meanwhile
+        # refuses the publication, and one that begins later finds the wave published.
+        try:
+            imports.check_no_running_import(session, wave=wave)
+        except imports.DataIOError as exc:
+            session.rollback()
+            raise WaveSetupError(exc.problems) from None
     detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
     if status == "published" and wave.published_at is not None:
         detail["published_at"] = wave.published_at.isoformat()
