@@ -1088,6 +1088,7 @@ def write_in_parts(
             with Session(engine, expire_on_commit=False) as session:
                 _claim_part(session, write.job_id)
                 _check_wave_open_to_rows(session, write.wave_id)
+                _check_no_other_parts(session, write, slug)
                 before = _last_response_id(session)
                 submissions.insert_response_tuples(
                     session,
@@ -1153,6 +1154,24 @@ def _claim_part(session: Session, job_id: int) -> None:
     )
     if not claimed:
         raise refused("import-stopped")
+
+
+def _check_no_other_parts(session: Session, write: JobWrite, slug: str) -> None:
+    """Refuse a part while another job of the wave has parts written and not yet finished
+    (or not yet taken back): rows of a file it is writing would count as already present
+    here, and a collision with them would take its rows back. Of two jobs, the first to
+    commit a part goes on, the other stops at its first part, having written nothing."""
+    others = session.execute(
+        sa.select(sa.func.count())
+        .select_from(ImportJob)
+        .where(
+            col(ImportJob.wave_id) == write.wave_id,
+            col(ImportJob.id) != write.job_id,
+            sa.cast(col(ImportJob.written), sa.Text) != "[]",
+        )
+    ).scalar()
+    if others:
+        raise refused("import-running", wave=slug)
 
 
 def _last_response_id(session: Session) -> int:
