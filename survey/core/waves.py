@@ -530,6 +530,15 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     kept_back = [opd.name for opd in removed if any_responses.get(int(opd.id or 0))]
     if kept_back and "opds" not in errors:
         errors["opds"] = problem("wave-opds-answered", "opds", names=", ".join(kept_back))
+    if removed and "opds" not in errors:
+        from survey.core import imports
+
+        # An import checked its rows against the wave's OPDs and writes them later (on
+        # SQLite in parts, for minutes): none of its OPDs may leave the wave meanwhile.
+        try:
+            imports.check_no_running_import(session, wave=wave)
+        except imports.DataIOError:
+            errors["opds"] = problem("import-running", "opds", wave=wave.slug)
     if errors:
         session.rollback()
         raise WaveSetupError(errors.values())
