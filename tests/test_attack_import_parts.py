@@ -224,23 +224,24 @@ def test_a_job_confirmed_late_is_not_expired_while_it_runs(
 def test_an_expired_live_job_does_not_take_back_another_imports_rows(
     engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DEFECT (SQLite): job A, expired while alive (as above), has its two rows deleted by
-    ``expire_stale_jobs``; SQLite then hands their ids (the highest) to the next rows, here
-    another file's import into the wave. A's next claim is refused and A "takes back" the
-    ranges it remembers in memory: the other import's rows with those ids go, while that
-    import says it imported seven."""
-    job = _upload(session, open_wave)
-    job.created_at = datetime.now(UTC) - timedelta(hours=3)
-    session.add(job)
-    session.commit()
-    job_id = _confirm(session, open_wave, job)
+    """DEFECT (SQLite): job A, expired while alive (running for more than JOB_STALE_AFTER, or
+    confirmed late, above), has its two rows deleted by ``expire_stale_jobs``; SQLite then
+    hands their ids (the highest) to the next rows, here another file's import into the
+    wave. A's next claim is refused and A "takes back" the ranges it remembers in memory:
+    the other import's rows with those ids go, while that import says it imported seven."""
+    job_id = _queued_job(session, open_wave)
     other_file = _file(hour=10)
     digest, rows = _checked_rows(session, open_wave, other_file)
     theirs: list[int] = []
 
     def expired_then_other_import() -> None:
         with Session(engine) as other:
-            import_service.expire_stale_jobs(other)
+            stale = other.get(ImportJob, job_id)
+            assert stale is not None
+            stale.created_at = datetime.now(UTC) - timedelta(hours=3)
+            other.add(stale)
+            other.commit()
+            assert import_service.expire_stale_jobs(other) == 1
             wave = other.get(Wave, open_wave.id)
             assert wave is not None
             result = import_service.write_import(

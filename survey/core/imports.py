@@ -371,8 +371,9 @@ def write_import(
 # --- Import: web jobs -------------------------------------------------------------------------
 
 
-# A queued or running job older than this has lost its worker (the server restarted): its
-# rows were never committed, since they are written in one transaction at the end.
+# A queued or running job older than this (counted from its confirmation, when the mapping
+# step ends) has lost its worker (the server restarted): its rows were never committed (one
+# transaction at the end), or, written in parts on SQLite, are taken back from ``written``.
 JOB_STALE_AFTER = timedelta(hours=2)
 # An upload left at the mapping step this long is dropped, bytes and all.
 MAPPING_EXPIRES_AFTER = timedelta(hours=24)
@@ -773,7 +774,9 @@ def confirm_job(
         session,
         sa.update(ImportJob)
         .where(col(ImportJob.id) == job.id, col(ImportJob.status) == "mapping")
-        .values(status="queued", mapping=stored, ignore_extra=True),
+        # created_at restarts: JOB_STALE_AFTER counts from here, not from the upload, which
+        # may have waited at the mapping step for hours (up to MAPPING_EXPIRES_AFTER).
+        .values(status="queued", mapping=stored, ignore_extra=True, created_at=utcnow()),
     )
     session.commit()
     return bool(changed)
