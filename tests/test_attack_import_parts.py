@@ -515,3 +515,41 @@ def test_an_ikm_import_job_shows_on_the_job_page(
     login(client, "eva")
     page = client.get(f"/kerja/impor/{job.id}")
     assert page.status_code == 200
+
+
+# --- The survey page's answer on an autocommit connection ------------------------------------
+
+
+def test_an_answer_on_an_autocommit_connection_needs_no_second_pooled_connection(
+    app: Flask, session: Session, open_wave: Wave
+) -> None:
+    """DEFECT (PostgreSQL, pool sizing): the survey page's session holds its autocommit
+    connection for the whole request, and ``store_submission`` now opens a session of its own
+    for the row and its kept statistics: every answer holds two pooled connections at once.
+    gunicorn.conf.py says a pool of ``IKM_DB_POOL_SIZE + IKM_DB_MAX_OVERFLOW >= threads`` is
+    enough; with one thread and a pool of one, every answer waits ``IKM_DB_POOL_TIMEOUT`` and
+    fails (with N threads and N connections, N concurrent answers deadlock until it)."""
+    from survey.core.database import make_engine
+    from survey.core.submissions import Submission
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the pool settings apply to PostgreSQL only")
+    small = make_engine(app.config["DATABASE_URL"], pool_size=1, max_overflow=0, pool_timeout=0.5)
+    opd_id = session.exec(select(WaveOpd.opd_id).where(WaveOpd.wave_id == open_wave.id)).first()
+    assert opd_id is not None
+    try:
+        with Session(small, expire_on_commit=False) as request:
+            request.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            result = submissions.store_submission(
+                request,
+                submission=Submission(
+                    wave_id=int(open_wave.id or 0),
+                    opd_id=int(opd_id),
+                    submission_id="p" * 32,
+                    answers=dict.fromkeys(range(1, 10), 3),
+                ),
+            )
+        assert result.created
+    finally:
+        small.dispose()
+    _agree(session, open_wave)
