@@ -600,3 +600,36 @@ def test_ikm_import_beside_a_web_job_of_the_file_leaves_the_whole_file(
     assert "is still running" in result.output or "7 imported" in result.output, result.output
     assert _imported(session) == 7, (result.output, _job(session, job_id).message)
     _agree(session, open_wave)
+
+
+def test_a_row_flagged_between_parts_goes_with_its_statistics(
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holds: an evaluator flags one of the job's rows (the ORM's unit of work moves it in
+    the kept statistics) between two parts; the job then fails: the take-back removes the row
+    as it now is (flagged), and the kept statistics agree with a recount."""
+    real_insert = submissions.insert_response_tuples
+    calls: list[int] = []
+
+    def fourth_fails(part: Session, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("disk full")
+        return real_insert(part, **kwargs)
+
+    def flag_one() -> None:
+        with Session(engine) as other:
+            row = other.exec(select(Response).where(Response.channel == "import")).first()
+            assert row is not None
+            row.status, row.flag_reason = "flagged", "manual"
+            other.add(row)
+            other.commit()
+            assert tallies.differences(other, wave_id=int(open_wave.id or 0)) == []
+
+    monkeypatch.setattr(submissions, "insert_response_tuples", fourth_fails)
+    _before_part(monkeypatch, {3: flag_one})
+    job_id = _queued_job(session, open_wave)
+    import_service.run_import_job(engine, job_id=job_id)
+    assert _job(session, job_id).status == "failed"
+    assert _imported(session) == 0
+    _agree(session, open_wave)
