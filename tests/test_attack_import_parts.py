@@ -633,3 +633,37 @@ def test_a_row_flagged_between_parts_goes_with_its_statistics(
     assert _job(session, job_id).status == "failed"
     assert _imported(session) == 0
     _agree(session, open_wave)
+
+
+def test_the_take_back_holds_the_write_lock_no_longer_than_a_part(
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DEFECT (SQLite): the parts of a job with no other writer between them merge into one
+    id range, and the take-back deletes a range in one transaction: a million-row import that
+    fails at its end deletes (and reads, with ``locked_rows``, into memory) a million rows
+    holding the one write lock, for longer than the citizens' busy timeout: what the parts
+    were made to avoid. Each take-back transaction should delete at most a part's rows."""
+    real_insert = submissions.insert_response_tuples
+    real_delete = import_service._delete_range
+    calls: list[int] = []
+    deleted: list[int] = []
+
+    def last_fails(part: Session, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("disk full")
+        return real_insert(part, **kwargs)
+
+    def counting(part: Session, *args: Any) -> int:
+        deleted.append(real_delete(part, *args))
+        return deleted[-1]
+
+    monkeypatch.setattr(submissions, "insert_response_tuples", last_fails)
+    monkeypatch.setattr(import_service, "_delete_range", counting)
+    job_id = _queued_job(session, open_wave)
+    import_service.run_import_job(engine, job_id=job_id)
+    assert _job(session, job_id).status == "failed"
+    assert _imported(session) == 0
+    assert sum(deleted) == 6
+    assert max(deleted) <= import_service.WRITE_CHUNK_ROWS, deleted
+    _agree(session, open_wave)
