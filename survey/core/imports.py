@@ -1189,8 +1189,9 @@ def delete_written(
     a range a transaction; return how many went.
 
     With ``job_id`` the ranges are those still recorded in the job's ``written`` (``written``
-    is ignored): each transaction takes the job row first (SQLite's write lock), deletes the
-    first recorded range and drops it from the record, so a range is deleted once. A range
+    is ignored): each transaction takes the job row first (SQLite's write lock), deletes at
+    most ``WRITE_CHUNK_ROWS`` ids of the first recorded range and drops them from the record,
+    so a row is deleted once, pausing between as the parts did. A range
     someone else took back meanwhile (``expire_stale_jobs``) is not deleted again: SQLite
     hands the ids of deleted rows to the next rows written, another import's maybe; nor is a
     range of a part whose commit failed (remembered in memory, never written).
@@ -1202,7 +1203,12 @@ def delete_written(
                 deleted += _delete_range(session, wave_id, int(first), int(last))
                 session.commit()
         return deleted
+    held = 0.0  # seconds the last transaction took
     while True:
+        if held:
+            # As between the parts written: the citizens' answers get the write lock.
+            time.sleep(max(WRITE_PAUSE_SECONDS, WRITE_PAUSE_RATIO * held))
+        began = time.monotonic()
         with Session(engine) as session:
             # Take the job row (and on SQLite the write lock) before reading its ranges.
             session.execute(
@@ -1216,14 +1222,19 @@ def delete_written(
             if not recorded:
                 session.rollback()
                 return deleted
-            first, last = recorded[0]
-            deleted += _delete_range(session, wave_id, int(first), int(last))
+            # At most a part's span of ids a transaction: parts written without another
+            # writer between them merged into one range (a million rows, maybe).
+            first, last = int(recorded[0][0]), int(recorded[0][1])
+            upto = min(last, first + WRITE_CHUNK_ROWS - 1)
+            deleted += _delete_range(session, wave_id, first, upto)
+            rest = [[upto + 1, last]] if upto < last else []
             session.execute(
                 sa.update(ImportJob)
                 .where(col(ImportJob.id) == job_id)
-                .values(written=[list(item) for item in recorded[1:]])
+                .values(written=rest + [list(item) for item in recorded[1:]])
             )
             session.commit()
+        held = time.monotonic() - began
 
 
 def _delete_range(session: Session, wave_id: int, first: int, last: int) -> int:
