@@ -371,39 +371,61 @@ def write_import(
 # --- Import: web jobs -------------------------------------------------------------------------
 
 
-# A queued or running job older than this has lost its worker (the server restarted): its
-# rows were never committed, since they are written in one transaction at the end.
+# A queued or running job older than this (counted from its confirmation, when the mapping
+# step ends) has lost its worker (the server restarted): its rows were never committed (one
+# transaction at the end), or, written in parts on SQLite, are taken back from ``written``.
 JOB_STALE_AFTER = timedelta(hours=2)
 # An upload left at the mapping step this long is dropped, bytes and all.
 MAPPING_EXPIRES_AFTER = timedelta(hours=24)
 
 
 def expire_stale_jobs(session: Session, *, now: datetime | None = None) -> int:
-    """Fail jobs whose worker is gone and drop uploads abandoned at mapping; commit; count them."""
+    """Fail jobs whose worker is gone and drop uploads abandoned at mapping; commit; count them.
+
+    A failed job whose take-back failed too (``write_in_parts``) still records the rows it
+    wrote: they go as well (the job stays failed as it was; not counted).
+    """
     now = now or utcnow()
-    stale = session.exec(
-        select(ImportJob).where(
-            (col(ImportJob.status).in_(("queued", "running")))
-            & (col(ImportJob.created_at) < now - JOB_STALE_AFTER)
-            | (col(ImportJob.status) == "mapping")
-            & (col(ImportJob.created_at) < now - MAPPING_EXPIRES_AFTER)
-        )
+    stale_jobs = (col(ImportJob.status).in_(("queued", "running"))) & (
+        col(ImportJob.created_at) < now - JOB_STALE_AFTER
+    ) | (col(ImportJob.status) == "mapping") & (
+        col(ImportJob.created_at) < now - MAPPING_EXPIRES_AFTER
+    )
+    leftover_rows = (col(ImportJob.status) == "failed") & (
+        sa.cast(col(ImportJob.written), sa.Text) != "[]"
+    )
+    found = session.exec(select(ImportJob.id).where(stale_jobs | leftover_rows)).all()
+    if not found:
+        return 0
+    # Take the jobs' rows (on SQLite the write lock) and read them again in this transaction:
+    # their ranges may have been taken back meanwhile, and their ids given to other rows.
+    session.execute(
+        sa.update(ImportJob)
+        .where(col(ImportJob.id).in_(found))
+        .values(written=col(ImportJob.written))
+    )
+    jobs = session.exec(
+        select(ImportJob)
+        .where(col(ImportJob.id).in_(found), stale_jobs | leftover_rows)
+        .execution_options(populate_existing=True)
     ).all()
-    for job in stale:
-        reason = problem("import-expired" if job.status == "mapping" else "import-stopped")
-        # Rows a dead SQLite job committed in parts (write_in_parts) go with it.
+    stale = 0
+    for job in jobs:
+        # Rows a dead or failed SQLite job committed in parts (write_in_parts) go with it.
         for first, last in job.written or []:
             _delete_range(session, job.wave_id, int(first), int(last))
         job.written = []
-        job.message = reason.english()
-        job.problems = [problem_record(reason)]
-        job.status = "failed"
-        job.data = b""
-        job.finished_at = now
+        if job.status != "failed":
+            stale += 1
+            reason = problem("import-expired" if job.status == "mapping" else "import-stopped")
+            job.message = reason.english()
+            job.problems = [problem_record(reason)]
+            job.status = "failed"
+            job.data = b""
+            job.finished_at = now
         session.add(job)
-    if stale:
-        session.commit()
-    return len(stale)
+    session.commit()
+    return stale
 
 
 def create_import_job(
@@ -752,7 +774,9 @@ def confirm_job(
         session,
         sa.update(ImportJob)
         .where(col(ImportJob.id) == job.id, col(ImportJob.status) == "mapping")
-        .values(status="queued", mapping=stored, ignore_extra=True),
+        # created_at restarts: JOB_STALE_AFTER counts from here, not from the upload, which
+        # may have waited at the mapping step for hours (up to MAPPING_EXPIRES_AFTER).
+        .values(status="queued", mapping=stored, ignore_extra=True, created_at=utcnow()),
     )
     session.commit()
     return bool(changed)
@@ -1068,6 +1092,7 @@ def write_in_parts(
             with Session(engine, expire_on_commit=False) as session:
                 _claim_part(session, write.job_id)
                 _check_wave_open_to_rows(session, write.wave_id)
+                _check_no_other_parts(session, write, slug)
                 before = _last_response_id(session)
                 submissions.insert_response_tuples(
                     session,
@@ -1135,6 +1160,24 @@ def _claim_part(session: Session, job_id: int) -> None:
         raise refused("import-stopped")
 
 
+def _check_no_other_parts(session: Session, write: JobWrite, slug: str) -> None:
+    """Refuse a part while another job of the wave has parts written and not yet finished
+    (or not yet taken back): rows of a file it is writing would count as already present
+    here, and a collision with them would take its rows back. Of two jobs, the first to
+    commit a part goes on, the other stops at its first part, having written nothing."""
+    others = session.execute(
+        sa.select(sa.func.count())
+        .select_from(ImportJob)
+        .where(
+            col(ImportJob.wave_id) == write.wave_id,
+            col(ImportJob.id) != write.job_id,
+            sa.cast(col(ImportJob.written), sa.Text) != "[]",
+        )
+    ).scalar()
+    if others:
+        raise refused("import-running", wave=slug)
+
+
 def _last_response_id(session: Session) -> int:
     """Return the highest response id (0 if none), in the caller's transaction."""
     return int(session.execute(sa.select(sa.func.max(col(Response.id)))).scalar() or 0)
@@ -1144,19 +1187,55 @@ def delete_written(
     engine: Engine, wave_id: int, written: Sequence[Sequence[int]], *, job_id: int | None = None
 ) -> int:
     """Delete the imported rows of ``written`` id ranges of a wave with their kept statistics,
-    a range a transaction (and clear the job's ``written``); return how many went."""
+    a range a transaction; return how many went.
+
+    With ``job_id`` the ranges are those still recorded in the job's ``written`` (``written``
+    is ignored): each transaction takes the job row first (SQLite's write lock), deletes at
+    most ``WRITE_CHUNK_ROWS`` ids of the first recorded range and drops them from the record,
+    so a row is deleted once, pausing between as the parts did. A range
+    someone else took back meanwhile (``expire_stale_jobs``) is not deleted again: SQLite
+    hands the ids of deleted rows to the next rows written, another import's maybe; nor is a
+    range of a part whose commit failed (remembered in memory, never written).
+    """
     deleted = 0
-    for first, last in written:
+    if job_id is None:
+        for first, last in written:
+            with Session(engine) as session:
+                deleted += _delete_range(session, wave_id, int(first), int(last))
+                session.commit()
+        return deleted
+    held = 0.0  # seconds the last transaction took
+    while True:
+        if held:
+            # As between the parts written: the citizens' answers get the write lock.
+            time.sleep(max(WRITE_PAUSE_SECONDS, WRITE_PAUSE_RATIO * held))
+        began = time.monotonic()
         with Session(engine) as session:
-            deleted += _delete_range(session, wave_id, int(first), int(last))
-            session.commit()
-    if job_id is not None:
-        with Session(engine) as session:
+            # Take the job row (and on SQLite the write lock) before reading its ranges.
             session.execute(
-                sa.update(ImportJob).where(col(ImportJob.id) == job_id).values(written=[])
+                sa.update(ImportJob)
+                .where(col(ImportJob.id) == job_id)
+                .values(written=col(ImportJob.written))
+            )
+            recorded = session.execute(
+                sa.select(col(ImportJob.written)).where(col(ImportJob.id) == job_id)
+            ).scalar()
+            if not recorded:
+                session.rollback()
+                return deleted
+            # At most a part's span of ids a transaction: parts written without another
+            # writer between them merged into one range (a million rows, maybe).
+            first, last = int(recorded[0][0]), int(recorded[0][1])
+            upto = min(last, first + WRITE_CHUNK_ROWS - 1)
+            deleted += _delete_range(session, wave_id, first, upto)
+            rest = [[upto + 1, last]] if upto < last else []
+            session.execute(
+                sa.update(ImportJob)
+                .where(col(ImportJob.id) == job_id)
+                .values(written=rest + [list(item) for item in recorded[1:]])
             )
             session.commit()
-    return deleted
+        held = time.monotonic() - began
 
 
 def _delete_range(session: Session, wave_id: int, first: int, last: int) -> int:

@@ -530,6 +530,15 @@ def update_wave(session: Session, *, wave: Wave, settings: WaveSettings, actor: 
     kept_back = [opd.name for opd in removed if any_responses.get(int(opd.id or 0))]
     if kept_back and "opds" not in errors:
         errors["opds"] = problem("wave-opds-answered", "opds", names=", ".join(kept_back))
+    if removed and "opds" not in errors:
+        from survey.core import imports
+
+        # An import checked its rows against the wave's OPDs and writes them later (on
+        # SQLite in parts, for minutes): none of its OPDs may leave the wave meanwhile.
+        try:
+            imports.check_no_running_import(session, wave=wave)
+        except imports.DataIOError:
+            errors["opds"] = problem("import-running", "opds", wave=wave.slug)
     if errors:
         session.rollback()
         raise WaveSetupError(errors.values())
@@ -670,6 +679,17 @@ def change_status(
         wave.published_at = now
     session.add(wave)
     session.flush()
+    if action == "publish":
+        from survey.core import imports
+
+        # Again, now that the UPDATE holds SQLite's write lock (the check above was a read
+        # outside any transaction there): an import that began writing its parts meanwhile
+        # refuses the publication, and one that begins later finds the wave published.
+        try:
+            imports.check_no_running_import(session, wave=wave)
+        except imports.DataIOError as exc:
+            session.rollback()
+            raise WaveSetupError(exc.problems) from None
     detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
     if status == "published" and wave.published_at is not None:
         detail["published_at"] = wave.published_at.isoformat()
