@@ -1,7 +1,7 @@
 """Attacks on the SQLite import written in parts (``write_in_parts``) and what guards it.
 
-Each test marked "DEFECT" in its docstring shows a case the current code gets wrong (it fails
-until the defect is fixed); the others show a case that holds.
+Each test marked "DEFECT" in its docstring shows a case the code once got wrong (each failed
+before its fix, found by an adversarial review); the others show a case that held already.
 """
 
 from __future__ import annotations
@@ -523,9 +523,10 @@ def test_an_ikm_import_job_shows_on_the_job_page(
 def test_an_answer_on_an_autocommit_connection_needs_no_second_pooled_connection(
     app: Flask, session: Session, open_wave: Wave
 ) -> None:
-    """DEFECT (PostgreSQL, pool sizing): the survey page's session holds its autocommit
-    connection for the whole request, and ``store_submission`` now opens a session of its own
-    for the row and its kept statistics: every answer holds two pooled connections at once.
+    """Once a DEFECT (PostgreSQL, pool sizing): the survey page's session held its autocommit
+    connection for the whole request while ``store_submission`` opened a session of its own
+    for the row and its kept statistics, so every answer held two pooled connections at once;
+    it now gives the request's connection back first.
     gunicorn.conf.py says a pool of ``IKM_DB_POOL_SIZE + IKM_DB_MAX_OVERFLOW >= threads`` is
     enough; with one thread and a pool of one, every answer waits ``IKM_DB_POOL_TIMEOUT`` and
     fails (with N threads and N connections, N concurrent answers deadlock until it)."""

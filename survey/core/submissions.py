@@ -192,8 +192,14 @@ def store_submission(
     """
     if tallies.autocommit(session):
         # The row and its kept statistics change in one transaction (survey.core.tallies): a
-        # caller reading in autocommit mode (the survey page) gets a session of its own.
-        with Session(session.get_bind(), expire_on_commit=False) as own:
+        # caller reading in autocommit mode (the survey page) gets a session of its own. The
+        # caller's connection goes back to the pool first (ending its session's nominal
+        # transaction; a later read takes one again), so an answer needs one connection, not
+        # two: with a pool of the threads' size, as many answers at once would wait for each
+        # other until the pool's time-out.
+        bind = session.get_bind()
+        session.rollback()
+        with Session(bind, expire_on_commit=False) as own:
             return store_submission(
                 own,
                 submission=submission,
