@@ -6,7 +6,9 @@ its new rows in one transaction with the ``import.run`` audit entry (``write_imp
 and a second import of a file adds nothing. A web import is an ``ImportJob``: the upload is
 kept in the job row while the evaluator checks the column mapping, then ``run_import_job``
 checks every row (recording its progress in the job row, committed on its own so that any
-app server can show it), and writes all rows or none. A failed job keeps why as coded
+app server can show it), and writes all rows or none: in one transaction, or on SQLite, for
+more than ``PARTS_ABOVE_ROWS`` rows, in parts that a failure takes back (``write_in_parts``,
+also used by ``ikm import`` through ``import_rows``). A failed job keeps why as coded
 problems in ``problems`` (the page translates them; ``message`` holds the same in English, for
 logs) and at most ``ERROR_LIMIT`` bad rows in ``errors``, each ``{"row": N, "problems":
 [...]}``; when there were more, a last entry ``{"row": None, "problems": [], "omitted": N}``
@@ -66,7 +68,7 @@ PROGRESS_EVERY = 250  # rows between two looks at the clock for a web import's p
 # SQLite means its whole upload (megabytes) again.
 PROGRESS_SECONDS = 1.0
 ERROR_LIMIT = 1000  # bad rows kept in a failed job's report
-# On SQLite a web import writes its rows in transactions of this many (about 10 ms each),
+# On SQLite a big import writes its rows in transactions of this many (about 10 ms each),
 # pausing after each for WRITE_PAUSE_RATIO times as long as it held the one write lock (at
 # least WRITE_PAUSE_SECONDS), so that the citizens' answers waiting for it get it while their
 # busy handler still polls every few ms; one transaction of a million rows held it for a
