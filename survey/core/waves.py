@@ -649,14 +649,9 @@ def change_status(
         )
     checked: dict[str, Any] = {}
     if action == "publish":
-        from survey.core import checklist, imports
+        from survey.core import checklist
 
-        try:
-            imports.check_no_running_import(session, wave=wave)
-        except imports.DataIOError as exc:
-            session.rollback()
-            raise WaveSetupError(exc.problems) from None
-
+        _refuse_beside_an_import(session, wave)
         items, refused = checklist.check_publication(
             session, wave=wave, acknowledged=acknowledged, timezone=timezone
         )
@@ -680,16 +675,10 @@ def change_status(
     session.add(wave)
     session.flush()
     if action == "publish":
-        from survey.core import imports
-
         # Again, now that the UPDATE holds SQLite's write lock (the check above was a read
         # outside any transaction there): an import that began writing its parts meanwhile
         # refuses the publication, and one that begins later finds the wave published.
-        try:
-            imports.check_no_running_import(session, wave=wave)
-        except imports.DataIOError as exc:
-            session.rollback()
-            raise WaveSetupError(exc.problems) from None
+        _refuse_beside_an_import(session, wave)
     detail: dict[str, Any] = {"wave": wave.slug, "from": previous, "to": status}
     if status == "published" and wave.published_at is not None:
         detail["published_at"] = wave.published_at.isoformat()
@@ -708,6 +697,18 @@ def change_status(
     audit(session, actor=actor, action=audit_action, **detail)
     session.commit()
     return wave
+
+
+def _refuse_beside_an_import(session: Session, wave: Wave) -> None:
+    """Roll back and refuse (WaveSetupError) while an import into the wave is queued or
+    running (``imports.check_no_running_import``)."""
+    from survey.core import imports
+
+    try:
+        imports.check_no_running_import(session, wave=wave)
+    except imports.DataIOError as exc:
+        session.rollback()
+        raise WaveSetupError(exc.problems) from None
 
 
 @dataclass(frozen=True)
