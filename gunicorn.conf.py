@@ -80,11 +80,10 @@ def post_worker_init(worker: object) -> None:
     dashboard refresh at 500 OPDs took 240 or 350 ms depending on it). Objects made by
     requests are collected as before.
 
-    The app imports ``scipy.stats`` and ``scipy.optimize`` only when a request first needs them
-    (alarm checks, the bootstrap, the REML of the funnel), which keeps ``ikm`` commands quick;
-    a worker imports them here, so that no citizen's or head's request pays the 0.5 s.
+    The app imports ``scipy.stats`` only when a request first needs it (alarm checks, the
+    bootstrap), which keeps ``ikm`` commands quick; a worker imports it here, so that no
+    citizen's or head's request pays the 0.5 s.
     """
-    import scipy.optimize
     import scipy.stats  # noqa: F401
 
     gc.freeze()

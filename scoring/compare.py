@@ -246,7 +246,7 @@ def shrink(
     """Empirical-Bayes (normal-normal) shrinkage of unit scores towards the overall mean.
 
     Model: y_j ~ N(theta_j, se_j^2), theta_j ~ N(mu, tau^2). tau^2 by REML (default; the
-    restricted likelihood maximised with :func:`scipy.optimize.minimize_scalar`) or by
+    restricted likelihood maximised by :func:`scoring.bayes.reml_tau2`) or by
     DerSimonian-Laird, tau^2 = max(0, (Q - (p - 1)) / (sum w - sum w^2 / sum w)) with
     w = 1 / se^2 and Q the weighted sum of squares about the weighted mean.
 

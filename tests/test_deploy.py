@@ -630,8 +630,8 @@ def test_gunicorn_workers_freeze_their_startup_heap():
 
 
 def test_gunicorn_workers_import_scipy_before_any_request():
-    """The app imports scipy.stats and scipy.optimize on first use (ikm commands start 0.5 s
-    sooner); a gunicorn worker imports them in post_worker_init, before it serves anyone."""
+    """The app imports scipy.stats on first use (ikm commands start 0.5 s sooner); a gunicorn
+    worker imports it in post_worker_init, before it serves anyone."""
     script = (
         "import gc, runpy, sys\n"
         f"config = runpy.run_path({str(ROOT / 'gunicorn.conf.py')!r})\n"
