@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -209,34 +210,60 @@ INPUTS_SNIPPET = textwrap.dedent(
 )
 
 
+# Runs the measured command as its own child and reports that child's wall time and peak
+# RSS. Linux carries a parent's RSS high-water mark into a forked child and across its exec
+# (the bench process holds hundreds of MiB after building the data), so a child forked from the
+# bench itself reported the bench's peak, not its own; forked from this small launcher, the
+# command starts from the launcher's few MiB.
+LAUNCHER = textwrap.dedent(
+    """
+    import os, sys, time
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.execv(sys.argv[2], sys.argv[2:])
+    _, status, usage = os.wait4(pid, 0)
+    with open(sys.argv[1], "w") as out:
+        out.write(f"{time.perf_counter() - started} {usage.ru_maxrss}")
+    sys.exit(os.waitstatus_to_exitcode(status))
+    """
+)
+
+
 def run_measured(
     args: list[str], env: dict[str, str], timeout: float | None = None
 ) -> tuple[float, float, str]:
     """Run a command; return (wall seconds, its own max RSS in MiB, stdout).
 
-    ``os.wait4`` gives this child's own resource usage (peak RSS), not all children's. With a
-    `timeout` the child is polled and, past it, killed and ``subprocess.TimeoutExpired`` raised.
+    The command runs under :data:`LAUNCHER`, which times it and reads its own peak RSS. With a
+    `timeout` the launcher and the command are killed past it and ``subprocess.TimeoutExpired``
+    is raised.
     """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
-        if timeout is None:
-            _pid, status, usage = os.wait4(process.pid, 0)
-        else:
-            while not (waited := os.wait4(process.pid, os.WNOHANG))[0]:
-                if time.perf_counter() - started > timeout:
-                    process.kill()
-                    os.wait4(process.pid, 0)
-                    raise subprocess.TimeoutExpired(args, timeout)
-                time.sleep(0.01)
-            _pid, status, usage = waited
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("r") as figures,
+    ):
+        process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, figures.name, *args],
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True,  # its own process group: a time-out kills both
+        )
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
         out.seek(0)
         err.seek(0)
         if process.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed:\n{err.read()}")
-        return wall, usage.ru_maxrss / 1024, out.read()
+        wall, maxrss = figures.read().split()
+        return float(wall), int(maxrss) / 1024, out.read()
 
 
 RANK_SNIPPET = textwrap.dedent(
