@@ -248,3 +248,55 @@ def test_the_fingerprint_hashes_the_same_text_as_before():
     for agg in (*parts, *stacked, fortran, Aggregates.empty(9, 5)):
         assert _figures_text(agg) == json.dumps(agg.as_dict(), sort_keys=True).encode()
     assert _fingerprint(parts, ["a", "b", "c"]) == _fingerprint(stacked, ["a", "b", "c"])
+
+
+def test_a_views_free_app_scores_exactly_as_the_full_app(session, open_wave, runner, app_config):
+    """``ikm score`` builds its app without views (create_app(views=False)): same settings and
+    database, no pages, and the same output."""
+    from flask.testing import FlaskCliRunner
+
+    from survey.cli.main import ikm as ikm_group
+    from survey.web import create_app
+
+    add_responses(session, open_wave, "bpbd", [[4, 3, 4, 4, 3, 4, 4, 4, 3]] * 12)
+    add_responses(session, open_wave, "rsud", [[2, 3, 2, 3, 2, 3, 2, 3, 2]] * 9)
+    _rows, full = score_json(runner)
+    lite = create_app(app_config, views=False)
+    try:
+        assert not lite.blueprints and "csrf" not in lite.extensions
+        result = FlaskCliRunner(lite).invoke(
+            ikm_group, args=["score", "--wave", "uji-2026", "--format", "json"]
+        )
+        assert result.exit_code == 0, result.output
+        assert result.stdout == full.stdout
+    finally:
+        lite.extensions["ikm_engine"].dispose()
+
+
+def test_ikm_score_imports_no_page_of_the_web_app(tmp_path):
+    """The real command line: ``score`` builds the views-free app, other commands the full one
+    (the pages, forms and translations are half a second of imports)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from survey.cli.main import ikm\n"
+        "try:\n"
+        "    ikm.main(sys.argv[1:], standalone_mode=False)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__)\n"
+        "print(sorted(m for m in ('survey.web.citizen', 'wtforms', 'flask_babel')"
+        " if m in sys.modules))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "IKM_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+
+    def imported(*args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    # An empty database: the command fails (no tables) after building its app.
+    assert imported("score", "--wave", "x") == "[]"
+    assert imported("opd", "list") == "['flask_babel', 'survey.web.citizen', 'wtforms']"

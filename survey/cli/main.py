@@ -66,10 +66,17 @@ COMMANDS: tuple[click.Command, ...] = (
 )
 
 
+# Commands that print data and never a page or a link: their app is built without views
+# (``create_app(views=False)``), half a second less for ``ikm score``.
+COMMANDS_WITHOUT_VIEWS = frozenset({"score"})
+
+
 def load_app() -> Flask:
     """Build the app for the command; a bad setting is one line and status 1."""
+    context = click.get_current_context(silent=True)
+    views = context is None or context.info_name not in COMMANDS_WITHOUT_VIEWS
     try:
-        return create_app()
+        return create_app(views=views)
     except ConfigError as exc:
         # A bad setting is the operator's to fix: one line and status 1, not a traceback.
         click.echo(f"Error: {exc}", err=True)

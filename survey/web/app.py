@@ -15,33 +15,11 @@ from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from survey.core import settings
-from survey.web import (
-    admin,
-    citizen,
-    counter,
-    dashboard,
-    database,
-    enumerators,
-    errors,
-    field,
-    flags,
-    health,
-    i18n,
-    imports_exports,
-    kiosks,
-    logos,
-    logs,
-    onelink,
-    opdhead,
-    pdfs,
-    proxies,
-    qr,
-    results,
-    security,
-    signin,
-    waves,
-)
-from survey.web.extensions import csrf
+from survey.web import database, logs, proxies
+
+# The views, forms, sign-in and translations are imported by the functions that register them:
+# an app built for a command that shows no page (``ikm score``) does without them, about half a
+# second of imports.
 
 
 class TextConverter(BaseConverter):
@@ -60,9 +38,16 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 
 def create_app(
-    test_config: dict[str, Any] | None = None, instance_path: str | None = None
+    test_config: dict[str, Any] | None = None,
+    instance_path: str | None = None,
+    *,
+    views: bool = True,
 ) -> Flask:
-    """Build and return the application (instance folder: argument, ``IKM_INSTANCE_PATH``)."""
+    """Build and return the application (instance folder: argument, ``IKM_INSTANCE_PATH``).
+
+    With ``views=False`` the app has its settings (checked as always), logging and database but
+    no pages, forms, translations or sign-in: for commands that only read and print data.
+    """
     app = Flask(
         __name__,
         instance_path=instance_path or os.environ.get("IKM_INSTANCE_PATH") or None,
@@ -74,6 +59,9 @@ def create_app(
     configure_settings(app, test_config)
     configure_logging(app)
     configure_proxy(app)
+    if not views:
+        database.init_app(app)
+        return app
     configure_extensions(app)
     configure_blueprints(app)
     configure_errors(app)
@@ -110,6 +98,8 @@ def configure_logging(app: Flask) -> None:
 
 def configure_security(app: Flask) -> None:
     """Security headers on every response (see :mod:`survey.web.security`)."""
+    from survey.web import security
+
     security.init_app(app)
 
 
@@ -131,6 +121,9 @@ def configure_proxy(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     """Initialise the database, CSRF protection and translations."""
+    from survey.web import i18n
+    from survey.web.extensions import csrf
+
     database.init_app(app)
     csrf.init_app(app)
     i18n.init_app(app)
@@ -138,6 +131,27 @@ def configure_extensions(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     """Register the views (one blueprint per module) and the sign-in settings."""
+    from survey.web import (
+        admin,
+        citizen,
+        counter,
+        dashboard,
+        enumerators,
+        field,
+        flags,
+        health,
+        imports_exports,
+        kiosks,
+        logos,
+        onelink,
+        opdhead,
+        pdfs,
+        qr,
+        results,
+        signin,
+        waves,
+    )
+
     # Before any rule is added: rules take their converters when they are registered.
     app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
     views = (
@@ -166,4 +180,6 @@ def configure_blueprints(app: Flask) -> None:
 
 def configure_errors(app: Flask) -> None:
     """Friendly pages for 404, 405, 413, 429 and 500 in the user's language."""
+    from survey.web import errors
+
     errors.init_app(app)
