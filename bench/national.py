@@ -44,7 +44,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.scoring import run_measured  # noqa: E402  (wall, own peak RSS, time limit)
+from bench.scoring import byte_compile, run_measured  # noqa: E402  (wall, own peak RSS, time limit)
 from survey.core.database import make_engine, normalise_url, upgrade  # noqa: E402
 
 IKM = str(Path(sys.executable).with_name("ikm"))
@@ -186,6 +186,7 @@ def main() -> int:
         build(schema, args.responses, args.opds, args.seed)
     ok = True
     try:
+        byte_compile()
         with tempfile.TemporaryDirectory() as tmp:
             env = {
                 **os.environ,
