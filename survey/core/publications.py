@@ -10,12 +10,13 @@ so a later change to an OPD's name, a scheme or a questionnaire, or a new render
 does not change what was published; the "data taken" time every file prints is the
 publication's ``data_taken_at``.
 
-The job has two phases. The first stores what the public pages need (the ranking and OPD pages,
-the ranking reports and the open-data ZIP); only when the last of them is stored does the
-publication become ``ready`` and replace the previous version (``superseded_at``), so readers
-never see half a version. The second phase stores each OPD's reports (a few hundred
-milliseconds each: minutes for hundreds of OPDs) while the version is already served; a report
-asked for before its turn is answered "being prepared". A failure in the first phase marks the
+The job has two phases. The first stores what the public pages need (the ranking and OPD pages
+and the open-data ZIP); only when the last of them is stored does the publication become
+``ready`` and replace the previous version (``superseded_at``), so readers never see half a
+version. The second phase stores the PDF reports, the ranking's and each OPD's (a few hundred
+milliseconds each: minutes for hundreds of OPDs), while the version is already served; a report
+asked for before its turn is made at once from the same frozen input (:func:`make_file`), so it
+is the file the job would have stored. A failure in the first phase marks the
 publication ``failed`` with its reason (it is never served); :func:`build` run again (``ikm wave
 snapshot``) resumes it, keeping the files already stored.
 
