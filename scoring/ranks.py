@@ -44,8 +44,14 @@ bounds start from coarse groups (one per variance bin) over all draws, and its d
 taken in decreasing order of that bound only as far as the quantile may need them, refined
 with all groups, then evaluated. Families only shrink as the steps go down, so every bound
 and every earlier exact maximum stays an upper bound, and a marginal maximum whose attaining
-partner is still in the family is known without evaluation. The result is the same as
-evaluating every pair (the tests compare with a plain loop over all pairs).
+partner is still in the family is known without evaluation. With independent units that
+all vary (``se`` > 0, no ``cov``), a unit's maximum over its whole family (its marginal
+family until a pair is rejected) needs only the partners on the draw's two fronts (with the
+units in order of variance, those whose Z is below, or above, every earlier unit's: about 11
+of 500 units each, with standard errors from 0.03 to 0.08): those draws are evaluated from
+the fronts, without refining their bounds first (``_Pairs.front_entries`` says why that is
+exact). The result is the same as evaluating every pair (the tests compare with a plain
+loop over all pairs).
 """
 
 from __future__ import annotations
@@ -204,6 +210,38 @@ def _draw(
     return z @ root.T
 
 
+class _Front:
+    """One side of the draws' fronts (see ``_Pairs.front_entries``). With the units in
+    increasing order of variance (ties by index), a draw's front is the units whose Z is
+    below every earlier unit's. ``front[r]`` lists draw r's front (in that order), then
+    pads (its first unit, the one of lowest variance, which is on every front);
+    ``n_front[r]`` counts it; ``front_z`` and ``front_var`` hold the listed units' Z and
+    variances. The upper side is the lower side of -Z.
+    """
+
+    def __init__(self, z: FloatArray, var: FloatArray, order: IntArray, sign: float) -> None:
+        draws, p = z.shape
+        on_front = np.empty((p, draws), dtype=bool)  # by position in the order
+        step = max(1, 4 * _CHUNK_ELEMENTS // p)
+        for a in range(0, draws, step):
+            zs = np.ascontiguousarray(z[a : a + step, order].T)  # units x draws
+            if sign < 0:
+                np.negative(zs, out=zs)
+            low = np.full(zs.shape[1], np.inf)
+            for k in range(p):
+                np.less(zs[k], low, out=on_front[k, a : a + zs.shape[1]])
+                np.minimum(low, zs[k], out=low)
+        pos, r = np.nonzero(on_front)
+        by_draw = np.argsort(r, kind="stable")  # then in the order of variance
+        pos, r = pos[by_draw], r[by_draw]
+        self.n_front = np.bincount(r, minlength=draws)
+        start = np.cumsum(self.n_front) - self.n_front
+        self.front = np.full((draws, int(self.n_front.max())), order[0], dtype=np.intp)
+        self.front[r, np.arange(r.size) - start[r]] = order[pos]
+        self.front_z = np.take_along_axis(z, self.front, axis=1)
+        self.front_var = var[self.front]
+
+
 class _Pairs:
     """Pairwise quantities and the exact or bounded maxima of standardised draw differences.
 
@@ -229,6 +267,14 @@ class _Pairs:
         self.random = off & ~self.deterministic
         self.inv = np.zeros((p, p))
         np.divide(1.0, self.sigma, out=self.inv, where=self.random)
+        # The fronts serve exact maxima over whole families (``front_maxima``): only for
+        # independent units that all vary (then every pair is in the family, with sigma_ij
+        # = sqrt(var_i + var_j)).
+        self.fronts: tuple[_Front, _Front] | None = None
+        if cov is None and p >= 2 and bool(np.all(var > 0)):
+            order = np.argsort(var, kind="stable")
+            self.fronts = (_Front(z, var, order, 1.0), _Front(z, var, order, -1.0))
+        self.var = var
         # Upper bounds: groups of similar variance and estimate; per draw, each group's
         # extreme Z bounds every difference with a member of the group.
         var_bin = np.minimum(
@@ -260,6 +306,63 @@ class _Pairs:
         self.coarse = np.arange(0, self.starts.size, _GROUPS_BY_ESTIMATE)
         self.zmin_coarse = np.minimum.reduceat(self.zmin, self.coarse, axis=1)
         self.zmax_coarse = np.maximum.reduceat(self.zmax, self.coarse, axis=1)
+
+    def front_entries(self, r: IntArray, u: IntArray) -> tuple[FloatArray, IntArray]:
+        """Exact maxima of unit u[k]'s whole family (every other unit, both signs) at draw
+        r[k], and the attaining partners (codes as ``exact``); only if ``self.fronts``.
+
+        With sigma_ij = sqrt(var_i + var_j), if Z_d <= Z_j and var_d <= var_j then T_id >=
+        T_ij whenever T_ij >= 0: the subtraction, sum, square root, division and product
+        are all monotone in floating point. Unit i's maximum over both signs is >= 0, and
+        its positive side is attained on the lower front (see ``_Front``): a unit j with
+        T_ij > 0 (Z_j < Z_i) is either on the front or has an earlier unit d (lower
+        variance) with Z_d <= Z_j < Z_i, so d != i and T_id >= T_ij; following such units
+        ends on the front. The negative side likewise with the upper front. Unit i itself,
+        if on a front, gives 0, which changes nothing; a maximum of 0 (every Z equal) is
+        redone with ``exact``.
+        """
+        assert self.fronts is not None
+        best = np.full(r.size, -np.inf)
+        code = np.zeros(r.size, dtype=np.int64)
+        z_i = self.z[r, u]
+        var_i = self.var[u]
+        for side, sign in zip(self.fronts, (1, -1), strict=True):
+            # Entries of similar width together (each block is as wide as its widest);
+            # sorted as 16-bit keys, which numpy sorts by radix.
+            width = side.n_front[r]
+            key = int(width.max(initial=0)) - width
+            if key.size and int(key.max()) < 2**16:
+                key = key.astype(np.uint16)
+            order = np.argsort(key, kind="stable")
+            a = 0
+            while a < order.size:
+                w = int(width[order[a]])
+                e = order[a : a + max(1, _EXACT_ELEMENTS // w)]
+                a += e.size
+                rr = r[e]
+                t = side.front_z[rr, :w]
+                if sign > 0:
+                    np.subtract(z_i[e, None], t, out=t)
+                else:
+                    t -= z_i[e, None]
+                # 1 / sigma_ij as in __init__, bit for bit (IEEE square roots and divisions
+                # are correctly rounded).
+                inv = side.front_var[rr, :w]
+                inv += var_i[e, None]
+                np.sqrt(inv, out=inv)
+                np.divide(1.0, inv, out=inv)
+                t *= inv
+                arg = t.argmax(axis=1)
+                v = t[np.arange(e.size), arg]
+                new = v > best[e]
+                best[e[new]] = v[new]
+                code[e[new]] = sign * (side.front[rr[new], arg[new]] + 1)
+        redo = np.flatnonzero(best <= 0)
+        if redo.size:
+            partner = np.empty(redo.size, dtype=np.int64)
+            best[redo] = self.exact(r[redo], u[redo], self.random, self.random, partner)
+            code[redo] = partner
+        return best, code
 
     def _group_maxinv(self, mask: BoolArray, units: IntArray) -> FloatArray:
         masked = np.where(mask[units], self.inv[units], 0.0)[:, self.perm]
@@ -689,6 +792,10 @@ def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, I
     refined = np.empty((m, 0), dtype=bool)
     code = np.empty((m, 0), dtype=np.int64)  # partner code of an exact value (_Pairs.exact)
     is_open = np.ones(m, dtype=bool)
+    # Units none of whose pairs is rejected yet: their exact maxima come from the fronts,
+    # without refining the bounds first (an exact value costs about as much as a refined
+    # bound there).
+    whole = np.full(m, pairs.fronts is not None)
     while is_open.any():
         # An earlier exact maximum stays exact while its attaining partner is in the family;
         # otherwise it remains an upper bound.
@@ -719,13 +826,13 @@ def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, I
                 known = np.concatenate([known, np.zeros(idx.shape, dtype=bool)], axis=1)
                 continue
             need = ~known_w & (bound_w >= threshold[:, None])
-            cand = need & ~refined[w]
+            cand = need & ~refined[w] & ~whole[w, None]
             if cand.any():
                 # Refine before evaluating; where exact values are still few, twice as many
                 # of the highest bounds at once.
                 if few.any():
                     wide_set = bound_w[few] >= _kth_by_row(bound_w[few], None, wide)[:, None]
-                    cand[few] |= wide_set & ~known_w[few] & ~refined[w[few]]
+                    cand[few] |= wide_set & ~known_w[few] & ~refined[w[few]] & ~whole[w[few], None]
                 a, k = np.nonzero(cand)
                 rr = w[a]
                 tighter = np.minimum(
@@ -743,7 +850,17 @@ def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, I
                 break
             rr = w[a]
             partner = np.empty(a.size, dtype=np.int64)
-            bound[rr, k] = pairs.exact(draw[rr, k], units[rr], row, col, partner)
+            value = np.empty(a.size)
+            front = whole[rr]
+            if front.any():
+                f = np.flatnonzero(front)
+                value[f], partner[f] = pairs.front_entries(draw[rr[f], k[f]], units[rr[f]])
+            if not front.all():
+                f = np.flatnonzero(~front)
+                part = np.empty(f.size, dtype=np.int64)
+                value[f] = pairs.exact(draw[rr[f], k[f]], units[rr[f]], row, col, part)
+                partner[f] = part
+            bound[rr, k] = value
             code[rr, k] = partner
             known[rr, k] = True
             refined[rr, k] = True
@@ -765,6 +882,7 @@ def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, I
         row[u] &= ~new_row
         col[u] &= ~new_col
         changed = new_row.any(axis=1) | new_col.any(axis=1)
+        whole[o[changed]] = False
         still = row[u].any(axis=1) | col[u].any(axis=1)
         is_open[o[~(changed & still)]] = False
     return 1 + above, p - below
