@@ -524,6 +524,10 @@ def test_front_maxima_are_those_of_all_partners():
         assert np.all((partner != u) & (partner >= 0))
         t = (z[r, u] - z[r, partner]) * pairs.inv[u, partner]
         np.testing.assert_array_equal(np.where(code > 0, t, -t), value)
+        # The simultaneous family: every draw's maximum over all ordered pairs (0 if every
+        # Z is equal).
+        simultaneous = all_partners_maxima(z, var).max(axis=1)
+        np.testing.assert_array_equal(pairs.front_draw_maxima(), simultaneous)
 
 
 def test_fronts_only_for_independent_units_that_all_vary():
