@@ -213,25 +213,19 @@ def _draw(
 
 class _Front:
     """One side of the draws' fronts (see ``_Pairs.front_entries``). With the units in
-    increasing order of variance (ties by index), a draw's front is the units whose Z is
-    below every earlier unit's. ``front[r]`` lists draw r's front (in that order), then
-    pads (its first unit, the one of lowest variance, which is on every front);
-    ``n_front[r]`` counts it; ``front_z`` and ``front_var`` hold the listed units' Z and
-    variances. The upper side is the lower side of -Z.
+    increasing order of variance (ties by index), a draw's lower front is the units whose Z
+    is below every earlier unit's, its upper front those whose Z is above. ``front[r]``
+    lists draw r's front (in that order), then pads (its first unit, the one of lowest
+    variance, which is on every front); ``n_front[r]`` counts it; ``front_z`` and
+    ``front_var`` hold the listed units' Z and variances.
     """
 
-    def __init__(self, z: FloatArray, var: FloatArray, order: IntArray, sign: float) -> None:
-        draws, p = z.shape
-        on_front = np.empty((p, draws), dtype=bool)  # by position in the order
-        step = max(1, _CHUNK_ELEMENTS // p)
-        for a in range(0, draws, step):
-            zs = np.ascontiguousarray(z[a : a + step, order].T)  # units x draws
-            if sign < 0:
-                np.negative(zs, out=zs)
-            low = np.full(zs.shape[1], np.inf)
-            for k in range(p):
-                np.less(zs[k], low, out=on_front[k, a : a + zs.shape[1]])
-                np.minimum(low, zs[k], out=low)
+    def __init__(
+        self, on_front: BoolArray, z: FloatArray, var: FloatArray, order: IntArray
+    ) -> None:
+        """From ``on_front[k, r]``: the k-th unit in the order of variance is on draw r's
+        front (see ``_fronts``)."""
+        draws = z.shape[0]
         pos, r = np.nonzero(on_front)
         by_draw = np.argsort(r, kind="stable")  # then in the order of variance
         pos, r = pos[by_draw], r[by_draw]
@@ -241,6 +235,26 @@ class _Front:
         self.front[r, np.arange(r.size) - start[r]] = order[pos]
         self.front_z = np.take_along_axis(z, self.front, axis=1)
         self.front_var = var[self.front]
+
+
+def _fronts(z: FloatArray, var: FloatArray) -> tuple[_Front, _Front]:
+    """The draws' lower and upper fronts (see ``_Front``)."""
+    draws, p = z.shape
+    order = np.argsort(var, kind="stable")
+    lower = np.empty((p, draws), dtype=bool)  # by position in the order, then draw
+    upper = np.empty((p, draws), dtype=bool)
+    step = max(1, _CHUNK_ELEMENTS // p)
+    for a in range(0, draws, step):
+        zs = np.ascontiguousarray(z[a : a + step, order].T)  # units x draws
+        b = a + zs.shape[1]
+        # On the front: below (above) the lowest (highest) Z of the earlier units.
+        extreme = np.minimum.accumulate(zs, axis=0)
+        lower[0, a:b] = True
+        np.less(zs[1:], extreme[:-1], out=lower[1:, a:b])
+        np.maximum.accumulate(zs, axis=0, out=extreme)
+        upper[0, a:b] = True
+        np.greater(zs[1:], extreme[:-1], out=upper[1:, a:b])
+    return _Front(lower, z, var, order), _Front(upper, z, var, order)
 
 
 class _Pairs:
@@ -273,8 +287,7 @@ class _Pairs:
         # = sqrt(var_i + var_j)).
         self.fronts: tuple[_Front, _Front] | None = None
         if cov is None and p >= 2 and bool(np.all(var > 0)):
-            order = np.argsort(var, kind="stable")
-            self.fronts = (_Front(z, var, order, 1.0), _Front(z, var, order, -1.0))
+            self.fronts = _fronts(z, var)
         self.var = var
         # Upper bounds: groups of similar variance and estimate; per draw, each group's
         # extreme Z bounds every difference with a member of the group.
