@@ -530,12 +530,25 @@ def test_front_maxima_are_those_of_all_partners():
         np.testing.assert_array_equal(pairs.front_draw_maxima(), simultaneous)
 
 
-def test_fronts_only_for_independent_units_that_all_vary():
+def test_fronts_only_for_independent_units_that_all_vary(monkeypatch):
     x, var = np.zeros(3), np.array([0.01, 0.02, 0.03])
     z = np.random.default_rng(0).standard_normal((5, 3))
     assert ranks_module._Pairs(x, var, None, z).fronts is not None
     assert ranks_module._Pairs(x, np.array([0.01, 0.0, 0.03]), None, z).fronts is None
     assert ranks_module._Pairs(x, var, np.diag(var), z).fronts is None
+    # Nor when a front is long: standard errors each twice the previous put about half of
+    # the units on each front (here with a limit of 12 units instead of 64).
+    monkeypatch.setattr(ranks_module, "_LONGEST_FRONT", 12)
+    p, draws = 40, 300
+    x = np.round(np.random.default_rng(1).normal(3.0, 0.1, p), 2)
+    for se, fronts in ((0.001 * 2.0 ** np.arange(p), False), (np.full(p, 0.05), True)):
+        z = np.random.default_rng(2).standard_normal((draws, p)) * se
+        assert (ranks_module._Pairs(x, se * se, None, z).fronts is not None) == fronts
+        res = rank_confidence_sets(x, se, draws=draws, rng=2)
+        better, m_low, m_high = plain_all_pairs(x, se, draws, 2, 0.95)
+        np.testing.assert_array_equal(res.surely_better, better)
+        np.testing.assert_array_equal(res.marginal_low, m_low)
+        np.testing.assert_array_equal(res.marginal_high, m_high)
 
 
 @pytest.mark.parametrize("p", [2, 3, 9, 60])
