@@ -293,12 +293,16 @@ class _Pairs:
         self.random = off & ~self.deterministic
         self.inv = np.zeros((p, p))
         np.divide(1.0, self.sigma, out=self.inv, where=self.random)
-        # The fronts serve exact maxima over whole families (``front_maxima``): only for
+        # The fronts serve exact maxima over whole families (``front_entries``): only for
         # independent units that all vary (then every pair is in the family, with sigma_ij
-        # = sqrt(var_i + var_j)).
+        # = sqrt(var_i + var_j)). Built by a second thread while this one does the groups
+        # (NumPy releases the GIL in its array loops).
         self.fronts: tuple[_Front, _Front] | None = None
+        fronts = None
+        helper = None
         if cov is None and p >= 2 and bool(np.all(var > 0)):
-            self.fronts = _fronts(z, var)
+            helper = ThreadPoolExecutor(max_workers=1)
+            fronts = helper.submit(_fronts, z, var)
         self.var = var
         # Upper bounds: groups of similar variance and estimate; per draw, each group's
         # extreme Z bounds every difference with a member of the group.
@@ -331,6 +335,11 @@ class _Pairs:
         self.coarse = np.arange(0, self.starts.size, _GROUPS_BY_ESTIMATE)
         self.zmin_coarse = np.minimum.reduceat(self.zmin, self.coarse, axis=1)
         self.zmax_coarse = np.maximum.reduceat(self.zmax, self.coarse, axis=1)
+        if helper is not None and fronts is not None:
+            try:
+                self.fronts = fronts.result()
+            finally:
+                helper.shutdown()
 
     def front_entries(self, r: IntArray, u: IntArray) -> tuple[FloatArray, IntArray]:
         """Exact maxima of unit u[k]'s whole family (every other unit, both signs) at draw
