@@ -1008,9 +1008,10 @@ def rank_confidence_sets(
     Memory grows with p * draws (the draws, 8 bytes each, per-draw group extremes and, with
     `se` all > 0, the draws' fronts, about 10 MB at 500 x 10,000) and p^2 (the pair
     matrices); the marginal bounds are held for a few units at a time. 500 units with
-    10,000 t draws (the data of ``bench/rank_draws.py``) took about 5 CPU-seconds, spread
-    over up to three threads, and about 120 MB above the memory of the imports, on a
-    shared 2-core machine (December 2026; 7.5 CPU-seconds and 95 MB before the fronts).
+    10,000 t draws (the data of ``bench/rank_draws.py``) took 3.6 to 5.4 CPU-seconds (2.2
+    to 4.1 s wall, with the machine's load), spread over up to three threads, and about
+    120 MB above the memory of the imports, on a shared 2-core machine (December 2026;
+    5.2 to 7.8 CPU-seconds and 95 MB before the fronts).
 
     Examples
     --------
