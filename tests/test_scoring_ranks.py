@@ -480,3 +480,101 @@ def test_simultaneous_sets_cover_the_true_ranks():
         best_covered += bool(np.all(ranks.tau_best(3)[true_rank <= 3]))
     assert covered >= 93, covered
     assert best_covered >= 93, best_covered
+
+
+# --- exact maxima from the draws' fronts ------------------------------------------------------
+
+
+def all_partners_maxima(z, var):
+    """Each unit's maximum over every other unit of |(Z_i - Z_j) * (1 / sigma_ij)| (draws x p),
+    with the signs of the module (-T_ij is the negated product)."""
+    p = z.shape[1]
+    inv = 1.0 / np.sqrt(var[:, None] + var[None, :])
+    t = (z[:, :, None] - z[:, None, :]) * inv  # t[r, i, j]
+    both = np.maximum(t, -t)
+    both[:, np.arange(p), np.arange(p)] = -np.inf
+    return both.max(axis=2)
+
+
+def test_front_maxima_are_those_of_all_partners():
+    # Variances in order A, B, C, D with Z falling: all four on the lower front. For B the
+    # largest statistic is with C, its neighbour on the front (0.15 / sqrt(0.06) = 0.612),
+    # not with the lowest Z (D: 0.2 / sqrt(0.11) = 0.603) nor with A (0.1 / sqrt(0.03)).
+    var = np.array([0.01, 0.02, 0.04, 0.09])
+    z = np.array([[0.0, -0.1, -0.25, -0.3]])
+    pairs = ranks_module._Pairs(np.zeros(4), var, None, z)
+    value, code = pairs.front_entries(np.array([0]), np.array([1]))
+    assert code.tolist() == [3] and value[0] == (z[0, 1] - z[0, 2]) * pairs.inv[1, 2]
+    cases = [(z, var)]
+    rng = np.random.default_rng(31)
+    for p in (2, 3, 7, 40, 150):
+        # Ties in Z (rounded draws) and in variance (rounded se); some draws all equal (a
+        # maximum of 0); draws as t with few df (extreme values).
+        se = np.round(rng.uniform(0.02, 0.08, p), 2)
+        z = np.round(rng.standard_t(3.0, size=(300, p)) * se * 20) / 20
+        z[:3] = 0.25
+        cases.append((z, se * se))
+    for z, var in cases:
+        p = z.shape[1]
+        pairs = ranks_module._Pairs(np.zeros(p), var, None, z)
+        r, u = np.repeat(np.arange(z.shape[0]), p), np.tile(np.arange(p), z.shape[0])
+        value, code = pairs.front_entries(r, u)
+        np.testing.assert_array_equal(value, all_partners_maxima(z, var).ravel())
+        partner = np.abs(code) - 1
+        assert np.all((partner != u) & (partner >= 0))
+        t = (z[r, u] - z[r, partner]) * pairs.inv[u, partner]
+        np.testing.assert_array_equal(np.where(code > 0, t, -t), value)
+        # The simultaneous family: every draw's maximum over all ordered pairs (0 if every
+        # Z is equal).
+        simultaneous = all_partners_maxima(z, var).max(axis=1)
+        np.testing.assert_array_equal(pairs.front_draw_maxima(), simultaneous)
+
+
+def test_fronts_only_for_independent_units_that_all_vary(monkeypatch):
+    x, var = np.zeros(3), np.array([0.01, 0.02, 0.03])
+    z = np.random.default_rng(0).standard_normal((5, 3))
+    assert ranks_module._Pairs(x, var, None, z).fronts is not None
+    assert ranks_module._Pairs(x, np.array([0.01, 0.0, 0.03]), None, z).fronts is None
+    assert ranks_module._Pairs(x, var, np.diag(var), z).fronts is None
+    # Nor when a front is long: standard errors each twice the previous put about half of
+    # the units on each front (here with a limit of 12 units instead of 64).
+    monkeypatch.setattr(ranks_module, "_LONGEST_FRONT", 12)
+    p, draws = 40, 300
+    x = np.round(np.random.default_rng(1).normal(3.0, 0.1, p), 2)
+    for se, fronts in ((0.001 * 2.0 ** np.arange(p), False), (np.full(p, 0.05), True)):
+        z = np.random.default_rng(2).standard_normal((draws, p)) * se
+        assert (ranks_module._Pairs(x, se * se, None, z).fronts is not None) == fronts
+        res = rank_confidence_sets(x, se, draws=draws, rng=2)
+        better, m_low, m_high = plain_all_pairs(x, se, draws, 2, 0.95)
+        np.testing.assert_array_equal(res.surely_better, better)
+        np.testing.assert_array_equal(res.marginal_low, m_low)
+        np.testing.assert_array_equal(res.marginal_high, m_high)
+
+
+@pytest.mark.parametrize("p", [2, 3, 9, 60])
+def test_marginal_sets_from_the_fronts_match_all_pairs(monkeypatch, p):
+    # Every standard error positive (the fronts are used; test_bounds_and_shortcuts_change_
+    # nothing mostly has zero ones), ties in estimates and standard errors, t and normal
+    # draws, several levels, enough draws for several rounds of evaluations.
+    calls = []
+    front_entries = ranks_module._Pairs.front_entries
+
+    def counted(self, r, u):
+        calls.append(r.size)
+        return front_entries(self, r, u)
+
+    monkeypatch.setattr(ranks_module._Pairs, "front_entries", counted)
+    for case in range(6):
+        rng = np.random.default_rng(500 + 10 * p + case)
+        x = np.round(rng.normal(3.0, rng.choice([0.02, 0.1, 0.3]), p), 2)
+        se = np.round(rng.uniform(0.01, 0.1, p), 2 if case % 3 else 3)
+        df = rng.uniform(0.5, 30.0, p) if case % 2 else None
+        draws = int(rng.choice([50, 400, 1500]))
+        level = float(rng.choice([0.5, 0.9, 0.95]))
+        res = rank_confidence_sets(x, se, draws=draws, rng=case, df=df, confidence_level=level)
+        better, m_low, m_high = plain_all_pairs(x, se, draws, case, level, df)
+        where = f"p={p} case={case}"
+        np.testing.assert_array_equal(res.surely_better, better, err_msg=where)
+        np.testing.assert_array_equal(res.marginal_low, m_low, err_msg=where)
+        np.testing.assert_array_equal(res.marginal_high, m_high, err_msg=where)
+    assert sum(calls) > 0
