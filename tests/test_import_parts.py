@@ -186,9 +186,10 @@ def test_a_job_expired_while_writing_stops_and_takes_back_its_rows(
 def test_a_dead_jobs_rows_go_when_it_expires(
     engine: Any, session: Session, open_wave: Wave
 ) -> None:
-    """A job whose worker died after committing parts: expiring it deletes exactly its rows
-    (the ranges it recorded, channel ``import``), not a citizen's answer with an id in
-    between, and mends the kept statistics."""
+    """A job whose worker died after committing parts: expiring it fails it (its rows still
+    recorded), and the take-back then deletes exactly its rows (the ranges it recorded,
+    channel ``import``), not a citizen's answer with an id in between, and mends the kept
+    statistics."""
     from datetime import UTC, datetime, timedelta
 
     context = import_service.import_context(session, wave=open_wave)
@@ -208,6 +209,9 @@ def test_a_dead_jobs_rows_go_when_it_expires(
     session.add(job)
     session.commit()
     assert import_service.expire_stale_jobs(session) == 1
+    job = _job(session, int(job.id or 0))
+    assert job.status == "failed" and job.written == [[ids[0], ids[2]], [ids[3], ids[-1] + 50]]
+    assert import_service.take_back_failed(engine) == 7
     assert _imported(session) == 0 and count(session, Response) == 1
     job = _job(session, int(job.id or 0))
     assert job.status == "failed" and job.written == []
