@@ -163,7 +163,7 @@ def test_rows_left_by_a_failed_take_back_are_cleaned_later(
     still in ``written``; ``expire_stale_jobs`` looks only at queued and running jobs, so the
     four rows stay for ever: a failed job ("nothing was imported") whose rows are counted,
     and the wave can be published with them."""
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     real_delete = import_service._delete_range
     calls: list[int] = []
     deletes: list[int] = []
@@ -180,7 +180,7 @@ def test_rows_left_by_a_failed_take_back_are_cleaned_later(
             raise sa.exc.OperationalError("DELETE", {}, Exception("database is locked"))
         return real_delete(session, *args)
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", third_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", third_fails)
     monkeypatch.setattr(import_service, "_delete_range", first_delete_fails)
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
@@ -466,7 +466,7 @@ def test_a_citizen_answer_between_parts_survives_a_failure(
 
     opd_id = session.exec(select(WaveOpd.opd_id).where(WaveOpd.wave_id == open_wave.id)).first()
     assert opd_id is not None
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     calls: list[int] = []
 
     def fourth_fails(part: Session, **kwargs: Any) -> int:
@@ -487,7 +487,7 @@ def test_a_citizen_answer_between_parts_survives_a_failure(
                 ),
             )
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", fourth_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", fourth_fails)
     _before_part(monkeypatch, {2: citizen})
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
@@ -611,7 +611,7 @@ def test_a_row_flagged_between_parts_goes_with_its_statistics(
     """Holds: an evaluator flags one of the job's rows (the ORM's unit of work moves it in
     the kept statistics) between two parts; the job then fails: the take-back removes the row
     as it now is (flagged), and the kept statistics agree with a recount."""
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     calls: list[int] = []
 
     def fourth_fails(part: Session, **kwargs: Any) -> int:
@@ -629,7 +629,7 @@ def test_a_row_flagged_between_parts_goes_with_its_statistics(
             other.commit()
             assert tallies.differences(other, wave_id=int(open_wave.id or 0)) == []
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", fourth_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", fourth_fails)
     _before_part(monkeypatch, {3: flag_one})
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
@@ -646,7 +646,7 @@ def test_the_take_back_holds_the_write_lock_no_longer_than_a_part(
     fails at its end deletes (and reads, with ``locked_rows``, into memory) a million rows
     holding the one write lock, for longer than the citizens' busy timeout: what the parts
     were made to avoid. Each take-back transaction should delete at most a part's rows."""
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     real_delete = import_service._delete_range
     calls: list[int] = []
     deleted: list[int] = []
@@ -661,7 +661,7 @@ def test_the_take_back_holds_the_write_lock_no_longer_than_a_part(
         deleted.append(real_delete(part, *args))
         return deleted[-1]
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", last_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", last_fails)
     monkeypatch.setattr(import_service, "_delete_range", counting)
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
