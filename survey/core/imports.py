@@ -1120,7 +1120,9 @@ def write_in_parts(
     only: the id ranges it records hold only this job's rows because SQLite has one writer at
     a time (on PostgreSQL concurrent transactions' ids interleave).
 
-    Each transaction first claims the job (still ``running``: not expired meanwhile), checks
+    Each part's values and kept statistics are prepared before its transaction
+    (``submissions.prepare_response_tuples``), which then holds the write lock only for the
+    database work: it first claims the job (still ``running``: not expired meanwhile), checks
     the wave (not gone, not published) once it holds the write lock, inserts its rows with
     their kept statistics and records their ids in the job's ``written``; the last one adds
     the ``import.run`` audit entry and ``finish``'s final state and clears ``written``. The
