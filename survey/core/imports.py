@@ -1309,9 +1309,14 @@ def delete_written(
 
 
 def _delete_range(session: Session, wave_id: int, first: int, last: int) -> int:
-    """Delete a wave's imported rows with ids in first..last, with their kept statistics."""
+    """Delete a wave's imported rows with ids in first..last, with their kept statistics.
+
+    The wave is compared as ``wave_id + 0``, which no index serves: SQLite otherwise chose the
+    wave's index over the id range and read every row of the wave (78 ms a transaction in a
+    wave of a million rows, 0.2 ms by the id range), holding the write lock all the while.
+    """
     conditions = (
-        col(Response.wave_id) == wave_id,
+        col(Response.wave_id) + 0 == wave_id,
         col(Response.channel) == "import",
         col(Response.id).between(first, last),
     )
