@@ -163,7 +163,7 @@ def test_rows_left_by_a_failed_take_back_are_cleaned_later(
     still in ``written``; ``expire_stale_jobs`` looks only at queued and running jobs, so the
     four rows stay for ever: a failed job ("nothing was imported") whose rows are counted,
     and the wave can be published with them."""
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     real_delete = import_service._delete_range
     calls: list[int] = []
     deletes: list[int] = []
@@ -180,15 +180,17 @@ def test_rows_left_by_a_failed_take_back_are_cleaned_later(
             raise sa.exc.OperationalError("DELETE", {}, Exception("database is locked"))
         return real_delete(session, *args)
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", third_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", third_fails)
     monkeypatch.setattr(import_service, "_delete_range", first_delete_fails)
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
     job = _job(session, job_id)
     assert job.status == "failed"
-    # Later: the next upload, the job page or a publication tidies up dead jobs.
+    assert _imported(session) == 4
+    # Later: the next upload, the job page or a publication starts the take-back.
     later = datetime.now(UTC) + timedelta(days=2)
     import_service.expire_stale_jobs(session, now=later)
+    assert import_service.take_back_failed(engine) == 4
     assert _imported(session) == 0, _job(session, job_id).written
     _agree(session, open_wave)
 
@@ -464,7 +466,7 @@ def test_a_citizen_answer_between_parts_survives_a_failure(
 
     opd_id = session.exec(select(WaveOpd.opd_id).where(WaveOpd.wave_id == open_wave.id)).first()
     assert opd_id is not None
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     calls: list[int] = []
 
     def fourth_fails(part: Session, **kwargs: Any) -> int:
@@ -485,7 +487,7 @@ def test_a_citizen_answer_between_parts_survives_a_failure(
                 ),
             )
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", fourth_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", fourth_fails)
     _before_part(monkeypatch, {2: citizen})
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
@@ -609,7 +611,7 @@ def test_a_row_flagged_between_parts_goes_with_its_statistics(
     """Holds: an evaluator flags one of the job's rows (the ORM's unit of work moves it in
     the kept statistics) between two parts; the job then fails: the take-back removes the row
     as it now is (flagged), and the kept statistics agree with a recount."""
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     calls: list[int] = []
 
     def fourth_fails(part: Session, **kwargs: Any) -> int:
@@ -627,7 +629,7 @@ def test_a_row_flagged_between_parts_goes_with_its_statistics(
             other.commit()
             assert tallies.differences(other, wave_id=int(open_wave.id or 0)) == []
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", fourth_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", fourth_fails)
     _before_part(monkeypatch, {3: flag_one})
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
@@ -644,7 +646,7 @@ def test_the_take_back_holds_the_write_lock_no_longer_than_a_part(
     fails at its end deletes (and reads, with ``locked_rows``, into memory) a million rows
     holding the one write lock, for longer than the citizens' busy timeout: what the parts
     were made to avoid. Each take-back transaction should delete at most a part's rows."""
-    real_insert = submissions.insert_response_tuples
+    real_insert = submissions.insert_prepared
     real_delete = import_service._delete_range
     calls: list[int] = []
     deleted: list[int] = []
@@ -659,7 +661,7 @@ def test_the_take_back_holds_the_write_lock_no_longer_than_a_part(
         deleted.append(real_delete(part, *args))
         return deleted[-1]
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", last_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", last_fails)
     monkeypatch.setattr(import_service, "_delete_range", counting)
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
@@ -667,4 +669,244 @@ def test_the_take_back_holds_the_write_lock_no_longer_than_a_part(
     assert _imported(session) == 0
     assert sum(deleted) == 6
     assert max(deleted) <= import_service.WRITE_CHUNK_ROWS, deleted
+    _agree(session, open_wave)
+
+
+# --- A dead job's rows taken back ---------------------------------------------------------------
+
+
+def _dead_job(session: Session, wave: Wave) -> tuple[int, list[int]]:
+    """The seven rows committed (as a job's merged parts are: one id range, more than a part),
+    and a job that recorded them and whose worker died three hours ago; return the job and
+    the rows' ids."""
+    digest, rows = _checked_rows(session, wave)
+    import_service.write_import(
+        session, wave=wave, filename="kertas.csv", digest=digest, rows=rows, actor=None
+    )
+    ids = sorted(session.exec(select(Response.id).where(Response.channel == "import")).all())
+    assert len(ids) == 7
+    job = ImportJob(
+        wave_id=int(wave.id or 0),
+        actor="eva",
+        filename="kertas.csv",
+        kind="csv",
+        digest=digest,
+        status="running",
+        created_at=datetime.now(UTC) - timedelta(hours=3),
+        written=[[ids[0], ids[-1]]],
+    )
+    session.add(job)
+    session.commit()
+    return int(job.id or 0), [int(i or 0) for i in ids]
+
+
+class _DeletesPerTransaction:
+    """Count the response rows each committed transaction on the engine deleted: each
+    ``_delete_range`` adds its rows to its connection's transaction, which SQLAlchemy's
+    ``begin``, ``commit`` and ``rollback`` events delimit. (The DELETE's own rowcount is of no
+    use: the ORM adds ``RETURNING id``.)"""
+
+    def __init__(self, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.engine = engine
+        self.monkeypatch = monkeypatch
+        self.pending: dict[int, int] = {}
+        self.committed: list[int] = []
+
+    def __enter__(self) -> _DeletesPerTransaction:
+        real = import_service._delete_range
+
+        def counted(part: Session, *args: Any) -> int:
+            deleted = real(part, *args)
+            key = id(part.connection())
+            self.pending[key] = self.pending.get(key, 0) + deleted
+            return deleted
+
+        self.monkeypatch.setattr(import_service, "_delete_range", counted)
+        sa.event.listen(self.engine, "begin", self.rollback)
+        sa.event.listen(self.engine, "commit", self.commit)
+        sa.event.listen(self.engine, "rollback", self.rollback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        sa.event.remove(self.engine, "begin", self.rollback)
+        sa.event.remove(self.engine, "commit", self.commit)
+        sa.event.remove(self.engine, "rollback", self.rollback)
+
+    def commit(self, conn: Any) -> None:
+        deleted = self.pending.pop(id(conn), 0)
+        if deleted:
+            self.committed.append(deleted)
+
+    def rollback(self, conn: Any) -> None:
+        """Forget what a transaction rolled back (or, at a begin, one closed unfinished)."""
+        self.pending.pop(id(conn), None)
+
+
+def _covered(ids: list[int], written: list[list[int]]) -> set[int]:
+    """Return the ids among ``ids`` that the recorded ranges name."""
+    return {i for i in ids if any(first <= i <= last for first, last in written)}
+
+
+def test_a_dead_jobs_rows_go_in_parts_not_in_the_expiring_request(
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DEFECT (SQLite): ``expire_stale_jobs`` (called by the job page, an upload and a
+    publication: web requests) deleted all the rows a dead job recorded in one transaction:
+    after a crash during a million-row import, a request held the one write lock for a
+    minute, and citizens' answers failed with "database is locked". Expiring now only fails
+    the job (a short transaction; its rows still recorded); the take-back deletes at most
+    ``WRITE_CHUNK_ROWS`` rows a transaction, each row once, the record emptied at the end."""
+    job_id, ids = _dead_job(session, open_wave)
+    with _DeletesPerTransaction(engine, monkeypatch) as deletes:
+        assert import_service.expire_stale_jobs(session) == 1
+        assert deletes.committed == []  # the request deleted nothing
+        job = _job(session, job_id)
+        assert (job.status, job.written) == ("failed", [[ids[0], ids[-1]]])
+        assert [item["code"] for item in job.problems] == ["import-stopped"]
+        assert _imported(session) == 7
+        assert import_service.take_back_failed(engine) == 7
+    assert deletes.committed == [2, 2, 2, 1]
+    assert _imported(session) == 0
+    assert _job(session, job_id).written == []
+    _agree(session, open_wave)
+    assert import_service.take_back_failed(engine) == 0  # nothing left to do
+
+
+def test_a_citizen_answer_between_the_take_backs_parts_survives(
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between two parts of the take-back the write lock is free: a citizen's answer stored
+    there (its id after the dead job's range, or inside it if SQLite reused one) stays."""
+    from survey.core.submissions import Submission
+
+    job_id, _ids = _dead_job(session, open_wave)
+    opd_id = session.exec(select(WaveOpd.opd_id).where(WaveOpd.wave_id == open_wave.id)).first()
+    assert opd_id is not None
+    pauses: list[float] = []
+
+    def citizen(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            with Session(engine) as other:
+                submissions.store_submission(
+                    other,
+                    submission=Submission(
+                        wave_id=int(open_wave.id or 0),
+                        opd_id=int(opd_id),
+                        submission_id="c" * 32,
+                        answers=dict.fromkeys(range(1, 10), 3),
+                    ),
+                )
+
+    monkeypatch.setattr(import_service, "_pause", citizen)
+    import_service.expire_stale_jobs(session)
+    assert import_service.take_back_failed(engine) == 7
+    assert len(pauses) == 4  # after each of the four (the fifth finds the record empty)
+    assert _imported(session) == 0 and count(session, Response) == 1
+    assert _job(session, job_id).written == []
+    _agree(session, open_wave)
+
+
+def test_publishing_is_refused_while_a_dead_jobs_rows_remain(
+    engine: Any, session: Session, open_wave: Wave, parts: None
+) -> None:
+    """The publication that finds the job dead fails it and is refused
+    ("import-taking-back") while its rows are recorded: a published wave never holds half of
+    a failed import. Once they are taken back, nothing about imports refuses it."""
+    add_responses(session, open_wave, "bpbd", [[4] * 9] * 3)
+    waves.change_status(session, wave=open_wave, action="close", actor=None)
+    job_id, _ids = _dead_job(session, open_wave)
+    with pytest.raises(ProblemError) as refused:
+        waves.change_status(session, wave=open_wave, action="publish", actor=None)
+    assert [item.code for item in refused.value.problems] == ["import-taking-back"]
+    session.expire_all()
+    assert session.get(Wave, open_wave.id).status == "closed"  # type: ignore[union-attr]
+    assert _job(session, job_id).status == "failed"
+    assert _imported(session) == 7
+    assert import_service.take_back_failed(engine) == 7
+    try:
+        waves.change_status(session, wave=open_wave, action="publish", actor=None)
+    except ProblemError as other:  # the checklist's own items may still ask for a nod
+        codes = [item.code for item in other.problems]
+        assert "import-taking-back" not in codes and "import-running" not in codes
+
+
+def test_an_interrupted_take_back_leaves_the_record_naming_the_rows_left(
+    engine: Any, session: Session, open_wave: Wave, parts: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed during its third transaction (after two committed): the job's record names
+    exactly the rows still there; the next take-back deletes those, each row once."""
+    job_id, ids = _dead_job(session, open_wave)
+    import_service.expire_stale_jobs(session)
+    real_delete = import_service._delete_range
+    calls: list[int] = []
+
+    def killed_at_third(part: Session, *args: Any) -> int:
+        calls.append(1)
+        deleted = real_delete(part, *args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # after the DELETE, before its commit
+        return deleted
+
+    monkeypatch.setattr(import_service, "_delete_range", killed_at_third)
+    with _DeletesPerTransaction(engine, monkeypatch) as deletes, pytest.raises(KeyboardInterrupt):
+        import_service.take_back_failed(engine)
+    assert deletes.committed == [2, 2]
+    left = set(session.exec(select(Response.id).where(Response.channel == "import")).all())
+    written = _job(session, job_id).written
+    assert left == _covered(ids, written) == set(ids[4:])
+    monkeypatch.setattr(import_service, "_delete_range", real_delete)
+    with _DeletesPerTransaction(engine, monkeypatch) as deletes:
+        assert import_service.take_back_failed(engine) == 3
+    assert deletes.committed == [2, 1]
+    assert _imported(session) == 0 and _job(session, job_id).written == []
+    _agree(session, open_wave)
+
+
+def test_the_job_page_fails_a_dead_job_and_its_rows_are_taken_back(
+    app: Flask, engine: Any, session: Session, open_wave: Wave, parts: None, users: Any
+) -> None:
+    """Holds: the job page (a web request) fails the dead job and hands its rows to the take-back
+    (a background thread; here inline): the page says it stopped, and the rows go."""
+    from auth_helpers import login
+
+    app.config["IMPORT_INLINE"] = True
+    job_id, _ids = _dead_job(session, open_wave)
+    client = app.test_client()
+    login(client, "eva")
+    page = client.get(f"/kerja/impor/{job_id}")
+    assert page.status_code == 200
+    job = _job(session, job_id)
+    assert (job.status, job.written) == ("failed", [])
+    assert [item["code"] for item in job.problems] == ["import-stopped"]
+    assert _imported(session) == 0
+    _agree(session, open_wave)
+
+
+def test_a_new_import_takes_a_dead_jobs_rows_back_first(
+    engine: Any, session: Session, open_wave: Wave, parts: None
+) -> None:
+    """Holds: the next import's worker (a background thread) takes back the rows a dead job of the
+    wave left before writing its own parts, which would otherwise be refused beside them."""
+    job_id, _ids = _dead_job(session, open_wave)
+    import_service.expire_stale_jobs(session)
+    again = _queued_job(session, open_wave)
+    import_service.run_import_job(engine, job_id=again)
+    assert _job(session, job_id).written == []
+    job = _job(session, again)
+    assert (job.status, job.imported, job.already_present) == ("done", 7, 0), job.message
+    assert _imported(session) == 7
+    _agree(session, open_wave)
+
+
+def test_ikm_import_cleanup_takes_a_dead_jobs_rows_back(
+    runner: Any, engine: Any, session: Session, open_wave: Wave, parts: None
+) -> None:
+    """``ikm import-cleanup`` fails the dead job and takes its rows back, in parts."""
+    job_id, _ids = _dead_job(session, open_wave)
+    result = runner.invoke(args=["import-cleanup"])
+    assert result.exit_code == 0, result.output
+    assert "1 stopped jobs failed; 7 rows of 1 failed imports taken back" in result.output
+    assert _job(session, job_id).written == []
+    assert _imported(session) == 0
     _agree(session, open_wave)

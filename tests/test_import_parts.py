@@ -88,13 +88,13 @@ def test_a_job_written_in_parts_writes_every_row_once(
     all seven stored once, the kept statistics equal a recount, ``written`` cleared, one
     audit entry; a second run of the file adds nothing."""
     seen: list[int] = []
-    real = submissions.insert_response_tuples
+    real = submissions.insert_prepared
 
     def counting(session: Session, **kwargs: Any) -> int:
         seen.append(1)
         return real(session, **kwargs)
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", counting)
+    monkeypatch.setattr(submissions, "insert_prepared", counting)
     job_id = _queued_job(session, open_wave)
     _run_in_parts(engine, job_id, monkeypatch)
     job = _job(session, job_id)
@@ -119,7 +119,7 @@ def test_a_failure_in_a_later_part_takes_back_the_parts_written(
     those from before and one answered between the two parts (its id inside the job's span).
     """
     add_responses(session, open_wave, "bpbd", [[4] * 9, [3] * 9])
-    real = submissions.insert_response_tuples
+    real = submissions.insert_prepared
     real_claim = import_service._claim_part
     calls: list[int] = []
 
@@ -135,7 +135,7 @@ def test_a_failure_in_a_later_part_takes_back_the_parts_written(
                 add_responses(other, open_wave, "rsud", [[2] * 9])
         real_claim(part, job_id)
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", third_fails)
+    monkeypatch.setattr(submissions, "insert_prepared", third_fails)
     monkeypatch.setattr(import_service, "_claim_part", claim)
     job_id = _queued_job(session, open_wave)
     _run_in_parts(engine, job_id, monkeypatch)
@@ -153,7 +153,7 @@ def test_a_job_expired_while_writing_stops_and_takes_back_its_rows(
 ) -> None:
     """Another process failed the job as stopped between two parts: the next part's claim
     finds it no longer running, and the rows written are deleted."""
-    real = submissions.insert_response_tuples
+    real = submissions.insert_prepared
     calls: list[int] = []
 
     def expire_after_first(session: Session, **kwargs: Any) -> int:
@@ -172,7 +172,7 @@ def test_a_job_expired_while_writing_stops_and_takes_back_its_rows(
         real_claim(session, job_id)
 
     real_claim = import_service._claim_part
-    monkeypatch.setattr(submissions, "insert_response_tuples", expire_after_first)
+    monkeypatch.setattr(submissions, "insert_prepared", expire_after_first)
     monkeypatch.setattr(import_service, "_claim_part", claim)
     job_id = _queued_job(session, open_wave)
     _run_in_parts(engine, job_id, monkeypatch)
@@ -186,9 +186,10 @@ def test_a_job_expired_while_writing_stops_and_takes_back_its_rows(
 def test_a_dead_jobs_rows_go_when_it_expires(
     engine: Any, session: Session, open_wave: Wave
 ) -> None:
-    """A job whose worker died after committing parts: expiring it deletes exactly its rows
-    (the ranges it recorded, channel ``import``), not a citizen's answer with an id in
-    between, and mends the kept statistics."""
+    """A job whose worker died after committing parts: expiring it fails it (its rows still
+    recorded), and the take-back then deletes exactly its rows (the ranges it recorded,
+    channel ``import``), not a citizen's answer with an id in between, and mends the kept
+    statistics."""
     from datetime import UTC, datetime, timedelta
 
     context = import_service.import_context(session, wave=open_wave)
@@ -208,6 +209,9 @@ def test_a_dead_jobs_rows_go_when_it_expires(
     session.add(job)
     session.commit()
     assert import_service.expire_stale_jobs(session) == 1
+    job = _job(session, int(job.id or 0))
+    assert job.status == "failed" and job.written == [[ids[0], ids[2]], [ids[3], ids[-1] + 50]]
+    assert import_service.take_back_failed(engine) == 7
     assert _imported(session) == 0 and count(session, Response) == 1
     job = _job(session, int(job.id or 0))
     assert job.status == "failed" and job.written == []
@@ -315,7 +319,7 @@ def test_an_interrupted_ikm_import_on_sqlite_takes_its_rows_back(
     """Ctrl-C during the third part: the two parts written are deleted, the job failed."""
     monkeypatch.setattr(import_service, "_writes_in_parts", lambda _engine, _rows: True)
     digest, rows = _checked_rows(session, open_wave)
-    real = submissions.insert_response_tuples
+    real = submissions.insert_prepared
     calls: list[int] = []
 
     def interrupted(session: Session, **kwargs: Any) -> int:
@@ -324,7 +328,7 @@ def test_an_interrupted_ikm_import_on_sqlite_takes_its_rows_back(
             raise KeyboardInterrupt
         return real(session, **kwargs)
 
-    monkeypatch.setattr(submissions, "insert_response_tuples", interrupted)
+    monkeypatch.setattr(submissions, "insert_prepared", interrupted)
     with pytest.raises(KeyboardInterrupt):
         import_service.import_rows(
             session, wave=open_wave, filename="kertas.csv", kind="csv", digest=digest,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from survey.cli.common import (
@@ -334,6 +335,25 @@ def import_command(
             f"{file.name}: {result.imported} imported, {result.already_present} already present "
             f"(wave {wave.slug})"
         )
+
+
+@click.command("import-cleanup")
+@with_appcontext
+def import_cleanup_command() -> None:
+    """Fail import jobs whose worker is gone and take back the rows failed imports left.
+
+    A big SQLite import that died (or whose take-back failed) still records the rows it
+    committed; they are deleted in parts, pausing between, so the survey stays answerable.
+    The web does the same in a background thread; publishing the wave waits for it.
+    """
+    with _database() as session:
+        stale = import_service.expire_stale_jobs(session)
+        jobs = len(import_service.jobs_to_take_back(session))
+        session.rollback()
+        engine = session.get_bind()
+    assert isinstance(engine, Engine)  # the command's session is bound to an engine
+    deleted = import_service.take_back_failed(engine)
+    click.echo(f"{stale} stopped jobs failed; {deleted} rows of {jobs} failed imports taken back")
 
 
 @click.command("export")

@@ -52,6 +52,7 @@ COMMANDS: tuple[click.Command, ...] = (
     questionnaire.questionnaire_group,
     user.user_group,
     data.import_command,
+    data.import_cleanup_command,
     data.export_command,
     score.score_command,
     aggregates.aggregates_group,

@@ -8,7 +8,10 @@ kept in the job row while the evaluator checks the column mapping, then ``run_im
 checks every row (recording its progress in the job row, committed on its own so that any
 app server can show it), and writes all rows or none: in one transaction, or on SQLite, for
 more than ``PARTS_ABOVE_ROWS`` rows, in parts that a failure takes back (``write_in_parts``,
-also used by ``ikm import`` through ``import_rows``). A failed job keeps why as coded
+also used by ``ikm import`` through ``import_rows``). A job whose worker died is failed by a
+short transaction (``expire_stale_jobs``, in web requests) and the rows it committed are taken
+back in parts later (``take_back_failed``: the web's background thread, the next import, ``ikm
+import-cleanup``); a publication of the wave waits for that. A failed job keeps why as coded
 problems in ``problems`` (the page translates them; ``message`` holds the same in English, for
 logs) and at most ``ERROR_LIMIT`` bad rows in ``errors``, each ``{"row": N, "problems":
 [...]}``; when there were more, a last entry ``{"row": None, "problems": [], "omitted": N}``
@@ -122,6 +125,10 @@ define(
         "import-write-crashed": "unexpected error while writing; nothing was imported",
         "import-running": (
             "an import into wave {wave!r} is still running; wait until it has finished"
+        ),
+        "import-taking-back": (
+            "the rows of a failed import into wave {wave!r} are still being taken back; "
+            "try again in a few minutes"
         ),
         "import-element-empty": (
             "{code} ({element}) is not answered by any of the {rows} rows of {opd}"
@@ -375,7 +382,8 @@ def write_import(
 
 # A queued or running job older than this (counted from its confirmation, when the mapping
 # step ends) has lost its worker (the server restarted): its rows were never committed (one
-# transaction at the end), or, written in parts on SQLite, are taken back from ``written``.
+# transaction at the end), or, written in parts on SQLite, are taken back from ``written``
+# (``take_back_failed``, in parts, outside the request that finds the job dead).
 JOB_STALE_AFTER = timedelta(hours=2)
 # An upload left at the mapping step this long is dropped, bytes and all.
 MAPPING_EXPIRES_AFTER = timedelta(hours=24)
@@ -384,50 +392,88 @@ MAPPING_EXPIRES_AFTER = timedelta(hours=24)
 def expire_stale_jobs(session: Session, *, now: datetime | None = None) -> int:
     """Fail jobs whose worker is gone and drop uploads abandoned at mapping; commit; count them.
 
-    A failed job whose take-back failed too (``write_in_parts``) still records the rows it
-    wrote: they go as well (the job stays failed as it was; not counted).
+    One short transaction of status changes (no response row is touched): the job stops
+    counting as running at once. Rows a dead job committed in parts (``write_in_parts``)
+    stay recorded in its ``written`` and are taken back later, in parts, by
+    :func:`take_back_failed` (the web's background thread, the next import's worker, ``ikm
+    import`` or ``ikm import-cleanup``): deleting a million of them here held SQLite's write
+    lock for a minute inside a web request. A publication is refused until they are gone
+    (:func:`check_no_running_import`).
     """
     now = now or utcnow()
-    stale_jobs = (col(ImportJob.status).in_(("queued", "running"))) & (
-        col(ImportJob.created_at) < now - JOB_STALE_AFTER
-    ) | (col(ImportJob.status) == "mapping") & (
-        col(ImportJob.created_at) < now - MAPPING_EXPIRES_AFTER
-    )
-    leftover_rows = (col(ImportJob.status) == "failed") & (
-        sa.cast(col(ImportJob.written), sa.Text) != "[]"
-    )
-    found = session.exec(select(ImportJob.id).where(stale_jobs | leftover_rows)).all()
-    if not found:
-        return 0
-    # Take the jobs' rows (on SQLite the write lock) and read them again in this transaction:
-    # their ranges may have been taken back meanwhile, and their ids given to other rows.
-    session.execute(
-        sa.update(ImportJob)
-        .where(col(ImportJob.id).in_(found))
-        .values(written=col(ImportJob.written))
-    )
-    jobs = session.exec(
-        select(ImportJob)
-        .where(col(ImportJob.id).in_(found), stale_jobs | leftover_rows)
-        .execution_options(populate_existing=True)
-    ).all()
     stale = 0
-    for job in jobs:
-        # Rows a dead or failed SQLite job committed in parts (write_in_parts) go with it.
-        for first, last in job.written or []:
-            _delete_range(session, job.wave_id, int(first), int(last))
-        job.written = []
-        if job.status != "failed":
-            stale += 1
-            reason = problem("import-expired" if job.status == "mapping" else "import-stopped")
-            job.message = reason.english()
-            job.problems = [problem_record(reason)]
-            job.status = "failed"
-            job.data = b""
-            job.finished_at = now
-        session.add(job)
+    for statuses, since, code in (
+        (("queued", "running"), JOB_STALE_AFTER, "import-stopped"),
+        (("mapping",), MAPPING_EXPIRES_AFTER, "import-expired"),
+    ):
+        reason = problem(code)
+        # A conditional UPDATE: a job that finished meanwhile is left as it is.
+        stale += _updated(
+            session,
+            sa.update(ImportJob)
+            .where(
+                col(ImportJob.status).in_(statuses),
+                col(ImportJob.created_at) < now - since,
+            )
+            .values(
+                status="failed",
+                message=reason.english(),
+                problems=[problem_record(reason)],
+                data=b"",
+                finished_at=now,
+            ),
+        )
     session.commit()
     return stale
+
+
+def _recording_rows() -> sa.ColumnElement[bool]:
+    """The condition of jobs whose ``written`` still names rows they committed."""
+    return sa.cast(col(ImportJob.written), sa.Text) != "[]"
+
+
+def _failed_with_rows(session: Session, wave_id: int | None) -> list[tuple[int, int]]:
+    """Return (job, wave) of the failed jobs (of a wave, or all) still recording rows."""
+    query = sa.select(col(ImportJob.id), col(ImportJob.wave_id)).where(
+        col(ImportJob.status) == "failed", _recording_rows()
+    )
+    if wave_id is not None:
+        query = query.where(col(ImportJob.wave_id) == wave_id)
+    found = session.execute(query.order_by(col(ImportJob.id))).all()
+    return [(int(job_id), int(job_wave)) for job_id, job_wave in found]
+
+
+def jobs_to_take_back(session: Session, *, wave_id: int | None = None) -> list[int]:
+    """Return the failed jobs (of a wave, or all) whose recorded rows are still to go."""
+    return [job_id for job_id, _wave in _failed_with_rows(session, wave_id)]
+
+
+def take_back_failed(engine: Engine, *, wave_id: int | None = None) -> int:
+    """Delete the rows failed jobs (of a wave, or all) still record, in parts; return how many.
+
+    A job failed as stopped (``expire_stale_jobs``) or whose own take-back failed keeps its
+    committed ranges in ``written``; :func:`delete_written` takes them back as a job's own
+    failure does: at most ``WRITE_CHUNK_ROWS`` ids a transaction, the record shrinking in the
+    same transaction, pausing between, so citizens' answers get SQLite's write lock in
+    between. Safe beside another caller doing the same (each transaction reads the record
+    after taking the job row) and after an interruption (the record names the rows left).
+    """
+    with Session(engine) as session:
+        jobs = _failed_with_rows(session, wave_id)
+    deleted = 0
+    for job_id, job_wave in jobs:
+        deleted += delete_written(engine, job_wave, [], job_id=job_id)
+    return deleted
+
+
+def _take_back_quietly(engine: Engine) -> None:
+    """Run :func:`take_back_failed` before an import writes; a failure of it is logged, not
+    raised (the rows stay recorded for the next caller; the import's parts are refused while
+    its own wave's remain)."""
+    try:
+        take_back_failed(engine)
+    except Exception:
+        log.exception("failed imports' rows could not be taken back")
 
 
 def create_import_job(
@@ -899,6 +945,10 @@ def _run_import_job(engine: Engine, *, job_id: int, timezone: str, comment_max_l
     if not rows:
         _fail(engine, job_id, [problem("import-no-rows", "", file=filename)])
         return
+    # Rows failed imports left recorded (a dead job's, say) go first, in parts: this thread
+    # can afford the minute a million of them take, and a job's parts are refused while
+    # another job of the wave still records rows (``_check_no_other_parts``).
+    _take_back_quietly(engine)
     with Session(engine) as session:
         # The page says the rows are being written (one transaction, no finer progress).
         session.execute(
@@ -974,7 +1024,8 @@ def import_rows(
     own (``running``, no upload kept) written in parts
     (:func:`write_in_parts`), so that citizens are not locked out meanwhile, a publication
     waits for it, and an interrupted import takes its rows back (or, killed, leaves them to
-    :func:`expire_stale_jobs`). Raise DataIOError (nothing written) as ``write_import`` does.
+    :func:`expire_stale_jobs` and :func:`take_back_failed`). Raise DataIOError (nothing
+    written) as ``write_import`` does.
     """
     engine = session.get_bind()
     assert isinstance(engine, Engine)  # the sessions here are bound to an engine
@@ -1024,6 +1075,8 @@ def import_rows(
 
     write = JobWrite(job_id, wave.id or 0, filename, digest, actor, detail)
     try:
+        # As the web's worker does: rows failed imports left recorded go first, in parts.
+        _take_back_quietly(engine)
         write_in_parts(engine, write, rows, finish, progress=progress)
     except DataIOError as exc:
         _fail(engine, job_id, exc.problems, filename=filename)
@@ -1067,13 +1120,16 @@ def write_in_parts(
     only: the id ranges it records hold only this job's rows because SQLite has one writer at
     a time (on PostgreSQL concurrent transactions' ids interleave).
 
-    Each transaction first claims the job (still ``running``: not expired meanwhile), checks
+    Each part's values and kept statistics are prepared before its transaction
+    (``submissions.prepare_response_tuples``), which then holds the write lock only for the
+    database work: it first claims the job (still ``running``: not expired meanwhile), checks
     the wave (not gone, not published) once it holds the write lock, inserts its rows with
     their kept statistics and records their ids in the job's ``written``; the last one adds
     the ``import.run`` audit entry and ``finish``'s final state and clears ``written``. The
     rows count as they are written (a dashboard sees them grow); if anything fails, the rows
     written are deleted again, with their statistics, before the error is raised, and a job
-    whose worker died is cleaned up by :func:`expire_stale_jobs`. A publication waits for the
+    whose worker died is failed by :func:`expire_stale_jobs` and its rows taken back by
+    :func:`take_back_failed`. A publication waits for the
     job (:func:`check_no_running_import`).
     """
     chunk_rows = chunk_rows or WRITE_CHUNK_ROWS
@@ -1082,26 +1138,32 @@ def write_in_parts(
         wave = _check_wave_open_to_rows(session, write.wave_id)
         slug = wave.slug
         columns = import_columns(answer_positions(session, wave=wave))
+        # The wave's questionnaire is fixed while it has responses (and the columns above
+        # already assume it): its layout serves every part's statistics.
+        layouts = {write.wave_id: tallies.layout(session, wave_id=write.wave_id)}
         fresh, already = new_import_rows(session, wave=wave, digest=write.digest, rows=rows)
     written: list[list[int]] = []
-    held = 0.0  # seconds the last part's transaction took
+    held = 0.0  # seconds the last part's transaction held the write lock
     try:
         for start in range(0, len(fresh), chunk_rows):
             if start:
-                time.sleep(max(pause, WRITE_PAUSE_RATIO * held))
+                _pause(max(pause, WRITE_PAUSE_RATIO * held))
             part = fresh[start : start + chunk_rows]
-            began = time.monotonic()
+            # The part's values and statistics are made before its transaction takes the
+            # write lock (their Python work was two thirds of the time the lock was held).
+            prepared = submissions.prepare_response_tuples(
+                engine.dialect,
+                columns=columns,
+                rows=import_values(write.wave_id, part),
+                layouts=layouts,
+            )
             with Session(engine, expire_on_commit=False) as session:
+                began = time.monotonic()
                 _claim_part(session, write.job_id)
                 _check_wave_open_to_rows(session, write.wave_id)
                 _check_no_other_parts(session, write, slug)
                 before = _last_response_id(session)
-                submissions.insert_response_tuples(
-                    session,
-                    columns=columns,
-                    rows=import_values(write.wave_id, part),
-                    batch_size=chunk_rows,
-                )
+                submissions.insert_prepared(session, prepared=prepared)
                 last = _last_response_id(session)
                 if written and written[-1][1] == before:
                     written[-1][1] = last  # no other writer's rows in between: one range
@@ -1139,7 +1201,7 @@ def write_in_parts(
         return result
     except BaseException as exc:
         # Nothing half-written: take back what the committed parts wrote (if that fails too,
-        # the job keeps them in ``written`` for expire_stale_jobs).
+        # the job keeps them in ``written`` for take_back_failed).
         try:
             delete_written(engine, write.wave_id, written, job_id=write.job_id)
         except Exception:
@@ -1147,6 +1209,12 @@ def write_in_parts(
         if isinstance(exc, sa.exc.IntegrityError):
             raise ConcurrentImportError([problem("import-concurrent", "", wave=slug)]) from None
         raise
+
+
+def _pause(seconds: float) -> None:
+    """Wait between two parts' transactions, holding no lock (a seam for the tests, which
+    store a citizen's answer there)."""
+    time.sleep(seconds)
 
 
 def _claim_part(session: Session, job_id: int) -> None:
@@ -1195,7 +1263,7 @@ def delete_written(
     is ignored): each transaction takes the job row first (SQLite's write lock), deletes at
     most ``WRITE_CHUNK_ROWS`` ids of the first recorded range and drops them from the record,
     so a row is deleted once, pausing between as the parts did. A range
-    someone else took back meanwhile (``expire_stale_jobs``) is not deleted again: SQLite
+    someone else took back meanwhile (``take_back_failed``) is not deleted again: SQLite
     hands the ids of deleted rows to the next rows written, another import's maybe; nor is a
     range of a part whose commit failed (remembered in memory, never written).
     """
@@ -1210,7 +1278,7 @@ def delete_written(
     while True:
         if held:
             # As between the parts written: the citizens' answers get the write lock.
-            time.sleep(max(WRITE_PAUSE_SECONDS, WRITE_PAUSE_RATIO * held))
+            _pause(max(WRITE_PAUSE_SECONDS, WRITE_PAUSE_RATIO * held))
         began = time.monotonic()
         with Session(engine) as session:
             # Take the job row (and on SQLite the write lock) before reading its ranges.
@@ -1241,9 +1309,14 @@ def delete_written(
 
 
 def _delete_range(session: Session, wave_id: int, first: int, last: int) -> int:
-    """Delete a wave's imported rows with ids in first..last, with their kept statistics."""
+    """Delete a wave's imported rows with ids in first..last, with their kept statistics.
+
+    The wave is compared as ``wave_id + 0``, which no index serves: SQLite otherwise chose the
+    wave's index over the id range and read every row of the wave (78 ms a transaction in a
+    wave of a million rows, 0.2 ms by the id range), holding the write lock all the while.
+    """
     conditions = (
-        col(Response.wave_id) == wave_id,
+        col(Response.wave_id) + 0 == wave_id,
         col(Response.channel) == "import",
         col(Response.id).between(first, last),
     )
@@ -1254,8 +1327,10 @@ def _delete_range(session: Session, wave_id: int, first: int, last: int) -> int:
 
 
 def check_no_running_import(session: Session, *, wave: Wave) -> None:
-    """Refuse to publish a wave while an import into it is queued or running: on SQLite its
-    rows are committed in parts, and a failure would take them back out of a published wave.
+    """Refuse to publish a wave while an import into it is queued or running (on SQLite its
+    rows are committed in parts, and a failure would take them back out of a published wave)
+    or while a failed import's rows are still being taken back (``take_back_failed``): a
+    published wave never holds half of a failed import.
     """
     running = session.exec(
         select(sa.func.count())
@@ -1267,6 +1342,8 @@ def check_no_running_import(session: Session, *, wave: Wave) -> None:
     ).one()
     if running:
         raise refused("import-running", wave=wave.slug)
+    if jobs_to_take_back(session, wave_id=wave.id):
+        raise refused("import-taking-back", wave=wave.slug)
 
 
 def _check_job(

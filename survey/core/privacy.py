@@ -221,7 +221,14 @@ def apply_retention(
         ).scalar_one()
     )
     # An import job's age counts from its upload (the file it held is the personal data).
-    old_jobs = col(ImportJob.created_at) <= now - timedelta(days=days) if days > 0 else sa.false()
+    # A failed job whose rows are still to be taken back (``imports.take_back_failed``) stays:
+    # its ``written`` is the only record of which rows those are.
+    old_jobs = (
+        (col(ImportJob.created_at) <= now - timedelta(days=days))
+        & (sa.cast(col(ImportJob.written), sa.Text) == "[]")
+        if days > 0
+        else sa.false()
+    )
     report.jobs_deleted = int(
         session.execute(
             sa.select(sa.func.count()).select_from(ImportJob).where(old_jobs)

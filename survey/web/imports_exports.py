@@ -152,7 +152,9 @@ def import_upload(wave_slug: str) -> ResponseReturnValue:
         return _upload_page(
             wave, error=_("Berkas tidak dapat dibaca: %(reason)s", reason=reason), status=400
         )
-    return redirect(url_for("dataio.job", job_id=job.id))
+    job_id = job.id
+    take_back_in_background(session)  # of jobs create_import_job found dead
+    return redirect(url_for("dataio.job", job_id=job_id))
 
 
 def _field_labels(session: Session, wave: Wave) -> list[tuple[str, str]]:
@@ -355,6 +357,7 @@ def job(job_id: int) -> ResponseReturnValue:
     """Show an import job: the mapping step, its progress, or its result."""
     session = get_session()
     import_service.expire_stale_jobs(session)
+    take_back_in_background(session)
     found, wave = _job_or_404(session, job_id)
     if found.status == "mapping":
         return _mapping_page(session, found, wave)
@@ -499,6 +502,37 @@ def _work(app: Flask, job_id: int) -> None:
             timezone=app.config.get("TIMEZONE", "Asia/Jakarta"),
             comment_max_length=int(app.config.get("COMMENT_MAX_LENGTH", 1200)),
         )
+
+
+# Held by the thread taking failed imports' rows back: one such thread a process at a time
+# (the job page refreshes every few seconds; each refresh would otherwise start another).
+_TAKING_BACK = threading.Lock()
+
+
+def take_back_in_background(session: Session) -> threading.Thread | None:
+    """Start a thread taking back the rows failed imports still record, if any do (or do it
+    now when ``IMPORT_INLINE`` is set): a dead job's million rows take a minute to delete in
+    parts (``import_service.take_back_failed``), too long for a request. Publishing the wave
+    is refused until they are gone."""
+    if not import_service.jobs_to_take_back(session):
+        return None
+    session.rollback()  # the read's transaction ends before the deletes begin
+    return background.start(
+        background.app_of(), _take_back, 0, inline="IMPORT_INLINE", name="ikm-take-back"
+    )
+
+
+def _take_back(app: Flask, _unused: int) -> None:
+    """Take failed imports' rows back unless another thread of this process is at it."""
+    if not _TAKING_BACK.acquire(blocking=False):
+        return
+    try:
+        with app.app_context():
+            import_service.take_back_failed(get_engine(app))
+    except Exception:
+        app.logger.exception("failed imports' rows could not be taken back")
+    finally:
+        _TAKING_BACK.release()
 
 
 def start_worker(app: Flask, job_id: int) -> threading.Thread | None:

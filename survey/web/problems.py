@@ -841,6 +841,11 @@ def _import_texts(v: dict[str, Any]) -> dict[str, Callable[[], str]]:
             "Impor ke gelombang %(wave)s masih berjalan; tunggu sampai selesai.",
             wave=v.get("wave"),
         ),
+        "import-taking-back": lambda: _(
+            "Baris impor yang gagal ke gelombang %(wave)s masih sedang ditarik kembali; "
+            "coba lagi beberapa menit lagi.",
+            wave=v.get("wave"),
+        ),
         "import-check-crashed": lambda: _("Terjadi galat tak terduga saat memeriksa berkas."),
         "import-write-crashed": lambda: _(
             "Terjadi galat tak terduga saat menyimpan; tidak ada yang diimpor."

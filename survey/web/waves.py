@@ -37,6 +37,7 @@ from survey.web import background, snapshots
 from survey.web.dashboard import status_label
 from survey.web.database import get_session
 from survey.web.extensions import csrf
+from survey.web.imports_exports import take_back_in_background
 from survey.web.problems import field_errors, problem_text
 from survey.web.results import TOP_K, scored_wave
 from survey.web.signin import current_user, roles_required
@@ -398,6 +399,10 @@ def status(wave_slug: str) -> ResponseReturnValue:
         )
     except wave_service.WaveSetupError as exc:
         get_session().expire_all()
+        if change.action == "publish":
+            # Refused while a failed import's rows are recorded (its job found dead by this
+            # very request, maybe): a background thread takes them back.
+            take_back_in_background(get_session())
         return _render_detail(
             _wave_or_404(wave_slug), field_errors(exc.problems), 400, change.acknowledged
         )
