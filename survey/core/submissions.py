@@ -313,16 +313,7 @@ def insert_response_tuples(
     ``IntegrityError``, as an ORM insert would; the caller rolls back.
     """
     table: sa.Table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
-    # The Python-side defaults SQLAlchemy would add for the columns left out (those with a
-    # default in the database get it there).
-    defaults = [
-        (column.name, column.default)
-        for column in table.c
-        if column.name not in columns
-        and column.default is not None
-        and column.server_default is None
-        and not column.primary_key
-    ]
+    defaults = _python_defaults(table, columns)
     if defaults:
         columns = (*columns, *(name for name, _default in defaults))
         rows = _with_defaults(rows, [default for _name, default in defaults])
@@ -402,6 +393,19 @@ class PreparedRows:
     figures: dict[tallies.Key, tallies.Figures]
 
 
+def _python_defaults(table: sa.Table, columns: Sequence[str]) -> list[tuple[str, Any]]:
+    """The Python-side defaults SQLAlchemy would add for the columns left out (name, default);
+    those with a default in the database get it there."""
+    return [
+        (column.name, column.default)
+        for column in table.c
+        if column.name not in columns
+        and column.default is not None
+        and column.server_default is None
+        and not column.primary_key
+    ]
+
+
 def prepare_response_tuples(
     dialect: sa.engine.Dialect,
     *,
@@ -415,14 +419,7 @@ def prepare_response_tuples(
     transaction takes the one write lock, which it then holds only for the INSERT and the
     statistics' UPDATE (a third of the time it held it for the whole)."""
     table: sa.Table = Response.__table__  # type: ignore[attr-defined]  # added by SQLModel
-    defaults = [
-        (column.name, column.default)
-        for column in table.c
-        if column.name not in columns
-        and column.default is not None
-        and column.server_default is None
-        and not column.primary_key
-    ]
+    defaults = _python_defaults(table, columns)
     batch = list(rows)
     if defaults:
         columns = (*columns, *(name for name, _default in defaults))
