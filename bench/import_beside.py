@@ -213,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with load.running(server, base + db.paths[0]):
         survey_round(3.0, "warmup", args.seed + 1000)
         baseline = survey_round(args.baseline_seconds, "baseline", args.seed)
+        summary("survey alone (baseline)", baseline)  # now: a run stopped later keeps it
         # One survey run long enough to outlast the job; the job starts a few seconds into
         # it, and only the requests sent while the job runs count for "beside".
         beside: list[load.WrkRun] = []
@@ -241,7 +242,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     outlasted = whole.elapsed < LEAD_SECONDS + job_seconds
     if outlasted:
         print(f"  the job outlasted the survey run ({whole.elapsed:.0f} s): raise --beside-seconds")
-    summary("survey alone (baseline)", baseline)
     errors, p99 = summary("survey beside the import", during)
     problems = check_database(db, job_id, slug, args.rows)
     for item in problems:
