@@ -103,6 +103,25 @@ def parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(import_service, "_writes_in_parts", lambda _engine, _rows: True)
 
 
+def _citizen_answers(engine: Any, session: Session, wave: Wave) -> None:
+    """A citizen's answer (all 3s, submission id "c" * 32) to the wave's first OPD, stored by
+    ``store_submission`` in a transaction of its own, as the survey page stores it."""
+    from survey.core.submissions import Submission
+
+    opd_id = session.exec(select(WaveOpd.opd_id).where(WaveOpd.wave_id == wave.id)).first()
+    assert opd_id is not None
+    with Session(engine) as other:
+        submissions.store_submission(
+            other,
+            submission=Submission(
+                wave_id=int(wave.id or 0),
+                opd_id=int(opd_id),
+                submission_id="c" * 32,
+                answers=dict.fromkeys(range(1, 10), 3),
+            ),
+        )
+
+
 def _before_part(monkeypatch: pytest.MonkeyPatch, hooks: dict[int, Any]) -> list[int]:
     """Run ``hooks[n]()`` just before the n-th part's claim (1-based, the last claim is the
     audit's transaction); return the list of claims made so far."""
@@ -462,10 +481,6 @@ def test_a_citizen_answer_between_parts_survives_a_failure(
 ) -> None:
     """Holds: a citizen's answer stored (store_submission, its own transaction) between two
     parts, then the job fails: the job's rows go, the citizen's stays, statistics agree."""
-    from survey.core.submissions import Submission
-
-    opd_id = session.exec(select(WaveOpd.opd_id).where(WaveOpd.wave_id == open_wave.id)).first()
-    assert opd_id is not None
     real_insert = submissions.insert_prepared
     calls: list[int] = []
 
@@ -475,20 +490,8 @@ def test_a_citizen_answer_between_parts_survives_a_failure(
             raise RuntimeError("disk full")
         return real_insert(part, **kwargs)
 
-    def citizen() -> None:
-        with Session(engine) as other:
-            submissions.store_submission(
-                other,
-                submission=Submission(
-                    wave_id=int(open_wave.id or 0),
-                    opd_id=int(opd_id),
-                    submission_id="c" * 32,
-                    answers=dict.fromkeys(range(1, 10), 3),
-                ),
-            )
-
     monkeypatch.setattr(submissions, "insert_prepared", fourth_fails)
-    _before_part(monkeypatch, {2: citizen})
+    _before_part(monkeypatch, {2: lambda: _citizen_answers(engine, session, open_wave)})
     job_id = _queued_job(session, open_wave)
     import_service.run_import_job(engine, job_id=job_id)
     assert _job(session, job_id).status == "failed"
@@ -777,26 +780,13 @@ def test_a_citizen_answer_between_the_take_backs_parts_survives(
 ) -> None:
     """Between two parts of the take-back the write lock is free: a citizen's answer stored
     there (its id after the dead job's range, or inside it if SQLite reused one) stays."""
-    from survey.core.submissions import Submission
-
     job_id, _ids = _dead_job(session, open_wave)
-    opd_id = session.exec(select(WaveOpd.opd_id).where(WaveOpd.wave_id == open_wave.id)).first()
-    assert opd_id is not None
     pauses: list[float] = []
 
     def citizen(seconds: float) -> None:
         pauses.append(seconds)
         if len(pauses) == 1:
-            with Session(engine) as other:
-                submissions.store_submission(
-                    other,
-                    submission=Submission(
-                        wave_id=int(open_wave.id or 0),
-                        opd_id=int(opd_id),
-                        submission_id="c" * 32,
-                        answers=dict.fromkeys(range(1, 10), 3),
-                    ),
-                )
+            _citizen_answers(engine, session, open_wave)
 
     monkeypatch.setattr(import_service, "_pause", citizen)
     import_service.expire_stale_jobs(session)
