@@ -135,7 +135,7 @@ def _golden_minimum(f: Callable[[float], float], lo: float, hi: float, tol: floa
 
 
 def _root_by_bisection(f: Callable[[float], float], lo: float, hi: float) -> float:
-    """The root of increasing `f` with f(lo) < 0 < f(hi), to the last representable digit:
+    """A root of `f` between lo and hi, where f(lo) < 0 < f(hi), to the last representable digit:
     halve the bracket until its midpoint is one of its ends."""
     while True:
         mid = 0.5 * (lo + hi)
