@@ -116,11 +116,14 @@ def test_init_db_command_is_idempotent(app, runner, session):
 
 
 def test_sqlite_pragmas(tmp_path):
-    """SQLite files run in WAL mode with foreign keys enforced."""
+    """SQLite files run in WAL mode with foreign keys enforced, a 32 MiB page cache and a
+    checkpoint every 10,000 WAL pages."""
     engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     with engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(sa.text("PRAGMA cache_size")).scalar() == -32768
+        assert conn.execute(sa.text("PRAGMA wal_autocheckpoint")).scalar() == 10_000
     engine.dispose()
 
 
