@@ -1147,6 +1147,10 @@ def write_in_parts(
     try:
         for start in range(0, len(fresh), chunk_rows):
             if start:
+                # The next part is prepared after the pause, not within it: preparing it
+                # within (sleeping only the rest) made a 1,000,000-row job 10-14% faster, but
+                # the citizens beside it slower (POST p99 +45 ms and +15 ms in two runs each,
+                # December 2026): the lock was free for less time.
                 _pause(max(pause, WRITE_PAUSE_RATIO * held))
             part = fresh[start : start + chunk_rows]
             # The part's values and statistics are made before its transaction takes the
