@@ -30,8 +30,27 @@ def norm_ppf(q: float) -> float: ...
 @overload
 def norm_ppf(q: FloatArray) -> FloatArray: ...
 def norm_ppf(q: float | FloatArray) -> float | FloatArray:
-    """Standard normal quantile, as ``scipy.stats.norm.ppf``."""
+    """Standard normal quantile, as ``scipy.stats.norm.ppf``.
+
+    The two-sided levels the scores use (80 to 99.9%) are answered from ``_NDTRI`` without
+    importing :mod:`scipy.special`.
+    """
+    if isinstance(q, float) and q in _NDTRI:
+        return _NDTRI[q]
     return _out(_special().ndtri(q))
+
+
+#: ``scipy.special.ndtri(q)`` for q = 0.5 + level / 2 at the usual two-sided levels 0.8, 0.9,
+#: 0.95, 0.99, 0.998 and 0.999 (the funnel's limits, the intervals' z), as scipy 1.17 gives
+#: them; ``tests/test_scoring_distributions.py`` checks each against it bit for bit.
+_NDTRI = {
+    0.9: 1.2815515655446004,
+    0.95: 1.6448536269514722,
+    0.975: 1.959963984540054,
+    0.995: 2.5758293035489004,
+    0.999: 3.090232306167813,
+    0.9995: 3.2905267314919255,
+}
 
 
 @overload

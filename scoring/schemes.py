@@ -14,6 +14,7 @@ legacy :data:`KEPMENPAN_2004`.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -62,7 +63,11 @@ def exact_value(value: float | int | Fraction) -> Fraction:
         return value
     if isinstance(value, int):
         return Fraction(value)
-    return Fraction(f"{float(value):.{_DECIMALS}f}")
+    text = f"{float(value):.{_DECIMALS}f}"
+    if not math.isfinite(value):
+        return Fraction(text)  # raises the error Fraction gives for "inf" or "nan"
+    # The decimal's digits over 10**10: the same Fraction as Fraction(text), without its parser.
+    return Fraction(int(text.replace(".", "")), 10**_DECIMALS)
 
 
 def _check_points(scale_points: int) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from scoring import distributions
 from scoring.distributions import f_ppf, norm_cdf, norm_ppf, norm_sf, t_ppf, t_sf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,16 @@ def same(a: object, b: object) -> bool:
 @pytest.mark.parametrize("q", QUANTILES)
 def test_normal_quantile_is_scipy_stats_bit_for_bit(q: float) -> None:
     assert same(norm_ppf(q), stats.norm.ppf(q))
+    assert isinstance(norm_ppf(q), float)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.99, 0.998, 0.999])
+def test_the_usual_levels_normal_quantiles_are_scipy_stats_bit_for_bit(level: float) -> None:
+    """Answered from a table (no scipy import): each entry is what scipy gives."""
+    q = 0.5 + level / 2
+    assert q in distributions._NDTRI
+    assert same(norm_ppf(q), stats.norm.ppf(q))
+    assert same(norm_ppf(np.float64(q)), stats.norm.ppf(q))
     assert isinstance(norm_ppf(q), float)
 
 

@@ -17,6 +17,7 @@ from scoring import (
     bootstrap_ikm,
     ikm,
 )
+from scoring.schemes import exact_value
 
 NAN = np.nan
 
@@ -230,6 +231,22 @@ def test_categorize_refuses_values_off_the_scale():
         PERMENPANRB_2017.categorize(88.31)  # a converted value passed by mistake
     with pytest.raises(ValueError, match="NaN"):
         PERMENPANRB_2017.categorize(float("nan"))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.0, -0.0, 1e-12, -1e-12, 5e-11, -5e-11, 4.99999999995e-11, 3.5323999999999995, 3.53245,
+     -3.5323999999999995, 88.31, 1e20, -7.25, 1 / 3, 2 / 3, 0.1 + 0.2],
+)  # fmt: skip
+def test_exact_value_is_the_float_rounded_to_ten_decimals(value):
+    assert exact_value(value) == Fraction(f"{value:.10f}")
+    assert exact_value(np.float64(value)) == Fraction(f"{value:.10f}")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_exact_value_refuses_what_is_not_a_number(value):
+    with pytest.raises(ValueError, match="Invalid literal for Fraction"):
+        exact_value(value)
 
 
 def test_crossing_a_boundary():
