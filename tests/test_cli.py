@@ -570,3 +570,26 @@ def test_an_old_schema_says_to_run_init_db(runner, app):
         # The PostgreSQL schema is shared by the whole run (tables are emptied, not rebuilt).
         with engine.begin() as connection:
             connection.execute(sa.text(f"ALTER TABLE wave ADD COLUMN metadata_stripped_at {kind}"))
+
+
+def test_each_command_is_imported_only_when_it_runs():
+    """``ikm score`` imports its own module, not the reports', the demo's or YAML; every
+    command of the list loads under its name."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import click\n"
+        "from survey.cli import main\n"
+        "ctx = click.Context(main.ikm)\n"
+        "assert main.ikm.get_command(ctx, 'score').name == 'score'\n"
+        "print(sorted(m for m in sys.modules if m in ('yaml', 'survey.cli.report', "
+        "'survey.cli.demo', 'survey.cli.questionnaire', 'survey.cli.score')))\n"
+        "print(all(main.load_command(name).name == name for name in main.COMMANDS))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split("\n")[:2] == ["['survey.cli.score']", "True"]

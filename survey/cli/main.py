@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,23 +21,6 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
-from survey.cli import (
-    aggregates,
-    backup,
-    codes,
-    compare,
-    data,
-    database,
-    demo,
-    enumerator,
-    opd,
-    privacy,
-    questionnaire,
-    report,
-    score,
-    user,
-    wave,
-)
 from survey.core.settings import ConfigError
 from survey.web import create_app
 
@@ -45,26 +29,49 @@ PRODUCTION_RUN_MESSAGE = (
     "(with FLASK_DEBUG it would open the interactive debugger); serve with "
     "'gunicorn -c gunicorn.conf.py survey.web:create_app()' instead (see docs/deploy.md)"
 )
-COMMANDS: tuple[click.Command, ...] = (
-    database.init_db_command,
-    opd.opd_group,
-    wave.wave_group,
-    questionnaire.questionnaire_group,
-    user.user_group,
-    data.import_command,
-    data.import_cleanup_command,
-    data.export_command,
-    score.score_command,
-    aggregates.aggregates_group,
-    compare.compare_command,
-    report.report_group,
-    demo.demo_command,
-    backup.backup_command,
-    backup.restore_command,
-    privacy.privacy_group,
-    codes.codes_command,
-    enumerator.enumerator_group,
-)
+# The project's commands: name -> (module of survey.cli, attribute). A module is imported
+# only when its command runs (or for the list in --help): ``ikm score`` does not pay for
+# YAML, the demo or the reports (0.12 s of imports).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init-db": ("database", "init_db_command"),
+    "opd": ("opd", "opd_group"),
+    "wave": ("wave", "wave_group"),
+    "questionnaire": ("questionnaire", "questionnaire_group"),
+    "user": ("user", "user_group"),
+    "import": ("data", "import_command"),
+    "import-cleanup": ("data", "import_cleanup_command"),
+    "export": ("data", "export_command"),
+    "score": ("score", "score_command"),
+    "aggregates": ("aggregates", "aggregates_group"),
+    "compare": ("compare", "compare_command"),
+    "report": ("report", "report_group"),
+    "demo": ("demo", "demo_command"),
+    "backup": ("backup", "backup_command"),
+    "restore": ("backup", "restore_command"),
+    "privacy": ("privacy", "privacy_group"),
+    "codes": ("codes", "codes_command"),
+    "enumerator": ("enumerator", "enumerator_group"),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module of the project's command `name` and return the command."""
+    module, attribute = COMMANDS[name]
+    command = getattr(importlib.import_module(f"survey.cli.{module}"), attribute)
+    assert isinstance(command, click.Command) and command.name == name, (name, command)
+    return command
+
+
+class IkmGroup(FlaskGroup):
+    """Flask's group, with the project's commands loaded when first asked for."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS and name not in self.commands:
+            self.add_command(load_command(name))
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
 
 
 # Commands that print data and never a page or a link: their app is built without views
@@ -137,9 +144,7 @@ def guard_run_command(group: click.Group) -> None:
 
 def build_group() -> FlaskGroup:
     """Return the ``ikm`` group: Flask's commands (``run`` guarded) and the project's."""
-    group = FlaskGroup(create_app=load_app, help="IKM survey and scoring service.")
-    for command in COMMANDS:
-        group.add_command(command)
+    group = IkmGroup(create_app=load_app, help="IKM survey and scoring service.")
     guard_run_command(group)  # production serves with gunicorn, never the debugger
     return group
 
