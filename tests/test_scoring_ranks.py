@@ -578,3 +578,48 @@ def test_marginal_sets_from_the_fronts_match_all_pairs(monkeypatch, p):
         np.testing.assert_array_equal(res.marginal_low, m_low, err_msg=where)
         np.testing.assert_array_equal(res.marginal_high, m_high, err_msg=where)
     assert sum(calls) > 0
+
+
+def test_extreme_units_give_reduced_families_maxima_or_bounds():
+    # Random families with both sides (some pairs of each unit left out, as rejections
+    # leave them), ties in Z and variance, draws whose Z are all equal (a maximum of 0), a
+    # full covariance: each value marked exact is the family's maximum, bit for bit, with a
+    # partner in the family attaining it; every other value bounds it from above.
+    rng = np.random.default_rng(41)
+    checked = 0
+    for p, with_cov in ((19, False), (40, False), (60, True), (150, False)):
+        se = np.round(rng.uniform(0.02, 0.08, p), 2)
+        cov = None
+        if with_cov:
+            a = rng.normal(size=(p, p)) * 0.02
+            cov = a @ a.T + np.diag(se * se)
+            var = np.diag(cov).copy()
+            z = rng.standard_normal((300, p)) @ np.linalg.cholesky(cov).T
+        else:
+            var = se * se
+            z = np.round(rng.standard_t(3.0, size=(300, p)) * se * 20) / 20
+            z[:3] = 0.25
+        pairs = ranks_module._Pairs(np.zeros(p), var, cov, z)
+        assert pairs.extremes is not None
+        pos = pairs.random & (rng.random((p, p)) < 0.7)
+        neg = pairs.random & (rng.random((p, p)) < 0.7)
+        r, u = np.repeat(np.arange(z.shape[0]), p), np.tile(np.arange(p), z.shape[0])
+        t = (z[r, u][:, None] - z[r]) * pairs.inv[u]
+        true = np.maximum(
+            np.where(pos[u], t, -np.inf).max(axis=1), np.where(neg[u], -t, -np.inf).max(axis=1)
+        )
+        value, code, exact = pairs.extreme_bounds(r, u, pos, neg)
+        assert np.all(value[~exact] >= true[~exact])
+        np.testing.assert_array_equal(value[exact], true[exact])
+        j = np.abs(code[exact]) - 1
+        side = np.where(code[exact] > 0, pos[u[exact], j], neg[u[exact], j])
+        assert side.all()
+        tt = (z[r[exact], u[exact]] - z[r[exact], j]) * pairs.inv[u[exact], j]
+        np.testing.assert_array_equal(np.where(code[exact] > 0, tt, -tt), value[exact])
+        assert exact.mean() > 0.5  # most entries are settled by the extreme units
+        checked += int(exact.sum())
+    assert checked > 10_000
+    # Too few units for extremes: none, and the sets are still those of all pairs.
+    x, se = np.array([3.0, 3.1, 2.9]), np.array([0.05, 0.04, 0.06])
+    z = np.random.default_rng(0).standard_normal((50, 3)) * se
+    assert ranks_module._Pairs(x, se * se, None, z).extremes is None
