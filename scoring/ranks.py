@@ -90,7 +90,7 @@ _LONGEST_FRONT = 64
 # The first exact evaluations take the top + top // _FIRST_MARGIN highest bounds per column.
 _FIRST_MARGIN = 4
 # Per draw, this many units of lowest and of highest Z serve exact maxima of reduced families
-# (``_Pairs.extreme_entries``).
+# (``_Pairs.extreme_bounds``).
 _EXTREMES = 4
 
 
@@ -325,18 +325,14 @@ class _Pairs:
         # = sqrt(var_i + var_j)). Built by a second thread while this one does the groups
         # (NumPy releases the GIL in its array loops).
         self.fronts: tuple[_Front, _Front] | None = None
-        fronts = None
-        helper = None
-        if cov is None and p >= 2 and bool(np.all(var > 0)):
-            helper = ThreadPoolExecutor(max_workers=1)
-            fronts = helper.submit(_fronts, z, var)
-        # The draws' extreme units (see ``extreme_entries``), if there are more units than that.
+        # The draws' extreme units (see ``extreme_bounds``), if there are more units than that:
+        # built by a third thread.
         self.extremes: tuple[IntArray, FloatArray, IntArray, FloatArray] | None = None
-        extremes = None
-        if p > 2 * _EXTREMES + 2:
-            if helper is None:
-                helper = ThreadPoolExecutor(max_workers=1)
-            extremes = helper.submit(_extremes, z)
+        with_fronts = cov is None and p >= 2 and bool(np.all(var > 0))
+        with_extremes = p > 2 * _EXTREMES + 2
+        helper = ThreadPoolExecutor(max_workers=2) if with_fronts or with_extremes else None
+        fronts = helper.submit(_fronts, z, var) if helper and with_fronts else None
+        extremes = helper.submit(_extremes, z) if helper and with_extremes else None
         self.var = var
         # Upper bounds: groups of similar variance and estimate; per draw, each group's
         # extreme Z bounds every difference with a member of the group.
