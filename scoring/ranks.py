@@ -966,7 +966,8 @@ def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, I
                 # Not enough exact values yet: the `first` highest bounds are needed.
                 threshold[few] = _kth_by_row(bound_w[few], None, first)
             if taken < draws and (tail[w] >= threshold).any():
-                count = min(draws - taken, max(taken, 2 * wide))
+                # First the `wide` highest bounds, then as many again as taken so far.
+                count = min(draws - taken, max(taken, wide))
                 idx, values = _take_highest(rest, count)
                 taken += count
                 tail = rest.max(axis=1) if taken < draws else np.full(m, -np.inf)
