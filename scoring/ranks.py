@@ -1101,10 +1101,11 @@ def rank_confidence_sets(
     Memory grows with p * draws (the draws, 8 bytes each, per-draw group extremes and, with
     `se` all > 0, the draws' fronts, about 10 MB at 500 x 10,000) and p^2 (the pair
     matrices); the marginal bounds are held for a few units at a time. 500 units with
-    10,000 t draws (the data of ``bench/rank_draws.py``) took 3.6 to 5.4 CPU-seconds (2.2
-    to 4.1 s wall, with the machine's load), spread over up to three threads, and about
-    120 MB above the memory of the imports, on a shared 2-core machine (December 2026;
-    5.2 to 7.8 CPU-seconds and 95 MB before the fronts).
+    10,000 t draws took, on a shared 2-core machine (December 2026), spread over up to four
+    threads: 2.2 CPU-seconds (1.3 s wall) and about 135 MB above the memory of the imports
+    with the data of ``bench/rank_draws.py`` (standard errors 0.027 to 0.079); 0.85 to 0.93 s
+    wall with those of ``bench/scoring.py`` (standard errors 0.0077 to 0.0095, where the
+    draws' extreme units replace most evaluations over whole rows: 1.5 to 1.6 s before).
 
     Examples
     --------
