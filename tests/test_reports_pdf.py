@@ -379,3 +379,19 @@ def test_stylesheets_parsed_once_per_thread_give_the_same_pdf(wave, ranking_id):
     assert results == [ranking_id]
     with pytest.raises(ValueError, match="stylesheet"):
         html_to_pdf("<html><body>x</body></html>", stylesheet="../survey.css")
+
+
+def test_slimmer_user_agent_sheet_gives_the_same_pdf(wave, ranking_id, monkeypatch):
+    """The user-agent sheet without the universal ::marker and note rules changes no byte of a
+    report: the ranking, an OPD report and posters are as with WeasyPrint's own sheet."""
+    from weasyprint import HTML
+
+    from reports import render as render_module
+
+    assert render_module._user_agent_sheet() is not render_module.weasyprint_html.UA_STYLESHEET
+    opd_input = sample_opd_report(wave, wave.opds[0].slug)
+    posters = sample_posters(wave)[:2]
+    ours = [render_opd_pdf(opd_input), render_posters_pdf(posters, wave_title=wave.title)]
+    monkeypatch.setattr(render_module, "_ReportHTML", HTML)
+    assert render_ranking_pdf(wave) == ranking_id
+    assert [render_opd_pdf(opd_input), render_posters_pdf(posters, wave_title=wave.title)] == ours
