@@ -642,22 +642,31 @@ def funnel_svg(
                 ax.plot(grid, np.clip(high, 25, 100), color=colour, ls=style, lw=1, zorder=2)
         markers = {"above": ("^", BLUE), "below": ("v", VERMILLION), "inside": ("o", GREY)}
         named = []
+        # One line of markers per run of OPDs drawn alike, not one per OPD: markers may
+        # overlap, and runs keep the order in which they are drawn (see _Caterpillar).
+        runs: list[tuple[tuple[str, int, str], list[float], list[float]]] = []
         for u, x, v in zip(units, x_values, values, strict=True):
             marker, colour = markers.get(u.funnel_95 or "inside", markers["inside"])
             own = u.unit == highlight
+            look = ("D", 6, INK) if own else (marker, 5, colour)
+            if not runs or runs[-1][0] != look:
+                runs.append((look, [], []))
+            runs[-1][1].append(x)
+            runs[-1][2].append(v)
+            if own or u.funnel_95 in ("above", "below"):
+                named.append((x, v, labels.get(u.unit, u.unit), u.funnel_95 == "below"))
+        for (marker, size, colour), xs, vs in runs:
             ax.plot(
-                [x],
-                [v],
-                marker="D" if own else marker,
-                ms=6 if own else 5,
-                color=INK if own else colour,
+                xs,
+                vs,
+                marker=marker,
+                ms=size,
+                color=colour,
                 mec="white",
                 mew=0.5,
                 ls="none",
                 zorder=4,
             )
-            if own or u.funnel_95 in ("above", "below"):
-                named.append((x, v, labels.get(u.unit, u.unit), u.funnel_95 == "below"))
         ax.set_xlabel(t("chart.funnel.x"))
         ax.set_ylabel(t("chart.funnel.y"))
         ax.yaxis.set_major_formatter(_number_formatter(lang, 0))
@@ -844,23 +853,39 @@ def element_svg(
         fig = Figure(figsize=(WIDTH, 1.0 + 0.3 * k))
         ax = fig.add_subplot()
         _draw_bands(ax, scheme, 1.0, lo, hi, t, m)
-        for yi, e, med, low, high in zip(y, unit.elements, medians, lows, highs, strict=True):
-            colour = VERMILLION if e.code in weakest else INK
-            if math.isfinite(low) and math.isfinite(high):
-                ax.plot([low, high], [yi, yi], color=colour, lw=1.3, zorder=3)
-            if math.isfinite(e.nrr):
-                ax.plot([e.nrr], [yi], marker="o", ms=5, color=colour, ls="none", zorder=4)
-            if math.isfinite(med):
+        # One line per colour for the intervals (broken by NaN between rows), one per colour
+        # for the points and one for the medians, not three per element: the same picture in
+        # a fraction of the SVG nodes (see _Caterpillar).
+        weak = np.array([e.code in weakest for e in unit.elements], dtype=bool)
+        finite_interval = np.isfinite(lows) & np.isfinite(highs)
+        for rows, colour in ((~weak, INK), (weak, VERMILLION)):
+            shown = rows & finite_interval
+            if shown.any():
+                nan = np.full(int(shown.sum()), np.nan)
                 ax.plot(
-                    [med],
-                    [yi],
-                    marker="|",
-                    ms=11,
-                    mew=2,
-                    color=BLUE,
-                    ls="none",
-                    zorder=5,
+                    np.column_stack([lows[shown], highs[shown], nan]).ravel(),
+                    np.repeat(y[shown], 3),
+                    color=colour,
+                    lw=1.3,
+                    zorder=3,
                 )
+        for rows, colour in ((~weak, INK), (weak, VERMILLION)):
+            shown = rows & np.isfinite(nrr)
+            if shown.any():
+                ax.plot(nrr[shown], y[shown], marker="o", ms=5, color=colour, ls="none", zorder=4)
+        median_values = np.asarray(medians, dtype=float)
+        shown = np.isfinite(median_values)
+        if shown.any():
+            ax.plot(
+                median_values[shown],
+                y[shown],
+                marker="|",
+                ms=11,
+                mew=2,
+                color=BLUE,
+                ls="none",
+                zorder=5,
+            )
         ax.set_yticks(y, [_wrap(label) for label in element_labels])
         for tick, e in zip(ax.get_yticklabels(), unit.elements, strict=True):
             if e.code in weakest:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -477,9 +479,12 @@ def render_opd_pdfs(
 
     A generator, so the caller can write each file as it comes and memory stays flat however
     many OPDs a wave has; `progress` is called after each report (e.g. to advance a progress
-    bar). With ``workers > 1`` the reports are rendered in that many worker processes (spawned,
-    so safe beside threads); the wave's ``ScoredWave`` is sent to each worker once, not with
-    every report. Rendering is CPU-bound Python, so threads would not help.
+    bar). With ``workers > 1`` that many processes render: this one and ``workers - 1`` worker
+    processes (spawned, so safe beside threads), each taking the next report as soon as it is
+    free (see :class:`_Batch`). This process renders too rather than only wait for the others:
+    a worker process first spends a second on imports and fonts, which this one has paid
+    already. The wave's ``ScoredWave`` is sent to each worker once, not with every report.
+    Rendering is CPU-bound Python, so threads would not help.
 
     Examples
     --------
@@ -501,22 +506,127 @@ def render_opd_pdfs(
         return
     first = items[0].ranking
     shared = first if all(item.ranking is first for item in items) else None
+    children = min(int(workers), total) - 1
     pool = ProcessPoolExecutor(
-        max_workers=min(int(workers), total),
+        max_workers=children,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
         initargs=(shared,),
     )
+    batch = _Batch(items, pool, shared, lang, children)
     try:
-        futures = [pool.submit(_render_in_worker, _payload(item, shared), lang) for item in items]
-        for done, (item, future) in enumerate(zip(items, futures, strict=True), start=1):
-            pdf = future.result()
+        for done, item in enumerate(items, start=1):
+            pdf = batch.result(done - 1)
             if progress is not None:
                 progress(done, total, item.opd_slug)
             yield item.opd_slug, pdf
     finally:
         # Also when the caller stops early: drop the reports nobody will read.
+        batch.stop()
         pool.shutdown(wait=True, cancel_futures=True)
+        batch.join()
+
+
+class _Batch:
+    """The reports of one :func:`render_opd_pdfs` call, shared out between this process and
+    the worker processes, each taking the next report nobody has taken yet.
+
+    A thread of this process feeds each worker: it sends a report and waits for its PDF, with
+    a second report queued behind it while more than two are left, so the worker never waits
+    for this process (busy rendering) to send the next. This process renders the next report
+    itself whenever the one to yield is not ready yet. An error is kept with its report and
+    raised when that report's turn comes, as in one process.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[OpdReportData],
+        pool: ProcessPoolExecutor,
+        shared: ScoredWave | None,
+        lang: Lang,
+        lanes: int,
+    ) -> None:
+        """Start one feeding thread per worker process."""
+        self._items, self._pool, self._shared, self._lang = items, pool, shared, lang
+        self._next = 0  # the first report nobody has taken
+        self._stopped = False
+        self._done: dict[int, bytes | BaseException] = {}
+        self._ready = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._feed, name=f"opd-reports-{i}", daemon=True)
+            for i in range(lanes)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _take(self, *, lane: bool = False, ahead: bool = False) -> int | None:
+        """Take the next report (None if none is left; with `ahead`, if two or fewer are; for
+        a worker's thread, also once stopped)."""
+        with self._ready:
+            left = len(self._items) - self._next
+            if (lane and self._stopped) or left <= (2 if ahead else 0):
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def _keep(self, index: int, outcome: bytes | BaseException) -> None:
+        """Keep the PDF of report `index`, or the error that stopped it."""
+        with self._ready:
+            self._done[index] = outcome
+            self._ready.notify_all()
+
+    def _feed(self) -> None:
+        """Send reports to one worker process until none is left or the worker fails."""
+        sent: deque[tuple[int, Future[bytes]]] = deque()
+        feeding = True
+        while True:
+            while feeding and len(sent) < 2:
+                index = self._take(lane=True, ahead=bool(sent))
+                if index is None:
+                    break
+                payload = _payload(self._items[index], self._shared)
+                try:
+                    sent.append((index, self._pool.submit(_render_in_worker, payload, self._lang)))
+                except BaseException as error:  # a broken or closed pool: feed it no more
+                    self._keep(index, error)
+                    feeding = False
+            if not sent:
+                return
+            index, future = sent.popleft()
+            try:
+                self._keep(index, future.result())
+            except BaseException as error:  # raised in its turn; the rest is rendered here
+                self._keep(index, error)
+                feeding = False
+
+    def result(self, index: int) -> bytes:
+        """The PDF of report `index`: rendered here if nobody took it, else when it is ready."""
+        while True:
+            with self._ready:
+                if index in self._done:
+                    outcome = self._done.pop(index)
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    return outcome
+            mine = self._take()
+            if mine is None:
+                with self._ready:
+                    self._ready.wait_for(lambda: index in self._done)
+                continue
+            try:
+                self._keep(mine, render_opd_pdf(self._items[mine], lang=self._lang))
+            except Exception as error:  # raised in its turn, as in one process
+                self._keep(mine, error)
+
+    def stop(self) -> None:
+        """Send no more reports to the workers (those sent still finish, or are cancelled)."""
+        with self._ready:
+            self._stopped = True
+
+    def join(self) -> None:
+        """Wait for the feeding threads to end (after the pool has shut down)."""
+        for thread in self._threads:
+            thread.join()
 
 
 _WORKER_RANKING: ScoredWave | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ import jinja2
 import matplotlib
 import weasyprint
 from markupsafe import Markup
+from weasyprint import html as weasyprint_html
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
@@ -211,6 +213,39 @@ def _stylesheets(name: str) -> tuple[FontConfiguration, list[weasyprint.CSS]]:
     return font_config, [cache[""], cache[name]]
 
 
+# WeasyPrint's user-agent stylesheet styles the ::marker, ::footnote-* and ::note-*
+# pseudo-elements of every element (``::marker { ... }``), and WeasyPrint computes a style for
+# each such pair: six per element, though only list items have a marker and no report has a
+# footnote or a note. The ranking report of 50 OPDs has some 3,900 elements, so 23,000 styles,
+# 60% of its style computation. The same sheet with ``li::marker`` and without the note rules
+# styles every box the reports draw alike (the PDF bytes are the same) in 0.4 s less.
+_UNIVERSAL_MARKER = "\n::marker {"
+_NOTE_RULES = re.compile(r"^::(?:footnote|note)-[a-z]+ \{[^}]*\}\n", re.M)
+
+
+@functools.cache
+def _user_agent_sheet() -> weasyprint.CSS:
+    """WeasyPrint's HTML user-agent stylesheet, marker rule for list items only, no note rules.
+
+    Falls back to WeasyPrint's own sheet, unchanged, if its text is not the one expected.
+    """
+    text = weasyprint_html.UA
+    if text.count(_UNIVERSAL_MARKER) != 1 or not _NOTE_RULES.search(text):
+        return weasyprint_html.UA_STYLESHEET
+    text = _NOTE_RULES.sub("", text.replace(_UNIVERSAL_MARKER, "\nli::marker {"))
+    return weasyprint.CSS(string=text, counter_style=weasyprint_html.UA_COUNTER_STYLE)
+
+
+class _ReportHTML(weasyprint.HTML):
+    """A report's HTML, styled with the slimmer user-agent sheet of :func:`_user_agent_sheet`."""
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[weasyprint.CSS]:
+        """The user-agent stylesheets (reports have no forms)."""
+        if forms:
+            return super()._ua_stylesheets(forms)
+        return [_user_agent_sheet()]
+
+
 def html_to_pdf(html: str, *, stylesheet: str = "report.css", tagged: bool = True) -> bytes:
     """Render HTML from :func:`render` to PDF bytes (PDF/UA-1, tagged, unless `tagged` is off).
 
@@ -222,7 +257,7 @@ def html_to_pdf(html: str, *, stylesheet: str = "report.css", tagged: bool = Tru
     if "/" in stylesheet or not (TEMPLATE_DIR / stylesheet).is_file():
         raise ValueError(f"no stylesheet {stylesheet!r} in {TEMPLATE_DIR}")
     font_config, stylesheets = _stylesheets(stylesheet)
-    document = weasyprint.HTML(
+    document = _ReportHTML(
         string=html, base_url=TEMPLATE_DIR.as_uri() + "/", url_fetcher=_LocalFetcher()
     )
     options: dict[str, Any] = {"pdf_identifier": True}  # an md5 of the content: stable

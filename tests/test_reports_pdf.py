@@ -312,6 +312,41 @@ def test_batch_reports_progress_in_order(small_wave):
         list(render_opd_pdfs(items, workers=0))
 
 
+def test_batch_shares_reports_between_this_process_and_the_workers(wave, monkeypatch):
+    """The batch gives every report in order whoever renders it (here a thread stands in for
+    the worker processes), keeps an error for its report's turn and, once stopped, sends no
+    more reports to the workers but still gives every report asked for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reports import opd as opd_module
+
+    items = [OpdReportData(wave, o.slug) for o in wave.opds[:6]]
+    who: dict[str, str] = {}
+
+    def render_and_note(item: OpdReportData, *, lang: str = "id") -> bytes:
+        """Stand in for a render, noting the thread, and fail for the fourth OPD."""
+        who[item.opd_slug] = threading.current_thread().name
+        if item.opd_slug == items[3].opd_slug:
+            raise RuntimeError("broken report")
+        return item.opd_slug.encode()
+
+    monkeypatch.setattr(opd_module, "render_opd_pdf", render_and_note)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker") as pool:
+        batch = opd_module._Batch(items, pool, None, "id", 1)
+        assert [batch.result(i) for i in range(3)] == [i.opd_slug.encode() for i in items[:3]]
+        with pytest.raises(RuntimeError, match="broken report"):
+            batch.result(3)
+        assert [batch.result(i) for i in (4, 5)] == [i.opd_slug.encode() for i in items[4:]]
+        batch.stop()
+        batch.join()
+    assert len(who) == len(items)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stopped = opd_module._Batch(items, pool, None, "id", 1)
+        stopped.stop()  # the worker's thread may have taken a report already: it still comes
+        assert [stopped.result(i) for i in range(3)] == [i.opd_slug.encode() for i in items[:3]]
+        stopped.join()
+
+
 # --- posters ---------------------------------------------------------------------------------
 
 
@@ -379,3 +414,19 @@ def test_stylesheets_parsed_once_per_thread_give_the_same_pdf(wave, ranking_id):
     assert results == [ranking_id]
     with pytest.raises(ValueError, match="stylesheet"):
         html_to_pdf("<html><body>x</body></html>", stylesheet="../survey.css")
+
+
+def test_slimmer_user_agent_sheet_gives_the_same_pdf(wave, ranking_id, monkeypatch):
+    """The user-agent sheet without the universal ::marker and note rules changes no byte of a
+    report: the ranking, an OPD report and posters are as with WeasyPrint's own sheet."""
+    from weasyprint import HTML
+
+    from reports import render as render_module
+
+    assert render_module._user_agent_sheet() is not render_module.weasyprint_html.UA_STYLESHEET
+    opd_input = sample_opd_report(wave, wave.opds[0].slug)
+    posters = sample_posters(wave)[:2]
+    ours = [render_opd_pdf(opd_input), render_posters_pdf(posters, wave_title=wave.title)]
+    monkeypatch.setattr(render_module, "_ReportHTML", HTML)
+    assert render_ranking_pdf(wave) == ranking_id
+    assert [render_opd_pdf(opd_input), render_posters_pdf(posters, wave_title=wave.title)] == ours

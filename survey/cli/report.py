@@ -122,8 +122,9 @@ def write_opd_reports(
 ) -> list[Path]:
     """Render and write one OPD report per slug, with a progress bar; return the paths.
 
-    Several reports render in two worker processes (one per core of a small server); each
-    file is written as soon as it is ready, so memory stays flat however many OPDs there are.
+    Several reports render in two processes, this one and a worker (one per core of a small
+    server); each file is written as soon as it is ready, so memory stays flat however many
+    OPDs there are.
     """
     from reports.opd import render_opd_pdfs
     from survey.core.reportdata import opd_report_data, wave_scorer
