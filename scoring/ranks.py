@@ -60,6 +60,7 @@ compare with a plain loop over all pairs).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -227,6 +228,75 @@ def _draw(
     return z @ root.T
 
 
+class _Draws:
+    """The draws of :func:`_draw`, made block by block by a thread of their own, so that the
+    work on the first blocks (``_Pairs``: group extremes, fronts, extremes) runs while the
+    next are drawn; ``ready(b)`` waits until rows ``0..b-1`` are there.
+
+    The numbers are those of one call: NumPy's generators fill an array in C order, one
+    value after another (a test checks it), and the scaling by the standard errors is
+    elementwise. With a full covariance the draws are made at once (the square root mixes
+    the columns of every row; nothing waits).
+    """
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        draws: int,
+        var: FloatArray,
+        cov: FloatArray | None,
+        df: FloatArray | None,
+    ) -> None:
+        self.step = max(1, _CHUNK_ELEMENTS // max(1, var.size))
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if cov is not None:
+            self.z = _draw(rng, draws, var, cov, df)
+            self.done = draws
+            return
+        self.z = np.empty((draws, var.size))
+        self.done = 0
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(
+            target=self._fill, args=(rng, var, df), name="rank-draws", daemon=True
+        )
+        self._thread.start()
+
+    def _fill(self, rng: np.random.Generator, var: FloatArray, df: FloatArray | None) -> None:
+        """Draw the rows in blocks of ``step`` (NumPy releases the GIL while it draws)."""
+        scale = np.sqrt(var)
+        draws = self.z.shape[0]
+        try:
+            for a in range(0, draws, self.step):
+                block = self.z[a : a + self.step]
+                if df is not None:
+                    block[...] = rng.standard_t(df, size=block.shape)
+                else:
+                    rng.standard_normal(out=block)
+                block *= scale
+                with self._changed:
+                    self.done = a + block.shape[0]
+                    self._changed.notify_all()
+        except BaseException as exc:  # handed to the readers, which raise it
+            with self._changed:
+                self._error = exc
+                self._changed.notify_all()
+
+    def ready(self, rows: int) -> None:
+        """Wait until the first `rows` rows are drawn (raise what stopped the drawing)."""
+        if self.done < rows:
+            with self._changed:
+                self._changed.wait_for(lambda: self.done >= rows or self._error is not None)
+        if self.done < rows:
+            raise RuntimeError("the rank draws failed") from self._error
+
+    def finish(self) -> None:
+        """Wait for every row and for the drawing thread (the generator is then free)."""
+        if self._thread is not None:
+            self.ready(self.z.shape[0])
+            self._thread.join()
+
+
 class _Front:
     """One side of the draws' fronts (see ``_Pairs.front_entries``). With the units in
     increasing order of variance (ties by index), a draw's lower front is the units whose Z
@@ -253,13 +323,15 @@ class _Front:
         self.front_var = var[self.front]
 
 
-def _fronts(z: FloatArray, var: FloatArray) -> tuple[_Front, _Front] | None:
+def _fronts(
+    z: FloatArray, var: FloatArray, ready: Callable[[int], None] = lambda rows: None
+) -> tuple[_Front, _Front] | None:
     """The draws' lower and upper fronts (see ``_Front``), or None if some front is long.
 
     Fronts are short (about 11 of 500 units with standard errors from 0.03 to 0.08) unless
     the variances are far apart: with each unit's far above the earlier ones', about half
     the units are on each front, and the padded lists (draws x longest front) would cost
-    more memory and time than they save.
+    more memory and time than they save. ``ready(b)`` waits for the draws' rows up to b.
     """
     draws, p = z.shape
     order = np.argsort(var, kind="stable")
@@ -267,6 +339,7 @@ def _fronts(z: FloatArray, var: FloatArray) -> tuple[_Front, _Front] | None:
     upper = np.empty((p, draws), dtype=bool)
     step = max(1, _CHUNK_ELEMENTS // p)
     for a in range(0, draws, step):
+        ready(min(draws, a + step))
         zs = np.ascontiguousarray(z[a : a + step, order].T)  # units x draws
         b = a + zs.shape[1]
         # On the front: below (above) the lowest (highest) Z of the earlier units.
@@ -282,9 +355,11 @@ def _fronts(z: FloatArray, var: FloatArray) -> tuple[_Front, _Front] | None:
     return _Front(lower, z, var, order), _Front(upper, z, var, order)
 
 
-def _extremes(z: FloatArray) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
+def _extremes(
+    z: FloatArray, ready: Callable[[int], None] = lambda rows: None
+) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
     """Per draw, the ``_extreme_count(p)`` units of lowest Z (in no order) and the next lowest
-    Z, and as many units of highest Z and the next highest Z."""
+    Z, and as many units of highest Z and the next highest Z (``ready`` as for ``_fronts``)."""
     draws, p = z.shape
     k = _extreme_count(p)
     low = np.empty((draws, k), dtype=np.intp)
@@ -293,6 +368,7 @@ def _extremes(z: FloatArray) -> tuple[IntArray, FloatArray, IntArray, FloatArray
     high_next = np.empty(draws)
     step = max(1, _CHUNK_ELEMENTS // p)
     for a in range(0, draws, step):
+        ready(min(draws, a + step))
         block = z[a : a + step]
         idx = np.argpartition(block, (k, p - 1 - k), axis=1)
         low[a : a + step] = idx[:, :k]
@@ -313,8 +389,15 @@ class _Pairs:
     """
 
     def __init__(
-        self, x: FloatArray, var: FloatArray, cov: FloatArray | None, z: FloatArray
+        self,
+        x: FloatArray,
+        var: FloatArray,
+        cov: FloatArray | None,
+        z: FloatArray,
+        ready: Callable[[int], None] = lambda rows: None,
     ) -> None:
+        """``ready(b)`` waits until rows 0..b-1 of `z` are drawn (see ``_Draws``): only the
+        per-draw work below reads them, in blocks, so it follows the drawing."""
         p = x.size
         self.p = p
         self.z = z
@@ -339,8 +422,8 @@ class _Pairs:
         with_fronts = cov is None and p >= 2 and bool(np.all(var > 0))
         with_extremes = p > 2 * _extreme_count(p) + 2
         helper = ThreadPoolExecutor(max_workers=2) if with_fronts or with_extremes else None
-        fronts = helper.submit(_fronts, z, var) if helper and with_fronts else None
-        extremes = helper.submit(_extremes, z) if helper and with_extremes else None
+        fronts = helper.submit(_fronts, z, var, ready) if helper and with_fronts else None
+        extremes = helper.submit(_extremes, z, ready) if helper and with_extremes else None
         self.var = var
         # Upper bounds: groups of similar variance and estimate; per draw, each group's
         # extreme Z bounds every difference with a member of the group.
@@ -365,6 +448,7 @@ class _Pairs:
         self.zmax = np.empty((z.shape[0], self.starts.size))
         step = max(1, _CHUNK_ELEMENTS // p)
         for a in range(0, z.shape[0], step):
+            ready(min(z.shape[0], a + step))
             zp = z[a : a + step, self.perm]
             self.zmin[a : a + step] = np.minimum.reduceat(zp, self.starts, axis=1)
             self.zmax[a : a + step] = np.maximum.reduceat(zp, self.starts, axis=1)
@@ -1109,8 +1193,9 @@ def rank_confidence_sets(
     Memory grows with p * draws (the draws, 8 bytes each, per-draw group extremes and, with
     `se` all > 0, the draws' fronts, about 10 MB at 500 x 10,000) and p^2 (the pair
     matrices); the marginal bounds are held for a few units at a time. 500 units with
-    10,000 t draws took, on a shared 2-core machine (December 2026), spread over up to four
-    threads: 2.2 CPU-seconds (1.3 s wall) and about 135 MB above the memory of the imports
+    10,000 t draws took, on a shared 2-core machine (December 2026), spread over up to five
+    threads (one makes the draws while the others work on those already made): 2.2
+    CPU-seconds (1.3 s wall) and about 135 MB above the memory of the imports
     with the data of ``bench/rank_draws.py`` (standard errors 0.027 to 0.079); 0.85 to 0.93 s
     wall with those of ``bench/scoring.py`` (standard errors 0.0077 to 0.0095, where the
     draws' extreme units replace most evaluations over whole rows: 1.5 to 1.6 s before).
@@ -1138,7 +1223,12 @@ def rank_confidence_sets(
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     p = x.size
     rank = 1 + (x[None, :] > x[:, None]).sum(axis=1)
-    pairs = _Pairs(x, var, full, _draw(generator, int(draws), var, full, dof))
+    # The draws are made by a thread of their own while _Pairs works on those already made.
+    made = _Draws(generator, int(draws), var, full, dof)
+    try:
+        pairs = _Pairs(x, var, full, made.z, made.ready)
+    finally:
+        made.finish()
     m_low = m_high = None
     if marginal:
         # The families share the draws but nothing else, and each unit's marginal family is

@@ -623,3 +623,53 @@ def test_extreme_units_give_reduced_families_maxima_or_bounds():
     x, se = np.array([3.0, 3.1, 2.9]), np.array([0.05, 0.04, 0.06])
     z = np.random.default_rng(0).standard_normal((50, 3)) * se
     assert ranks_module._Pairs(x, se * se, None, z).extremes is None
+
+
+@pytest.mark.parametrize("kind", ["t", "normal", "cov"])
+def test_draws_made_in_blocks_by_a_thread_are_those_of_one_call(kind, monkeypatch):
+    # Blocks of 7 rows for 5 units (35 elements): 100 draws end with a short block.
+    monkeypatch.setattr(ranks_module, "_CHUNK_ELEMENTS", 35)
+    rng = np.random.default_rng(4)
+    var = rng.uniform(0.001, 0.01, 5)
+    df = rng.uniform(2, 60, 5) if kind == "t" else None
+    cov = np.diag(var) + 0.0005 if kind == "cov" else None
+    one, blocks = np.random.default_rng(8), np.random.default_rng(8)
+    expected = ranks_module._draw(one, 100, var, cov, df)
+    made = ranks_module._Draws(blocks, 100, var, cov, df)
+    made.ready(10)
+    assert made.done >= 10
+    made.finish()
+    assert made.done == 100
+    np.testing.assert_array_equal(made.z, expected)
+    # The generator goes on from the same state.
+    assert blocks.random() == one.random()
+
+
+def test_a_failing_draw_stops_the_rank_sets_with_its_error(monkeypatch):
+    # The drawing thread fails after its first block: the readers waiting for later rows
+    # raise (nobody waits for ever) and the error says why.
+    monkeypatch.setattr(ranks_module, "_CHUNK_ELEMENTS", 40)
+
+    class Failing:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.rng = np.random.default_rng(0)
+
+        def standard_t(self, df, size):
+            self.calls += 1
+            if self.calls > 1:
+                raise MemoryError("no room for the draws")
+            return self.rng.standard_t(df, size=size)
+
+    failing = Failing()
+    monkeypatch.setattr(ranks_module.np.random, "Generator", Failing)
+    with pytest.raises(RuntimeError, match="rank draws failed") as info:
+        rank_confidence_sets(
+            np.linspace(3.0, 3.3, 20),
+            np.full(20, 0.05),
+            df=np.full(20, 30.0),
+            draws=50,
+            rng=failing,
+        )
+    assert isinstance(info.value.__cause__, MemoryError)
+    assert failing.calls == 2
