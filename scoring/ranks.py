@@ -355,15 +355,29 @@ def _fronts(
     return _Front(lower, z, var, order), _Front(upper, z, var, order)
 
 
-def _extremes(
-    z: FloatArray, ready: Callable[[int], None] = lambda rows: None
-) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
-    """Per draw, the ``_extreme_count(p)`` units of lowest Z (in no order) and the next lowest
-    Z, and as many units of highest Z and the next highest Z (``ready`` as for ``_fronts``)."""
+@dataclass(frozen=True)
+class _Extremes:
+    """What ``_extremes`` keeps per draw (see there)."""
+
+    low: IntArray
+    low_z: FloatArray
+    low_next: FloatArray
+    high: IntArray
+    high_z: FloatArray
+    high_next: FloatArray
+
+
+def _extremes(z: FloatArray, ready: Callable[[int], None] = lambda rows: None) -> _Extremes:
+    """Per draw, the ``_extreme_count(p)`` units of lowest Z (in no order), their Z and the
+    next lowest Z, and as many units of highest Z, their Z and the next highest Z (``ready``
+    as for ``_fronts``). The units' Z are kept beside them: read from the whole draws, they
+    were the slowest part of ``_Pairs.extreme_bounds`` at 5,000 units (scattered reads)."""
     draws, p = z.shape
     k = _extreme_count(p)
     low = np.empty((draws, k), dtype=np.intp)
     high = np.empty((draws, k), dtype=np.intp)
+    low_z = np.empty((draws, k))
+    high_z = np.empty((draws, k))
     low_next = np.empty(draws)
     high_next = np.empty(draws)
     step = max(1, _CHUNK_ELEMENTS // p)
@@ -373,10 +387,12 @@ def _extremes(
         idx = np.argpartition(block, (k, p - 1 - k), axis=1)
         low[a : a + step] = idx[:, :k]
         high[a : a + step] = idx[:, p - k :]
+        low_z[a : a + step] = np.take_along_axis(block, idx[:, :k], axis=1)
+        high_z[a : a + step] = np.take_along_axis(block, idx[:, p - k :], axis=1)
         rows = np.arange(block.shape[0])
         low_next[a : a + step] = block[rows, idx[:, k]]
         high_next[a : a + step] = block[rows, idx[:, p - 1 - k]]
-    return low, low_next, high, high_next
+    return _Extremes(low, low_z, low_next, high, high_z, high_next)
 
 
 class _Pairs:
@@ -418,7 +434,7 @@ class _Pairs:
         self.fronts: tuple[_Front, _Front] | None = None
         # The draws' extreme units (see ``extreme_bounds``), if there are more units than that:
         # built by a third thread.
-        self.extremes: tuple[IntArray, FloatArray, IntArray, FloatArray] | None = None
+        self.extremes: _Extremes | None = None
         with_fronts = cov is None and p >= 2 and bool(np.all(var > 0))
         with_extremes = p > 2 * _extreme_count(p) + 2
         helper = ThreadPoolExecutor(max_workers=2) if with_fronts or with_extremes else None
@@ -547,8 +563,15 @@ class _Pairs:
         return best
 
     def _group_maxinv(self, mask: BoolArray, units: IntArray) -> FloatArray:
-        masked = np.where(mask[units], self.inv[units], 0.0)[:, self.perm]
-        return np.maximum.reduceat(masked, self.starts, axis=1)
+        """out[k, g]: the largest 1/sigma of unit units[k]'s pairs in `mask` with group g (0
+        if none), a block of units at a time (no (units x p) temporaries)."""
+        out = np.empty((units.size, self.starts.size))
+        step = max(1, _CHUNK_ELEMENTS // self.p)
+        for a in range(0, units.size, step):
+            block = units[a : a + step]
+            masked = np.where(mask[block], self.inv[block], 0.0)[:, self.perm]
+            np.maximum.reduceat(masked, self.starts, axis=1, out=out[a : a + step])
+        return out
 
     def upper(
         self,
@@ -696,7 +719,7 @@ class _Pairs:
         and positive. Terms are computed as in ``exact``, bit for bit.
         """
         assert self.extremes is not None
-        low, low_next, high, high_next = self.extremes
+        ext = self.extremes
         units, which = np.unique(u, return_inverse=True)
         max_pos = np.where(pos[units], self.inv[units], 0.0).max(axis=1)[which]
         max_neg = np.where(neg[units], self.inv[units], 0.0).max(axis=1)[which]
@@ -704,11 +727,11 @@ class _Pairs:
         best = np.full(r.size, -np.inf)
         code = np.zeros(r.size, dtype=np.int64)
         rows = np.arange(r.size)
-        # Flat indices into the (draws x p) and (p x p) arrays: faster than pairs of indices.
-        at_draw, at_unit = r[:, None] * self.p, u[:, None] * self.p
-        z_flat, inv_flat = self.z.reshape(-1), self.inv.reshape(-1)
-        for cand, sign, mask in ((low[r], 1, pos), (high[r], -1, neg)):
-            t = np.take(z_flat, at_draw + cand)
+        # Flat indices into the (p x p) arrays: faster than pairs of indices.
+        at_unit = u[:, None] * self.p
+        inv_flat = self.inv.reshape(-1)
+        sides = ((ext.low[r], ext.low_z[r], 1, pos), (ext.high[r], ext.high_z[r], -1, neg))
+        for cand, t, sign, mask in sides:
             np.subtract(z_i[:, None], t, out=t)
             where = at_unit + cand
             t *= np.take(inv_flat, where)
@@ -720,7 +743,7 @@ class _Pairs:
             new = v > best
             best[new] = v[new]
             code[new] = sign * (cand[rows[new], arg[new]] + 1)
-        rest = np.maximum((z_i - low_next[r]) * max_pos, (high_next[r] - z_i) * max_neg)
+        rest = np.maximum((z_i - ext.low_next[r]) * max_pos, (ext.high_next[r] - z_i) * max_neg)
         exact = (best > 0) & (best >= rest)
         value = np.where(exact, best, np.maximum(np.maximum(best, rest), 0.0))
         code[~exact] = 0
@@ -946,12 +969,27 @@ def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
             exact = False
         else:
             c = _critical_simultaneous(pairs, active, level, known)
-        new = active & (pairs.diff - pairs.sigma * c > 0)
-        if not new.any():
+        if not _reject(pairs, active, better, c):
             break
-        better |= new
-        active &= ~new
     return better
+
+
+def _reject(pairs: _Pairs, active: BoolArray, better: BoolArray, c: float) -> bool:
+    """Move the active pairs with diff - sigma * c > 0 from `active` to `better`, a block of
+    rows at a time (no (p x p) temporaries); whether any moved."""
+    step = max(1, _CHUNK_ELEMENTS // pairs.p)
+    moved = False
+    for a in range(0, pairs.p, step):
+        rows = slice(a, a + step)
+        t = pairs.sigma[rows] * c
+        np.subtract(pairs.diff[rows], t, out=t)
+        new = t > 0
+        new &= active[rows]
+        if new.any():
+            moved = True
+            better[rows] |= new
+            active[rows] &= ~new
+    return moved
 
 
 def _kth_by_row(values: FloatArray, mask: BoolArray | None, k: int) -> FloatArray:
@@ -1012,12 +1050,15 @@ def _marginal(pairs: _Pairs, level: float, chunk: IntArray) -> tuple[IntArray, I
     first = min(draws, top + top // _FIRST_MARGIN + 8)
     wide = min(draws, 2 * first)
     # row[i, j]: pair (i, j) still active in unit i's family; col[i, j]: pair (j, i) is.
-    # Only the chunk's rows are used.
-    row = pairs.random.copy()
-    col = pairs.random.copy()
-    det_better = pairs.deterministic & (pairs.diff > 0)
-    above = det_better[:, chunk].sum(axis=0)  # units surely better than i
-    below = det_better[chunk].sum(axis=1)  # units surely worse than i
+    # Only the chunk's rows are used, and only they are filled: the others stay the zero
+    # pages np.zeros maps, so a chunk costs O(chunk x p), not O(p^2) (at 5,000 units, a
+    # fifth of the marginal sets' time went into whole copies).
+    row = np.zeros((p, p), dtype=bool)
+    col = np.zeros((p, p), dtype=bool)
+    row[chunk] = col[chunk] = pairs.random[chunk]
+    det = pairs.deterministic
+    above = (det[:, chunk] & (pairs.diff[:, chunk] > 0)).sum(axis=0)  # surely better than i
+    below = (det[chunk] & (pairs.diff[chunk] > 0)).sum(axis=1)  # surely worse than i
     where = np.flatnonzero(row[chunk].any(axis=1))  # positions in the chunk
     units = chunk[where]
     m = units.size

@@ -249,6 +249,35 @@ def test_bounds_and_shortcuts_change_nothing(p):
         np.testing.assert_array_equal(res.marginal_high, m_high, err_msg=where)
 
 
+@pytest.mark.parametrize("p", [9, 50])
+def test_work_in_small_blocks_changes_nothing(p, monkeypatch):
+    # Draws made, and (p x p) and (draws x p) arrays gone through, a few rows at a time (the
+    # last block short): the same sets as the plain all-pairs procedure.
+    monkeypatch.setattr(ranks_module, "_CHUNK_ELEMENTS", 3 * p + 1)
+    blocks = []
+    reject = ranks_module._reject
+
+    def counted(pairs, active, better, c):
+        blocks.append(-(-pairs.p // max(1, ranks_module._CHUNK_ELEMENTS // pairs.p)))
+        return reject(pairs, active, better, c)
+
+    monkeypatch.setattr(ranks_module, "_reject", counted)
+    for case in range(6):
+        rng = np.random.default_rng(7000 + 10 * p + case)
+        x = np.round(rng.normal(3.0, rng.choice([0.02, 0.1]), p), 2)
+        se = rng.uniform(0.01, 0.1, p)
+        se[rng.random(p) < 0.1] = 0.0
+        df = rng.uniform(0.5, 30.0, p) if case % 2 else None
+        draws = int(rng.choice([17, 120, 401]))
+        res = rank_confidence_sets(x, se, draws=draws, rng=case, df=df)
+        better, m_low, m_high = plain_all_pairs(x, se, draws, case, 0.95, df)
+        where = f"p={p} case={case}"
+        np.testing.assert_array_equal(res.surely_better, better, err_msg=where)
+        np.testing.assert_array_equal(res.marginal_low, m_low, err_msg=where)
+        np.testing.assert_array_equal(res.marginal_high, m_high, err_msg=where)
+    assert blocks and min(blocks) >= 3  # several blocks of rows each time
+
+
 def test_marginal_sets_in_small_chunks_match_all_pairs(monkeypatch):
     # The marginal families are done a few units at a time, each unit's draws taken from
     # its bounds in several rounds (enough draws for that): the same sets as the plain
