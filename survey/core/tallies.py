@@ -30,7 +30,6 @@ import numpy as np
 import orjson
 import sqlalchemy as sa
 from numpy.typing import NDArray
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from survey.core.models import MAX_ITEMS, Element, Questionnaire, Response, Tally, Wave
@@ -398,9 +397,15 @@ def apply(session: Session, changes: Mapping[Key, Figures]) -> None:
 
 def _insert_ignoring_conflict(session: Session) -> Any:
     """Return ``INSERT INTO tally ... ON CONFLICT DO NOTHING`` for the session's backend."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(TABLE).on_conflict_do_nothing()
+    # The dialects' modules are imported here, not with this module: the PostgreSQL one
+    # costs about 26 ms, a seventieth of ``ikm score`` on SQLite, which never needs it.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(TABLE).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(TABLE).on_conflict_do_nothing()
 
 
 def _check_not_negative(figures: Figures, key: Key) -> None:
