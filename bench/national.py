@@ -13,8 +13,8 @@ Issue 15 asks ``ikm score`` to take at most 5 s there. This bench:
    - the baseline in the same run: one SQL query an analyst would write, grouping the counted
      rows per OPD in the database (counts and element means; no intervals, no ranks);
    - unless --skip-rank-sets, ``ikm score --wave bench --format json`` itself (once: the
-     all-pairs rank sets of 5,000 OPDs with 10,000 draws take minutes and gigabytes), with a
-     time limit of --rank-sets-timeout seconds;
+     all-pairs rank sets of 5,000 OPDs with 10,000 draws take seconds to minutes, depending on
+     the machine, and about 1.5 GB), with a time limit of --rank-sets-timeout seconds;
 3. prints PASS or FAIL against the 5 s target for the full command, and for the scores without
    rank sets.
 

@@ -42,7 +42,8 @@ from survey.cli.common import (
     "--no-rank-sets",
     is_flag=True,
     help="Point ranks only, every rank confidence set the whole range 1..p (true, and saying "
-    "nothing): the scores of thousands of OPDs in seconds, where the sets take minutes.",
+    "nothing): the scores of thousands of OPDs in seconds; the sets take longer (on 2 cores, "
+    "500 OPDs about 1 s, 5,000 OPDs about 13 s and 1.5 GB).",
 )
 @click.option(
     "-o",
