@@ -228,6 +228,13 @@ def _draw(
     return z @ root.T
 
 
+def _rows_per_block(p: int) -> int:
+    """Rows of a (rows x p) array taken at a time: about ``_CHUNK_ELEMENTS`` elements. The
+    drawing thread and the readers of the draws use the same blocks, so each reader's wait
+    ends as soon as the block it needs is made."""
+    return max(1, _CHUNK_ELEMENTS // max(1, p))
+
+
 class _Draws:
     """The draws of :func:`_draw`, made block by block by a thread of their own, so that the
     work on the first blocks (``_Pairs``: group extremes, fronts, extremes) runs while the
@@ -247,7 +254,7 @@ class _Draws:
         cov: FloatArray | None,
         df: FloatArray | None,
     ) -> None:
-        self.step = max(1, _CHUNK_ELEMENTS // max(1, var.size))
+        self.step = _rows_per_block(var.size)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if cov is not None:
@@ -337,7 +344,7 @@ def _fronts(
     order = np.argsort(var, kind="stable")
     lower = np.empty((p, draws), dtype=bool)  # by position in the order, then draw
     upper = np.empty((p, draws), dtype=bool)
-    step = max(1, _CHUNK_ELEMENTS // p)
+    step = _rows_per_block(p)
     for a in range(0, draws, step):
         ready(min(draws, a + step))
         zs = np.ascontiguousarray(z[a : a + step, order].T)  # units x draws
@@ -380,7 +387,7 @@ def _extremes(z: FloatArray, ready: Callable[[int], None] = lambda rows: None) -
     high_z = np.empty((draws, k))
     low_next = np.empty(draws)
     high_next = np.empty(draws)
-    step = max(1, _CHUNK_ELEMENTS // p)
+    step = _rows_per_block(p)
     for a in range(0, draws, step):
         ready(min(draws, a + step))
         block = z[a : a + step]
@@ -462,7 +469,7 @@ class _Pairs:
         # Group extremes per draw, in blocks of draws (no full permuted copy of z).
         self.zmin = np.empty((z.shape[0], self.starts.size))
         self.zmax = np.empty((z.shape[0], self.starts.size))
-        step = max(1, _CHUNK_ELEMENTS // p)
+        step = _rows_per_block(p)
         for a in range(0, z.shape[0], step):
             ready(min(z.shape[0], a + step))
             zp = z[a : a + step, self.perm]
@@ -566,7 +573,7 @@ class _Pairs:
         """out[k, g]: the largest 1/sigma of unit units[k]'s pairs in `mask` with group g (0
         if none), a block of units at a time (no (units x p) temporaries)."""
         out = np.empty((units.size, self.starts.size))
-        step = max(1, _CHUNK_ELEMENTS // self.p)
+        step = _rows_per_block(self.p)
         for a in range(0, units.size, step):
             block = units[a : a + step]
             masked = np.where(mask[block], self.inv[block], 0.0)[:, self.perm]
@@ -977,7 +984,7 @@ def _simultaneous(pairs: _Pairs, level: float) -> BoolArray:
 def _reject(pairs: _Pairs, active: BoolArray, better: BoolArray, c: float) -> bool:
     """Move the active pairs with diff - sigma * c > 0 from `active` to `better`, a block of
     rows at a time (no (p x p) temporaries); whether any moved."""
-    step = max(1, _CHUNK_ELEMENTS // pairs.p)
+    step = _rows_per_block(pairs.p)
     moved = False
     for a in range(0, pairs.p, step):
         rows = slice(a, a + step)

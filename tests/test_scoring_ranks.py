@@ -258,7 +258,7 @@ def test_work_in_small_blocks_changes_nothing(p, monkeypatch):
     reject = ranks_module._reject
 
     def counted(pairs, active, better, c):
-        blocks.append(-(-pairs.p // max(1, ranks_module._CHUNK_ELEMENTS // pairs.p)))
+        blocks.append(-(-pairs.p // ranks_module._rows_per_block(pairs.p)))
         return reject(pairs, active, better, c)
 
     monkeypatch.setattr(ranks_module, "_reject", counted)
