@@ -138,6 +138,53 @@ def test_identical_patterns_raise_a_pattern_alarm(session: Session, open_wave: W
     assert [e.detail["kind"] for e in raise_audits(session)] == ["pattern"]
 
 
+# Nine answers: (minutes after ATTACK, OPD, pattern P or Q), stored in this order; two share
+# minute 5 (the later id is the later answer) and the last comes after every check below.
+P, Q = (4,) * 9, (3,) * 9
+LATEST_ROWS = [
+    (0, "rsud", P), (1, "dishub", Q), (2, "rsud", P), (3, "bpbd", P), (4, "dishub", P),
+    (5, "bpbd", P), (5, "rsud", Q), (6, "dishub", P), (8, "rsud", P),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("slug", "minute", "shares"),
+    [
+        # Other OPDs' latest 5 up to minute 6: rows 8, 7, 5, 3, 2 (bpbd's 6 and 4 skipped, not
+        # counted against the 5): P in 8, 5, 3; Q in 7, 2. The whole wave would say P 4 of 6.
+        ("bpbd", 6, {P: (3, 5), Q: (2, 5)}),
+        # rsud at minute 6: rows 8, 6, 5, 4, 2: P 4, Q 1 (its own 1, 3, 7 and 9 are not others').
+        ("rsud", 6, {P: (4, 5), Q: (1, 5)}),
+        # dishub at minute 5: rows 7, 6, 4, 3, 1 (the tie at minute 5 both in): P 4, Q 1.
+        ("dishub", 5, {P: (4, 5), Q: (1, 5)}),
+        # Fewer than 5 others before minute 2: rows 1 and 2 (rsud's 3 is not, nor dishub's 2).
+        ("dishub", 2, {P: (2, 2), Q: (0, 2)}),
+    ],
+)
+def test_the_pattern_baseline_is_the_other_opds_latest_answers(
+    session: Session,
+    open_wave: Wave,
+    monkeypatch: pytest.MonkeyPatch,
+    slug: str,
+    minute: int,
+    shares: dict[tuple[int, ...], tuple[int, int]],
+) -> None:
+    """The database's count and the replay's agree on hand-counted shares of the latest 5."""
+    monkeypatch.setattr(alarms, "PATTERN_BASELINE", 5)
+    latest = alarms._Latest()
+    now = ATTACK + timedelta(minutes=minute)
+    for at, owner, pattern in LATEST_ROWS:
+        moment = ATTACK + timedelta(minutes=at)
+        add_responses(session, open_wave, owner, [list(pattern)], submitted_at=moment)
+        if moment <= now:
+            latest.add(owner, pattern)
+    counted = alarms._other_share(session, wave=open_wave, opd_id=opd(session, slug).id, now=now)
+    replayed = latest.others(slug)
+    for pattern, share in shares.items():
+        assert counted(pattern) == share
+        assert replayed(pattern) == share
+
+
 def test_a_jump_in_the_running_mean_raises_an_alarm() -> None:
     """The last 20 answers far below the 40 before: a mean-jump (pure detector)."""
     rng = np.random.default_rng(5)

@@ -252,6 +252,9 @@ class Response(ResponseBase, table=True):
         # (wave, OPD, time): an OPD's latest answer by one index seek (the dashboard's "last
         # answer" of 500 OPDs), and its answers in order (the alarm checks).
         sa.Index("ix_response_wave_opd_time", "wave_id", "opd_id", "submitted_at"),
+        # (wave, time, id, OPD): the other OPDs' latest answers, read backwards (the pattern
+        # alarm's baseline), the own OPD's skipped without reading its rows.
+        sa.Index("ix_response_wave_time", "wave_id", "submitted_at", "id", "opd_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
