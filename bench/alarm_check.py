@@ -27,7 +27,6 @@ Target: a check well inside the 100 ms p99 of a citizen's POST (issue 15): at mo
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import secrets
 import shutil
@@ -45,15 +44,6 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 TARGET_S = 0.050
 PATTERN = (4,) * 9
-
-
-def _bench(name: str) -> Any:
-    """Another bench script's module (scripts, not a package: loaded from their files)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -179,18 +169,19 @@ def main() -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--db", type=Path, help="SQLite: reuse (or create) this database file")
     args = parser.parse_args()
+    from bench import national, scoring  # scripts beside this one (the root is on the path)
+
     passed = True
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             path = args.db or Path(tmp) / "bench.sqlite3"
             if not path.exists():
                 print(f"Building {path} ...", file=sys.stderr)
-                _bench("scoring").build_database(path, args.responses, args.opds, args.seed)
+                scoring.build_database(path, args.responses, args.opds, args.seed)
             if args.db:  # answers and alarms are added: to a copy
                 path = Path(shutil.copy(path, Path(tmp) / "check.sqlite3"))
             passed &= report(measure(f"sqlite:///{path}", args), args)
     if args.backend in ("postgresql", "both"):
-        national = _bench("national")
         schema = f"ikm_alarm_{os.getpid()}_{secrets.token_hex(3)}"
         print(f"Building {args.responses:,} responses in PostgreSQL schema {schema} ...",
               file=sys.stderr)  # fmt: skip

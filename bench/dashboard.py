@@ -25,7 +25,6 @@ Target (issue 15): at most 200 ms per refresh on the server.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import re
@@ -46,15 +45,6 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 TARGET_S = 0.200
 PASSWORD = "bench-dashboard-" + "sandi-2026"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _scoring_bench() -> object:
-    """The builder of bench/scoring.py (a script, not a package: loaded from its file)."""
-    spec = importlib.util.spec_from_file_location("bench_scoring", ROOT / "bench" / "scoring.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def timed(
@@ -93,14 +83,15 @@ def main() -> int:
         "--moving", type=int, default=10, help="open wave: OPDs answered between refreshes"
     )
     args = parser.parse_args()
-    builder = _scoring_bench()
+    from bench import scoring as builder  # the script beside this one (the root is on the path)
+
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.sqlite3"
         if not path.exists():
             print(f"Building {path} ...", file=sys.stderr)
-            builder.build_database(path, args.responses, args.opds, args.seed)  # type: ignore[attr-defined]
+            builder.build_database(path, args.responses, args.opds, args.seed)
         else:
-            builder.keep_statistics(path)  # type: ignore[attr-defined]
+            builder.keep_statistics(path)
         if args.status == "open" and args.db:  # answers are added: to a copy
             path = Path(shutil.copy(path, Path(tmp) / "open.sqlite3"))
         con = sqlite3.connect(path)
