@@ -584,14 +584,12 @@ class _Latest:
         def others_from(start: int) -> int:
             return seen - start - (len(own) - bisect_left(own, start))
 
-        # The latest start from which PATTERN_BASELINE answers are the other OPDs' (or 0).
-        low, high = 0, seen
-        while low < high:
-            middle = (low + high + 1) // 2
-            low, high = (
-                (middle, high) if others_from(middle) >= PATTERN_BASELINE else (low, middle - 1)
-            )
-        start = low
+        # The latest start from which PATTERN_BASELINE answers are the other OPDs' (or 0): the
+        # other OPDs' answers from a start fall as the start moves on, so bisect for it.
+        too_late = bisect_left(
+            range(seen + 1), True, key=lambda s: others_from(s) < PATTERN_BASELINE
+        )
+        start = max(too_late - 1, 0)
 
         def after(positions: list[int]) -> int:
             return len(positions) - bisect_left(positions, start)
